@@ -1,0 +1,35 @@
+#include "classify.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace sqz::cli {
+
+Result<image::Preprocess> preprocess_for(const Shape& chw) {
+  if (chw.size() != 3 || chw[0] != 3 || chw[1] != chw[2])
+    return Status(
+        ErrorCode::kUnsupported,
+        "image input needs a square 3-channel network input, this one is " + shape_to_string(chw));
+  image::Preprocess p;
+  p.crop = static_cast<int>(chw[1]);
+  p.resize = std::max(p.crop, 256);
+  return p;
+}
+
+Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p) {
+  SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(path));
+  return image::preprocess(img, p);
+}
+
+std::vector<int> top_k(const float* scores, int n, int k) {
+  std::vector<int> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  k = std::min(k, n);
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+  });
+  idx.resize(static_cast<size_t>(k));
+  return idx;
+}
+
+}  // namespace sqz::cli

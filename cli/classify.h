@@ -1,0 +1,23 @@
+// Image classification helpers shared by run and eval.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sqz/core/status.h"
+#include "sqz/image/image.h"
+#include "sqz/runtime/dense_net.h"
+
+namespace sqz::cli {
+
+// Preprocessing for a network input of (C, H, W): Caffe convention for 3-channel inputs.
+Result<image::Preprocess> preprocess_for(const Shape& chw);
+
+// Decodes and preprocesses one image into CHW floats.
+Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p);
+
+// Indices of the k largest scores, largest first (ties: lower index first).
+std::vector<int> top_k(const float* scores, int n, int k);
+
+}  // namespace sqz::cli

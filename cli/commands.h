@@ -1,0 +1,10 @@
+// Subcommand entry points: argv[0] is the subcommand name. Each returns an exit code.
+#pragma once
+
+namespace sqz::cli {
+
+int cmd_info(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+
+}  // namespace sqz::cli

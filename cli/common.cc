@@ -1,0 +1,69 @@
+#include "common.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "sqz/format/importers.h"
+
+namespace sqz::cli {
+
+int fail(const Status& status) {
+  std::fprintf(stderr, "squeeze-compress: error: %s\n", status.message().c_str());
+  return kExitFailure;
+}
+
+int usage_error(const std::string& command, const std::string& message) {
+  std::fprintf(stderr, "squeeze-compress %s: %s (see 'squeeze-compress %s --help')\n",
+               command.c_str(), message.c_str(), command.c_str());
+  return kExitUsage;
+}
+
+void add_global_options(po::options_description& options, GlobalFlags* flags) {
+  options.add_options()("help,h", "show this help")("quiet,q", po::bool_switch(&flags->quiet),
+                                                    "print nothing but results and errors")(
+      "verbose,v", po::bool_switch(&flags->verbose), "print more detail on stderr")(
+      "json", po::bool_switch(&flags->json), "machine-readable output on stdout");
+}
+
+bool parse_args(const std::string& command, const std::string& synopsis,
+                po::options_description& options, const std::vector<std::string>& positional,
+                int argc, char** argv, po::variables_map* vm, int* exit_code) {
+  po::positional_options_description pos;
+  for (const std::string& p : positional) pos.add(p.c_str(), p.back() == 's' ? -1 : 1);
+  try {
+    po::store(po::command_line_parser(argc, argv).options(options).positional(pos).run(), *vm);
+    if (vm->count("help")) {
+      std::cout << "usage: squeeze-compress " << command << " " << synopsis << "\n\n" << options;
+      *exit_code = kExitOk;
+      return false;
+    }
+    po::notify(*vm);
+  } catch (const po::error& e) {
+    *exit_code = usage_error(command, e.what());
+    return false;
+  }
+  return true;
+}
+
+Result<Model> load_any_model(const std::string& path, const std::string& prototxt) {
+  return format::load_model(path, prototxt);
+}
+
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace sqz::cli

@@ -1,0 +1,44 @@
+// Shared pieces of the subcommands: exit codes, error printing, model loading.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+
+namespace sqz::cli {
+
+namespace po = boost::program_options;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Options every subcommand takes.
+struct GlobalFlags {
+  bool quiet = false;
+  bool verbose = false;
+  bool json = false;
+};
+
+// "squeeze-compress: <message>" on stderr; returns kExitFailure.
+int fail(const Status& status);
+int usage_error(const std::string& command, const std::string& message);
+
+// Parses argv for one subcommand; positional names in order. Returns false after printing
+// help (exit 0, *exit_code = 0) or a usage error (*exit_code = 2).
+bool parse_args(const std::string& command, const std::string& synopsis,
+                po::options_description& options, const std::vector<std::string>& positional,
+                int argc, char** argv, po::variables_map* vm, int* exit_code);
+
+void add_global_options(po::options_description& options, GlobalFlags* flags);
+
+// Loads any supported model form (see format::load_model).
+Result<Model> load_any_model(const std::string& path, const std::string& prototxt);
+
+// JSON string literal with escapes.
+std::string json_quote(const std::string& s);
+
+}  // namespace sqz::cli

@@ -1,0 +1,50 @@
+// squeeze-compress: Deep Compression (Han, Mao, Dally, ICLR 2016) for SqueezeNet models.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "commands.h"
+#include "common.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"info", sqz::cli::cmd_info, "describe a model: layers, shapes, parameters, density, size"},
+    {"run", sqz::cli::cmd_run, "classify images and print the top classes"},
+    {"eval", sqz::cli::cmd_eval, "measure top-1/top-5 accuracy on a folder of labelled images"},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: squeeze-compress COMMAND [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.summary);
+  std::fprintf(out, "\n'squeeze-compress COMMAND --help' describes a command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return sqz::cli::kExitUsage;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    print_usage(stdout);
+    return sqz::cli::kExitOk;
+  }
+  if (name == "--version") {
+    std::printf("squeeze-compress 0.1.0\n");
+    return sqz::cli::kExitOk;
+  }
+  for (const Command& c : kCommands)
+    if (name == c.name) return c.run(argc - 1, argv + 1);
+  std::fprintf(stderr, "squeeze-compress: unknown command '%s' (see 'squeeze-compress --help')\n",
+               name.c_str());
+  return sqz::cli::kExitUsage;
+}

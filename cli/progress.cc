@@ -1,0 +1,38 @@
+#include "progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace sqz::cli {
+
+Progress::Progress(std::string label, int64_t total, bool enabled)
+    : label_(std::move(label)),
+      total_(total),
+      enabled_(enabled && ::isatty(STDERR_FILENO)),
+      start_(std::chrono::steady_clock::now()) {}
+
+Progress::~Progress() { finish(); }
+
+void Progress::update(int64_t done) {
+  if (!enabled_ || total_ <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double eta = done > 0 ? elapsed * (total_ - done) / done : 0;
+  const int width = 30, filled = static_cast<int>(width * done / total_);
+  std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld  %.0fs elapsed, ETA %.0fs ", label_.c_str(),
+               filled, "##############################", width - filled, "",
+               static_cast<long long>(done), static_cast<long long>(total_), elapsed, eta);
+  std::fflush(stderr);
+}
+
+void Progress::finish() {
+  if (!enabled_ || finished_) return;
+  finished_ = true;
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+}
+
+}  // namespace sqz::cli

@@ -1,0 +1,23 @@
+// Whole-file reads and atomic whole-file writes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "sqz/core/status.h"
+
+namespace sqz {
+
+// Reads a regular file. Errors (kIo) name the path: missing, unreadable, a directory,
+// or larger than max_bytes (kLimit).
+Result<std::string> read_file(const std::string& path, size_t max_bytes = size_t{1} << 31);
+
+// Writes bytes to path atomically: a temporary file in the same folder, fsync, rename.
+// Refuses to replace an existing file unless overwrite is set (kInvalidArgument).
+// On any failure the temporary file is removed and an existing file is untouched.
+Status write_file_atomic(const std::string& path, std::string_view bytes, bool overwrite);
+
+// Lower-case extension including the dot ("model.ONNX" -> ".onnx"), or "".
+std::string file_extension(const std::string& path);
+
+}  // namespace sqz

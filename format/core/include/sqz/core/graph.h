@@ -1,0 +1,98 @@
+// The model representation: a graph of named layers joined by named blobs, covering the
+// SqueezeNet family (Iandola et al. 2016): convolution, ReLU, pooling, concat, dropout,
+// softmax and flatten. Every importer produces it; every stage reads and writes it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sqz/core/status.h"
+#include "sqz/core/tensor.h"
+
+namespace sqz {
+
+// X-macro list of operators: the single source for names, on-disk ids and support tables.
+// Ids are stable: append only, never reuse a retired one.
+#define SQZ_OP_LIST(X)              \
+  X(kConvolution, 1, "Convolution") \
+  X(kRelu, 2, "ReLU")               \
+  X(kMaxPool, 3, "MaxPool")         \
+  X(kAvgPool, 4, "AvgPool")         \
+  X(kConcat, 5, "Concat")           \
+  X(kDropout, 6, "Dropout")         \
+  X(kSoftmax, 7, "Softmax")         \
+  X(kFlatten, 8, "Flatten")
+
+enum class OpKind : int {
+#define SQZ_OP_ENUM(name, id, text) name = id,
+  SQZ_OP_LIST(SQZ_OP_ENUM)
+#undef SQZ_OP_ENUM
+};
+
+const char* op_name(OpKind op);
+// Maps a stable on-disk id back to an operator; false when the id is unknown.
+bool op_from_id(int id, OpKind* op);
+
+struct ConvParams {
+  int64_t out_channels = 0;
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;  // symmetric zero padding
+  int64_t groups = 1;
+  bool has_bias = true;
+};
+
+enum class PoolRounding { kCeil = 0, kFloor = 1 };
+
+struct PoolParams {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  bool global = false;
+  // Caffe rounds the output size up (and drops a last window that starts in the padding);
+  // ONNX and PyTorch use the same rule when ceil_mode=1.
+  PoolRounding rounding = PoolRounding::kCeil;
+  // Average pooling divisor: Caffe counts padded positions inside [−pad, H+pad) (true);
+  // ONNX's count_include_pad=0 counts only real input positions (false).
+  bool average_counts_padding = true;
+};
+
+struct Layer {
+  std::string name;
+  OpKind op = OpKind::kRelu;
+  std::vector<std::string> inputs;  // blob names; Concat has several, the rest one
+  std::string output;               // blob name, produced by this layer only
+  ConvParams conv;                  // kConvolution
+  PoolParams pool;                  // kMaxPool, kAvgPool
+  int64_t axis = 1;                 // kConcat, kSoftmax, kFlatten
+  Tensor weight;                    // kConvolution: OIHW [out, in/groups, kh, kw]
+  Tensor bias;                      // kConvolution with has_bias: [out]
+};
+
+struct Model {
+  std::string name;
+  std::string input;          // the input blob's name
+  Shape input_shape;          // NCHW; N is the default batch
+  std::string output;         // the blob the network's result is read from
+  std::vector<Layer> layers;  // in an order where every input is produced before use
+
+  const Layer* find_layer(const std::string& layer_name) const;
+  Layer* find_layer(const std::string& layer_name);
+  int64_t weight_count() const;          // all convolution weights
+  int64_t nonzero_weight_count() const;  // their non-zeros
+  int64_t bias_count() const;
+};
+
+// Checks the graph and infers every blob's shape for the given batch size: unknown blobs,
+// blobs produced twice, cycles, channel mismatches, bad kernel/stride/pad, weight shapes.
+// Layers are reordered topologically when needed. batch > 0 overrides the input's N.
+// check_weights = false skips the weight/bias checks (for a graph whose weights are not
+// loaded yet). Returns blob name -> shape.
+Result<std::map<std::string, Shape>> validate_and_infer(Model& model, int64_t batch = 0,
+                                                        bool check_weights = true);
+
+// Output size of a pooling window along one axis (Caffe rule, see PoolParams::rounding).
+int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, PoolRounding rounding);
+
+}  // namespace sqz

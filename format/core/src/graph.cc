@@ -1,0 +1,274 @@
+#include "sqz/core/graph.h"
+
+#include <functional>
+#include <queue>
+#include <set>
+
+namespace sqz {
+namespace {
+
+// Sanity limits checked before any allocation driven by a shape (see format/SPEC.md).
+constexpr int64_t kMaxDim = 1 << 16;
+constexpr int64_t kMaxKernel = 64;
+constexpr int64_t kMaxActivationElements = int64_t{1} << 31;
+
+std::string where(const Layer& layer) { return "layer '" + layer.name + "'"; }
+
+// Orders layers so that each input is produced before it is consumed.
+Status topological_sort(Model& model) {
+  std::map<std::string, size_t> producer;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const Layer& l = model.layers[i];
+    SQZ_RETURN_ERROR_IF(l.output.empty(), ErrorCode::kCorrupt, where(l) + " has no output blob");
+    SQZ_RETURN_ERROR_IF(l.output == model.input, ErrorCode::kCorrupt,
+                        where(l) + " writes the input blob '" + model.input + "'");
+    SQZ_RETURN_ERROR_IF(!producer.emplace(l.output, i).second, ErrorCode::kCorrupt,
+                        "blob '" + l.output + "' is produced by more than one layer");
+  }
+  std::vector<int> pending(model.layers.size(), 0);
+  std::vector<std::vector<size_t>> consumers(model.layers.size());
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    const Layer& l = model.layers[i];
+    SQZ_RETURN_ERROR_IF(l.inputs.empty(), ErrorCode::kCorrupt, where(l) + " has no input");
+    for (const std::string& in : l.inputs) {
+      if (in == model.input) continue;
+      auto it = producer.find(in);
+      SQZ_RETURN_ERROR_IF(it == producer.end(), ErrorCode::kNotFound,
+                          where(l) + " reads unknown blob '" + in + "'");
+      ++pending[i];
+      consumers[it->second].push_back(i);
+    }
+  }
+  // Kahn's algorithm taking the lowest original index first: a valid order is kept as is.
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> ready;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < model.layers.size(); ++i)
+    if (pending[i] == 0) ready.push(i);
+  while (!ready.empty()) {
+    size_t i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (size_t c : consumers[i])
+      if (--pending[c] == 0) ready.push(c);
+  }
+  SQZ_RETURN_ERROR_IF(order.size() != model.layers.size(), ErrorCode::kCorrupt,
+                      "the graph has a cycle");
+  std::vector<Layer> sorted;
+  sorted.reserve(order.size());
+  for (size_t i : order) sorted.push_back(std::move(model.layers[i]));
+  model.layers = std::move(sorted);
+  return Status::ok();
+}
+
+Status check_conv_weights(const Layer& l, const Shape& expected) {
+  const ConvParams& c = l.conv;
+  SQZ_RETURN_ERROR_IF(l.weight.shape != expected, ErrorCode::kShapeMismatch,
+                      where(l) + " weight shape " + shape_to_string(l.weight.shape) +
+                          " does not match the expected " + shape_to_string(expected));
+  SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.weight.data.size()) != shape_numel(expected),
+                      ErrorCode::kCorrupt, where(l) + " weight data has the wrong length");
+  const Shape bias_expected = c.has_bias ? Shape{c.out_channels} : Shape{};
+  SQZ_RETURN_ERROR_IF(c.has_bias && l.bias.shape != bias_expected, ErrorCode::kShapeMismatch,
+                      where(l) + " bias shape " + shape_to_string(l.bias.shape) +
+                          " does not match the expected " + shape_to_string(bias_expected));
+  SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.bias.data.size()) != shape_numel(l.bias.shape),
+                      ErrorCode::kCorrupt, where(l) + " bias data has the wrong length");
+  return Status::ok();
+}
+
+Status check_conv(const Layer& l, const Shape& in, bool check_weights, Shape* out) {
+  const ConvParams& c = l.conv;
+  SQZ_RETURN_ERROR_IF(in.size() != 4, ErrorCode::kShapeMismatch,
+                      where(l) + " needs a 4-D input, got " + shape_to_string(in));
+  SQZ_RETURN_ERROR_IF(c.out_channels < 1 || c.out_channels > kMaxDim || c.groups < 1 ||
+                          c.kernel_h < 1 || c.kernel_w < 1 || c.kernel_h > kMaxKernel ||
+                          c.kernel_w > kMaxKernel || c.stride_h < 1 || c.stride_w < 1 ||
+                          c.pad_h < 0 || c.pad_w < 0 || c.pad_h > kMaxKernel ||
+                          c.pad_w > kMaxKernel,
+                      ErrorCode::kCorrupt, where(l) + " has invalid convolution parameters");
+  SQZ_RETURN_ERROR_IF(
+      in[1] % c.groups != 0 || c.out_channels % c.groups != 0, ErrorCode::kShapeMismatch,
+      where(l) + ": channels are not divisible by group " + std::to_string(c.groups));
+  SQZ_RETURN_ERROR_IF(in[2] + 2 * c.pad_h < c.kernel_h || in[3] + 2 * c.pad_w < c.kernel_w,
+                      ErrorCode::kShapeMismatch, where(l) + " kernel is larger than its input");
+  if (check_weights)
+    SQZ_RETURN_IF_ERROR(
+        check_conv_weights(l, {c.out_channels, in[1] / c.groups, c.kernel_h, c.kernel_w}));
+  *out = {in[0], c.out_channels, (in[2] + 2 * c.pad_h - c.kernel_h) / c.stride_h + 1,
+          (in[3] + 2 * c.pad_w - c.kernel_w) / c.stride_w + 1};
+  return Status::ok();
+}
+
+Status check_pool(const Layer& l, const Shape& in, Shape* out) {
+  SQZ_RETURN_ERROR_IF(in.size() != 4, ErrorCode::kShapeMismatch,
+                      where(l) + " needs a 4-D input, got " + shape_to_string(in));
+  if (l.pool.global) {
+    *out = {in[0], in[1], 1, 1};
+    return Status::ok();
+  }
+  const PoolParams& p = l.pool;
+  SQZ_RETURN_ERROR_IF(p.kernel_h < 1 || p.kernel_w < 1 || p.kernel_h > kMaxKernel ||
+                          p.kernel_w > kMaxKernel || p.stride_h < 1 || p.stride_w < 1 ||
+                          p.pad_h < 0 || p.pad_w < 0 || p.pad_h >= p.kernel_h ||
+                          p.pad_w >= p.kernel_w,
+                      ErrorCode::kCorrupt, where(l) + " has invalid pooling parameters");
+  SQZ_RETURN_ERROR_IF(in[2] + 2 * p.pad_h < p.kernel_h || in[3] + 2 * p.pad_w < p.kernel_w,
+                      ErrorCode::kShapeMismatch, where(l) + " window is larger than its input");
+  *out = {in[0], in[1], pooled_size(in[2], p.kernel_h, p.stride_h, p.pad_h, p.rounding),
+          pooled_size(in[3], p.kernel_w, p.stride_w, p.pad_w, p.rounding)};
+  return Status::ok();
+}
+
+Status check_concat(const Layer& l, const std::vector<const Shape*>& ins, Shape* out) {
+  Shape s = *ins[0];
+  SQZ_RETURN_ERROR_IF(l.axis < 0 || l.axis >= static_cast<int64_t>(s.size()), ErrorCode::kCorrupt,
+                      where(l) + " has concat axis out of range");
+  for (size_t i = 1; i < ins.size(); ++i) {
+    const Shape& t = *ins[i];
+    bool same = t.size() == s.size();
+    for (size_t d = 0; same && d < s.size(); ++d)
+      if (static_cast<int64_t>(d) != l.axis && t[d] != s[d]) same = false;
+    SQZ_RETURN_ERROR_IF(!same, ErrorCode::kShapeMismatch,
+                        where(l) + " concatenates mismatched shapes " + shape_to_string(s) +
+                            " and " + shape_to_string(t));
+    s[l.axis] += t[l.axis];
+  }
+  *out = s;
+  return Status::ok();
+}
+
+Status infer_layer(const Layer& l, const std::vector<const Shape*>& ins, bool check_weights,
+                   Shape* out) {
+  SQZ_RETURN_ERROR_IF(l.op != OpKind::kConcat && ins.size() != 1, ErrorCode::kCorrupt,
+                      where(l) + " takes exactly one input");
+  switch (l.op) {
+    case OpKind::kConvolution:
+      return check_conv(l, *ins[0], check_weights, out);
+    case OpKind::kMaxPool:
+    case OpKind::kAvgPool:
+      return check_pool(l, *ins[0], out);
+    case OpKind::kConcat:
+      return check_concat(l, ins, out);
+    case OpKind::kRelu:
+    case OpKind::kDropout:
+    case OpKind::kSoftmax:
+      *out = *ins[0];
+      return Status::ok();
+    case OpKind::kFlatten: {
+      const Shape& in = *ins[0];
+      SQZ_RETURN_ERROR_IF(l.axis < 0 || l.axis > static_cast<int64_t>(in.size()),
+                          ErrorCode::kCorrupt, where(l) + " has flatten axis out of range");
+      Shape head(in.begin(), in.begin() + l.axis), tail(in.begin() + l.axis, in.end());
+      *out = {shape_numel(head), shape_numel(tail)};
+      return Status::ok();
+    }
+  }
+  return Status(ErrorCode::kUnsupported, where(l) + " has an unknown operator");
+}
+
+}  // namespace
+
+const char* op_name(OpKind op) {
+  switch (op) {
+#define SQZ_OP_CASE(name, id, text) \
+  case OpKind::name:                \
+    return text;
+    SQZ_OP_LIST(SQZ_OP_CASE)
+#undef SQZ_OP_CASE
+  }
+  return "?";
+}
+
+bool op_from_id(int id, OpKind* op) {
+  switch (id) {
+#define SQZ_OP_ID(name, num, text) \
+  case num:                        \
+    *op = OpKind::name;            \
+    return true;
+    SQZ_OP_LIST(SQZ_OP_ID)
+#undef SQZ_OP_ID
+  }
+  return false;
+}
+
+int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
+                    PoolRounding rounding) {
+  const int64_t span = in + 2 * pad - kernel;
+  int64_t out =
+      (rounding == PoolRounding::kCeil ? (span + stride - 1) / stride : span / stride) + 1;
+  // Caffe (pooling_layer.cpp): the last window must start inside the image, not the padding.
+  if (pad > 0 && (out - 1) * stride >= in + pad) --out;
+  return out;
+}
+
+const Layer* Model::find_layer(const std::string& layer_name) const {
+  for (const Layer& l : layers)
+    if (l.name == layer_name) return &l;
+  return nullptr;
+}
+
+Layer* Model::find_layer(const std::string& layer_name) {
+  for (Layer& l : layers)
+    if (l.name == layer_name) return &l;
+  return nullptr;
+}
+
+int64_t Model::weight_count() const {
+  int64_t n = 0;
+  for (const Layer& l : layers) n += l.weight.numel();
+  return n;
+}
+
+int64_t Model::nonzero_weight_count() const {
+  int64_t n = 0;
+  for (const Layer& l : layers) n += l.weight.count_nonzero();
+  return n;
+}
+
+int64_t Model::bias_count() const {
+  int64_t n = 0;
+  for (const Layer& l : layers) n += l.bias.numel();
+  return n;
+}
+
+Result<std::map<std::string, Shape>> validate_and_infer(Model& model, int64_t batch,
+                                                        bool check_weights) {
+  SQZ_RETURN_ERROR_IF(model.input.empty(), ErrorCode::kCorrupt, "the model has no input");
+  SQZ_RETURN_ERROR_IF(
+      model.input_shape.size() != 4, ErrorCode::kUnsupported,
+      "input '" + model.input + "' must be 4-D NCHW, got " + shape_to_string(model.input_shape));
+  for (int64_t d : model.input_shape)
+    SQZ_RETURN_ERROR_IF(d < 1 || d > kMaxDim, ErrorCode::kLimit,
+                        "input shape " + shape_to_string(model.input_shape) + " is out of range");
+  SQZ_RETURN_ERROR_IF(model.layers.empty(), ErrorCode::kCorrupt, "the model has no layers");
+  std::set<std::string> names;
+  for (const Layer& l : model.layers)
+    SQZ_RETURN_ERROR_IF(!names.insert(l.name).second, ErrorCode::kCorrupt,
+                        "layer name '" + l.name + "' is used twice");
+  SQZ_RETURN_IF_ERROR(topological_sort(model));
+
+  std::map<std::string, Shape> shapes;
+  Shape in = model.input_shape;
+  if (batch > 0) in[0] = batch;
+  shapes[model.input] = in;
+  for (Layer& l : model.layers) {
+    const int64_t rank = static_cast<int64_t>(shapes.at(l.inputs[0]).size());
+    if (l.axis < 0) l.axis += rank;  // ONNX-style negative axes count from the end
+    std::vector<const Shape*> ins;
+    for (const std::string& name : l.inputs) ins.push_back(&shapes.at(name));
+    Shape out;
+    SQZ_RETURN_IF_ERROR(infer_layer(l, ins, check_weights, &out));
+    for (int64_t d : out)
+      SQZ_RETURN_ERROR_IF(d < 1, ErrorCode::kShapeMismatch,
+                          where(l) + " produces an empty output " + shape_to_string(out));
+    SQZ_RETURN_ERROR_IF(shape_numel(out) > kMaxActivationElements, ErrorCode::kLimit,
+                        where(l) + " output " + shape_to_string(out) + " is too large");
+    shapes[l.output] = out;
+  }
+  if (model.output.empty()) model.output = model.layers.back().output;
+  SQZ_RETURN_ERROR_IF(!shapes.count(model.output), ErrorCode::kNotFound,
+                      "output blob '" + model.output + "' is not produced by any layer");
+  return shapes;
+}
+
+}  // namespace sqz

@@ -1,0 +1,26 @@
+#include "sqz/core/tensor.h"
+
+#include <algorithm>
+
+namespace sqz {
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_to_string(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+int64_t Tensor::count_nonzero() const {
+  return std::count_if(data.begin(), data.end(), [](float v) { return v != 0.0f; });
+}
+
+}  // namespace sqz

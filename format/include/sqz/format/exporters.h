@@ -1,0 +1,18 @@
+// Exporters: dense float32 models that other tools load (ONNX Runtime, Caffe, PyTorch).
+#pragma once
+
+#include <string>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+
+namespace sqz::format {
+
+// Serialized ONNX ModelProto (IR 7, opset 13), weights as raw_data initializers.
+Result<std::string> export_onnx(const Model& model);
+
+// Caffe deploy prototxt (text) and binary caffemodel (blobs with `shape`).
+Result<std::string> export_caffe_prototxt(const Model& model);
+Result<std::string> export_caffemodel(const Model& model);
+
+}  // namespace sqz::format

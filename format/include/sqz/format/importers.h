@@ -1,0 +1,33 @@
+// Importers: each turns an external model file into the shared Model representation.
+// Every error names the offending file.
+#pragma once
+
+#include <string>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+
+namespace sqz::format {
+
+// A Caffe deploy .prototxt (text NetParameter, `layer` messages) as a graph whose
+// convolution weights are not yet loaded (empty tensors).
+Result<Model> import_caffe_prototxt(const std::string& prototxt_path);
+
+// prototxt + binary .caffemodel: blobs[0] = weights, blobs[1] = bias, matched by layer name;
+// blob shapes from `shape` or the legacy num/channels/height/width.
+Result<Model> import_caffe(const std::string& prototxt_path, const std::string& caffemodel_path);
+
+// An ONNX model (opset 7..): Conv, Relu, MaxPool, AveragePool, GlobalAveragePool, Concat,
+// Dropout, Softmax, Flatten/Reshape at the head; float32 initializers.
+Result<Model> import_onnx(const std::string& onnx_path);
+
+// The Deep Compression release file (songhan/SqueezeNet-Deep-Compression) and its
+// prototxt. Layout: ../shared/README.md and format/SPEC.md, appendix A.
+Result<Model> import_deep_compression_net(const std::string& prototxt_path,
+                                          const std::string& net_path);
+
+// Picks the importer from the extension: .onnx; .caffemodel or .net (prototxt required,
+// or found beside it with the same stem); .prototxt (weights file found beside it).
+Result<Model> load_model(const std::string& path, const std::string& prototxt_path = "");
+
+}  // namespace sqz::format

@@ -1,0 +1,113 @@
+#include <google/protobuf/text_format.h>
+
+#include "caffe.pb.h"
+#include "sqz/format/exporters.h"
+
+namespace sqz::format {
+namespace {
+
+// Caffe blob names: the Model renames in-place outputs "top@layer"; Caffe can keep them
+// in place, so the original name is restored.
+std::string caffe_blob(const std::string& name) { return name.substr(0, name.find('@')); }
+
+Status fill_layer(const Layer& l, bool with_blobs, caffe::LayerParameter* lp) {
+  lp->set_name(l.name);
+  for (const std::string& in : l.inputs) lp->add_bottom(caffe_blob(in));
+  lp->add_top(caffe_blob(l.output));
+  switch (l.op) {
+    case OpKind::kConvolution: {
+      lp->set_type("Convolution");
+      auto* p = lp->mutable_convolution_param();
+      p->set_num_output(static_cast<uint32_t>(l.conv.out_channels));
+      p->set_bias_term(l.conv.has_bias);
+      p->set_kernel_h(static_cast<uint32_t>(l.conv.kernel_h));
+      p->set_kernel_w(static_cast<uint32_t>(l.conv.kernel_w));
+      p->set_stride_h(static_cast<uint32_t>(l.conv.stride_h));
+      p->set_stride_w(static_cast<uint32_t>(l.conv.stride_w));
+      p->set_pad_h(static_cast<uint32_t>(l.conv.pad_h));
+      p->set_pad_w(static_cast<uint32_t>(l.conv.pad_w));
+      if (l.conv.groups != 1) p->set_group(static_cast<uint32_t>(l.conv.groups));
+      if (!with_blobs) return Status::ok();
+      for (const Tensor* t : {&l.weight, &l.bias}) {
+        if (t == &l.bias && !l.conv.has_bias) break;
+        caffe::BlobProto* b = lp->add_blobs();
+        for (int64_t d : t->shape) b->mutable_shape()->add_dim(d);
+        b->mutable_data()->Add(t->data.begin(), t->data.end());
+      }
+      return Status::ok();
+    }
+    case OpKind::kMaxPool:
+    case OpKind::kAvgPool: {
+      lp->set_type("Pooling");
+      auto* p = lp->mutable_pooling_param();
+      p->set_pool(l.op == OpKind::kMaxPool ? caffe::PoolingParameter::MAX
+                                           : caffe::PoolingParameter::AVE);
+      if (l.pool.global) {
+        p->set_global_pooling(true);
+        return Status::ok();
+      }
+      SQZ_RETURN_ERROR_IF(l.op == OpKind::kAvgPool && !l.pool.average_counts_padding &&
+                              (l.pool.pad_h || l.pool.pad_w),
+                          ErrorCode::kUnsupported,
+                          "layer '" + l.name + "': Caffe cannot exclude padding from averages");
+      p->set_kernel_h(static_cast<uint32_t>(l.pool.kernel_h));
+      p->set_kernel_w(static_cast<uint32_t>(l.pool.kernel_w));
+      p->set_stride_h(static_cast<uint32_t>(l.pool.stride_h));
+      p->set_stride_w(static_cast<uint32_t>(l.pool.stride_w));
+      p->set_pad_h(static_cast<uint32_t>(l.pool.pad_h));
+      p->set_pad_w(static_cast<uint32_t>(l.pool.pad_w));
+      if (l.pool.rounding == PoolRounding::kFloor)
+        p->set_round_mode(caffe::PoolingParameter::FLOOR);
+      return Status::ok();
+    }
+    case OpKind::kRelu:
+      lp->set_type("ReLU");
+      return Status::ok();
+    case OpKind::kDropout:
+      lp->set_type("Dropout");
+      return Status::ok();
+    case OpKind::kConcat:
+      lp->set_type("Concat");
+      if (l.axis != 1) lp->mutable_concat_param()->set_axis(static_cast<int32_t>(l.axis));
+      return Status::ok();
+    case OpKind::kSoftmax:
+      lp->set_type("Softmax");
+      if (l.axis != 1) lp->mutable_softmax_param()->set_axis(static_cast<int32_t>(l.axis));
+      return Status::ok();
+    case OpKind::kFlatten:
+      lp->set_type("Flatten");
+      return Status::ok();
+  }
+  return Status(ErrorCode::kUnsupported, "layer '" + l.name + "' cannot be exported");
+}
+
+Result<caffe::NetParameter> to_net(const Model& model, bool with_blobs) {
+  Model m = model;
+  SQZ_RETURN_IF_ERROR(validate_and_infer(m).status());
+  caffe::NetParameter net;
+  net.set_name(m.name);
+  net.add_input(m.input);
+  caffe::BlobShape* shape = net.add_input_shape();
+  for (int64_t d : m.input_shape) shape->add_dim(d);
+  for (const Layer& l : m.layers) SQZ_RETURN_IF_ERROR(fill_layer(l, with_blobs, net.add_layer()));
+  return net;
+}
+
+}  // namespace
+
+Result<std::string> export_caffe_prototxt(const Model& model) {
+  SQZ_ASSIGN_OR_RETURN(caffe::NetParameter net, to_net(model, false));
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(net, &text);
+  return text;
+}
+
+Result<std::string> export_caffemodel(const Model& model) {
+  SQZ_ASSIGN_OR_RETURN(caffe::NetParameter net, to_net(model, true));
+  std::string out;
+  if (!net.SerializeToString(&out))
+    return Status(ErrorCode::kLimit, "the model is too large for a single Caffe protobuf (2 GB)");
+  return out;
+}
+
+}  // namespace sqz::format

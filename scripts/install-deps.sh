@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages squeeze-compress builds with. Idempotent; quiet when all
+# are present. Needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+  cmake g++ make pkg-config      # toolchain
+  libeigen3-dev                  # linear algebra for the training engine
+  libzstd-dev                    # zstd, for .sqz sections and the size ledger
+  libboost-program-options-dev   # the CLI's option parsing
+  libprotobuf-dev protobuf-compiler  # Caffe and ONNX importers/exporters
+  doctest-dev                    # unit tests
+  libjpeg-dev libpng-dev         # image decoding (libjpeg-turbo, libpng)
+  nlohmann-json3-dev             # JSON reports
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing: ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Builds and runs the whole test suite. Tests that need ../shared skip without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+ctest --test-dir build --output-on-failure -j2

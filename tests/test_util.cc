@@ -1,0 +1,169 @@
+#include "test_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "sqz/core/byte_io.h"
+
+namespace sqz::test {
+namespace {
+
+Layer conv(const std::string& name, const std::string& in, int64_t cin, int64_t cout, int64_t k,
+           int64_t stride, int64_t pad, std::mt19937& rng, double density) {
+  Layer l;
+  l.name = name;
+  l.op = OpKind::kConvolution;
+  l.inputs = {in};
+  l.output = name;
+  l.conv = {cout, k, k, stride, stride, pad, pad, 1, true};
+  l.weight.shape = {cout, cin, k, k};
+  l.weight.data = random_floats(rng, static_cast<size_t>(cout * cin * k * k), -0.5f, 0.5f);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (float& w : l.weight.data)
+    if (u(rng) >= density) w = 0.0f;
+  l.bias.shape = {cout};
+  l.bias.data = random_floats(rng, static_cast<size_t>(cout), -0.1f, 0.1f);
+  return l;
+}
+
+Layer simple(const std::string& name, OpKind op, const std::string& in) {
+  Layer l;
+  l.name = name;
+  l.op = op;
+  l.inputs = {in};
+  l.output = name;
+  return l;
+}
+
+}  // namespace
+
+std::vector<float> random_floats(std::mt19937& rng, size_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+Model tiny_squeezenet(uint32_t seed, int64_t in_size, int64_t classes, double density) {
+  std::mt19937 rng(seed);
+  Model m;
+  m.name = "tiny";
+  m.input = "data";
+  m.input_shape = {1, 3, in_size, in_size};
+  m.layers.push_back(conv("conv1", "data", 3, 8, 7, 2, 0, rng, density));
+  m.layers.push_back(simple("relu1", OpKind::kRelu, "conv1"));
+  Layer pool = simple("pool1", OpKind::kMaxPool, "relu1");
+  pool.pool.kernel_h = pool.pool.kernel_w = 3;
+  pool.pool.stride_h = pool.pool.stride_w = 2;
+  m.layers.push_back(pool);
+  m.layers.push_back(conv("fire/squeeze", "pool1", 8, 4, 1, 1, 0, rng, density));
+  m.layers.push_back(simple("fire/relu_s", OpKind::kRelu, "fire/squeeze"));
+  m.layers.push_back(conv("fire/e1", "fire/relu_s", 4, 6, 1, 1, 0, rng, density));
+  m.layers.push_back(simple("fire/relu_e1", OpKind::kRelu, "fire/e1"));
+  m.layers.push_back(conv("fire/e3", "fire/relu_s", 4, 6, 3, 1, 1, rng, density));
+  m.layers.push_back(simple("fire/relu_e3", OpKind::kRelu, "fire/e3"));
+  Layer cat;
+  cat.name = "fire/concat";
+  cat.op = OpKind::kConcat;
+  cat.inputs = {"fire/relu_e1", "fire/relu_e3"};
+  cat.output = "fire/concat";
+  m.layers.push_back(cat);
+  m.layers.push_back(simple("drop", OpKind::kDropout, "fire/concat"));
+  m.layers.push_back(conv("conv_final", "drop", 12, classes, 1, 1, 1, rng, density));
+  m.layers.push_back(simple("relu_final", OpKind::kRelu, "conv_final"));
+  Layer gap = simple("pool_final", OpKind::kAvgPool, "relu_final");
+  gap.pool.global = true;
+  m.layers.push_back(gap);
+  m.output = "pool_final";
+  return m;
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "sqz-test-XXXXXX").string();
+  path_ = ::mkdtemp(tmpl.data()) ? tmpl : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CliResult run_cli(const std::vector<std::string>& args) {
+  TempDir dir;
+  std::string cmd = "'" SQZ_CLI_PATH "'";
+  for (const std::string& a : args) {
+    std::string q = "'";
+    for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += " " + q + "'";
+  }
+  cmd += " >" + dir.file("out") + " 2>" + dir.file("err") + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_bytes(dir.file("out"));
+  r.err = read_bytes(dir.file("err"));
+  return r;
+}
+
+std::string encode_release_net(const Model& model) {
+  std::string header, body;
+  for (const Layer& l : model.layers) {
+    if (l.op != OpKind::kConvolution) continue;
+    std::vector<float> codebook{0.0f};
+    std::map<float, uint8_t> code_of;
+    for (float w : l.weight.data)
+      if (w != 0.0f && !code_of.count(w)) {
+        code_of[w] = static_cast<uint8_t>(codebook.size());
+        codebook.push_back(w);
+      }
+    codebook.resize(256, 0.0f);
+    std::vector<uint8_t> codes, gaps;
+    int64_t last = -1;
+    for (int64_t p = 0; p < static_cast<int64_t>(l.weight.data.size()); ++p) {
+      if (l.weight.data[p] == 0.0f) continue;
+      while (p - last - 1 > 15) {  // filler zero
+        last += 16;
+        codes.push_back(0);
+        gaps.push_back(15);
+      }
+      gaps.push_back(static_cast<uint8_t>(p - last - 1));
+      codes.push_back(code_of[l.weight.data[p]]);
+      last = p;
+    }
+    put_u32(&header, static_cast<uint32_t>(codes.size()));
+    for (float c : codebook) put_f32(&body, c);
+    for (float b : l.bias.data) put_f32(&body, b);
+    body.append(codes.begin(), codes.end());
+    for (size_t i = 0; i < gaps.size(); i += 2)
+      put_u8(&body, static_cast<uint8_t>(gaps[i] | ((i + 1 < gaps.size() ? gaps[i + 1] : 0) << 4)));
+  }
+  return header + body;
+}
+
+std::string shared_dir() {
+  const char* env = std::getenv("SQZ_SHARED");
+  std::string dir = env ? env : SQZ_DEFAULT_SHARED_DIR;
+  std::error_code ec;
+  return std::filesystem::is_directory(dir + "/models", ec) ? dir : "";
+}
+
+}  // namespace sqz::test

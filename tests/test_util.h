@@ -1,0 +1,51 @@
+// Helpers for tests: small generated models and files, temp folders, running the CLI.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sqz/core/graph.h"
+
+namespace sqz::test {
+
+// A SqueezeNet-shaped model with random weights: conv(7x7/2) -> ReLU -> maxpool(3/2, ceil)
+// -> Fire(squeeze 1x1, expand 1x1 + 3x3, concat) -> dropout -> conv 1x1 (classes) -> ReLU
+// -> global average pool. Density < 1 zeroes that fraction of weights at random.
+Model tiny_squeezenet(uint32_t seed, int64_t in_size = 19, int64_t classes = 10,
+                      double density = 1.0);
+
+// Uniform random floats in [lo, hi).
+std::vector<float> random_floats(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f);
+
+// A fresh empty folder under the system temp dir, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_bytes(const std::string& path, const std::string& bytes);
+std::string read_bytes(const std::string& path);
+
+struct CliResult {
+  int exit_code;
+  std::string out, err;
+};
+// Runs the built squeeze-compress with the given arguments (shell-quoted here).
+CliResult run_cli(const std::vector<std::string>& args);
+
+// Writes a model in the Deep Compression release layout (see format/src/net_import.cc).
+// REQUIRES: every conv layer has at most 255 distinct non-zero values and a bias.
+std::string encode_release_net(const Model& model);
+
+// Path of ../shared, or "" when it is absent (env SQZ_SHARED overrides).
+std::string shared_dir();
+
+}  // namespace sqz::test

@@ -1,0 +1,82 @@
+// CLI behaviour on bad input: one line on stderr naming the file, non-zero exit, no stdout.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "sqz/format/exporters.h"
+#include "test_util.h"
+
+using namespace sqz;
+
+namespace {
+
+void expect_clean_failure(const test::CliResult& r, const std::string& file, int code = 1) {
+  INFO("stderr: " << r.err);
+  CHECK(r.exit_code == code);
+  CHECK(r.out.empty());
+  CHECK(r.err.find(file) != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+}  // namespace
+
+TEST_CASE("CLI: usage errors exit 2") {
+  CHECK(test::run_cli({}).exit_code == 2);
+  CHECK(test::run_cli({"frobnicate"}).exit_code == 2);
+  auto r = test::run_cli({"info"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("model") != std::string::npos);
+  CHECK(test::run_cli({"run", "x.onnx", "y.jpg", "--top", "0"}).exit_code == 2);
+  CHECK(test::run_cli({"info", "--bogus-flag", "x.onnx"}).exit_code == 2);
+  auto help = test::run_cli({"eval", "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("--images") != std::string::npos);
+}
+
+TEST_CASE("CLI: info on a generated model") {
+  test::TempDir dir;
+  Model m = test::tiny_squeezenet(1, 19, 10, 0.5);
+  test::write_bytes(dir.file("m.onnx"), format::export_onnx(m).value());
+  auto r = test::run_cli({"info", dir.file("m.onnx")});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("conv_final") != std::string::npos);
+  CHECK(r.out.find("weights " + std::to_string(m.weight_count())) != std::string::npos);
+  auto j = test::run_cli({"info", dir.file("m.onnx"), "--json"});
+  CHECK(j.exit_code == 0);
+  CHECK(j.out.find("\"nonzero\": " + std::to_string(m.nonzero_weight_count())) !=
+        std::string::npos);
+}
+
+TEST_CASE("CLI: bad inputs fail cleanly") {
+  test::TempDir dir;
+  Model m = test::tiny_squeezenet(1, 227, 10, 0.5);
+  const std::string onnx = dir.file("m.onnx");
+  test::write_bytes(onnx, format::export_onnx(m).value());
+  SUBCASE("missing model") {
+    expect_clean_failure(test::run_cli({"info", dir.file("nope.onnx")}), "nope.onnx");
+  }
+  SUBCASE("garbage model") {
+    test::write_bytes(dir.file("bad.onnx"), "garbage");
+    expect_clean_failure(test::run_cli({"info", dir.file("bad.onnx")}), "bad.onnx");
+  }
+  SUBCASE("caffemodel without its prototxt") {
+    test::write_bytes(dir.file("w.caffemodel"), format::export_caffemodel(m).value());
+    expect_clean_failure(test::run_cli({"info", dir.file("w.caffemodel")}), "--prototxt");
+  }
+  SUBCASE("unknown extension") {
+    test::write_bytes(dir.file("m.bin"), "x");
+    expect_clean_failure(test::run_cli({"info", dir.file("m.bin")}), "m.bin");
+  }
+  SUBCASE("image that does not decode: no partial output for the good ones") {
+    test::write_bytes(dir.file("bad.jpg"), std::string("\xff\xd8\xff\xe0 not really", 16));
+    test::write_bytes(dir.file("text.png"), "hello");
+    expect_clean_failure(test::run_cli({"run", onnx, dir.file("bad.jpg")}), "bad.jpg");
+    expect_clean_failure(test::run_cli({"run", onnx, dir.file("text.png")}), "text.png");
+  }
+  SUBCASE("missing image folder") {
+    test::write_bytes(dir.file("labels.txt"), "n01 one\n");
+    expect_clean_failure(test::run_cli({"eval", onnx, "--images", dir.file("none"), "--labels",
+                                        dir.file("labels.txt")}),
+                         "none");
+  }
+}

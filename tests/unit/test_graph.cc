@@ -1,0 +1,86 @@
+#include <doctest/doctest.h>
+
+#include "sqz/core/graph.h"
+#include "test_util.h"
+
+using namespace sqz;
+
+TEST_CASE("shape inference on a SqueezeNet-shaped graph") {
+  Model m = test::tiny_squeezenet(1, 19, 10);
+  auto shapes = validate_and_infer(m);
+  REQUIRE(shapes.is_ok());
+  CHECK(shapes->at("conv1") == Shape{1, 8, 7, 7});
+  CHECK(shapes->at("pool1") == Shape{1, 8, 3, 3});
+  CHECK(shapes->at("fire/concat") == Shape{1, 12, 3, 3});
+  CHECK(shapes->at("conv_final") == Shape{1, 10, 5, 5});  // 1x1 with pad 1 grows the map
+  CHECK(shapes->at("pool_final") == Shape{1, 10, 1, 1});
+  auto batched = validate_and_infer(m, 4);
+  REQUIRE(batched.is_ok());
+  CHECK(batched->at("pool_final") == Shape{4, 10, 1, 1});
+}
+
+TEST_CASE("Caffe pooling rounds up and drops a window that starts in the padding") {
+  CHECK(pooled_size(111, 3, 2, 0, PoolRounding::kCeil) == 55);
+  CHECK(pooled_size(112, 3, 2, 0, PoolRounding::kCeil) == 56);
+  CHECK(pooled_size(112, 3, 2, 0, PoolRounding::kFloor) == 55);
+  CHECK(pooled_size(6, 2, 2, 1, PoolRounding::kCeil) == 4);
+  CHECK(pooled_size(5, 2, 2, 1, PoolRounding::kCeil) == 3);  // (3)*2 >= 5+1: last window dropped
+}
+
+TEST_CASE("validation errors name the problem") {
+  SUBCASE("unknown blob") {
+    Model m = test::tiny_squeezenet(1);
+    m.layers[3].inputs = {"nowhere"};
+    auto r = validate_and_infer(m);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == ErrorCode::kNotFound);
+    CHECK(r.status().message().find("nowhere") != std::string::npos);
+  }
+  SUBCASE("cycle") {
+    Model m = test::tiny_squeezenet(1);
+    m.layers[0].inputs = {"relu1"};  // conv1 <- relu1 <- conv1
+    auto r = validate_and_infer(m);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().message().find("cycle") != std::string::npos);
+  }
+  SUBCASE("channel mismatch in a weight") {
+    Model m = test::tiny_squeezenet(1);
+    Layer* l = m.find_layer("fire/e1");
+    l->weight.shape = {6, 5, 1, 1};
+    l->weight.data.resize(30);
+    auto r = validate_and_infer(m);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == ErrorCode::kShapeMismatch);
+    CHECK(r.status().message().find("fire/e1") != std::string::npos);
+  }
+  SUBCASE("concat of mismatched maps") {
+    Model m = test::tiny_squeezenet(1);
+    m.find_layer("fire/concat")->inputs = {"fire/relu_e1", "relu1"};
+    auto r = validate_and_infer(m);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == ErrorCode::kShapeMismatch);
+  }
+  SUBCASE("blob produced twice") {
+    Model m = test::tiny_squeezenet(1);
+    m.layers[1].output = "conv1";
+    CHECK_FALSE(validate_and_infer(m).is_ok());
+  }
+}
+
+TEST_CASE("layers out of order are sorted, a valid order is kept") {
+  Model m = test::tiny_squeezenet(1);
+  std::vector<std::string> names;
+  for (const Layer& l : m.layers) names.push_back(l.name);
+  std::swap(m.layers[0], m.layers[5]);
+  REQUIRE(validate_and_infer(m).is_ok());
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    for (const std::string& in : m.layers[i].inputs) {
+      bool produced_before = in == m.input;
+      for (size_t j = 0; j < i; ++j) produced_before |= m.layers[j].output == in;
+      CHECK(produced_before);
+    }
+  }
+  Model kept = test::tiny_squeezenet(1);
+  REQUIRE(validate_and_infer(kept).is_ok());
+  for (size_t i = 0; i < kept.layers.size(); ++i) CHECK(kept.layers[i].name == names[i]);
+}

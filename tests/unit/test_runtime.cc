@@ -1,0 +1,99 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "sqz/runtime/dense_net.h"
+#include "test_util.h"
+
+using namespace sqz;
+
+namespace {
+
+std::vector<float> forward(const Model& m, const std::vector<float>& in, int64_t batch,
+                           rt::NetOptions opts) {
+  auto net = rt::DenseNet::create(m, opts);
+  REQUIRE(net.is_ok());
+  std::vector<float> out;
+  REQUIRE((*net)->forward(in.data(), batch, &out).is_ok());
+  return out;
+}
+
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double err = 0, ref = 1e-12;
+  for (size_t i = 0; i < a.size(); ++i) {
+    err = std::max(err, std::fabs(double{a[i]} - b[i]));
+    ref = std::max(ref, std::fabs(double{b[i]}));
+  }
+  return err / ref;
+}
+
+}  // namespace
+
+TEST_CASE("the fast runtime equals the reference kernels, for any batch and thread count") {
+  for (double density : {1.0, 0.33}) {
+    Model m = test::tiny_squeezenet(3, 37, 10, density);
+    std::mt19937 rng(5);
+    const int64_t batch = 3;
+    std::vector<float> in = test::random_floats(rng, batch * 3 * 37 * 37, -50, 50);
+    rt::NetOptions ref;
+    ref.reference_kernels = true;
+    std::vector<float> want = forward(m, in, batch, ref);
+    REQUIRE(want.size() == batch * 10);
+    for (int threads : {1, 2, 3}) {
+      INFO("threads=" << threads << " density=" << density);
+      rt::NetOptions fast;
+      fast.threads = threads;
+      CHECK(max_rel_diff(forward(m, in, batch, fast), want) < 1e-5);
+    }
+    // One image at a time gives the same rows as the batch.
+    rt::NetOptions fast;
+    for (int64_t b = 0; b < batch; ++b) {
+      std::vector<float> one(in.begin() + b * 3 * 37 * 37, in.begin() + (b + 1) * 3 * 37 * 37);
+      std::vector<float> row = forward(m, one, 1, fast);
+      std::vector<float> want_row(want.begin() + b * 10, want.begin() + (b + 1) * 10);
+      CHECK(max_rel_diff(row, want_row) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("a concat input read by another layer too is copied, not aliased") {
+  Model m = test::tiny_squeezenet(4, 19, 10);
+  // fire/relu_e1 feeds the concat and also a second concat at the head.
+  Layer extra;
+  extra.name = "head_concat";
+  extra.op = OpKind::kConcat;
+  extra.inputs = {"fire/relu_e1", "fire/relu_e1"};
+  extra.output = "head_concat";
+  Layer gap;
+  gap.name = "head_pool";
+  gap.op = OpKind::kAvgPool;
+  gap.pool.global = true;
+  gap.inputs = {"head_concat"};
+  gap.output = "head_pool";
+  m.layers.push_back(extra);
+  m.layers.push_back(gap);
+  m.output = "head_pool";
+  std::mt19937 rng(1);
+  std::vector<float> in = test::random_floats(rng, 3 * 19 * 19, -50, 50);
+  rt::NetOptions ref;
+  ref.reference_kernels = true;
+  std::vector<float> want = forward(m, in, 1, ref);
+  CHECK(max_rel_diff(forward(m, in, 1, {}), want) < 1e-5);
+  CHECK(want.size() == 12);
+}
+
+TEST_CASE("softmax output sums to one") {
+  Model m = test::tiny_squeezenet(2, 19, 10);
+  Layer sm;
+  sm.name = "prob";
+  sm.op = OpKind::kSoftmax;
+  sm.inputs = {"pool_final"};
+  sm.output = "prob";
+  m.layers.push_back(sm);
+  m.output = "prob";
+  std::mt19937 rng(1);
+  std::vector<float> out = forward(m, test::random_floats(rng, 3 * 19 * 19, -50, 50), 1, {});
+  double sum = 0;
+  for (float v : out) sum += v;
+  CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+}
