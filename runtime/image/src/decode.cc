@@ -1,9 +1,11 @@
-#include <jpeglib.h>
-#include <png.h>
-
+// jpeglib.h needs <cstdio> (FILE) first.
+// clang-format off
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <jpeglib.h>
+#include <png.h>
+// clang-format on
 
 #include "sqz/core/file_io.h"
 #include "sqz/image/image.h"
