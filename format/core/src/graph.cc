@@ -1,5 +1,6 @@
 #include "sqz/core/graph.h"
 
+#include <algorithm>
 #include <functional>
 #include <queue>
 #include <set>
@@ -60,6 +61,34 @@ Status topological_sort(Model& model) {
   return Status::ok();
 }
 
+// Mask and codebook agree with the dense weights they describe.
+Status check_weight_coding(const Layer& l) {
+  if (!l.mask.empty()) {
+    SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.mask.size()) != l.weight.numel(),
+                        ErrorCode::kCorrupt, where(l) + " mask has the wrong length");
+    for (size_t i = 0; i < l.mask.size(); ++i)
+      SQZ_RETURN_ERROR_IF(l.mask[i] > 1 || (l.mask[i] == 0 && l.weight.data[i] != 0.0f),
+                          ErrorCode::kCorrupt,
+                          where(l) + " has a non-zero weight at pruned position " + std::to_string(i));
+  }
+  const Quantization& q = l.quant;
+  if (!q.active()) return Status::ok();
+  SQZ_RETURN_ERROR_IF(q.bits > 8 || q.codebook.empty() || q.codebook.size() > (size_t{1} << q.bits),
+                      ErrorCode::kCorrupt, where(l) + " codebook does not fit its bit width");
+  SQZ_RETURN_ERROR_IF(static_cast<int64_t>(q.codes.size()) != l.stored_count(), ErrorCode::kCorrupt,
+                      where(l) + " has " + std::to_string(q.codes.size()) + " codes for " +
+                          std::to_string(l.stored_count()) + " stored weights");
+  size_t k = 0;
+  for (size_t i = 0; i < l.weight.data.size(); ++i) {
+    if (!l.mask.empty() && !l.mask[i]) continue;
+    const uint8_t c = q.codes[k++];
+    SQZ_RETURN_ERROR_IF(c >= q.codebook.size() || q.codebook[c] != l.weight.data[i],
+                        ErrorCode::kCorrupt,
+                        where(l) + " weight " + std::to_string(i) + " disagrees with its codebook entry");
+  }
+  return Status::ok();
+}
+
 Status check_conv_weights(const Layer& l, const Shape& expected) {
   const ConvParams& c = l.conv;
   SQZ_RETURN_ERROR_IF(l.weight.shape != expected, ErrorCode::kShapeMismatch,
@@ -73,7 +102,7 @@ Status check_conv_weights(const Layer& l, const Shape& expected) {
                           " does not match the expected " + shape_to_string(bias_expected));
   SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.bias.data.size()) != shape_numel(l.bias.shape),
                       ErrorCode::kCorrupt, where(l) + " bias data has the wrong length");
-  return Status::ok();
+  return check_weight_coding(l);
 }
 
 Status check_conv(const Layer& l, const Shape& in, bool check_weights, Shape* out) {
@@ -199,6 +228,11 @@ int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
   // Caffe (pooling_layer.cpp): the last window must start inside the image, not the padding.
   if (pad > 0 && (out - 1) * stride >= in + pad) --out;
   return out;
+}
+
+int64_t Layer::stored_count() const {
+  if (mask.empty()) return weight.numel();
+  return std::count(mask.begin(), mask.end(), uint8_t{1});
 }
 
 const Layer* Model::find_layer(const std::string& layer_name) const {

@@ -58,6 +58,16 @@ struct PoolParams {
   bool average_counts_padding = true;
 };
 
+// Deep Compression's per-layer weight sharing (Han et al. 2016, Sec. 3): each stored
+// (non-zero) weight is codebook[codes[k]], k counting stored positions in row-major order.
+struct Quantization {
+  int bits = 0;                 // index width, 1..8; 0: not quantized (float32 weights)
+  std::vector<float> codebook;  // at most 2^bits centroids, ascending, none exactly 0
+  std::vector<uint8_t> codes;   // one per stored position
+
+  bool active() const { return bits > 0; }
+};
+
 struct Layer {
   std::string name;
   OpKind op = OpKind::kRelu;
@@ -68,6 +78,13 @@ struct Layer {
   int64_t axis = 1;                 // kConcat, kSoftmax, kFlatten
   Tensor weight;                    // kConvolution: OIHW [out, in/groups, kh, kw]
   Tensor bias;                      // kConvolution with has_bias: [out]
+  // Pruning mask (Han et al. 2015): empty, or weight.numel() flags, 1 = kept, 0 = pruned.
+  // Every stage preserves it; a pruned position always holds exactly 0.
+  std::vector<uint8_t> mask;
+  Quantization quant;  // when active, weight holds the decoded values codebook[codes[k]]
+
+  // Number of stored positions: mask ones, or all weights without a mask.
+  int64_t stored_count() const;
 };
 
 struct Model {

@@ -1,0 +1,74 @@
+// Weight sharing on the real SqueezeNet v1.0 (its weights already take <= 256 values/layer).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+
+#include "sqz/format/importers.h"
+#include "sqz/quantize/quantize.h"
+#include "test_util.h"
+
+using namespace sqz;
+
+namespace {
+Model release() {
+  const std::string dir = test::shared_dir() + "/models/squeezenet_v1.0_deep_compression/";
+  auto m = format::import_deep_compression_net(dir + "SqueezeNet_deploy.prototxt",
+                                               dir + "compressed_SqueezeNet.net");
+  REQUIRE(m.is_ok());
+  return std::move(m).value();
+}
+}  // namespace
+
+TEST_CASE("8-bit k-means reproduces the release exactly; 6 and 5 bits report every layer") {
+  for (bool exact : {false, true}) {
+    Model m = release();
+    const Model original = m;
+    quant::QuantizeOptions o;
+    o.bits = 8;
+    o.exact = exact;
+    auto metrics = quant::quantize_model(m, o);
+    REQUIRE(metrics.is_ok());
+    REQUIRE(metrics->size() == 26);
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      INFO("layer " << m.layers[i].name << " exact=" << exact);
+      CHECK(m.layers[i].weight.data == original.layers[i].weight.data);
+    }
+    for (const auto& lm : *metrics) CHECK(lm.max_abs_error == 0);
+  }
+  // 6 and 5 bits: every layer reports its metrics; exact k-means is never worse than Lloyd,
+  // and 6 bits never worse than 5.
+  std::map<std::pair<int, bool>, std::vector<quant::LayerMetrics>> runs;
+  for (int bits : {6, 5}) {
+    for (bool exact : {false, true}) {
+      Model m = release();
+      quant::QuantizeOptions o;
+      o.bits = bits;
+      o.exact = exact;
+      auto metrics = quant::quantize_model(m, o);
+      REQUIRE(metrics.is_ok());
+      REQUIRE(metrics->size() == 26);
+      int64_t nonzeros = 0;
+      for (const auto& lm : *metrics) {
+        INFO("layer " << lm.name << " bits " << bits << " exact " << exact);
+        CHECK(lm.bits == bits);
+        CHECK(lm.centroids_used >= 2);
+        CHECK(lm.centroids_used <= (1 << bits));
+        CHECK(lm.rmse > 0);
+        CHECK(lm.max_abs_error >= lm.rmse);
+        CHECK(std::isfinite(lm.sqnr_db));
+        CHECK(lm.entropy_bits > 0);
+        CHECK(lm.entropy_bits <= bits);
+        nonzeros += lm.nonzeros;
+      }
+      CHECK(nonzeros == 415921);
+      runs[{bits, exact}] = *metrics;
+    }
+  }
+  for (size_t i = 0; i < 26; ++i) {
+    INFO("layer " << runs[{6, true}][i].name);
+    CHECK(runs[{6, true}][i].rmse <= runs[{6, false}][i].rmse * (1 + 1e-6));
+    CHECK(runs[{5, true}][i].rmse <= runs[{5, false}][i].rmse * (1 + 1e-6));
+    CHECK(runs[{6, true}][i].rmse <= runs[{5, true}][i].rmse * (1 + 1e-6));
+  }
+}
