@@ -4,6 +4,9 @@
 
 #include "commands.h"
 #include "common.h"
+#include "output.h"
+#include "sqz/core/file_io.h"
+#include "sqz/format/sqz_file.h"
 
 namespace sqz::cli {
 namespace {
@@ -80,6 +83,22 @@ int cmd_info(int argc, char** argv) {
   if (!parse_args("info", "MODEL [--prototxt FILE] [--json]", options, {"model"}, argc, argv, &vm,
                   &code))
     return code;
+  if (file_extension(model_path) == ".sqz") {
+    auto f = format::read_sqz(model_path);
+    if (!f.is_ok()) return fail(f.status());
+    auto shapes = validate_and_infer(f->model);
+    if (!shapes.is_ok()) return fail(shapes.status().with_context(model_path));
+    if (flags.json) {
+      print_ledger(*f, true);
+      return kExitOk;
+    }
+    print_text(model_path, static_cast<int64_t>(f->file_bytes), f->model, *shapes);
+    std::printf("\n");
+    for (const auto& [k, v] : f->metadata) std::printf("%-16s %s\n", k.c_str(), v.c_str());
+    std::printf("\n");
+    print_ledger(*f, false);
+    return kExitOk;
+  }
   Result<Model> model = load_any_model(model_path, prototxt);
   if (!model.is_ok()) return fail(model.status());
   auto shapes = validate_and_infer(*model);

@@ -6,5 +6,8 @@ namespace sqz::cli {
 int cmd_info(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
+int cmd_encode(int argc, char** argv);
+int cmd_decode(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
 
 }  // namespace sqz::cli

@@ -2,6 +2,7 @@
 
 #include "sqz/core/file_io.h"
 #include "sqz/format/importers.h"
+#include "sqz/format/sqz_file.h"
 
 namespace sqz::format {
 namespace {
@@ -35,6 +36,10 @@ Result<Model> load_model(const std::string& path, const std::string& prototxt_pa
     return Status(ErrorCode::kIo, path + ": cannot open: No such file or directory");
   const std::string ext = file_extension(path);
   if (ext == ".onnx") return import_onnx(path);
+  if (ext == ".sqz") {
+    SQZ_ASSIGN_OR_RETURN(SqzFile f, read_sqz(path));
+    return std::move(f.model);
+  }
   if (ext == ".caffemodel" || ext == ".net") {
     SQZ_ASSIGN_OR_RETURN(std::string proto, prototxt_for(path, prototxt_path));
     return ext == ".net" ? import_deep_compression_net(proto, path) : import_caffe(proto, path);

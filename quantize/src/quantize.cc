@@ -211,3 +211,33 @@ void apply_codebook(Layer& layer) {
 }
 
 }  // namespace sqz::quant
+
+namespace sqz::quant {
+
+Status adopt_existing_values(Layer& layer) {
+  std::vector<float> distinct;
+  for (float w : layer.weight.data)
+    if (w != 0.0f) distinct.push_back(w);
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  SQZ_RETURN_ERROR_IF(
+      distinct.empty() || distinct.size() > 256, ErrorCode::kInvalidArgument,
+      "layer '" + layer.name + "' has " + std::to_string(distinct.size()) +
+          " distinct non-zero weights; a codebook holds 1..256 (quantize it first)");
+  int bits = 1;
+  while ((size_t{1} << bits) < distinct.size()) ++bits;
+  layer.quant.bits = bits;
+  layer.quant.codebook = distinct;
+  layer.quant.codes.clear();
+  layer.mask.assign(layer.weight.data.size(), 0);
+  for (size_t i = 0; i < layer.weight.data.size(); ++i) {
+    const float w = layer.weight.data[i];
+    if (w == 0.0f) continue;
+    layer.mask[i] = 1;
+    layer.quant.codes.push_back(static_cast<uint8_t>(
+        std::lower_bound(distinct.begin(), distinct.end(), w) - distinct.begin()));
+  }
+  return Status::ok();
+}
+
+}  // namespace sqz::quant

@@ -80,3 +80,40 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
                          "none");
   }
 }
+
+TEST_CASE("CLI: quantize, encode, info and decode round trip; outputs are never overwritten") {
+  test::TempDir dir;
+  Model m = test::tiny_squeezenet(5, 19, 10, 0.4);
+  const std::string onnx = dir.file("m.onnx"), sqz = dir.file("m.sqz");
+  test::write_bytes(onnx, format::export_onnx(m).value());
+  auto q = test::run_cli({"quantize", onnx, "--bits", "4", "--layer-bits", "conv1=6", "-o", sqz});
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  CHECK(q.out.find("conv1") != std::string::npos);
+  CHECK(q.out.find("wrote") != std::string::npos);
+  const std::string first = test::read_bytes(sqz);
+  auto again = test::run_cli({"quantize", onnx, "--bits", "3", "-o", sqz});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("--force") != std::string::npos);
+  CHECK(test::read_bytes(sqz) == first);  // untouched
+  CHECK(test::run_cli({"quantize", onnx, "--bits", "3", "-o", sqz, "--force"}).exit_code == 0);
+  auto info = test::run_cli({"info", sqz});
+  CHECK(info.exit_code == 0);
+  CHECK(info.out.find("total " + std::to_string(test::read_bytes(sqz).size()) + " bytes") !=
+        std::string::npos);
+  auto dec = test::run_cli({"decode", sqz, "-o", dir.file("back.onnx")});
+  CHECK(dec.exit_code == 0);
+  auto enc = test::run_cli({"encode", dir.file("back.onnx"), "-o", dir.file("again.sqz")});
+  CHECK(enc.exit_code == 0);
+  auto caffe = test::run_cli({"decode", sqz, "-o", dir.file("back.caffemodel")});
+  CHECK(caffe.exit_code == 0);
+  CHECK(test::run_cli({"info", dir.file("back.caffemodel")}).exit_code == 0);  // finds .prototxt
+  // Usage errors: bad bits, unknown layer, bad --layer-bits syntax.
+  CHECK(test::run_cli({"quantize", onnx, "--bits", "0", "-o", dir.file("x.sqz")}).exit_code == 1);
+  auto unknown =
+      test::run_cli({"quantize", onnx, "--layer-bits", "nope=3", "-o", dir.file("x.sqz")});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("'nope'") != std::string::npos);
+  CHECK(test::run_cli({"quantize", onnx, "--layer-bits", "conv1", "-o", dir.file("x.sqz")})
+            .exit_code == 2);
+}

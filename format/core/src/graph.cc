@@ -67,9 +67,9 @@ Status check_weight_coding(const Layer& l) {
     SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.mask.size()) != l.weight.numel(),
                         ErrorCode::kCorrupt, where(l) + " mask has the wrong length");
     for (size_t i = 0; i < l.mask.size(); ++i)
-      SQZ_RETURN_ERROR_IF(l.mask[i] > 1 || (l.mask[i] == 0 && l.weight.data[i] != 0.0f),
-                          ErrorCode::kCorrupt,
-                          where(l) + " has a non-zero weight at pruned position " + std::to_string(i));
+      SQZ_RETURN_ERROR_IF(
+          l.mask[i] > 1 || (l.mask[i] == 0 && l.weight.data[i] != 0.0f), ErrorCode::kCorrupt,
+          where(l) + " has a non-zero weight at pruned position " + std::to_string(i));
   }
   const Quantization& q = l.quant;
   if (!q.active()) return Status::ok();
@@ -82,9 +82,9 @@ Status check_weight_coding(const Layer& l) {
   for (size_t i = 0; i < l.weight.data.size(); ++i) {
     if (!l.mask.empty() && !l.mask[i]) continue;
     const uint8_t c = q.codes[k++];
-    SQZ_RETURN_ERROR_IF(c >= q.codebook.size() || q.codebook[c] != l.weight.data[i],
-                        ErrorCode::kCorrupt,
-                        where(l) + " weight " + std::to_string(i) + " disagrees with its codebook entry");
+    SQZ_RETURN_ERROR_IF(
+        c >= q.codebook.size() || q.codebook[c] != l.weight.data[i], ErrorCode::kCorrupt,
+        where(l) + " weight " + std::to_string(i) + " disagrees with its codebook entry");
   }
   return Status::ok();
 }

@@ -65,6 +65,11 @@ LayerMetrics measure(const Layer& quantized, const std::vector<float>& original)
 // per weight (OIHW). Returns one gradient per codebook entry.
 std::vector<float> centroid_gradients(const Layer& layer, const std::vector<float>& weight_grad);
 
+// Lossless weight sharing for a layer whose non-zero weights already take at most 256
+// distinct values (e.g. the Deep Compression release): codebook = those values, ascending,
+// bits = ceil(log2(count)). Weights are unchanged. kInvalidArgument when there are more.
+Status adopt_existing_values(Layer& layer);
+
 // Writes codebook[codes[k]] back into the layer's stored positions (after centroids moved).
 void apply_codebook(Layer& layer);
 

@@ -1,0 +1,83 @@
+#include <cstdio>
+
+#include "commands.h"
+#include "common.h"
+#include "output.h"
+#include "sqz/quantize/quantize.h"
+
+namespace sqz::cli {
+
+// Lossless: layers whose non-zeros take <= 256 values get a codebook, the rest stay float32.
+int cmd_encode(int argc, char** argv) {
+  GlobalFlags flags;
+  std::string model_path, prototxt, out;
+  bool force = false, compare = false;
+  po::options_description options("options");
+  add_global_options(options, &flags);
+  options.add_options()("model", po::value(&model_path)->required(), "model file")(
+      "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
+      "output,o", po::value(&out)->required(), "output .sqz file")(
+      "force,f", po::bool_switch(&force), "overwrite an existing output")(
+      "compare-zstd", po::bool_switch(&compare), "also report zstd -22 on each stream (slower)");
+  po::variables_map vm;
+  int code;
+  if (!parse_args("encode", "MODEL [--prototxt FILE] -o OUT.sqz", options, {"model"}, argc, argv,
+                  &vm, &code))
+    return code;
+  if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
+  Result<Model> model = load_any_model(model_path, prototxt);
+  if (!model.is_ok()) return fail(model.status());
+  int shared = 0, kept = 0;
+  for (Layer& l : model->layers) {
+    if (l.op != OpKind::kConvolution || l.quant.active()) continue;
+    Layer trial = l;
+    if (quant::adopt_existing_values(trial).is_ok()) {
+      l = std::move(trial);
+      ++shared;
+    } else {
+      ++kept;
+      if (flags.verbose)
+        std::fprintf(stderr, "layer '%s': more than 256 distinct values, stored as float32\n",
+                     l.name.c_str());
+    }
+  }
+  auto file = write_sqz_file(*model, out, standard_metadata(model_path, "encode (lossless)"), force,
+                             compare);
+  if (!file.is_ok()) return fail(file.status());
+  if (!flags.quiet) std::fprintf(stderr, "%d layers with codebooks, %d float32\n", shared, kept);
+  if (flags.json) {
+    print_ledger(*file, true);
+  } else {
+    print_ledger(*file, false);
+    std::printf("wrote %s (%llu bytes)\n", out.c_str(), (unsigned long long)file->file_bytes);
+  }
+  return kExitOk;
+}
+
+int cmd_decode(int argc, char** argv) {
+  GlobalFlags flags;
+  std::string in, out;
+  bool force = false;
+  po::options_description options("options");
+  add_global_options(options, &flags);
+  options.add_options()("model", po::value(&in)->required(), "input .sqz (or any model)")(
+      "output,o", po::value(&out)->required(), "output .onnx or .caffemodel (dense float32)")(
+      "force,f", po::bool_switch(&force), "overwrite an existing output");
+  po::variables_map vm;
+  int code;
+  if (!parse_args("decode", "IN.sqz -o OUT.onnx|OUT.caffemodel", options, {"model"}, argc, argv,
+                  &vm, &code))
+    return code;
+  if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
+  Result<Model> model = load_any_model(in, "");
+  if (!model.is_ok()) return fail(model.status());
+  if (Status s = write_model_file(*model, out, force, standard_metadata(in, "decode")); !s.is_ok())
+    return fail(s);
+  if (flags.json)
+    std::printf("{\"output\": %s}\n", json_quote(out).c_str());
+  else if (!flags.quiet)
+    std::printf("wrote %s\n", out.c_str());
+  return kExitOk;
+}
+
+}  // namespace sqz::cli

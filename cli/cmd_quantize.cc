@@ -1,0 +1,120 @@
+#include <cmath>
+#include <cstdio>
+
+#include "commands.h"
+#include "common.h"
+#include "output.h"
+#include "sqz/quantize/quantize.h"
+
+namespace sqz::cli {
+namespace {
+
+Result<std::map<std::string, int>> parse_layer_bits(const std::vector<std::string>& items) {
+  std::map<std::string, int> out;
+  for (const std::string& item : items) {
+    const size_t eq = item.rfind('=');
+    if (eq == std::string::npos || eq == 0)
+      return Status(ErrorCode::kInvalidArgument,
+                    "--layer-bits wants NAME=BITS, got '" + item + "'");
+    try {
+      size_t used;
+      const int b = std::stoi(item.substr(eq + 1), &used);
+      if (used != item.size() - eq - 1) throw std::invalid_argument(item);
+      out[item.substr(0, eq)] = b;
+    } catch (const std::exception&) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "--layer-bits wants NAME=BITS, got '" + item + "'");
+    }
+  }
+  return out;
+}
+
+Result<quant::Init> parse_init(const std::string& s) {
+  if (s == "linear") return quant::Init::kLinear;
+  if (s == "density") return quant::Init::kDensity;
+  if (s == "random") return quant::Init::kRandom;
+  if (s == "kmeans++") return quant::Init::kKmeansPlusPlus;
+  return Status(ErrorCode::kInvalidArgument,
+                "--init must be linear, density, random or kmeans++, not '" + s + "'");
+}
+
+void print_metrics(const std::vector<quant::LayerMetrics>& metrics, bool json) {
+  if (json) {
+    std::printf("[");
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      const auto& m = metrics[i];
+      std::printf(
+          "%s\n {\"layer\": %s, \"bits\": %d, \"centroids\": %d, \"nonzeros\": %lld, "
+          "\"rmse\": %.6g, \"sqnr_db\": %s, \"max_abs_error\": %.6g, \"entropy_bits\": %.4f}",
+          i ? "," : "", json_quote(m.name).c_str(), m.bits, m.centroids_used, (long long)m.nonzeros,
+          m.rmse, std::isfinite(m.sqnr_db) ? std::to_string(m.sqnr_db).c_str() : "null",
+          m.max_abs_error, m.entropy_bits);
+    }
+    std::printf("\n]\n");
+    return;
+  }
+  std::printf("%-22s %4s %9s %9s %11s %9s %11s %9s\n", "layer", "bits", "centroids", "non-zero",
+              "RMSE", "SQNR dB", "max |err|", "H bits");
+  for (const auto& m : metrics)
+    std::printf("%-22s %4d %9d %9lld %11.3g %9.2f %11.3g %9.3f\n", m.name.c_str(), m.bits,
+                m.centroids_used, (long long)m.nonzeros, m.rmse, m.sqnr_db, m.max_abs_error,
+                m.entropy_bits);
+}
+
+}  // namespace
+
+int cmd_quantize(int argc, char** argv) {
+  GlobalFlags flags;
+  std::string model_path, prototxt, out, init = "linear", method = "kmeans";
+  std::vector<std::string> layer_bits;
+  quant::QuantizeOptions o;
+  bool force = false;
+  po::options_description options("options");
+  add_global_options(options, &flags);
+  options.add_options()("model", po::value(&model_path)->required(), "model file")(
+      "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
+      "bits,b", po::value(&o.bits)->default_value(8), "codebook index bits per layer, 1..8")(
+      "layer-bits", po::value(&layer_bits)->composing(),
+      "NAME=BITS for one layer (repeatable; 0 keeps it float32)")(
+      "init", po::value(&init)->default_value("linear"), "linear | density | random | kmeans++")(
+      "exact", po::bool_switch(&o.exact), "optimal 1-D k-means (dynamic programming)")(
+      "method", po::value(&method)->default_value("kmeans"),
+      "kmeans | uniform (entropy-targeted uniform grid)")(
+      "entropy", po::value(&o.entropy_target)->default_value(0.0),
+      "uniform: target bits per weight (default 0.75 x bits)")(
+      "seed", po::value(&o.seed)->default_value(1), "seed for random and kmeans++ inits")(
+      "output,o", po::value(&out)->required(), "output .sqz")("force,f", po::bool_switch(&force),
+                                                              "overwrite an existing output");
+  po::variables_map vm;
+  int code;
+  if (!parse_args("quantize", "MODEL --bits B [--layer-bits NAME=B ...] -o OUT.sqz", options,
+                  {"model"}, argc, argv, &vm, &code))
+    return code;
+  auto lb = parse_layer_bits(layer_bits);
+  if (!lb.is_ok()) return usage_error("quantize", lb.status().message());
+  o.layer_bits = *lb;
+  auto in = parse_init(init);
+  if (!in.is_ok()) return usage_error("quantize", in.status().message());
+  o.init = *in;
+  if (method != "kmeans" && method != "uniform")
+    return usage_error("quantize", "--method must be kmeans or uniform");
+  o.method = method == "uniform" ? quant::Method::kUniform : quant::Method::kKmeans;
+  if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
+  Result<Model> model = load_any_model(model_path, prototxt);
+  if (!model.is_ok()) return fail(model.status());
+  if (Status s = quant::check_options(*model, o); !s.is_ok())
+    return fail(s.with_context(model_path));
+  auto metrics = quant::quantize_model(*model, o);
+  if (!metrics.is_ok()) return fail(metrics.status().with_context(model_path));
+  std::string pipeline = "quantize --bits " + std::to_string(o.bits) + " --init " + init +
+                         (o.exact ? " --exact" : "") + " --method " + method;
+  for (const auto& item : layer_bits) pipeline += " --layer-bits " + item;
+  auto file = write_sqz_file(*model, out, standard_metadata(model_path, pipeline), force);
+  if (!file.is_ok()) return fail(file.status());
+  print_metrics(*metrics, flags.json);
+  if (!flags.json)
+    std::printf("wrote %s (%llu bytes)\n", out.c_str(), (unsigned long long)file->file_bytes);
+  return kExitOk;
+}
+
+}  // namespace sqz::cli

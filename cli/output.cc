@@ -1,0 +1,150 @@
+#include "output.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include "common.h"
+#include "sqz/core/file_io.h"
+#include "sqz/format/exporters.h"
+
+namespace sqz::cli {
+namespace {
+
+std::string fnv1a64_hex(const std::string& bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string replace_extension(const std::string& path, const std::string& ext) {
+  return std::filesystem::path(path).replace_extension(ext).string();
+}
+
+}  // namespace
+
+Status check_output_path(const std::string& out, bool force) {
+  struct stat st {};
+  if (!force && ::stat(out.c_str(), &st) == 0)
+    return Status(ErrorCode::kInvalidArgument, out + ": already exists (use --force to overwrite)");
+  const std::filesystem::path dir = std::filesystem::path(out).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    return Status(ErrorCode::kIo, out + ": folder '" + dir.string() + "' does not exist");
+  return Status::ok();
+}
+
+format::Metadata standard_metadata(const std::string& source_path, const std::string& pipeline) {
+  format::Metadata md{{"producer", "squeeze-compress 0.1.0"},
+                      {"source", std::filesystem::path(source_path).filename().string()}};
+  auto bytes = read_file(source_path);
+  if (bytes.is_ok()) md.push_back({"source_fnv1a64", fnv1a64_hex(*bytes)});
+  md.push_back({"pipeline", pipeline});
+  return md;
+}
+
+Result<format::SqzFile> write_sqz_file(const Model& model, const std::string& out,
+                                       const format::Metadata& metadata, bool force,
+                                       bool compare_with_zstd) {
+  format::SqzEncodeOptions o;
+  o.metadata = metadata;
+  o.compare_with_zstd = compare_with_zstd;
+  std::string bytes;
+  SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::encode_sqz(model, o, &bytes));
+  SQZ_RETURN_IF_ERROR(write_file_atomic(out, bytes, force));
+  return f;
+}
+
+Status write_model_file(const Model& model, const std::string& out, bool force,
+                        const format::Metadata& metadata) {
+  const std::string ext = file_extension(out);
+  if (ext == ".sqz") return write_sqz_file(model, out, metadata, force).status();
+  if (ext == ".onnx") {
+    SQZ_ASSIGN_OR_RETURN(std::string bytes, format::export_onnx(model));
+    return write_file_atomic(out, bytes, force);
+  }
+  if (ext == ".caffemodel") {
+    const std::string proto_path = replace_extension(out, ".prototxt");
+    SQZ_RETURN_IF_ERROR(check_output_path(proto_path, force));
+    SQZ_ASSIGN_OR_RETURN(std::string weights, format::export_caffemodel(model));
+    SQZ_ASSIGN_OR_RETURN(std::string proto, format::export_caffe_prototxt(model));
+    SQZ_RETURN_IF_ERROR(write_file_atomic(out, weights, force));
+    return write_file_atomic(proto_path, proto, force);
+  }
+  return Status(ErrorCode::kInvalidArgument,
+                out + ": unknown output format '" + ext + "' (use .sqz, .onnx or .caffemodel)");
+}
+
+void print_ledger(const format::SqzFile& f, bool json) {
+  // Per layer: bytes by part; file-level parts on their own.
+  std::vector<std::string> order;
+  std::map<std::string, std::map<std::string, uint64_t>> by_layer;
+  std::map<std::string, std::string> position_coding;
+  std::map<std::string, uint64_t> totals;
+  uint64_t sum = 0;
+  for (const auto& r : f.ledger) {
+    sum += r.bytes;
+    totals[r.part] += r.bytes;
+    if (r.layer.empty()) continue;
+    if (!by_layer.count(r.layer)) order.push_back(r.layer);
+    by_layer[r.layer][r.part] += r.bytes;
+    if (r.part == "positions") position_coding[r.layer] = r.coding;
+  }
+  if (json) {
+    std::printf("{\"file_bytes\": %llu, \"ledger_bytes\": %llu, \"rows\": [",
+                (unsigned long long)f.file_bytes, (unsigned long long)sum);
+    for (size_t i = 0; i < f.ledger.size(); ++i) {
+      const auto& r = f.ledger[i];
+      std::printf("%s\n  {\"layer\": %s, \"part\": %s, \"bytes\": %llu, \"coding\": %s",
+                  i ? "," : "", json_quote(r.layer).c_str(), json_quote(r.part).c_str(),
+                  (unsigned long long)r.bytes, json_quote(r.coding).c_str());
+      if (r.entropy_bytes >= 0) std::printf(", \"entropy_bytes\": %.1f", r.entropy_bytes);
+      if (r.zstd_bytes >= 0) std::printf(", \"zstd_bytes\": %lld", (long long)r.zstd_bytes);
+      std::printf("}");
+    }
+    std::printf("]}\n");
+    return;
+  }
+  std::printf("%-22s %9s %8s %9s %10s %10s %9s  %s\n", "layer", "header", "bias", "codebook",
+              "positions", "values", "total", "positions coded as");
+  for (const std::string& name : order) {
+    auto& p = by_layer[name];
+    uint64_t t = 0;
+    for (auto& [k, v] : p) t += v;
+    std::printf("%-22s %9llu %8llu %9llu %10llu %10llu %9llu  %s\n", name.c_str(),
+                (unsigned long long)p["layer-header"], (unsigned long long)p["bias"],
+                (unsigned long long)p["codebook"], (unsigned long long)p["positions"],
+                (unsigned long long)p["values"], (unsigned long long)t,
+                position_coding.count(name) ? position_coding[name].c_str() : "-");
+  }
+  std::printf(
+      "\nfile header %llu + directory %llu + graph %llu + metadata %llu + trailer %llu bytes\n",
+      (unsigned long long)totals["header"], (unsigned long long)totals["directory"],
+      (unsigned long long)totals["graph"], (unsigned long long)totals["metadata"],
+      (unsigned long long)totals["trailer"]);
+  std::printf("total %llu bytes (file %llu bytes)\n", (unsigned long long)sum,
+              (unsigned long long)f.file_bytes);
+  double ent_pos = 0, ent_val = 0;
+  int64_t z_pos = 0, z_val = 0;
+  bool have_ent = false, have_zstd = false;
+  for (const auto& r : f.ledger) {
+    if (r.entropy_bytes >= 0)
+      have_ent = true, (r.part == "positions" ? ent_pos : ent_val) += r.entropy_bytes;
+    if (r.zstd_bytes >= 0)
+      have_zstd = true, (r.part == "positions" ? z_pos : z_val) += r.zstd_bytes;
+  }
+  if (have_ent)
+    std::printf(
+        "positions: %llu bytes coded, order-0 entropy %.0f%s; values: %llu bytes coded, "
+        "entropy %.0f%s\n",
+        (unsigned long long)totals["positions"], ent_pos,
+        have_zstd ? (", zstd -" + std::to_string(22) + " " + std::to_string(z_pos)).c_str() : "",
+        (unsigned long long)totals["values"], ent_val,
+        have_zstd ? (", zstd " + std::to_string(z_val)).c_str() : "");
+}
+
+}  // namespace sqz::cli

@@ -1,0 +1,58 @@
+// The .sqz compressed-model file (format/SPEC.md): writer, reader and size ledger.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+
+namespace sqz::format {
+
+constexpr int kSqzVersionMajor = 1;
+constexpr int kSqzVersionMinor = 0;
+
+// One line of the size ledger: the rows of a file sum exactly to its size.
+struct LedgerRow {
+  std::string layer;  // "" for file-level parts
+  std::string part;   // header, directory, trailer, graph, metadata, layer-header, bias,
+                      // codebook, positions, values
+  uint64_t bytes = 0;
+  std::string coding;         // e.g. "gaps<16", "bitmap", "huffman", "f32"
+  double entropy_bytes = -1;  // order-0 entropy of the symbols this part codes, when it applies
+  int64_t zstd_bytes = -1;    // zstd at its highest level on the same symbols (one per byte)
+};
+
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+
+struct SqzEncodeOptions {
+  Metadata metadata;
+  int zstd_level = 19;             // for GRAPH and METADATA
+  bool compare_with_zstd = false;  // fill LedgerRow::zstd_bytes (slow: zstd -22 per stream)
+};
+
+struct SqzFile {
+  Model model;  // with masks and codebooks as stored; weights decoded to float32
+  Metadata metadata;
+  std::vector<LedgerRow> ledger;
+  uint64_t file_bytes = 0;
+};
+
+// Encodes a validated model. A layer with an active Quantization is stored as sparse
+// codebook (kind 2); with a mask as sparse float32 (kind 1); otherwise dense (kind 0),
+// unless sparse is smaller.
+Result<SqzFile> encode_sqz(const Model& model, const SqzEncodeOptions& options, std::string* bytes);
+
+// Decodes and checks everything (CRCs, every count against the bytes left, the graph).
+// Errors are kCorrupt / kUnsupported with a one-line cause.
+Result<SqzFile> decode_sqz(std::string_view bytes);
+
+// read_file + decode_sqz; errors name the path.
+Result<SqzFile> read_sqz(const std::string& path);
+
+// True when bytes start with the .sqz magic.
+bool has_sqz_magic(std::string_view bytes);
+
+}  // namespace sqz::format

@@ -1,0 +1,50 @@
+// Pieces of the .sqz codec shared by writer and reader (format/SPEC.md).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sqz/core/byte_io.h"
+#include "sqz/core/graph.h"
+#include "sqz/format/sqz_file.h"
+
+namespace sqz::format::detail {
+
+constexpr char kMagic[8] = {'\x89', 'S', 'Q', 'Z', '\r', '\n', '\x1a', '\n'};
+constexpr size_t kHeaderBytes = 16, kDirEntryBytes = 12, kTrailerBytes = 4;
+constexpr uint32_t kMaxSections = 65536, kMaxLayers = 100000;
+constexpr size_t kMaxString = 4096, kMaxDecompressed = size_t{64} << 20;
+
+enum SectionType : uint16_t { kGraph = 1, kMetadata = 2, kLayer = 3 };
+enum SectionFlags : uint16_t { kRequired = 1, kZstd = 2 };
+enum WeightKind : uint8_t { kDense = 0, kSparseF32 = 1, kSparseCodebook = 2 };
+enum PositionCoding : uint8_t { kAll = 0, kGapsStored = 1, kGapsPruned = 2, kBitmap = 3 };
+
+void put_str(std::string* out, const std::string& s);
+bool get_str(ByteReader& r, std::string* s);
+
+std::string encode_graph(const Model& m);
+Status decode_graph(std::string_view bytes, Model* m);
+std::string encode_metadata(const Metadata& md);
+Status decode_metadata(std::string_view bytes, Metadata* md);
+
+// A chosen position coding with its encoded Huffman block.
+struct EncodedPositions {
+  PositionCoding coding = kAll;
+  uint16_t gap_limit = 0;
+  uint32_t symbols = 0;
+  std::string block;
+  double entropy_bits = 0;
+  std::vector<uint8_t> zstd_input;  // the bitmap, for the ledger's zstd comparison
+};
+
+// Picks the smallest coding of the mask (flags, 1 = stored). stored == numel: kAll.
+EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stored);
+
+// Decodes a position block into mask (numel flags); checks the stored count.
+Status decode_positions(PositionCoding coding, uint16_t gap_limit, uint32_t symbols,
+                        std::string_view block, int64_t numel, int64_t stored,
+                        std::vector<uint8_t>* mask);
+
+}  // namespace sqz::format::detail

@@ -1,0 +1,251 @@
+#include <zstd.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "sqz/core/crc32c.h"
+#include "sqz/core/file_io.h"
+#include "sqz/huffman/huffman.h"
+#include "sqz_internal.h"
+
+namespace sqz::format {
+namespace {
+
+using namespace detail;
+
+struct DirEntry {
+  uint16_t type, flags;
+  uint32_t crc, size;
+  std::string_view payload;
+};
+
+Result<std::string> unzstd(std::string_view in, const char* what) {
+  const unsigned long long n = ZSTD_getFrameContentSize(in.data(), in.size());
+  SQZ_RETURN_ERROR_IF(n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN,
+                      ErrorCode::kCorrupt, std::string(what) + " section is not a zstd frame");
+  SQZ_RETURN_ERROR_IF(
+      n > kMaxDecompressed, ErrorCode::kLimit,
+      std::string(what) + " section decompresses to " + std::to_string(n) + " bytes");
+  std::string out(static_cast<size_t>(n), '\0');
+  const size_t got = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
+  SQZ_RETURN_ERROR_IF(ZSTD_isError(got) || got != n, ErrorCode::kCorrupt,
+                      std::string(what) + " section does not decompress");
+  return out;
+}
+
+Result<std::vector<DirEntry>> read_directory(std::string_view bytes) {
+  SQZ_RETURN_ERROR_IF(!has_sqz_magic(bytes), ErrorCode::kParse, "not a .sqz file (bad magic)");
+  ByteReader r(bytes.substr(8));
+  uint16_t major, minor;
+  uint32_t count;
+  SQZ_RETURN_ERROR_IF(!r.get_u16(&major) || !r.get_u16(&minor) || !r.get_u32(&count),
+                      ErrorCode::kCorrupt, "truncated header");
+  SQZ_RETURN_ERROR_IF(major > kSqzVersionMajor, ErrorCode::kUnsupported,
+                      "format version " + std::to_string(major) + "." + std::to_string(minor) +
+                          " is newer than this reader's " + std::to_string(kSqzVersionMajor) + "." +
+                          std::to_string(kSqzVersionMinor) + "; upgrade squeeze-compress");
+  SQZ_RETURN_ERROR_IF(major < 1, ErrorCode::kCorrupt, "format version 0 does not exist");
+  SQZ_RETURN_ERROR_IF(
+      count == 0 || count > kMaxSections || count > (bytes.size() - kHeaderBytes) / kDirEntryBytes,
+      ErrorCode::kCorrupt, "section count " + std::to_string(count) + " is impossible");
+  std::vector<DirEntry> dir(count);
+  uint64_t total = kHeaderBytes + uint64_t{kDirEntryBytes} * count + kTrailerBytes;
+  for (DirEntry& e : dir) {
+    (void)(r.get_u16(&e.type) && r.get_u16(&e.flags) && r.get_u32(&e.crc) && r.get_u32(&e.size));
+    SQZ_RETURN_ERROR_IF(e.flags & ~(kRequired | kZstd), ErrorCode::kCorrupt,
+                        "reserved section flags are set");
+    total += e.size;
+  }
+  SQZ_RETURN_ERROR_IF(total != bytes.size(), ErrorCode::kCorrupt,
+                      "file is " + std::to_string(bytes.size()) +
+                          " bytes but its directory accounts for " + std::to_string(total) +
+                          " (truncated or padded)");
+  const uint32_t file_crc =
+      load_u32(reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size() - 4);
+  SQZ_RETURN_ERROR_IF(crc32c(bytes.data(), bytes.size() - 4) != file_crc, ErrorCode::kCorrupt,
+                      "file checksum mismatch (the file is corrupt)");
+  size_t offset = kHeaderBytes + kDirEntryBytes * count;
+  for (size_t i = 0; i < dir.size(); ++i) {
+    DirEntry& e = dir[i];
+    e.payload = bytes.substr(offset, e.size);
+    offset += e.size;
+    SQZ_RETURN_ERROR_IF(crc32c(e.payload.data(), e.payload.size()) != e.crc, ErrorCode::kCorrupt,
+                        "section " + std::to_string(i) + " checksum mismatch");
+  }
+  return dir;
+}
+
+Status read_floats(ByteReader& r, size_t n, std::vector<float>* out, const std::string& what) {
+  SQZ_RETURN_ERROR_IF(r.left() / 4 < n, ErrorCode::kCorrupt, "truncated " + what);
+  out->resize(n);
+  for (float& f : *out) (void)r.get_f32(&f);
+  return Status::ok();
+}
+
+Status read_block(ByteReader& r, std::string_view* block, const std::string& what) {
+  uint32_t size;
+  SQZ_RETURN_ERROR_IF(!r.get_u32(&size) || !r.get_bytes(size, block), ErrorCode::kCorrupt,
+                      "truncated " + what);
+  return Status::ok();
+}
+
+Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
+                    const std::map<std::string, Shape>& shapes, std::vector<LedgerRow>* ledger) {
+  ByteReader r(payload);
+  uint32_t index, stored, symbols = 0;
+  uint8_t kind, coding, bits, reserved;
+  uint16_t gap_limit = 0;
+  SQZ_RETURN_ERROR_IF(!r.get_u32(&index) || !r.get_u8(&kind) || !r.get_u8(&coding) ||
+                          !r.get_u8(&bits) || !r.get_u8(&reserved) || !r.get_u32(&stored),
+                      ErrorCode::kCorrupt, "truncated LAYER header");
+  SQZ_RETURN_ERROR_IF(
+      index >= m.layers.size() || m.layers[index].op != OpKind::kConvolution || seen[index],
+      ErrorCode::kCorrupt,
+      "LAYER section names layer " + std::to_string(index) +
+          ", which is not an unfilled convolution");
+  seen[index] = true;
+  Layer& l = m.layers[index];
+  const std::string who = "layer '" + l.name + "': ";
+  const Shape& in = shapes.at(l.inputs[0]);
+  l.weight.shape = {l.conv.out_channels, in[1] / l.conv.groups, l.conv.kernel_h, l.conv.kernel_w};
+  const int64_t numel = shape_numel(l.weight.shape);
+  SQZ_RETURN_ERROR_IF(numel > (int64_t{1} << 31), ErrorCode::kLimit, who + "too many weights");
+  SQZ_RETURN_ERROR_IF(reserved || kind > kSparseCodebook || coding > kBitmap, ErrorCode::kCorrupt,
+                      who + "unknown weight kind or position coding");
+  SQZ_RETURN_ERROR_IF(stored > numel || (coding == kAll && stored != numel) ||
+                          (kind == kDense && coding != kAll) ||
+                          (kind == kSparseCodebook) != (bits != 0) || bits > 8,
+                      ErrorCode::kCorrupt, who + "inconsistent LAYER header");
+  if (coding == kGapsStored || coding == kGapsPruned)
+    SQZ_RETURN_ERROR_IF(!r.get_u16(&gap_limit), ErrorCode::kCorrupt, who + "truncated header");
+  if (coding != kAll)
+    SQZ_RETURN_ERROR_IF(!r.get_u32(&symbols), ErrorCode::kCorrupt, who + "truncated header");
+  size_t mark = 0;
+  auto row = [&](const char* part, const std::string& coding) {
+    const size_t at = payload.size() - r.left();
+    ledger->push_back({l.name, part, at - mark, coding, -1, -1});
+    mark = at;
+  };
+  row("layer-header", "");
+  l.bias.shape = l.conv.has_bias ? Shape{l.conv.out_channels} : Shape{};
+  SQZ_RETURN_IF_ERROR(read_floats(r,
+                                  static_cast<size_t>(shape_numel(l.bias.shape)) * l.conv.has_bias,
+                                  &l.bias.data, who + "bias"));
+  if (!l.conv.has_bias) l.bias = {};
+  row("bias", "f32");
+  if (kind == kSparseCodebook) {
+    uint16_t k;
+    SQZ_RETURN_ERROR_IF(!r.get_u16(&k) || k == 0 || k > (1u << bits), ErrorCode::kCorrupt,
+                        who + "bad codebook size");
+    SQZ_RETURN_IF_ERROR(read_floats(r, k, &l.quant.codebook, who + "codebook"));
+    for (size_t j = 0; j < k; ++j)
+      SQZ_RETURN_ERROR_IF(!std::isfinite(l.quant.codebook[j]) ||
+                              (j > 0 && !(l.quant.codebook[j - 1] < l.quant.codebook[j])),
+                          ErrorCode::kCorrupt, who + "codebook is not strictly ascending");
+    l.quant.bits = bits;
+    row("codebook", "f32");
+  }
+  if (coding != kAll) {
+    std::string_view block;
+    SQZ_RETURN_IF_ERROR(read_block(r, &block, who + "positions"));
+    Status s = decode_positions(static_cast<PositionCoding>(coding), gap_limit, symbols, block,
+                                numel, stored, &l.mask);
+    if (!s.is_ok()) return s.with_context("layer '" + l.name + "' positions");
+    const char* names[] = {"", "gaps-stored", "gaps-pruned", "bitmap"};
+    row("positions",
+        std::string(names[coding]) + (coding == kBitmap ? "" : "<" + std::to_string(gap_limit)));
+  } else if (kind != kDense) {
+    l.mask.assign(static_cast<size_t>(numel), 1);
+  }
+  l.weight.data.assign(static_cast<size_t>(numel), 0.0f);
+  float* w = l.weight.data.data();
+  const uint8_t* mask = l.mask.empty() ? nullptr : l.mask.data();
+  if (kind == kSparseCodebook) {
+    std::string_view block;
+    SQZ_RETURN_IF_ERROR(read_block(r, &block, who + "values"));
+    std::vector<uint16_t> codes(static_cast<size_t>(stored) + 1, 0);  // +1: see the scatter
+    Status s =
+        huff::decode_block(block, static_cast<int>(l.quant.codebook.size()), stored, codes.data());
+    if (!s.is_ok()) return s.with_context("layer '" + l.name + "' values");
+    l.quant.codes.assign(codes.begin(), codes.end() - 1);
+    const float* book = l.quant.codebook.data();
+    if (mask) {  // branch-free scatter: k may reach `stored`, whose code slot is a valid 0
+      for (int64_t i = 0, k = 0; i < numel; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, &book[codes[static_cast<size_t>(k)]], 4);
+        bits &= 0u - mask[i];  // +0.0f at pruned positions, bit for bit
+        std::memcpy(&w[i], &bits, 4);
+        k += mask[i];
+      }
+    } else {
+      for (int64_t i = 0; i < numel; ++i) w[i] = book[codes[static_cast<size_t>(i)]];
+    }
+  } else {
+    SQZ_RETURN_ERROR_IF(r.left() / 4 < stored, ErrorCode::kCorrupt, who + "truncated values");
+    for (int64_t i = 0; i < numel; ++i)
+      if (!mask || mask[i]) (void)r.get_f32(&w[i]);
+  }
+  SQZ_RETURN_ERROR_IF(r.left() != 0, ErrorCode::kCorrupt, who + "LAYER section has trailing bytes");
+  row("values", kind == kSparseCodebook ? "huffman" : "f32");
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<SqzFile> decode_sqz(std::string_view bytes) {
+  SQZ_RETURN_ERROR_IF(bytes.size() < kHeaderBytes + kTrailerBytes, ErrorCode::kCorrupt,
+                      bytes.size() >= 8 && has_sqz_magic(bytes) ? "truncated .sqz file"
+                                                                : "not a .sqz file (too short)");
+  SQZ_ASSIGN_OR_RETURN(std::vector<DirEntry> dir, read_directory(bytes));
+  SqzFile f;
+  f.file_bytes = bytes.size();
+  SQZ_RETURN_ERROR_IF(dir[0].type != kGraph, ErrorCode::kCorrupt, "the first section is not GRAPH");
+  std::map<std::string, Shape> shapes;
+  std::vector<bool> seen;
+  bool have_metadata = false;
+  for (size_t i = 0; i < dir.size(); ++i) {
+    const DirEntry& e = dir[i];
+    std::string plain;
+    std::string_view payload = e.payload;
+    if (e.flags & kZstd) {
+      SQZ_ASSIGN_OR_RETURN(plain, unzstd(e.payload, e.type == kGraph ? "GRAPH" : "a"));
+      payload = plain;
+    }
+    if (e.type == kGraph) {
+      SQZ_RETURN_ERROR_IF(i != 0, ErrorCode::kCorrupt, "more than one GRAPH section");
+      SQZ_RETURN_IF_ERROR(decode_graph(payload, &f.model));
+      SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(f.model, 0, /*check_weights=*/false));
+      seen.assign(f.model.layers.size(), false);
+      f.ledger.push_back({"", "graph", e.size, "zstd", -1, -1});
+    } else if (e.type == kMetadata) {
+      SQZ_RETURN_ERROR_IF(have_metadata, ErrorCode::kCorrupt, "more than one METADATA section");
+      have_metadata = true;
+      SQZ_RETURN_IF_ERROR(decode_metadata(payload, &f.metadata));
+      f.ledger.push_back({"", "metadata", e.size, "zstd", -1, -1});
+    } else if (e.type == kLayer) {
+      SQZ_RETURN_IF_ERROR(decode_layer(payload, f.model, seen, shapes, &f.ledger));
+    } else {
+      SQZ_RETURN_ERROR_IF(e.flags & kRequired, ErrorCode::kUnsupported,
+                          "required section of unknown type " + std::to_string(e.type) +
+                              " (written by a newer version?)");
+    }
+  }
+  for (size_t i = 0; i < f.model.layers.size(); ++i)
+    SQZ_RETURN_ERROR_IF(f.model.layers[i].op == OpKind::kConvolution && !seen[i],
+                        ErrorCode::kCorrupt,
+                        "no LAYER section for layer '" + f.model.layers[i].name + "'");
+  // Weights, masks and codes are consistent by construction; the graph was checked above.
+  f.ledger.insert(f.ledger.begin(), {{"", "header", kHeaderBytes, "", -1, -1},
+                                     {"", "directory", kDirEntryBytes * dir.size(), "", -1, -1}});
+  f.ledger.push_back({"", "trailer", kTrailerBytes, "crc32c", -1, -1});
+  return f;
+}
+
+Result<SqzFile> read_sqz(const std::string& path) {
+  SQZ_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+  Result<SqzFile> f = decode_sqz(bytes);
+  if (!f.is_ok()) return f.status().with_context(path);
+  return f;
+}
+
+}  // namespace sqz::format

@@ -1,0 +1,152 @@
+#include <zstd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "sqz/core/crc32c.h"
+#include "sqz/huffman/huffman.h"
+#include "sqz_internal.h"
+
+namespace sqz::format {
+namespace {
+
+using namespace detail;
+
+struct Section {
+  uint16_t type, flags;
+  std::string payload;
+};
+
+std::string zstd(std::string_view in, int level) {
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  const size_t n = ZSTD_compress(out.data(), out.size(), in.data(), in.size(), level);
+  out.resize(ZSTD_isError(n) ? 0 : n);
+  return out;
+}
+
+int64_t zstd_size(const std::vector<uint8_t>& bytes) {
+  return static_cast<int64_t>(
+      zstd(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+           ZSTD_maxCLevel())
+          .size());
+}
+
+void put_floats(std::string* out, const std::vector<float>& v) {
+  for (float f : v) put_f32(out, f);
+}
+
+// Chooses how a layer is stored and encodes its LAYER payload, appending ledger rows.
+Result<std::string> encode_layer(const Layer& l, uint32_t index, const SqzEncodeOptions& o,
+                                 std::vector<LedgerRow>* ledger) {
+  const int64_t numel = l.weight.numel();
+  std::vector<uint8_t> mask = l.mask;
+  if (mask.empty()) mask.assign(static_cast<size_t>(numel), 1);
+  const int64_t stored = std::count(mask.begin(), mask.end(), uint8_t{1});
+  WeightKind kind = l.quant.active() ? kSparseCodebook : (stored < numel ? kSparseF32 : kDense);
+  EncodedPositions pos = encode_positions(mask, stored);
+  // Dense beats sparse float32 when positions cost more than the zeros they save.
+  if (kind == kSparseF32 && pos.block.size() + 10 >= 4 * static_cast<size_t>(numel - stored)) {
+    kind = kDense;
+    mask.assign(static_cast<size_t>(numel), 1);
+    pos = encode_positions(mask, numel);
+  }
+  std::vector<float> values;
+  for (int64_t i = 0; i < numel; ++i)
+    if (mask[static_cast<size_t>(i)]) values.push_back(l.weight.data[static_cast<size_t>(i)]);
+
+  std::string out;
+  put_u32(&out, index);
+  put_u8(&out, kind);
+  put_u8(&out, pos.coding);
+  put_u8(&out, kind == kSparseCodebook ? static_cast<uint8_t>(l.quant.bits) : 0);
+  put_u8(&out, 0);
+  put_u32(&out, static_cast<uint32_t>(kind == kDense ? numel : stored));
+  if (pos.coding == kGapsStored || pos.coding == kGapsPruned) put_u16(&out, pos.gap_limit);
+  if (pos.coding != kAll) put_u32(&out, pos.symbols);
+  ledger->push_back({l.name, "layer-header", out.size(), "", -1, -1});
+
+  const size_t before_bias = out.size();
+  put_floats(&out, l.bias.data);
+  ledger->push_back({l.name, "bias", out.size() - before_bias, "f32", -1, -1});
+
+  if (kind == kSparseCodebook) {
+    const size_t before = out.size();
+    put_u16(&out, static_cast<uint16_t>(l.quant.codebook.size()));
+    put_floats(&out, l.quant.codebook);
+    ledger->push_back({l.name, "codebook", out.size() - before, "f32", -1, -1});
+  }
+  if (pos.coding != kAll) {
+    put_u32(&out, static_cast<uint32_t>(pos.block.size()));
+    out += pos.block;
+    const char* names[] = {"", "gaps-stored", "gaps-pruned", "bitmap"};
+    ledger->push_back({l.name, "positions", 4 + pos.block.size(),
+                       std::string(names[pos.coding]) +
+                           (pos.coding == kBitmap ? "" : "<" + std::to_string(pos.gap_limit)),
+                       pos.entropy_bits / 8, o.compare_with_zstd ? zstd_size(pos.zstd_input) : -1});
+  }
+  if (kind == kSparseCodebook) {
+    std::vector<uint16_t> codes(l.quant.codes.begin(), l.quant.codes.end());
+    const std::string block = huff::encode_block(codes, static_cast<int>(l.quant.codebook.size()));
+    put_u32(&out, static_cast<uint32_t>(block.size()));
+    out += block;
+    std::vector<uint64_t> hist(l.quant.codebook.size(), 0);
+    for (uint8_t c : l.quant.codes) ++hist[c];
+    ledger->push_back({l.name, "values", 4 + block.size(), "huffman", huff::entropy_bits(hist) / 8,
+                       o.compare_with_zstd ? zstd_size(l.quant.codes) : -1});
+  } else {
+    const size_t before = out.size();
+    put_floats(&out, values);
+    ledger->push_back({l.name, "values", out.size() - before, "f32", -1, -1});
+  }
+  return out;
+}
+
+}  // namespace
+
+bool has_sqz_magic(std::string_view bytes) {
+  return bytes.size() >= 8 && std::equal(bytes.begin(), bytes.begin() + 8, kMagic);
+}
+
+Result<SqzFile> encode_sqz(const Model& input, const SqzEncodeOptions& o, std::string* bytes) {
+  SqzFile file;
+  file.model = input;
+  file.metadata = o.metadata;
+  SQZ_RETURN_IF_ERROR(validate_and_infer(file.model).status());
+  const Model& m = file.model;
+  std::vector<Section> sections;
+  std::vector<LedgerRow> layer_rows;
+  sections.push_back({kGraph, kRequired | kZstd, zstd(encode_graph(m), o.zstd_level)});
+  if (!o.metadata.empty())
+    sections.push_back({kMetadata, kZstd, zstd(encode_metadata(o.metadata), o.zstd_level)});
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    if (m.layers[i].op != OpKind::kConvolution) continue;
+    SQZ_ASSIGN_OR_RETURN(std::string payload,
+                         encode_layer(m.layers[i], static_cast<uint32_t>(i), o, &layer_rows));
+    sections.push_back({kLayer, kRequired, std::move(payload)});
+  }
+  std::string out(kMagic, 8);
+  put_u16(&out, kSqzVersionMajor);
+  put_u16(&out, kSqzVersionMinor);
+  put_u32(&out, static_cast<uint32_t>(sections.size()));
+  for (const Section& s : sections) {
+    put_u16(&out, s.type);
+    put_u16(&out, s.flags);
+    put_u32(&out, crc32c(s.payload.data(), s.payload.size()));
+    put_u32(&out, static_cast<uint32_t>(s.payload.size()));
+  }
+  file.ledger.push_back({"", "header", kHeaderBytes, "", -1, -1});
+  file.ledger.push_back({"", "directory", kDirEntryBytes * sections.size(), "", -1, -1});
+  for (const Section& s : sections) out += s.payload;
+  file.ledger.push_back({"", "graph", sections[0].payload.size(), "zstd", -1, -1});
+  if (!o.metadata.empty())
+    file.ledger.push_back({"", "metadata", sections[1].payload.size(), "zstd", -1, -1});
+  file.ledger.insert(file.ledger.end(), layer_rows.begin(), layer_rows.end());
+  put_u32(&out, crc32c(out.data(), out.size()));
+  file.ledger.push_back({"", "trailer", kTrailerBytes, "crc32c", -1, -1});
+  file.file_bytes = out.size();
+  *bytes = std::move(out);
+  return file;
+}
+
+}  // namespace sqz::format

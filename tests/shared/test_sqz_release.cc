@@ -1,0 +1,60 @@
+// Lossless re-encode of the Deep Compression release into .sqz.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "spec_reader.h"
+#include "sqz/format/importers.h"
+#include "sqz/format/sqz_file.h"
+#include "sqz/quantize/quantize.h"
+#include "sqz/runtime/dense_net.h"
+#include "test_util.h"
+
+using namespace sqz;
+
+TEST_CASE("the release re-encodes losslessly to <= 550,000 bytes and runs") {
+  const std::string dir = test::shared_dir() + "/models/squeezenet_v1.0_deep_compression/";
+  auto net = format::import_deep_compression_net(dir + "SqueezeNet_deploy.prototxt",
+                                                 dir + "compressed_SqueezeNet.net");
+  REQUIRE(net.is_ok());
+  Model m = *net;
+  for (Layer& l : m.layers)
+    if (l.op == OpKind::kConvolution) REQUIRE(quant::adopt_existing_values(l).is_ok());
+  std::string bytes;
+  auto written = format::encode_sqz(m, {}, &bytes);
+  REQUIRE(written.is_ok());
+  MESSAGE("release .sqz: " << bytes.size() << " bytes (the .net is 675,763)");
+  CHECK(bytes.size() <= 550000);
+  auto back = format::decode_sqz(bytes);
+  REQUIRE(back.is_ok());
+  const auto independent = spec::read(bytes);
+  REQUIRE(independent.size() == 26);
+  size_t k = 0;
+  for (size_t i = 0; i < net->layers.size(); ++i) {
+    const Layer &a = net->layers[i], &b = back->model.layers[i];
+    if (a.op != OpKind::kConvolution) continue;
+    INFO("layer " << a.name);
+    CHECK(std::memcmp(a.weight.data.data(), b.weight.data.data(), 4 * a.weight.numel()) == 0);
+    CHECK(std::memcmp(a.bias.data.data(), b.bias.data.data(), 4 * a.bias.numel()) == 0);
+    CHECK(independent[k].weight == a.weight.data);
+    CHECK(independent[k].bias == a.bias.data);
+    ++k;
+  }
+  // The runtime on the decoded .sqz reproduces the golden logits.
+  const std::string inputs = test::read_bytes(test::shared_dir() + "/reference/golden_inputs.f32");
+  const std::string golden = test::read_bytes(test::shared_dir() + "/reference/golden_logits.f32");
+  auto rt = rt::DenseNet::create(back->model, {});
+  REQUIRE(rt.is_ok());
+  std::vector<float> out;
+  REQUIRE((*rt)->forward(reinterpret_cast<const float*>(inputs.data()), 8, &out).is_ok());
+  const auto* ref = reinterpret_cast<const float*>(golden.data());
+  for (int b = 0; b < 8; ++b) {
+    double err = 0, peak = 0;
+    for (int c = 0; c < 1000; ++c) {
+      err = std::max(err, std::fabs(double{out[b * 1000 + c]} - ref[b * 1000 + c]));
+      peak = std::max(peak, std::fabs(double{ref[b * 1000 + c]}));
+    }
+    CHECK(err <= 1e-4 * peak);
+  }
+}
