@@ -52,14 +52,14 @@ std::string encode(const Model& m, format::SqzFile* file = nullptr) {
 std::string rebuild(const std::string& bytes, uint16_t major, int extra_type,
                     uint16_t extra_flags) {
   ByteReader r(std::string_view(bytes).substr(8));
-  uint16_t maj, minor;
-  uint32_t n;
+  uint16_t maj = 0, minor = 0;
+  uint32_t n = 0;
   (void)(r.get_u16(&maj) && r.get_u16(&minor) && r.get_u32(&n));
   std::string dir, payloads;
   size_t at = 16 + 12 * n;
   for (uint32_t i = 0; i < n; ++i) {
-    uint16_t type, flags;
-    uint32_t crc, size;
+    uint16_t type = 0, flags = 0;
+    uint32_t crc = 0, size = 0;
     (void)(r.get_u16(&type) && r.get_u16(&flags) && r.get_u32(&crc) && r.get_u32(&size));
     put_u16(&dir, type);
     put_u16(&dir, flags);
