@@ -10,21 +10,12 @@ namespace sqz::cli {
 namespace {
 
 Result<std::map<std::string, int>> parse_layer_bits(const std::vector<std::string>& items) {
+  SQZ_ASSIGN_OR_RETURN(auto values, parse_name_values(items, "--layer-bits"));
   std::map<std::string, int> out;
-  for (const std::string& item : items) {
-    const size_t eq = item.rfind('=');
-    if (eq == std::string::npos || eq == 0)
-      return Status(ErrorCode::kInvalidArgument,
-                    "--layer-bits wants NAME=BITS, got '" + item + "'");
-    try {
-      size_t used;
-      const int b = std::stoi(item.substr(eq + 1), &used);
-      if (used != item.size() - eq - 1) throw std::invalid_argument(item);
-      out[item.substr(0, eq)] = b;
-    } catch (const std::exception&) {
-      return Status(ErrorCode::kInvalidArgument,
-                    "--layer-bits wants NAME=BITS, got '" + item + "'");
-    }
+  for (const auto& [name, v] : values) {
+    if (v != static_cast<int>(v))
+      return Status(ErrorCode::kInvalidArgument, "--layer-bits " + name + " wants a whole number");
+    out[name] = static_cast<int>(v);
   }
   return out;
 }

@@ -9,5 +9,7 @@ int cmd_eval(int argc, char** argv);
 int cmd_encode(int argc, char** argv);
 int cmd_decode(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
+int cmd_prune(int argc, char** argv);
+int cmd_sensitivity(int argc, char** argv);
 
 }  // namespace sqz::cli

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "sqz/format/importers.h"
@@ -47,6 +48,21 @@ bool parse_args(const std::string& command, const std::string& synopsis,
 
 Result<Model> load_any_model(const std::string& path, const std::string& prototxt) {
   return format::load_model(path, prototxt);
+}
+
+Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
+                                                       const std::string& flag) {
+  std::map<std::string, double> out;
+  for (const std::string& item : items) {
+    const size_t eq = item.rfind('=');
+    const Status bad(ErrorCode::kInvalidArgument, flag + " wants NAME=VALUE, got '" + item + "'");
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) return bad;
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str() + eq + 1, &end);
+    if (*end != '\0') return bad;
+    out[item.substr(0, eq)] = v;
+  }
+  return out;
 }
 
 std::string json_quote(const std::string& s) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,11 @@ void add_global_options(po::options_description& options, GlobalFlags* flags);
 
 // Loads any supported model form (see format::load_model).
 Result<Model> load_any_model(const std::string& path, const std::string& prototxt);
+
+// Parses repeated NAME=VALUE options (e.g. --layer-density conv1=0.5); flag names the option
+// in errors.
+Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
+                                                       const std::string& flag);
 
 // JSON string literal with escapes.
 std::string json_quote(const std::string& s);

@@ -10,6 +10,8 @@
 #include <map>
 #include <sstream>
 
+#include <png.h>
+
 #include "sqz/core/byte_io.h"
 
 namespace sqz::test {
@@ -157,6 +159,21 @@ std::string encode_release_net(const Model& model) {
       put_u8(&body, static_cast<uint8_t>(gaps[i] | ((i + 1 < gaps.size() ? gaps[i + 1] : 0) << 4)));
   }
   return header + body;
+}
+
+void write_png(const std::string& path, int w, int h, uint32_t seed) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c)
+        rgb[(static_cast<size_t>(y) * w + x) * 3 + c] =
+            static_cast<uint8_t>((x * (c + 1) + y * (seed % 7 + 1) + seed * 37) & 0xFF);
+  png_image img{};
+  img.version = PNG_IMAGE_VERSION;
+  img.width = static_cast<png_uint_32>(w);
+  img.height = static_cast<png_uint_32>(h);
+  img.format = PNG_FORMAT_RGB;
+  png_image_write_to_file(&img, path.c_str(), 0, rgb.data(), 0, nullptr);
 }
 
 std::string shared_dir() {

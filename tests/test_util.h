@@ -45,6 +45,9 @@ CliResult run_cli(const std::vector<std::string>& args);
 // REQUIRES: every conv layer has at most 255 distinct non-zero values and a bias.
 std::string encode_release_net(const Model& model);
 
+// Writes a w x h RGB PNG of a smooth pattern set by seed.
+void write_png(const std::string& path, int w, int h, uint32_t seed);
+
 // Path of ../shared, or "" when it is absent (env SQZ_SHARED overrides).
 std::string shared_dir();
 

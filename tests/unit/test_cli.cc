@@ -2,8 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "sqz/format/exporters.h"
+#include "sqz/format/importers.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -116,4 +118,73 @@ TEST_CASE("CLI: quantize, encode, info and decode round trip; outputs are never 
   CHECK(unknown.err.find("'nope'") != std::string::npos);
   CHECK(test::run_cli({"quantize", onnx, "--layer-bits", "conv1", "-o", dir.file("x.sqz")})
             .exit_code == 2);
+}
+
+TEST_CASE("CLI: prune with an external retraining command") {
+  test::TempDir dir;
+  Model m = test::tiny_squeezenet(6, 19, 10);
+  const std::string onnx = dir.file("m.onnx");
+  test::write_bytes(onnx, format::export_onnx(m).value());
+  const std::string before = test::read_bytes(onnx);
+  const std::string tool = std::string("'") + SQZ_FAKE_RETRAIN_PATH + "'";
+  auto r = test::run_cli({"prune", onnx, "--density", "0.5", "--steps", "2", "--retrain-cmd",
+                          tool + " shift {in} {out}", "-o", dir.file("p.onnx")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("reset to 0") != std::string::npos);
+  auto pruned = format::import_onnx(dir.file("p.onnx"));
+  REQUIRE(pruned.is_ok());
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const Layer &a = m.layers[i], &b = pruned->layers[i];
+    if (a.op != OpKind::kConvolution) continue;
+    int64_t kept = 0;
+    for (size_t k = 0; k < a.weight.data.size(); ++k) {
+      if (b.weight.data[k] == 0.0f) continue;  // pruned: zero again after the retraining
+      ++kept;
+      // Kept weights carry the retrained values: two steps of +0.01 after their pruning.
+      CHECK(b.weight.data[k] == doctest::Approx(a.weight.data[k] + 0.02f).epsilon(1e-4));
+    }
+    CHECK(std::llabs(kept - std::llround(0.5 * a.weight.numel())) <= 1);
+  }
+  CHECK(test::read_bytes(onnx) == before);  // the input is never modified
+  for (const char* mode : {"fail", "nothing", "reshape"}) {
+    auto bad = test::run_cli({"prune", onnx, "--density", "0.5", "--retrain-cmd",
+                              tool + " " + mode + " {in} {out}", "-o", dir.file(std::string(mode) + ".onnx")});
+    INFO(mode << ": " << bad.err);
+    CHECK(bad.exit_code == 1);
+    CHECK(bad.err.find("retrain command") != std::string::npos);
+    CHECK(std::count(bad.err.begin(), bad.err.end(), '\n') == 1);
+    CHECK_FALSE(std::filesystem::exists(dir.file(std::string(mode) + ".onnx")));
+  }
+  CHECK(test::run_cli({"prune", onnx, "--density", "1.5", "-o", dir.file("x.onnx")}).exit_code == 1);
+  CHECK(test::run_cli({"prune", onnx, "--density", "0.5", "--quality", "1", "-o", dir.file("x.onnx")}).exit_code == 2);
+  auto unknown = test::run_cli({"prune", onnx, "--density", "0.5", "--layer-density", "zz=0.1", "-o", dir.file("x.onnx")});
+  CHECK(unknown.exit_code == 1);
+  CHECK(unknown.err.find("'zz'") != std::string::npos);
+}
+
+TEST_CASE("CLI: sensitivity writes its table, JSON and SVG, and eval scores labelled images") {
+  test::TempDir dir;
+  Model m = test::tiny_squeezenet(8, 31, 3);
+  test::write_bytes(dir.file("m.onnx"), format::export_onnx(m).value());
+  std::filesystem::create_directory(dir.file("images"));
+  test::write_bytes(dir.file("synsets.txt"), "n001 zero\nn002 one\nn003 two\n");
+  for (int i = 0; i < 6; ++i)
+    test::write_png(dir.file("images/n00" + std::to_string(1 + i % 3) + "_img" + std::to_string(i) + ".png"),
+                    40 + i, 36, static_cast<uint32_t>(i));
+  auto r = test::run_cli({"sensitivity", dir.file("m.onnx"), "--images", dir.file("images"),
+                          "--densities", "0.5,0.1", "-o", dir.file("sens")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string csv = test::read_bytes(dir.file("sens/sensitivity.csv"));
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 5 * 2);  // header + 5 layers x 2
+  CHECK(test::read_bytes(dir.file("sens/sensitivity.svg")).find("<svg") == 0);
+  CHECK(test::read_bytes(dir.file("sens/sensitivity.json")).find("\"proposed_densities\"") != std::string::npos);
+  CHECK(r.out.find("--layer-density conv1=") != std::string::npos);
+  // A second run refuses to overwrite.
+  auto again = test::run_cli({"sensitivity", dir.file("m.onnx"), "--images", dir.file("images"), "-o", dir.file("sens")});
+  CHECK(again.exit_code == 1);
+  auto eval = test::run_cli({"eval", dir.file("m.onnx"), "--images", dir.file("images"), "--json"});
+  CHECK(eval.exit_code == 0);
+  CHECK(eval.out.find("\"images\": 6") != std::string::npos);
 }

@@ -235,6 +235,35 @@ int64_t Layer::stored_count() const {
   return std::count(mask.begin(), mask.end(), uint8_t{1});
 }
 
+int64_t enforce_mask(Layer& layer) {
+  int64_t reset = 0;
+  if (!layer.mask.empty()) {
+    for (size_t i = 0; i < layer.mask.size(); ++i) {
+      if (layer.mask[i] || layer.weight.data[i] == 0.0f) continue;
+      layer.weight.data[i] = 0.0f;
+      ++reset;
+    }
+  }
+  Quantization& q = layer.quant;
+  if (!q.active()) return reset;
+  std::vector<double> sum(q.codebook.size(), 0.0);
+  std::vector<int64_t> count(q.codebook.size(), 0);
+  size_t k = 0;
+  for (size_t i = 0; i < layer.weight.data.size(); ++i) {
+    if (!layer.mask.empty() && !layer.mask[i]) continue;
+    sum[q.codes[k]] += layer.weight.data[i];
+    ++count[q.codes[k++]];
+  }
+  for (size_t c = 0; c < q.codebook.size(); ++c)
+    if (count[c]) q.codebook[c] = static_cast<float>(sum[c] / static_cast<double>(count[c]));
+  k = 0;
+  for (size_t i = 0; i < layer.weight.data.size(); ++i) {
+    if (!layer.mask.empty() && !layer.mask[i]) continue;
+    layer.weight.data[i] = q.codebook[q.codes[k++]];
+  }
+  return reset;
+}
+
 const Layer* Model::find_layer(const std::string& layer_name) const {
   for (const Layer& l : layers)
     if (l.name == layer_name) return &l;

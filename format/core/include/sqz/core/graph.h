@@ -87,6 +87,12 @@ struct Layer {
   int64_t stored_count() const;
 };
 
+// Enforces a layer's mask after its weights changed (e.g. by retraining): pruned positions
+// are set back to exactly 0, and with an active codebook each centroid becomes the mean of
+// the weights assigned to it (assignments fixed) and the weights are re-tied to it.
+// Returns how many pruned positions held a non-zero value.
+int64_t enforce_mask(Layer& layer);
+
 struct Model {
   std::string name;
   std::string input;          // the input blob's name

@@ -1,0 +1,99 @@
+#include <cstdio>
+
+#include "commands.h"
+#include "common.h"
+#include "output.h"
+#include "retrain_command.h"
+#include "sqz/prune/prune.h"
+
+namespace sqz::cli {
+namespace {
+
+void print_reports(const std::vector<prune::StepReport>& steps, double before, double after,
+                   bool json) {
+  const auto& last = steps.back().layers;
+  int64_t reset = 0;
+  for (const auto& s : steps) reset += s.mask_violations_reset;
+  if (json) {
+    std::printf("{\"density_before\": %.6f, \"density_after\": %.6f, \"mask_violations_reset\": %lld, "
+                "\"layers\": [",
+                before, after, (long long)reset);
+    for (size_t i = 0; i < last.size(); ++i)
+      std::printf("%s\n {\"layer\": %s, \"weights\": %lld, \"kept\": %lld, \"threshold\": %.6g}",
+                  i ? "," : "", json_quote(last[i].name).c_str(), (long long)last[i].weights,
+                  (long long)last[i].kept_after, last[i].threshold);
+    std::printf("\n]}\n");
+    return;
+  }
+  std::printf("%-22s %9s %9s %8s %11s\n", "layer", "weights", "kept", "density", "threshold");
+  for (const auto& r : last)
+    std::printf("%-22s %9lld %9lld %7.1f%% %11.4g\n", r.name.c_str(), (long long)r.weights,
+                (long long)r.kept_after, 100.0 * r.kept_after / r.weights, r.threshold);
+  std::printf("\ntotal density %.2f%% -> %.2f%% in %zu step(s)", 100 * before, 100 * after, steps.size());
+  if (reset) std::printf("; %lld retrained weights at pruned positions were reset to 0", (long long)reset);
+  std::printf("\n");
+}
+
+}  // namespace
+
+int cmd_prune(int argc, char** argv) {
+  GlobalFlags flags;
+  std::string model_path, prototxt, out, retrain_cmd, schedule = "cubic";
+  std::vector<std::string> layer_density;
+  double density = 0, quality = -1, global = 0;
+  int steps = 1;
+  bool force = false;
+  po::options_description options("options");
+  add_global_options(options, &flags);
+  options.add_options()("model", po::value(&model_path)->required(), "model file")(
+      "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
+      "density", po::value(&density), "keep this fraction of each layer's weights, (0, 1]")(
+      "quality", po::value(&quality), "drop |w| < Q x std(w) in each layer (Han et al. 2015)")(
+      "global-density", po::value(&global), "one magnitude threshold across layers, (0, 1]")(
+      "layer-density", po::value(&layer_density)->composing(), "NAME=D for one layer (repeatable)")(
+      "steps", po::value(&steps)->default_value(1), "prune in this many steps")(
+      "schedule", po::value(&schedule)->default_value("cubic"), "cubic | linear")(
+      "retrain-cmd", po::value(&retrain_cmd),
+      "run after each step: {in} model ONNX, {masks} 0/1 ONNX, {out} retrained ONNX, {step}")(
+      "output,o", po::value(&out)->required(), "output .sqz, .onnx or .caffemodel")(
+      "force,f", po::bool_switch(&force), "overwrite an existing output");
+  po::variables_map vm;
+  int code;
+  if (!parse_args("prune", "MODEL (--density D | --quality Q | --global-density D) -o OUT", options,
+                  {"model"}, argc, argv, &vm, &code))
+    return code;
+  const int chosen = static_cast<int>(vm.count("density") + vm.count("quality") + vm.count("global-density"));
+  if (chosen != 1)
+    return usage_error("prune", "give exactly one of --density, --quality, --global-density");
+  if (schedule != "cubic" && schedule != "linear")
+    return usage_error("prune", "--schedule must be cubic or linear");
+  prune::PruneOptions o;
+  o.criterion = vm.count("quality") ? prune::Criterion::kQuality
+                : vm.count("global-density") ? prune::Criterion::kGlobalDensity
+                                             : prune::Criterion::kDensity;
+  o.density = vm.count("global-density") ? global : density;
+  o.quality = quality;
+  o.steps = steps;
+  o.schedule = schedule == "linear" ? prune::Schedule::kLinear : prune::Schedule::kCubic;
+  auto overrides = parse_name_values(layer_density, "--layer-density");
+  if (!overrides.is_ok()) return usage_error("prune", overrides.status().message());
+  o.layer_density = *overrides;
+  if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
+  Result<Model> model = load_any_model(model_path, prototxt);
+  if (!model.is_ok()) return fail(model.status());
+  if (Status s = prune::check_options(*model, o); !s.is_ok()) return fail(s.with_context(model_path));
+  const double before = prune::total_density(*model);
+  std::unique_ptr<CommandRetrainHook> hook;
+  if (!retrain_cmd.empty()) hook = std::make_unique<CommandRetrainHook>(retrain_cmd, flags.verbose);
+  auto reports = prune::prune_iteratively(*model, o, hook.get());
+  if (!reports.is_ok()) return fail(reports.status());
+  std::string pipeline = "prune";
+  for (int i = 1; i < argc; ++i) pipeline += std::string(" ") + argv[i];
+  if (Status s = write_model_file(*model, out, force, standard_metadata(model_path, pipeline)); !s.is_ok())
+    return fail(s);
+  print_reports(*reports, before, prune::total_density(*model), flags.json);
+  if (!flags.json && !flags.quiet) std::printf("wrote %s\n", out.c_str());
+  return kExitOk;
+}
+
+}  // namespace sqz::cli

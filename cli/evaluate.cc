@@ -1,0 +1,94 @@
+#include "evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "classify.h"
+#include "labels.h"
+#include "progress.h"
+#include "sqz/runtime/dense_net.h"
+
+namespace sqz::cli {
+namespace {
+
+std::vector<double> softmax(const float* x, int64_t n) {
+  std::vector<double> p(static_cast<size_t>(n));
+  const double m = *std::max_element(x, x + n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += p[i] = std::exp(double{x[i]} - m);
+  for (double& v : p) v /= sum;
+  return p;
+}
+
+}  // namespace
+
+Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
+                                const Shape& chw, bool quiet) {
+  SQZ_ASSIGN_OR_RETURN(std::vector<std::string> files, list_images(dir));
+  if (limit > 0 && files.size() > static_cast<size_t>(limit)) files.resize(static_cast<size_t>(limit));
+  SQZ_RETURN_ERROR_IF(files.empty(), ErrorCode::kNotFound, dir + ": no images (.jpg, .jpeg, .png)");
+  Labels labels;
+  if (!labels_path.empty()) {
+    SQZ_ASSIGN_OR_RETURN(labels, read_labels(labels_path));
+  }
+  SQZ_ASSIGN_OR_RETURN(image::Preprocess pre, preprocess_for(chw));
+  ImageSet set;
+  Progress progress("loading images", static_cast<int64_t>(files.size()), !quiet);
+  for (const std::string& path : files) {
+    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(path, pre));
+    set.paths.push_back(path);
+    set.labels.push_back(labels_path.empty() ? -1 : label_from_filename(labels, path));
+    set.inputs.push_back(std::move(in));
+    progress.update(static_cast<int64_t>(set.paths.size()));
+  }
+  return set;
+}
+
+Result<Scores> score_images(const Model& model, const ImageSet& images, int threads,
+                            const std::string& progress_label, bool quiet) {
+  rt::NetOptions opts;
+  opts.threads = threads;
+  SQZ_ASSIGN_OR_RETURN(auto net, rt::DenseNet::create(model, opts));
+  Scores s;
+  s.classes = net->output_size();
+  s.values.reserve(images.inputs.size() * static_cast<size_t>(s.classes));
+  Progress progress(progress_label, static_cast<int64_t>(images.inputs.size()),
+                    !quiet && !progress_label.empty());
+  std::vector<float> out;
+  for (size_t i = 0; i < images.inputs.size(); ++i) {
+    SQZ_RETURN_IF_ERROR(net->forward(images.inputs[i].data(), 1, &out));
+    s.values.insert(s.values.end(), out.begin(), out.end());
+    progress.update(static_cast<int64_t>(i + 1));
+  }
+  return s;
+}
+
+Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores* reference) {
+  Accuracy a;
+  a.images = static_cast<int64_t>(images.inputs.size());
+  int64_t t1 = 0, t5 = 0, agree = 0;
+  double kl = 0;
+  const int n = static_cast<int>(s.classes);
+  for (size_t i = 0; i < images.inputs.size(); ++i) {
+    const std::vector<int> best = top_k(s.row(i), n, 5);
+    if (images.labels[i] >= 0) {
+      ++a.labelled;
+      t1 += best[0] == images.labels[i];
+      t5 += std::find(best.begin(), best.end(), images.labels[i]) != best.end();
+    }
+    if (reference) {
+      agree += best[0] == top_k(reference->row(i), n, 1)[0];
+      const std::vector<double> p = softmax(reference->row(i), n), q = softmax(s.row(i), n);
+      for (int c = 0; c < n; ++c)
+        if (p[c] > 0) kl += p[c] * (std::log(p[c]) - std::log(std::max(q[c], 1e-300)));
+    }
+  }
+  if (a.labelled) a.top1 = static_cast<double>(t1) / a.labelled, a.top5 = static_cast<double>(t5) / a.labelled;
+  if (reference && a.images) {
+    a.agreement = static_cast<double>(agree) / a.images;
+    a.mean_kl = kl / a.images;
+  }
+  return a;
+}
+
+}  // namespace sqz::cli

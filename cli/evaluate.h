@@ -1,0 +1,44 @@
+// Running a model over a set of labelled images and scoring it: shared by eval,
+// sensitivity, report and compress.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+
+namespace sqz::cli {
+
+struct ImageSet {
+  std::vector<std::string> paths;
+  std::vector<int> labels;                 // class index, or -1 when unknown
+  std::vector<std::vector<float>> inputs;  // preprocessed CHW
+};
+
+// Lists, labels (from "<wnid>_" file names when labels_path names a class list; "" = none)
+// and preprocesses the images of dir for a network input of shape chw. limit > 0 keeps the
+// first `limit` files. Shows progress on a terminal unless quiet.
+Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
+                                const Shape& chw, bool quiet);
+
+// Network outputs, one row of `classes` scores per image.
+struct Scores {
+  int64_t classes = 0;
+  std::vector<float> values;
+  const float* row(size_t i) const { return values.data() + i * classes; }
+};
+
+Result<Scores> score_images(const Model& model, const ImageSet& images, int threads,
+                            const std::string& progress_label, bool quiet);
+
+struct Accuracy {
+  int64_t images = 0, labelled = 0;
+  double top1 = 0, top5 = 0;  // over labelled images, fractions
+  double agreement = -1;      // top-1 agreement with a reference, fraction (-1: none)
+  double mean_kl = -1;        // mean KL(reference softmax || model softmax), nats
+};
+
+Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores* reference);
+
+}  // namespace sqz::cli
