@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "sqz/format/importers.h"
-#include "sqz/runtime/dense_net.h"
+#include "sqz/runtime/net.h"
 
 namespace {
 
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   for (int t : threads) {
     sqz::rt::NetOptions opts;
     opts.threads = t;
-    auto net = sqz::rt::DenseNet::create(*model, opts);
+    auto net = sqz::rt::Net::create(*model, opts);
     if (!net.is_ok()) {
       std::fprintf(stderr, "bench_dense: %s\n", net.status().message().c_str());
       return 1;

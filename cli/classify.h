@@ -7,7 +7,7 @@
 
 #include "sqz/core/status.h"
 #include "sqz/image/image.h"
-#include "sqz/runtime/dense_net.h"
+#include "sqz/runtime/net.h"
 
 namespace sqz::cli {
 

@@ -38,7 +38,7 @@ int cmd_eval(int argc, char** argv) {
   if (files->empty()) return fail(Status(ErrorCode::kNotFound, dir + ": no images"));
   Result<Model> model = load_any_model(model_path, prototxt);
   if (!model.is_ok()) return fail(model.status());
-  auto net = rt::DenseNet::create(*model, {threads});
+  auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
   auto pre = preprocess_for((*net)->input_chw());
   if (!pre.is_ok()) return fail(pre.status().with_context(model_path));

@@ -35,7 +35,7 @@ int cmd_run(int argc, char** argv) {
   }
   Result<Model> model = load_any_model(model_path, prototxt);
   if (!model.is_ok()) return fail(model.status());
-  auto net = rt::DenseNet::create(*model, {threads});
+  auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
   auto pre = preprocess_for((*net)->input_chw());
   if (!pre.is_ok()) return fail(pre.status().with_context(model_path));

@@ -11,5 +11,6 @@ int cmd_decode(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_prune(int argc, char** argv);
 int cmd_sensitivity(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace sqz::cli

@@ -6,7 +6,7 @@
 #include "classify.h"
 #include "labels.h"
 #include "progress.h"
-#include "sqz/runtime/dense_net.h"
+#include "sqz/runtime/net.h"
 
 namespace sqz::cli {
 namespace {
@@ -48,7 +48,7 @@ Result<Scores> score_images(const Model& model, const ImageSet& images, int thre
                             const std::string& progress_label, bool quiet) {
   rt::NetOptions opts;
   opts.threads = threads;
-  SQZ_ASSIGN_OR_RETURN(auto net, rt::DenseNet::create(model, opts));
+  SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, opts));
   Scores s;
   s.classes = net->output_size();
   s.values.reserve(images.inputs.size() * static_cast<size_t>(s.classes));

@@ -21,6 +21,7 @@ const Command kCommands[] = {
      "share weights: per-layer k-means codebooks, write a .sqz"},
     {"encode", sqz::cli::cmd_encode, "write an already quantized model (e.g. the release) as .sqz"},
     {"decode", sqz::cli::cmd_decode, "export a .sqz as dense float32 ONNX or Caffe"},
+    {"bench", sqz::cli::cmd_bench, "measure inference latency per layer and in total"},
     {"info", sqz::cli::cmd_info, "describe a model: layers, shapes, parameters, density, size"},
     {"run", sqz::cli::cmd_run, "classify images and print the top classes"},
     {"eval", sqz::cli::cmd_eval, "measure top-1/top-5 accuracy on a folder of labelled images"},

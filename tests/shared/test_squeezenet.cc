@@ -9,7 +9,7 @@
 #include "../../cli/classify.h"
 #include "../../cli/labels.h"
 #include "sqz/format/importers.h"
-#include "sqz/runtime/dense_net.h"
+#include "sqz/runtime/net.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -87,7 +87,7 @@ TEST_CASE("the runtime reproduces the golden logits") {
     Model m = load(which);
     rt::NetOptions two;
     two.threads = 2;
-    auto net = rt::DenseNet::create(m, two);
+    auto net = rt::Net::create(m, two);
     REQUIRE(net.is_ok());
     std::vector<float> out;
     REQUIRE((*net)->forward(inputs.data(), 8, &out).is_ok());
@@ -95,7 +95,7 @@ TEST_CASE("the runtime reproduces the golden logits") {
   }
   // Batch 1, one thread, and the naive reference kernels on the first image.
   Model m = load("onnx");
-  auto single = rt::DenseNet::create(m, {});
+  auto single = rt::Net::create(m, {});
   REQUIRE(single.is_ok());
   std::vector<float> out;
   for (int64_t b = 0; b < 8; ++b) {
@@ -103,8 +103,8 @@ TEST_CASE("the runtime reproduces the golden logits") {
     check_rows(out, b, 1);
   }
   rt::NetOptions ref;
-  ref.reference_kernels = true;
-  auto naive = rt::DenseNet::create(m, ref);
+  ref.policy = rt::KernelPolicy::kReference;
+  auto naive = rt::Net::create(m, ref);
   REQUIRE(naive.is_ok());
   REQUIRE((*naive)->forward(inputs.data(), 1, &out).is_ok());
   check_rows(out, 0, 1);
@@ -119,7 +119,7 @@ TEST_CASE("accuracy from the JPEGs matches the reference implementation") {
   Model m = load("onnx");
   rt::NetOptions two;
   two.threads = 2;
-  auto net = rt::DenseNet::create(m, two);
+  auto net = rt::Net::create(m, two);
   REQUIRE(net.is_ok());
   auto pre = cli::preprocess_for((*net)->input_chw());
   REQUIRE(pre.is_ok());

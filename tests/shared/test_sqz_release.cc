@@ -8,7 +8,7 @@
 #include "sqz/format/importers.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/quantize/quantize.h"
-#include "sqz/runtime/dense_net.h"
+#include "sqz/runtime/net.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -44,7 +44,7 @@ TEST_CASE("the release re-encodes losslessly to <= 550,000 bytes and runs") {
   // The runtime on the decoded .sqz reproduces the golden logits.
   const std::string inputs = test::read_bytes(test::shared_dir() + "/reference/golden_inputs.f32");
   const std::string golden = test::read_bytes(test::shared_dir() + "/reference/golden_logits.f32");
-  auto rt = rt::DenseNet::create(back->model, {});
+  auto rt = rt::Net::create(back->model, {});
   REQUIRE(rt.is_ok());
   std::vector<float> out;
   REQUIRE((*rt)->forward(reinterpret_cast<const float*>(inputs.data()), 8, &out).is_ok());

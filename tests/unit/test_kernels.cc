@@ -1,9 +1,13 @@
 // Differential tests: every optimized kernel against its naive twin.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
-#include "../../runtime/kernels/conv_gemm.h"
+#include "../../runtime/kernels/conv_op.h"
+#include "../../runtime/kernels/im2col.h"
+#include "../../runtime/kernels/spmm.h"
 #include "../../runtime/kernels/pool.h"
 #include "../../runtime/kernels/ref/conv_ref.h"
 #include "sqz/core/graph.h"
@@ -12,64 +16,153 @@
 using namespace sqz;
 using namespace sqz::rt;
 
+
 namespace {
 
-std::string describe(const ConvShape& s, const GemmKernel& k, double density, bool relu) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "kernel=%s in=%lldx%lldx%lld out_c=%lld k=%lldx%lld s=%lld p=%lld g=%lld "
-                "density=%.2f relu=%d",
-                k.name, (long long)s.in_c, (long long)s.in_h, (long long)s.in_w, (long long)s.out_c,
-                (long long)s.kh, (long long)s.kw, (long long)s.sh, (long long)s.ph,
-                (long long)s.groups, density, relu);
-  return buf;
+struct RandomConv {
+  ConvShape s{};
+  std::vector<float> in, w, bias;
+  std::vector<uint8_t> mask, codes;
+  std::vector<float> book;
+  bool relu = false;
+};
+
+// A random convolution at `density`, its weights shared through a codebook of `book_size`.
+RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double density, int book_size) {
+  std::uniform_int_distribution<int> dim(1, 21);
+  RandomConv c;
+  const int64_t groups = (dim(rng) % 3 == 0) ? 2 : 1;
+  ConvShape& s = c.s;
+  s.in_c = dim(rng) * groups;
+  s.out_c = dim(rng) * groups;  // rarely a multiple of MR: tile edges
+  s.kh = s.kw = kg[0];
+  s.sh = s.sw = kg[1];
+  s.ph = s.pw = kg[2];
+  s.in_h = kg[0] + dim(rng);
+  s.in_w = kg[0] + dim(rng) + 40;  // more than one column panel, and a partial last one
+  s.groups = groups;
+  s.out_h = (s.in_h + 2 * s.ph - s.kh) / s.sh + 1;
+  s.out_w = (s.in_w + 2 * s.pw - s.kw) / s.sw + 1;
+  c.in = test::random_floats(rng, s.in_c * s.in_h * s.in_w);
+  c.book = test::random_floats(rng, book_size);
+  std::sort(c.book.begin(), c.book.end());
+  std::uniform_real_distribution<double> u(0, 1);
+  std::uniform_int_distribution<int> code(0, book_size - 1);
+  c.w.assign(s.out_c * s.k_per_group(), 0.0f);
+  c.mask.assign(c.w.size(), 0);
+  for (size_t i = 0; i < c.w.size(); ++i) {
+    if (u(rng) >= density) continue;
+    c.mask[i] = 1;
+    c.codes.push_back(static_cast<uint8_t>(code(rng)));
+    c.w[i] = c.book[c.codes.back()];
+  }
+  c.bias = test::random_floats(rng, s.out_c);
+  c.relu = dim(rng) % 2;
+  return c;
+}
+
+std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block) {
+  std::vector<float> got(c.s.out_c * c.s.out_size(), -7.0f);
+  std::vector<float> scratch(op.scratch_floats()), shared(op.shared_floats());
+  if (!shared.empty()) op.prepare(shared.data());
+  const int64_t n = c.s.out_size(), rows = c.s.groups * c.s.k_per_group();
+  if (conv_reads_input_directly(c.s)) {
+    op.run_items(c.in.data(), n, n, got.data(), n, 0, op.work_items(n), scratch.data(), shared.data());
+    return got;
+  }
+  // Column blocks of odd widths: block edges and panel edges both get exercised.
+  for (int64_t c0 = 0; c0 < n; c0 += block) {
+    const int64_t ncols = std::min(block, n - c0);
+    std::vector<float> col(rows * ncols, -9.0f);
+    im2col(c.s, c.in.data(), col.data(), 0, rows, c0, ncols);
+    op.run_items(col.data(), ncols, ncols, got.data() + c0, n, 0, op.work_items(ncols), scratch.data(),
+                 shared.data());
+  }
+  return got;
+}
+
+double max_rel_err(const std::vector<float>& got, const std::vector<float>& want) {
+  double err = 0, peak = 1e-6;
+  for (size_t i = 0; i < want.size(); ++i) {
+    err = std::max(err, std::fabs(double{want[i]} - got[i]));
+    peak = std::max(peak, std::fabs(double{want[i]}));
+  }
+  return err / peak;
 }
 
 }  // namespace
 
-TEST_CASE("GEMM convolution equals the naive reference on random shapes and densities") {
+TEST_CASE("every convolution kernel equals the naive reference on random shapes and densities") {
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int> dim(1, 21);
-  const int kernels[][3] = {{1, 1, 0}, {3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {1, 1, 1}};
-  for (const GemmKernel* kernel : runnable_gemm_kernels()) {
-    for (double density : {0.0, 0.1, 0.33, 0.5, 0.9, 1.0}) {
-      for (const auto& kg : kernels) {
-        const int64_t groups = (dim(rng) % 3 == 0) ? 2 : 1;
-        ConvShape s{};
-        s.in_c = dim(rng) * groups;
-        s.out_c = dim(rng) * groups;  // not a multiple of MR most of the time: tile edges
-        s.kh = s.kw = kg[0];
-        s.sh = s.sw = kg[1];
-        s.ph = s.pw = kg[2];
-        s.in_h = kg[0] + dim(rng);
-        s.in_w = kg[0] + dim(rng) + 30;  // more than one NR panel
-        s.groups = groups;
-        s.out_h = (s.in_h + 2 * s.ph - s.kh) / s.sh + 1;
-        s.out_w = (s.in_w + 2 * s.pw - s.kw) / s.sw + 1;
-        std::vector<float> in = test::random_floats(rng, s.in_c * s.in_h * s.in_w);
-        std::vector<float> w = test::random_floats(rng, s.out_c * s.k_per_group());
-        std::uniform_real_distribution<double> u(0, 1);
-        for (float& x : w)
-          if (u(rng) >= density) x = 0;
-        std::vector<float> bias = test::random_floats(rng, s.out_c);
-        const bool relu = dim(rng) % 2;
-        std::vector<float> want(s.out_c * s.out_size()), got(want.size(), -7.0f);
-        ref::conv2d_f32(s, in.data(), w.data(), bias.data(), relu, want.data());
-        ConvGemm conv(s, w.data(), bias.data(), relu, *kernel);
-        std::vector<float> scratch(conv.scratch_floats());
-        std::vector<float> col(conv.im2col_floats(), -9.0f);
-        if (!conv.direct()) conv.im2col(in.data(), col.data(), 0, conv.im2col_rows());
-        conv.run_items(conv.direct() ? in.data() : col.data(), got.data(), 0, conv.work_items(),
-                       scratch.data());
-        double max_err = 0, max_ref = 1e-6;
-        for (size_t i = 0; i < want.size(); ++i) {
-          max_err = std::max(max_err, std::fabs(double{want[i]} - got[i]));
-          max_ref = std::max(max_ref, std::fabs(double{want[i]}));
+  const int geometries[][3] = {{1, 1, 0}, {3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {1, 1, 1}};
+  for (double density : {0.0, 0.1, 0.33, 0.5, 0.9, 1.0}) {
+    for (const auto& kg : geometries) {
+      for (int book_size : {1, 16, 255}) {
+        const RandomConv c = random_conv(rng, kg, density, book_size);
+        std::vector<float> want(c.s.out_c * c.s.out_size());
+        ref::conv2d_f32(c.s, c.in.data(), c.w.data(), c.bias.data(), c.relu, want.data());
+        ConvWeights f32{c.w.data(), c.mask.data(), nullptr, nullptr, 0, c.bias.data()};
+        ConvWeights coded = f32;
+        coded.codes = c.codes.data();
+        coded.codebook = c.book.data();
+        coded.codebook_size = book_size;
+        auto describe = [&](const std::string& kernel) {
+          char buf[256];
+          std::snprintf(buf, sizeof buf,
+                        "kernel=%s in=%lldx%lldx%lld out_c=%lld k=%lld s=%lld p=%lld g=%lld "
+                        "density=%.2f book=%d relu=%d",
+                        kernel.c_str(), (long long)c.s.in_c, (long long)c.s.in_h, (long long)c.s.in_w,
+                        (long long)c.s.out_c, (long long)c.s.kh, (long long)c.s.sh, (long long)c.s.ph,
+                        (long long)c.s.groups, density, book_size, c.relu);
+          return std::string(buf);
+        };
+        for (const GemmKernel* k : runnable_gemm_kernels()) {
+          for (const ConvWeights& w : {f32, coded}) {
+            auto op = make_dense_conv(c.s, w, c.relu, *k);
+            INFO(describe(op->kernel_name()));
+            for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}}) CHECK(max_rel_err(run_op(*op, c, block), want) <= 1e-5);
+          }
         }
-        INFO(describe(s, *kernel, density, relu));
-        CHECK(max_err <= 1e-5 * max_ref);
+        for (const SpmmKernel* k : runnable_spmm_kernels()) {
+          for (const ConvWeights& w : {f32, coded}) {
+            auto op = make_sparse_conv(c.s, w, c.relu, *k);
+            INFO(describe(op->kernel_name()));
+            for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}}) CHECK(max_rel_err(run_op(*op, c, block), want) <= 1e-5);
+          }
+        }
       }
     }
+  }
+}
+
+TEST_CASE("SpMM micro-kernels equal their naive twin") {
+  std::mt19937 rng(17);
+  for (const SpmmKernel* k : runnable_spmm_kernels()) {
+    const int64_t rows = 13, depth = 40, nr = k->nr;
+    std::vector<float> b = test::random_floats(rng, depth * nr), book = test::random_floats(rng, 8);
+    std::vector<float> bias = test::random_floats(rng, rows);
+    std::vector<uint32_t> start{0};
+    std::vector<uint16_t> cols;
+    std::vector<uint8_t> codes;
+    std::vector<float> values;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < depth; c += 1 + static_cast<int64_t>(rng() % 4)) {
+        cols.push_back(static_cast<uint16_t>(c));
+        codes.push_back(static_cast<uint8_t>(rng() % 8));
+        values.push_back(book[codes.back()]);
+      }
+      start.push_back(static_cast<uint32_t>(cols.size()));
+    }
+    std::vector<float> want(rows * nr), got(rows * nr), got_f32(rows * nr);
+    ref::spmm(start.data(), cols.data(), codes.data(), book.data(), nullptr, bias.data(), rows,
+              b.data(), nr, static_cast<int>(nr), true, want.data(), nr);
+    k->codebook(start.data(), cols.data(), codes.data(), book.data(), bias.data(), rows, b.data(), nr,
+                false, true, got.data(), nr);
+    k->f32(start.data(), cols.data(), values.data(), bias.data(), rows, b.data(), nr, false, true,
+           got_f32.data(), nr);
+    INFO(k->name);
+    CHECK(max_rel_err(got, want) <= 1e-5);
+    CHECK(max_rel_err(got_f32, want) <= 1e-5);
   }
 }
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "sqz/runtime/dense_net.h"
+#include "sqz/runtime/net.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -11,7 +11,7 @@ namespace {
 
 std::vector<float> forward(const Model& m, const std::vector<float>& in, int64_t batch,
                            rt::NetOptions opts) {
-  auto net = rt::DenseNet::create(m, opts);
+  auto net = rt::Net::create(m, opts);
   REQUIRE(net.is_ok());
   std::vector<float> out;
   REQUIRE((*net)->forward(in.data(), batch, &out).is_ok());
@@ -36,7 +36,7 @@ TEST_CASE("the fast runtime equals the reference kernels, for any batch and thre
     const int64_t batch = 3;
     std::vector<float> in = test::random_floats(rng, batch * 3 * 37 * 37, -50, 50);
     rt::NetOptions ref;
-    ref.reference_kernels = true;
+    ref.policy = rt::KernelPolicy::kReference;
     std::vector<float> want = forward(m, in, batch, ref);
     REQUIRE(want.size() == batch * 10);
     for (int threads : {1, 2, 3}) {
@@ -76,7 +76,7 @@ TEST_CASE("a concat input read by another layer too is copied, not aliased") {
   std::mt19937 rng(1);
   std::vector<float> in = test::random_floats(rng, 3 * 19 * 19, -50, 50);
   rt::NetOptions ref;
-  ref.reference_kernels = true;
+  ref.policy = rt::KernelPolicy::kReference;
   std::vector<float> want = forward(m, in, 1, ref);
   CHECK(max_rel_diff(forward(m, in, 1, {}), want) < 1e-5);
   CHECK(want.size() == 12);

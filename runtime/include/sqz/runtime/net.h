@@ -1,0 +1,64 @@
+// The runtime: plans a Model once (a kernel per convolution chosen from its density and
+// coding, weights packed in that kernel's layout, ReLU fused, concat without copies), then
+// runs batches of NCHW inputs. Pruned and weight-shared layers run from their compressed
+// form (CSR positions + uint8 codebook indices); the Model's dense weights are not kept.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+
+namespace sqz::rt {
+
+enum class KernelPolicy {
+  kAuto,       // at or below `sparse_max_density`: the faster of sparse and dense in a
+               // timed trial at creation; dense GEMM above
+  kDense,      // dense GEMM for every convolution (from codes when quantized)
+  kSparse,     // sparse SpMM for every convolution
+  kReference,  // the naive twins on dense float32 weights (for differential tests)
+};
+
+struct NetOptions {
+  int threads = 1;
+  KernelPolicy policy = KernelPolicy::kAuto;
+  double sparse_max_density = 0.6;  // kAuto: denser layers always run dense
+};
+
+struct LayerProfile {
+  std::string name;
+  std::string kernel;   // e.g. "spmm_64_f32_avx512 (codes)", "alias" for fused/view layers
+  double density = 1;   // convolutions: stored fraction of weights
+  double flops = 0;     // dense-equivalent multiply-adds x 2, per image
+  double nnz_flops = 0; // the same over stored weights only
+  double seconds = 0;   // accumulated over forward() calls while profiling
+};
+
+class Net {
+ public:
+  // Validates the model and prepares it. The model may be destroyed afterwards.
+  static Result<std::unique_ptr<Net>> create(const Model& model, const NetOptions& options);
+  ~Net();
+
+  // Per-image input shape (C, H, W) and output element count.
+  Shape input_chw() const;
+  int64_t output_size() const;
+
+  // input: batch x C x H x W floats. Resizes *output to batch x output_size().
+  Status forward(const float* input, int64_t batch, std::vector<float>* output);
+
+  // Bytes the convolutions keep: packed weights or codes, indices, codebooks, biases.
+  int64_t weight_bytes() const;
+
+  void set_profiling(bool on);
+  std::vector<LayerProfile> profile() const;
+
+ private:
+  struct Impl;
+  explicit Net(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sqz::rt

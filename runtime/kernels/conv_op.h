@@ -1,0 +1,58 @@
+// One convolution layer's execution plan over a B matrix (the input itself, or its im2col;
+// see im2col.h): weights packed once at creation, in the layout its kernel reads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conv_shape.h"
+#include "gemm.h"
+#include "spmm.h"
+
+namespace sqz::rt {
+
+class ConvOp {
+ public:
+  virtual ~ConvOp() = default;
+  virtual std::string kernel_name() const = 0;
+  // Independent work items for `ncols` columns of one image: (group, column panel) pairs.
+  virtual int64_t work_items(int64_t ncols) const = 0;
+  // Floats of per-thread scratch one run_items call needs.
+  virtual int64_t scratch_floats() const = 0;
+  // Floats of per-forward scratch shared by all threads (filled by prepare), or 0.
+  virtual int64_t shared_floats() const { return 0; }
+  // Called once per forward, before any run_items, with shared_floats() floats.
+  virtual void prepare(float* /*shared*/) const {}
+  // Computes work items [begin, end) over a block of ncols columns. b: the B rows of the block
+  // (input or im2col; row stride ldb, group g's rows start at g*K*ldb); out: the block's first
+  // column of output channel 0, channel stride ldc.
+  virtual void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                         int64_t begin, int64_t end, float* scratch, const float* shared) const = 0;
+  // Bytes of weights, indices, codebooks and biases this op keeps.
+  virtual int64_t resident_bytes() const = 0;
+};
+
+// The weights of one layer as the runtime receives them. weight: dense OIHW (used when codes
+// is empty); mask: empty or one flag per weight; codes: one per stored position (mask order)
+// with their codebook. bias: out_c values or null.
+struct ConvWeights {
+  const float* weight = nullptr;
+  const uint8_t* mask = nullptr;
+  const uint8_t* codes = nullptr;
+  const float* codebook = nullptr;
+  int codebook_size = 0;
+  const float* bias = nullptr;
+};
+
+// Dense GEMM from float32 weights packed once, or from uint8 codes packed the same
+// way and expanded per forward into shared scratch (codebook weights stay 1 byte each).
+std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                        const GemmKernel& kernel);
+
+// CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536.
+std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                         const SpmmKernel& kernel);
+
+}  // namespace sqz::rt

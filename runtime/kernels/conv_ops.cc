@@ -1,0 +1,220 @@
+#include <algorithm>
+#include <cstring>
+
+#include "conv_op.h"
+
+namespace sqz::rt {
+namespace {
+
+// Number of stored positions before each weight index (prefix ranks over the mask).
+std::vector<int64_t> code_index(const ConvWeights& w, int64_t n) {
+  std::vector<int64_t> idx(static_cast<size_t>(n), -1);
+  for (int64_t i = 0, k = 0; i < n; ++i)
+    if (!w.mask || w.mask[i]) idx[static_cast<size_t>(i)] = k++;
+  return idx;
+}
+
+void copy_bias(const ConvWeights& w, int64_t out_c, std::vector<float>* bias) {
+  bias->assign(static_cast<size_t>(out_c), 0.0f);
+  if (w.bias) std::copy(w.bias, w.bias + out_c, bias->begin());
+}
+
+// Runs the B panel at column n0 of a block through `tile` (full panels read in place, the
+// last one copied zero-padded into scratch so that no read runs past the matrix).
+template <typename Tile>
+void for_panel(const ConvShape& s, int nr, const float* b, int64_t ldb, int64_t ncols, int64_t g,
+               int64_t n0, float* scratch, Tile tile) {
+  const int64_t k = s.k_per_group(), n = ldb;
+  const int cols = static_cast<int>(std::min<int64_t>(nr, ncols - n0));
+  const float* panel = b + g * k * n + n0;
+  if (cols == nr) return tile(panel, n, cols);
+  for (int64_t r = 0; r < k; ++r) {
+    std::memcpy(scratch + r * nr, panel + r * n, sizeof(float) * cols);
+    std::fill(scratch + r * nr + cols, scratch + (r + 1) * nr, 0.0f);
+  }
+  tile(scratch, nr, cols);
+}
+
+class DenseGemmOp : public ConvOp {
+ public:
+  DenseGemmOp(const ConvShape& s, const ConvWeights& w, bool relu, const GemmKernel& kernel)
+      : s_(s), kernel_(&kernel), relu_(relu) {
+    const int mr = kernel.mr;
+    const int64_t ocg = s.out_c / s.groups, k = s.k_per_group();
+    row_panels_ = (ocg + mr - 1) / mr;
+    std::vector<float> bias;
+    copy_bias(w, s.out_c, &bias);
+    bias_.assign(static_cast<size_t>(s.groups * row_panels_ * mr), 0.0f);
+    for (int64_t g = 0; g < s.groups; ++g)
+      std::copy(bias.begin() + g * ocg, bias.begin() + (g + 1) * ocg, bias_.begin() + g * row_panels_ * mr);
+    const int64_t packed = s.groups * row_panels_ * k * mr;
+    codebook_ = w.codes != nullptr;
+    if (codebook_) {
+      // Packed like pack_gemm_a, one byte per weight; slot `codebook_size` decodes to 0.
+      book_.assign(w.codebook, w.codebook + w.codebook_size);
+      book_.push_back(0.0f);
+      const uint8_t zero = static_cast<uint8_t>(w.codebook_size);
+      a_codes_.assign(static_cast<size_t>(packed), zero);
+      const std::vector<int64_t> idx = code_index(w, s.out_c * k);
+      for_each_weight([&](int64_t src, int64_t dst) {
+        if (idx[static_cast<size_t>(src)] >= 0) a_codes_[dst] = w.codes[idx[static_cast<size_t>(src)]];
+      });
+    } else {
+      a_.assign(static_cast<size_t>(packed), 0.0f);
+      for_each_weight([&](int64_t src, int64_t dst) { a_[dst] = w.weight[src]; });
+    }
+  }
+
+  std::string kernel_name() const override {
+    return std::string(kernel_->name) + (codebook_ ? " (codes)" : "");
+  }
+  int64_t work_items(int64_t ncols) const override {
+    return s_.groups * ((ncols + kernel_->nr - 1) / kernel_->nr);
+  }
+  int64_t scratch_floats() const override { return s_.k_per_group() * kernel_->nr; }
+  int64_t shared_floats() const override { return codebook_ ? static_cast<int64_t>(a_codes_.size()) : 0; }
+  void prepare(float* shared) const override {
+    if (!codebook_) return;
+    const float* book = book_.data();
+    for (size_t i = 0; i < a_codes_.size(); ++i) shared[i] = book[a_codes_[i]];
+  }
+  int64_t resident_bytes() const override {
+    return static_cast<int64_t>(a_.size() * 4 + a_codes_.size() + book_.size() * 4 + bias_.size() * 4);
+  }
+
+  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                 int64_t begin, int64_t end, float* scratch, const float* shared) const override {
+    const int mr = kernel_->mr, nr = kernel_->nr;
+    const int64_t ocg = s_.out_c / s_.groups, k = s_.k_per_group();
+    const int64_t panels = (ncols + nr - 1) / nr;
+    const float* a = codebook_ ? shared : a_.data();
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t g = item / panels, n0 = (item % panels) * nr;
+      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch, [&](const float* panel, int64_t ld, int cols) {
+        for (int64_t p = 0; p < row_panels_; ++p) {
+          const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
+          kernel_->tile(a + (g * row_panels_ + p) * k * mr, panel, ld, k,
+                        bias_.data() + (g * row_panels_ + p) * mr, relu_,
+                        out + (g * ocg + p * mr) * ldc + n0, ldc, rows, cols);
+        }
+      });
+    }
+  }
+
+ private:
+  // Calls f(source index in OIHW, destination index in the packed layout) for every weight.
+  template <typename F>
+  void for_each_weight(F f) const {
+    const int mr = kernel_->mr;
+    const int64_t ocg = s_.out_c / s_.groups, k = s_.k_per_group();
+    for (int64_t g = 0; g < s_.groups; ++g)
+      for (int64_t r = 0; r < ocg; ++r)
+        for (int64_t i = 0; i < k; ++i)
+          f((g * ocg + r) * k + i, ((g * row_panels_ + r / mr) * k + i) * mr + r % mr);
+  }
+
+  ConvShape s_;
+  const GemmKernel* kernel_;
+  bool relu_, codebook_ = false;
+  int64_t row_panels_ = 0;
+  std::vector<float> a_, bias_, book_;
+  std::vector<uint8_t> a_codes_;
+};
+
+class SparseOp : public ConvOp {
+ public:
+  // The CSR is blocked over K: chunk q lists, row by row, the non-zeros whose B row lies in
+  // [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of B (kc x NR floats) stays in L1 while
+  // every output row sweeps it; rows accumulate across chunks in the output.
+  SparseOp(const ConvShape& s, const ConvWeights& w, bool relu, const SpmmKernel& kernel)
+      : s_(s), kernel_(&kernel), relu_(relu) {
+    const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups;
+    kc_ = std::max<int64_t>(16, (int64_t{32} << 10) / (4 * kernel.nr));
+    chunks_ = std::max<int64_t>(1, (k + kc_ - 1) / kc_);
+    copy_bias(w, s.out_c, &bias_);
+    codebook_ = w.codes != nullptr;
+    if (codebook_) book_.assign(w.codebook, w.codebook + w.codebook_size);
+    const std::vector<int64_t> idx = code_index(w, s.out_c * k);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      for (int64_t q = 0; q < chunks_; ++q) {
+        row_start_.push_back(static_cast<uint32_t>(cols_.size()));
+        for (int64_t r = g * ocg; r < (g + 1) * ocg; ++r) {
+          for (int64_t i = q * kc_; i < std::min(k, (q + 1) * kc_); ++i) {
+            const int64_t src = r * k + i;
+            if (w.mask && !w.mask[src]) continue;
+            if (!codebook_ && w.weight[src] == 0.0f) continue;
+            cols_.push_back(static_cast<uint16_t>(i));
+            if (codebook_) codes_.push_back(w.codes[idx[static_cast<size_t>(src)]]);
+            else values_.push_back(w.weight[src]);
+          }
+          row_start_.push_back(static_cast<uint32_t>(cols_.size()));
+        }
+      }
+    }
+  }
+
+  std::string kernel_name() const override {
+    return std::string(kernel_->name) + (codebook_ ? " (codes)" : "");
+  }
+  int64_t work_items(int64_t ncols) const override {
+    return s_.groups * ((ncols + kernel_->nr - 1) / kernel_->nr);
+  }
+  int64_t scratch_floats() const override {
+    return s_.k_per_group() * kernel_->nr + (s_.out_c / s_.groups) * kernel_->nr;
+  }
+  int64_t resident_bytes() const override {
+    return static_cast<int64_t>(row_start_.size() * 4 + cols_.size() * 2 + codes_.size() +
+                                values_.size() * 4 + book_.size() * 4 + bias_.size() * 4);
+  }
+
+  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                 int64_t begin, int64_t end, float* scratch, const float*) const override {
+    const int nr = kernel_->nr;
+    const int64_t ocg = s_.out_c / s_.groups, panels = (ncols + nr - 1) / nr;
+    float* tile_out = scratch + s_.k_per_group() * nr;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t g = item / panels, n0 = (item % panels) * nr;
+      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch, [&](const float* panel, int64_t ld, int cols) {
+        float* dst = cols == nr ? out + g * ocg * ldc + n0 : tile_out;
+        const int64_t ldd = cols == nr ? ldc : nr;
+        for (int64_t q = 0; q < chunks_; ++q) {
+          const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1);
+          const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
+          if (codebook_)
+            kernel_->codebook(rs, cols_.data(), codes_.data(), book_.data(), bias_.data() + g * ocg,
+                              ocg, panel, ld, accumulate, relu, dst, ldd);
+          else
+            kernel_->f32(rs, cols_.data(), values_.data(), bias_.data() + g * ocg, ocg, panel, ld,
+                         accumulate, relu, dst, ldd);
+        }
+        if (cols < nr)
+          for (int64_t r = 0; r < ocg; ++r)
+            std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + r * nr, sizeof(float) * cols);
+      });
+    }
+  }
+
+ private:
+  ConvShape s_;
+  const SpmmKernel* kernel_;
+  bool relu_, codebook_ = false;
+  int64_t kc_ = 0, chunks_ = 1;
+  std::vector<uint32_t> row_start_;  // per (group, chunk): ocg + 1 offsets; cols within the group
+  std::vector<uint16_t> cols_;
+  std::vector<uint8_t> codes_;
+  std::vector<float> values_, book_, bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                        const GemmKernel& kernel) {
+  return std::make_unique<DenseGemmOp>(s, w, relu, kernel);
+}
+
+std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                         const SpmmKernel& kernel) {
+  return std::make_unique<SparseOp>(s, w, relu, kernel);
+}
+
+}  // namespace sqz::rt

@@ -1,0 +1,466 @@
+#include "sqz/runtime/net.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "../kernels/conv_op.h"
+#include "../kernels/im2col.h"
+#include "../kernels/pool.h"
+#include "../kernels/ref/conv_ref.h"
+#include "sqz/runtime/thread_pool.h"
+
+namespace sqz::rt {
+namespace {
+
+// Where a blob lives: inside its parent's storage at a channel offset (views, concat slices).
+struct Placement {
+  std::string parent;  // empty: the blob owns its storage
+  int64_t channel_offset = 0;
+};
+
+int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
+int64_t spatial(const Shape& s) { return s.size() == 4 ? s[2] * s[3] : 1; }
+
+ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
+  return {in[1], in[2], in[3], out[1], out[2], out[3], l.conv.kernel_h, l.conv.kernel_w,
+          l.conv.stride_h, l.conv.stride_w, l.conv.pad_h, l.conv.pad_w, l.conv.groups};
+}
+
+// A 1x1 stride-1 convolution with padding (SqueezeNet's conv_final) computes its interior
+// without padding; the border only ever holds the bias.
+bool pad_only_1x1(const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && (s.ph > 0 || s.pw > 0);
+}
+
+// Columns per im2col block: its rows stay in L2 (~256 KB) while the kernel sweeps them.
+int64_t block_columns(const ConvShape& s) {
+  const int64_t rows = s.groups * s.k_per_group();
+  const int64_t cols = std::max<int64_t>(64, (int64_t{1} << 16) / std::max<int64_t>(rows, 1) / 64 * 64);
+  return std::min(cols, s.out_size());
+}
+
+}  // namespace
+
+struct ConvPlan {
+  ConvShape shape;       // the layer's own geometry
+  ConvShape run_shape;   // what the op computes (pad-only 1x1: without the padding)
+  bool pad_only = false;
+  bool relu = false;
+  std::vector<float> border;  // pad-only: per output channel, the border value
+  std::unique_ptr<ConvOp> op; // null: reference kernels
+};
+
+struct Net::Impl {
+  Model model;
+  NetOptions options;
+  std::map<std::string, Shape> shapes;  // batch 1
+  std::map<std::string, Placement> placement;
+  std::vector<bool> skip;
+  std::vector<bool> fused_relu;
+  std::map<std::string, std::vector<bool>> concat_needs_copy;
+  std::vector<ConvPlan> convs;  // per layer
+  std::vector<LayerProfile> profiles;
+  bool profiling = false;
+  std::unique_ptr<ThreadPool> pool;
+  std::vector<std::vector<float>> scratch;  // per thread
+  std::vector<float> col, shared, pad_tmp;
+  std::map<std::string, std::vector<float>> storage;
+  int64_t batch = 0;
+
+  Status plan();
+  void plan_aliases(const std::map<std::string, int>& consumers,
+                    const std::map<std::string, size_t>& producer);
+  void plan_conv(size_t i);
+  void resolve(const std::string& blob, std::string* root, int64_t* offset) const;
+  float* blob_ptr(const std::string& blob, int64_t image);
+  void run_layer(size_t i);
+  void run_conv(size_t i);
+  void execute_conv(const ConvPlan& p, const ConvOp& op, const std::vector<const float*>& ins,
+                    const std::vector<float*>& outs);
+  double time_conv(const ConvPlan& p, const ConvOp& op);
+  void size_scratch(const ConvOp& op);
+  void run_pool(const Layer& l);
+  void run_concat(const Layer& l);
+  void run_elementwise(const Layer& l);
+};
+
+void Net::Impl::resolve(const std::string& blob, std::string* root, int64_t* offset) const {
+  auto it = placement.find(blob);
+  if (it == placement.end() || it->second.parent.empty()) {
+    *root = blob;
+    *offset = 0;
+    return;
+  }
+  resolve(it->second.parent, root, offset);
+  *offset += it->second.channel_offset * spatial(shapes.at(blob));
+}
+
+float* Net::Impl::blob_ptr(const std::string& blob, int64_t image) {
+  std::string root;
+  int64_t offset;
+  resolve(blob, &root, &offset);
+  return storage.at(root).data() + image * per_image(shapes.at(root)) + offset;
+}
+
+void Net::Impl::plan_aliases(const std::map<std::string, int>& consumers,
+                             const std::map<std::string, size_t>& producer) {
+  const size_t n = model.layers.size();
+  // ReLU fused into its convolution; Dropout and Flatten as views.
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = model.layers[i];
+    if (l.op == OpKind::kDropout || l.op == OpKind::kFlatten) {
+      skip[i] = true;
+      placement[l.output] = {l.inputs[0], 0};
+    } else if (l.op == OpKind::kRelu && producer.count(l.inputs[0]) &&
+               model.layers[producer.at(l.inputs[0])].op == OpKind::kConvolution &&
+               consumers.at(l.inputs[0]) == 1) {
+      skip[i] = true;
+      fused_relu[producer.at(l.inputs[0])] = true;
+      placement[l.output] = {l.inputs[0], 0};
+    }
+  }
+  // Concat along channels without copies: a producer whose output (through single-consumer
+  // views) feeds only this concat writes straight into its slice.
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = model.layers[i];
+    if (l.op != OpKind::kConcat) continue;
+    std::vector<bool>& copy = concat_needs_copy[l.output];
+    int64_t offset = 0;
+    for (const std::string& in : l.inputs) {
+      std::string r = in;
+      bool ok = l.axis == 1 && consumers.at(r) == 1;
+      while (ok && placement.count(r) && !placement[r].parent.empty()) {
+        r = placement[r].parent;
+        ok = consumers.at(r) == 1;
+      }
+      ok = ok && r != model.input && producer.count(r) && !placement.count(r);
+      if (ok) placement[r] = {l.output, offset};
+      copy.push_back(!ok);
+      offset += shapes.at(in)[1];
+    }
+    skip[i] = std::none_of(copy.begin(), copy.end(), [](bool b) { return b; });
+  }
+}
+
+void Net::Impl::size_scratch(const ConvOp& op) {
+  for (auto& s : scratch) s.resize(std::max(s.size(), static_cast<size_t>(op.scratch_floats())));
+  shared.resize(std::max(shared.size(), static_cast<size_t>(op.shared_floats())));
+}
+
+// Seconds for one image through op on a random input, after one untimed run (warms caches).
+double Net::Impl::time_conv(const ConvPlan& p, const ConvOp& op) {
+  const ConvShape& s = p.run_shape;
+  std::vector<float> in(static_cast<size_t>(s.in_c * s.in_h * s.in_w));
+  for (size_t k = 0; k < in.size(); ++k) in[k] = static_cast<float>((k * 7919) % 201) / 100.0f - 1.0f;
+  std::vector<float> out(static_cast<size_t>(s.out_c * s.out_size()));
+  const std::vector<const float*> ins{in.data()};
+  const std::vector<float*> outs{out.data()};
+  double best = 1e30;
+  for (int r = 0; r < 3; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    execute_conv(p, op, ins, outs);
+    if (r) best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+void Net::Impl::plan_conv(size_t i) {
+  const Layer& l = model.layers[i];
+  ConvPlan& p = convs[i];
+  p.shape = conv_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
+  p.relu = fused_relu[i];
+  const int64_t numel = l.weight.numel(), stored = l.mask.empty() ? l.weight.count_nonzero() : l.stored_count();
+  LayerProfile& prof = profiles[i];
+  prof.density = numel ? static_cast<double>(stored) / numel : 1;
+  prof.flops = 2.0 * numel * p.shape.out_size();
+  prof.nnz_flops = 2.0 * stored * p.shape.out_size();
+  if (options.policy == KernelPolicy::kReference) {
+    prof.kernel = "conv2d_f32_ref";
+    return;
+  }
+  p.pad_only = pad_only_1x1(p.shape);
+  p.run_shape = p.shape;
+  if (p.pad_only) {
+    p.run_shape.ph = p.run_shape.pw = 0;
+    p.run_shape.out_h = p.shape.in_h;
+    p.run_shape.out_w = p.shape.in_w;
+    p.border.assign(static_cast<size_t>(p.shape.out_c), 0.0f);
+    if (l.conv.has_bias)
+      for (int64_t c = 0; c < p.shape.out_c; ++c)
+        p.border[c] = p.relu ? std::max(0.0f, l.bias.data[c]) : l.bias.data[c];
+  }
+  ConvWeights w;
+  w.weight = l.weight.data.data();
+  w.mask = l.mask.empty() ? nullptr : l.mask.data();
+  w.bias = l.conv.has_bias ? l.bias.data.data() : nullptr;
+  const bool quantized = l.quant.active();
+  if (quantized) {
+    w.codes = l.quant.codes.data();
+    w.codebook = l.quant.codebook.data();
+    w.codebook_size = static_cast<int>(l.quant.codebook.size());
+  }
+  const bool fits_sparse = p.run_shape.k_per_group() <= 65536;
+  std::unique_ptr<ConvOp> sparse, dense;
+  if (fits_sparse && options.policy != KernelPolicy::kDense &&
+      (options.policy == KernelPolicy::kSparse || prof.density <= options.sparse_max_density))
+    sparse = make_sparse_conv(p.run_shape, w, p.relu, best_spmm_kernel());
+  if (options.policy != KernelPolicy::kSparse || !sparse) {
+    // Dense from codes needs a free code for the zeros: not when the codebook is full.
+    if (quantized && w.mask && w.codebook_size >= 256) w.codes = nullptr;
+    dense = make_dense_conv(p.run_shape, w, p.relu, best_gemm_kernel());
+  }
+  if (sparse && dense) {  // kAuto with both possible: one timed run of each decides
+    size_scratch(*sparse);
+    size_scratch(*dense);
+    const double ts = time_conv(p, *sparse), td = time_conv(p, *dense);
+    (ts < td ? dense : sparse).reset();
+  }
+  p.op = sparse ? std::move(sparse) : std::move(dense);
+  size_scratch(*p.op);
+  prof.kernel = p.op->kernel_name() + (p.pad_only ? " +border" : "");
+}
+
+Status Net::Impl::plan() {
+  SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(model, 1));
+  const size_t n = model.layers.size();
+  std::map<std::string, int> consumers;
+  std::map<std::string, size_t> producer;
+  consumers[model.output]++;
+  for (size_t i = 0; i < n; ++i) {
+    for (const std::string& in : model.layers[i].inputs) consumers[in]++;
+    producer[model.layers[i].output] = i;
+  }
+  skip.assign(n, false);
+  fused_relu.assign(n, false);
+  pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
+  scratch.resize(static_cast<size_t>(pool->threads()));
+  convs.resize(n);
+  profiles.resize(n);
+  plan_aliases(consumers, producer);
+  for (size_t i = 0; i < n; ++i) {
+    const Layer& l = model.layers[i];
+    profiles[i].name = l.name;
+    profiles[i].kernel = skip[i] ? "alias" : op_name(l.op);
+    if (l.op == OpKind::kConvolution) plan_conv(i);
+  }
+  // The ops own their packed weights now: drop the dense copies (the reference path reads them).
+  if (options.policy != KernelPolicy::kReference)
+    for (Layer& l : model.layers) {
+      l.weight.data = {};
+      l.mask = {};
+      l.quant.codes = {};
+    }
+  return Status::ok();
+}
+
+void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op, const std::vector<const float*>& ins,
+                             const std::vector<float*>& outs) {
+  const ConvShape& s = p.run_shape;
+  const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
+  if (op.shared_floats() > 0) op.prepare(shared.data());
+  if (conv_reads_input_directly(s)) {
+    const int64_t items = op.work_items(n);
+    pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int t) {
+      for (int64_t w = begin; w < end;) {
+        const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
+        op.run_items(ins[b], n, n, outs[b], n, w - b * items, stop - b * items, scratch[t].data(),
+                     shared.data());
+        w = stop;
+      }
+    });
+    return;
+  }
+  const int64_t rows = s.groups * s.k_per_group(), block = block_columns(s);
+  col.resize(std::max(col.size(), static_cast<size_t>(rows * block)));
+  for (int64_t b = 0; b < images; ++b) {
+    for (int64_t c0 = 0; c0 < n; c0 += block) {
+      const int64_t ncols = std::min(block, n - c0);
+      pool->parallel_for(rows, [&](int64_t begin, int64_t end, int) {
+        im2col(s, ins[b], col.data(), begin, end, c0, ncols);
+      });
+      pool->parallel_for(op.work_items(ncols), [&](int64_t begin, int64_t end, int t) {
+        op.run_items(col.data(), ncols, ncols, outs[b] + c0, n, begin, end, scratch[t].data(),
+                     shared.data());
+      });
+    }
+  }
+}
+
+void Net::Impl::run_conv(size_t i) {
+  const Layer& l = model.layers[i];
+  const ConvPlan& p = convs[i];
+  std::vector<const float*> ins(static_cast<size_t>(batch));
+  std::vector<float*> outs(static_cast<size_t>(batch));
+  const ConvShape& s = p.run_shape;
+  const int64_t run_out = s.out_c * s.out_size();
+  if (p.pad_only) pad_tmp.resize(std::max(pad_tmp.size(), static_cast<size_t>(batch * run_out)));
+  for (int64_t b = 0; b < batch; ++b) {
+    ins[b] = blob_ptr(l.inputs[0], b);
+    outs[b] = p.pad_only ? pad_tmp.data() + b * run_out : blob_ptr(l.output, b);
+  }
+  if (!p.op) {  // reference path
+    for (int64_t b = 0; b < batch; ++b)
+      ref::conv2d_f32(p.shape, ins[b], l.weight.data.data(), l.conv.has_bias ? l.bias.data.data() : nullptr,
+                      p.relu, outs[b]);
+    return;
+  }
+  execute_conv(p, *p.op, ins, outs);
+  if (!p.pad_only) return;
+  const ConvShape& full = p.shape;
+  for (int64_t b = 0; b < batch; ++b) {
+    float* out = blob_ptr(l.output, b);
+    for (int64_t c = 0; c < full.out_c; ++c) {
+      float* plane = out + c * full.out_size();
+      std::fill(plane, plane + full.out_size(), p.border[c]);
+      for (int64_t y = 0; y < s.out_h; ++y)
+        std::memcpy(plane + (y + full.ph) * full.out_w + full.pw, outs[b] + (c * s.out_h + y) * s.out_w,
+                    sizeof(float) * s.out_w);
+    }
+  }
+}
+
+void Net::Impl::run_pool(const Layer& l) {
+  const Shape& in = shapes.at(l.inputs[0]);
+  const Shape& out = shapes.at(l.output);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* src = blob_ptr(l.inputs[0], b);
+    float* dst = blob_ptr(l.output, b);
+    if (l.pool.global) {
+      (l.op == OpKind::kMaxPool ? global_maxpool_f32 : global_avgpool_f32)(in[1], in[2] * in[3], src, dst);
+      continue;
+    }
+    const PoolShape s{in[1], in[2], in[3], out[2], out[3], l.pool.kernel_h, l.pool.kernel_w,
+                      l.pool.stride_h, l.pool.stride_w, l.pool.pad_h, l.pool.pad_w,
+                      l.pool.average_counts_padding};
+    if (l.op == OpKind::kAvgPool) {
+      avgpool2d_f32(s, src, dst);
+      continue;
+    }
+    // Channels are independent: split them over the threads.
+    const int64_t plane_in = s.in_h * s.in_w, plane_out = s.out_h * s.out_w;
+    pool->parallel_for(s.c, [&](int64_t begin, int64_t end, int) {
+      PoolShape part = s;
+      part.c = end - begin;
+      maxpool2d_f32(part, src + begin * plane_in, dst + begin * plane_out);
+    });
+  }
+}
+
+void Net::Impl::run_concat(const Layer& l) {
+  const Shape& out = shapes.at(l.output);
+  const std::vector<bool>& copy = concat_needs_copy.at(l.output);
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(l.axis) + 1; d < out.size(); ++d) inner *= out[d];
+  const int64_t outer = per_image(out) / (out[static_cast<size_t>(l.axis)] * inner);
+  for (int64_t b = 0; b < batch; ++b) {
+    float* dst = blob_ptr(l.output, b);
+    int64_t offset = 0;
+    for (size_t k = 0; k < l.inputs.size(); ++k) {
+      const int64_t len = shapes.at(l.inputs[k])[static_cast<size_t>(l.axis)] * inner;
+      if (copy[k]) {
+        const float* src = blob_ptr(l.inputs[k], b);
+        for (int64_t o = 0; o < outer; ++o)
+          std::memcpy(dst + o * per_image(out) / outer + offset, src + o * len, sizeof(float) * len);
+      }
+      offset += len;
+    }
+  }
+}
+
+void Net::Impl::run_elementwise(const Layer& l) {
+  const Shape& s = shapes.at(l.output);
+  const int64_t n = per_image(s);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* src = blob_ptr(l.inputs[0], b);
+    float* dst = blob_ptr(l.output, b);
+    if (l.op == OpKind::kRelu) {
+      for (int64_t k = 0; k < n; ++k) dst[k] = src[k] > 0 ? src[k] : 0.0f;
+      continue;
+    }
+    // Softmax over axis 1 at every position below it.
+    const int64_t c = s[1], inner = n / c;
+    for (int64_t p = 0; p < inner; ++p) {
+      float m = -INFINITY;
+      for (int64_t k = 0; k < c; ++k) m = std::max(m, src[k * inner + p]);
+      double sum = 0;
+      for (int64_t k = 0; k < c; ++k) sum += std::exp(double{src[k * inner + p]} - m);
+      for (int64_t k = 0; k < c; ++k)
+        dst[k * inner + p] = static_cast<float>(std::exp(double{src[k * inner + p]} - m) / sum);
+    }
+  }
+}
+
+void Net::Impl::run_layer(size_t i) {
+  const Layer& l = model.layers[i];
+  switch (l.op) {
+    case OpKind::kConvolution: run_conv(i); break;
+    case OpKind::kMaxPool:
+    case OpKind::kAvgPool: run_pool(l); break;
+    case OpKind::kConcat: run_concat(l); break;
+    case OpKind::kRelu:
+    case OpKind::kSoftmax: run_elementwise(l); break;
+    case OpKind::kDropout:
+    case OpKind::kFlatten: break;
+  }
+}
+
+Net::Net(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Net::~Net() = default;
+
+Result<std::unique_ptr<Net>> Net::create(const Model& model, const NetOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->model = model;
+  impl->options = options;
+  SQZ_RETURN_IF_ERROR(impl->plan());
+  return std::unique_ptr<Net>(new Net(std::move(impl)));
+}
+
+Shape Net::input_chw() const {
+  const Shape& s = impl_->model.input_shape;
+  return Shape(s.begin() + 1, s.end());
+}
+
+int64_t Net::output_size() const { return per_image(impl_->shapes.at(impl_->model.output)); }
+
+int64_t Net::weight_bytes() const {
+  int64_t bytes = 0;
+  for (const ConvPlan& p : impl_->convs)
+    if (p.op) bytes += p.op->resident_bytes() + static_cast<int64_t>(p.border.size() * 4);
+  return bytes;
+}
+
+Status Net::forward(const float* input, int64_t batch, std::vector<float>* output) {
+  Impl& m = *impl_;
+  SQZ_RETURN_ERROR_IF(batch < 1, ErrorCode::kInvalidArgument, "batch must be at least 1");
+  if (batch != m.batch) {
+    m.storage.clear();
+    for (const auto& [name, shape] : m.shapes) {
+      auto it = m.placement.find(name);
+      if (it == m.placement.end() || it->second.parent.empty())
+        m.storage[name].resize(static_cast<size_t>(batch * per_image(shape)));
+    }
+    m.batch = batch;
+  }
+  std::vector<float>& in = m.storage.at(m.model.input);
+  std::memcpy(in.data(), input, sizeof(float) * in.size());
+  for (size_t i = 0; i < m.model.layers.size(); ++i) {
+    if (m.skip[i]) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    m.run_layer(i);
+    if (m.profiling)
+      m.profiles[i].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const int64_t n = output_size();
+  output->resize(static_cast<size_t>(batch * n));
+  for (int64_t b = 0; b < batch; ++b)
+    std::memcpy(output->data() + b * n, m.blob_ptr(m.model.output, b), sizeof(float) * n);
+  return Status::ok();
+}
+
+void Net::set_profiling(bool on) { impl_->profiling = on; }
+std::vector<LayerProfile> Net::profile() const { return impl_->profiles; }
+
+}  // namespace sqz::rt
