@@ -42,17 +42,21 @@ int cmd_bench(int argc, char** argv) {
       "kernels", po::value(&kernels)->default_value("auto"), "auto | dense | sparse | reference");
   po::variables_map vm;
   int code;
-  if (!parse_args("bench", "MODEL [--threads N] [--batch B] [--runs N]", options, {"model"}, argc, argv,
-                  &vm, &code))
+  if (!parse_args("bench", "MODEL [--threads N] [--batch B] [--runs N]", options, {"model"}, argc,
+                  argv, &vm, &code))
     return code;
   if (threads < 1 || batch < 1 || runs < 1 || warmup < 0)
     return usage_error("bench", "--threads, --batch and --runs must be at least 1");
   rt::NetOptions opts;
   opts.threads = threads;
-  if (kernels == "dense") opts.policy = rt::KernelPolicy::kDense;
-  else if (kernels == "sparse") opts.policy = rt::KernelPolicy::kSparse;
-  else if (kernels == "reference") opts.policy = rt::KernelPolicy::kReference;
-  else if (kernels != "auto") return usage_error("bench", "--kernels must be auto, dense, sparse or reference");
+  if (kernels == "dense")
+    opts.policy = rt::KernelPolicy::kDense;
+  else if (kernels == "sparse")
+    opts.policy = rt::KernelPolicy::kSparse;
+  else if (kernels == "reference")
+    opts.policy = rt::KernelPolicy::kReference;
+  else if (kernels != "auto")
+    return usage_error("bench", "--kernels must be auto, dense, sparse or reference");
   std::unique_ptr<rt::Net> net;
   {
     Result<Model> model = load_any_model(model_path, prototxt);  // freed before timing
@@ -73,40 +77,47 @@ int cmd_bench(int argc, char** argv) {
   for (int r = 0; r < runs; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     if (Status s = net->forward(in.data(), batch, &out); !s.is_ok()) return fail(s);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   double flops = 0, nnz_flops = 0;
   const auto profile = net->profile();
   for (const auto& p : profile) flops += p.flops, nnz_flops += p.nnz_flops;
   const double med = median(ms);
   if (flags.json) {
-    std::printf("{\"model\": %s, \"threads\": %d, \"batch\": %d, \"runs\": %d, \"median_ms\": %.4f, "
-                "\"min_ms\": %.4f, \"weight_bytes\": %lld, \"peak_rss_kib\": %ld, \"layers\": [",
-                json_quote(model_path).c_str(), threads, batch, runs, med,
-                *std::min_element(ms.begin(), ms.end()), (long long)net->weight_bytes(), peak_rss_kib());
+    std::printf(
+        "{\"model\": %s, \"threads\": %d, \"batch\": %d, \"runs\": %d, \"median_ms\": %.4f, "
+        "\"min_ms\": %.4f, \"weight_bytes\": %lld, \"peak_rss_kib\": %ld, \"layers\": [",
+        json_quote(model_path).c_str(), threads, batch, runs, med,
+        *std::min_element(ms.begin(), ms.end()), (long long)net->weight_bytes(), peak_rss_kib());
     bool first = true;
     for (const auto& p : profile) {
       if (p.kernel == "alias") continue;
-      std::printf("%s\n {\"layer\": %s, \"kernel\": %s, \"ms\": %.4f, \"density\": %.4f}", first ? "" : ",",
-                  json_quote(p.name).c_str(), json_quote(p.kernel).c_str(), 1e3 * p.seconds / runs, p.density);
+      std::printf("%s\n {\"layer\": %s, \"kernel\": %s, \"ms\": %.4f, \"density\": %.4f}",
+                  first ? "" : ",", json_quote(p.name).c_str(), json_quote(p.kernel).c_str(),
+                  1e3 * p.seconds / runs, p.density);
       first = false;
     }
     std::printf("\n]}\n");
     return kExitOk;
   }
-  std::printf("%-28s %-40s %7s %8s %9s %9s\n", "layer", "kernel", "density", "ms", "GFLOP/s", "nnz GF/s");
+  std::printf("%-28s %-40s %7s %8s %9s %9s\n", "layer", "kernel", "density", "ms", "GFLOP/s",
+              "nnz GF/s");
   for (const auto& p : profile) {
     if (p.kernel == "alias") continue;
     const double layer_ms = 1e3 * p.seconds / runs;
-    auto rate = [&](double f) { return f > 0 && layer_ms > 0 ? batch * f / (layer_ms * 1e6) : 0.0; };
+    auto rate = [&](double f) {
+      return f > 0 && layer_ms > 0 ? batch * f / (layer_ms * 1e6) : 0.0;
+    };
     std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f\n", p.name.c_str(), p.kernel.c_str(),
                 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops));
   }
   std::printf("\n%s: threads %d, batch %d, %d runs after %d warm-up\n", model_path.c_str(), threads,
               batch, runs, warmup);
-  std::printf("weights resident %.3f MB; peak RSS %.1f MB\n", net->weight_bytes() / 1e6, peak_rss_kib() / 1024.0);
-  std::printf("dense-equivalent %.2f GFLOP/image, on stored weights %.2f GFLOP/image\n", flops / 1e9,
-              nnz_flops / 1e9);
+  std::printf("weights resident %.3f MB; peak RSS %.1f MB\n", net->weight_bytes() / 1e6,
+              peak_rss_kib() / 1024.0);
+  std::printf("dense-equivalent %.2f GFLOP/image, on stored weights %.2f GFLOP/image\n",
+              flops / 1e9, nnz_flops / 1e9);
   std::printf("min %.2f ms  max %.2f ms\nmedian %.2f ms\n", *std::min_element(ms.begin(), ms.end()),
               *std::max_element(ms.begin(), ms.end()), med);
   return kExitOk;

@@ -15,9 +15,10 @@ void print_reports(const std::vector<prune::StepReport>& steps, double before, d
   int64_t reset = 0;
   for (const auto& s : steps) reset += s.mask_violations_reset;
   if (json) {
-    std::printf("{\"density_before\": %.6f, \"density_after\": %.6f, \"mask_violations_reset\": %lld, "
-                "\"layers\": [",
-                before, after, (long long)reset);
+    std::printf(
+        "{\"density_before\": %.6f, \"density_after\": %.6f, \"mask_violations_reset\": %lld, "
+        "\"layers\": [",
+        before, after, (long long)reset);
     for (size_t i = 0; i < last.size(); ++i)
       std::printf("%s\n {\"layer\": %s, \"weights\": %lld, \"kept\": %lld, \"threshold\": %.6g}",
                   i ? "," : "", json_quote(last[i].name).c_str(), (long long)last[i].weights,
@@ -29,8 +30,10 @@ void print_reports(const std::vector<prune::StepReport>& steps, double before, d
   for (const auto& r : last)
     std::printf("%-22s %9lld %9lld %7.1f%% %11.4g\n", r.name.c_str(), (long long)r.weights,
                 (long long)r.kept_after, 100.0 * r.kept_after / r.weights, r.threshold);
-  std::printf("\ntotal density %.2f%% -> %.2f%% in %zu step(s)", 100 * before, 100 * after, steps.size());
-  if (reset) std::printf("; %lld retrained weights at pruned positions were reset to 0", (long long)reset);
+  std::printf("\ntotal density %.2f%% -> %.2f%% in %zu step(s)", 100 * before, 100 * after,
+              steps.size());
+  if (reset)
+    std::printf("; %lld retrained weights at pruned positions were reset to 0", (long long)reset);
   std::printf("\n");
 }
 
@@ -62,13 +65,14 @@ int cmd_prune(int argc, char** argv) {
   if (!parse_args("prune", "MODEL (--density D | --quality Q | --global-density D) -o OUT", options,
                   {"model"}, argc, argv, &vm, &code))
     return code;
-  const int chosen = static_cast<int>(vm.count("density") + vm.count("quality") + vm.count("global-density"));
+  const int chosen =
+      static_cast<int>(vm.count("density") + vm.count("quality") + vm.count("global-density"));
   if (chosen != 1)
     return usage_error("prune", "give exactly one of --density, --quality, --global-density");
   if (schedule != "cubic" && schedule != "linear")
     return usage_error("prune", "--schedule must be cubic or linear");
   prune::PruneOptions o;
-  o.criterion = vm.count("quality") ? prune::Criterion::kQuality
+  o.criterion = vm.count("quality")          ? prune::Criterion::kQuality
                 : vm.count("global-density") ? prune::Criterion::kGlobalDensity
                                              : prune::Criterion::kDensity;
   o.density = vm.count("global-density") ? global : density;
@@ -81,7 +85,8 @@ int cmd_prune(int argc, char** argv) {
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
   Result<Model> model = load_any_model(model_path, prototxt);
   if (!model.is_ok()) return fail(model.status());
-  if (Status s = prune::check_options(*model, o); !s.is_ok()) return fail(s.with_context(model_path));
+  if (Status s = prune::check_options(*model, o); !s.is_ok())
+    return fail(s.with_context(model_path));
   const double before = prune::total_density(*model);
   std::unique_ptr<CommandRetrainHook> hook;
   if (!retrain_cmd.empty()) hook = std::make_unique<CommandRetrainHook>(retrain_cmd, flags.verbose);
@@ -89,7 +94,8 @@ int cmd_prune(int argc, char** argv) {
   if (!reports.is_ok()) return fail(reports.status());
   std::string pipeline = "prune";
   for (int i = 1; i < argc; ++i) pipeline += std::string(" ") + argv[i];
-  if (Status s = write_model_file(*model, out, force, standard_metadata(model_path, pipeline)); !s.is_ok())
+  if (Status s = write_model_file(*model, out, force, standard_metadata(model_path, pipeline));
+      !s.is_ok())
     return fail(s);
   print_reports(*reports, before, prune::total_density(*model), flags.json);
   if (!flags.json && !flags.quiet) std::printf("wrote %s\n", out.c_str());

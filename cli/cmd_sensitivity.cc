@@ -34,7 +34,8 @@ std::map<std::string, double> densities_at(const std::vector<Point>& pts, double
 }
 
 // The highest agreement floor whose densities reach the target total density.
-std::map<std::string, double> propose(const std::vector<Point>& pts, const Model& m, double target) {
+std::map<std::string, double> propose(const std::vector<Point>& pts, const Model& m,
+                                      double target) {
   std::map<std::string, int64_t> weights;
   int64_t total = 0;
   for (const Layer& l : m.layers)
@@ -57,7 +58,8 @@ std::string csv(const std::vector<Point>& pts) {
   out << "layer,density,kept,weights,agreement,top1,top5,mean_kl\n";
   for (const Point& p : pts)
     out << p.layer << "," << p.density << "," << p.kept << "," << p.weights << ","
-        << p.acc.agreement << "," << p.acc.top1 << "," << p.acc.top5 << "," << p.acc.mean_kl << "\n";
+        << p.acc.agreement << "," << p.acc.top1 << "," << p.acc.top5 << "," << p.acc.mean_kl
+        << "\n";
   return out.str();
 }
 
@@ -67,10 +69,10 @@ std::string json(const std::vector<Point>& pts, const Accuracy& base,
   out << "{\"baseline\": {\"top1\": " << base.top1 << ", \"top5\": " << base.top5
       << ", \"images\": " << base.images << "},\n \"points\": [";
   for (size_t i = 0; i < pts.size(); ++i)
-    out << (i ? "," : "") << "\n  {\"layer\": " << json_quote(pts[i].layer) << ", \"density\": "
-        << pts[i].density << ", \"kept\": " << pts[i].kept << ", \"agreement\": "
-        << pts[i].acc.agreement << ", \"top1\": " << pts[i].acc.top1 << ", \"top5\": "
-        << pts[i].acc.top5 << "}";
+    out << (i ? "," : "") << "\n  {\"layer\": " << json_quote(pts[i].layer)
+        << ", \"density\": " << pts[i].density << ", \"kept\": " << pts[i].kept
+        << ", \"agreement\": " << pts[i].acc.agreement << ", \"top1\": " << pts[i].acc.top1
+        << ", \"top5\": " << pts[i].acc.top5 << "}";
   out << "],\n \"target_density\": " << target << ",\n \"proposed_densities\": {";
   size_t k = 0;
   for (const auto& [name, d] : proposal) out << (k++ ? ", " : "") << json_quote(name) << ": " << d;
@@ -82,7 +84,8 @@ std::string json(const std::vector<Point>& pts, const Accuracy& base,
 
 int cmd_sensitivity(int argc, char** argv) {
   GlobalFlags flags;
-  std::string model_path, prototxt, dir, out_dir, labels_path, density_list = "0.9,0.8,0.7,0.6,0.5,0.4,0.3,0.2,0.1";
+  std::string model_path, prototxt, dir, out_dir, labels_path,
+      density_list = "0.9,0.8,0.7,0.6,0.5,0.4,0.3,0.2,0.1";
   int limit = 100, threads = 1;
   double target = 0.25;
   bool force = false;
@@ -91,16 +94,19 @@ int cmd_sensitivity(int argc, char** argv) {
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
       "images", po::value(&dir)->required(), "folder of images")(
-      "labels", po::value(&labels_path), "class list for top-1/top-5 (default: synsets.txt beside the folder, if present)")(
+      "labels", po::value(&labels_path),
+      "class list for top-1/top-5 (default: synsets.txt beside the folder, if present)")(
       "limit", po::value(&limit)->default_value(100), "use the first N images (0: all)")(
-      "densities", po::value(&density_list)->default_value(density_list), "comma-separated densities")(
-      "target-density", po::value(&target)->default_value(0.25), "total density to propose per-layer densities for")(
+      "densities", po::value(&density_list)->default_value(density_list),
+      "comma-separated densities")("target-density", po::value(&target)->default_value(0.25),
+                                   "total density to propose per-layer densities for")(
       "threads", po::value(&threads)->default_value(1), "worker threads")(
       "output,o", po::value(&out_dir)->required(), "folder for sensitivity.csv, .json, .svg")(
       "force,f", po::bool_switch(&force), "overwrite existing outputs");
   po::variables_map vm;
   int code;
-  if (!parse_args("sensitivity", "MODEL --images DIR -o OUT_DIR", options, {"model"}, argc, argv, &vm, &code))
+  if (!parse_args("sensitivity", "MODEL --images DIR -o OUT_DIR", options, {"model"}, argc, argv,
+                  &vm, &code))
     return code;
   std::vector<double> densities;
   for (std::stringstream ss(density_list); ss.good();) {
@@ -112,20 +118,23 @@ int cmd_sensitivity(int argc, char** argv) {
       return usage_error("sensitivity", "--densities wants values in (0, 1], got '" + item + "'");
     densities.push_back(d);
   }
-  if (!(target > 0 && target <= 1)) return usage_error("sensitivity", "--target-density must be in (0, 1]");
+  if (!(target > 0 && target <= 1))
+    return usage_error("sensitivity", "--target-density must be in (0, 1]");
   if (threads < 1) return usage_error("sensitivity", "--threads must be at least 1");
   std::error_code ec;
-  if (!std::filesystem::is_directory(out_dir, ec) && !std::filesystem::create_directories(out_dir, ec))
+  if (!std::filesystem::is_directory(out_dir, ec) &&
+      !std::filesystem::create_directories(out_dir, ec))
     return fail(Status(ErrorCode::kIo, out_dir + ": cannot create the folder"));
-  const std::vector<std::string> outs = {out_dir + "/sensitivity.csv", out_dir + "/sensitivity.json",
-                                         out_dir + "/sensitivity.svg"};
+  const std::vector<std::string> outs = {
+      out_dir + "/sensitivity.csv", out_dir + "/sensitivity.json", out_dir + "/sensitivity.svg"};
   for (const std::string& o : outs)
     if (Status s = write_file_atomic(o + ".probe", "", true); !s.is_ok()) return fail(s);
   for (const std::string& o : outs) std::filesystem::remove(o + ".probe", ec);
   if (!force)
     for (const std::string& o : outs)
       if (std::filesystem::exists(o))
-        return fail(Status(ErrorCode::kInvalidArgument, o + ": already exists (use --force to overwrite)"));
+        return fail(
+            Status(ErrorCode::kInvalidArgument, o + ": already exists (use --force to overwrite)"));
   if (labels_path.empty()) {
     const auto guess = std::filesystem::path(dir).parent_path() / "synsets.txt";
     if (std::filesystem::exists(guess)) labels_path = guess.string();
@@ -143,7 +152,8 @@ int cmd_sensitivity(int argc, char** argv) {
 
   std::vector<Point> points;
   int64_t runs = 0, total_runs = 0;
-  for (const Layer& l : model->layers) total_runs += l.op == OpKind::kConvolution ? static_cast<int64_t>(densities.size()) : 0;
+  for (const Layer& l : model->layers)
+    total_runs += l.op == OpKind::kConvolution ? static_cast<int64_t>(densities.size()) : 0;
   Progress progress("sensitivity", total_runs, !flags.quiet);
   for (const Layer& l : model->layers) {
     if (l.op != OpKind::kConvolution) continue;
@@ -151,7 +161,8 @@ int cmd_sensitivity(int argc, char** argv) {
       Model trial = *model;
       Layer* t = trial.find_layer(l.name);
       const int64_t current = l.mask.empty() ? l.weight.count_nonzero() : l.stored_count();
-      prune::prune_layer_to_count(*t, std::min<int64_t>(std::llround(d * l.weight.numel()), current));
+      prune::prune_layer_to_count(*t,
+                                  std::min<int64_t>(std::llround(d * l.weight.numel()), current));
       auto scores = score_images(trial, *images, threads, "", true);
       if (!scores.is_ok()) return fail(scores.status());
       points.push_back({l.name, d, t->stored_count(), t->weight.numel(),
@@ -171,9 +182,13 @@ int cmd_sensitivity(int argc, char** argv) {
   }
   ChartOptions chart{"Pruning sensitivity: one layer pruned at a time (" +
                          std::to_string(images->inputs.size()) + " images)",
-                     "density of the pruned layer", "top-1 agreement with the unpruned model (%)",
-                     900, std::max(460, 60 + 15 * static_cast<int>(series.size())), true};
-  const std::string files[] = {csv(points), json(points, base, proposal, target), line_chart_svg(series, chart)};
+                     "density of the pruned layer",
+                     "top-1 agreement with the unpruned model (%)",
+                     900,
+                     std::max(460, 60 + 15 * static_cast<int>(series.size())),
+                     true};
+  const std::string files[] = {csv(points), json(points, base, proposal, target),
+                               line_chart_svg(series, chart)};
   for (size_t i = 0; i < 3; ++i)
     if (Status s = write_file_atomic(outs[i], files[i], true); !s.is_ok()) return fail(s);
   if (flags.json) {

@@ -51,7 +51,7 @@ Result<Model> load_any_model(const std::string& path, const std::string& prototx
 }
 
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
-                                                       const std::string& flag) {
+                                                        const std::string& flag) {
   std::map<std::string, double> out;
   for (const std::string& item : items) {
     const size_t eq = item.rfind('=');

@@ -42,7 +42,7 @@ Result<Model> load_any_model(const std::string& path, const std::string& prototx
 // Parses repeated NAME=VALUE options (e.g. --layer-density conv1=0.5); flag names the option
 // in errors.
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
-                                                       const std::string& flag);
+                                                        const std::string& flag);
 
 // JSON string literal with escapes.
 std::string json_quote(const std::string& s);

@@ -25,7 +25,8 @@ std::vector<double> softmax(const float* x, int64_t n) {
 Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
                                 const Shape& chw, bool quiet) {
   SQZ_ASSIGN_OR_RETURN(std::vector<std::string> files, list_images(dir));
-  if (limit > 0 && files.size() > static_cast<size_t>(limit)) files.resize(static_cast<size_t>(limit));
+  if (limit > 0 && files.size() > static_cast<size_t>(limit))
+    files.resize(static_cast<size_t>(limit));
   SQZ_RETURN_ERROR_IF(files.empty(), ErrorCode::kNotFound, dir + ": no images (.jpg, .jpeg, .png)");
   Labels labels;
   if (!labels_path.empty()) {
@@ -83,7 +84,8 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
         if (p[c] > 0) kl += p[c] * (std::log(p[c]) - std::log(std::max(q[c], 1e-300)));
     }
   }
-  if (a.labelled) a.top1 = static_cast<double>(t1) / a.labelled, a.top5 = static_cast<double>(t5) / a.labelled;
+  if (a.labelled)
+    a.top1 = static_cast<double>(t1) / a.labelled, a.top5 = static_cast<double>(t5) / a.labelled;
   if (reference && a.images) {
     a.agreement = static_cast<double>(agree) / a.images;
     a.mean_kl = kl / a.images;

@@ -16,7 +16,8 @@ struct Command {
 
 const Command kCommands[] = {
     {"prune", sqz::cli::cmd_prune, "magnitude pruning with masks, schedules and a retraining hook"},
-    {"sensitivity", sqz::cli::cmd_sensitivity, "prune each layer alone and measure the accuracy cost"},
+    {"sensitivity", sqz::cli::cmd_sensitivity,
+     "prune each layer alone and measure the accuracy cost"},
     {"quantize", sqz::cli::cmd_quantize,
      "share weights: per-layer k-means codebooks, write a .sqz"},
     {"encode", sqz::cli::cmd_encode, "write an already quantized model (e.g. the release) as .sqz"},

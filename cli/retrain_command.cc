@@ -68,11 +68,10 @@ Status copy_trained_weights(const Model& trained, Model& model, const std::strin
     SQZ_RETURN_ERROR_IF(k >= from.size(), ErrorCode::kShapeMismatch,
                         source + ": has fewer convolution layers than the model");
     const Layer& t = *from[k++];
-    SQZ_RETURN_ERROR_IF(t.weight.shape != l.weight.shape || t.bias.shape != l.bias.shape,
-                        ErrorCode::kShapeMismatch,
-                        source + ": layer '" + l.name + "' weight shape " +
-                            shape_to_string(t.weight.shape) + " differs from the model's " +
-                            shape_to_string(l.weight.shape));
+    SQZ_RETURN_ERROR_IF(
+        t.weight.shape != l.weight.shape || t.bias.shape != l.bias.shape, ErrorCode::kShapeMismatch,
+        source + ": layer '" + l.name + "' weight shape " + shape_to_string(t.weight.shape) +
+            " differs from the model's " + shape_to_string(l.weight.shape));
     l.weight.data = t.weight.data;
     l.bias.data = t.bias.data;
   }

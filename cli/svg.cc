@@ -7,8 +7,8 @@
 namespace sqz::cli {
 namespace {
 
-const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-                          "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
 std::string num(double v) {
   char buf[32];
@@ -36,11 +36,20 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -77,10 +86,10 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
            tick_label(y) + "</text>\n";
   }
   for (double x = x0; x <= x1 + xs / 2; x += xs)
-    svg += "<text x=\"" + num(px(x)) + "\" y=\"" + num(top + ph + 18) + "\" text-anchor=\"middle\">" +
-           tick_label(x) + "</text>\n";
-  svg += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(pw) + "\" height=\"" +
-         num(ph) + "\" fill=\"none\" stroke=\"#333\"/>\n";
+    svg += "<text x=\"" + num(px(x)) + "\" y=\"" + num(top + ph + 18) +
+           "\" text-anchor=\"middle\">" + tick_label(x) + "</text>\n";
+  svg += "<rect x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" + num(pw) +
+         "\" height=\"" + num(ph) + "\" fill=\"none\" stroke=\"#333\"/>\n";
   svg += "<text x=\"" + num(left + pw / 2) + "\" y=\"" + num(o.height - 10.0) +
          "\" text-anchor=\"middle\">" + xml_escape(o.x_label) + "</text>\n";
   svg += "<text transform=\"translate(16," + num(top + ph / 2) +

@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <png.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,8 +10,6 @@
 #include <fstream>
 #include <map>
 #include <sstream>
-
-#include <png.h>
 
 #include "sqz/core/byte_io.h"
 

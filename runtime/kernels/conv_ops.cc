@@ -46,7 +46,8 @@ class DenseGemmOp : public ConvOp {
     copy_bias(w, s.out_c, &bias);
     bias_.assign(static_cast<size_t>(s.groups * row_panels_ * mr), 0.0f);
     for (int64_t g = 0; g < s.groups; ++g)
-      std::copy(bias.begin() + g * ocg, bias.begin() + (g + 1) * ocg, bias_.begin() + g * row_panels_ * mr);
+      std::copy(bias.begin() + g * ocg, bias.begin() + (g + 1) * ocg,
+                bias_.begin() + g * row_panels_ * mr);
     const int64_t packed = s.groups * row_panels_ * k * mr;
     codebook_ = w.codes != nullptr;
     if (codebook_) {
@@ -57,7 +58,8 @@ class DenseGemmOp : public ConvOp {
       a_codes_.assign(static_cast<size_t>(packed), zero);
       const std::vector<int64_t> idx = code_index(w, s.out_c * k);
       for_each_weight([&](int64_t src, int64_t dst) {
-        if (idx[static_cast<size_t>(src)] >= 0) a_codes_[dst] = w.codes[idx[static_cast<size_t>(src)]];
+        if (idx[static_cast<size_t>(src)] >= 0)
+          a_codes_[dst] = w.codes[idx[static_cast<size_t>(src)]];
       });
     } else {
       a_.assign(static_cast<size_t>(packed), 0.0f);
@@ -72,32 +74,36 @@ class DenseGemmOp : public ConvOp {
     return s_.groups * ((ncols + kernel_->nr - 1) / kernel_->nr);
   }
   int64_t scratch_floats() const override { return s_.k_per_group() * kernel_->nr; }
-  int64_t shared_floats() const override { return codebook_ ? static_cast<int64_t>(a_codes_.size()) : 0; }
+  int64_t shared_floats() const override {
+    return codebook_ ? static_cast<int64_t>(a_codes_.size()) : 0;
+  }
   void prepare(float* shared) const override {
     if (!codebook_) return;
     const float* book = book_.data();
     for (size_t i = 0; i < a_codes_.size(); ++i) shared[i] = book[a_codes_[i]];
   }
   int64_t resident_bytes() const override {
-    return static_cast<int64_t>(a_.size() * 4 + a_codes_.size() + book_.size() * 4 + bias_.size() * 4);
+    return static_cast<int64_t>(a_.size() * 4 + a_codes_.size() + book_.size() * 4 +
+                                bias_.size() * 4);
   }
 
-  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
-                 int64_t begin, int64_t end, float* scratch, const float* shared) const override {
+  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc, int64_t begin,
+                 int64_t end, float* scratch, const float* shared) const override {
     const int mr = kernel_->mr, nr = kernel_->nr;
     const int64_t ocg = s_.out_c / s_.groups, k = s_.k_per_group();
     const int64_t panels = (ncols + nr - 1) / nr;
     const float* a = codebook_ ? shared : a_.data();
     for (int64_t item = begin; item < end; ++item) {
       const int64_t g = item / panels, n0 = (item % panels) * nr;
-      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch, [&](const float* panel, int64_t ld, int cols) {
-        for (int64_t p = 0; p < row_panels_; ++p) {
-          const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
-          kernel_->tile(a + (g * row_panels_ + p) * k * mr, panel, ld, k,
-                        bias_.data() + (g * row_panels_ + p) * mr, relu_,
-                        out + (g * ocg + p * mr) * ldc + n0, ldc, rows, cols);
-        }
-      });
+      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
+                [&](const float* panel, int64_t ld, int cols) {
+                  for (int64_t p = 0; p < row_panels_; ++p) {
+                    const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
+                    kernel_->tile(a + (g * row_panels_ + p) * k * mr, panel, ld, k,
+                                  bias_.data() + (g * row_panels_ + p) * mr, relu_,
+                                  out + (g * ocg + p * mr) * ldc + n0, ldc, rows, cols);
+                  }
+                });
     }
   }
 
@@ -144,8 +150,10 @@ class SparseOp : public ConvOp {
             if (w.mask && !w.mask[src]) continue;
             if (!codebook_ && w.weight[src] == 0.0f) continue;
             cols_.push_back(static_cast<uint16_t>(i));
-            if (codebook_) codes_.push_back(w.codes[idx[static_cast<size_t>(src)]]);
-            else values_.push_back(w.weight[src]);
+            if (codebook_)
+              codes_.push_back(w.codes[idx[static_cast<size_t>(src)]]);
+            else
+              values_.push_back(w.weight[src]);
           }
           row_start_.push_back(static_cast<uint32_t>(cols_.size()));
         }
@@ -167,30 +175,33 @@ class SparseOp : public ConvOp {
                                 values_.size() * 4 + book_.size() * 4 + bias_.size() * 4);
   }
 
-  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
-                 int64_t begin, int64_t end, float* scratch, const float*) const override {
+  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc, int64_t begin,
+                 int64_t end, float* scratch, const float*) const override {
     const int nr = kernel_->nr;
     const int64_t ocg = s_.out_c / s_.groups, panels = (ncols + nr - 1) / nr;
     float* tile_out = scratch + s_.k_per_group() * nr;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t g = item / panels, n0 = (item % panels) * nr;
-      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch, [&](const float* panel, int64_t ld, int cols) {
-        float* dst = cols == nr ? out + g * ocg * ldc + n0 : tile_out;
-        const int64_t ldd = cols == nr ? ldc : nr;
-        for (int64_t q = 0; q < chunks_; ++q) {
-          const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1);
-          const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
-          if (codebook_)
-            kernel_->codebook(rs, cols_.data(), codes_.data(), book_.data(), bias_.data() + g * ocg,
-                              ocg, panel, ld, accumulate, relu, dst, ldd);
-          else
-            kernel_->f32(rs, cols_.data(), values_.data(), bias_.data() + g * ocg, ocg, panel, ld,
-                         accumulate, relu, dst, ldd);
-        }
-        if (cols < nr)
-          for (int64_t r = 0; r < ocg; ++r)
-            std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + r * nr, sizeof(float) * cols);
-      });
+      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
+                [&](const float* panel, int64_t ld, int cols) {
+                  float* dst = cols == nr ? out + g * ocg * ldc + n0 : tile_out;
+                  const int64_t ldd = cols == nr ? ldc : nr;
+                  for (int64_t q = 0; q < chunks_; ++q) {
+                    const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1);
+                    const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
+                    if (codebook_)
+                      kernel_->codebook(rs, cols_.data(), codes_.data(), book_.data(),
+                                        bias_.data() + g * ocg, ocg, panel, ld, accumulate, relu,
+                                        dst, ldd);
+                    else
+                      kernel_->f32(rs, cols_.data(), values_.data(), bias_.data() + g * ocg, ocg,
+                                   panel, ld, accumulate, relu, dst, ldd);
+                  }
+                  if (cols < nr)
+                    for (int64_t r = 0; r < ocg; ++r)
+                      std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + r * nr,
+                                  sizeof(float) * cols);
+                });
     }
   }
 

@@ -33,7 +33,8 @@ void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int6
         if (s.sw == 1) {
           std::memcpy(base + (row_start + lo - col0), src_row + x0, sizeof(float) * (hi - lo));
         } else {
-          for (int64_t ox = lo; ox < hi; ++ox) base[row_start + ox - col0] = src_row[x0 + (ox - lo) * s.sw];
+          for (int64_t ox = lo; ox < hi; ++ox)
+            base[row_start + ox - col0] = src_row[x0 + (ox - lo) * s.sw];
         }
       }
       std::fill(base + (row_start + hi - col0), base + (b - col0), 0.0f);

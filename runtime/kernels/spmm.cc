@@ -1,12 +1,11 @@
 #include "spmm.h"
 
-#define SQZ_DECLARE_SPMM(nr, isa)                                                            \
-  void sqz_spmm_##nr##_codebook_f32_##isa(const uint32_t*, const uint16_t*, const uint8_t*,  \
-                                          const float*, const float*, int64_t, const float*, \
-                                          int64_t, bool, bool, float*, int64_t);             \
-  void sqz_spmm_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*,             \
-                                 const float*, int64_t, const float*, int64_t, bool, bool,   \
-                                 float*, int64_t);
+#define SQZ_DECLARE_SPMM(nr, isa)                                                              \
+  void sqz_spmm_##nr##_codebook_f32_##isa(const uint32_t*, const uint16_t*, const uint8_t*,    \
+                                          const float*, const float*, int64_t, const float*,   \
+                                          int64_t, bool, bool, float*, int64_t);               \
+  void sqz_spmm_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*, const float*, \
+                                 int64_t, const float*, int64_t, bool, bool, float*, int64_t);
 
 extern "C" {
 SQZ_DECLARE_SPMM(64, avx512)
@@ -41,9 +40,9 @@ const SpmmKernel& best_spmm_kernel() {
 
 namespace ref {
 
-void spmm(const uint32_t* row_start, const uint16_t* cols, const uint8_t* codes,
-          const float* book, const float* values, const float* bias, int64_t rows,
-          const float* b, int64_t ldb, int ncols, bool relu, float* c, int64_t ldc) {
+void spmm(const uint32_t* row_start, const uint16_t* cols, const uint8_t* codes, const float* book,
+          const float* values, const float* bias, int64_t rows, const float* b, int64_t ldb,
+          int ncols, bool relu, float* c, int64_t ldc) {
   for (int64_t r = 0; r < rows; ++r)
     for (int j = 0; j < ncols; ++j) {
       double acc = bias[r];

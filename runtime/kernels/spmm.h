@@ -34,9 +34,9 @@ std::vector<const SpmmKernel*> runnable_spmm_kernels();
 
 namespace ref {
 // Naive twin of both SpMM variants (codes null: f32 values), for any column count.
-void spmm(const uint32_t* row_start, const uint16_t* cols, const uint8_t* codes,
-          const float* book, const float* values, const float* bias, int64_t rows,
-          const float* b, int64_t ldb, int ncols, bool relu, float* c, int64_t ldc);
+void spmm(const uint32_t* row_start, const uint16_t* cols, const uint8_t* codes, const float* book,
+          const float* values, const float* bias, int64_t rows, const float* b, int64_t ldb,
+          int ncols, bool relu, float* c, int64_t ldc);
 }  // namespace ref
 
 }  // namespace sqz::rt

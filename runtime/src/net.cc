@@ -25,8 +25,9 @@ int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
 int64_t spatial(const Shape& s) { return s.size() == 4 ? s[2] * s[3] : 1; }
 
 ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
-  return {in[1], in[2], in[3], out[1], out[2], out[3], l.conv.kernel_h, l.conv.kernel_w,
-          l.conv.stride_h, l.conv.stride_w, l.conv.pad_h, l.conv.pad_w, l.conv.groups};
+  return {in[1],        in[2],           in[3],           out[1],          out[2],
+          out[3],       l.conv.kernel_h, l.conv.kernel_w, l.conv.stride_h, l.conv.stride_w,
+          l.conv.pad_h, l.conv.pad_w,    l.conv.groups};
 }
 
 // A 1x1 stride-1 convolution with padding (SqueezeNet's conv_final) computes its interior
@@ -38,19 +39,20 @@ bool pad_only_1x1(const ConvShape& s) {
 // Columns per im2col block: its rows stay in L2 (~256 KB) while the kernel sweeps them.
 int64_t block_columns(const ConvShape& s) {
   const int64_t rows = s.groups * s.k_per_group();
-  const int64_t cols = std::max<int64_t>(64, (int64_t{1} << 16) / std::max<int64_t>(rows, 1) / 64 * 64);
+  const int64_t cols =
+      std::max<int64_t>(64, (int64_t{1} << 16) / std::max<int64_t>(rows, 1) / 64 * 64);
   return std::min(cols, s.out_size());
 }
 
 }  // namespace
 
 struct ConvPlan {
-  ConvShape shape;       // the layer's own geometry
-  ConvShape run_shape;   // what the op computes (pad-only 1x1: without the padding)
+  ConvShape shape;      // the layer's own geometry
+  ConvShape run_shape;  // what the op computes (pad-only 1x1: without the padding)
   bool pad_only = false;
   bool relu = false;
-  std::vector<float> border;  // pad-only: per output channel, the border value
-  std::unique_ptr<ConvOp> op; // null: reference kernels
+  std::vector<float> border;   // pad-only: per output channel, the border value
+  std::unique_ptr<ConvOp> op;  // null: reference kernels
 };
 
 struct Net::Impl {
@@ -66,7 +68,8 @@ struct Net::Impl {
   bool profiling = false;
   std::unique_ptr<ThreadPool> pool;
   std::vector<std::vector<float>> scratch;  // per thread
-  std::vector<float> col, shared, pad_tmp;
+  std::vector<std::vector<float>> cols;     // per thread: one im2col block
+  std::vector<float> shared, pad_tmp;
   std::map<std::string, std::vector<float>> storage;
   int64_t batch = 0;
 
@@ -154,7 +157,8 @@ void Net::Impl::size_scratch(const ConvOp& op) {
 double Net::Impl::time_conv(const ConvPlan& p, const ConvOp& op) {
   const ConvShape& s = p.run_shape;
   std::vector<float> in(static_cast<size_t>(s.in_c * s.in_h * s.in_w));
-  for (size_t k = 0; k < in.size(); ++k) in[k] = static_cast<float>((k * 7919) % 201) / 100.0f - 1.0f;
+  for (size_t k = 0; k < in.size(); ++k)
+    in[k] = static_cast<float>((k * 7919) % 201) / 100.0f - 1.0f;
   std::vector<float> out(static_cast<size_t>(s.out_c * s.out_size()));
   const std::vector<const float*> ins{in.data()};
   const std::vector<float*> outs{out.data()};
@@ -162,7 +166,9 @@ double Net::Impl::time_conv(const ConvPlan& p, const ConvOp& op) {
   for (int r = 0; r < 3; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     execute_conv(p, op, ins, outs);
-    if (r) best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (r)
+      best = std::min(best,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
@@ -172,7 +178,8 @@ void Net::Impl::plan_conv(size_t i) {
   ConvPlan& p = convs[i];
   p.shape = conv_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
   p.relu = fused_relu[i];
-  const int64_t numel = l.weight.numel(), stored = l.mask.empty() ? l.weight.count_nonzero() : l.stored_count();
+  const int64_t numel = l.weight.numel(),
+                stored = l.mask.empty() ? l.weight.count_nonzero() : l.stored_count();
   LayerProfile& prof = profiles[i];
   prof.density = numel ? static_cast<double>(stored) / numel : 1;
   prof.flops = 2.0 * numel * p.shape.out_size();
@@ -256,7 +263,8 @@ Status Net::Impl::plan() {
   return Status::ok();
 }
 
-void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op, const std::vector<const float*>& ins,
+void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
+                             const std::vector<const float*>& ins,
                              const std::vector<float*>& outs) {
   const ConvShape& s = p.run_shape;
   const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
@@ -273,20 +281,24 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op, const std::vec
     });
     return;
   }
-  const int64_t rows = s.groups * s.k_per_group(), block = block_columns(s);
-  col.resize(std::max(col.size(), static_cast<size_t>(rows * block)));
-  for (int64_t b = 0; b < images; ++b) {
-    for (int64_t c0 = 0; c0 < n; c0 += block) {
-      const int64_t ncols = std::min(block, n - c0);
-      pool->parallel_for(rows, [&](int64_t begin, int64_t end, int) {
-        im2col(s, ins[b], col.data(), begin, end, c0, ncols);
-      });
-      pool->parallel_for(op.work_items(ncols), [&](int64_t begin, int64_t end, int t) {
-        op.run_items(col.data(), ncols, ncols, outs[b] + c0, n, begin, end, scratch[t].data(),
-                     shared.data());
-      });
+  // Each thread takes whole column blocks of whole images: im2col into its own buffer (kept
+  // in L2), then the kernel over that block; one synchronisation per layer.
+  const int64_t rows = s.groups * s.k_per_group();
+  int64_t block = block_columns(s);
+  const int64_t threads = static_cast<int64_t>(scratch.size());
+  if (images * ((n + block - 1) / block) < threads)  // too few blocks to share: narrow them
+    block = std::max<int64_t>(64, (n / threads + 63) / 64 * 64);
+  const int64_t blocks = (n + block - 1) / block;
+  cols.resize(scratch.size());
+  for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(rows * block)));
+  pool->parallel_for(images * blocks, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t b = w / blocks, c0 = (w % blocks) * block, ncols = std::min(block, n - c0);
+      im2col(s, ins[b], cols[t].data(), 0, rows, c0, ncols);
+      op.run_items(cols[t].data(), ncols, ncols, outs[b] + c0, n, 0, op.work_items(ncols),
+                   scratch[t].data(), shared.data());
     }
-  }
+  });
 }
 
 void Net::Impl::run_conv(size_t i) {
@@ -303,8 +315,8 @@ void Net::Impl::run_conv(size_t i) {
   }
   if (!p.op) {  // reference path
     for (int64_t b = 0; b < batch; ++b)
-      ref::conv2d_f32(p.shape, ins[b], l.weight.data.data(), l.conv.has_bias ? l.bias.data.data() : nullptr,
-                      p.relu, outs[b]);
+      ref::conv2d_f32(p.shape, ins[b], l.weight.data.data(),
+                      l.conv.has_bias ? l.bias.data.data() : nullptr, p.relu, outs[b]);
     return;
   }
   execute_conv(p, *p.op, ins, outs);
@@ -316,8 +328,8 @@ void Net::Impl::run_conv(size_t i) {
       float* plane = out + c * full.out_size();
       std::fill(plane, plane + full.out_size(), p.border[c]);
       for (int64_t y = 0; y < s.out_h; ++y)
-        std::memcpy(plane + (y + full.ph) * full.out_w + full.pw, outs[b] + (c * s.out_h + y) * s.out_w,
-                    sizeof(float) * s.out_w);
+        std::memcpy(plane + (y + full.ph) * full.out_w + full.pw,
+                    outs[b] + (c * s.out_h + y) * s.out_w, sizeof(float) * s.out_w);
     }
   }
 }
@@ -329,12 +341,14 @@ void Net::Impl::run_pool(const Layer& l) {
     const float* src = blob_ptr(l.inputs[0], b);
     float* dst = blob_ptr(l.output, b);
     if (l.pool.global) {
-      (l.op == OpKind::kMaxPool ? global_maxpool_f32 : global_avgpool_f32)(in[1], in[2] * in[3], src, dst);
+      (l.op == OpKind::kMaxPool ? global_maxpool_f32 : global_avgpool_f32)(in[1], in[2] * in[3],
+                                                                           src, dst);
       continue;
     }
-    const PoolShape s{in[1], in[2], in[3], out[2], out[3], l.pool.kernel_h, l.pool.kernel_w,
-                      l.pool.stride_h, l.pool.stride_w, l.pool.pad_h, l.pool.pad_w,
-                      l.pool.average_counts_padding};
+    const PoolShape s{in[1],           in[2],           in[3],
+                      out[2],          out[3],          l.pool.kernel_h,
+                      l.pool.kernel_w, l.pool.stride_h, l.pool.stride_w,
+                      l.pool.pad_h,    l.pool.pad_w,    l.pool.average_counts_padding};
     if (l.op == OpKind::kAvgPool) {
       avgpool2d_f32(s, src, dst);
       continue;
@@ -363,7 +377,8 @@ void Net::Impl::run_concat(const Layer& l) {
       if (copy[k]) {
         const float* src = blob_ptr(l.inputs[k], b);
         for (int64_t o = 0; o < outer; ++o)
-          std::memcpy(dst + o * per_image(out) / outer + offset, src + o * len, sizeof(float) * len);
+          std::memcpy(dst + o * per_image(out) / outer + offset, src + o * len,
+                      sizeof(float) * len);
       }
       offset += len;
     }
@@ -396,14 +411,23 @@ void Net::Impl::run_elementwise(const Layer& l) {
 void Net::Impl::run_layer(size_t i) {
   const Layer& l = model.layers[i];
   switch (l.op) {
-    case OpKind::kConvolution: run_conv(i); break;
+    case OpKind::kConvolution:
+      run_conv(i);
+      break;
     case OpKind::kMaxPool:
-    case OpKind::kAvgPool: run_pool(l); break;
-    case OpKind::kConcat: run_concat(l); break;
+    case OpKind::kAvgPool:
+      run_pool(l);
+      break;
+    case OpKind::kConcat:
+      run_concat(l);
+      break;
     case OpKind::kRelu:
-    case OpKind::kSoftmax: run_elementwise(l); break;
+    case OpKind::kSoftmax:
+      run_elementwise(l);
+      break;
     case OpKind::kDropout:
-    case OpKind::kFlatten: break;
+    case OpKind::kFlatten:
+      break;
   }
 }
 
@@ -451,7 +475,8 @@ Status Net::forward(const float* input, int64_t batch, std::vector<float>* outpu
     const auto t0 = std::chrono::steady_clock::now();
     m.run_layer(i);
     if (m.profiling)
-      m.profiles[i].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      m.profiles[i].seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   const int64_t n = output_size();
   output->resize(static_cast<size_t>(batch * n));

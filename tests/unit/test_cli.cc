@@ -149,16 +149,21 @@ TEST_CASE("CLI: prune with an external retraining command") {
   CHECK(test::read_bytes(onnx) == before);  // the input is never modified
   for (const char* mode : {"fail", "nothing", "reshape"}) {
     auto bad = test::run_cli({"prune", onnx, "--density", "0.5", "--retrain-cmd",
-                              tool + " " + mode + " {in} {out}", "-o", dir.file(std::string(mode) + ".onnx")});
+                              tool + " " + mode + " {in} {out}", "-o",
+                              dir.file(std::string(mode) + ".onnx")});
     INFO(mode << ": " << bad.err);
     CHECK(bad.exit_code == 1);
     CHECK(bad.err.find("retrain command") != std::string::npos);
     CHECK(std::count(bad.err.begin(), bad.err.end(), '\n') == 1);
     CHECK_FALSE(std::filesystem::exists(dir.file(std::string(mode) + ".onnx")));
   }
-  CHECK(test::run_cli({"prune", onnx, "--density", "1.5", "-o", dir.file("x.onnx")}).exit_code == 1);
-  CHECK(test::run_cli({"prune", onnx, "--density", "0.5", "--quality", "1", "-o", dir.file("x.onnx")}).exit_code == 2);
-  auto unknown = test::run_cli({"prune", onnx, "--density", "0.5", "--layer-density", "zz=0.1", "-o", dir.file("x.onnx")});
+  CHECK(test::run_cli({"prune", onnx, "--density", "1.5", "-o", dir.file("x.onnx")}).exit_code ==
+        1);
+  CHECK(
+      test::run_cli({"prune", onnx, "--density", "0.5", "--quality", "1", "-o", dir.file("x.onnx")})
+          .exit_code == 2);
+  auto unknown = test::run_cli(
+      {"prune", onnx, "--density", "0.5", "--layer-density", "zz=0.1", "-o", dir.file("x.onnx")});
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.err.find("'zz'") != std::string::npos);
 }
@@ -170,8 +175,9 @@ TEST_CASE("CLI: sensitivity writes its table, JSON and SVG, and eval scores labe
   std::filesystem::create_directory(dir.file("images"));
   test::write_bytes(dir.file("synsets.txt"), "n001 zero\nn002 one\nn003 two\n");
   for (int i = 0; i < 6; ++i)
-    test::write_png(dir.file("images/n00" + std::to_string(1 + i % 3) + "_img" + std::to_string(i) + ".png"),
-                    40 + i, 36, static_cast<uint32_t>(i));
+    test::write_png(
+        dir.file("images/n00" + std::to_string(1 + i % 3) + "_img" + std::to_string(i) + ".png"),
+        40 + i, 36, static_cast<uint32_t>(i));
   auto r = test::run_cli({"sensitivity", dir.file("m.onnx"), "--images", dir.file("images"),
                           "--densities", "0.5,0.1", "-o", dir.file("sens")});
   INFO(r.err);
@@ -179,10 +185,12 @@ TEST_CASE("CLI: sensitivity writes its table, JSON and SVG, and eval scores labe
   const std::string csv = test::read_bytes(dir.file("sens/sensitivity.csv"));
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + 5 * 2);  // header + 5 layers x 2
   CHECK(test::read_bytes(dir.file("sens/sensitivity.svg")).find("<svg") == 0);
-  CHECK(test::read_bytes(dir.file("sens/sensitivity.json")).find("\"proposed_densities\"") != std::string::npos);
+  CHECK(test::read_bytes(dir.file("sens/sensitivity.json")).find("\"proposed_densities\"") !=
+        std::string::npos);
   CHECK(r.out.find("--layer-density conv1=") != std::string::npos);
   // A second run refuses to overwrite.
-  auto again = test::run_cli({"sensitivity", dir.file("m.onnx"), "--images", dir.file("images"), "-o", dir.file("sens")});
+  auto again = test::run_cli(
+      {"sensitivity", dir.file("m.onnx"), "--images", dir.file("images"), "-o", dir.file("sens")});
   CHECK(again.exit_code == 1);
   auto eval = test::run_cli({"eval", dir.file("m.onnx"), "--images", dir.file("images"), "--json"});
   CHECK(eval.exit_code == 0);

@@ -7,15 +7,14 @@
 
 #include "../../runtime/kernels/conv_op.h"
 #include "../../runtime/kernels/im2col.h"
-#include "../../runtime/kernels/spmm.h"
 #include "../../runtime/kernels/pool.h"
 #include "../../runtime/kernels/ref/conv_ref.h"
+#include "../../runtime/kernels/spmm.h"
 #include "sqz/core/graph.h"
 #include "test_util.h"
 
 using namespace sqz;
 using namespace sqz::rt;
-
 
 namespace {
 
@@ -67,7 +66,8 @@ std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block) 
   if (!shared.empty()) op.prepare(shared.data());
   const int64_t n = c.s.out_size(), rows = c.s.groups * c.s.k_per_group();
   if (conv_reads_input_directly(c.s)) {
-    op.run_items(c.in.data(), n, n, got.data(), n, 0, op.work_items(n), scratch.data(), shared.data());
+    op.run_items(c.in.data(), n, n, got.data(), n, 0, op.work_items(n), scratch.data(),
+                 shared.data());
     return got;
   }
   // Column blocks of odd widths: block edges and panel edges both get exercised.
@@ -75,8 +75,8 @@ std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block) 
     const int64_t ncols = std::min(block, n - c0);
     std::vector<float> col(rows * ncols, -9.0f);
     im2col(c.s, c.in.data(), col.data(), 0, rows, c0, ncols);
-    op.run_items(col.data(), ncols, ncols, got.data() + c0, n, 0, op.work_items(ncols), scratch.data(),
-                 shared.data());
+    op.run_items(col.data(), ncols, ncols, got.data() + c0, n, 0, op.work_items(ncols),
+                 scratch.data(), shared.data());
   }
   return got;
 }
@@ -111,23 +111,26 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
           std::snprintf(buf, sizeof buf,
                         "kernel=%s in=%lldx%lldx%lld out_c=%lld k=%lld s=%lld p=%lld g=%lld "
                         "density=%.2f book=%d relu=%d",
-                        kernel.c_str(), (long long)c.s.in_c, (long long)c.s.in_h, (long long)c.s.in_w,
-                        (long long)c.s.out_c, (long long)c.s.kh, (long long)c.s.sh, (long long)c.s.ph,
-                        (long long)c.s.groups, density, book_size, c.relu);
+                        kernel.c_str(), (long long)c.s.in_c, (long long)c.s.in_h,
+                        (long long)c.s.in_w, (long long)c.s.out_c, (long long)c.s.kh,
+                        (long long)c.s.sh, (long long)c.s.ph, (long long)c.s.groups, density,
+                        book_size, c.relu);
           return std::string(buf);
         };
         for (const GemmKernel* k : runnable_gemm_kernels()) {
           for (const ConvWeights& w : {f32, coded}) {
             auto op = make_dense_conv(c.s, w, c.relu, *k);
             INFO(describe(op->kernel_name()));
-            for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}}) CHECK(max_rel_err(run_op(*op, c, block), want) <= 1e-5);
+            for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
+              CHECK(max_rel_err(run_op(*op, c, block), want) <= 1e-5);
           }
         }
         for (const SpmmKernel* k : runnable_spmm_kernels()) {
           for (const ConvWeights& w : {f32, coded}) {
             auto op = make_sparse_conv(c.s, w, c.relu, *k);
             INFO(describe(op->kernel_name()));
-            for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}}) CHECK(max_rel_err(run_op(*op, c, block), want) <= 1e-5);
+            for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
+              CHECK(max_rel_err(run_op(*op, c, block), want) <= 1e-5);
           }
         }
       }
@@ -156,8 +159,8 @@ TEST_CASE("SpMM micro-kernels equal their naive twin") {
     std::vector<float> want(rows * nr), got(rows * nr), got_f32(rows * nr);
     ref::spmm(start.data(), cols.data(), codes.data(), book.data(), nullptr, bias.data(), rows,
               b.data(), nr, static_cast<int>(nr), true, want.data(), nr);
-    k->codebook(start.data(), cols.data(), codes.data(), book.data(), bias.data(), rows, b.data(), nr,
-                false, true, got.data(), nr);
+    k->codebook(start.data(), cols.data(), codes.data(), book.data(), bias.data(), rows, b.data(),
+                nr, false, true, got.data(), nr);
     k->f32(start.data(), cols.data(), values.data(), bias.data(), rows, b.data(), nr, false, true,
            got_f32.data(), nr);
     INFO(k->name);

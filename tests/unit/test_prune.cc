@@ -104,8 +104,10 @@ TEST_CASE("quality x std threshold and one global threshold") {
     total += l.weight.numel();
     for (size_t k = 0; k < l.mask.size(); ++k) {
       const float a = std::fabs(gorig.layers[i].weight.data[k]);
-      if (l.mask[k]) min_kept = std::min(min_kept, a);
-      else max_pruned = std::max(max_pruned, a);
+      if (l.mask[k])
+        min_kept = std::min(min_kept, a);
+      else
+        max_pruned = std::max(max_pruned, a);
     }
   }
   CHECK(min_kept >= max_pruned);

@@ -29,11 +29,11 @@ struct NetOptions {
 
 struct LayerProfile {
   std::string name;
-  std::string kernel;   // e.g. "spmm_64_f32_avx512 (codes)", "alias" for fused/view layers
-  double density = 1;   // convolutions: stored fraction of weights
-  double flops = 0;     // dense-equivalent multiply-adds x 2, per image
-  double nnz_flops = 0; // the same over stored weights only
-  double seconds = 0;   // accumulated over forward() calls while profiling
+  std::string kernel;    // e.g. "spmm_64_f32_avx512 (codes)", "alias" for fused/view layers
+  double density = 1;    // convolutions: stored fraction of weights
+  double flops = 0;      // dense-equivalent multiply-adds x 2, per image
+  double nnz_flops = 0;  // the same over stored weights only
+  double seconds = 0;    // accumulated over forward() calls while profiling
 };
 
 class Net {
