@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "sqz/core/file_io.h"
 
 namespace {
 
@@ -37,6 +38,7 @@ void print_usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sqz::install_interrupt_cleanup();
   if (argc < 2) {
     print_usage(stderr);
     return sqz::cli::kExitUsage;

@@ -196,3 +196,42 @@ TEST_CASE("CLI: sensitivity writes its table, JSON and SVG, and eval scores labe
   CHECK(eval.exit_code == 0);
   CHECK(eval.out.find("\"images\": 6") != std::string::npos);
 }
+
+TEST_CASE("CLI: interrupted writes and a full disk leave no partial output") {
+  test::TempDir dir;
+  Model m = test::tiny_squeezenet(9, 19, 10, 1.0);
+  const std::string onnx = dir.file("m.onnx"), out = dir.file("out.onnx");
+  test::write_bytes(onnx, format::export_onnx(m).value());
+  auto leftovers = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+      n += e.path().filename().string().find(".tmp-") != std::string::npos;
+    return n;
+  };
+  // SIGTERM in the middle of a slowed-down write (SQZ_TEST_WRITE_DELAY_MS): no output, no
+  // temporary file. (SIGINT takes the same path; a background job of a script ignores it.)
+  const std::string cmd = "SQZ_TEST_WRITE_DELAY_MS=400 '" SQZ_CLI_PATH "' decode '" + onnx + "' -o '" + out +
+                          "' >/dev/null 2>&1 & pid=$!; sleep 0.6; kill -TERM $pid; wait $pid; echo $?";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[32] = {0};
+  REQUIRE(fgets(buf, sizeof buf, p));
+  pclose(p);
+  CHECK(std::atoi(buf) == 143);  // died of SIGTERM
+  CHECK_FALSE(std::filesystem::exists(out));
+  CHECK(leftovers() == 0);
+  // Disk full (a file-size limit of 4 KiB): a clean error, the existing output untouched.
+  test::write_bytes(out, "precious");
+  const std::string full = "ulimit -f 4; '" SQZ_CLI_PATH "' decode '" + onnx + "' -o '" + out +
+                           "' --force >/dev/null 2>" + dir.file("err.txt") + "; echo $?";
+  p = popen(full.c_str(), "r");
+  REQUIRE(p);
+  REQUIRE(fgets(buf, sizeof buf, p));
+  pclose(p);
+  CHECK(std::atoi(buf) == 1);
+  const std::string err = test::read_bytes(dir.file("err.txt"));
+  CHECK(err.find(out) != std::string::npos);
+  CHECK(err.find("write failed") != std::string::npos);
+  CHECK(test::read_bytes(out) == "precious");
+  CHECK(leftovers() == 0);
+}

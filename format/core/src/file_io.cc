@@ -4,12 +4,64 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 
 namespace sqz {
+namespace {
+
+// Temporary files being written, for the signal handler (async-signal-safe: fixed slots,
+// atomics, unlink only).
+constexpr int kMaxPending = 16;
+constexpr size_t kMaxPath = 4096;
+char g_pending[kMaxPending][kMaxPath];
+std::atomic<bool> g_used[kMaxPending];
+
+int register_pending(const std::string& path) {
+  if (path.size() >= kMaxPath) return -1;
+  for (int i = 0; i < kMaxPending; ++i) {
+    bool expected = false;
+    if (g_used[i].compare_exchange_strong(expected, true)) {
+      std::memcpy(g_pending[i], path.c_str(), path.size() + 1);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void unregister_pending(int slot) {
+  if (slot >= 0) g_used[slot].store(false);
+}
+
+void cleanup_and_reraise(int sig) {
+  for (int i = 0; i < kMaxPending; ++i)
+    if (g_used[i].load()) ::unlink(g_pending[i]);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+// Testing hook: a delay between written chunks, so that a test can interrupt a write.
+int write_delay_ms() {
+  const char* v = std::getenv("SQZ_TEST_WRITE_DELAY_MS");
+  return v ? std::atoi(v) : 0;
+}
+
+}  // namespace
+
+void install_interrupt_cleanup() {
+  // A signal the parent chose to ignore (e.g. SIGINT for a background job) stays ignored.
+  for (int sig : {SIGINT, SIGTERM})
+    if (::signal(sig, cleanup_and_reraise) == SIG_IGN) ::signal(sig, SIG_IGN);
+  ::signal(SIGXFSZ, SIG_IGN);
+}
 
 Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   struct stat st {};
@@ -35,17 +87,29 @@ Status write_file_atomic(const std::string& path, std::string_view bytes, bool o
     return Status(ErrorCode::kInvalidArgument,
                   path + ": already exists (use --force to overwrite)");
   std::string tmp = path + ".tmp-XXXXXX";
+  // Signals are held while the temporary file is created and registered.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
   int fd = ::mkstemp(tmp.data());
+  const int slot = fd >= 0 ? register_pending(tmp) : -1;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (fd < 0) return Status(ErrorCode::kIo, path + ": cannot create: " + std::strerror(errno));
   auto fail = [&](const char* what) {
     Status s(ErrorCode::kIo, path + ": " + what + ": " + std::strerror(errno));
     ::close(fd);
     ::unlink(tmp.c_str());
+    unregister_pending(slot);
     return s;
   };
+  const int delay = write_delay_ms();
+  const size_t chunk = delay ? size_t{4096} : bytes.size();
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (delay) ::usleep(static_cast<useconds_t>(delay) * 1000);
+    ssize_t n = ::write(fd, bytes.data() + done, std::min(chunk, bytes.size() - done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return fail("write failed");
     done += static_cast<size_t>(n);
@@ -53,14 +117,18 @@ Status write_file_atomic(const std::string& path, std::string_view bytes, bool o
   if (::fchmod(fd, 0644) != 0) return fail("chmod failed");
   if (::fsync(fd) != 0) return fail("fsync failed");
   if (::close(fd) != 0) {
+    Status s(ErrorCode::kIo, path + ": close failed: " + std::strerror(errno));
     ::unlink(tmp.c_str());
-    return Status(ErrorCode::kIo, path + ": close failed: " + std::strerror(errno));
+    unregister_pending(slot);
+    return s;
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     Status s(ErrorCode::kIo, path + ": rename failed: " + std::strerror(errno));
     ::unlink(tmp.c_str());
+    unregister_pending(slot);
     return s;
   }
+  unregister_pending(slot);
   return Status::ok();
 }
 

@@ -17,6 +17,11 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes = size_t
 // On any failure the temporary file is removed and an existing file is untouched.
 Status write_file_atomic(const std::string& path, std::string_view bytes, bool overwrite);
 
+// Installs SIGINT/SIGTERM handlers that delete the temporary files of writes in progress
+// before the process dies of the signal, and ignores SIGXFSZ so that exceeding a file-size
+// limit is a write error (reported, cleaned up) rather than a kill. Call once from main.
+void install_interrupt_cleanup();
+
 // Lower-case extension including the dot ("model.ONNX" -> ".onnx"), or "".
 std::string file_extension(const std::string& path);
 

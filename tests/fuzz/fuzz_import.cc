@@ -1,0 +1,64 @@
+// libFuzzer target for the importers that read a file: built once per format with
+// SQZ_FUZZ_FORMAT = 1 (.net), 2 (.caffemodel), 3 (.prototxt), 4 (.onnx), 5 (image).
+// The bytes are written to a temporary file and imported; the other files are fixed seeds.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "sqz/core/file_io.h"
+#include "sqz/format/importers.h"
+#include "sqz/image/image.h"
+
+namespace {
+
+// A small valid network definition for the weight-file targets.
+const char kPrototxt[] = R"(name: "f" input: "data" input_shape { dim: 1 dim: 3 dim: 9 dim: 9 }
+layer { name: "c1" type: "Convolution" bottom: "data" top: "c1"
+        convolution_param { num_output: 4 kernel_size: 3 stride: 2 } }
+layer { name: "r1" type: "ReLU" bottom: "c1" top: "c1" }
+layer { name: "p1" type: "Pooling" bottom: "c1" top: "p1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "c2" type: "Convolution" bottom: "p1" top: "c2" convolution_param { num_output: 2 kernel_size: 1 pad: 1 } }
+layer { name: "g" type: "Pooling" bottom: "c2" top: "g" pooling_param { pool: AVE global_pooling: true } }
+)";
+
+std::string temp_path(const char* ext) {
+  static const std::string dir = [] {
+    char tmpl[] = "/tmp/sqz-fuzz-XXXXXX";
+    return std::string(mkdtemp(tmpl) ? tmpl : "/tmp");
+  }();
+  return dir + "/input" + ext;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string bytes(reinterpret_cast<const char*>(data), size);
+#if SQZ_FUZZ_FORMAT == 5
+  (void)sqz::image::decode_image(bytes, "fuzz");
+#else
+  static const std::string proto = [] {
+    const std::string p = temp_path(".prototxt.fixed");
+    (void)sqz::write_file_atomic(p, kPrototxt, true);
+    return p;
+  }();
+#if SQZ_FUZZ_FORMAT == 1
+  const std::string path = temp_path(".net");
+  (void)sqz::write_file_atomic(path, bytes, true);
+  (void)sqz::format::import_deep_compression_net(proto, path);
+#elif SQZ_FUZZ_FORMAT == 2
+  const std::string path = temp_path(".caffemodel");
+  (void)sqz::write_file_atomic(path, bytes, true);
+  (void)sqz::format::import_caffe(proto, path);
+#elif SQZ_FUZZ_FORMAT == 3
+  const std::string path = temp_path(".prototxt");
+  (void)sqz::write_file_atomic(path, bytes, true);
+  (void)sqz::format::import_caffe_prototxt(path);
+#elif SQZ_FUZZ_FORMAT == 4
+  const std::string path = temp_path(".onnx");
+  (void)sqz::write_file_atomic(path, bytes, true);
+  (void)sqz::format::import_onnx(path);
+#endif
+#endif
+  return 0;
+}

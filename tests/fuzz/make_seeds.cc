@@ -1,0 +1,78 @@
+// Writes small seed inputs for every fuzz target into DIR/<target>/ (generated, never from
+// ../shared). usage: make_seeds DIR
+#include <filesystem>
+#include <string>
+
+#include "sqz/core/file_io.h"
+#include "sqz/format/exporters.h"
+#include "sqz/format/sqz_file.h"
+#include "sqz/huffman/huffman.h"
+#include "sqz/quantize/quantize.h"
+#include "test_util.h"
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  const std::string dir = argv[1];
+  auto put = [&](const std::string& target, const std::string& name, const std::string& bytes) {
+    std::filesystem::create_directories(dir + "/" + target);
+    (void)sqz::write_file_atomic(dir + "/" + target + "/" + name, bytes, true);
+  };
+  // The fuzz prototxt's network (3x9x9 -> conv 4@3x3/2 -> pool -> conv 2@1x1 pad 1 -> gap).
+  sqz::Model m;
+  m.name = "f";
+  m.input = "data";
+  m.input_shape = {1, 3, 9, 9};
+  auto conv = [](const std::string& name, const std::string& in, int64_t cin, int64_t cout, int64_t k,
+                 int64_t stride, int64_t pad) {
+    sqz::Layer l;
+    l.name = name;
+    l.op = sqz::OpKind::kConvolution;
+    l.inputs = {in};
+    l.output = name;
+    l.conv = {cout, k, k, stride, stride, pad, pad, 1, true};
+    l.weight.shape = {cout, cin, k, k};
+    for (int64_t i = 0; i < cout * cin * k * k; ++i) l.weight.data.push_back(i % 3 == 0 ? 0.0f : 0.25f * (i % 5));
+    l.bias = {{cout}, std::vector<float>(static_cast<size_t>(cout), 0.5f)};
+    return l;
+  };
+  m.layers.push_back(conv("c1", "data", 3, 4, 3, 2, 0));
+  sqz::Layer relu;
+  relu.name = "r1";
+  relu.op = sqz::OpKind::kRelu;
+  relu.inputs = {"c1"};
+  relu.output = "c1@r1";
+  m.layers.push_back(relu);
+  sqz::Layer pool;
+  pool.name = "p1";
+  pool.op = sqz::OpKind::kMaxPool;
+  pool.inputs = {"c1@r1"};
+  pool.output = "p1";
+  pool.pool = {2, 2, 2, 2, 0, 0, false, sqz::PoolRounding::kCeil, true};
+  m.layers.push_back(pool);
+  m.layers.push_back(conv("c2", "p1", 4, 2, 1, 1, 1));
+  sqz::Layer gap;
+  gap.name = "g";
+  gap.op = sqz::OpKind::kAvgPool;
+  gap.inputs = {"c2"};
+  gap.output = "g";
+  gap.pool.global = true;
+  m.layers.push_back(gap);
+  put("onnx", "tiny.onnx", sqz::format::export_onnx(m).value());
+  put("caffemodel", "tiny.caffemodel", sqz::format::export_caffemodel(m).value());
+  put("prototxt", "tiny.prototxt", sqz::format::export_caffe_prototxt(m).value());
+  put("net", "tiny.net", sqz::test::encode_release_net(m));
+  sqz::Model q = m;
+  for (sqz::Layer& l : q.layers)
+    if (l.op == sqz::OpKind::kConvolution) (void)sqz::quant::adopt_existing_values(l);
+  std::string sqz_bytes;
+  (void)sqz::format::encode_sqz(q, {}, &sqz_bytes);
+  put("sqz", "tiny.sqz", sqz_bytes);
+  std::string dense_bytes;
+  (void)sqz::format::encode_sqz(sqz::test::tiny_squeezenet(3, 19, 10, 0.3), {}, &dense_bytes);
+  put("sqz", "sparse_f32.sqz", dense_bytes);
+  std::vector<uint16_t> symbols;
+  for (int i = 0; i < 5000; ++i) symbols.push_back(static_cast<uint16_t>((i * i) % 37));
+  put("huffman", "block", std::string("\x03\x4e\x88", 3) + sqz::huff::encode_block(symbols, 49));
+  sqz::test::write_png(dir + "/image/tiny.png", 12, 9, 1);
+  return 0;
+}
