@@ -12,6 +12,8 @@ PACKAGES=(
   doctest-dev                    # unit tests
   libjpeg-dev libpng-dev         # image decoding (libjpeg-turbo, libpng)
   nlohmann-json3-dev             # JSON reports
+  zlib1g-dev                     # gzip-compressed IDX files
+  dataset-fashion-mnist          # the embedded default's training data
 )
 
 missing=()

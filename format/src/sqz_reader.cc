@@ -76,8 +76,7 @@ Result<std::vector<DirEntry>> read_directory(std::string_view bytes) {
     e.payload = bytes.substr(offset, e.size);
     offset += e.size;
     SQZ_RETURN_ERROR_IF(kVerifyChecksums && crc32c(e.payload.data(), e.payload.size()) != e.crc,
-                        ErrorCode::kCorrupt,
-                        "section " + std::to_string(i) + " checksum mismatch");
+                        ErrorCode::kCorrupt, "section " + std::to_string(i) + " checksum mismatch");
   }
   return dir;
 }
@@ -116,7 +115,12 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
   const Shape& in = shapes.at(l.inputs[0]);
   l.weight.shape = {l.conv.out_channels, in[1] / l.conv.groups, l.conv.kernel_h, l.conv.kernel_w};
   const int64_t numel = shape_numel(l.weight.shape);
-  SQZ_RETURN_ERROR_IF(numel > (int64_t{1} << 31), ErrorCode::kLimit, who + "too many weights");
+  // A layer's positions must be paid for by the file: at most 512 weights per byte of the
+  // LAYER section plus 2^20, so that a small file cannot make the reader allocate gigabytes.
+  SQZ_RETURN_ERROR_IF(numel > (int64_t{1} << 20) + 512 * static_cast<int64_t>(payload.size()),
+                      ErrorCode::kLimit,
+                      who + std::to_string(numel) + " weights is more than a section of " +
+                          std::to_string(payload.size()) + " bytes can describe");
   SQZ_RETURN_ERROR_IF(reserved || kind > kSparseCodebook || coding > kBitmap, ErrorCode::kCorrupt,
                       who + "unknown weight kind or position coding");
   SQZ_RETURN_ERROR_IF(stored > numel || (coding == kAll && stored != numel) ||

@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   m.name = "f";
   m.input = "data";
   m.input_shape = {1, 3, 9, 9};
-  auto conv = [](const std::string& name, const std::string& in, int64_t cin, int64_t cout, int64_t k,
-                 int64_t stride, int64_t pad) {
+  auto conv = [](const std::string& name, const std::string& in, int64_t cin, int64_t cout,
+                 int64_t k, int64_t stride, int64_t pad) {
     sqz::Layer l;
     l.name = name;
     l.op = sqz::OpKind::kConvolution;
@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
     l.output = name;
     l.conv = {cout, k, k, stride, stride, pad, pad, 1, true};
     l.weight.shape = {cout, cin, k, k};
-    for (int64_t i = 0; i < cout * cin * k * k; ++i) l.weight.data.push_back(i % 3 == 0 ? 0.0f : 0.25f * (i % 5));
+    for (int64_t i = 0; i < cout * cin * k * k; ++i)
+      l.weight.data.push_back(i % 3 == 0 ? 0.0f : 0.25f * (i % 5));
     l.bias = {{cout}, std::vector<float>(static_cast<size_t>(cout), 0.5f)};
     return l;
   };

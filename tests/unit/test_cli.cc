@@ -210,8 +210,9 @@ TEST_CASE("CLI: interrupted writes and a full disk leave no partial output") {
   };
   // SIGTERM in the middle of a slowed-down write (SQZ_TEST_WRITE_DELAY_MS): no output, no
   // temporary file. (SIGINT takes the same path; a background job of a script ignores it.)
-  const std::string cmd = "SQZ_TEST_WRITE_DELAY_MS=400 '" SQZ_CLI_PATH "' decode '" + onnx + "' -o '" + out +
-                          "' >/dev/null 2>&1 & pid=$!; sleep 0.6; kill -TERM $pid; wait $pid; echo $?";
+  const std::string cmd =
+      "SQZ_TEST_WRITE_DELAY_MS=400 '" SQZ_CLI_PATH "' decode '" + onnx + "' -o '" + out +
+      "' >/dev/null 2>&1 & pid=$!; sleep 0.6; kill -TERM $pid; wait $pid; echo $?";
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p);
   char buf[32] = {0};

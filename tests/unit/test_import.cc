@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "sqz/format/exporters.h"
 #include "sqz/format/importers.h"
@@ -116,4 +117,12 @@ TEST_CASE("bad model files give one clear error naming the file") {
     test::write_bytes(f.prototxt, text);
     expect_error(format::import_caffe_prototxt(f.prototxt), f.prototxt, "'LRN'");
   }
+}
+
+TEST_CASE("fuzzer regressions are clean errors") {
+  // An ONNX model whose dimensions overflow int64 when multiplied (found by fuzz_onnx).
+  const std::string dir = std::string(SQZ_SOURCE_DIR) + "/tests/fuzz/regressions/";
+  auto r = format::import_onnx(dir + "onnx-dims-overflow.onnx");
+  CHECK_FALSE(r.is_ok());
+  CHECK(shape_numel({int64_t{1} << 40, int64_t{1} << 40}) == std::numeric_limits<int64_t>::max());
 }

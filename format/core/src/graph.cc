@@ -11,7 +11,7 @@ namespace {
 // Sanity limits checked before any allocation driven by a shape (see format/SPEC.md).
 constexpr int64_t kMaxDim = 1 << 16;
 constexpr int64_t kMaxKernel = 64;
-constexpr int64_t kMaxActivationElements = int64_t{1} << 31;
+constexpr int64_t kMaxActivationElements = int64_t{1} << 28;  // 1 GiB of float32 per blob
 
 std::string where(const Layer& layer) { return "layer '" + layer.name + "'"; }
 

@@ -1,12 +1,14 @@
 #include "sqz/core/tensor.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace sqz {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
   return n;
 }
 

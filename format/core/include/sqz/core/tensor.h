@@ -9,7 +9,8 @@ namespace sqz {
 
 using Shape = std::vector<int64_t>;
 
-// Number of elements of a shape (1 for rank 0). REQUIRES: every dim >= 0.
+// Number of elements of a shape (1 for rank 0); INT64_MAX when the product overflows, so that
+// every limit check rejects it. REQUIRES: every dim >= 0.
 int64_t shape_numel(const Shape& shape);
 // "[96, 3, 7, 7]"
 std::string shape_to_string(const Shape& shape);

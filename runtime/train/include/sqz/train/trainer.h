@@ -1,0 +1,71 @@
+// The training engine used for retraining (Deep Compression Sec. 2-3): forward and backward
+// passes over a Model in float32 (Eigen GEMMs over im2col), softmax cross-entropy and a
+// distillation loss (Hinton et al. 2015), SGD with momentum or Adam. Mask-aware: pruned weights
+// get no gradient and stay exactly 0. Codebook-aware: with `train_centroids`, a quantized layer
+// trains its centroids (gradient = sum over the weights sharing it, paper Eq. 3) and keeps its
+// assignments. Data-parallel over threads; for a fixed seed and thread count every step is
+// deterministic.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+
+namespace sqz::train {
+
+enum class Optimizer { kSgd, kAdam };
+enum class LrSchedule { kConstant, kCosine };
+
+struct TrainOptions {
+  Optimizer optimizer = Optimizer::kAdam;
+  double learning_rate = 1e-3;
+  double momentum = 0.9;                              // SGD
+  double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;  // Adam
+  double weight_decay = 0;  // L2 on convolution weights (not biases, not centroids)
+  LrSchedule schedule = LrSchedule::kConstant;
+  int64_t total_steps = 0;  // for the cosine schedule
+  double dropout = 0.5;     // ratio for Dropout layers while training
+  int threads = 1;
+  uint64_t seed = 1;
+  bool train_centroids = false;  // quantized layers: train codebooks (and biases) only
+  // Distillation: loss = alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T).
+  double distill_temperature = 4.0;
+  double distill_alpha = 1.0;  // 1: labels only (no teacher needed)
+};
+
+class Trainer {
+ public:
+  // The trainer works on `model` in place: its weights (and codebooks) change with every step.
+  // REQUIRES: model outlives the trainer; the model's output is logits (a final Softmax, if
+  // any, is skipped while training).
+  static Result<std::unique_ptr<Trainer>> create(Model* model, const TrainOptions& options);
+  ~Trainer();
+
+  // One optimizer step on n images (NCHW floats). labels: n class indices (or null when
+  // distill_alpha == 0); teacher: n x classes logits (or null when distill_alpha == 1).
+  // Returns the mean loss over the batch.
+  Result<double> step(const float* images, const int* labels, const float* teacher, int64_t n);
+
+  // The mean loss and its gradient for every convolution's weights and biases (in layer
+  // order, OIHW), without updating anything; dropout masks are those of the next step.
+  // For gradient checks.
+  Result<double> gradients(const float* images, const int* labels, const float* teacher, int64_t n,
+                           std::vector<std::vector<float>>* weight_grads,
+                           std::vector<std::vector<float>>* bias_grads);
+
+  // Logits for n images in inference mode (dropout off).
+  Status predict(const float* images, int64_t n, std::vector<float>* logits);
+
+  int64_t classes() const;
+  int64_t steps_taken() const;
+
+ private:
+  struct Impl;
+  explicit Trainer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sqz::train

@@ -1,0 +1,559 @@
+#include "sqz/train/trainer.h"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "../../kernels/conv_shape.h"
+#include "../../kernels/im2col.h"
+#include "sqz/runtime/thread_pool.h"
+
+namespace sqz::train {
+namespace {
+
+using MatR = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MapR = Eigen::Map<MatR>;
+using CMapR = Eigen::Map<const MatR>;
+
+int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
+
+rt::ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
+  return {in[1],
+          in[2],
+          in[3],
+          out[1],
+          out[2],
+          out[3],
+          l.conv.kernel_h,
+          l.conv.kernel_w,
+          l.conv.stride_h,
+          l.conv.stride_w,
+          l.conv.pad_h,
+          l.conv.pad_w,
+          1};
+}
+
+// Adds the im2col-shaped gradient back onto the input image (the adjoint of im2col).
+void col2im_add(const rt::ConvShape& s, const float* col, float* dx) {
+  const int64_t taps = s.kh * s.kw, n = s.out_size();
+  for (int64_t row = 0; row < s.in_c * taps; ++row) {
+    const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
+    float* plane = dx + c * s.in_h * s.in_w;
+    const float* src = col + row * n;
+    for (int64_t oy = 0; oy < s.out_h; ++oy) {
+      const int64_t iy = oy * s.sh - s.ph + i;
+      if (iy < 0 || iy >= s.in_h) continue;
+      for (int64_t ox = 0; ox < s.out_w; ++ox) {
+        const int64_t ix = ox * s.sw - s.pw + j;
+        if (ix >= 0 && ix < s.in_w) plane[iy * s.in_w + ix] += src[oy * s.out_w + ox];
+      }
+    }
+  }
+}
+
+// Optimizer state for one parameter vector.
+struct Param {
+  std::vector<float> grad, m, v;
+  void resize(size_t n) {
+    grad.assign(n, 0.0f);
+    m.assign(n, 0.0f);
+    v.assign(n, 0.0f);
+  }
+};
+
+struct ConvState {
+  Param w, b, centroids;
+  bool centroid_mode = false;
+  std::vector<int64_t> stored;  // positions of the stored weights (mask order)
+};
+
+// Per-thread activations, gradients and saved state for backward.
+struct Worker {
+  std::map<std::string, std::vector<float>> act, grad;
+  std::map<size_t, std::vector<float>> cols;          // conv layer -> n x K x HW
+  std::map<size_t, std::vector<int32_t>> argmax;      // max pool layer -> output -> input index
+  std::map<size_t, std::vector<float>> dropout_mask;  // dropout layer -> scale per element
+  std::map<size_t, std::vector<float>> grad_w, grad_b;
+};
+
+}  // namespace
+
+struct Trainer::Impl {
+  Model* model;
+  TrainOptions o;
+  std::map<std::string, Shape> shapes;  // batch 1
+  std::vector<size_t> order;            // layers run while training
+  std::string logits;                   // blob the loss reads
+  int64_t classes = 0;
+  std::map<size_t, ConvState> convs;
+  std::unique_ptr<rt::ThreadPool> pool;
+  std::vector<Worker> workers;
+  int64_t steps = 0;
+
+  Status init();
+  void forward(Worker& w, const float* x, int64_t n, bool training, uint64_t rng_key);
+  void backward(Worker& w, int64_t n);
+  double loss_and_grad(Worker& w, const int* labels, const float* teacher, int64_t n,
+                       int64_t total);
+  void update();
+  double lr() const;
+  Result<double> run_batch(const float* images, const int* labels, const float* teacher, int64_t n);
+};
+
+Status Trainer::Impl::init() {
+  SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(*model, 1));
+  for (size_t i = 0; i < model->layers.size(); ++i) order.push_back(i);
+  logits = model->output;
+  if (!model->layers.empty() && model->layers.back().op == OpKind::kSoftmax &&
+      model->layers.back().output == model->output) {
+    logits = model->layers.back().inputs[0];
+    order.pop_back();
+  }
+  classes = per_image(shapes.at(logits));
+  SQZ_RETURN_ERROR_IF(shape_numel(shapes.at(logits)) != classes || classes < 2,
+                      ErrorCode::kUnsupported,
+                      "training needs one score per class at the output, got " +
+                          shape_to_string(shapes.at(logits)));
+  for (size_t i : order) {
+    const Layer& l = model->layers[i];
+    SQZ_RETURN_ERROR_IF(l.op == OpKind::kConvolution && l.conv.groups != 1, ErrorCode::kUnsupported,
+                        "layer '" + l.name + "': training supports groups = 1 only");
+    SQZ_RETURN_ERROR_IF(l.op == OpKind::kAvgPool && !l.pool.global, ErrorCode::kUnsupported,
+                        "layer '" + l.name + "': training supports global average pooling only");
+    SQZ_RETURN_ERROR_IF(l.op == OpKind::kConcat && l.axis != 1, ErrorCode::kUnsupported,
+                        "layer '" + l.name + "': training supports channel concat only");
+    if (l.op != OpKind::kConvolution) continue;
+    ConvState& c = convs[i];
+    c.w.resize(l.weight.data.size());
+    c.b.resize(l.bias.data.size());
+    c.centroid_mode = o.train_centroids && l.quant.active();
+    if (c.centroid_mode) c.centroids.resize(l.quant.codebook.size());
+    for (size_t k = 0; k < l.weight.data.size(); ++k)
+      if (l.mask.empty() || l.mask[k]) c.stored.push_back(static_cast<int64_t>(k));
+  }
+  pool = std::make_unique<rt::ThreadPool>(std::max(1, o.threads));
+  workers.resize(static_cast<size_t>(pool->threads()));
+  return Status::ok();
+}
+
+void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training, uint64_t rng_key) {
+  const Shape& in_shape = shapes.at(model->input);
+  w.act[model->input].assign(x, x + n * per_image(in_shape));
+  for (size_t li : order) {
+    const Layer& l = model->layers[li];
+    const std::vector<float>& in = w.act.at(l.inputs[0]);
+    std::vector<float>& out = w.act[l.output];
+    const Shape& is = shapes.at(l.inputs[0]);
+    const Shape& os = shapes.at(l.output);
+    out.assign(static_cast<size_t>(n * per_image(os)), 0.0f);
+    switch (l.op) {
+      case OpKind::kConvolution: {
+        const rt::ConvShape s = conv_shape(l, is, os);
+        const int64_t k = s.k_per_group(), hw = s.out_size();
+        std::vector<float>& cols = w.cols[li];
+        cols.resize(static_cast<size_t>(n * k * hw));
+        CMapR wm(l.weight.data.data(), s.out_c, k);
+        for (int64_t b = 0; b < n; ++b) {
+          float* col = cols.data() + b * k * hw;
+          rt::im2col(s, in.data() + b * per_image(is), col, 0, k, 0, hw);
+          MapR y(out.data() + b * per_image(os), s.out_c, hw);
+          y.noalias() = wm * CMapR(col, k, hw);
+          if (l.conv.has_bias)
+            for (int64_t c = 0; c < s.out_c; ++c) y.row(c).array() += l.bias.data[c];
+        }
+        break;
+      }
+      case OpKind::kRelu:
+        for (size_t k = 0; k < out.size(); ++k) out[k] = in[k] > 0 ? in[k] : 0.0f;
+        break;
+      case OpKind::kDropout: {
+        if (!training || o.dropout <= 0) {
+          out = in;
+          break;
+        }
+        std::mt19937_64 rng(o.seed * 1000003 + rng_key * 131 + li);
+        std::bernoulli_distribution keep(1.0 - o.dropout);
+        std::vector<float>& mask = w.dropout_mask[li];
+        mask.resize(in.size());
+        for (size_t k = 0; k < in.size(); ++k) {
+          mask[k] = keep(rng) ? static_cast<float>(1.0 / (1.0 - o.dropout)) : 0.0f;
+          out[k] = in[k] * mask[k];
+        }
+        break;
+      }
+      case OpKind::kFlatten:
+        out = in;
+        break;
+      case OpKind::kMaxPool: {
+        std::vector<int32_t>& arg = w.argmax[li];
+        arg.resize(out.size());
+        const int64_t plane_in = is[2] * is[3], plane_out = os[2] * os[3];
+        const PoolParams& p = l.pool;
+        for (int64_t bc = 0; bc < n * is[1]; ++bc) {
+          for (int64_t oy = 0; oy < os[2]; ++oy)
+            for (int64_t ox = 0; ox < os[3]; ++ox) {
+              float best = -INFINITY;
+              int32_t at = -1;
+              const int64_t y0 = p.global ? 0 : oy * p.stride_h - p.pad_h,
+                            x0 = p.global ? 0 : ox * p.stride_w - p.pad_w;
+              const int64_t kh = p.global ? is[2] : p.kernel_h, kw = p.global ? is[3] : p.kernel_w;
+              for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y0 + kh, is[2]); ++y)
+                for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x0 + kw, is[3]); ++xx) {
+                  const float v = in[bc * plane_in + y * is[3] + xx];
+                  if (v > best) best = v, at = static_cast<int32_t>(y * is[3] + xx);
+                }
+              const int64_t o_idx = bc * plane_out + oy * os[3] + ox;
+              out[o_idx] = at >= 0 ? best : 0.0f;
+              arg[o_idx] = at;
+            }
+        }
+        break;
+      }
+      case OpKind::kAvgPool: {
+        const int64_t plane = is[2] * is[3];
+        for (int64_t bc = 0; bc < n * is[1]; ++bc) {
+          double sum = 0;
+          for (int64_t k = 0; k < plane; ++k) sum += in[bc * plane + k];
+          out[bc] = static_cast<float>(sum / plane);
+        }
+        break;
+      }
+      case OpKind::kConcat: {
+        int64_t offset = 0;
+        for (const std::string& name : l.inputs) {
+          const std::vector<float>& src = w.act.at(name);
+          const int64_t len = per_image(shapes.at(name));
+          for (int64_t b = 0; b < n; ++b)
+            std::copy(src.begin() + b * len, src.begin() + (b + 1) * len,
+                      out.begin() + b * per_image(os) + offset);
+          offset += len;
+        }
+        break;
+      }
+      case OpKind::kSoftmax: {
+        const int64_t c = os[1], inner = per_image(os) / c;
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t p = 0; p < inner; ++p) {
+            const float* src = in.data() + b * per_image(os) + p;
+            float* dst = out.data() + b * per_image(os) + p;
+            float m = -INFINITY;
+            for (int64_t k = 0; k < c; ++k) m = std::max(m, src[k * inner]);
+            double sum = 0;
+            for (int64_t k = 0; k < c; ++k) sum += std::exp(double{src[k * inner]} - m);
+            for (int64_t k = 0; k < c; ++k)
+              dst[k * inner] = static_cast<float>(std::exp(double{src[k * inner]} - m) / sum);
+          }
+        break;
+      }
+    }
+  }
+}
+
+double Trainer::Impl::loss_and_grad(Worker& w, const int* labels, const float* teacher, int64_t n,
+                                    int64_t total) {
+  const std::vector<float>& z = w.act.at(logits);
+  std::vector<float>& dz = w.grad[logits];
+  dz.assign(z.size(), 0.0f);
+  const double alpha = o.distill_alpha, t = o.distill_temperature;
+  double loss = 0;
+  std::vector<double> p(static_cast<size_t>(classes)), q(static_cast<size_t>(classes)),
+      pt(static_cast<size_t>(classes));
+  auto softmax = [&](const float* x, double temp, std::vector<double>& out) {
+    double m = -INFINITY, sum = 0;
+    for (int64_t c = 0; c < classes; ++c) m = std::max(m, x[c] / temp);
+    for (int64_t c = 0; c < classes; ++c) sum += out[c] = std::exp(x[c] / temp - m);
+    for (double& v : out) v /= sum;
+  };
+  for (int64_t b = 0; b < n; ++b) {
+    const float* zb = z.data() + b * classes;
+    float* db = dz.data() + b * classes;
+    if (alpha > 0) {
+      softmax(zb, 1.0, p);
+      loss += -alpha * std::log(std::max(p[labels[b]], 1e-30));
+      for (int64_t c = 0; c < classes; ++c)
+        db[c] += static_cast<float>(alpha * (p[c] - (c == labels[b])) / total);
+    }
+    if (alpha < 1) {
+      softmax(zb, t, q);
+      softmax(teacher + b * classes, t, pt);
+      for (int64_t c = 0; c < classes; ++c) {
+        if (pt[c] > 0)
+          loss += (1 - alpha) * t * t * pt[c] * (std::log(pt[c]) - std::log(std::max(q[c], 1e-30)));
+        db[c] += static_cast<float>((1 - alpha) * t * (q[c] - pt[c]) / total);
+      }
+    }
+  }
+  return loss;
+}
+
+void Trainer::Impl::backward(Worker& w, int64_t n) {
+  for (auto& [name, g] : w.grad)
+    if (name != logits) std::fill(g.begin(), g.end(), 0.0f);
+  auto grad_of = [&](const std::string& blob) -> std::vector<float>& {
+    std::vector<float>& g = w.grad[blob];
+    g.resize(static_cast<size_t>(n * per_image(shapes.at(blob))), 0.0f);
+    return g;
+  };
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const size_t li = *it;
+    const Layer& l = model->layers[li];
+    auto found = w.grad.find(l.output);
+    if (found == w.grad.end()) continue;  // nothing downstream needs this layer
+    const std::vector<float>& dy = found->second;
+    const Shape& is = shapes.at(l.inputs[0]);
+    const Shape& os = shapes.at(l.output);
+    switch (l.op) {
+      case OpKind::kConvolution: {
+        const rt::ConvShape s = conv_shape(l, is, os);
+        const int64_t k = s.k_per_group(), hw = s.out_size();
+        std::vector<float>& gw = w.grad_w[li];
+        std::vector<float>& gb = w.grad_b[li];
+        gw.assign(l.weight.data.size(), 0.0f);
+        gb.assign(l.bias.data.size(), 0.0f);
+        MapR gwm(gw.data(), s.out_c, k);
+        CMapR wm(l.weight.data.data(), s.out_c, k);
+        const bool need_dx = l.inputs[0] != model->input;
+        std::vector<float>* dx = need_dx ? &grad_of(l.inputs[0]) : nullptr;
+        std::vector<float> dcol(static_cast<size_t>(k * hw));
+        for (int64_t b = 0; b < n; ++b) {
+          CMapR dyb(dy.data() + b * per_image(os), s.out_c, hw);
+          CMapR col(w.cols.at(li).data() + b * k * hw, k, hw);
+          gwm.noalias() += dyb * col.transpose();
+          if (l.conv.has_bias)
+            for (int64_t c = 0; c < s.out_c; ++c) gb[c] += dyb.row(c).sum();
+          if (!need_dx) continue;
+          MapR(dcol.data(), k, hw).noalias() = wm.transpose() * dyb;
+          col2im_add(s, dcol.data(), dx->data() + b * per_image(is));
+        }
+        break;
+      }
+      case OpKind::kRelu: {
+        std::vector<float>& dx = grad_of(l.inputs[0]);
+        const std::vector<float>& y = w.act.at(l.output);
+        for (size_t k = 0; k < dx.size(); ++k) dx[k] += y[k] > 0 ? dy[k] : 0.0f;
+        break;
+      }
+      case OpKind::kDropout: {
+        std::vector<float>& dx = grad_of(l.inputs[0]);
+        auto m = w.dropout_mask.find(li);
+        for (size_t k = 0; k < dx.size(); ++k)
+          dx[k] += m == w.dropout_mask.end() ? dy[k] : dy[k] * m->second[k];
+        break;
+      }
+      case OpKind::kFlatten: {
+        std::vector<float>& dx = grad_of(l.inputs[0]);
+        for (size_t k = 0; k < dx.size(); ++k) dx[k] += dy[k];
+        break;
+      }
+      case OpKind::kMaxPool: {
+        std::vector<float>& dx = grad_of(l.inputs[0]);
+        const std::vector<int32_t>& arg = w.argmax.at(li);
+        const int64_t plane_in = is[2] * is[3], plane_out = os[2] * os[3];
+        for (size_t k = 0; k < arg.size(); ++k)
+          if (arg[k] >= 0)
+            dx[static_cast<size_t>(static_cast<int64_t>(k) / plane_out * plane_in + arg[k])] +=
+                dy[k];
+        break;
+      }
+      case OpKind::kAvgPool: {
+        std::vector<float>& dx = grad_of(l.inputs[0]);
+        const int64_t plane = is[2] * is[3];
+        for (size_t k = 0; k < dx.size(); ++k)
+          dx[k] += dy[static_cast<int64_t>(k) / plane] / static_cast<float>(plane);
+        break;
+      }
+      case OpKind::kConcat: {
+        int64_t offset = 0;
+        for (const std::string& name : l.inputs) {
+          const int64_t len = per_image(shapes.at(name));
+          if (name != model->input) {
+            std::vector<float>& dx = grad_of(name);
+            for (int64_t b = 0; b < n; ++b)
+              for (int64_t k = 0; k < len; ++k)
+                dx[b * len + k] += dy[b * per_image(os) + offset + k];
+          }
+          offset += len;
+        }
+        break;
+      }
+      case OpKind::kSoftmax: {
+        std::vector<float>& dx = grad_of(l.inputs[0]);
+        const std::vector<float>& y = w.act.at(l.output);
+        const int64_t c = os[1], inner = per_image(os) / c;
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t p = 0; p < inner; ++p) {
+            const int64_t base = b * per_image(os) + p;
+            double dot = 0;
+            for (int64_t k = 0; k < c; ++k)
+              dot += double{dy[base + k * inner]} * y[base + k * inner];
+            for (int64_t k = 0; k < c; ++k)
+              dx[base + k * inner] +=
+                  static_cast<float>(y[base + k * inner] * (dy[base + k * inner] - dot));
+          }
+        break;
+      }
+    }
+  }
+}
+
+double Trainer::Impl::lr() const {
+  if (o.schedule == LrSchedule::kCosine && o.total_steps > 0)
+    return o.learning_rate * 0.5 *
+           (1 + std::cos(M_PI * std::min<double>(steps, o.total_steps) / o.total_steps));
+  return o.learning_rate;
+}
+
+void Trainer::Impl::update() {
+  const double rate = lr();
+  const double t = static_cast<double>(steps + 1);
+  auto apply = [&](Param& p, float* values, size_t count, double decay) {
+    for (size_t k = 0; k < count; ++k) {
+      const double g = p.grad[k] + decay * values[k];
+      double delta;
+      if (o.optimizer == Optimizer::kAdam) {
+        p.m[k] = static_cast<float>(o.beta1 * p.m[k] + (1 - o.beta1) * g);
+        p.v[k] = static_cast<float>(o.beta2 * p.v[k] + (1 - o.beta2) * g * g);
+        const double mh = p.m[k] / (1 - std::pow(o.beta1, t)),
+                     vh = p.v[k] / (1 - std::pow(o.beta2, t));
+        delta = rate * mh / (std::sqrt(vh) + o.epsilon);
+      } else {
+        p.m[k] = static_cast<float>(o.momentum * p.m[k] + g);
+        delta = rate * p.m[k];
+      }
+      values[k] = static_cast<float>(values[k] - delta);
+    }
+  };
+  for (auto& [li, c] : convs) {
+    Layer& l = model->layers[li];
+    // Reduce the workers' gradients in a fixed order (determinism for a given thread count).
+    std::fill(c.w.grad.begin(), c.w.grad.end(), 0.0f);
+    std::fill(c.b.grad.begin(), c.b.grad.end(), 0.0f);
+    for (Worker& w : workers) {
+      auto gw = w.grad_w.find(li);
+      if (gw == w.grad_w.end()) continue;
+      for (size_t k = 0; k < c.w.grad.size(); ++k) c.w.grad[k] += gw->second[k];
+      for (size_t k = 0; k < c.b.grad.size(); ++k) c.b.grad[k] += w.grad_b.at(li)[k];
+    }
+    apply(c.b, l.bias.data.data(), l.bias.data.size(), 0.0);
+    if (c.centroid_mode) {  // Eq. 3: each centroid's gradient sums its weights' gradients
+      std::fill(c.centroids.grad.begin(), c.centroids.grad.end(), 0.0f);
+      for (size_t k = 0; k < c.stored.size(); ++k)
+        c.centroids.grad[l.quant.codes[k]] += c.w.grad[static_cast<size_t>(c.stored[k])];
+      apply(c.centroids, l.quant.codebook.data(), l.quant.codebook.size(), 0.0);
+      for (size_t k = 0; k < c.stored.size(); ++k)
+        l.weight.data[static_cast<size_t>(c.stored[k])] = l.quant.codebook[l.quant.codes[k]];
+      continue;
+    }
+    if (!l.mask.empty())  // pruned weights get no gradient and stay 0
+      for (size_t k = 0; k < l.mask.size(); ++k)
+        if (!l.mask[k]) c.w.grad[k] = 0.0f;
+    apply(c.w, l.weight.data.data(), l.weight.data.size(), o.weight_decay);
+    if (!l.mask.empty())
+      for (size_t k = 0; k < l.mask.size(); ++k)
+        if (!l.mask[k]) l.weight.data[k] = 0.0f;
+  }
+}
+
+Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Trainer::~Trainer() = default;
+
+Result<std::unique_ptr<Trainer>> Trainer::create(Model* model, const TrainOptions& options) {
+  SQZ_RETURN_ERROR_IF(
+      options.distill_alpha < 0 || options.distill_alpha > 1 || options.distill_temperature <= 0,
+      ErrorCode::kInvalidArgument, "distillation needs 0 <= alpha <= 1 and T > 0");
+  SQZ_RETURN_ERROR_IF(!(options.dropout >= 0 && options.dropout < 1), ErrorCode::kInvalidArgument,
+                      "dropout must be in [0, 1)");
+  auto impl = std::make_unique<Impl>();
+  impl->model = model;
+  impl->o = options;
+  SQZ_RETURN_IF_ERROR(impl->init());
+  return std::unique_ptr<Trainer>(new Trainer(std::move(impl)));
+}
+
+// Forward, loss and backward over the batch split across the workers (gradients stay in
+// the workers). Returns the mean loss.
+Result<double> Trainer::Impl::run_batch(const float* images, const int* labels,
+                                        const float* teacher, int64_t n) {
+  SQZ_RETURN_ERROR_IF(n < 1, ErrorCode::kInvalidArgument, "empty batch");
+  SQZ_RETURN_ERROR_IF(o.distill_alpha > 0 && !labels, ErrorCode::kInvalidArgument, "labels needed");
+  SQZ_RETURN_ERROR_IF(o.distill_alpha < 1 && !teacher, ErrorCode::kInvalidArgument,
+                      "teacher logits needed");
+  if (labels)
+    for (int64_t b = 0; b < n; ++b)
+      SQZ_RETURN_ERROR_IF(
+          labels[b] < 0 || labels[b] >= classes, ErrorCode::kInvalidArgument,
+          "label " + std::to_string(labels[b]) + " is outside 0.." + std::to_string(classes - 1));
+  const int64_t shards = std::min<int64_t>(static_cast<int64_t>(workers.size()), n);
+  const int64_t in_size = per_image(shapes.at(model->input));
+  std::vector<double> losses(static_cast<size_t>(shards), 0.0);
+  for (Worker& w : workers) w.grad_w.clear(), w.grad_b.clear();
+  pool->parallel_for(shards, [&](int64_t begin, int64_t end, int) {
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t b0 = n * s / shards, b1 = n * (s + 1) / shards;
+      Worker& w = workers[static_cast<size_t>(s)];
+      forward(w, images + b0 * in_size, b1 - b0, true,
+              static_cast<uint64_t>(steps) * 64 + static_cast<uint64_t>(s));
+      losses[static_cast<size_t>(s)] =
+          loss_and_grad(w, labels ? labels + b0 : nullptr,
+                        teacher ? teacher + b0 * classes : nullptr, b1 - b0, n);
+      backward(w, b1 - b0);
+    }
+  });
+  double loss = 0;
+  for (double l : losses) loss += l;
+  return loss / static_cast<double>(n);
+}
+
+Result<double> Trainer::step(const float* images, const int* labels, const float* teacher,
+                             int64_t n) {
+  SQZ_ASSIGN_OR_RETURN(double loss, impl_->run_batch(images, labels, teacher, n));
+  impl_->update();
+  ++impl_->steps;
+  return loss;
+}
+
+Result<double> Trainer::gradients(const float* images, const int* labels, const float* teacher,
+                                  int64_t n, std::vector<std::vector<float>>* weight_grads,
+                                  std::vector<std::vector<float>>* bias_grads) {
+  Impl& m = *impl_;
+  SQZ_ASSIGN_OR_RETURN(double loss, m.run_batch(images, labels, teacher, n));
+  weight_grads->clear();
+  bias_grads->clear();
+  for (const auto& [li, c] : m.convs) {
+    const Layer& l = m.model->layers[li];
+    std::vector<float> gw(l.weight.data.size(), 0.0f), gb(l.bias.data.size(), 0.0f);
+    for (Worker& w : m.workers) {
+      auto it = w.grad_w.find(li);
+      if (it == w.grad_w.end()) continue;
+      for (size_t k = 0; k < gw.size(); ++k) gw[k] += it->second[k];
+      for (size_t k = 0; k < gb.size(); ++k) gb[k] += w.grad_b.at(li)[k];
+    }
+    weight_grads->push_back(std::move(gw));
+    bias_grads->push_back(std::move(gb));
+  }
+  return loss;
+}
+
+Status Trainer::predict(const float* images, int64_t n, std::vector<float>* logits) {
+  Impl& m = *impl_;
+  const int64_t in_size = per_image(m.shapes.at(m.model->input));
+  logits->resize(static_cast<size_t>(n * m.classes));
+  const int64_t chunk = 64, chunks = (n + chunk - 1) / chunk;
+  m.pool->parallel_for(chunks, [&](int64_t begin, int64_t end, int t) {
+    Worker& w = m.workers[static_cast<size_t>(t)];
+    for (int64_t c = begin; c < end; ++c) {
+      const int64_t b0 = c * chunk, b1 = std::min(n, b0 + chunk);
+      m.forward(w, images + b0 * in_size, b1 - b0, false, 0);
+      const std::vector<float>& z = w.act.at(m.logits);
+      std::copy(z.begin(), z.begin() + (b1 - b0) * m.classes, logits->begin() + b0 * m.classes);
+    }
+  });
+  return Status::ok();
+}
+
+int64_t Trainer::classes() const { return impl_->classes; }
+int64_t Trainer::steps_taken() const { return impl_->steps; }
+
+}  // namespace sqz::train

@@ -1,0 +1,189 @@
+// The training engine: gradients against finite differences for every layer type and both
+// losses, masks and codebooks respected, determinism, and the IDX reader.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+
+#include "sqz/core/file_io.h"
+#include "sqz/train/idx.h"
+#include "sqz/train/trainer.h"
+#include "test_util.h"
+
+using namespace sqz;
+
+namespace {
+
+// tiny_squeezenet covers conv, ReLU, max pool, concat, dropout and global average pool; the
+// variant adds a channel softmax before the pooling.
+Model with_softmax(Model m) {
+  Layer sm;
+  sm.name = "softmax_mid";
+  sm.op = OpKind::kSoftmax;
+  sm.inputs = {"relu_final"};
+  sm.output = "softmax_mid";
+  m.layers.insert(m.layers.end() - 1, sm);
+  m.layers.back().inputs = {"softmax_mid"};
+  return m;
+}
+
+void check_gradients(Model m, const train::TrainOptions& o, const std::vector<float>& x,
+                     const std::vector<int>& y, const std::vector<float>* teacher, int64_t n) {
+  auto trainer = train::Trainer::create(&m, o);
+  REQUIRE(trainer.is_ok());
+  std::vector<std::vector<float>> gw, gb;
+  REQUIRE((*trainer)
+              ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr, n, &gw, &gb)
+              .is_ok());
+  size_t conv = 0;
+  std::mt19937 rng(3);
+  for (Layer& l : m.layers) {
+    if (l.op != OpKind::kConvolution) continue;
+    for (int probe = 0; probe < 6; ++probe) {
+      const size_t k = rng() % l.weight.data.size();
+      const float saved = l.weight.data[k], eps = 1e-2f;
+      std::vector<std::vector<float>> unused_w, unused_b;
+      l.weight.data[k] = saved + eps;
+      const double up = (*trainer)
+                            ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr, n,
+                                        &unused_w, &unused_b)
+                            .value();
+      l.weight.data[k] = saved - eps;
+      const double down = (*trainer)
+                              ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr,
+                                          n, &unused_w, &unused_b)
+                              .value();
+      l.weight.data[k] = saved;
+      const double numeric = (up - down) / (2 * eps), analytic = gw[conv][k];
+      INFO("layer " << l.name << " weight " << k << " numeric " << numeric << " analytic "
+                    << analytic);
+      CHECK(std::fabs(numeric - analytic) <= 2e-3 + 0.05 * std::fabs(numeric));
+    }
+    const size_t k = rng() % l.bias.data.size();
+    const float saved = l.bias.data[k], eps = 1e-2f;
+    std::vector<std::vector<float>> unused_w, unused_b;
+    l.bias.data[k] = saved + eps;
+    const double up = (*trainer)
+                          ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr, n,
+                                      &unused_w, &unused_b)
+                          .value();
+    l.bias.data[k] = saved - eps;
+    const double down = (*trainer)
+                            ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr, n,
+                                        &unused_w, &unused_b)
+                            .value();
+    l.bias.data[k] = saved;
+    INFO("layer " << l.name << " bias " << k);
+    CHECK(std::fabs((up - down) / (2 * eps) - gb[conv][k]) <=
+          2e-3 + 0.05 * std::fabs((up - down) / (2 * eps)));
+    ++conv;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gradients match finite differences: every layer type, both losses") {
+  std::mt19937 rng(1);
+  const int64_t n = 3;
+  std::vector<float> x = test::random_floats(rng, n * 3 * 19 * 19, -2, 2);
+  std::vector<int> y{1, 4, 7};
+  std::vector<float> teacher = test::random_floats(rng, n * 10, -3, 3);
+  for (const Model& m :
+       {test::tiny_squeezenet(31, 19, 10), with_softmax(test::tiny_squeezenet(32, 19, 10))}) {
+    train::TrainOptions o;
+    o.threads = 2;
+    o.dropout = 0.3;  // a fixed mask within one step
+    check_gradients(m, o, x, y, nullptr, n);
+    o.distill_alpha = 0.3;
+    o.distill_temperature = 2.0;
+    check_gradients(m, o, x, y, &teacher, n);
+  }
+}
+
+TEST_CASE("training learns, respects masks and codebooks, and is deterministic") {
+  std::mt19937 rng(2);
+  const int64_t n = 16;
+  std::vector<float> x = test::random_floats(rng, n * 3 * 19 * 19, -1, 1);
+  std::vector<int> y(n);
+  for (int64_t b = 0; b < n; ++b) y[b] = static_cast<int>(b % 10);
+  auto run = [&](Model& m, train::TrainOptions o, int steps) {
+    auto t = train::Trainer::create(&m, o);
+    REQUIRE(t.is_ok());
+    double first = 0, last = 0;
+    for (int s = 0; s < steps; ++s) {
+      last = (*t)->step(x.data(), y.data(), nullptr, n).value();
+      if (s == 0) first = last;
+    }
+    return std::pair{first, last};
+  };
+  train::TrainOptions o;
+  o.threads = 2;
+  o.learning_rate = 1e-2;
+  o.dropout = 0;
+  Model a = test::tiny_squeezenet(5, 19, 10, 0.5), b = a;
+  for (Model* m : {&a, &b})
+    for (Layer& l : m->layers) {
+      if (l.op != OpKind::kConvolution) continue;
+      l.mask.resize(l.weight.data.size());
+      for (size_t k = 0; k < l.mask.size(); ++k) l.mask[k] = l.weight.data[k] != 0.0f;
+    }
+  auto [first, last] = run(a, o, 60);
+  CHECK(last < 0.75 * first);  // it fits 16 images
+  run(b, o, 60);
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    CHECK(a.layers[i].weight.data == b.layers[i].weight.data);  // same seed, same threads
+    for (size_t k = 0; k < a.layers[i].mask.size(); ++k)
+      if (!a.layers[i].mask[k]) CHECK(a.layers[i].weight.data[k] == 0.0f);
+  }
+  // Codebook-aware: only centroids move, assignments stay, weights stay tied.
+  Model q = test::tiny_squeezenet(6, 19, 10, 0.5);
+  for (Layer& l : q.layers) {
+    if (l.op != OpKind::kConvolution) continue;
+    l.mask.resize(l.weight.data.size());
+    l.quant.bits = 2;
+    l.quant.codebook = {-0.3f, -0.1f, 0.1f, 0.3f};
+    for (size_t k = 0; k < l.weight.data.size(); ++k) {
+      l.mask[k] = l.weight.data[k] != 0.0f;
+      if (!l.mask[k]) continue;
+      const uint8_t c = static_cast<uint8_t>(
+          (l.weight.data[k] + 0.5f) * 4 > 3 ? 3 : (l.weight.data[k] + 0.5f) * 4);
+      l.quant.codes.push_back(c);
+      l.weight.data[k] = l.quant.codebook[c];
+    }
+  }
+  const Model q0 = q;
+  o.train_centroids = true;
+  run(q, o, 5);
+  for (size_t i = 0; i < q.layers.size(); ++i) {
+    const Layer& l = q.layers[i];
+    if (l.op != OpKind::kConvolution) continue;
+    CHECK(l.quant.codes == q0.layers[i].quant.codes);
+    CHECK(l.quant.codebook != q0.layers[i].quant.codebook);
+    size_t k = 0;
+    for (size_t p = 0; p < l.weight.data.size(); ++p)
+      CHECK(l.weight.data[p] == (l.mask[p] ? l.quant.codebook[l.quant.codes[k++]] : 0.0f));
+  }
+}
+
+TEST_CASE("IDX reader: valid, truncated, corrupt and missing files") {
+  test::TempDir dir;
+  std::string images("\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x03", 16);
+  images += std::string(12, '\x07');
+  std::string labels("\x00\x00\x08\x01\x00\x00\x00\x02\x03\x09", 10);
+  test::write_bytes(dir.file("train-images-idx3-ubyte"), images);
+  test::write_bytes(dir.file("train-labels-idx1-ubyte"), labels);
+  auto d = train::read_fashion_mnist(dir.path(), "train");
+  REQUIRE(d.is_ok());
+  CHECK(d->images.count == 2);
+  CHECK(d->labels == std::vector<uint8_t>{3, 9});
+  test::write_bytes(dir.file("train-images-idx3-ubyte"), images.substr(0, images.size() - 1));
+  auto truncated = train::read_fashion_mnist(dir.path(), "train");
+  REQUIRE_FALSE(truncated.is_ok());
+  CHECK(truncated.status().message().find("dataset-fashion-mnist") != std::string::npos);
+  test::write_bytes(dir.file("train-images-idx3-ubyte"), "\x1f\x8bnot really gzip");
+  CHECK_FALSE(train::read_fashion_mnist(dir.path(), "train").is_ok());
+  auto missing = train::read_fashion_mnist(dir.file("nowhere"), "train");
+  REQUIRE_FALSE(missing.is_ok());
+  CHECK(missing.status().message().find("apt-get install dataset-fashion-mnist") !=
+        std::string::npos);
+}
