@@ -9,11 +9,14 @@
 
 int main(int argc, char** argv) {
   const std::string dir = "../shared/models/squeezenet_v1.0_deep_compression/";
-  std::string model_path = dir + "compressed_SqueezeNet.net", prototxt = dir + "SqueezeNet_deploy.prototxt";
+  std::string model_path = dir + "compressed_SqueezeNet.net",
+              prototxt = dir + "SqueezeNet_deploy.prototxt";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--prototxt" && i + 1 < argc) prototxt = argv[++i];
-    else model_path = a;
+    if (a == "--prototxt" && i + 1 < argc)
+      prototxt = argv[++i];
+    else
+      model_path = a;
   }
   auto model = sqz::format::load_model(model_path, prototxt);
   if (!model.is_ok()) {
@@ -33,9 +36,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench_prune: %s\n", r.status().message().c_str());
       return 1;
     }
-    std::printf("%-15s density %.4f -> %.4f in %.3f s\n",
-                criterion == sqz::prune::Criterion::kGlobalDensity ? "global 0.25" : "per-layer 0.25",
-                before, sqz::prune::total_density(m), s);
+    std::printf(
+        "%-15s density %.4f -> %.4f in %.3f s\n",
+        criterion == sqz::prune::Criterion::kGlobalDensity ? "global 0.25" : "per-layer 0.25",
+        before, sqz::prune::total_density(m), s);
   }
   return 0;
 }

@@ -1,5 +1,6 @@
 // Per-layer pruning sensitivity (Han et al. 2015, Sec. 4 / Fig. 6): each layer alone is
 // pruned to a range of densities while the others stay untouched.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -139,6 +140,7 @@ int cmd_sensitivity(int argc, char** argv) {
     const auto guess = std::filesystem::path(dir).parent_path() / "synsets.txt";
     if (std::filesystem::exists(guess)) labels_path = guess.string();
   }
+  const auto started = std::chrono::steady_clock::now();
   Result<Model> model = load_any_model(model_path, prototxt);
   if (!model.is_ok()) return fail(model.status());
   auto shapes = validate_and_infer(*model);
@@ -208,6 +210,9 @@ int cmd_sensitivity(int argc, char** argv) {
   std::printf("\nfor total density %.2f: squeeze-compress prune MODEL --density 1", target);
   for (const auto& [name, d] : proposal) std::printf(" --layer-density %s=%g", name.c_str(), d);
   std::printf(" -o OUT\nwrote %s, %s, %s\n", outs[0].c_str(), outs[1].c_str(), outs[2].c_str());
+  std::printf("%lld pruned variants x %zu images in %.1f s\n", (long long)runs,
+              images->inputs.size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return kExitOk;
 }
 

@@ -5,7 +5,6 @@ set -euo pipefail
 
 PACKAGES=(
   cmake g++ make pkg-config      # toolchain
-  libeigen3-dev                  # linear algebra for the training engine
   libzstd-dev                    # zstd, for .sqz sections and the size ledger
   libboost-program-options-dev   # the CLI's option parsing
   libprotobuf-dev protobuf-compiler  # Caffe and ONNX importers/exporters

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: builds, then runs squeeze-compress on the sample.
+# The main job on the embedded default: installs what is missing, builds, then compresses the
+# committed Fashion-MNIST SqueezeNet with retraining and prints the paper-style table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== installing dependencies and building" >&2
 bash scripts/build.sh
-out=build/samples
-mkdir -p "$out"
-build/samples/make_demo_model "$out/demo.onnx" "$out/demo.png" "$out/demo_labels.txt"
-build/cli/squeeze-compress info "$out/demo.onnx"
-build/cli/squeeze-compress run "$out/demo.onnx" "$out/demo.png" --labels "$out/demo_labels.txt" --top 3
+echo "== Deep Compression of samples/fashion_squeezenet.onnx" >&2
+build/samples/compress_fashion --model samples/fashion_squeezenet.onnx --out build/samples --threads "$(nproc)"

@@ -112,6 +112,13 @@ Result<SqzFile> encode_sqz(const Model& input, const SqzEncodeOptions& o, std::s
   SqzFile file;
   file.model = input;
   file.metadata = o.metadata;
+  for (Layer& l : file.model.layers) {
+    if (!l.quant.active()) continue;
+    for (float c : l.quant.codebook)
+      SQZ_RETURN_ERROR_IF(!std::isfinite(c), ErrorCode::kInvalidArgument,
+                          "layer '" + l.name + "' has a non-finite centroid");
+    canonicalize_codebook(l);
+  }
   SQZ_RETURN_IF_ERROR(validate_and_infer(file.model).status());
   const Model& m = file.model;
   std::vector<Section> sections;

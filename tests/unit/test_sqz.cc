@@ -2,6 +2,7 @@
 // agreement with the spec-only reader.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -175,4 +176,24 @@ TEST_CASE("versions and unknown sections") {
   REQUIRE_FALSE(required.is_ok());
   CHECK(required.status().message().find("unknown type 99") != std::string::npos);
   CHECK_FALSE(format::decode_sqz(rebuild(bytes, 1, 99, 4)).is_ok());  // reserved flag bit
+}
+
+TEST_CASE("centroids that crossed during fine-tuning are written in canonical order") {
+  Model m = test::tiny_squeezenet(12, 19, 10, 0.5);
+  quant::QuantizeOptions o;
+  o.bits = 3;
+  REQUIRE(quant::quantize_model(m, o).is_ok());
+  Layer* l = m.find_layer("conv1");
+  std::swap(l->quant.codebook[0], l->quant.codebook[1]);  // as if training reordered them
+  l->quant.codebook[2] = l->quant.codebook[3];            // and made two equal
+  quant::apply_codebook(*l);
+  const std::vector<float> weights = l->weight.data;
+  std::string bytes;
+  REQUIRE(format::encode_sqz(m, {}, &bytes).is_ok());
+  auto back = format::decode_sqz(bytes);
+  REQUIRE(back.is_ok());
+  const Layer* b = back->model.find_layer("conv1");
+  CHECK(b->weight.data == weights);
+  CHECK(std::is_sorted(b->quant.codebook.begin(), b->quant.codebook.end()));
+  CHECK(b->quant.codebook.size() == l->quant.codebook.size() - 1);
 }

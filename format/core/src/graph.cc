@@ -264,6 +264,19 @@ int64_t enforce_mask(Layer& layer) {
   return reset;
 }
 
+void canonicalize_codebook(Layer& layer) {
+  Quantization& q = layer.quant;
+  if (!q.active()) return;
+  std::vector<float> sorted = q.codebook;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<uint8_t> remap(q.codebook.size());
+  for (size_t c = 0; c < q.codebook.size(); ++c)
+    remap[c] = static_cast<uint8_t>(std::lower_bound(sorted.begin(), sorted.end(), q.codebook[c]) - sorted.begin());
+  for (uint8_t& code : q.codes) code = remap[code];
+  q.codebook = std::move(sorted);
+}
+
 const Layer* Model::find_layer(const std::string& layer_name) const {
   for (const Layer& l : layers)
     if (l.name == layer_name) return &l;

@@ -1,6 +1,5 @@
 #include "sqz/train/trainer.h"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -8,14 +7,11 @@
 
 #include "../../kernels/conv_shape.h"
 #include "../../kernels/im2col.h"
+#include "../../kernels/sgemm.h"
 #include "sqz/runtime/thread_pool.h"
 
 namespace sqz::train {
 namespace {
-
-using MatR = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MapR = Eigen::Map<MatR>;
-using CMapR = Eigen::Map<const MatR>;
 
 int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
 
@@ -76,6 +72,7 @@ struct Worker {
   std::map<size_t, std::vector<int32_t>> argmax;      // max pool layer -> output -> input index
   std::map<size_t, std::vector<float>> dropout_mask;  // dropout layer -> scale per element
   std::map<size_t, std::vector<float>> grad_w, grad_b;
+  std::vector<float> tmp, tmp2, tmp3, gemm;  // scratch
 };
 
 }  // namespace
@@ -150,18 +147,28 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
     out.assign(static_cast<size_t>(n * per_image(os)), 0.0f);
     switch (l.op) {
       case OpKind::kConvolution: {
+        // One GEMM for the whole shard: cols = [K x (n * HW)], Y = W x cols.
         const rt::ConvShape s = conv_shape(l, is, os);
-        const int64_t k = s.k_per_group(), hw = s.out_size();
+        const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
         std::vector<float>& cols = w.cols[li];
-        cols.resize(static_cast<size_t>(n * k * hw));
-        CMapR wm(l.weight.data.data(), s.out_c, k);
+        cols.resize(static_cast<size_t>(k * wide));
+        std::vector<float>& img = w.tmp;
+        img.resize(static_cast<size_t>(k * hw));
         for (int64_t b = 0; b < n; ++b) {
-          float* col = cols.data() + b * k * hw;
-          rt::im2col(s, in.data() + b * per_image(is), col, 0, k, 0, hw);
-          MapR y(out.data() + b * per_image(os), s.out_c, hw);
-          y.noalias() = wm * CMapR(col, k, hw);
-          if (l.conv.has_bias)
-            for (int64_t c = 0; c < s.out_c; ++c) y.row(c).array() += l.bias.data[c];
+          rt::im2col(s, in.data() + b * per_image(is), img.data(), 0, k, 0, hw);
+          for (int64_t r = 0; r < k; ++r)
+            std::copy(img.begin() + r * hw, img.begin() + (r + 1) * hw, cols.begin() + r * wide + b * hw);
+        }
+        std::vector<float>& y = w.tmp2;
+        y.resize(static_cast<size_t>(s.out_c * wide));
+        rt::sgemm(s.out_c, wide, k, l.weight.data.data(), k, false, cols.data(), wide, y.data(), wide, &w.gemm);
+        for (int64_t c = 0; c < s.out_c; ++c) {
+          const float bias = l.conv.has_bias ? l.bias.data[c] : 0.0f;
+          for (int64_t b = 0; b < n; ++b) {
+            const float* src = y.data() + c * wide + b * hw;
+            float* dst = out.data() + b * per_image(os) + c * hw;
+            for (int64_t p = 0; p < hw; ++p) dst[p] = src[p] + bias;
+          }
         }
         break;
       }
@@ -306,26 +313,41 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
     const Shape& os = shapes.at(l.output);
     switch (l.op) {
       case OpKind::kConvolution: {
+        // dW = dY x cols^T and dcols = W^T x dY over the shard at once (dY as [M x n*HW]).
         const rt::ConvShape s = conv_shape(l, is, os);
-        const int64_t k = s.k_per_group(), hw = s.out_size();
+        const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
+        std::vector<float>& dyw = w.tmp2;
+        dyw.resize(static_cast<size_t>(s.out_c * wide));
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t c = 0; c < s.out_c; ++c)
+            std::copy(dy.begin() + b * per_image(os) + c * hw, dy.begin() + b * per_image(os) + (c + 1) * hw,
+                      dyw.begin() + c * wide + b * hw);
         std::vector<float>& gw = w.grad_w[li];
         std::vector<float>& gb = w.grad_b[li];
         gw.assign(l.weight.data.size(), 0.0f);
         gb.assign(l.bias.data.size(), 0.0f);
-        MapR gwm(gw.data(), s.out_c, k);
-        CMapR wm(l.weight.data.data(), s.out_c, k);
-        const bool need_dx = l.inputs[0] != model->input;
-        std::vector<float>* dx = need_dx ? &grad_of(l.inputs[0]) : nullptr;
-        std::vector<float> dcol(static_cast<size_t>(k * hw));
+        const std::vector<float>& cols = w.cols.at(li);
+        std::vector<float>& cols_t = w.tmp;  // [n*HW x K]
+        cols_t.resize(static_cast<size_t>(wide * k));
+        for (int64_t r = 0; r < k; ++r)
+          for (int64_t j = 0; j < wide; ++j) cols_t[j * k + r] = cols[r * wide + j];
+        rt::sgemm(s.out_c, k, wide, dyw.data(), wide, false, cols_t.data(), k, gw.data(), k, &w.gemm);
+        if (l.conv.has_bias)
+          for (int64_t c = 0; c < s.out_c; ++c) {
+            double sum = 0;
+            for (int64_t j = 0; j < wide; ++j) sum += dyw[c * wide + j];
+            gb[c] = static_cast<float>(sum);
+          }
+        if (l.inputs[0] == model->input) break;
+        std::vector<float>& dx = grad_of(l.inputs[0]);
+        std::vector<float>& dcol = w.tmp3;
+        dcol.resize(static_cast<size_t>(k * wide));
+        rt::sgemm(k, wide, s.out_c, l.weight.data.data(), k, true, dyw.data(), wide, dcol.data(), wide, &w.gemm);
+        std::vector<float>& img = cols_t;  // reused: one image's [K x HW]
         for (int64_t b = 0; b < n; ++b) {
-          CMapR dyb(dy.data() + b * per_image(os), s.out_c, hw);
-          CMapR col(w.cols.at(li).data() + b * k * hw, k, hw);
-          gwm.noalias() += dyb * col.transpose();
-          if (l.conv.has_bias)
-            for (int64_t c = 0; c < s.out_c; ++c) gb[c] += dyb.row(c).sum();
-          if (!need_dx) continue;
-          MapR(dcol.data(), k, hw).noalias() = wm.transpose() * dyb;
-          col2im_add(s, dcol.data(), dx->data() + b * per_image(is));
+          for (int64_t r = 0; r < k; ++r)
+            std::copy(dcol.begin() + r * wide + b * hw, dcol.begin() + r * wide + (b + 1) * hw, img.begin() + r * hw);
+          col2im_add(s, img.data(), dx.data() + b * per_image(is));
         }
         break;
       }

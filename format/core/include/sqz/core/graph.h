@@ -93,6 +93,10 @@ struct Layer {
 // Returns how many pruned positions held a non-zero value.
 int64_t enforce_mask(Layer& layer);
 
+// Puts an active codebook in canonical order (strictly ascending, equal centroids merged) and
+// remaps the codes; the weights do not change. Fine-tuned centroids may have crossed.
+void canonicalize_codebook(Layer& layer);
+
 struct Model {
   std::string name;
   std::string input;          // the input blob's name

@@ -1,5 +1,6 @@
 // The training engine used for retraining (Deep Compression Sec. 2-3): forward and backward
-// passes over a Model in float32 (Eigen GEMMs over im2col), softmax cross-entropy and a
+// passes over a Model in float32 (one GEMM per convolution and thread over the batch's im2col,
+// on the runtime's ISA-dispatched kernels), softmax cross-entropy and a
 // distillation loss (Hinton et al. 2015), SGD with momentum or Adam. Mask-aware: pruned weights
 // get no gradient and stay exactly 0. Codebook-aware: with `train_centroids`, a quantized layer
 // trains its centroids (gradient = sum over the weights sharing it, paper Eq. 3) and keeps its

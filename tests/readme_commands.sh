@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every command in README.md's ```sh blocks, as written, from the repository root.
+# Skipped, with a note: the two set-up commands (CI runs them), the embedded model's training
+# (11 minutes, and it would replace the committed model), and lines that need ../shared when
+# it is absent. Prints "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+commands=$(awk '/^```sh$/ {on=1; next} /^```$/ {on=0} on' README.md)
+passed=0 failed=0 skipped=0
+setup=0
+while IFS= read -r line; do
+  [ -n "$line" ] || continue
+  if [ $setup -lt 2 ]; then setup=$((setup + 1)); echo "skip (set-up command, run by CI): $line"; skipped=$((skipped + 1)); continue; fi
+  case "$line" in
+    *train_fashion*) echo "skip (retrains the committed model for 11 minutes): $line"; skipped=$((skipped + 1)); continue ;;
+  esac
+  if [[ "$line" == *'$S'* || "$line" == *../shared* ]] && [ ! -d ../shared/models ]; then
+    echo "skip (needs ../shared): $line"; skipped=$((skipped + 1)); continue
+  fi
+  if [[ "$line" == S=* ]]; then eval "$line"; continue; fi
+  if out=$(eval "$line" 2>&1 >/dev/null); then
+    passed=$((passed + 1)); echo "ok: $line"
+  else
+    failed=$((failed + 1)); echo "FAILED: $line"; echo "$out" | tail -5 | sed 's/^/    /'
+  fi
+done <<< "$commands"
+echo "readme: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
