@@ -12,26 +12,14 @@ constexpr float kMean = 0.2860f, kStd = 0.3530f;  // Fashion-MNIST training set 
 
 Layer conv(const std::string& name, const std::string& in, int64_t cin, int64_t cout, int64_t k,
            int64_t stride, int64_t pad, std::mt19937_64& rng) {
-  Layer l;
-  l.name = name;
-  l.op = OpKind::kConvolution;
-  l.inputs = {in};
-  l.output = name;
-  l.conv = {cout, k, k, stride, stride, pad, pad, 1, true};
-  l.weight.shape = {cout, cin, k, k};
+  Layer l = make_conv(name, in, cin, cout, k, stride, pad);
   std::normal_distribution<float> he(0.0f, std::sqrt(2.0f / static_cast<float>(cin * k * k)));
-  for (int64_t i = 0; i < cout * cin * k * k; ++i) l.weight.data.push_back(he(rng));
-  l.bias = {{cout}, std::vector<float>(static_cast<size_t>(cout), 0.0f)};
+  for (float& w : l.weight.data) w = he(rng);
   return l;
 }
 
 Layer unary(const std::string& name, OpKind op, const std::string& in) {
-  Layer l;
-  l.name = name;
-  l.op = op;
-  l.inputs = {in};
-  l.output = name;
-  return l;
+  return make_layer(op, name, in);
 }
 
 void fire(Model& m, const std::string& name, const std::string& in, int64_t cin, int64_t squeeze,

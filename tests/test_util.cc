@@ -18,29 +18,17 @@ namespace {
 
 Layer conv(const std::string& name, const std::string& in, int64_t cin, int64_t cout, int64_t k,
            int64_t stride, int64_t pad, std::mt19937& rng, double density) {
-  Layer l;
-  l.name = name;
-  l.op = OpKind::kConvolution;
-  l.inputs = {in};
-  l.output = name;
-  l.conv = {cout, k, k, stride, stride, pad, pad, 1, true};
-  l.weight.shape = {cout, cin, k, k};
-  l.weight.data = random_floats(rng, static_cast<size_t>(cout * cin * k * k), -0.5f, 0.5f);
+  Layer l = make_conv(name, in, cin, cout, k, stride, pad);
+  l.weight.data = random_floats(rng, l.weight.data.size(), -0.5f, 0.5f);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   for (float& w : l.weight.data)
     if (u(rng) >= density) w = 0.0f;
-  l.bias.shape = {cout};
-  l.bias.data = random_floats(rng, static_cast<size_t>(cout), -0.1f, 0.1f);
+  l.bias.data = random_floats(rng, l.bias.data.size(), -0.1f, 0.1f);
   return l;
 }
 
 Layer simple(const std::string& name, OpKind op, const std::string& in) {
-  Layer l;
-  l.name = name;
-  l.op = op;
-  l.inputs = {in};
-  l.output = name;
-  return l;
+  return make_layer(op, name, in);
 }
 
 }  // namespace

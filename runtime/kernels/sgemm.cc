@@ -20,7 +20,8 @@ void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, bool tr
     for (int64_t i = 0; i < k; ++i)
       for (int r = 0; r < mr; ++r) {
         const int64_t row = p * mr + r;
-        ap[(p * k + i) * mr + r] = row >= m ? 0.0f : (transpose_a ? a[i * lda + row] : a[row * lda + i]);
+        ap[(p * k + i) * mr + r] =
+            row >= m ? 0.0f : (transpose_a ? a[i * lda + row] : a[row * lda + i]);
       }
   for (int64_t n0 = 0; n0 < n; n0 += nr) {
     const int cols = static_cast<int>(std::min<int64_t>(nr, n - n0));

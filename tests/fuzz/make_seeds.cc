@@ -1,5 +1,6 @@
 // Writes small seed inputs for every fuzz target into DIR/<target>/ (generated, never from
 // ../shared). usage: make_seeds DIR
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -24,38 +25,21 @@ int main(int argc, char** argv) {
   m.input_shape = {1, 3, 9, 9};
   auto conv = [](const std::string& name, const std::string& in, int64_t cin, int64_t cout,
                  int64_t k, int64_t stride, int64_t pad) {
-    sqz::Layer l;
-    l.name = name;
-    l.op = sqz::OpKind::kConvolution;
-    l.inputs = {in};
-    l.output = name;
-    l.conv = {cout, k, k, stride, stride, pad, pad, 1, true};
-    l.weight.shape = {cout, cin, k, k};
-    for (int64_t i = 0; i < cout * cin * k * k; ++i)
-      l.weight.data.push_back(i % 3 == 0 ? 0.0f : 0.25f * (i % 5));
-    l.bias = {{cout}, std::vector<float>(static_cast<size_t>(cout), 0.5f)};
+    sqz::Layer l = sqz::make_conv(name, in, cin, cout, k, stride, pad);
+    for (size_t i = 0; i < l.weight.data.size(); ++i)
+      l.weight.data[i] = i % 3 == 0 ? 0.0f : 0.25f * (i % 5);
+    std::fill(l.bias.data.begin(), l.bias.data.end(), 0.5f);
     return l;
   };
   m.layers.push_back(conv("c1", "data", 3, 4, 3, 2, 0));
-  sqz::Layer relu;
-  relu.name = "r1";
-  relu.op = sqz::OpKind::kRelu;
-  relu.inputs = {"c1"};
-  relu.output = "c1@r1";
+  sqz::Layer relu = sqz::make_layer(sqz::OpKind::kRelu, "r1", "c1");
+  relu.output = "c1@r1";  // the name the Caffe importer gives an in-place top
   m.layers.push_back(relu);
-  sqz::Layer pool;
-  pool.name = "p1";
-  pool.op = sqz::OpKind::kMaxPool;
-  pool.inputs = {"c1@r1"};
-  pool.output = "p1";
+  sqz::Layer pool = sqz::make_layer(sqz::OpKind::kMaxPool, "p1", "c1@r1");
   pool.pool = {2, 2, 2, 2, 0, 0, false, sqz::PoolRounding::kCeil, true};
   m.layers.push_back(pool);
   m.layers.push_back(conv("c2", "p1", 4, 2, 1, 1, 1));
-  sqz::Layer gap;
-  gap.name = "g";
-  gap.op = sqz::OpKind::kAvgPool;
-  gap.inputs = {"c2"};
-  gap.output = "g";
+  sqz::Layer gap = sqz::make_layer(sqz::OpKind::kAvgPool, "g", "c2");
   gap.pool.global = true;
   m.layers.push_back(gap);
   put("onnx", "tiny.onnx", sqz::format::export_onnx(m).value());

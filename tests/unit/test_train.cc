@@ -35,47 +35,31 @@ void check_gradients(Model m, const train::TrainOptions& o, const std::vector<fl
   REQUIRE((*trainer)
               ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr, n, &gw, &gb)
               .is_ok());
+  // Central difference of the loss in one parameter against the analytic gradient.
+  auto probe = [&](float& param, double analytic, const std::string& what) {
+    const float saved = param, eps = 1e-2f;
+    std::vector<std::vector<float>> unused_w, unused_b;
+    const float* t = teacher ? teacher->data() : nullptr;
+    param = saved + eps;
+    const double up = (*trainer)->gradients(x.data(), y.data(), t, n, &unused_w, &unused_b).value();
+    param = saved - eps;
+    const double down =
+        (*trainer)->gradients(x.data(), y.data(), t, n, &unused_w, &unused_b).value();
+    param = saved;
+    const double numeric = (up - down) / (2 * eps);
+    INFO(what << " numeric " << numeric << " analytic " << analytic);
+    CHECK(std::fabs(numeric - analytic) <= 2e-3 + 0.05 * std::fabs(numeric));
+  };
   size_t conv = 0;
   std::mt19937 rng(3);
   for (Layer& l : m.layers) {
     if (l.op != OpKind::kConvolution) continue;
-    for (int probe = 0; probe < 6; ++probe) {
+    for (int i = 0; i < 6; ++i) {
       const size_t k = rng() % l.weight.data.size();
-      const float saved = l.weight.data[k], eps = 1e-2f;
-      std::vector<std::vector<float>> unused_w, unused_b;
-      l.weight.data[k] = saved + eps;
-      const double up = (*trainer)
-                            ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr, n,
-                                        &unused_w, &unused_b)
-                            .value();
-      l.weight.data[k] = saved - eps;
-      const double down = (*trainer)
-                              ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr,
-                                          n, &unused_w, &unused_b)
-                              .value();
-      l.weight.data[k] = saved;
-      const double numeric = (up - down) / (2 * eps), analytic = gw[conv][k];
-      INFO("layer " << l.name << " weight " << k << " numeric " << numeric << " analytic "
-                    << analytic);
-      CHECK(std::fabs(numeric - analytic) <= 2e-3 + 0.05 * std::fabs(numeric));
+      probe(l.weight.data[k], gw[conv][k], "layer " + l.name + " weight " + std::to_string(k));
     }
     const size_t k = rng() % l.bias.data.size();
-    const float saved = l.bias.data[k], eps = 1e-2f;
-    std::vector<std::vector<float>> unused_w, unused_b;
-    l.bias.data[k] = saved + eps;
-    const double up = (*trainer)
-                          ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr, n,
-                                      &unused_w, &unused_b)
-                          .value();
-    l.bias.data[k] = saved - eps;
-    const double down = (*trainer)
-                            ->gradients(x.data(), y.data(), teacher ? teacher->data() : nullptr, n,
-                                        &unused_w, &unused_b)
-                            .value();
-    l.bias.data[k] = saved;
-    INFO("layer " << l.name << " bias " << k);
-    CHECK(std::fabs((up - down) / (2 * eps) - gb[conv][k]) <=
-          2e-3 + 0.05 * std::fabs((up - down) / (2 * eps)));
+    probe(l.bias.data[k], gb[conv][k], "layer " + l.name + " bias " + std::to_string(k));
     ++conv;
   }
 }

@@ -235,6 +235,26 @@ int64_t Layer::stored_count() const {
   return std::count(mask.begin(), mask.end(), uint8_t{1});
 }
 
+Layer make_layer(OpKind op, const std::string& name, const std::string& input) {
+  Layer l;
+  l.name = name;
+  l.op = op;
+  l.inputs = {input};
+  l.output = name;
+  return l;
+}
+
+Layer make_conv(const std::string& name, const std::string& input, int64_t in_channels,
+                int64_t out_channels, int64_t kernel, int64_t stride, int64_t pad) {
+  Layer l = make_layer(OpKind::kConvolution, name, input);
+  l.conv = {out_channels, kernel, kernel, stride, stride, pad, pad, 1, true};
+  l.weight.shape = {out_channels, in_channels, kernel, kernel};
+  l.weight.data.assign(static_cast<size_t>(shape_numel(l.weight.shape)), 0.0f);
+  l.bias.shape = {out_channels};
+  l.bias.data.assign(static_cast<size_t>(out_channels), 0.0f);
+  return l;
+}
+
 int64_t enforce_mask(Layer& layer) {
   int64_t reset = 0;
   if (!layer.mask.empty()) {
@@ -272,7 +292,8 @@ void canonicalize_codebook(Layer& layer) {
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::vector<uint8_t> remap(q.codebook.size());
   for (size_t c = 0; c < q.codebook.size(); ++c)
-    remap[c] = static_cast<uint8_t>(std::lower_bound(sorted.begin(), sorted.end(), q.codebook[c]) - sorted.begin());
+    remap[c] = static_cast<uint8_t>(std::lower_bound(sorted.begin(), sorted.end(), q.codebook[c]) -
+                                    sorted.begin());
   for (uint8_t& code : q.codes) code = remap[code];
   q.codebook = std::move(sorted);
 }

@@ -157,11 +157,13 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
         for (int64_t b = 0; b < n; ++b) {
           rt::im2col(s, in.data() + b * per_image(is), img.data(), 0, k, 0, hw);
           for (int64_t r = 0; r < k; ++r)
-            std::copy(img.begin() + r * hw, img.begin() + (r + 1) * hw, cols.begin() + r * wide + b * hw);
+            std::copy(img.begin() + r * hw, img.begin() + (r + 1) * hw,
+                      cols.begin() + r * wide + b * hw);
         }
         std::vector<float>& y = w.tmp2;
         y.resize(static_cast<size_t>(s.out_c * wide));
-        rt::sgemm(s.out_c, wide, k, l.weight.data.data(), k, false, cols.data(), wide, y.data(), wide, &w.gemm);
+        rt::sgemm(s.out_c, wide, k, l.weight.data.data(), k, false, cols.data(), wide, y.data(),
+                  wide, &w.gemm);
         for (int64_t c = 0; c < s.out_c; ++c) {
           const float bias = l.conv.has_bias ? l.bias.data[c] : 0.0f;
           for (int64_t b = 0; b < n; ++b) {
@@ -320,7 +322,8 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
         dyw.resize(static_cast<size_t>(s.out_c * wide));
         for (int64_t b = 0; b < n; ++b)
           for (int64_t c = 0; c < s.out_c; ++c)
-            std::copy(dy.begin() + b * per_image(os) + c * hw, dy.begin() + b * per_image(os) + (c + 1) * hw,
+            std::copy(dy.begin() + b * per_image(os) + c * hw,
+                      dy.begin() + b * per_image(os) + (c + 1) * hw,
                       dyw.begin() + c * wide + b * hw);
         std::vector<float>& gw = w.grad_w[li];
         std::vector<float>& gb = w.grad_b[li];
@@ -331,7 +334,8 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
         cols_t.resize(static_cast<size_t>(wide * k));
         for (int64_t r = 0; r < k; ++r)
           for (int64_t j = 0; j < wide; ++j) cols_t[j * k + r] = cols[r * wide + j];
-        rt::sgemm(s.out_c, k, wide, dyw.data(), wide, false, cols_t.data(), k, gw.data(), k, &w.gemm);
+        rt::sgemm(s.out_c, k, wide, dyw.data(), wide, false, cols_t.data(), k, gw.data(), k,
+                  &w.gemm);
         if (l.conv.has_bias)
           for (int64_t c = 0; c < s.out_c; ++c) {
             double sum = 0;
@@ -342,11 +346,13 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
         std::vector<float>& dx = grad_of(l.inputs[0]);
         std::vector<float>& dcol = w.tmp3;
         dcol.resize(static_cast<size_t>(k * wide));
-        rt::sgemm(k, wide, s.out_c, l.weight.data.data(), k, true, dyw.data(), wide, dcol.data(), wide, &w.gemm);
+        rt::sgemm(k, wide, s.out_c, l.weight.data.data(), k, true, dyw.data(), wide, dcol.data(),
+                  wide, &w.gemm);
         std::vector<float>& img = cols_t;  // reused: one image's [K x HW]
         for (int64_t b = 0; b < n; ++b) {
           for (int64_t r = 0; r < k; ++r)
-            std::copy(dcol.begin() + r * wide + b * hw, dcol.begin() + r * wide + (b + 1) * hw, img.begin() + r * hw);
+            std::copy(dcol.begin() + r * wide + b * hw, dcol.begin() + r * wide + (b + 1) * hw,
+                      img.begin() + r * hw);
           col2im_add(s, img.data(), dx.data() + b * per_image(is));
         }
         break;

@@ -87,6 +87,13 @@ struct Layer {
   int64_t stored_count() const;
 };
 
+// Builders for programs that assemble networks (samples, tests): a layer reading `input` and
+// writing a blob named like the layer; a convolution with zero weights and biases of the right
+// shapes (square kernel, equal stride and padding on both axes, one group).
+Layer make_layer(OpKind op, const std::string& name, const std::string& input);
+Layer make_conv(const std::string& name, const std::string& input, int64_t in_channels,
+                int64_t out_channels, int64_t kernel, int64_t stride, int64_t pad);
+
 // Enforces a layer's mask after its weights changed (e.g. by retraining): pruned positions
 // are set back to exactly 0, and with an active codebook each centroid becomes the mean of
 // the weights assigned to it (assignments fixed) and the weights are re-tied to it.
