@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +33,15 @@ Layer simple(const std::string& name, OpKind op, const std::string& in) {
 }
 
 }  // namespace
+
+double max_rel_diff(const std::vector<float>& got, const std::vector<float>& want) {
+  double err = 0, peak = 1e-6;
+  for (size_t i = 0; i < want.size(); ++i) {
+    err = std::max(err, std::fabs(double{want[i]} - got[i]));
+    peak = std::max(peak, std::fabs(double{want[i]}));
+  }
+  return err / peak;
+}
 
 std::vector<float> random_floats(std::mt19937& rng, size_t n, float lo, float hi) {
   std::uniform_real_distribution<float> d(lo, hi);

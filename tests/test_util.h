@@ -16,6 +16,9 @@ namespace sqz::test {
 Model tiny_squeezenet(uint32_t seed, int64_t in_size = 19, int64_t classes = 10,
                       double density = 1.0);
 
+// max |got - want| / max |want| (the denominator at least 1e-6): differential-test error.
+double max_rel_diff(const std::vector<float>& got, const std::vector<float>& want);
+
 // Uniform random floats in [lo, hi).
 std::vector<float> random_floats(std::mt19937& rng, size_t n, float lo = -1.0f, float hi = 1.0f);
 

@@ -81,15 +81,6 @@ std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block) 
   return got;
 }
 
-double max_rel_err(const std::vector<float>& got, const std::vector<float>& want) {
-  double err = 0, peak = 1e-6;
-  for (size_t i = 0; i < want.size(); ++i) {
-    err = std::max(err, std::fabs(double{want[i]} - got[i]));
-    peak = std::max(peak, std::fabs(double{want[i]}));
-  }
-  return err / peak;
-}
-
 }  // namespace
 
 TEST_CASE("every convolution kernel equals the naive reference on random shapes and densities") {
@@ -122,7 +113,7 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
             auto op = make_dense_conv(c.s, w, c.relu, *k);
             INFO(describe(op->kernel_name()));
             for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
-              CHECK(max_rel_err(run_op(*op, c, block), want) <= 1e-5);
+              CHECK(test::max_rel_diff(run_op(*op, c, block), want) <= 1e-5);
           }
         }
         for (const SpmmKernel* k : runnable_spmm_kernels()) {
@@ -130,7 +121,7 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
             auto op = make_sparse_conv(c.s, w, c.relu, *k);
             INFO(describe(op->kernel_name()));
             for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
-              CHECK(max_rel_err(run_op(*op, c, block), want) <= 1e-5);
+              CHECK(test::max_rel_diff(run_op(*op, c, block), want) <= 1e-5);
           }
         }
       }
@@ -164,8 +155,8 @@ TEST_CASE("SpMM micro-kernels equal their naive twin") {
     k->f32(start.data(), cols.data(), values.data(), bias.data(), rows, b.data(), nr, false, true,
            got_f32.data(), nr);
     INFO(k->name);
-    CHECK(max_rel_err(got, want) <= 1e-5);
-    CHECK(max_rel_err(got_f32, want) <= 1e-5);
+    CHECK(test::max_rel_diff(got, want) <= 1e-5);
+    CHECK(test::max_rel_diff(got_f32, want) <= 1e-5);
   }
 }
 

@@ -18,15 +18,6 @@ std::vector<float> forward(const Model& m, const std::vector<float>& in, int64_t
   return out;
 }
 
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double err = 0, ref = 1e-12;
-  for (size_t i = 0; i < a.size(); ++i) {
-    err = std::max(err, std::fabs(double{a[i]} - b[i]));
-    ref = std::max(ref, std::fabs(double{b[i]}));
-  }
-  return err / ref;
-}
-
 }  // namespace
 
 TEST_CASE("the fast runtime equals the reference kernels, for any batch and thread count") {
@@ -43,7 +34,7 @@ TEST_CASE("the fast runtime equals the reference kernels, for any batch and thre
       INFO("threads=" << threads << " density=" << density);
       rt::NetOptions fast;
       fast.threads = threads;
-      CHECK(max_rel_diff(forward(m, in, batch, fast), want) < 1e-5);
+      CHECK(test::max_rel_diff(forward(m, in, batch, fast), want) < 1e-5);
     }
     // One image at a time gives the same rows as the batch.
     rt::NetOptions fast;
@@ -51,7 +42,7 @@ TEST_CASE("the fast runtime equals the reference kernels, for any batch and thre
       std::vector<float> one(in.begin() + b * 3 * 37 * 37, in.begin() + (b + 1) * 3 * 37 * 37);
       std::vector<float> row = forward(m, one, 1, fast);
       std::vector<float> want_row(want.begin() + b * 10, want.begin() + (b + 1) * 10);
-      CHECK(max_rel_diff(row, want_row) < 1e-5);
+      CHECK(test::max_rel_diff(row, want_row) < 1e-5);
     }
   }
 }
@@ -78,7 +69,7 @@ TEST_CASE("a concat input read by another layer too is copied, not aliased") {
   rt::NetOptions ref;
   ref.policy = rt::KernelPolicy::kReference;
   std::vector<float> want = forward(m, in, 1, ref);
-  CHECK(max_rel_diff(forward(m, in, 1, {}), want) < 1e-5);
+  CHECK(test::max_rel_diff(forward(m, in, 1, {}), want) < 1e-5);
   CHECK(want.size() == 12);
 }
 
