@@ -1,5 +1,8 @@
 // Position codings of a layer's mask (format/SPEC.md, LAYER): gaps with an escape symbol
 // between stored or between pruned positions, or a Huffman-coded bitmap, whichever is smallest.
+#include <array>
+#include <cstring>
+
 #include "sqz/huffman/huffman.h"
 #include "sqz_internal.h"
 
@@ -32,6 +35,14 @@ std::vector<uint64_t> histogram(const std::vector<uint16_t>& s, int alphabet) {
   for (uint16_t x : s) ++h[x];
   return h;
 }
+
+// Byte b of a bitmap as eight 0/1 bytes, position 0 (bit 0) first in memory.
+constexpr auto kBitsToBytes = [] {
+  std::array<uint64_t, 256> t{};
+  for (int b = 0; b < 256; ++b)
+    for (int i = 0; i < 8; ++i) t[b] |= uint64_t((b >> i) & 1) << (8 * i);
+  return t;
+}();
 
 }  // namespace
 
@@ -77,11 +88,18 @@ Status decode_positions(PositionCoding coding, uint16_t gap_limit, uint32_t symb
   std::vector<uint16_t> s(symbols);
   SQZ_RETURN_IF_ERROR(huff::decode_block(block, alphabet, symbols, s.data()));
   if (coding == kBitmap) {
-    mask->assign(static_cast<size_t>(numel), 0);
+    mask->resize(static_cast<size_t>(numel));
+    uint8_t* m = mask->data();
     int64_t count = 0;
-    for (int64_t p = 0; p < numel; ++p) {
-      (*mask)[static_cast<size_t>(p)] = (s[static_cast<size_t>(p / 8)] >> (p % 8)) & 1;
-      count += (*mask)[static_cast<size_t>(p)];
+    const int64_t whole = numel / 8;
+    for (int64_t b = 0; b < whole; ++b) {  // eight positions per bitmap byte
+      const uint64_t bytes = kBitsToBytes[s[static_cast<size_t>(b)]];
+      std::memcpy(m + 8 * b, &bytes, 8);
+      count += __builtin_popcount(s[static_cast<size_t>(b)]);
+    }
+    for (int64_t p = 8 * whole; p < numel; ++p) {
+      m[p] = (s[static_cast<size_t>(p / 8)] >> (p % 8)) & 1;
+      count += m[p];
     }
     SQZ_RETURN_ERROR_IF(numel % 8 && (s.back() >> (numel % 8)) != 0, ErrorCode::kCorrupt,
                         "bitmap padding bits are set");

@@ -168,17 +168,19 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
   } else if (kind != kDense) {
     l.mask.assign(static_cast<size_t>(numel), 1);
   }
-  l.weight.data.assign(static_cast<size_t>(numel), 0.0f);
-  float* w = l.weight.data.data();
   const uint8_t* mask = l.mask.empty() ? nullptr : l.mask.data();
   if (kind == kSparseCodebook) {
     std::string_view block;
     SQZ_RETURN_IF_ERROR(read_block(r, &block, who + "values"));
-    std::vector<uint16_t> codes(static_cast<size_t>(stored) + 1, 0);  // +1: see the scatter
+    std::vector<uint8_t>& codes = l.quant.codes;
+    codes.resize(static_cast<size_t>(stored) + 1);  // +1: see the scatter
     Status s =
         huff::decode_block(block, static_cast<int>(l.quant.codebook.size()), stored, codes.data());
     if (!s.is_ok()) return s.with_context("layer '" + l.name + "' values");
-    l.quant.codes.assign(codes.begin(), codes.end() - 1);
+    codes[stored] = 0;
+    // Every position is written below: no need to clear the weights first.
+    l.weight.data.resize(static_cast<size_t>(numel));
+    float* w = l.weight.data.data();
     const float* book = l.quant.codebook.data();
     if (mask) {  // branch-free scatter: k may reach `stored`, whose code slot is a valid 0
       for (int64_t i = 0, k = 0; i < numel; ++i) {
@@ -191,8 +193,11 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
     } else {
       for (int64_t i = 0; i < numel; ++i) w[i] = book[codes[static_cast<size_t>(i)]];
     }
+    codes.pop_back();
   } else {
     SQZ_RETURN_ERROR_IF(r.left() / 4 < stored, ErrorCode::kCorrupt, who + "truncated values");
+    l.weight.data.assign(static_cast<size_t>(numel), 0.0f);
+    float* w = l.weight.data.data();
     for (int64_t i = 0; i < numel; ++i)
       if (!mask || mask[i]) (void)r.get_f32(&w[i]);
   }

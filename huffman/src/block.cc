@@ -53,11 +53,10 @@ size_t table_bytes(size_t extent) { return 1 + 1 + 2 + (extent + 1) / 2; }
 // Reads LSB-first; past the end it supplies zero bits and counts them as overrun.
 class BitReader {
  public:
-  BitReader(const uint8_t* p, size_t n) : p_(p), end_(p + n), size_bits_(8 * uint64_t{n}) {}
-  // Tops the buffer up to at least 56 bits: one unaligned 8-byte load while 8 bytes remain,
-  // byte by byte (zeros past the end) near the end.
+  BitReader(const uint8_t* p, size_t n) : begin_(p), p_(p), end_(p + n) {}
+  // Tops the buffer up to at least 56 bits (room for three codes of kMaxCodeLength): one
+  // unaligned 8-byte load while 8 bytes remain, byte by byte (zeros past the end) near the end.
   [[gnu::always_inline]] void refill() {
-    if (count_ > 56) return;
     if (end_ - p_ >= 8) {
       uint64_t v;
       std::memcpy(&v, p_, 8);  // the stream is little-endian, as is every supported host
@@ -67,7 +66,11 @@ class BitReader {
       return;
     }
     while (count_ <= 56) {
-      buf_ |= uint64_t{p_ < end_ ? *p_++ : uint8_t{0}} << count_;
+      if (p_ < end_) {
+        buf_ |= uint64_t{*p_++} << count_;
+      } else {
+        ++zero_bytes_;
+      }
       count_ += 8;
     }
   }
@@ -75,22 +78,23 @@ class BitReader {
   void skip(int n) {
     buf_ >>= n;
     count_ -= n;
-    consumed_ += static_cast<uint64_t>(n);
   }
   // True when every bit read was inside the stream and the rest is < 8 zero padding bits.
   bool finished_cleanly() {
-    if (consumed_ > size_bits_ || size_bits_ - consumed_ >= 8) return false;
+    const uint64_t size_bits = 8 * static_cast<uint64_t>(end_ - begin_);
+    const uint64_t consumed = 8 * (static_cast<uint64_t>(p_ - begin_) + zero_bytes_) - count_;
+    if (consumed > size_bits || size_bits - consumed >= 8) return false;
     refill();
-    return peek(static_cast<int>(size_bits_ - consumed_)) == 0;
+    return peek(static_cast<int>(size_bits - consumed)) == 0;
   }
 
  private:
+  const uint8_t* begin_;
   const uint8_t* p_;
   const uint8_t* end_;
-  uint64_t size_bits_;
+  uint64_t zero_bytes_ = 0;  // zeros supplied past the end
   uint64_t buf_ = 0;
   int count_ = 0;
-  uint64_t consumed_ = 0;
 };
 
 struct DecodeTable {
@@ -160,14 +164,55 @@ Status build_table(const std::vector<uint8_t>& lengths, int max_len, DecodeTable
   return 0;
 }
 
+// One symbol; the caller has refilled the reader since at most two symbols ago.
 [[gnu::always_inline]] inline uint16_t decode_one(const DecodeTable& t, BitReader& r) {
-  r.refill();
   const uint16_t e = t.primary[r.peek(t.bits)];
   if (__builtin_expect(e >> 12, 1)) {
     r.skip(e >> 12);
     return e & 0x0FFF;
   }
   return decode_long(t, r);
+}
+
+// Decodes count symbols from 1 or 4 streams. Each refill leaves >= 56 bits, enough for three
+// codes of at most 15 bits, so the reader refills once per three symbols.
+template <typename Sym>
+void decode_streams(const DecodeTable& t, BitReader* readers, int streams, size_t count, Sym* out) {
+  auto three = [&](BitReader& r, Sym* o) {
+    r.refill();
+    o[0] = static_cast<Sym>(decode_one(t, r));
+    o[1] = static_cast<Sym>(decode_one(t, r));
+    o[2] = static_cast<Sym>(decode_one(t, r));
+  };
+  auto tail = [&](BitReader& r, Sym* o, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      r.refill();
+      o[i] = static_cast<Sym>(decode_one(t, r));
+    }
+  };
+  if (streams == 1) {
+    size_t i = 0;
+    for (; i + 3 <= count; i += 3) three(readers[0], out + i);
+    tail(readers[0], out + i, count - i);
+    return;
+  }
+  // Four independent streams per step: their dependency chains overlap in the CPU.
+  const size_t per = (count + 3) / 4;
+  const size_t last = count - 3 * per;  // the last stream's share (<= per)
+  BitReader r0 = readers[0], r1 = readers[1], r2 = readers[2], r3 = readers[3];
+  Sym *o0 = out, *o1 = out + per, *o2 = out + 2 * per, *o3 = out + 3 * per;
+  size_t i = 0;
+  for (; i + 3 <= last; i += 3) {
+    three(r0, o0 + i);
+    three(r1, o1 + i);
+    three(r2, o2 + i);
+    three(r3, o3 + i);
+  }
+  tail(r3, o3 + i, last - i);
+  tail(r0, o0 + i, per - i);
+  tail(r1, o1 + i, per - i);
+  tail(r2, o2 + i, per - i);
+  readers[0] = r0, readers[1] = r1, readers[2] = r2, readers[3] = r3;
 }
 
 }  // namespace
@@ -223,7 +268,8 @@ std::string encode_block(const std::vector<uint16_t>& symbols, int alphabet_size
   return out;
 }
 
-Status decode_block(std::string_view block, int alphabet_size, size_t count, uint16_t* out) {
+template <typename Sym>
+Status decode_block_as(std::string_view block, int alphabet_size, size_t count, Sym* out) {
   ByteReader r(block);
   uint8_t mode;
   SQZ_RETURN_ERROR_IF(!r.get_u8(&mode), ErrorCode::kCorrupt, "Huffman block is empty");
@@ -236,7 +282,7 @@ Status decode_block(std::string_view block, int alphabet_size, size_t count, uin
     uint16_t sym;
     SQZ_RETURN_ERROR_IF(!r.get_u16(&sym) || r.left() != 0 || sym >= alphabet_size || count == 0,
                         ErrorCode::kCorrupt, "bad single-symbol Huffman block");
-    std::fill(out, out + count, sym);
+    std::fill(out, out + count, static_cast<Sym>(sym));
     return Status::ok();
   }
   SQZ_RETURN_ERROR_IF(mode != kCoded, ErrorCode::kCorrupt, "unknown Huffman block mode");
@@ -271,31 +317,21 @@ Status decode_block(std::string_view block, int alphabet_size, size_t count, uin
   std::vector<BitReader> readers;
   for (int k = 0, off = 0; k < streams; off += static_cast<int>(sizes[k]), ++k)
     readers.emplace_back(base + off, sizes[k]);
-  const size_t per = (count + streams - 1) / streams;
-  if (streams == 4) {
-    // Four independent streams per step: their dependency chains overlap in the CPU.
-    BitReader r0 = readers[0], r1 = readers[1], r2 = readers[2], r3 = readers[3];
-    uint16_t *o0 = out, *o1 = out + per, *o2 = out + 2 * per, *o3 = out + 3 * per;
-    const size_t last = count - 3 * per;  // the last stream's share (<= per)
-    for (size_t i = 0; i < last; ++i) {
-      o0[i] = decode_one(table, r0);
-      o1[i] = decode_one(table, r1);
-      o2[i] = decode_one(table, r2);
-      o3[i] = decode_one(table, r3);
-    }
-    for (size_t i = last; i < per; ++i) {
-      o0[i] = decode_one(table, r0);
-      o1[i] = decode_one(table, r1);
-      o2[i] = decode_one(table, r2);
-    }
-    readers = {r0, r1, r2, r3};
-  } else {
-    for (size_t i = 0; i < count; ++i) out[i] = decode_one(table, readers[0]);
-  }
+  decode_streams(table, readers.data(), streams, count, out);
   for (BitReader& br : readers)
     SQZ_RETURN_ERROR_IF(!br.finished_cleanly(), ErrorCode::kCorrupt,
                         "Huffman stream length disagrees with its symbols");
   return Status::ok();
+}
+
+Status decode_block(std::string_view block, int alphabet_size, size_t count, uint16_t* out) {
+  return decode_block_as(block, alphabet_size, count, out);
+}
+
+Status decode_block(std::string_view block, int alphabet_size, size_t count, uint8_t* out) {
+  SQZ_RETURN_ERROR_IF(alphabet_size > 256, ErrorCode::kInvalidArgument,
+                      "a byte output holds alphabets of at most 256 symbols");
+  return decode_block_as(block, alphabet_size, count, out);
 }
 
 }  // namespace sqz::huff

@@ -36,6 +36,8 @@ std::string encode_block(const std::vector<uint16_t>& symbols, int alphabet_size
 // inconsistency (a table that is not a prefix code, a stream too short or with trailing
 // bytes, a symbol outside the alphabet) is an error (kCorrupt); reads never leave block.
 Status decode_block(std::string_view block, int alphabet_size, size_t count, uint16_t* out);
+// The same into bytes, for alphabets of at most 256 symbols (kInvalidArgument otherwise).
+Status decode_block(std::string_view block, int alphabet_size, size_t count, uint8_t* out);
 
 // Size of the block encode_block would produce, in bytes (for choosing between codings).
 size_t encoded_block_size(const std::vector<uint64_t>& histogram);
