@@ -4,6 +4,7 @@
 #include "classify.h"
 #include "commands.h"
 #include "common.h"
+#include "image_split.h"
 #include "labels.h"
 #include "progress.h"
 
@@ -36,8 +37,11 @@ int cmd_eval(int argc, char** argv) {
   if (!files.is_ok()) return fail(files.status());
   if (limit > 0 && files->size() > static_cast<size_t>(limit)) files->resize(limit);
   if (files->empty()) return fail(Status(ErrorCode::kNotFound, dir + ": no images"));
-  Result<Model> model = load_any_model(model_path, prototxt);
+  format::Metadata metadata;
+  Result<Model> model = load_any_model(model_path, prototxt, &metadata);
   if (!model.is_ok()) return fail(model.status());
+  if (Status st = refuse_calibration_images(model_path, metadata, *files); !st.is_ok())
+    return fail(st);
   auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
   auto pre = preprocess_for((*net)->input_chw());

@@ -12,5 +12,7 @@ int cmd_quantize(int argc, char** argv);
 int cmd_prune(int argc, char** argv);
 int cmd_sensitivity(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_compress(int argc, char** argv);
+int cmd_report(int argc, char** argv);
 
 }  // namespace sqz::cli

@@ -2,8 +2,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
+#include "sqz/core/file_io.h"
 #include "sqz/format/importers.h"
 
 namespace sqz::cli {
@@ -33,6 +35,21 @@ bool parse_args(const std::string& command, const std::string& synopsis,
   for (const std::string& p : positional) pos.add(p.c_str(), p.back() == 's' ? -1 : 1);
   try {
     po::store(po::command_line_parser(argc, argv).options(options).positional(pos).run(), *vm);
+    if (options.find_nothrow("config", false) && vm->count("config") && !vm->count("help")) {
+      // Settings on the command line win over the file's (the first stored value stays).
+      const std::string path = (*vm)["config"].as<std::string>();
+      std::ifstream in(path);
+      if (!in) {
+        *exit_code = fail(Status(ErrorCode::kIo, path + ": cannot open the config file"));
+        return false;
+      }
+      try {
+        po::store(po::parse_config_file(in, options), *vm);
+      } catch (const po::error& e) {
+        *exit_code = fail(Status(ErrorCode::kParse, path + ": " + e.what()));
+        return false;
+      }
+    }
     if (vm->count("help")) {
       std::cout << "usage: squeeze-compress " << command << " " << synopsis << "\n\n" << options;
       *exit_code = kExitOk;
@@ -46,8 +63,14 @@ bool parse_args(const std::string& command, const std::string& synopsis,
   return true;
 }
 
-Result<Model> load_any_model(const std::string& path, const std::string& prototxt) {
-  return format::load_model(path, prototxt);
+Result<Model> load_any_model(const std::string& path, const std::string& prototxt,
+                             format::Metadata* metadata) {
+  if (!metadata) return format::load_model(path, prototxt);
+  metadata->clear();
+  if (file_extension(path) != ".sqz") return format::load_model(path, prototxt);
+  SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path));
+  *metadata = std::move(f.metadata);
+  return std::move(f.model);
 }
 
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,

@@ -8,6 +8,7 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
+#include "sqz/format/sqz_file.h"
 
 namespace sqz::cli {
 
@@ -36,8 +37,10 @@ bool parse_args(const std::string& command, const std::string& synopsis,
 
 void add_global_options(po::options_description& options, GlobalFlags* flags);
 
-// Loads any supported model form (see format::load_model).
-Result<Model> load_any_model(const std::string& path, const std::string& prototxt);
+// Loads any supported model form (see format::load_model). metadata, when given, receives a
+// .sqz file's metadata (and is cleared for other forms).
+Result<Model> load_any_model(const std::string& path, const std::string& prototxt,
+                             format::Metadata* metadata = nullptr);
 
 // Parses repeated NAME=VALUE options (e.g. --layer-density conv1=0.5); flag names the option
 // in errors.

@@ -28,6 +28,11 @@ Result<ImageSet> load_image_set(const std::string& dir, const std::string& label
   if (limit > 0 && files.size() > static_cast<size_t>(limit))
     files.resize(static_cast<size_t>(limit));
   SQZ_RETURN_ERROR_IF(files.empty(), ErrorCode::kNotFound, dir + ": no images (.jpg, .jpeg, .png)");
+  return load_image_files(files, labels_path, chw, quiet);
+}
+
+Result<ImageSet> load_image_files(const std::vector<std::string>& files,
+                                  const std::string& labels_path, const Shape& chw, bool quiet) {
   Labels labels;
   if (!labels_path.empty()) {
     SQZ_ASSIGN_OR_RETURN(labels, read_labels(labels_path));
@@ -38,7 +43,10 @@ Result<ImageSet> load_image_set(const std::string& dir, const std::string& label
   for (const std::string& path : files) {
     SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(path, pre));
     set.paths.push_back(path);
-    set.labels.push_back(labels_path.empty() ? -1 : label_from_filename(labels, path));
+    const int label = labels_path.empty() ? -1 : label_from_filename(labels, path);
+    SQZ_RETURN_ERROR_IF(!labels_path.empty() && label < 0, ErrorCode::kNotFound,
+                        path + ": its name does not start with a class id from " + labels_path);
+    set.labels.push_back(label);
     set.inputs.push_back(std::move(in));
     progress.update(static_cast<int64_t>(set.paths.size()));
   }

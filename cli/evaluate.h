@@ -21,6 +21,9 @@ struct ImageSet {
 // first `limit` files. Shows progress on a terminal unless quiet.
 Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
                                 const Shape& chw, bool quiet);
+// The same for a list of files.
+Result<ImageSet> load_image_files(const std::vector<std::string>& files,
+                                  const std::string& labels_path, const Shape& chw, bool quiet);
 
 // Network outputs, one row of `classes` scores per image.
 struct Scores {

@@ -1,4 +1,6 @@
 // squeeze-compress: Deep Compression (Han, Mao, Dally, ICLR 2016) for SqueezeNet models.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -16,6 +18,8 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"compress", sqz::cli::cmd_compress,
+     "the whole pipeline: prune, share weights, calibrate, Huffman-code into a .sqz"},
     {"prune", sqz::cli::cmd_prune, "magnitude pruning with masks, schedules and a retraining hook"},
     {"sensitivity", sqz::cli::cmd_sensitivity,
      "prune each layer alone and measure the accuracy cost"},
@@ -27,6 +31,8 @@ const Command kCommands[] = {
     {"info", sqz::cli::cmd_info, "describe a model: layers, shapes, parameters, density, size"},
     {"run", sqz::cli::cmd_run, "classify images and print the top classes"},
     {"eval", sqz::cli::cmd_eval, "measure top-1/top-5 accuracy on a folder of labelled images"},
+    {"report", sqz::cli::cmd_report,
+     "stage table, per-layer ledger and accuracy against size (Markdown, JSON, HTML)"},
 };
 
 void print_usage(FILE* out) {
@@ -39,6 +45,11 @@ void print_usage(FILE* out) {
 
 int main(int argc, char** argv) {
   sqz::install_interrupt_cleanup();
+  // Keep freed memory for reuse instead of returning it to the kernel: calibration and the
+  // sensitivity sweeps build and drop many networks whose buffers would otherwise be faulted
+  // in afresh every time (page faults cost more than the work on a VM).
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 2 << 30);
   if (argc < 2) {
     print_usage(stderr);
     return sqz::cli::kExitUsage;

@@ -30,7 +30,113 @@ double nice_step(double span) {
   return 10 * p;
 }
 
+std::string svg_open(const ChartOptions& o) {
+  return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(o.width) +
+         "\" height=\"" + std::to_string(o.height) + "\" viewBox=\"0 0 " + std::to_string(o.width) +
+         " " + std::to_string(o.height) + "\" font-family=\"sans-serif\" font-size=\"12\">\n" +
+         "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+}
+
+std::string text(double x, double y, const std::string& s, const char* anchor = "start",
+                 const char* extra = "") {
+  return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" + anchor + "\"" + extra +
+         ">" + xml_escape(s) + "</text>\n";
+}
+
+std::string rect(double x, double y, double w, double h, const std::string& fill) {
+  return "<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) + "\" height=\"" +
+         num(h) + "\" fill=\"" + fill + "\"/>\n";
+}
+
+// Vertical grid lines and tick labels for a horizontal value axis [0, top).
+std::string value_axis(double left, double width, double y_top, double y_bottom, double top) {
+  const double step = nice_step(top);
+  std::string svg;
+  for (double v = 0; v <= top + step / 2; v += step) {
+    const double x = left + v / top * width;
+    svg += "<line x1=\"" + num(x) + "\" x2=\"" + num(x) + "\" y1=\"" + num(y_top) + "\" y2=\"" +
+           num(y_bottom) + "\" stroke=\"#ddd\"/>\n";
+    svg += text(x, y_bottom + 16, tick_label(v), "middle");
+  }
+  return svg;
+}
+
 }  // namespace
+
+std::string stacked_bar_chart_svg(const std::vector<std::string>& categories,
+                                  const std::vector<BarStack>& stacks, const ChartOptions& o) {
+  size_t longest = 0;
+  for (const std::string& c : categories) longest = std::max(longest, c.size());
+  const double left = 16 + 6.0 * static_cast<double>(longest);  // ~6 px per 10 px glyph
+  const double right = o.legend ? 120 : 20, top = 36, bottom = 50;
+  const double pw = o.width - left - right, ph = o.height - top - bottom;
+  double most = 0;
+  for (size_t c = 0; c < categories.size(); ++c) {
+    double sum = 0;
+    for (const BarStack& s : stacks) sum += s.values[c];
+    most = std::max(most, sum);
+  }
+  const double step = nice_step(most > 0 ? most : 1);
+  const double axis_top = std::ceil((most > 0 ? most : 1) / step) * step;
+  const double bar = ph / std::max<size_t>(categories.size(), 1);
+  std::string svg =
+      svg_open(o) + text(left, 20, o.title, "start", " font-size=\"15\" font-weight=\"bold\"");
+  svg += value_axis(left, pw, top, top + ph, axis_top);
+  for (size_t c = 0; c < categories.size(); ++c) {
+    const double y = top + bar * static_cast<double>(c);
+    svg += text(left - 6, y + bar * 0.5 + 4, categories[c], "end", " font-size=\"10\"");
+    double x = left;
+    for (size_t k = 0; k < stacks.size(); ++k) {
+      const double w = stacks[k].values[c] / axis_top * pw;
+      if (w > 0) svg += rect(x, y + bar * 0.12, w, bar * 0.76, kPalette[k % 10]);
+      x += w;
+    }
+  }
+  svg += text(left + pw / 2, o.height - 10.0, o.x_label, "middle");
+  if (o.legend)
+    for (size_t k = 0; k < stacks.size(); ++k) {
+      const double ly = top + 8 + 16.0 * static_cast<double>(k);
+      svg += rect(left + pw + 12, ly - 6, 12, 12, kPalette[k % 10]);
+      svg += text(left + pw + 30, ly + 4, stacks[k].label);
+    }
+  return svg + "</svg>\n";
+}
+
+std::string waterfall_svg(const std::vector<std::string>& stages, const std::vector<double>& totals,
+                          const ChartOptions& o) {
+  const double left = 64, right = 20, top = 36, bottom = 70;
+  const double pw = o.width - left - right, ph = o.height - top - bottom;
+  const double most = totals.empty() ? 1 : *std::max_element(totals.begin(), totals.end());
+  const double step = nice_step(most > 0 ? most : 1);
+  const double axis_top = std::ceil((most > 0 ? most : 1) / step) * step;
+  auto py = [&](double v) { return top + (1 - v / axis_top) * ph; };
+  std::string svg =
+      svg_open(o) + text(left, 20, o.title, "start", " font-size=\"15\" font-weight=\"bold\"");
+  for (double v = 0; v <= axis_top + step / 2; v += step) {
+    svg += "<line x1=\"" + num(left) + "\" x2=\"" + num(left + pw) + "\" y1=\"" + num(py(v)) +
+           "\" y2=\"" + num(py(v)) + "\" stroke=\"#ddd\"/>\n";
+    svg += text(left - 6, py(v) + 4, tick_label(v), "end");
+  }
+  const double slot = pw / std::max<size_t>(stages.size(), 1);
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const double x = left + slot * static_cast<double>(i) + slot * 0.15, w = slot * 0.7;
+    const double hi = i == 0 ? totals[0] : totals[i - 1];
+    svg += rect(x, py(totals[i]), w, py(0) - py(totals[i]), kPalette[0]);
+    if (i > 0 && hi > totals[i]) svg += rect(x, py(hi), w, py(totals[i]) - py(hi), "#f4b6b6");
+    char label[64];
+    if (i == 0)
+      std::snprintf(label, sizeof label, "%s", tick_label(totals[i]).c_str());
+    else
+      std::snprintf(label, sizeof label, "%s (%.1fx)", tick_label(totals[i]).c_str(),
+                    totals[i] > 0 ? totals[i - 1] / totals[i] : 0.0);
+    svg += text(x + w / 2, py(totals[i]) - 4, label, "middle", " font-size=\"11\"");
+    svg += text(x + w / 2, top + ph + 16, stages[i], "middle", " font-size=\"11\"");
+  }
+  svg += text(left + pw / 2, o.height - 10.0, o.x_label, "middle");
+  svg += "<text transform=\"translate(16," + num(top + ph / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\">" + xml_escape(o.y_label) + "</text>\n";
+  return svg + "</svg>\n";
+}
 
 std::string xml_escape(const std::string& s) {
   std::string out;
@@ -68,7 +174,7 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
   const double ys = nice_step(y1 - y0), xs = nice_step(x1 - x0);
   y0 = std::floor(y0 / ys) * ys, y1 = std::ceil(y1 / ys) * ys;
   x0 = std::floor(x0 / xs) * xs, x1 = std::ceil(x1 / xs) * xs;
-  const double left = 64, right = o.legend ? 210 : 20, top = 36, bottom = 52;
+  const double left = 64, right = o.legend ? 240 : 20, top = 36, bottom = 52;
   const double pw = o.width - left - right, ph = o.height - top - bottom;
   auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
   auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };

@@ -1,4 +1,5 @@
-// Minimal SVG line charts for reports: self-contained, no scripts, readable in any browser.
+// Minimal SVG charts (lines, stacked bars, a waterfall) for reports: self-contained, no scripts,
+// readable in any browser.
 #pragma once
 
 #include <string>
@@ -21,6 +22,20 @@ struct ChartOptions {
 
 // An <svg> element (no XML prolog) plotting every series on shared linear axes.
 std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions& options);
+
+// Horizontal bars, one per category, each split into stacked segments (one per stack,
+// in stack order, coloured and listed in the legend). values[stack][category] >= 0.
+struct BarStack {
+  std::string label;
+  std::vector<double> values;
+};
+std::string stacked_bar_chart_svg(const std::vector<std::string>& categories,
+                                  const std::vector<BarStack>& stacks, const ChartOptions& options);
+
+// A waterfall: the first bar is the starting total, each later one floats from the previous
+// total down to its own, labelled with the total and the factor it saved.
+std::string waterfall_svg(const std::vector<std::string>& stages, const std::vector<double>& totals,
+                          const ChartOptions& options);
 
 // Escapes &, <, >, " for SVG/HTML text.
 std::string xml_escape(const std::string& s);

@@ -16,6 +16,7 @@
 #include "fashion.h"
 #include "sqz/core/file_io.h"
 #include "sqz/format/importers.h"
+#include "sqz/format/paper_layout.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/prune/prune.h"
 #include "sqz/quantize/quantize.h"
@@ -113,26 +114,6 @@ class TrainerHook : public prune::RetrainHook {
   const Model& teacher_;
 };
 
-// Size of the stage's weights in the Deep Compression release's layout (no entropy coding):
-// per layer b-bit codes and 4-bit relative indices with filler entries for longer gaps, plus
-// float32 codebook and biases (Han et al. 2016, Sec. 3; ../shared/README.md).
-int64_t fixed_width_bytes(const Model& m) {
-  int64_t bytes = 0;
-  for (const Layer& l : m.layers) {
-    if (l.op != OpKind::kConvolution) continue;
-    int64_t entries = 0, last = -1;
-    for (int64_t p = 0; p < l.weight.numel(); ++p) {
-      if (l.mask.empty() ? l.weight.data[p] == 0.0f : !l.mask[p]) continue;
-      entries += 1 + (p - last - 1) / 16;
-      last = p;
-    }
-    const int bits = l.quant.active() ? l.quant.bits : 32;
-    bytes += (entries * (bits + 4) + 7) / 8 + 4 * static_cast<int64_t>(l.quant.codebook.size()) +
-             4 * l.bias.numel();
-  }
-  return bytes;
-}
-
 struct Row {
   std::string stage;
   int64_t bytes;
@@ -214,7 +195,7 @@ int main(int argc, char** argv) {
   char how[96];
   std::snprintf(how, sizeof how, "density %.3f, float32 values + 4-bit relative index",
                 prune::total_density(m));
-  rows.push_back({"pruned", fixed_width_bytes(m), how, *acc});
+  rows.push_back({"pruned", format::relative_index_bytes(m, false), how, *acc});
 
   std::fprintf(stderr, "[3/6] k-means weight sharing, %d bits (conv1 and conv_final %d)\n", s.bits,
                std::min(8, s.bits + 2));
@@ -231,7 +212,7 @@ int main(int argc, char** argv) {
   acc = test_accuracy(m, *test_set, s.threads);
   if (!acc.is_ok()) return fail(acc.status());
   std::snprintf(how, sizeof how, "%d-bit codes + 4-bit relative index, no entropy coding", s.bits);
-  rows.push_back({"pruned + quantized", fixed_width_bytes(m), how, *acc});
+  rows.push_back({"pruned + quantized", format::relative_index_bytes(m, true), how, *acc});
 
   std::fprintf(stderr, "[5/6] Huffman coding into a .sqz\n");
   const std::string sqz_path = s.out + "/fashion_squeezenet.sqz";

@@ -11,6 +11,7 @@ PACKAGES=(
   doctest-dev                    # unit tests
   libjpeg-dev libpng-dev         # image decoding (libjpeg-turbo, libpng)
   nlohmann-json3-dev             # JSON reports
+  chromium fonts-dejavu-core     # tests: the HTML report renders in headless Chromium
   zlib1g-dev                     # gzip-compressed IDX files
   dataset-fashion-mnist          # the embedded default's training data
 )

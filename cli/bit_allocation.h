@@ -1,0 +1,46 @@
+// Per-layer bit widths towards a target file size: each convolution is quantized alone at
+// every candidate width, its cost measured as the mean KL divergence of the network's outputs
+// from the uncompressed ones on a few probe images and its size as its .sqz LAYER section;
+// then widths are lowered greedily where the measured cost per byte saved is smallest
+// (a measured variant of the rate-distortion allocation of Choi et al. 2017 / HAWQ).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+#include "sqz/quantize/quantize.h"
+
+namespace sqz::cli {
+
+struct LayerCosts {
+  std::string layer;
+  std::map<int, int64_t> bytes;  // bits -> bytes of the layer's section
+  std::map<int, double> kl;      // bits -> mean KL divergence, nats (made monotone in bits)
+};
+
+struct BitTable {
+  std::vector<LayerCosts> layers;
+  int64_t fixed_bytes = 0;  // header, directory, graph, metadata, trailer
+};
+
+// Measures every layer at every width in `widths` (ascending). probe: n images (NCHW);
+// teacher: their n x classes outputs from `model`. Layers pinned in base.layer_bits keep
+// their width. progress(done, total) after each measurement.
+Result<BitTable> measure_bit_costs(const Model& model, const quant::QuantizeOptions& base,
+                                   const std::vector<int>& widths, const float* probe, int64_t n,
+                                   const std::vector<float>& teacher, int threads,
+                                   const std::function<void(int, int)>& progress);
+
+// Widths per layer with the smallest summed cost whose total size is at most target_bytes
+// (greedy on cost per byte). kInvalidArgument when even the narrowest widths do not fit.
+Result<std::map<std::string, int>> allocate_bits(const BitTable& table, int64_t target_bytes);
+
+// Total bytes of a choice of widths.
+int64_t allocated_bytes(const BitTable& table, const std::map<std::string, int>& bits);
+
+}  // namespace sqz::cli

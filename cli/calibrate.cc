@@ -1,0 +1,82 @@
+#include "calibrate.h"
+
+#include <random>
+
+#include "sqz/runtime/net.h"
+#include "sqz/train/trainer.h"
+
+namespace sqz::cli {
+
+Result<std::vector<image::Image>> load_calibration_images(
+    const std::vector<std::string>& files, const image::Preprocess& pre,
+    const std::function<void(int)>& progress) {
+  std::vector<image::Image> out;
+  out.reserve(files.size());
+  for (const std::string& f : files) {
+    SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(f));
+    out.push_back(image::resize_bilinear_antialias(img, pre.resize, pre.resize));
+    progress(static_cast<int>(out.size()));
+  }
+  return out;
+}
+
+Status calibrate(Model& student, const Model& teacher, const std::vector<image::Image>& images,
+                 const image::Preprocess& pre, const CalibrateOptions& options,
+                 const std::function<void(int, double)>& progress) {
+  SQZ_RETURN_ERROR_IF(images.empty(), ErrorCode::kInvalidArgument, "no calibration images");
+  SQZ_RETURN_ERROR_IF(options.steps < 0 || options.batch < 1, ErrorCode::kInvalidArgument,
+                      "calibration steps must be >= 0 and the batch >= 1");
+  bool any_quantized = false;
+  for (const Layer& l : student.layers) any_quantized |= l.quant.active();
+  train::TrainOptions o;
+  o.optimizer = train::Optimizer::kAdam;
+  o.learning_rate = options.learning_rate;
+  o.schedule = train::LrSchedule::kCosine;
+  o.total_steps = options.steps;
+  o.dropout = 0;  // the teacher runs without dropout; so does its student
+  o.threads = options.threads;
+  o.seed = options.seed;
+  o.train_centroids = any_quantized;
+  o.distill_alpha = 0;  // no labels: the teacher's outputs only
+  o.distill_temperature = options.temperature;
+  SQZ_ASSIGN_OR_RETURN(auto trainer, train::Trainer::create(&student, o));
+  rt::NetOptions no;
+  no.threads = options.threads;
+  no.policy = rt::KernelPolicy::kDense;
+  SQZ_ASSIGN_OR_RETURN(auto teacher_net, rt::Net::create(teacher, no));
+
+  const int crop = pre.crop, slack = pre.resize - pre.crop;
+  const size_t per_image = static_cast<size_t>(3) * crop * crop;
+  std::mt19937_64 rng(options.seed);
+  std::vector<size_t> order(images.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  size_t next = order.size();  // reshuffle at the first step
+  std::vector<float> batch(per_image * static_cast<size_t>(options.batch)), soft;
+  double total = 0;
+  for (int step = 0; step < options.steps; ++step) {
+    for (int b = 0; b < options.batch; ++b) {
+      if (next == order.size()) {
+        std::shuffle(order.begin(), order.end(), rng);
+        next = 0;
+      }
+      const image::Image& img = images[order[next++]];
+      int x0 = slack / 2, y0 = slack / 2;
+      bool mirror = false;
+      if (options.augment) {
+        x0 = std::uniform_int_distribution<int>(0, slack)(rng);
+        y0 = std::uniform_int_distribution<int>(0, slack)(rng);
+        mirror = std::bernoulli_distribution(0.5)(rng);
+      }
+      const std::vector<float> x = image::preprocess_crop(img, pre, x0, y0, mirror);
+      std::copy(x.begin(), x.end(), batch.begin() + static_cast<ptrdiff_t>(b * per_image));
+    }
+    SQZ_RETURN_IF_ERROR(teacher_net->forward(batch.data(), options.batch, &soft));
+    SQZ_ASSIGN_OR_RETURN(double loss,
+                         trainer->step(batch.data(), nullptr, soft.data(), options.batch));
+    total += loss;
+    progress(step + 1, total / (step + 1));
+  }
+  return Status::ok();
+}
+
+}  // namespace sqz::cli

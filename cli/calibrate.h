@@ -1,0 +1,38 @@
+// Calibration without labels: distil a compressed student towards the uncompressed teacher on
+// a few unlabeled images (Hinton et al. 2015), with random crops and mirroring of the images'
+// resize (Krizhevsky et al. 2012, Sec. 4.1). With quantized layers it trains only their shared
+// centroids and the biases (Deep Compression Sec. 3.3, Eq. 3); otherwise the surviving
+// weights under their masks.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+#include "sqz/image/image.h"
+
+namespace sqz::cli {
+
+struct CalibrateOptions {
+  int steps = 600;
+  int batch = 8;
+  double learning_rate = 1e-4;  // Adam, cosine-decayed to 0 over `steps`
+  double temperature = 1.0;     // of the distillation softmax
+  int threads = 1;
+  uint64_t seed = 1;
+  bool augment = true;  // random crops and mirroring; off: centre crops only
+};
+
+// Decodes and resizes each image once (to pre.resize squared) for calibrate().
+Result<std::vector<image::Image>> load_calibration_images(const std::vector<std::string>& files,
+                                                          const image::Preprocess& pre,
+                                                          const std::function<void(int)>& progress);
+
+// Distils student towards teacher on `images` (already resized). progress(step, mean loss)
+// is called after every step. The student's masks and codebook assignments never change.
+Status calibrate(Model& student, const Model& teacher, const std::vector<image::Image>& images,
+                 const image::Preprocess& pre, const CalibrateOptions& options,
+                 const std::function<void(int, double)>& progress);
+
+}  // namespace sqz::cli

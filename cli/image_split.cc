@@ -1,0 +1,76 @@
+#include "image_split.h"
+
+#include <cstdio>
+#include <set>
+#include <sstream>
+
+#include "sqz/core/crc32c.h"
+#include "sqz/core/file_io.h"
+
+namespace sqz::cli {
+namespace {
+
+Result<std::string> file_crc_hex(const std::string& path) {
+  SQZ_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", crc32c(bytes.data(), bytes.size()));
+  return std::string(hex);
+}
+
+}  // namespace
+
+Result<Fold> parse_fold(const std::string& text, const std::string& flag) {
+  Fold f;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%d/%d%c", &f.index, &f.count, &tail) != 2 || f.count < 1 ||
+      f.count > 1000 || f.index < 1 || f.index > f.count)
+    return Status(ErrorCode::kInvalidArgument,
+                  flag + " wants K/N with 1 <= K <= N (e.g. 1/2), not '" + text + "'");
+  return f;
+}
+
+void split_by_fold(const std::vector<std::string>& files, Fold fold, std::vector<std::string>* in,
+                   std::vector<std::string>* out) {
+  for (size_t i = 0; i < files.size(); ++i)
+    (static_cast<int>(i % static_cast<size_t>(fold.count)) + 1 == fold.index ? in : out)
+        ->push_back(files[i]);
+}
+
+Result<std::string> fingerprint_files(const std::vector<std::string>& files) {
+  std::string out;
+  for (const std::string& f : files) {
+    SQZ_ASSIGN_OR_RETURN(std::string hex, file_crc_hex(f));
+    out += (out.empty() ? "" : " ") + hex;
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> calibration_overlap(const format::Metadata& metadata,
+                                                     const std::vector<std::string>& files) {
+  std::set<std::string> used;
+  for (const auto& [key, value] : metadata) {
+    if (key != kCalibrationKey) continue;
+    std::istringstream in(value);
+    for (std::string hex; in >> hex;) used.insert(hex);
+  }
+  std::vector<std::string> overlap;
+  if (used.empty()) return overlap;
+  for (const std::string& f : files) {
+    SQZ_ASSIGN_OR_RETURN(std::string hex, file_crc_hex(f));
+    if (used.count(hex)) overlap.push_back(f);
+  }
+  return overlap;
+}
+
+Status refuse_calibration_images(const std::string& model_path, const format::Metadata& metadata,
+                                 const std::vector<std::string>& files) {
+  SQZ_ASSIGN_OR_RETURN(auto overlap, calibration_overlap(metadata, files));
+  SQZ_RETURN_ERROR_IF(!overlap.empty(), ErrorCode::kInvalidArgument,
+                      overlap.front() + ": " + model_path + " was calibrated on this image (" +
+                          std::to_string(overlap.size()) + " of the " +
+                          std::to_string(files.size()) +
+                          " given); measure on images it has not seen");
+  return Status::ok();
+}
+
+}  // namespace sqz::cli

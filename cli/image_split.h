@@ -1,0 +1,41 @@
+// Splitting one folder of images into calibration and held-out parts, and remembering which
+// images a model was calibrated on so that accuracy is never reported on them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sqz/core/status.h"
+#include "sqz/format/sqz_file.h"
+
+namespace sqz::cli {
+
+// "K/N": the K-th of N interleaved folds of a sorted file list (file i is in fold i % N + 1).
+struct Fold {
+  int index = 1, count = 1;
+};
+
+// Parses "K/N" with 1 <= K <= N <= 1000; flag names the option in errors.
+Result<Fold> parse_fold(const std::string& text, const std::string& flag);
+
+// Files of the fold (in) and all the others (out), order kept.
+void split_by_fold(const std::vector<std::string>& files, Fold fold, std::vector<std::string>* in,
+                   std::vector<std::string>* out);
+
+// Metadata key under which a .sqz lists the CRC32C of every calibration image file.
+inline constexpr const char* kCalibrationKey = "calibration_images_crc32c";
+
+// Hex CRC32C of each file's bytes, space-separated, in order.
+Result<std::string> fingerprint_files(const std::vector<std::string>& files);
+
+// The files among `files` whose contents were used to calibrate the model described by
+// metadata (empty when it names none).
+Result<std::vector<std::string>> calibration_overlap(const format::Metadata& metadata,
+                                                     const std::vector<std::string>& files);
+
+// An error when the model (its .sqz metadata) was calibrated on any of `files`: accuracy on
+// them would prove nothing.
+Status refuse_calibration_images(const std::string& model_path, const format::Metadata& metadata,
+                                 const std::vector<std::string>& files);
+
+}  // namespace sqz::cli

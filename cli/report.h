@@ -1,0 +1,49 @@
+// The size/accuracy report: what `report` measures, and its renderings (Markdown, JSON,
+// self-contained HTML with SVG charts).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sqz/format/sqz_file.h"
+#include "stage_table.h"
+
+namespace sqz::cli {
+
+// One .sqz measured on images it was not calibrated on.
+struct ModelPoint {
+  std::string path;
+  int64_t bytes = 0;
+  int64_t images = 0;    // held-out images measured
+  int64_t excluded = 0;  // images skipped because the model was calibrated on them
+  double top1 = -1, top5 = -1, agreement = -1, mean_kl = -1;
+  double reference_top1 = -1, reference_top5 = -1;  // the reference on the same images
+};
+
+// One row of the per-layer ledger: bytes by part, summing (with the file rows) to the file.
+struct LedgerLine {
+  std::string layer;
+  int64_t weights = 0, nonzeros = 0;
+  int bits = 0;  // 0: float32
+  int64_t header = 0, bias = 0, codebook = 0, positions = 0, values = 0;
+  std::string position_coding;
+  int64_t total() const { return header + bias + codebook + positions + values; }
+};
+
+struct ReportData {
+  std::string model_path, reference_path;
+  format::SqzFile file;            // the first model
+  std::vector<StageRow> stages;    // dense float32 -> pruned -> quantized -> .sqz
+  std::vector<LedgerLine> layers;  // per convolution
+  std::vector<std::pair<std::string, int64_t>> file_parts;  // header, directory, graph, ...
+  std::vector<ModelPoint> points;  // every model given, the first one first
+  int64_t images = 0;              // held-out images behind the first model's accuracy
+};
+
+std::string report_markdown(const ReportData& r);
+std::string report_json(const ReportData& r);
+std::string report_html(const ReportData& r);
+// The accuracy-against-size chart alone (an <svg> document).
+std::string report_accuracy_svg(const ReportData& r);
+
+}  // namespace sqz::cli

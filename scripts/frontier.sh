@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The size/accuracy frontier of the real SqueezeNet v1.0 (../shared): for every target size,
+# calibrate on one half of the 500 images and measure on the other, then swapped; then one
+# report over all the files (each measured on the half it did not calibrate on) as Markdown,
+# JSON, HTML and an SVG chart in build/frontier/.
+# usage: scripts/frontier.sh [TARGET_BYTES ...]   (default: 470000 440000 400000 370000 340000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared=${SHARED:-../shared}
+model=$shared/models/squeezenet_v1.0_deep_compression/squeezenet_v1.0_dc.onnx
+images=$shared/images/calib
+out=build/frontier
+tool=build/cli/squeeze-compress
+[ -f "$model" ] || { echo "frontier.sh: $model is missing (this needs ../shared)" >&2; exit 1; }
+[ -x "$tool" ] || bash scripts/build.sh
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(470000 440000 400000 370000 340000)
+mkdir -p "$out"
+files=()
+for target in "${targets[@]}"; do
+  for fold in 1 2; do
+    file=$out/squeezenet_${target}_calib${fold}of2.sqz
+    echo "== $target bytes, calibrating on half $fold of 2" >&2
+    "$tool" compress "$model" --calib "$images" --calib-split "$fold/2" --target-bytes "$target" \
+      --threads 2 -o "$file" --force --json > "${file%.sqz}.json"
+    files+=("$file")
+  done
+done
+"$tool" report "${files[@]}" --reference "$model" --images "$images" --threads 2 \
+  --html "$out/frontier.html" --chart "$out/frontier.svg" --force > "$out/frontier.md"
+"$tool" report "${files[@]}" --reference "$model" --images "$images" --threads 2 --json -q \
+  > "$out/frontier.json"
+cat "$out/frontier.md"
+echo "wrote $out/frontier.{md,json,html,svg}" >&2

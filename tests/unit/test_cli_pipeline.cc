@@ -1,0 +1,220 @@
+// The composed pipeline: compress (prune, widths towards a size, calibration, .sqz, held-out
+// measurement) and report (stage table, ledger, accuracy, HTML), on a generated model and
+// generated labelled images.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "sqz/format/exporters.h"
+#include "sqz/format/sqz_file.h"
+#include "test_util.h"
+
+using namespace sqz;
+using json = nlohmann::json;
+
+namespace {
+
+// A 3-class model on 31x31 inputs and 12 labelled PNGs named '<wnid>_<n>.png'.
+struct Fixture {
+  test::TempDir dir;
+  std::string onnx = dir.file("m.onnx"), images = dir.file("images");
+  explicit Fixture(double density = 0.6) {
+    test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 31, 3, density)).value());
+    std::filesystem::create_directory(images);
+    test::write_bytes(dir.file("synsets.txt"), "n001 zero\nn002 one\nn003 two\n");
+    for (int i = 0; i < 12; ++i)
+      test::write_png(
+          images + "/n00" + std::to_string(1 + i % 3) + "_" + std::to_string(10 + i) + ".png",
+          40 + i, 36 + i % 5, static_cast<uint32_t>(i));
+  }
+};
+
+// compress on fold 1 of 2 with small calibration settings (6 steps unless extra says).
+test::CliResult compress(const Fixture& f, const std::string& out, std::vector<std::string> extra) {
+  std::vector<std::string> args = {"compress", f.onnx, "--calib", f.images,        "--calib-split",
+                                   "1/2",      "-o",   out,       "--calib-batch", "2"};
+  if (std::find(extra.begin(), extra.end(), "--calib-steps") == extra.end())
+    extra.insert(extra.end(), {"--calib-steps", "6"});
+  args.insert(args.end(), extra.begin(), extra.end());
+  return test::run_cli(args);
+}
+
+}  // namespace
+
+TEST_CASE("compress: calibration moves centroids and biases, never codes or positions") {
+  Fixture f;
+  auto plain = compress(f, f.dir.file("plain.sqz"), {"--bits", "4", "--calib-steps", "0"});
+  INFO(plain.err);
+  REQUIRE(plain.exit_code == 0);
+  auto calibrated = compress(f, f.dir.file("cal.sqz"), {"--bits", "4", "--json"});
+  INFO(calibrated.err);
+  REQUIRE(calibrated.exit_code == 0);
+  const json table = json::parse(calibrated.out);
+  CHECK(table["images"] == 6);  // the other half
+  REQUIRE(table["stages"].size() == 2);
+  CHECK(table["stages"][1]["bytes"] == std::filesystem::file_size(f.dir.file("cal.sqz")));
+  CHECK(table["stages"][0]["agreement"] == 1.0);
+  auto a = format::read_sqz(f.dir.file("plain.sqz")), b = format::read_sqz(f.dir.file("cal.sqz"));
+  REQUIRE(a.is_ok());
+  REQUIRE(b.is_ok());
+  bool centroids_moved = false, biases_moved = false;
+  for (size_t i = 0; i < a->model.layers.size(); ++i) {
+    const Layer &x = a->model.layers[i], &y = b->model.layers[i];
+    if (x.op != OpKind::kConvolution) continue;
+    CHECK(x.mask == y.mask);
+    CHECK(x.quant.bits == y.quant.bits);
+    // Codes may be renumbered when centroids cross (canonical order on write) but each
+    // stored weight keeps its group: equal codes before <=> equal codes after.
+    for (size_t k = 1; k < x.quant.codes.size(); ++k)
+      CHECK((x.quant.codes[k] == x.quant.codes[k - 1]) ==
+            (y.quant.codes[k] == y.quant.codes[k - 1]));
+    centroids_moved |= x.quant.codebook != y.quant.codebook;
+    biases_moved |= x.bias.data != y.bias.data;
+  }
+  CHECK(centroids_moved);
+  CHECK(biases_moved);
+  // The file remembers its calibration images; eval refuses them and accepts the others.
+  bool listed = false;
+  for (const auto& [key, value] : b->metadata)
+    listed |= key == "calibration_images_crc32c" && value.size() == 6 * 9 - 1;
+  CHECK(listed);
+  auto refused = test::run_cli({"eval", f.dir.file("cal.sqz"), "--images", f.images});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("was calibrated on this image (6 of the 12 given)") != std::string::npos);
+  CHECK(test::run_cli({"eval", f.onnx, "--images", f.images}).exit_code == 0);
+}
+
+TEST_CASE("compress: --target-bytes allocates widths that fit, from a config file") {
+  Fixture f;
+  auto wide = compress(f, f.dir.file("wide.sqz"), {"--bits", "8", "--calib-steps", "0"});
+  auto narrow = compress(f, f.dir.file("narrow.sqz"), {"--bits", "3", "--calib-steps", "0"});
+  REQUIRE(wide.exit_code == 0);
+  REQUIRE(narrow.exit_code == 0);
+  const auto hi = static_cast<int64_t>(std::filesystem::file_size(f.dir.file("wide.sqz")));
+  const auto lo = static_cast<int64_t>(std::filesystem::file_size(f.dir.file("narrow.sqz")));
+  REQUIRE(lo + 200 < hi);
+  const int64_t target = (hi + lo) / 2;
+  test::write_bytes(f.dir.file("c.cfg"), "target-bytes = " + std::to_string(target) +
+                                             "\nwidths = 3,4,5,6,7,8\nprobe-images = 4\n");
+  auto r = compress(f, f.dir.file("t.sqz"), {"--config", f.dir.file("c.cfg"), "-v"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto size = static_cast<int64_t>(std::filesystem::file_size(f.dir.file("t.sqz")));
+  CHECK(size <= target);
+  CHECK(size > lo);
+  auto file = format::read_sqz(f.dir.file("t.sqz"));
+  REQUIRE(file.is_ok());
+  std::set<int> widths;
+  for (const Layer& l : file->model.layers)
+    if (l.op == OpKind::kConvolution) widths.insert(l.quant.bits);
+  CHECK(widths.size() > 1);  // a mix, not one width everywhere
+  // Unreachable targets and bad settings are clean errors.
+  auto tiny = compress(f, f.dir.file("x.sqz"), {"--target-bytes", "100"});
+  CHECK(tiny.exit_code == 1);
+  CHECK(tiny.err.find("below the smallest reachable size") != std::string::npos);
+  CHECK(test::run_cli({"compress", f.onnx, "-o", f.dir.file("x.sqz"), "--calib", f.images,
+                       "--calib-split", "3/2"})
+            .exit_code == 2);
+  CHECK(compress(f, f.dir.file("x.sqz"), {"--widths", "8,4"}).exit_code == 2);
+  CHECK(test::run_cli(
+            {"compress", f.onnx, "-o", f.dir.file("x.sqz"), "--config", f.dir.file("missing.cfg")})
+            .exit_code == 1);
+  CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
+}
+
+TEST_CASE("compress: pruning with retraining, and the output is never overwritten") {
+  Fixture f(1.0);
+  auto r = compress(f, f.dir.file("p.sqz"), {"--density", "0.4", "--retrain-steps", "3"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto file = format::read_sqz(f.dir.file("p.sqz"));
+  REQUIRE(file.is_ok());
+  const double density = static_cast<double>(file->model.nonzero_weight_count()) /
+                         static_cast<double>(file->model.weight_count());
+  CHECK(density == doctest::Approx(0.4).epsilon(0.02));
+  const std::string before = test::read_bytes(f.dir.file("p.sqz"));
+  auto again = compress(f, f.dir.file("p.sqz"), {"--bits", "3"});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("--force") != std::string::npos);
+  CHECK(test::read_bytes(f.dir.file("p.sqz")) == before);
+}
+
+TEST_CASE("compress: Ctrl-C during calibration leaves no output and no temporary file") {
+  Fixture f;
+  const std::string out = f.dir.file("i.sqz");
+  // A shell starts background jobs with SIGINT ignored; env restores the default, as a
+  // terminal's foreground job has it when Ctrl-C is pressed.
+  const std::string cmd = "env --default-signal=INT '" SQZ_CLI_PATH "' compress '" + f.onnx +
+                          "' --calib '" + f.images + "' --calib-steps 100000 -o '" + out +
+                          "' >/dev/null 2>&1 & pid=$!; sleep 1.5; kill -INT $pid; wait $pid; "
+                          "echo $?";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[32] = {0};
+  REQUIRE(fgets(buf, sizeof buf, p));
+  pclose(p);
+  CHECK(std::atoi(buf) == 130);  // died of SIGINT
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(f.dir.path()))
+    files += e.path().filename().string().find("i.sqz") != std::string::npos;
+  CHECK(files == 0);
+}
+
+TEST_CASE("report: the ledger sums to the file, accuracy matches eval, HTML has three charts") {
+  Fixture f;
+  const std::string sqz = f.dir.file("r.sqz");
+  REQUIRE(compress(f, sqz, {"--bits", "5"}).exit_code == 0);
+  auto r = test::run_cli({"report", sqz, "--reference", f.onnx, "--images", f.images, "--json",
+                          "--html", f.dir.file("r.html"), "--chart", f.dir.file("acc.svg")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  const auto file_bytes = std::filesystem::file_size(sqz);
+  CHECK(j["ledger_total"] == file_bytes);
+  CHECK(j["stages"].back()["bytes"] == file_bytes);
+  // Per layer, the same bytes as info's ledger.
+  auto info = test::run_cli({"info", sqz, "--json"});
+  REQUIRE(info.exit_code == 0);
+  const json ledger = json::parse(info.out);
+  std::map<std::string, int64_t> info_bytes;
+  for (const auto& row : ledger["rows"])
+    if (!row["layer"].get<std::string>().empty())
+      info_bytes[row["layer"]] += row["bytes"].get<int64_t>();
+  REQUIRE(info_bytes.size() == j["layers"].size());
+  for (const auto& l : j["layers"]) CHECK(info_bytes[l["layer"]] == l["total"].get<int64_t>());
+  // Accuracy on the held-out half only, equal to eval on those files.
+  const auto& point = j["points"][0];
+  CHECK(point["images"] == 6);
+  CHECK(point["excluded_calibration_images"] == 6);
+  std::filesystem::create_directory(f.dir.file("held"));
+  std::vector<std::filesystem::path> sorted;
+  for (const auto& e : std::filesystem::directory_iterator(f.images)) sorted.push_back(e.path());
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 1; i < sorted.size(); i += 2)  // fold 2 of 2: not calibrated on
+    std::filesystem::copy_file(sorted[i], f.dir.file("held/" + sorted[i].filename().string()));
+  auto eval = test::run_cli({"eval", sqz, "--images", f.dir.file("held"), "--labels",
+                             f.dir.file("synsets.txt"), "--json"});
+  INFO(eval.err);
+  REQUIRE(eval.exit_code == 0);
+  const json e = json::parse(eval.out);
+  CHECK(e["top1"].get<double>() == doctest::Approx(point["top1"].get<double>()).epsilon(1e-3));
+  CHECK(e["top5"].get<double>() == doctest::Approx(point["top5"].get<double>()).epsilon(1e-3));
+  const std::string html = test::read_bytes(f.dir.file("r.html"));
+  for (const char* id : {"<figure id=\"waterfall\">\n<svg", "<figure id=\"layers\">\n<svg",
+                         "<figure id=\"accuracy\">\n<svg"})
+    CHECK(html.find(id) != std::string::npos);
+  CHECK(html.find("<script") == std::string::npos);  // self-contained, nothing to run
+  CHECK(test::read_bytes(f.dir.file("acc.svg")).find("<svg") != std::string::npos);
+  // Markdown by default; an existing HTML file is kept without --force.
+  auto md = test::run_cli({"report", sqz, "--html", f.dir.file("r.html")});
+  CHECK(md.exit_code == 1);
+  auto plain = test::run_cli({"report", sqz});
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.out.find("## Per-layer ledger") != std::string::npos);
+  CHECK(plain.out.find("**" + std::to_string(file_bytes) + "**") != std::string::npos);
+  CHECK(test::run_cli({"report", f.onnx}).exit_code == 1);  // not a .sqz
+  CHECK(test::run_cli({"report", sqz, "--reference", f.onnx}).exit_code == 2);
+}
