@@ -3,31 +3,19 @@
 #include <algorithm>
 #include <cmath>
 
+#include "evaluate.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/runtime/net.h"
 
 namespace sqz::cli {
 namespace {
 
-std::vector<double> softmax(const float* x, int64_t n) {
-  std::vector<double> p(static_cast<size_t>(n));
-  const double m = *std::max_element(x, x + n);
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += p[i] = std::exp(double{x[i]} - m);
-  for (double& v : p) v /= sum;
-  return p;
-}
-
 double mean_kl(const std::vector<float>& ref, const std::vector<float>& out, int64_t n) {
   const int64_t classes = static_cast<int64_t>(ref.size()) / n;
   double kl = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const std::vector<double> p = softmax(ref.data() + i * classes, classes);
-    const std::vector<double> q = softmax(out.data() + i * classes, classes);
-    for (int64_t c = 0; c < classes; ++c)
-      if (p[c] > 0) kl += p[c] * (std::log(p[c]) - std::log(std::max(q[c], 1e-300)));
-  }
-  return kl / n;
+  for (int64_t i = 0; i < n; ++i)
+    kl += kl_divergence(ref.data() + i * classes, out.data() + i * classes, classes);
+  return kl / static_cast<double>(n);
 }
 
 // Bytes of each layer's LAYER section (header, bias, codebook, positions, values) when every

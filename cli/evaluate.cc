@@ -22,6 +22,14 @@ std::vector<double> softmax(const float* x, int64_t n) {
 
 }  // namespace
 
+double kl_divergence(const float* reference, const float* scores, int64_t n) {
+  const std::vector<double> p = softmax(reference, n), q = softmax(scores, n);
+  double kl = 0;
+  for (int64_t c = 0; c < n; ++c)
+    if (p[c] > 0) kl += p[c] * (std::log(p[c]) - std::log(std::max(q[c], 1e-300)));
+  return kl;
+}
+
 Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
                                 const Shape& chw, bool quiet) {
   SQZ_ASSIGN_OR_RETURN(std::vector<std::string> files, list_images(dir));
@@ -87,9 +95,7 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
     }
     if (reference) {
       agree += best[0] == top_k(reference->row(i), n, 1)[0];
-      const std::vector<double> p = softmax(reference->row(i), n), q = softmax(s.row(i), n);
-      for (int c = 0; c < n; ++c)
-        if (p[c] > 0) kl += p[c] * (std::log(p[c]) - std::log(std::max(q[c], 1e-300)));
+      kl += kl_divergence(reference->row(i), s.row(i), n);
     }
   }
   if (a.labelled)

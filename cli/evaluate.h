@@ -42,6 +42,9 @@ struct Accuracy {
   double mean_kl = -1;        // mean KL(reference softmax || model softmax), nats
 };
 
+// KL(softmax(reference) || softmax(scores)) of one row of n scores, in nats.
+double kl_divergence(const float* reference, const float* scores, int64_t n);
+
 Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores* reference);
 
 }  // namespace sqz::cli

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every command in README.md's ```sh blocks, as written, from the repository root.
 # Skipped, with a note: the two set-up commands (CI runs them), the embedded model's training
-# (11 minutes, and it would replace the committed model), and lines that need ../shared when
-# it is absent. Prints "N passed, N failed".
+# (11 minutes, and it would replace the committed model), lines marked "# takes N min" (the
+# accuracy reproductions, each several minutes: their pipeline runs in the unit tests on a
+# generated model), and lines that need ../shared when it is absent.
+# Prints "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 commands=$(awk '/^```sh$/ {on=1; next} /^```$/ {on=0} on' README.md)
@@ -13,6 +15,7 @@ while IFS= read -r line; do
   if [ $setup -lt 2 ]; then setup=$((setup + 1)); echo "skip (set-up command, run by CI): $line"; skipped=$((skipped + 1)); continue; fi
   case "$line" in
     *train_fashion*) echo "skip (retrains the committed model for 11 minutes): $line"; skipped=$((skipped + 1)); continue ;;
+    *"# takes "*" min"*) echo "skip (long reproduction, run by hand): $line"; skipped=$((skipped + 1)); continue ;;
   esac
   if [[ "$line" == *'$S'* || "$line" == *../shared* ]] && [ ! -d ../shared/models ]; then
     echo "skip (needs ../shared): $line"; skipped=$((skipped + 1)); continue

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +122,15 @@ CliResult run_cli(const std::vector<std::string>& args) {
   r.out = read_bytes(dir.file("out"));
   r.err = read_bytes(dir.file("err"));
   return r;
+}
+
+std::string shell_first_line(const std::string& command) {
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return "";
+  char buf[256] = {0};
+  const bool got = fgets(buf, sizeof buf, p) != nullptr;
+  pclose(p);
+  return got ? std::string(buf) : std::string();
 }
 
 std::string encode_release_net(const Model& model) {

@@ -44,6 +44,9 @@ struct CliResult {
 // Runs the built squeeze-compress with the given arguments (shell-quoted here).
 CliResult run_cli(const std::vector<std::string>& args);
 
+// Runs a shell command line and returns the first line of its stdout ("" when none).
+std::string shell_first_line(const std::string& command);
+
 // Writes a model in the Deep Compression release layout (see format/src/net_import.cc).
 // REQUIRES: every conv layer has at most 255 distinct non-zero values and a bias.
 std::string encode_release_net(const Model& model);

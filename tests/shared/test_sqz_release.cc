@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
 
 #include "spec_reader.h"
 #include "sqz/format/importers.h"
@@ -68,4 +70,42 @@ TEST_CASE("the release re-encodes losslessly to <= 550,000 bytes and runs") {
       }
     }
   }
+}
+
+TEST_CASE("report on the release .sqz: the ledger to the byte, the accuracy of eval") {
+  const std::string dir = test::shared_dir() + "/models/squeezenet_v1.0_deep_compression/";
+  const std::string images = test::shared_dir() + "/images/calib";
+  test::TempDir tmp;
+  const std::string sqz = tmp.file("release.sqz");
+  REQUIRE(test::run_cli({"encode", dir + "compressed_SqueezeNet.net", "--prototxt",
+                         dir + "SqueezeNet_deploy.prototxt", "-o", sqz})
+              .exit_code == 0);
+  auto report = test::run_cli({"report", sqz, "--reference", dir + "squeezenet_v1.0_dc.onnx",
+                               "--images", images, "--limit", "60", "--threads", "2", "--json"});
+  INFO(report.err);
+  REQUIRE(report.exit_code == 0);
+  const auto r = nlohmann::json::parse(report.out);
+  auto info = test::run_cli({"info", sqz, "--json"});
+  REQUIRE(info.exit_code == 0);
+  const auto ledger = nlohmann::json::parse(info.out);
+  CHECK(r["ledger_total"] == ledger["file_bytes"]);
+  CHECK(r["bytes"] == ledger["file_bytes"]);
+  std::map<std::string, int64_t> per_layer;
+  for (const auto& row : ledger["rows"])
+    if (!row["layer"].get<std::string>().empty())
+      per_layer[row["layer"]] += row["bytes"].get<int64_t>();
+  REQUIRE(per_layer.size() == 26);
+  for (const auto& l : r["layers"]) CHECK(per_layer[l["layer"]] == l["total"].get<int64_t>());
+  auto eval =
+      test::run_cli({"eval", sqz, "--images", images, "--limit", "60", "--threads", "2", "--json"});
+  REQUIRE(eval.exit_code == 0);
+  const auto e = nlohmann::json::parse(eval.out);
+  const auto& point = r["points"][0];
+  CHECK(point["images"] == 60);
+  CHECK(e["top1"].get<double>() == doctest::Approx(point["top1"].get<double>()).epsilon(1e-3));
+  CHECK(e["top5"].get<double>() == doctest::Approx(point["top5"].get<double>()).epsilon(1e-3));
+  // The .sqz row of the stage table is the file; the release is lossless, so it agrees with
+  // the reference (the same weights) on every image.
+  CHECK(r["stages"][3]["bytes"] == ledger["file_bytes"]);
+  CHECK(point["agreement"].get<double>() == 1.0);
 }

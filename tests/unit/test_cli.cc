@@ -213,23 +213,14 @@ TEST_CASE("CLI: interrupted writes and a full disk leave no partial output") {
   const std::string cmd =
       "SQZ_TEST_WRITE_DELAY_MS=400 '" SQZ_CLI_PATH "' decode '" + onnx + "' -o '" + out +
       "' >/dev/null 2>&1 & pid=$!; sleep 0.6; kill -TERM $pid; wait $pid; echo $?";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[32] = {0};
-  REQUIRE(fgets(buf, sizeof buf, p));
-  pclose(p);
-  CHECK(std::atoi(buf) == 143);  // died of SIGTERM
+  CHECK(std::atoi(test::shell_first_line(cmd).c_str()) == 143);  // died of SIGTERM
   CHECK_FALSE(std::filesystem::exists(out));
   CHECK(leftovers() == 0);
   // Disk full (a file-size limit of 4 KiB): a clean error, the existing output untouched.
   test::write_bytes(out, "precious");
   const std::string full = "ulimit -f 4; '" SQZ_CLI_PATH "' decode '" + onnx + "' -o '" + out +
                            "' --force >/dev/null 2>" + dir.file("err.txt") + "; echo $?";
-  p = popen(full.c_str(), "r");
-  REQUIRE(p);
-  REQUIRE(fgets(buf, sizeof buf, p));
-  pclose(p);
-  CHECK(std::atoi(buf) == 1);
+  CHECK(std::atoi(test::shell_first_line(full).c_str()) == 1);
   const std::string err = test::read_bytes(dir.file("err.txt"));
   CHECK(err.find(out) != std::string::npos);
   CHECK(err.find("write failed") != std::string::npos);

@@ -151,12 +151,7 @@ TEST_CASE("compress: Ctrl-C during calibration leaves no output and no temporary
                           "' --calib '" + f.images + "' --calib-steps 100000 -o '" + out +
                           "' >/dev/null 2>&1 & pid=$!; sleep 1.5; kill -INT $pid; wait $pid; "
                           "echo $?";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[32] = {0};
-  REQUIRE(fgets(buf, sizeof buf, p));
-  pclose(p);
-  CHECK(std::atoi(buf) == 130);  // died of SIGINT
+  CHECK(std::atoi(test::shell_first_line(cmd).c_str()) == 130);  // died of SIGINT
   int files = 0;
   for (const auto& e : std::filesystem::directory_iterator(f.dir.path()))
     files += e.path().filename().string().find("i.sqz") != std::string::npos;
