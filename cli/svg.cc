@@ -174,7 +174,7 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
   const double ys = nice_step(y1 - y0), xs = nice_step(x1 - x0);
   y0 = std::floor(y0 / ys) * ys, y1 = std::ceil(y1 / ys) * ys;
   x0 = std::floor(x0 / xs) * xs, x1 = std::ceil(x1 / xs) * xs;
-  const double left = 64, right = o.legend ? 240 : 20, top = 36, bottom = 52;
+  const double left = 64, right = o.legend ? 260 : 20, top = 36, bottom = 52;
   const double pw = o.width - left - right, ph = o.height - top - bottom;
   auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
   auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
@@ -210,7 +210,10 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
              (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + " points=\"" + points + "\"/>\n";
     for (size_t i = 0; i < s.x.size(); ++i)
       svg += "<circle cx=\"" + num(px(s.x[i])) + "\" cy=\"" + num(py(s.y[i])) + "\" r=\"" +
-             (s.points_only ? "4" : "2.2") + "\" fill=\"" + color + "\"/>\n";
+             (s.points_only ? "4.5" : "2.2") + "\" " +
+             (s.hollow ? "fill=\"none\" stroke=\"" + color + "\" stroke-width=\"1.8\""
+                       : "fill=\"" + color + "\"") +
+             "/>\n";
     if (o.legend) {
       const double ly = top + 8 + 15.0 * static_cast<double>(k);
       svg += "<line x1=\"" + num(left + pw + 12) + "\" x2=\"" + num(left + pw + 30) + "\" y1=\"" +

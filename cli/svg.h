@@ -12,6 +12,7 @@ struct Series {
   std::vector<double> x, y;
   bool dashed = false;
   bool points_only = false;
+  bool hollow = false;  // markers drawn as rings (e.g. a reference beside the measured points)
 };
 
 struct ChartOptions {
