@@ -4,6 +4,15 @@
 #include <cstring>
 
 namespace sqz::rt {
+namespace {
+
+// dst[i] = src[2 i]: a constant stride the compiler vectorizes (even lanes of pairs of
+// vectors), for stride-2 convolutions such as SqueezeNet's conv1.
+void copy_stride2(const float* src, int64_t n, float* dst) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[2 * i];
+}
+
+}  // namespace
 
 void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end,
             int64_t col0, int64_t ncols) {
@@ -30,11 +39,13 @@ void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int6
       std::fill(base + (a - col0), base + (row_start + lo - col0), 0.0f);
       if (lo < hi) {
         const int64_t x0 = lo * s.sw - s.pw + j;  // input column of output column lo
+        float* dst = base + (row_start + lo - col0);
         if (s.sw == 1) {
-          std::memcpy(base + (row_start + lo - col0), src_row + x0, sizeof(float) * (hi - lo));
+          std::memcpy(dst, src_row + x0, sizeof(float) * (hi - lo));
+        } else if (s.sw == 2) {
+          copy_stride2(src_row + x0, hi - lo, dst);
         } else {
-          for (int64_t ox = lo; ox < hi; ++ox)
-            base[row_start + ox - col0] = src_row[x0 + (ox - lo) * s.sw];
+          for (int64_t ox = lo; ox < hi; ++ox) dst[ox - lo] = src_row[x0 + (ox - lo) * s.sw];
         }
       }
       std::fill(base + (row_start + hi - col0), base + (b - col0), 0.0f);

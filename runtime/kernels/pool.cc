@@ -6,17 +6,69 @@
 
 namespace sqz::rt {
 
+namespace {
+
+// Column maxima of n windows that lie wholly inside the row: window i starts at x0 + i * SW.
+// Window and stride are compile-time constants so that the loop vectorizes.
+template <int KW, int SW>
+void interior_column_max(const float* rowmax, int64_t x0, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float* r = rowmax + x0 + i * SW;
+    float m = r[0];
+    for (int j = 1; j < KW; ++j) m = std::max(m, r[j]);
+    out[i] = m;
+  }
+}
+
+using ColumnMax = void (*)(const float*, int64_t, int64_t, float*);
+
+// The vectorizable column pass for the common windows (SqueezeNet and most CNNs use 3x3 or
+// 2x2 with stride 2), or null.
+ColumnMax interior_kernel(int64_t kw, int64_t sw) {
+  if (kw == 3 && sw == 2) return interior_column_max<3, 2>;
+  if (kw == 2 && sw == 2) return interior_column_max<2, 2>;
+  if (kw == 3 && sw == 1) return interior_column_max<3, 1>;
+  return nullptr;
+}
+
+// One output row from the row maxima: clipped windows by the generic loop, the others by
+// the specialized kernel when there is one.
+void column_max_row(const PoolShape& s, const float* rowmax, ColumnMax kernel, float* out) {
+  // Output columns whose window [ox*sw - pw, ox*sw - pw + kw) lies inside [0, in_w).
+  const int64_t lo = std::min(s.out_w, (s.pw + s.sw - 1) / s.sw);
+  const int64_t hi = s.in_w + s.pw >= s.kw
+                         ? std::clamp<int64_t>((s.in_w + s.pw - s.kw) / s.sw + 1, lo, s.out_w)
+                         : lo;
+  auto generic = [&](int64_t ox) {
+    const int64_t x0 = std::max<int64_t>(ox * s.sw - s.pw, 0);
+    const int64_t x1 = std::min(ox * s.sw - s.pw + s.kw, s.in_w);
+    float m = -std::numeric_limits<float>::infinity();
+    for (int64_t x = x0; x < x1; ++x) m = std::max(m, rowmax[x]);
+    out[ox] = m;
+  };
+  if (!kernel) {
+    for (int64_t ox = 0; ox < s.out_w; ++ox) generic(ox);
+    return;
+  }
+  for (int64_t ox = 0; ox < lo; ++ox) generic(ox);
+  kernel(rowmax, lo * s.sw - s.pw, hi - lo, out + lo);
+  for (int64_t ox = hi; ox < s.out_w; ++ox) generic(ox);
+}
+
+}  // namespace
+
 // Separable: the max over the window's rows first (a vectorizable pass over whole input
 // rows), then over its columns. An empty window (possible when stride > kernel) gives -inf.
 void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
   std::vector<float> rowmax(static_cast<size_t>(s.in_w));
+  const ColumnMax kernel = interior_kernel(s.kw, s.sw);
   for (int64_t c = 0; c < s.c; ++c) {
     const float* plane = in + c * s.in_h * s.in_w;
-    for (int64_t oy = 0; oy < s.out_h; ++oy) {
+    for (int64_t oy = 0; oy < s.out_h; ++oy, out += s.out_w) {
       const int64_t y0 = std::max<int64_t>(oy * s.sh - s.ph, 0);
       const int64_t y1 = std::min(oy * s.sh - s.ph + s.kh, s.in_h);
       if (y0 >= y1) {  // a ceil-mode window wholly outside the image (stride > kernel)
-        out = std::fill_n(out, s.out_w, -std::numeric_limits<float>::infinity());
+        std::fill_n(out, s.out_w, -std::numeric_limits<float>::infinity());
         continue;
       }
       std::copy(plane + y0 * s.in_w, plane + (y0 + 1) * s.in_w, rowmax.begin());
@@ -24,13 +76,7 @@ void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
         const float* row = plane + y * s.in_w;
         for (int64_t x = 0; x < s.in_w; ++x) rowmax[x] = std::max(rowmax[x], row[x]);
       }
-      for (int64_t ox = 0; ox < s.out_w; ++ox) {
-        const int64_t x0 = std::max<int64_t>(ox * s.sw - s.pw, 0);
-        const int64_t x1 = std::min(ox * s.sw - s.pw + s.kw, s.in_w);
-        float m = -std::numeric_limits<float>::infinity();
-        for (int64_t x = x0; x < x1; ++x) m = std::max(m, rowmax[x]);
-        *out++ = m;
-      }
+      column_max_row(s, rowmax.data(), kernel, out);
     }
   }
 }
@@ -56,9 +102,16 @@ void avgpool2d_f32(const PoolShape& s, const float* in, float* out) {
 }
 
 void global_avgpool_f32(int64_t c, int64_t hw, const float* in, float* out) {
+  constexpr int kLanes = 8;  // independent partial sums: a vector register, no serial chain
   for (int64_t i = 0; i < c; ++i) {
+    const float* x = in + i * hw;
+    float part[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= hw; j += kLanes)
+      for (int k = 0; k < kLanes; ++k) part[k] += x[j + k];
     double sum = 0;
-    for (int64_t j = 0; j < hw; ++j) sum += in[i * hw + j];
+    for (; j < hw; ++j) sum += x[j];
+    for (float p : part) sum += p;
     out[i] = static_cast<float>(sum / static_cast<double>(hw));
   }
 }

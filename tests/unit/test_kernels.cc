@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -206,6 +207,22 @@ TEST_CASE("separable max pooling equals the naive twin") {
     maxpool2d_f32(s, in.data(), got.data());
     INFO("c=" << s.c << " in=" << s.in_h << "x" << s.in_w << " k=" << s.kh << "x" << s.kw
               << " s=" << s.sh << "x" << s.sw << " p=" << s.ph << "x" << s.pw);
+    CHECK(got == want);
+  }
+  // The specialized windows (3x3/2, 2x2/2, 3x3/1) at SqueezeNet's sizes, ceil mode, padded.
+  for (const auto& [k, st, pad, size] : std::vector<std::array<int64_t, 4>>{{3, 2, 0, 111},
+                                                                            {3, 2, 0, 55},
+                                                                            {3, 2, 0, 27},
+                                                                            {2, 2, 0, 13},
+                                                                            {3, 1, 1, 9},
+                                                                            {3, 2, 1, 8}}) {
+    PoolShape s{2, size, size, 0, 0, k, k, st, st, pad, pad, false};
+    s.out_h = s.out_w = pooled_size(size, k, st, pad, PoolRounding::kCeil);
+    std::vector<float> in = test::random_floats(rng, s.c * size * size);
+    std::vector<float> want(s.c * s.out_h * s.out_w), got(want.size());
+    ref::maxpool2d_f32(s, in.data(), want.data());
+    maxpool2d_f32(s, in.data(), got.data());
+    INFO("k=" << k << " s=" << st << " p=" << pad << " size=" << size);
     CHECK(got == want);
   }
 }
