@@ -3,7 +3,8 @@
 # Skipped, with a note: the two set-up commands (CI runs them), the embedded model's training
 # (11 minutes, and it would replace the committed model), lines marked "# takes N min" (the
 # accuracy reproductions, each several minutes: their pipeline runs in the unit tests on a
-# generated model), and lines that need ../shared when it is absent.
+# generated model) or "# after ... (it takes N min)" (they read such a line's output), and
+# lines that need ../shared when it is absent.
 # Prints "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,8 @@ while IFS= read -r line; do
   if [ $setup -lt 2 ]; then setup=$((setup + 1)); echo "skip (set-up command, run by CI): $line"; skipped=$((skipped + 1)); continue; fi
   case "$line" in
     *train_fashion*) echo "skip (retrains the committed model for 11 minutes): $line"; skipped=$((skipped + 1)); continue ;;
-    *"# takes "*" min"*) echo "skip (long reproduction, run by hand): $line"; skipped=$((skipped + 1)); continue ;;
+    *"# takes "*" min"* | *"# after "*"takes "*" min)"*)
+      echo "skip (long reproduction, or uses one; run by hand): $line"; skipped=$((skipped + 1)); continue ;;
   esac
   if [[ "$line" == *'$S'* || "$line" == *../shared* ]] && [ ! -d ../shared/models ]; then
     echo "skip (needs ../shared): $line"; skipped=$((skipped + 1)); continue
