@@ -362,8 +362,16 @@ int run_compress(const Settings& s, const quant::QuantizeOptions& q, const Globa
             {out_stage, static_cast<int64_t>(bytes.size()), "pruned + shared weights + Huffman"}};
   }
   const int64_t images = static_cast<int64_t>(holdout.inputs.size());
-  std::fputs((flags.json ? stage_table_json(rows, images) : stage_table_text(rows, images)).c_str(),
-             stdout);
+  if (flags.json) {
+    nlohmann::json j = stage_table_object(rows, images);
+    j["output"] = s.out;
+    j["seconds"] = seconds_since(t0);
+    for (const Layer& l : m.layers)
+      if (l.quant.active()) j["widths"][l.name] = l.quant.bits;
+    std::fputs((j.dump(2) + "\n").c_str(), stdout);
+  } else {
+    std::fputs(stage_table_text(rows, images).c_str(), stdout);
+  }
   if (!flags.quiet)
     std::fprintf(stderr, "wrote %s (%zu bytes) in %.0f s\n", s.out.c_str(), bytes.size(),
                  seconds_since(t0));

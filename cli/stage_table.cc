@@ -73,11 +73,11 @@ nlohmann::json stage_row_json(const StageRow& r, int64_t first_bytes) {
           {"mean_kl", opt(r.mean_kl)}};
 }
 
-std::string stage_table_json(const std::vector<StageRow>& rows, int64_t images) {
+nlohmann::json stage_table_object(const std::vector<StageRow>& rows, int64_t images) {
   nlohmann::json j = {{"images", images}, {"alexnet_bytes", kAlexNetBytes}};
   j["stages"] = nlohmann::json::array();
   for (const StageRow& r : rows) j["stages"].push_back(stage_row_json(r, rows[0].bytes));
-  return j.dump(2) + "\n";
+  return j;
 }
 
 }  // namespace sqz::cli

@@ -26,7 +26,7 @@ nlohmann::json stage_row_json(const StageRow& row, int64_t first_bytes);
 
 // Aligned text, Markdown, or JSON (one object with "images" and "stages").
 std::string stage_table_text(const std::vector<StageRow>& rows, int64_t images);
-std::string stage_table_json(const std::vector<StageRow>& rows, int64_t images);
+nlohmann::json stage_table_object(const std::vector<StageRow>& rows, int64_t images);
 std::string stage_table_markdown(const std::vector<StageRow>& rows, int64_t images);
 
 }  // namespace sqz::cli

@@ -57,6 +57,8 @@ TEST_CASE("compress: calibration moves centroids and biases, never codes or posi
   REQUIRE(table["stages"].size() == 2);
   CHECK(table["stages"][1]["bytes"] == std::filesystem::file_size(f.dir.file("cal.sqz")));
   CHECK(table["stages"][0]["agreement"] == 1.0);
+  CHECK(table["widths"].size() == 5);  // every convolution, at --bits
+  CHECK(table["widths"]["fire/e3"] == 4);
   auto a = format::read_sqz(f.dir.file("plain.sqz")), b = format::read_sqz(f.dir.file("cal.sqz"));
   REQUIRE(a.is_ok());
   REQUIRE(b.is_ok());
