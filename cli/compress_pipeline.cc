@@ -143,15 +143,18 @@ std::string pipeline_summary(const CompressSettings& s, const ImageLists& lists)
 }
 
 // Quantizes `model` (a copy per try) with widths allocated so that the encoded file, with its
-// metadata, fits the target; without a target, with the fixed widths.
+// metadata, fits the target; without a target, with the fixed widths. The table does not see
+// the metadata: each try measures the bytes it missed and allocates for that much less.
 Result<Model> quantize_to_fit(const Model& model, const CompressSettings& s,
                               quant::QuantizeOptions q, const BitTable* table,
                               format::Metadata metadata) {
-  int64_t over = 0;
+  int64_t unmodeled = 0;
   for (int attempt = 0; attempt < 8; ++attempt) {
     quant::QuantizeOptions o = q;
+    int64_t estimate = 0;
     if (table) {
-      SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, s.target_bytes - over));
+      SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, s.target_bytes - unmodeled));
+      estimate = allocated_bytes(*table, bits);
       for (const auto& [name, b] : bits)
         if (!o.layer_bits.count(name)) o.layer_bits[name] = b;
     }
@@ -165,7 +168,7 @@ Result<Model> quantize_to_fit(const Model& model, const CompressSettings& s,
     metadata.pop_back();
     const int64_t size = static_cast<int64_t>(bytes.size());
     if (size <= s.target_bytes) return m;
-    over += size - s.target_bytes;
+    unmodeled = std::max(unmodeled + (size - s.target_bytes), size - estimate);
   }
   return Status(ErrorCode::kLimit, "the widths found do not fit --target-bytes after 8 tries");
 }
