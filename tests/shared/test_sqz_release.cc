@@ -81,7 +81,7 @@ TEST_CASE("report on the release .sqz: the ledger to the byte, the accuracy of e
                          dir + "SqueezeNet_deploy.prototxt", "-o", sqz})
               .exit_code == 0);
   auto report = test::run_cli({"report", sqz, "--reference", dir + "squeezenet_v1.0_dc.onnx",
-                               "--images", images, "--limit", "60", "--threads", "2", "--json"});
+                               "--images", images, "--limit", "24", "--threads", "2", "--json"});
   INFO(report.err);
   REQUIRE(report.exit_code == 0);
   const auto r = nlohmann::json::parse(report.out);
@@ -97,11 +97,11 @@ TEST_CASE("report on the release .sqz: the ledger to the byte, the accuracy of e
   REQUIRE(per_layer.size() == 26);
   for (const auto& l : r["layers"]) CHECK(per_layer[l["layer"]] == l["total"].get<int64_t>());
   auto eval =
-      test::run_cli({"eval", sqz, "--images", images, "--limit", "60", "--threads", "2", "--json"});
+      test::run_cli({"eval", sqz, "--images", images, "--limit", "24", "--threads", "2", "--json"});
   REQUIRE(eval.exit_code == 0);
   const auto e = nlohmann::json::parse(eval.out);
   const auto& point = r["points"][0];
-  CHECK(point["images"] == 60);
+  CHECK(point["images"] == 24);
   CHECK(e["top1"].get<double>() == doctest::Approx(point["top1"].get<double>()).epsilon(1e-3));
   CHECK(e["top5"].get<double>() == doctest::Approx(point["top5"].get<double>()).epsilon(1e-3));
   // The .sqz row of the stage table is the file; the release is lossless, so it agrees with
