@@ -94,7 +94,15 @@ int cmd_info(int argc, char** argv) {
     }
     print_text(model_path, static_cast<int64_t>(f->file_bytes), f->model, *shapes);
     std::printf("\n");
-    for (const auto& [k, v] : f->metadata) std::printf("%-16s %s\n", k.c_str(), v.c_str());
+    for (const auto& [k, v] : f->metadata) {
+      // Long values (a CRC per calibration image) are cut; --json prints them whole.
+      constexpr size_t kShown = 160;
+      if (v.size() <= kShown)
+        std::printf("%-16s %s\n", k.c_str(), v.c_str());
+      else
+        std::printf("%-16s %s... (%zu characters)\n", k.c_str(), v.substr(0, kShown).c_str(),
+                    v.size());
+    }
     std::printf("\n");
     print_ledger(*f, false);
     return kExitOk;

@@ -106,7 +106,11 @@ void print_ledger(const format::SqzFile& f, bool json) {
       if (r.zstd_bytes >= 0) std::printf(", \"zstd_bytes\": %lld", (long long)r.zstd_bytes);
       std::printf("}");
     }
-    std::printf("]}\n");
+    std::printf("],\n \"metadata\": {");
+    for (size_t i = 0; i < f.metadata.size(); ++i)
+      std::printf("%s\n  %s: %s", i ? "," : "", json_quote(f.metadata[i].first).c_str(),
+                  json_quote(f.metadata[i].second).c_str());
+    std::printf("}}\n");
     return;
   }
   std::printf("%-22s %9s %8s %9s %10s %10s %9s  %s\n", "layer", "header", "bias", "codebook",
