@@ -1,12 +1,30 @@
+// ONNX Runtime peer: median latency of a 1x3x227x227 input over `runs` runs after 5 warm-ups.
+// usage: node ort_bench.js MODEL.onnx [THREADS] [RUNS] [--profile]
+//   --profile: also print ONNX Runtime's own per-node median kernel times (its profiler).
 const ort = require('onnxruntime-node');
+const fs = require('fs');
 async function main() {
   const path = process.argv[2], threads = +(process.argv[3] || 1), runs = +(process.argv[4] || 30);
-  const s = await ort.InferenceSession.create(path, {intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential'});
+  const profile = process.argv.includes('--profile');
+  const s = await ort.InferenceSession.create(path, {intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableProfiling: profile, profileFilePrefix: '/tmp/ort_bench_profile'});
   const x = new ort.Tensor('float32', Float32Array.from({length: 3*227*227}, (_, i) => ((i * 7919) % 200) - 100), [1,3,227,227]);
   for (let i = 0; i < 5; ++i) await s.run({data: x});
   const t = [];
   for (let i = 0; i < runs; ++i) { const t0 = process.hrtime.bigint(); await s.run({data: x}); t.push(Number(process.hrtime.bigint() - t0) / 1e6); }
   t.sort((a,b)=>a-b);
   console.log(`onnxruntime ${ort.env.versions.common} threads ${threads}: median ${t[t.length>>1].toFixed(2)} ms min ${t[0].toFixed(2)} ms`);
+  if (!profile) return;
+  await s.endProfiling();  // flushes the profile file
+  const file = fs.readdirSync('/tmp').filter(f => f.startsWith('ort_bench_profile')).map(f => '/tmp/' + f)
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  const times = new Map();
+  for (const e of JSON.parse(fs.readFileSync(file))) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const key = e.name.slice(0, -'_kernel_time'.length) + ' (' + e.args.op_name + ')';
+    if (!times.has(key)) times.set(key, []);
+    times.get(key).push(e.dur / 1000);
+  }
+  for (const [name, d] of times) { d.sort((a, b) => a - b); console.log(`${d[d.length >> 1].toFixed(3)} ms  ${name}`); }
+  fs.unlinkSync(file);
 }
 main();
