@@ -36,7 +36,9 @@ int cmd_compress(int argc, char** argv) {
       "--target-bytes: candidate widths")(
       "probe-images", po::value(&s.probe_images)->default_value(24),
       "--target-bytes: calibration images used to measure each layer's sensitivity")(
-      "init", po::value(&s.init)->default_value("linear"), "k-means: linear | kmeans++ | exact");
+      "init", po::value(&s.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
+      "half-floats", po::bool_switch(&s.half_floats),
+      "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)");
   po::options_description calib_opts("calibration (distillation on unlabeled images)");
   calib_opts.add_options()("calib", po::value(&s.calib), "folder of calibration images")(
       "calib-split", po::value(&s.calib_split),

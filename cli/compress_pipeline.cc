@@ -117,8 +117,8 @@ Result<BitTable> measure_widths(const Model& model, const CompressSettings& s,
   Progress bar("sensitivity per layer and width", layers * static_cast<int64_t>(widths.size()),
                !flags.quiet);
   SQZ_ASSIGN_OR_RETURN(BitTable table,
-                       measure_bit_costs(model, q, widths, probe.data(), n, teacher, s.threads,
-                                         [&](int done, int) { bar.update(done); }));
+                       measure_bit_costs(model, q, s.half_floats, widths, probe.data(), n, teacher,
+                                         s.threads, [&](int done, int) { bar.update(done); }));
   return table;
 }
 
@@ -277,6 +277,7 @@ Status encode_stage(Run& r) {
   log(r.flags, "[5/6] %s\n", "Huffman coding into " + r.s.out);
   format::SqzEncodeOptions eo;
   eo.metadata = r.metadata;
+  eo.half_floats = r.s.half_floats;
   SQZ_RETURN_IF_ERROR(format::encode_sqz(r.model, eo, &r.bytes).status());
   return write_file_atomic(r.s.out, r.bytes, r.s.force);
 }

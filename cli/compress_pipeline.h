@@ -26,6 +26,7 @@ struct CompressSettings {
   int probe_images = 24;
   std::string widths = "3,4,5,6,7,8";
   std::string init = "linear";
+  bool half_floats = false;  // biases and codebooks as binary16 (format 1.1)
   // calibration
   std::string calib, calib_split, holdout, labels;
   CalibrateOptions calibration;

@@ -4,12 +4,13 @@
 // by the runtime, the last one by running the .sqz file itself.
 // usage: compress_fashion [--model ONNX] [--data DIR] [--out DIR] [--threads T] [--density D]
 //                         [--bits B] [--steps N] [--retrain-steps K] [--finetune-steps K]
-//                         [--lr LR] [--distill ALPHA]
+//                         [--lr LR] [--distill ALPHA] [--schedule gradual|steps]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <numeric>
 #include <sstream>
 
@@ -33,6 +34,7 @@ struct Settings {
               out = "build/samples";
   // Defaults: what fits the main job's 10 minutes on 2 cores (see README, "The embedded default").
   int threads = 2, bits = 3, steps = 4, retrain_steps = 500, finetune_steps = 300;
+  bool gradual = true;  // --schedule gradual (Zhu & Gupta) or steps (prune, retrain, repeat)
   double density = 0.085, lr = 2e-3, distill = 0.5;  // distill: weight of the labels' loss
   uint64_t seed = 7;
 };
@@ -67,8 +69,9 @@ class TrainerHook : public prune::RetrainHook {
                s_.seed * 100 + static_cast<uint64_t>(step), s_.lr,
                "retrain after pruning step " + std::to_string(step) + "/" + std::to_string(steps));
   }
+  // before(i) runs ahead of optimizer step i (it may prune: the trainer reads the masks).
   Status run(Model& model, int n_steps, bool centroids, uint64_t seed, double lr,
-             const std::string& label) {
+             const std::string& label, const std::function<Status(int)>& before = {}) {
     train::TrainOptions o;
     o.learning_rate = lr;
     o.threads = s_.threads;
@@ -94,6 +97,7 @@ class TrainerHook : public prune::RetrainHook {
     const int64_t batch = 64;
     double loss = 0;
     for (int i = 0; i < n_steps; ++i) {
+      if (before) SQZ_RETURN_IF_ERROR(before(i));
       const int64_t at = (i * batch) % (data_.count - batch);
       sample::make_batch(data_, order, at, at + batch, true, rng, &x, &y);
       if (s_.distill < 1) SQZ_RETURN_IF_ERROR(teacher->predict(x.data(), batch, &soft));
@@ -113,6 +117,25 @@ class TrainerHook : public prune::RetrainHook {
   const Settings& s_;
   const Model& teacher_;
 };
+
+// Gradual pruning (Zhu & Gupta 2017, Sec. 3): one training run of steps x retrain_steps
+// optimizer steps in which the density falls along the cubic schedule every kPruneEvery steps
+// over the first two thirds; the sparse network then trains on as the learning rate decays.
+Status prune_gradually(Model& m, const prune::PruneOptions& target, TrainerHook& hook,
+                       const Settings& s) {
+  constexpr int kPruneEvery = 50;
+  const int total = s.steps * s.retrain_steps, events = std::max(1, total * 2 / 3 / kPruneEvery);
+  auto before = [&](int i) -> Status {
+    if (i % kPruneEvery != 0 || i / kPruneEvery > events) return Status::ok();
+    const int k = i / kPruneEvery;
+    prune::PruneOptions o = target;
+    o.density = prune::scheduled_density(1.0, target.density, k, events, target.schedule);
+    for (auto& [name, d] : o.layer_density)
+      d = prune::scheduled_density(1.0, target.layer_density.at(name), k, events, target.schedule);
+    return prune::prune_once(m, o).status();
+  };
+  return hook.run(m, total, false, s.seed * 100, s.lr, "gradual pruning", before);
+}
 
 struct Row {
   std::string stage;
@@ -150,6 +173,8 @@ int main(int argc, char** argv) {
       s.lr = std::atof(next().c_str());
     else if (a == "--distill")
       s.distill = std::atof(next().c_str());
+    else if (a == "--schedule")
+      s.gradual = next() != "steps";
     else {
       std::fprintf(stderr, "compress_fashion: unknown option '%s'\n", a.c_str());
       return 2;
@@ -176,8 +201,12 @@ int main(int argc, char** argv) {
   rows.push_back(
       {"float32 (ONNX)", static_cast<int64_t>(float_bytes->size()), "dense float32", *acc});
 
-  std::fprintf(stderr, "[2/6] pruning to density %.3f in %d steps, retraining after each\n",
-               s.density, s.steps);
+  if (s.gradual)
+    std::fprintf(stderr, "[2/6] pruning to density %.3f gradually during %d steps of retraining\n",
+                 s.density, s.steps * s.retrain_steps);
+  else
+    std::fprintf(stderr, "[2/6] pruning to density %.3f in %d steps, retraining after each\n",
+                 s.density, s.steps);
   Model m = *model;
   prune::PruneOptions po;
   po.criterion = prune::Criterion::kGlobalDensity;
@@ -185,8 +214,12 @@ int main(int argc, char** argv) {
   po.steps = s.steps;
   po.layer_density["conv1"] = std::min(1.0, 4 * s.density);  // the stem is small and sensitive
   TrainerHook hook(*train_set, s, *model);
-  auto pruned = prune::prune_iteratively(m, po, &hook);
-  if (!pruned.is_ok()) return fail(pruned.status());
+  if (s.gradual) {
+    if (Status st = prune_gradually(m, po, hook, s); !st.is_ok()) return fail(st);
+  } else {
+    auto pruned = prune::prune_iteratively(m, po, &hook);
+    if (!pruned.is_ok()) return fail(pruned.status());
+  }
   acc = test_accuracy(m, *test_set, s.threads);
   if (!acc.is_ok()) return fail(acc.status());
   std::string pruned_sqz;
@@ -217,6 +250,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "[5/6] Huffman coding into a .sqz\n");
   const std::string sqz_path = s.out + "/fashion_squeezenet.sqz";
   format::SqzEncodeOptions eo;
+  eo.half_floats = true;  // biases and codebooks as binary16: 810 biases are ~13% of the file
   eo.metadata = {{"producer", "squeeze-compress 0.1.0"},
                  {"source", "fashion_squeezenet.onnx"},
                  {"pipeline", "compress_fashion density " + std::to_string(s.density) + " bits " +

@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   cmake g++ make pkg-config      # toolchain
   libzstd-dev                    # zstd, for .sqz sections and the size ledger
+  libeigen3-dev                  # Eigen::half: the .sqz binary16 biases and codebooks
   libboost-program-options-dev   # the CLI's option parsing
   libprotobuf-dev protobuf-compiler  # Caffe and ONNX importers/exporters
   doctest-dev                    # unit tests

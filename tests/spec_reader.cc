@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -28,6 +29,17 @@ struct In {
     std::memcpy(&x, &v, 4);
     return x;
   }
+  // IEEE binary16, from its definition (not through any library's half type).
+  float h() {
+    const auto v = static_cast<uint32_t>(n(2));
+    const int sign = v >> 15, exponent = (v >> 10) & 31, fraction = v & 1023;
+    if (exponent == 31) bad("non-finite binary16");
+    const double magnitude =
+        exponent == 0 ? std::ldexp(fraction, -24) : std::ldexp(1024 + fraction, exponent - 25);
+    return static_cast<float>(sign ? -magnitude : magnitude);
+  }
+  // f32, or f16 when the LAYER's float_coding is 1.
+  float f(bool half) { return half ? h() : f(); }
   std::string s() {
     size_t len = n(2);
     if (len > 4096 || end - at < len) bad("string");
@@ -185,17 +197,19 @@ std::vector<ConvWeights> read(const std::string& b) {
       const int64_t numel = c.out * (channels[c.input] / c.groups) * c.kh * c.kw;
       int kind = static_cast<int>(in.n(1)), coding = static_cast<int>(in.n(1));
       in.n(1);
-      in.n(1);
+      const auto float_coding = in.n(1);
+      if (float_coding > 1) bad("float_coding");
+      const bool half = float_coding == 1;
       size_t stored = in.n(4);
       size_t g = (coding == 1 || coding == 2) ? in.n(2) : 0;
       size_t symbols = coding ? in.n(4) : 0;
       ConvWeights w{c.name, std::vector<float>(numel, 0.0f), {}};
       if (c.bias)
-        for (int64_t i = 0; i < c.out; ++i) w.bias.push_back(in.f());
+        for (int64_t i = 0; i < c.out; ++i) w.bias.push_back(in.f(half));
       std::vector<float> codebook;
       if (kind == 2) {
         size_t k = in.n(2);
-        for (size_t i = 0; i < k; ++i) codebook.push_back(in.f());
+        for (size_t i = 0; i < k; ++i) codebook.push_back(in.f(half));
       }
       std::vector<bool> keep(numel, coding == 0);
       if (coding) {

@@ -20,6 +20,11 @@ enum SectionType : uint16_t { kGraph = 1, kMetadata = 2, kLayer = 3 };
 enum SectionFlags : uint16_t { kRequired = 1, kZstd = 2 };
 enum WeightKind : uint8_t { kDense = 0, kSparseF32 = 1, kSparseCodebook = 2 };
 enum PositionCoding : uint8_t { kAll = 0, kGapsStored = 1, kGapsPruned = 2, kBitmap = 3 };
+enum FloatCoding : uint8_t { kFloat32 = 0, kFloat16 = 1 };  // LAYER bias and codebook (1.1)
+
+// IEEE binary16 bits of f, rounded to nearest even (Eigen::half); and back.
+uint16_t f32_to_f16(float f);
+float f16_to_f32(uint16_t bits);
 
 void put_str(std::string* out, const std::string& s);
 bool get_str(ByteReader& r, std::string* s);

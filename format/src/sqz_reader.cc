@@ -81,10 +81,17 @@ Result<std::vector<DirEntry>> read_directory(std::string_view bytes) {
   return dir;
 }
 
-Status read_floats(ByteReader& r, size_t n, std::vector<float>* out, const std::string& what) {
-  SQZ_RETURN_ERROR_IF(r.left() / 4 < n, ErrorCode::kCorrupt, "truncated " + what);
+Status read_floats(ByteReader& r, size_t n, FloatCoding coding, std::vector<float>* out,
+                   const std::string& what) {
+  const size_t width = coding == kFloat16 ? 2 : 4;
+  SQZ_RETURN_ERROR_IF(r.left() / width < n, ErrorCode::kCorrupt, "truncated " + what);
   out->resize(n);
-  for (float& f : *out) (void)r.get_f32(&f);
+  uint16_t half;
+  for (float& f : *out)
+    if (coding == kFloat16)
+      f = r.get_u16(&half) ? f16_to_f32(half) : 0.0f;
+    else
+      (void)r.get_f32(&f);
   return Status::ok();
 }
 
@@ -99,10 +106,10 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
                     const std::map<std::string, Shape>& shapes, std::vector<LedgerRow>* ledger) {
   ByteReader r(payload);
   uint32_t index, stored, symbols = 0;
-  uint8_t kind, coding, bits, reserved;
+  uint8_t kind, coding, bits, floats;
   uint16_t gap_limit = 0;
   SQZ_RETURN_ERROR_IF(!r.get_u32(&index) || !r.get_u8(&kind) || !r.get_u8(&coding) ||
-                          !r.get_u8(&bits) || !r.get_u8(&reserved) || !r.get_u32(&stored),
+                          !r.get_u8(&bits) || !r.get_u8(&floats) || !r.get_u32(&stored),
                       ErrorCode::kCorrupt, "truncated LAYER header");
   SQZ_RETURN_ERROR_IF(
       index >= m.layers.size() || m.layers[index].op != OpKind::kConvolution || seen[index],
@@ -121,8 +128,10 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
                       ErrorCode::kLimit,
                       who + std::to_string(numel) + " weights is more than a section of " +
                           std::to_string(payload.size()) + " bytes can describe");
-  SQZ_RETURN_ERROR_IF(reserved || kind > kSparseCodebook || coding > kBitmap, ErrorCode::kCorrupt,
-                      who + "unknown weight kind or position coding");
+  SQZ_RETURN_ERROR_IF(floats > kFloat16 || kind > kSparseCodebook || coding > kBitmap,
+                      ErrorCode::kCorrupt, who + "unknown weight kind, position or float coding");
+  const FloatCoding float_coding = static_cast<FloatCoding>(floats);
+  const char* float_name = float_coding == kFloat16 ? "f16" : "f32";
   SQZ_RETURN_ERROR_IF(stored > numel || (coding == kAll && stored != numel) ||
                           (kind == kDense && coding != kAll) ||
                           (kind == kSparseCodebook) != (bits != 0) || bits > 8,
@@ -141,20 +150,20 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
   l.bias.shape = l.conv.has_bias ? Shape{l.conv.out_channels} : Shape{};
   SQZ_RETURN_IF_ERROR(read_floats(r,
                                   static_cast<size_t>(shape_numel(l.bias.shape)) * l.conv.has_bias,
-                                  &l.bias.data, who + "bias"));
+                                  float_coding, &l.bias.data, who + "bias"));
   if (!l.conv.has_bias) l.bias = {};
-  row("bias", "f32");
+  row("bias", float_name);
   if (kind == kSparseCodebook) {
     uint16_t k;
     SQZ_RETURN_ERROR_IF(!r.get_u16(&k) || k == 0 || k > (1u << bits), ErrorCode::kCorrupt,
                         who + "bad codebook size");
-    SQZ_RETURN_IF_ERROR(read_floats(r, k, &l.quant.codebook, who + "codebook"));
+    SQZ_RETURN_IF_ERROR(read_floats(r, k, float_coding, &l.quant.codebook, who + "codebook"));
     for (size_t j = 0; j < k; ++j)
       SQZ_RETURN_ERROR_IF(!std::isfinite(l.quant.codebook[j]) ||
                               (j > 0 && !(l.quant.codebook[j - 1] < l.quant.codebook[j])),
                           ErrorCode::kCorrupt, who + "codebook is not strictly ascending");
     l.quant.bits = bits;
-    row("codebook", "f32");
+    row("codebook", float_name);
   }
   if (coding != kAll) {
     std::string_view block;

@@ -32,13 +32,43 @@ int64_t zstd_size(const std::vector<uint8_t>& bytes) {
           .size());
 }
 
-void put_floats(std::string* out, const std::vector<float>& v) {
-  for (float f : v) put_f32(out, f);
+void put_floats(std::string* out, const std::vector<float>& v, FloatCoding coding) {
+  for (float f : v)
+    if (coding == kFloat16)
+      put_u16(out, f32_to_f16(f));
+    else
+      put_f32(out, f);
+}
+
+// Rounds v to binary16 in place; false (v unchanged) if a value would not stay finite.
+bool round_to_half(std::vector<float>* v) {
+  std::vector<float> r(v->size());
+  for (size_t i = 0; i < v->size(); ++i) {
+    r[i] = f16_to_f32(f32_to_f16((*v)[i]));
+    if (!std::isfinite(r[i])) return false;
+  }
+  *v = std::move(r);
+  return true;
+}
+
+// Rounds a layer's biases and codebook to binary16 and re-ties its weights to the rounded
+// codebook; returns false, leaving the layer unchanged, where binary16 cannot hold them.
+bool try_half_floats(Layer& l) {
+  std::vector<float> bias = l.bias.data, book = l.quant.codebook;
+  if (!round_to_half(&bias) || !round_to_half(&book)) return false;
+  for (size_t j = 1; j < book.size(); ++j)
+    if (!(book[j - 1] < book[j])) return false;  // two centroids became one
+  l.bias.data = std::move(bias);
+  if (!l.quant.active()) return true;
+  l.quant.codebook = std::move(book);
+  for (size_t i = 0, k = 0; i < l.weight.data.size(); ++i)
+    if (l.mask.empty() || l.mask[i]) l.weight.data[i] = l.quant.codebook[l.quant.codes[k++]];
+  return true;
 }
 
 // Chooses how a layer is stored and encodes its LAYER payload, appending ledger rows.
-Result<std::string> encode_layer(const Layer& l, uint32_t index, const SqzEncodeOptions& o,
-                                 std::vector<LedgerRow>* ledger) {
+Result<std::string> encode_layer(const Layer& l, uint32_t index, FloatCoding floats,
+                                 const SqzEncodeOptions& o, std::vector<LedgerRow>* ledger) {
   const int64_t numel = l.weight.numel();
   std::vector<uint8_t> mask = l.mask;
   if (mask.empty()) mask.assign(static_cast<size_t>(numel), 1);
@@ -60,21 +90,22 @@ Result<std::string> encode_layer(const Layer& l, uint32_t index, const SqzEncode
   put_u8(&out, kind);
   put_u8(&out, pos.coding);
   put_u8(&out, kind == kSparseCodebook ? static_cast<uint8_t>(l.quant.bits) : 0);
-  put_u8(&out, 0);
+  put_u8(&out, floats);
   put_u32(&out, static_cast<uint32_t>(kind == kDense ? numel : stored));
   if (pos.coding == kGapsStored || pos.coding == kGapsPruned) put_u16(&out, pos.gap_limit);
   if (pos.coding != kAll) put_u32(&out, pos.symbols);
   ledger->push_back({l.name, "layer-header", out.size(), "", -1, -1});
 
   const size_t before_bias = out.size();
-  put_floats(&out, l.bias.data);
-  ledger->push_back({l.name, "bias", out.size() - before_bias, "f32", -1, -1});
+  const char* float_name = floats == kFloat16 ? "f16" : "f32";
+  put_floats(&out, l.bias.data, floats);
+  ledger->push_back({l.name, "bias", out.size() - before_bias, float_name, -1, -1});
 
   if (kind == kSparseCodebook) {
     const size_t before = out.size();
     put_u16(&out, static_cast<uint16_t>(l.quant.codebook.size()));
-    put_floats(&out, l.quant.codebook);
-    ledger->push_back({l.name, "codebook", out.size() - before, "f32", -1, -1});
+    put_floats(&out, l.quant.codebook, floats);
+    ledger->push_back({l.name, "codebook", out.size() - before, float_name, -1, -1});
   }
   if (pos.coding != kAll) {
     put_u32(&out, static_cast<uint32_t>(pos.block.size()));
@@ -96,7 +127,7 @@ Result<std::string> encode_layer(const Layer& l, uint32_t index, const SqzEncode
                        o.compare_with_zstd ? zstd_size(l.quant.codes) : -1});
   } else {
     const size_t before = out.size();
-    put_floats(&out, values);
+    put_floats(&out, values, kFloat32);
     ledger->push_back({l.name, "values", out.size() - before, "f32", -1, -1});
   }
   return out;
@@ -120,6 +151,12 @@ Result<SqzFile> encode_sqz(const Model& input, const SqzEncodeOptions& o, std::s
     canonicalize_codebook(l);
   }
   SQZ_RETURN_IF_ERROR(validate_and_infer(file.model).status());
+  std::vector<FloatCoding> floats(file.model.layers.size(), kFloat32);
+  for (size_t i = 0; i < floats.size(); ++i)
+    if (o.half_floats && file.model.layers[i].op == OpKind::kConvolution &&
+        try_half_floats(file.model.layers[i]))
+      floats[i] = kFloat16;
+  const bool any_half = std::count(floats.begin(), floats.end(), kFloat16) > 0;
   const Model& m = file.model;
   std::vector<Section> sections;
   std::vector<LedgerRow> layer_rows;
@@ -128,13 +165,13 @@ Result<SqzFile> encode_sqz(const Model& input, const SqzEncodeOptions& o, std::s
     sections.push_back({kMetadata, kZstd, zstd(encode_metadata(o.metadata), o.zstd_level)});
   for (size_t i = 0; i < m.layers.size(); ++i) {
     if (m.layers[i].op != OpKind::kConvolution) continue;
-    SQZ_ASSIGN_OR_RETURN(std::string payload,
-                         encode_layer(m.layers[i], static_cast<uint32_t>(i), o, &layer_rows));
+    SQZ_ASSIGN_OR_RETURN(std::string payload, encode_layer(m.layers[i], static_cast<uint32_t>(i),
+                                                           floats[i], o, &layer_rows));
     sections.push_back({kLayer, kRequired, std::move(payload)});
   }
   std::string out(kMagic, 8);
   put_u16(&out, kSqzVersionMajor);
-  put_u16(&out, kSqzVersionMinor);
+  put_u16(&out, any_half ? 1 : 0);  // a file without binary16 stays readable by 1.0 readers
   put_u32(&out, static_cast<uint32_t>(sections.size()));
   for (const Section& s : sections) {
     put_u16(&out, s.type);

@@ -4,6 +4,8 @@
 #include <limits>
 #include <vector>
 
+#include "cpu_clones.h"
+
 namespace sqz::rt {
 
 namespace {
@@ -11,7 +13,7 @@ namespace {
 // Column maxima of n windows that lie wholly inside the row: window i starts at x0 + i * SW.
 // Window and stride are compile-time constants so that the loop vectorizes.
 template <int KW, int SW>
-void interior_column_max(const float* rowmax, int64_t x0, int64_t n, float* out) {
+SQZ_CPU_CLONES void interior_column_max(const float* rowmax, int64_t x0, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     const float* r = rowmax + x0 + i * SW;
     float m = r[0];
@@ -59,7 +61,7 @@ void column_max_row(const PoolShape& s, const float* rowmax, ColumnMax kernel, f
 
 // Separable: the max over the window's rows first (a vectorizable pass over whole input
 // rows), then over its columns. An empty window (possible when stride > kernel) gives -inf.
-void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
+SQZ_CPU_CLONES void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
   std::vector<float> rowmax(static_cast<size_t>(s.in_w));
   const ColumnMax kernel = interior_kernel(s.kw, s.sw);
   for (int64_t c = 0; c < s.c; ++c) {
@@ -71,10 +73,17 @@ void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
         std::fill_n(out, s.out_w, -std::numeric_limits<float>::infinity());
         continue;
       }
-      std::copy(plane + y0 * s.in_w, plane + (y0 + 1) * s.in_w, rowmax.begin());
-      for (int64_t y = y0 + 1; y < y1; ++y) {
-        const float* row = plane + y * s.in_w;
-        for (int64_t x = 0; x < s.in_w; ++x) rowmax[x] = std::max(rowmax[x], row[x]);
+      const float* first = plane + y0 * s.in_w;
+      float* rm = rowmax.data();
+      if (y1 - y0 == 3) {  // the common 3-row window in one pass
+        const float *r1 = first + s.in_w, *r2 = r1 + s.in_w;
+        for (int64_t x = 0; x < s.in_w; ++x) rm[x] = std::max(std::max(first[x], r1[x]), r2[x]);
+      } else {
+        std::copy(first, first + s.in_w, rm);
+        for (int64_t y = y0 + 1; y < y1; ++y) {
+          const float* row = plane + y * s.in_w;
+          for (int64_t x = 0; x < s.in_w; ++x) rm[x] = std::max(rm[x], row[x]);
+        }
       }
       column_max_row(s, rowmax.data(), kernel, out);
     }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "../kernels/aligned.h"
 #include "../kernels/conv_op.h"
 #include "../kernels/im2col.h"
 #include "../kernels/pool.h"
@@ -67,16 +68,18 @@ struct Net::Impl {
   std::vector<LayerProfile> profiles;
   bool profiling = false;
   std::unique_ptr<ThreadPool> pool;
-  std::vector<std::vector<float>> scratch;  // per thread
-  std::vector<std::vector<float>> cols;     // per thread: one im2col block
-  std::vector<float> shared, pad_tmp;
-  std::map<std::string, std::vector<float>> storage;
+  std::vector<AlignedFloats> scratch;  // per thread
+  std::vector<AlignedFloats> cols;     // per thread: one im2col block
+  AlignedFloats shared, pad_tmp;
+  AlignedFloats arena;                          // every blob that owns storage, reused
+  std::map<std::string, int64_t> arena_offset;  // such a blob -> its first float in the arena
   int64_t batch = 0;
 
   Status plan();
   void plan_aliases(const std::map<std::string, int>& consumers,
                     const std::map<std::string, size_t>& producer);
   void plan_conv(size_t i);
+  void plan_memory(int64_t batch_size);
   void resolve(const std::string& blob, std::string* root, int64_t* offset) const;
   float* blob_ptr(const std::string& blob, int64_t image);
   void run_layer(size_t i);
@@ -105,7 +108,59 @@ float* Net::Impl::blob_ptr(const std::string& blob, int64_t image) {
   std::string root;
   int64_t offset;
   resolve(blob, &root, &offset);
-  return storage.at(root).data() + image * per_image(shapes.at(root)) + offset;
+  return arena.data() + arena_offset.at(root) + image * per_image(shapes.at(root)) + offset;
+}
+
+// Blobs that own storage share one arena: a blob's floats are reused once its last reader has
+// run (interval allocation, first fit, in layer order). Consecutive layers then work in the
+// same few megabytes, which stay in cache, instead of touching fresh memory at every layer.
+void Net::Impl::plan_memory(int64_t batch_size) {
+  const int64_t n = static_cast<int64_t>(model.layers.size());
+  struct Life {
+    int64_t first, last, floats;
+  };
+  std::map<std::string, Life> life;
+  auto touch = [&](const std::string& blob, int64_t at) {
+    std::string root;
+    int64_t offset;
+    resolve(blob, &root, &offset);
+    auto [it, fresh] =
+        life.try_emplace(root, Life{at, at, batch_size * per_image(shapes.at(root))});
+    it->second.first = std::min(it->second.first, at);
+    it->second.last = std::max(it->second.last, at);
+  };
+  touch(model.input, -1);
+  for (int64_t i = 0; i < n; ++i) {
+    for (const std::string& in : model.layers[static_cast<size_t>(i)].inputs) touch(in, i);
+    touch(model.layers[static_cast<size_t>(i)].output, i);
+  }
+  touch(model.output, n);  // read by forward() after the last layer
+  std::vector<std::pair<std::string, Life>> order(life.begin(), life.end());
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto& a, const auto& b) { return a.second.first < b.second.first; });
+  struct Block {
+    int64_t offset, floats, last;
+  };
+  std::vector<Block> live;  // sorted by offset
+  int64_t total = 0;
+  arena_offset.clear();
+  for (const auto& [name, l] : order) {
+    live.erase(
+        std::remove_if(live.begin(), live.end(), [&](const Block& b) { return b.last < l.first; }),
+        live.end());
+    const int64_t need = (l.floats + 15) / 16 * 16;  // 64-byte aligned starts
+    int64_t at = 0;
+    for (const Block& b : live) {
+      if (b.offset - at >= need) break;
+      at = std::max(at, b.offset + (b.floats + 15) / 16 * 16);
+    }
+    arena_offset[name] = at;
+    total = std::max(total, at + need);
+    live.push_back({at, l.floats, l.last});
+    std::sort(live.begin(), live.end(),
+              [](const Block& a, const Block& b) { return a.offset < b.offset; });
+  }
+  arena.assign(static_cast<size_t>(total), 0.0f);
 }
 
 void Net::Impl::plan_aliases(const std::map<std::string, int>& consumers,
@@ -156,10 +211,10 @@ void Net::Impl::size_scratch(const ConvOp& op) {
 // Seconds for one image through op on a random input, after one untimed run (warms caches).
 double Net::Impl::time_conv(const ConvPlan& p, const ConvOp& op) {
   const ConvShape& s = p.run_shape;
-  std::vector<float> in(static_cast<size_t>(s.in_c * s.in_h * s.in_w));
+  AlignedFloats in(static_cast<size_t>(s.in_c * s.in_h * s.in_w));
   for (size_t k = 0; k < in.size(); ++k)
     in[k] = static_cast<float>((k * 7919) % 201) / 100.0f - 1.0f;
-  std::vector<float> out(static_cast<size_t>(s.out_c * s.out_size()));
+  AlignedFloats out(static_cast<size_t>(s.out_c * s.out_size()));
   const std::vector<const float*> ins{in.data()};
   const std::vector<float*> outs{out.data()};
   double best = 1e30;
@@ -324,12 +379,17 @@ void Net::Impl::run_conv(size_t i) {
   const ConvShape& full = p.shape;
   for (int64_t b = 0; b < batch; ++b) {
     float* out = blob_ptr(l.output, b);
-    for (int64_t c = 0; c < full.out_c; ++c) {
+    for (int64_t c = 0; c < full.out_c; ++c) {  // each output element written once
       float* plane = out + c * full.out_size();
-      std::fill(plane, plane + full.out_size(), p.border[c]);
-      for (int64_t y = 0; y < s.out_h; ++y)
-        std::memcpy(plane + (y + full.ph) * full.out_w + full.pw,
-                    outs[b] + (c * s.out_h + y) * s.out_w, sizeof(float) * s.out_w);
+      const float v = p.border[c];
+      std::fill(plane, plane + full.ph * full.out_w, v);
+      for (int64_t y = 0; y < s.out_h; ++y) {
+        float* row = plane + (y + full.ph) * full.out_w;
+        std::fill(row, row + full.pw, v);
+        std::memcpy(row + full.pw, outs[b] + (c * s.out_h + y) * s.out_w, sizeof(float) * s.out_w);
+        std::fill(row + full.pw + s.out_w, row + full.out_w, v);
+      }
+      std::fill(plane + (full.ph + s.out_h) * full.out_w, plane + full.out_size(), v);
     }
   }
 }
@@ -460,16 +520,11 @@ Status Net::forward(const float* input, int64_t batch, std::vector<float>* outpu
   Impl& m = *impl_;
   SQZ_RETURN_ERROR_IF(batch < 1, ErrorCode::kInvalidArgument, "batch must be at least 1");
   if (batch != m.batch) {
-    m.storage.clear();
-    for (const auto& [name, shape] : m.shapes) {
-      auto it = m.placement.find(name);
-      if (it == m.placement.end() || it->second.parent.empty())
-        m.storage[name].resize(static_cast<size_t>(batch * per_image(shape)));
-    }
+    m.plan_memory(batch);
     m.batch = batch;
   }
-  std::vector<float>& in = m.storage.at(m.model.input);
-  std::memcpy(in.data(), input, sizeof(float) * in.size());
+  std::memcpy(m.blob_ptr(m.model.input, 0), input,
+              sizeof(float) * batch * per_image(m.shapes.at(m.model.input)));
   for (size_t i = 0; i < m.model.layers.size(); ++i) {
     if (m.skip[i]) continue;
     const auto t0 = std::chrono::steady_clock::now();

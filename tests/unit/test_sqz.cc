@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <map>
 #include <random>
 
 #include "spec_reader.h"
@@ -170,7 +172,7 @@ TEST_CASE("versions and unknown sections") {
   auto newer = format::decode_sqz(rebuild(bytes, 2, 0, 0));
   REQUIRE_FALSE(newer.is_ok());
   CHECK(newer.status().message().find("2.0") != std::string::npos);
-  CHECK(newer.status().message().find("1.0") != std::string::npos);
+  CHECK(newer.status().message().find("1.1") != std::string::npos);
   CHECK(format::decode_sqz(rebuild(bytes, 1, 99, 0)).is_ok());   // optional: skipped
   auto required = format::decode_sqz(rebuild(bytes, 1, 99, 1));  // required: rejected
   REQUIRE_FALSE(required.is_ok());
@@ -196,4 +198,91 @@ TEST_CASE("centroids that crossed during fine-tuning are written in canonical or
   CHECK(b->weight.data == weights);
   CHECK(std::is_sorted(b->quant.codebook.begin(), b->quant.codebook.end()));
   CHECK(b->quant.codebook.size() == l->quant.codebook.size() - 1);
+}
+
+namespace {
+
+uint16_t version_minor(const std::string& bytes) {
+  return static_cast<uint16_t>(static_cast<uint8_t>(bytes[10]) | static_cast<uint8_t>(bytes[11])
+                                                                     << 8);
+}
+
+std::string encode_half(const Model& m, format::SqzFile* file) {
+  std::string bytes;
+  format::SqzEncodeOptions o;
+  o.half_floats = true;
+  auto f = format::encode_sqz(m, o, &bytes);
+  REQUIRE_MESSAGE(f.is_ok(), f.status().message());
+  *file = *f;
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("binary16 biases and codebooks (SPEC 1.1): rounded, re-tied, read back by both readers") {
+  int half_layers = 0;
+  for (const Model& m : sample_models()) {
+    format::SqzFile written;
+    const std::string bytes = encode_half(m, &written);
+    CHECK(version_minor(bytes) == 1);
+    CHECK(version_minor(encode(m)) == 0);  // without binary16 a file stays a 1.0 file
+    CHECK(bytes.size() < encode(m).size());
+    auto back = format::decode_sqz(bytes);
+    REQUIRE_MESSAGE(back.is_ok(), back.status().message());
+    const std::vector<spec::ConvWeights> independent = spec::read(bytes);
+    std::map<std::string, std::string> coding;
+    for (const auto& row : back->ledger)
+      if (row.part == "bias") coding[row.layer] = row.coding;
+    size_t conv = 0;
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      const Layer &a = m.layers[i], &w = written.model.layers[i], &b = back->model.layers[i];
+      if (a.op != OpKind::kConvolution) continue;
+      INFO("layer " << a.name);
+      // What the writer returns is what both readers read, bit for bit.
+      CHECK(w.weight.data == b.weight.data);
+      CHECK(w.bias.data == b.bias.data);
+      CHECK(w.quant.codebook == b.quant.codebook);
+      CHECK(independent[conv].weight == b.weight.data);
+      CHECK(independent[conv].bias == b.bias.data);
+      ++conv;
+      // ... and differs from the input by binary16 rounding only (half an ulp: 2^-11).
+      for (size_t j = 0; j < a.bias.data.size(); ++j)
+        CHECK(std::abs(b.bias.data[j] - a.bias.data[j]) <= std::abs(a.bias.data[j]) / 2048 + 1e-7f);
+      for (size_t j = 0; j < a.weight.data.size(); ++j)
+        CHECK(std::abs(b.weight.data[j] - a.weight.data[j]) <=
+              std::abs(a.weight.data[j]) / 2048 + 1e-7f);
+      // Stored as binary16 unless two centroids would merge (only likely with 256 of them).
+      const bool half = coding[a.name] == "f16";
+      CHECK((half || a.quant.bits == 8));
+      if (!half) continue;
+      half_layers++;
+      for (float v : b.bias.data) CHECK(v == static_cast<float>(static_cast<_Float16>(v)));
+      for (float v : b.quant.codebook) CHECK(v == static_cast<float>(static_cast<_Float16>(v)));
+    }
+  }
+  CHECK(half_layers > 20);
+}
+
+TEST_CASE("binary16 falls back to float32 per layer where it cannot hold the values") {
+  Model m = test::tiny_squeezenet(21, 19, 10, 0.5);
+  quant::QuantizeOptions o;
+  o.bits = 3;
+  REQUIRE(quant::quantize_model(m, o).is_ok());
+  Layer* big = m.find_layer("conv1");
+  big->bias.data[0] = 1e6f;  // beyond binary16's 65504
+  Layer* close = m.find_layer("fire/e1");
+  close->quant.codebook[1] = std::nextafter(close->quant.codebook[0], 1.0f);  // one in binary16
+  quant::apply_codebook(*close);
+  format::SqzFile written;
+  const std::string bytes = encode_half(m, &written);
+  auto back = format::decode_sqz(bytes);
+  REQUIRE(back.is_ok());
+  std::map<std::string, std::string> bias_coding;
+  for (const auto& row : back->ledger)
+    if (row.part == "bias") bias_coding[row.layer] = row.coding;
+  CHECK(bias_coding["conv1"] == "f32");
+  CHECK(bias_coding["fire/e1"] == "f32");
+  CHECK(bias_coding["fire/squeeze"] == "f16");
+  CHECK(back->model.find_layer("conv1")->bias.data[0] == 1e6f);
+  CHECK(back->model.find_layer("fire/e1")->quant.codebook == close->quant.codebook);
 }

@@ -31,22 +31,50 @@ rt::ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
           1};
 }
 
-// Adds the im2col-shaped gradient back onto the input image (the adjoint of im2col).
+// Adds the im2col-shaped gradient back onto the input image (the adjoint of im2col). Per
+// row, the output columns whose input column lies inside the image are found once, so the
+// inner loop has no bounds checks (and vectorizes for stride 1).
 void col2im_add(const rt::ConvShape& s, const float* col, float* dx) {
   const int64_t taps = s.kh * s.kw, n = s.out_size();
   for (int64_t row = 0; row < s.in_c * taps; ++row) {
     const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
     float* plane = dx + c * s.in_h * s.in_w;
     const float* src = col + row * n;
+    const int64_t x_lo = std::min(s.out_w, std::max<int64_t>(0, (s.pw - j + s.sw - 1) / s.sw));
+    const int64_t x_hi = std::max(x_lo, std::min(s.out_w, (s.in_w + s.pw - j + s.sw - 1) / s.sw));
     for (int64_t oy = 0; oy < s.out_h; ++oy) {
       const int64_t iy = oy * s.sh - s.ph + i;
       if (iy < 0 || iy >= s.in_h) continue;
-      for (int64_t ox = 0; ox < s.out_w; ++ox) {
-        const int64_t ix = ox * s.sw - s.pw + j;
-        if (ix >= 0 && ix < s.in_w) plane[iy * s.in_w + ix] += src[oy * s.out_w + ox];
-      }
+      float* dst = plane + iy * s.in_w + x_lo * s.sw - s.pw + j;
+      const float* g = src + oy * s.out_w + x_lo;
+      if (s.sw == 1)
+        for (int64_t x = 0; x < x_hi - x_lo; ++x) dst[x] += g[x];
+      else
+        for (int64_t x = 0; x < x_hi - x_lo; ++x) dst[x * s.sw] += g[x];
     }
   }
+}
+
+// dx += dy where the ReLU's output y is positive. Restrict pointers and unconditional loads,
+// so that the loop vectorizes (the vectors live in one map; a conditional load cannot be
+// speculated).
+void relu_backward_add(const float* __restrict y, const float* __restrict dy, size_t n,
+                       float* __restrict dx) {
+  for (size_t k = 0; k < n; ++k) {
+    const float g = dy[k], keep = y[k] > 0 ? 1.0f : 0.0f;
+    dx[k] += g * keep;
+  }
+}
+
+// dst[c][r] = src[r][c] for a rows x cols matrix (row strides lds, ldd), in cache blocks.
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd) {
+  constexpr int64_t kBlock = 16;
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
+    for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
+      const int64_t r1 = std::min(rows, r0 + kBlock), c1 = std::min(cols, c0 + kBlock);
+      for (int64_t c = c0; c < c1; ++c)
+        for (int64_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
+    }
 }
 
 // Optimizer state for one parameter vector.
@@ -144,7 +172,7 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
     std::vector<float>& out = w.act[l.output];
     const Shape& is = shapes.at(l.inputs[0]);
     const Shape& os = shapes.at(l.output);
-    out.assign(static_cast<size_t>(n * per_image(os)), 0.0f);
+    out.resize(static_cast<size_t>(n * per_image(os)));  // every op below writes all of it
     switch (l.op) {
       case OpKind::kConvolution: {
         // One GEMM for the whole shard: cols = [K x (n * HW)], Y = W x cols.
@@ -332,8 +360,7 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
         const std::vector<float>& cols = w.cols.at(li);
         std::vector<float>& cols_t = w.tmp;  // [n*HW x K]
         cols_t.resize(static_cast<size_t>(wide * k));
-        for (int64_t r = 0; r < k; ++r)
-          for (int64_t j = 0; j < wide; ++j) cols_t[j * k + r] = cols[r * wide + j];
+        transpose(cols.data(), k, wide, wide, cols_t.data(), k);
         rt::sgemm(s.out_c, k, wide, dyw.data(), wide, false, cols_t.data(), k, gw.data(), k,
                   &w.gemm);
         if (l.conv.has_bias)
@@ -359,8 +386,7 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
       }
       case OpKind::kRelu: {
         std::vector<float>& dx = grad_of(l.inputs[0]);
-        const std::vector<float>& y = w.act.at(l.output);
-        for (size_t k = 0; k < dx.size(); ++k) dx[k] += y[k] > 0 ? dy[k] : 0.0f;
+        relu_backward_add(w.act.at(l.output).data(), dy.data(), dx.size(), dx.data());
         break;
       }
       case OpKind::kDropout: {

@@ -12,7 +12,7 @@
 namespace sqz::format {
 
 constexpr int kSqzVersionMajor = 1;
-constexpr int kSqzVersionMinor = 0;
+constexpr int kSqzVersionMinor = 1;  // the newest minor version this library reads and writes
 
 // One line of the size ledger: the rows of a file sum exactly to its size.
 struct LedgerRow {
@@ -31,6 +31,9 @@ struct SqzEncodeOptions {
   Metadata metadata;
   int zstd_level = 19;             // for GRAPH and METADATA
   bool compare_with_zstd = false;  // fill LedgerRow::zstd_bytes (slow: zstd -22 per stream)
+  // Store biases and codebooks as binary16 (SPEC 1.1) in every layer where they stay finite
+  // and the codebook strictly ascending; the returned SqzFile::model holds the rounded values.
+  bool half_floats = false;
 };
 
 struct SqzFile {
