@@ -57,12 +57,31 @@ void column_max_row(const PoolShape& s, const float* rowmax, ColumnMax kernel, f
   for (int64_t ox = hi; ox < s.out_w; ++ox) generic(ox);
 }
 
+// 3x3 windows at stride 2 that all lie inside the image (SqueezeNet's pools; ceil mode
+// lands inside too): one pass per output row, no clipping, no calls per row.
+SQZ_CPU_CLONES void maxpool_3x3s2_inside(const PoolShape& s, const float* in, float* out,
+                                         float* rowmax) {
+  for (int64_t c = 0; c < s.c; ++c) {
+    const float* plane = in + c * s.in_h * s.in_w;
+    for (int64_t oy = 0; oy < s.out_h; ++oy, out += s.out_w) {
+      const float* r0 = plane + 2 * oy * s.in_w;
+      const float *r1 = r0 + s.in_w, *r2 = r1 + s.in_w;
+      for (int64_t x = 0; x < s.in_w; ++x) rowmax[x] = std::max(std::max(r0[x], r1[x]), r2[x]);
+      for (int64_t ox = 0; ox < s.out_w; ++ox)
+        out[ox] = std::max(std::max(rowmax[2 * ox], rowmax[2 * ox + 1]), rowmax[2 * ox + 2]);
+    }
+  }
+}
+
 }  // namespace
 
 // Separable: the max over the window's rows first (a vectorizable pass over whole input
 // rows), then over its columns. An empty window (possible when stride > kernel) gives -inf.
 SQZ_CPU_CLONES void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
   std::vector<float> rowmax(static_cast<size_t>(s.in_w));
+  if (s.kh == 3 && s.kw == 3 && s.sh == 2 && s.sw == 2 && s.ph == 0 && s.pw == 0 && s.out_h >= 1 &&
+      s.out_w >= 1 && 2 * (s.out_h - 1) + 3 <= s.in_h && 2 * (s.out_w - 1) + 3 <= s.in_w)
+    return maxpool_3x3s2_inside(s, in, out, rowmax.data());
   const ColumnMax kernel = interior_kernel(s.kw, s.sw);
   for (int64_t c = 0; c < s.c; ++c) {
     const float* plane = in + c * s.in_h * s.in_w;

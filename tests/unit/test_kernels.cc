@@ -213,6 +213,8 @@ TEST_CASE("separable max pooling equals the naive twin") {
   for (const auto& [k, st, pad, size] : std::vector<std::array<int64_t, 4>>{{3, 2, 0, 111},
                                                                             {3, 2, 0, 55},
                                                                             {3, 2, 0, 27},
+                                                                            {3, 2, 0, 10},
+                                                                            {3, 2, 0, 3},
                                                                             {2, 2, 0, 13},
                                                                             {3, 1, 1, 9},
                                                                             {3, 2, 1, 8}}) {
