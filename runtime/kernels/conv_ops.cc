@@ -170,14 +170,24 @@ class SparseOp : public ConvOp {
   int64_t scratch_floats() const override {
     return s_.k_per_group() * kernel_->nr + (s_.out_c / s_.groups) * kernel_->nr;
   }
+  // Codebook layers decode their codes into float values once per forward (shared scratch):
+  // the SpMM loop then loads one float per non-zero instead of a code and its centroid.
+  int64_t shared_floats() const override {
+    return codebook_ ? static_cast<int64_t>(codes_.size()) : 0;
+  }
+  void prepare(float* shared) const override {
+    const float* book = book_.data();
+    for (size_t i = 0; i < codes_.size(); ++i) shared[i] = book[codes_[i]];
+  }
   int64_t resident_bytes() const override {
     return static_cast<int64_t>(row_start_.size() * 4 + cols_.size() * 2 + codes_.size() +
                                 values_.size() * 4 + book_.size() * 4 + bias_.size() * 4);
   }
 
   void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc, int64_t begin,
-                 int64_t end, float* scratch, const float*) const override {
+                 int64_t end, float* scratch, const float* shared) const override {
     const int nr = kernel_->nr;
+    const float* values = codebook_ ? shared : values_.data();
     const int64_t ocg = s_.out_c / s_.groups, panels = (ncols + nr - 1) / nr;
     float* tile_out = scratch + s_.k_per_group() * nr;
     for (int64_t item = begin; item < end; ++item) {
@@ -189,13 +199,8 @@ class SparseOp : public ConvOp {
                   for (int64_t q = 0; q < chunks_; ++q) {
                     const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1);
                     const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
-                    if (codebook_)
-                      kernel_->codebook(rs, cols_.data(), codes_.data(), book_.data(),
-                                        bias_.data() + g * ocg, ocg, panel, ld, accumulate, relu,
-                                        dst, ldd);
-                    else
-                      kernel_->f32(rs, cols_.data(), values_.data(), bias_.data() + g * ocg, ocg,
-                                   panel, ld, accumulate, relu, dst, ldd);
+                    kernel_->f32(rs, cols_.data(), values, bias_.data() + g * ocg, ocg, panel, ld,
+                                 accumulate, relu, dst, ldd);
                   }
                   if (cols < nr)
                     for (int64_t r = 0; r < ocg; ++r)

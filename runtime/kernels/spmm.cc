@@ -1,9 +1,6 @@
 #include "spmm.h"
 
 #define SQZ_DECLARE_SPMM(nr, isa)                                                              \
-  void sqz_spmm_##nr##_codebook_f32_##isa(const uint32_t*, const uint16_t*, const uint8_t*,    \
-                                          const float*, const float*, int64_t, const float*,   \
-                                          int64_t, bool, bool, float*, int64_t);               \
   void sqz_spmm_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*, const float*, \
                                  int64_t, const float*, int64_t, bool, bool, float*, int64_t);
 
@@ -16,11 +13,9 @@ SQZ_DECLARE_SPMM(16, generic)
 namespace sqz::rt {
 namespace {
 
-const SpmmKernel kAvx512{"spmm_64_f32_avx512", 64, sqz_spmm_64_codebook_f32_avx512,
-                         sqz_spmm_64_f32_avx512};
-const SpmmKernel kAvx2{"spmm_32_f32_avx2", 32, sqz_spmm_32_codebook_f32_avx2, sqz_spmm_32_f32_avx2};
-const SpmmKernel kGeneric{"spmm_16_f32_generic", 16, sqz_spmm_16_codebook_f32_generic,
-                          sqz_spmm_16_f32_generic};
+const SpmmKernel kAvx512{"spmm_64_f32_avx512", 64, sqz_spmm_64_f32_avx512};
+const SpmmKernel kAvx2{"spmm_32_f32_avx2", 32, sqz_spmm_32_f32_avx2};
+const SpmmKernel kGeneric{"spmm_16_f32_generic", 16, sqz_spmm_16_f32_generic};
 
 }  // namespace
 
@@ -40,14 +35,13 @@ const SpmmKernel& best_spmm_kernel() {
 
 namespace ref {
 
-void spmm(const uint32_t* row_start, const uint16_t* cols, const uint8_t* codes, const float* book,
-          const float* values, const float* bias, int64_t rows, const float* b, int64_t ldb,
-          int ncols, bool relu, float* c, int64_t ldc) {
+void spmm(const uint32_t* row_start, const uint16_t* cols, const float* values, const float* bias,
+          int64_t rows, const float* b, int64_t ldb, int ncols, bool relu, float* c, int64_t ldc) {
   for (int64_t r = 0; r < rows; ++r)
     for (int j = 0; j < ncols; ++j) {
       double acc = bias[r];
       for (uint32_t nz = row_start[r]; nz < row_start[r + 1]; ++nz)
-        acc += double{codes ? book[codes[nz]] : values[nz]} * b[cols[nz] * ldb + j];
+        acc += double{values[nz]} * b[cols[nz] * ldb + j];
       c[r * ldc + j] = static_cast<float>(relu && acc < 0 ? 0.0 : acc);
     }
 }

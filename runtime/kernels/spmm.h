@@ -1,7 +1,7 @@
 // Sparse x dense micro-kernels for convolution (XNNPACK's f32-spmm idea, in CHW): the weights
 // are a CSR matrix over the GEMM's K (one row per output channel), the B matrix (input or
-// im2col) is read in place. Values come either from a per-layer codebook through uint8 codes
-// (Deep Compression's weight sharing) or from float32 values.
+// im2col) is read in place. Values are float32: a codebook layer (Deep Compression's weight
+// sharing) keeps uint8 codes and decodes them into a scratch array once per forward pass.
 #pragma once
 
 #include <cstdint>
@@ -11,13 +11,8 @@ namespace sqz::rt {
 
 // Computes rows x NR outputs for one NR-wide column panel:
 //   c[r][j] = (accumulate ? c[r][j] : bias[r]) + sum over nz in [row_start[r], row_start[r+1])
-//             of value(nz) * b[cols[nz] * ldb + j], then ReLU when relu,
-// value(nz) = book[codes[nz]] (codebook) or values[nz] (f32). b must have NR readable floats
-// per used row; c has row stride ldc.
-using SpmmCodebookFn = void (*)(const uint32_t* row_start, const uint16_t* cols,
-                                const uint8_t* codes, const float* book, const float* bias,
-                                int64_t rows, const float* b, int64_t ldb, bool accumulate,
-                                bool relu, float* c, int64_t ldc);
+//             of values[nz] * b[cols[nz] * ldb + j], then ReLU when relu.
+// b must have NR readable floats per used row; c has row stride ldc.
 using SpmmF32Fn = void (*)(const uint32_t* row_start, const uint16_t* cols, const float* values,
                            const float* bias, int64_t rows, const float* b, int64_t ldb,
                            bool accumulate, bool relu, float* c, int64_t ldc);
@@ -25,7 +20,6 @@ using SpmmF32Fn = void (*)(const uint32_t* row_start, const uint16_t* cols, cons
 struct SpmmKernel {
   const char* name;  // e.g. "spmm_64_f32_avx512"
   int nr;
-  SpmmCodebookFn codebook;
   SpmmF32Fn f32;
 };
 
@@ -33,10 +27,9 @@ const SpmmKernel& best_spmm_kernel();
 std::vector<const SpmmKernel*> runnable_spmm_kernels();
 
 namespace ref {
-// Naive twin of both SpMM variants (codes null: f32 values), for any column count.
-void spmm(const uint32_t* row_start, const uint16_t* cols, const uint8_t* codes, const float* book,
-          const float* values, const float* bias, int64_t rows, const float* b, int64_t ldb,
-          int ncols, bool relu, float* c, int64_t ldc);
+// Naive twin of the SpMM micro-kernel, for any column count.
+void spmm(const uint32_t* row_start, const uint16_t* cols, const float* values, const float* bias,
+          int64_t rows, const float* b, int64_t ldb, int ncols, bool relu, float* c, int64_t ldc);
 }  // namespace ref
 
 }  // namespace sqz::rt

@@ -1,5 +1,4 @@
 // Compiled with this ISA's flags only (see CMakeLists.txt).
 #define SQZ_VEC_FLOATS 8
-#define SQZ_SPMM_CB_FN sqz_spmm_32_codebook_f32_avx2
 #define SQZ_SPMM_F32_FN sqz_spmm_32_f32_avx2
 #include "spmm_tile.inc"

@@ -1,5 +1,4 @@
 // Compiled with this ISA's flags only (see CMakeLists.txt).
 #define SQZ_VEC_FLOATS 16
-#define SQZ_SPMM_CB_FN sqz_spmm_64_codebook_f32_avx512
 #define SQZ_SPMM_F32_FN sqz_spmm_64_f32_avx512
 #include "spmm_tile.inc"
