@@ -66,6 +66,20 @@ void relu_backward_add(const float* __restrict y, const float* __restrict dy, si
   }
 }
 
+// dst += src (restrict pointers: the vectors live in one map).
+void add_floats(const float* __restrict src, int64_t n, float* __restrict dst) {
+  for (int64_t k = 0; k < n; ++k) dst[k] += src[k];
+}
+
+// dx = dy where the ReLU's output y is positive, else 0.
+void relu_backward_set(const float* __restrict y, const float* __restrict dy, int64_t n,
+                       float* __restrict dx) {
+  for (int64_t k = 0; k < n; ++k) {
+    const float g = dy[k];
+    dx[k] = y[k] > 0 ? g : 0.0f;
+  }
+}
+
 // dst[c][r] = src[r][c] for a rows x cols matrix (row strides lds, ldd), in cache blocks.
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd) {
   constexpr int64_t kBlock = 16;
@@ -113,11 +127,20 @@ struct Trainer::Impl {
   std::string logits;                   // blob the loss reads
   int64_t classes = 0;
   std::map<size_t, ConvState> convs;
+  // A convolution whose output only a ReLU reads applies that ReLU itself and writes the
+  // ReLU's blob: one pass less each way, and no blob for the pre-activation.
+  std::map<size_t, size_t> fused_relu;  // convolution layer -> its ReLU layer
+  std::vector<bool> fused_away;         // ReLU layers run inside their convolution
   std::unique_ptr<rt::ThreadPool> pool;
   std::vector<Worker> workers;
   int64_t steps = 0;
 
   Status init();
+  // The blob a layer's results land in (a fused convolution's: its ReLU's output).
+  const std::string& output_of(size_t li) const {
+    auto it = fused_relu.find(li);
+    return model->layers[it == fused_relu.end() ? li : it->second].output;
+  }
   void forward(Worker& w, const float* x, int64_t n, bool training, uint64_t rng_key);
   void backward(Worker& w, int64_t n);
   double loss_and_grad(Worker& w, const int* labels, const float* teacher, int64_t n,
@@ -158,6 +181,20 @@ Status Trainer::Impl::init() {
     for (size_t k = 0; k < l.weight.data.size(); ++k)
       if (l.mask.empty() || l.mask[k]) c.stored.push_back(static_cast<int64_t>(k));
   }
+  std::map<std::string, int> readers;
+  readers[logits]++;
+  for (size_t i : order)
+    for (const std::string& in : model->layers[i].inputs) readers[in]++;
+  fused_away.assign(model->layers.size(), false);
+  for (size_t i : order) {
+    const Layer& r = model->layers[i];
+    if (r.op != OpKind::kRelu || readers[r.inputs[0]] != 1) continue;
+    for (size_t j : order)
+      if (model->layers[j].output == r.inputs[0] && model->layers[j].op == OpKind::kConvolution) {
+        fused_relu[j] = i;
+        fused_away[i] = true;
+      }
+  }
   pool = std::make_unique<rt::ThreadPool>(std::max(1, o.threads));
   workers.resize(static_cast<size_t>(pool->threads()));
   return Status::ok();
@@ -167,9 +204,11 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
   const Shape& in_shape = shapes.at(model->input);
   w.act[model->input].assign(x, x + n * per_image(in_shape));
   for (size_t li : order) {
+    if (fused_away[li]) continue;
     const Layer& l = model->layers[li];
     const std::vector<float>& in = w.act.at(l.inputs[0]);
-    std::vector<float>& out = w.act[l.output];
+    std::vector<float>& out = w.act[output_of(li)];
+    const bool relu = fused_relu.count(li) > 0;
     const Shape& is = shapes.at(l.inputs[0]);
     const Shape& os = shapes.at(l.output);
     out.resize(static_cast<size_t>(n * per_image(os)));  // every op below writes all of it
@@ -197,7 +236,10 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
           for (int64_t b = 0; b < n; ++b) {
             const float* src = y.data() + c * wide + b * hw;
             float* dst = out.data() + b * per_image(os) + c * hw;
-            for (int64_t p = 0; p < hw; ++p) dst[p] = src[p] + bias;
+            if (relu)
+              for (int64_t p = 0; p < hw; ++p) dst[p] = std::max(src[p] + bias, 0.0f);
+            else
+              for (int64_t p = 0; p < hw; ++p) dst[p] = src[p] + bias;
           }
         }
         break;
@@ -226,25 +268,34 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
       case OpKind::kMaxPool: {
         std::vector<int32_t>& arg = w.argmax[li];
         arg.resize(out.size());
-        const int64_t plane_in = is[2] * is[3], plane_out = os[2] * os[3];
+        const int64_t ih = is[2], iw = is[3], oh = os[2], ow = os[3];
         const PoolParams& p = l.pool;
+        const int64_t kh = p.global ? ih : p.kernel_h, kw = p.global ? iw : p.kernel_w,
+                      sh = p.global ? 1 : p.stride_h, sw = p.global ? 1 : p.stride_w,
+                      ph = p.global ? 0 : p.pad_h, pw = p.global ? 0 : p.pad_w;
         for (int64_t bc = 0; bc < n * is[1]; ++bc) {
-          for (int64_t oy = 0; oy < os[2]; ++oy)
-            for (int64_t ox = 0; ox < os[3]; ++ox) {
+          const float* plane = in.data() + bc * ih * iw;
+          float* o = out.data() + bc * oh * ow;
+          int32_t* a = arg.data() + bc * oh * ow;
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            const int64_t y0 = std::max<int64_t>(oy * sh - ph, 0),
+                          y1 = std::min(oy * sh - ph + kh, ih);
+            for (int64_t ox = 0; ox < ow; ++ox) {
+              const int64_t x0 = std::max<int64_t>(ox * sw - pw, 0),
+                            x1 = std::min(ox * sw - pw + kw, iw);
               float best = -INFINITY;
               int32_t at = -1;
-              const int64_t y0 = p.global ? 0 : oy * p.stride_h - p.pad_h,
-                            x0 = p.global ? 0 : ox * p.stride_w - p.pad_w;
-              const int64_t kh = p.global ? is[2] : p.kernel_h, kw = p.global ? is[3] : p.kernel_w;
-              for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y0 + kh, is[2]); ++y)
-                for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x0 + kw, is[3]); ++xx) {
-                  const float v = in[bc * plane_in + y * is[3] + xx];
-                  if (v > best) best = v, at = static_cast<int32_t>(y * is[3] + xx);
+              for (int64_t y = y0; y < y1; ++y)
+                for (int64_t x = x0; x < x1; ++x) {  // branch-free: the winner is unpredictable
+                  const float v = plane[y * iw + x];
+                  const bool better = v > best;
+                  best = better ? v : best;
+                  at = better ? static_cast<int32_t>(y * iw + x) : at;
                 }
-              const int64_t o_idx = bc * plane_out + oy * os[3] + ox;
-              out[o_idx] = at >= 0 ? best : 0.0f;
-              arg[o_idx] = at;
+              o[oy * ow + ox] = at >= 0 ? best : 0.0f;
+              a[oy * ow + ox] = at;
             }
+          }
         }
         break;
       }
@@ -335,8 +386,9 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
   };
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const size_t li = *it;
+    if (fused_away[li]) continue;
     const Layer& l = model->layers[li];
-    auto found = w.grad.find(l.output);
+    auto found = w.grad.find(output_of(li));
     if (found == w.grad.end()) continue;  // nothing downstream needs this layer
     const std::vector<float>& dy = found->second;
     const Shape& is = shapes.at(l.inputs[0]);
@@ -348,11 +400,15 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
         const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
         std::vector<float>& dyw = w.tmp2;
         dyw.resize(static_cast<size_t>(s.out_c * wide));
+        const float* y = fused_relu.count(li) ? w.act.at(output_of(li)).data() : nullptr;
         for (int64_t b = 0; b < n; ++b)
-          for (int64_t c = 0; c < s.out_c; ++c)
-            std::copy(dy.begin() + b * per_image(os) + c * hw,
-                      dy.begin() + b * per_image(os) + (c + 1) * hw,
-                      dyw.begin() + c * wide + b * hw);
+          for (int64_t c = 0; c < s.out_c; ++c) {
+            const int64_t from = b * per_image(os) + c * hw;
+            if (y)  // through the fused ReLU: gradient only where its output is positive
+              relu_backward_set(y + from, dy.data() + from, hw, dyw.data() + c * wide + b * hw);
+            else
+              std::copy(dy.begin() + from, dy.begin() + from + hw, dyw.begin() + c * wide + b * hw);
+          }
         std::vector<float>& gw = w.grad_w[li];
         std::vector<float>& gb = w.grad_b[li];
         gw.assign(l.weight.data.size(), 0.0f);
@@ -365,8 +421,15 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
                   &w.gemm);
         if (l.conv.has_bias)
           for (int64_t c = 0; c < s.out_c; ++c) {
+            constexpr int kLanes = 8;  // independent partial sums (a fixed order: deterministic)
+            float part[kLanes] = {};
+            const float* row = dyw.data() + c * wide;
+            int64_t j = 0;
+            for (; j + kLanes <= wide; j += kLanes)
+              for (int k = 0; k < kLanes; ++k) part[k] += row[j + k];
             double sum = 0;
-            for (int64_t j = 0; j < wide; ++j) sum += dyw[c * wide + j];
+            for (; j < wide; ++j) sum += row[j];
+            for (float v : part) sum += v;
             gb[c] = static_cast<float>(sum);
           }
         if (l.inputs[0] == model->input) break;
@@ -425,8 +488,7 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
           if (name != model->input) {
             std::vector<float>& dx = grad_of(name);
             for (int64_t b = 0; b < n; ++b)
-              for (int64_t k = 0; k < len; ++k)
-                dx[b * len + k] += dy[b * per_image(os) + offset + k];
+              add_floats(dy.data() + b * per_image(os) + offset, len, dx.data() + b * len);
           }
           offset += len;
         }
