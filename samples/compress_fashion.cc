@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <sstream>
 
@@ -83,10 +84,11 @@ class TrainerHook : public prune::RetrainHook {
     o.distill_alpha = s_.distill;
     o.distill_temperature = 4.0;
     SQZ_ASSIGN_OR_RETURN(auto trainer, train::Trainer::create(&model, o));
-    Model teacher_model = teacher_;
-    train::TrainOptions to;
-    to.threads = s_.threads;
-    SQZ_ASSIGN_OR_RETURN(auto teacher, train::Trainer::create(&teacher_model, to));
+    if (!teacher_net_) {  // the teacher only infers: the runtime is faster than the trainer
+      rt::NetOptions no;
+      no.threads = s_.threads;
+      SQZ_ASSIGN_OR_RETURN(teacher_net_, rt::Net::create(teacher_, no));
+    }
     std::vector<float> soft;
     std::vector<int64_t> order(static_cast<size_t>(data_.count));
     std::iota(order.begin(), order.end(), 0);
@@ -100,7 +102,7 @@ class TrainerHook : public prune::RetrainHook {
       if (before) SQZ_RETURN_IF_ERROR(before(i));
       const int64_t at = (i * batch) % (data_.count - batch);
       sample::make_batch(data_, order, at, at + batch, true, rng, &x, &y);
-      if (s_.distill < 1) SQZ_RETURN_IF_ERROR(teacher->predict(x.data(), batch, &soft));
+      if (s_.distill < 1) SQZ_RETURN_IF_ERROR(teacher_net_->forward(x.data(), batch, &soft));
       SQZ_ASSIGN_OR_RETURN(double l, trainer->step(x.data(), y.data(),
                                                    s_.distill < 1 ? soft.data() : nullptr, batch));
       loss += l;
@@ -116,6 +118,7 @@ class TrainerHook : public prune::RetrainHook {
   const sample::Split& data_;
   const Settings& s_;
   const Model& teacher_;
+  std::unique_ptr<rt::Net> teacher_net_;
 };
 
 // Gradual pruning (Zhu & Gupta 2017, Sec. 3): one training run of steps x retrain_steps

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian packages squeeze-compress builds with. Idempotent; quiet when all
-# are present. Needs root (or sudo).
+# Installs the Debian packages squeeze-compress builds with; with --tests also those only the
+# test suite needs (a headless browser). Idempotent; quiet when all are present. Needs root
+# (or sudo).
 set -euo pipefail
 
 PACKAGES=(
@@ -12,10 +13,13 @@ PACKAGES=(
   doctest-dev                    # unit tests
   libjpeg-dev libpng-dev         # image decoding (libjpeg-turbo, libpng)
   nlohmann-json3-dev             # JSON reports
-  chromium fonts-dejavu-core     # tests: the HTML report renders in headless Chromium
   zlib1g-dev                     # gzip-compressed IDX files
   dataset-fashion-mnist          # the embedded default's training data
 )
+TEST_PACKAGES=(
+  chromium fonts-dejavu-core     # tests: the HTML report renders in headless Chromium
+)
+[ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do

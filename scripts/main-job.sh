@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== installing dependencies and building" >&2
-bash scripts/build.sh
+SQZ_TARGETS="compress_fashion squeeze-compress" bash scripts/build.sh
 echo "== Deep Compression of samples/fashion_squeezenet.onnx" >&2
 build/samples/compress_fashion --model samples/fashion_squeezenet.onnx --out build/samples --threads "$(nproc)"

@@ -5,6 +5,10 @@
 #include <map>
 #include <random>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include "../../kernels/conv_shape.h"
 #include "../../kernels/im2col.h"
 #include "../../kernels/sgemm.h"
@@ -34,8 +38,9 @@ rt::ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
 // Adds the im2col-shaped gradient back onto the input image (the adjoint of im2col). Per
 // row, the output columns whose input column lies inside the image are found once, so the
 // inner loop has no bounds checks (and vectorizes for stride 1).
-void col2im_add(const rt::ConvShape& s, const float* col, float* dx) {
-  const int64_t taps = s.kh * s.kw, n = s.out_size();
+// col: K rows of one image's out_h*out_w gradients, row stride ld.
+void col2im_add(const rt::ConvShape& s, const float* col, int64_t ld, float* dx) {
+  const int64_t taps = s.kh * s.kw, n = ld;
   for (int64_t row = 0; row < s.in_c * taps; ++row) {
     const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
     float* plane = dx + c * s.in_h * s.in_w;
@@ -80,14 +85,33 @@ void relu_backward_set(const float* __restrict y, const float* __restrict dy, in
   }
 }
 
-// dst[c][r] = src[r][c] for a rows x cols matrix (row strides lds, ldd), in cache blocks.
+// dst[c][r] = src[r][c] for a rows x cols matrix (row strides lds, ldd): 4x4 register
+// transposes (SSE, baseline x86-64) inside 32x32 cache blocks, scalar at the edges.
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd) {
-  constexpr int64_t kBlock = 16;
+  constexpr int64_t kBlock = 32;
   for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
     for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
       const int64_t r1 = std::min(rows, r0 + kBlock), c1 = std::min(cols, c0 + kBlock);
-      for (int64_t c = c0; c < c1; ++c)
-        for (int64_t r = r0; r < r1; ++r) dst[c * ldd + r] = src[r * lds + c];
+      int64_t r = r0;
+#if defined(__SSE2__)
+      for (; r + 4 <= r1; r += 4) {
+        int64_t c = c0;
+        for (; c + 4 <= c1; c += 4) {
+          __m128 a = _mm_loadu_ps(src + r * lds + c), b = _mm_loadu_ps(src + (r + 1) * lds + c),
+                 e = _mm_loadu_ps(src + (r + 2) * lds + c),
+                 f = _mm_loadu_ps(src + (r + 3) * lds + c);
+          _MM_TRANSPOSE4_PS(a, b, e, f);
+          _mm_storeu_ps(dst + c * ldd + r, a);
+          _mm_storeu_ps(dst + (c + 1) * ldd + r, b);
+          _mm_storeu_ps(dst + (c + 2) * ldd + r, e);
+          _mm_storeu_ps(dst + (c + 3) * ldd + r, f);
+        }
+        for (; c < c1; ++c)
+          for (int64_t i = r; i < r + 4; ++i) dst[c * ldd + i] = src[i * lds + c];
+      }
+#endif
+      for (; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) dst[c * ldd + r] = src[r * lds + c];
     }
 }
 
@@ -411,8 +435,8 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
           }
         std::vector<float>& gw = w.grad_w[li];
         std::vector<float>& gb = w.grad_b[li];
-        gw.assign(l.weight.data.size(), 0.0f);
-        gb.assign(l.bias.data.size(), 0.0f);
+        gw.resize(l.weight.data.size());  // both written whole below
+        gb.resize(l.bias.data.size());
         const std::vector<float>& cols = w.cols.at(li);
         std::vector<float>& cols_t = w.tmp;  // [n*HW x K]
         cols_t.resize(static_cast<size_t>(wide * k));
@@ -438,13 +462,8 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
         dcol.resize(static_cast<size_t>(k * wide));
         rt::sgemm(k, wide, s.out_c, l.weight.data.data(), k, true, dyw.data(), wide, dcol.data(),
                   wide, &w.gemm);
-        std::vector<float>& img = cols_t;  // reused: one image's [K x HW]
-        for (int64_t b = 0; b < n; ++b) {
-          for (int64_t r = 0; r < k; ++r)
-            std::copy(dcol.begin() + r * wide + b * hw, dcol.begin() + r * wide + (b + 1) * hw,
-                      img.begin() + r * hw);
-          col2im_add(s, img.data(), dx.data() + b * per_image(is));
-        }
+        for (int64_t b = 0; b < n; ++b)
+          col2im_add(s, dcol.data() + b * hw, wide, dx.data() + b * per_image(is));
         break;
       }
       case OpKind::kRelu: {
