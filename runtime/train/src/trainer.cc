@@ -445,15 +445,8 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
                   &w.gemm);
         if (l.conv.has_bias)
           for (int64_t c = 0; c < s.out_c; ++c) {
-            constexpr int kLanes = 8;  // independent partial sums (a fixed order: deterministic)
-            float part[kLanes] = {};
-            const float* row = dyw.data() + c * wide;
-            int64_t j = 0;
-            for (; j + kLanes <= wide; j += kLanes)
-              for (int k = 0; k < kLanes; ++k) part[k] += row[j + k];
-            double sum = 0;
-            for (; j < wide; ++j) sum += row[j];
-            for (float v : part) sum += v;
+            double sum = 0;  // in order: the committed sample's weights depend on it, bit for bit
+            for (int64_t j = 0; j < wide; ++j) sum += dyw[c * wide + j];
             gb[c] = static_cast<float>(sum);
           }
         if (l.inputs[0] == model->input) break;
