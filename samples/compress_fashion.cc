@@ -34,9 +34,9 @@ struct Settings {
   std::string model = "samples/fashion_squeezenet.onnx", data = train::kFashionMnistDir,
               out = "build/samples";
   // Defaults: what fits the main job's 10 minutes on 2 cores (see README, "The embedded default").
-  int threads = 2, bits = 3, steps = 4, retrain_steps = 500, finetune_steps = 300;
+  int threads = 2, bits = 3, steps = 4, retrain_steps = 1000, finetune_steps = 600;
   bool gradual = true;  // --schedule gradual (Zhu & Gupta) or steps (prune, retrain, repeat)
-  double density = 0.085, lr = 2e-3, distill = 0.5;  // distill: weight of the labels' loss
+  double density = 0.115, lr = 2e-3, distill = 0.5;  // distill: weight of the labels' loss
   uint64_t seed = 7;
 };
 

@@ -127,6 +127,36 @@ TEST_CASE("compress: --target-bytes allocates widths that fit, from a config fil
   CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
 }
 
+TEST_CASE("compress: --half-floats writes binary16 biases and codebooks, counted by the target") {
+  Fixture f;
+  auto plain = compress(f, f.dir.file("f32.sqz"), {"--bits", "4", "--calib-steps", "0"});
+  auto half =
+      compress(f, f.dir.file("f16.sqz"), {"--bits", "4", "--calib-steps", "0", "--half-floats"});
+  REQUIRE(plain.exit_code == 0);
+  REQUIRE(half.exit_code == 0);
+  auto a = format::read_sqz(f.dir.file("f32.sqz")), b = format::read_sqz(f.dir.file("f16.sqz"));
+  REQUIRE(a.is_ok());
+  REQUIRE(b.is_ok());
+  int64_t biases = 0, books = 0;
+  for (const Layer& l : a->model.layers) biases += l.bias.numel(), books += l.quant.codebook.size();
+  // Two bytes fewer per bias and centroid, nothing else changes size.
+  CHECK(a->file_bytes - b->file_bytes == static_cast<uint64_t>(2 * (biases + books)));
+  for (const auto& row : b->ledger)
+    if (row.part == "bias" || row.part == "codebook") CHECK(row.coding == "f16");
+  // With a target, the allocation measures each width's sections as binary16 and fits.
+  const int64_t target = static_cast<int64_t>(b->file_bytes) + 600;
+  auto t = compress(f, f.dir.file("t16.sqz"),
+                    {"--target-bytes", std::to_string(target), "--probe-images", "4",
+                     "--calib-steps", "0", "--half-floats"});
+  INFO(t.err);
+  REQUIRE(t.exit_code == 0);
+  auto tf = format::read_sqz(f.dir.file("t16.sqz"));
+  REQUIRE(tf.is_ok());
+  CHECK(static_cast<int64_t>(tf->file_bytes) <= target);
+  for (const auto& row : tf->ledger)
+    if (row.part == "bias") CHECK(row.coding == "f16");
+}
+
 TEST_CASE("compress: pruning with retraining, and the output is never overwritten") {
   Fixture f(1.0);
   auto r = compress(f, f.dir.file("p.sqz"), {"--density", "0.4", "--retrain-steps", "3"});
