@@ -111,21 +111,56 @@ float* Net::Impl::blob_ptr(const std::string& blob, int64_t image) {
   return arena.data() + arena_offset.at(root) + image * per_image(shapes.at(root)) + offset;
 }
 
-// Blobs that own storage share one arena: a blob's floats are reused once its last reader has
-// run (interval allocation, first fit, in layer order). Consecutive layers then work in the
-// same few megabytes, which stay in cache, instead of touching fresh memory at every layer.
+namespace {
+
+struct Lifetime {
+  int64_t first, last, floats;  // layers that write / read it last (inclusive); its size
+};
+
+// Offsets in one arena for buffers live over [first, last], in order of `first`: each takes
+// the lowest 64-byte aligned gap among the buffers still live (first fit); buffers whose
+// lifetimes overlap never overlap in memory. Returns the offsets and sets *total.
+std::vector<int64_t> first_fit(const std::vector<Lifetime>& lives, int64_t* total) {
+  auto padded = [](int64_t floats) { return (floats + 15) / 16 * 16; };
+  std::vector<size_t> order(lives.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return lives[a].first < lives[b].first; });
+  std::vector<int64_t> offset(lives.size(), 0);
+  std::vector<size_t> live;  // indices, by offset
+  *total = 0;
+  for (size_t i : order) {
+    live.erase(std::remove_if(live.begin(), live.end(),
+                              [&](size_t j) { return lives[j].last < lives[i].first; }),
+               live.end());
+    int64_t at = 0;
+    for (size_t j : live) {
+      if (offset[j] - at >= padded(lives[i].floats)) break;
+      at = std::max(at, offset[j] + padded(lives[j].floats));
+    }
+    offset[i] = at;
+    *total = std::max(*total, at + padded(lives[i].floats));
+    live.insert(std::upper_bound(live.begin(), live.end(), at,
+                                 [&](int64_t x, size_t j) { return x < offset[j]; }),
+                i);
+  }
+  return offset;
+}
+
+}  // namespace
+
+// Blobs that own storage share one arena, a blob's floats reused once its last reader has run:
+// consecutive layers then work in the same few megabytes, which stay in cache, instead of
+// touching fresh memory at every layer.
 void Net::Impl::plan_memory(int64_t batch_size) {
   const int64_t n = static_cast<int64_t>(model.layers.size());
-  struct Life {
-    int64_t first, last, floats;
-  };
-  std::map<std::string, Life> life;
+  std::map<std::string, Lifetime> life;
   auto touch = [&](const std::string& blob, int64_t at) {
     std::string root;
     int64_t offset;
     resolve(blob, &root, &offset);
-    auto [it, fresh] =
-        life.try_emplace(root, Life{at, at, batch_size * per_image(shapes.at(root))});
+    auto it =
+        life.try_emplace(root, Lifetime{at, at, batch_size * per_image(shapes.at(root))}).first;
     it->second.first = std::min(it->second.first, at);
     it->second.last = std::max(it->second.last, at);
   };
@@ -135,31 +170,13 @@ void Net::Impl::plan_memory(int64_t batch_size) {
     touch(model.layers[static_cast<size_t>(i)].output, i);
   }
   touch(model.output, n);  // read by forward() after the last layer
-  std::vector<std::pair<std::string, Life>> order(life.begin(), life.end());
-  std::stable_sort(order.begin(), order.end(),
-                   [](const auto& a, const auto& b) { return a.second.first < b.second.first; });
-  struct Block {
-    int64_t offset, floats, last;
-  };
-  std::vector<Block> live;  // sorted by offset
+  std::vector<Lifetime> lives;
+  for (const auto& [name, l] : life) lives.push_back(l);
   int64_t total = 0;
+  const std::vector<int64_t> offsets = first_fit(lives, &total);
   arena_offset.clear();
-  for (const auto& [name, l] : order) {
-    live.erase(
-        std::remove_if(live.begin(), live.end(), [&](const Block& b) { return b.last < l.first; }),
-        live.end());
-    const int64_t need = (l.floats + 15) / 16 * 16;  // 64-byte aligned starts
-    int64_t at = 0;
-    for (const Block& b : live) {
-      if (b.offset - at >= need) break;
-      at = std::max(at, b.offset + (b.floats + 15) / 16 * 16);
-    }
-    arena_offset[name] = at;
-    total = std::max(total, at + need);
-    live.push_back({at, l.floats, l.last});
-    std::sort(live.begin(), live.end(),
-              [](const Block& a, const Block& b) { return a.offset < b.offset; });
-  }
+  size_t k = 0;
+  for (const auto& entry : life) arena_offset[entry.first] = offsets[k++];
   arena.assign(static_cast<size_t>(total), 0.0f);
 }
 
