@@ -41,6 +41,15 @@ std::vector<Model> sample_models() {
   return out;
 }
 
+// The tiny SqueezeNet (seed, density) with every layer quantized at `bits`.
+Model quantized_tiny(uint64_t seed, double density, int bits) {
+  Model m = test::tiny_squeezenet(seed, 19, 10, density);
+  quant::QuantizeOptions o;
+  o.bits = bits;
+  REQUIRE(quant::quantize_model(m, o).is_ok());
+  return m;
+}
+
 std::string encode(const Model& m, format::SqzFile* file = nullptr) {
   std::string bytes;
   format::SqzEncodeOptions o;
@@ -141,10 +150,7 @@ TEST_CASE(".sqz round trips every weight kind, bit for bit, and the spec reader 
 }
 
 TEST_CASE("every single-byte change and every truncation of a sample .sqz is an error") {
-  Model m = test::tiny_squeezenet(7, 19, 10, 0.3);
-  quant::QuantizeOptions o;
-  o.bits = 2;
-  REQUIRE(quant::quantize_model(m, o).is_ok());
+  Model m = quantized_tiny(7, 0.3, 2);
   const std::string bytes = encode(m);
   REQUIRE(format::decode_sqz(bytes).is_ok());
   INFO("sample size " << bytes.size());
@@ -181,10 +187,7 @@ TEST_CASE("versions and unknown sections") {
 }
 
 TEST_CASE("centroids that crossed during fine-tuning are written in canonical order") {
-  Model m = test::tiny_squeezenet(12, 19, 10, 0.5);
-  quant::QuantizeOptions o;
-  o.bits = 3;
-  REQUIRE(quant::quantize_model(m, o).is_ok());
+  Model m = quantized_tiny(12, 0.5, 3);
   Layer* l = m.find_layer("conv1");
   std::swap(l->quant.codebook[0], l->quant.codebook[1]);  // as if training reordered them
   l->quant.codebook[2] = l->quant.codebook[3];            // and made two equal
@@ -264,10 +267,7 @@ TEST_CASE("binary16 biases and codebooks (SPEC 1.1): rounded, re-tied, read back
 }
 
 TEST_CASE("binary16 falls back to float32 per layer where it cannot hold the values") {
-  Model m = test::tiny_squeezenet(21, 19, 10, 0.5);
-  quant::QuantizeOptions o;
-  o.bits = 3;
-  REQUIRE(quant::quantize_model(m, o).is_ok());
+  Model m = quantized_tiny(21, 0.5, 3);
   Layer* big = m.find_layer("conv1");
   big->bias.data[0] = 1e6f;  // beyond binary16's 65504
   Layer* close = m.find_layer("fire/e1");
