@@ -22,15 +22,14 @@ double mean_kl(const std::vector<float>& ref, const std::vector<float>& out, int
 // layer is quantized at `bits`, and the bytes outside the layers.
 Result<std::map<std::string, int64_t>> section_bytes(const Model& model,
                                                      const quant::QuantizeOptions& base, int bits,
-                                                     bool half_floats, int64_t* fixed) {
+                                                     const format::SqzEncodeOptions& encoding,
+                                                     int64_t* fixed) {
   Model m = model;
   quant::QuantizeOptions o = base;
   o.bits = bits;
   SQZ_RETURN_IF_ERROR(quant::quantize_model(m, o).status());
   std::string bytes;
-  format::SqzEncodeOptions eo;
-  eo.half_floats = half_floats;
-  SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::encode_sqz(m, eo, &bytes));
+  SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::encode_sqz(m, encoding, &bytes));
   std::map<std::string, int64_t> out;
   *fixed = static_cast<int64_t>(bytes.size());
   for (const format::LedgerRow& r : f.ledger) {
@@ -57,9 +56,10 @@ Status forward_in_chunks(rt::Net& net, const float* x, int64_t n, std::vector<fl
 }  // namespace
 
 Result<BitTable> measure_bit_costs(const Model& model, const quant::QuantizeOptions& base,
-                                   bool half_floats, const std::vector<int>& widths,
-                                   const float* probe, int64_t n, const std::vector<float>& teacher,
-                                   int threads, const std::function<void(int, int)>& progress) {
+                                   const format::SqzEncodeOptions& encoding,
+                                   const std::vector<int>& widths, const float* probe, int64_t n,
+                                   const std::vector<float>& teacher, int threads,
+                                   const std::function<void(int, int)>& progress) {
   BitTable table;
   std::vector<size_t> convs;
   for (size_t i = 0; i < model.layers.size(); ++i)
@@ -67,7 +67,7 @@ Result<BitTable> measure_bit_costs(const Model& model, const quant::QuantizeOpti
   for (size_t i : convs) table.layers.push_back({model.layers[i].name, {}, {}});
   for (int bits : widths) {
     SQZ_ASSIGN_OR_RETURN(auto sizes,
-                         section_bytes(model, base, bits, half_floats, &table.fixed_bytes));
+                         section_bytes(model, base, bits, encoding, &table.fixed_bytes));
     for (LayerCosts& c : table.layers) c.bytes[bits] = sizes[c.layer];
   }
   rt::NetOptions no;

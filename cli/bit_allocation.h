@@ -13,6 +13,7 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
+#include "sqz/format/sqz_file.h"
 #include "sqz/quantize/quantize.h"
 
 namespace sqz::cli {
@@ -30,12 +31,13 @@ struct BitTable {
 
 // Measures every layer at every width in `widths` (ascending). probe: n images (NCHW);
 // teacher: their n x classes outputs from `model`. Layers pinned in base.layer_bits keep
-// their width. Sizes are of files written with half_floats (SqzEncodeOptions) as given.
+// their width. Sizes are of files written with `encoding` (its float codings and metadata).
 // progress(done, total) after each measurement.
 Result<BitTable> measure_bit_costs(const Model& model, const quant::QuantizeOptions& base,
-                                   bool half_floats, const std::vector<int>& widths,
-                                   const float* probe, int64_t n, const std::vector<float>& teacher,
-                                   int threads, const std::function<void(int, int)>& progress);
+                                   const format::SqzEncodeOptions& encoding,
+                                   const std::vector<int>& widths, const float* probe, int64_t n,
+                                   const std::vector<float>& teacher, int threads,
+                                   const std::function<void(int, int)>& progress);
 
 // Widths per layer with the smallest summed cost whose total size is at most target_bytes
 // (greedy on cost per byte). kInvalidArgument when even the narrowest widths do not fit.

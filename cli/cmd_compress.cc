@@ -24,6 +24,8 @@ int cmd_compress(int argc, char** argv) {
   prune_opts.add_options()("density", po::value(&s.density)->default_value(0.0),
                            "keep this fraction of all weights (one global magnitude threshold)")(
       "layer-density", po::value(&s.layer_density)->composing(), "NAME=D for one layer")(
+      "granularity", po::value(&s.granularity)->default_value("weight"),
+      "weight | kernel (k x k layers keep or lose whole kernels)")(
       "retrain-steps", po::value(&s.retrain_steps)->default_value(300),
       "distillation steps on the surviving weights after pruning (needs --calib)");
   po::options_description quant_opts("weight sharing");
@@ -38,7 +40,9 @@ int cmd_compress(int argc, char** argv) {
       "--target-bytes: calibration images used to measure each layer's sensitivity")(
       "init", po::value(&s.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
       "half-floats", po::bool_switch(&s.half_floats),
-      "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)");
+      "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)")(
+      "int8-biases", po::bool_switch(&s.int8_biases),
+      "store biases as 8-bit (scale x int8) and codebooks as binary16 (format 1.2)");
   po::options_description calib_opts("calibration (distillation on unlabeled images)");
   calib_opts.add_options()("calib", po::value(&s.calib), "folder of calibration images")(
       "calib-split", po::value(&s.calib_split),
@@ -68,6 +72,8 @@ int cmd_compress(int argc, char** argv) {
   if (!s.calib_split.empty())
     if (auto fold = parse_fold(s.calib_split, "--calib-split"); !fold.is_ok())
       return usage_error("compress", fold.status().message());
+  if (auto unit = parse_granularity(s.granularity); !unit.is_ok())
+    return usage_error("compress", unit.status().message());
   if (auto widths = parse_widths(s.widths); !widths.is_ok())
     return usage_error("compress", widths.status().message());
   if (Status st = check_output_path(s.out, s.force); !st.is_ok()) return fail(st);

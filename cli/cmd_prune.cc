@@ -41,7 +41,7 @@ void print_reports(const std::vector<prune::StepReport>& steps, double before, d
 
 int cmd_prune(int argc, char** argv) {
   GlobalFlags flags;
-  std::string model_path, prototxt, out, retrain_cmd, schedule = "cubic";
+  std::string model_path, prototxt, out, retrain_cmd, schedule = "cubic", granularity;
   std::vector<std::string> layer_density;
   double density = 0, quality = -1, global = 0;
   int steps = 1;
@@ -56,6 +56,8 @@ int cmd_prune(int argc, char** argv) {
       "layer-density", po::value(&layer_density)->composing(), "NAME=D for one layer (repeatable)")(
       "steps", po::value(&steps)->default_value(1), "prune in this many steps")(
       "schedule", po::value(&schedule)->default_value("cubic"), "cubic | linear")(
+      "granularity", po::value(&granularity)->default_value("weight"),
+      "weight | kernel (k x k layers keep or lose whole kernels; 1x1 layers per weight)")(
       "retrain-cmd", po::value(&retrain_cmd),
       "run after each step: {in} model ONNX, {masks} 0/1 ONNX, {out} retrained ONNX, {step}")(
       "output,o", po::value(&out)->required(), "output .sqz, .onnx or .caffemodel")(
@@ -71,7 +73,10 @@ int cmd_prune(int argc, char** argv) {
     return usage_error("prune", "give exactly one of --density, --quality, --global-density");
   if (schedule != "cubic" && schedule != "linear")
     return usage_error("prune", "--schedule must be cubic or linear");
+  auto unit = parse_granularity(granularity);
+  if (!unit.is_ok()) return usage_error("prune", unit.status().message());
   prune::PruneOptions o;
+  o.granularity = *unit;
   o.criterion = vm.count("quality")          ? prune::Criterion::kQuality
                 : vm.count("global-density") ? prune::Criterion::kGlobalDensity
                                              : prune::Criterion::kDensity;

@@ -73,6 +73,13 @@ Result<Model> load_any_model(const std::string& path, const std::string& prototx
   return std::move(f.model);
 }
 
+Result<prune::Granularity> parse_granularity(const std::string& text) {
+  if (text == "weight") return prune::Granularity::kWeight;
+  if (text == "kernel") return prune::Granularity::kKernel;
+  return Status(ErrorCode::kInvalidArgument,
+                "--granularity must be weight or kernel, not '" + text + "'");
+}
+
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
                                                         const std::string& flag) {
   std::map<std::string, double> out;

@@ -9,6 +9,7 @@
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
 #include "sqz/format/sqz_file.h"
+#include "sqz/prune/prune.h"
 
 namespace sqz::cli {
 
@@ -46,6 +47,9 @@ Result<Model> load_any_model(const std::string& path, const std::string& prototx
 // in errors.
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
                                                         const std::string& flag);
+
+// Parses --granularity: "weight" or "kernel".
+Result<prune::Granularity> parse_granularity(const std::string& text);
 
 // JSON string literal with escapes.
 std::string json_quote(const std::string& s);

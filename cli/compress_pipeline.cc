@@ -116,9 +116,9 @@ Result<BitTable> measure_widths(const Model& model, const CompressSettings& s,
   for (const Layer& l : model.layers) layers += l.op == OpKind::kConvolution;
   Progress bar("sensitivity per layer and width", layers * static_cast<int64_t>(widths.size()),
                !flags.quiet);
-  SQZ_ASSIGN_OR_RETURN(BitTable table,
-                       measure_bit_costs(model, q, s.half_floats, widths, probe.data(), n, teacher,
-                                         s.threads, [&](int done, int) { bar.update(done); }));
+  SQZ_ASSIGN_OR_RETURN(BitTable table, measure_bit_costs(model, q, float_codings(s), widths,
+                                                         probe.data(), n, teacher, s.threads,
+                                                         [&](int done, int) { bar.update(done); }));
   return table;
 }
 
@@ -232,6 +232,7 @@ Status prune_stage(Run& r) {
   prune::PruneOptions po;
   po.criterion = prune::Criterion::kGlobalDensity;
   po.density = r.s.density > 0 ? r.s.density : 1.0;
+  SQZ_ASSIGN_OR_RETURN(po.granularity, parse_granularity(r.s.granularity));
   SQZ_ASSIGN_OR_RETURN(po.layer_density, parse_name_values(r.s.layer_density, "--layer-density"));
   SQZ_RETURN_IF_ERROR(prune::check_options(r.model, po));
   SQZ_RETURN_IF_ERROR(prune::prune_once(r.model, po).status());
@@ -275,9 +276,8 @@ Status calibrate_stage(Run& r) {
 
 Status encode_stage(Run& r) {
   log(r.flags, "[5/6] %s\n", "Huffman coding into " + r.s.out);
-  format::SqzEncodeOptions eo;
+  format::SqzEncodeOptions eo = float_codings(r.s);
   eo.metadata = r.metadata;
-  eo.half_floats = r.s.half_floats;
   SQZ_RETURN_IF_ERROR(format::encode_sqz(r.model, eo, &r.bytes).status());
   return write_file_atomic(r.s.out, r.bytes, r.s.force);
 }
@@ -334,6 +334,13 @@ void print_result(const Run& r, const std::vector<StageRow>& rows, int64_t image
 }
 
 }  // namespace
+
+format::SqzEncodeOptions float_codings(const CompressSettings& s) {
+  format::SqzEncodeOptions o;
+  o.half_floats = s.half_floats;
+  o.int8_biases = s.int8_biases;
+  return o;
+}
 
 Result<quant::QuantizeOptions> quantize_options(const CompressSettings& s) {
   quant::QuantizeOptions q;

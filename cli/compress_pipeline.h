@@ -18,6 +18,7 @@ struct CompressSettings {
   // pruning
   double density = 0;
   std::vector<std::string> layer_density;
+  std::string granularity = "weight";
   int retrain_steps = 300;
   // weight sharing
   int bits = 6;
@@ -27,6 +28,7 @@ struct CompressSettings {
   std::string widths = "3,4,5,6,7,8";
   std::string init = "linear";
   bool half_floats = false;  // biases and codebooks as binary16 (format 1.1)
+  bool int8_biases = false;  // 8-bit biases, binary16 codebooks (format 1.2)
   // calibration
   std::string calib, calib_split, holdout, labels;
   CalibrateOptions calibration;
@@ -36,6 +38,9 @@ struct CompressSettings {
 Result<quant::QuantizeOptions> quantize_options(const CompressSettings& s);
 // Parses --widths ("4,5,6,7,8": ascending, in 1..8).
 Result<std::vector<int>> parse_widths(const std::string& text);
+
+// The encoder options for the float codings the settings ask for.
+format::SqzEncodeOptions float_codings(const CompressSettings& s);
 
 // Runs the whole pipeline, prints the table; returns the exit code.
 int run_compress(const CompressSettings& s, const quant::QuantizeOptions& q,

@@ -82,13 +82,16 @@ Result<Split> load_split(const std::string& dir, const std::string& split) {
 }
 
 void make_batch(const Split& s, const std::vector<int64_t>& order, int64_t begin, int64_t end,
-                bool augment, std::mt19937_64& rng, std::vector<float>* x, std::vector<int>* y) {
+                bool augment, std::mt19937_64& rng, std::vector<float>* x, std::vector<int>* y,
+                std::vector<uint8_t>* mirrored) {
   x->resize(static_cast<size_t>((end - begin) * 784));
   y->resize(static_cast<size_t>(end - begin));
+  if (mirrored) mirrored->resize(static_cast<size_t>(end - begin));
   for (int64_t i = begin; i < end; ++i) {
     const float* src = s.x.data() + order[i] * 784;
     float* dst = x->data() + (i - begin) * 784;
     const bool mirror = augment && (rng() & 1);
+    if (mirrored) (*mirrored)[static_cast<size_t>(i - begin)] = mirror;
     for (int r = 0; r < 28; ++r)
       for (int c = 0; c < 28; ++c) dst[r * 28 + c] = src[r * 28 + (mirror ? 27 - c : c)];
     (*y)[static_cast<size_t>(i - begin)] = s.y[static_cast<size_t>(order[i])];

@@ -28,9 +28,10 @@ struct Split {
 Result<Split> load_split(const std::string& dir, const std::string& split);
 
 // Copies the images `order[begin..end)` into a batch, mirroring each with probability 1/2
-// when augment is set.
+// when augment is set; mirrored (if given) receives 1 for each mirrored image.
 void make_batch(const Split& s, const std::vector<int64_t>& order, int64_t begin, int64_t end,
-                bool augment, std::mt19937_64& rng, std::vector<float>* x, std::vector<int>* y);
+                bool augment, std::mt19937_64& rng, std::vector<float>* x, std::vector<int>* y,
+                std::vector<uint8_t>* mirrored = nullptr);
 
 // Fraction of correct top-1 predictions for logits [count x 10].
 double accuracy(const std::vector<float>& logits, const std::vector<int>& y);

@@ -198,14 +198,23 @@ std::vector<ConvWeights> read(const std::string& b) {
       int kind = static_cast<int>(in.n(1)), coding = static_cast<int>(in.n(1));
       in.n(1);
       const auto float_coding = in.n(1);
-      if (float_coding > 1) bad("float_coding");
-      const bool half = float_coding == 1;
+      if (float_coding > 2) bad("float_coding");
+      const bool half = float_coding >= 1;  // codebooks; biases are f16 only for 1
       size_t stored = in.n(4);
-      size_t g = (coding == 1 || coding == 2) ? in.n(2) : 0;
+      if (coding > 4) bad("position_coding");
+      size_t g = (coding == 1 || coding == 2 || coding == 4) ? in.n(2) : 0;
       size_t symbols = coding ? in.n(4) : 0;
       ConvWeights w{c.name, std::vector<float>(numel, 0.0f), {}};
-      if (c.bias)
+      if (c.bias && float_coding == 2) {  // 8-bit: scale x q, one binary32 product
+        const float scale = in.f();
+        for (int64_t i = 0; i < c.out; ++i) {
+          const auto q = static_cast<int8_t>(in.n(1));
+          if (q == -128) bad("bias -128");
+          w.bias.push_back(scale * static_cast<float>(q));
+        }
+      } else if (c.bias) {
         for (int64_t i = 0; i < c.out; ++i) w.bias.push_back(in.f(half));
+      }
       std::vector<float> codebook;
       if (kind == 2) {
         size_t k = in.n(2);
@@ -220,6 +229,8 @@ std::vector<ConvWeights> read(const std::string& b) {
         if (coding == 3) {
           for (int64_t p = 0; p < numel; ++p) keep[p] = (s[p / 8] >> (p % 8)) & 1;
         } else {
+          // coding 4 walks over kernels of kh x kw positions and lists every position of one
+          const int64_t unit = coding == 4 ? c.kh * c.kw : 1;
           int64_t prev = -1;
           std::vector<bool> listed(numel, false);
           for (int x : s) {
@@ -228,9 +239,9 @@ std::vector<ConvWeights> read(const std::string& b) {
               continue;
             }
             prev += x + 1;
-            listed.at(prev) = true;
+            for (int64_t p = prev * unit; p < (prev + 1) * unit; ++p) listed.at(p) = true;
           }
-          for (int64_t p = 0; p < numel; ++p) keep[p] = coding == 1 ? listed[p] : !listed[p];
+          for (int64_t p = 0; p < numel; ++p) keep[p] = coding == 2 ? !listed[p] : listed[p];
         }
       }
       std::vector<float> values;

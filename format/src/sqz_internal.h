@@ -19,8 +19,28 @@ constexpr size_t kMaxString = 4096, kMaxDecompressed = size_t{64} << 20;
 enum SectionType : uint16_t { kGraph = 1, kMetadata = 2, kLayer = 3 };
 enum SectionFlags : uint16_t { kRequired = 1, kZstd = 2 };
 enum WeightKind : uint8_t { kDense = 0, kSparseF32 = 1, kSparseCodebook = 2 };
-enum PositionCoding : uint8_t { kAll = 0, kGapsStored = 1, kGapsPruned = 2, kBitmap = 3 };
-enum FloatCoding : uint8_t { kFloat32 = 0, kFloat16 = 1 };  // LAYER bias and codebook (1.1)
+enum PositionCoding : uint8_t {
+  kAll = 0,
+  kGapsStored = 1,
+  kGapsPruned = 2,
+  kBitmap = 3,
+  kGapsStoredKernels = 4,  // since 1.2
+};
+constexpr const char* kPositionCodingNames[] = {"", "gaps-stored", "gaps-pruned", "bitmap",
+                                                "gaps-kernels"};
+// LAYER bias and codebook: f32; f16 (1.1); 8-bit biases and f16 codebook (1.2).
+enum FloatCoding : uint8_t { kFloat32 = 0, kFloat16 = 1, kInt8Bias = 2 };
+constexpr const char* kFloatCodingNames[] = {"f32", "f16", "i8"};
+
+// 8-bit biases (float_coding 2): bias = scale x q, q in -127..127.
+struct Int8Biases {
+  float scale = 0;
+  std::vector<int8_t> q;
+};
+// Symmetric linear quantization with scale = max|b| / 127 (b finite).
+Int8Biases quantize_biases(const std::vector<float>& b);
+// The biases that every reader decodes: scale x q, one binary32 multiplication each.
+std::vector<float> dequantize_biases(const Int8Biases& b);
 
 // IEEE binary16 bits of f, rounded to nearest even (Eigen::half); and back.
 uint16_t f32_to_f16(float f);
@@ -45,11 +65,13 @@ struct EncodedPositions {
 };
 
 // Picks the smallest coding of the mask (flags, 1 = stored). stored == numel: kAll.
-EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stored);
+// window: positions per kernel (k_h x k_w); kGapsStoredKernels is considered when it is >= 2
+// and the mask keeps or prunes every kernel whole.
+EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stored, int64_t window);
 
 // Decodes a position block into mask (numel flags); checks the stored count.
 Status decode_positions(PositionCoding coding, uint16_t gap_limit, uint32_t symbols,
-                        std::string_view block, int64_t numel, int64_t stored,
+                        std::string_view block, int64_t numel, int64_t stored, int64_t window,
                         std::vector<uint8_t>* mask);
 
 }  // namespace sqz::format::detail

@@ -1,5 +1,6 @@
 // Position codings of a layer's mask (format/SPEC.md, LAYER): gaps with an escape symbol
 // between stored or between pruned positions, or a Huffman-coded bitmap, whichever is smallest.
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -21,6 +22,18 @@ std::vector<uint16_t> gap_symbols(const std::vector<uint8_t>& mask, uint8_t want
     prev = p;
   }
   return out;
+}
+
+// One flag per kernel of `window` positions if every kernel is kept or pruned whole.
+bool kernel_flags(const std::vector<uint8_t>& mask, int64_t window, std::vector<uint8_t>* flags) {
+  if (window < 2 || mask.size() % static_cast<size_t>(window) != 0) return false;
+  flags->assign(mask.size() / static_cast<size_t>(window), 0);
+  for (size_t k = 0; k < flags->size(); ++k) {
+    const auto first = mask.begin() + static_cast<std::ptrdiff_t>(k * window);
+    if (std::count(first, first + window, mask[k * window]) != window) return false;
+    (*flags)[k] = mask[k * window];
+  }
+  return true;
 }
 
 std::vector<uint16_t> bitmap_symbols(const std::vector<uint8_t>& mask) {
@@ -46,7 +59,8 @@ constexpr auto kBitsToBytes = [] {
 
 }  // namespace
 
-EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stored) {
+EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stored,
+                                  int64_t window) {
   EncodedPositions best;
   if (stored == static_cast<int64_t>(mask.size())) return best;
   size_t best_size = SIZE_MAX;
@@ -63,9 +77,12 @@ EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stor
     best_symbols = std::move(symbols);
     best_alphabet = alphabet;
   };
+  std::vector<uint8_t> kernels;
+  const bool whole_kernels = kernel_flags(mask, window, &kernels);
   for (int g = 1; g <= 256; g *= 2) {
     consider(kGapsStored, g, gap_symbols(mask, 1, g), g + 1);
     consider(kGapsPruned, g, gap_symbols(mask, 0, g), g + 1);
+    if (whole_kernels) consider(kGapsStoredKernels, g, gap_symbols(kernels, 1, g), g + 1);
   }
   consider(kBitmap, 0, bitmap_symbols(mask), 256);
   best.symbols = static_cast<uint32_t>(best_symbols.size());
@@ -75,9 +92,12 @@ EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stor
 }
 
 Status decode_positions(PositionCoding coding, uint16_t gap_limit, uint32_t symbols,
-                        std::string_view block, int64_t numel, int64_t stored,
+                        std::string_view block, int64_t numel, int64_t stored, int64_t window,
                         std::vector<uint8_t>* mask) {
-  const bool gaps = coding == kGapsStored || coding == kGapsPruned;
+  const bool kernels = coding == kGapsStoredKernels;
+  SQZ_RETURN_ERROR_IF(kernels && window < 2, ErrorCode::kCorrupt,
+                      "kernel coding on a layer with a 1x1 window");
+  const bool gaps = coding == kGapsStored || coding == kGapsPruned || kernels;
   SQZ_RETURN_ERROR_IF(gaps && (gap_limit < 1 || gap_limit > 256), ErrorCode::kCorrupt,
                       "gap limit " + std::to_string(gap_limit) + " is outside 1..256");
   const int alphabet = gaps ? gap_limit + 1 : 256;
@@ -108,7 +128,8 @@ Status decode_positions(PositionCoding coding, uint16_t gap_limit, uint32_t symb
         "bitmap holds " + std::to_string(count) + " positions, expected " + std::to_string(stored));
     return Status::ok();
   }
-  const uint8_t listed = coding == kGapsStored ? 1 : 0;
+  const uint8_t listed = coding == kGapsPruned ? 0 : 1;
+  const int64_t unit = kernels ? window : 1, units = numel / unit;
   mask->assign(static_cast<size_t>(numel), listed ? 0 : 1);
   int64_t prev = -1, count = 0;
   for (uint16_t x : s) {
@@ -117,10 +138,10 @@ Status decode_positions(PositionCoding coding, uint16_t gap_limit, uint32_t symb
       continue;
     }
     prev += x + 1;
-    SQZ_RETURN_ERROR_IF(prev >= numel, ErrorCode::kCorrupt,
+    SQZ_RETURN_ERROR_IF(prev >= units, ErrorCode::kCorrupt,
                         "a position lies past the tensor's end");
-    (*mask)[static_cast<size_t>(prev)] = listed;
-    ++count;
+    std::fill_n(mask->begin() + prev * unit, unit, listed);
+    count += unit;
   }
   const int64_t want = listed ? stored : numel - stored;
   SQZ_RETURN_ERROR_IF(count != want, ErrorCode::kCorrupt,

@@ -95,6 +95,24 @@ Status read_floats(ByteReader& r, size_t n, FloatCoding coding, std::vector<floa
   return Status::ok();
 }
 
+// float_coding 2: f32 scale, then n int8 in -127..127 (SPEC, LAYER).
+Status read_int8_biases(ByteReader& r, size_t n, std::vector<float>* out, const std::string& what) {
+  if (n == 0) return Status::ok();
+  Int8Biases b;
+  std::string_view bytes;
+  SQZ_RETURN_ERROR_IF(!r.get_f32(&b.scale) || !r.get_bytes(n, &bytes), ErrorCode::kCorrupt,
+                      "truncated " + what);
+  SQZ_RETURN_ERROR_IF(!std::isfinite(b.scale) || !(b.scale >= 0), ErrorCode::kCorrupt,
+                      what + " scale is negative or not finite");
+  for (char c : bytes) {
+    SQZ_RETURN_ERROR_IF(static_cast<int8_t>(c) == -128, ErrorCode::kCorrupt,
+                        what + " value -128 is outside -127..127");
+    b.q.push_back(static_cast<int8_t>(c));
+  }
+  *out = dequantize_biases(b);
+  return Status::ok();
+}
+
 Status read_block(ByteReader& r, std::string_view* block, const std::string& what) {
   uint32_t size;
   SQZ_RETURN_ERROR_IF(!r.get_u32(&size) || !r.get_bytes(size, block), ErrorCode::kCorrupt,
@@ -128,15 +146,15 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
                       ErrorCode::kLimit,
                       who + std::to_string(numel) + " weights is more than a section of " +
                           std::to_string(payload.size()) + " bytes can describe");
-  SQZ_RETURN_ERROR_IF(floats > kFloat16 || kind > kSparseCodebook || coding > kBitmap,
+  SQZ_RETURN_ERROR_IF(floats > kInt8Bias || kind > kSparseCodebook || coding > kGapsStoredKernels,
                       ErrorCode::kCorrupt, who + "unknown weight kind, position or float coding");
   const FloatCoding float_coding = static_cast<FloatCoding>(floats);
-  const char* float_name = float_coding == kFloat16 ? "f16" : "f32";
+  const FloatCoding book_coding = float_coding == kFloat32 ? kFloat32 : kFloat16;
   SQZ_RETURN_ERROR_IF(stored > numel || (coding == kAll && stored != numel) ||
                           (kind == kDense && coding != kAll) ||
                           (kind == kSparseCodebook) != (bits != 0) || bits > 8,
                       ErrorCode::kCorrupt, who + "inconsistent LAYER header");
-  if (coding == kGapsStored || coding == kGapsPruned)
+  if (coding != kAll && coding != kBitmap)
     SQZ_RETURN_ERROR_IF(!r.get_u16(&gap_limit), ErrorCode::kCorrupt, who + "truncated header");
   if (coding != kAll)
     SQZ_RETURN_ERROR_IF(!r.get_u32(&symbols), ErrorCode::kCorrupt, who + "truncated header");
@@ -148,32 +166,33 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
   };
   row("layer-header", "");
   l.bias.shape = l.conv.has_bias ? Shape{l.conv.out_channels} : Shape{};
-  SQZ_RETURN_IF_ERROR(read_floats(r,
-                                  static_cast<size_t>(shape_numel(l.bias.shape)) * l.conv.has_bias,
-                                  float_coding, &l.bias.data, who + "bias"));
+  const size_t biases = static_cast<size_t>(shape_numel(l.bias.shape)) * l.conv.has_bias;
+  if (float_coding == kInt8Bias)
+    SQZ_RETURN_IF_ERROR(read_int8_biases(r, biases, &l.bias.data, who + "bias"));
+  else
+    SQZ_RETURN_IF_ERROR(read_floats(r, biases, float_coding, &l.bias.data, who + "bias"));
   if (!l.conv.has_bias) l.bias = {};
-  row("bias", float_name);
+  row("bias", kFloatCodingNames[float_coding]);
   if (kind == kSparseCodebook) {
     uint16_t k;
     SQZ_RETURN_ERROR_IF(!r.get_u16(&k) || k == 0 || k > (1u << bits), ErrorCode::kCorrupt,
                         who + "bad codebook size");
-    SQZ_RETURN_IF_ERROR(read_floats(r, k, float_coding, &l.quant.codebook, who + "codebook"));
+    SQZ_RETURN_IF_ERROR(read_floats(r, k, book_coding, &l.quant.codebook, who + "codebook"));
     for (size_t j = 0; j < k; ++j)
       SQZ_RETURN_ERROR_IF(!std::isfinite(l.quant.codebook[j]) ||
                               (j > 0 && !(l.quant.codebook[j - 1] < l.quant.codebook[j])),
                           ErrorCode::kCorrupt, who + "codebook is not strictly ascending");
     l.quant.bits = bits;
-    row("codebook", float_name);
+    row("codebook", kFloatCodingNames[book_coding]);
   }
   if (coding != kAll) {
     std::string_view block;
     SQZ_RETURN_IF_ERROR(read_block(r, &block, who + "positions"));
     Status s = decode_positions(static_cast<PositionCoding>(coding), gap_limit, symbols, block,
-                                numel, stored, &l.mask);
+                                numel, stored, l.conv.kernel_h * l.conv.kernel_w, &l.mask);
     if (!s.is_ok()) return s.with_context("layer '" + l.name + "' positions");
-    const char* names[] = {"", "gaps-stored", "gaps-pruned", "bitmap"};
-    row("positions",
-        std::string(names[coding]) + (coding == kBitmap ? "" : "<" + std::to_string(gap_limit)));
+    row("positions", std::string(kPositionCodingNames[coding]) +
+                         (coding == kBitmap ? "" : "<" + std::to_string(gap_limit)));
   } else if (kind != kDense) {
     l.mask.assign(static_cast<size_t>(numel), 1);
   }

@@ -51,40 +51,55 @@ bool round_to_half(std::vector<float>* v) {
   return true;
 }
 
-// Rounds a layer's biases and codebook to binary16 and re-ties its weights to the rounded
-// codebook; returns false, leaving the layer unchanged, where binary16 cannot hold them.
-bool try_half_floats(Layer& l) {
+// Rounds a layer's biases and codebook to what `coding` (kFloat16 or kInt8Bias) stores and
+// re-ties its weights to the rounded codebook, merging centroids that rounded to one value
+// (their weights decode the same either way); returns false, leaving the layer unchanged,
+// where the coding cannot hold the values. kInt8Bias fills *int8.
+bool try_float_coding(Layer& l, FloatCoding coding, Int8Biases* int8) {
   std::vector<float> bias = l.bias.data, book = l.quant.codebook;
-  if (!round_to_half(&bias) || !round_to_half(&book)) return false;
-  for (size_t j = 1; j < book.size(); ++j)
-    if (!(book[j - 1] < book[j])) return false;  // two centroids became one
+  if (!round_to_half(&book)) return false;
+  if (coding == kFloat16 && !round_to_half(&bias)) return false;
+  if (coding == kInt8Bias) {
+    if (!std::all_of(bias.begin(), bias.end(), [](float v) { return std::isfinite(v); }))
+      return false;
+    *int8 = quantize_biases(bias);
+    bias = dequantize_biases(*int8);
+  }
   l.bias.data = std::move(bias);
   if (!l.quant.active()) return true;
   l.quant.codebook = std::move(book);
+  canonicalize_codebook(l);
   for (size_t i = 0, k = 0; i < l.weight.data.size(); ++i)
     if (l.mask.empty() || l.mask[i]) l.weight.data[i] = l.quant.codebook[l.quant.codes[k++]];
   return true;
 }
 
-// Chooses how a layer is stored and encodes its LAYER payload, appending ledger rows.
+// Chooses how a layer is stored and encodes its LAYER payload, appending ledger rows and
+// raising *minor to the format minor version that the payload needs.
+// int8: the layer's 8-bit biases when floats is kInt8Bias.
 Result<std::string> encode_layer(const Layer& l, uint32_t index, FloatCoding floats,
-                                 const SqzEncodeOptions& o, std::vector<LedgerRow>* ledger) {
+                                 const Int8Biases& int8, const SqzEncodeOptions& o,
+                                 std::vector<LedgerRow>* ledger, uint16_t* minor) {
   const int64_t numel = l.weight.numel();
   std::vector<uint8_t> mask = l.mask;
   if (mask.empty()) mask.assign(static_cast<size_t>(numel), 1);
   const int64_t stored = std::count(mask.begin(), mask.end(), uint8_t{1});
   WeightKind kind = l.quant.active() ? kSparseCodebook : (stored < numel ? kSparseF32 : kDense);
-  EncodedPositions pos = encode_positions(mask, stored);
+  const int64_t window = l.weight.shape.size() == 4 ? l.weight.shape[2] * l.weight.shape[3] : 1;
+  EncodedPositions pos = encode_positions(mask, stored, window);
   // Dense beats sparse float32 when positions cost more than the zeros they save.
   if (kind == kSparseF32 && pos.block.size() + 10 >= 4 * static_cast<size_t>(numel - stored)) {
     kind = kDense;
     mask.assign(static_cast<size_t>(numel), 1);
-    pos = encode_positions(mask, numel);
+    pos = encode_positions(mask, numel, window);
   }
   std::vector<float> values;
   for (int64_t i = 0; i < numel; ++i)
     if (mask[static_cast<size_t>(i)]) values.push_back(l.weight.data[static_cast<size_t>(i)]);
 
+  if (floats == kFloat16) *minor = std::max<uint16_t>(*minor, 1);
+  if (pos.coding == kGapsStoredKernels || floats == kInt8Bias)
+    *minor = std::max<uint16_t>(*minor, 2);
   std::string out;
   put_u32(&out, index);
   put_u8(&out, kind);
@@ -92,27 +107,32 @@ Result<std::string> encode_layer(const Layer& l, uint32_t index, FloatCoding flo
   put_u8(&out, kind == kSparseCodebook ? static_cast<uint8_t>(l.quant.bits) : 0);
   put_u8(&out, floats);
   put_u32(&out, static_cast<uint32_t>(kind == kDense ? numel : stored));
-  if (pos.coding == kGapsStored || pos.coding == kGapsPruned) put_u16(&out, pos.gap_limit);
+  if (pos.coding != kAll && pos.coding != kBitmap) put_u16(&out, pos.gap_limit);
   if (pos.coding != kAll) put_u32(&out, pos.symbols);
   ledger->push_back({l.name, "layer-header", out.size(), "", -1, -1});
 
   const size_t before_bias = out.size();
-  const char* float_name = floats == kFloat16 ? "f16" : "f32";
-  put_floats(&out, l.bias.data, floats);
-  ledger->push_back({l.name, "bias", out.size() - before_bias, float_name, -1, -1});
+  const FloatCoding book_floats = floats == kFloat32 ? kFloat32 : kFloat16;
+  if (floats == kInt8Bias && l.conv.has_bias) {
+    put_f32(&out, int8.scale);
+    for (int8_t q : int8.q) put_u8(&out, static_cast<uint8_t>(q));
+  } else if (floats != kInt8Bias) {
+    put_floats(&out, l.bias.data, floats);
+  }
+  ledger->push_back({l.name, "bias", out.size() - before_bias, kFloatCodingNames[floats], -1, -1});
 
   if (kind == kSparseCodebook) {
     const size_t before = out.size();
     put_u16(&out, static_cast<uint16_t>(l.quant.codebook.size()));
-    put_floats(&out, l.quant.codebook, floats);
-    ledger->push_back({l.name, "codebook", out.size() - before, float_name, -1, -1});
+    put_floats(&out, l.quant.codebook, book_floats);
+    ledger->push_back(
+        {l.name, "codebook", out.size() - before, kFloatCodingNames[book_floats], -1, -1});
   }
   if (pos.coding != kAll) {
     put_u32(&out, static_cast<uint32_t>(pos.block.size()));
     out += pos.block;
-    const char* names[] = {"", "gaps-stored", "gaps-pruned", "bitmap"};
     ledger->push_back({l.name, "positions", 4 + pos.block.size(),
-                       std::string(names[pos.coding]) +
+                       std::string(kPositionCodingNames[pos.coding]) +
                            (pos.coding == kBitmap ? "" : "<" + std::to_string(pos.gap_limit)),
                        pos.entropy_bits / 8, o.compare_with_zstd ? zstd_size(pos.zstd_input) : -1});
   }
@@ -152,26 +172,32 @@ Result<SqzFile> encode_sqz(const Model& input, const SqzEncodeOptions& o, std::s
   }
   SQZ_RETURN_IF_ERROR(validate_and_infer(file.model).status());
   std::vector<FloatCoding> floats(file.model.layers.size(), kFloat32);
-  for (size_t i = 0; i < floats.size(); ++i)
-    if (o.half_floats && file.model.layers[i].op == OpKind::kConvolution &&
-        try_half_floats(file.model.layers[i]))
+  std::vector<Int8Biases> int8(file.model.layers.size());
+  for (size_t i = 0; i < floats.size(); ++i) {
+    Layer& l = file.model.layers[i];
+    if (l.op != OpKind::kConvolution) continue;
+    if (o.int8_biases && try_float_coding(l, kInt8Bias, &int8[i]))
+      floats[i] = kInt8Bias;
+    else if ((o.half_floats || o.int8_biases) && try_float_coding(l, kFloat16, nullptr))
       floats[i] = kFloat16;
-  const bool any_half = std::count(floats.begin(), floats.end(), kFloat16) > 0;
+  }
   const Model& m = file.model;
   std::vector<Section> sections;
   std::vector<LedgerRow> layer_rows;
+  uint16_t minor = 0;  // the smallest that the file needs: older readers read what they can
   sections.push_back({kGraph, kRequired | kZstd, zstd(encode_graph(m), o.zstd_level)});
   if (!o.metadata.empty())
     sections.push_back({kMetadata, kZstd, zstd(encode_metadata(o.metadata), o.zstd_level)});
   for (size_t i = 0; i < m.layers.size(); ++i) {
     if (m.layers[i].op != OpKind::kConvolution) continue;
-    SQZ_ASSIGN_OR_RETURN(std::string payload, encode_layer(m.layers[i], static_cast<uint32_t>(i),
-                                                           floats[i], o, &layer_rows));
+    SQZ_ASSIGN_OR_RETURN(std::string payload,
+                         encode_layer(m.layers[i], static_cast<uint32_t>(i), floats[i], int8[i], o,
+                                      &layer_rows, &minor));
     sections.push_back({kLayer, kRequired, std::move(payload)});
   }
   std::string out(kMagic, 8);
   put_u16(&out, kSqzVersionMajor);
-  put_u16(&out, any_half ? 1 : 0);  // a file without binary16 stays readable by 1.0 readers
+  put_u16(&out, minor);
   put_u32(&out, static_cast<uint32_t>(sections.size()));
   for (const Section& s : sections) {
     put_u16(&out, s.type);

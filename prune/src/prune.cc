@@ -10,17 +10,44 @@ namespace {
 bool is_kept(const Layer& l, size_t i) { return l.mask.empty() || l.mask[i]; }
 
 // Without a mask, the non-zeros count as kept (an imported sparse model).
-int64_t kept_count(const Layer& l) { return l.mask.empty() ? l.weight.count_nonzero() : l.stored_count(); }
+int64_t kept_count(const Layer& l) {
+  return l.mask.empty() ? l.weight.count_nonzero() : l.stored_count();
+}
 
-// Positions of the kept weights, largest |w| first (ties: lower index first).
-std::vector<int64_t> ranked_positions(const Layer& l) {
-  std::vector<int64_t> idx;
-  for (size_t i = 0; i < l.weight.data.size(); ++i)
-    if (is_kept(l, i)) idx.push_back(static_cast<int64_t>(i));
-  std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
-    return std::fabs(l.weight.data[a]) > std::fabs(l.weight.data[b]);
-  });
-  return idx;
+// Weights per pruning unit: the kernel window for kKernel, else 1.
+int64_t unit_size(const Layer& l, Granularity g) {
+  const Shape& s = l.weight.shape;
+  if (g == Granularity::kWeight || s.size() < 3) return 1;
+  return std::max<int64_t>(1, l.weight.numel() / (s[0] * s[1]));
+}
+
+struct Unit {
+  double score;   // |w| for single weights, RMS for kernels
+  int64_t index;  // unit j covers positions [j*u, (j+1)*u)
+};
+
+// The units holding a kept weight, in position order.
+std::vector<Unit> kept_units(const Layer& l, int64_t u) {
+  std::vector<Unit> units;
+  const float* w = l.weight.data.data();
+  for (int64_t j = 0; j * u < l.weight.numel(); ++j) {
+    bool kept = false;
+    double sq = 0;
+    for (int64_t i = j * u; i < (j + 1) * u; ++i) {
+      kept |= is_kept(l, static_cast<size_t>(i));
+      sq += double{w[i]} * w[i];
+    }
+    if (kept) units.push_back({u == 1 ? std::fabs(double{w[j]}) : std::sqrt(sq / u), j});
+  }
+  return units;
+}
+
+// The same, largest score first (ties: lower index first).
+std::vector<Unit> ranked_units(const Layer& l, int64_t u) {
+  std::vector<Unit> units = kept_units(l, u);
+  std::stable_sort(units.begin(), units.end(),
+                   [](const Unit& a, const Unit& b) { return a.score > b.score; });
+  return units;
 }
 
 // Removes the codes of positions that just left the mask, so that codes still count the
@@ -51,18 +78,42 @@ double layer_std(const Layer& l) {
   return std::sqrt(std::max(0.0, sq / n - mean * mean));
 }
 
-// Kept counts per layer for one global threshold keeping `keep_total` of the pooled weights.
-std::map<std::string, int64_t> global_counts(const std::vector<const Layer*>& pool, int64_t keep_total) {
-  std::vector<std::pair<float, const Layer*>> all;
-  for (const Layer* l : pool)
-    for (size_t i = 0; i < l->weight.data.size(); ++i)
-      if (is_kept(*l, i)) all.emplace_back(std::fabs(l->weight.data[i]), l);
+// Kept weights per layer for one global threshold on the units' scores that keeps about
+// `keep_total` of the pooled weights (units are taken whole, largest score first).
+std::map<std::string, int64_t> global_counts(const std::vector<const Layer*>& pool,
+                                             int64_t keep_total, Granularity g) {
+  struct Entry {
+    double score;
+    size_t layer;  // index into pool
+    int64_t unit;
+  };
+  std::vector<Entry> all;
+  std::vector<int64_t> sizes;
+  for (size_t k = 0; k < pool.size(); ++k) {
+    sizes.push_back(unit_size(*pool[k], g));
+    for (const Unit& unit : kept_units(*pool[k], sizes[k]))
+      all.push_back({unit.score, k, unit.index});
+  }
+  // Largest score first; ties by layer, then position: one deterministic order.
+  auto before = [](const Entry& a, const Entry& b) {
+    return a.score != b.score ? a.score > b.score
+                              : (a.layer != b.layer ? a.layer < b.layer : a.unit < b.unit);
+  };
   std::map<std::string, int64_t> counts;
   for (const Layer* l : pool) counts[l->name] = 0;
-  keep_total = std::clamp<int64_t>(keep_total, 0, static_cast<int64_t>(all.size()));
-  std::nth_element(all.begin(), all.begin() + keep_total, all.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (int64_t i = 0; i < keep_total; ++i) ++counts[all[static_cast<size_t>(i)].second->name];
+  if (std::all_of(sizes.begin(), sizes.end(), [](int64_t u) { return u == 1; })) {
+    // Single weights: the first keep_total in that order, without sorting the rest.
+    const auto n = static_cast<size_t>(std::clamp<int64_t>(keep_total, 0, all.size()));
+    std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), before);
+    for (size_t i = 0; i < n; ++i) ++counts[pool[all[i].layer]->name];
+    return counts;
+  }
+  std::sort(all.begin(), all.end(), before);
+  int64_t taken = 0;
+  for (size_t i = 0; i < all.size() && taken < keep_total; ++i) {
+    counts[pool[all[i].layer]->name] += sizes[all[i].layer];
+    taken += sizes[all[i].layer];
+  }
   return counts;
 }
 
@@ -84,7 +135,8 @@ Status check_options(const Model& m, const PruneOptions& o) {
     SQZ_RETURN_ERROR_IF(bad_density(o.density), ErrorCode::kInvalidArgument,
                         "density " + std::to_string(o.density) + " is outside (0, 1]");
   else
-    SQZ_RETURN_ERROR_IF(!(o.quality >= 0.0) || !std::isfinite(o.quality), ErrorCode::kInvalidArgument,
+    SQZ_RETURN_ERROR_IF(!(o.quality >= 0.0) || !std::isfinite(o.quality),
+                        ErrorCode::kInvalidArgument,
                         "quality " + std::to_string(o.quality) + " must be >= 0");
   SQZ_RETURN_ERROR_IF(o.steps < 1 || o.steps > 1000, ErrorCode::kInvalidArgument,
                       "steps must be in 1..1000");
@@ -93,8 +145,9 @@ Status check_options(const Model& m, const PruneOptions& o) {
     SQZ_RETURN_ERROR_IF(!l, ErrorCode::kNotFound, "no layer named '" + name + "' in the model");
     SQZ_RETURN_ERROR_IF(l->op != OpKind::kConvolution, ErrorCode::kInvalidArgument,
                         "layer '" + name + "' is a " + op_name(l->op) + ", it has no weights");
-    SQZ_RETURN_ERROR_IF(bad_density(d), ErrorCode::kInvalidArgument,
-                        "layer '" + name + "': density " + std::to_string(d) + " is outside (0, 1]");
+    SQZ_RETURN_ERROR_IF(
+        bad_density(d), ErrorCode::kInvalidArgument,
+        "layer '" + name + "': density " + std::to_string(d) + " is outside (0, 1]");
   }
   return Status::ok();
 }
@@ -108,25 +161,28 @@ double scheduled_density(double start, double target, int step, int steps, Sched
   return 1 - (sf + (si - sf) * std::pow(1 - t, 3));
 }
 
-LayerReport prune_layer_to_count(Layer& l, int64_t keep) {
+LayerReport prune_layer_to_count(Layer& l, int64_t keep, Granularity g) {
   LayerReport r;
   r.name = l.name;
   r.weights = l.weight.numel();
   r.kept_before = kept_count(l);
   const std::vector<uint8_t> old_mask = l.mask;
-  std::vector<int64_t> ranked = ranked_positions(l);
-  keep = std::clamp<int64_t>(keep, 0, static_cast<int64_t>(ranked.size()));
-  l.mask.assign(l.weight.data.size(), 0);
-  for (int64_t k = 0; k < keep; ++k) l.mask[static_cast<size_t>(ranked[k])] = 1;
-  for (size_t k = static_cast<size_t>(keep); k < ranked.size(); ++k) {
-    float& w = l.weight.data[static_cast<size_t>(ranked[k])];
-    r.threshold = std::max(r.threshold, static_cast<double>(std::fabs(w)));
-    w = 0.0f;
+  const int64_t u = unit_size(l, g);
+  const std::vector<Unit> ranked = ranked_units(l, u);
+  const auto keep_units = std::clamp<int64_t>(u == 1 ? keep : std::llround(double(keep) / u), 0,
+                                              static_cast<int64_t>(ranked.size()));
+  std::vector<uint8_t> mask(l.weight.data.size(), 0);
+  for (int64_t k = 0; k < keep_units; ++k)
+    for (int64_t i = ranked[k].index * u; i < (ranked[k].index + 1) * u; ++i)
+      mask[static_cast<size_t>(i)] = old_mask.empty() || old_mask[static_cast<size_t>(i)];
+  for (size_t i = 0; i < l.weight.data.size(); ++i) {
+    if (mask[i]) continue;
+    if (is_kept(l, i)) r.threshold = std::max(r.threshold, double{std::fabs(l.weight.data[i])});
+    l.weight.data[i] = 0.0f;
   }
-  for (size_t i = 0; i < l.weight.data.size(); ++i)
-    if (!l.mask[i]) l.weight.data[i] = 0.0f;
+  l.mask = std::move(mask);
   drop_codes(l, old_mask);
-  r.kept_after = keep;
+  r.kept_after = std::count(l.mask.begin(), l.mask.end(), uint8_t{1});
   return r;
 }
 
@@ -156,14 +212,19 @@ Result<std::vector<LayerReport>> prune_once(Model& m, const PruneOptions& o) {
   if (!pool.empty()) {
     int64_t pooled = 0;
     for (const Layer* l : pool) pooled += l->weight.numel();
-    for (const auto& [name, k] : global_counts(pool, std::llround(o.density * pooled))) keep[name] = k;
+    for (const auto& [name, k] :
+         global_counts(pool, std::llround(o.density * pooled), o.granularity))
+      keep[name] = k;
   }
   for (Layer& l : m.layers)
-    if (l.op == OpKind::kConvolution) reports.push_back(prune_layer_to_count(l, std::min(keep[l.name], kept_count(l))));
+    if (l.op == OpKind::kConvolution)
+      reports.push_back(
+          prune_layer_to_count(l, std::min(keep[l.name], kept_count(l)), o.granularity));
   return reports;
 }
 
-Result<std::vector<StepReport>> prune_iteratively(Model& m, const PruneOptions& o, RetrainHook* hook) {
+Result<std::vector<StepReport>> prune_iteratively(Model& m, const PruneOptions& o,
+                                                  RetrainHook* hook) {
   SQZ_RETURN_IF_ERROR(check_options(m, o));
   std::map<std::string, double> start;
   for (const Layer& l : m.layers)
@@ -183,12 +244,13 @@ Result<std::vector<StepReport>> prune_iteratively(Model& m, const PruneOptions& 
       // Per layer from its own starting density.
       for (const Layer& l : m.layers)
         if (l.op == OpKind::kConvolution && !o.layer_density.count(l.name))
-          s.layer_density[l.name] =
-              std::max(1e-9, scheduled_density(start[l.name], o.density, step, o.steps, o.schedule));
+          s.layer_density[l.name] = std::max(
+              1e-9, scheduled_density(start[l.name], o.density, step, o.steps, o.schedule));
     }
     for (auto& [name, d] : s.layer_density)
       if (o.layer_density.count(name))
-        d = std::max(1e-9, scheduled_density(start[name], o.layer_density.at(name), step, o.steps, o.schedule));
+        d = std::max(1e-9, scheduled_density(start[name], o.layer_density.at(name), step, o.steps,
+                                             o.schedule));
     StepReport report;
     report.step = step;
     SQZ_ASSIGN_OR_RETURN(report.layers, prune_once(m, s));

@@ -8,6 +8,7 @@
 #include "sqz/format/exporters.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/huffman/huffman.h"
+#include "sqz/prune/prune.h"
 #include "sqz/quantize/quantize.h"
 #include "test_util.h"
 
@@ -55,6 +56,20 @@ int main(int argc, char** argv) {
   std::string dense_bytes;
   (void)sqz::format::encode_sqz(sqz::test::tiny_squeezenet(3, 19, 10, 0.3), {}, &dense_bytes);
   put("sqz", "sparse_f32.sqz", dense_bytes);
+  // Format 1.2: whole-kernel positions and 8-bit biases.
+  sqz::Model kernels = sqz::test::tiny_squeezenet(4, 19, 10);
+  sqz::prune::PruneOptions po;
+  po.density = 0.3;
+  po.granularity = sqz::prune::Granularity::kKernel;
+  (void)sqz::prune::prune_once(kernels, po);
+  sqz::quant::QuantizeOptions qo;
+  qo.bits = 3;
+  (void)sqz::quant::quantize_model(kernels, qo);
+  sqz::format::SqzEncodeOptions eo;
+  eo.int8_biases = true;
+  std::string kernel_bytes;
+  (void)sqz::format::encode_sqz(kernels, eo, &kernel_bytes);
+  put("sqz", "kernels_int8.sqz", kernel_bytes);
   std::vector<uint16_t> symbols;
   for (int i = 0; i < 5000; ++i) symbols.push_back(static_cast<uint16_t>((i * i) % 37));
   put("huffman", "block", std::string("\x03\x4e\x88", 3) + sqz::huff::encode_block(symbols, 49));

@@ -6,6 +6,7 @@
 
 #include "sqz/format/exporters.h"
 #include "sqz/format/importers.h"
+#include "sqz/format/sqz_file.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -162,6 +163,25 @@ TEST_CASE("CLI: prune with an external retraining command") {
   CHECK(
       test::run_cli({"prune", onnx, "--density", "0.5", "--quality", "1", "-o", dir.file("x.onnx")})
           .exit_code == 2);
+  auto kernels = test::run_cli(
+      {"prune", onnx, "--density", "0.5", "--granularity", "kernel", "-o", dir.file("k.sqz")});
+  REQUIRE(kernels.exit_code == 0);
+  auto kf = format::read_sqz(dir.file("k.sqz"));
+  REQUIRE(kf.is_ok());
+  for (const Layer& l : kf->model.layers) {
+    const int64_t window = l.conv.kernel_h * l.conv.kernel_w;
+    if (l.op != OpKind::kConvolution || window == 1) continue;
+    INFO("layer " << l.name);
+    for (int64_t k = 0; k * window < l.weight.numel(); ++k) {
+      const auto first = l.mask.begin() + k * window;
+      const auto on = std::count(first, first + window, uint8_t{1});
+      CHECK((on == 0 || on == window));
+    }
+  }
+  auto granularity = test::run_cli(
+      {"prune", onnx, "--density", "0.5", "--granularity", "row", "-o", dir.file("x.onnx")});
+  CHECK(granularity.exit_code == 2);
+  CHECK(granularity.err.find("weight or kernel") != std::string::npos);
   auto unknown = test::run_cli(
       {"prune", onnx, "--density", "0.5", "--layer-density", "zz=0.1", "-o", dir.file("x.onnx")});
   CHECK(unknown.exit_code == 1);

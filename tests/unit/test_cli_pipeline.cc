@@ -155,6 +155,19 @@ TEST_CASE("compress: --half-floats writes binary16 biases and codebooks, counted
   CHECK(static_cast<int64_t>(tf->file_bytes) <= target);
   for (const auto& row : tf->ledger)
     if (row.part == "bias") CHECK(row.coding == "f16");
+  // --int8-biases: one byte per bias instead of two, plus a 4-byte scale per layer.
+  auto i8 =
+      compress(f, f.dir.file("i8.sqz"), {"--bits", "4", "--calib-steps", "0", "--int8-biases"});
+  REQUIRE(i8.exit_code == 0);
+  auto c = format::read_sqz(f.dir.file("i8.sqz"));
+  REQUIRE(c.is_ok());
+  int64_t layers = 0;
+  for (const Layer& l : a->model.layers) layers += l.bias.numel() > 0;
+  CHECK(static_cast<int64_t>(b->file_bytes - c->file_bytes) == biases - 4 * layers);
+  for (const auto& row : c->ledger) {
+    if (row.part == "bias") CHECK(row.coding == "i8");
+    if (row.part == "codebook") CHECK(row.coding == "f16");
+  }
 }
 
 TEST_CASE("compress: pruning with retraining, and the output is never overwritten") {
@@ -167,6 +180,20 @@ TEST_CASE("compress: pruning with retraining, and the output is never overwritte
   const double density = static_cast<double>(file->model.nonzero_weight_count()) /
                          static_cast<double>(file->model.weight_count());
   CHECK(density == doctest::Approx(0.4).epsilon(0.02));
+  // --granularity kernel: k x k layers lose whole kernels, stored as gaps between kernels.
+  auto k = compress(f, f.dir.file("k.sqz"),
+                    {"--density", "0.4", "--retrain-steps", "3", "--granularity", "kernel"});
+  INFO(k.err);
+  REQUIRE(k.exit_code == 0);
+  auto kf = format::read_sqz(f.dir.file("k.sqz"));
+  REQUIRE(kf.is_ok());
+  int kernel_layers = 0;
+  for (const auto& row : kf->ledger)
+    kernel_layers += row.part == "positions" && row.coding.rfind("gaps-kernels", 0) == 0;
+  CHECK(kernel_layers >= 2);
+  CHECK(
+      compress(f, f.dir.file("g.sqz"), {"--density", "0.4", "--granularity", "block"}).exit_code ==
+      2);
   const std::string before = test::read_bytes(f.dir.file("p.sqz"));
   auto again = compress(f, f.dir.file("p.sqz"), {"--bits", "3"});
   CHECK(again.exit_code == 1);

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "sqz/format/sqz_file.h"
@@ -112,6 +113,67 @@ TEST_CASE("quality x std threshold and one global threshold") {
   }
   CHECK(min_kept >= max_pruned);
   CHECK(std::llabs(kept - std::llround(0.3 * total)) <= 1);
+}
+
+TEST_CASE("kernel granularity: whole kernels by RMS in k x k layers, weights in 1x1 layers") {
+  const Model original = test::tiny_squeezenet(24, 19, 10);
+  Model by_weight = original, by_kernel = original;
+  PruneOptions o;
+  o.density = 0.4;
+  REQUIRE(prune_once(by_weight, o).is_ok());
+  o.granularity = Granularity::kKernel;
+  REQUIRE(prune_once(by_kernel, o).is_ok());
+  int kernel_layers = 0;
+  for (size_t i = 0; i < original.layers.size(); ++i) {
+    const Layer &l = by_kernel.layers[i], &orig = original.layers[i];
+    if (l.op != OpKind::kConvolution) continue;
+    INFO("layer " << l.name);
+    const int64_t window = l.conv.kernel_h * l.conv.kernel_w;
+    if (window == 1) {  // unchanged from per-weight pruning
+      CHECK(l.mask == by_weight.layers[i].mask);
+      continue;
+    }
+    ++kernel_layers;
+    const int64_t kernels = l.weight.numel() / window;
+    int64_t kept = 0;
+    double min_kept = INFINITY, max_pruned = 0;
+    for (int64_t k = 0; k < kernels; ++k) {
+      const auto first = l.mask.begin() + k * window;
+      const auto on = std::count(first, first + window, uint8_t{1});
+      CHECK((on == 0 || on == window));
+      double sq = 0;
+      for (int64_t j = k * window; j < (k + 1) * window; ++j)
+        sq += double{orig.weight.data[j]} * orig.weight.data[j];
+      const double rms = std::sqrt(sq / window);
+      if (on) {
+        ++kept;
+        min_kept = std::min(min_kept, rms);
+      } else {
+        max_pruned = std::max(max_pruned, rms);
+      }
+    }
+    CHECK(kept == std::llround(0.4 * kernels));
+    CHECK(min_kept >= max_pruned);
+  }
+  CHECK(kernel_layers >= 2);
+
+  // A later kernel step never brings back weights that an earlier step pruned.
+  Model twice = by_weight;
+  o.density = 0.3;
+  REQUIRE(prune_once(twice, o).is_ok());
+  for (size_t i = 0; i < twice.layers.size(); ++i)
+    for (size_t k = 0; k < twice.layers[i].mask.size(); ++k)
+      if (twice.layers[i].mask[k]) CHECK(by_weight.layers[i].mask[k] == 1);
+
+  // Globally, whole kernels compete with single weights and the total lands within a kernel.
+  Model global = original;
+  o.criterion = Criterion::kGlobalDensity;
+  o.density = 0.25;
+  REQUIRE(prune_once(global, o).is_ok());
+  int64_t kept = 0, total = 0;
+  for (const Layer* l : convs(global)) kept += l->stored_count(), total += l->weight.numel();
+  CHECK(kept >= std::llround(0.25 * total));
+  CHECK(kept < std::llround(0.25 * total) + 49);  // the largest window is 7x7
 }
 
 TEST_CASE("schedules reach the target monotonically; hooks run and masks are enforced") {

@@ -12,6 +12,7 @@
 #include "sqz/core/byte_io.h"
 #include "sqz/core/crc32c.h"
 #include "sqz/format/sqz_file.h"
+#include "sqz/prune/prune.h"
 #include "sqz/quantize/quantize.h"
 #include "test_util.h"
 
@@ -58,6 +59,15 @@ std::string encode(const Model& m, format::SqzFile* file = nullptr) {
   REQUIRE_MESSAGE(f.is_ok(), f.status().message());
   if (file) *file = *f;
   return bytes;
+}
+
+// The ledger's coding of `part` ("bias", "positions", ...) per layer.
+std::map<std::string, std::string> codings(const std::vector<format::LedgerRow>& rows,
+                                           const std::string& part) {
+  std::map<std::string, std::string> out;
+  for (const auto& row : rows)
+    if (row.part == part) out[row.layer] = row.coding;
+  return out;
 }
 
 // Rewrites a file with a new version or an extra section, fixing sizes and CRCs (per SPEC).
@@ -178,7 +188,7 @@ TEST_CASE("versions and unknown sections") {
   auto newer = format::decode_sqz(rebuild(bytes, 2, 0, 0));
   REQUIRE_FALSE(newer.is_ok());
   CHECK(newer.status().message().find("2.0") != std::string::npos);
-  CHECK(newer.status().message().find("1.1") != std::string::npos);
+  CHECK(newer.status().message().find("1.2") != std::string::npos);
   CHECK(format::decode_sqz(rebuild(bytes, 1, 99, 0)).is_ok());   // optional: skipped
   auto required = format::decode_sqz(rebuild(bytes, 1, 99, 1));  // required: rejected
   REQUIRE_FALSE(required.is_ok());
@@ -233,9 +243,7 @@ TEST_CASE("binary16 biases and codebooks (SPEC 1.1): rounded, re-tied, read back
     auto back = format::decode_sqz(bytes);
     REQUIRE_MESSAGE(back.is_ok(), back.status().message());
     const std::vector<spec::ConvWeights> independent = spec::read(bytes);
-    std::map<std::string, std::string> coding;
-    for (const auto& row : back->ledger)
-      if (row.part == "bias") coding[row.layer] = row.coding;
+    auto coding = codings(back->ledger, "bias");
     size_t conv = 0;
     for (size_t i = 0; i < m.layers.size(); ++i) {
       const Layer &a = m.layers[i], &w = written.model.layers[i], &b = back->model.layers[i];
@@ -254,10 +262,9 @@ TEST_CASE("binary16 biases and codebooks (SPEC 1.1): rounded, re-tied, read back
       for (size_t j = 0; j < a.weight.data.size(); ++j)
         CHECK(std::abs(b.weight.data[j] - a.weight.data[j]) <=
               std::abs(a.weight.data[j]) / 2048 + 1e-7f);
-      // Stored as binary16 unless two centroids would merge (only likely with 256 of them).
-      const bool half = coding[a.name] == "f16";
-      CHECK((half || a.quant.bits == 8));
-      if (!half) continue;
+      // Always binary16 here: every value is finite and small; centroids that round to one
+      // value merge.
+      REQUIRE(coding[a.name] == "f16");
       half_layers++;
       for (float v : b.bias.data) CHECK(v == static_cast<float>(static_cast<_Float16>(v)));
       for (float v : b.quant.codebook) CHECK(v == static_cast<float>(static_cast<_Float16>(v)));
@@ -266,7 +273,7 @@ TEST_CASE("binary16 biases and codebooks (SPEC 1.1): rounded, re-tied, read back
   CHECK(half_layers > 20);
 }
 
-TEST_CASE("binary16 falls back to float32 per layer where it cannot hold the values") {
+TEST_CASE("binary16 falls back to float32 where values overflow; merged centroids are one") {
   Model m = quantized_tiny(21, 0.5, 3);
   Layer* big = m.find_layer("conv1");
   big->bias.data[0] = 1e6f;  // beyond binary16's 65504
@@ -277,12 +284,182 @@ TEST_CASE("binary16 falls back to float32 per layer where it cannot hold the val
   const std::string bytes = encode_half(m, &written);
   auto back = format::decode_sqz(bytes);
   REQUIRE(back.is_ok());
-  std::map<std::string, std::string> bias_coding;
-  for (const auto& row : back->ledger)
-    if (row.part == "bias") bias_coding[row.layer] = row.coding;
+  auto bias_coding = codings(back->ledger, "bias");
   CHECK(bias_coding["conv1"] == "f32");
-  CHECK(bias_coding["fire/e1"] == "f32");
   CHECK(bias_coding["fire/squeeze"] == "f16");
   CHECK(back->model.find_layer("conv1")->bias.data[0] == 1e6f);
-  CHECK(back->model.find_layer("fire/e1")->quant.codebook == close->quant.codebook);
+  // The two centroids that binary16 cannot tell apart are stored once; their weights decode
+  // to the same value as before.
+  CHECK(bias_coding["fire/e1"] == "f16");
+  const Layer* e1 = back->model.find_layer("fire/e1");
+  CHECK(e1->quant.codebook.size() == close->quant.codebook.size() - 1);
+  for (size_t i = 0; i < e1->weight.data.size(); ++i)
+    CHECK(e1->weight.data[i] == static_cast<float>(static_cast<_Float16>(close->weight.data[i])));
+  CHECK(spec::read(bytes).at(2).weight == e1->weight.data);
+}
+
+namespace {
+
+// The payload offsets of section `index` (0-based) of a file.
+std::pair<size_t, size_t> section_span(const std::string& bytes, size_t index) {
+  ByteReader r(std::string_view(bytes).substr(12));
+  uint32_t n = 0;
+  (void)r.get_u32(&n);
+  size_t at = 16 + 12 * size_t{n};
+  for (uint32_t i = 0; i < n; ++i) {
+    const size_t size =
+        load_u32(reinterpret_cast<const uint8_t*>(bytes.data()) + 16 + 12 * size_t{i} + 8);
+    if (i == index) return {at, size};
+    at += size;
+  }
+  return {0, 0};
+}
+
+// Sets byte `offset` of section `index`'s payload, then fixes its CRC and the file's.
+std::string patch_section(std::string bytes, size_t index, size_t offset, uint8_t value) {
+  const auto [at, size] = section_span(bytes, index);
+  bytes[at + offset] = static_cast<char>(value);
+  std::string crc;
+  put_u32(&crc, crc32c(bytes.data() + at, size));
+  bytes.replace(16 + 12 * index + 4, 4, crc);
+  crc.clear();
+  put_u32(&crc, crc32c(bytes.data(), bytes.size() - 4));
+  bytes.replace(bytes.size() - 4, 4, crc);
+  return bytes;
+}
+
+
+}  // namespace
+
+TEST_CASE("whole-kernel masks (SPEC 1.2): gaps between kernels, read by both readers") {
+  Model pruned = test::tiny_squeezenet(31, 19, 10, 1.0);
+  prune::PruneOptions po;
+  po.density = 0.3;
+  po.granularity = prune::Granularity::kKernel;
+  REQUIRE(prune::prune_once(pruned, po).is_ok());
+  for (int bits : {0, 3}) {
+    Model m = pruned;
+    if (bits) {
+      quant::QuantizeOptions qo;
+      qo.bits = bits;
+      REQUIRE(quant::quantize_model(m, qo).is_ok());
+    }
+    INFO("bits " << bits);
+    format::SqzFile written;
+    const std::string bytes = encode(m, &written);
+    CHECK(version_minor(bytes) == 2);
+    auto back = format::decode_sqz(bytes);
+    REQUIRE_MESSAGE(back.is_ok(), back.status().message());
+    const std::vector<spec::ConvWeights> independent = spec::read(bytes);
+    const auto positions = codings(back->ledger, "positions");
+    CHECK(positions == codings(written.ledger, "positions"));
+    size_t conv = 0;
+    for (const Layer& a : m.layers) {
+      if (a.op != OpKind::kConvolution) continue;
+      INFO("layer " << a.name);
+      const Layer& b = *back->model.find_layer(a.name);
+      CHECK(b.mask == a.mask);
+      CHECK(b.weight.data == a.weight.data);
+      CHECK(independent.at(conv++).weight == a.weight.data);
+      const bool window = a.conv.kernel_h * a.conv.kernel_w > 1;
+      CHECK((positions.at(a.name).rfind("gaps-kernels", 0) == 0) == window);
+    }
+  }
+  // One weight fewer in a kept kernel: that layer's mask is no longer whole kernels.
+  Model broken = pruned;
+  Layer* e3 = broken.find_layer("fire/e3");
+  const auto first = std::find(e3->mask.begin(), e3->mask.end(), uint8_t{1}) - e3->mask.begin();
+  e3->mask[static_cast<size_t>(first)] = 0;
+  e3->weight.data[static_cast<size_t>(first)] = 0;
+  format::SqzFile per_weight, per_kernel;
+  encode(broken, &per_weight);
+  encode(pruned, &per_kernel);
+  const auto broken_codings = codings(per_weight.ledger, "positions");
+  CHECK(broken_codings.at("fire/e3").rfind("gaps-kernels", 0) != 0);
+  auto position_bytes = [](const format::SqzFile& f, const std::string& layer) {
+    for (const auto& row : f.ledger)
+      if (row.layer == layer && row.part == "positions") return row.bytes;
+    return uint64_t{0};
+  };
+  CHECK(position_bytes(per_kernel, "fire/e3") < position_bytes(per_weight, "fire/e3"));
+}
+
+TEST_CASE("kernel coding on a 1x1 layer, or listing too many kernels, is an error") {
+  Model m = test::tiny_squeezenet(32, 19, 10, 0.3);
+  for (Layer& l : m.layers) {
+    if (l.op != OpKind::kConvolution) continue;
+    l.mask.resize(l.weight.data.size());
+    for (size_t i = 0; i < l.mask.size(); ++i) l.mask[i] = l.weight.data[i] != 0.0f;
+  }
+  format::SqzFile file;
+  const std::string bytes = encode(m, &file);
+  // Sections: GRAPH, METADATA, then one LAYER per convolution in layer order; byte 5 of a
+  // LAYER payload is position_coding.
+  size_t section = 2, tried = 0;
+  for (const Layer& l : m.layers) {
+    if (l.op != OpKind::kConvolution) continue;
+    const auto [at, size] = section_span(bytes, section);
+    const uint8_t coding = static_cast<uint8_t>(bytes[at + 5]);
+    if (coding == 1) {  // gaps between stored positions: same header layout as coding 4
+      INFO("layer " << l.name);
+      auto r = format::decode_sqz(patch_section(bytes, section, 5, 4));
+      REQUIRE_FALSE(r.is_ok());
+      const std::string& msg = r.status().message();
+      CHECK(msg.find(l.name) != std::string::npos);
+      if (l.conv.kernel_h * l.conv.kernel_w == 1)
+        CHECK(msg.find("1x1 window") != std::string::npos);
+      ++tried;
+    }
+    ++section;
+  }
+  CHECK(tried >= 3);
+}
+
+TEST_CASE("8-bit biases (SPEC 1.2): error within scale / 2, read back by both readers") {
+  format::SqzEncodeOptions o;
+  o.int8_biases = true;
+  int int8_layers = 0;
+  for (const Model& m : sample_models()) {
+    std::string bytes;
+    auto written = format::encode_sqz(m, o, &bytes);
+    REQUIRE(written.is_ok());
+    CHECK(version_minor(bytes) == 2);
+    format::SqzFile half;
+    CHECK(bytes.size() < encode_half(m, &half).size());
+    auto back = format::decode_sqz(bytes);
+    REQUIRE_MESSAGE(back.is_ok(), back.status().message());
+    const std::vector<spec::ConvWeights> independent = spec::read(bytes);
+    auto bias_coding = codings(back->ledger, "bias");
+    size_t conv = 0;
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      const Layer &a = m.layers[i], &w = written->model.layers[i], &b = back->model.layers[i];
+      if (a.op != OpKind::kConvolution) continue;
+      INFO("layer " << a.name);
+      CHECK(w.bias.data == b.bias.data);
+      CHECK(w.weight.data == b.weight.data);
+      CHECK(independent[conv].bias == b.bias.data);
+      CHECK(independent[conv].weight == b.weight.data);
+      ++conv;
+      REQUIRE(bias_coding[a.name] == "i8");
+      ++int8_layers;
+      float max_abs = 0;
+      for (float v : a.bias.data) max_abs = std::max(max_abs, std::fabs(v));
+      for (size_t j = 0; j < a.bias.data.size(); ++j)
+        CHECK(std::fabs(b.bias.data[j] - a.bias.data[j]) <= max_abs / 254 * 1.0001f);
+    }
+  }
+  CHECK(int8_layers > 20);
+
+  // A stored q of -128 is outside the coding.
+  const Model m = quantized_tiny(33, 0.4, 3);
+  std::string bytes;
+  REQUIRE(format::encode_sqz(m, o, &bytes).is_ok());
+  const auto [at, size] = section_span(bytes, 1);  // GRAPH, then conv1's LAYER (no METADATA)
+  const uint8_t coding = static_cast<uint8_t>(bytes[at + 5]);
+  const size_t bias_at = 12 + (coding != 0 && coding != 3 ? 2 : 0) + (coding ? 4 : 0);
+  REQUIRE(static_cast<uint8_t>(bytes[at + 7]) == 2);  // float_coding
+  auto r = format::decode_sqz(patch_section(bytes, 1, bias_at + 4, 0x80));
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().message().find("-128") != std::string::npos);
+  CHECK(format::decode_sqz(patch_section(bytes, 1, bias_at + 4, 0x81)).is_ok());
 }

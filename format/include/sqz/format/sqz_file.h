@@ -12,7 +12,7 @@
 namespace sqz::format {
 
 constexpr int kSqzVersionMajor = 1;
-constexpr int kSqzVersionMinor = 1;  // the newest minor version this library reads and writes
+constexpr int kSqzVersionMinor = 2;  // the newest minor version this library reads and writes
 
 // One line of the size ledger: the rows of a file sum exactly to its size.
 struct LedgerRow {
@@ -34,6 +34,10 @@ struct SqzEncodeOptions {
   // Store biases and codebooks as binary16 (SPEC 1.1) in every layer where they stay finite
   // and the codebook strictly ascending; the returned SqzFile::model holds the rounded values.
   bool half_floats = false;
+  // Store biases as 8-bit (scale x int8, SPEC 1.2) and codebooks as binary16, in every layer
+  // where they stay finite and the codebook strictly ascending (else as half_floats would,
+  // else float32). Lossy: the returned SqzFile::model holds the values that readers decode.
+  bool int8_biases = false;
 };
 
 struct SqzFile {

@@ -24,8 +24,17 @@ enum class Schedule {
   kCubic,   // sparsity follows Zhu & Gupta (2017): fast at first, gentle at the end
 };
 
+enum class Granularity {
+  kWeight,  // single weights, ranked by |w| (Han et al. 2015)
+  kKernel,  // whole k_h x k_w kernels of the layers with a window larger than 1x1, ranked by
+            // their RMS; 1x1 layers stay per weight. Coarse blocks need a position per kernel
+            // instead of per weight (Mao et al. 2017, "Exploring the granularity of sparsity in
+            // convolutional neural networks", Sec. 3-4).
+};
+
 struct PruneOptions {
   Criterion criterion = Criterion::kDensity;
+  Granularity granularity = Granularity::kWeight;
   double density = 1.0;  // kDensity, kGlobalDensity: in (0, 1]
   double quality = 0.0;  // kQuality: >= 0
   // Per-layer densities that override the criterion (e.g. {"conv1", 1.0} keeps it dense).
@@ -53,8 +62,10 @@ double scheduled_density(double start, double target, int step, int steps, Sched
 Result<std::vector<LayerReport>> prune_once(Model& model, const PruneOptions& options);
 
 // Keeps the `keep` largest-magnitude weights among the layer's kept positions (ties: lower
-// index first) and prunes the rest. Returns the report.
-LayerReport prune_layer_to_count(Layer& layer, int64_t keep);
+// index first) and prunes the rest. kKernel: keeps round(keep / window) whole kernels, ranked
+// by RMS; positions pruned before stay pruned. Returns the report.
+LayerReport prune_layer_to_count(Layer& layer, int64_t keep,
+                                 Granularity granularity = Granularity::kWeight);
 
 // Called after each pruning step (and, by the pipeline, after quantization) so that the
 // weights can be retrained. The pipeline re-enforces masks (and codebooks) after each call.
