@@ -70,6 +70,31 @@ std::map<std::string, std::string> codings(const std::vector<format::LedgerRow>&
   return out;
 }
 
+// Decodes `bytes` with the library and with the spec-only reader: every convolution's weights,
+// biases and codebook must be what the writer returned (`written`), bit for bit. Returns the
+// library's decoding.
+format::SqzFile read_back_agreeing(const std::string& bytes, const Model& written) {
+  auto back = format::decode_sqz(bytes);
+  REQUIRE_MESSAGE(back.is_ok(), back.status().message());
+  const std::vector<spec::ConvWeights> independent = spec::read(bytes);
+  size_t conv = 0;
+  for (size_t i = 0; i < written.layers.size(); ++i) {
+    const Layer &w = written.layers[i], &b = back->model.layers[i];
+    if (w.op != OpKind::kConvolution) continue;
+    INFO("layer " << w.name);
+    CHECK(w.weight.data == b.weight.data);
+    CHECK(w.bias.data == b.bias.data);
+    CHECK(w.quant.codebook == b.quant.codebook);
+    REQUIRE(conv < independent.size());
+    CHECK(independent[conv].name == w.name);
+    CHECK(independent[conv].weight == b.weight.data);
+    CHECK(independent[conv].bias == b.bias.data);
+    ++conv;
+  }
+  CHECK(conv == independent.size());
+  return std::move(*back);
+}
+
 // Rewrites a file with a new version or an extra section, fixing sizes and CRCs (per SPEC).
 std::string rebuild(const std::string& bytes, uint16_t major, int extra_type,
                     uint16_t extra_flags) {
@@ -127,35 +152,27 @@ TEST_CASE(".sqz round trips every weight kind, bit for bit, and the spec reader 
   for (const Model& m : sample_models()) {
     format::SqzFile written;
     const std::string bytes = encode(m, &written);
-    auto back = format::decode_sqz(bytes);
-    REQUIRE_MESSAGE(back.is_ok(), back.status().message());
-    const std::vector<spec::ConvWeights> independent = spec::read(bytes);
-    size_t conv = 0;
+    const format::SqzFile back = read_back_agreeing(bytes, written.model);
     for (size_t i = 0; i < m.layers.size(); ++i) {
-      const Layer &a = m.layers[i], &b = back->model.layers[i];
+      const Layer &a = m.layers[i], &b = back.model.layers[i];
       INFO("layer " << a.name);
       CHECK(a.name == b.name);
       CHECK(a.op == b.op);
       CHECK(a.inputs == b.inputs);
       if (a.op != OpKind::kConvolution) continue;
+      // Lossless: the input itself comes back.
       CHECK(std::memcmp(a.weight.data.data(), b.weight.data.data(), 4 * a.weight.numel()) == 0);
       CHECK(a.bias.data == b.bias.data);
       CHECK(a.quant.codebook == b.quant.codebook);
       CHECK(a.quant.codes == b.quant.codes);
       if (!a.mask.empty()) CHECK(a.mask == b.mask);
-      REQUIRE(conv < independent.size());
-      CHECK(independent[conv].name == a.name);
-      CHECK(independent[conv].weight == a.weight.data);
-      CHECK(independent[conv].bias == a.bias.data);
-      ++conv;
     }
-    CHECK(conv == independent.size());
     uint64_t sum = 0, read_sum = 0;
     for (const auto& row : written.ledger) sum += row.bytes;
-    for (const auto& row : back->ledger) read_sum += row.bytes;
+    for (const auto& row : back.ledger) read_sum += row.bytes;
     CHECK(sum == bytes.size());
     CHECK(read_sum == bytes.size());
-    CHECK(back->metadata == format::Metadata{{"producer", "test"}});
+    CHECK(back.metadata == format::Metadata{{"producer", "test"}});
   }
 }
 
@@ -240,22 +257,13 @@ TEST_CASE("binary16 biases and codebooks (SPEC 1.1): rounded, re-tied, read back
     CHECK(version_minor(bytes) == 1);
     CHECK(version_minor(encode(m)) == 0);  // without binary16 a file stays a 1.0 file
     CHECK(bytes.size() < encode(m).size());
-    auto back = format::decode_sqz(bytes);
-    REQUIRE_MESSAGE(back.is_ok(), back.status().message());
-    const std::vector<spec::ConvWeights> independent = spec::read(bytes);
-    auto coding = codings(back->ledger, "bias");
-    size_t conv = 0;
+    // What the writer returns is what both readers read, bit for bit ...
+    const format::SqzFile back = read_back_agreeing(bytes, written.model);
+    auto coding = codings(back.ledger, "bias");
     for (size_t i = 0; i < m.layers.size(); ++i) {
-      const Layer &a = m.layers[i], &w = written.model.layers[i], &b = back->model.layers[i];
+      const Layer &a = m.layers[i], &b = back.model.layers[i];
       if (a.op != OpKind::kConvolution) continue;
       INFO("layer " << a.name);
-      // What the writer returns is what both readers read, bit for bit.
-      CHECK(w.weight.data == b.weight.data);
-      CHECK(w.bias.data == b.bias.data);
-      CHECK(w.quant.codebook == b.quant.codebook);
-      CHECK(independent[conv].weight == b.weight.data);
-      CHECK(independent[conv].bias == b.bias.data);
-      ++conv;
       // ... and differs from the input by binary16 rounding only (half an ulp: 2^-11).
       for (size_t j = 0; j < a.bias.data.size(); ++j)
         CHECK(std::abs(b.bias.data[j] - a.bias.data[j]) <= std::abs(a.bias.data[j]) / 2048 + 1e-7f);
@@ -328,7 +336,6 @@ std::string patch_section(std::string bytes, size_t index, size_t offset, uint8_
   return bytes;
 }
 
-
 }  // namespace
 
 TEST_CASE("whole-kernel masks (SPEC 1.2): gaps between kernels, read by both readers") {
@@ -348,19 +355,15 @@ TEST_CASE("whole-kernel masks (SPEC 1.2): gaps between kernels, read by both rea
     format::SqzFile written;
     const std::string bytes = encode(m, &written);
     CHECK(version_minor(bytes) == 2);
-    auto back = format::decode_sqz(bytes);
-    REQUIRE_MESSAGE(back.is_ok(), back.status().message());
-    const std::vector<spec::ConvWeights> independent = spec::read(bytes);
-    const auto positions = codings(back->ledger, "positions");
+    const format::SqzFile back = read_back_agreeing(bytes, written.model);
+    const auto positions = codings(back.ledger, "positions");
     CHECK(positions == codings(written.ledger, "positions"));
-    size_t conv = 0;
     for (const Layer& a : m.layers) {
       if (a.op != OpKind::kConvolution) continue;
       INFO("layer " << a.name);
-      const Layer& b = *back->model.find_layer(a.name);
+      const Layer& b = *back.model.find_layer(a.name);
       CHECK(b.mask == a.mask);
       CHECK(b.weight.data == a.weight.data);
-      CHECK(independent.at(conv++).weight == a.weight.data);
       const bool window = a.conv.kernel_h * a.conv.kernel_w > 1;
       CHECK((positions.at(a.name).rfind("gaps-kernels", 0) == 0) == window);
     }
@@ -426,20 +429,12 @@ TEST_CASE("8-bit biases (SPEC 1.2): error within scale / 2, read back by both re
     CHECK(version_minor(bytes) == 2);
     format::SqzFile half;
     CHECK(bytes.size() < encode_half(m, &half).size());
-    auto back = format::decode_sqz(bytes);
-    REQUIRE_MESSAGE(back.is_ok(), back.status().message());
-    const std::vector<spec::ConvWeights> independent = spec::read(bytes);
-    auto bias_coding = codings(back->ledger, "bias");
-    size_t conv = 0;
+    const format::SqzFile back = read_back_agreeing(bytes, written->model);
+    auto bias_coding = codings(back.ledger, "bias");
     for (size_t i = 0; i < m.layers.size(); ++i) {
-      const Layer &a = m.layers[i], &w = written->model.layers[i], &b = back->model.layers[i];
+      const Layer &a = m.layers[i], &b = back.model.layers[i];
       if (a.op != OpKind::kConvolution) continue;
       INFO("layer " << a.name);
-      CHECK(w.bias.data == b.bias.data);
-      CHECK(w.weight.data == b.weight.data);
-      CHECK(independent[conv].bias == b.bias.data);
-      CHECK(independent[conv].weight == b.weight.data);
-      ++conv;
       REQUIRE(bias_coding[a.name] == "i8");
       ++int8_layers;
       float max_abs = 0;
