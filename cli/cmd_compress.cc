@@ -1,58 +1,122 @@
-// compress: the command line of the whole pipeline (compress_pipeline.h), with a config file.
+// compress: the command line of the whole pipeline (sqz/pipeline/compress.h), with a config
+// file; the .sqz is written once the pipeline has measured it.
+#include <cstdio>
+
 #include "commands.h"
 #include "common.h"
-#include "compress_pipeline.h"
-#include "image_split.h"
 #include "output.h"
+#include "progress.h"
+#include "sqz/core/file_io.h"
+#include "sqz/pipeline/compress.h"
+#include "sqz/pipeline/image_split.h"
 
 namespace sqz::cli {
+namespace {
+
+// What the command line gives as text, before it is checked and typed.
+struct Flags {
+  std::string out, config, granularity = "weight", widths = "3,4,5,6,7,8", init = "linear",
+                       calib_split;
+  std::vector<std::string> layer_density, layer_bits;
+  bool force = false, half_floats = false, int8_biases = false;
+};
+
+Result<quant::QuantizeOptions> quantize_options(const Flags& f, int bits) {
+  quant::QuantizeOptions q;
+  q.bits = bits;
+  if (f.init == "kmeans++")
+    q.init = quant::Init::kKmeansPlusPlus;
+  else if (f.init == "exact")
+    q.exact = true;
+  else if (f.init != "linear")
+    return Status(ErrorCode::kInvalidArgument,
+                  "--init must be linear, kmeans++ or exact, not '" + f.init + "'");
+  SQZ_ASSIGN_OR_RETURN(auto values, parse_name_values(f.layer_bits, "--layer-bits"));
+  for (const auto& [name, v] : values) q.layer_bits[name] = static_cast<int>(v);
+  return q;
+}
+
+// Types the textual flags into the library's options; usage errors as kInvalidArgument.
+Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
+  SQZ_ASSIGN_OR_RETURN(o->quantize, quantize_options(f, o->quantize.bits));
+  SQZ_ASSIGN_OR_RETURN(o->granularity, parse_granularity(f.granularity));
+  SQZ_ASSIGN_OR_RETURN(o->layer_density, parse_name_values(f.layer_density, "--layer-density"));
+  SQZ_ASSIGN_OR_RETURN(o->widths, pipeline::parse_widths(f.widths));
+  if (!f.calib_split.empty()) {
+    SQZ_ASSIGN_OR_RETURN(o->calib_fold, pipeline::parse_fold(f.calib_split, "--calib-split"));
+  }
+  o->encoding.half_floats = f.half_floats;
+  o->encoding.int8_biases = f.int8_biases;
+  o->output_name = f.out;
+  return pipeline::check_compress_options(*o);
+}
+
+void print_result(const pipeline::CompressResult& r, const std::string& out,
+                  const GlobalFlags& flags) {
+  if (flags.json) {
+    nlohmann::json j = pipeline::stage_table_object(r.stages, r.holdout_images);
+    j["output"] = out;
+    j["seconds"] = r.seconds;
+    for (const Layer& l : r.model.layers)
+      if (l.quant.active()) j["widths"][l.name] = l.quant.bits;
+    std::fputs((j.dump(2) + "\n").c_str(), stdout);
+  } else {
+    std::fputs(pipeline::stage_table_text(r.stages, r.holdout_images).c_str(), stdout);
+  }
+  if (!flags.quiet)
+    std::fprintf(stderr, "wrote %s (%zu bytes) in %.0f s\n", out.c_str(), r.bytes.size(),
+                 r.seconds);
+}
+
+}  // namespace
 
 int cmd_compress(int argc, char** argv) {
   GlobalFlags flags;
-  CompressSettings s;
-  CalibrateOptions& c = s.calibration;
+  Flags f;
+  pipeline::CompressOptions s;
+  pipeline::CalibrateOptions& c = s.calibration;
   po::options_description general("options");
   add_global_options(general, &flags);
-  general.add_options()("model", po::value(&s.model)->required(), "input model")(
+  general.add_options()("model", po::value(&s.model_path)->required(), "input model")(
       "prototxt", po::value(&s.prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "output,o", po::value(&s.out)->required(), "output .sqz")(
-      "force,f", po::bool_switch(&s.force), "overwrite an existing output")(
-      "config", po::value(&s.config), "read further options from FILE (key = value lines)")(
+      "output,o", po::value(&f.out)->required(), "output .sqz")(
+      "force,f", po::bool_switch(&f.force), "overwrite an existing output")(
+      "config", po::value(&f.config), "read further options from FILE (key = value lines)")(
       "threads", po::value(&s.threads)->default_value(1), "worker threads")(
       "seed", po::value(&s.seed)->default_value(1), "seed for crops, order and k-means++");
   po::options_description prune_opts("pruning (off unless --density or --layer-density)");
   prune_opts.add_options()("density", po::value(&s.density)->default_value(0.0),
                            "keep this fraction of all weights (one global magnitude threshold)")(
-      "layer-density", po::value(&s.layer_density)->composing(), "NAME=D for one layer")(
-      "granularity", po::value(&s.granularity)->default_value("weight"),
+      "layer-density", po::value(&f.layer_density)->composing(), "NAME=D for one layer")(
+      "granularity", po::value(&f.granularity)->default_value("weight"),
       "weight | kernel (k x k layers keep or lose whole kernels)")(
       "retrain-steps", po::value(&s.retrain_steps)->default_value(300),
       "distillation steps on the surviving weights after pruning (needs --calib)");
   po::options_description quant_opts("weight sharing");
-  quant_opts.add_options()("bits,b", po::value(&s.bits)->default_value(6),
+  quant_opts.add_options()("bits,b", po::value(&s.quantize.bits)->default_value(6),
                            "codebook index bits per layer, 1..8")(
-      "layer-bits", po::value(&s.layer_bits)->composing(), "NAME=BITS for one layer")(
+      "layer-bits", po::value(&f.layer_bits)->composing(), "NAME=BITS for one layer")(
       "target-bytes", po::value(&s.target_bytes)->default_value(0),
       "choose each layer's bits so that the .sqz fits this size (needs --calib)")(
-      "widths", po::value(&s.widths)->default_value("3,4,5,6,7,8"),
+      "widths", po::value(&f.widths)->default_value("3,4,5,6,7,8"),
       "--target-bytes: candidate widths")(
       "probe-images", po::value(&s.probe_images)->default_value(24),
       "--target-bytes: calibration images used to measure each layer's sensitivity")(
-      "init", po::value(&s.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
-      "half-floats", po::bool_switch(&s.half_floats),
+      "init", po::value(&f.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
+      "half-floats", po::bool_switch(&f.half_floats),
       "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)")(
-      "int8-biases", po::bool_switch(&s.int8_biases),
+      "int8-biases", po::bool_switch(&f.int8_biases),
       "store biases as 8-bit (scale x int8) and codebooks as binary16 (format 1.2)");
   po::options_description calib_opts("calibration (distillation on unlabeled images)");
-  calib_opts.add_options()("calib", po::value(&s.calib), "folder of calibration images")(
-      "calib-split", po::value(&s.calib_split),
+  calib_opts.add_options()("calib", po::value(&s.calib_dir), "folder of calibration images")(
+      "calib-split", po::value(&f.calib_split),
       "K/N: calibrate on fold K of N of --calib, hold the rest out for measuring")(
       "calib-steps", po::value(&c.steps)->default_value(600), "optimizer steps (0: none)")(
       "calib-batch", po::value(&c.batch)->default_value(8), "images per step")(
       "calib-lr", po::value(&c.learning_rate)->default_value(1e-4), "Adam learning rate")(
       "temperature", po::value(&c.temperature)->default_value(1.0), "distillation temperature")(
       "no-augment", "centre crops only, no random crops or mirroring")(
-      "holdout", po::value(&s.holdout), "folder of held-out labelled images to measure on")(
+      "holdout", po::value(&s.holdout_dir), "folder of held-out labelled images to measure on")(
       "labels", po::value(&s.labels),
       "class list for held-out images (default: synsets.txt beside the folder)");
   general.add(prune_opts).add(quant_opts).add(calib_opts);
@@ -64,23 +128,18 @@ int cmd_compress(int argc, char** argv) {
                   general, {"model"}, argc, argv, &vm, &code))
     return code;
   c.augment = !vm.count("no-augment");
-  c.threads = s.threads;
-  c.seed = s.seed;
   if (s.threads < 1) return usage_error("compress", "--threads must be at least 1");
-  if (s.calib.empty() && !s.calib_split.empty())
+  if (s.calib_dir.empty() && !f.calib_split.empty())
     return usage_error("compress", "--calib-split needs --calib");
-  if (!s.calib_split.empty())
-    if (auto fold = parse_fold(s.calib_split, "--calib-split"); !fold.is_ok())
-      return usage_error("compress", fold.status().message());
-  if (auto unit = parse_granularity(s.granularity); !unit.is_ok())
-    return usage_error("compress", unit.status().message());
-  if (auto widths = parse_widths(s.widths); !widths.is_ok())
-    return usage_error("compress", widths.status().message());
-  if (Status st = check_output_path(s.out, s.force); !st.is_ok()) return fail(st);
-  auto q = quantize_options(s);
-  if (!q.is_ok()) return usage_error("compress", q.status().message());
-  if (s.bits < 1 || s.bits > 8) return usage_error("compress", "--bits must be in 1..8");
-  return run_compress(s, *q, flags);
+  if (Status st = finish_options(f, &s); !st.is_ok())
+    return usage_error("compress", st.message());
+  if (Status st = check_output_path(f.out, f.force); !st.is_ok()) return fail(st);
+  ConsoleObserver observer(flags.quiet, flags.verbose);
+  auto result = pipeline::compress(s, &observer);
+  if (!result.is_ok()) return fail(result.status());
+  if (Status st = write_file_atomic(f.out, result->bytes, f.force); !st.is_ok()) return fail(st);
+  print_result(*result, f.out, flags);
+  return kExitOk;
 }
 
 }  // namespace sqz::cli

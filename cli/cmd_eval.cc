@@ -1,14 +1,23 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "classify.h"
+#include "sqz/pipeline/classify.h"
 #include "commands.h"
 #include "common.h"
-#include "image_split.h"
-#include "labels.h"
+#include "sqz/pipeline/image_split.h"
+#include "sqz/pipeline/labels.h"
 #include "progress.h"
 
 namespace sqz::cli {
+
+using pipeline::Labels;
+using pipeline::label_from_filename;
+using pipeline::list_images;
+using pipeline::load_input;
+using pipeline::preprocess_for;
+using pipeline::read_labels;
+using pipeline::refuse_calibration_images;
+using pipeline::top_k;
 
 int cmd_eval(int argc, char** argv) {
   GlobalFlags flags;

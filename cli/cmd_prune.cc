@@ -3,10 +3,12 @@
 #include "commands.h"
 #include "common.h"
 #include "output.h"
-#include "retrain_command.h"
+#include "sqz/pipeline/retrain_command.h"
 #include "sqz/prune/prune.h"
 
 namespace sqz::cli {
+
+using pipeline::CommandRetrainHook;
 namespace {
 
 void print_reports(const std::vector<prune::StepReport>& steps, double before, double after,

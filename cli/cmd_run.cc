@@ -1,11 +1,17 @@
 #include <cstdio>
 
-#include "classify.h"
+#include "sqz/pipeline/classify.h"
 #include "commands.h"
 #include "common.h"
-#include "labels.h"
+#include "sqz/pipeline/labels.h"
 
 namespace sqz::cli {
+
+using pipeline::Labels;
+using pipeline::load_input;
+using pipeline::preprocess_for;
+using pipeline::read_labels;
+using pipeline::top_k;
 
 int cmd_run(int argc, char** argv) {
   GlobalFlags flags;

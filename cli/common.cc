@@ -6,7 +6,6 @@
 #include <iostream>
 
 #include "sqz/core/file_io.h"
-#include "sqz/format/importers.h"
 
 namespace sqz::cli {
 
@@ -63,16 +62,6 @@ bool parse_args(const std::string& command, const std::string& synopsis,
   return true;
 }
 
-Result<Model> load_any_model(const std::string& path, const std::string& prototxt,
-                             format::Metadata* metadata) {
-  if (!metadata) return format::load_model(path, prototxt);
-  metadata->clear();
-  if (file_extension(path) != ".sqz") return format::load_model(path, prototxt);
-  SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path));
-  *metadata = std::move(f.metadata);
-  return std::move(f.model);
-}
-
 Result<prune::Granularity> parse_granularity(const std::string& text) {
   if (text == "weight") return prune::Granularity::kWeight;
   if (text == "kernel") return prune::Granularity::kKernel;
@@ -93,23 +82,6 @@ Result<std::map<std::string, double>> parse_name_values(const std::vector<std::s
     out[item.substr(0, eq)] = v;
   }
   return out;
-}
-
-std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace sqz::cli

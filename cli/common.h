@@ -9,11 +9,16 @@
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
 #include "sqz/format/sqz_file.h"
+#include "sqz/pipeline/model_io.h"
+#include "sqz/pipeline/text.h"
 #include "sqz/prune/prune.h"
 
 namespace sqz::cli {
 
 namespace po = boost::program_options;
+using pipeline::load_any_model;
+using pipeline::standard_metadata;
+using pipeline::json_quote;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -38,11 +43,6 @@ bool parse_args(const std::string& command, const std::string& synopsis,
 
 void add_global_options(po::options_description& options, GlobalFlags* flags);
 
-// Loads any supported model form (see format::load_model). metadata, when given, receives a
-// .sqz file's metadata (and is cleared for other forms).
-Result<Model> load_any_model(const std::string& path, const std::string& prototxt,
-                             format::Metadata* metadata = nullptr);
-
 // Parses repeated NAME=VALUE options (e.g. --layer-density conv1=0.5); flag names the option
 // in errors.
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
@@ -50,8 +50,5 @@ Result<std::map<std::string, double>> parse_name_values(const std::vector<std::s
 
 // Parses --granularity: "weight" or "kernel".
 Result<prune::Granularity> parse_granularity(const std::string& text);
-
-// JSON string literal with escapes.
-std::string json_quote(const std::string& s);
 
 }  // namespace sqz::cli

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "common.h"
 #include "sqz/core/file_io.h"
+#include "sqz/core/version.h"
 
 namespace {
 
@@ -60,7 +61,7 @@ int main(int argc, char** argv) {
     return sqz::cli::kExitOk;
   }
   if (name == "--version") {
-    std::printf("squeeze-compress 0.1.0\n");
+    std::printf("%s\n", sqz::kProducer);
     return sqz::cli::kExitOk;
   }
   for (const Command& c : kCommands)

@@ -13,14 +13,6 @@
 namespace sqz::cli {
 namespace {
 
-std::string fnv1a64_hex(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 std::string replace_extension(const std::string& path, const std::string& ext) {
   return std::filesystem::path(path).replace_extension(ext).string();
 }
@@ -36,15 +28,6 @@ Status check_output_path(const std::string& out, bool force) {
   if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
     return Status(ErrorCode::kIo, out + ": folder '" + dir.string() + "' does not exist");
   return Status::ok();
-}
-
-format::Metadata standard_metadata(const std::string& source_path, const std::string& pipeline) {
-  format::Metadata md{{"producer", "squeeze-compress 0.1.0"},
-                      {"source", std::filesystem::path(source_path).filename().string()}};
-  auto bytes = read_file(source_path);
-  if (bytes.is_ok()) md.push_back({"source_fnv1a64", fnv1a64_hex(*bytes)});
-  md.push_back({"pipeline", pipeline});
-  return md;
 }
 
 Result<format::SqzFile> write_sqz_file(const Model& model, const std::string& out,

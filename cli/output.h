@@ -12,9 +12,6 @@ namespace sqz::cli {
 // Fails before any work when out exists and force is off, or its folder is missing.
 Status check_output_path(const std::string& out, bool force);
 
-// Metadata every .sqz written by the CLI carries: producer, source file and hash, pipeline.
-format::Metadata standard_metadata(const std::string& source_path, const std::string& pipeline);
-
 // Encodes and writes a .sqz atomically. Returns the file description (with its ledger).
 Result<format::SqzFile> write_sqz_file(const Model& model, const std::string& out,
                                        const format::Metadata& metadata, bool force,

@@ -36,3 +36,29 @@ void Progress::finish() {
 }
 
 }  // namespace sqz::cli
+
+namespace sqz::cli {
+
+void ConsoleObserver::stage(int index, int count, const std::string& what) {
+  if (!quiet_) std::fprintf(stderr, "[%d/%d] %s\n", index, count, what.c_str());
+}
+
+void ConsoleObserver::task(const std::string& label, int64_t total) {
+  bar_ = std::make_unique<Progress>(label, total, !quiet_ && !label.empty());
+}
+
+void ConsoleObserver::progress(int64_t done) {
+  if (bar_) bar_->update(done);
+}
+
+void ConsoleObserver::task_done() { bar_.reset(); }
+
+void ConsoleObserver::note(const std::string& line) {
+  if (!quiet_) std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void ConsoleObserver::detail(const std::string& line) {
+  if (verbose_ && !quiet_) std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+}  // namespace sqz::cli

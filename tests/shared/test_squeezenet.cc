@@ -6,8 +6,8 @@
 #include <cstring>
 #include <sstream>
 
-#include "../../cli/classify.h"
-#include "../../cli/labels.h"
+#include "sqz/pipeline/classify.h"
+#include "sqz/pipeline/labels.h"
 #include "sqz/format/importers.h"
 #include "sqz/runtime/net.h"
 #include "test_util.h"
@@ -114,28 +114,28 @@ TEST_CASE("accuracy from the JPEGs matches the reference implementation") {
   const std::string dir = test::shared_dir();
   const std::vector<float> ref = read_f32(dir + "/reference/calib_logits.f32");
   std::istringstream files(test::read_bytes(dir + "/reference/calib_files.txt"));
-  auto labels = cli::read_labels(dir + "/images/synsets.txt");
+  auto labels = pipeline::read_labels(dir + "/images/synsets.txt");
   REQUIRE(labels.is_ok());
   Model m = load("onnx");
   rt::NetOptions two;
   two.threads = 2;
   auto net = rt::Net::create(m, two);
   REQUIRE(net.is_ok());
-  auto pre = cli::preprocess_for((*net)->input_chw());
+  auto pre = pipeline::preprocess_for((*net)->input_chw());
   REQUIRE(pre.is_ok());
   int n = 0, agree = 0, top1 = 0, top5 = 0, ref_top1 = 0, ref_top5 = 0;
   std::string name;
   while (std::getline(files, name)) {
     if (name.empty()) continue;
     const std::string path = dir + "/images/calib/" + name.substr(name.find_last_of('/') + 1);
-    auto in = cli::load_input(path, *pre);
+    auto in = pipeline::load_input(path, *pre);
     REQUIRE_MESSAGE(in.is_ok(), in.status().message());
     std::vector<float> out;
     REQUIRE((*net)->forward(in->data(), 1, &out).is_ok());
-    const int label = cli::label_from_filename(*labels, path);
+    const int label = pipeline::label_from_filename(*labels, path);
     REQUIRE(label >= 0);
-    auto mine = cli::top_k(out.data(), 1000, 5);
-    auto theirs = cli::top_k(ref.data() + n * 1000, 1000, 5);
+    auto mine = pipeline::top_k(out.data(), 1000, 5);
+    auto theirs = pipeline::top_k(ref.data() + n * 1000, 1000, 5);
     agree += mine[0] == theirs[0];
     top1 += mine[0] == label;
     top5 += std::count(mine.begin(), mine.end(), label);

@@ -1,28 +1,28 @@
-#include "calibrate.h"
+#include "sqz/pipeline/calibrate.h"
 
 #include <random>
 
 #include "sqz/runtime/net.h"
 #include "sqz/train/trainer.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 Result<std::vector<image::Image>> load_calibration_images(
     const std::vector<std::string>& files, const image::Preprocess& pre,
-    const std::function<void(int)>& progress) {
+    const std::function<Status(int)>& progress) {
   std::vector<image::Image> out;
   out.reserve(files.size());
   for (const std::string& f : files) {
     SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(f));
     out.push_back(image::resize_bilinear_antialias(img, pre.resize, pre.resize));
-    progress(static_cast<int>(out.size()));
+    SQZ_RETURN_IF_ERROR(progress(static_cast<int>(out.size())));
   }
   return out;
 }
 
 Status calibrate(Model& student, const Model& teacher, const std::vector<image::Image>& images,
                  const image::Preprocess& pre, const CalibrateOptions& options,
-                 const std::function<void(int, double)>& progress) {
+                 const std::function<Status(int, double)>& progress) {
   SQZ_RETURN_ERROR_IF(images.empty(), ErrorCode::kInvalidArgument, "no calibration images");
   SQZ_RETURN_ERROR_IF(options.steps < 0 || options.batch < 1, ErrorCode::kInvalidArgument,
                       "calibration steps must be >= 0 and the batch >= 1");
@@ -74,9 +74,9 @@ Status calibrate(Model& student, const Model& teacher, const std::vector<image::
     SQZ_ASSIGN_OR_RETURN(double loss,
                          trainer->step(batch.data(), nullptr, soft.data(), options.batch));
     total += loss;
-    progress(step + 1, total / (step + 1));
+    SQZ_RETURN_IF_ERROR(progress(step + 1, total / (step + 1)));
   }
   return Status::ok();
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -1,12 +1,12 @@
-#include "report.h"
+#include "sqz/pipeline/report.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "svg.h"
+#include "sqz/pipeline/svg.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 namespace {
 
 std::string fmt(const char* format, double v) {
@@ -251,4 +251,4 @@ std::string report_html(const ReportData& r) {
   return out + "</body>\n</html>\n";
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

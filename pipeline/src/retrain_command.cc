@@ -1,4 +1,4 @@
-#include "retrain_command.h"
+#include "sqz/pipeline/retrain_command.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include "sqz/format/exporters.h"
 #include "sqz/format/importers.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 namespace {
 
 std::string shell_quote(const std::string& s) {
@@ -114,4 +114,4 @@ Status CommandRetrainHook::retrain(Model& model, int step, int steps, bool after
   return copy_trained_weights(*trained, model, "retrain command's output");
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

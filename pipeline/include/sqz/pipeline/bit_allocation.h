@@ -16,7 +16,7 @@
 #include "sqz/format/sqz_file.h"
 #include "sqz/quantize/quantize.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 struct LayerCosts {
   std::string layer;
@@ -46,4 +46,4 @@ Result<std::map<std::string, int>> allocate_bits(const BitTable& table, int64_t 
 // Total bytes of a choice of widths.
 int64_t allocated_bytes(const BitTable& table, const std::map<std::string, int>& bits);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -6,9 +6,10 @@
 #include <vector>
 
 #include "sqz/format/sqz_file.h"
-#include "stage_table.h"
+#include "sqz/pipeline/observer.h"
+#include "sqz/pipeline/stage_table.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 // One .sqz measured on images it was not calibrated on.
 struct ModelPoint {
@@ -40,10 +41,25 @@ struct ReportData {
   int64_t images = 0;              // held-out images behind the first model's accuracy
 };
 
+// What report measures: files (the first described in full), the uncompressed reference (for
+// agreement and KL; needs images), and the labelled images to measure on (each model skips
+// the images it was calibrated on). labels: class list ("" = synsets.txt beside the folder,
+// when present); limit > 0 keeps the first `limit` images.
+struct ReportOptions {
+  std::vector<std::string> models;
+  std::string reference, prototxt, images, labels;
+  int limit = 0, threads = 1;
+};
+
+// Reads every file and measures it. Errors: unreadable files, images or reference; a model
+// calibrated on every image given (nothing to measure it on).
+Result<ReportData> build_report(const ReportOptions& options, Observer* observer);
+
+// Renderings of the report.
 std::string report_markdown(const ReportData& r);
 std::string report_json(const ReportData& r);
 std::string report_html(const ReportData& r);
 // The accuracy-against-size chart alone (an <svg> document).
 std::string report_accuracy_svg(const ReportData& r);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -1,4 +1,4 @@
-#include "image_split.h"
+#include "sqz/pipeline/image_split.h"
 
 #include <cstdio>
 #include <set>
@@ -7,7 +7,7 @@
 #include "sqz/core/crc32c.h"
 #include "sqz/core/file_io.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 namespace {
 
 Result<std::string> file_crc_hex(const std::string& path) {
@@ -73,4 +73,4 @@ Status refuse_calibration_images(const std::string& model_path, const format::Me
   return Status::ok();
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -8,7 +8,7 @@
 #include "sqz/core/status.h"
 #include "sqz/format/sqz_file.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 // "K/N": the K-th of N interleaved folds of a sorted file list (file i is in fold i % N + 1).
 struct Fold {
@@ -38,4 +38,4 @@ Result<std::vector<std::string>> calibration_overlap(const format::Metadata& met
 Status refuse_calibration_images(const std::string& model_path, const format::Metadata& metadata,
                                  const std::vector<std::string>& files);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -1,8 +1,8 @@
-#include "stage_table.h"
+#include "sqz/pipeline/stage_table.h"
 
 #include <cstdio>
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 namespace {
 
 std::string percent(double f) {
@@ -80,4 +80,4 @@ nlohmann::json stage_table_object(const std::vector<StageRow>& rows, int64_t ima
   return j;
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

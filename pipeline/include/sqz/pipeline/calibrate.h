@@ -12,7 +12,7 @@
 #include "sqz/core/status.h"
 #include "sqz/image/image.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 struct CalibrateOptions {
   int steps = 600;
@@ -25,14 +25,17 @@ struct CalibrateOptions {
 };
 
 // Decodes and resizes each image once (to pre.resize squared) for calibrate().
-Result<std::vector<image::Image>> load_calibration_images(const std::vector<std::string>& files,
-                                                          const image::Preprocess& pre,
-                                                          const std::function<void(int)>& progress);
+// progress(images done) after each; a non-ok Status from it stops the call with that error.
+Result<std::vector<image::Image>> load_calibration_images(
+    const std::vector<std::string>& files, const image::Preprocess& pre,
+    const std::function<Status(int)>& progress);
 
 // Distils student towards teacher on `images` (already resized). progress(step, mean loss)
-// is called after every step. The student's masks and codebook assignments never change.
+// is called after every step; a non-ok Status from it stops the call with that error. The
+// student's masks and codebook assignments never change. kInvalidArgument for no images,
+// steps < 0 or batch < 1.
 Status calibrate(Model& student, const Model& teacher, const std::vector<image::Image>& images,
                  const image::Preprocess& pre, const CalibrateOptions& options,
-                 const std::function<void(int, double)>& progress);
+                 const std::function<Status(int, double)>& progress);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

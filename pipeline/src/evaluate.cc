@@ -1,14 +1,13 @@
-#include "evaluate.h"
+#include "sqz/pipeline/evaluate.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "classify.h"
-#include "labels.h"
-#include "progress.h"
+#include "sqz/pipeline/classify.h"
+#include "sqz/pipeline/labels.h"
 #include "sqz/runtime/net.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 namespace {
 
 std::vector<double> softmax(const float* x, int64_t n) {
@@ -31,23 +30,24 @@ double kl_divergence(const float* reference, const float* scores, int64_t n) {
 }
 
 Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
-                                const Shape& chw, bool quiet) {
+                                const Shape& chw, Observer* observer) {
   SQZ_ASSIGN_OR_RETURN(std::vector<std::string> files, list_images(dir));
   if (limit > 0 && files.size() > static_cast<size_t>(limit))
     files.resize(static_cast<size_t>(limit));
   SQZ_RETURN_ERROR_IF(files.empty(), ErrorCode::kNotFound, dir + ": no images (.jpg, .jpeg, .png)");
-  return load_image_files(files, labels_path, chw, quiet);
+  return load_image_files(files, labels_path, chw, observer);
 }
 
 Result<ImageSet> load_image_files(const std::vector<std::string>& files,
-                                  const std::string& labels_path, const Shape& chw, bool quiet) {
+                                  const std::string& labels_path, const Shape& chw,
+                                  Observer* observer) {
   Labels labels;
   if (!labels_path.empty()) {
     SQZ_ASSIGN_OR_RETURN(labels, read_labels(labels_path));
   }
   SQZ_ASSIGN_OR_RETURN(image::Preprocess pre, preprocess_for(chw));
   ImageSet set;
-  Progress progress("loading images", static_cast<int64_t>(files.size()), !quiet);
+  Task task(observer, "loading images", static_cast<int64_t>(files.size()));
   for (const std::string& path : files) {
     SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(path, pre));
     set.paths.push_back(path);
@@ -56,26 +56,25 @@ Result<ImageSet> load_image_files(const std::vector<std::string>& files,
                         path + ": its name does not start with a class id from " + labels_path);
     set.labels.push_back(label);
     set.inputs.push_back(std::move(in));
-    progress.update(static_cast<int64_t>(set.paths.size()));
+    SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(set.paths.size())));
   }
   return set;
 }
 
 Result<Scores> score_images(const Model& model, const ImageSet& images, int threads,
-                            const std::string& progress_label, bool quiet) {
+                            const std::string& progress_label, Observer* observer) {
   rt::NetOptions opts;
   opts.threads = threads;
   SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, opts));
   Scores s;
   s.classes = net->output_size();
   s.values.reserve(images.inputs.size() * static_cast<size_t>(s.classes));
-  Progress progress(progress_label, static_cast<int64_t>(images.inputs.size()),
-                    !quiet && !progress_label.empty());
+  Task task(observer, progress_label, static_cast<int64_t>(images.inputs.size()));
   std::vector<float> out;
   for (size_t i = 0; i < images.inputs.size(); ++i) {
     SQZ_RETURN_IF_ERROR(net->forward(images.inputs[i].data(), 1, &out));
     s.values.insert(s.values.end(), out.begin(), out.end());
-    progress.update(static_cast<int64_t>(i + 1));
+    SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
   }
   return s;
 }
@@ -107,4 +106,4 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
   return a;
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -1,4 +1,4 @@
-#include "labels.h"
+#include "sqz/pipeline/labels.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -6,7 +6,7 @@
 
 #include "sqz/core/file_io.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 Result<Labels> read_labels(const std::string& path) {
   SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, size_t{16} << 20));
@@ -52,4 +52,4 @@ Result<std::vector<std::string>> list_images(const std::string& dir) {
   return files;
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -7,7 +7,7 @@
 
 #include "sqz/core/status.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 struct Labels {
   std::vector<std::string> wnids, names;
@@ -22,4 +22,4 @@ int label_from_filename(const Labels& labels, const std::string& path);
 // Sorted image files (.jpg .jpeg .png, any case) directly inside dir.
 Result<std::vector<std::string>> list_images(const std::string& dir);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

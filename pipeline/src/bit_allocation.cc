@@ -1,13 +1,13 @@
-#include "bit_allocation.h"
+#include "sqz/pipeline/bit_allocation.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "evaluate.h"
+#include "sqz/pipeline/evaluate.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/runtime/net.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 namespace {
 
 double mean_kl(const std::vector<float>& ref, const std::vector<float>& out, int64_t n) {
@@ -132,4 +132,4 @@ Result<std::map<std::string, int>> allocate_bits(const BitTable& table, int64_t 
   return bits;
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

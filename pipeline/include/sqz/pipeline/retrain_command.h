@@ -7,7 +7,7 @@
 
 #include "sqz/prune/prune.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 class CommandRetrainHook : public prune::RetrainHook {
  public:
@@ -25,4 +25,4 @@ class CommandRetrainHook : public prune::RetrainHook {
 // order; every shape must agree. Errors name the layer.
 Status copy_trained_weights(const Model& trained, Model& model, const std::string& source);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -7,8 +7,9 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
+#include "sqz/pipeline/observer.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 struct ImageSet {
   std::vector<std::string> paths;
@@ -18,12 +19,13 @@ struct ImageSet {
 
 // Lists, labels (from "<wnid>_" file names when labels_path names a class list; "" = none)
 // and preprocesses the images of dir for a network input of shape chw. limit > 0 keeps the
-// first `limit` files. Shows progress on a terminal unless quiet.
+// first `limit` files. Reports a task "loading images" to observer (may be null).
 Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
-                                const Shape& chw, bool quiet);
+                                const Shape& chw, Observer* observer);
 // The same for a list of files.
 Result<ImageSet> load_image_files(const std::vector<std::string>& files,
-                                  const std::string& labels_path, const Shape& chw, bool quiet);
+                                  const std::string& labels_path, const Shape& chw,
+                                  Observer* observer);
 
 // Network outputs, one row of `classes` scores per image.
 struct Scores {
@@ -32,8 +34,9 @@ struct Scores {
   const float* row(size_t i) const { return values.data() + i * classes; }
 };
 
+// Runs model on every image; reports a task named progress_label to observer (may be null).
 Result<Scores> score_images(const Model& model, const ImageSet& images, int threads,
-                            const std::string& progress_label, bool quiet);
+                            const std::string& progress_label, Observer* observer);
 
 struct Accuracy {
   int64_t images = 0, labelled = 0;
@@ -47,4 +50,4 @@ double kl_divergence(const float* reference, const float* scores, int64_t n);
 
 Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores* reference);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

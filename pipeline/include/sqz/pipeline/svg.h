@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 struct Series {
   std::string label;
@@ -41,4 +41,4 @@ std::string waterfall_svg(const std::vector<std::string>& stages, const std::vec
 // Escapes &, <, >, " for SVG/HTML text.
 std::string xml_escape(const std::string& s);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

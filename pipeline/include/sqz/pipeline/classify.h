@@ -9,7 +9,7 @@
 #include "sqz/image/image.h"
 #include "sqz/runtime/net.h"
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 // Preprocessing for a network input of (C, H, W): Caffe convention for 3-channel inputs.
 Result<image::Preprocess> preprocess_for(const Shape& chw);
@@ -20,4 +20,4 @@ Result<std::vector<float>> load_input(const std::string& path, const image::Prep
 // Indices of the k largest scores, largest first (ties: lower index first).
 std::vector<int> top_k(const float* scores, int n, int k);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

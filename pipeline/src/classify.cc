@@ -1,9 +1,9 @@
-#include "classify.h"
+#include "sqz/pipeline/classify.h"
 
 #include <algorithm>
 #include <numeric>
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 Result<image::Preprocess> preprocess_for(const Shape& chw) {
   if (chw.size() != 3 || chw[0] != 3 || chw[1] != chw[2])
@@ -32,4 +32,4 @@ std::vector<int> top_k(const float* scores, int n, int k) {
   return idx;
 }
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace sqz::cli {
+namespace sqz::pipeline {
 
 // AlexNet's 240 MB (Han et al. 2016, Table 1 and Sec. 1): the unit of the paper's "510x".
 constexpr int64_t kAlexNetBytes = 240'000'000;
@@ -29,4 +29,4 @@ std::string stage_table_text(const std::vector<StageRow>& rows, int64_t images);
 nlohmann::json stage_table_object(const std::vector<StageRow>& rows, int64_t images);
 std::string stage_table_markdown(const std::vector<StageRow>& rows, int64_t images);
 
-}  // namespace sqz::cli
+}  // namespace sqz::pipeline

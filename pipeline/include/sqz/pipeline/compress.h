@@ -1,0 +1,77 @@
+// The whole Deep Compression pipeline on one model, in memory: import -> [prune -> distil the
+// surviving weights] -> k-means weight sharing (fixed widths, or widths allocated towards a
+// target file size) -> distil the shared centroids and biases on unlabeled calibration images
+// -> Huffman -> .sqz bytes, then both models measured on held-out images the pipeline never saw.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+#include "sqz/format/sqz_file.h"
+#include "sqz/pipeline/calibrate.h"
+#include "sqz/pipeline/image_split.h"
+#include "sqz/pipeline/observer.h"
+#include "sqz/pipeline/stage_table.h"
+#include "sqz/prune/prune.h"
+#include "sqz/quantize/quantize.h"
+
+namespace sqz::pipeline {
+
+struct CompressOptions {
+  std::string model_path, prototxt;  // the input model (prototxt for .caffemodel and .net)
+  std::string output_name = "out.sqz";  // names the output in the stage table only
+  int threads = 1;
+  uint64_t seed = 1;  // crops, order and k-means++ (quantize.seed is set from it)
+
+  // Pruning: off unless density > 0 or layer_density is not empty (the model's zeros stay
+  // pruned either way). One global magnitude threshold to `density` of all weights.
+  double density = 0;
+  std::map<std::string, double> layer_density;
+  prune::Granularity granularity = prune::Granularity::kWeight;
+  int retrain_steps = 300;  // distillation steps on the surviving weights (needs calibration)
+
+  // Weight sharing: quantize.bits and quantize.layer_bits, or widths chosen per layer from
+  // `widths` (ascending, 1..8) so that the file fits target_bytes (> 0), measured on
+  // probe_images calibration images.
+  quant::QuantizeOptions quantize;
+  int64_t target_bytes = 0;
+  std::vector<int> widths = {3, 4, 5, 6, 7, 8};
+  int probe_images = 24;
+  format::SqzEncodeOptions encoding;  // its float codings; metadata is the pipeline's own
+
+  // Images: calibration from calib_dir (all, or fold calib_fold, the other folds held out);
+  // held-out images from holdout_dir when given. labels: class list for the held-out images
+  // ("" = synsets.txt beside their folder, when present).
+  std::string calib_dir, holdout_dir, labels;
+  std::optional<Fold> calib_fold;
+  CalibrateOptions calibration;  // its threads and seed are set from the fields above
+};
+
+struct CompressResult {
+  Model model;                  // the compressed model
+  std::string bytes;            // its .sqz file
+  std::vector<StageRow> stages;  // input and output, measured on the held-out images
+  int64_t holdout_images = 0;
+  double seconds = 0;
+};
+
+// Checks the options that need no file (widths, bits, fold, steps); the same checks run at
+// the start of compress().
+Status check_compress_options(const CompressOptions& options);
+
+// Runs the pipeline; reports six stages to observer (may be null). Writes no file.
+// Errors: any stage's, with the file it concerns; kInterrupted when the observer cancels.
+Result<CompressResult> compress(const CompressOptions& options, Observer* observer);
+
+// Parses a list of ascending widths in 1..8 ("4,5,6,7,8").
+Result<std::vector<int>> parse_widths(const std::string& text);
+
+// The name of a k-means initialisation as compress records it: linear, kmeans++ or exact.
+std::string init_name(const quant::QuantizeOptions& q);
+
+}  // namespace sqz::pipeline

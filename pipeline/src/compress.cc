@@ -1,0 +1,396 @@
+// compress: the whole pipeline (compress.h), as six stages over one run state.
+#include "sqz/pipeline/compress.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+#include "sqz/core/file_io.h"
+#include "sqz/pipeline/bit_allocation.h"
+#include "sqz/pipeline/classify.h"
+#include "sqz/pipeline/evaluate.h"
+#include "sqz/pipeline/labels.h"
+#include "sqz/pipeline/model_io.h"
+#include "sqz/prune/prune.h"
+#include "sqz/runtime/net.h"
+
+namespace sqz::pipeline {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+constexpr int kStages = 6;
+
+void stage(Observer* o, int index, const std::string& what) {
+  if (o) o->stage(index, kStages, what);
+}
+
+void note(Observer* o, const std::string& line) {
+  if (o) o->note(line);
+}
+
+void detail(Observer* o, const std::string& line) {
+  if (o) o->detail(line);
+}
+
+// The two image lists: calibration and held-out (never overlapping).
+struct ImageLists {
+  std::vector<std::string> calib, holdout;
+};
+
+Result<ImageLists> image_lists(const CompressOptions& s) {
+  ImageLists lists;
+  if (!s.calib_dir.empty()) {
+    SQZ_ASSIGN_OR_RETURN(std::vector<std::string> files, list_images(s.calib_dir));
+    SQZ_RETURN_ERROR_IF(files.empty(), ErrorCode::kNotFound, s.calib_dir + ": no images");
+    if (!s.calib_fold) {
+      lists.calib = files;
+    } else {
+      std::vector<std::string> rest;
+      split_by_fold(files, *s.calib_fold, &lists.calib, &rest);
+      if (s.holdout_dir.empty()) lists.holdout = rest;
+    }
+  }
+  if (!s.holdout_dir.empty()) {
+    SQZ_ASSIGN_OR_RETURN(lists.holdout, list_images(s.holdout_dir));
+  }
+  SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(lists.calib));
+  format::Metadata md{{kCalibrationKey, calib_ids}};
+  SQZ_ASSIGN_OR_RETURN(auto overlap, calibration_overlap(md, lists.holdout));
+  SQZ_RETURN_ERROR_IF(!overlap.empty(), ErrorCode::kInvalidArgument,
+                      overlap.front() + ": a held-out image is also a calibration image (" +
+                          std::to_string(overlap.size()) +
+                          " in all); accuracy on it proves nothing");
+  return lists;
+}
+
+// A centre-cropped batch of the first n calibration images (the allocation's probe).
+std::vector<float> probe_batch(const std::vector<image::Image>& images,
+                               const image::Preprocess& pre, int n) {
+  std::vector<float> out;
+  const int off = (pre.resize - pre.crop) / 2;
+  for (int i = 0; i < n; ++i) {
+    const std::vector<float> x =
+        image::preprocess_crop(images[static_cast<size_t>(i)], pre, off, off, false);
+    out.insert(out.end(), x.begin(), x.end());
+  }
+  return out;
+}
+
+Status run_calibration(Model& student, const Model& teacher,
+                       const std::vector<image::Image>& images, const image::Preprocess& pre,
+                       const CalibrateOptions& o, const std::string& label, Observer* observer) {
+  const auto t0 = std::chrono::steady_clock::now();
+  double last = 0;
+  {
+    Task task(observer, label, o.steps);
+    SQZ_RETURN_IF_ERROR(calibrate(student, teacher, images, pre, o, [&](int step, double loss) {
+      last = loss;
+      if (step % 50 == 0 || step == o.steps) {
+        char line[256];
+        std::snprintf(line, sizeof line, "  %s: step %d/%d, mean loss %.5f", label.c_str(), step,
+                      o.steps, loss);
+        detail(observer, line);
+      }
+      return task.advance(step);
+    }));
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "  %s: %d steps of %d images in %.0f s, mean loss %.5f",
+                label.c_str(), o.steps, o.batch, seconds_since(t0), last);
+  note(observer, line);
+  return Status::ok();
+}
+
+// Each layer's size and sensitivity at every candidate width (see bit_allocation.h).
+Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
+                                const std::vector<image::Image>& images,
+                                const image::Preprocess& pre, Observer* observer) {
+  const int n = std::min<int>(s.probe_images, static_cast<int>(images.size()));
+  const std::vector<float> probe = probe_batch(images, pre, n);
+  rt::NetOptions no;
+  no.threads = s.threads;
+  no.policy = rt::KernelPolicy::kDense;
+  SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, no));
+  std::vector<float> teacher;
+  SQZ_RETURN_IF_ERROR(net->forward(probe.data(), n, &teacher));
+  int64_t layers = 0;
+  for (const Layer& l : model.layers) layers += l.op == OpKind::kConvolution;
+  Task task(observer, "sensitivity per layer and width",
+            layers * static_cast<int64_t>(s.widths.size()));
+  Status cancelled;
+  SQZ_ASSIGN_OR_RETURN(BitTable table,
+                       measure_bit_costs(model, s.quantize, s.encoding, s.widths, probe.data(), n,
+                                         teacher, s.threads, [&](int done, int) {
+                                           if (cancelled.is_ok()) cancelled = task.advance(done);
+                                         }));
+  SQZ_RETURN_IF_ERROR(cancelled);
+  return table;
+}
+
+std::string widths_summary(const Model& m) {
+  std::string out;
+  for (const Layer& l : m.layers)
+    if (l.quant.active())
+      out += (out.empty() ? "" : " ") + l.name + "=" + std::to_string(l.quant.bits);
+  return out;
+}
+
+std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) {
+  char b[512];
+  std::snprintf(b, sizeof b,
+                "compress density=%g bits=%d target_bytes=%lld init=%s calib_images=%zu "
+                "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu",
+                s.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
+                init_name(s.quantize).c_str(), lists.calib.size(), s.calibration.steps,
+                s.calibration.batch, s.calibration.learning_rate, s.calibration.temperature,
+                s.calibration.augment, static_cast<unsigned long long>(s.seed));
+  return b;
+}
+
+// Quantizes `model` (a copy per try) with widths allocated so that the encoded file, with its
+// metadata, fits the target; without a target, with the fixed widths. The table does not see
+// the metadata: each try measures the bytes it missed and allocates for that much less.
+Result<Model> quantize_to_fit(const Model& model, const CompressOptions& s, const BitTable* table,
+                              format::Metadata metadata) {
+  int64_t unmodeled = 0;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    quant::QuantizeOptions o = s.quantize;
+    int64_t estimate = 0;
+    if (table) {
+      SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, s.target_bytes - unmodeled));
+      estimate = allocated_bytes(*table, bits);
+      for (const auto& [name, b] : bits)
+        if (!o.layer_bits.count(name)) o.layer_bits[name] = b;
+    }
+    Model m = model;
+    SQZ_RETURN_IF_ERROR(quant::check_options(m, o));
+    SQZ_RETURN_IF_ERROR(quant::quantize_model(m, o).status());
+    if (s.target_bytes <= 0) return m;
+    metadata.push_back({"widths", widths_summary(m)});
+    std::string bytes;
+    // Measured with float32 biases and codebooks whatever s.encoding asks (as before the
+    // library split): the fit is then conservative for the smaller codings.
+    SQZ_RETURN_IF_ERROR(format::encode_sqz(m, {metadata}, &bytes).status());
+    metadata.pop_back();
+    const int64_t size = static_cast<int64_t>(bytes.size());
+    if (size <= s.target_bytes) return m;
+    unmodeled = std::max(unmodeled + (size - s.target_bytes), size - estimate);
+  }
+  return Status(ErrorCode::kLimit, "the widths found do not fit --target-bytes after 8 tries");
+}
+
+Result<StageRow> measure_model(const Model& m, const std::string& stage, int64_t bytes,
+                               const std::string& how, const ImageSet& holdout,
+                               const Scores* reference, int threads, Scores* scores_out,
+                               Observer* observer) {
+  SQZ_ASSIGN_OR_RETURN(Scores scores, score_images(m, holdout, threads, "measuring " + stage,
+                                                   observer));
+  const Accuracy a = measure_accuracy(scores, holdout, reference);
+  StageRow r{stage, bytes, how};
+  if (a.labelled) r.top1 = a.top1, r.top5 = a.top5;
+  r.agreement = reference ? a.agreement : 1.0;
+  r.mean_kl = reference ? a.mean_kl : 0.0;
+  if (scores_out) *scores_out = std::move(scores);
+  return r;
+}
+
+// The state one compress run carries from stage to stage.
+struct Run {
+  Run(const CompressOptions& options, Observer* obs) : s(options), observer(obs) {}
+  const CompressOptions& s;
+  Observer* observer;
+  Model teacher, model;
+  image::Preprocess pre;
+  ImageLists lists;
+  std::vector<image::Image> calib;  // decoded and resized once
+  format::Metadata metadata;
+  std::string bytes;  // the encoded .sqz
+};
+
+Status load_stage(Run& r) {
+  stage(r.observer, 1, "loading " + r.s.model_path);
+  SQZ_ASSIGN_OR_RETURN(r.teacher, load_any_model(r.s.model_path, r.s.prototxt));
+  r.model = r.teacher;
+  SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(r.s));
+  if (r.lists.calib.empty()) {
+    SQZ_RETURN_ERROR_IF(r.s.target_bytes > 0, ErrorCode::kInvalidArgument,
+                        "--target-bytes needs --calib images to measure each layer's "
+                        "sensitivity");
+    return Status::ok();
+  }
+  const Shape& in = r.teacher.input_shape;
+  auto pre = preprocess_for({in[1], in[2], in[3]});
+  if (!pre.is_ok()) return pre.status().with_context(r.s.model_path);
+  r.pre = *pre;
+  Task task(r.observer, "decoding calibration images", static_cast<int64_t>(r.lists.calib.size()));
+  SQZ_ASSIGN_OR_RETURN(r.calib, load_calibration_images(r.lists.calib, r.pre,
+                                                        [&](int n) { return task.advance(n); }));
+  return Status::ok();
+}
+
+Status prune_stage(Run& r) {
+  if (r.s.density <= 0 && r.s.layer_density.empty()) {
+    stage(r.observer, 2, "pruning: off (the model's zeros stay pruned)");
+    return Status::ok();
+  }
+  stage(r.observer, 2, "pruning by one global magnitude threshold");
+  prune::PruneOptions po;
+  po.criterion = prune::Criterion::kGlobalDensity;
+  po.density = r.s.density > 0 ? r.s.density : 1.0;
+  po.granularity = r.s.granularity;
+  po.layer_density = r.s.layer_density;
+  SQZ_RETURN_IF_ERROR(prune::check_options(r.model, po));
+  SQZ_RETURN_IF_ERROR(prune::prune_once(r.model, po).status());
+  if (r.calib.empty() || r.s.retrain_steps <= 0) return Status::ok();
+  CalibrateOptions o = r.s.calibration;
+  o.steps = r.s.retrain_steps;
+  o.learning_rate = r.s.calibration.learning_rate / 10;  // weights, not centroids: finer
+  return run_calibration(r.model, r.teacher, r.calib, r.pre, o, "retraining the surviving weights",
+                         r.observer);
+}
+
+Status quantize_stage(Run& r) {
+  SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(r.lists.calib));
+  r.metadata = standard_metadata(r.s.model_path, pipeline_summary(r.s, r.lists));
+  if (!r.lists.calib.empty()) r.metadata.push_back({kCalibrationKey, calib_ids});
+  std::unique_ptr<BitTable> table;
+  if (r.s.target_bytes > 0) {
+    stage(r.observer, 3, "weight sharing: widths towards " + std::to_string(r.s.target_bytes) +
+                             " bytes");
+    SQZ_ASSIGN_OR_RETURN(BitTable t, measure_widths(r.model, r.s, r.calib, r.pre, r.observer));
+    table = std::make_unique<BitTable>(std::move(t));
+  } else {
+    stage(r.observer, 3, "weight sharing: " + std::to_string(r.s.quantize.bits) + " bits");
+  }
+  SQZ_ASSIGN_OR_RETURN(r.model, quantize_to_fit(r.model, r.s, table.get(), r.metadata));
+  r.metadata.push_back({"widths", widths_summary(r.model)});
+  detail(r.observer, "  widths: " + widths_summary(r.model));
+  return Status::ok();
+}
+
+Status calibrate_stage(Run& r) {
+  if (r.calib.empty() || r.s.calibration.steps <= 0) {
+    stage(r.observer, 4, "calibration: off (no --calib)");
+    return Status::ok();
+  }
+  stage(r.observer, 4,
+        "distilling centroids and biases on " + std::to_string(r.calib.size()) + " images");
+  return run_calibration(r.model, r.teacher, r.calib, r.pre, r.s.calibration,
+                         "calibrating centroids", r.observer);
+}
+
+Status encode_stage(Run& r) {
+  stage(r.observer, 5, "Huffman coding into " + r.s.output_name);
+  format::SqzEncodeOptions eo = r.s.encoding;
+  eo.metadata = r.metadata;
+  return format::encode_sqz(r.model, eo, &r.bytes).status();
+}
+
+// The labels of the held-out images: as given, or synsets.txt beside their folder.
+std::string holdout_labels(const Run& r) {
+  std::string labels = r.s.labels;
+  if (labels.empty())
+    labels = (std::filesystem::path(r.lists.holdout[0]).parent_path().parent_path() / "synsets.txt")
+                 .string();
+  if (!std::filesystem::exists(labels)) labels.clear();
+  return labels;
+}
+
+// Both models on the held-out images (the compressed one decoded from the file's bytes, as
+// the runtime loads it), or sizes only when there are none.
+Result<std::vector<StageRow>> measure_stage(const Run& r, ImageSet* holdout) {
+  auto input_bytes = read_file(r.s.model_path);
+  const int64_t in_bytes = input_bytes.is_ok() ? static_cast<int64_t>(input_bytes->size()) : 0;
+  StageRow input{"input (" + std::filesystem::path(r.s.model_path).filename().string() + ")",
+                 in_bytes, "as given"};
+  StageRow output{"compressed (" + std::filesystem::path(r.s.output_name).filename().string() + ")",
+                  static_cast<int64_t>(r.bytes.size()), "pruned + shared weights + Huffman"};
+  if (r.lists.holdout.empty()) {
+    stage(r.observer, 6, "no held-out images (--holdout or --calib-split): accuracy not measured");
+    return std::vector<StageRow>{input, output};
+  }
+  stage(r.observer, 6,
+        "running both models on " + std::to_string(r.lists.holdout.size()) + " held-out images");
+  const Shape& in = r.teacher.input_shape;
+  SQZ_ASSIGN_OR_RETURN(*holdout, load_image_files(r.lists.holdout, holdout_labels(r),
+                                                  {in[1], in[2], in[3]}, r.observer));
+  auto back = format::decode_sqz(r.bytes);
+  if (!back.is_ok()) return back.status().with_context(r.s.output_name);
+  Scores reference;
+  SQZ_ASSIGN_OR_RETURN(input, measure_model(r.teacher, input.stage, in_bytes, input.how, *holdout,
+                                            nullptr, r.s.threads, &reference, r.observer));
+  SQZ_ASSIGN_OR_RETURN(output,
+                       measure_model(back->model, output.stage, output.bytes, output.how, *holdout,
+                                     &reference, r.s.threads, nullptr, r.observer));
+  return std::vector<StageRow>{input, output};
+}
+
+}  // namespace
+
+std::string init_name(const quant::QuantizeOptions& q) {
+  if (q.exact) return "exact";
+  return q.init == quant::Init::kKmeansPlusPlus ? "kmeans++" : "linear";
+}
+
+Result<std::vector<int>> parse_widths(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    char* end = nullptr;
+    const long b = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end || b < 1 || b > 8 || (!out.empty() && b <= out.back()))
+      return Status(ErrorCode::kInvalidArgument,
+                    "--widths wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
+    out.push_back(static_cast<int>(b));
+  }
+  return out;
+}
+
+Status check_compress_options(const CompressOptions& s) {
+  SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "--threads must be at least 1");
+  SQZ_RETURN_ERROR_IF(s.quantize.bits < 1 || s.quantize.bits > 8, ErrorCode::kInvalidArgument,
+                      "--bits must be in 1..8");
+  bool ascending = !s.widths.empty();
+  for (size_t i = 0; i < s.widths.size(); ++i)
+    ascending &= s.widths[i] >= 1 && s.widths[i] <= 8 && (i == 0 || s.widths[i] > s.widths[i - 1]);
+  SQZ_RETURN_ERROR_IF(!ascending, ErrorCode::kInvalidArgument,
+                      "--widths wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
+  SQZ_RETURN_ERROR_IF(s.calib_fold && s.calib_dir.empty(), ErrorCode::kInvalidArgument,
+                      "--calib-split needs --calib");
+  SQZ_RETURN_ERROR_IF(s.calib_fold && (s.calib_fold->index < 1 ||
+                                       s.calib_fold->index > s.calib_fold->count),
+                      ErrorCode::kInvalidArgument, "--calib-split wants K/N with 1 <= K <= N");
+  SQZ_RETURN_ERROR_IF(s.probe_images < 1, ErrorCode::kInvalidArgument,
+                      "--probe-images must be at least 1");
+  return Status::ok();
+}
+
+Result<CompressResult> compress(const CompressOptions& options, Observer* observer) {
+  SQZ_RETURN_IF_ERROR(check_compress_options(options));
+  const auto t0 = std::chrono::steady_clock::now();
+  CompressOptions s = options;
+  s.quantize.seed = s.seed;
+  s.calibration.threads = s.threads;
+  s.calibration.seed = s.seed;
+  Run r{s, observer};
+  SQZ_RETURN_IF_ERROR(load_stage(r));
+  SQZ_RETURN_IF_ERROR(prune_stage(r));
+  SQZ_RETURN_IF_ERROR(quantize_stage(r));
+  SQZ_RETURN_IF_ERROR(calibrate_stage(r));
+  SQZ_RETURN_IF_ERROR(encode_stage(r));
+  ImageSet holdout;
+  CompressResult result;
+  SQZ_ASSIGN_OR_RETURN(result.stages, measure_stage(r, &holdout));
+  result.holdout_images = static_cast<int64_t>(holdout.inputs.size());
+  result.model = std::move(r.model);
+  result.bytes = std::move(r.bytes);
+  result.seconds = seconds_since(t0);
+  return result;
+}
+
+}  // namespace sqz::pipeline

@@ -1,0 +1,297 @@
+// The pipeline library called directly (no CLI): width allocation, calibration, the stage
+// table and the image folds. Written before the pipeline moved out of cli/, to pin it.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "sqz/format/exporters.h"
+#include "sqz/format/sqz_file.h"
+#include "sqz/pipeline/bit_allocation.h"
+#include "sqz/pipeline/calibrate.h"
+#include "sqz/pipeline/compress.h"
+#include "sqz/pipeline/image_split.h"
+#include "sqz/pipeline/stage_table.h"
+#include "sqz/quantize/quantize.h"
+#include "sqz/runtime/net.h"
+#include "test_util.h"
+
+using namespace sqz;
+namespace P = sqz::pipeline;
+
+namespace {
+
+// Two layers, widths 3..5: a costs little per byte saved, b much.
+P::BitTable two_layer_table() {
+  P::BitTable t;
+  t.fixed_bytes = 100;
+  t.layers.push_back({"a", {{3, 30}, {4, 40}, {5, 50}}, {{3, 0.3}, {4, 0.2}, {5, 0.1}}});
+  t.layers.push_back({"b", {{3, 30}, {4, 40}, {5, 50}}, {{3, 9.0}, {4, 3.0}, {5, 0.0}}});
+  return t;
+}
+
+// Calibration images: a few smooth random RGB images already at the preprocess's resize.
+std::vector<image::Image> calib_images(int n, int side) {
+  std::vector<image::Image> out;
+  std::mt19937 rng(5);
+  for (int i = 0; i < n; ++i) {
+    image::Image img;
+    img.width = img.height = side;
+    img.rgb.resize(static_cast<size_t>(side) * side * 3);
+    for (auto& v : img.rgb) v = static_cast<uint8_t>(rng() % 256);
+    out.push_back(img);
+  }
+  return out;
+}
+
+image::Preprocess small_preprocess(int crop) {
+  image::Preprocess p;
+  p.crop = crop;
+  p.resize = crop + 4;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("allocate_bits: fits the target, narrowing where a byte costs least") {
+  const P::BitTable t = two_layer_table();
+  auto all_wide = P::allocate_bits(t, 200);
+  REQUIRE(all_wide.is_ok());
+  CHECK(all_wide->at("a") == 5);
+  CHECK(all_wide->at("b") == 5);
+  CHECK(P::allocated_bytes(t, *all_wide) == 200);
+  // 10 bytes less: a loses a width (0.1 per 10 bytes) before b (3.0 per 10 bytes).
+  auto one_step = P::allocate_bits(t, 195);
+  REQUIRE(one_step.is_ok());
+  CHECK(one_step->at("a") == 4);
+  CHECK(one_step->at("b") == 5);
+  CHECK(P::allocated_bytes(t, *one_step) == 190);
+  auto two_steps = P::allocate_bits(t, 180);
+  REQUIRE(two_steps.is_ok());
+  CHECK(two_steps->at("a") == 3);
+  CHECK(two_steps->at("b") == 5);
+  auto three_steps = P::allocate_bits(t, 170);
+  REQUIRE(three_steps.is_ok());
+  CHECK(three_steps->at("b") == 4);
+  // Below the narrowest widths (100 + 30 + 30) is an error that names the smallest size.
+  auto too_small = P::allocate_bits(t, 159);
+  REQUIRE_FALSE(too_small.is_ok());
+  CHECK(too_small.status().message().find("160 bytes at the narrowest widths") !=
+        std::string::npos);
+}
+
+TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer bits") {
+  Model m = test::tiny_squeezenet(3, 19, 4, 0.7);
+  std::mt19937 rng(1);
+  const int64_t n = 3;
+  const std::vector<float> probe = test::random_floats(rng, static_cast<size_t>(n * 3 * 19 * 19));
+  rt::NetOptions no;
+  no.policy = rt::KernelPolicy::kDense;
+  auto net = rt::Net::create(m, no);
+  REQUIRE(net.is_ok());
+  std::vector<float> teacher;
+  REQUIRE((*net)->forward(probe.data(), n, &teacher).is_ok());
+  quant::QuantizeOptions q;
+  int calls = 0;
+  auto table = P::measure_bit_costs(m, q, {}, {2, 4, 6}, probe.data(), n, teacher, 1,
+                                    [&](int done, int total) {
+                                      ++calls;
+                                      CHECK(done <= total);
+                                    });
+  REQUIRE(table.is_ok());
+  int convs = 0;
+  for (const Layer& l : m.layers) convs += l.op == OpKind::kConvolution;
+  REQUIRE(table->layers.size() == static_cast<size_t>(convs));
+  CHECK(calls == convs * 3);
+  CHECK(table->fixed_bytes > 0);
+  for (const P::LayerCosts& c : table->layers) {
+    INFO(c.layer);
+    CHECK(c.bytes.at(2) <= c.bytes.at(4));
+    CHECK(c.bytes.at(4) <= c.bytes.at(6));
+    CHECK(c.kl.at(2) >= c.kl.at(4));
+    CHECK(c.kl.at(4) >= c.kl.at(6));
+    CHECK(c.kl.at(6) >= 0);
+  }
+  // The table's sizes add up to the file quantized at one width everywhere.
+  std::map<std::string, int> four;
+  for (const P::LayerCosts& c : table->layers) four[c.layer] = 4;
+  Model at4 = m;
+  q.bits = 4;
+  REQUIRE(quant::quantize_model(at4, q).is_ok());
+  std::string bytes;
+  REQUIRE(format::encode_sqz(at4, {}, &bytes).is_ok());
+  CHECK(P::allocated_bytes(*table, four) == static_cast<int64_t>(bytes.size()));
+}
+
+TEST_CASE("calibrate: moves centroids and biases only, deterministic for a seed") {
+  const Model teacher = test::tiny_squeezenet(4, 19, 4, 0.8);
+  Model student = teacher;
+  quant::QuantizeOptions q;
+  q.bits = 3;
+  REQUIRE(quant::quantize_model(student, q).is_ok());
+  const Model quantized = student;
+  const auto images = calib_images(6, 23);
+  const image::Preprocess pre = small_preprocess(19);
+  P::CalibrateOptions o;
+  o.steps = 12;
+  o.batch = 2;
+  o.learning_rate = 1e-2;
+  std::vector<double> losses;
+  REQUIRE(P::calibrate(student, teacher, images, pre, o, [&](int step, double loss) {
+            CHECK(step == static_cast<int>(losses.size()) + 1);
+            losses.push_back(loss);
+            return Status::ok();
+          }).is_ok());
+  REQUIRE(losses.size() == 12);
+  bool centroids_moved = false, biases_moved = false;
+  for (size_t i = 0; i < student.layers.size(); ++i) {
+    const Layer &a = quantized.layers[i], &b = student.layers[i];
+    if (a.op != OpKind::kConvolution) continue;
+    CHECK(a.mask == b.mask);
+    CHECK(a.quant.codes == b.quant.codes);
+    centroids_moved |= a.quant.codebook != b.quant.codebook;
+    biases_moved |= a.bias.data != b.bias.data;
+    // Every stored weight is still its centroid.
+    Layer check = b;
+    quant::apply_codebook(check);
+    CHECK(check.weight.data == b.weight.data);
+  }
+  CHECK(centroids_moved);
+  CHECK(biases_moved);
+  // The same seed gives the same model, bit for bit.
+  Model again = quantized;
+  REQUIRE(P::calibrate(again, teacher, images, pre, o, [](int, double) { return Status::ok(); }).is_ok());
+  for (size_t i = 0; i < again.layers.size(); ++i) {
+    CHECK(again.layers[i].quant.codebook == student.layers[i].quant.codebook);
+    CHECK(again.layers[i].bias.data == student.layers[i].bias.data);
+  }
+  // Bad settings are errors, not crashes.
+  CHECK_FALSE(P::calibrate(again, teacher, {}, pre, o, [](int, double) { return Status::ok(); }).is_ok());
+  o.batch = 0;
+  CHECK_FALSE(P::calibrate(again, teacher, images, pre, o, [](int, double) { return Status::ok(); }).is_ok());
+}
+
+TEST_CASE("stage table: text, Markdown and JSON renderings") {
+  std::vector<P::StageRow> rows = {{"input", 4800000, "as given", 0.6, 0.8, 1.0, 0.0},
+                                   {"out", 480000, "sqz", 0.59, 0.81, 0.95, 0.0123}};
+  const std::string text = P::stage_table_text(rows, 250);
+  CHECK(text ==
+        "stage                                bytes  vs input vs AlexNet    top-1    top-5 "
+        "agreement       KL\n"
+        "input                              4800000      1.0x      50.0x   60.00%   80.00%   "
+        "100.00%   0.0000\n"
+        "out                                 480000     10.0x     500.0x   59.00%   81.00%    "
+        "95.00%   0.0123\n"
+        "accuracy on 250 held-out images; agreement and KL against the first row's model\n");
+  const std::string md = P::stage_table_markdown(rows, 0);
+  CHECK(md.find("| out | 480000 | 10.0x | 500.0x | 59.00% | 81.00% | 95.00% | 0.0123 | sqz |") !=
+        std::string::npos);
+  CHECK(md.find("held-out") == std::string::npos);
+  rows[1].top1 = -1;
+  const nlohmann::json j = P::stage_table_object(rows, 250);
+  CHECK(j["images"] == 250);
+  CHECK(j["stages"][1]["top1"].is_null());
+  CHECK(j["stages"][1]["ratio_vs_input"] == doctest::Approx(10.0));
+  CHECK(j["stages"][1]["ratio_vs_alexnet"] == doctest::Approx(500.0));
+}
+
+TEST_CASE("folds: K/N parsing and interleaved splits") {
+  auto f = P::parse_fold("2/3", "--calib-split");
+  REQUIRE(f.is_ok());
+  std::vector<std::string> in, out;
+  P::split_by_fold({"a", "b", "c", "d", "e"}, *f, &in, &out);
+  CHECK(in == std::vector<std::string>{"b", "e"});
+  CHECK(out == std::vector<std::string>{"a", "c", "d"});
+  for (const char* bad : {"0/2", "3/2", "1/0", "1/2x", "x", "1/1001"}) {
+    auto r = P::parse_fold(bad, "--calib-split");
+    CHECK_FALSE(r.is_ok());
+    if (!r.is_ok()) CHECK(r.status().message().find("--calib-split") == 0);
+  }
+}
+
+namespace {
+
+// Counts what compress reports; cancels once `cancel_at` tasks have begun (0: never).
+struct CountingObserver : P::Observer {
+  std::vector<int> stages;
+  int tasks = 0, cancel_at = 0;
+  int64_t last_done = 0;
+  void stage(int index, int count, const std::string&) override {
+    CHECK(count == 6);
+    stages.push_back(index);
+  }
+  void task(const std::string&, int64_t) override { ++tasks; }
+  void progress(int64_t done) override { last_done = done; }
+  bool cancelled() override { return cancel_at > 0 && tasks >= cancel_at; }
+};
+
+struct CompressFixture {
+  test::TempDir dir;
+  std::string onnx = dir.file("m.onnx"), images = dir.file("images");
+  CompressFixture() {
+    test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
+    std::filesystem::create_directory(images);
+    test::write_bytes(dir.file("synsets.txt"), "n001 zero\nn002 one\nn003 two\n");
+    for (int i = 0; i < 8; ++i)
+      test::write_png(
+          images + "/n00" + std::to_string(1 + i % 3) + "_" + std::to_string(10 + i) + ".png",
+          40 + i, 36 + i % 5, static_cast<uint32_t>(i));
+  }
+  P::CompressOptions options() const {
+    P::CompressOptions o;
+    o.model_path = onnx;
+    o.calib_dir = images;
+    o.calib_fold = P::Fold{1, 2};
+    o.quantize.bits = 4;
+    o.calibration.steps = 3;
+    o.calibration.batch = 2;
+    return o;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("compress: the library call reports six stages, returns the file, writes nothing") {
+  CompressFixture f;
+  CountingObserver counter;
+  auto r = P::compress(f.options(), &counter);
+  REQUIRE(r.is_ok());
+  CHECK(counter.stages == std::vector<int>{1, 2, 3, 4, 5, 6});
+  CHECK(counter.tasks >= 4);  // decoding, calibrating, loading held-out images, measuring x2
+  REQUIRE(r->stages.size() == 2);
+  CHECK(r->holdout_images == 4);
+  CHECK(r->stages[1].bytes == static_cast<int64_t>(r->bytes.size()));
+  auto back = format::decode_sqz(r->bytes);
+  REQUIRE(back.is_ok());
+  for (const Layer& l : back->model.layers)
+    if (l.op == OpKind::kConvolution) CHECK(l.quant.bits == 4);
+  CHECK_FALSE(std::filesystem::exists(f.dir.file("out.sqz")));
+  // The same call without an observer gives the same bytes (deterministic for a seed).
+  auto quiet = P::compress(f.options(), nullptr);
+  REQUIRE(quiet.is_ok());
+  CHECK(quiet->bytes == r->bytes);
+}
+
+TEST_CASE("compress: cancellation and bad options are errors, not crashes") {
+  CompressFixture f;
+  CountingObserver cancelling;
+  cancelling.cancel_at = 2;  // during calibration, the second task
+  auto r = P::compress(f.options(), &cancelling);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == ErrorCode::kInterrupted);
+  CHECK(cancelling.stages.size() < 6);
+  P::CompressOptions o = f.options();
+  o.widths = {5, 4};
+  CHECK(P::compress(o, nullptr).status().code() == ErrorCode::kInvalidArgument);
+  o = f.options();
+  o.quantize.bits = 9;
+  CHECK(P::compress(o, nullptr).status().code() == ErrorCode::kInvalidArgument);
+  o = f.options();
+  o.calib_dir.clear();
+  CHECK(P::compress(o, nullptr).status().message() == "--calib-split needs --calib");
+  o = f.options();
+  o.model_path = f.dir.file("missing.onnx");
+  CHECK(P::compress(o, nullptr).status().message().find("missing.onnx") != std::string::npos);
+}
