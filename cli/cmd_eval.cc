@@ -1,23 +1,20 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "sqz/pipeline/classify.h"
 #include "commands.h"
 #include "common.h"
+#include "progress.h"
+#include "sqz/pipeline/classify.h"
+#include "sqz/pipeline/evaluate.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/labels.h"
-#include "progress.h"
 
 namespace sqz::cli {
 
 using pipeline::Labels;
-using pipeline::label_from_filename;
 using pipeline::list_images;
-using pipeline::load_input;
-using pipeline::preprocess_for;
 using pipeline::read_labels;
 using pipeline::refuse_calibration_images;
-using pipeline::top_k;
 
 int cmd_eval(int argc, char** argv) {
   GlobalFlags flags;
@@ -53,31 +50,13 @@ int cmd_eval(int argc, char** argv) {
     return fail(st);
   auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
-  auto pre = preprocess_for((*net)->input_chw());
+  auto pre = pipeline::preprocess_for((*net)->input_chw());
   if (!pre.is_ok()) return fail(pre.status().with_context(model_path));
-
-  const int n = static_cast<int>((*net)->output_size());
-  int64_t top1 = 0, top5 = 0, counted = 0;
-  Progress progress("eval", static_cast<int64_t>(files->size()), !flags.quiet);
-  for (size_t i = 0; i < files->size(); ++i) {
-    const std::string& path = (*files)[i];
-    const int label = label_from_filename(*labels, path);
-    if (label < 0)
-      return fail(Status(ErrorCode::kNotFound,
-                         path + ": its name does not start with a class id from " + labels_path));
-    auto in = load_input(path, *pre);
-    if (!in.is_ok()) return fail(in.status());
-    std::vector<float> out;
-    Status s = (*net)->forward(in->data(), 1, &out);
-    if (!s.is_ok()) return fail(s);
-    std::vector<int> best = top_k(out.data(), n, 5);
-    top1 += best[0] == label;
-    top5 += std::find(best.begin(), best.end(), label) != best.end();
-    ++counted;
-    progress.update(counted);
-  }
-  progress.finish();
-  const double t1 = 100.0 * top1 / counted, t5 = 100.0 * top5 / counted;
+  ConsoleObserver observer(flags.quiet, flags.verbose);
+  auto acc = pipeline::evaluate_files(**net, *pre, *files, *labels, labels_path, &observer);
+  if (!acc.is_ok()) return fail(acc.status());
+  const long long counted = acc->images;
+  const double t1 = 100.0 * acc->top1, t5 = 100.0 * acc->top5;
   if (flags.json)
     std::printf("{\"model\": %s, \"images\": %lld, \"top1\": %.4f, \"top5\": %.4f}\n",
                 json_quote(model_path).c_str(), (long long)counted, t1 / 100, t5 / 100);

@@ -106,4 +106,30 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
   return a;
 }
 
+Result<Accuracy> evaluate_files(rt::Net& net, const image::Preprocess& pre,
+                                const std::vector<std::string>& files, const Labels& labels,
+                                const std::string& labels_path, Observer* observer) {
+  const int n = static_cast<int>(net.output_size());
+  int64_t top1 = 0, top5 = 0;
+  Accuracy a;
+  Task task(observer, "eval", static_cast<int64_t>(files.size()));
+  std::vector<float> out;
+  for (const std::string& path : files) {
+    const int label = label_from_filename(labels, path);
+    SQZ_RETURN_ERROR_IF(label < 0, ErrorCode::kNotFound,
+                        path + ": its name does not start with a class id from " + labels_path);
+    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(path, pre));
+    SQZ_RETURN_IF_ERROR(net.forward(in.data(), 1, &out));
+    const std::vector<int> best = top_k(out.data(), n, 5);
+    top1 += best[0] == label;
+    top5 += std::find(best.begin(), best.end(), label) != best.end();
+    ++a.images;
+    SQZ_RETURN_IF_ERROR(task.advance(a.images));
+  }
+  a.labelled = a.images;
+  if (a.images)
+    a.top1 = static_cast<double>(top1) / a.images, a.top5 = static_cast<double>(top5) / a.images;
+  return a;
+}
+
 }  // namespace sqz::pipeline

@@ -7,6 +7,9 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
+#include "sqz/image/image.h"
+#include "sqz/pipeline/labels.h"
+#include "sqz/runtime/net.h"
 #include "sqz/pipeline/observer.h"
 
 namespace sqz::pipeline {
@@ -49,5 +52,13 @@ struct Accuracy {
 double kl_divergence(const float* reference, const float* scores, int64_t n);
 
 Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores* reference);
+
+// Top-1 and top-5 of net on labelled image files preprocessed by pre, one image in memory at
+// a time (labels from "<wnid>_" file names in `labels`, read from labels_path). Reports a task
+// "eval" to observer (may be null). Errors: an image that does not decode or whose name has
+// no class of `labels`.
+Result<Accuracy> evaluate_files(rt::Net& net, const image::Preprocess& pre,
+                                const std::vector<std::string>& files, const Labels& labels,
+                                const std::string& labels_path, Observer* observer);
 
 }  // namespace sqz::pipeline
