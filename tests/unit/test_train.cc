@@ -6,6 +6,8 @@
 #include <random>
 
 #include "sqz/core/file_io.h"
+#include "sqz/quantize/quantize.h"
+#include "sqz/runtime/net.h"
 #include "sqz/train/idx.h"
 #include "sqz/train/trainer.h"
 #include "test_util.h"
@@ -146,6 +148,50 @@ TEST_CASE("training learns, respects masks and codebooks, and is deterministic")
     size_t k = 0;
     for (size_t p = 0; p < l.weight.data.size(); ++p)
       CHECK(l.weight.data[p] == (l.mask[p] ? l.quant.codebook[l.quant.codes[k++]] : 0.0f));
+  }
+}
+
+// The two engines (the trainer's forward pass and the inference runtime) each implement every
+// op; they must compute the same function. Random models: sizes, classes, densities, weight
+// sharing, a mid-network softmax, batch sizes and thread counts.
+TEST_CASE("the trainer's forward pass equals the runtime's on random models") {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 12; ++trial) {
+    const int64_t size = 15 + static_cast<int64_t>(rng() % 20);
+    const int64_t classes = 2 + static_cast<int64_t>(rng() % 12);
+    const double density = trial % 3 == 0 ? 1.0 : 0.2 + 0.1 * (rng() % 8);
+    Model m = test::tiny_squeezenet(100 + trial, size, classes, density);
+    if (trial % 4 == 1) m = with_softmax(m);
+    if (trial % 2 == 1) {
+      quant::QuantizeOptions q;
+      q.bits = 2 + trial % 6;
+      REQUIRE(quant::quantize_model(m, q).is_ok());
+    }
+    const int64_t n = 1 + static_cast<int64_t>(rng() % 3);
+    const int threads = 1 + trial % 3;
+    const std::vector<float> x = test::random_floats(rng, static_cast<size_t>(n * 3 * size * size));
+    INFO("trial " << trial << ": input " << size << ", classes " << classes << ", density "
+                  << density << ", batch " << n << ", threads " << threads);
+    Model for_trainer = m;
+    train::TrainOptions o;
+    o.threads = threads;
+    auto trainer = train::Trainer::create(&for_trainer, o);
+    REQUIRE(trainer.is_ok());
+    std::vector<float> trained;
+    REQUIRE((*trainer)->predict(x.data(), n, &trained).is_ok());
+    for (rt::KernelPolicy policy :
+         {rt::KernelPolicy::kReference, rt::KernelPolicy::kDense, rt::KernelPolicy::kSparse}) {
+      rt::NetOptions no;
+      no.threads = threads;
+      no.policy = policy;
+      auto net = rt::Net::create(m, no);
+      REQUIRE(net.is_ok());
+      std::vector<float> inferred;
+      REQUIRE((*net)->forward(x.data(), n, &inferred).is_ok());
+      REQUIRE(inferred.size() == trained.size());
+      INFO("policy " << static_cast<int>(policy));
+      CHECK(test::max_rel_diff(trained, inferred) < 1e-4);
+    }
   }
 }
 
