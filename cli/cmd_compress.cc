@@ -19,6 +19,7 @@ struct Flags {
                        calib_split;
   std::vector<std::string> layer_density, layer_bits;
   bool force = false, half_floats = false, int8_biases = false;
+  PreprocessFlags preprocess;
 };
 
 Result<quant::QuantizeOptions> quantize_options(const Flags& f, int bits) {
@@ -48,6 +49,8 @@ Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
   o->encoding.half_floats = f.half_floats;
   o->encoding.int8_biases = f.int8_biases;
   o->output_name = f.out;
+  SQZ_ASSIGN_OR_RETURN(o->preprocess, preprocess_spec(f.preprocess));
+  o->force = f.force;
   return pipeline::check_compress_options(*o);
 }
 
@@ -120,6 +123,7 @@ int cmd_compress(int argc, char** argv) {
       "labels", po::value(&s.labels),
       "class list for held-out images (default: synsets.txt beside the folder)");
   general.add(prune_opts).add(quant_opts).add(calib_opts);
+  add_preprocess_options(general, &f.preprocess);
   po::variables_map vm;
   int code;
   if (!parse_args("compress",
@@ -136,7 +140,10 @@ int cmd_compress(int argc, char** argv) {
   if (Status st = check_output_path(f.out, f.force); !st.is_ok()) return fail(st);
   ConsoleObserver observer(flags.quiet, flags.verbose);
   auto result = pipeline::compress(s, &observer);
-  if (!result.is_ok()) return fail(result.status());
+  if (!result.is_ok())
+    return result.status().code() == ErrorCode::kConflict
+               ? usage_error("compress", result.status().message())
+               : fail(result.status());
   if (Status st = write_file_atomic(f.out, result->bytes, f.force); !st.is_ok()) return fail(st);
   print_result(*result, f.out, flags);
   return kExitOk;

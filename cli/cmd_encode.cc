@@ -12,6 +12,7 @@ int cmd_encode(int argc, char** argv) {
   GlobalFlags flags;
   std::string model_path, prototxt, out;
   bool force = false, compare = false;
+  PreprocessFlags pre_flags;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
@@ -19,14 +20,21 @@ int cmd_encode(int argc, char** argv) {
       "output,o", po::value(&out)->required(), "output .sqz file")(
       "force,f", po::bool_switch(&force), "overwrite an existing output")(
       "compare-zstd", po::bool_switch(&compare), "also report zstd -22 on each stream (slower)");
+  add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("encode", "MODEL [--prototxt FILE] -o OUT.sqz", options, {"model"}, argc, argv,
                   &vm, &code))
     return code;
+  if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
+    return usage_error("encode", spec.status().message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
-  Result<Model> model = load_any_model(model_path, prototxt);
+  format::Metadata input_metadata;
+  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata);
   if (!model.is_ok()) return fail(model.status());
+  auto metadata =
+      output_metadata(model_path, *model, input_metadata, pre_flags, force, "encode (lossless)");
+  if (!metadata.is_ok()) return preprocess_error("encode", metadata.status());
   int shared = 0, kept = 0;
   for (Layer& l : model->layers) {
     if (l.op != OpKind::kConvolution || l.quant.active()) continue;
@@ -41,8 +49,7 @@ int cmd_encode(int argc, char** argv) {
                      l.name.c_str());
     }
   }
-  auto file = write_sqz_file(*model, out, standard_metadata(model_path, "encode (lossless)"), force,
-                             compare);
+  auto file = write_sqz_file(*model, out, *metadata, force, compare);
   if (!file.is_ok()) return fail(file.status());
   if (!flags.quiet) std::fprintf(stderr, "%d layers with codebooks, %d float32\n", shared, kept);
   if (flags.json) {

@@ -20,6 +20,8 @@ int cmd_eval(int argc, char** argv) {
   GlobalFlags flags;
   std::string model_path, prototxt, labels_path, dir;
   int threads = 1, limit = 0;
+  bool force = false;
+  PreprocessFlags pre_flags;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
@@ -28,13 +30,18 @@ int cmd_eval(int argc, char** argv) {
       "labels", po::value(&labels_path),
       "class list, '<wnid> <name>' per line (default: synsets.txt beside the folder)")(
       "limit", po::value(&limit)->default_value(0), "use only the first N images (0: all)")(
-      "threads", po::value(&threads)->default_value(1), "worker threads");
+      "threads", po::value(&threads)->default_value(1), "worker threads")(
+      "force,f", po::bool_switch(&force),
+      "use the preprocessing options even where the model records another");
+  add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("eval", "MODEL --images DIR [--labels FILE]", options, {"model"}, argc, argv, &vm,
                   &code))
     return code;
   if (threads < 1) return usage_error("eval", "--threads must be at least 1");
+  if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
+    return usage_error("eval", spec.status().message());
   if (labels_path.empty())
     labels_path = (std::filesystem::path(dir).parent_path() / "synsets.txt").string();
   Result<Labels> labels = read_labels(labels_path);
@@ -50,13 +57,16 @@ int cmd_eval(int argc, char** argv) {
     return fail(st);
   auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
-  auto pre = pipeline::preprocess_for((*net)->input_chw());
-  if (!pre.is_ok()) return fail(pre.status().with_context(model_path));
+  std::string notice;
+  auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force,
+                              &notice);
+  if (!pre.is_ok()) return preprocess_error("eval", pre.status());
   ConsoleObserver observer(flags.quiet, flags.verbose);
   auto acc = pipeline::evaluate_files(**net, *pre, *files, *labels, labels_path, &observer);
   if (!acc.is_ok()) return fail(acc.status());
   const long long counted = acc->images;
   const double t1 = 100.0 * acc->top1, t5 = 100.0 * acc->top5;
+  print_notice(notice, flags.quiet);
   if (flags.json)
     std::printf("{\"model\": %s, \"images\": %lld, \"top1\": %.4f, \"top5\": %.4f}\n",
                 json_quote(model_path).c_str(), (long long)counted, t1 / 100, t5 / 100);

@@ -48,6 +48,7 @@ int cmd_prune(int argc, char** argv) {
   double density = 0, quality = -1, global = 0;
   int steps = 1;
   bool force = false;
+  PreprocessFlags pre_flags;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
@@ -64,6 +65,7 @@ int cmd_prune(int argc, char** argv) {
       "run after each step: {in} model ONNX, {masks} 0/1 ONNX, {out} retrained ONNX, {step}")(
       "output,o", po::value(&out)->required(), "output .sqz, .onnx or .caffemodel")(
       "force,f", po::bool_switch(&force), "overwrite an existing output");
+  add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("prune", "MODEL (--density D | --quality Q | --global-density D) -o OUT", options,
@@ -89,8 +91,11 @@ int cmd_prune(int argc, char** argv) {
   auto overrides = parse_name_values(layer_density, "--layer-density");
   if (!overrides.is_ok()) return usage_error("prune", overrides.status().message());
   o.layer_density = *overrides;
+  if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
+    return usage_error("prune", spec.status().message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
-  Result<Model> model = load_any_model(model_path, prototxt);
+  format::Metadata input_metadata;
+  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata);
   if (!model.is_ok()) return fail(model.status());
   if (Status s = prune::check_options(*model, o); !s.is_ok())
     return fail(s.with_context(model_path));
@@ -101,9 +106,9 @@ int cmd_prune(int argc, char** argv) {
   if (!reports.is_ok()) return fail(reports.status());
   std::string pipeline = "prune";
   for (int i = 1; i < argc; ++i) pipeline += std::string(" ") + argv[i];
-  if (Status s = write_model_file(*model, out, force, standard_metadata(model_path, pipeline));
-      !s.is_ok())
-    return fail(s);
+  auto metadata = output_metadata(model_path, *model, input_metadata, pre_flags, force, pipeline);
+  if (!metadata.is_ok()) return preprocess_error("prune", metadata.status());
+  if (Status s = write_model_file(*model, out, force, *metadata); !s.is_ok()) return fail(s);
   print_reports(*reports, before, prune::total_density(*model), flags.json);
   if (!flags.json && !flags.quiet) std::printf("wrote %s\n", out.c_str());
   return kExitOk;

@@ -60,6 +60,7 @@ int cmd_quantize(int argc, char** argv) {
   std::vector<std::string> layer_bits;
   quant::QuantizeOptions o;
   bool force = false;
+  PreprocessFlags pre_flags;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
@@ -76,6 +77,7 @@ int cmd_quantize(int argc, char** argv) {
       "seed", po::value(&o.seed)->default_value(1), "seed for random and kmeans++ inits")(
       "output,o", po::value(&out)->required(), "output .sqz")("force,f", po::bool_switch(&force),
                                                               "overwrite an existing output");
+  add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("quantize", "MODEL --bits B [--layer-bits NAME=B ...] -o OUT.sqz", options,
@@ -90,8 +92,11 @@ int cmd_quantize(int argc, char** argv) {
   if (method != "kmeans" && method != "uniform")
     return usage_error("quantize", "--method must be kmeans or uniform");
   o.method = method == "uniform" ? quant::Method::kUniform : quant::Method::kKmeans;
+  if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
+    return usage_error("quantize", spec.status().message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
-  Result<Model> model = load_any_model(model_path, prototxt);
+  format::Metadata input_metadata;
+  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata);
   if (!model.is_ok()) return fail(model.status());
   if (Status s = quant::check_options(*model, o); !s.is_ok())
     return fail(s.with_context(model_path));
@@ -100,7 +105,9 @@ int cmd_quantize(int argc, char** argv) {
   std::string pipeline = "quantize --bits " + std::to_string(o.bits) + " --init " + init +
                          (o.exact ? " --exact" : "") + " --method " + method;
   for (const auto& item : layer_bits) pipeline += " --layer-bits " + item;
-  auto file = write_sqz_file(*model, out, standard_metadata(model_path, pipeline), force);
+  auto metadata = output_metadata(model_path, *model, input_metadata, pre_flags, force, pipeline);
+  if (!metadata.is_ok()) return preprocess_error("quantize", metadata.status());
+  auto file = write_sqz_file(*model, out, *metadata, force);
   if (!file.is_ok()) return fail(file.status());
   print_metrics(*metrics, flags.json);
   if (!flags.json)

@@ -14,6 +14,7 @@ namespace {
 
 struct Settings {
   pipeline::ReportOptions report;
+  PreprocessFlags preprocess;
   std::string html, chart;
   bool force = false;
 };
@@ -24,7 +25,9 @@ int run_report(const Settings& s, const GlobalFlags& flags) {
       if (Status st = check_output_path(out, s.force); !st.is_ok()) return fail(st);
   ConsoleObserver observer(flags.quiet, flags.verbose);
   auto r = pipeline::build_report(s.report, &observer);
-  if (!r.is_ok()) return fail(r.status());
+  if (!r.is_ok())
+    return r.status().code() == ErrorCode::kConflict ? usage_error("report", r.status().message())
+                                                     : fail(r.status());
   if (!s.html.empty())
     if (Status st = write_file_atomic(s.html, pipeline::report_html(*r), s.force); !st.is_ok())
       return fail(st);
@@ -58,7 +61,10 @@ int cmd_report(int argc, char** argv) {
       "threads", po::value(&o.threads)->default_value(1), "worker threads")(
       "html", po::value(&s.html), "also write a self-contained HTML report with SVG charts")(
       "chart", po::value(&s.chart), "also write the accuracy-against-size chart as an SVG file")(
-      "force,f", po::bool_switch(&s.force), "overwrite existing HTML or SVG files");
+      "force,f", po::bool_switch(&s.force),
+      "overwrite existing HTML or SVG files; use the preprocessing options even where the "
+      "model records another");
+  add_preprocess_options(options, &s.preprocess);
   po::variables_map vm;
   int code;
   if (!parse_args("report",
@@ -68,6 +74,10 @@ int cmd_report(int argc, char** argv) {
   if (o.threads < 1) return usage_error("report", "--threads must be at least 1");
   if (!o.reference.empty() && o.images.empty())
     return usage_error("report", "--reference needs --images to compare on");
+  auto spec = preprocess_spec(s.preprocess);
+  if (!spec.is_ok()) return usage_error("report", spec.status().message());
+  o.preprocess = *spec;
+  o.force = s.force;
   return run_report(s, flags);
 }
 

@@ -9,7 +9,6 @@ namespace sqz::cli {
 
 using pipeline::Labels;
 using pipeline::load_input;
-using pipeline::preprocess_for;
 using pipeline::read_labels;
 using pipeline::top_k;
 
@@ -18,6 +17,8 @@ int cmd_run(int argc, char** argv) {
   std::string model_path, prototxt, labels_path;
   std::vector<std::string> images;
   int top = 5, threads = 1;
+  bool force = false;
+  PreprocessFlags pre_flags;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
@@ -25,7 +26,10 @@ int cmd_run(int argc, char** argv) {
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
       "labels", po::value(&labels_path), "class names, '<id> <name>' per line (synsets.txt)")(
       "top", po::value(&top)->default_value(5), "how many classes to print per image")(
-      "threads", po::value(&threads)->default_value(1), "worker threads");
+      "threads", po::value(&threads)->default_value(1), "worker threads")(
+      "force,f", po::bool_switch(&force),
+      "use the preprocessing options even where the model records another");
+  add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("run", "MODEL IMAGE... [--labels FILE] [--top K]", options, {"model", "images"},
@@ -33,18 +37,23 @@ int cmd_run(int argc, char** argv) {
     return code;
   if (top < 1) return usage_error("run", "--top must be at least 1");
   if (threads < 1) return usage_error("run", "--threads must be at least 1");
+  if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
+    return usage_error("run", spec.status().message());
   Labels labels;
   if (!labels_path.empty()) {
     Result<Labels> l = read_labels(labels_path);
     if (!l.is_ok()) return fail(l.status());
     labels = std::move(l).value();
   }
-  Result<Model> model = load_any_model(model_path, prototxt);
+  format::Metadata metadata;
+  Result<Model> model = load_any_model(model_path, prototxt, &metadata);
   if (!model.is_ok()) return fail(model.status());
   auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
-  auto pre = preprocess_for((*net)->input_chw());
-  if (!pre.is_ok()) return fail(pre.status().with_context(model_path));
+  std::string notice;
+  auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force,
+                              &notice);
+  if (!pre.is_ok()) return preprocess_error("run", pre.status());
   // Decode everything first: a bad image fails the command before any output.
   std::vector<std::vector<float>> inputs;
   for (const std::string& path : images) {
@@ -53,6 +62,7 @@ int cmd_run(int argc, char** argv) {
     inputs.push_back(std::move(in).value());
   }
   const int n = static_cast<int>((*net)->output_size());
+  print_notice(notice, flags.quiet);
   if (flags.json) std::printf("[");
   for (size_t i = 0; i < images.size(); ++i) {
     std::vector<float> out;

@@ -21,6 +21,7 @@ int cmd_sensitivity(int argc, char** argv) {
   int limit = 100, threads = 1;
   double target = 0.25;
   bool force = false;
+  PreprocessFlags pre_flags;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
@@ -34,7 +35,10 @@ int cmd_sensitivity(int argc, char** argv) {
                                    "total density to propose per-layer densities for")(
       "threads", po::value(&threads)->default_value(1), "worker threads")(
       "output,o", po::value(&out_dir)->required(), "folder for sensitivity.csv, .json, .svg")(
-      "force,f", po::bool_switch(&force), "overwrite existing outputs");
+      "force,f", po::bool_switch(&force),
+      "overwrite existing outputs; use the preprocessing options even where the model records "
+      "another");
+  add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("sensitivity", "MODEL --images DIR -o OUT_DIR", options, {"model"}, argc, argv,
@@ -53,6 +57,8 @@ int cmd_sensitivity(int argc, char** argv) {
   if (!(target > 0 && target <= 1))
     return usage_error("sensitivity", "--target-density must be in (0, 1]");
   if (threads < 1) return usage_error("sensitivity", "--threads must be at least 1");
+  if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
+    return usage_error("sensitivity", spec.status().message());
   std::error_code ec;
   if (!std::filesystem::is_directory(out_dir, ec) &&
       !std::filesystem::create_directories(out_dir, ec))
@@ -72,14 +78,18 @@ int cmd_sensitivity(int argc, char** argv) {
     if (std::filesystem::exists(guess)) labels_path = guess.string();
   }
   const auto started = std::chrono::steady_clock::now();
-  Result<Model> model = load_any_model(model_path, prototxt);
+  format::Metadata metadata;
+  Result<Model> model = load_any_model(model_path, prototxt, &metadata);
   if (!model.is_ok()) return fail(model.status());
   auto shapes = validate_and_infer(*model);
   if (!shapes.is_ok()) return fail(shapes.status().with_context(model_path));
   const Shape& in = shapes->at(model->input);
+  std::string notice;
+  auto pre = model_preprocess(model_path, {in[1], in[2], in[3]}, metadata, pre_flags, force,
+                              &notice);
+  if (!pre.is_ok()) return preprocess_error("sensitivity", pre.status());
   ConsoleObserver loading(flags.quiet, flags.verbose);
-  auto images =
-      pipeline::load_image_set(dir, labels_path, limit, {in[1], in[2], in[3]}, &loading);
+  auto images = pipeline::load_image_set(dir, labels_path, limit, *pre, &loading);
   if (!images.is_ok()) return fail(images.status());
   ConsoleObserver observer(flags.quiet, flags.verbose);
   auto sweep = pipeline::sensitivity_sweep(*model, *images, densities, threads, &observer);
@@ -92,6 +102,7 @@ int cmd_sensitivity(int argc, char** argv) {
       pipeline::sensitivity_svg(*model, *sweep, static_cast<int64_t>(images->inputs.size()))};
   for (size_t i = 0; i < 3; ++i)
     if (Status s = write_file_atomic(outs[i], files[i], true); !s.is_ok()) return fail(s);
+  print_notice(notice, flags.quiet);
   if (flags.json) {
     std::printf("%s", files[1].c_str());
     return kExitOk;

@@ -14,7 +14,9 @@ Result<std::vector<image::Image>> load_calibration_images(
   out.reserve(files.size());
   for (const std::string& f : files) {
     SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(f));
-    out.push_back(image::resize_bilinear_antialias(img, pre.resize, pre.resize));
+    auto resized = image::resize_for(img, pre);
+    if (!resized.is_ok()) return resized.status().with_context(f);
+    out.push_back(std::move(*resized));
     SQZ_RETURN_IF_ERROR(progress(static_cast<int>(out.size())));
   }
   return out;
@@ -45,8 +47,7 @@ Status calibrate(Model& student, const Model& teacher, const std::vector<image::
   no.policy = rt::KernelPolicy::kDense;
   SQZ_ASSIGN_OR_RETURN(auto teacher_net, rt::Net::create(teacher, no));
 
-  const int crop = pre.crop, slack = pre.resize - pre.crop;
-  const size_t per_image = static_cast<size_t>(3) * crop * crop;
+  const size_t per_image = static_cast<size_t>(pre.channels) * pre.crop_h * pre.crop_w;
   std::mt19937_64 rng(options.seed);
   std::vector<size_t> order(images.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -60,11 +61,12 @@ Status calibrate(Model& student, const Model& teacher, const std::vector<image::
         next = 0;
       }
       const image::Image& img = images[order[next++]];
-      int x0 = slack / 2, y0 = slack / 2;
+      int x0 = 0, y0 = 0;
+      image::centre_offsets(img, pre, &x0, &y0);
       bool mirror = false;
       if (options.augment) {
-        x0 = std::uniform_int_distribution<int>(0, slack)(rng);
-        y0 = std::uniform_int_distribution<int>(0, slack)(rng);
+        x0 = std::uniform_int_distribution<int>(0, img.width - pre.crop_w)(rng);
+        y0 = std::uniform_int_distribution<int>(0, img.height - pre.crop_h)(rng);
         mirror = std::bernoulli_distribution(0.5)(rng);
       }
       const std::vector<float> x = image::preprocess_crop(img, pre, x0, y0, mirror);

@@ -5,17 +5,6 @@
 
 namespace sqz::pipeline {
 
-Result<image::Preprocess> preprocess_for(const Shape& chw) {
-  if (chw.size() != 3 || chw[0] != 3 || chw[1] != chw[2])
-    return Status(
-        ErrorCode::kUnsupported,
-        "image input needs a square 3-channel network input, this one is " + shape_to_string(chw));
-  image::Preprocess p;
-  p.crop = static_cast<int>(chw[1]);
-  p.resize = std::max(p.crop, 256);
-  return p;
-}
-
 Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p) {
   SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(path));
   return image::preprocess(img, p);

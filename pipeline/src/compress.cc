@@ -13,6 +13,7 @@
 #include "sqz/pipeline/evaluate.h"
 #include "sqz/pipeline/labels.h"
 #include "sqz/pipeline/model_io.h"
+#include "sqz/pipeline/preprocessing.h"
 #include "sqz/prune/prune.h"
 #include "sqz/runtime/net.h"
 
@@ -72,10 +73,11 @@ Result<ImageLists> image_lists(const CompressOptions& s) {
 std::vector<float> probe_batch(const std::vector<image::Image>& images,
                                const image::Preprocess& pre, int n) {
   std::vector<float> out;
-  const int off = (pre.resize - pre.crop) / 2;
   for (int i = 0; i < n; ++i) {
-    const std::vector<float> x =
-        image::preprocess_crop(images[static_cast<size_t>(i)], pre, off, off, false);
+    const image::Image& img = images[static_cast<size_t>(i)];
+    int x0 = 0, y0 = 0;
+    image::centre_offsets(img, pre, &x0, &y0);
+    const std::vector<float> x = image::preprocess_crop(img, pre, x0, y0, false);
     out.insert(out.end(), x.begin(), x.end());
   }
   return out;
@@ -206,27 +208,46 @@ struct Run {
   Observer* observer;
   Model teacher, model;
   image::Preprocess pre;
+  bool have_pre = false;  // pre was resolved (see resolve_stage_preprocess)
   ImageLists lists;
   std::vector<image::Image> calib;  // decoded and resized once
   format::Metadata metadata;
   std::string bytes;  // the encoded .sqz
 };
 
+// The preprocessing the images get (given, recorded by an input .sqz, or Caffe's), when the
+// run reads images or was given a spec; it is recorded in the output.
+Status resolve_stage_preprocess(Run& r, const format::Metadata& input_metadata) {
+  const bool needed = !r.lists.calib.empty() || !r.lists.holdout.empty() || r.s.preprocess;
+  const Shape& in = r.teacher.input_shape;
+  auto resolved = resolve_preprocess({in[1], in[2], in[3]}, r.s.preprocess,
+                                     recorded_preprocess(input_metadata),
+                                     is_caffe_model_path(r.s.model_path), r.s.force);
+  if (!resolved.is_ok()) {
+    if (!needed) return Status::ok();
+    return resolved.status().with_context(r.s.model_path);
+  }
+  r.pre = resolved->pre;
+  r.have_pre = true;
+  if (resolved->source == PreprocessSource::kAssumed)
+    note(r.observer, "  " + r.s.model_path + " records no preprocessing; assuming caffe's (" +
+                         describe_preprocess(r.pre) + ")");
+  return Status::ok();
+}
+
 Status load_stage(Run& r) {
   stage(r.observer, 1, "loading " + r.s.model_path);
-  SQZ_ASSIGN_OR_RETURN(r.teacher, load_any_model(r.s.model_path, r.s.prototxt));
+  format::Metadata input_metadata;
+  SQZ_ASSIGN_OR_RETURN(r.teacher, load_any_model(r.s.model_path, r.s.prototxt, &input_metadata));
   r.model = r.teacher;
   SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(r.s));
+  SQZ_RETURN_IF_ERROR(resolve_stage_preprocess(r, input_metadata));
   if (r.lists.calib.empty()) {
     SQZ_RETURN_ERROR_IF(r.s.target_bytes > 0, ErrorCode::kInvalidArgument,
                         "--target-bytes needs --calib images to measure each layer's "
                         "sensitivity");
     return Status::ok();
   }
-  const Shape& in = r.teacher.input_shape;
-  auto pre = preprocess_for({in[1], in[2], in[3]});
-  if (!pre.is_ok()) return pre.status().with_context(r.s.model_path);
-  r.pre = *pre;
   Task task(r.observer, "decoding calibration images", static_cast<int64_t>(r.lists.calib.size()));
   SQZ_ASSIGN_OR_RETURN(r.calib, load_calibration_images(r.lists.calib, r.pre,
                                                         [&](int n) { return task.advance(n); }));
@@ -258,6 +279,7 @@ Status quantize_stage(Run& r) {
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(r.lists.calib));
   r.metadata = standard_metadata(r.s.model_path, pipeline_summary(r.s, r.lists));
   if (!r.lists.calib.empty()) r.metadata.push_back({kCalibrationKey, calib_ids});
+  if (r.have_pre) r.metadata.push_back({kPreprocessKey, describe_preprocess(r.pre)});
   std::unique_ptr<BitTable> table;
   if (r.s.target_bytes > 0) {
     stage(r.observer, 3, "weight sharing: widths towards " + std::to_string(r.s.target_bytes) +
@@ -316,9 +338,8 @@ Result<std::vector<StageRow>> measure_stage(const Run& r, ImageSet* holdout) {
   }
   stage(r.observer, 6,
         "running both models on " + std::to_string(r.lists.holdout.size()) + " held-out images");
-  const Shape& in = r.teacher.input_shape;
-  SQZ_ASSIGN_OR_RETURN(*holdout, load_image_files(r.lists.holdout, holdout_labels(r),
-                                                  {in[1], in[2], in[3]}, r.observer));
+  SQZ_ASSIGN_OR_RETURN(*holdout,
+                       load_image_files(r.lists.holdout, holdout_labels(r), r.pre, r.observer));
   auto back = format::decode_sqz(r.bytes);
   if (!back.is_ok()) return back.status().with_context(r.s.output_name);
   Scores reference;

@@ -30,22 +30,21 @@ double kl_divergence(const float* reference, const float* scores, int64_t n) {
 }
 
 Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
-                                const Shape& chw, Observer* observer) {
+                                const image::Preprocess& pre, Observer* observer) {
   SQZ_ASSIGN_OR_RETURN(std::vector<std::string> files, list_images(dir));
   if (limit > 0 && files.size() > static_cast<size_t>(limit))
     files.resize(static_cast<size_t>(limit));
   SQZ_RETURN_ERROR_IF(files.empty(), ErrorCode::kNotFound, dir + ": no images (.jpg, .jpeg, .png)");
-  return load_image_files(files, labels_path, chw, observer);
+  return load_image_files(files, labels_path, pre, observer);
 }
 
 Result<ImageSet> load_image_files(const std::vector<std::string>& files,
-                                  const std::string& labels_path, const Shape& chw,
+                                  const std::string& labels_path, const image::Preprocess& pre,
                                   Observer* observer) {
   Labels labels;
   if (!labels_path.empty()) {
     SQZ_ASSIGN_OR_RETURN(labels, read_labels(labels_path));
   }
-  SQZ_ASSIGN_OR_RETURN(image::Preprocess pre, preprocess_for(chw));
   ImageSet set;
   Task task(observer, "loading images", static_cast<int64_t>(files.size()));
   for (const std::string& path : files) {

@@ -9,6 +9,7 @@
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/labels.h"
 #include "sqz/pipeline/model_io.h"
+#include "sqz/pipeline/preprocessing.h"
 #include "sqz/pipeline/report.h"
 
 namespace sqz::pipeline {
@@ -118,8 +119,16 @@ void fill_stages(ReportData* r) {
 }
 
 // The labelled images to measure on, and the reference's scores on them (when given).
-Status load_measurement_images(const ReportOptions& s, const Shape& input, Observer* observer,
-                               ImageSet* images, Scores* reference, bool* have_reference) {
+Status load_measurement_images(const ReportOptions& s, const format::SqzFile& first,
+                               Observer* observer, ImageSet* images, Scores* reference,
+                               bool* have_reference) {
+  const Shape& in = first.model.input_shape;
+  auto pre = resolve_preprocess({in[1], in[2], in[3]}, s.preprocess,
+                                recorded_preprocess(first.metadata), false, s.force);
+  if (!pre.is_ok()) return pre.status().with_context(s.models[0]);
+  if (pre->source == PreprocessSource::kAssumed && observer)
+    observer->note(s.models[0] + " records no preprocessing; assuming caffe's (" +
+                   describe_preprocess(pre->pre) + ")");
   SQZ_ASSIGN_OR_RETURN(std::vector<std::string> list, list_images(s.images));
   if (s.limit > 0 && list.size() > static_cast<size_t>(s.limit)) list.resize(s.limit);
   SQZ_RETURN_ERROR_IF(list.empty(), ErrorCode::kNotFound, s.images + ": no images");
@@ -128,8 +137,7 @@ Status load_measurement_images(const ReportOptions& s, const Shape& input, Obser
     labels = (std::filesystem::path(s.images).parent_path() / "synsets.txt").string();
     if (!std::filesystem::exists(labels)) labels.clear();
   }
-  SQZ_ASSIGN_OR_RETURN(*images,
-                       load_image_files(list, labels, {input[1], input[2], input[3]}, observer));
+  SQZ_ASSIGN_OR_RETURN(*images, load_image_files(list, labels, pre->pre, observer));
   if (s.reference.empty()) return Status::ok();
   SQZ_ASSIGN_OR_RETURN(Model ref, load_any_model(s.reference, s.prototxt));
   auto scores = score_images(ref, *images, s.threads, "measuring the reference", observer);
@@ -160,8 +168,8 @@ Result<ReportData> build_report(const ReportOptions& s, Observer* observer) {
   Scores reference_scores;
   bool have_reference = false;
   if (!s.images.empty())
-    SQZ_RETURN_IF_ERROR(load_measurement_images(s, r.file.model.input_shape, observer, &images,
-                                                &reference_scores, &have_reference));
+    SQZ_RETURN_IF_ERROR(load_measurement_images(s, r.file, observer, &images, &reference_scores,
+                                                &have_reference));
   for (size_t i = 0; i < files.size(); ++i) {
     SQZ_ASSIGN_OR_RETURN(ModelPoint p, measure_point(s.models[i], files[i], images,
                                                      have_reference ? &reference_scores : nullptr,

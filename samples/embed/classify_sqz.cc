@@ -42,15 +42,14 @@ int main(int argc, char** argv) {
   auto net = sqz::rt::Net::create(file->model, {/*threads=*/1});
   if (!net.is_ok()) return fail(net.status());
   const sqz::Shape chw = (*net)->input_chw();
-  if (chw[0] != 3 || chw[1] != chw[2]) return fail({sqz::ErrorCode::kUnsupported, "not RGB"});
+  if (chw[0] != 3) return fail({sqz::ErrorCode::kUnsupported, "the network's input is not RGB"});
   auto image = sqz::image::decode_image_file(argv[2]);
   if (!image.is_ok()) return fail(image.status());
-  sqz::image::Preprocess pre;  // Caffe convention; crop to the network's input
-  pre.crop = static_cast<int>(chw[1]);
-  pre.resize = std::max(pre.crop, 256);
-  const std::vector<float> input = sqz::image::preprocess(*image, pre);
+  const auto pre = sqz::image::caffe_preprocess(static_cast<int>(chw[1]), static_cast<int>(chw[2]));
+  auto input = sqz::image::preprocess(*image, pre);
+  if (!input.is_ok()) return fail(input.status());
   std::vector<float> scores;
-  if (auto s = (*net)->forward(input.data(), 1, &scores); !s.is_ok()) return fail(s);
+  if (auto s = (*net)->forward(input->data(), 1, &scores); !s.is_ok()) return fail(s);
   std::vector<int> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
   const size_t k = std::min<size_t>(5, order.size());

@@ -184,14 +184,14 @@ The whole pipeline and its report.
   $ compress $FIX/m.onnx --calib $FIX/images --calib-split 1/2 --bits 5 --calib-steps 4 --calib-batch 2 -o c.sqz -q
   stage                                bytes  vs input vs AlexNet    top-1    top-5 agreement       KL
   input (m.onnx)                        7641      1.0x   31409.5x   33.33%  100.00%   100.00%   0.0000
-  compressed \(c\.sqz\) +2188 +3\.5x +109689\.2x +33\.33% +100\.00% +100\.00% +0\.001[0-9] (re)
+  compressed \(c\.sqz\) +2252 +3\.4x +106571\.9x +33\.33% +100\.00% +100\.00% +0\.001[0-9] (re)
   accuracy on 6 held-out images; agreement and KL against the first row's model
   $ eval c.sqz --images $FIX/images
   [1]
   $ report c.sqz
   # squeeze-compress report: c.sqz
   
-  `c.sqz`: 2188 bytes, 109689.2x smaller than AlexNet (240 MB).
+  `c.sqz`: 2252 bytes, 106571.9x smaller than AlexNet (240 MB).
   
   ## Stages
   
@@ -200,7 +200,7 @@ The whole pipeline and its report.
   | dense float32 | 6044 | 1.0x | 39708.8x | - | - | - | - | float32 weights and biases |
   | pruned | 4195 | 1.4x | 57211.0x | - | - | - | - | float32 values + 4-bit relative index (paper Sec. 2) |
   | pruned + quantized | 1564 | 3.9x | 153452.7x | - | - | - | - | codes + 4-bit relative index (paper Sec. 3); the .sqz's weights |
-  | + Huffman (.sqz) | 2188 | 2.8x | 109689.2x | - | - | - | - | this file, run by the runtime |
+  | + Huffman (.sqz) | 2252 | 2.7x | 106571.9x | - | - | - | - | this file, run by the runtime |
   
   Accuracy not measured (give --images).
   
@@ -216,9 +216,9 @@ The whole pipeline and its report.
   | *header* | | | | | | | | | | 16 |
   | *directory* | | | | | | | | | | 84 |
   | *graph* | | | | | | | | | | 232 |
-  | *metadata* | | | | | | | | | | 277 |
+  | *metadata* | | | | | | | | | | 341 |
   | *trailer* | | | | | | | | | | 4 |
-  | **file** | | | | | | | | | | **2188** |
+  | **file** | | | | | | | | | | **2252** |
 
 Usage errors exit 2 with nothing on stdout; failures exit 1.
 

@@ -47,8 +47,7 @@ std::vector<image::Image> calib_images(int n, int side) {
 }
 
 image::Preprocess small_preprocess(int crop) {
-  image::Preprocess p;
-  p.crop = crop;
+  image::Preprocess p = image::caffe_preprocess(crop, crop);
   p.resize = crop + 4;
   return p;
 }

@@ -24,6 +24,8 @@ const char* error_code_name(ErrorCode code) {
       return "limit exceeded";
     case ErrorCode::kInterrupted:
       return "interrupted";
+    case ErrorCode::kConflict:
+      return "conflict";
   }
   return "unknown error";
 }

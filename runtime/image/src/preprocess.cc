@@ -75,27 +75,100 @@ Image resize_bilinear_antialias(const Image& in, int width, int height) {
   return out;
 }
 
+Preprocess caffe_preprocess(int crop_h, int crop_w) {
+  Preprocess p;
+  p.crop_h = crop_h;
+  p.crop_w = crop_w;
+  p.resize = std::max({crop_h, crop_w, 256});
+  return p;
+}
+
+Preprocess torchvision_preprocess(int crop_h, int crop_w) {
+  Preprocess p;
+  p.resize_mode = ResizeMode::kShorterSide;
+  p.crop_h = crop_h;
+  p.crop_w = crop_w;
+  // torchvision's ImageNet evaluation: Resize(256) then CenterCrop(224), i.e. 8/7 of the crop.
+  p.resize = std::max(crop_h, crop_w) * 8 / 7;
+  p.bgr = false;
+  p.divisor = 255.0f;
+  const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+  std::copy(mean, mean + 3, p.mean);
+  std::copy(std, std + 3, p.std);
+  return p;
+}
+
+Result<Image> resize_for(const Image& img, const Preprocess& p) {
+  SQZ_RETURN_ERROR_IF(p.crop_h < 1 || p.crop_w < 1 || p.crop_h > kMaxSide || p.crop_w > kMaxSide ||
+                          p.resize < 1 || p.resize > kMaxSide,
+                      ErrorCode::kInvalidArgument,
+                      "preprocessing sizes must be in 1.." + std::to_string(kMaxSide));
+  Image out;
+  switch (p.resize_mode) {
+    case ResizeMode::kNone:
+      out = img;
+      break;
+    case ResizeMode::kSquare:
+      out = resize_bilinear_antialias(img, p.resize, p.resize);
+      break;
+    case ResizeMode::kShorterSide: {
+      // torchvision.transforms.Resize(int): the longer side is int(size * long / short).
+      const bool wide = img.width >= img.height;
+      const int64_t shorter = wide ? img.height : img.width, longer = wide ? img.width : img.height;
+      const int64_t other = static_cast<int64_t>(p.resize) * longer / std::max<int64_t>(shorter, 1);
+      SQZ_RETURN_ERROR_IF(other > kMaxSide, ErrorCode::kLimit,
+                          "the resized image would be " + std::to_string(other) +
+                              " pixels long, above the limit of " + std::to_string(kMaxSide));
+      out = wide ? resize_bilinear_antialias(img, static_cast<int>(other), p.resize)
+                 : resize_bilinear_antialias(img, p.resize, static_cast<int>(other));
+      break;
+    }
+  }
+  SQZ_RETURN_ERROR_IF(out.width < p.crop_w || out.height < p.crop_h, ErrorCode::kInvalidArgument,
+                      "the image (" + std::to_string(out.width) + "x" +
+                          std::to_string(out.height) + " after resizing) is smaller than the " +
+                          std::to_string(p.crop_w) + "x" + std::to_string(p.crop_h) + " crop");
+  return out;
+}
+
+void centre_offsets(const Image& resized, const Preprocess& p, int* x0, int* y0) {
+  const int dx = resized.width - p.crop_w, dy = resized.height - p.crop_h;
+  if (p.resize_mode == ResizeMode::kShorterSide) {
+    // torchvision's CenterCrop: int(round(d / 2.0)), Python's round half to even.
+    *x0 = static_cast<int>(std::nearbyint(dx / 2.0));
+    *y0 = static_cast<int>(std::nearbyint(dy / 2.0));
+  } else {
+    *x0 = dx / 2;
+    *y0 = dy / 2;
+  }
+}
+
 std::vector<float> preprocess_crop(const Image& resized, const Preprocess& p, int x0, int y0,
                                    bool mirror) {
-  const int n = p.crop;
-  std::vector<float> chw(static_cast<size_t>(3) * n * n);
-  for (int c = 0; c < 3; ++c) {
-    const int src_c = p.bgr ? 2 - c : c;
-    for (int y = 0; y < n; ++y)
-      for (int x = 0; x < n; ++x) {
-        const int sx = x0 + (mirror ? n - 1 - x : x);
-        const uint8_t v =
-            resized.rgb[(static_cast<size_t>(y0 + y) * resized.width + sx) * 3 + src_c];
-        chw[(static_cast<size_t>(c) * n + y) * n + x] = (v - p.mean[c]) * p.scale;
-      }
-  }
+  const int h = p.crop_h, w = p.crop_w;
+  std::vector<float> chw(static_cast<size_t>(p.channels) * h * w);
+  auto pixel = [&](int y, int x, int c) -> float {
+    const int sx = x0 + (mirror ? w - 1 - x : x);
+    const uint8_t* px = &resized.rgb[(static_cast<size_t>(y0 + y) * resized.width + sx) * 3];
+    if (p.channels == 1)  // PIL's convert("L"): L = R * 299/1000 + G * 587/1000 + B * 114/1000
+      return static_cast<float>((px[0] * 19595 + px[1] * 38470 + px[2] * 7471 + 0x8000) >> 16);
+    return px[p.bgr ? 2 - c : c];
+  };
+  for (int c = 0; c < p.channels; ++c)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        chw[(static_cast<size_t>(c) * h + y) * w + x] =
+            (pixel(y, x, c) / p.divisor - p.mean[c]) / p.std[c];
   return chw;
 }
 
-std::vector<float> preprocess(const Image& img, const Preprocess& p) {
-  const Image resized = resize_bilinear_antialias(img, p.resize, p.resize);
-  const int offset = (p.resize - p.crop) / 2;
-  return preprocess_crop(resized, p, offset, offset, false);
+Result<std::vector<float>> preprocess(const Image& img, const Preprocess& p) {
+  SQZ_RETURN_ERROR_IF(p.channels != 1 && p.channels != 3, ErrorCode::kInvalidArgument,
+                      "preprocessing makes 1 or 3 channels, not " + std::to_string(p.channels));
+  SQZ_ASSIGN_OR_RETURN(Image resized, resize_for(img, p));
+  int x0 = 0, y0 = 0;
+  centre_offsets(resized, p, &x0, &y0);
+  return preprocess_crop(resized, p, x0, y0, false);
 }
 
 }  // namespace sqz::image

@@ -24,13 +24,13 @@ struct CalibrateOptions {
   bool augment = true;  // random crops and mirroring; off: centre crops only
 };
 
-// Decodes and resizes each image once (to pre.resize squared) for calibrate().
+// Decodes and resizes each image once (image::resize_for) for calibrate().
 // progress(images done) after each; a non-ok Status from it stops the call with that error.
 Result<std::vector<image::Image>> load_calibration_images(
     const std::vector<std::string>& files, const image::Preprocess& pre,
     const std::function<Status(int)>& progress);
 
-// Distils student towards teacher on `images` (already resized). progress(step, mean loss)
+// Distils student towards teacher on `images` (already resized, each at least the crop). progress(step, mean loss)
 // is called after every step; a non-ok Status from it stops the call with that error. The
 // student's masks and codebook assignments never change. kInvalidArgument for no images,
 // steps < 0 or batch < 1.

@@ -7,12 +7,10 @@
 
 #include "sqz/core/status.h"
 #include "sqz/image/image.h"
+#include "sqz/pipeline/preprocessing.h"
 #include "sqz/runtime/net.h"
 
 namespace sqz::pipeline {
-
-// Preprocessing for a network input of (C, H, W): Caffe convention for 3-channel inputs.
-Result<image::Preprocess> preprocess_for(const Shape& chw);
 
 // Decodes and preprocesses one image into CHW floats.
 Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p);

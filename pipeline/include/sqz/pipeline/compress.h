@@ -16,6 +16,7 @@
 #include "sqz/pipeline/calibrate.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/observer.h"
+#include "sqz/pipeline/preprocessing.h"
 #include "sqz/pipeline/stage_table.h"
 #include "sqz/prune/prune.h"
 #include "sqz/quantize/quantize.h"
@@ -50,6 +51,12 @@ struct CompressOptions {
   std::string calib_dir, holdout_dir, labels;
   std::optional<Fold> calib_fold;
   CalibrateOptions calibration;  // its threads and seed are set from the fields above
+
+  // How images become inputs: this spec, else what an input .sqz records, else Caffe's (with
+  // a note to the observer for a model that is not a Caffe form). Recorded in the output.
+  // force: use the spec even where it disagrees with the input's recorded description.
+  std::optional<PreprocessSpec> preprocess;
+  bool force = false;
 };
 
 struct CompressResult {

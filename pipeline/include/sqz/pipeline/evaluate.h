@@ -21,13 +21,13 @@ struct ImageSet {
 };
 
 // Lists, labels (from "<wnid>_" file names when labels_path names a class list; "" = none)
-// and preprocesses the images of dir for a network input of shape chw. limit > 0 keeps the
-// first `limit` files. Reports a task "loading images" to observer (may be null).
+// and preprocesses the images of dir by pre. limit > 0 keeps the first `limit` files.
+// Reports a task "loading images" to observer (may be null).
 Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
-                                const Shape& chw, Observer* observer);
+                                const image::Preprocess& pre, Observer* observer);
 // The same for a list of files.
 Result<ImageSet> load_image_files(const std::vector<std::string>& files,
-                                  const std::string& labels_path, const Shape& chw,
+                                  const std::string& labels_path, const image::Preprocess& pre,
                                   Observer* observer);
 
 // Network outputs, one row of `classes` scores per image.

@@ -2,11 +2,13 @@
 // self-contained HTML with SVG charts).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/observer.h"
+#include "sqz/pipeline/preprocessing.h"
 #include "sqz/pipeline/stage_table.h"
 
 namespace sqz::pipeline {
@@ -45,10 +47,14 @@ struct ReportData {
 // agreement and KL; needs images), and the labelled images to measure on (each model skips
 // the images it was calibrated on). labels: class list ("" = synsets.txt beside the folder,
 // when present); limit > 0 keeps the first `limit` images.
+// preprocess: how images become inputs (else what the first file records, else Caffe's);
+// force: use it even where it disagrees with the recorded description.
 struct ReportOptions {
   std::vector<std::string> models;
   std::string reference, prototxt, images, labels;
   int limit = 0, threads = 1;
+  std::optional<PreprocessSpec> preprocess;
+  bool force = false;
 };
 
 // Reads every file and measures it. Errors: unreadable files, images or reference; a model

@@ -18,7 +18,8 @@ enum class ErrorCode : int {
   kShapeMismatch = 6,    // tensor or graph shapes that do not agree
   kNotFound = 7,         // a named thing (layer, blob, file) does not exist
   kLimit = 8,            // a size beyond the documented limits
-  kInterrupted = 9,      // stopped by a signal
+  kInterrupted = 9,      // stopped by a signal or by the caller
+  kConflict = 10,        // options that disagree with what a file records
 };
 
 const char* error_code_name(ErrorCode code);

@@ -1,5 +1,5 @@
-// Image decoding (JPEG via libjpeg-turbo, PNG via libpng) and the Caffe-convention
-// preprocessing ImageNet CNNs were trained with.
+// Image decoding (JPEG via libjpeg-turbo, PNG via libpng) and the preprocessing that turns an
+// image into a network input (Caffe's, torchvision's, or any resize/crop/scale in between).
 #pragma once
 
 #include <cstdint>
@@ -27,19 +27,47 @@ Result<Image> decode_image(const std::string& bytes, const std::string& name_for
 // factor (the PIL / torchvision antialias=True definition), rounded back to 8 bits.
 Image resize_bilinear_antialias(const Image& in, int width, int height);
 
-struct Preprocess {
-  int resize = 256;                          // both sides, before cropping
-  int crop = 227;                            // centre crop side
-  bool bgr = true;                           // channel order of the output
-  float mean[3] = {104.0f, 117.0f, 123.0f};  // subtracted, in output channel order
-  float scale = 1.0f;                        // multiplied after subtracting the mean
+// How images become network inputs. out[c][y][x] = (pixel / divisor - mean[c]) / std[c], over
+// a crop_h x crop_w window of the resized image, channels in `bgr` order (or one grey channel,
+// ITU-R 601 luma as PIL's convert("L")). Presets:
+//   Caffe (the default; the release SqueezeNet): both sides resized to 256, centre crop,
+//     BGR, divisor 1, mean (104, 117, 123), std 1.
+//   torchvision (ImageNet models trained with torchvision's transforms): shorter side to 256
+//     (aspect kept), centre crop, RGB, divisor 255, mean (0.485, 0.456, 0.406), std (0.229,
+//     0.224, 0.225).
+enum class ResizeMode {
+  kSquare,       // both sides to `resize` (Caffe's warp)
+  kShorterSide,  // the shorter side to `resize`, the other by the aspect ratio (torchvision)
+  kNone,         // no resize: the image must be at least the crop (e.g. 28x28 digits)
 };
 
-// Caffe convention (../shared/README.md): resize, centre crop at ((resize-crop)/2, same),
-// channel order, mean subtraction; CHW float32 of crop x crop.
-std::vector<float> preprocess(const Image& img, const Preprocess& p);
+struct Preprocess {
+  ResizeMode resize_mode = ResizeMode::kSquare;
+  int resize = 256;
+  int crop_h = 227, crop_w = 227;  // the network's input H and W
+  int channels = 3;                // 3: colour; 1: grey
+  bool bgr = true;                 // colour channel order of the output
+  float divisor = 1.0f;            // pixels (0..255) are divided by it first
+  float mean[3] = {104.0f, 117.0f, 123.0f};  // subtracted, in output channel order
+  float std[3] = {1.0f, 1.0f, 1.0f};         // divided by, in output channel order
+};
 
-// Random crop offsets and mirroring, for calibration-time augmentation (same output size).
+Preprocess caffe_preprocess(int crop_h, int crop_w);
+Preprocess torchvision_preprocess(int crop_h, int crop_w);
+
+// The image as the preprocessing resizes it (before cropping). kInvalidArgument when it is
+// smaller than the crop (kNone) or the description is out of range.
+Result<Image> resize_for(const Image& img, const Preprocess& p);
+
+// The centre crop's top-left corner in a resized image: Caffe's (d / 2) for kSquare and kNone,
+// torchvision's round(d / 2) for kShorterSide.
+void centre_offsets(const Image& resized, const Preprocess& p, int* x0, int* y0);
+
+// resize_for, centre crop, channel order, scaling: CHW float32 of channels x crop_h x crop_w.
+Result<std::vector<float>> preprocess(const Image& img, const Preprocess& p);
+
+// A crop at (x0, y0) of an already resized image, optionally mirrored (for calibration-time
+// augmentation; same output size). REQUIRES: the window lies inside the image.
 std::vector<float> preprocess_crop(const Image& resized, const Preprocess& p, int x0, int y0,
                                    bool mirror);
 
