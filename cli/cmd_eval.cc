@@ -11,24 +11,24 @@
 
 namespace sqz::cli {
 
-using pipeline::Labels;
-using pipeline::list_images;
-using pipeline::read_labels;
 using pipeline::refuse_calibration_images;
 
 int cmd_eval(int argc, char** argv) {
   GlobalFlags flags;
-  std::string model_path, prototxt, labels_path, dir;
+  std::string model_path, prototxt, labels_path, label_file, dir;
   int threads = 1, limit = 0;
   bool force = false;
   PreprocessFlags pre_flags;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
-      "images", po::value(&dir)->required(), "folder of images named '<wnid>_*.JPEG'")(
+      "images", po::value(&dir)->required(),
+      "folder of labelled images: '<wnid>_*.JPEG' files, class sub-folders, or --label-file")(
+      "label-file", po::value(&label_file), "lines 'relative/path<TAB>class' (index or class id)")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
       "labels", po::value(&labels_path),
-      "class list, '<wnid> <name>' per line (default: synsets.txt beside the folder)")(
+      "class list, '<wnid> <name>' per line (default: synsets.txt beside the folder; without "
+      "one, class folders are numbered in sorted order)")(
       "limit", po::value(&limit)->default_value(0), "use only the first N images (0: all)")(
       "threads", po::value(&threads)->default_value(1), "worker threads")(
       "force,f", po::bool_switch(&force),
@@ -42,18 +42,14 @@ int cmd_eval(int argc, char** argv) {
   if (threads < 1) return usage_error("eval", "--threads must be at least 1");
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("eval", spec.status().message());
-  if (labels_path.empty())
-    labels_path = (std::filesystem::path(dir).parent_path() / "synsets.txt").string();
-  Result<Labels> labels = read_labels(labels_path);
-  if (!labels.is_ok()) return fail(labels.status());
-  auto files = list_images(dir);
+  if (labels_path.empty()) labels_path = pipeline::default_class_list(dir);
+  auto files = pipeline::list_dataset({dir, labels_path, label_file}, true);
   if (!files.is_ok()) return fail(files.status());
-  if (limit > 0 && files->size() > static_cast<size_t>(limit)) files->resize(limit);
-  if (files->empty()) return fail(Status(ErrorCode::kNotFound, dir + ": no images"));
+  pipeline::keep_first(&*files, limit);
   format::Metadata metadata;
   Result<Model> model = load_any_model(model_path, prototxt, &metadata);
   if (!model.is_ok()) return fail(model.status());
-  if (Status st = refuse_calibration_images(model_path, metadata, *files); !st.is_ok())
+  if (Status st = refuse_calibration_images(model_path, metadata, files->files); !st.is_ok())
     return fail(st);
   auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
@@ -62,7 +58,7 @@ int cmd_eval(int argc, char** argv) {
                               &notice);
   if (!pre.is_ok()) return preprocess_error("eval", pre.status());
   ConsoleObserver observer(flags.quiet, flags.verbose);
-  auto acc = pipeline::evaluate_files(**net, *pre, *files, *labels, labels_path, &observer);
+  auto acc = pipeline::evaluate_images(**net, *pre, *files, &observer);
   if (!acc.is_ok()) return fail(acc.status());
   const long long counted = acc->images;
   const double t1 = 100.0 * acc->top1, t5 = 100.0 * acc->top5;

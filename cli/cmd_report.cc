@@ -55,7 +55,8 @@ int cmd_report(int argc, char** argv) {
       "prototxt", po::value(&o.prototxt), "Caffe network definition for the reference")(
       "images", po::value(&o.images),
       "folder of labelled images to measure on (each model skips its calibration images)")(
-      "labels", po::value(&o.labels),
+      "label-file", po::value(&o.label_file),
+      "lines 'relative/path<TAB>class' (index or class id)")("labels", po::value(&o.labels),
       "class list, '<wnid> <name>' per line (default: synsets.txt beside the folder)")(
       "limit", po::value(&o.limit)->default_value(0), "use only the first N images (0: all)")(
       "threads", po::value(&o.threads)->default_value(1), "worker threads")(

@@ -16,7 +16,7 @@ namespace sqz::cli {
 
 int cmd_sensitivity(int argc, char** argv) {
   GlobalFlags flags;
-  std::string model_path, prototxt, dir, out_dir, labels_path,
+  std::string model_path, prototxt, dir, out_dir, labels_path, label_file,
       density_list = "0.9,0.8,0.7,0.6,0.5,0.4,0.3,0.2,0.1";
   int limit = 100, threads = 1;
   double target = 0.25;
@@ -26,7 +26,8 @@ int cmd_sensitivity(int argc, char** argv) {
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "images", po::value(&dir)->required(), "folder of images")(
+      "images", po::value(&dir)->required(), "folder of images (flat or class sub-folders)")(
+      "label-file", po::value(&label_file), "lines 'relative/path<TAB>class' (index or class id)")(
       "labels", po::value(&labels_path),
       "class list for top-1/top-5 (default: synsets.txt beside the folder, if present)")(
       "limit", po::value(&limit)->default_value(100), "use the first N images (0: all)")(
@@ -73,10 +74,7 @@ int cmd_sensitivity(int argc, char** argv) {
       if (std::filesystem::exists(o))
         return fail(
             Status(ErrorCode::kInvalidArgument, o + ": already exists (use --force to overwrite)"));
-  if (labels_path.empty()) {
-    const auto guess = std::filesystem::path(dir).parent_path() / "synsets.txt";
-    if (std::filesystem::exists(guess)) labels_path = guess.string();
-  }
+  if (labels_path.empty()) labels_path = pipeline::default_class_list(dir);
   const auto started = std::chrono::steady_clock::now();
   format::Metadata metadata;
   Result<Model> model = load_any_model(model_path, prototxt, &metadata);
@@ -88,8 +86,11 @@ int cmd_sensitivity(int argc, char** argv) {
   auto pre = model_preprocess(model_path, {in[1], in[2], in[3]}, metadata, pre_flags, force,
                               &notice);
   if (!pre.is_ok()) return preprocess_error("sensitivity", pre.status());
+  auto list = pipeline::list_dataset({dir, labels_path, label_file}, false);
+  if (!list.is_ok()) return fail(list.status());
+  pipeline::keep_first(&*list, limit);
   ConsoleObserver loading(flags.quiet, flags.verbose);
-  auto images = pipeline::load_image_set(dir, labels_path, limit, *pre, &loading);
+  auto images = pipeline::load_images(*list, *pre, &loading);
   if (!images.is_ok()) return fail(images.status());
   ConsoleObserver observer(flags.quiet, flags.verbose);
   auto sweep = pipeline::sensitivity_sweep(*model, *images, densities, threads, &observer);

@@ -38,30 +38,41 @@ void detail(Observer* o, const std::string& line) {
   if (o) o->detail(line);
 }
 
-// The two image lists: calibration and held-out (never overlapping).
+// The two image lists: calibration (any images below calib_dir, no labels needed) and
+// held-out (with their classes where known), never overlapping.
 struct ImageLists {
-  std::vector<std::string> calib, holdout;
+  std::vector<std::string> calib;
+  LabelledFiles holdout;
 };
+
+std::string class_list_for(const CompressOptions& s, const std::string& dir) {
+  return s.labels.empty() ? default_class_list(dir) : s.labels;
+}
 
 Result<ImageLists> image_lists(const CompressOptions& s) {
   ImageLists lists;
   if (!s.calib_dir.empty()) {
-    SQZ_ASSIGN_OR_RETURN(std::vector<std::string> files, list_images(s.calib_dir));
-    SQZ_RETURN_ERROR_IF(files.empty(), ErrorCode::kNotFound, s.calib_dir + ": no images");
-    if (!s.calib_fold) {
-      lists.calib = files;
-    } else {
-      std::vector<std::string> rest;
-      split_by_fold(files, *s.calib_fold, &lists.calib, &rest);
-      if (s.holdout_dir.empty()) lists.holdout = rest;
+    SQZ_ASSIGN_OR_RETURN(LabelledFiles all,
+                         list_dataset({s.calib_dir, class_list_for(s, s.calib_dir), ""}, false));
+    for (size_t i = 0; i < all.size(); ++i) {
+      const bool in_fold = !s.calib_fold || static_cast<int>(i % s.calib_fold->count) + 1 ==
+                                                s.calib_fold->index;
+      if (in_fold) {
+        lists.calib.push_back(all.files[i]);
+      } else if (s.holdout_dir.empty()) {
+        lists.holdout.files.push_back(all.files[i]);
+        lists.holdout.labels.push_back(all.labels[i]);
+      }
     }
   }
   if (!s.holdout_dir.empty()) {
-    SQZ_ASSIGN_OR_RETURN(lists.holdout, list_images(s.holdout_dir));
+    SQZ_ASSIGN_OR_RETURN(lists.holdout, list_dataset({s.holdout_dir,
+                                                      class_list_for(s, s.holdout_dir), ""},
+                                                     false));
   }
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(lists.calib));
   format::Metadata md{{kCalibrationKey, calib_ids}};
-  SQZ_ASSIGN_OR_RETURN(auto overlap, calibration_overlap(md, lists.holdout));
+  SQZ_ASSIGN_OR_RETURN(auto overlap, calibration_overlap(md, lists.holdout.files));
   SQZ_RETURN_ERROR_IF(!overlap.empty(), ErrorCode::kInvalidArgument,
                       overlap.front() + ": a held-out image is also a calibration image (" +
                           std::to_string(overlap.size()) +
@@ -218,7 +229,7 @@ struct Run {
 // The preprocessing the images get (given, recorded by an input .sqz, or Caffe's), when the
 // run reads images or was given a spec; it is recorded in the output.
 Status resolve_stage_preprocess(Run& r, const format::Metadata& input_metadata) {
-  const bool needed = !r.lists.calib.empty() || !r.lists.holdout.empty() || r.s.preprocess;
+  const bool needed = !r.lists.calib.empty() || !r.lists.holdout.files.empty() || r.s.preprocess;
   const Shape& in = r.teacher.input_shape;
   auto resolved = resolve_preprocess({in[1], in[2], in[3]}, r.s.preprocess,
                                      recorded_preprocess(input_metadata),
@@ -313,16 +324,6 @@ Status encode_stage(Run& r) {
   return format::encode_sqz(r.model, eo, &r.bytes).status();
 }
 
-// The labels of the held-out images: as given, or synsets.txt beside their folder.
-std::string holdout_labels(const Run& r) {
-  std::string labels = r.s.labels;
-  if (labels.empty())
-    labels = (std::filesystem::path(r.lists.holdout[0]).parent_path().parent_path() / "synsets.txt")
-                 .string();
-  if (!std::filesystem::exists(labels)) labels.clear();
-  return labels;
-}
-
 // Both models on the held-out images (the compressed one decoded from the file's bytes, as
 // the runtime loads it), or sizes only when there are none.
 Result<std::vector<StageRow>> measure_stage(const Run& r, ImageSet* holdout) {
@@ -332,14 +333,13 @@ Result<std::vector<StageRow>> measure_stage(const Run& r, ImageSet* holdout) {
                  in_bytes, "as given"};
   StageRow output{"compressed (" + std::filesystem::path(r.s.output_name).filename().string() + ")",
                   static_cast<int64_t>(r.bytes.size()), "pruned + shared weights + Huffman"};
-  if (r.lists.holdout.empty()) {
+  if (r.lists.holdout.files.empty()) {
     stage(r.observer, 6, "no held-out images (--holdout or --calib-split): accuracy not measured");
     return std::vector<StageRow>{input, output};
   }
   stage(r.observer, 6,
         "running both models on " + std::to_string(r.lists.holdout.size()) + " held-out images");
-  SQZ_ASSIGN_OR_RETURN(*holdout,
-                       load_image_files(r.lists.holdout, holdout_labels(r), r.pre, r.observer));
+  SQZ_ASSIGN_OR_RETURN(*holdout, load_images(r.lists.holdout, r.pre, r.observer));
   auto back = format::decode_sqz(r.bytes);
   if (!back.is_ok()) return back.status().with_context(r.s.output_name);
   Scores reference;

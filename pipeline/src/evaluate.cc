@@ -29,33 +29,16 @@ double kl_divergence(const float* reference, const float* scores, int64_t n) {
   return kl;
 }
 
-Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
-                                const image::Preprocess& pre, Observer* observer) {
-  SQZ_ASSIGN_OR_RETURN(std::vector<std::string> files, list_images(dir));
-  if (limit > 0 && files.size() > static_cast<size_t>(limit))
-    files.resize(static_cast<size_t>(limit));
-  SQZ_RETURN_ERROR_IF(files.empty(), ErrorCode::kNotFound, dir + ": no images (.jpg, .jpeg, .png)");
-  return load_image_files(files, labels_path, pre, observer);
-}
-
-Result<ImageSet> load_image_files(const std::vector<std::string>& files,
-                                  const std::string& labels_path, const image::Preprocess& pre,
-                                  Observer* observer) {
-  Labels labels;
-  if (!labels_path.empty()) {
-    SQZ_ASSIGN_OR_RETURN(labels, read_labels(labels_path));
-  }
+Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess& pre,
+                             Observer* observer) {
   ImageSet set;
-  Task task(observer, "loading images", static_cast<int64_t>(files.size()));
-  for (const std::string& path : files) {
-    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(path, pre));
-    set.paths.push_back(path);
-    const int label = labels_path.empty() ? -1 : label_from_filename(labels, path);
-    SQZ_RETURN_ERROR_IF(!labels_path.empty() && label < 0, ErrorCode::kNotFound,
-                        path + ": its name does not start with a class id from " + labels_path);
-    set.labels.push_back(label);
+  Task task(observer, "loading images", static_cast<int64_t>(list.size()));
+  for (size_t i = 0; i < list.size(); ++i) {
+    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(list.files[i], pre));
+    set.paths.push_back(list.files[i]);
+    set.labels.push_back(list.labels[i]);
     set.inputs.push_back(std::move(in));
-    SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(set.paths.size())));
+    SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
   }
   return set;
 }
@@ -105,19 +88,16 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
   return a;
 }
 
-Result<Accuracy> evaluate_files(rt::Net& net, const image::Preprocess& pre,
-                                const std::vector<std::string>& files, const Labels& labels,
-                                const std::string& labels_path, Observer* observer) {
+Result<Accuracy> evaluate_images(rt::Net& net, const image::Preprocess& pre,
+                                 const LabelledFiles& list, Observer* observer) {
   const int n = static_cast<int>(net.output_size());
   int64_t top1 = 0, top5 = 0;
   Accuracy a;
-  Task task(observer, "eval", static_cast<int64_t>(files.size()));
+  Task task(observer, "eval", static_cast<int64_t>(list.size()));
   std::vector<float> out;
-  for (const std::string& path : files) {
-    const int label = label_from_filename(labels, path);
-    SQZ_RETURN_ERROR_IF(label < 0, ErrorCode::kNotFound,
-                        path + ": its name does not start with a class id from " + labels_path);
-    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(path, pre));
+  for (size_t i = 0; i < list.size(); ++i) {
+    const int label = list.labels[i];
+    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(list.files[i], pre));
     SQZ_RETURN_IF_ERROR(net.forward(in.data(), 1, &out));
     const std::vector<int> best = top_k(out.data(), n, 5);
     top1 += best[0] == label;

@@ -2,11 +2,86 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "sqz/core/file_io.h"
 
 namespace sqz::pipeline {
+namespace fs = std::filesystem;
+namespace {
+
+bool is_image_name(const std::string& path) {
+  const std::string ext = file_extension(path);
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+Status not_a_directory(const std::string& dir) {
+  return Status(ErrorCode::kIo, dir + ": not a directory");
+}
+
+// The top folder of `file` below `dir` ("" when file lies directly in dir).
+std::string top_folder(const std::string& dir, const std::string& file) {
+  const fs::path rel = fs::path(file).lexically_relative(dir);
+  auto it = rel.begin();
+  if (it == rel.end() || std::next(it) == rel.end()) return "";
+  return it->string();
+}
+
+// Sorted names of dir's immediate sub-folders (torchvision's find_classes).
+std::vector<std::string> sub_folders(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_directory(ec) && !it->is_symlink(ec)) out.push_back(it->path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Result<int> class_of(const std::string& token, const Labels* list, const std::string& where) {
+  char* end = nullptr;
+  const long v = std::strtol(token.c_str(), &end, 10);
+  if (!token.empty() && *end == '\0') {
+    SQZ_RETURN_ERROR_IF(v < 0 || v > 1'000'000 ||
+                            (list && v >= static_cast<long>(list->wnids.size())),
+                        ErrorCode::kInvalidArgument,
+                        where + ": class index " + token + " is out of range");
+    return static_cast<int>(v);
+  }
+  SQZ_RETURN_ERROR_IF(!list, ErrorCode::kInvalidArgument,
+                      where + ": class '" + token + "' needs a class list (--labels)");
+  auto it = list->index_of_wnid.find(token);
+  SQZ_RETURN_ERROR_IF(it == list->index_of_wnid.end(), ErrorCode::kNotFound,
+                      where + ": class '" + token + "' is not in the class list");
+  return it->second;
+}
+
+Result<LabelledFiles> from_label_file(const DatasetSpec& s, const Labels* list) {
+  SQZ_ASSIGN_OR_RETURN(std::string text, read_file(s.label_file, size_t{256} << 20));
+  LabelledFiles out;
+  if (list) out.classes = list->wnids;
+  std::istringstream in(text);
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    const std::string where = s.label_file + ": line " + std::to_string(line_no);
+    const size_t tab = line.rfind('\t');
+    SQZ_RETURN_ERROR_IF(tab == std::string::npos || tab == 0, ErrorCode::kParse,
+                        where + ": wants 'relative/path<TAB>class'");
+    SQZ_ASSIGN_OR_RETURN(int label, class_of(line.substr(tab + 1), list, where));
+    out.files.push_back((fs::path(s.dir) / line.substr(0, tab)).string());
+    out.labels.push_back(label);
+    SQZ_RETURN_ERROR_IF(static_cast<int64_t>(out.files.size()) > kMaxListedImages,
+                        ErrorCode::kLimit, s.label_file + ": more than the limit of " +
+                                               std::to_string(kMaxListedImages) + " images");
+  }
+  SQZ_RETURN_ERROR_IF(out.files.empty(), ErrorCode::kNotFound, s.label_file + ": no images listed");
+  return out;
+}
+
+}  // namespace
 
 Result<Labels> read_labels(const std::string& path) {
   SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, size_t{16} << 20));
@@ -32,24 +107,107 @@ Result<Labels> read_labels(const std::string& path) {
 }
 
 int label_from_filename(const Labels& labels, const std::string& path) {
-  std::string base = std::filesystem::path(path).filename().string();
+  std::string base = fs::path(path).filename().string();
   auto it = labels.index_of_wnid.find(base.substr(0, base.find('_')));
   return it == labels.index_of_wnid.end() ? -1 : it->second;
 }
 
 Result<std::vector<std::string>> list_images(const std::string& dir) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec))
-    return Status(ErrorCode::kIo, dir + ": not a directory");
+  if (!fs::is_directory(dir, ec)) return not_a_directory(dir);
   std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    std::string ext = file_extension(entry.path().string());
-    if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png"))
-      files.push_back(entry.path().string());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && is_image_name(it->path().string()))
+      files.push_back(it->path().string());
+  if (ec) return Status(ErrorCode::kIo, dir + ": cannot list: " + ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+Result<std::vector<std::string>> list_images_recursive(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return not_a_directory(dir);
+  std::vector<std::string> files;
+  const auto options = fs::directory_options::skip_permission_denied;
+  fs::recursive_directory_iterator it(dir, options, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    SQZ_RETURN_ERROR_IF(it.depth() > kMaxFolderDepth, ErrorCode::kLimit,
+                        dir + ": folders nested deeper than the limit of " +
+                            std::to_string(kMaxFolderDepth));
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && is_image_name(it->path().string()))
+      files.push_back(it->path().string());
+    SQZ_RETURN_ERROR_IF(static_cast<int64_t>(files.size()) > kMaxListedImages, ErrorCode::kLimit,
+                        dir + ": more than the limit of " + std::to_string(kMaxListedImages) +
+                            " images");
   }
   if (ec) return Status(ErrorCode::kIo, dir + ": cannot list: " + ec.message());
   std::sort(files.begin(), files.end());
   return files;
+}
+
+Result<LabelledFiles> list_dataset(const DatasetSpec& s, bool require_labels) {
+  Labels list;
+  const bool have_list = !s.class_list.empty();
+  if (have_list) {
+    SQZ_ASSIGN_OR_RETURN(list, read_labels(s.class_list));
+  }
+  LabelledFiles out;
+  if (!s.label_file.empty()) {
+    SQZ_ASSIGN_OR_RETURN(out, from_label_file(s, have_list ? &list : nullptr));
+  } else {
+    SQZ_ASSIGN_OR_RETURN(out.files, list_images_recursive(s.dir));
+    SQZ_RETURN_ERROR_IF(out.files.empty(), ErrorCode::kNotFound,
+                        s.dir + ": no images (.jpg, .jpeg, .png)");
+    std::map<std::string, int> folder_class;
+    if (have_list) {
+      out.classes = list.wnids;
+    } else {
+      out.classes = sub_folders(s.dir);
+      for (size_t i = 0; i < out.classes.size(); ++i)
+        folder_class[out.classes[i]] = static_cast<int>(i);
+    }
+    for (const std::string& f : out.files) {
+      const std::string folder = top_folder(s.dir, f);
+      int label = -1;
+      if (folder.empty()) {
+        label = have_list ? label_from_filename(list, f) : -1;
+      } else if (have_list) {
+        auto it = list.index_of_wnid.find(folder);
+        SQZ_RETURN_ERROR_IF(it == list.index_of_wnid.end() && require_labels,
+                            ErrorCode::kNotFound,
+                            f + ": its folder '" + folder + "' is not a class of " + s.class_list);
+        label = it == list.index_of_wnid.end() ? -1 : it->second;
+      } else {
+        label = folder_class.count(folder) ? folder_class[folder] : -1;
+      }
+      out.labels.push_back(label);
+    }
+  }
+  if (require_labels)
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out.labels[i] >= 0) continue;
+      if (have_list && top_folder(s.dir, out.files[i]).empty())
+        return Status(ErrorCode::kNotFound, out.files[i] +
+                                                ": its name does not start with a class id from " +
+                                                s.class_list);
+      return Status(ErrorCode::kNotFound,
+                    out.files[i] + ": no class: name it '<class id>_...' (with a class list), " +
+                        "put it in a class folder, or list it in --label-file");
+    }
+  return out;
+}
+
+std::string default_class_list(const std::string& dir) {
+  std::error_code ec;
+  const fs::path guess = fs::path(dir).lexically_normal().parent_path() / "synsets.txt";
+  return fs::is_regular_file(guess, ec) ? guess.string() : "";
+}
+
+void keep_first(LabelledFiles* f, int64_t n) {
+  if (n <= 0 || static_cast<size_t>(n) >= f->size()) return;
+  f->files.resize(static_cast<size_t>(n));
+  f->labels.resize(static_cast<size_t>(n));
 }
 
 }  // namespace sqz::pipeline

@@ -129,15 +129,10 @@ Status load_measurement_images(const ReportOptions& s, const format::SqzFile& fi
   if (pre->source == PreprocessSource::kAssumed && observer)
     observer->note(s.models[0] + " records no preprocessing; assuming caffe's (" +
                    describe_preprocess(pre->pre) + ")");
-  SQZ_ASSIGN_OR_RETURN(std::vector<std::string> list, list_images(s.images));
-  if (s.limit > 0 && list.size() > static_cast<size_t>(s.limit)) list.resize(s.limit);
-  SQZ_RETURN_ERROR_IF(list.empty(), ErrorCode::kNotFound, s.images + ": no images");
-  std::string labels = s.labels;
-  if (labels.empty()) {
-    labels = (std::filesystem::path(s.images).parent_path() / "synsets.txt").string();
-    if (!std::filesystem::exists(labels)) labels.clear();
-  }
-  SQZ_ASSIGN_OR_RETURN(*images, load_image_files(list, labels, pre->pre, observer));
+  const std::string labels = s.labels.empty() ? default_class_list(s.images) : s.labels;
+  SQZ_ASSIGN_OR_RETURN(LabelledFiles list, list_dataset({s.images, labels, s.label_file}, false));
+  keep_first(&list, s.limit);
+  SQZ_ASSIGN_OR_RETURN(*images, load_images(list, pre->pre, observer));
   if (s.reference.empty()) return Status::ok();
   SQZ_ASSIGN_OR_RETURN(Model ref, load_any_model(s.reference, s.prototxt));
   auto scores = score_images(ref, *images, s.threads, "measuring the reference", observer);

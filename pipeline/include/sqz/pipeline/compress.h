@@ -45,9 +45,10 @@ struct CompressOptions {
   int probe_images = 24;
   format::SqzEncodeOptions encoding;  // its float codings; metadata is the pipeline's own
 
-  // Images: calibration from calib_dir (all, or fold calib_fold, the other folds held out);
-  // held-out images from holdout_dir when given. labels: class list for the held-out images
-  // ("" = synsets.txt beside their folder, when present).
+  // Images: calibration from calib_dir, read recursively (all, or fold calib_fold of the
+  // sorted list, the other folds held out); held-out images from holdout_dir when given (flat
+  // '<wnid>_' files or class sub-folders, see list_dataset). labels: class list for the
+  // held-out images ("" = synsets.txt beside their folder, when present).
   std::string calib_dir, holdout_dir, labels;
   std::optional<Fold> calib_fold;
   CalibrateOptions calibration;  // its threads and seed are set from the fields above

@@ -20,15 +20,10 @@ struct ImageSet {
   std::vector<std::vector<float>> inputs;  // preprocessed CHW
 };
 
-// Lists, labels (from "<wnid>_" file names when labels_path names a class list; "" = none)
-// and preprocesses the images of dir by pre. limit > 0 keeps the first `limit` files.
-// Reports a task "loading images" to observer (may be null).
-Result<ImageSet> load_image_set(const std::string& dir, const std::string& labels_path, int limit,
-                                const image::Preprocess& pre, Observer* observer);
-// The same for a list of files.
-Result<ImageSet> load_image_files(const std::vector<std::string>& files,
-                                  const std::string& labels_path, const image::Preprocess& pre,
-                                  Observer* observer);
+// Decodes and preprocesses every image of `list` by pre (labels carried over). Reports a task
+// "loading images" to observer (may be null). Errors name the image.
+Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess& pre,
+                             Observer* observer);
 
 // Network outputs, one row of `classes` scores per image.
 struct Scores {
@@ -53,12 +48,10 @@ double kl_divergence(const float* reference, const float* scores, int64_t n);
 
 Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores* reference);
 
-// Top-1 and top-5 of net on labelled image files preprocessed by pre, one image in memory at
-// a time (labels from "<wnid>_" file names in `labels`, read from labels_path). Reports a task
-// "eval" to observer (may be null). Errors: an image that does not decode or whose name has
-// no class of `labels`.
-Result<Accuracy> evaluate_files(rt::Net& net, const image::Preprocess& pre,
-                                const std::vector<std::string>& files, const Labels& labels,
-                                const std::string& labels_path, Observer* observer);
+// Top-1 and top-5 of net on labelled images preprocessed by pre, one image in memory at a
+// time. Reports a task "eval" to observer (may be null). REQUIRES: every label >= 0.
+// Errors: an image that does not decode.
+Result<Accuracy> evaluate_images(rt::Net& net, const image::Preprocess& pre,
+                                 const LabelledFiles& list, Observer* observer);
 
 }  // namespace sqz::pipeline

@@ -45,13 +45,13 @@ struct ReportData {
 
 // What report measures: files (the first described in full), the uncompressed reference (for
 // agreement and KL; needs images), and the labelled images to measure on (each model skips
-// the images it was calibrated on). labels: class list ("" = synsets.txt beside the folder,
-// when present); limit > 0 keeps the first `limit` images.
+// the images it was calibrated on; any layout list_dataset reads). labels: class list ("" =
+// synsets.txt beside the folder, when present); limit > 0 keeps the first `limit` images.
 // preprocess: how images become inputs (else what the first file records, else Caffe's);
 // force: use it even where it disagrees with the recorded description.
 struct ReportOptions {
   std::vector<std::string> models;
-  std::string reference, prototxt, images, labels;
+  std::string reference, prototxt, images, labels, label_file;
   int limit = 0, threads = 1;
   std::optional<PreprocessSpec> preprocess;
   bool force = false;
