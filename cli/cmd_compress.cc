@@ -16,7 +16,7 @@ namespace {
 // What the command line gives as text, before it is checked and typed.
 struct Flags {
   std::string out, config, granularity = "weight", widths = "3,4,5,6,7,8", init = "linear",
-                       calib_split;
+                       calib_split, schedule = "gradual";
   std::vector<std::string> layer_density, layer_bits;
   bool force = false, half_floats = false, int8_biases = false;
   PreprocessFlags preprocess;
@@ -122,16 +122,49 @@ int cmd_compress(int argc, char** argv) {
       "holdout", po::value(&s.holdout_dir), "folder of held-out labelled images to measure on")(
       "labels", po::value(&s.labels),
       "class list for held-out images (default: synsets.txt beside the folder)");
-  general.add(prune_opts).add(quant_opts).add(calib_opts);
+  pipeline::RetrainOptions& t = s.retrain;
+  po::options_description train_opts(
+      "labelled retraining (--train: replaces one-shot pruning and calibration)");
+  train_opts.add_options()("train", po::value(&s.train_dir),
+                           "folder of labelled training images (flat '<wnid>_' files, class "
+                           "sub-folders, or --train-label-file)")(
+      "train-label-file", po::value(&s.train_label_file),
+      "lines 'relative/path<TAB>class' under --train")(
+      "schedule", po::value(&f.schedule)->default_value("gradual"),
+      "gradual (prune while retraining, Zhu & Gupta) | steps (prune, retrain, repeat)")(
+      "prune-steps", po::value(&t.prune_steps)->default_value(t.prune_steps),
+      "pruning steps; the retraining run has prune-steps x train-steps steps")(
+      "train-steps", po::value(&t.retrain_steps)->default_value(t.retrain_steps),
+      "optimizer steps per pruning step")(
+      "train-lr", po::value(&t.learning_rate)->default_value(t.learning_rate),
+      "Adam learning rate while pruning (cosine-decayed)")(
+      "finetune-steps", po::value(&t.finetune_steps)->default_value(t.finetune_steps),
+      "centroid fine-tuning steps after weight sharing (paper Eq. 3)")(
+      "finetune-lr", po::value(&t.finetune_lr)->default_value(t.finetune_lr),
+      "centroid fine-tuning learning rate")(
+      "quantize-at-once", "share weights in every layer at once (default: 1x1 layers first)")(
+      "label-weight", po::value(&t.label_weight)->default_value(t.label_weight),
+      "loss = w x cross-entropy + (1 - w) x distillation from the input model")(
+      "train-temperature", po::value(&t.temperature)->default_value(t.temperature),
+      "distillation temperature while retraining")(
+      "dropout", po::value(&t.dropout)->default_value(t.dropout), "dropout ratio while retraining")(
+      "train-batch", po::value(&t.batch)->default_value(t.batch), "images per retraining step")(
+      "no-mirror", "no random mirroring of training images");
+  general.add(prune_opts).add(quant_opts).add(calib_opts).add(train_opts);
   add_preprocess_options(general, &f.preprocess);
   po::variables_map vm;
   int code;
   if (!parse_args("compress",
-                  "MODEL -o OUT.sqz [--calib DIR [--calib-split K/N]] [--target-bytes N | "
-                  "--bits B] [--density D]",
+                  "MODEL -o OUT.sqz [--calib DIR [--calib-split K/N]] [--train DIR] "
+                  "[--target-bytes N | --bits B] [--density D]",
                   general, {"model"}, argc, argv, &vm, &code))
     return code;
   c.augment = !vm.count("no-augment");
+  t.mirror = !vm.count("no-mirror");
+  t.pointwise_first = !vm.count("quantize-at-once");
+  if (f.schedule != "gradual" && f.schedule != "steps")
+    return usage_error("compress", "--schedule must be gradual or steps");
+  t.gradual = f.schedule == "gradual";
   if (s.threads < 1) return usage_error("compress", "--threads must be at least 1");
   if (s.calib_dir.empty() && !f.calib_split.empty())
     return usage_error("compress", "--calib-split needs --calib");

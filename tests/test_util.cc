@@ -175,12 +175,16 @@ void write_png(const std::string& path, int w, int h, uint32_t seed) {
       for (int c = 0; c < 3; ++c)
         rgb[(static_cast<size_t>(y) * w + x) * 3 + c] =
             static_cast<uint8_t>((x * (c + 1) + y * (seed % 7 + 1) + seed * 37) & 0xFF);
+  write_png_pixels(path, w, h, 3, rgb.data());
+}
+
+void write_png_pixels(const std::string& path, int w, int h, int channels, const uint8_t* pixels) {
   png_image img{};
   img.version = PNG_IMAGE_VERSION;
   img.width = static_cast<png_uint_32>(w);
   img.height = static_cast<png_uint_32>(h);
-  img.format = PNG_FORMAT_RGB;
-  png_image_write_to_file(&img, path.c_str(), 0, rgb.data(), 0, nullptr);
+  img.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+  png_image_write_to_file(&img, path.c_str(), 0, pixels, 0, nullptr);
 }
 
 std::string shared_dir() {

@@ -53,6 +53,8 @@ std::string encode_release_net(const Model& model);
 
 // Writes a w x h RGB PNG of a smooth pattern set by seed.
 void write_png(const std::string& path, int w, int h, uint32_t seed);
+// Writes w x h pixels (channels 1: grey, 3: RGB, interleaved) as a PNG.
+void write_png_pixels(const std::string& path, int w, int h, int channels, const uint8_t* pixels);
 
 // Path of ../shared, or "" when it is absent (env SQZ_SHARED overrides).
 std::string shared_dir();

@@ -119,12 +119,10 @@ Status run_calibration(Model& student, const Model& teacher,
   return Status::ok();
 }
 
-// Each layer's size and sensitivity at every candidate width (see bit_allocation.h).
+// Each layer's size and sensitivity at every candidate width (see bit_allocation.h), on n
+// probe inputs.
 Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
-                                const std::vector<image::Image>& images,
-                                const image::Preprocess& pre, Observer* observer) {
-  const int n = std::min<int>(s.probe_images, static_cast<int>(images.size()));
-  const std::vector<float> probe = probe_batch(images, pre, n);
+                                const std::vector<float>& probe, int n, Observer* observer) {
   rt::NetOptions no;
   no.threads = s.threads;
   no.policy = rt::KernelPolicy::kDense;
@@ -162,7 +160,15 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
                 init_name(s.quantize).c_str(), lists.calib.size(), s.calibration.steps,
                 s.calibration.batch, s.calibration.learning_rate, s.calibration.temperature,
                 s.calibration.augment, static_cast<unsigned long long>(s.seed));
-  return b;
+  if (!s.training()) return b;
+  const RetrainOptions& t = s.retrain;
+  char more[256];
+  std::snprintf(more, sizeof more,
+                " train=%s schedule=%s steps=%dx%d lr=%g finetune=%d@%g label_weight=%g",
+                s.train_tensors ? "tensors" : "images", t.gradual ? "gradual" : "steps",
+                t.prune_steps, t.retrain_steps, t.learning_rate, t.finetune_steps, t.finetune_lr,
+                t.label_weight);
+  return std::string(b) + more;
 }
 
 // Quantizes `model` (a copy per try) with widths allocated so that the encoded file, with its
@@ -222,6 +228,9 @@ struct Run {
   bool have_pre = false;  // pre was resolved (see resolve_stage_preprocess)
   ImageLists lists;
   std::vector<image::Image> calib;  // decoded and resized once
+  LabelledTensors train;            // the labelled training set (--train), when loaded here
+  const LabelledTensors* train_set = nullptr;
+  std::unique_ptr<LabelledRetraining> retraining;
   format::Metadata metadata;
   std::string bytes;  // the encoded .sqz
 };
@@ -229,7 +238,8 @@ struct Run {
 // The preprocessing the images get (given, recorded by an input .sqz, or Caffe's), when the
 // run reads images or was given a spec; it is recorded in the output.
 Status resolve_stage_preprocess(Run& r, const format::Metadata& input_metadata) {
-  const bool needed = !r.lists.calib.empty() || !r.lists.holdout.files.empty() || r.s.preprocess;
+  const bool needed = !r.lists.calib.empty() || !r.lists.holdout.files.empty() ||
+                      !r.s.train_dir.empty() || r.s.preprocess;
   const Shape& in = r.teacher.input_shape;
   auto resolved = resolve_preprocess({in[1], in[2], in[3]}, r.s.preprocess,
                                      recorded_preprocess(input_metadata),
@@ -238,11 +248,40 @@ Status resolve_stage_preprocess(Run& r, const format::Metadata& input_metadata) 
     if (!needed) return Status::ok();
     return resolved.status().with_context(r.s.model_path);
   }
+  const bool assumed = resolved->source == PreprocessSource::kAssumed;
+  if (assumed && !needed) return Status::ok();  // nothing uses it: record nothing
   r.pre = resolved->pre;
   r.have_pre = true;
-  if (resolved->source == PreprocessSource::kAssumed)
+  if (assumed)
     note(r.observer, "  " + r.s.model_path + " records no preprocessing; assuming caffe's (" +
                          describe_preprocess(r.pre) + ")");
+  return Status::ok();
+}
+
+// The labelled training set and the recipe that will use it, when training.
+Status load_training(Run& r) {
+  if (!r.s.training()) return Status::ok();
+  if (r.s.train_tensors) {
+    r.train_set = r.s.train_tensors;
+  } else {
+    SQZ_RETURN_ERROR_IF(!r.have_pre, ErrorCode::kUnsupported,
+                        r.s.model_path + ": its input is not an image; give tensors instead");
+    const std::string classes = class_list_for(r.s, r.s.train_dir);
+    SQZ_ASSIGN_OR_RETURN(LabelledFiles list,
+                         list_dataset({r.s.train_dir, classes, r.s.train_label_file}, true));
+    SQZ_ASSIGN_OR_RETURN(r.train, load_labelled_tensors(list, r.pre, kMaxTrainingBytes, r.observer));
+    r.train_set = &r.train;
+  }
+  RetrainOptions o = r.s.retrain;
+  o.density = r.s.density;
+  o.layer_density = r.s.layer_density;
+  o.granularity = r.s.granularity;
+  o.quantize = r.s.quantize;
+  o.threads = r.s.threads;
+  o.seed = r.s.seed;
+  if (r.s.target_bytes > 0) o.pointwise_first = false;
+  SQZ_ASSIGN_OR_RETURN(r.retraining,
+                       LabelledRetraining::create(r.teacher, *r.train_set, o, r.observer));
   return Status::ok();
 }
 
@@ -253,8 +292,9 @@ Status load_stage(Run& r) {
   r.model = r.teacher;
   SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(r.s));
   SQZ_RETURN_IF_ERROR(resolve_stage_preprocess(r, input_metadata));
+  SQZ_RETURN_IF_ERROR(load_training(r));
   if (r.lists.calib.empty()) {
-    SQZ_RETURN_ERROR_IF(r.s.target_bytes > 0, ErrorCode::kInvalidArgument,
+    SQZ_RETURN_ERROR_IF(r.s.target_bytes > 0 && !r.train_set, ErrorCode::kInvalidArgument,
                         "--target-bytes needs --calib images to measure each layer's "
                         "sensitivity");
     return Status::ok();
@@ -269,6 +309,11 @@ Status prune_stage(Run& r) {
   if (r.s.density <= 0 && r.s.layer_density.empty()) {
     stage(r.observer, 2, "pruning: off (the model's zeros stay pruned)");
     return Status::ok();
+  }
+  if (r.retraining) {
+    stage(r.observer, 2, "pruning during retraining on " +
+                             std::to_string(r.train_set->count()) + " labelled images");
+    return r.retraining->prune(r.model);
   }
   stage(r.observer, 2, "pruning by one global magnitude threshold");
   prune::PruneOptions po;
@@ -295,18 +340,44 @@ Status quantize_stage(Run& r) {
   if (r.s.target_bytes > 0) {
     stage(r.observer, 3, "weight sharing: widths towards " + std::to_string(r.s.target_bytes) +
                              " bytes");
-    SQZ_ASSIGN_OR_RETURN(BitTable t, measure_widths(r.model, r.s, r.calib, r.pre, r.observer));
+    std::vector<float> probe;
+    int n = 0;
+    if (!r.calib.empty()) {
+      n = std::min<int>(r.s.probe_images, static_cast<int>(r.calib.size()));
+      probe = probe_batch(r.calib, r.pre, n);
+    } else {  // training without calibration images: the first training images
+      n = static_cast<int>(std::min<int64_t>(r.s.probe_images, r.train_set->count()));
+      probe.assign(r.train_set->x.begin(),
+                   r.train_set->x.begin() + n * shape_numel(r.train_set->chw));
+    }
+    SQZ_ASSIGN_OR_RETURN(BitTable t, measure_widths(r.model, r.s, probe, n, r.observer));
     table = std::make_unique<BitTable>(std::move(t));
   } else {
     stage(r.observer, 3, "weight sharing: " + std::to_string(r.s.quantize.bits) + " bits");
   }
-  SQZ_ASSIGN_OR_RETURN(r.model, quantize_to_fit(r.model, r.s, table.get(), r.metadata));
+  if (r.retraining) {
+    // The widths the allocation found (or the fixed ones), then weight sharing and centroid
+    // fine-tuning with labels on the unquantized model.
+    std::map<std::string, int> widths;
+    if (table) {
+      SQZ_ASSIGN_OR_RETURN(Model sized, quantize_to_fit(r.model, r.s, table.get(), r.metadata));
+      for (const Layer& l : sized.layers)
+        if (l.quant.active()) widths[l.name] = l.quant.bits;
+    }
+    SQZ_RETURN_IF_ERROR(r.retraining->share_weights(r.model, widths));
+  } else {
+    SQZ_ASSIGN_OR_RETURN(r.model, quantize_to_fit(r.model, r.s, table.get(), r.metadata));
+  }
   r.metadata.push_back({"widths", widths_summary(r.model)});
   detail(r.observer, "  widths: " + widths_summary(r.model));
   return Status::ok();
 }
 
 Status calibrate_stage(Run& r) {
+  if (r.retraining) {
+    stage(r.observer, 4, "calibration: done by the labelled centroid fine-tuning");
+    return Status::ok();
+  }
   if (r.calib.empty() || r.s.calibration.steps <= 0) {
     stage(r.observer, 4, "calibration: off (no --calib)");
     return Status::ok();

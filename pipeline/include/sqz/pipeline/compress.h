@@ -17,6 +17,7 @@
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/observer.h"
 #include "sqz/pipeline/preprocessing.h"
+#include "sqz/pipeline/retrain.h"
 #include "sqz/pipeline/stage_table.h"
 #include "sqz/prune/prune.h"
 #include "sqz/quantize/quantize.h"
@@ -58,6 +59,17 @@ struct CompressOptions {
   // force: use the spec even where it disagrees with the input's recorded description.
   std::optional<PreprocessSpec> preprocess;
   bool force = false;
+
+  // Labelled retraining (pipeline/retrain.h), in place of one-shot pruning and unlabeled
+  // calibration: on train_tensors when given, else on the images of train_dir (any layout
+  // list_dataset reads, or train_label_file; classes from `labels`), preprocessed as above.
+  // retrain holds the recipe; its pruning (density, layer_density, granularity), quantize,
+  // threads and seed are taken from the fields above. With target_bytes the widths are
+  // allocated first and every layer is quantized at once (retrain.pointwise_first is off).
+  std::string train_dir, train_label_file;
+  const LabelledTensors* train_tensors = nullptr;
+  RetrainOptions retrain;
+  bool training() const { return train_tensors || !train_dir.empty(); }
 };
 
 struct CompressResult {
