@@ -14,17 +14,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  std::filesystem::create_directories(dir + "/images");
   auto onnx = sqz::format::export_onnx(sqz::test::tiny_squeezenet(8, 31, 3, 0.6));
   if (!onnx.is_ok()) {
     std::fprintf(stderr, "make_fixtures: %s\n", onnx.status().message().c_str());
     return 1;
   }
   sqz::test::write_bytes(dir + "/m.onnx", *onnx);
-  sqz::test::write_bytes(dir + "/synsets.txt", "n001 zero\nn002 one\nn003 two\n");
-  for (int i = 0; i < 12; ++i)
-    sqz::test::write_png(
-        dir + "/images/n00" + std::to_string(1 + i % 3) + "_" + std::to_string(10 + i) + ".png",
-        40 + i, 36 + i % 5, static_cast<uint32_t>(i));
+  sqz::test::write_labelled_pngs(dir, 12);
   return 0;
 }

@@ -187,6 +187,14 @@ void write_png_pixels(const std::string& path, int w, int h, int channels, const
   png_image_write_to_file(&img, path.c_str(), 0, pixels, 0, nullptr);
 }
 
+void write_labelled_pngs(const std::string& dir, int n) {
+  std::filesystem::create_directories(dir + "/images");
+  write_bytes(dir + "/synsets.txt", "n001 zero\nn002 one\nn003 two\n");
+  for (int i = 0; i < n; ++i)
+    write_png(dir + "/images/n00" + std::to_string(1 + i % 3) + "_" + std::to_string(10 + i) + ".png",
+              40 + i, 36 + i % 5, static_cast<uint32_t>(i));
+}
+
 std::string shared_dir() {
   const char* env = std::getenv("SQZ_SHARED");
   std::string dir = env ? env : SQZ_DEFAULT_SHARED_DIR;

@@ -53,6 +53,10 @@ std::string encode_release_net(const Model& model);
 
 // Writes a w x h RGB PNG of a smooth pattern set by seed.
 void write_png(const std::string& path, int w, int h, uint32_t seed);
+// Writes dir/synsets.txt (classes n001..n003) and dir/images/ with n labelled PNGs named
+// '<wnid>_<10 + i>.png' (class i % 3), of sizes around 40x36.
+void write_labelled_pngs(const std::string& dir, int n);
+
 // Writes w x h pixels (channels 1: grey, 3: RGB, interleaved) as a PNG.
 void write_png_pixels(const std::string& path, int w, int h, int channels, const uint8_t* pixels);
 

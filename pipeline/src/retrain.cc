@@ -87,6 +87,16 @@ void make_batch(const LabelledTensors& d, const std::vector<int64_t>& order, int
 
 bool is_pointwise(const Layer& l) { return l.conv.kernel_h * l.conv.kernel_w == 1; }
 
+prune::PruneOptions prune_options(const RetrainOptions& o) {
+  prune::PruneOptions po;
+  po.criterion = prune::Criterion::kGlobalDensity;
+  po.density = o.density > 0 ? o.density : 1.0;
+  po.steps = o.prune_steps;
+  po.granularity = o.granularity;
+  po.layer_density = o.layer_density;
+  return po;
+}
+
 }  // namespace
 
 struct LabelledRetraining::Impl : prune::RetrainHook {
@@ -160,16 +170,6 @@ struct LabelledRetraining::Impl : prune::RetrainHook {
     return Status::ok();
   }
 
-  prune::PruneOptions prune_options() const {
-    prune::PruneOptions po;
-    po.criterion = prune::Criterion::kGlobalDensity;
-    po.density = options.density > 0 ? options.density : 1.0;
-    po.steps = options.prune_steps;
-    po.granularity = options.granularity;
-    po.layer_density = options.layer_density;
-    return po;
-  }
-
   // Gradual pruning (Zhu & Gupta 2017, Sec. 3): one run of prune_steps x retrain_steps steps
   // in which the density falls along the cubic schedule every kPruneEvery steps (fewer in a
   // run too short for that) over the first two thirds; the sparse network then trains on as
@@ -233,15 +233,8 @@ Status check_retrain(const Model& teacher, const LabelledTensors& d, const Retra
   for (int label : d.y)
     SQZ_RETURN_ERROR_IF(label < 0, ErrorCode::kInvalidArgument,
                         "training labels must be class indices >= 0");
-  if (o.density > 0 || !o.layer_density.empty()) {
-    prune::PruneOptions po;
-    po.criterion = prune::Criterion::kGlobalDensity;
-    po.density = o.density > 0 ? o.density : 1.0;
-    po.layer_density = o.layer_density;
-    po.steps = o.prune_steps;
-    po.granularity = o.granularity;
-    SQZ_RETURN_IF_ERROR(prune::check_options(teacher, po));
-  }
+  if (o.density > 0 || !o.layer_density.empty())
+    SQZ_RETURN_IF_ERROR(prune::check_options(teacher, prune_options(o)));
   return quant::check_options(teacher, o.quantize);
 }
 
@@ -307,7 +300,7 @@ Result<std::unique_ptr<LabelledRetraining>> LabelledRetraining::create(
 Status LabelledRetraining::prune(Model& m) {
   const RetrainOptions& o = impl_->options;
   if (o.density <= 0 && o.layer_density.empty()) return Status::ok();
-  const prune::PruneOptions po = impl_->prune_options();
+  const prune::PruneOptions po = prune_options(o);
   if (o.gradual) return impl_->prune_gradually(m, po);
   return prune::prune_iteratively(m, po, impl_.get()).status();
 }

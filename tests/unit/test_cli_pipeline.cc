@@ -23,12 +23,7 @@ struct Fixture {
   std::string onnx = dir.file("m.onnx"), images = dir.file("images");
   explicit Fixture(double density = 0.6) {
     test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 31, 3, density)).value());
-    std::filesystem::create_directory(images);
-    test::write_bytes(dir.file("synsets.txt"), "n001 zero\nn002 one\nn003 two\n");
-    for (int i = 0; i < 12; ++i)
-      test::write_png(
-          images + "/n00" + std::to_string(1 + i % 3) + "_" + std::to_string(10 + i) + ".png",
-          40 + i, 36 + i % 5, static_cast<uint32_t>(i));
+    test::write_labelled_pngs(dir.path(), 12);
   }
 };
 
