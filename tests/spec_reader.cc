@@ -179,13 +179,20 @@ std::vector<ConvWeights> read(const std::string& b) {
           c.kw = static_cast<int64_t>(in.n(4));
           for (int k = 0; k < 4; ++k) in.n(4);
           c.groups = static_cast<int64_t>(in.n(4));
-          c.bias = in.n(1) != 0;
+          const auto flags = in.n(1);
+          if (flags > 3) bad("convolution flags");
+          c.bias = flags & 1;
+          if (flags & 2) in.n(4), in.n(4);  // asymmetric padding (1.3)
           ch = c.out;
         } else if (op == 3 || op == 4) {
           for (int k = 0; k < 6; ++k) in.n(4);
-          in.n(1);
+          const auto flags = in.n(1);
+          if (flags > 15) bad("pooling flags");
+          if (flags & 8) in.n(4), in.n(4);  // asymmetric padding (1.3)
         } else if (op == 5 || op == 7 || op == 8) {
           in.n(4);
+        } else if (op != 2 && op != 6 && op != 9) {  // ReLU, Dropout, Add (1.3): no parameters
+          bad("op");
         }
         if (op == 8) ch = 0;  // flatten: nothing after it has weights in our samples
         channels[out] = op == 5 ? ch : (op == 1 ? c.out : channels[ins[0]]);

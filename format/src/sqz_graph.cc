@@ -3,8 +3,23 @@
 namespace sqz::format::detail {
 namespace {
 
-constexpr uint8_t kPoolGlobal = 1, kPoolFloor = 2, kPoolExcludePad = 4;
+constexpr uint8_t kPoolGlobal = 1, kPoolFloor = 2, kPoolExcludePad = 4, kPoolAsymmetric = 8;
+constexpr uint8_t kConvBias = 1, kConvAsymmetric = 2;
 constexpr int64_t kMaxParam = 65536;
+constexpr uint16_t kMinorGraph = 3;  // Add, asymmetric pads, Softmax along its own axis
+
+bool get_extra_pads(ByteReader& r, int64_t* h, int64_t* w) {
+  uint32_t a, b;
+  if (!r.get_u32(&a) || !r.get_u32(&b)) return false;
+  *h = static_cast<int32_t>(a);
+  *w = static_cast<int32_t>(b);
+  return true;
+}
+
+void put_extra_pads(std::string* out, int64_t h, int64_t w) {
+  put_u32(out, static_cast<uint32_t>(static_cast<int32_t>(h)));
+  put_u32(out, static_cast<uint32_t>(static_cast<int32_t>(w)));
+}
 
 bool get_u32_param(ByteReader& r, int64_t* v) {
   uint32_t x;
@@ -13,27 +28,44 @@ bool get_u32_param(ByteReader& r, int64_t* v) {
   return true;
 }
 
-void put_layer_params(std::string* out, const Layer& l) {
+// Writes a layer's parameters; raises *minor to what they need (SPEC change log).
+void put_layer_params(std::string* out, const Layer& l, uint16_t* minor) {
   switch (l.op) {
-    case OpKind::kConvolution:
-      for (int64_t v : {l.conv.out_channels, l.conv.kernel_h, l.conv.kernel_w, l.conv.stride_h,
-                        l.conv.stride_w, l.conv.pad_h, l.conv.pad_w, l.conv.groups})
+    case OpKind::kConvolution: {
+      const ConvParams& c = l.conv;
+      for (int64_t v : {c.out_channels, c.kernel_h, c.kernel_w, c.stride_h, c.stride_w, c.pad_h,
+                        c.pad_w, c.groups})
         put_u32(out, static_cast<uint32_t>(v));
-      put_u8(out, l.conv.has_bias ? 1 : 0);
+      const bool asymmetric = c.extra_pad_h != 0 || c.extra_pad_w != 0;
+      put_u8(out, static_cast<uint8_t>((c.has_bias ? kConvBias : 0) |
+                                       (asymmetric ? kConvAsymmetric : 0)));
+      if (asymmetric) put_extra_pads(out, c.extra_pad_h, c.extra_pad_w);
+      if (asymmetric) *minor = std::max(*minor, kMinorGraph);
       return;
+    }
     case OpKind::kMaxPool:
-    case OpKind::kAvgPool:
-      for (int64_t v : {l.pool.kernel_h, l.pool.kernel_w, l.pool.stride_h, l.pool.stride_w,
-                        l.pool.pad_h, l.pool.pad_w})
+    case OpKind::kAvgPool: {
+      const PoolParams& p = l.pool;
+      for (int64_t v : {p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_h, p.pad_w})
         put_u32(out, static_cast<uint32_t>(v));
-      put_u8(out, static_cast<uint8_t>((l.pool.global ? kPoolGlobal : 0) |
-                                       (l.pool.rounding == PoolRounding::kFloor ? kPoolFloor : 0) |
-                                       (l.pool.average_counts_padding ? 0 : kPoolExcludePad)));
+      const bool asymmetric = p.extra_pad_h != 0 || p.extra_pad_w != 0;
+      put_u8(out, static_cast<uint8_t>((p.global ? kPoolGlobal : 0) |
+                                       (p.rounding == PoolRounding::kFloor ? kPoolFloor : 0) |
+                                       (p.average_counts_padding ? 0 : kPoolExcludePad) |
+                                       (asymmetric ? kPoolAsymmetric : 0)));
+      if (asymmetric) put_extra_pads(out, p.extra_pad_h, p.extra_pad_w);
+      if (asymmetric) *minor = std::max(*minor, kMinorGraph);
       return;
-    case OpKind::kConcat:
+    }
     case OpKind::kSoftmax:
+      if (l.axis != 1) *minor = std::max(*minor, kMinorGraph);
+      [[fallthrough]];
+    case OpKind::kConcat:
     case OpKind::kFlatten:
       put_u32(out, static_cast<uint32_t>(static_cast<int32_t>(l.axis)));
+      return;
+    case OpKind::kAdd:
+      *minor = std::max(*minor, kMinorGraph);
       return;
     case OpKind::kRelu:
     case OpKind::kDropout:
@@ -41,7 +73,13 @@ void put_layer_params(std::string* out, const Layer& l) {
   }
 }
 
-Status get_layer_params(ByteReader& r, Layer* l) {
+Status check_extra_pads(const Layer& l, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w) {
+  SQZ_RETURN_ERROR_IF(h < -pad_h || w < -pad_w || h > kMaxParam || w > kMaxParam,
+                      ErrorCode::kCorrupt, "layer '" + l.name + "' has impossible extra padding");
+  return Status::ok();
+}
+
+Status get_layer_params(ByteReader& r, uint16_t minor, Layer* l) {
   const Status truncated(ErrorCode::kCorrupt,
                          "GRAPH section is truncated in layer '" + l->name + "'");
   switch (l->op) {
@@ -53,11 +91,14 @@ Status get_layer_params(ByteReader& r, Layer* l) {
         SQZ_RETURN_ERROR_IF(*v > kMaxParam, ErrorCode::kLimit,
                             "layer '" + l->name + "' has a parameter beyond the limits");
       }
-      uint8_t bias;
-      if (!r.get_u8(&bias)) return truncated;
-      SQZ_RETURN_ERROR_IF(bias > 1, ErrorCode::kCorrupt, "layer '" + l->name + "': bad has_bias");
-      c.has_bias = bias;
-      return Status::ok();
+      uint8_t flags;
+      if (!r.get_u8(&flags)) return truncated;
+      SQZ_RETURN_ERROR_IF(flags & ~(kConvBias | kConvAsymmetric), ErrorCode::kCorrupt,
+                          "layer '" + l->name + "': reserved convolution flags are set");
+      c.has_bias = flags & kConvBias;
+      if (!(flags & kConvAsymmetric)) return Status::ok();
+      if (!get_extra_pads(r, &c.extra_pad_h, &c.extra_pad_w)) return truncated;
+      return check_extra_pads(*l, c.extra_pad_h, c.extra_pad_w, c.pad_h, c.pad_w);
     }
     case OpKind::kMaxPool:
     case OpKind::kAvgPool: {
@@ -69,12 +110,14 @@ Status get_layer_params(ByteReader& r, Layer* l) {
       }
       uint8_t flags;
       if (!r.get_u8(&flags)) return truncated;
-      SQZ_RETURN_ERROR_IF(flags & ~7, ErrorCode::kCorrupt,
+      SQZ_RETURN_ERROR_IF(flags & ~15, ErrorCode::kCorrupt,
                           "layer '" + l->name + "': reserved pooling flags are set");
       p.global = flags & kPoolGlobal;
       p.rounding = (flags & kPoolFloor) ? PoolRounding::kFloor : PoolRounding::kCeil;
       p.average_counts_padding = !(flags & kPoolExcludePad);
-      return Status::ok();
+      if (!(flags & kPoolAsymmetric)) return Status::ok();
+      if (!get_extra_pads(r, &p.extra_pad_h, &p.extra_pad_w)) return truncated;
+      return check_extra_pads(*l, p.extra_pad_h, p.extra_pad_w, p.pad_h, p.pad_w);
     }
     case OpKind::kConcat:
     case OpKind::kSoftmax:
@@ -82,10 +125,13 @@ Status get_layer_params(ByteReader& r, Layer* l) {
       uint32_t a;
       if (!r.get_u32(&a)) return truncated;
       l->axis = static_cast<int32_t>(a);
+      // Before 1.3 every Softmax ran along the channels, whatever axis was written.
+      if (l->op == OpKind::kSoftmax && minor < kMinorGraph) l->axis = 1;
       return Status::ok();
     }
     case OpKind::kRelu:
     case OpKind::kDropout:
+    case OpKind::kAdd:
       return Status::ok();
   }
   return truncated;
@@ -106,7 +152,7 @@ bool get_str(ByteReader& r, std::string* s) {
   return true;
 }
 
-std::string encode_graph(const Model& m) {
+std::string encode_graph(const Model& m, uint16_t* minor) {
   std::string out;
   put_str(&out, m.name);
   put_str(&out, m.input);
@@ -120,12 +166,12 @@ std::string encode_graph(const Model& m) {
     put_u8(&out, static_cast<uint8_t>(l.inputs.size()));
     for (const std::string& in : l.inputs) put_str(&out, in);
     put_str(&out, l.output);
-    put_layer_params(&out, l);
+    put_layer_params(&out, l, minor);
   }
   return out;
 }
 
-Status decode_graph(std::string_view bytes, Model* m) {
+Status decode_graph(std::string_view bytes, uint16_t minor, Model* m) {
   ByteReader r(bytes);
   const Status truncated(ErrorCode::kCorrupt, "GRAPH section is truncated");
   uint8_t rank;
@@ -150,7 +196,7 @@ Status decode_graph(std::string_view bytes, Model* m) {
     for (std::string& in : l.inputs)
       if (!get_str(r, &in)) return truncated;
     if (!get_str(r, &l.output)) return truncated;
-    SQZ_RETURN_IF_ERROR(get_layer_params(r, &l));
+    SQZ_RETURN_IF_ERROR(get_layer_params(r, minor, &l));
   }
   SQZ_RETURN_ERROR_IF(r.left() != 0, ErrorCode::kCorrupt, "GRAPH section has trailing bytes");
   return Status::ok();

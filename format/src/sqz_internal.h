@@ -49,8 +49,10 @@ float f16_to_f32(uint16_t bits);
 void put_str(std::string* out, const std::string& s);
 bool get_str(ByteReader& r, std::string* s);
 
-std::string encode_graph(const Model& m);
-Status decode_graph(std::string_view bytes, Model* m);
+// Raises *minor to the format minor version the graph needs.
+std::string encode_graph(const Model& m, uint16_t* minor);
+// minor: the file's format minor version (it decides how old files' fields read).
+Status decode_graph(std::string_view bytes, uint16_t minor, Model* m);
 std::string encode_metadata(const Metadata& md);
 Status decode_metadata(std::string_view bytes, Metadata* md);
 

@@ -39,7 +39,7 @@ Result<std::string> unzstd(std::string_view in, const char* what) {
   return out;
 }
 
-Result<std::vector<DirEntry>> read_directory(std::string_view bytes) {
+Result<std::vector<DirEntry>> read_directory(std::string_view bytes, uint16_t* minor_out) {
   SQZ_RETURN_ERROR_IF(!has_sqz_magic(bytes), ErrorCode::kParse, "not a .sqz file (bad magic)");
   ByteReader r(bytes.substr(8));
   uint16_t major, minor;
@@ -51,6 +51,7 @@ Result<std::vector<DirEntry>> read_directory(std::string_view bytes) {
                           " is newer than this reader's " + std::to_string(kSqzVersionMajor) + "." +
                           std::to_string(kSqzVersionMinor) + "; upgrade squeeze-compress");
   SQZ_RETURN_ERROR_IF(major < 1, ErrorCode::kCorrupt, "format version 0 does not exist");
+  *minor_out = minor;
   SQZ_RETURN_ERROR_IF(
       count == 0 || count > kMaxSections || count > (bytes.size() - kHeaderBytes) / kDirEntryBytes,
       ErrorCode::kCorrupt, "section count " + std::to_string(count) + " is impossible");
@@ -240,7 +241,8 @@ Result<SqzFile> decode_sqz(std::string_view bytes) {
   SQZ_RETURN_ERROR_IF(bytes.size() < kHeaderBytes + kTrailerBytes, ErrorCode::kCorrupt,
                       bytes.size() >= 8 && has_sqz_magic(bytes) ? "truncated .sqz file"
                                                                 : "not a .sqz file (too short)");
-  SQZ_ASSIGN_OR_RETURN(std::vector<DirEntry> dir, read_directory(bytes));
+  uint16_t minor = 0;
+  SQZ_ASSIGN_OR_RETURN(std::vector<DirEntry> dir, read_directory(bytes, &minor));
   SqzFile f;
   f.file_bytes = bytes.size();
   SQZ_RETURN_ERROR_IF(dir[0].type != kGraph, ErrorCode::kCorrupt, "the first section is not GRAPH");
@@ -257,7 +259,7 @@ Result<SqzFile> decode_sqz(std::string_view bytes) {
     }
     if (e.type == kGraph) {
       SQZ_RETURN_ERROR_IF(i != 0, ErrorCode::kCorrupt, "more than one GRAPH section");
-      SQZ_RETURN_IF_ERROR(decode_graph(payload, &f.model));
+      SQZ_RETURN_IF_ERROR(decode_graph(payload, minor, &f.model));
       SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(f.model, 0, /*check_weights=*/false));
       seen.assign(f.model.layers.size(), false);
       f.ledger.push_back({"", "graph", e.size, "zstd", -1, -1});

@@ -185,7 +185,7 @@ Result<SqzFile> encode_sqz(const Model& input, const SqzEncodeOptions& o, std::s
   std::vector<Section> sections;
   std::vector<LedgerRow> layer_rows;
   uint16_t minor = 0;  // the smallest that the file needs: older readers read what they can
-  sections.push_back({kGraph, kRequired | kZstd, zstd(encode_graph(m), o.zstd_level)});
+  sections.push_back({kGraph, kRequired | kZstd, zstd(encode_graph(m, &minor), o.zstd_level)});
   if (!o.metadata.empty())
     sections.push_back({kMetadata, kZstd, zstd(encode_metadata(o.metadata), o.zstd_level)});
   for (size_t i = 0; i < m.layers.size(); ++i) {

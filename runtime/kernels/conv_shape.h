@@ -19,6 +19,7 @@ struct PoolShape {
   int64_t c, in_h, in_w, out_h, out_w;
   int64_t kh, kw, sh, sw, ph, pw;
   bool average_counts_padding;  // see sqz::PoolParams
+  int64_t eh = 0, ew = 0;       // end pads beyond ph, pw (asymmetric padding)
 };
 
 }  // namespace sqz::rt

@@ -113,10 +113,10 @@ void avgpool2d_f32(const PoolShape& s, const float* in, float* out) {
   for (int64_t c = 0; c < s.c; ++c) {
     const float* plane = in + c * s.in_h * s.in_w;
     for (int64_t oy = 0; oy < s.out_h; ++oy) {
-      const int64_t ys = oy * s.sh - s.ph, ye = std::min(ys + s.kh, s.in_h + s.ph);
+      const int64_t ys = oy * s.sh - s.ph, ye = std::min(ys + s.kh, s.in_h + s.ph + s.eh);
       const int64_t y0 = std::max<int64_t>(ys, 0), y1 = std::min(ye, s.in_h);
       for (int64_t ox = 0; ox < s.out_w; ++ox) {
-        const int64_t xs = ox * s.sw - s.pw, xe = std::min(xs + s.kw, s.in_w + s.pw);
+        const int64_t xs = ox * s.sw - s.pw, xe = std::min(xs + s.kw, s.in_w + s.pw + s.ew);
         const int64_t x0 = std::max<int64_t>(xs, 0), x1 = std::min(xe, s.in_w);
         double sum = 0;
         for (int64_t y = y0; y < y1; ++y)

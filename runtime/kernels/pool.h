@@ -7,7 +7,7 @@ namespace sqz::rt {
 
 // Max over each window clipped to the image. REQUIRES: every window overlaps the image.
 void maxpool2d_f32(const PoolShape& s, const float* in, float* out);
-// Average over each window; the divisor counts padded positions inside [-pad, size+pad)
+// Average over each window; the divisor counts padded positions inside [-pad, size+pad+extra)
 // when average_counts_padding (Caffe), else only image positions (ONNX default).
 void avgpool2d_f32(const PoolShape& s, const float* in, float* out);
 // Mean of each channel: out[c] = mean(in[c][*]).

@@ -91,6 +91,8 @@ struct Net::Impl {
   void run_pool(const Layer& l);
   void run_concat(const Layer& l);
   void run_elementwise(const Layer& l);
+  void run_softmax(const Layer& l);
+  void run_add(const Layer& l);
 };
 
 void Net::Impl::resolve(const std::string& blob, std::string* root, int64_t* offset) const {
@@ -305,6 +307,11 @@ void Net::Impl::plan_conv(size_t i) {
 Status Net::Impl::plan() {
   SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(model, 1));
   const size_t n = model.layers.size();
+  for (const Layer& l : model.layers)
+    SQZ_RETURN_ERROR_IF(l.op == OpKind::kSoftmax &&
+                            (l.axis == 0 || l.axis == -static_cast<int64_t>(shapes.at(l.output).size())),
+                        ErrorCode::kUnsupported,
+                        "layer '" + l.name + "': softmax over the batch axis is not supported");
   std::map<std::string, int> consumers;
   std::map<std::string, size_t> producer;
   consumers[model.output]++;
@@ -425,7 +432,8 @@ void Net::Impl::run_pool(const Layer& l) {
     const PoolShape s{in[1],           in[2],           in[3],
                       out[2],          out[3],          l.pool.kernel_h,
                       l.pool.kernel_w, l.pool.stride_h, l.pool.stride_w,
-                      l.pool.pad_h,    l.pool.pad_w,    l.pool.average_counts_padding};
+                      l.pool.pad_h,    l.pool.pad_w,    l.pool.average_counts_padding,
+                      l.pool.extra_pad_h, l.pool.extra_pad_w};
     if (l.op == OpKind::kAvgPool) {
       avgpool2d_f32(s, src, dst);
       continue;
@@ -468,19 +476,47 @@ void Net::Impl::run_elementwise(const Layer& l) {
   for (int64_t b = 0; b < batch; ++b) {
     const float* src = blob_ptr(l.inputs[0], b);
     float* dst = blob_ptr(l.output, b);
-    if (l.op == OpKind::kRelu) {
-      for (int64_t k = 0; k < n; ++k) dst[k] = src[k] > 0 ? src[k] : 0.0f;
-      continue;
-    }
-    // Softmax over axis 1 at every position below it.
-    const int64_t c = s[1], inner = n / c;
-    for (int64_t p = 0; p < inner; ++p) {
-      float m = -INFINITY;
-      for (int64_t k = 0; k < c; ++k) m = std::max(m, src[k * inner + p]);
-      double sum = 0;
-      for (int64_t k = 0; k < c; ++k) sum += std::exp(double{src[k * inner + p]} - m);
-      for (int64_t k = 0; k < c; ++k)
-        dst[k * inner + p] = static_cast<float>(std::exp(double{src[k * inner + p]} - m) / sum);
+    for (int64_t k = 0; k < n; ++k) dst[k] = src[k] > 0 ? src[k] : 0.0f;
+  }
+}
+
+// Softmax along one axis (ONNX opset 13 semantics; axis 0, the batch, is refused at planning):
+// per image, `outer` groups of `c` values `inner` apart.
+void Net::Impl::run_softmax(const Layer& l) {
+  const Shape& s = shapes.at(l.output);
+  const auto rank = static_cast<int64_t>(s.size());
+  const int64_t axis = l.axis < 0 ? l.axis + rank : l.axis;
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= s[static_cast<size_t>(d)];
+  const int64_t c = s[static_cast<size_t>(axis)], outer = per_image(s) / (c * inner);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* src = blob_ptr(l.inputs[0], b);
+    float* dst = blob_ptr(l.output, b);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t p = 0; p < inner; ++p) {
+        const float* x = src + o * c * inner + p;
+        float* y = dst + o * c * inner + p;
+        float m = -INFINITY;
+        for (int64_t k = 0; k < c; ++k) m = std::max(m, x[k * inner]);
+        double sum = 0;
+        for (int64_t k = 0; k < c; ++k) sum += std::exp(double{x[k * inner]} - m);
+        for (int64_t k = 0; k < c; ++k)
+          y[k * inner] = static_cast<float>(std::exp(double{x[k * inner]} - m) / sum);
+      }
+  }
+}
+
+// Element-wise sum of the inputs (the bypass of SqueezeNet Sec. 6), in input order.
+void Net::Impl::run_add(const Layer& l) {
+  const int64_t n = per_image(shapes.at(l.output));
+  for (int64_t b = 0; b < batch; ++b) {
+    float* dst = blob_ptr(l.output, b);
+    const float* a = blob_ptr(l.inputs[0], b);
+    const float* c = blob_ptr(l.inputs[1], b);
+    for (int64_t k = 0; k < n; ++k) dst[k] = a[k] + c[k];
+    for (size_t i = 2; i < l.inputs.size(); ++i) {
+      const float* more = blob_ptr(l.inputs[i], b);
+      for (int64_t k = 0; k < n; ++k) dst[k] += more[k];
     }
   }
 }
@@ -499,8 +535,13 @@ void Net::Impl::run_layer(size_t i) {
       run_concat(l);
       break;
     case OpKind::kRelu:
-    case OpKind::kSoftmax:
       run_elementwise(l);
+      break;
+    case OpKind::kSoftmax:
+      run_softmax(l);
+      break;
+    case OpKind::kAdd:
+      run_add(l);
       break;
     case OpKind::kDropout:
     case OpKind::kFlatten:

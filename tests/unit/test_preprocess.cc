@@ -16,6 +16,12 @@ namespace P = sqz::pipeline;
 
 namespace {
 
+P::PreprocessSpec torchvision() {
+  P::PreprocessSpec s;
+  s.preset = P::PreprocessPreset::kTorchvision;
+  return s;
+}
+
 image::Image pattern(int w, int h, uint32_t seed) {
   image::Image img;
   img.width = w;
@@ -87,7 +93,7 @@ TEST_CASE("caffe preset is unchanged; grey inputs use PIL's luma; none keeps the
 }
 
 TEST_CASE("the text form reads back exactly; bad text is an error naming the field") {
-  auto tv = P::preprocess_for({3, 224, 224}, {P::PreprocessPreset::kTorchvision});
+  auto tv = P::preprocess_for({3, 224, 224}, torchvision());
   REQUIRE(tv.is_ok());
   const std::string text = P::describe_preprocess(*tv);
   CHECK(text ==
@@ -107,7 +113,7 @@ TEST_CASE("the text form reads back exactly; bad text is an error naming the fie
 
 TEST_CASE("resolve_preprocess: given, recorded, Caffe forms, assumed, and conflicts") {
   const Shape chw{3, 224, 224};
-  auto tv = P::preprocess_for(chw, {P::PreprocessPreset::kTorchvision});
+  auto tv = P::preprocess_for(chw, torchvision());
   REQUIRE(tv.is_ok());
   const std::string recorded = P::describe_preprocess(*tv);
   auto r = P::resolve_preprocess(chw, std::nullopt, recorded, false, false);
@@ -123,7 +129,7 @@ TEST_CASE("resolve_preprocess: given, recorded, Caffe forms, assumed, and confli
   CHECK(forced->source == P::PreprocessSource::kGiven);
   CHECK(forced->pre.bgr);
   // The same description given again is no conflict.
-  CHECK(P::resolve_preprocess(chw, P::PreprocessSpec{P::PreprocessPreset::kTorchvision}, recorded,
+  CHECK(P::resolve_preprocess(chw, torchvision(), recorded,
                               false, false)
             .is_ok());
   CHECK(P::resolve_preprocess(chw, std::nullopt, "", true, false)->source ==

@@ -113,18 +113,21 @@ Status check_conv(const Layer& l, const Shape& in, bool check_weights, Shape* ou
                           c.kernel_h < 1 || c.kernel_w < 1 || c.kernel_h > kMaxKernel ||
                           c.kernel_w > kMaxKernel || c.stride_h < 1 || c.stride_w < 1 ||
                           c.pad_h < 0 || c.pad_w < 0 || c.pad_h > kMaxKernel ||
-                          c.pad_w > kMaxKernel,
+                          c.pad_w > kMaxKernel || c.extra_pad_h < -c.pad_h ||
+                          c.extra_pad_w < -c.pad_w || c.extra_pad_h > kMaxKernel ||
+                          c.extra_pad_w > kMaxKernel,
                       ErrorCode::kCorrupt, where(l) + " has invalid convolution parameters");
   SQZ_RETURN_ERROR_IF(
       in[1] % c.groups != 0 || c.out_channels % c.groups != 0, ErrorCode::kShapeMismatch,
       where(l) + ": channels are not divisible by group " + std::to_string(c.groups));
-  SQZ_RETURN_ERROR_IF(in[2] + 2 * c.pad_h < c.kernel_h || in[3] + 2 * c.pad_w < c.kernel_w,
-                      ErrorCode::kShapeMismatch, where(l) + " kernel is larger than its input");
+  const int64_t span_h = in[2] + 2 * c.pad_h + c.extra_pad_h - c.kernel_h,
+                span_w = in[3] + 2 * c.pad_w + c.extra_pad_w - c.kernel_w;
+  SQZ_RETURN_ERROR_IF(span_h < 0 || span_w < 0, ErrorCode::kShapeMismatch,
+                      where(l) + " kernel is larger than its input");
   if (check_weights)
     SQZ_RETURN_IF_ERROR(
         check_conv_weights(l, {c.out_channels, in[1] / c.groups, c.kernel_h, c.kernel_w}));
-  *out = {in[0], c.out_channels, (in[2] + 2 * c.pad_h - c.kernel_h) / c.stride_h + 1,
-          (in[3] + 2 * c.pad_w - c.kernel_w) / c.stride_w + 1};
+  *out = {in[0], c.out_channels, span_h / c.stride_h + 1, span_w / c.stride_w + 1};
   return Status::ok();
 }
 
@@ -139,19 +142,24 @@ Status check_pool(const Layer& l, const Shape& in, Shape* out) {
   SQZ_RETURN_ERROR_IF(p.kernel_h < 1 || p.kernel_w < 1 || p.kernel_h > kMaxKernel ||
                           p.kernel_w > kMaxKernel || p.stride_h < 1 || p.stride_w < 1 ||
                           p.pad_h < 0 || p.pad_w < 0 || p.pad_h >= p.kernel_h ||
-                          p.pad_w >= p.kernel_w,
+                          p.pad_w >= p.kernel_w || p.pad_h + p.extra_pad_h < 0 ||
+                          p.pad_w + p.extra_pad_w < 0 || p.pad_h + p.extra_pad_h >= p.kernel_h ||
+                          p.pad_w + p.extra_pad_w >= p.kernel_w,
                       ErrorCode::kCorrupt, where(l) + " has invalid pooling parameters");
-  SQZ_RETURN_ERROR_IF(in[2] + 2 * p.pad_h < p.kernel_h || in[3] + 2 * p.pad_w < p.kernel_w,
+  SQZ_RETURN_ERROR_IF(in[2] + 2 * p.pad_h + p.extra_pad_h < p.kernel_h ||
+                          in[3] + 2 * p.pad_w + p.extra_pad_w < p.kernel_w,
                       ErrorCode::kShapeMismatch, where(l) + " window is larger than its input");
-  *out = {in[0], in[1], pooled_size(in[2], p.kernel_h, p.stride_h, p.pad_h, p.rounding),
-          pooled_size(in[3], p.kernel_w, p.stride_w, p.pad_w, p.rounding)};
+  *out = {in[0], in[1],
+          pooled_size(in[2], p.kernel_h, p.stride_h, p.pad_h, p.rounding, p.extra_pad_h),
+          pooled_size(in[3], p.kernel_w, p.stride_w, p.pad_w, p.rounding, p.extra_pad_w)};
   return Status::ok();
 }
 
 Status check_concat(const Layer& l, const std::vector<const Shape*>& ins, Shape* out) {
   Shape s = *ins[0];
-  SQZ_RETURN_ERROR_IF(l.axis < 0 || l.axis >= static_cast<int64_t>(s.size()), ErrorCode::kCorrupt,
-                      where(l) + " has concat axis out of range");
+  SQZ_RETURN_ERROR_IF(l.axis != 1 || s.size() < 2, ErrorCode::kUnsupported,
+                      where(l) + ": Concat along axis " + std::to_string(l.axis) +
+                          " is not supported (only channels, axis 1)");
   for (size_t i = 1; i < ins.size(); ++i) {
     const Shape& t = *ins[i];
     bool same = t.size() == s.size();
@@ -166,10 +174,20 @@ Status check_concat(const Layer& l, const std::vector<const Shape*>& ins, Shape*
   return Status::ok();
 }
 
+Status check_add(const Layer& l, const std::vector<const Shape*>& ins, Shape* out) {
+  SQZ_RETURN_ERROR_IF(ins.size() < 2, ErrorCode::kCorrupt, where(l) + " needs two or more inputs");
+  for (const Shape* s : ins)
+    SQZ_RETURN_ERROR_IF(*s != *ins[0], ErrorCode::kShapeMismatch,
+                        where(l) + " adds mismatched shapes " + shape_to_string(*ins[0]) + " and " +
+                            shape_to_string(*s) + " (no broadcasting)");
+  *out = *ins[0];
+  return Status::ok();
+}
+
 Status infer_layer(const Layer& l, const std::vector<const Shape*>& ins, bool check_weights,
                    Shape* out) {
-  SQZ_RETURN_ERROR_IF(l.op != OpKind::kConcat && ins.size() != 1, ErrorCode::kCorrupt,
-                      where(l) + " takes exactly one input");
+  SQZ_RETURN_ERROR_IF(l.op != OpKind::kConcat && l.op != OpKind::kAdd && ins.size() != 1,
+                      ErrorCode::kCorrupt, where(l) + " takes exactly one input");
   switch (l.op) {
     case OpKind::kConvolution:
       return check_conv(l, *ins[0], check_weights, out);
@@ -178,15 +196,25 @@ Status infer_layer(const Layer& l, const std::vector<const Shape*>& ins, bool ch
       return check_pool(l, *ins[0], out);
     case OpKind::kConcat:
       return check_concat(l, ins, out);
+    case OpKind::kAdd:
+      return check_add(l, ins, out);
+    case OpKind::kSoftmax:
+      SQZ_RETURN_ERROR_IF(l.axis < -static_cast<int64_t>(ins[0]->size()) ||
+                              l.axis >= static_cast<int64_t>(ins[0]->size()),
+                          ErrorCode::kCorrupt,
+                          where(l) + " has softmax axis " + std::to_string(l.axis) +
+                              " outside its input " + shape_to_string(*ins[0]));
+      *out = *ins[0];
+      return Status::ok();
     case OpKind::kRelu:
     case OpKind::kDropout:
-    case OpKind::kSoftmax:
       *out = *ins[0];
       return Status::ok();
     case OpKind::kFlatten: {
       const Shape& in = *ins[0];
-      SQZ_RETURN_ERROR_IF(l.axis < 0 || l.axis > static_cast<int64_t>(in.size()),
-                          ErrorCode::kCorrupt, where(l) + " has flatten axis out of range");
+      SQZ_RETURN_ERROR_IF(l.axis != 1 || in.size() < 2, ErrorCode::kUnsupported,
+                          where(l) + ": Flatten at axis " + std::to_string(l.axis) +
+                              " is not supported (only axis 1, keeping the batch)");
       Shape head(in.begin(), in.begin() + l.axis), tail(in.begin() + l.axis, in.end());
       *out = {shape_numel(head), shape_numel(tail)};
       return Status::ok();
@@ -221,8 +249,8 @@ bool op_from_id(int id, OpKind* op) {
 }
 
 int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
-                    PoolRounding rounding) {
-  const int64_t span = in + 2 * pad - kernel;
+                    PoolRounding rounding, int64_t extra) {
+  const int64_t span = in + 2 * pad + extra - kernel;
   int64_t out =
       (rounding == PoolRounding::kCeil ? (span + stride - 1) / stride : span / stride) + 1;
   // Caffe (pooling_layer.cpp): the last window must start inside the image, not the padding.

@@ -196,6 +196,11 @@ Status Trainer::Impl::init() {
                         "layer '" + l.name + "': training supports global average pooling only");
     SQZ_RETURN_ERROR_IF(l.op == OpKind::kConcat && l.axis != 1, ErrorCode::kUnsupported,
                         "layer '" + l.name + "': training supports channel concat only");
+    SQZ_RETURN_ERROR_IF(l.op == OpKind::kSoftmax &&
+                            l.axis != 1 && l.axis != 1 - static_cast<int64_t>(
+                                                           shapes.at(l.inputs[0]).size()),
+                        ErrorCode::kUnsupported,
+                        "layer '" + l.name + "': training supports a channel softmax only");
     if (l.op != OpKind::kConvolution) continue;
     ConvState& c = convs[i];
     c.w.resize(l.weight.data.size());
@@ -330,6 +335,12 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
           for (int64_t k = 0; k < plane; ++k) sum += in[bc * plane + k];
           out[bc] = static_cast<float>(sum / plane);
         }
+        break;
+      }
+      case OpKind::kAdd: {
+        out = in;
+        for (size_t k = 1; k < l.inputs.size(); ++k)
+          add_floats(w.act.at(l.inputs[k]).data(), static_cast<int64_t>(out.size()), out.data());
         break;
       }
       case OpKind::kConcat: {
@@ -491,6 +502,12 @@ void Trainer::Impl::backward(Worker& w, int64_t n) {
         const int64_t plane = is[2] * is[3];
         for (size_t k = 0; k < dx.size(); ++k)
           dx[k] += dy[static_cast<int64_t>(k) / plane] / static_cast<float>(plane);
+        break;
+      }
+      case OpKind::kAdd: {
+        for (const std::string& name : l.inputs)
+          if (name != model->input)
+            add_floats(dy.data(), static_cast<int64_t>(dy.size()), grad_of(name).data());
         break;
       }
       case OpKind::kConcat: {

@@ -12,7 +12,7 @@
 namespace sqz::format {
 
 constexpr int kSqzVersionMajor = 1;
-constexpr int kSqzVersionMinor = 2;  // the newest minor version this library reads and writes
+constexpr int kSqzVersionMinor = 3;  // the newest minor version this library reads and writes
 
 // One line of the size ledger: the rows of a file sum exactly to its size.
 struct LedgerRow {

@@ -1,6 +1,8 @@
 // The model representation: a graph of named layers joined by named blobs, covering the
 // SqueezeNet family (Iandola et al. 2016): convolution, ReLU, pooling, concat, dropout,
-// softmax and flatten. Every importer produces it; every stage reads and writes it.
+// softmax, flatten, and the element-wise sum of the bypass variants (Sec. 6). Every importer
+// produces it (folding BatchNorm into the convolution before it); every stage reads and
+// writes it.
 #pragma once
 
 #include <map>
@@ -22,7 +24,8 @@ namespace sqz {
   X(kConcat, 5, "Concat")           \
   X(kDropout, 6, "Dropout")         \
   X(kSoftmax, 7, "Softmax")         \
-  X(kFlatten, 8, "Flatten")
+  X(kFlatten, 8, "Flatten")         \
+  X(kAdd, 9, "Add")
 
 enum class OpKind : int {
 #define SQZ_OP_ENUM(name, id, text) name = id,
@@ -41,6 +44,9 @@ struct ConvParams {
   int64_t pad_h = 0, pad_w = 0;  // symmetric zero padding
   int64_t groups = 1;
   bool has_bias = true;
+  // Asymmetric padding (ONNX pads, auto_pad SAME_*): the bottom pad is pad_h + extra_pad_h,
+  // the right pad pad_w + extra_pad_w; 0 for symmetric padding, never below -pad.
+  int64_t extra_pad_h = 0, extra_pad_w = 0;
 };
 
 enum class PoolRounding { kCeil = 0, kFloor = 1 };
@@ -56,6 +62,9 @@ struct PoolParams {
   // Average pooling divisor: Caffe counts padded positions inside [−pad, H+pad) (true);
   // ONNX's count_include_pad=0 counts only real input positions (false).
   bool average_counts_padding = true;
+  // Asymmetric padding, as in ConvParams (e.g. PyTorch's ceil-mode pooling exported at
+  // opset 9 as extra end padding).
+  int64_t extra_pad_h = 0, extra_pad_w = 0;
 };
 
 // Deep Compression's per-layer weight sharing (Han et al. 2016, Sec. 3): each stored
@@ -71,11 +80,11 @@ struct Quantization {
 struct Layer {
   std::string name;
   OpKind op = OpKind::kRelu;
-  std::vector<std::string> inputs;  // blob names; Concat has several, the rest one
+  std::vector<std::string> inputs;  // blob names; Concat and Add have several, the rest one
   std::string output;               // blob name, produced by this layer only
   ConvParams conv;                  // kConvolution
   PoolParams pool;                  // kMaxPool, kAvgPool
-  int64_t axis = 1;                 // kConcat, kSoftmax, kFlatten
+  int64_t axis = 1;  // kConcat, kFlatten: 1; kSoftmax: any axis of its input (< 0: from the end)
   Tensor weight;                    // kConvolution: OIHW [out, in/groups, kh, kw]
   Tensor bias;                      // kConvolution with has_bias: [out]
   // Pruning mask (Han et al. 2015): empty, or weight.numel() flags, 1 = kept, 0 = pruned.
@@ -126,7 +135,9 @@ struct Model {
 Result<std::map<std::string, Shape>> validate_and_infer(Model& model, int64_t batch = 0,
                                                         bool check_weights = true);
 
-// Output size of a pooling window along one axis (Caffe rule, see PoolParams::rounding).
-int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, PoolRounding rounding);
+// Output size of a pooling window along one axis (Caffe rule, see PoolParams::rounding);
+// `extra` is the end pad beyond `pad`.
+int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, PoolRounding rounding,
+                    int64_t extra = 0);
 
 }  // namespace sqz
