@@ -356,6 +356,18 @@ int64_t Model::bias_count() const {
   return n;
 }
 
+Result<Shape> infer_layer_shape(const Layer& layer, const std::vector<Shape>& inputs,
+                                bool check_weights) {
+  SQZ_RETURN_ERROR_IF(inputs.empty(), ErrorCode::kCorrupt, where(layer) + " has no input");
+  Layer l = layer;
+  if (l.axis < 0) l.axis += static_cast<int64_t>(inputs[0].size());
+  std::vector<const Shape*> ins;
+  for (const Shape& s : inputs) ins.push_back(&s);
+  Shape out;
+  SQZ_RETURN_IF_ERROR(infer_layer(l, ins, check_weights, &out));
+  return out;
+}
+
 Result<std::map<std::string, Shape>> validate_and_infer(Model& model, int64_t batch,
                                                         bool check_weights) {
   SQZ_RETURN_ERROR_IF(model.input.empty(), ErrorCode::kCorrupt, "the model has no input");

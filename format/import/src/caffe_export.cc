@@ -16,6 +16,9 @@ Status fill_layer(const Layer& l, bool with_blobs, caffe::LayerParameter* lp) {
   lp->add_top(caffe_blob(l.output));
   switch (l.op) {
     case OpKind::kConvolution: {
+      SQZ_RETURN_ERROR_IF(l.conv.extra_pad_h != 0 || l.conv.extra_pad_w != 0,
+                          ErrorCode::kUnsupported,
+                          "layer '" + l.name + "': Caffe has no asymmetric padding");
       lp->set_type("Convolution");
       auto* p = lp->mutable_convolution_param();
       p->set_num_output(static_cast<uint32_t>(l.conv.out_channels));
@@ -46,6 +49,9 @@ Status fill_layer(const Layer& l, bool with_blobs, caffe::LayerParameter* lp) {
         p->set_global_pooling(true);
         return Status::ok();
       }
+      SQZ_RETURN_ERROR_IF(l.pool.extra_pad_h != 0 || l.pool.extra_pad_w != 0,
+                          ErrorCode::kUnsupported,
+                          "layer '" + l.name + "': Caffe has no asymmetric padding");
       SQZ_RETURN_ERROR_IF(l.op == OpKind::kAvgPool && !l.pool.average_counts_padding &&
                               (l.pool.pad_h || l.pool.pad_w),
                           ErrorCode::kUnsupported,
@@ -76,6 +82,9 @@ Status fill_layer(const Layer& l, bool with_blobs, caffe::LayerParameter* lp) {
       return Status::ok();
     case OpKind::kFlatten:
       lp->set_type("Flatten");
+      return Status::ok();
+    case OpKind::kAdd:
+      lp->set_type("Eltwise");  // operation SUM is the default
       return Status::ok();
   }
   return Status(ErrorCode::kUnsupported, "layer '" + l.name + "' cannot be exported");

@@ -4,8 +4,10 @@
 
 #include <climits>
 #include <map>
+#include <set>
 
 #include "caffe.pb.h"
+#include "fold.h"
 #include "sqz/core/file_io.h"
 #include "sqz/format/importers.h"
 
@@ -115,9 +117,49 @@ Status read_input_declaration(const caffe::NetParameter& net, Model* m) {
   return Status::ok();
 }
 
+// A BatchNorm or Scale layer to fold into the convolution before it once weights are read.
+struct PendingFold {
+  size_t conv;       // index in Model::layers
+  std::string name;  // the Caffe layer (its blobs are in the .caffemodel)
+  bool batch_norm;   // else Scale
+  float eps = 1e-5f;
+  bool scale_bias = false;
+};
+
+// BatchNorm / Scale after a convolution (in place, as Caffe's ResNet-style nets write them):
+// recorded for folding; its top then names the convolution's output.
+Status fold_later(const caffe::LayerParameter& lp, const Model& m,
+                  std::map<std::string, std::string>& current, std::set<std::string>& read,
+                  std::vector<PendingFold>* folds) {
+  const std::string who = "layer '" + lp.name() + "'";
+  SQZ_RETURN_ERROR_IF(lp.bottom_size() != 1 || lp.top_size() != 1, ErrorCode::kUnsupported,
+                      who + " must have one bottom and one top");
+  auto it = current.find(lp.bottom(0));
+  SQZ_RETURN_ERROR_IF(it == current.end(), ErrorCode::kNotFound,
+                      who + " reads unknown blob '" + lp.bottom(0) + "'");
+  size_t conv = m.layers.size();
+  for (size_t i = 0; i < m.layers.size(); ++i)
+    if (m.layers[i].output == it->second && m.layers[i].op == OpKind::kConvolution) conv = i;
+  SQZ_RETURN_ERROR_IF(conv == m.layers.size() || read.count(it->second), ErrorCode::kUnsupported,
+                      who + ": only a " + lp.type() +
+                          " right after a convolution (that nothing else reads) can be folded");
+  if (lp.type() == "BatchNorm") {
+    SQZ_RETURN_ERROR_IF(lp.batch_norm_param().has_use_global_stats() &&
+                            !lp.batch_norm_param().use_global_stats(),
+                        ErrorCode::kUnsupported, who + ": use_global_stats false (training mode)");
+    folds->push_back({conv, lp.name(), true, lp.batch_norm_param().eps(), false});
+  } else {
+    SQZ_RETURN_ERROR_IF(lp.scale_param().axis() != 1 || lp.scale_param().num_axes() != 1,
+                        ErrorCode::kUnsupported, who + ": only a per-channel Scale is supported");
+    folds->push_back({conv, lp.name(), false, 0, lp.scale_param().bias_term()});
+  }
+  current[lp.top(0)] = it->second;
+  return Status::ok();
+}
+
 // Builds the graph. In-place layers (top == bottom, as Caffe's ReLU and Dropout) get a
 // fresh output blob name so that every blob in the Model has exactly one producer.
-Result<Model> graph_from_net(const caffe::NetParameter& net) {
+Result<Model> graph_from_net(const caffe::NetParameter& net, std::vector<PendingFold>* folds) {
   SQZ_RETURN_ERROR_IF(net.layers_size() > 0, ErrorCode::kUnsupported,
                       "legacy V1 'layers' definitions are not supported; upgrade the prototxt "
                       "with Caffe's upgrade_net_proto_text");
@@ -125,6 +167,7 @@ Result<Model> graph_from_net(const caffe::NetParameter& net) {
   m.name = net.name();
   SQZ_RETURN_IF_ERROR(read_input_declaration(net, &m));
   std::map<std::string, std::string> current;  // Caffe blob name -> latest Model blob name
+  std::set<std::string> read;                   // Model blobs some layer reads
   if (!m.input.empty()) current[m.input] = m.input;
   for (const caffe::LayerParameter& lp : net.layer()) {
     if (excluded_from_test_phase(lp)) continue;
@@ -137,6 +180,10 @@ Result<Model> graph_from_net(const caffe::NetParameter& net) {
       m.input = lp.top(0);
       for (int64_t d : lp.input_param().shape(0).dim()) m.input_shape.push_back(d);
       current[m.input] = m.input;
+      continue;
+    }
+    if (type == "BatchNorm" || type == "Scale") {
+      SQZ_RETURN_IF_ERROR(fold_later(lp, m, current, read, folds));
       continue;
     }
     Layer l;
@@ -161,6 +208,17 @@ Result<Model> graph_from_net(const caffe::NetParameter& net) {
       l.axis = lp.softmax_param().axis();
     } else if (type == "Flatten") {
       l.op = OpKind::kFlatten;
+      l.axis = lp.flatten_param().axis();
+      SQZ_RETURN_ERROR_IF(lp.flatten_param().end_axis() != -1, ErrorCode::kUnsupported,
+                          who + ": Flatten with an end_axis is not supported");
+    } else if (type == "Eltwise") {
+      const caffe::EltwiseParameter& e = lp.eltwise_param();
+      SQZ_RETURN_ERROR_IF(e.operation() != caffe::EltwiseParameter::SUM, ErrorCode::kUnsupported,
+                          who + ": only Eltwise SUM is supported");
+      for (float c : e.coeff())
+        SQZ_RETURN_ERROR_IF(c != 1.0f, ErrorCode::kUnsupported,
+                            who + ": Eltwise coefficients other than 1 are not supported");
+      l.op = OpKind::kAdd;
     } else {
       return Status(ErrorCode::kUnsupported, who + ": unsupported layer type '" + type + "'");
     }
@@ -171,6 +229,7 @@ Result<Model> graph_from_net(const caffe::NetParameter& net) {
       SQZ_RETURN_ERROR_IF(it == current.end(), ErrorCode::kNotFound,
                           who + " reads unknown blob '" + b + "'");
       l.inputs.push_back(it->second);
+      read.insert(it->second);
     }
     const std::string& top = lp.top(0);
     l.output = current.count(top) ? top + "@" + lp.name() : top;
@@ -239,19 +298,59 @@ Result<caffe::NetParameter> parse_caffemodel(const std::string& path) {
   return net;
 }
 
-}  // namespace
-
-Result<Model> import_caffe_prototxt(const std::string& prototxt_path) {
+Result<Model> prototxt_graph(const std::string& prototxt_path, std::vector<PendingFold>* folds) {
   SQZ_ASSIGN_OR_RETURN(caffe::NetParameter net, parse_prototxt(prototxt_path));
-  Result<Model> m = graph_from_net(net);
+  Result<Model> m = graph_from_net(net, folds);
   if (!m.is_ok()) return m.status().with_context(prototxt_path);
   Status s = set_expected_parameter_shapes(*m);
   if (!s.is_ok()) return s.with_context(prototxt_path);
   return m;
 }
 
+// BatchNorm blobs: mean, variance, and a scale factor both are divided by (Caffe's moving
+// average normalizer; 0 means none). Scale blobs: gamma, then beta with bias_term.
+Status apply_fold(const PendingFold& f, const caffe::LayerParameter& lp, Layer& conv) {
+  const std::string who = "layer '" + f.name + "'";
+  const int64_t n = conv.conv.out_channels;
+  auto values = [&](int i, std::vector<float>* out) -> Status {
+    SQZ_RETURN_ERROR_IF(lp.blobs_size() <= i, ErrorCode::kShapeMismatch, who + ": missing blobs");
+    Tensor t;
+    t.shape = i == 2 && f.batch_norm ? Shape{1} : Shape{n};
+    SQZ_RETURN_IF_ERROR(read_blob(lp.blobs(i), who, &t));
+    *out = std::move(t.data);
+    return Status::ok();
+  };
+  if (f.batch_norm) {
+    detail::BatchNormParams bn;
+    std::vector<float> factor;
+    SQZ_RETURN_IF_ERROR(values(0, &bn.mean));
+    SQZ_RETURN_IF_ERROR(values(1, &bn.var));
+    SQZ_RETURN_IF_ERROR(values(2, &factor));
+    const float k = factor[0] == 0 ? 0.0f : 1.0f / factor[0];
+    for (float& v : bn.mean) v *= k;
+    for (float& v : bn.var) v *= k;
+    bn.scale.assign(static_cast<size_t>(n), 1.0f);
+    bn.bias.assign(static_cast<size_t>(n), 0.0f);
+    bn.epsilon = f.eps;
+    return detail::fold_batchnorm(conv, bn, who);
+  }
+  std::vector<float> gamma, beta(static_cast<size_t>(n), 0.0f);
+  SQZ_RETURN_IF_ERROR(values(0, &gamma));
+  if (f.scale_bias) SQZ_RETURN_IF_ERROR(values(1, &beta));
+  return detail::fold_channel_affine(conv, {gamma.begin(), gamma.end()}, {beta.begin(), beta.end()},
+                                     who);
+}
+
+}  // namespace
+
+Result<Model> import_caffe_prototxt(const std::string& prototxt_path) {
+  std::vector<PendingFold> folds;  // nothing to fold without weights
+  return prototxt_graph(prototxt_path, &folds);
+}
+
 Result<Model> import_caffe(const std::string& prototxt_path, const std::string& caffemodel_path) {
-  SQZ_ASSIGN_OR_RETURN(Model m, import_caffe_prototxt(prototxt_path));
+  std::vector<PendingFold> folds;
+  SQZ_ASSIGN_OR_RETURN(Model m, prototxt_graph(prototxt_path, &folds));
   SQZ_ASSIGN_OR_RETURN(caffe::NetParameter weights, parse_caffemodel(caffemodel_path));
   std::map<std::string, const caffe::LayerParameter*> by_name;
   for (const auto& lp : weights.layer()) by_name[lp.name()] = &lp;
@@ -271,6 +370,14 @@ Result<Model> import_caffe(const std::string& prototxt_path, const std::string& 
     Status s = read_blob(lp.blobs(0), who + " weight", &l.weight);
     if (s.is_ok() && want == 2) s = read_blob(lp.blobs(1), who + " bias", &l.bias);
     if (!s.is_ok()) return s.with_context(caffemodel_path);
+    if (!l.conv.has_bias) detail::add_zero_bias(l);
+  }
+  for (const PendingFold& f : folds) {
+    auto it = by_name.find(f.name);
+    SQZ_RETURN_ERROR_IF(it == by_name.end(), ErrorCode::kNotFound,
+                        caffemodel_path + ": no blobs for layer '" + f.name + "'");
+    if (Status s = apply_fold(f, *it->second, m.layers[f.conv]); !s.is_ok())
+      return s.with_context(caffemodel_path);
   }
   auto checked = validate_and_infer(m);
   if (!checked.is_ok()) return checked.status().with_context(caffemodel_path);

@@ -29,25 +29,38 @@ Result<std::string> prototxt_for(const std::string& weights, const std::string& 
                 weights + ": needs its network definition: pass --prototxt FILE");
 }
 
+// A declared input shape replaced by the caller's (SqueezeNets are fully convolutional).
+Result<Model> with_input_shape(Result<Model> m, const Shape& shape, const std::string& path) {
+  if (!m.is_ok() || shape.empty()) return m;
+  SQZ_RETURN_ERROR_IF(shape.size() != 4, ErrorCode::kInvalidArgument,
+                      "the input shape must be N,C,H,W");
+  m->input_shape = shape;
+  if (auto s = validate_and_infer(*m); !s.is_ok()) return s.status().with_context(path);
+  return m;
+}
+
 }  // namespace
 
-Result<Model> load_model(const std::string& path, const std::string& prototxt_path) {
+Result<Model> load_model(const std::string& path, const std::string& prototxt_path,
+                         const ImportOptions& options) {
   if (!exists(path))
     return Status(ErrorCode::kIo, path + ": cannot open: No such file or directory");
   const std::string ext = file_extension(path);
-  if (ext == ".onnx") return import_onnx(path);
+  if (ext == ".onnx") return import_onnx(path, options);
   if (ext == ".sqz") {
     SQZ_ASSIGN_OR_RETURN(SqzFile f, read_sqz(path));
-    return std::move(f.model);
+    return with_input_shape(std::move(f.model), options.input_shape, path);
   }
   if (ext == ".caffemodel" || ext == ".net") {
     SQZ_ASSIGN_OR_RETURN(std::string proto, prototxt_for(path, prototxt_path));
-    return ext == ".net" ? import_deep_compression_net(proto, path) : import_caffe(proto, path);
+    return with_input_shape(
+        ext == ".net" ? import_deep_compression_net(proto, path) : import_caffe(proto, path),
+        options.input_shape, path);
   }
   if (ext == ".prototxt") {
     for (const char* weights_ext : {".caffemodel", ".net"}) {
       std::string weights = with_extension(path, weights_ext);
-      if (exists(weights)) return load_model(weights, path);
+      if (exists(weights)) return load_model(weights, path, options);
     }
     return Status(ErrorCode::kInvalidArgument,
                   path +

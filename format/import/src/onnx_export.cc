@@ -53,7 +53,8 @@ Status add_node(onnx::GraphProto* g, const Layer& l) {
       }
       add_ints(node, "kernel_shape", {l.conv.kernel_h, l.conv.kernel_w});
       add_ints(node, "strides", {l.conv.stride_h, l.conv.stride_w});
-      add_ints(node, "pads", {l.conv.pad_h, l.conv.pad_w, l.conv.pad_h, l.conv.pad_w});
+      add_ints(node, "pads", {l.conv.pad_h, l.conv.pad_w, l.conv.pad_h + l.conv.extra_pad_h,
+                              l.conv.pad_w + l.conv.extra_pad_w});
       add_int(node, "group", l.conv.groups);
       return Status::ok();
     }
@@ -67,7 +68,8 @@ Status add_node(onnx::GraphProto* g, const Layer& l) {
       node->set_op_type(max ? "MaxPool" : "AveragePool");
       add_ints(node, "kernel_shape", {l.pool.kernel_h, l.pool.kernel_w});
       add_ints(node, "strides", {l.pool.stride_h, l.pool.stride_w});
-      add_ints(node, "pads", {l.pool.pad_h, l.pool.pad_w, l.pool.pad_h, l.pool.pad_w});
+      add_ints(node, "pads", {l.pool.pad_h, l.pool.pad_w, l.pool.pad_h + l.pool.extra_pad_h,
+                              l.pool.pad_w + l.pool.extra_pad_w});
       add_int(node, "ceil_mode", l.pool.rounding == PoolRounding::kCeil);
       if (!max) add_int(node, "count_include_pad", l.pool.average_counts_padding);
       return Status::ok();
@@ -89,6 +91,9 @@ Status add_node(onnx::GraphProto* g, const Layer& l) {
     case OpKind::kFlatten:
       node->set_op_type("Flatten");
       add_int(node, "axis", l.axis);
+      return Status::ok();
+    case OpKind::kAdd:
+      node->set_op_type(l.inputs.size() == 2 ? "Add" : "Sum");
       return Status::ok();
   }
   return Status(ErrorCode::kUnsupported, "layer '" + l.name + "' cannot be exported");

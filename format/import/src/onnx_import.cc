@@ -1,10 +1,17 @@
+// ONNX (onnx/onnx docs/Operators.md) to the shared Model: the operators SqueezeNet exports use,
+// every attribute honoured or refused by name. Nodes are taken in the graph's topological
+// order (the ONNX spec requires it) with shapes known as they go, so that auto_pad, legacy
+// Softmax and Reshape can be checked against the real shapes; Identity is dropped and
+// BatchNormalization folded into the convolution before it.
 #include <google/protobuf/io/coded_stream.h>
 
 #include <climits>
-#include <cstring>
+#include <cmath>
 #include <map>
 
+#include "fold.h"
 #include "onnx.pb.h"
+#include "onnx_tensor.h"
 #include "sqz/core/file_io.h"
 #include "sqz/format/importers.h"
 
@@ -14,12 +21,18 @@ namespace {
 using onnx::AttributeProto;
 using onnx::NodeProto;
 using onnx::TensorProto;
+using detail::Initializers;
 
 struct Attrs {
   std::map<std::string, const AttributeProto*> by_name;
+  bool has(const std::string& n) const { return by_name.count(n) > 0; }
   int64_t i(const std::string& n, int64_t def) const {
     auto it = by_name.find(n);
     return it == by_name.end() ? def : it->second->i();
+  }
+  float f(const std::string& n, float def) const {
+    auto it = by_name.find(n);
+    return it == by_name.end() ? def : it->second->f();
   }
   std::vector<int64_t> ints(const std::string& n) const {
     auto it = by_name.find(n);
@@ -32,234 +45,383 @@ struct Attrs {
   }
 };
 
-Attrs attrs_of(const NodeProto& node) {
-  Attrs a;
-  for (const AttributeProto& at : node.attribute()) a.by_name[at.name()] = &at;
-  return a;
-}
-
 std::string who(const NodeProto& node) {
   return "node '" + (node.name().empty() ? node.output(0) : node.name()) + "' (" + node.op_type() +
          ")";
 }
 
-Result<Tensor> tensor_from_proto(const TensorProto& t) {
-  Tensor out;
-  for (int64_t d : t.dims()) {
-    SQZ_RETURN_ERROR_IF(d < 0 || d > (int64_t{1} << 31), ErrorCode::kCorrupt,
-                        "initializer '" + t.name() + "' has an invalid dimension");
-    out.shape.push_back(d);
-  }
-  SQZ_RETURN_ERROR_IF(t.data_location() == TensorProto::EXTERNAL, ErrorCode::kUnsupported,
-                      "initializer '" + t.name() + "' uses external data");
-  const int64_t n = shape_numel(out.shape);
-  SQZ_RETURN_ERROR_IF(n > (int64_t{1} << 31), ErrorCode::kLimit,
-                      "initializer '" + t.name() + "' is too large");
-  if (t.data_type() == TensorProto::FLOAT) {
-    if (t.has_raw_data()) {
-      SQZ_RETURN_ERROR_IF(static_cast<int64_t>(t.raw_data().size()) != 4 * n, ErrorCode::kCorrupt,
-                          "initializer '" + t.name() + "' raw_data has the wrong size");
-      out.data.resize(static_cast<size_t>(n));
-      const auto* p = reinterpret_cast<const uint8_t*>(t.raw_data().data());
-      for (int64_t k = 0; k < n; ++k) {
-        uint32_t v = uint32_t{p[4 * k]} | uint32_t{p[4 * k + 1]} << 8 |
-                     uint32_t{p[4 * k + 2]} << 16 | uint32_t{p[4 * k + 3]} << 24;
-        std::memcpy(&out.data[static_cast<size_t>(k)], &v, 4);
-      }
-    } else {
-      SQZ_RETURN_ERROR_IF(t.float_data_size() != n, ErrorCode::kCorrupt,
-                          "initializer '" + t.name() + "' float_data has the wrong size");
-      out.data.assign(t.float_data().begin(), t.float_data().end());
-    }
-  } else if (t.data_type() == TensorProto::INT64) {
-    // Shape operands (Reshape); kept as floats, they are small integers.
-    if (t.has_raw_data()) {
-      SQZ_RETURN_ERROR_IF(static_cast<int64_t>(t.raw_data().size()) != 8 * n, ErrorCode::kCorrupt,
-                          "initializer '" + t.name() + "' raw_data has the wrong size");
-      for (int64_t k = 0; k < n; ++k) {
-        int64_t v;
-        std::memcpy(&v, t.raw_data().data() + 8 * k, 8);
-        out.data.push_back(static_cast<float>(v));
-      }
-    } else {
-      SQZ_RETURN_ERROR_IF(t.int64_data_size() != n, ErrorCode::kCorrupt,
-                          "initializer '" + t.name() + "' int64_data has the wrong size");
-      for (int64_t v : t.int64_data()) out.data.push_back(static_cast<float>(v));
-    }
-  } else {
-    return Status(ErrorCode::kUnsupported, "initializer '" + t.name() + "' has data type " +
-                                               std::to_string(t.data_type()) +
-                                               " (only float32 weights are supported)");
-  }
-  return out;
+Status refuse(const NodeProto& node, const std::string& what) {
+  return Status(ErrorCode::kUnsupported, who(node) + ": " + what);
 }
 
-Status symmetric_2d(const NodeProto& node, const std::vector<int64_t>& pads, int64_t* ph,
-                    int64_t* pw) {
-  *ph = *pw = 0;
-  if (pads.empty()) return Status::ok();
-  SQZ_RETURN_ERROR_IF(pads.size() != 4, ErrorCode::kUnsupported,
-                      who(node) + ": only 2-D pads are supported");
-  SQZ_RETURN_ERROR_IF(pads[0] != pads[2] || pads[1] != pads[3], ErrorCode::kUnsupported,
-                      who(node) + ": asymmetric padding is not supported");
-  *ph = pads[0];
-  *pw = pads[1];
+// Refuses every attribute of node that is not in `known`.
+Status only_attributes(const NodeProto& node, std::initializer_list<const char*> known) {
+  for (const AttributeProto& a : node.attribute()) {
+    bool ok = false;
+    for (const char* k : known) ok |= a.name() == k;
+    if (!ok) return refuse(node, "attribute '" + a.name() + "' is not supported");
+  }
   return Status::ok();
 }
 
-Status check_2d(const NodeProto& node, const std::vector<int64_t>& v, const char* what) {
-  SQZ_RETURN_ERROR_IF(!v.empty() && v.size() != 2, ErrorCode::kUnsupported,
-                      who(node) + ": only 2-D " + what + " are supported");
-  return Status::ok();
+// SAME_UPPER / SAME_LOWER: the output is ceil(in / stride); the padding that needs is split
+// evenly, the odd one at the end (UPPER) or the beginning (LOWER).
+void same_padding(int64_t in, int64_t kernel, int64_t stride, bool upper, int64_t* begin,
+                  int64_t* extra) {
+  const int64_t out = (in + stride - 1) / stride;
+  const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - in, 0);
+  const int64_t small = total / 2, big = total - small;
+  *begin = upper ? small : big;
+  *extra = (upper ? big : small) - *begin;
 }
 
-Status check_plain_geometry(const NodeProto& node, const Attrs& a) {
-  std::string auto_pad = a.s("auto_pad");
-  SQZ_RETURN_ERROR_IF(!auto_pad.empty() && auto_pad != "NOTSET" && auto_pad != "VALID",
-                      ErrorCode::kUnsupported, who(node) + ": auto_pad " + auto_pad);
+// kernel, strides, pads, auto_pad and dilations of a Conv or pooling node, for input (N,C,H,W).
+struct Window {
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, eh = 0, ew = 0;
+};
+
+Status read_window(const NodeProto& node, const Attrs& a, const Shape& in, Window* w) {
   for (int64_t d : a.ints("dilations"))
-    SQZ_RETURN_ERROR_IF(d != 1, ErrorCode::kUnsupported, who(node) + ": dilation");
-  SQZ_RETURN_IF_ERROR(check_2d(node, a.ints("strides"), "strides"));
-  return check_2d(node, a.ints("kernel_shape"), "kernels");
-}
-
-using Initializers = std::map<std::string, Tensor>;
-
-Status conv_from_node(const NodeProto& node, const Attrs& a, Initializers& init, Layer* l) {
-  SQZ_RETURN_IF_ERROR(check_plain_geometry(node, a));
-  SQZ_RETURN_ERROR_IF(node.input_size() < 2 || !init.count(node.input(1)), ErrorCode::kUnsupported,
-                      who(node) + ": the weight must be an initializer");
-  l->op = OpKind::kConvolution;
-  l->weight = init.at(node.input(1));
-  SQZ_RETURN_ERROR_IF(l->weight.shape.size() != 4, ErrorCode::kUnsupported,
-                      who(node) + ": only 2-D convolution is supported");
-  ConvParams& c = l->conv;
-  c.out_channels = l->weight.shape[0];
-  c.kernel_h = l->weight.shape[2];
-  c.kernel_w = l->weight.shape[3];
-  std::vector<int64_t> strides = a.ints("strides");
-  if (!strides.empty()) c.stride_h = strides[0], c.stride_w = strides[1];
-  SQZ_RETURN_IF_ERROR(symmetric_2d(node, a.ints("pads"), &c.pad_h, &c.pad_w));
-  c.groups = a.i("group", 1);
-  c.has_bias = node.input_size() >= 3 && !node.input(2).empty();
-  if (c.has_bias) {
-    SQZ_RETURN_ERROR_IF(!init.count(node.input(2)), ErrorCode::kUnsupported,
-                        who(node) + ": the bias must be an initializer");
-    l->bias = init.at(node.input(2));
+    if (d != 1) return refuse(node, "dilations other than 1 are not supported");
+  const std::vector<int64_t> k = a.ints("kernel_shape"), s = a.ints("strides"), p = a.ints("pads");
+  if (!k.empty() && k.size() != 2) return refuse(node, "only 2-D kernels are supported");
+  if (!s.empty() && s.size() != 2) return refuse(node, "only 2-D strides are supported");
+  if (!p.empty() && p.size() != 4) return refuse(node, "only 2-D pads are supported");
+  if (!k.empty()) w->kh = k[0], w->kw = k[1];
+  if (!s.empty()) w->sh = s[0], w->sw = s[1];
+  SQZ_RETURN_ERROR_IF(w->kh < 1 || w->kw < 1 || w->sh < 1 || w->sw < 1, ErrorCode::kCorrupt,
+                      who(node) + ": kernel and strides must be positive");
+  const std::string auto_pad = a.s("auto_pad");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    const bool upper = auto_pad == "SAME_UPPER";
+    same_padding(in[2], w->kh, w->sh, upper, &w->ph, &w->eh);
+    same_padding(in[3], w->kw, w->sw, upper, &w->pw, &w->ew);
+    return Status::ok();
   }
-  l->inputs = {node.input(0)};
+  if (!auto_pad.empty() && auto_pad != "NOTSET" && auto_pad != "VALID")
+    return refuse(node, "auto_pad '" + auto_pad + "' is not supported");
+  if (auto_pad == "VALID" || p.empty()) return Status::ok();
+  for (int64_t v : p)
+    SQZ_RETURN_ERROR_IF(v < 0 || v > (int64_t{1} << 16), ErrorCode::kCorrupt,
+                        who(node) + ": pads out of range");
+  w->ph = p[0], w->pw = p[1], w->eh = p[2] - p[0], w->ew = p[3] - p[1];
   return Status::ok();
 }
 
-Status pool_from_node(const NodeProto& node, const Attrs& a, Layer* l) {
-  SQZ_RETURN_IF_ERROR(check_plain_geometry(node, a));
-  SQZ_RETURN_ERROR_IF(a.i("storage_order", 0) != 0, ErrorCode::kUnsupported,
-                      who(node) + ": storage_order");
-  std::vector<int64_t> k = a.ints("kernel_shape"), s = a.ints("strides");
-  SQZ_RETURN_ERROR_IF(k.size() != 2, ErrorCode::kCorrupt, who(node) + ": needs kernel_shape");
-  PoolParams& p = l->pool;
-  p.kernel_h = k[0], p.kernel_w = k[1];
-  if (!s.empty()) p.stride_h = s[0], p.stride_w = s[1];
-  SQZ_RETURN_IF_ERROR(symmetric_2d(node, a.ints("pads"), &p.pad_h, &p.pad_w));
+class Builder {
+ public:
+  Builder(const onnx::GraphProto& g, int64_t opset) : g_(g), opset_(opset) {}
+  Result<Model> build(const ImportOptions& options);
+
+ private:
+  Status read_input(const ImportOptions& options);
+  Status add_node(const NodeProto& node);
+  Status push(Layer l);
+  Status add_conv(const NodeProto& node, const Attrs& a, Layer l);
+  Status add_pool(const NodeProto& node, const Attrs& a, Layer l);
+  Status add_batchnorm(const NodeProto& node, const Attrs& a);
+  Status add_softmax(const NodeProto& node, const Attrs& a, Layer l);
+  Status add_reshape(const NodeProto& node, Layer l);
+  std::string resolve(const std::string& blob) const {
+    auto it = alias_.find(blob);
+    return it == alias_.end() ? blob : it->second;
+  }
+  const Shape& shape(const NodeProto& node, const std::string& blob) const;
+  Result<const Tensor*> constant(const NodeProto& node, int i, const char* what) const;
+
+  const onnx::GraphProto& g_;
+  int64_t opset_;
+  Model m_;
+  Initializers init_;
+  std::map<std::string, std::string> alias_;  // dropped nodes' outputs -> the blob they equal
+  std::map<std::string, Shape> shapes_;
+  std::map<std::string, size_t> producer_;
+  std::map<std::string, int> consumers_;
+};
+
+const Shape& Builder::shape(const NodeProto&, const std::string& blob) const {
+  return shapes_.at(resolve(blob));
+}
+
+Result<const Tensor*> Builder::constant(const NodeProto& node, int i, const char* what) const {
+  SQZ_RETURN_ERROR_IF(node.input_size() <= i || !init_.count(node.input(i)),
+                      ErrorCode::kUnsupported,
+                      who(node) + ": the " + what + " must be a constant (an initializer)");
+  return &init_.at(node.input(i));
+}
+
+Status Builder::push(Layer l) {
+  std::vector<Shape> ins;
+  for (std::string& in : l.inputs) {
+    in = resolve(in);
+    SQZ_RETURN_ERROR_IF(!shapes_.count(in), ErrorCode::kCorrupt,
+                        "layer '" + l.name + "' reads blob '" + in +
+                            "' before any node makes it (the graph is not topologically sorted)");
+    ins.push_back(shapes_.at(in));
+  }
+  SQZ_ASSIGN_OR_RETURN(Shape out, infer_layer_shape(l, ins));
+  SQZ_RETURN_ERROR_IF(shapes_.count(l.output), ErrorCode::kCorrupt,
+                      "blob '" + l.output + "' is produced twice");
+  shapes_[l.output] = out;
+  producer_[l.output] = m_.layers.size();
+  m_.layers.push_back(std::move(l));
+  return Status::ok();
+}
+
+Status Builder::add_conv(const NodeProto& node, const Attrs& a, Layer l) {
+  SQZ_RETURN_IF_ERROR(
+      only_attributes(node, {"kernel_shape", "strides", "pads", "auto_pad", "dilations", "group"}));
+  SQZ_ASSIGN_OR_RETURN(const Tensor* w, constant(node, 1, "weight"));
+  SQZ_RETURN_ERROR_IF(w->shape.size() != 4, ErrorCode::kUnsupported,
+                      who(node) + ": only 2-D convolution is supported");
+  l.op = OpKind::kConvolution;
+  l.weight = *w;
+  Window win;
+  win.kh = w->shape[2], win.kw = w->shape[3];
+  SQZ_RETURN_IF_ERROR(read_window(node, a, shape(node, node.input(0)), &win));
+  SQZ_RETURN_ERROR_IF(win.kh != w->shape[2] || win.kw != w->shape[3], ErrorCode::kCorrupt,
+                      who(node) + ": kernel_shape disagrees with the weight's shape");
+  ConvParams& c = l.conv;
+  c.out_channels = w->shape[0];
+  c.kernel_h = win.kh, c.kernel_w = win.kw, c.stride_h = win.sh, c.stride_w = win.sw;
+  c.pad_h = win.ph, c.pad_w = win.pw, c.extra_pad_h = win.eh, c.extra_pad_w = win.ew;
+  c.groups = a.i("group", 1);
+  if (node.input_size() >= 3 && !node.input(2).empty()) {
+    SQZ_ASSIGN_OR_RETURN(const Tensor* b, constant(node, 2, "bias"));
+    l.bias = *b;
+  } else {
+    detail::add_zero_bias(l);
+  }
+  return push(std::move(l));
+}
+
+Status Builder::add_pool(const NodeProto& node, const Attrs& a, Layer l) {
+  SQZ_RETURN_IF_ERROR(only_attributes(node, {"kernel_shape", "strides", "pads", "auto_pad",
+                                             "dilations", "ceil_mode", "count_include_pad",
+                                             "storage_order"}));
+  if (a.i("storage_order", 0) != 0) return refuse(node, "storage_order 1 is not supported");
+  SQZ_RETURN_ERROR_IF(a.ints("kernel_shape").size() != 2, ErrorCode::kCorrupt,
+                      who(node) + ": needs a 2-D kernel_shape");
+  Window win;
+  SQZ_RETURN_IF_ERROR(read_window(node, a, shape(node, node.input(0)), &win));
+  PoolParams& p = l.pool;
+  p.kernel_h = win.kh, p.kernel_w = win.kw, p.stride_h = win.sh, p.stride_w = win.sw;
+  p.pad_h = win.ph, p.pad_w = win.pw, p.extra_pad_h = win.eh, p.extra_pad_w = win.ew;
   p.rounding = a.i("ceil_mode", 0) ? PoolRounding::kCeil : PoolRounding::kFloor;
   p.average_counts_padding = a.i("count_include_pad", 0) != 0;
-  l->inputs = {node.input(0)};
+  return push(std::move(l));
+}
+
+// BatchNormalization (inference): folded into the convolution that makes its input, when
+// nothing else reads that convolution's output.
+Status Builder::add_batchnorm(const NodeProto& node, const Attrs& a) {
+  SQZ_RETURN_IF_ERROR(only_attributes(node, {"epsilon", "momentum", "training_mode", "spatial"}));
+  if (a.i("training_mode", 0) != 0) return refuse(node, "training_mode 1");
+  if (a.i("spatial", 1) != 1) return refuse(node, "spatial 0");
+  SQZ_RETURN_ERROR_IF(node.input_size() != 5, ErrorCode::kCorrupt,
+                      who(node) + ": needs X, scale, B, mean and var");
+  detail::BatchNormParams bn;
+  std::vector<float>* parts[] = {&bn.scale, &bn.bias, &bn.mean, &bn.var};
+  const char* names[] = {"scale", "B", "mean", "var"};
+  for (int i = 0; i < 4; ++i) {
+    SQZ_ASSIGN_OR_RETURN(const Tensor* t, constant(node, i + 1, names[i]));
+    *parts[i] = t->data;
+  }
+  bn.epsilon = a.f("epsilon", 1e-5f);
+  const std::string x = resolve(node.input(0));
+  auto p = producer_.find(x);
+  const bool foldable = p != producer_.end() && m_.layers[p->second].op == OpKind::kConvolution &&
+                        consumers_[x] == 1 && x != g_.output(0).name();
+  if (!foldable)
+    return refuse(node, "only a BatchNormalization right after a convolution (that nothing "
+                        "else reads) can be folded; this one cannot");
+  SQZ_RETURN_IF_ERROR(detail::fold_batchnorm(m_.layers[p->second], bn, who(node)));
+  alias_[node.output(0)] = x;
   return Status::ok();
 }
 
-// Reshape to [N, -1] (or [0, -1]) at the head is a Flatten at axis 1.
-Status reshape_as_flatten(const NodeProto& node, Initializers& init, Layer* l) {
-  SQZ_RETURN_ERROR_IF(node.input_size() != 2 || !init.count(node.input(1)), ErrorCode::kUnsupported,
-                      who(node) + ": the target shape must be a constant");
-  const Tensor& shape = init.at(node.input(1));
-  SQZ_RETURN_ERROR_IF(shape.data.size() != 2 || shape.data[1] != -1.0f, ErrorCode::kUnsupported,
-                      who(node) + ": only a flattening reshape to [N, -1] is supported");
-  l->op = OpKind::kFlatten;
-  l->axis = 1;
-  l->inputs = {node.input(0)};
-  return Status::ok();
+// Softmax: opset 13 normalizes along `axis` (default -1); before 13 over the dimensions from
+// `axis` on flattened (default 1), which is the same when all but the first of them are 1.
+Status Builder::add_softmax(const NodeProto& node, const Attrs& a, Layer l) {
+  SQZ_RETURN_IF_ERROR(only_attributes(node, {"axis"}));
+  const Shape& in = shape(node, node.input(0));
+  const auto rank = static_cast<int64_t>(in.size());
+  int64_t axis = a.i("axis", opset_ >= 13 ? -1 : 1);
+  if (axis < 0) axis += rank;
+  SQZ_RETURN_ERROR_IF(axis < 0 || axis >= rank, ErrorCode::kCorrupt,
+                      who(node) + ": axis out of range for input " + shape_to_string(in));
+  if (opset_ < 13)
+    for (int64_t d = axis + 1; d < rank; ++d)
+      if (in[static_cast<size_t>(d)] != 1)
+        return refuse(node, "Softmax over flattened dimensions (opset < 13) of " +
+                                shape_to_string(in) + " at axis " + std::to_string(axis));
+  l.op = OpKind::kSoftmax;
+  l.axis = axis;
+  return push(std::move(l));
 }
 
-Status layer_from_node(const NodeProto& node, Initializers& init, Layer* l) {
-  const Attrs a = attrs_of(node);
+// Reshape at the head: only the flattening [N, -1] (N: 0, -1 or the batch) or [N, C*H*W].
+Status Builder::add_reshape(const NodeProto& node, Layer l) {
+  SQZ_RETURN_IF_ERROR(only_attributes(node, {"allowzero"}));
+  SQZ_ASSIGN_OR_RETURN(const Tensor* target, constant(node, 1, "target shape"));
+  const Shape& in = shape(node, node.input(0));
+  const int64_t rest = shape_numel(in) / std::max<int64_t>(in[0], 1);
+  const std::vector<float>& t = target->data;
+  const bool flat = t.size() == 2 && (t[0] == 0 || t[0] == -1 || t[0] == in[0]) &&
+                    (t[1] == -1 || t[1] == rest) && !(t[0] == -1 && t[1] == -1);
+  if (!flat) {
+    std::string s;
+    for (float v : t) s += (s.empty() ? "" : ", ") + std::to_string(static_cast<int64_t>(v));
+    return refuse(node, "Reshape to [" + s + "] is not supported (only flattening to [N, -1])");
+  }
+  l.op = OpKind::kFlatten;
+  l.axis = 1;
+  l.inputs = {node.input(0)};
+  return push(std::move(l));
+}
+
+Status Builder::add_node(const NodeProto& node) {
+  const Attrs a = [&] {
+    Attrs at;
+    for (const AttributeProto& x : node.attribute()) at.by_name[x.name()] = &x;
+    return at;
+  }();
   const std::string& op = node.op_type();
   SQZ_RETURN_ERROR_IF(!node.domain().empty() && node.domain() != "ai.onnx", ErrorCode::kUnsupported,
                       who(node) + ": operator domain '" + node.domain() + "'");
   SQZ_RETURN_ERROR_IF(node.input_size() < 1 || node.output_size() < 1, ErrorCode::kCorrupt,
                       "a node has no input or output");
-  l->name = node.name().empty() ? node.output(0) : node.name();
-  l->output = node.output(0);
-  l->inputs = {node.input(0)};
-  if (op == "Conv") return conv_from_node(node, a, init, l);
+  if (op == "Constant") {
+    SQZ_RETURN_ERROR_IF(
+        node.output_size() != 1 || node.attribute_size() != 1 || !node.attribute(0).has_t(),
+        ErrorCode::kUnsupported, who(node) + ": only tensor constants");
+    SQZ_ASSIGN_OR_RETURN(init_[node.output(0)], detail::tensor_from_proto(node.attribute(0).t()));
+    return Status::ok();
+  }
+  if (op == "Identity") {
+    alias_[node.output(0)] = resolve(node.input(0));
+    return Status::ok();
+  }
+  if (op == "BatchNormalization") return add_batchnorm(node, a);
+  Layer l;
+  l.name = node.name().empty() ? node.output(0) : node.name();
+  l.output = node.output(0);
+  l.inputs = {node.input(0)};
+  SQZ_RETURN_ERROR_IF(!shapes_.count(resolve(node.input(0))) && !init_.count(node.input(0)),
+                      ErrorCode::kCorrupt,
+                      who(node) + " reads '" + node.input(0) +
+                          "' before any node makes it (the graph is not topologically sorted)");
+  if (op == "Conv") return add_conv(node, a, std::move(l));
   if (op == "MaxPool" || op == "AveragePool") {
-    l->op = op == "MaxPool" ? OpKind::kMaxPool : OpKind::kAvgPool;
-    return pool_from_node(node, a, l);
+    l.op = op == "MaxPool" ? OpKind::kMaxPool : OpKind::kAvgPool;
+    return add_pool(node, a, std::move(l));
   }
   if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
-    l->op = op == "GlobalMaxPool" ? OpKind::kMaxPool : OpKind::kAvgPool;
-    l->pool.global = true;
-    return Status::ok();
+    SQZ_RETURN_IF_ERROR(only_attributes(node, {}));
+    l.op = op == "GlobalMaxPool" ? OpKind::kMaxPool : OpKind::kAvgPool;
+    l.pool.global = true;
+    return push(std::move(l));
   }
-  if (op == "Relu") return l->op = OpKind::kRelu, Status::ok();
-  if (op == "Dropout") return l->op = OpKind::kDropout, Status::ok();
+  if (op == "Relu") {
+    SQZ_RETURN_IF_ERROR(only_attributes(node, {}));
+    l.op = OpKind::kRelu;
+    return push(std::move(l));
+  }
+  if (op == "Dropout") {
+    SQZ_RETURN_IF_ERROR(only_attributes(node, {"ratio", "seed", "is_test"}));
+    l.op = OpKind::kDropout;
+    return push(std::move(l));
+  }
+  if (op == "Add" || op == "Sum") {
+    SQZ_RETURN_IF_ERROR(only_attributes(node, {}));
+    SQZ_RETURN_ERROR_IF(node.input_size() < 2, ErrorCode::kCorrupt, who(node) + ": needs 2 inputs");
+    for (const std::string& in : node.input())
+      if (init_.count(in)) return refuse(node, "adding a constant is not supported");
+    l.op = OpKind::kAdd;
+    l.inputs.assign(node.input().begin(), node.input().end());
+    return push(std::move(l));
+  }
   if (op == "Concat") {
-    l->op = OpKind::kConcat;
-    l->axis = a.i("axis", 1);
-    l->inputs.assign(node.input().begin(), node.input().end());
-    return Status::ok();
+    SQZ_RETURN_IF_ERROR(only_attributes(node, {"axis"}));
+    l.op = OpKind::kConcat;
+    l.axis = a.i("axis", 1);
+    l.inputs.assign(node.input().begin(), node.input().end());
+    return push(std::move(l));
   }
-  if (op == "Softmax") {
-    l->op = OpKind::kSoftmax;
-    l->axis = a.i("axis", -1);
-    return Status::ok();
-  }
+  if (op == "Softmax") return add_softmax(node, a, std::move(l));
   if (op == "Flatten") {
-    l->op = OpKind::kFlatten;
-    l->axis = a.i("axis", 1);
-    return Status::ok();
+    SQZ_RETURN_IF_ERROR(only_attributes(node, {"axis"}));
+    l.op = OpKind::kFlatten;
+    l.axis = a.i("axis", 1);
+    return push(std::move(l));
   }
-  if (op == "Reshape") return reshape_as_flatten(node, init, l);
-  return Status(ErrorCode::kUnsupported, who(node) + ": unsupported operator '" + op + "'");
+  if (op == "Reshape") return add_reshape(node, std::move(l));
+  return refuse(node, "unsupported operator '" + op + "'");
 }
 
-Result<Model> model_from_graph(const onnx::GraphProto& g) {
-  Initializers init;
-  for (const TensorProto& t : g.initializer()) {
-    SQZ_ASSIGN_OR_RETURN(init[t.name()], tensor_from_proto(t));
-  }
-  Model m;
-  m.name = g.name();
-  for (const onnx::ValueInfoProto& vi : g.input()) {
-    if (init.count(vi.name())) continue;
-    SQZ_RETURN_ERROR_IF(!m.input.empty(), ErrorCode::kUnsupported,
+// The graph's one input; dimensions the file leaves symbolic come from options.input_shape
+// (the batch defaults to 1).
+Status Builder::read_input(const ImportOptions& options) {
+  for (const onnx::ValueInfoProto& vi : g_.input()) {
+    if (init_.count(vi.name())) continue;
+    SQZ_RETURN_ERROR_IF(!m_.input.empty(), ErrorCode::kUnsupported,
                         "only single-input networks are supported");
-    m.input = vi.name();
-    for (const auto& d : vi.type().tensor_type().shape().dim())
-      m.input_shape.push_back(d.has_dim_value() ? d.dim_value() : 1);  // symbolic batch -> 1
-  }
-  SQZ_RETURN_ERROR_IF(m.input.empty(), ErrorCode::kCorrupt, "the graph declares no input");
-  SQZ_RETURN_ERROR_IF(g.output_size() != 1, ErrorCode::kUnsupported,
-                      "only single-output networks are supported");
-  m.output = g.output(0).name();
-  for (const NodeProto& node : g.node()) {
-    if (node.op_type() == "Constant") {
-      SQZ_RETURN_ERROR_IF(
-          node.output_size() != 1 || node.attribute_size() != 1 || !node.attribute(0).has_t(),
-          ErrorCode::kUnsupported, who(node) + ": only tensor constants");
-      SQZ_ASSIGN_OR_RETURN(init[node.output(0)], tensor_from_proto(node.attribute(0).t()));
-      continue;
+    m_.input = vi.name();
+    const auto& dims = vi.type().tensor_type().shape().dim();
+    SQZ_RETURN_ERROR_IF(dims.size() != 4, ErrorCode::kUnsupported,
+                        "input '" + m_.input + "' must be 4-D NCHW");
+    const Shape& want = options.input_shape;
+    SQZ_RETURN_ERROR_IF(!want.empty() && want.size() != 4, ErrorCode::kInvalidArgument,
+                        "the input shape must be N,C,H,W");
+    for (int d = 0; d < 4; ++d) {
+      const bool fixed = dims[d].has_dim_value() && dims[d].dim_value() > 0;
+      int64_t v = fixed ? dims[d].dim_value() : (want.empty() ? (d == 0 ? 1 : -1) : want[d]);
+      if (!want.empty() && d > 0) {
+        SQZ_RETURN_ERROR_IF(fixed && v != want[d], ErrorCode::kInvalidArgument,
+                            "input '" + m_.input + "' is " + std::to_string(v) + " in dimension " +
+                                std::to_string(d) + ", not " + std::to_string(want[d]));
+      }
+      if (d == 0 && !want.empty()) v = want[0];
+      SQZ_RETURN_ERROR_IF(v < 1, ErrorCode::kInvalidArgument,
+                          "input '" + m_.input + "' has symbolic " +
+                              (d == 1 ? "channels" : "height/width") +
+                              "; give the shape (--input-shape 1,3,224,224)");
+      m_.input_shape.push_back(v);
     }
-    Layer l;
-    SQZ_RETURN_IF_ERROR(layer_from_node(node, init, &l));
-    m.layers.push_back(std::move(l));
   }
-  SQZ_RETURN_IF_ERROR(validate_and_infer(m).status());
-  return m;
+  SQZ_RETURN_ERROR_IF(m_.input.empty(), ErrorCode::kCorrupt, "the graph declares no input");
+  shapes_[m_.input] = m_.input_shape;
+  return Status::ok();
+}
+
+Result<Model> Builder::build(const ImportOptions& options) {
+  for (const TensorProto& t : g_.initializer()) {
+    SQZ_ASSIGN_OR_RETURN(init_[t.name()], detail::tensor_from_proto(t));
+  }
+  m_.name = g_.name();
+  SQZ_RETURN_IF_ERROR(read_input(options));
+  SQZ_RETURN_ERROR_IF(g_.output_size() != 1, ErrorCode::kUnsupported,
+                      "only single-output networks are supported");
+  for (const NodeProto& node : g_.node())
+    for (const std::string& in : node.input()) consumers_[in]++;
+  for (const NodeProto& node : g_.node()) SQZ_RETURN_IF_ERROR(add_node(node));
+  m_.output = resolve(g_.output(0).name());
+  SQZ_RETURN_ERROR_IF(m_.output == m_.input, ErrorCode::kUnsupported,
+                      "the graph's output is its input");
+  SQZ_RETURN_IF_ERROR(validate_and_infer(m_).status());
+  return std::move(m_);
+}
+
+// The default-domain opset the model imports (1 when it names none).
+int64_t onnx_opset(const onnx::ModelProto& proto) {
+  for (const auto& o : proto.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") return o.version();
+  return 1;
 }
 
 }  // namespace
 
-Result<Model> import_onnx(const std::string& onnx_path) {
+Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& options) {
   SQZ_ASSIGN_OR_RETURN(std::string bytes, read_file(onnx_path));
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
                                                 static_cast<int>(bytes.size()));
@@ -269,7 +431,8 @@ Result<Model> import_onnx(const std::string& onnx_path) {
     return Status(ErrorCode::kParse, onnx_path + ": not a valid ONNX model (truncated or corrupt)");
   if (!proto.has_graph() || proto.graph().node_size() == 0)
     return Status(ErrorCode::kCorrupt, onnx_path + ": not an ONNX model (no graph)");
-  Result<Model> m = model_from_graph(proto.graph());
+  Builder b(proto.graph(), onnx_opset(proto));
+  Result<Model> m = b.build(options);
   if (!m.is_ok()) return m.status().with_context(onnx_path);
   return m;
 }

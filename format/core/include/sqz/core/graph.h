@@ -135,6 +135,12 @@ struct Model {
 Result<std::map<std::string, Shape>> validate_and_infer(Model& model, int64_t batch = 0,
                                                         bool check_weights = true);
 
+// The output shape of one layer given its inputs' shapes, by the rules of validate_and_infer
+// (negative axes count from the end of the first input's shape). For importers that need
+// shapes while they build a graph in topological order.
+Result<Shape> infer_layer_shape(const Layer& layer, const std::vector<Shape>& inputs,
+                                bool check_weights = true);
+
 // Output size of a pooling window along one axis (Caffe rule, see PoolParams::rounding);
 // `extra` is the end pad beyond `pad`.
 int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, PoolRounding rounding,

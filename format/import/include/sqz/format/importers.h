@@ -17,9 +17,20 @@ Result<Model> import_caffe_prototxt(const std::string& prototxt_path);
 // blob shapes from `shape` or the legacy num/channels/height/width.
 Result<Model> import_caffe(const std::string& prototxt_path, const std::string& caffemodel_path);
 
-// An ONNX model (opset 7..): Conv, Relu, MaxPool, AveragePool, GlobalAveragePool, Concat,
-// Dropout, Softmax, Flatten/Reshape at the head; float32 initializers.
-Result<Model> import_onnx(const std::string& onnx_path);
+// What an importer may be told beyond the file.
+struct ImportOptions {
+  // The input's (N, C, H, W) where the file leaves dimensions symbolic (ONNX dim_param);
+  // where it fixes them they must agree (the batch may differ). Empty: the file's, batch 1.
+  // A Caffe network's declared input is replaced by it (SqueezeNet takes any input size).
+  Shape input_shape;
+};
+
+// An ONNX model (opset 7..): Conv (any padding, auto_pad, groups; without a bias too),
+// Relu, MaxPool/AveragePool (ceil_mode, asymmetric pads), GlobalAveragePool/GlobalMaxPool,
+// Concat (channels), Add/Sum, Dropout, Identity (dropped), BatchNormalization (folded into
+// the convolution before it), Softmax (any axis but the batch's), Flatten/Reshape flattening
+// at the head; float32 initializers. Anything else fails naming the node and what it is.
+Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& options = {});
 
 // The Deep Compression release file (songhan/SqueezeNet-Deep-Compression) and its
 // prototxt. Layout: ../shared/README.md and format/SPEC.md, appendix A.
@@ -28,6 +39,7 @@ Result<Model> import_deep_compression_net(const std::string& prototxt_path,
 
 // Picks the importer from the extension: .onnx; .caffemodel or .net (prototxt required,
 // or found beside it with the same stem); .prototxt (weights file found beside it).
-Result<Model> load_model(const std::string& path, const std::string& prototxt_path = "");
+Result<Model> load_model(const std::string& path, const std::string& prototxt_path = "",
+                         const ImportOptions& options = {});
 
 }  // namespace sqz::format
