@@ -20,6 +20,7 @@ struct Flags {
   std::vector<std::string> layer_density, layer_bits;
   bool force = false, half_floats = false, int8_biases = false;
   PreprocessFlags preprocess;
+  std::string input_shape;
 };
 
 Result<quant::QuantizeOptions> quantize_options(const Flags& f, int bits) {
@@ -50,6 +51,7 @@ Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
   o->encoding.int8_biases = f.int8_biases;
   o->output_name = f.out;
   SQZ_ASSIGN_OR_RETURN(o->preprocess, preprocess_spec(f.preprocess));
+  SQZ_ASSIGN_OR_RETURN(o->import, import_options(f.input_shape));
   o->force = f.force;
   return pipeline::check_compress_options(*o);
 }
@@ -151,6 +153,7 @@ int cmd_compress(int argc, char** argv) {
       "train-batch", po::value(&t.batch)->default_value(t.batch), "images per retraining step")(
       "no-mirror", "no random mirroring of training images");
   general.add(prune_opts).add(quant_opts).add(calib_opts).add(train_opts);
+  add_input_shape_option(general, &f.input_shape);
   add_preprocess_options(general, &f.preprocess);
   po::variables_map vm;
   int code;

@@ -20,6 +20,8 @@ int cmd_encode(int argc, char** argv) {
       "output,o", po::value(&out)->required(), "output .sqz file")(
       "force,f", po::bool_switch(&force), "overwrite an existing output")(
       "compare-zstd", po::bool_switch(&compare), "also report zstd -22 on each stream (slower)");
+  std::string input_shape;
+  add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
@@ -30,7 +32,9 @@ int cmd_encode(int argc, char** argv) {
     return usage_error("encode", spec.status().message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
   format::Metadata input_metadata;
-  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata);
+  auto import = import_options(input_shape);
+  if (!import.is_ok()) return usage_error("encode", import.status().message());
+  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   auto metadata =
       output_metadata(model_path, *model, input_metadata, pre_flags, force, "encode (lossless)");

@@ -33,6 +33,8 @@ int cmd_eval(int argc, char** argv) {
       "threads", po::value(&threads)->default_value(1), "worker threads")(
       "force,f", po::bool_switch(&force),
       "use the preprocessing options even where the model records another");
+  std::string input_shape;
+  add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
@@ -47,7 +49,9 @@ int cmd_eval(int argc, char** argv) {
   if (!files.is_ok()) return fail(files.status());
   pipeline::keep_first(&*files, limit);
   format::Metadata metadata;
-  Result<Model> model = load_any_model(model_path, prototxt, &metadata);
+  auto import = import_options(input_shape);
+  if (!import.is_ok()) return usage_error("eval", import.status().message());
+  Result<Model> model = load_any_model(model_path, prototxt, &metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   if (Status st = refuse_calibration_images(model_path, metadata, files->files); !st.is_ok())
     return fail(st);

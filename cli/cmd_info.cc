@@ -76,6 +76,8 @@ int cmd_info(int argc, char** argv) {
   std::string model_path, prototxt;
   po::options_description options("options");
   add_global_options(options, &flags);
+  std::string input_shape;
+  add_input_shape_option(options, &input_shape);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net");
   po::variables_map vm;
@@ -107,7 +109,9 @@ int cmd_info(int argc, char** argv) {
     print_ledger(*f, false);
     return kExitOk;
   }
-  Result<Model> model = load_any_model(model_path, prototxt);
+  auto import = import_options(input_shape);
+  if (!import.is_ok()) return usage_error("info", import.status().message());
+  Result<Model> model = load_any_model(model_path, prototxt, nullptr, *import);
   if (!model.is_ok()) return fail(model.status());
   auto shapes = validate_and_infer(*model);
   if (!shapes.is_ok()) return fail(shapes.status().with_context(model_path));

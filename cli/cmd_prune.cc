@@ -65,6 +65,8 @@ int cmd_prune(int argc, char** argv) {
       "run after each step: {in} model ONNX, {masks} 0/1 ONNX, {out} retrained ONNX, {step}")(
       "output,o", po::value(&out)->required(), "output .sqz, .onnx or .caffemodel")(
       "force,f", po::bool_switch(&force), "overwrite an existing output");
+  std::string input_shape;
+  add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
@@ -95,7 +97,9 @@ int cmd_prune(int argc, char** argv) {
     return usage_error("prune", spec.status().message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
   format::Metadata input_metadata;
-  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata);
+  auto import = import_options(input_shape);
+  if (!import.is_ok()) return usage_error("prune", import.status().message());
+  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   if (Status s = prune::check_options(*model, o); !s.is_ok())
     return fail(s.with_context(model_path));

@@ -77,6 +77,8 @@ int cmd_quantize(int argc, char** argv) {
       "seed", po::value(&o.seed)->default_value(1), "seed for random and kmeans++ inits")(
       "output,o", po::value(&out)->required(), "output .sqz")("force,f", po::bool_switch(&force),
                                                               "overwrite an existing output");
+  std::string input_shape;
+  add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
@@ -96,7 +98,9 @@ int cmd_quantize(int argc, char** argv) {
     return usage_error("quantize", spec.status().message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
   format::Metadata input_metadata;
-  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata);
+  auto import = import_options(input_shape);
+  if (!import.is_ok()) return usage_error("quantize", import.status().message());
+  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   if (Status s = quant::check_options(*model, o); !s.is_ok())
     return fail(s.with_context(model_path));

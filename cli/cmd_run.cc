@@ -1,8 +1,11 @@
 #include <cstdio>
+#include <cstring>
 
 #include "sqz/pipeline/classify.h"
 #include "commands.h"
 #include "common.h"
+#include "output.h"
+#include "sqz/core/file_io.h"
 #include "sqz/pipeline/labels.h"
 
 namespace sqz::cli {
@@ -12,9 +15,37 @@ using pipeline::load_input;
 using pipeline::read_labels;
 using pipeline::top_k;
 
+namespace {
+
+// Raw float32 NCHW in, raw float32 scores out: for checking a model against another engine.
+int run_tensor(rt::Net& net, const std::string& in_path, const std::string& out_path,
+               bool force, bool quiet) {
+  const int64_t per_image = shape_numel(net.input_chw());
+  auto bytes = read_file(in_path);
+  if (!bytes.is_ok()) return fail(bytes.status());
+  const auto floats = static_cast<int64_t>(bytes->size() / 4);
+  if (bytes->size() % 4 != 0 || floats == 0 || floats % per_image != 0)
+    return fail(Status(ErrorCode::kInvalidArgument,
+                       in_path + ": " + std::to_string(bytes->size()) +
+                           " bytes are not a whole number of float32 inputs of " +
+                           shape_to_string(net.input_chw())));
+  const int64_t batch = floats / per_image;
+  std::vector<float> in(static_cast<size_t>(floats)), out;
+  std::memcpy(in.data(), bytes->data(), bytes->size());
+  if (Status s = net.forward(in.data(), batch, &out); !s.is_ok()) return fail(s);
+  const std::string raw(reinterpret_cast<const char*>(out.data()), out.size() * sizeof(float));
+  if (Status s = write_file_atomic(out_path, raw, force); !s.is_ok()) return fail(s);
+  if (!quiet)
+    std::fprintf(stderr, "wrote %s (%lld x %lld float32)\n", out_path.c_str(), (long long)batch,
+                 (long long)net.output_size());
+  return kExitOk;
+}
+
+}  // namespace
+
 int cmd_run(int argc, char** argv) {
   GlobalFlags flags;
-  std::string model_path, prototxt, labels_path;
+  std::string model_path, prototxt, labels_path, input_tensor, output_tensor, input_shape;
   std::vector<std::string> images;
   int top = 5, threads = 1;
   bool force = false;
@@ -22,20 +53,34 @@ int cmd_run(int argc, char** argv) {
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
-      "images", po::value(&images)->required(), "image files (JPEG or PNG)")(
+      "images", po::value(&images), "image files (JPEG or PNG)")(
+      "input-tensor", po::value(&input_tensor),
+      "instead of images: raw float32 NCHW inputs (any batch), already preprocessed")(
+      "output-tensor", po::value(&output_tensor),
+      "with --input-tensor: write the raw float32 outputs here")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
       "labels", po::value(&labels_path), "class names, '<id> <name>' per line (synsets.txt)")(
       "top", po::value(&top)->default_value(5), "how many classes to print per image")(
       "threads", po::value(&threads)->default_value(1), "worker threads")(
       "force,f", po::bool_switch(&force),
       "use the preprocessing options even where the model records another");
+  add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
-  if (!parse_args("run", "MODEL IMAGE... [--labels FILE] [--top K]", options, {"model", "images"},
+  if (!parse_args("run",
+                  "MODEL IMAGE... [--labels FILE] [--top K] | MODEL --input-tensor IN.f32 "
+                  "--output-tensor OUT.f32",
+                  options, {"model", "images"},
                   argc, argv, &vm, &code))
     return code;
   if (top < 1) return usage_error("run", "--top must be at least 1");
+  if (input_tensor.empty() == images.empty())
+    return usage_error("run", "give image files or --input-tensor (with --output-tensor)");
+  if (input_tensor.empty() != output_tensor.empty())
+    return usage_error("run", "--input-tensor and --output-tensor go together");
+  auto import = import_options(input_shape);
+  if (!import.is_ok()) return usage_error("run", import.status().message());
   if (threads < 1) return usage_error("run", "--threads must be at least 1");
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("run", spec.status().message());
@@ -46,10 +91,14 @@ int cmd_run(int argc, char** argv) {
     labels = std::move(l).value();
   }
   format::Metadata metadata;
-  Result<Model> model = load_any_model(model_path, prototxt, &metadata);
+  Result<Model> model = load_any_model(model_path, prototxt, &metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
+  if (!input_tensor.empty()) {
+    if (Status s = check_output_path(output_tensor, force); !s.is_ok()) return fail(s);
+    return run_tensor(**net, input_tensor, output_tensor, force, flags.quiet);
+  }
   std::string notice;
   auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force,
                               &notice);

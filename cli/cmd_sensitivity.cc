@@ -39,6 +39,8 @@ int cmd_sensitivity(int argc, char** argv) {
       "force,f", po::bool_switch(&force),
       "overwrite existing outputs; use the preprocessing options even where the model records "
       "another");
+  std::string input_shape;
+  add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
   po::variables_map vm;
   int code;
@@ -77,7 +79,9 @@ int cmd_sensitivity(int argc, char** argv) {
   if (labels_path.empty()) labels_path = pipeline::default_class_list(dir);
   const auto started = std::chrono::steady_clock::now();
   format::Metadata metadata;
-  Result<Model> model = load_any_model(model_path, prototxt, &metadata);
+  auto import = import_options(input_shape);
+  if (!import.is_ok()) return usage_error("sensitivity", import.status().message());
+  Result<Model> model = load_any_model(model_path, prototxt, &metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   auto shapes = validate_and_infer(*model);
   if (!shapes.is_ok()) return fail(shapes.status().with_context(model_path));

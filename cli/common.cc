@@ -178,6 +178,27 @@ void print_notice(const std::string& notice, bool quiet) {
   if (!quiet && !notice.empty()) std::fprintf(stderr, "squeeze-compress: note: %s\n", notice.c_str());
 }
 
+void add_input_shape_option(po::options_description& options, std::string* text) {
+  options.add_options()("input-shape", po::value(text),
+                        "N,C,H,W of the input, where the model file leaves it symbolic");
+}
+
+Result<format::ImportOptions> import_options(const std::string& text) {
+  format::ImportOptions o;
+  if (text.empty()) return o;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    char* end = nullptr;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    SQZ_RETURN_ERROR_IF(item.empty() || *end || v < 1 || v > 65536, ErrorCode::kInvalidArgument,
+                        "--input-shape wants N,C,H,W with each in 1..65536, not '" + text + "'");
+    o.input_shape.push_back(v);
+  }
+  SQZ_RETURN_ERROR_IF(o.input_shape.size() != 4, ErrorCode::kInvalidArgument,
+                      "--input-shape wants N,C,H,W, not '" + text + "'");
+  return o;
+}
+
 int preprocess_error(const std::string& command, const Status& status) {
   const ErrorCode c = status.code();
   return c == ErrorCode::kInvalidArgument || c == ErrorCode::kConflict

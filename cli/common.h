@@ -84,6 +84,12 @@ void print_notice(const std::string& notice, bool quiet);
 // disagree with the model's recorded preprocessing, else a failure (1).
 int preprocess_error(const std::string& command, const Status& status);
 
+// --input-shape N,C,H,W: for a model whose file leaves input dimensions symbolic (or to run a
+// fully convolutional one at another size).
+void add_input_shape_option(po::options_description& options, std::string* text);
+// The importer options it gives (empty text: none). kInvalidArgument for a bad shape.
+Result<format::ImportOptions> import_options(const std::string& input_shape);
+
 // Parses --granularity: "weight" or "kernel".
 Result<prune::Granularity> parse_granularity(const std::string& text);
 

@@ -288,7 +288,8 @@ Status load_training(Run& r) {
 Status load_stage(Run& r) {
   stage(r.observer, 1, "loading " + r.s.model_path);
   format::Metadata input_metadata;
-  SQZ_ASSIGN_OR_RETURN(r.teacher, load_any_model(r.s.model_path, r.s.prototxt, &input_metadata));
+  SQZ_ASSIGN_OR_RETURN(r.teacher, load_any_model(r.s.model_path, r.s.prototxt, &input_metadata,
+                                                      r.s.import));
   r.model = r.teacher;
   SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(r.s));
   SQZ_RETURN_IF_ERROR(resolve_stage_preprocess(r, input_metadata));

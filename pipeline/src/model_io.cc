@@ -21,12 +21,15 @@ std::string fnv1a64_hex(const std::string& bytes) {
 }  // namespace
 
 Result<Model> load_any_model(const std::string& path, const std::string& prototxt,
-                             format::Metadata* metadata) {
-  if (!metadata) return format::load_model(path, prototxt);
+                             format::Metadata* metadata, const format::ImportOptions& options) {
+  if (!metadata) return format::load_model(path, prototxt, options);
   metadata->clear();
-  if (file_extension(path) != ".sqz") return format::load_model(path, prototxt);
+  if (file_extension(path) != ".sqz") return format::load_model(path, prototxt, options);
   SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path));
   *metadata = std::move(f.metadata);
+  if (options.input_shape.empty()) return std::move(f.model);
+  f.model.input_shape = options.input_shape;
+  if (auto s = validate_and_infer(f.model); !s.is_ok()) return s.status().with_context(path);
   return std::move(f.model);
 }
 

@@ -12,6 +12,7 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
+#include "sqz/format/importers.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/calibrate.h"
 #include "sqz/pipeline/image_split.h"
@@ -26,6 +27,7 @@ namespace sqz::pipeline {
 
 struct CompressOptions {
   std::string model_path, prototxt;  // the input model (prototxt for .caffemodel and .net)
+  format::ImportOptions import;       // e.g. the input shape where the file leaves it symbolic
   std::string output_name = "out.sqz";  // names the output in the stage table only
   int threads = 1;
   uint64_t seed = 1;  // crops, order and k-means++ (quantize.seed is set from it)
