@@ -18,8 +18,14 @@ PACKAGES=(
 )
 TEST_PACKAGES=(
   chromium fonts-dejavu-core     # tests: the HTML report renders in headless Chromium
+  python3-onnx python3-numpy     # tests: SqueezeNet variants built with the official onnx helpers
+  python3-pil                    # tests: torchvision's preprocessing re-done with PIL
 )
-[ "${1:-}" = "--tests" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
+if [ "${1:-}" = "--tests" ]; then
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+  # ONNX Runtime (npm) is the tests' reference executor; Debian's Node.js where none is installed.
+  command -v node >/dev/null || PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

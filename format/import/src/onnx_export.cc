@@ -30,11 +30,16 @@ void add_initializer(onnx::GraphProto* g, const std::string& name, const Tensor&
   p->set_raw_data(std::move(raw));
 }
 
+// The batch dimension is symbolic ("N"): the network takes any batch, as the runtime does.
 void set_value_info(onnx::ValueInfoProto* vi, const std::string& name, const Shape& shape) {
   vi->set_name(name);
   auto* tt = vi->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : shape) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    auto* dim = tt->mutable_shape()->add_dim();
+    if (i == 0) dim->set_dim_param("N");
+    else dim->set_dim_value(shape[i]);
+  }
 }
 
 Status add_node(onnx::GraphProto* g, const Layer& l) {
