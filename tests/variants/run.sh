@@ -3,7 +3,8 @@
 # reference executor: our runtime on the .onnx, on its lossless .sqz (encode) and ONNX Runtime
 # on the .sqz decoded back to ONNX all give ONNX Runtime's outputs within 1e-4 of the largest
 # one; a compressed .sqz (compress --bits 6) runs in our runtime as its decoded ONNX runs in
-# ONNX Runtime.
+# ONNX Runtime. Then the corner cases of make_edges.py: more matches, refusals that name their
+# reason, and Caffe BatchNorm + Scale + Eltwise against an ONNX twin.
 # usage: run.sh SQUEEZE_COMPRESS SOURCE_DIR
 set -uo pipefail
 cli=$(realpath "$1") src=$(realpath "$2")
@@ -50,5 +51,40 @@ while read -r name shape; do
   fi
   for c in on_onnx on_sqz on_decoded on_compressed; do check "$name: $c" "$c"; done
 done < "$work/list"
+# The corner cases: matches with ONNX Runtime, refusals that name the problem, Caffe folding.
+"$py" "$src/tests/variants/make_edges.py" "$work/edges" "$src/format/import/proto/caffe.proto" ||
+  { echo "make_edges.py failed"; exit 1; }
+random_input() {  # random_input SHAPE FILE
+  "$py" -c "import sys, numpy as np; np.random.default_rng(5).uniform(-1, 1, [int(d) for d in sys.argv[1].split(',')]).astype(np.float32).tofile(sys.argv[2])" "$1" "$2"
+}
+edge_ort() {  # NAME SHAPE [--input-shape S]
+  local e=$work/edges/$1 shape=$2; shift 2
+  random_input "$shape" "$e.in.f32" && ortrun "$e.onnx" "$e.in.f32" "$shape" "$e.ref.f32" &&
+    "$cli" run "$e.onnx" --input-tensor "$e.in.f32" --output-tensor "$e.out.f32" -q "$@" &&
+    close "$e.ref.f32" "$e.out.f32" "$(basename "$e") against ONNX Runtime"
+}
+edge_error() {  # NAME TEXT: one line on stderr containing TEXT, exit 1, no output file
+  local e=$work/edges/$1 text=$2
+  random_input 1,3,4,4 "$e.in.f32"
+  "$cli" run "$e.onnx" --input-tensor "$e.in.f32" --output-tensor "$e.out.f32" 2> "$e.err"
+  local code=$?
+  echo "  $(basename "$e"): exit $code: $(cat "$e.err")"
+  [ $code -eq 1 ] && [ "$(wc -l < "$e.err")" -eq 1 ] && grep -qF -- "$text" "$e.err" && [ ! -e "$e.out.f32" ]
+}
+edge_caffe() {  # NAME SHAPE: the Caffe model in our runtime against its ONNX twin in ONNX Runtime
+  local e=$work/edges/$1 shape=$2
+  random_input "$shape" "$e.in.f32" && ortrun "$e.twin.onnx" "$e.in.f32" "$shape" "$e.ref.f32" &&
+    "$cli" run "$e.caffemodel" --prototxt "$e.prototxt" --input-tensor "$e.in.f32" \
+      --output-tensor "$e.out.f32" -q &&
+    close "$e.ref.f32" "$e.out.f32" "$(basename "$e") (Caffe BatchNorm+Scale, Eltwise) against its ONNX twin"
+}
+echo "== corner cases"
+while read -r name kind rest; do
+  case "$kind" in
+    ort) read -r shape opts <<< "$rest"; check "$name" edge_ort "$name" "$shape" $opts ;;
+    error) check "$name" edge_error "$name" "$rest" ;;
+    caffe) check "$name" edge_caffe "$name" "$rest" ;;
+  esac
+done < "$work/edges/cases"
 echo "variants: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Writes the corner cases of importing: small ONNX models that must match ONNX Runtime, ones
+that must be refused with a named reason, and a Caffe model with BatchNorm + Scale, Eltwise
+and bias-free convolutions beside its ONNX twin (same weights) for ONNX Runtime.
+
+Each line of OUT/cases: NAME ort SHAPE [INPUT_SHAPE_OPTION]    (compare with ONNX Runtime)
+                        NAME error TEXT...                      (must fail, naming TEXT)
+                        NAME caffe SHAPE                        (NAME.prototxt/.caffemodel vs
+                                                                 NAME.twin.onnx in ONNX Runtime)
+usage: make_edges.py OUT_DIR CAFFE_PROTO
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+rng = np.random.default_rng(3)
+
+
+def w(*shape, scale=0.3):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def model(nodes, inits, in_shape, out_shape, opset=13, out="y"):
+    g = helper.make_graph(nodes, "edge",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 7
+    return m
+
+
+def onnx_cases(out, cases):
+    # The issue's example: Softmax with ONNX's default axis -1 on [1, 10, 1, 1] is 1.0.
+    m = model([helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[1, 1]),
+               helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+               helper.make_node("Softmax", ["g"], ["y"])],
+              {"w": w(10, 3, 1, 1), "b": w(10)}, [1, 3, 8, 8], [1, 10, 1, 1])
+    save(out, "softmax_default_axis", m, cases, "ort 1,3,8,8")
+    # A convolution without a bias, stride 2 with SAME_UPPER on an even input (asymmetric).
+    m = model([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
+                                auto_pad="SAME_UPPER")],
+              {"w": w(4, 3, 3, 3)}, [1, 3, 10, 10], [1, 4, 5, 5])
+    save(out, "conv_no_bias_same_upper", m, cases, "ort 1,3,10,10")
+    # Symbolic height and width: refused without a shape, run with one.
+    m = model([helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+              {"w": w(4, 3, 3, 3), "b": w(4)}, ["N", 3, "H", "W"], ["N", 4, "H", "W"])
+    save(out, "symbolic_hw", m, cases, "error symbolic height/width; give the shape (--input-shape")
+    save(out, "symbolic_hw_given", m, cases, "ort 1,3,12,16 --input-shape 1,3,12,16")
+    # Asymmetric average pooling that excludes the padding, ceil_mode.
+    m = model([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
+                                pads=[1, 0, 2, 1], ceil_mode=1)],
+              {}, [1, 3, 9, 10], None)
+    save(out, "avgpool_asymmetric_ceil", m, cases, "ort 1,3,9,10")
+    # Refused, each naming what it is.
+    two = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Relu", ["x"], ["b"])]
+    save(out, "concat_axis0", model(two + [helper.make_node("Concat", ["a", "b"], ["y"], axis=0)],
+                                    {}, [1, 3, 4, 4], None),
+         cases, "error Concat along axis 0 is not supported")
+    save(out, "reshape_2_rows", model([helper.make_node("Reshape", ["x", "s"], ["y"])],
+                                      {"s": np.array([2, -1], dtype=np.int64)}, [1, 4, 2, 2], None),
+         cases, "error Reshape to [2, -1] is not supported")
+    save(out, "dilated_conv", model([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3],
+                                                      dilations=[2, 2])],
+                                    {"w": w(4, 3, 3, 3)}, [1, 3, 9, 9], None),
+         cases, "error dilations other than 1 are not supported")
+    save(out, "leaky_relu", model([helper.make_node("LeakyRelu", ["x"], ["y"])], {}, [1, 3, 4, 4], None),
+         cases, "error unsupported operator 'LeakyRelu'")
+    save(out, "relu_with_attribute",
+         model([helper.make_node("Relu", ["x"], ["y"], foo=1)], {}, [1, 3, 4, 4], None),
+         cases, "error attribute 'foo' is not supported")
+
+
+def save(out, name, m, cases, expect):
+    onnx.save(m, os.path.join(out, name + ".onnx"))
+    cases.append(f"{name} {expect}")
+
+
+def caffe_case(out, caffe_proto, cases):
+    """conv1 (no bias) -> BatchNorm -> Scale -> ReLU -> conv2 / conv3 -> Eltwise SUM -> GAP,
+    as a Caffe prototxt + caffemodel and as the equivalent ONNX (BatchNormalization)."""
+    tmp = tempfile.mkdtemp()
+    subprocess.run(["protoc", f"--proto_path={os.path.dirname(caffe_proto)}", f"--python_out={tmp}",
+                    caffe_proto], check=True)
+    sys.path.insert(0, tmp)
+    import caffe_pb2  # noqa: E402  (generated just above from the project's copy of caffe.proto)
+
+    w1, w2, b2, w3, b3 = w(8, 3, 3, 3), w(6, 8, 1, 1), w(6), w(6, 8, 3, 3), w(6)
+    mean, var, factor = w(8), rng.uniform(0.5, 2.0, 8).astype(np.float32), np.float32(2.0)
+    gamma, beta = rng.uniform(0.5, 1.5, 8).astype(np.float32), w(8)
+    eps = 1e-4
+    proto = f"""name: "bn_eltwise"
+input: "data"
+input_shape {{ dim: 1 dim: 3 dim: 16 dim: 16 }}
+layer {{ name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  convolution_param {{ num_output: 8 kernel_size: 3 pad: 1 bias_term: false }} }}
+layer {{ name: "bn1" type: "BatchNorm" bottom: "conv1" top: "conv1"
+  batch_norm_param {{ use_global_stats: true eps: {eps} }} }}
+layer {{ name: "scale1" type: "Scale" bottom: "conv1" top: "conv1" scale_param {{ bias_term: true }} }}
+layer {{ name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }}
+layer {{ name: "conv2" type: "Convolution" bottom: "conv1" top: "conv2"
+  convolution_param {{ num_output: 6 kernel_size: 1 }} }}
+layer {{ name: "conv3" type: "Convolution" bottom: "conv1" top: "conv3"
+  convolution_param {{ num_output: 6 kernel_size: 3 pad: 1 }} }}
+layer {{ name: "sum" type: "Eltwise" bottom: "conv2" bottom: "conv3" top: "sum" }}
+layer {{ name: "pool" type: "Pooling" bottom: "sum" top: "pool" pooling_param {{ pool: AVE global_pooling: true }} }}
+"""
+    with open(os.path.join(out, "caffe_bn_eltwise.prototxt"), "w") as f:
+        f.write(proto)
+    net = caffe_pb2.NetParameter()
+    for name, blobs in [("conv1", [w1]), ("bn1", [mean * factor, var * factor, np.array([factor])]),
+                        ("scale1", [gamma, beta]), ("conv2", [w2, b2]), ("conv3", [w3, b3])]:
+        layer = net.layer.add()
+        layer.name = name
+        for b in blobs:
+            blob = layer.blobs.add()
+            blob.shape.dim.extend(b.shape)
+            blob.data.extend(b.astype(np.float32).ravel().tolist())
+    with open(os.path.join(out, "caffe_bn_eltwise.caffemodel"), "wb") as f:
+        f.write(net.SerializeToString())
+    twin = model([helper.make_node("Conv", ["x", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+                  helper.make_node("BatchNormalization", ["c1", "g", "bt", "m", "v"], ["n1"], epsilon=eps),
+                  helper.make_node("Relu", ["n1"], ["r1"]),
+                  helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], kernel_shape=[1, 1]),
+                  helper.make_node("Conv", ["r1", "w3", "b3"], ["c3"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+                  helper.make_node("Add", ["c2", "c3"], ["s"]),
+                  helper.make_node("GlobalAveragePool", ["s"], ["y"])],
+                 {"w1": w1, "g": gamma, "bt": beta, "m": mean, "v": var, "w2": w2, "b2": b2,
+                  "w3": w3, "b3": b3}, [1, 3, 16, 16], [1, 6, 1, 1])
+    onnx.save(twin, os.path.join(out, "caffe_bn_eltwise.twin.onnx"))
+    cases.append("caffe_bn_eltwise caffe 1,3,16,16")
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    cases = []
+    onnx_cases(out, cases)
+    caffe_case(out, sys.argv[2], cases)
+    with open(os.path.join(out, "cases"), "w") as f:
+        f.write("\n".join(cases) + "\n")
+
+
+if __name__ == "__main__":
+    main()
