@@ -47,16 +47,25 @@ Status write_model_file(const Model& model, const std::string& out, bool force,
   const std::string ext = file_extension(out);
   if (ext == ".sqz") return write_sqz_file(model, out, metadata, force).status();
   if (ext == ".onnx") {
-    SQZ_ASSIGN_OR_RETURN(std::string bytes, format::export_onnx(model));
-    return write_file_atomic(out, bytes, force);
+    auto bytes = format::export_onnx(model);
+    if (!bytes.is_ok()) return bytes.status().with_context(out);
+    return write_file_atomic(out, *bytes, force);
   }
   if (ext == ".caffemodel") {
     const std::string proto_path = replace_extension(out, ".prototxt");
     SQZ_RETURN_IF_ERROR(check_output_path(proto_path, force));
-    SQZ_ASSIGN_OR_RETURN(std::string weights, format::export_caffemodel(model));
-    SQZ_ASSIGN_OR_RETURN(std::string proto, format::export_caffe_prototxt(model));
-    SQZ_RETURN_IF_ERROR(write_file_atomic(out, weights, force));
-    return write_file_atomic(proto_path, proto, force);
+    auto weights = format::export_caffemodel(model);
+    if (!weights.is_ok()) return weights.status().with_context(out);
+    auto proto = format::export_caffe_prototxt(model);
+    if (!proto.is_ok()) return proto.status().with_context(proto_path);
+    SQZ_RETURN_IF_ERROR(write_file_atomic(out, *weights, force));
+    // Both files or neither: a network definition that cannot be written takes its weights.
+    if (Status s = write_file_atomic(proto_path, *proto, force); !s.is_ok()) {
+      std::error_code ec;
+      std::filesystem::remove(out, ec);
+      return s;
+    }
+    return Status::ok();
   }
   return Status(ErrorCode::kInvalidArgument,
                 out + ": unknown output format '" + ext + "' (use .sqz, .onnx or .caffemodel)");

@@ -57,6 +57,11 @@ def onnx_cases(out, cases):
                                 pads=[1, 0, 2, 1], ceil_mode=1)],
               {}, [1, 3, 9, 10], None)
     save(out, "avgpool_asymmetric_ceil", m, cases, "ort 1,3,9,10")
+    # Max pooling with pads that no ceil rounding expresses (top 1, bottom 0, left 0, right 2).
+    m = model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
+                                pads=[1, 0, 0, 2])],
+              {}, [1, 3, 9, 10], None)
+    save(out, "maxpool_asymmetric", m, cases, "ort 1,3,9,10")
     # Refused, each naming what it is.
     two = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Relu", ["x"], ["b"])]
     save(out, "concat_axis0", model(two + [helper.make_node("Concat", ["a", "b"], ["y"], axis=0)],

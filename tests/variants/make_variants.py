@@ -153,7 +153,8 @@ VARIANTS = {
     "v10_simple_bypass": dict(version="1.0", size=227, classes=20, bypass="simple"),
     "v10_complex_bypass": dict(version="1.0", size=227, classes=20, bypass="complex"),
     "v11_batchnorm": dict(version="1.1", size=224, classes=10, bn=True),
-    "v10_opset9": dict(version="1.0", size=227, classes=20, opset=9, head="reshape", batch=1),
+    # 226: (226 - 7) / 2 + 1 = 110 does not pool evenly, so the exporter pads the end
+    "v10_opset9": dict(version="1.0", size=226, classes=20, opset=9, head="reshape", batch=1),
     "v11_same_identity_softmax": dict(version="1.1", size=224, classes=37, same=True,
                                       identity=True, head="softmax"),
     "v10_224_10class_gap": dict(version="1.0", size=224, classes=10, head="none"),

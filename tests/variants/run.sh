@@ -43,13 +43,24 @@ on_compressed() { "$cli" compress "$m.onnx" --bits 6 -o "$m.comp.sqz" -q > /dev/
   "$cli" decode "$m.comp.sqz" -o "$m.comp.onnx" -q > /dev/null &&
   ortrun "$m.comp.onnx" "$m.input.f32" "$shape" "$m.e.f32" &&
   close "$m.e.f32" "$m.d.f32" "compressed .sqz, against ONNX Runtime on its decoded ONNX"; }
+# Decoded to Caffe (Eltwise for Add), re-imported: the same outputs; or, with asymmetric padding,
+# which Caffe cannot express, a refusal that says so and no file.
+on_caffe() {
+  if "$cli" decode "$m.sqz" -o "$m.caffemodel" -q > /dev/null 2> "$m.caffe.err"; then
+    "$cli" run "$m.caffemodel" --input-tensor "$m.input.f32" --output-tensor "$m.f.f32" -q &&
+      close "$m.ref.f32" "$m.f.f32" "runtime on its decoded Caffe model"
+  else
+    grep -q "Caffe has no asymmetric padding" "$m.caffe.err" && [ ! -e "$m.caffemodel" ] &&
+      echo "  decoded Caffe model: refused, $(cat "$m.caffe.err")"
+  fi
+}
 while read -r name shape; do
   echo "== $name ($shape)"
   m=$work/$name
   if ! ortrun "$m.onnx" "$m.input.f32" "$shape" "$m.ref.f32"; then
     failed=$((failed + 1)); continue
   fi
-  for c in on_onnx on_sqz on_decoded on_compressed; do check "$name: $c" "$c"; done
+  for c in on_onnx on_sqz on_decoded on_compressed on_caffe; do check "$name: $c" "$c"; done
 done < "$work/list"
 # The corner cases: matches with ONNX Runtime, refusals that name the problem, Caffe folding.
 "$py" "$src/tests/variants/make_edges.py" "$work/edges" "$src/format/import/proto/caffe.proto" ||

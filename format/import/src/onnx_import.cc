@@ -209,6 +209,19 @@ Status Builder::add_pool(const NodeProto& node, const Attrs& a, Layer l) {
   p.pad_h = win.ph, p.pad_w = win.pw, p.extra_pad_h = win.eh, p.extra_pad_w = win.ew;
   p.rounding = a.i("ceil_mode", 0) ? PoolRounding::kCeil : PoolRounding::kFloor;
   p.average_counts_padding = a.i("count_include_pad", 0) != 0;
+  // Exporters without ceil_mode (opset < 10) write ceil-mode max pooling as extra end pads.
+  // For max pooling the two are the same computation whenever they give the same size (no
+  // window starts in the padding either way): keep the native form, which Caffe can express.
+  const Shape& in = shape(node, node.input(0));
+  if (l.op == OpKind::kMaxPool && p.rounding == PoolRounding::kFloor && p.extra_pad_h >= 0 &&
+      p.extra_pad_w >= 0 && (p.extra_pad_h > 0 || p.extra_pad_w > 0) &&
+      pooled_size(in[2], p.kernel_h, p.stride_h, p.pad_h, PoolRounding::kFloor, p.extra_pad_h) ==
+          pooled_size(in[2], p.kernel_h, p.stride_h, p.pad_h, PoolRounding::kCeil) &&
+      pooled_size(in[3], p.kernel_w, p.stride_w, p.pad_w, PoolRounding::kFloor, p.extra_pad_w) ==
+          pooled_size(in[3], p.kernel_w, p.stride_w, p.pad_w, PoolRounding::kCeil)) {
+    p.rounding = PoolRounding::kCeil;
+    p.extra_pad_h = p.extra_pad_w = 0;
+  }
   return push(std::move(l));
 }
 
