@@ -80,10 +80,13 @@ int cmd_decode(int argc, char** argv) {
                   &vm, &code))
     return code;
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
-  Result<Model> model = load_any_model(in, "");
+  format::Metadata input_metadata;
+  Result<Model> model = load_any_model(in, "", &input_metadata);
   if (!model.is_ok()) return fail(model.status());
-  if (Status s = write_model_file(*model, out, force, standard_metadata(in, "decode")); !s.is_ok())
-    return fail(s);
+  // The preprocessing the input records travels on (into the ONNX metadata_props).
+  auto metadata = output_metadata(in, *model, input_metadata, {}, false, "decode");
+  if (!metadata.is_ok()) return fail(metadata.status());
+  if (Status s = write_model_file(*model, out, force, *metadata); !s.is_ok()) return fail(s);
   if (flags.json)
     std::printf("{\"output\": %s}\n", json_quote(out).c_str());
   else if (!flags.quiet)

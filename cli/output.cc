@@ -47,7 +47,7 @@ Status write_model_file(const Model& model, const std::string& out, bool force,
   const std::string ext = file_extension(out);
   if (ext == ".sqz") return write_sqz_file(model, out, metadata, force).status();
   if (ext == ".onnx") {
-    auto bytes = format::export_onnx(model);
+    auto bytes = format::export_onnx(model, metadata);
     if (!bytes.is_ok()) return bytes.status().with_context(out);
     return write_file_atomic(out, *bytes, force);
   }

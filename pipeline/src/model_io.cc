@@ -22,15 +22,7 @@ std::string fnv1a64_hex(const std::string& bytes) {
 
 Result<Model> load_any_model(const std::string& path, const std::string& prototxt,
                              format::Metadata* metadata, const format::ImportOptions& options) {
-  if (!metadata) return format::load_model(path, prototxt, options);
-  metadata->clear();
-  if (file_extension(path) != ".sqz") return format::load_model(path, prototxt, options);
-  SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path));
-  *metadata = std::move(f.metadata);
-  if (options.input_shape.empty()) return std::move(f.model);
-  f.model.input_shape = options.input_shape;
-  if (auto s = validate_and_infer(f.model); !s.is_ok()) return s.status().with_context(path);
-  return std::move(f.model);
+  return format::load_model(path, prototxt, options, metadata);
 }
 
 format::Metadata standard_metadata(const std::string& source_path, const std::string& pipeline) {

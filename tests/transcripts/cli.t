@@ -26,7 +26,7 @@ Help and version.
 Describing a model.
 
   $ info $FIX/m.onnx
-  model   $FIX/m.onnx (7641 bytes)
+  model   $FIX/m.onnx (7643 bytes)
   input   data [1, 3, 31, 31]
   output  pool_final [1, 3, 1, 1]
   
@@ -57,9 +57,9 @@ Weight sharing, the ledger, decoding back to dense float32, re-encoding.
   fire/e1                   4         8         8           0       inf           0     3.000
   fire/e3                   4        16       138      0.0162     25.17      0.0382     3.904
   conv_final                4        11        20     0.00868     30.35       0.017     3.309
-  wrote q.sqz (2137 bytes)
+  wrote q.sqz (2136 bytes)
   $ info q.sqz
-  model   q.sqz (2137 bytes)
+  model   q.sqz (2136 bytes)
   input   data [1, 3, 31, 31]
   output  pool_final [1, 3, 1, 1]
   
@@ -83,7 +83,7 @@ Weight sharing, the ledger, decoding back to dense float32, re-encoding.
   
   producer         squeeze-compress 0.1.0
   source           m.onnx
-  source_fnv1a64   03567685b1abf2ea
+  source_fnv1a64   b6cea45d35afea46
   pipeline         quantize --bits 4 --init linear --method kmeans --layer-bits conv1=6
   
   layer                     header     bias  codebook  positions     values     total  positions coded as
@@ -93,8 +93,8 @@ Weight sharing, the ledger, decoding back to dense float32, re-encoding.
   fire/e3                       18       24        66         41         89       238  gaps-stored<1
   conv_final                    18       12        46         19         28       123  gaps-stored<1
   
-  file header 16 + directory 84 + graph 232 + metadata 148 + trailer 4 bytes
-  total 2137 bytes (file 2137 bytes)
+  file header 16 + directory 84 + graph 232 + metadata 147 + trailer 4 bytes
+  total 2136 bytes (file 2136 bytes)
   $ decode q.sqz -o back.onnx
   wrote back.onnx
   $ encode back.onnx -o again.sqz
@@ -105,12 +105,12 @@ Weight sharing, the ledger, decoding back to dense float32, re-encoding.
   fire/e3                       18       24        66         41         89       238  gaps-stored<1
   conv_final                    18       12        46         19         28       123  gaps-stored<1
   
-  file header 16 + directory 84 + graph 232 + metadata 115 + trailer 4 bytes
-  total 2104 bytes (file 2104 bytes)
+  file header 16 + directory 84 + graph 232 + metadata 116 + trailer 4 bytes
+  total 2105 bytes (file 2105 bytes)
   positions: 256 bytes coded, order-0 entropy 177; values: 749 bytes coded, entropy 623
-  wrote again.sqz (2104 bytes)
+  wrote again.sqz (2105 bytes)
   $ info back.onnx --json
-  {"model": "back.onnx", "file_bytes": 7641, "input": "data", "output": "pool_final",
+  {"model": "back.onnx", "file_bytes": 7643, "input": "data", "output": "pool_final",
    "layers": [
     {"name": "conv1", "op": "Convolution", "output_shape": [1, 8, 13, 13], "weights": 1176, "nonzero": 725},
     {"name": "relu1", "op": "ReLU", "output_shape": [1, 8, 13, 13]},
@@ -183,7 +183,7 @@ The whole pipeline and its report.
 
   $ compress $FIX/m.onnx --calib $FIX/images --calib-split 1/2 --bits 5 --calib-steps 4 --calib-batch 2 -o c.sqz -q
   stage                                bytes  vs input vs AlexNet    top-1    top-5 agreement       KL
-  input (m.onnx)                        7641      1.0x   31409.5x   33.33%  100.00%   100.00%   0.0000
+  input (m.onnx)                        7643      1.0x   31401.3x   33.33%  100.00%   100.00%   0.0000
   compressed \(c\.sqz\) +2252 +3\.4x +106571\.9x +33\.33% +100\.00% +100\.00% +0\.001[0-9] (re)
   accuracy on 6 held-out images; agreement and KL against the first row's model
   $ eval c.sqz --images $FIX/images

@@ -177,6 +177,15 @@ TEST_CASE("CLI: preprocessing is recorded, followed, shown, and conflicts are us
   auto given = test::run_cli({"run", onnx, img, "--preprocess", "torchvision", "--top", "1"});
   REQUIRE(given.exit_code == 0);
   CHECK(given.err.empty());
+  // decode carries it into the ONNX (metadata_props), where run finds it again.
+  const std::string back = dir.file("back.onnx");
+  REQUIRE(test::run_cli({"decode", sqz, "-o", back}).exit_code == 0);
+  auto from_onnx = test::run_cli({"run", back, img});
+  REQUIRE(from_onnx.exit_code == 0);
+  CHECK(from_onnx.err.empty());
+  auto via_sqz = test::run_cli({"run", sqz, img, "--top", "1"});
+  CHECK(test::run_cli({"run", back, img, "--top", "1"}).out.substr(0, 40) == via_sqz.out.substr(0, 40));
+  CHECK(test::run_cli({"run", back, img, "--preprocess", "caffe"}).exit_code == 2);
   // info shows it; bad values are usage errors.
   CHECK(test::run_cli({"info", sqz}).out.find("resize=shorter:35") != std::string::npos);
   CHECK(test::run_cli({"run", onnx, img, "--mean", "1,2"}).exit_code == 2);

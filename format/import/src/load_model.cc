@@ -42,13 +42,15 @@ Result<Model> with_input_shape(Result<Model> m, const Shape& shape, const std::s
 }  // namespace
 
 Result<Model> load_model(const std::string& path, const std::string& prototxt_path,
-                         const ImportOptions& options) {
+                         const ImportOptions& options, Metadata* metadata) {
+  if (metadata) metadata->clear();
   if (!exists(path))
     return Status(ErrorCode::kIo, path + ": cannot open: No such file or directory");
   const std::string ext = file_extension(path);
-  if (ext == ".onnx") return import_onnx(path, options);
+  if (ext == ".onnx") return import_onnx(path, options, metadata);
   if (ext == ".sqz") {
     SQZ_ASSIGN_OR_RETURN(SqzFile f, read_sqz(path));
+    if (metadata) *metadata = std::move(f.metadata);
     return with_input_shape(std::move(f.model), options.input_shape, path);
   }
   if (ext == ".caffemodel" || ext == ".net") {
@@ -60,7 +62,7 @@ Result<Model> load_model(const std::string& path, const std::string& prototxt_pa
   if (ext == ".prototxt") {
     for (const char* weights_ext : {".caffemodel", ".net"}) {
       std::string weights = with_extension(path, weights_ext);
-      if (exists(weights)) return load_model(weights, path, options);
+      if (exists(weights)) return load_model(weights, path, options, metadata);
     }
     return Status(ErrorCode::kInvalidArgument,
                   path +

@@ -1,6 +1,7 @@
 #include "onnx.pb.h"
 #include "sqz/core/byte_io.h"
 #include "sqz/format/exporters.h"
+#include "sqz/format/importers.h"
 
 namespace sqz::format {
 namespace {
@@ -106,13 +107,19 @@ Status add_node(onnx::GraphProto* g, const Layer& l) {
 
 }  // namespace
 
-Result<std::string> export_onnx(const Model& model) {
+Result<std::string> export_onnx(const Model& model, const Metadata& metadata) {
   Model m = model;
   SQZ_ASSIGN_OR_RETURN(auto shapes, validate_and_infer(m));
   onnx::ModelProto proto;
   proto.set_ir_version(7);
   proto.set_producer_name("squeeze-compress");
   proto.add_opset_import()->set_version(13);
+  for (const auto& [key, value] : metadata)
+    if (key == "preprocess") {
+      auto* prop = proto.add_metadata_props();
+      prop->set_key(kOnnxPreprocessKey);
+      prop->set_value(value);
+    }
   onnx::GraphProto* g = proto.mutable_graph();
   g->set_name(m.name.empty() ? "squeeze-compress" : m.name);
   for (const Layer& l : m.layers) SQZ_RETURN_IF_ERROR(add_node(g, l));

@@ -434,7 +434,8 @@ int64_t onnx_opset(const onnx::ModelProto& proto) {
 
 }  // namespace
 
-Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& options) {
+Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& options,
+                          Metadata* metadata) {
   SQZ_ASSIGN_OR_RETURN(std::string bytes, read_file(onnx_path));
   google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
                                                 static_cast<int>(bytes.size()));
@@ -444,6 +445,11 @@ Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& opt
     return Status(ErrorCode::kParse, onnx_path + ": not a valid ONNX model (truncated or corrupt)");
   if (!proto.has_graph() || proto.graph().node_size() == 0)
     return Status(ErrorCode::kCorrupt, onnx_path + ": not an ONNX model (no graph)");
+  if (metadata) {
+    metadata->clear();
+    for (const auto& p : proto.metadata_props())
+      if (p.key() == kOnnxPreprocessKey) metadata->push_back({"preprocess", p.value()});
+  }
   Builder b(proto.graph(), onnx_opset(proto));
   Result<Model> m = b.build(options);
   if (!m.is_ok()) return m.status().with_context(onnx_path);

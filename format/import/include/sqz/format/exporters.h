@@ -5,11 +5,15 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
+#include "sqz/format/sqz_file.h"
 
 namespace sqz::format {
 
 // Serialized ONNX ModelProto (IR 7, opset 13), weights as raw_data initializers.
-Result<std::string> export_onnx(const Model& model);
+// metadata: its "preprocess" entry (the description .sqz files record) is stored in the
+// model's metadata_props under kOnnxPreprocessKey (importers.h), so that import_onnx reads it
+// back; the rest is not written.
+Result<std::string> export_onnx(const Model& model, const Metadata& metadata = {});
 
 // Caffe deploy prototxt (text) and binary caffemodel (blobs with `shape`).
 Result<std::string> export_caffe_prototxt(const Model& model);

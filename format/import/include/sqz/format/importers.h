@@ -6,6 +6,7 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
+#include "sqz/format/sqz_file.h"
 
 namespace sqz::format {
 
@@ -30,7 +31,15 @@ struct ImportOptions {
 // Concat (channels), Add/Sum, Dropout, Identity (dropped), BatchNormalization (folded into
 // the convolution before it), Softmax (any axis but the batch's), Flatten/Reshape flattening
 // at the head; float32 initializers. Anything else fails naming the node and what it is.
-Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& options = {});
+// metadata, when given, receives {"preprocess", description} from the model's metadata_props
+// entry kOnnxPreprocessKey, when it has one (and is cleared otherwise).
+Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& options = {},
+                          Metadata* metadata = nullptr);
+
+// The ONNX metadata_props key of squeeze-compress's preprocessing description (the one-line
+// form .sqz files record under "preprocess"): an exporter that writes it lets `run` and `eval`
+// preprocess as the model was trained without options.
+inline constexpr const char* kOnnxPreprocessKey = "squeeze_compress.preprocess";
 
 // The Deep Compression release file (songhan/SqueezeNet-Deep-Compression) and its
 // prototxt. Layout: ../shared/README.md and format/SPEC.md, appendix A.
@@ -39,7 +48,9 @@ Result<Model> import_deep_compression_net(const std::string& prototxt_path,
 
 // Picks the importer from the extension: .onnx; .caffemodel or .net (prototxt required,
 // or found beside it with the same stem); .prototxt (weights file found beside it).
+// metadata, when given, receives what the file records (.sqz metadata, an ONNX model's
+// preprocessing description), and is cleared for forms that record nothing.
 Result<Model> load_model(const std::string& path, const std::string& prototxt_path = "",
-                         const ImportOptions& options = {});
+                         const ImportOptions& options = {}, Metadata* metadata = nullptr);
 
 }  // namespace sqz::format
