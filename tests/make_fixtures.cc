@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "make_fixtures: %s\n", onnx.status().message().c_str());
     return 1;
   }
+  sqz::test::write_labelled_pngs(dir, 12);  // creates dir
   sqz::test::write_bytes(dir + "/m.onnx", *onnx);
-  sqz::test::write_labelled_pngs(dir, 12);
   return 0;
 }
