@@ -207,7 +207,7 @@ std::string encode_metadata(const Metadata& md) {
   put_u32(&out, static_cast<uint32_t>(md.size()));
   for (const auto& [k, v] : md) {
     put_str(&out, k);
-    put_str(&out, v.size() > kMaxString ? v.substr(0, kMaxString) : v);
+    put_str(&out, v);  // REQUIRES: at most kMaxString bytes (encode_sqz checks)
   }
   return out;
 }

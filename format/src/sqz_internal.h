@@ -13,7 +13,7 @@ namespace sqz::format::detail {
 
 constexpr char kMagic[8] = {'\x89', 'S', 'Q', 'Z', '\r', '\n', '\x1a', '\n'};
 constexpr size_t kHeaderBytes = 16, kDirEntryBytes = 12, kTrailerBytes = 4;
-constexpr uint32_t kMaxSections = 65536, kMaxLayers = 100000;
+constexpr uint32_t kMaxSections = 65536;
 constexpr size_t kMaxString = 4096, kMaxDecompressed = size_t{64} << 20;
 
 enum SectionType : uint16_t { kGraph = 1, kMetadata = 2, kLayer = 3 };

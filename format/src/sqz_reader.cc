@@ -260,7 +260,11 @@ Result<SqzFile> decode_sqz(std::string_view bytes) {
     if (e.type == kGraph) {
       SQZ_RETURN_ERROR_IF(i != 0, ErrorCode::kCorrupt, "more than one GRAPH section");
       SQZ_RETURN_IF_ERROR(decode_graph(payload, minor, &f.model));
-      SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(f.model, 0, /*check_weights=*/false));
+      // LAYER's layer_index counts GRAPH records as stored: check and infer on a copy, which
+      // shape inference may put in topological order, and keep the record order until every
+      // LAYER has been matched (SPEC: "index of a Convolution record in GRAPH").
+      Model sorted = f.model;
+      SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(sorted, 0, /*check_weights=*/false));
       seen.assign(f.model.layers.size(), false);
       f.ledger.push_back({"", "graph", e.size, "zstd", -1, -1});
     } else if (e.type == kMetadata) {
@@ -280,6 +284,7 @@ Result<SqzFile> decode_sqz(std::string_view bytes) {
     SQZ_RETURN_ERROR_IF(f.model.layers[i].op == OpKind::kConvolution && !seen[i],
                         ErrorCode::kCorrupt,
                         "no LAYER section for layer '" + f.model.layers[i].name + "'");
+  SQZ_RETURN_IF_ERROR(validate_and_infer(f.model).status());  // now in topological order
   // Weights, masks and codes are consistent by construction; the graph was checked above.
   f.ledger.insert(f.ledger.begin(), {{"", "header", kHeaderBytes, "", -1, -1},
                                      {"", "directory", kDirEntryBytes * dir.size(), "", -1, -1}});

@@ -171,6 +171,13 @@ Result<SqzFile> encode_sqz(const Model& input, const SqzEncodeOptions& o, std::s
     canonicalize_codebook(l);
   }
   SQZ_RETURN_IF_ERROR(validate_and_infer(file.model).status());
+  // The writer writes nothing its reader refuses (SPEC: str, METADATA).
+  SQZ_RETURN_ERROR_IF(o.metadata.size() > 4096, ErrorCode::kLimit,
+                      "more than 4096 metadata entries");
+  for (const auto& [key, value] : o.metadata)
+    SQZ_RETURN_ERROR_IF(key.size() > kMaxString || value.size() > kMaxString, ErrorCode::kLimit,
+                        "metadata '" + key.substr(0, 64) + "' is longer than " +
+                            std::to_string(kMaxString) + " bytes (split it over several entries)");
   std::vector<FloatCoding> floats(file.model.layers.size(), kFloat32);
   std::vector<Int8Biases> int8(file.model.layers.size());
   for (size_t i = 0; i < floats.size(); ++i) {

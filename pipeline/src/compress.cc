@@ -335,7 +335,7 @@ Status prune_stage(Run& r) {
 Status quantize_stage(Run& r) {
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(r.lists.calib));
   r.metadata = standard_metadata(r.s.model_path, pipeline_summary(r.s, r.lists));
-  if (!r.lists.calib.empty()) r.metadata.push_back({kCalibrationKey, calib_ids});
+  if (!r.lists.calib.empty()) add_calibration_fingerprints(calib_ids, &r.metadata);
   if (r.have_pre) r.metadata.push_back({kPreprocessKey, describe_preprocess(r.pre)});
   std::unique_ptr<BitTable> table;
   if (r.s.target_bytes > 0) {

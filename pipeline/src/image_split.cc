@@ -1,5 +1,6 @@
 #include "sqz/pipeline/image_split.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 #include <sstream>
@@ -43,6 +44,16 @@ Result<std::string> fingerprint_files(const std::vector<std::string>& files) {
     out += (out.empty() ? "" : " ") + hex;
   }
   return out;
+}
+
+void add_calibration_fingerprints(const std::string& fingerprints, format::Metadata* metadata) {
+  constexpr size_t kPerEntry = 455 * 9 - 1;  // 455 CRCs of 8 hex digits and their spaces
+  for (size_t at = 0; at < fingerprints.size();) {
+    size_t end = std::min(fingerprints.size(), at + kPerEntry);
+    if (end < fingerprints.size()) end = fingerprints.rfind(' ', end) + 1;
+    metadata->push_back({kCalibrationKey, fingerprints.substr(at, end - at - (end < fingerprints.size()))});
+    at = end;
+  }
 }
 
 Result<std::vector<std::string>> calibration_overlap(const format::Metadata& metadata,

@@ -81,6 +81,8 @@ struct Net::Impl {
   void plan_conv(size_t i);
   void plan_memory(int64_t batch_size);
   void resolve(const std::string& blob, std::string* root, int64_t* offset) const;
+  void resolve_placements();
+  std::map<std::string, std::pair<std::string, int64_t>> resolved;  // view -> (root, floats)
   float* blob_ptr(const std::string& blob, int64_t image);
   void run_layer(size_t i);
   void run_conv(size_t i);
@@ -96,14 +98,37 @@ struct Net::Impl {
 };
 
 void Net::Impl::resolve(const std::string& blob, std::string* root, int64_t* offset) const {
-  auto it = placement.find(blob);
-  if (it == placement.end() || it->second.parent.empty()) {
+  auto it = resolved.find(blob);
+  if (it == resolved.end()) {  // owns its storage
     *root = blob;
     *offset = 0;
     return;
   }
-  resolve(it->second.parent, root, offset);
-  *offset += it->second.channel_offset * spatial(shapes.at(blob));
+  *root = it->second.first;
+  *offset = it->second.second;
+}
+
+// Every view's root blob and float offset, each chain walked once (a graph may chain
+// thousands of views: no recursion, no repeated walks).
+void Net::Impl::resolve_placements() {
+  resolved.clear();
+  for (const auto& [start, unused] : placement) {
+    std::vector<std::string> path;
+    std::string b = start;
+    while (!resolved.count(b)) {
+      auto it = placement.find(b);
+      if (it == placement.end() || it->second.parent.empty()) break;
+      path.push_back(b);
+      b = it->second.parent;
+    }
+    std::pair<std::string, int64_t> at =
+        resolved.count(b) ? resolved.at(b) : std::pair<std::string, int64_t>{b, 0};
+    for (auto p = path.rbegin(); p != path.rend(); ++p) {
+      const Placement& link = placement.at(*p);
+      at.second += link.channel_offset * spatial(shapes.at(*p));
+      resolved[*p] = at;
+    }
+  }
 }
 
 float* Net::Impl::blob_ptr(const std::string& blob, int64_t image) {
@@ -326,6 +351,7 @@ Status Net::Impl::plan() {
   convs.resize(n);
   profiles.resize(n);
   plan_aliases(consumers, producer);
+  resolve_placements();
   for (size_t i = 0; i < n; ++i) {
     const Layer& l = model.layers[i];
     profiles[i].name = l.name;

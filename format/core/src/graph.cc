@@ -1,6 +1,7 @@
 #include "sqz/core/graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <queue>
 #include <set>
@@ -11,7 +12,7 @@ namespace {
 // Sanity limits checked before any allocation driven by a shape (see format/SPEC.md).
 constexpr int64_t kMaxDim = 1 << 16;
 constexpr int64_t kMaxKernel = 64;
-constexpr int64_t kMaxActivationElements = int64_t{1} << 28;  // 1 GiB of float32 per blob
+
 
 std::string where(const Layer& layer) { return "layer '" + layer.name + "'"; }
 
@@ -100,8 +101,14 @@ Status check_conv_weights(const Layer& l, const Shape& expected) {
   SQZ_RETURN_ERROR_IF(c.has_bias && l.bias.shape != bias_expected, ErrorCode::kShapeMismatch,
                       where(l) + " bias shape " + shape_to_string(l.bias.shape) +
                           " does not match the expected " + shape_to_string(bias_expected));
-  SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.bias.data.size()) != shape_numel(l.bias.shape),
+  SQZ_RETURN_ERROR_IF(c.has_bias ? static_cast<int64_t>(l.bias.data.size()) != c.out_channels
+                                 : !l.bias.data.empty(),
                       ErrorCode::kCorrupt, where(l) + " bias data has the wrong length");
+  // NaN or infinite parameters would run, and silently poison every score after them.
+  for (const std::vector<float>* v : {&l.weight.data, &l.bias.data, &l.quant.codebook})
+    for (float x : *v)
+      SQZ_RETURN_ERROR_IF(!std::isfinite(x), ErrorCode::kCorrupt,
+                          where(l) + " has a weight, bias or centroid that is not finite");
   return check_weight_coding(l);
 }
 
@@ -112,6 +119,7 @@ Status check_conv(const Layer& l, const Shape& in, bool check_weights, Shape* ou
   SQZ_RETURN_ERROR_IF(c.out_channels < 1 || c.out_channels > kMaxDim || c.groups < 1 ||
                           c.kernel_h < 1 || c.kernel_w < 1 || c.kernel_h > kMaxKernel ||
                           c.kernel_w > kMaxKernel || c.stride_h < 1 || c.stride_w < 1 ||
+                          c.stride_h > kMaxDim || c.stride_w > kMaxDim ||
                           c.pad_h < 0 || c.pad_w < 0 || c.pad_h > kMaxKernel ||
                           c.pad_w > kMaxKernel || c.extra_pad_h < -c.pad_h ||
                           c.extra_pad_w < -c.pad_w || c.extra_pad_h > kMaxKernel ||
@@ -120,6 +128,10 @@ Status check_conv(const Layer& l, const Shape& in, bool check_weights, Shape* ou
   SQZ_RETURN_ERROR_IF(
       in[1] % c.groups != 0 || c.out_channels % c.groups != 0, ErrorCode::kShapeMismatch,
       where(l) + ": channels are not divisible by group " + std::to_string(c.groups));
+  SQZ_RETURN_ERROR_IF(c.out_channels * (in[1] / c.groups) * c.kernel_h * c.kernel_w > kMaxConvWeights,
+                      ErrorCode::kLimit,
+                      where(l) + " would have more than " + std::to_string(kMaxConvWeights) +
+                          " weights");
   const int64_t span_h = in[2] + 2 * c.pad_h + c.extra_pad_h - c.kernel_h,
                 span_w = in[3] + 2 * c.pad_w + c.extra_pad_w - c.kernel_w;
   SQZ_RETURN_ERROR_IF(span_h < 0 || span_w < 0, ErrorCode::kShapeMismatch,
@@ -141,6 +153,7 @@ Status check_pool(const Layer& l, const Shape& in, Shape* out) {
   const PoolParams& p = l.pool;
   SQZ_RETURN_ERROR_IF(p.kernel_h < 1 || p.kernel_w < 1 || p.kernel_h > kMaxKernel ||
                           p.kernel_w > kMaxKernel || p.stride_h < 1 || p.stride_w < 1 ||
+                          p.stride_h > kMaxDim || p.stride_w > kMaxDim ||
                           p.pad_h < 0 || p.pad_w < 0 || p.pad_h >= p.kernel_h ||
                           p.pad_w >= p.kernel_w || p.pad_h + p.extra_pad_h < 0 ||
                           p.pad_w + p.extra_pad_w < 0 || p.pad_h + p.extra_pad_h >= p.kernel_h ||
@@ -378,10 +391,31 @@ Result<std::map<std::string, Shape>> validate_and_infer(Model& model, int64_t ba
     SQZ_RETURN_ERROR_IF(d < 1 || d > kMaxDim, ErrorCode::kLimit,
                         "input shape " + shape_to_string(model.input_shape) + " is out of range");
   SQZ_RETURN_ERROR_IF(model.layers.empty(), ErrorCode::kCorrupt, "the model has no layers");
+  SQZ_RETURN_ERROR_IF(static_cast<int64_t>(model.layers.size()) > kMaxLayers, ErrorCode::kLimit,
+                      std::to_string(model.layers.size()) + " layers is more than the limit of " +
+                          std::to_string(kMaxLayers));
+  SQZ_RETURN_ERROR_IF(shape_numel(model.input_shape) > kMaxActivationElements, ErrorCode::kLimit,
+                      "input shape " + shape_to_string(model.input_shape) +
+                          " is more than the limit of " + std::to_string(kMaxActivationElements) +
+                          " elements");
+  for (const std::string* s : {&model.name, &model.input, &model.output})
+    SQZ_RETURN_ERROR_IF(s->size() > kMaxNameBytes, ErrorCode::kLimit,
+                        "a name is longer than the limit of " + std::to_string(kMaxNameBytes) +
+                            " bytes");
   std::set<std::string> names;
-  for (const Layer& l : model.layers)
+  for (const Layer& l : model.layers) {
     SQZ_RETURN_ERROR_IF(!names.insert(l.name).second, ErrorCode::kCorrupt,
-                        "layer name '" + l.name + "' is used twice");
+                        "layer name '" + l.name.substr(0, 200) + "' is used twice");
+    SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.inputs.size()) > kMaxLayerInputs,
+                        ErrorCode::kLimit,
+                        where(l) + " has " + std::to_string(l.inputs.size()) +
+                            " inputs, more than the limit of " + std::to_string(kMaxLayerInputs));
+    bool long_name = l.name.size() > kMaxNameBytes || l.output.size() > kMaxNameBytes;
+    for (const std::string& in : l.inputs) long_name |= in.size() > kMaxNameBytes;
+    SQZ_RETURN_ERROR_IF(long_name, ErrorCode::kLimit,
+                        "layer '" + l.name.substr(0, 64) + "...' has a name longer than the limit of " +
+                            std::to_string(kMaxNameBytes) + " bytes");
+  }
   SQZ_RETURN_IF_ERROR(topological_sort(model));
 
   std::map<std::string, Shape> shapes;

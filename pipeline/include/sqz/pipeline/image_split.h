@@ -28,6 +28,10 @@ inline constexpr const char* kCalibrationKey = "calibration_images_crc32c";
 // Hex CRC32C of each file's bytes, space-separated, in order.
 Result<std::string> fingerprint_files(const std::vector<std::string>& files);
 
+// Appends fingerprints (fingerprint_files' output) to metadata under kCalibrationKey, as many
+// entries as it takes to keep each value within a .sqz string (4096 bytes).
+void add_calibration_fingerprints(const std::string& fingerprints, format::Metadata* metadata);
+
 // The files among `files` whose contents were used to calibrate the model described by
 // metadata (empty when it names none).
 Result<std::vector<std::string>> calibration_overlap(const format::Metadata& metadata,

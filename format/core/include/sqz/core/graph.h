@@ -14,6 +14,16 @@
 
 namespace sqz {
 
+// Limits that every importer, the .sqz reader and writer, and every stage enforce before they
+// allocate (format/SPEC.md, "Limits"): far above any real SqueezeNet (about 70 layers, 1.2M
+// activations per image at 227x227, 0.5M weights in its largest layer), low enough that a
+// small hostile file cannot make the tools allocate gigabytes.
+inline constexpr int64_t kMaxLayers = 10000;
+inline constexpr int64_t kMaxLayerInputs = 64;
+inline constexpr int64_t kMaxActivationElements = int64_t{1} << 26;  // per blob and image
+inline constexpr int64_t kMaxConvWeights = int64_t{1} << 26;         // per convolution
+inline constexpr size_t kMaxNameBytes = 4096;                          // layer and blob names
+
 // X-macro list of operators: the single source for names, on-disk ids and support tables.
 // Ids are stable: append only, never reuse a retired one.
 #define SQZ_OP_LIST(X)              \
