@@ -109,7 +109,7 @@ int cmd_bench(int argc, char** argv) {
     auto rate = [&](double f) {
       return f > 0 && layer_ms > 0 ? batch * f / (layer_ms * 1e6) : 0.0;
     };
-    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f\n", p.name.c_str(), p.kernel.c_str(),
+    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f\n", printable(p.name).c_str(), p.kernel.c_str(),
                 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops));
   }
   std::printf("\n%s: threads %d, batch %d, %d runs after %d warm-up\n", model_path.c_str(), threads,

@@ -53,6 +53,7 @@ Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
   SQZ_ASSIGN_OR_RETURN(o->preprocess, preprocess_spec(f.preprocess));
   SQZ_ASSIGN_OR_RETURN(o->import, import_options(f.input_shape));
   o->force = f.force;
+  o->decode.allow_truncated = f.preprocess.allow_truncated;
   return pipeline::check_compress_options(*o);
 }
 
@@ -64,7 +65,8 @@ void print_result(const pipeline::CompressResult& r, const std::string& out,
     j["seconds"] = r.seconds;
     for (const Layer& l : r.model.layers)
       if (l.quant.active()) j["widths"][l.name] = l.quant.bits;
-    std::fputs((j.dump(2) + "\n").c_str(), stdout);
+    std::fputs((j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(),
+               stdout);
   } else {
     std::fputs(pipeline::stage_table_text(r.stages, r.holdout_images).c_str(), stdout);
   }
@@ -172,6 +174,8 @@ int cmd_compress(int argc, char** argv) {
   if (s.calib_dir.empty() && !f.calib_split.empty())
     return usage_error("compress", "--calib-split needs --calib");
   if (Status st = finish_options(f, &s); !st.is_ok())
+    return usage_error("compress", st.message());
+  if (Status st = require_sqz_output(f.out); !st.is_ok())
     return usage_error("compress", st.message());
   if (Status st = check_output_path(f.out, f.force); !st.is_ok()) return fail(st);
   ConsoleObserver observer(flags.quiet, flags.verbose);

@@ -30,6 +30,7 @@ int cmd_encode(int argc, char** argv) {
     return code;
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("encode", spec.status().message());
+  if (Status s = require_sqz_output(out); !s.is_ok()) return usage_error("encode", s.message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
   format::Metadata input_metadata;
   auto import = import_options(input_shape);

@@ -26,14 +26,15 @@ std::string geometry(const Layer& l) {
 
 void print_text(const std::string& path, int64_t file_bytes, const Model& m,
                 const std::map<std::string, Shape>& shapes) {
-  std::printf("model   %s (%lld bytes)\n", path.c_str(), (long long)file_bytes);
-  std::printf("input   %s %s\noutput  %s %s\n\n", m.input.c_str(),
-              shape_to_string(shapes.at(m.input)).c_str(), m.output.c_str(),
+  std::printf("model   %s (%lld bytes)\n", printable(path).c_str(), (long long)file_bytes);
+  std::printf("input   %s %s\noutput  %s %s\n\n", printable(m.input).c_str(),
+              shape_to_string(shapes.at(m.input)).c_str(), printable(m.output).c_str(),
               shape_to_string(shapes.at(m.output)).c_str());
   std::printf("%-24s %-12s %-14s %-20s %10s %10s %8s\n", "layer", "op", "geometry", "output",
               "weights", "non-zero", "density");
   for (const Layer& l : m.layers) {
-    std::printf("%-24s %-12s %-14s %-20s", l.name.c_str(), op_name(l.op), geometry(l).c_str(),
+    std::printf("%-24s %-12s %-14s %-20s", printable(l.name).c_str(), op_name(l.op),
+                geometry(l).c_str(),
                 shape_to_string(shapes.at(l.output)).c_str());
     if (l.op == OpKind::kConvolution) {
       const int64_t n = l.weight.numel(), nz = l.weight.count_nonzero();
@@ -100,9 +101,10 @@ int cmd_info(int argc, char** argv) {
       // Long values (a CRC per calibration image) are cut; --json prints them whole.
       constexpr size_t kShown = 160;
       if (v.size() <= kShown)
-        std::printf("%-16s %s\n", k.c_str(), v.c_str());
+        std::printf("%-16s %s\n", printable(k).c_str(), printable(v).c_str());
       else
-        std::printf("%-16s %s... (%zu characters)\n", k.c_str(), v.substr(0, kShown).c_str(),
+        std::printf("%-16s %s... (%zu characters)\n", printable(k).c_str(),
+                    printable(v.substr(0, kShown)).c_str(),
                     v.size());
     }
     std::printf("\n");

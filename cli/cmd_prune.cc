@@ -30,7 +30,7 @@ void print_reports(const std::vector<prune::StepReport>& steps, double before, d
   }
   std::printf("%-22s %9s %9s %8s %11s\n", "layer", "weights", "kept", "density", "threshold");
   for (const auto& r : last)
-    std::printf("%-22s %9lld %9lld %7.1f%% %11.4g\n", r.name.c_str(), (long long)r.weights,
+    std::printf("%-22s %9lld %9lld %7.1f%% %11.4g\n", printable(r.name).c_str(), (long long)r.weights,
                 (long long)r.kept_after, 100.0 * r.kept_after / r.weights, r.threshold);
   std::printf("\ntotal density %.2f%% -> %.2f%% in %zu step(s)", 100 * before, 100 * after,
               steps.size());

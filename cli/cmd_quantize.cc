@@ -47,7 +47,7 @@ void print_metrics(const std::vector<quant::LayerMetrics>& metrics, bool json) {
   std::printf("%-22s %4s %9s %9s %11s %9s %11s %9s\n", "layer", "bits", "centroids", "non-zero",
               "RMSE", "SQNR dB", "max |err|", "H bits");
   for (const auto& m : metrics)
-    std::printf("%-22s %4d %9d %9lld %11.3g %9.2f %11.3g %9.3f\n", m.name.c_str(), m.bits,
+    std::printf("%-22s %4d %9d %9lld %11.3g %9.2f %11.3g %9.3f\n", printable(m.name).c_str(), m.bits,
                 m.centroids_used, (long long)m.nonzeros, m.rmse, m.sqnr_db, m.max_abs_error,
                 m.entropy_bits);
 }
@@ -96,6 +96,7 @@ int cmd_quantize(int argc, char** argv) {
   o.method = method == "uniform" ? quant::Method::kUniform : quant::Method::kKmeans;
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("quantize", spec.status().message());
+  if (Status s = require_sqz_output(out); !s.is_ok()) return usage_error("quantize", s.message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
   format::Metadata input_metadata;
   auto import = import_options(input_shape);

@@ -78,6 +78,7 @@ int cmd_report(int argc, char** argv) {
   auto spec = preprocess_spec(s.preprocess);
   if (!spec.is_ok()) return usage_error("report", spec.status().message());
   o.preprocess = *spec;
+  o.decode.allow_truncated = s.preprocess.allow_truncated;
   o.force = s.force;
   return run_report(s, flags);
 }

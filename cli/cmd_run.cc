@@ -134,7 +134,7 @@ int cmd_run(int argc, char** argv) {
     std::printf("%s\n", images[i].c_str());
     for (int c : best)
       std::printf("  %4d  %10.4f  %s\n", c, out[c],
-                  labels.names.size() > static_cast<size_t>(c) ? labels.names[c].c_str() : "");
+                  labels.names.size() > static_cast<size_t>(c) ? printable(labels.names[c]).c_str() : "");
   }
   if (flags.json) std::printf("\n]\n");
   return kExitOk;

@@ -120,13 +120,13 @@ int cmd_sensitivity(int argc, char** argv) {
   std::printf("  proposed\n");
   for (const Layer& l : model->layers) {
     if (l.op != OpKind::kConvolution) continue;
-    std::printf("%-22s", l.name.c_str());
+    std::printf("%-22s", printable(l.name).c_str());
     for (const pipeline::SensitivityPoint& p : points)
       if (p.layer == l.name) std::printf(" %6.1f", 100 * p.acc.agreement);
     std::printf("  %6.2f\n", proposal.at(l.name));
   }
   std::printf("\nfor total density %.2f: squeeze-compress prune MODEL --density 1", target);
-  for (const auto& [name, d] : proposal) std::printf(" --layer-density %s=%g", name.c_str(), d);
+  for (const auto& [name, d] : proposal) std::printf(" --layer-density %s=%g", printable(name).c_str(), d);
   std::printf(" -o OUT\nwrote %s, %s, %s\n", outs[0].c_str(), outs[1].c_str(), outs[2].c_str());
   std::printf("%lld pruned variants x %zu images in %.1f s\n", (long long)points.size(),
               images->inputs.size(),

@@ -13,7 +13,7 @@
 namespace sqz::cli {
 
 int fail(const Status& status) {
-  std::fprintf(stderr, "squeeze-compress: error: %s\n", status.message().c_str());
+  std::fprintf(stderr, "squeeze-compress: error: %s\n", printable(status.message()).c_str());
   return kExitFailure;
 }
 
@@ -76,7 +76,9 @@ void add_preprocess_options(po::options_description& options, PreprocessFlags* f
       "channel-order", po::value(&f->channel_order), "rgb | bgr")(
       "pixel-divisor", po::value(&f->divisor), "pixels (0..255) are divided by this first")(
       "mean", po::value(&f->mean), "per-channel mean subtracted next: A,B,C (grey: A)")(
-      "std", po::value(&f->std), "per-channel std divided by last: A,B,C (grey: A)");
+      "std", po::value(&f->std), "per-channel std divided by last: A,B,C (grey: A)")(
+      "allow-truncated-images", po::bool_switch(&f->allow_truncated),
+      "accept JPEGs that end early or have corrupt data (libjpeg's warning; grey fill)");
   options.add(pre);
 }
 
@@ -146,6 +148,7 @@ Result<image::Preprocess> model_preprocess(const std::string& model_path, const 
   auto r = pipeline::resolve_preprocess(chw, spec, pipeline::recorded_preprocess(metadata),
                                         pipeline::is_caffe_model_path(model_path), force);
   if (!r.is_ok()) return r.status().with_context(model_path);
+  r->pre.decode.allow_truncated = flags.allow_truncated;
   notice->clear();
   if (r->source == pipeline::PreprocessSource::kAssumed)
     *notice = model_path + " records no preprocessing; assumed caffe's (" +
@@ -197,6 +200,13 @@ Result<format::ImportOptions> import_options(const std::string& text) {
   SQZ_RETURN_ERROR_IF(o.input_shape.size() != 4, ErrorCode::kInvalidArgument,
                       "--input-shape wants N,C,H,W, not '" + text + "'");
   return o;
+}
+
+Status require_sqz_output(const std::string& out) {
+  SQZ_RETURN_ERROR_IF(file_extension(out) != ".sqz", ErrorCode::kInvalidArgument,
+                      out + ": this command writes a .sqz (name the output *.sqz; `decode` "
+                            "writes ONNX and Caffe)");
+  return Status::ok();
 }
 
 int preprocess_error(const std::string& command, const Status& status) {

@@ -21,6 +21,7 @@ namespace po = boost::program_options;
 using pipeline::load_any_model;
 using pipeline::standard_metadata;
 using pipeline::json_quote;
+using pipeline::printable;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -55,6 +56,7 @@ struct PreprocessFlags {
   std::string preset, resize_mode, channel_order, mean, std;
   int resize = 0;
   float divisor = 0;
+  bool allow_truncated = false;  // decoding, not preprocessing: never recorded
 };
 void add_preprocess_options(po::options_description& options, PreprocessFlags* flags);
 
@@ -79,6 +81,9 @@ Result<format::Metadata> output_metadata(const std::string& model_path, const Mo
 
 // "squeeze-compress: note: <notice>" on stderr, unless quiet or the notice is empty.
 void print_notice(const std::string& notice, bool quiet);
+
+// A usage error unless out ends in .sqz (a command that only writes .sqz files).
+Status require_sqz_output(const std::string& out);
 
 // The exit for a model_preprocess error: a usage error (2) for options that are bad or
 // disagree with the model's recorded preprocessing, else a failure (1).

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <string>
 
 #include "commands.h"
@@ -64,8 +66,20 @@ int main(int argc, char** argv) {
     std::printf("%s\n", sqz::kProducer);
     return sqz::cli::kExitOk;
   }
-  for (const Command& c : kCommands)
-    if (name == c.name) return c.run(argc - 1, argv + 1);
+  for (const Command& c : kCommands) {
+    if (name != c.name) continue;
+    // The libraries return errors as values; what still escapes (an allocation that fails
+    // under a memory limit, a filesystem or protobuf exception) ends as one line and exit 1.
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "squeeze-compress: error: out of memory (a limit, or the input is "
+                           "too large for this machine)\n");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "squeeze-compress: error: %s\n", e.what());
+    }
+    return sqz::cli::kExitFailure;
+  }
   std::fprintf(stderr, "squeeze-compress: unknown command '%s' (see 'squeeze-compress --help')\n",
                name.c_str());
   return sqz::cli::kExitUsage;

@@ -23,6 +23,9 @@ Status check_output_path(const std::string& out, bool force) {
   struct stat st {};
   if (!force && ::stat(out.c_str(), &st) == 0)
     return Status(ErrorCode::kInvalidArgument, out + ": already exists (use --force to overwrite)");
+  if (::stat(out.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return Status(ErrorCode::kInvalidArgument,
+                  out + ": exists and is not a regular file; write to a file path");
   const std::filesystem::path dir = std::filesystem::path(out).parent_path();
   std::error_code ec;
   if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
@@ -111,7 +114,7 @@ void print_ledger(const format::SqzFile& f, bool json) {
     auto& p = by_layer[name];
     uint64_t t = 0;
     for (auto& [k, v] : p) t += v;
-    std::printf("%-22s %9llu %8llu %9llu %10llu %10llu %9llu  %s\n", name.c_str(),
+    std::printf("%-22s %9llu %8llu %9llu %10llu %10llu %9llu  %s\n", printable(name).c_str(),
                 (unsigned long long)p["layer-header"], (unsigned long long)p["bias"],
                 (unsigned long long)p["codebook"], (unsigned long long)p["positions"],
                 (unsigned long long)p["values"], (unsigned long long)t,

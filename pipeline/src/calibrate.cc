@@ -13,7 +13,7 @@ Result<std::vector<image::Image>> load_calibration_images(
   std::vector<image::Image> out;
   out.reserve(files.size());
   for (const std::string& f : files) {
-    SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(f));
+    SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(f, pre.decode));
     auto resized = image::resize_for(img, pre);
     if (!resized.is_ok()) return resized.status().with_context(f);
     out.push_back(std::move(*resized));

@@ -6,7 +6,7 @@
 namespace sqz::pipeline {
 
 Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p) {
-  SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(path));
+  SQZ_ASSIGN_OR_RETURN(image::Image img, image::decode_image_file(path, p.decode));
   return image::preprocess(img, p);
 }
 

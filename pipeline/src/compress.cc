@@ -251,6 +251,7 @@ Status resolve_stage_preprocess(Run& r, const format::Metadata& input_metadata) 
   const bool assumed = resolved->source == PreprocessSource::kAssumed;
   if (assumed && !needed) return Status::ok();  // nothing uses it: record nothing
   r.pre = resolved->pre;
+  r.pre.decode = r.s.decode;
   r.have_pre = true;
   if (assumed)
     note(r.observer, "  " + r.s.model_path + " records no preprocessing; assuming caffe's (" +

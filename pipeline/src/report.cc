@@ -217,7 +217,7 @@ std::string report_json(const ReportData& r) {
                            {"agreement", opt(p.agreement)},
                            {"mean_kl", opt(p.mean_kl)}});
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string report_accuracy_svg(const ReportData& r) {

@@ -126,6 +126,7 @@ Status load_measurement_images(const ReportOptions& s, const format::SqzFile& fi
   auto pre = resolve_preprocess({in[1], in[2], in[3]}, s.preprocess,
                                 recorded_preprocess(first.metadata), false, s.force);
   if (!pre.is_ok()) return pre.status().with_context(s.models[0]);
+  pre->pre.decode = s.decode;
   if (pre->source == PreprocessSource::kAssumed && observer)
     observer->note(s.models[0] + " records no preprocessing; assuming caffe's (" +
                    describe_preprocess(pre->pre) + ")");

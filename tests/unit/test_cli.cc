@@ -225,7 +225,7 @@ TEST_CASE("CLI: interrupted writes and a full disk leave no partial output") {
   auto leftovers = [&] {
     int n = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir.path()))
-      n += e.path().filename().string().find(".tmp-") != std::string::npos;
+      n += e.path().filename().string().find(".sqz-tmp-") != std::string::npos;
     return n;
   };
   // SIGTERM in the middle of a slowed-down write (SQZ_TEST_WRITE_DELAY_MS): no output, no
@@ -234,6 +234,12 @@ TEST_CASE("CLI: interrupted writes and a full disk leave no partial output") {
       "SQZ_TEST_WRITE_DELAY_MS=400 '" SQZ_CLI_PATH "' decode '" + onnx + "' -o '" + out +
       "' >/dev/null 2>&1 & pid=$!; sleep 0.6; kill -TERM $pid; wait $pid; echo $?";
   CHECK(std::atoi(test::shell_first_line(cmd).c_str()) == 143);  // died of SIGTERM
+  CHECK_FALSE(std::filesystem::exists(out));
+  CHECK(leftovers() == 0);
+  // The same for SIGHUP (a closed terminal).
+  std::string hup = cmd;
+  hup.replace(hup.find("kill -TERM"), 10, "kill -HUP");
+  CHECK(std::atoi(test::shell_first_line(hup).c_str()) == 129);  // died of SIGHUP
   CHECK_FALSE(std::filesystem::exists(out));
   CHECK(leftovers() == 0);
   // Disk full (a file-size limit of 4 KiB): a clean error, the existing output untouched.

@@ -57,7 +57,7 @@ int write_delay_ms() {
 
 void install_interrupt_cleanup() {
   // A signal the parent chose to ignore (e.g. SIGINT for a background job) stays ignored.
-  for (int sig : {SIGINT, SIGTERM})
+  for (int sig : {SIGINT, SIGTERM, SIGHUP})
     if (::signal(sig, cleanup_and_reraise) == SIG_IGN) ::signal(sig, SIG_IGN);
   ::signal(SIGXFSZ, SIG_IGN);
 }
@@ -67,6 +67,8 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   if (::stat(path.c_str(), &st) != 0)
     return Status(ErrorCode::kIo, path + ": cannot open: " + std::strerror(errno));
   if (S_ISDIR(st.st_mode)) return Status(ErrorCode::kIo, path + ": is a directory, not a file");
+  // A FIFO or a device would block or never end: only regular files are read.
+  if (!S_ISREG(st.st_mode)) return Status(ErrorCode::kIo, path + ": is not a regular file");
   if (static_cast<size_t>(st.st_size) > max_bytes)
     return Status(ErrorCode::kLimit, path + ": file of " + std::to_string(st.st_size) +
                                          " bytes is larger than the limit of " +
@@ -80,17 +82,34 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   return bytes;
 }
 
+// A temporary name in path's folder that fits NAME_MAX whatever path's own length.
+std::string temp_name_beside(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) +
+         ".sqz-tmp-XXXXXX";
+}
+
 Status write_file_atomic(const std::string& path, std::string_view bytes, bool overwrite) {
   struct stat st {};
-  if (!overwrite && ::stat(path.c_str(), &st) == 0)
-    return Status(ErrorCode::kInvalidArgument,
-                  path + ": already exists (use --force to overwrite)");
-  std::string tmp = path + ".tmp-XXXXXX";
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!overwrite)
+      return Status(ErrorCode::kInvalidArgument,
+                    path + ": already exists (use --force to overwrite)");
+    // Even with --force, only a regular file is replaced: never a device, FIFO or folder.
+    if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+      return Status(ErrorCode::kInvalidArgument,
+                    path + ": exists and is not a regular file; write to a file path");
+    if (S_ISLNK(st.st_mode) && (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)))
+      return Status(ErrorCode::kInvalidArgument,
+                    path + ": is a link to something that is not a regular file");
+  }
+  std::string tmp = temp_name_beside(path);
   // Signals are held while the temporary file is created and registered.
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &block, &old);
   int fd = ::mkstemp(tmp.data());
   const int slot = fd >= 0 ? register_pending(tmp) : -1;

@@ -3,6 +3,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <jpeglib.h>
 #include <png.h>
 // clang-format on
@@ -17,6 +18,11 @@ struct JpegError {
   jpeg_error_mgr mgr;
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
+  char warning[JMSG_LENGTH_MAX];  // the first warning (a truncated or corrupt file)
+  bool warned;
+  jpeg_progress_mgr progress;
+  int max_scans;
+  bool too_many_scans;
 };
 
 void jpeg_error_exit(j_common_ptr cinfo) {
@@ -25,28 +31,63 @@ void jpeg_error_exit(j_common_ptr cinfo) {
   std::longjmp(err->jump, 1);
 }
 
-void jpeg_silence(j_common_ptr, int) {}
+// Level -1 is a warning (libjpeg's "premature end of data", "corrupt data"); others are
+// trace messages.
+void jpeg_note_warning(j_common_ptr cinfo, int level) {
+  auto* err = reinterpret_cast<JpegError*>(cinfo->err);
+  if (level != -1 || err->warned) return;
+  err->warned = true;
+  (*cinfo->err->format_message)(cinfo, err->warning);
+}
+
+// A progressive JPEG can carry thousands of tiny scans, each a pass over the whole image: stop
+// after max_scans (libjpeg-turbo's djpeg -maxscans).
+void jpeg_count_scans(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegError*>(cinfo->err);
+  auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (d->input_scan_number > err->max_scans) {
+    err->too_many_scans = true;
+    std::snprintf(err->message, sizeof err->message, "more than %d scans", err->max_scans);
+    std::longjmp(err->jump, 1);
+  }
+}
+
+Status over_budget(const std::string& name, int64_t w, int64_t h, const DecodeOptions& o) {
+  if (w <= kMaxSide && h <= kMaxSide && w * h <= o.max_pixels) return Status::ok();
+  return Status(ErrorCode::kLimit, name + ": image of " + std::to_string(w) + "x" +
+                                       std::to_string(h) + " pixels is beyond the limit of " +
+                                       std::to_string(o.max_pixels) + " pixels and " +
+                                       std::to_string(kMaxSide) + " per side");
+}
 
 // Plain-data state only between setjmp and longjmp: no destructors are skipped.
-Status decode_jpeg(const std::string& bytes, const std::string& name, Image* out) {
+Status decode_jpeg(const std::string& bytes, const std::string& name, const DecodeOptions& o,
+                   Image* out) {
   jpeg_decompress_struct cinfo;
   JpegError err;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_error_exit;
-  err.mgr.emit_message = jpeg_silence;
+  err.mgr.emit_message = jpeg_note_warning;
+  err.warned = err.too_many_scans = false;
+  err.max_scans = o.max_scans;
+  err.progress.progress_monitor = jpeg_count_scans;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    return Status(ErrorCode::kParse, name + ": JPEG does not decode: " + err.message);
+    return Status(err.too_many_scans ? ErrorCode::kLimit : ErrorCode::kParse,
+                  name + ": JPEG does not decode: " + err.message);
   }
   jpeg_create_decompress(&cinfo);
+  cinfo.progress = &err.progress;
+  // Coefficient buffers of progressive images: within the pixel budget's order of magnitude.
+  cinfo.mem->max_memory_to_use = static_cast<long>(std::min<int64_t>(o.max_pixels * 8, 1L << 30));
   jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()),
                static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.image_width > kMaxSide || cinfo.image_height > kMaxSide || cinfo.num_components == 4) {
+  Status budget = over_budget(name, cinfo.image_width, cinfo.image_height, o);
+  if (!budget.is_ok() || cinfo.num_components == 4) {
     jpeg_destroy_decompress(&cinfo);
-    return Status(cinfo.num_components == 4 ? ErrorCode::kUnsupported : ErrorCode::kLimit,
-                  name + (cinfo.num_components == 4 ? ": CMYK JPEG is not supported"
-                                                    : ": image is larger than 16384 pixels"));
+    if (!budget.is_ok()) return budget;
+    return Status(ErrorCode::kUnsupported, name + ": CMYK JPEG is not supported");
   }
   cinfo.out_color_space = JCS_RGB;
   cinfo.dct_method = JDCT_ISLOW;
@@ -60,18 +101,22 @@ Status decode_jpeg(const std::string& bytes, const std::string& name, Image* out
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
+  if (err.warned && !o.allow_truncated)
+    return Status(ErrorCode::kCorrupt, name + ": JPEG is truncated or corrupt (" + err.warning +
+                                           "; --allow-truncated-images accepts it)");
   return Status::ok();
 }
 
-Status decode_png(const std::string& bytes, const std::string& name, Image* out) {
+Status decode_png(const std::string& bytes, const std::string& name, const DecodeOptions& o,
+                  Image* out) {
   png_image img;
   std::memset(&img, 0, sizeof img);
   img.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&img, bytes.data(), bytes.size()))
     return Status(ErrorCode::kParse, name + ": PNG does not decode: " + img.message);
-  if (img.width > kMaxSide || img.height > kMaxSide) {
+  if (Status s = over_budget(name, img.width, img.height, o); !s.is_ok()) {
     png_image_free(&img);
-    return Status(ErrorCode::kLimit, name + ": image is larger than 16384 pixels");
+    return s;
   }
   img.format = PNG_FORMAT_RGB;
   out->width = static_cast<int>(img.width);
@@ -87,13 +132,14 @@ Status decode_png(const std::string& bytes, const std::string& name, Image* out)
 
 }  // namespace
 
-Result<Image> decode_image(const std::string& bytes, const std::string& name) {
+Result<Image> decode_image(const std::string& bytes, const std::string& name,
+                           const DecodeOptions& options) {
   Image img;
   const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
   if (bytes.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) {
-    SQZ_RETURN_IF_ERROR(decode_jpeg(bytes, name, &img));
+    SQZ_RETURN_IF_ERROR(decode_jpeg(bytes, name, options, &img));
   } else if (bytes.size() >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) {
-    SQZ_RETURN_IF_ERROR(decode_png(bytes, name, &img));
+    SQZ_RETURN_IF_ERROR(decode_png(bytes, name, options, &img));
   } else {
     return Status(ErrorCode::kUnsupported, name + ": not a JPEG or PNG image");
   }
@@ -102,9 +148,10 @@ Result<Image> decode_image(const std::string& bytes, const std::string& name) {
   return img;
 }
 
-Result<Image> decode_image_file(const std::string& path) {
-  SQZ_ASSIGN_OR_RETURN(std::string bytes, read_file(path, size_t{256} << 20));
-  return decode_image(bytes, path);
+Result<Image> decode_image_file(const std::string& path, const DecodeOptions& options) {
+  SQZ_ASSIGN_OR_RETURN(std::string bytes,
+                       read_file(path, static_cast<size_t>(options.max_file_bytes)));
+  return decode_image(bytes, path, options);
 }
 
 }  // namespace sqz::image

@@ -61,6 +61,7 @@ struct CompressOptions {
   // force: use the spec even where it disagrees with the input's recorded description.
   std::optional<PreprocessSpec> preprocess;
   bool force = false;
+  image::DecodeOptions decode;  // how image files are read (budget, truncated JPEGs)
 
   // Labelled retraining (pipeline/retrain.h), in place of one-shot pruning and unlabeled
   // calibration: on train_tensors when given, else on the images of train_dir (any layout

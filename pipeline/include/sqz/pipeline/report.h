@@ -55,6 +55,7 @@ struct ReportOptions {
   int limit = 0, threads = 1;
   std::optional<PreprocessSpec> preprocess;
   bool force = false;
+  image::DecodeOptions decode;  // how image files are read (budget, truncated JPEGs)
 };
 
 // Reads every file and measures it. Errors: unreadable files, images or reference; a model

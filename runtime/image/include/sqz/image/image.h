@@ -19,9 +19,22 @@ struct Image {
 // Largest accepted image side, checked before any pixel memory is allocated.
 constexpr int kMaxSide = 1 << 14;
 
-// Decodes a JPEG or PNG (chosen by its signature). Errors name the file.
-Result<Image> decode_image_file(const std::string& path);
-Result<Image> decode_image(const std::string& bytes, const std::string& name_for_errors);
+// How image files are decoded, and the budget a hostile file cannot exceed (checked from the
+// header, before pixel memory is allocated).
+struct DecodeOptions {
+  int64_t max_pixels = int64_t{1} << 25;  // 33.5 Mpixels (e.g. 6700 x 5000)
+  int max_scans = 200;                    // progressive JPEG scans (a normal file has ~10)
+  int64_t max_file_bytes = int64_t{256} << 20;
+  // A JPEG that ends early or has corrupt data decodes with libjpeg's warning and grey fill;
+  // by default that is an error.
+  bool allow_truncated = false;
+};
+
+// Decodes a JPEG or PNG (chosen by its signature). Errors name the file: not a regular file
+// (a FIFO, a device, a folder), too large, truncated or corrupt, beyond the budget.
+Result<Image> decode_image_file(const std::string& path, const DecodeOptions& options = {});
+Result<Image> decode_image(const std::string& bytes, const std::string& name_for_errors,
+                           const DecodeOptions& options = {});
 
 // Separable bilinear resize with an antialiasing triangle filter widened by the downscale
 // factor (the PIL / torchvision antialias=True definition), rounded back to 8 bits.
@@ -50,6 +63,7 @@ struct Preprocess {
   float divisor = 1.0f;            // pixels (0..255) are divided by it first
   float mean[3] = {104.0f, 117.0f, 123.0f};  // subtracted, in output channel order
   float std[3] = {1.0f, 1.0f, 1.0f};         // divided by, in output channel order
+  DecodeOptions decode;  // how the files are read (not part of the model's description)
 };
 
 Preprocess caffe_preprocess(int crop_h, int crop_w);
