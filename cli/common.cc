@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <iostream>
 
 #include "sqz/core/file_io.h"
+#include "sqz/runtime/net.h"
 
 namespace sqz::cli {
 
@@ -23,11 +25,21 @@ int usage_error(const std::string& command, const std::string& message) {
   return kExitUsage;
 }
 
+namespace {
+
+void set_max_memory(const int64_t& mib) {
+  rt::set_default_activation_budget(std::clamp<int64_t>(mib, 1, int64_t{1} << 20) << 20);
+}
+
+}  // namespace
+
 void add_global_options(po::options_description& options, GlobalFlags* flags) {
   options.add_options()("help,h", "show this help")("quiet,q", po::bool_switch(&flags->quiet),
                                                     "print nothing but results and errors")(
       "verbose,v", po::bool_switch(&flags->verbose), "print more detail on stderr")(
-      "json", po::bool_switch(&flags->json), "machine-readable output on stdout");
+      "json", po::bool_switch(&flags->json), "machine-readable output on stdout")(
+      "max-memory", po::value(&flags->max_memory_mib)->notifier(&set_max_memory),
+      "MiB of activations a network may plan (default 512; SqueezeNet needs about 20)");
 }
 
 bool parse_args(const std::string& command, const std::string& synopsis,

@@ -32,6 +32,7 @@ struct GlobalFlags {
   bool quiet = false;
   bool verbose = false;
   bool json = false;
+  int64_t max_memory_mib = 0;  // --max-memory (applied as it is parsed)
 };
 
 // "squeeze-compress: <message>" on stderr; returns kExitFailure.

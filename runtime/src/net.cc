@@ -1,6 +1,7 @@
 #include "sqz/runtime/net.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -14,6 +15,14 @@
 #include "sqz/runtime/thread_pool.h"
 
 namespace sqz::rt {
+
+namespace {
+std::atomic<int64_t> g_activation_budget{int64_t{512} << 20};
+}  // namespace
+
+int64_t default_activation_budget() { return g_activation_budget.load(); }
+void set_default_activation_budget(int64_t bytes) { g_activation_budget.store(bytes); }
+
 namespace {
 
 // Where a blob lives: inside its parent's storage at a channel offset (views, concat slices).
@@ -79,7 +88,7 @@ struct Net::Impl {
   void plan_aliases(const std::map<std::string, int>& consumers,
                     const std::map<std::string, size_t>& producer);
   void plan_conv(size_t i);
-  void plan_memory(int64_t batch_size);
+  Status plan_memory(int64_t batch_size);
   void resolve(const std::string& blob, std::string* root, int64_t* offset) const;
   void resolve_placements();
   std::map<std::string, std::pair<std::string, int64_t>> resolved;  // view -> (root, floats)
@@ -179,7 +188,7 @@ std::vector<int64_t> first_fit(const std::vector<Lifetime>& lives, int64_t* tota
 // Blobs that own storage share one arena, a blob's floats reused once its last reader has run:
 // consecutive layers then work in the same few megabytes, which stay in cache, instead of
 // touching fresh memory at every layer.
-void Net::Impl::plan_memory(int64_t batch_size) {
+Status Net::Impl::plan_memory(int64_t batch_size) {
   const int64_t n = static_cast<int64_t>(model.layers.size());
   std::map<std::string, Lifetime> life;
   auto touch = [&](const std::string& blob, int64_t at) {
@@ -201,10 +210,17 @@ void Net::Impl::plan_memory(int64_t batch_size) {
   for (const auto& [name, l] : life) lives.push_back(l);
   int64_t total = 0;
   const std::vector<int64_t> offsets = first_fit(lives, &total);
+  SQZ_RETURN_ERROR_IF(total > options.max_activation_bytes / 4, ErrorCode::kLimit,
+                      "the network's activations at batch " + std::to_string(batch_size) +
+                          " need " + std::to_string(total / (1 << 18)) +
+                          " MiB, more than the limit of " +
+                          std::to_string(options.max_activation_bytes >> 20) +
+                          " MiB (--max-memory raises it)");
   arena_offset.clear();
   size_t k = 0;
   for (const auto& entry : life) arena_offset[entry.first] = offsets[k++];
   arena.assign(static_cast<size_t>(total), 0.0f);
+  return Status::ok();
 }
 
 void Net::Impl::plan_aliases(const std::map<std::string, int>& consumers,
@@ -583,6 +599,9 @@ Result<std::unique_ptr<Net>> Net::create(const Model& model, const NetOptions& o
   impl->model = model;
   impl->options = options;
   SQZ_RETURN_IF_ERROR(impl->plan());
+  // Plans (and allocates) batch 1 now, so that a network beyond the budget fails here.
+  SQZ_RETURN_IF_ERROR(impl->plan_memory(1));
+  impl->batch = 1;
   return std::unique_ptr<Net>(new Net(std::move(impl)));
 }
 
@@ -604,7 +623,7 @@ Status Net::forward(const float* input, int64_t batch, std::vector<float>* outpu
   Impl& m = *impl_;
   SQZ_RETURN_ERROR_IF(batch < 1, ErrorCode::kInvalidArgument, "batch must be at least 1");
   if (batch != m.batch) {
-    m.plan_memory(batch);
+    SQZ_RETURN_IF_ERROR(m.plan_memory(batch));
     m.batch = batch;
   }
   std::memcpy(m.blob_ptr(m.model.input, 0), input,

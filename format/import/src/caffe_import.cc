@@ -29,15 +29,21 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
 };
 
 Result<caffe::NetParameter> parse_prototxt(const std::string& path) {
-  SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, size_t{64} << 20));
+  // A deploy prototxt is a few kilobytes; 16 MiB and 64 levels of nesting leave a wide margin
+  // while a hostile file can neither exhaust memory nor the stack.
+  SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, size_t{16} << 20));
   caffe::NetParameter net;
   google::protobuf::TextFormat::Parser parser;
+  parser.SetRecursionLimit(64);
   FirstErrorCollector errors;
   parser.RecordErrorsTo(&errors);
   // Deploy files carry training-only fields (fillers, lr_mult, ...) this tool ignores.
   parser.AllowUnknownField(true);
   if (!parser.ParseFromString(text, &net))
     return Status(ErrorCode::kParse, path + ": not a valid Caffe prototxt: " + errors.first());
+  SQZ_RETURN_ERROR_IF(net.layer_size() > kMaxLayers, ErrorCode::kLimit,
+                      path + ": " + std::to_string(net.layer_size()) +
+                          " layers is more than the limit of " + std::to_string(kMaxLayers));
   return net;
 }
 

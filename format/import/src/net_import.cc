@@ -20,6 +20,11 @@ Status decode_layer(ByteReader& r, uint32_t nnz, Layer* l) {
   SQZ_RETURN_ERROR_IF(
       nnz > size, ErrorCode::kCorrupt,
       who + " claims " + std::to_string(nnz) + " entries for " + std::to_string(size) + " weights");
+  // Every stored entry advances at most 16 positions: a tensor far larger than the entries
+  // could reach is not paid for by the file (and would be allocated for nothing).
+  SQZ_RETURN_ERROR_IF(size > 16 * (int64_t{nnz} + 1) + (int64_t{1} << 20), ErrorCode::kLimit,
+                      who + " declares " + std::to_string(size) + " weights for " +
+                          std::to_string(nnz) + " stored entries");
   float codebook[kCodebookSize];
   for (float& c : codebook)
     SQZ_RETURN_ERROR_IF(!r.get_f32(&c), ErrorCode::kCorrupt, "truncated in " + who + " codebook");

@@ -445,6 +445,10 @@ Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& opt
     return Status(ErrorCode::kParse, onnx_path + ": not a valid ONNX model (truncated or corrupt)");
   if (!proto.has_graph() || proto.graph().node_size() == 0)
     return Status(ErrorCode::kCorrupt, onnx_path + ": not an ONNX model (no graph)");
+  if (proto.graph().node_size() > kMaxLayers)
+    return Status(ErrorCode::kLimit, onnx_path + ": " + std::to_string(proto.graph().node_size()) +
+                                         " nodes is more than the limit of " +
+                                         std::to_string(kMaxLayers));
   if (metadata) {
     metadata->clear();
     for (const auto& p : proto.metadata_props())

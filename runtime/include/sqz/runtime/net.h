@@ -21,10 +21,18 @@ enum class KernelPolicy {
   kReference,  // the naive twins on dense float32 weights (for differential tests)
 };
 
+// The activation memory a network may plan, by default: 512 MiB (SqueezeNet v1.0 at 227x227
+// needs about 20 MiB at batch 1). set_default_activation_budget changes it for every NetOptions
+// made afterwards (the CLI's --max-memory).
+int64_t default_activation_budget();
+void set_default_activation_budget(int64_t bytes);
+
 struct NetOptions {
   int threads = 1;
   KernelPolicy policy = KernelPolicy::kAuto;
   double sparse_max_density = 0.6;  // kAuto: denser layers always run dense
+  // create() and forward() fail (kLimit) when a batch's activations would need more.
+  int64_t max_activation_bytes = default_activation_budget();
 };
 
 struct LayerProfile {
@@ -46,7 +54,8 @@ class Net {
   Shape input_chw() const;
   int64_t output_size() const;
 
-  // input: batch x C x H x W floats. Resizes *output to batch x output_size().
+  // input: batch x C x H x W floats. Resizes *output to batch x output_size(). kLimit when
+  // the batch's activations exceed options.max_activation_bytes.
   Status forward(const float* input, int64_t batch, std::vector<float>* output);
 
   // Bytes the convolutions keep: packed weights or codes, indices, codebooks, biases.
