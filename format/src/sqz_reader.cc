@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "sqz/core/crc32c.h"
 #include "sqz/core/file_io.h"
@@ -25,17 +27,36 @@ struct DirEntry {
   std::string_view payload;
 };
 
+// Decompresses one zstd frame in bounded steps: the size its header declares is checked, not
+// trusted, so a small section can never make the reader hold more than kMaxDecompressed.
 Result<std::string> unzstd(std::string_view in, const char* what) {
+  const std::string section = std::string(what) + " section";
   const unsigned long long n = ZSTD_getFrameContentSize(in.data(), in.size());
   SQZ_RETURN_ERROR_IF(n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN,
-                      ErrorCode::kCorrupt, std::string(what) + " section is not a zstd frame");
-  SQZ_RETURN_ERROR_IF(
-      n > kMaxDecompressed, ErrorCode::kLimit,
-      std::string(what) + " section decompresses to " + std::to_string(n) + " bytes");
-  std::string out(static_cast<size_t>(n), '\0');
-  const size_t got = ZSTD_decompress(out.data(), out.size(), in.data(), in.size());
-  SQZ_RETURN_ERROR_IF(ZSTD_isError(got) || got != n, ErrorCode::kCorrupt,
-                      std::string(what) + " section does not decompress");
+                      ErrorCode::kCorrupt, section + " is not a zstd frame with its size");
+  SQZ_RETURN_ERROR_IF(n > kMaxDecompressed, ErrorCode::kLimit,
+                      section + " declares " + std::to_string(n) + " bytes, more than the limit of " +
+                          std::to_string(kMaxDecompressed));
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  SQZ_RETURN_ERROR_IF(!ctx, ErrorCode::kLimit, section + ": out of memory");
+  ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, 27);  // 128 MiB windows at most
+  ZSTD_inBuffer src{in.data(), in.size(), 0};
+  std::string out;
+  std::vector<char> buf(size_t{1} << 16);
+  for (;;) {
+    ZSTD_outBuffer dst{buf.data(), buf.size(), 0};
+    const size_t left = ZSTD_decompressStream(ctx.get(), &dst, &src);
+    SQZ_RETURN_ERROR_IF(ZSTD_isError(left), ErrorCode::kCorrupt, section + " does not decompress");
+    SQZ_RETURN_ERROR_IF(out.size() + dst.pos > n, ErrorCode::kCorrupt,
+                        section + " decompresses to more than the " + std::to_string(n) +
+                            " bytes it declares");
+    out.append(buf.data(), dst.pos);
+    if (left == 0) break;  // the frame is complete
+    SQZ_RETURN_ERROR_IF(src.pos == src.size && dst.pos < dst.size, ErrorCode::kCorrupt,
+                        section + " is a truncated zstd frame");
+  }
+  SQZ_RETURN_ERROR_IF(src.pos != src.size || out.size() != n, ErrorCode::kCorrupt,
+                      section + " does not decompress to the size it declares");
   return out;
 }
 
