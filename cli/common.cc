@@ -39,7 +39,8 @@ void add_global_options(po::options_description& options, GlobalFlags* flags) {
       "verbose,v", po::bool_switch(&flags->verbose), "print more detail on stderr")(
       "json", po::bool_switch(&flags->json), "machine-readable output on stdout")(
       "max-memory", po::value(&flags->max_memory_mib)->notifier(&set_max_memory),
-      "MiB of activations a network may plan (default 512; SqueezeNet needs about 20)");
+      "MiB of activations a network may plan (default 256; SqueezeNet at 227x227 needs "
+      "about 20)");
 }
 
 bool parse_args(const std::string& command, const std::string& synopsis,

@@ -1,6 +1,9 @@
 #include "test_util.h"
 
 #include <png.h>
+// jpeglib.h needs <cstdio> first.
+#include <cstdio>
+#include <jpeglib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,6 +179,35 @@ void write_png(const std::string& path, int w, int h, uint32_t seed) {
         rgb[(static_cast<size_t>(y) * w + x) * 3 + c] =
             static_cast<uint8_t>((x * (c + 1) + y * (seed % 7 + 1) + seed * 37) & 0xFF);
   write_png_pixels(path, w, h, 3, rgb.data());
+}
+
+std::string jpeg_bytes(int w, int h, uint32_t seed, bool progressive) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>((i * 7 + seed * 13 + i / 97) & 0xFF);
+  jpeg_compress_struct c;
+  jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&c, &buf, &size);
+  c.image_width = static_cast<JDIMENSION>(w);
+  c.image_height = static_cast<JDIMENSION>(h);
+  c.input_components = 3;
+  c.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 90, TRUE);
+  if (progressive) jpeg_simple_progression(&c);
+  jpeg_start_compress(&c, TRUE);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW row = rgb.data() + static_cast<size_t>(c.next_scanline) * w * 3;
+    jpeg_write_scanlines(&c, &row, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  std::string out(reinterpret_cast<char*>(buf), size);
+  std::free(buf);
+  return out;
 }
 
 void write_png_pixels(const std::string& path, int w, int h, int channels, const uint8_t* pixels) {

@@ -57,6 +57,9 @@ void write_png(const std::string& path, int w, int h, uint32_t seed);
 // '<wnid>_<10 + i>.png' (class i % 3), of sizes around 40x36.
 void write_labelled_pngs(const std::string& dir, int n);
 
+// A w x h RGB JPEG (libjpeg) of a smooth pattern set by seed, baseline or progressive.
+std::string jpeg_bytes(int w, int h, uint32_t seed, bool progressive);
+
 // Writes w x h pixels (channels 1: grey, 3: RGB, interleaved) as a PNG.
 void write_png_pixels(const std::string& path, int w, int h, int channels, const uint8_t* pixels);
 

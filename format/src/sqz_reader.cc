@@ -275,7 +275,9 @@ Result<SqzFile> decode_sqz(std::string_view bytes) {
     std::string plain;
     std::string_view payload = e.payload;
     if (e.flags & kZstd) {
-      SQZ_ASSIGN_OR_RETURN(plain, unzstd(e.payload, e.type == kGraph ? "GRAPH" : "a"));
+      SQZ_ASSIGN_OR_RETURN(plain, unzstd(e.payload, e.type == kGraph      ? "GRAPH"
+                                                    : e.type == kMetadata ? "METADATA"
+                                                                          : "a compressed"));
       payload = plain;
     }
     if (e.type == kGraph) {

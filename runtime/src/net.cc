@@ -17,7 +17,7 @@
 namespace sqz::rt {
 
 namespace {
-std::atomic<int64_t> g_activation_budget{int64_t{512} << 20};
+std::atomic<int64_t> g_activation_budget{int64_t{256} << 20};
 }  // namespace
 
 int64_t default_activation_budget() { return g_activation_budget.load(); }
@@ -368,6 +368,10 @@ Status Net::Impl::plan() {
   profiles.resize(n);
   plan_aliases(consumers, producer);
   resolve_placements();
+  // The activations' budget is checked (and batch 1 planned) before anything else allocates:
+  // the kernels' timed trials below run on inputs of the layers' full size.
+  SQZ_RETURN_IF_ERROR(plan_memory(1));
+  batch = 1;
   for (size_t i = 0; i < n; ++i) {
     const Layer& l = model.layers[i];
     profiles[i].name = l.name;
@@ -599,9 +603,6 @@ Result<std::unique_ptr<Net>> Net::create(const Model& model, const NetOptions& o
   impl->model = model;
   impl->options = options;
   SQZ_RETURN_IF_ERROR(impl->plan());
-  // Plans (and allocates) batch 1 now, so that a network beyond the budget fails here.
-  SQZ_RETURN_IF_ERROR(impl->plan_memory(1));
-  impl->batch = 1;
   return std::unique_ptr<Net>(new Net(std::move(impl)));
 }
 

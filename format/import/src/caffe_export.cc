@@ -1,19 +1,32 @@
 #include <google/protobuf/text_format.h>
 
+#include <map>
+
 #include "caffe.pb.h"
 #include "sqz/format/exporters.h"
 
 namespace sqz::format {
 namespace {
 
-// Caffe blob names: the Model renames in-place outputs "top@layer"; Caffe can keep them
-// in place, so the original name is restored.
-std::string caffe_blob(const std::string& name) { return name.substr(0, name.find('@')); }
+// Caffe blob names: the Caffe importer renames an in-place output "top@layer" (its producing
+// layer's name after the '@'), and Caffe can keep it in place, so exactly that suffix is
+// removed again; a name that merely contains '@' is kept whole.
+using Producers = std::map<std::string, std::string>;  // blob -> the layer that writes it
 
-Status fill_layer(const Layer& l, bool with_blobs, caffe::LayerParameter* lp) {
+std::string caffe_blob(const std::string& name, const Producers& producer) {
+  auto it = producer.find(name);
+  if (it == producer.end()) return name;
+  const std::string suffix = "@" + it->second;
+  const bool renamed = name.size() > suffix.size() &&
+                       name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return renamed ? name.substr(0, name.size() - suffix.size()) : name;
+}
+
+Status fill_layer(const Layer& l, bool with_blobs, const Producers& producer,
+                  caffe::LayerParameter* lp) {
   lp->set_name(l.name);
-  for (const std::string& in : l.inputs) lp->add_bottom(caffe_blob(in));
-  lp->add_top(caffe_blob(l.output));
+  for (const std::string& in : l.inputs) lp->add_bottom(caffe_blob(in, producer));
+  lp->add_top(caffe_blob(l.output, producer));
   switch (l.op) {
     case OpKind::kConvolution: {
       SQZ_RETURN_ERROR_IF(l.conv.extra_pad_h != 0 || l.conv.extra_pad_w != 0,
@@ -98,7 +111,10 @@ Result<caffe::NetParameter> to_net(const Model& model, bool with_blobs) {
   net.add_input(m.input);
   caffe::BlobShape* shape = net.add_input_shape();
   for (int64_t d : m.input_shape) shape->add_dim(d);
-  for (const Layer& l : m.layers) SQZ_RETURN_IF_ERROR(fill_layer(l, with_blobs, net.add_layer()));
+  Producers producer;
+  for (const Layer& l : m.layers) producer[l.output] = l.name;
+  for (const Layer& l : m.layers)
+    SQZ_RETURN_IF_ERROR(fill_layer(l, with_blobs, producer, net.add_layer()));
   return net;
 }
 

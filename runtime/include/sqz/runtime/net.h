@@ -21,8 +21,8 @@ enum class KernelPolicy {
   kReference,  // the naive twins on dense float32 weights (for differential tests)
 };
 
-// The activation memory a network may plan, by default: 512 MiB (SqueezeNet v1.0 at 227x227
-// needs about 20 MiB at batch 1). set_default_activation_budget changes it for every NetOptions
+// The activation memory a network may plan, by default: 256 MiB (SqueezeNet v1.0 at 227x227
+// needs about 20 MiB at batch 1, about 300 MiB at 1024x1024). set_default_activation_budget changes it for every NetOptions
 // made afterwards (the CLI's --max-memory).
 int64_t default_activation_budget();
 void set_default_activation_budget(int64_t bytes);
