@@ -1,6 +1,7 @@
 #include "sqz/pipeline/classify.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace sqz::pipeline {
@@ -14,8 +15,12 @@ std::vector<int> top_k(const float* scores, int n, int k) {
   std::vector<int> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   k = std::min(k, n);
+  // NaN ranks below every number (a strict weak order; NaNs would otherwise break the sort
+  // and silently drop classes).
+  auto key = [&](int i) { return std::isnan(scores[i]) ? -INFINITY : scores[i]; };
   std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
-    return scores[a] > scores[b] || (scores[a] == scores[b] && a < b);
+    const float x = key(a), y = key(b);
+    return x > y || (x == y && a < b);
   });
   idx.resize(static_cast<size_t>(k));
   return idx;

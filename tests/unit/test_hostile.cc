@@ -264,3 +264,88 @@ TEST_CASE("hostile models: limits that writers check as readers do, '@' in Caffe
   REQUIRE((*net_b)->forward(x.data(), 1, &got).is_ok());
   CHECK(test::max_rel_diff(got, want) < 1e-5);
 }
+
+TEST_CASE("hostile Caffe files: deep nesting, too many layers, weights no file pays for") {
+  test::TempDir dir;
+  // 100,000 levels of nested unknown messages: a parse error, not a stack overflow.
+  std::string nested = "name: \"x\"\nfoo ";
+  for (int i = 0; i < 100000; ++i) nested += "{ a ";
+  test::write_bytes(dir.file("nested.prototxt"), nested);
+  check_clean({"info", dir.file("nested.prototxt")}, dir.file("nested.prototxt"), "nesting");
+  // 600,000 layers: past the size limit of a prototxt (and the layer limit).
+  std::string many = "input: \"data\"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n";
+  std::string prev = "data";
+  for (int i = 0; i < 600000; ++i) {
+    const std::string name = "r" + std::to_string(i);
+    many += "layer { name: \"" + name + "\" type: \"ReLU\" bottom: \"" + prev + "\" top: \"" +
+            name + "\" }\n";
+    prev = name;
+  }
+  test::write_bytes(dir.file("many.prototxt"), many);
+  check_clean({"info", dir.file("many.prototxt")}, dir.file("many.prototxt"), "600,000 layers");
+  // A .net whose prototxt declares a layer of 2^37 weights, and one of 1.8M that its 4-entry
+  // header cannot pay for.
+  const std::string head = "input: \"data\"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 64\n"
+                           "input_dim: 64\nlayer { name: \"c\" type: \"Convolution\" bottom: "
+                           "\"data\" top: \"c\" convolution_param { ";
+  test::write_bytes(dir.file("huge.prototxt"), head + "num_output: 65536 kernel_size: 64 } }\n");
+  test::write_bytes(dir.file("unpaid.prototxt"), head + "num_output: 16384 kernel_size: 6 } }\n");
+  std::string net(4, '\0');
+  test::poke_u32(&net, 0, 4);
+  net += std::string(256 * 4 + 16384 * 4 + 6, '\0');
+  for (const char* p : {"huge", "unpaid"}) {
+    test::write_bytes(dir.file(std::string(p) + ".net"), net);
+    check_clean({"info", dir.file(std::string(p) + ".net"), "--prototxt",
+                 dir.file(std::string(p) + ".prototxt")},
+                dir.file(std::string(p) + ".net"), p, dir.file(std::string(p) + ".prototxt"));
+  }
+  auto unpaid = test::run_cli({"info", dir.file("unpaid.net"), "--prototxt", dir.file("unpaid.prototxt")});
+  CHECK(unpaid.err.find("stored entries") != std::string::npos);
+}
+
+TEST_CASE("every command under a small address-space cap: one line, never an abort") {
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("skipped under AddressSanitizer (its shadow memory needs the address space)");
+#else
+  test::TempDir dir;
+  // Valid, but its activations need ~320 MiB: past a 300 MiB address space once the budget is
+  // raised, so the allocation itself fails inside the tool.
+  std::string big;
+  for (const auto& [name, bytes] : test::hostile_sqz_files())
+    if (name == "input_4096x4096") big = bytes;
+  REQUIRE_FALSE(big.empty());
+  const std::string model = dir.file("big.sqz");
+  test::write_bytes(model, big);
+  test::write_labelled_pngs(dir.file("set"), 2);
+  const std::string in = dir.file("in.f32");
+  test::write_bytes(in, std::string(size_t{3} * 4096 * 4096 * 4, '\0'));
+  const std::vector<std::vector<std::string>> commands = {
+      {"info", model},
+      {"run", model, "--input-tensor", in, "--output-tensor", dir.file("o.f32")},
+      {"eval", model, "--images", dir.file("set/images")},
+      {"bench", model, "--runs", "1"},
+      {"quantize", model, "--bits", "4", "-o", dir.file("q.sqz")},
+      {"encode", model, "-o", dir.file("e.sqz")},
+      {"decode", model, "-o", dir.file("d.onnx")},
+      {"prune", model, "--density", "0.5", "-o", dir.file("p.sqz")},
+      {"sensitivity", model, "--images", dir.file("set/images"), "-o", dir.file("sens")},
+      {"report", model, "--images", dir.file("set/images")},
+      {"compress", model, "--bits", "4", "--calib", dir.file("set/images"), "--calib-steps", "1",
+       "-o", dir.file("c.sqz")}};
+  for (std::vector<std::string> c : commands) {
+    c.insert(c.begin() + 1, {"--max-memory", "4000"});
+    std::vector<std::string> argv{SQZ_CLI_PATH};
+    argv.insert(argv.end(), c.begin(), c.end());
+    const test::CappedRun r = test::run_capped(argv, 300, kTimeCap);
+    INFO(c[0] << ": exit " << r.exit_code << ", signal " << r.signal << "; stderr: " << r.err);
+    CHECK(r.signal == 0);
+    CHECK_FALSE(r.timed_out);
+    CHECK((r.exit_code == 0 || r.exit_code == 1));
+    // The error is the last line (compress and report print their stages and notes before).
+    const size_t last = r.err.rfind('\n', r.err.size() >= 2 ? r.err.size() - 2 : 0);
+    if (r.exit_code == 1)
+      CHECK(r.err.compare(last == std::string::npos ? 0 : last + 1, 25,
+                          "squeeze-compress: error: ") == 0);
+  }
+#endif
+}

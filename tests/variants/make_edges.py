@@ -76,6 +76,24 @@ def onnx_cases(out, cases):
          cases, "error dilations other than 1 are not supported")
     save(out, "leaky_relu", model([helper.make_node("LeakyRelu", ["x"], ["y"])], {}, [1, 3, 4, 4], None),
          cases, "error unsupported operator 'LeakyRelu'")
+    # Hostile values (issue: stored truncated to 32 bits, or written into files readers refuse).
+    save(out, "stride_2pow32_plus_2",
+         model([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[1, 1],
+                                 strides=[2**32 + 2, 2**32 + 2])],
+               {"w": w(4, 3, 1, 1)}, [1, 3, 8, 8], None),
+         cases, "error invalid convolution parameters")
+    save(out, "stride_70000",
+         model([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[1, 1], strides=[70000, 1])],
+               {"w": w(4, 3, 1, 1)}, [1, 3, 8, 8], None),
+         cases, "error invalid convolution parameters")
+    save(out, "name_5000_bytes",
+         model([helper.make_node("Relu", ["x"], ["y"], name="n" * 5000)], {}, [1, 3, 4, 4], None),
+         cases, "error longer than the limit of 4096 bytes")
+    relus = [helper.make_node("Relu", ["x"], [f"r{i}"]) for i in range(65)]
+    save(out, "concat_65_inputs",
+         model(relus + [helper.make_node("Concat", [f"r{i}" for i in range(65)], ["y"], axis=1)],
+               {}, [1, 3, 4, 4], None),
+         cases, "error more than the limit of 64")
     save(out, "relu_with_attribute",
          model([helper.make_node("Relu", ["x"], ["y"], foo=1)], {}, [1, 3, 4, 4], None),
          cases, "error attribute 'foo' is not supported")

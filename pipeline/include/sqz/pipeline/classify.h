@@ -15,7 +15,8 @@ namespace sqz::pipeline {
 // Decodes and preprocesses one image into CHW floats.
 Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p);
 
-// Indices of the k largest scores, largest first (ties: lower index first).
+// Indices of the k largest scores, largest first (ties: lower index first; NaN counts as the
+// smallest).
 std::vector<int> top_k(const float* scores, int n, int k);
 
 }  // namespace sqz::pipeline
