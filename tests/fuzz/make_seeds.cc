@@ -10,6 +10,7 @@
 #include "sqz/huffman/huffman.h"
 #include "sqz/prune/prune.h"
 #include "sqz/quantize/quantize.h"
+#include "hostile_util.h"
 #include "test_util.h"
 
 int main(int argc, char** argv) {
@@ -74,5 +75,12 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 5000; ++i) symbols.push_back(static_cast<uint16_t>((i * i) % 37));
   put("huffman", "block", std::string("\x03\x4e\x88", 3) + sqz::huff::encode_block(symbols, 49));
   sqz::test::write_png(dir + "/image/tiny.png", 12, 9, 1);
+  // The hostile corpus (checksum-valid mutations, tests/hostile_sqz.cc) and hostile images.
+  for (const auto& [name, bytes] : sqz::test::hostile_sqz_files())
+    if (bytes.size() < (size_t{1} << 20)) put("sqz", "hostile_" + name + ".sqz", bytes);
+  put("image", "progressive.jpg", sqz::test::jpeg_bytes(24, 16, 5, true));
+  const std::string baseline = sqz::test::jpeg_bytes(24, 16, 6, false);
+  put("image", "baseline.jpg", baseline);
+  put("image", "truncated.jpg", baseline.substr(0, baseline.size() / 2));
   return 0;
 }
