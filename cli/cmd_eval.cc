@@ -62,16 +62,27 @@ int cmd_eval(int argc, char** argv) {
                               &notice);
   if (!pre.is_ok()) return preprocess_error("eval", pre.status());
   ConsoleObserver observer(flags.quiet, flags.verbose);
-  auto acc = pipeline::evaluate_images(**net, *pre, *files, &observer);
+  pipeline::SkippedImages skipped;
+  auto acc = pipeline::evaluate_images(**net, *pre, *files, &observer, &skipped);
   if (!acc.is_ok()) return fail(acc.status());
+  if (acc->images == 0)
+    return fail(Status(ErrorCode::kCorrupt,
+                       dir + ": no image could be used (" + skipped.front().second + ")"));
+  if (!skipped.empty() && !flags.quiet)
+    std::fprintf(stderr, "squeeze-compress: note: skipped %zu image(s) that could not be used; "
+                         "the first: %s\n",
+                 skipped.size(), printable(skipped.front().second).c_str());
   const long long counted = acc->images;
   const double t1 = 100.0 * acc->top1, t5 = 100.0 * acc->top5;
   print_notice(notice, flags.quiet);
   if (flags.json)
-    std::printf("{\"model\": %s, \"images\": %lld, \"top1\": %.4f, \"top5\": %.4f}\n",
-                json_quote(model_path).c_str(), (long long)counted, t1 / 100, t5 / 100);
+    std::printf("{\"model\": %s, \"images\": %lld, \"top1\": %.4f, \"top5\": %.4f%s}\n",
+                json_quote(model_path).c_str(), (long long)counted, t1 / 100, t5 / 100,
+                skipped.empty() ? "" : (", \"skipped\": " + std::to_string(skipped.size())).c_str());
   else
-    std::printf("images %lld  top-1 %.2f%%  top-5 %.2f%%\n", (long long)counted, t1, t5);
+    std::printf("images %lld  top-1 %.2f%%  top-5 %.2f%%%s\n", (long long)counted, t1, t5,
+                skipped.empty() ? ""
+                                : ("  (" + std::to_string(skipped.size()) + " skipped)").c_str());
   return kExitOk;
 }
 

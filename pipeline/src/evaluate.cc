@@ -30,11 +30,17 @@ double kl_divergence(const float* reference, const float* scores, int64_t n) {
 }
 
 Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess& pre,
-                             Observer* observer) {
+                             Observer* observer, bool skip_bad_images) {
   ImageSet set;
   Task task(observer, "loading images", static_cast<int64_t>(list.size()));
   for (size_t i = 0; i < list.size(); ++i) {
-    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(list.files[i], pre));
+    auto loaded = load_input(list.files[i], pre);
+    if (!loaded.is_ok() && skip_bad_images) {
+      set.skipped.push_back({list.files[i], loaded.status().message()});
+      SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
+      continue;
+    }
+    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, std::move(loaded));
     set.paths.push_back(list.files[i]);
     set.labels.push_back(list.labels[i]);
     set.inputs.push_back(std::move(in));
@@ -89,7 +95,8 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
 }
 
 Result<Accuracy> evaluate_images(rt::Net& net, const image::Preprocess& pre,
-                                 const LabelledFiles& list, Observer* observer) {
+                                 const LabelledFiles& list, Observer* observer,
+                                 SkippedImages* skipped) {
   const int n = static_cast<int>(net.output_size());
   int64_t top1 = 0, top5 = 0;
   Accuracy a;
@@ -97,13 +104,19 @@ Result<Accuracy> evaluate_images(rt::Net& net, const image::Preprocess& pre,
   std::vector<float> out;
   for (size_t i = 0; i < list.size(); ++i) {
     const int label = list.labels[i];
-    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, load_input(list.files[i], pre));
+    auto loaded = load_input(list.files[i], pre);
+    if (!loaded.is_ok() && skipped) {
+      skipped->push_back({list.files[i], loaded.status().message()});
+      SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
+      continue;
+    }
+    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, std::move(loaded));
     SQZ_RETURN_IF_ERROR(net.forward(in.data(), 1, &out));
     const std::vector<int> best = top_k(out.data(), n, 5);
     top1 += best[0] == label;
     top5 += std::find(best.begin(), best.end(), label) != best.end();
     ++a.images;
-    SQZ_RETURN_IF_ERROR(task.advance(a.images));
+    SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
   }
   a.labelled = a.images;
   if (a.images)

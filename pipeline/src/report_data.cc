@@ -133,7 +133,14 @@ Status load_measurement_images(const ReportOptions& s, const format::SqzFile& fi
   const std::string labels = s.labels.empty() ? default_class_list(s.images) : s.labels;
   SQZ_ASSIGN_OR_RETURN(LabelledFiles list, list_dataset({s.images, labels, s.label_file}, false));
   keep_first(&list, s.limit);
-  SQZ_ASSIGN_OR_RETURN(*images, load_images(list, pre->pre, observer));
+  SQZ_ASSIGN_OR_RETURN(*images, load_images(list, pre->pre, observer, /*skip_bad_images=*/true));
+  SQZ_RETURN_ERROR_IF(images->inputs.empty() && !images->skipped.empty(), ErrorCode::kCorrupt,
+                      s.images + ": no image could be used (" + images->skipped.front().second +
+                          ")");
+  if (!images->skipped.empty() && observer)
+    observer->note("skipped " + std::to_string(images->skipped.size()) +
+                   " image(s) that could not be used; the first: " +
+                   images->skipped.front().second);
   if (s.reference.empty()) return Status::ok();
   SQZ_ASSIGN_OR_RETURN(Model ref, load_any_model(s.reference, s.prototxt));
   auto scores = score_images(ref, *images, s.threads, "measuring the reference", observer);

@@ -173,6 +173,16 @@ TEST_CASE("hostile images: bombs, scan bombs, truncation, FIFOs and link loops")
   auto eval = test::run_cli({"eval", onnx, "--images", dir.file("set/images"), "--json"});
   CHECK(eval.exit_code == 0);
   CHECK(eval.out.find("\"images\": 6") != std::string::npos);
+  // A truncated JPEG in an eval folder: skipped and counted with its reason, or accepted.
+  test::write_bytes(dir.file("set/images/n002_50.jpg"), whole.substr(0, whole.size() / 2));
+  auto skipped = test::run_cli({"eval", onnx, "--images", dir.file("set/images")});
+  CHECK(skipped.exit_code == 0);
+  CHECK(skipped.out.find("images 6 ") == 0);
+  CHECK(skipped.out.find("(1 skipped)") != std::string::npos);
+  CHECK(skipped.err.find("truncated or corrupt") != std::string::npos);
+  auto allowed = test::run_cli(
+      {"eval", onnx, "--images", dir.file("set/images"), "--allow-truncated-images", "--json"});
+  CHECK(allowed.out.find("\"images\": 7") != std::string::npos);
 }
 
 TEST_CASE("hostile files on the file system: devices, FIFOs, long names, wrong extensions") {
@@ -188,6 +198,13 @@ TEST_CASE("hostile files on the file system: devices, FIFOs, long names, wrong e
   struct stat st {};
   REQUIRE(::stat(fifo.c_str(), &st) == 0);
   CHECK(S_ISFIFO(st.st_mode));
+  // decode to Caffe writes both files or neither (here the .prototxt's path is a folder).
+  REQUIRE(test::run_cli({"encode", onnx, "-o", dir.file("m.sqz")}).exit_code == 0);
+  fs::create_directory(dir.file("both.prototxt"));
+  auto both = test::run_cli({"decode", dir.file("m.sqz"), "-o", dir.file("both.caffemodel"),
+                             "--force"});
+  CHECK(both.exit_code == 1);
+  CHECK_FALSE(fs::exists(dir.file("both.caffemodel")));
   // A legal 250-byte file name.
   const std::string long_name = dir.file(std::string(246, 'n') + ".sqz");
   CHECK(test::run_cli({"encode", onnx, "-o", long_name}).exit_code == 0);

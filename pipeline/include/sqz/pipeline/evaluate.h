@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sqz/core/graph.h"
@@ -14,16 +15,22 @@
 
 namespace sqz::pipeline {
 
+// Images that could not be used, with the reason (a truncated JPEG, a file beyond the image
+// budget, ...): folder-wide measurements skip and count them instead of failing.
+using SkippedImages = std::vector<std::pair<std::string, std::string>>;
+
 struct ImageSet {
   std::vector<std::string> paths;
   std::vector<int> labels;                 // class index, or -1 when unknown
   std::vector<std::vector<float>> inputs;  // preprocessed CHW
+  SkippedImages skipped;                   // with skip_bad_images
 };
 
 // Decodes and preprocesses every image of `list` by pre (labels carried over). Reports a task
 // "loading images" to observer (may be null). Errors name the image.
+// With skip_bad_images, an image that does not decode is listed in ImageSet::skipped.
 Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess& pre,
-                             Observer* observer);
+                             Observer* observer, bool skip_bad_images = false);
 
 // Network outputs, one row of `classes` scores per image.
 struct Scores {
@@ -51,7 +58,9 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
 // Top-1 and top-5 of net on labelled images preprocessed by pre, one image in memory at a
 // time. Reports a task "eval" to observer (may be null). REQUIRES: every label >= 0.
 // Errors: an image that does not decode.
+// Images that do not decode are skipped and listed in *skipped (when given; else an error).
 Result<Accuracy> evaluate_images(rt::Net& net, const image::Preprocess& pre,
-                                 const LabelledFiles& list, Observer* observer);
+                                 const LabelledFiles& list, Observer* observer,
+                                 SkippedImages* skipped = nullptr);
 
 }  // namespace sqz::pipeline
