@@ -12,6 +12,7 @@
 #include "../kernels/im2col.h"
 #include "../kernels/pool.h"
 #include "../kernels/ref/conv_ref.h"
+#include "../kernels/softmax.h"
 #include "sqz/runtime/thread_pool.h"
 
 namespace sqz::rt {
@@ -535,21 +536,8 @@ void Net::Impl::run_softmax(const Layer& l) {
   int64_t inner = 1;
   for (int64_t d = axis + 1; d < rank; ++d) inner *= s[static_cast<size_t>(d)];
   const int64_t c = s[static_cast<size_t>(axis)], outer = per_image(s) / (c * inner);
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* src = blob_ptr(l.inputs[0], b);
-    float* dst = blob_ptr(l.output, b);
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t p = 0; p < inner; ++p) {
-        const float* x = src + o * c * inner + p;
-        float* y = dst + o * c * inner + p;
-        float m = -INFINITY;
-        for (int64_t k = 0; k < c; ++k) m = std::max(m, x[k * inner]);
-        double sum = 0;
-        for (int64_t k = 0; k < c; ++k) sum += std::exp(double{x[k * inner]} - m);
-        for (int64_t k = 0; k < c; ++k)
-          y[k * inner] = static_cast<float>(std::exp(double{x[k * inner]} - m) / sum);
-      }
-  }
+  for (int64_t b = 0; b < batch; ++b)
+    softmax_f32(blob_ptr(l.inputs[0], b), outer, c, inner, blob_ptr(l.output, b));
 }
 
 // Element-wise sum of the inputs (the bypass of SqueezeNet Sec. 6), in input order.

@@ -12,6 +12,7 @@
 #include "../../kernels/conv_shape.h"
 #include "../../kernels/im2col.h"
 #include "../../kernels/sgemm.h"
+#include "../../kernels/softmax.h"
 #include "sqz/runtime/thread_pool.h"
 
 namespace sqz::train {
@@ -357,17 +358,7 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
       }
       case OpKind::kSoftmax: {
         const int64_t c = os[1], inner = per_image(os) / c;
-        for (int64_t b = 0; b < n; ++b)
-          for (int64_t p = 0; p < inner; ++p) {
-            const float* src = in.data() + b * per_image(os) + p;
-            float* dst = out.data() + b * per_image(os) + p;
-            float m = -INFINITY;
-            for (int64_t k = 0; k < c; ++k) m = std::max(m, src[k * inner]);
-            double sum = 0;
-            for (int64_t k = 0; k < c; ++k) sum += std::exp(double{src[k * inner]} - m);
-            for (int64_t k = 0; k < c; ++k)
-              dst[k * inner] = static_cast<float>(std::exp(double{src[k * inner]} - m) / sum);
-          }
+        rt::softmax_f32(in.data(), n, c, inner, out.data());  // the channel softmax
         break;
       }
     }
