@@ -1,0 +1,42 @@
+#include "compress_images.h"
+
+#include "sqz/pipeline/image_split.h"
+
+namespace sqz::pipeline::detail {
+
+std::string class_list_for(const CompressOptions& s, const std::string& dir) {
+  return s.labels.empty() ? default_class_list(dir) : s.labels;
+}
+
+Result<ImageLists> image_lists(const CompressOptions& s) {
+  ImageLists lists;
+  if (!s.calib_dir.empty()) {
+    SQZ_ASSIGN_OR_RETURN(LabelledFiles all,
+                         list_dataset({s.calib_dir, class_list_for(s, s.calib_dir), ""}, false));
+    for (size_t i = 0; i < all.size(); ++i) {
+      const bool in_fold = !s.calib_fold || static_cast<int>(i % s.calib_fold->count) + 1 ==
+                                                s.calib_fold->index;
+      if (in_fold) {
+        lists.calib.push_back(all.files[i]);
+      } else if (s.holdout_dir.empty()) {
+        lists.holdout.files.push_back(all.files[i]);
+        lists.holdout.labels.push_back(all.labels[i]);
+      }
+    }
+  }
+  if (!s.holdout_dir.empty()) {
+    SQZ_ASSIGN_OR_RETURN(lists.holdout, list_dataset({s.holdout_dir,
+                                                      class_list_for(s, s.holdout_dir), ""},
+                                                     false));
+  }
+  SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(lists.calib));
+  format::Metadata md{{kCalibrationKey, calib_ids}};
+  SQZ_ASSIGN_OR_RETURN(auto overlap, calibration_overlap(md, lists.holdout.files));
+  SQZ_RETURN_ERROR_IF(!overlap.empty(), ErrorCode::kInvalidArgument,
+                      overlap.front() + ": a held-out image is also a calibration image (" +
+                          std::to_string(overlap.size()) +
+                          " in all); accuracy on it proves nothing");
+  return lists;
+}
+
+}  // namespace sqz::pipeline::detail
