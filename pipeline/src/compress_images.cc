@@ -14,9 +14,7 @@ Result<ImageLists> image_lists(const CompressOptions& s) {
     SQZ_ASSIGN_OR_RETURN(LabelledFiles all,
                          list_dataset({s.calib_dir, class_list_for(s, s.calib_dir), ""}, false));
     for (size_t i = 0; i < all.size(); ++i) {
-      const bool in_fold = !s.calib_fold || static_cast<int>(i % s.calib_fold->count) + 1 ==
-                                                s.calib_fold->index;
-      if (in_fold) {
+      if (!s.calib_fold || in_fold(i, *s.calib_fold)) {
         lists.calib.push_back(all.files[i]);
       } else if (s.holdout_dir.empty()) {
         lists.holdout.files.push_back(all.files[i]);

@@ -32,9 +32,7 @@ Result<Fold> parse_fold(const std::string& text, const std::string& flag) {
 
 void split_by_fold(const std::vector<std::string>& files, Fold fold, std::vector<std::string>* in,
                    std::vector<std::string>* out) {
-  for (size_t i = 0; i < files.size(); ++i)
-    (static_cast<int>(i % static_cast<size_t>(fold.count)) + 1 == fold.index ? in : out)
-        ->push_back(files[i]);
+  for (size_t i = 0; i < files.size(); ++i) (in_fold(i, fold) ? in : out)->push_back(files[i]);
 }
 
 Result<std::string> fingerprint_files(const std::vector<std::string>& files) {

@@ -18,6 +18,11 @@ struct Fold {
 // Parses "K/N" with 1 <= K <= N <= 1000; flag names the option in errors.
 Result<Fold> parse_fold(const std::string& text, const std::string& flag);
 
+// Whether the i-th item of a sorted list belongs to the fold.
+inline bool in_fold(size_t i, Fold fold) {
+  return static_cast<int>(i % static_cast<size_t>(fold.count)) + 1 == fold.index;
+}
+
 // Files of the fold (in) and all the others (out), order kept.
 void split_by_fold(const std::vector<std::string>& files, Fold fold, std::vector<std::string>* in,
                    std::vector<std::string>* out);
