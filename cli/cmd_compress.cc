@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "model_options.h"
 #include "output.h"
 #include "progress.h"
 #include "sqz/core/file_io.h"

@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "model_options.h"
 #include "progress.h"
 #include "sqz/pipeline/classify.h"
 #include "sqz/pipeline/evaluate.h"

@@ -2,6 +2,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "model_options.h"
 #include "output.h"
 #include "sqz/pipeline/retrain_command.h"
 #include "sqz/prune/prune.h"

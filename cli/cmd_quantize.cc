@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "model_options.h"
 #include "output.h"
 #include "sqz/quantize/quantize.h"
 

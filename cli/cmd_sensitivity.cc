@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "model_options.h"
 #include "progress.h"
 #include "sqz/core/file_io.h"
 #include "sqz/pipeline/sensitivity.h"

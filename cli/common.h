@@ -3,7 +3,6 @@
 
 #include <boost/program_options.hpp>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,7 +10,6 @@
 #include "sqz/core/status.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/model_io.h"
-#include "sqz/pipeline/preprocessing.h"
 #include "sqz/pipeline/text.h"
 #include "sqz/prune/prune.h"
 
@@ -51,50 +49,6 @@ void add_global_options(po::options_description& options, GlobalFlags* flags);
 // in errors.
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
                                                         const std::string& flag);
-
-// The preprocessing options every command that reads images takes; empty/0 = not given.
-struct PreprocessFlags {
-  std::string preset, resize_mode, channel_order, mean, std;
-  int resize = 0;
-  float divisor = 0;
-  bool allow_truncated = false;  // decoding, not preprocessing: never recorded
-};
-void add_preprocess_options(po::options_description& options, PreprocessFlags* flags);
-
-// The spec the options give, or nullopt when none was given. kInvalidArgument for bad values.
-Result<std::optional<pipeline::PreprocessSpec>> preprocess_spec(const PreprocessFlags& flags);
-
-// The preprocessing to run the model at model_path with (pipeline::resolve_preprocess). When
-// Caffe's convention is only assumed, *notice receives a one-line note for the user (printed
-// with print_notice once the command has succeeded, so that an error stays one line).
-Result<image::Preprocess> model_preprocess(const std::string& model_path, const Shape& chw,
-                                           const format::Metadata& metadata,
-                                           const PreprocessFlags& flags, bool force,
-                                           std::string* notice);
-// standard_metadata for a .sqz written from model_path, plus its preprocessing when it is
-// known: given by the options, recorded by the input .sqz (input_metadata), or Caffe's for a
-// Caffe form. Errors: bad options, or options that disagree with the recorded description
-// (kConflict) unless force.
-Result<format::Metadata> output_metadata(const std::string& model_path, const Model& model,
-                                         const format::Metadata& input_metadata,
-                                         const PreprocessFlags& flags, bool force,
-                                         const std::string& pipeline);
-
-// "squeeze-compress: note: <notice>" on stderr, unless quiet or the notice is empty.
-void print_notice(const std::string& notice, bool quiet);
-
-// A usage error unless out ends in .sqz (a command that only writes .sqz files).
-Status require_sqz_output(const std::string& out);
-
-// The exit for a model_preprocess error: a usage error (2) for options that are bad or
-// disagree with the model's recorded preprocessing, else a failure (1).
-int preprocess_error(const std::string& command, const Status& status);
-
-// --input-shape N,C,H,W: for a model whose file leaves input dimensions symbolic (or to run a
-// fully convolutional one at another size).
-void add_input_shape_option(po::options_description& options, std::string* text);
-// The importer options it gives (empty text: none). kInvalidArgument for a bad shape.
-Result<format::ImportOptions> import_options(const std::string& input_shape);
 
 // Parses --granularity: "weight" or "kernel".
 Result<prune::Granularity> parse_granularity(const std::string& text);
