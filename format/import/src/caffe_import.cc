@@ -135,6 +135,7 @@ struct PendingFold {
 // BatchNorm / Scale after a convolution (in place, as Caffe's ResNet-style nets write them):
 // recorded for folding; its top then names the convolution's output.
 Status fold_later(const caffe::LayerParameter& lp, const Model& m,
+                  const std::map<std::string, size_t>& producer,
                   std::map<std::string, std::string>& current, std::set<std::string>& read,
                   std::vector<PendingFold>* folds) {
   const std::string who = "layer '" + lp.name() + "'";
@@ -143,9 +144,10 @@ Status fold_later(const caffe::LayerParameter& lp, const Model& m,
   auto it = current.find(lp.bottom(0));
   SQZ_RETURN_ERROR_IF(it == current.end(), ErrorCode::kNotFound,
                       who + " reads unknown blob '" + lp.bottom(0) + "'");
-  size_t conv = m.layers.size();
-  for (size_t i = 0; i < m.layers.size(); ++i)
-    if (m.layers[i].output == it->second && m.layers[i].op == OpKind::kConvolution) conv = i;
+  auto made = producer.find(it->second);
+  const size_t conv = made != producer.end() && m.layers[made->second].op == OpKind::kConvolution
+                          ? made->second
+                          : m.layers.size();
   SQZ_RETURN_ERROR_IF(conv == m.layers.size() || read.count(it->second), ErrorCode::kUnsupported,
                       who + ": only a " + lp.type() +
                           " right after a convolution (that nothing else reads) can be folded");
@@ -174,6 +176,7 @@ Result<Model> graph_from_net(const caffe::NetParameter& net, std::vector<Pending
   SQZ_RETURN_IF_ERROR(read_input_declaration(net, &m));
   std::map<std::string, std::string> current;  // Caffe blob name -> latest Model blob name
   std::set<std::string> read;                   // Model blobs some layer reads
+  std::map<std::string, size_t> producer;       // Model blob -> the layer that makes it
   if (!m.input.empty()) current[m.input] = m.input;
   for (const caffe::LayerParameter& lp : net.layer()) {
     if (excluded_from_test_phase(lp)) continue;
@@ -189,7 +192,7 @@ Result<Model> graph_from_net(const caffe::NetParameter& net, std::vector<Pending
       continue;
     }
     if (type == "BatchNorm" || type == "Scale") {
-      SQZ_RETURN_IF_ERROR(fold_later(lp, m, current, read, folds));
+      SQZ_RETURN_IF_ERROR(fold_later(lp, m, producer, current, read, folds));
       continue;
     }
     Layer l;
@@ -240,6 +243,7 @@ Result<Model> graph_from_net(const caffe::NetParameter& net, std::vector<Pending
     const std::string& top = lp.top(0);
     l.output = current.count(top) ? top + "@" + lp.name() : top;
     current[top] = l.output;
+    producer[l.output] = m.layers.size();
     m.layers.push_back(std::move(l));
   }
   SQZ_RETURN_ERROR_IF(m.input.empty(), ErrorCode::kCorrupt,
