@@ -69,10 +69,10 @@ int cmd_eval(int argc, char** argv) {
   if (acc->images == 0)
     return fail(Status(ErrorCode::kCorrupt,
                        dir + ": no image could be used (" + skipped.front().second + ")"));
-  if (!skipped.empty() && !flags.quiet)
-    std::fprintf(stderr, "squeeze-compress: note: skipped %zu image(s) that could not be used; "
-                         "the first: %s\n",
-                 skipped.size(), printable(skipped.front().second).c_str());
+  if (!skipped.empty())
+    print_notice("skipped " + std::to_string(skipped.size()) +
+                     " image(s) that could not be used; the first: " + skipped.front().second,
+                 flags.quiet);
   const long long counted = acc->images;
   const double t1 = 100.0 * acc->top1, t5 = 100.0 * acc->top5;
   print_notice(notice, flags.quiet);

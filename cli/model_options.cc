@@ -124,7 +124,8 @@ Result<format::Metadata> output_metadata(const std::string& model_path, const Mo
 }
 
 void print_notice(const std::string& notice, bool quiet) {
-  if (!quiet && !notice.empty()) std::fprintf(stderr, "squeeze-compress: note: %s\n", notice.c_str());
+  if (!quiet && !notice.empty())
+    std::fprintf(stderr, "squeeze-compress: note: %s\n", printable(notice).c_str());
 }
 
 void add_input_shape_option(po::options_description& options, std::string* text) {
