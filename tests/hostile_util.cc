@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 
@@ -133,15 +134,22 @@ GraphLayout read_graph_layout(const std::string& g) {
   return l;
 }
 
-CappedRun run_capped(const std::vector<std::string>& argv, int64_t as_mib, double timeout_s) {
+CappedRun run_capped(const std::vector<std::string>& command, int64_t as_mib,
+                     double timeout_s) {
   CappedRun out;
-  int err_pipe[2];
-  if (::pipe(err_pipe) != 0) return out;
+  int err_pipe[2], rss_pipe[2];
+  if (::pipe(err_pipe) != 0 || ::pipe(rss_pipe) != 0) return out;
+  // Through peak_rss (see tests/peak_rss.cc), so that the peak is the command's own.
+  std::vector<std::string> argv{SQZ_PEAK_RSS_PATH};
+  argv.insert(argv.end(), command.begin(), command.end());
   const auto t0 = std::chrono::steady_clock::now();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::setpgid(0, 0);  // the time cap kills the whole group
+    ::close(err_pipe[0]);  // first: a read end may be fd 3, which dup2 below reuses
+    ::close(rss_pipe[0]);
     ::dup2(err_pipe[1], 2);
-    ::close(err_pipe[0]);
+    ::dup2(rss_pipe[1], 3);
     const int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
     ::dup2(null, 1);
@@ -158,6 +166,7 @@ CappedRun run_capped(const std::vector<std::string>& argv, int64_t as_mib, doubl
     ::_exit(127);
   }
   ::close(err_pipe[1]);
+  ::close(rss_pipe[1]);
   ::fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
   int status = 0;
   rusage usage{};
@@ -167,7 +176,7 @@ CappedRun run_capped(const std::vector<std::string>& argv, int64_t as_mib, doubl
       out.err.append(buf, static_cast<size_t>(n));
     if (::wait4(pid, &status, WNOHANG, &usage) == pid) break;
     if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       ::wait4(pid, &status, 0, &usage);
       out.timed_out = true;
       break;
@@ -179,9 +188,18 @@ CappedRun run_capped(const std::vector<std::string>& argv, int64_t as_mib, doubl
     out.err.append(buf, static_cast<size_t>(n));
   ::close(err_pipe[0]);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  out.peak_rss_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
-  if (WIFEXITED(status)) out.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) out.signal = WTERMSIG(status);
+  char report[64] = {0};
+  const ssize_t got = ::read(rss_pipe[0], report, sizeof report - 1);
+  ::close(rss_pipe[0]);
+  long rss_kib = 0;
+  int code = -1, sig = 0;
+  if (got > 0 && std::sscanf(report, "%ld %d %d", &rss_kib, &code, &sig) == 3) {
+    out.peak_rss_mib = static_cast<double>(rss_kib) / 1024.0;
+    out.exit_code = code;
+    out.signal = sig;
+  } else if (WIFSIGNALED(status)) {
+    out.signal = WTERMSIG(status);
+  }
   return out;
 }
 

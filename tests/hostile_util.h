@@ -51,9 +51,10 @@ struct CappedRun {
   double peak_rss_mib = 0, seconds = 0;
 };
 
-// Runs argv[0] with argv under an address-space cap of as_mib (not under AddressSanitizer,
-// whose shadow memory needs the address space) and kills it after timeout_s seconds.
-CappedRun run_capped(const std::vector<std::string>& argv, int64_t as_mib, double timeout_s);
+// Runs command[0] with its arguments under an address-space cap of as_mib (not under
+// AddressSanitizer, whose shadow memory needs the address space) and kills it after timeout_s
+// seconds. The peak RSS is the command's own (measured by tests/peak_rss.cc).
+CappedRun run_capped(const std::vector<std::string>& command, int64_t as_mib, double timeout_s);
 
 }  // namespace sqz::test
 
