@@ -102,7 +102,7 @@ struct Net::Impl {
   void size_scratch(const ConvOp& op);
   void run_pool(const Layer& l);
   void run_concat(const Layer& l);
-  void run_elementwise(const Layer& l);
+  void run_relu(const Layer& l);
   void run_softmax(const Layer& l);
   void run_add(const Layer& l);
 };
@@ -517,7 +517,7 @@ void Net::Impl::run_concat(const Layer& l) {
   }
 }
 
-void Net::Impl::run_elementwise(const Layer& l) {
+void Net::Impl::run_relu(const Layer& l) {
   const Shape& s = shapes.at(l.output);
   const int64_t n = per_image(s);
   for (int64_t b = 0; b < batch; ++b) {
@@ -569,7 +569,7 @@ void Net::Impl::run_layer(size_t i) {
       run_concat(l);
       break;
     case OpKind::kRelu:
-      run_elementwise(l);
+      run_relu(l);
       break;
     case OpKind::kSoftmax:
       run_softmax(l);
