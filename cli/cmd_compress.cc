@@ -17,7 +17,7 @@ namespace {
 // What the command line gives as text, before it is checked and typed.
 struct Flags {
   std::string out, config, granularity = "weight", widths = "3,4,5,6,7,8", init = "linear",
-                       calib_split, schedule = "gradual";
+                       calib_split, schedule = "gradual", codes = "compensated";
   std::vector<std::string> layer_density, layer_bits;
   bool force = false, half_floats = false, int8_biases = false;
   PreprocessFlags preprocess;
@@ -45,6 +45,10 @@ Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
   SQZ_ASSIGN_OR_RETURN(o->granularity, parse_granularity(f.granularity));
   SQZ_ASSIGN_OR_RETURN(o->layer_density, parse_name_values(f.layer_density, "--layer-density"));
   SQZ_ASSIGN_OR_RETURN(o->widths, pipeline::parse_widths(f.widths));
+  SQZ_RETURN_ERROR_IF(f.codes != "compensated" && f.codes != "nearest",
+                      ErrorCode::kInvalidArgument,
+                      "--codes must be compensated or nearest, not '" + f.codes + "'");
+  o->error_compensation = f.codes == "compensated";
   if (!f.calib_split.empty()) {
     SQZ_ASSIGN_OR_RETURN(o->calib_fold, pipeline::parse_fold(f.calib_split, "--calib-split"));
   }
@@ -111,6 +115,12 @@ int cmd_compress(int argc, char** argv) {
       "probe-images", po::value(&s.probe_images)->default_value(24),
       "--target-bytes: calibration images used to measure each layer's sensitivity")(
       "init", po::value(&f.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
+      "codes", po::value(&f.codes)->default_value("compensated"),
+      "compensated (each weight's rounding error pushed onto the weights not yet assigned, "
+      "under the layer's input statistics from --calib; GPTQ/OBC) | nearest (nearest "
+      "centroid)")(
+      "moment-images", po::value(&s.moment_images)->default_value(128),
+      "--codes compensated: calibration images for the input statistics")(
       "half-floats", po::bool_switch(&f.half_floats),
       "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)")(
       "int8-biases", po::bool_switch(&f.int8_biases),

@@ -11,7 +11,7 @@ shared=${SHARED:-../shared}
 model=$shared/models/squeezenet_v1.0_deep_compression/squeezenet_v1.0_dc.onnx
 images=$shared/images/calib
 out=build/frontier
-tool=build/cli/squeeze-compress
+tool=${TOOL:-build/cli/squeeze-compress}  # TOOL: another build of the tool
 [ -f "$model" ] || { echo "frontier.sh: $model is missing (this needs ../shared)" >&2; exit 1; }
 [ -x "$tool" ] || bash scripts/build.sh
 targets=("$@")

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "sqz/pipeline/evaluate.h"
 #include "sqz/format/sqz_file.h"
@@ -19,15 +20,15 @@ double mean_kl(const std::vector<float>& ref, const std::vector<float>& out, int
 }
 
 // Bytes of each layer's LAYER section (header, bias, codebook, positions, values) when every
-// layer is quantized at `bits`, and the bytes outside the layers.
+// layer is shared at `bits` (pinned layers at their own), and the bytes outside the layers.
 Result<std::map<std::string, int64_t>> section_bytes(const Model& model,
-                                                     const quant::QuantizeOptions& base, int bits,
+                                                     const SharingOptions& base, int bits,
                                                      const format::SqzEncodeOptions& encoding,
                                                      int64_t* fixed) {
   Model m = model;
-  quant::QuantizeOptions o = base;
-  o.bits = bits;
-  SQZ_RETURN_IF_ERROR(quant::quantize_model(m, o).status());
+  SharingOptions o = base;
+  o.quantize.bits = bits;
+  SQZ_RETURN_IF_ERROR(share_weights(m, o));
   std::string bytes;
   SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::encode_sqz(m, encoding, &bytes));
   std::map<std::string, int64_t> out;
@@ -55,7 +56,7 @@ Status forward_in_chunks(rt::Net& net, const float* x, int64_t n, std::vector<fl
 
 }  // namespace
 
-Result<BitTable> measure_bit_costs(const Model& model, const quant::QuantizeOptions& base,
+Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sharing,
                                    const format::SqzEncodeOptions& encoding,
                                    const std::vector<int>& widths, const float* probe, int64_t n,
                                    const std::vector<float>& teacher, int threads,
@@ -65,10 +66,12 @@ Result<BitTable> measure_bit_costs(const Model& model, const quant::QuantizeOpti
   for (size_t i = 0; i < model.layers.size(); ++i)
     if (model.layers[i].op == OpKind::kConvolution) convs.push_back(i);
   for (size_t i : convs) table.layers.push_back({model.layers[i].name, {}, {}});
+  const auto& pins = sharing.quantize.layer_bits;
   for (int bits : widths) {
     SQZ_ASSIGN_OR_RETURN(auto sizes,
-                         section_bytes(model, base, bits, encoding, &table.fixed_bytes));
-    for (LayerCosts& c : table.layers) c.bytes[bits] = sizes[c.layer];
+                         section_bytes(model, sharing, bits, encoding, &table.fixed_bytes));
+    for (LayerCosts& c : table.layers)
+      if (!pins.count(c.layer) || pins.at(c.layer) == bits) c.bytes[bits] = sizes[c.layer];
   }
   rt::NetOptions no;
   no.threads = threads;
@@ -78,19 +81,18 @@ Result<BitTable> measure_bit_costs(const Model& model, const quant::QuantizeOpti
   std::vector<float> out;
   for (size_t k = 0; k < convs.size(); ++k) {
     LayerCosts& c = table.layers[k];
-    const auto pinned = base.layer_bits.find(c.layer);
     for (int bits : widths) {
-      if (pinned != base.layer_bits.end() && pinned->second != bits) {
-        c.kl[bits] = 0;  // never chosen: see allocate_bits
-      } else {
+      if (c.bytes.count(bits)) {
         Model trial = model;
-        SQZ_RETURN_IF_ERROR(quant::quantize_layer(trial.layers[convs[k]], bits, base).status());
+        SQZ_RETURN_IF_ERROR(share_layer(trial.layers[convs[k]], bits, sharing));
         SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(trial, no));
         SQZ_RETURN_IF_ERROR(forward_in_chunks(*net, probe, n, &out));
         c.kl[bits] = mean_kl(teacher, out, n);
       }
       progress(++done, total);
     }
+    SQZ_RETURN_ERROR_IF(c.bytes.empty(), ErrorCode::kInvalidArgument,
+                        "layer '" + c.layer + "' is pinned to a width not among --widths");
     // Fewer bits never cost less: remove measurement noise by a running maximum downwards.
     for (auto it = std::next(c.kl.rbegin()); it != c.kl.rend(); ++it)
       it->second = std::max(it->second, std::prev(it)->second);
@@ -105,29 +107,53 @@ int64_t allocated_bytes(const BitTable& table, const std::map<std::string, int>&
 }
 
 Result<std::map<std::string, int>> allocate_bits(const BitTable& table, int64_t target_bytes) {
-  std::map<std::string, int> bits;
-  for (const LayerCosts& c : table.layers) bits[c.layer] = c.bytes.rbegin()->first;
-  int64_t total = allocated_bytes(table, bits);
-  while (total > target_bytes) {
-    const LayerCosts* best = nullptr;
-    double best_ratio = 0;
-    int best_to = 0;
-    for (const LayerCosts& c : table.layers) {
-      const int now = bits[c.layer];
-      auto lower = c.bytes.find(now);
-      if (lower == c.bytes.begin()) continue;
-      const int to = std::prev(lower)->first;
-      const int64_t saved = c.bytes.at(now) - c.bytes.at(to);
-      if (saved <= 0) continue;
-      const double ratio = (c.kl.at(to) - c.kl.at(now)) / static_cast<double>(saved);
-      if (!best || ratio < best_ratio) best = &c, best_ratio = ratio, best_to = to;
+  int64_t narrowest = table.fixed_bytes, widest = 0;
+  for (const LayerCosts& c : table.layers) {
+    narrowest += c.bytes.begin()->second;
+    widest += c.bytes.rbegin()->second;
+  }
+  SQZ_RETURN_ERROR_IF(narrowest > target_bytes, ErrorCode::kInvalidArgument,
+                      "the target of " + std::to_string(target_bytes) +
+                          " bytes is below the smallest reachable size (" +
+                          std::to_string(narrowest) + " bytes at the narrowest widths)");
+  // Costs in units (rounded up), the budget rounded down: a choice that fits in units fits in
+  // bytes. The unit depends on the table only, so the optimum is monotone in the target.
+  const int64_t unit = std::max<int64_t>(1, (widest + 99999) / 100000);
+  const int64_t budget = (target_bytes - table.fixed_bytes) / unit;
+  const double kInf = std::numeric_limits<double>::infinity();
+  // best[b]: the smallest summed cost of the layers so far within b units; choice[l][b]: the
+  // width layer l takes in it.
+  std::vector<double> best(static_cast<size_t>(budget + 1), 0.0), next;
+  std::vector<std::vector<int8_t>> choice(table.layers.size());
+  for (size_t l = 0; l < table.layers.size(); ++l) {
+    const LayerCosts& c = table.layers[l];
+    next.assign(best.size(), kInf);
+    choice[l].assign(best.size(), -1);
+    for (const auto& [bits, bytes] : c.bytes) {
+      const int64_t units = (bytes + unit - 1) / unit;
+      const double kl = c.kl.at(bits);
+      for (int64_t b = units; b <= budget; ++b) {
+        const double v = best[static_cast<size_t>(b - units)] + kl;
+        if (v < next[static_cast<size_t>(b)]) {
+          next[static_cast<size_t>(b)] = v;
+          choice[l][static_cast<size_t>(b)] = static_cast<int8_t>(bits);
+        }
+      }
     }
-    SQZ_RETURN_ERROR_IF(!best, ErrorCode::kInvalidArgument,
-                        "the target of " + std::to_string(target_bytes) +
-                            " bytes is below the smallest reachable size (" +
-                            std::to_string(total) + " bytes at the narrowest widths)");
-    total -= best->bytes.at(bits[best->layer]) - best->bytes.at(best_to);
-    bits[best->layer] = best_to;
+    best.swap(next);
+  }
+  SQZ_RETURN_ERROR_IF(best[static_cast<size_t>(budget)] == kInf, ErrorCode::kInvalidArgument,
+                      "the target of " + std::to_string(target_bytes) +
+                          " bytes is below the smallest reachable size (" +
+                          std::to_string(narrowest) + " bytes at the narrowest widths, " +
+                          std::to_string(unit) + "-byte units)");
+  std::map<std::string, int> bits;
+  int64_t b = budget;
+  for (size_t l = table.layers.size(); l-- > 0;) {
+    const LayerCosts& c = table.layers[l];
+    const int w = choice[l][static_cast<size_t>(b)];
+    bits[c.layer] = w;
+    b -= (c.bytes.at(w) + unit - 1) / unit;
   }
   return bits;
 }

@@ -4,15 +4,18 @@
 #include "compress_images.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "sqz/core/file_io.h"
 #include "sqz/pipeline/bit_allocation.h"
 #include "sqz/pipeline/classify.h"
 #include "sqz/pipeline/evaluate.h"
+#include "sqz/pipeline/input_moments.h"
 #include "sqz/pipeline/labels.h"
 #include "sqz/pipeline/model_io.h"
 #include "sqz/pipeline/preprocessing.h"
@@ -86,7 +89,8 @@ Status run_calibration(Model& student, const Model& teacher,
 // Each layer's size and sensitivity at every candidate width (see bit_allocation.h), on n
 // probe inputs.
 Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
-                                const std::vector<float>& probe, int n, Observer* observer) {
+                                const SharingOptions& sharing, const std::vector<float>& probe,
+                                int n, Observer* observer) {
   rt::NetOptions no;
   no.threads = s.threads;
   no.policy = rt::KernelPolicy::kDense;
@@ -99,7 +103,7 @@ Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
             layers * static_cast<int64_t>(s.widths.size()));
   Status cancelled;
   SQZ_ASSIGN_OR_RETURN(BitTable table,
-                       measure_bit_costs(model, s.quantize, s.encoding, s.widths, probe.data(), n,
+                       measure_bit_costs(model, sharing, s.encoding, s.widths, probe.data(), n,
                                          teacher, s.threads, [&](int done, int) {
                                            if (cancelled.is_ok()) cancelled = task.advance(done);
                                          }));
@@ -119,11 +123,13 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
   char b[512];
   std::snprintf(b, sizeof b,
                 "compress density=%g bits=%d target_bytes=%lld init=%s calib_images=%zu "
-                "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu",
+                "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu codes=%s",
                 s.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
                 init_name(s.quantize).c_str(), lists.calib.size(), s.calibration.steps,
                 s.calibration.batch, s.calibration.learning_rate, s.calibration.temperature,
-                s.calibration.augment, static_cast<unsigned long long>(s.seed));
+                s.calibration.augment, static_cast<unsigned long long>(s.seed),
+                s.error_compensation && !lists.calib.empty() && !s.training() ? "compensated"
+                                                                               : "nearest");
   if (!s.training()) return b;
   const RetrainOptions& t = s.retrain;
   char more[256];
@@ -135,36 +141,45 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
   return std::string(b) + more;
 }
 
-// Quantizes `model` (a copy per try) with widths allocated so that the encoded file, with its
-// metadata, fits the target; without a target, with the fixed widths. The table does not see
-// the metadata: each try measures the bytes it missed and allocates for that much less.
-Result<Model> quantize_to_fit(const Model& model, const CompressOptions& s, const BitTable* table,
+// Shares `model`'s weights (a copy per try) with widths allocated so that the encoded file,
+// with its metadata, fits the target and lands within 0.5% below it; without a target, with
+// the fixed widths. The table does not see the metadata nor how the codes' histograms move:
+// each try measures the bytes it missed (or left) and allocates for that much less (or more).
+Result<Model> quantize_to_fit(const Model& model, const CompressOptions& s,
+                              const SharingOptions& sharing, const BitTable* table,
                               format::Metadata metadata) {
-  int64_t unmodeled = 0;
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    quant::QuantizeOptions o = s.quantize;
-    int64_t estimate = 0;
-    if (table) {
-      SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, s.target_bytes - unmodeled));
-      estimate = allocated_bytes(*table, bits);
-      for (const auto& [name, b] : bits)
-        if (!o.layer_bits.count(name)) o.layer_bits[name] = b;
-    }
+  if (!table) {
     Model m = model;
-    SQZ_RETURN_IF_ERROR(quant::check_options(m, o));
-    SQZ_RETURN_IF_ERROR(quant::quantize_model(m, o).status());
-    if (s.target_bytes <= 0) return m;
-    metadata.push_back({"widths", widths_summary(m)});
-    std::string bytes;
-    // Measured with float32 biases and codebooks whatever s.encoding asks (as before the
-    // library split): the fit is then conservative for the smaller codings.
-    SQZ_RETURN_IF_ERROR(format::encode_sqz(m, {metadata}, &bytes).status());
-    metadata.pop_back();
-    const int64_t size = static_cast<int64_t>(bytes.size());
-    if (size <= s.target_bytes) return m;
-    unmodeled = std::max(unmodeled + (size - s.target_bytes), size - estimate);
+    SQZ_RETURN_IF_ERROR(share_weights(m, sharing));
+    return m;
   }
-  return Status(ErrorCode::kLimit, "the widths found do not fit --target-bytes after 8 tries");
+  const int64_t close_enough = s.target_bytes - s.target_bytes / 200;
+  int64_t offset = 0, best_size = -1;
+  Model best;
+  std::set<std::map<std::string, int>> tried;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, s.target_bytes - offset));
+    if (!tried.insert(bits).second) break;  // the allocation can move no further
+    const int64_t estimate = allocated_bytes(*table, bits);
+    SharingOptions o = sharing;
+    for (const auto& [name, b] : bits)
+      if (!o.quantize.layer_bits.count(name)) o.quantize.layer_bits[name] = b;
+    Model m = model;
+    SQZ_RETURN_IF_ERROR(share_weights(m, o));
+    format::SqzEncodeOptions eo = s.encoding;
+    eo.metadata = metadata;
+    eo.metadata.push_back({"widths", widths_summary(m)});
+    std::string bytes;
+    SQZ_RETURN_IF_ERROR(format::encode_sqz(m, eo, &bytes).status());
+    const int64_t size = static_cast<int64_t>(bytes.size());
+    if (size <= s.target_bytes && size > best_size) best = std::move(m), best_size = size;
+    if (best_size >= close_enough) break;
+    offset = size > s.target_bytes ? std::max(offset + (size - s.target_bytes), size - estimate)
+                                   : size - estimate;
+  }
+  SQZ_RETURN_ERROR_IF(best_size < 0, ErrorCode::kLimit,
+                      "the widths found do not fit --target-bytes after 8 tries");
+  return best;
 }
 
 Result<StageRow> measure_model(const Model& m, const std::string& stage, int64_t bytes,
@@ -195,6 +210,7 @@ struct Run {
   LabelledTensors train;            // the labelled training set (--train), when loaded here
   const LabelledTensors* train_set = nullptr;
   std::unique_ptr<LabelledRetraining> retraining;
+  InputMoments moments;  // per layer, when codes are assigned by error compensation
   format::Metadata metadata;
   std::string bytes;  // the encoded .sqz
 };
@@ -297,15 +313,47 @@ Status prune_stage(Run& r) {
                          r.observer);
 }
 
+// Each layer's input moments on the first moment_images calibration images (centre crops),
+// when codes are to be assigned by error compensation; the sharing options either way.
+Result<SharingOptions> sharing_for(Run& r) {
+  SharingOptions o;
+  o.quantize = r.s.quantize;
+  o.gptq = r.s.gptq;
+  if (!r.s.error_compensation || r.calib.empty() || r.retraining) return o;
+  const int n = std::min<int>(r.s.moment_images, static_cast<int>(r.calib.size()));
+  const std::vector<float> batch = probe_batch(r.calib, r.pre, n);
+  MomentOptions mo;
+  mo.threads = r.s.threads;
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    Task task(r.observer, "input statistics of every layer", n);
+    SQZ_ASSIGN_OR_RETURN(r.moments, collect_input_moments(r.model, batch.data(), n, mo,
+                                                           [&](int64_t done) {
+                                                             return task.advance(done);
+                                                           }));
+  }
+  char line[160];
+  std::snprintf(line, sizeof line,
+                "  codes by error compensation under each layer's input moments (%d images, "
+                "%.0f s)",
+                n, seconds_since(t0));
+  note(r.observer, line);
+  o.moments = &r.moments;
+  return o;
+}
+
 Status quantize_stage(Run& r) {
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(r.lists.calib));
   r.metadata = standard_metadata(r.s.model_path, pipeline_summary(r.s, r.lists));
   if (!r.lists.calib.empty()) add_calibration_fingerprints(calib_ids, &r.metadata);
   if (r.have_pre) r.metadata.push_back({kPreprocessKey, describe_preprocess(r.pre)});
   std::unique_ptr<BitTable> table;
+  stage(r.observer, 3,
+        r.s.target_bytes > 0
+            ? "weight sharing: widths towards " + std::to_string(r.s.target_bytes) + " bytes"
+            : "weight sharing: " + std::to_string(r.s.quantize.bits) + " bits");
+  SQZ_ASSIGN_OR_RETURN(SharingOptions sharing, sharing_for(r));
   if (r.s.target_bytes > 0) {
-    stage(r.observer, 3, "weight sharing: widths towards " + std::to_string(r.s.target_bytes) +
-                             " bytes");
     std::vector<float> probe;
     int n = 0;
     if (!r.calib.empty()) {
@@ -316,23 +364,21 @@ Status quantize_stage(Run& r) {
       probe.assign(r.train_set->x.begin(),
                    r.train_set->x.begin() + n * shape_numel(r.train_set->chw));
     }
-    SQZ_ASSIGN_OR_RETURN(BitTable t, measure_widths(r.model, r.s, probe, n, r.observer));
+    SQZ_ASSIGN_OR_RETURN(BitTable t, measure_widths(r.model, r.s, sharing, probe, n, r.observer));
     table = std::make_unique<BitTable>(std::move(t));
-  } else {
-    stage(r.observer, 3, "weight sharing: " + std::to_string(r.s.quantize.bits) + " bits");
   }
   if (r.retraining) {
     // The widths the allocation found (or the fixed ones), then weight sharing and centroid
     // fine-tuning with labels on the unquantized model.
     std::map<std::string, int> widths;
     if (table) {
-      SQZ_ASSIGN_OR_RETURN(Model sized, quantize_to_fit(r.model, r.s, table.get(), r.metadata));
+      SQZ_ASSIGN_OR_RETURN(Model sized, quantize_to_fit(r.model, r.s, sharing, table.get(), r.metadata));
       for (const Layer& l : sized.layers)
         if (l.quant.active()) widths[l.name] = l.quant.bits;
     }
     SQZ_RETURN_IF_ERROR(r.retraining->share_weights(r.model, widths));
   } else {
-    SQZ_ASSIGN_OR_RETURN(r.model, quantize_to_fit(r.model, r.s, table.get(), r.metadata));
+    SQZ_ASSIGN_OR_RETURN(r.model, quantize_to_fit(r.model, r.s, sharing, table.get(), r.metadata));
   }
   r.metadata.push_back({"widths", widths_summary(r.model)});
   detail(r.observer, "  widths: " + widths_summary(r.model));
@@ -425,6 +471,10 @@ Status check_compress_options(const CompressOptions& s) {
                       ErrorCode::kInvalidArgument, "--calib-split wants K/N with 1 <= K <= N");
   SQZ_RETURN_ERROR_IF(s.probe_images < 1, ErrorCode::kInvalidArgument,
                       "--probe-images must be at least 1");
+  SQZ_RETURN_ERROR_IF(s.moment_images < 1, ErrorCode::kInvalidArgument,
+                      "--moment-images must be at least 1");
+  SQZ_RETURN_ERROR_IF(!(s.gptq.damping >= 0) || !std::isfinite(s.gptq.damping),
+                      ErrorCode::kInvalidArgument, "the damping must be finite and >= 0");
   return Status::ok();
 }
 

@@ -77,8 +77,13 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
     const std::vector<int> best = top_k(s.row(i), n, 5);
     if (images.labels[i] >= 0) {
       ++a.labelled;
-      t1 += best[0] == images.labels[i];
-      t5 += std::find(best.begin(), best.end(), images.labels[i]) != best.end();
+      const bool one = best[0] == images.labels[i];
+      const bool five = std::find(best.begin(), best.end(), images.labels[i]) != best.end();
+      t1 += one;
+      t5 += five;
+      a.hits.push_back(static_cast<int8_t>(one | five << 1));
+    } else {
+      a.hits.push_back(-1);
     }
     if (reference) {
       agree += best[0] == top_k(reference->row(i), n, 1)[0];

@@ -65,6 +65,31 @@ std::string points_markdown(const ReportData& r) {
   return out;
 }
 
+std::string interval(double lo, double hi) {
+  return "[" + fmt("%+.1f", 100 * lo) + ", " + fmt("%+.1f", 100 * hi) + "]";
+}
+
+std::string pooled_markdown(const ReportData& r) {
+  std::string out =
+      "| target | files | largest file | vs AlexNet | images | Δ top-1 | 95% interval | Δ top-5 | "
+      "95% interval | agreement | KL |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+      "---: | ---: | ---: |\n";
+  for (const PooledPoint& g : r.pooled)
+    out += "| " + std::to_string(g.target_bytes) + " | " + std::to_string(g.points.size()) + " | " +
+           std::to_string(g.max_bytes) + " | " +
+           fmt("%.1fx", double(kAlexNetBytes) / double(g.max_bytes)) + " | " +
+           std::to_string(g.images) + " | " + fmt("%+.1f", 100 * g.delta_top1) + " | " +
+           interval(g.top1_lo, g.top1_hi) + " | " + fmt("%+.1f", 100 * g.delta_top5) + " | " +
+           interval(g.top5_lo, g.top5_hi) + " | " + pct(g.agreement) + " | " +
+           (g.mean_kl < 0 ? "-" : fmt("%.4f", g.mean_kl)) + " |\n";
+  return out;
+}
+
+const char* kPooledNote =
+    "Files that aimed at the same target (the calibration folds of one point) pooled: every "
+    "(file, held-out image) pair once, the change against the uncompressed model on the same "
+    "images, in points, with a paired bootstrap 95% interval (2000 resamples).\n";
+
 std::string accuracy_note(const ReportData& r) {
   if (r.points.empty() || r.points[0].images == 0)
     return "Accuracy not measured (give --images).\n";
@@ -110,12 +135,35 @@ std::string layer_chart(const ReportData& r) {
   return stacked_bar_chart_svg(names, stacks, o);
 }
 
+// Pooled points: the change in accuracy against size, which is what a frontier is about.
+std::string delta_chart(const ReportData& r) {
+  Series d1{"Δ top-1, pooled over folds", {}, {}, false, false, false, {}, {}};
+  Series d5{"Δ top-5, pooled over folds", {}, {}, true, false, false, {}, {}};
+  for (const PooledPoint& g : r.pooled) {
+    const double kb = static_cast<double>(g.max_bytes) / 1e3;
+    d1.x.push_back(kb), d1.y.push_back(100 * g.delta_top1);
+    d1.lo.push_back(100 * g.top1_lo), d1.hi.push_back(100 * g.top1_hi);
+    d5.x.push_back(kb), d5.y.push_back(100 * g.delta_top5);
+    d5.lo.push_back(100 * g.top5_lo), d5.hi.push_back(100 * g.top5_hi);
+  }
+  ChartOptions o;
+  o.title = "Accuracy change against size (95% bootstrap intervals)";
+  o.x_label = "file size (kB)";
+  o.y_label = "change vs uncompressed (points)";
+  o.width = 860;
+  o.guides = {{0, false, "uncompressed model"}, {470, true, "paper: 0.47 MB"}};
+  o.bands = {{-1, 0, "within 1 point"}};
+  return line_chart_svg({d1, d5}, o);
+}
+
 std::string accuracy_chart(const ReportData& r) {
+  if (!r.pooled.empty()) return delta_chart(r);
   // Each model's reference is measured on that model's held-out images (they differ between
   // calibration folds), so the uncompressed model is drawn as points beside each model's.
-  Series t1{"top-1", {}, {}, false, true}, t5{"top-5", {}, {}, false, true};
-  Series r1{"uncompressed top-1, same images", {}, {}, false, true, true};
-  Series r5{"uncompressed top-5, same images", {}, {}, false, true, true};
+  Series t1{"top-1", {}, {}, false, true, false, {}, {}};
+  Series t5{"top-5", {}, {}, false, true, false, {}, {}};
+  Series r1{"uncompressed top-1, same images", {}, {}, false, true, true, {}, {}};
+  Series r5{"uncompressed top-5, same images", {}, {}, false, true, true, {}, {}};
   for (const ModelPoint& p : r.points) {
     if (p.top1 < 0) continue;
     const double kb = static_cast<double>(p.bytes) / 1e3;
@@ -127,7 +175,8 @@ std::string accuracy_chart(const ReportData& r) {
   }
   // The paper's point: SqueezeNet + Deep Compression, 0.47 MB, 57.5% / 80.3% top-1 / top-5
   // on the ImageNet validation set (Iandola et al. 2016, Table 2).
-  Series paper{"paper 0.47 MB (ImageNet val)", {470, 470}, {57.5, 80.3}, false, true};
+  Series paper{"paper 0.47 MB (ImageNet val)", {470, 470}, {57.5, 80.3}, false, true, false,
+               {}, {}};
   std::vector<Series> series = {t1, t5};
   if (!r1.x.empty()) series.insert(series.end(), {r1, r5});
   series.push_back(paper);
@@ -180,6 +229,9 @@ std::string report_markdown(const ReportData& r) {
   out += "\n## Per-layer ledger (bytes)\n\n" + ledger_markdown(r);
   if (!r.points.empty() && r.points[0].images > 0)
     out += "\n## Accuracy against size\n\n" + points_markdown(r);
+  if (!r.pooled.empty())
+    out += "\n## Pooled over calibration folds\n\n" + std::string(kPooledNote) + "\n" +
+           pooled_markdown(r);
   return out;
 }
 
@@ -217,6 +269,21 @@ std::string report_json(const ReportData& r) {
                            {"agreement", opt(p.agreement)},
                            {"mean_kl", opt(p.mean_kl)}});
   }
+  j["pooled"] = nlohmann::json::array();
+  for (const PooledPoint& g : r.pooled) {
+    nlohmann::json files = nlohmann::json::array();
+    for (size_t i : g.points) files.push_back(r.points[i].path);
+    j["pooled"].push_back({{"target_bytes", g.target_bytes},
+                           {"models", files},
+                           {"max_bytes", g.max_bytes},
+                           {"images", g.images},
+                           {"delta_top1", g.delta_top1},
+                           {"delta_top1_ci95", {g.top1_lo, g.top1_hi}},
+                           {"delta_top5", g.delta_top5},
+                           {"delta_top5_ci95", {g.top5_lo, g.top5_hi}},
+                           {"agreement", opt(g.agreement)},
+                           {"mean_kl", opt(g.mean_kl)}});
+  }
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
@@ -244,8 +311,12 @@ std::string report_html(const ReportData& r) {
   out += "<figure id=\"layers\">\n" + layer_chart(r) + "</figure>\n";
   out += "<h2>Accuracy against size</h2>\n";
   if (!r.points.empty() && r.points[0].images > 0)
-    out += md_table_to_html(points_markdown(r)) + "<figure id=\"accuracy\">\n" + accuracy_chart(r) +
-           "</figure>\n";
+    out += md_table_to_html(points_markdown(r)) +
+           (r.pooled.empty() ? ""
+                             : "<h3>Pooled over calibration folds</h3>\n<p>" +
+                                   xml_escape(kPooledNote) + "</p>\n" +
+                                   md_table_to_html(pooled_markdown(r))) +
+           "<figure id=\"accuracy\">\n" + accuracy_chart(r) + "</figure>\n";
   else
     out += "<p>Not measured: run report with --images.</p>\n";
   return out + "</body>\n</html>\n";

@@ -1,5 +1,6 @@
 // report's measurements: the ledger of the first file, each file on the images it was not
 // calibrated on, and the paper-style stages.
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -62,6 +63,18 @@ Scores subset(const Scores& all, const std::vector<size_t>& keep) {
   return s;
 }
 
+// The target_bytes compress recorded in the file's pipeline summary, or 0.
+int64_t recorded_target(const format::Metadata& metadata) {
+  for (const auto& [key, value] : metadata) {
+    if (key != "pipeline") continue;
+    const size_t at = value.find(" target_bytes=");
+    if (at == std::string::npos) return 0;
+    const long long t = std::strtoll(value.c_str() + at + 14, nullptr, 10);
+    return t > 0 && t < (int64_t{1} << 40) ? t : 0;
+  }
+  return 0;
+}
+
 // Measures one model on the images it was not calibrated on.
 Result<ModelPoint> measure_point(const std::string& path, const format::SqzFile& f,
                                  const ImageSet& images, const Scores* reference, int threads,
@@ -69,6 +82,7 @@ Result<ModelPoint> measure_point(const std::string& path, const format::SqzFile&
   ModelPoint p;
   p.path = path;
   p.bytes = static_cast<int64_t>(f.file_bytes);
+  p.target_bytes = recorded_target(f.metadata);
   if (images.inputs.empty()) return p;
   SQZ_ASSIGN_OR_RETURN(auto overlap, calibration_overlap(f.metadata, images.paths));
   const std::set<std::string> skip(overlap.begin(), overlap.end());
@@ -88,10 +102,12 @@ Result<ModelPoint> measure_point(const std::string& path, const format::SqzFile&
   if (reference) ref = subset(*reference, keep);
   const Accuracy a = measure_accuracy(scores, held_out, reference ? &ref : nullptr);
   if (a.labelled) p.top1 = a.top1, p.top5 = a.top5;
+  p.hits = a.hits;
   if (reference) {
     p.agreement = a.agreement, p.mean_kl = a.mean_kl;
     const Accuracy ra = measure_accuracy(ref, held_out, nullptr);
     if (ra.labelled) p.reference_top1 = ra.top1, p.reference_top5 = ra.top5;
+    p.reference_hits = ra.hits;
   }
   return p;
 }
@@ -180,6 +196,7 @@ Result<ReportData> build_report(const ReportOptions& s, Observer* observer) {
     r.points.push_back(p);
   }
   fill_stages(&r);
+  r.pooled = pool_points(r.points);
   return r;
 }
 

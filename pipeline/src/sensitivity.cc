@@ -104,7 +104,7 @@ std::string sensitivity_svg(const Model& model, const Sensitivity& s, int64_t im
   std::vector<Series> series;
   for (const Layer& l : model.layers) {
     if (l.op != OpKind::kConvolution) continue;
-    Series line{l.name, {1.0}, {100.0}, false, false};
+    Series line{l.name, {1.0}, {100.0}, false, false, false, {}, {}};
     for (const SensitivityPoint& p : s.points)
       if (p.layer == l.name) line.x.push_back(p.density), line.y.push_back(100 * p.acc.agreement);
     series.push_back(line);
@@ -115,7 +115,9 @@ std::string sensitivity_svg(const Model& model, const Sensitivity& s, int64_t im
                      "top-1 agreement with the unpruned model (%)",
                      900,
                      std::max(460, 60 + 15 * static_cast<int>(series.size())),
-                     true};
+                     true,
+                     {},
+                     {}};
   return line_chart_svg(series, chart);
 }
 

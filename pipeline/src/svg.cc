@@ -161,13 +161,28 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions& o) {
-  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+namespace {
+
+// The data range of a line chart: every point, error bar, guide and band.
+void chart_range(const std::vector<Series>& series, const ChartOptions& o, double* x0, double* x1,
+                 double* y0, double* y1) {
+  auto see_x = [&](double x) { *x0 = std::min(*x0, x), *x1 = std::max(*x1, x); };
+  auto see_y = [&](double y) { *y0 = std::min(*y0, y), *y1 = std::max(*y1, y); };
   for (const Series& s : series)
     for (size_t i = 0; i < s.x.size(); ++i) {
-      x0 = std::min(x0, s.x[i]), x1 = std::max(x1, s.x[i]);
-      y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
+      see_x(s.x[i]);
+      see_y(s.y[i]);
+      if (i < s.lo.size() && i < s.hi.size()) see_y(s.lo[i]), see_y(s.hi[i]);
     }
+  for (const Guide& g : o.guides) g.vertical ? see_x(g.value) : see_y(g.value);
+  for (const Band& b : o.bands) see_y(b.lo), see_y(b.hi);
+}
+
+}  // namespace
+
+std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions& o) {
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  chart_range(series, o, &x0, &x1, &y0, &y1);
   if (!std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) y1 = y0 + 1;
@@ -200,11 +215,32 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
          "\" text-anchor=\"middle\">" + xml_escape(o.x_label) + "</text>\n";
   svg += "<text transform=\"translate(16," + num(top + ph / 2) +
          ") rotate(-90)\" text-anchor=\"middle\">" + xml_escape(o.y_label) + "</text>\n";
+  for (const Band& b : o.bands) {
+    svg += "<rect x=\"" + num(left) + "\" y=\"" + num(py(b.hi)) + "\" width=\"" + num(pw) +
+           "\" height=\"" + num(py(b.lo) - py(b.hi)) + "\" fill=\"#2ca02c\" fill-opacity=\"0.12\"/>\n";
+    svg += text(left + 6, py(b.lo) - 5, b.label, "start", " font-size=\"11\" fill=\"#2a6f2a\"");
+  }
+  for (const Guide& g : o.guides) {
+    const double gx = px(g.value), gy = py(g.value);
+    svg += g.vertical ? "<line x1=\"" + num(gx) + "\" x2=\"" + num(gx) + "\" y1=\"" + num(top) +
+                            "\" y2=\"" + num(top + ph) + "\""
+                      : "<line x1=\"" + num(left) + "\" x2=\"" + num(left + pw) + "\" y1=\"" +
+                            num(gy) + "\" y2=\"" + num(gy) + "\"";
+    svg += " stroke=\"#555\" stroke-width=\"1.2\" stroke-dasharray=\"5 4\"/>\n";
+    svg += g.vertical ? text(gx - 4, top + 14, g.label, "end", " font-size=\"11\"")
+                      : text(left + pw - 6, gy - 5, g.label, "end", " font-size=\"11\"");
+  }
   for (size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
     const std::string color = kPalette[k % 10];
     std::string points;
     for (size_t i = 0; i < s.x.size(); ++i) points += num(px(s.x[i])) + "," + num(py(s.y[i])) + " ";
+    for (size_t i = 0; i < s.x.size() && i < s.lo.size() && i < s.hi.size(); ++i) {
+      const double ex = px(s.x[i]);
+      svg += "<path d=\"M" + num(ex) + " " + num(py(s.lo[i])) + "V" + num(py(s.hi[i])) + "M" +
+             num(ex - 4) + " " + num(py(s.lo[i])) + "h8M" + num(ex - 4) + " " + num(py(s.hi[i])) +
+             "h8\" stroke=\"" + color + "\" stroke-width=\"1.3\" fill=\"none\"/>\n";
+    }
     if (!s.points_only && s.x.size() > 1)
       svg += "<polyline fill=\"none\" stroke=\"" + color + "\" stroke-width=\"1.6\"" +
              (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + " points=\"" + points + "\"/>\n";

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "nearest.h"
+
 namespace sqz::quant {
 namespace {
 
@@ -12,13 +14,7 @@ int bits_for(const QuantizeOptions& o, const std::string& name) {
   return it == o.layer_bits.end() ? o.bits : it->second;
 }
 
-// Index of the nearest centroid (ties go to the lower one). REQUIRES: c ascending, non-empty.
-uint8_t nearest(const std::vector<float>& c, float x) {
-  size_t hi = static_cast<size_t>(std::upper_bound(c.begin(), c.end(), x) - c.begin());
-  if (hi == 0) return 0;
-  if (hi == c.size()) return static_cast<uint8_t>(c.size() - 1);
-  return static_cast<uint8_t>(x - c[hi - 1] <= c[hi] - x ? hi - 1 : hi);
-}
+using detail::nearest;
 
 // Uniform cells of width step (cell = round(x / step)): cells' weighted means as centroids.
 std::vector<double> uniform_cells(const WeightedPoints& p, double step) {

@@ -77,6 +77,7 @@ struct Net::Impl {
   std::vector<ConvPlan> convs;  // per layer
   std::vector<LayerProfile> profiles;
   bool profiling = false;
+  Net::ConvInputHook conv_input_hook;
   std::unique_ptr<ThreadPool> pool;
   std::vector<AlignedFloats> scratch;  // per thread
   std::vector<AlignedFloats> cols;     // per thread: one im2col block
@@ -438,6 +439,7 @@ void Net::Impl::run_conv(size_t i) {
   for (int64_t b = 0; b < batch; ++b) {
     ins[b] = blob_ptr(l.inputs[0], b);
     outs[b] = p.pad_only ? pad_tmp.data() + b * run_out : blob_ptr(l.output, b);
+    if (conv_input_hook) conv_input_hook(l.name, ins[b]);
   }
   if (!p.op) {  // reference path
     for (int64_t b = 0; b < batch; ++b)
@@ -632,6 +634,7 @@ Status Net::forward(const float* input, int64_t batch, std::vector<float>* outpu
   return Status::ok();
 }
 
+void Net::set_conv_input_hook(ConvInputHook hook) { impl_->conv_input_hook = std::move(hook); }
 void Net::set_profiling(bool on) { impl_->profiling = on; }
 std::vector<LayerProfile> Net::profile() const { return impl_->profiles; }
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -13,6 +14,7 @@
 #include "sqz/pipeline/calibrate.h"
 #include "sqz/pipeline/compress.h"
 #include "sqz/pipeline/image_split.h"
+#include "sqz/pipeline/report.h"
 #include "sqz/pipeline/stage_table.h"
 #include "sqz/quantize/quantize.h"
 #include "sqz/runtime/net.h"
@@ -81,6 +83,84 @@ TEST_CASE("allocate_bits: fits the target, narrowing where a byte costs least") 
         std::string::npos);
 }
 
+namespace {
+
+// A random table: `layers` layers at widths 3..6, sizes growing and costs falling with the width.
+P::BitTable random_table(std::mt19937& rng, int layers) {
+  P::BitTable t;
+  t.fixed_bytes = 50 + rng() % 100;
+  for (int l = 0; l < layers; ++l) {
+    P::LayerCosts c{"l" + std::to_string(l), {}, {}};
+    int64_t bytes = 20 + rng() % 200;
+    double kl = 0.5 + (rng() % 1000) / 100.0;
+    for (int b = 3; b <= 6; ++b) {
+      c.bytes[b] = bytes;
+      c.kl[b] = kl;
+      bytes += 10 + rng() % 150;
+      kl *= (rng() % 90) / 100.0;
+    }
+    t.layers.push_back(c);
+  }
+  return t;
+}
+
+double predicted_cost(const P::BitTable& t, const std::map<std::string, int>& bits) {
+  double s = 0;
+  for (const P::LayerCosts& c : t.layers) s += c.kl.at(bits.at(c.layer));
+  return s;
+}
+
+// The smallest summed cost within the target, by trying every choice.
+double brute_force_cost(const P::BitTable& t, int64_t target) {
+  double best = 1e300;
+  std::map<std::string, int> bits;
+  const std::function<void(size_t)> walk = [&](size_t l) {
+    if (l == t.layers.size()) {
+      if (P::allocated_bytes(t, bits) <= target) best = std::min(best, predicted_cost(t, bits));
+      return;
+    }
+    for (const auto& [b, unused] : t.layers[l].bytes) {
+      bits[t.layers[l].layer] = b;
+      walk(l + 1);
+    }
+  };
+  walk(0);
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("allocate_bits: optimal, within the target, never worse with more bytes") {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 12; ++trial) {
+    const P::BitTable t = random_table(rng, 2 + trial % 5);
+    int64_t lo = t.fixed_bytes, hi = t.fixed_bytes;
+    for (const P::LayerCosts& c : t.layers) lo += c.bytes.begin()->second, hi += c.bytes.rbegin()->second;
+    double last = 1e300;
+    for (int64_t target = lo; target <= hi + 20; target += 1 + (hi - lo) / 60) {
+      INFO("trial " << trial << ", target " << target);
+      auto bits = P::allocate_bits(t, target);
+      REQUIRE(bits.is_ok());
+      CHECK(P::allocated_bytes(t, *bits) <= target);
+      const double cost = predicted_cost(t, *bits);
+      CHECK(cost <= last);  // monotone in the target
+      CHECK(cost == doctest::Approx(brute_force_cost(t, target)));
+      last = cost;
+    }
+    CHECK_FALSE(P::allocate_bits(t, lo - 1).is_ok());
+  }
+}
+
+TEST_CASE("allocate_bits: a pinned layer (one width in its table) keeps it") {
+  P::BitTable t = two_layer_table();
+  t.layers[1].bytes = {{4, 40}};
+  t.layers[1].kl = {{4, 3.0}};
+  auto bits = P::allocate_bits(t, 200);
+  REQUIRE(bits.is_ok());
+  CHECK(bits->at("a") == 5);
+  CHECK(bits->at("b") == 4);
+}
+
 TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer bits") {
   Model m = test::tiny_squeezenet(3, 19, 4, 0.7);
   std::mt19937 rng(1);
@@ -94,7 +174,7 @@ TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer 
   REQUIRE((*net)->forward(probe.data(), n, &teacher).is_ok());
   quant::QuantizeOptions q;
   int calls = 0;
-  auto table = P::measure_bit_costs(m, q, {}, {2, 4, 6}, probe.data(), n, teacher, 1,
+  auto table = P::measure_bit_costs(m, P::SharingOptions{q, nullptr, {}}, {}, {2, 4, 6}, probe.data(), n, teacher, 1,
                                     [&](int done, int total) {
                                       ++calls;
                                       CHECK(done <= total);
@@ -288,4 +368,73 @@ TEST_CASE("compress: cancellation and bad options are errors, not crashes") {
   o = f.options();
   o.model_path = f.dir.file("missing.onnx");
   CHECK(P::compress(o, nullptr).status().message().find("missing.onnx") != std::string::npos);
+}
+
+namespace {
+
+P::ModelPoint point_with(int64_t target, int64_t bytes, std::vector<int8_t> hits,
+                         std::vector<int8_t> reference) {
+  P::ModelPoint p;
+  p.path = "m" + std::to_string(bytes) + ".sqz";
+  p.bytes = bytes;
+  p.target_bytes = target;
+  p.images = static_cast<int64_t>(hits.size());
+  p.hits = std::move(hits);
+  p.reference_hits = std::move(reference);
+  p.agreement = 0.5;
+  p.mean_kl = 0.1;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("pool_points: folds of one target pooled pair by pair, with a bootstrap interval") {
+  // Fold 1: top-1 (model, reference) per image (1,1) (0,1) (1,0) (0,1): delta -1 of 4.
+  // Fold 2: (1,1) (1,1) (0,0) (1,0) (-1 = unlabelled, skipped): delta +1 of 4.
+  // Top-5 is right everywhere except fold 2's last labelled image for the reference.
+  std::vector<P::ModelPoint> points = {
+      point_with(1000, 990, {3, 2, 3, 2}, {3, 3, 2, 3}),
+      point_with(2000, 1990, {3}, {3}),
+      point_with(1000, 995, {3, 3, 2, 3, -1}, {3, 3, 2, 0, 3}),
+      point_with(0, 500, {3}, {0}),  // no target: not pooled
+  };
+  points[2].agreement = 1.0, points[2].images = 4;
+  const auto pooled = P::pool_points(points, 500, 7);
+  REQUIRE(pooled.size() == 2);
+  const P::PooledPoint& g = pooled[0];
+  CHECK(g.target_bytes == 1000);
+  CHECK(g.points == std::vector<size_t>{0, 2});
+  CHECK(g.max_bytes == 995);
+  CHECK(g.images == 8);
+  CHECK(g.delta_top1 == doctest::Approx(0.0));
+  CHECK(g.delta_top5 == doctest::Approx(1.0 / 8));
+  CHECK(g.top1_lo < 0);
+  CHECK(g.top1_hi > 0);
+  CHECK(g.top1_lo >= -1);
+  CHECK(g.top5_lo <= g.delta_top5);
+  CHECK(g.top5_hi >= g.delta_top5);
+  CHECK(g.agreement == doctest::Approx(0.75));  // weighted by images: (0.5 * 4 + 1.0 * 4) / 8
+  CHECK(g.mean_kl == doctest::Approx(0.1));
+  // One pair: the interval collapses onto it. And the same seed gives the same interval.
+  CHECK(pooled[1].target_bytes == 2000);
+  CHECK(pooled[1].top1_lo == 0);
+  CHECK(pooled[1].top1_hi == 0);
+  const auto again = P::pool_points(points, 500, 7);
+  CHECK(again[0].top1_lo == g.top1_lo);
+  CHECK(again[0].top1_hi == g.top1_hi);
+}
+
+TEST_CASE("report chart: pooled points drawn as change against size, with the paper's line") {
+  P::ReportData r;
+  r.points = {point_with(1000, 990, {3, 2}, {3, 3}), point_with(1000, 995, {3, 3}, {2, 3})};
+  r.points[0].top1 = r.points[1].top1 = 0.5;
+  r.pooled = P::pool_points(r.points, 100, 1);
+  const std::string svg = P::report_accuracy_svg(r);
+  CHECK(svg.find("Δ top-1, pooled over folds") != std::string::npos);
+  CHECK(svg.find("paper: 0.47 MB") != std::string::npos);
+  CHECK(svg.find("within 1 point") != std::string::npos);
+  CHECK(svg.find("<path d=\"M") != std::string::npos);  // error bars
+  r.pooled.clear();
+  const std::string scatter = P::report_accuracy_svg(r);
+  CHECK(scatter.find("pooled") == std::string::npos);
 }

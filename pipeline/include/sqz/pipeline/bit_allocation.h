@@ -1,8 +1,10 @@
 // Per-layer bit widths towards a target file size: each convolution is quantized alone at
 // every candidate width, its cost measured as the mean KL divergence of the network's outputs
-// from the uncompressed ones on a few probe images and its size as its .sqz LAYER section;
-// then widths are lowered greedily where the measured cost per byte saved is smallest
-// (a measured variant of the rate-distortion allocation of Choi et al. 2017 / HAWQ).
+// from the uncompressed ones on a few probe images and its size as its .sqz LAYER section
+// (a measured rate-distortion curve per layer); then the widths with the smallest summed cost
+// within the byte budget are found exactly, by dynamic programming over bytes (a
+// multiple-choice knapsack; cf. the rate-distortion allocation of Choi et al. 2017, HAWQ-V3's
+// integer program, Yao et al. 2021).
 #pragma once
 
 #include <cstdint>
@@ -14,12 +16,13 @@
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
 #include "sqz/format/sqz_file.h"
-#include "sqz/quantize/quantize.h"
+#include "sqz/pipeline/weight_sharing.h"
 
 namespace sqz::pipeline {
 
 struct LayerCosts {
   std::string layer;
+  // The widths the layer may take (a pinned layer: its own only), each with
   std::map<int, int64_t> bytes;  // bits -> bytes of the layer's section
   std::map<int, double> kl;      // bits -> mean KL divergence, nats (made monotone in bits)
 };
@@ -30,17 +33,20 @@ struct BitTable {
 };
 
 // Measures every layer at every width in `widths` (ascending). probe: n images (NCHW);
-// teacher: their n x classes outputs from `model`. Layers pinned in base.layer_bits keep
-// their width. Sizes are of files written with `encoding` (its float codings and metadata).
-// progress(done, total) after each measurement.
-Result<BitTable> measure_bit_costs(const Model& model, const quant::QuantizeOptions& base,
+// teacher: their n x classes outputs from `model`. Layers pinned in
+// sharing.quantize.layer_bits keep their width. Each trial shares weights as `sharing` says
+// (data-aware codes when it has input moments). Sizes are of files written with `encoding`
+// (its float codings and metadata). progress(done, total) after each measurement.
+Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sharing,
                                    const format::SqzEncodeOptions& encoding,
                                    const std::vector<int>& widths, const float* probe, int64_t n,
                                    const std::vector<float>& teacher, int threads,
                                    const std::function<void(int, int)>& progress);
 
-// Widths per layer with the smallest summed cost whose total size is at most target_bytes
-// (greedy on cost per byte). kInvalidArgument when even the narrowest widths do not fit.
+// Widths per layer with the smallest summed cost whose total size is at most target_bytes:
+// exact up to bytes rounded up to a unit of at most 1/100000 of the widest total (so the
+// sizes are never under-counted). More bytes never give a larger cost. kInvalidArgument when
+// even the narrowest widths do not fit.
 Result<std::map<std::string, int>> allocate_bits(const BitTable& table, int64_t target_bytes);
 
 // Total bytes of a choice of widths.

@@ -21,6 +21,7 @@
 #include "sqz/pipeline/retrain.h"
 #include "sqz/pipeline/stage_table.h"
 #include "sqz/prune/prune.h"
+#include "sqz/quantize/gptq.h"
 #include "sqz/quantize/quantize.h"
 
 namespace sqz::pipeline {
@@ -46,6 +47,12 @@ struct CompressOptions {
   int64_t target_bytes = 0;
   std::vector<int> widths = {3, 4, 5, 6, 7, 8};
   int probe_images = 24;
+  // Codes (which centroid each weight takes) by error compensation under each layer's input
+  // moments from moment_images calibration images (quant::assign_codes), or, off or without
+  // calibration images, the nearest centroid.
+  bool error_compensation = true;
+  int moment_images = 128;
+  quant::GptqOptions gptq;
   format::SqzEncodeOptions encoding;  // its float codings; metadata is the pipeline's own
 
   // Images: calibration from calib_dir, read recursively (all, or fold calib_fold of the

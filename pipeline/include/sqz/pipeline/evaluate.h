@@ -48,6 +48,7 @@ struct Accuracy {
   double top1 = 0, top5 = 0;  // over labelled images, fractions
   double agreement = -1;      // top-1 agreement with a reference, fraction (-1: none)
   double mean_kl = -1;        // mean KL(reference softmax || model softmax), nats
+  std::vector<int8_t> hits;   // per image: -1 unlabelled, else 1 (top-1 right) | 2 (top-5)
 };
 
 // KL(softmax(reference) || softmax(scores)) of one row of n scores, in nats.

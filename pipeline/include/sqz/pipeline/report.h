@@ -21,7 +21,28 @@ struct ModelPoint {
   int64_t excluded = 0;  // images skipped because the model was calibrated on them
   double top1 = -1, top5 = -1, agreement = -1, mean_kl = -1;
   double reference_top1 = -1, reference_top5 = -1;  // the reference on the same images
+  int64_t target_bytes = 0;  // the target compress aimed at (recorded in the file), 0: none
+  // Per held-out image, model and reference: -1 unlabelled, else 1 (top-1 right) | 2 (top-5).
+  std::vector<int8_t> hits, reference_hits;
 };
+
+// Files that aimed at the same target (the calibration folds of one frontier point), pooled:
+// every (file, held-out image) pair counts once, model and reference on the same image.
+struct PooledPoint {
+  int64_t target_bytes = 0;
+  std::vector<size_t> points;  // indices into ReportData::points
+  int64_t max_bytes = 0;       // the largest file of the group
+  int64_t images = 0;          // labelled (file, image) pairs
+  double delta_top1 = 0, delta_top5 = 0;  // model minus reference, fractions
+  // Paired bootstrap 95% intervals of the deltas (percentile; the pairs resampled).
+  double top1_lo = 0, top1_hi = 0, top5_lo = 0, top5_hi = 0;
+  double agreement = -1, mean_kl = -1;  // weighted by each file's images
+};
+
+// Groups the measured points by target (points without one, or without a reference on
+// labelled images, are left out), in ascending target. Deterministic for a seed.
+std::vector<PooledPoint> pool_points(const std::vector<ModelPoint>& points, int resamples = 2000,
+                                     uint64_t seed = 1);
 
 // One row of the per-layer ledger: bytes by part, summing (with the file rows) to the file.
 struct LedgerLine {
@@ -40,6 +61,7 @@ struct ReportData {
   std::vector<LedgerLine> layers;  // per convolution
   std::vector<std::pair<std::string, int64_t>> file_parts;  // header, directory, graph, ...
   std::vector<ModelPoint> points;  // every model given, the first one first
+  std::vector<PooledPoint> pooled;  // points grouped by target (with a reference)
   int64_t images = 0;              // held-out images behind the first model's accuracy
 };
 

@@ -13,12 +13,28 @@ struct Series {
   bool dashed = false;
   bool points_only = false;
   bool hollow = false;  // markers drawn as rings (e.g. a reference beside the measured points)
+  std::vector<double> lo, hi;  // empty, or an error bar per point from lo[i] to hi[i]
+};
+
+// A straight line across the plot at x = value (vertical) or y = value, labelled.
+struct Guide {
+  double value = 0;
+  bool vertical = false;
+  std::string label;
+};
+
+// A shaded horizontal band from y = lo to y = hi, labelled.
+struct Band {
+  double lo = 0, hi = 0;
+  std::string label;
 };
 
 struct ChartOptions {
   std::string title, x_label, y_label;
   int width = 760, height = 420;
   bool legend = true;
+  std::vector<Guide> guides;  // line charts only
+  std::vector<Band> bands;    // line charts only
 };
 
 // An <svg> element (no XML prolog) plotting every series on shared linear axes.

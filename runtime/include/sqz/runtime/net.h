@@ -4,6 +4,7 @@
 // form (CSR positions + uint8 codebook indices); the Model's dense weights are not kept.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,12 @@ class Net {
 
   // Bytes the convolutions keep: packed weights or codes, indices, codebooks, biases.
   int64_t weight_bytes() const;
+
+  // Called before each convolution runs, once per image of the batch, with the layer's name
+  // and its input (C x H x W floats, valid during the call): how calibration statistics of
+  // every layer's input are gathered in one pass. An empty function removes the hook.
+  using ConvInputHook = std::function<void(const std::string& layer, const float* chw)>;
+  void set_conv_input_hook(ConvInputHook hook);
 
   void set_profiling(bool on);
   std::vector<LayerProfile> profile() const;

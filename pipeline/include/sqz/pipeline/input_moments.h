@@ -1,0 +1,37 @@
+// The second moment of every convolution's input on calibration images (quant::InputMoment),
+// gathered in one pass of the runtime over the images: what data-aware code assignment
+// (quant::assign_codes) needs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+#include "sqz/quantize/gptq.h"
+
+namespace sqz::pipeline {
+
+struct MomentOptions {
+  int threads = 1;
+  // Receptive fields per image and layer, evenly spaced over the output positions: spatial
+  // neighbours are nearly redundant, and the sums cost k^2 per field.
+  int64_t max_positions = 1024;
+};
+
+// For every convolution of `model`, by layer name, over n inputs (N x C x H x W floats).
+// progress(images done) may return an error to stop (e.g. kInterrupted).
+Result<std::map<std::string, quant::InputMoment>> collect_input_moments(
+    const Model& model, const float* inputs, int64_t n, const MomentOptions& options,
+    const std::function<Status(int64_t)>& progress);
+
+// One layer's receptive fields at the chosen positions of one CHW input, as rows of k floats
+// per group: fields[(g * positions + p) * k + j] (j in the weights' (c, y, x) order, 0 in the
+// padding). positions: output offsets oy * out_w + ox.
+void receptive_fields(const Layer& layer, const Shape& in_chw, const Shape& out_chw,
+                      const float* input, const std::vector<int64_t>& positions,
+                      std::vector<float>* fields);
+
+}  // namespace sqz::pipeline

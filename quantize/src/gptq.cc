@@ -1,0 +1,319 @@
+// Error-compensating code assignment (gptq.h). A layer's rows (output channels) are
+// independent given H, so each group is solved once: H damped and permuted, its inverse
+// factored, then every row of the group swept through the positions in that order.
+#include "sqz/quantize/gptq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "nearest.h"
+
+namespace sqz::quant {
+namespace {
+
+using detail::nearest;
+
+// The rows of one group in the sweep's position order (perm[i] = OIHW offset in the row).
+struct GroupRows {
+  int64_t k = 0, count = 0;
+  std::vector<int64_t> perm;
+  std::vector<double> w;         // count x k weights, moved by the sweep
+  std::vector<uint8_t> stored;   // count x k
+  std::vector<int> code;         // count x k: the code chosen, -1 where pruned
+};
+
+// The damped, permuted k x k block of group g: dead inputs (H[i][i] == 0) get 1 on the
+// diagonal (their weights then only meet their own rounding), then damping x mean diagonal.
+std::vector<double> damped_block(const InputMoment& m, int64_t g, const std::vector<int64_t>& perm,
+                                 double damping) {
+  const int64_t k = m.k;
+  const double* h = m.h.data() + g * k * k;
+  double mean = 0;
+  for (int64_t i = 0; i < k; ++i) mean += h[i * k + i];
+  mean = mean > 0 ? mean / static_cast<double>(k) : 1.0;
+  std::vector<double> out(static_cast<size_t>(k * k));
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j) out[i * k + j] = h[perm[i] * k + perm[j]];
+  for (int64_t i = 0; i < k; ++i) {
+    double& d = out[i * k + i];
+    if (d <= 0) d = 1;
+    d += damping * mean;
+  }
+  return out;
+}
+
+// In place: the lower Cholesky factor of a symmetric positive definite a (upper part zeroed).
+bool cholesky_lower(std::vector<double>& a, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    double d = a[j * n + j];
+    for (int64_t p = 0; p < j; ++p) d -= a[j * n + p] * a[j * n + p];
+    if (!(d > 0) || !std::isfinite(d)) return false;
+    d = std::sqrt(d);
+    a[j * n + j] = d;
+    for (int64_t i = j + 1; i < n; ++i) {
+      double s = a[i * n + j];
+      for (int64_t p = 0; p < j; ++p) s -= a[i * n + p] * a[j * n + p];
+      a[i * n + j] = s / d;
+    }
+    for (int64_t i = 0; i < j; ++i) a[i * n + j] = 0;
+  }
+  return true;
+}
+
+// U upper triangular with H^-1 = U^T U (GPTQ's factor): row i of U is row i of the inverse of
+// H restricted to positions i.. (those not yet assigned), divided by the square root of its
+// diagonal.
+bool inverse_upper_factor(std::vector<double> h, int64_t n, std::vector<double>* u) {
+  if (!cholesky_lower(h, n)) return false;
+  // inv = L^-1 (lower), by forward substitution column by column.
+  std::vector<double> inv(static_cast<size_t>(n * n), 0.0);
+  for (int64_t c = 0; c < n; ++c) {
+    inv[c * n + c] = 1 / h[c * n + c];
+    for (int64_t i = c + 1; i < n; ++i) {
+      double s = 0;
+      for (int64_t p = c; p < i; ++p) s -= h[i * n + p] * inv[p * n + c];
+      inv[i * n + c] = s / h[i * n + i];
+    }
+  }
+  // H^-1 = L^-T L^-1, then its Cholesky factor, transposed.
+  std::vector<double> hinv(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j <= i; ++j) {
+      double s = 0;
+      for (int64_t p = i; p < n; ++p) s += inv[p * n + i] * inv[p * n + j];
+      hinv[i * n + j] = hinv[j * n + i] = s;
+    }
+  if (!cholesky_lower(hinv, n)) return false;
+  u->assign(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j) (*u)[i * n + j] = hinv[j * n + i];
+  return true;
+}
+
+// Position i of a row: its level (nearest centroid, or 0 where pruned) and the code.
+double level(const std::vector<float>& book, double w, bool stored, int* code) {
+  if (!stored) {
+    *code = -1;
+    return 0;
+  }
+  *code = nearest(book, w);
+  return book[static_cast<size_t>(*code)];
+}
+
+// The fast sweep: every row through U's rows, one position at a time.
+void sweep_rows_factored(const std::vector<double>& u, const std::vector<float>& book,
+                         GroupRows& g) {
+  const int64_t k = g.k;
+  for (int64_t r = 0; r < g.count; ++r) {
+    double* w = g.w.data() + r * k;
+    for (int64_t i = 0; i < k; ++i) {
+      const double q = level(book, w[i], g.stored[r * k + i], &g.code[r * k + i]);
+      const double err = (w[i] - q) / u[i * k + i];
+      const double* ui = u.data() + i * k;
+      for (int64_t j = i + 1; j < k; ++j) w[j] -= err * ui[j];
+    }
+  }
+}
+
+// The naive sweep: the inverse of the unassigned positions' H kept explicitly (OBC, Eq. 3-4):
+// after position i, H^-1 <- H^-1 - H^-1[:, i] H^-1[i, :] / H^-1[i, i] over the rest.
+bool sweep_rows_explicit(const std::vector<double>& h, const std::vector<float>& book,
+                         GroupRows& g) {
+  const int64_t k = g.k;
+  // Gauss-Jordan inverse (h is symmetric positive definite: no pivoting needed).
+  std::vector<double> a = h, inv(static_cast<size_t>(k * k), 0.0);
+  for (int64_t i = 0; i < k; ++i) inv[i * k + i] = 1;
+  for (int64_t c = 0; c < k; ++c) {
+    const double p = a[c * k + c];
+    if (!(p > 0)) return false;
+    for (int64_t j = 0; j < k; ++j) a[c * k + j] /= p, inv[c * k + j] /= p;
+    for (int64_t i = 0; i < k; ++i) {
+      if (i == c) continue;
+      const double f = a[i * k + c];
+      for (int64_t j = 0; j < k; ++j) a[i * k + j] -= f * a[c * k + j], inv[i * k + j] -= f * inv[c * k + j];
+    }
+  }
+  for (int64_t i = 0; i < k; ++i) {
+    const double d = inv[i * k + i];
+    if (!(d > 0)) return false;
+    for (int64_t r = 0; r < g.count; ++r) {
+      double* w = g.w.data() + r * k;
+      const double q = level(book, w[i], g.stored[r * k + i], &g.code[r * k + i]);
+      const double err = (w[i] - q) / d;
+      for (int64_t j = i + 1; j < k; ++j) w[j] -= err * inv[i * k + j];
+    }
+    for (int64_t a1 = i + 1; a1 < k; ++a1)
+      for (int64_t b1 = i + 1; b1 < k; ++b1)
+        inv[a1 * k + b1] -= inv[a1 * k + i] * inv[i * k + b1] / d;
+  }
+  return true;
+}
+
+// e^T H e for a row's error e (OIHW order within the row) and group block h.
+double quadratic(const std::vector<double>& e, const double* h, int64_t k) {
+  double s = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    if (e[i] == 0) continue;
+    double t = 0;
+    for (int64_t j = 0; j < k; ++j) t += h[i * k + j] * e[j];
+    s += e[i] * t;
+  }
+  return s;
+}
+
+std::vector<int64_t> position_order(const InputMoment& m, int64_t g, bool act_order) {
+  std::vector<int64_t> perm(static_cast<size_t>(m.k));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (act_order) {
+    const double* h = m.h.data() + g * m.k * m.k;
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int64_t a, int64_t b) { return h[a * m.k + a] > h[b * m.k + b]; });
+  }
+  return perm;
+}
+
+enum class Sweep { kFactored, kExplicit };
+
+// The codes of one group's rows by the sweep; false when H cannot be factored at any damping.
+bool sweep_group(const Layer& layer, const std::vector<float>& original, const InputMoment& m,
+                 int64_t g, const GptqOptions& o, Sweep how, GroupRows* rows) {
+  const int64_t k = m.k, ocg = layer.weight.shape[0] / m.groups;
+  GroupRows& gr = *rows;
+  gr.k = k;
+  gr.count = ocg;
+  gr.perm = position_order(m, g, o.act_order);
+  gr.w.assign(static_cast<size_t>(ocg * k), 0.0);
+  gr.stored.assign(static_cast<size_t>(ocg * k), 0);
+  gr.code.assign(static_cast<size_t>(ocg * k), -1);
+  for (int64_t r = 0; r < ocg; ++r)
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t at = (g * ocg + r) * k + gr.perm[i];
+      gr.w[r * k + i] = original[at];
+      gr.stored[r * k + i] = layer.mask.empty() ? original[at] != 0.0f : layer.mask[at];
+    }
+  // A Hessian too ill-conditioned to factor gets ten times the damping, up to four times.
+  double damping = o.damping;
+  for (int attempt = 0; attempt < 5; ++attempt, damping = std::max(damping * 10, 1e-6)) {
+    const std::vector<double> h = damped_block(m, g, gr.perm, damping);
+    if (how == Sweep::kExplicit) {
+      if (sweep_rows_explicit(h, layer.quant.codebook, gr)) return true;
+      continue;
+    }
+    std::vector<double> u;
+    if (!inverse_upper_factor(h, k, &u)) continue;
+    sweep_rows_factored(u, layer.quant.codebook, gr);
+    return true;
+  }
+  return false;
+}
+
+Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const InputMoment& m,
+                         const GptqOptions& o, Sweep how) {
+  SQZ_RETURN_IF_ERROR(check_moment(layer, m));
+  SQZ_RETURN_ERROR_IF(original.size() != layer.weight.data.size(), ErrorCode::kInvalidArgument,
+                      "layer '" + layer.name + "': the original weights do not fit the layer");
+  const int64_t k = m.k, ocg = layer.weight.shape[0] / m.groups;
+  // Codes are stored in OIHW order of the stored positions: each row's first code.
+  std::vector<int64_t> row_code(static_cast<size_t>(layer.weight.shape[0]) + 1, 0);
+  for (int64_t r = 0; r < layer.weight.shape[0]; ++r) {
+    int64_t n = 0;
+    for (int64_t i = 0; i < k; ++i) n += layer.mask.empty() || layer.mask[r * k + i];
+    row_code[r + 1] = row_code[r] + n;
+  }
+  GptqStats stats;
+  std::vector<double> e(static_cast<size_t>(k));
+  for (int64_t g = 0; g < m.groups; ++g) {
+    GroupRows gr;
+    const bool swept = sweep_group(layer, original, m, g, o, how, &gr);
+    const double* h = m.h.data() + g * k * k;
+    for (int64_t r = 0; r < ocg; ++r) {
+      const int64_t row = g * ocg + r;
+      const int64_t base = row * k;
+      for (int64_t i = 0; i < k; ++i) e[i] = double{original[base + i]} - layer.weight.data[base + i];
+      const double rounded = quadratic(e, h, k);
+      double swept_error = rounded;
+      if (swept) {
+        for (int64_t i = 0; i < k; ++i) {
+          const int c = gr.code[r * k + i];
+          const int64_t at = base + gr.perm[i];
+          e[gr.perm[i]] = double{original[at]} - (c < 0 ? 0.0 : layer.quant.codebook[c]);
+        }
+        swept_error = quadratic(e, h, k);
+      }
+      stats.nearest_error += rounded;
+      ++stats.rows;
+      if (!swept || swept_error >= rounded) {
+        stats.error += rounded;
+        ++stats.rows_nearest;
+        continue;
+      }
+      stats.error += swept_error;
+      // The row's codes in OIHW order: the sweep's codes, un-permuted.
+      std::vector<int> by_position(static_cast<size_t>(k), -1);
+      for (int64_t i = 0; i < k; ++i) by_position[gr.perm[i]] = gr.code[r * k + i];
+      int64_t c = row_code[row];
+      for (int64_t i = 0; i < k; ++i) {
+        if (!layer.mask.empty() && !layer.mask[base + i]) continue;
+        const int code = by_position[i];
+        layer.quant.codes[c++] = static_cast<uint8_t>(code);
+        layer.weight.data[base + i] = layer.quant.codebook[code];
+      }
+    }
+  }
+  return stats;
+}
+
+}  // namespace
+
+Status check_moment(const Layer& layer, const InputMoment& m) {
+  SQZ_RETURN_ERROR_IF(layer.op != OpKind::kConvolution || !layer.quant.active() ||
+                          layer.quant.codebook.empty(),
+                      ErrorCode::kInvalidArgument,
+                      "layer '" + layer.name + "' is not a quantized convolution");
+  const Shape& w = layer.weight.shape;
+  const int64_t k = w.size() == 4 ? w[1] * w[2] * w[3] : 0;
+  SQZ_RETURN_ERROR_IF(m.k != k || m.groups != layer.conv.groups || m.groups < 1 ||
+                          w[0] % m.groups != 0 ||
+                          m.h.size() != static_cast<size_t>(m.groups * k * k),
+                      ErrorCode::kInvalidArgument,
+                      "layer '" + layer.name + "': its input statistics do not fit its weights");
+  for (int64_t g = 0; g < m.groups; ++g)
+    for (int64_t i = 0; i < k; ++i)
+      SQZ_RETURN_ERROR_IF(!(m.h[(g * k + i) * k + i] >= 0), ErrorCode::kInvalidArgument,
+                          "layer '" + layer.name + "': its input statistics are not valid");
+  for (double v : m.h)
+    SQZ_RETURN_ERROR_IF(!std::isfinite(v), ErrorCode::kInvalidArgument,
+                        "layer '" + layer.name + "': its input statistics are not finite");
+  SQZ_RETURN_ERROR_IF(
+      layer.quant.codes.size() != static_cast<size_t>(layer.stored_count()),
+      ErrorCode::kInvalidArgument, "layer '" + layer.name + "': its codes do not fit its mask");
+  return Status::ok();
+}
+
+double reconstruction_error(const Layer& layer, const std::vector<float>& original,
+                            const InputMoment& m) {
+  const int64_t k = m.k, rows = layer.weight.shape[0], ocg = rows / m.groups;
+  std::vector<double> e(static_cast<size_t>(k));
+  double total = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < k; ++i)
+      e[i] = double{original[r * k + i]} - layer.weight.data[r * k + i];
+    total += quadratic(e, m.h.data() + (r / ocg) * k * k, k);
+  }
+  return total;
+}
+
+Result<GptqStats> assign_codes(Layer& layer, const std::vector<float>& original,
+                               const InputMoment& moment, const GptqOptions& options) {
+  return assign(layer, original, moment, options, Sweep::kFactored);
+}
+
+namespace naive {
+Result<GptqStats> assign_codes(Layer& layer, const std::vector<float>& original,
+                               const InputMoment& moment, const GptqOptions& options) {
+  return assign(layer, original, moment, options, Sweep::kExplicit);
+}
+}  // namespace naive
+
+}  // namespace sqz::quant
