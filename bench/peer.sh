@@ -1,35 +1,80 @@
 #!/usr/bin/env bash
 # Runs SqueezeNet v1.0 dense in ONNX Runtime (the npm package's CPU build) and our runtime on
-# the compressed release, in one run, and prints the latency ratios.
-# usage: bench/peer.sh [SHARED_DIR]   (default ../shared)
+# the compressed release, in one run: latency ratios at batch 1 on 1 and 2 threads, images per
+# second at batch 8, and both processes' peak resident memory.
+# usage: bench/peer.sh [SHARED_DIR]   (default ../shared; ROUNDS=5, BATCH=8 in the environment)
+# The batch-8 rows need python3-onnx (scripts/install-deps.sh --tests) to write a batch-8 copy
+# of the ONNX file for ONNX Runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${1:-../shared}
 model=$shared/models/squeezenet_v1.0_deep_compression
+onnx=$model/squeezenet_v1.0_dc.onnx
 command -v node >/dev/null || { echo "peer.sh: node (Node.js) is needed for the ONNX Runtime peer" >&2; exit 1; }
 if [ ! -d bench/ort/node_modules/onnxruntime-node ]; then
   # --ignore-scripts: the package ships its CPU build; its install script only fetches GPU ones.
   (cd bench/ort && npm install --ignore-scripts --no-audit --no-fund --silent >/dev/null)
 fi
 bash scripts/build.sh >/dev/null
+tool=build/cli/squeeze-compress
 sqz=build/bench-release.sqz
-build/cli/squeeze-compress encode "$model/compressed_SqueezeNet.net" --prototxt "$model/SqueezeNet_deploy.prototxt" \
+"$tool" encode "$model/compressed_SqueezeNet.net" --prototxt "$model/SqueezeNet_deploy.prototxt" \
   -o "$sqz" --force -q >/dev/null
-# The two engines alternate for ROUNDS rounds of 30 runs each, so that a slow spell of a shared
-# machine hits both; the figure is the median of the per-round ratios.
 rounds=${ROUNDS:-5}
+batch=${BATCH:-8}
+
+field() {  # field NAME LINE: the number after NAME in LINE
+  echo "$2" | sed -E "s/.*$1 ([0-9.]+).*/\1/"
+}
+median() {
+  sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
+# Batch 1: the two engines alternate for ROUNDS rounds of 30 runs each, so that a slow spell of
+# a shared machine hits both; the figure is the median of the per-round ratios.
 for t in 1 2; do
   ratios=()
   for r in $(seq "$rounds"); do
-    ort=$(node bench/ort/ort_bench.js "$model/squeezenet_v1.0_dc.onnx" "$t" 30)
-    ort_ms=$(echo "$ort" | sed -E 's/.*median ([0-9.]+) ms.*/\1/')
-    ours=$(build/cli/squeeze-compress bench "$sqz" --threads "$t" --runs 30 | awk '/^median/ {print $2}')
-    ratio=$(awk -v a="$ours" -v b="$ort_ms" 'BEGIN {printf "%.3f", a / b}')
+    ort=$(node bench/ort/ort_bench.js "$onnx" "$t" 30)
+    ort_ms=$(field median "$ort")
+    ours=$("$tool" bench "$sqz" --threads "$t" --runs 30)
+    ours_ms=$(echo "$ours" | awk '/^median/ {print $2}')
+    ratio=$(awk -v a="$ours_ms" -v b="$ort_ms" 'BEGIN {printf "%.3f", a / b}')
     ratios+=("$ratio")
-    printf 'threads %d round %d: onnxruntime %s ms, squeeze-compress .sqz %s ms, ratio %s\n' "$t" "$r" "$ort_ms" "$ours" "$ratio"
+    printf 'threads %d round %d: onnxruntime %s ms, squeeze-compress .sqz %s ms, ratio %s\n' "$t" "$r" "$ort_ms" "$ours_ms" "$ratio"
   done
-  dense=$(build/cli/squeeze-compress bench "$model/squeezenet_v1.0_dc.onnx" --threads "$t" --runs 30 --kernels dense | awk '/^median/ {print $2}')
+  if [ "$t" = 1 ]; then ort_rss_line=$ort; ours_rss_line=$ours; fi
+  dense=$("$tool" bench "$onnx" --threads "$t" --runs 30 --kernels dense | awk '/^median/ {print $2}')
   printf 'squeeze-compress threads %d: dense ONNX median %s ms (for reference)\n' "$t" "$dense"
-  median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
-  printf 'ratio (compressed / onnxruntime), %d thread(s): %.2fx (median of %d rounds)\n' "$t" "$median" "$rounds"
+  printf 'ratio (compressed / onnxruntime), %d thread(s): %.2fx (median of %d rounds)\n' "$t" \
+    "$(printf '%s\n' "${ratios[@]}" | median)" "$rounds"
 done
+
+# Batch B: one pass over B images in each engine; images per second, ours over ONNX Runtime's.
+# Debian's python3 (python3-onnx), before any other python3 on the PATH.
+py=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 || echo python3)
+if "$py" -c 'import onnx' 2>/dev/null; then
+  batched=build/squeezenet_v1.0_dc_batch$batch.onnx
+  "$py" bench/ort/batch_onnx.py "$onnx" "$batched" "$batch"
+  for t in 1 2; do
+    speedups=()
+    for r in $(seq "$rounds"); do
+      ort=$(node bench/ort/ort_bench.js "$batched" "$t" 10 --batch "$batch")
+      ort_ips=$(field images/s "$ort")
+      ours_ms=$("$tool" bench "$sqz" --threads "$t" --runs 10 --batch "$batch" | awk '/^median/ {print $2}')
+      ours_ips=$(awk -v ms="$ours_ms" -v b="$batch" 'BEGIN {printf "%.1f", 1000 * b / ms}')
+      speedup=$(awk -v a="$ours_ips" -v b="$ort_ips" 'BEGIN {printf "%.3f", a / b}')
+      speedups+=("$speedup")
+      printf 'batch %d threads %d round %d: onnxruntime %s images/s, squeeze-compress .sqz %s images/s, ours/theirs %s\n' \
+        "$batch" "$t" "$r" "$ort_ips" "$ours_ips" "$speedup"
+    done
+    printf 'throughput (compressed / onnxruntime), batch %d, %d thread(s): %.2fx (median of %d rounds; above 1: ours ahead)\n' \
+      "$batch" "$t" "$(printf '%s\n' "${speedups[@]}" | median)" "$rounds"
+  done
+else
+  echo "peer.sh: python3-onnx is not installed; no batch-$batch rows (scripts/install-deps.sh --tests)" >&2
+fi
+
+printf 'peak RSS, batch 1, 1 thread: squeeze-compress bench %s MB; onnxruntime %s MB (the Node.js process; %s MB of it since the session was created)\n' \
+  "$(field 'peak RSS' "$(echo "$ours_rss_line" | grep 'peak RSS')")" "$(field 'peak RSS' "$ort_rss_line")" \
+  "$(field 'the session' "$ort_rss_line")"

@@ -1,18 +1,26 @@
-// ONNX Runtime peer: median latency of a 1x3x227x227 input over `runs` runs after 5 warm-ups.
-// usage: node ort_bench.js MODEL.onnx [THREADS] [RUNS] [--profile]
+// ONNX Runtime peer: median latency of a Bx3x227x227 input over `runs` runs after 5 warm-ups,
+// images per second, and the process's peak resident memory (Node.js itself included, and
+// apart: the growth from before the session was created to the end).
+// usage: node ort_bench.js MODEL.onnx [THREADS] [RUNS] [--batch B] [--profile]
+//   --batch B: the model's batch (bench/ort/batch_onnx.py writes a batch-B copy); default 1
 //   --profile: also print ONNX Runtime's own per-node median kernel times (its profiler).
 const ort = require('onnxruntime-node');
 const fs = require('fs');
 async function main() {
   const path = process.argv[2], threads = +(process.argv[3] || 1), runs = +(process.argv[4] || 30);
   const profile = process.argv.includes('--profile');
+  const at = process.argv.indexOf('--batch'), batch = at > 0 ? +process.argv[at + 1] : 1;
+  const rssBefore = process.memoryUsage().rss;
   const s = await ort.InferenceSession.create(path, {intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableProfiling: profile, profileFilePrefix: '/tmp/ort_bench_profile'});
-  const x = new ort.Tensor('float32', Float32Array.from({length: 3*227*227}, (_, i) => ((i * 7919) % 200) - 100), [1,3,227,227]);
+  const x = new ort.Tensor('float32', Float32Array.from({length: batch*3*227*227}, (_, i) => ((i * 7919) % 200) - 100), [batch,3,227,227]);
   for (let i = 0; i < 5; ++i) await s.run({data: x});
   const t = [];
   for (let i = 0; i < runs; ++i) { const t0 = process.hrtime.bigint(); await s.run({data: x}); t.push(Number(process.hrtime.bigint() - t0) / 1e6); }
   t.sort((a,b)=>a-b);
-  console.log(`onnxruntime ${ort.env.versions.common} threads ${threads}: median ${t[t.length>>1].toFixed(2)} ms min ${t[0].toFixed(2)} ms`);
+  const med = t[t.length>>1], peak = process.resourceUsage().maxRSS / 1024;
+  console.log(`onnxruntime ${ort.env.versions.common} threads ${threads} batch ${batch}: median ${med.toFixed(2)} ms min ${t[0].toFixed(2)} ms ` +
+              `images/s ${(1000 * batch / med).toFixed(1)} peak RSS ${peak.toFixed(1)} MB ` +
+              `(growth from before the session ${((process.memoryUsage().rss - rssBefore) / 1048576).toFixed(1)} MB)`);
   if (!profile) return;
   await s.endProfiling();  // flushes the profile file
   const file = fs.readdirSync('/tmp').filter(f => f.startsWith('ort_bench_profile')).map(f => '/tmp/' + f)

@@ -58,11 +58,16 @@ Result<Scores> score_images(const Model& model, const ImageSet& images, int thre
   s.classes = net->output_size();
   s.values.reserve(images.inputs.size() * static_cast<size_t>(s.classes));
   Task task(observer, progress_label, static_cast<int64_t>(images.inputs.size()));
-  std::vector<float> out;
-  for (size_t i = 0; i < images.inputs.size(); ++i) {
-    SQZ_RETURN_IF_ERROR(net->forward(images.inputs[i].data(), 1, &out));
+  std::vector<float> batch, out;
+  const size_t total = images.inputs.size();
+  for (size_t i = 0; i < total; i += kScoreBatch) {
+    const size_t count = std::min<size_t>(kScoreBatch, total - i);
+    batch.clear();
+    for (size_t k = i; k < i + count; ++k)
+      batch.insert(batch.end(), images.inputs[k].begin(), images.inputs[k].end());
+    SQZ_RETURN_IF_ERROR(net->forward(batch.data(), static_cast<int64_t>(count), &out));
     s.values.insert(s.values.end(), out.begin(), out.end());
-    SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
+    SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + count)));
   }
   return s;
 }
@@ -106,23 +111,35 @@ Result<Accuracy> evaluate_images(rt::Net& net, const image::Preprocess& pre,
   int64_t top1 = 0, top5 = 0;
   Accuracy a;
   Task task(observer, "eval", static_cast<int64_t>(list.size()));
-  std::vector<float> out;
+  // Up to kScoreBatch decoded images at a time, run as one batch.
+  std::vector<float> batch, out;
+  std::vector<int> labels;
+  auto run_batch = [&]() -> Status {
+    if (labels.empty()) return Status::ok();
+    SQZ_RETURN_IF_ERROR(net.forward(batch.data(), static_cast<int64_t>(labels.size()), &out));
+    for (size_t b = 0; b < labels.size(); ++b) {
+      const std::vector<int> best = top_k(out.data() + b * n, n, 5);
+      top1 += best[0] == labels[b];
+      top5 += std::find(best.begin(), best.end(), labels[b]) != best.end();
+      ++a.images;
+    }
+    batch.clear();
+    labels.clear();
+    return Status::ok();
+  };
   for (size_t i = 0; i < list.size(); ++i) {
-    const int label = list.labels[i];
     auto loaded = load_input(list.files[i], pre);
     if (!loaded.is_ok() && skipped) {
       skipped->push_back({list.files[i], loaded.status().message()});
-      SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
-      continue;
+    } else {
+      SQZ_ASSIGN_OR_RETURN(std::vector<float> in, std::move(loaded));
+      batch.insert(batch.end(), in.begin(), in.end());
+      labels.push_back(list.labels[i]);
+      if (static_cast<int64_t>(labels.size()) == kScoreBatch) SQZ_RETURN_IF_ERROR(run_batch());
     }
-    SQZ_ASSIGN_OR_RETURN(std::vector<float> in, std::move(loaded));
-    SQZ_RETURN_IF_ERROR(net.forward(in.data(), 1, &out));
-    const std::vector<int> best = top_k(out.data(), n, 5);
-    top1 += best[0] == label;
-    top5 += std::find(best.begin(), best.end(), label) != best.end();
-    ++a.images;
     SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
   }
+  SQZ_RETURN_IF_ERROR(run_batch());
   a.labelled = a.images;
   if (a.images)
     a.top1 = static_cast<double>(top1) / a.images, a.top5 = static_cast<double>(top5) / a.images;

@@ -111,9 +111,11 @@ Result<std::map<std::string, quant::InputMoment>> collect_input_moments(
   });
   const int64_t in_size = shape_numel(net->input_chw());
   std::vector<float> logits;
-  for (int64_t i = 0; i < n; ++i) {
-    SQZ_RETURN_IF_ERROR(net->forward(inputs + i * in_size, 1, &logits));
-    if (progress) SQZ_RETURN_IF_ERROR(progress(i + 1));
+  constexpr int64_t kBatch = 4;  // one pass over a few images (the hook sees each image)
+  for (int64_t i = 0; i < n; i += kBatch) {
+    const int64_t count = std::min(kBatch, n - i);
+    SQZ_RETURN_IF_ERROR(net->forward(inputs + i * in_size, count, &logits));
+    if (progress) SQZ_RETURN_IF_ERROR(progress(i + count));
   }
   for (auto& [name, m] : moments)  // the upper triangle from the lower
     for (int64_t g = 0; g < m.groups; ++g) {

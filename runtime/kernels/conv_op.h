@@ -17,21 +17,43 @@ class ConvOp {
  public:
   virtual ~ConvOp() = default;
   virtual std::string kernel_name() const = 0;
-  // Independent work items for `ncols` columns of one image: (group, column panel) pairs.
-  virtual int64_t work_items(int64_t ncols) const = 0;
+  // Independent work items for `ncols` columns of one image with each group's output channels
+  // split into `row_blocks` blocks: (group, column panel, row block) triples, the row block
+  // varying fastest (consecutive items share their B panel). Any split computes every output
+  // with the same operations in the same order: results do not depend on it.
+  int64_t work_items(int64_t ncols, int row_blocks) const {
+    return s_.groups * ((ncols + nr_ - 1) / nr_) * row_blocks;
+  }
+  // The most row blocks worth making (each keeps at least a few micro-tiles of rows).
+  virtual int max_row_blocks() const = 0;
   // Floats of per-thread scratch one run_items call needs.
   virtual int64_t scratch_floats() const = 0;
   // Floats of per-forward scratch shared by all threads (filled by prepare), or 0.
   virtual int64_t shared_floats() const { return 0; }
-  // Called once per forward, before any run_items, with shared_floats() floats.
-  virtual void prepare(float* /*shared*/) const {}
+  // Fills shared floats [begin, end) (of shared_floats()); once per forward, every range
+  // before any run_items (ranges may be filled by different threads).
+  virtual void prepare(float* /*shared*/, int64_t /*begin*/, int64_t /*end*/) const {}
   // Computes work items [begin, end) over a block of ncols columns. b: the B rows of the block
   // (input or im2col; row stride ldb, group g's rows start at g*K*ldb); out: the block's first
   // column of output channel 0, channel stride ldc.
   virtual void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
-                         int64_t begin, int64_t end, float* scratch, const float* shared) const = 0;
+                         int row_blocks, int64_t begin, int64_t end, float* scratch,
+                         const float* shared) const = 0;
   // Bytes of weights, indices, codebooks and biases this op keeps.
   virtual int64_t resident_bytes() const = 0;
+
+ protected:
+  ConvOp(const ConvShape& s, int nr) : s_(s), nr_(nr) {}
+  // Item -> (group, first column, row block).
+  void split_item(int64_t item, int64_t ncols, int row_blocks, int64_t* g, int64_t* n0,
+                  int64_t* block) const {
+    const int64_t panels = (ncols + nr_ - 1) / nr_;
+    *block = item % row_blocks;
+    *n0 = (item / row_blocks % panels) * nr_;
+    *g = item / row_blocks / panels;
+  }
+  ConvShape s_;
+  int nr_;
 };
 
 // The weights of one layer as the runtime receives them. weight: dense OIHW (used when codes

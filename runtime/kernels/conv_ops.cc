@@ -38,7 +38,7 @@ void for_panel(const ConvShape& s, int nr, const float* b, int64_t ldb, int64_t 
 class DenseGemmOp : public ConvOp {
  public:
   DenseGemmOp(const ConvShape& s, const ConvWeights& w, bool relu, const GemmKernel& kernel)
-      : s_(s), kernel_(&kernel), relu_(relu) {
+      : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
     const int mr = kernel.mr;
     const int64_t ocg = s.out_c / s.groups, k = s.k_per_group();
     row_panels_ = (ocg + mr - 1) / mr;
@@ -70,34 +70,37 @@ class DenseGemmOp : public ConvOp {
   std::string kernel_name() const override {
     return std::string(kernel_->name) + (codebook_ ? " (codes)" : "");
   }
-  int64_t work_items(int64_t ncols) const override {
-    return s_.groups * ((ncols + kernel_->nr - 1) / kernel_->nr);
+  int max_row_blocks() const override {
+    return static_cast<int>(std::max<int64_t>(1, row_panels_ / 2));
   }
   int64_t scratch_floats() const override { return s_.k_per_group() * kernel_->nr; }
   int64_t shared_floats() const override {
     return codebook_ ? static_cast<int64_t>(a_codes_.size()) : 0;
   }
-  void prepare(float* shared) const override {
+  void prepare(float* shared, int64_t begin, int64_t end) const override {
     if (!codebook_) return;
     const float* book = book_.data();
-    for (size_t i = 0; i < a_codes_.size(); ++i) shared[i] = book[a_codes_[i]];
+    for (int64_t i = begin; i < end; ++i) shared[i] = book[a_codes_[static_cast<size_t>(i)]];
   }
   int64_t resident_bytes() const override {
     return static_cast<int64_t>(a_.size() * 4 + a_codes_.size() + book_.size() * 4 +
                                 bias_.size() * 4);
   }
 
-  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc, int64_t begin,
-                 int64_t end, float* scratch, const float* shared) const override {
+  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                 int row_blocks, int64_t begin, int64_t end, float* scratch,
+                 const float* shared) const override {
     const int mr = kernel_->mr, nr = kernel_->nr;
     const int64_t ocg = s_.out_c / s_.groups, k = s_.k_per_group();
-    const int64_t panels = (ncols + nr - 1) / nr;
     const float* a = codebook_ ? shared : a_.data();
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t g = item / panels, n0 = (item % panels) * nr;
+      int64_t g, n0, block;
+      split_item(item, ncols, row_blocks, &g, &n0, &block);
+      const int64_t p0 = row_panels_ * block / row_blocks,
+                    p1 = row_panels_ * (block + 1) / row_blocks;
       for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
-                  for (int64_t p = 0; p < row_panels_; ++p) {
+                  for (int64_t p = p0; p < p1; ++p) {
                     const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
                     kernel_->tile(a + (g * row_panels_ + p) * k * mr, panel, ld, k,
                                   bias_.data() + (g * row_panels_ + p) * mr, relu_,
@@ -119,7 +122,6 @@ class DenseGemmOp : public ConvOp {
           f((g * ocg + r) * k + i, ((g * row_panels_ + r / mr) * k + i) * mr + r % mr);
   }
 
-  ConvShape s_;
   const GemmKernel* kernel_;
   bool relu_, codebook_ = false;
   int64_t row_panels_ = 0;
@@ -133,7 +135,7 @@ class SparseOp : public ConvOp {
   // [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of B (kc x NR floats) stays in L1 while
   // every output row sweeps it; rows accumulate across chunks in the output.
   SparseOp(const ConvShape& s, const ConvWeights& w, bool relu, const SpmmKernel& kernel)
-      : s_(s), kernel_(&kernel), relu_(relu) {
+      : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
     const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups;
     kc_ = std::max<int64_t>(16, (int64_t{32} << 10) / (4 * kernel.nr));
     chunks_ = std::max<int64_t>(1, (k + kc_ - 1) / kc_);
@@ -164,8 +166,8 @@ class SparseOp : public ConvOp {
   std::string kernel_name() const override {
     return std::string(kernel_->name) + (codebook_ ? " (codes)" : "");
   }
-  int64_t work_items(int64_t ncols) const override {
-    return s_.groups * ((ncols + kernel_->nr - 1) / kernel_->nr);
+  int max_row_blocks() const override {
+    return static_cast<int>(std::max<int64_t>(1, s_.out_c / s_.groups / 16));
   }
   int64_t scratch_floats() const override {
     return s_.k_per_group() * kernel_->nr + (s_.out_c / s_.groups) * kernel_->nr;
@@ -175,43 +177,45 @@ class SparseOp : public ConvOp {
   int64_t shared_floats() const override {
     return codebook_ ? static_cast<int64_t>(codes_.size()) : 0;
   }
-  void prepare(float* shared) const override {
+  void prepare(float* shared, int64_t begin, int64_t end) const override {
     const float* book = book_.data();
-    for (size_t i = 0; i < codes_.size(); ++i) shared[i] = book[codes_[i]];
+    for (int64_t i = begin; i < end; ++i) shared[i] = book[codes_[static_cast<size_t>(i)]];
   }
   int64_t resident_bytes() const override {
     return static_cast<int64_t>(row_start_.size() * 4 + cols_.size() * 2 + codes_.size() +
                                 values_.size() * 4 + book_.size() * 4 + bias_.size() * 4);
   }
 
-  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc, int64_t begin,
-                 int64_t end, float* scratch, const float* shared) const override {
+  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                 int row_blocks, int64_t begin, int64_t end, float* scratch,
+                 const float* shared) const override {
     const int nr = kernel_->nr;
     const float* values = codebook_ ? shared : values_.data();
-    const int64_t ocg = s_.out_c / s_.groups, panels = (ncols + nr - 1) / nr;
+    const int64_t ocg = s_.out_c / s_.groups;
     float* tile_out = scratch + s_.k_per_group() * nr;
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t g = item / panels, n0 = (item % panels) * nr;
+      int64_t g, n0, block;
+      split_item(item, ncols, row_blocks, &g, &n0, &block);
+      const int64_t r0 = ocg * block / row_blocks, r1 = ocg * (block + 1) / row_blocks;
       for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
-                  float* dst = cols == nr ? out + g * ocg * ldc + n0 : tile_out;
+                  float* dst = cols == nr ? out + (g * ocg + r0) * ldc + n0 : tile_out;
                   const int64_t ldd = cols == nr ? ldc : nr;
                   for (int64_t q = 0; q < chunks_; ++q) {
-                    const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1);
+                    const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1) + r0;
                     const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
-                    kernel_->f32(rs, cols_.data(), values, bias_.data() + g * ocg, ocg, panel, ld,
-                                 accumulate, relu, dst, ldd);
+                    kernel_->f32(rs, cols_.data(), values, bias_.data() + g * ocg + r0, r1 - r0,
+                                 panel, ld, accumulate, relu, dst, ldd);
                   }
                   if (cols < nr)
-                    for (int64_t r = 0; r < ocg; ++r)
-                      std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + r * nr,
+                    for (int64_t r = r0; r < r1; ++r)
+                      std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + (r - r0) * nr,
                                   sizeof(float) * cols);
                 });
     }
   }
 
  private:
-  ConvShape s_;
   const SpmmKernel* kernel_;
   bool relu_, codebook_ = false;
   int64_t kc_ = 0, chunks_ = 1;

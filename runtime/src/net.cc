@@ -97,9 +97,9 @@ struct Net::Impl {
   float* blob_ptr(const std::string& blob, int64_t image);
   void run_layer(size_t i);
   void run_conv(size_t i);
+  void prepare_shared(const ConvOp& op);
   void execute_conv(const ConvPlan& p, const ConvOp& op, const std::vector<const float*>& ins,
                     const std::vector<float*>& outs);
-  double time_conv(const ConvPlan& p, const ConvOp& op);
   void size_scratch(const ConvOp& op);
   void run_pool(const Layer& l);
   void run_concat(const Layer& l);
@@ -270,26 +270,6 @@ void Net::Impl::size_scratch(const ConvOp& op) {
   shared.resize(std::max(shared.size(), static_cast<size_t>(op.shared_floats())));
 }
 
-// Seconds for one image through op on a random input, after one untimed run (warms caches).
-double Net::Impl::time_conv(const ConvPlan& p, const ConvOp& op) {
-  const ConvShape& s = p.run_shape;
-  AlignedFloats in(static_cast<size_t>(s.in_c * s.in_h * s.in_w));
-  for (size_t k = 0; k < in.size(); ++k)
-    in[k] = static_cast<float>((k * 7919) % 201) / 100.0f - 1.0f;
-  AlignedFloats out(static_cast<size_t>(s.out_c * s.out_size()));
-  const std::vector<const float*> ins{in.data()};
-  const std::vector<float*> outs{out.data()};
-  double best = 1e30;
-  for (int r = 0; r < 3; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    execute_conv(p, op, ins, outs);
-    if (r)
-      best = std::min(best,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return best;
-}
-
 void Net::Impl::plan_conv(size_t i) {
   const Layer& l = model.layers[i];
   ConvPlan& p = convs[i];
@@ -331,16 +311,10 @@ void Net::Impl::plan_conv(size_t i) {
   if (fits_sparse && options.policy != KernelPolicy::kDense &&
       (options.policy == KernelPolicy::kSparse || prof.density <= options.sparse_max_density))
     sparse = make_sparse_conv(p.run_shape, w, p.relu, best_spmm_kernel());
-  if (options.policy != KernelPolicy::kSparse || !sparse) {
+  if (!sparse) {
     // Dense from codes needs a free code for the zeros: not when the codebook is full.
     if (quantized && w.mask && w.codebook_size >= 256) w.codes = nullptr;
     dense = make_dense_conv(p.run_shape, w, p.relu, best_gemm_kernel());
-  }
-  if (sparse && dense) {  // kAuto with both possible: one timed run of each decides
-    size_scratch(*sparse);
-    size_scratch(*dense);
-    const double ts = time_conv(p, *sparse), td = time_conv(p, *dense);
-    (ts < td ? dense : sparse).reset();
   }
   p.op = sparse ? std::move(sparse) : std::move(dense);
   size_scratch(*p.op);
@@ -390,18 +364,64 @@ Status Net::Impl::plan() {
   return Status::ok();
 }
 
+namespace {
+
+// Row blocks for a layer with `items` (image, group, column panel) items: enough that every
+// thread gets several items (the pool splits items into equal contiguous ranges), within what
+// the op finds worth splitting. 1 on one thread.
+int row_blocks_for(const ConvOp& op, int64_t items, int threads) {
+  if (threads <= 1) return 1;
+  const int64_t want = (8 * int64_t{threads} + items - 1) / items;
+  return static_cast<int>(std::clamp<int64_t>(want, 1, op.max_row_blocks()));
+}
+
+// A layer whose whole im2col (all images) is at most this many floats builds it once, shared
+// by all threads, which then split output channels as well as columns: the late layers have
+// too few columns to give every thread a block of its own.
+constexpr int64_t kSharedIm2colFloats = int64_t{1} << 18;
+
+}  // namespace
+
+// Expands the codes of a codebook layer into shared floats, split over the threads when large.
+void Net::Impl::prepare_shared(const ConvOp& op) {
+  const int64_t n = op.shared_floats();
+  if (n == 0) return;
+  if (n < (int64_t{1} << 14)) return op.prepare(shared.data(), 0, n);
+  pool->parallel_for(pool->threads(), [&](int64_t begin, int64_t end, int) {
+    op.prepare(shared.data(), n * begin / pool->threads(), n * end / pool->threads());
+  });
+}
+
 void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
                              const std::vector<const float*>& ins,
                              const std::vector<float*>& outs) {
   const ConvShape& s = p.run_shape;
   const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
-  if (op.shared_floats() > 0) op.prepare(shared.data());
-  if (conv_reads_input_directly(s)) {
-    const int64_t items = op.work_items(n);
+  const int threads = pool->threads();
+  prepare_shared(op);
+  const bool direct = conv_reads_input_directly(s);
+  const int64_t rows = s.groups * s.k_per_group();
+  if (!direct && images * rows * n <= kSharedIm2colFloats) {
+    cols.resize(std::max<size_t>(cols.size(), 1));
+    cols[0].resize(std::max(cols[0].size(), static_cast<size_t>(images * rows * n)));
+    float* all = cols[0].data();
+    pool->parallel_for(images * rows, [&](int64_t begin, int64_t end, int) {
+      for (int64_t w = begin; w < end;) {
+        const int64_t b = w / rows, stop = std::min(end, (b + 1) * rows);
+        im2col(s, ins[b], all + b * rows * n, w - b * rows, stop - b * rows, 0, n);
+        w = stop;
+      }
+    });
+  }
+  if (direct || images * rows * n <= kSharedIm2colFloats) {
+    const float* base = direct ? nullptr : cols[0].data();
+    const int rb = row_blocks_for(op, images * op.work_items(n, 1), threads);
+    const int64_t items = op.work_items(n, rb);
     pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int t) {
       for (int64_t w = begin; w < end;) {
         const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
-        op.run_items(ins[b], n, n, outs[b], n, w - b * items, stop - b * items, scratch[t].data(),
+        const float* in = direct ? ins[b] : base + b * rows * n;
+        op.run_items(in, n, n, outs[b], n, rb, w - b * items, stop - b * items, scratch[t].data(),
                      shared.data());
         w = stop;
       }
@@ -410,11 +430,9 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   }
   // Each thread takes whole column blocks of whole images: im2col into its own buffer (kept
   // in L2), then the kernel over that block; one synchronisation per layer.
-  const int64_t rows = s.groups * s.k_per_group();
   int64_t block = block_columns(s);
-  const int64_t threads = static_cast<int64_t>(scratch.size());
-  if (images * ((n + block - 1) / block) < threads)  // too few blocks to share: narrow them
-    block = std::max<int64_t>(64, (n / threads + 63) / 64 * 64);
+  if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
+    block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
   const int64_t blocks = (n + block - 1) / block;
   cols.resize(scratch.size());
   for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(rows * block)));
@@ -422,7 +440,7 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
     for (int64_t w = begin; w < end; ++w) {
       const int64_t b = w / blocks, c0 = (w % blocks) * block, ncols = std::min(block, n - c0);
       im2col(s, ins[b], cols[t].data(), 0, rows, c0, ncols);
-      op.run_items(cols[t].data(), ncols, ncols, outs[b] + c0, n, 0, op.work_items(ncols),
+      op.run_items(cols[t].data(), ncols, ncols, outs[b] + c0, n, 1, 0, op.work_items(ncols, 1),
                    scratch[t].data(), shared.data());
     }
   });

@@ -1,6 +1,37 @@
 #include "sqz/runtime/thread_pool.h"
 
+#include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SQZ_CPU_RELAX() _mm_pause()
+#else
+#define SQZ_CPU_RELAX() std::this_thread::yield()
+#endif
+
 namespace sqz::rt {
+namespace {
+
+// How long an idle worker spins before it sleeps: longer than the gap between two layers,
+// short enough that an idle pool costs nothing noticeable.
+constexpr auto kSpin = std::chrono::microseconds(2000);
+// Pauses before a waiting thread starts yielding its core to others.
+constexpr int kPausesBeforeYield = 20000;
+// Chunks per thread: enough that a fast thread can take over a slow one's share.
+constexpr int64_t kChunksPerThread = 4;
+
+uint64_t chunk_count(uint64_t ticket) { return (ticket >> 16) & 0xffff; }
+uint64_t next_chunk(uint64_t ticket) { return ticket & 0xffff; }
+
+void relax(int spins) {
+  if (spins < kPausesBeforeYield)
+    SQZ_CPU_RELAX();
+  else
+    std::this_thread::yield();  // let whatever else wants this core run
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -9,30 +40,50 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true);
   }
   start_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
 }
 
-void ThreadPool::run_share(int index) {
-  const int64_t t = threads();
-  const int64_t begin = n_ * index / t, end = n_ * (index + 1) / t;
-  if (begin < end) (*fn_)(begin, end, index);
+void ThreadPool::run_chunks(int index) {
+  uint64_t t = ticket_.load(std::memory_order_acquire);
+  for (;;) {
+    const uint64_t chunks = chunk_count(t), c = next_chunk(t);
+    if (c >= chunks) return;
+    if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+      continue;  // t now holds the current ticket
+    const int64_t begin = n_ * static_cast<int64_t>(c) / static_cast<int64_t>(chunks);
+    const int64_t end = n_ * static_cast<int64_t>(c + 1) / static_cast<int64_t>(chunks);
+    if (begin < end) (*fn_)(begin, end, index);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    t = ticket_.load(std::memory_order_acquire);
+  }
+}
+
+bool ThreadPool::wait_for_work(uint64_t seen) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (int spins = 0;; ++spins) {
+    if (generation_.load(std::memory_order_acquire) != seen) return true;
+    if (stop_.load(std::memory_order_acquire)) return false;
+    relax(spins);
+    if ((spins & 255) == 255 && std::chrono::steady_clock::now() > until) break;
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  ++sleepers_;
+  start_cv_.wait(lock, [&] {
+    return stop_.load() || generation_.load(std::memory_order_acquire) != seen;
+  });
+  --sleepers_;
+  return !stop_.load();
 }
 
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-    }
-    run_share(index);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--pending_ == 0) done_cv_.notify_one();
+  while (wait_for_work(seen)) {
+    seen = generation_.load(std::memory_order_acquire);
+    run_chunks(index);
   }
 }
 
@@ -41,17 +92,23 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     if (n > 0) fn(0, n, 0);
     return;
   }
+  // Every chunk of the previous call is done (it returned), so no thread touches these now.
+  fn_ = &fn;
+  n_ = n;
+  const uint64_t chunks = static_cast<uint64_t>(std::min(n, kChunksPerThread * threads()));
+  done_.store(0, std::memory_order_relaxed);
+  const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  ticket_.store((gen & 0xffffffff) << 32 | chunks << 16, std::memory_order_release);
   {
+    // Under the lock, so that a worker between its last spin and its wait cannot miss it.
     std::lock_guard<std::mutex> lock(mu_);
-    fn_ = &fn;
-    n_ = n;
-    pending_ = static_cast<int>(workers_.size());
-    ++generation_;
+    generation_.store(gen, std::memory_order_release);
+    if (sleepers_ > 0) start_cv_.notify_all();
   }
-  start_cv_.notify_all();
-  run_share(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  run_chunks(0);
+  for (int spins = 0; done_.load(std::memory_order_acquire) != static_cast<int64_t>(chunks);
+       ++spins)
+    relax(spins);
 }
 
 }  // namespace sqz::rt

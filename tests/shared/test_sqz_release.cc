@@ -47,18 +47,25 @@ TEST_CASE("the release re-encodes losslessly to <= 550,000 bytes and runs") {
   const std::string inputs = test::read_bytes(test::shared_dir() + "/reference/golden_inputs.f32");
   const std::string golden = test::read_bytes(test::shared_dir() + "/reference/golden_logits.f32");
   const auto* ref = reinterpret_cast<const float*>(golden.data());
-  // Every kernel policy on the compressed model, 1 and 2 threads.
+  // Every kernel policy on the compressed model, 1, 2 and 3 threads: the golden logits, and the
+  // same bits on every thread count and batch size.
   for (auto policy :
        {rt::KernelPolicy::kAuto, rt::KernelPolicy::kSparse, rt::KernelPolicy::kDense}) {
-    for (int threads : {1, 2}) {
+    std::vector<float> first;
+    for (int threads : {1, 2, 3}) {
       rt::NetOptions opts;
       opts.policy = policy;
       opts.threads = threads;
       auto net = rt::Net::create(back->model, opts);
       REQUIRE(net.is_ok());
       CHECK((*net)->weight_bytes() <= 1500000);  // resident weights near the file size
-      std::vector<float> out;
+      std::vector<float> out, one;
       REQUIRE((*net)->forward(reinterpret_cast<const float*>(inputs.data()), 8, &out).is_ok());
+      if (first.empty()) first = out;
+      CHECK(out == first);
+      REQUIRE((*net)->forward(reinterpret_cast<const float*>(inputs.data()) + 3 * 227 * 227, 1,
+                              &one).is_ok());
+      CHECK(std::equal(one.begin(), one.end(), first.begin() + 1000));
       for (int b = 0; b < 8; ++b) {
         double err = 0, peak = 0;
         for (int c = 0; c < 1000; ++c) {

@@ -61,14 +61,23 @@ RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double density, in
   return c;
 }
 
-std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block) {
+// Runs op over column blocks of `block` (the whole image when larger) with its output
+// channels in `row_blocks` blocks, the items in a scrambled order (any order must do).
+std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block, int row_blocks) {
   std::vector<float> got(c.s.out_c * c.s.out_size(), -7.0f);
   std::vector<float> scratch(op.scratch_floats()), shared(op.shared_floats());
-  if (!shared.empty()) op.prepare(shared.data());
+  const int64_t half = static_cast<int64_t>(shared.size()) / 2;
+  op.prepare(shared.data(), half, static_cast<int64_t>(shared.size()));
+  op.prepare(shared.data(), 0, half);
   const int64_t n = c.s.out_size(), rows = c.s.groups * c.s.k_per_group();
+  const int rb = std::min(row_blocks, op.max_row_blocks());
+  auto run_all = [&](const float* b, int64_t ncols, float* out) {
+    const int64_t items = op.work_items(ncols, rb);
+    for (int64_t i = items; i-- > 0;)
+      op.run_items(b, ncols, ncols, out, n, rb, i, i + 1, scratch.data(), shared.data());
+  };
   if (conv_reads_input_directly(c.s)) {
-    op.run_items(c.in.data(), n, n, got.data(), n, 0, op.work_items(n), scratch.data(),
-                 shared.data());
+    run_all(c.in.data(), n, got.data());
     return got;
   }
   // Column blocks of odd widths: block edges and panel edges both get exercised.
@@ -76,10 +85,21 @@ std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block) 
     const int64_t ncols = std::min(block, n - c0);
     std::vector<float> col(rows * ncols, -9.0f);
     im2col(c.s, c.in.data(), col.data(), 0, rows, c0, ncols);
-    op.run_items(col.data(), ncols, ncols, got.data() + c0, n, 0, op.work_items(ncols),
-                 scratch.data(), shared.data());
+    run_all(col.data(), ncols, got.data() + c0);
   }
   return got;
+}
+
+// op against the reference for several column blocks and row splits; every split gives the
+// same bits as the first.
+void check_op(const ConvOp& op, const RandomConv& c, const std::vector<float>& want) {
+  const std::vector<float> first = run_op(op, c, int64_t{1} << 30, 1);
+  CHECK(test::max_rel_diff(first, want) <= 1e-5);
+  for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
+    for (int row_blocks : {1, 2, 3, 7}) {
+      INFO("block " << block << " row blocks " << row_blocks);
+      CHECK(run_op(op, c, block, row_blocks) == first);
+    }
 }
 
 }  // namespace
@@ -113,16 +133,14 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
           for (const ConvWeights& w : {f32, coded}) {
             auto op = make_dense_conv(c.s, w, c.relu, *k);
             INFO(describe(op->kernel_name()));
-            for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
-              CHECK(test::max_rel_diff(run_op(*op, c, block), want) <= 1e-5);
+            check_op(*op, c, want);
           }
         }
         for (const SpmmKernel* k : runnable_spmm_kernels()) {
           for (const ConvWeights& w : {f32, coded}) {
             auto op = make_sparse_conv(c.s, w, c.relu, *k);
             INFO(describe(op->kernel_name()));
-            for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
-              CHECK(test::max_rel_diff(run_op(*op, c, block), want) <= 1e-5);
+            check_op(*op, c, want);
           }
         }
       }

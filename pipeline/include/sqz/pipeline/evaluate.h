@@ -32,6 +32,10 @@ struct ImageSet {
 Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess& pre,
                              Observer* observer, bool skip_bad_images = false);
 
+// Images per forward pass when a model scores many (one pass over a batch instead of a pass
+// per image: the threads then share out more work per layer).
+constexpr int64_t kScoreBatch = 8;
+
 // Network outputs, one row of `classes` scores per image.
 struct Scores {
   int64_t classes = 0;

@@ -15,8 +15,9 @@
 namespace sqz::rt {
 
 enum class KernelPolicy {
-  kAuto,       // at or below `sparse_max_density`: the faster of sparse and dense in a
-               // timed trial at creation; dense GEMM above
+  kAuto,       // sparse SpMM at or below `sparse_max_density`, dense GEMM above: a rule,
+               // not a timed trial, so that a model always runs the same kernels and gives
+               // the same bits on every run and thread count
   kDense,      // dense GEMM for every convolution (from codes when quantized)
   kSparse,     // sparse SpMM for every convolution
   kReference,  // the naive twins on dense float32 weights (for differential tests)
@@ -31,7 +32,7 @@ void set_default_activation_budget(int64_t bytes);
 struct NetOptions {
   int threads = 1;
   KernelPolicy policy = KernelPolicy::kAuto;
-  double sparse_max_density = 0.6;  // kAuto: denser layers always run dense
+  double sparse_max_density = 0.45;  // kAuto: where the SpMM overtakes the GEMM
   // create() and forward() fail (kLimit) when a batch's activations would need more.
   int64_t max_activation_bytes = default_activation_budget();
 };

@@ -1,7 +1,14 @@
-// A fixed pool of worker threads running one parallel_for at a time. Work is split into
-// contiguous, equal ranges, so a given thread count always partitions work the same way.
+// A fixed pool of worker threads running one parallel_for at a time. The work [0, n) is cut
+// into a fixed number of equal contiguous chunks, and whichever threads are running claim
+// chunks until none is left: a thread the system has parked does not hold the others up, and
+// the caller alone finishes the work when no worker turns up. Which thread runs a chunk varies;
+// the chunks do not (callers keep results independent of the thread that computes them).
+// Between calls the workers spin for a short while before they sleep (as ONNX Runtime's and
+// XNNPACK's pools do): a network's layers follow each other within microseconds, and waking a
+// sleeping thread costs tens of them.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -21,21 +28,29 @@ class ThreadPool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
   // Calls fn(begin, end, thread_index) on disjoint ranges covering [0, n); returns when all
-  // are done. Not reentrant.
+  // are done. thread_index < threads() is unique among the calls running at one time.
+  // Not reentrant.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
 
  private:
   void worker_loop(int index);
-  void run_share(int index);
+  // Claims and runs chunks of the current call until none is left.
+  void run_chunks(int index);
+  // Waits until generation_ differs from seen (or stop_); returns false on stop.
+  bool wait_for_work(uint64_t seen);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
-  std::condition_variable start_cv_, done_cv_;
+  std::condition_variable start_cv_;
+  // The current call: published before ticket_ (release), read after claiming a chunk.
   const std::function<void(int64_t, int64_t, int)>* fn_ = nullptr;
   int64_t n_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  // generation (32 bits) | chunk count (16) | next chunk to claim (16).
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int64_t> done_{0};  // chunks of the current call finished
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  int sleepers_ = 0;  // workers waiting on start_cv_ (guarded by mu_)
 };
 
 }  // namespace sqz::rt
