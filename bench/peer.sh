@@ -24,7 +24,7 @@ rounds=${ROUNDS:-5}
 batch=${BATCH:-8}
 
 field() {  # field NAME LINE: the number after NAME in LINE
-  echo "$2" | sed -E "s/.*$1 ([0-9.]+).*/\1/"
+  echo "$2" | sed -E "s#.*$1 ([0-9.]+).*#\1#"
 }
 median() {
   sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'

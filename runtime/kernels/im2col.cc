@@ -19,12 +19,13 @@ SQZ_CPU_CLONES void copy_stride2(const float* src, int64_t n, float* dst) {
 // loops (kept from becoming memcpy/memset calls) cost less than the calls.
 SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col(
     const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end, int64_t col0,
-    int64_t ncols) {
+    int64_t ncols, int64_t ld) {
+  if (ld == 0) ld = ncols;
   const int64_t taps = s.kh * s.kw, col1 = col0 + ncols;
   for (int64_t row = begin; row < end; ++row) {
     const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
     const float* plane = in + c * s.in_h * s.in_w;
-    float* out = col + row * ncols;  // column x is at out[x - col0]
+    float* out = col + row * ld;  // column x is at out[x - col0]
     // Output columns whose input column ox*sw - pw + j lies inside [0, in_w).
     const int64_t x_lo = std::min(s.out_w, std::max<int64_t>(0, (s.pw - j + s.sw - 1) / s.sw));
     const int64_t x_hi = std::max(x_lo, std::min(s.out_w, (s.in_w + s.pw - j + s.sw - 1) / s.sw));

@@ -400,29 +400,39 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   const int threads = pool->threads();
   prepare_shared(op);
   const bool direct = conv_reads_input_directly(s);
-  const int64_t rows = s.groups * s.k_per_group();
-  if (!direct && images * rows * n <= kSharedIm2colFloats) {
+  const int64_t rows = s.groups * s.k_per_group(), ld = aligned_stride(n);
+  // The kernels want B rows starting on cache lines (a split vector load costs two): a 1x1
+  // layer reads its input in place when its rows are so, else a copy with aligned rows; a
+  // small im2col is built once, shared by all threads.
+  const bool in_place = direct && ld == n;
+  const bool shared_b = !in_place && (direct || images * rows * ld <= kSharedIm2colFloats);
+  if (shared_b) {
     cols.resize(std::max<size_t>(cols.size(), 1));
-    cols[0].resize(std::max(cols[0].size(), static_cast<size_t>(images * rows * n)));
+    cols[0].resize(std::max(cols[0].size(), static_cast<size_t>(images * rows * ld)));
     float* all = cols[0].data();
     pool->parallel_for(images * rows, [&](int64_t begin, int64_t end, int) {
       for (int64_t w = begin; w < end;) {
         const int64_t b = w / rows, stop = std::min(end, (b + 1) * rows);
-        im2col(s, ins[b], all + b * rows * n, w - b * rows, stop - b * rows, 0, n);
+        float* dst = all + b * rows * ld;
+        if (direct) {
+          for (int64_t r = w - b * rows; r < stop - b * rows; ++r)
+            std::memcpy(dst + r * ld, ins[b] + r * n, sizeof(float) * n);
+        } else {
+          im2col(s, ins[b], dst, w - b * rows, stop - b * rows, 0, n, ld);
+        }
         w = stop;
       }
     });
   }
-  if (direct || images * rows * n <= kSharedIm2colFloats) {
-    const float* base = direct ? nullptr : cols[0].data();
+  if (in_place || shared_b) {
     const int rb = row_blocks_for(op, images * op.work_items(n, 1), threads);
-    const int64_t items = op.work_items(n, rb);
+    const int64_t items = op.work_items(n, rb), ldb = in_place ? n : ld;
     pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int t) {
       for (int64_t w = begin; w < end;) {
         const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
-        const float* in = direct ? ins[b] : base + b * rows * n;
-        op.run_items(in, n, n, outs[b], n, rb, w - b * items, stop - b * items, scratch[t].data(),
-                     shared.data());
+        const float* in = in_place ? ins[b] : cols[0].data() + b * rows * ld;
+        op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
+                     scratch[t].data(), shared.data());
         w = stop;
       }
     });
@@ -433,14 +443,14 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   int64_t block = block_columns(s);
   if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
     block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
-  const int64_t blocks = (n + block - 1) / block;
+  const int64_t blocks = (n + block - 1) / block, bld = aligned_stride(block);
   cols.resize(scratch.size());
-  for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(rows * block)));
+  for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(rows * bld)));
   pool->parallel_for(images * blocks, [&](int64_t begin, int64_t end, int t) {
     for (int64_t w = begin; w < end; ++w) {
       const int64_t b = w / blocks, c0 = (w % blocks) * block, ncols = std::min(block, n - c0);
-      im2col(s, ins[b], cols[t].data(), 0, rows, c0, ncols);
-      op.run_items(cols[t].data(), ncols, ncols, outs[b] + c0, n, 1, 0, op.work_items(ncols, 1),
+      im2col(s, ins[b], cols[t].data(), 0, rows, c0, ncols, bld);
+      op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, 1, 0, op.work_items(ncols, 1),
                    scratch[t].data(), shared.data());
     }
   });

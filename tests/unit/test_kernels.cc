@@ -71,21 +71,22 @@ std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block, 
   op.prepare(shared.data(), 0, half);
   const int64_t n = c.s.out_size(), rows = c.s.groups * c.s.k_per_group();
   const int rb = std::min(row_blocks, op.max_row_blocks());
-  auto run_all = [&](const float* b, int64_t ncols, float* out) {
+  auto run_all = [&](const float* b, int64_t ldb, int64_t ncols, float* out) {
     const int64_t items = op.work_items(ncols, rb);
     for (int64_t i = items; i-- > 0;)
-      op.run_items(b, ncols, ncols, out, n, rb, i, i + 1, scratch.data(), shared.data());
+      op.run_items(b, ldb, ncols, out, n, rb, i, i + 1, scratch.data(), shared.data());
   };
   if (conv_reads_input_directly(c.s)) {
-    run_all(c.in.data(), n, got.data());
+    run_all(c.in.data(), n, n, got.data());
     return got;
   }
-  // Column blocks of odd widths: block edges and panel edges both get exercised.
+  // Column blocks of odd widths: block edges and panel edges both get exercised; rows on
+  // cache lines (stride rounded up to 16 floats) as the runtime lays them out.
   for (int64_t c0 = 0; c0 < n; c0 += block) {
-    const int64_t ncols = std::min(block, n - c0);
-    std::vector<float> col(rows * ncols, -9.0f);
-    im2col(c.s, c.in.data(), col.data(), 0, rows, c0, ncols);
-    run_all(col.data(), ncols, got.data() + c0);
+    const int64_t ncols = std::min(block, n - c0), ld = aligned_stride(ncols);
+    std::vector<float> col(rows * ld, -9.0f);
+    im2col(c.s, c.in.data(), col.data(), 0, rows, c0, ncols, ld);
+    run_all(col.data(), ld, ncols, got.data() + c0);
   }
   return got;
 }
