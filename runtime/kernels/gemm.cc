@@ -3,7 +3,7 @@
 #include <cstddef>
 
 extern "C" {
-void sqz_gemm_6x32_f32_avx512(const float*, const float*, int64_t, int64_t, const float*, bool,
+void sqz_gemm_6x64_f32_avx512(const float*, const float*, int64_t, int64_t, const float*, bool,
                               float*, int64_t, int, int);
 void sqz_gemm_6x16_f32_avx2(const float*, const float*, int64_t, int64_t, const float*, bool,
                             float*, int64_t, int, int);
@@ -14,7 +14,7 @@ void sqz_gemm_6x8_f32_generic(const float*, const float*, int64_t, int64_t, cons
 namespace sqz::rt {
 namespace {
 
-const GemmKernel kAvx512{"gemm_6x32_f32_avx512", 6, 32, sqz_gemm_6x32_f32_avx512};
+const GemmKernel kAvx512{"gemm_6x64_f32_avx512", 6, 64, sqz_gemm_6x64_f32_avx512};
 const GemmKernel kAvx2{"gemm_6x16_f32_avx2", 6, 16, sqz_gemm_6x16_f32_avx2};
 const GemmKernel kGeneric{"gemm_6x8_f32_generic", 6, 8, sqz_gemm_6x8_f32_generic};
 

@@ -17,7 +17,7 @@ using GemmTileFn = void (*)(const float* a_panel, const float* b, int64_t ldb, i
                             int cols);
 
 struct GemmKernel {
-  const char* name;  // e.g. "gemm_6x32_f32_avx512"
+  const char* name;  // e.g. "gemm_6x64_f32_avx512"
   int mr, nr;
   GemmTileFn tile;
 };
