@@ -1,8 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cmath>
 
 #include "sqz/runtime/net.h"
+#include "sqz/runtime/thread_pool.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -91,4 +93,30 @@ TEST_CASE("softmax output sums to one") {
   double sum = 0;
   for (float v : out) sum += v;
   CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+}
+
+TEST_CASE("the thread pool covers every index once, with distinct thread indices at a time") {
+  for (int threads : {1, 2, 3, 5}) {
+    rt::ThreadPool pool(threads);
+    for (int64_t n : {0, 1, 2, 7, 64, 1000}) {
+      for (int call = 0; call < 50; ++call) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::vector<std::atomic<int>> busy(static_cast<size_t>(threads));
+        std::atomic<bool> clash{false}, bad_index{false};
+        pool.parallel_for(n, [&](int64_t begin, int64_t end, int t) {
+          if (t < 0 || t >= threads) {
+            bad_index = true;
+            return;
+          }
+          if (busy[static_cast<size_t>(t)].fetch_add(1) != 0) clash = true;
+          for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+          busy[static_cast<size_t>(t)].fetch_sub(1);
+        });
+        INFO("threads " << threads << " n " << n);
+        REQUIRE_FALSE(bad_index);
+        CHECK_FALSE(clash);
+        for (const auto& h : hits) REQUIRE(h.load() == 1);
+      }
+    }
+  }
 }
