@@ -378,7 +378,7 @@ int row_blocks_for(const ConvOp& op, int64_t items, int threads) {
 // A layer whose whole im2col (all images) is at most this many floats builds it once, shared
 // by all threads, which then split output channels as well as columns: the late layers have
 // too few columns to give every thread a block of its own.
-constexpr int64_t kSharedIm2colFloats = int64_t{1} << 18;
+constexpr int64_t kSharedIm2colFloats = int64_t{1} << 20;
 
 }  // namespace
 
@@ -477,11 +477,15 @@ void Net::Impl::run_conv(size_t i) {
   }
   execute_conv(p, *p.op, ins, outs);
   if (!p.pad_only) return;
+  // The interior into the padded output, the border set to its value: channels split over the
+  // threads, each output element written once.
   const ConvShape& full = p.shape;
-  for (int64_t b = 0; b < batch; ++b) {
-    float* out = blob_ptr(l.output, b);
-    for (int64_t c = 0; c < full.out_c; ++c) {  // each output element written once
-      float* plane = out + c * full.out_size();
+  std::vector<float*> dst(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) dst[b] = blob_ptr(l.output, b);
+  pool->parallel_for(batch * full.out_c, [&](int64_t begin, int64_t end, int) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t b = w / full.out_c, c = w % full.out_c;
+      float* plane = dst[b] + c * full.out_size();
       const float v = p.border[c];
       std::fill(plane, plane + full.ph * full.out_w, v);
       for (int64_t y = 0; y < s.out_h; ++y) {
@@ -492,7 +496,7 @@ void Net::Impl::run_conv(size_t i) {
       }
       std::fill(plane + (full.ph + s.out_h) * full.out_w, plane + full.out_size(), v);
     }
-  }
+  });
 }
 
 void Net::Impl::run_pool(const Layer& l) {
