@@ -31,6 +31,7 @@ int cmd_bench(int argc, char** argv) {
   GlobalFlags flags;
   std::string model_path, prototxt, kernels = "auto";
   int threads = 1, batch = 1, runs = 30, warmup = 3;
+  double warmup_seconds = 0.5;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
@@ -39,6 +40,8 @@ int cmd_bench(int argc, char** argv) {
       "batch", po::value(&batch)->default_value(1), "images per forward pass")(
       "runs", po::value(&runs)->default_value(30), "timed runs")(
       "warmup", po::value(&warmup)->default_value(3), "untimed runs first")(
+      "warmup-seconds", po::value(&warmup_seconds)->default_value(0.5),
+      "and untimed runs until this much time has passed (the CPU's clock ramps up)")(
       "kernels", po::value(&kernels)->default_value("auto"), "auto | dense | sparse | reference");
   po::variables_map vm;
   int code;
@@ -47,6 +50,8 @@ int cmd_bench(int argc, char** argv) {
     return code;
   if (threads < 1 || batch < 1 || runs < 1 || warmup < 0)
     return usage_error("bench", "--threads, --batch and --runs must be at least 1");
+  if (!(warmup_seconds >= 0 && warmup_seconds <= 600))
+    return usage_error("bench", "--warmup-seconds must be in 0..600");
   rt::NetOptions opts;
   opts.threads = threads;
   if (kernels == "dense")
@@ -71,7 +76,11 @@ int cmd_bench(int argc, char** argv) {
   std::uniform_real_distribution<float> u(-100, 100);
   for (float& x : in) x = u(rng);
   std::vector<float> out;
-  for (int w = 0; w < warmup; ++w) (void)net->forward(in.data(), batch, &out);
+  const auto warm0 = std::chrono::steady_clock::now();
+  for (int w = 0; w < warmup || std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                             warm0).count() < warmup_seconds;
+       ++w)
+    (void)net->forward(in.data(), batch, &out);
   net->set_profiling(true);
   std::vector<double> ms;
   for (int r = 0; r < runs; ++r) {
