@@ -1,0 +1,155 @@
+// Convolution execution (Net::Impl::run_conv): how a layer's work is cut for the threads and
+// where its B matrix comes from (the input in place, a copy with aligned rows, or im2col).
+#include <algorithm>
+#include <cstring>
+
+#include "../kernels/im2col.h"
+#include "../kernels/ref/conv_ref.h"
+#include "net_impl.h"
+
+namespace sqz::rt {
+
+namespace {
+
+// Columns per im2col block: its rows stay in L2 (~256 KB) while the kernel sweeps them.
+int64_t block_columns(const ConvShape& s) {
+  const int64_t rows = s.groups * s.k_per_group();
+  const int64_t cols =
+      std::max<int64_t>(64, (int64_t{1} << 16) / std::max<int64_t>(rows, 1) / 64 * 64);
+  return std::min(cols, s.out_size());
+}
+
+// Row blocks for a layer with `items` (image, group, column panel) items: enough that every
+// thread gets several items (the pool cuts them into equal chunks, four per thread), within
+// what the op finds worth splitting. 1 on one thread.
+int row_blocks_for(const ConvOp& op, int64_t items, int threads) {
+  if (threads <= 1) return 1;
+  const int64_t want = (8 * int64_t{threads} + items - 1) / items;
+  return static_cast<int>(std::clamp<int64_t>(want, 1, op.max_row_blocks()));
+}
+
+// A layer whose whole im2col (all images) is at most this many floats builds it once, shared
+// by all threads, which then split output channels as well as columns: the late layers have
+// too few columns to give every thread a block of its own.
+constexpr int64_t kSharedIm2colFloats = int64_t{1} << 20;
+
+}  // namespace
+
+// Expands the codes of a codebook layer into shared floats, split over the threads when large.
+void Net::Impl::prepare_shared(const ConvOp& op) {
+  const int64_t n = op.shared_floats();
+  if (n == 0) return;
+  if (n < (int64_t{1} << 14)) return op.prepare(shared.data(), 0, n);
+  pool->parallel_for(pool->threads(), [&](int64_t begin, int64_t end, int) {
+    op.prepare(shared.data(), n * begin / pool->threads(), n * end / pool->threads());
+  });
+}
+
+void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
+                             const std::vector<const float*>& ins,
+                             const std::vector<float*>& outs) {
+  const ConvShape& s = p.run_shape;
+  const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
+  const int threads = pool->threads();
+  prepare_shared(op);
+  const bool direct = conv_reads_input_directly(s);
+  const int64_t rows = s.groups * s.k_per_group(), ld = aligned_stride(n);
+  // The kernels want B rows starting on cache lines (a split vector load costs two): a 1x1
+  // layer reads its input in place when its rows are so, else a copy with aligned rows; a
+  // small im2col is built once, shared by all threads.
+  const bool in_place = direct && ld == n;
+  const bool shared_b = !in_place && (direct || images * rows * ld <= kSharedIm2colFloats);
+  if (shared_b) {
+    cols.resize(std::max<size_t>(cols.size(), 1));
+    cols[0].resize(std::max(cols[0].size(), static_cast<size_t>(images * rows * ld)));
+    float* all = cols[0].data();
+    pool->parallel_for(images * rows, [&](int64_t begin, int64_t end, int) {
+      for (int64_t w = begin; w < end;) {
+        const int64_t b = w / rows, stop = std::min(end, (b + 1) * rows);
+        float* dst = all + b * rows * ld;
+        if (direct) {
+          for (int64_t r = w - b * rows; r < stop - b * rows; ++r)
+            std::memcpy(dst + r * ld, ins[b] + r * n, sizeof(float) * n);
+        } else {
+          im2col(s, ins[b], dst, w - b * rows, stop - b * rows, 0, n, ld);
+        }
+        w = stop;
+      }
+    });
+  }
+  if (in_place || shared_b) {
+    const int rb = row_blocks_for(op, images * op.work_items(n, 1), threads);
+    const int64_t items = op.work_items(n, rb), ldb = in_place ? n : ld;
+    pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int t) {
+      for (int64_t w = begin; w < end;) {
+        const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
+        const float* in = in_place ? ins[b] : cols[0].data() + b * rows * ld;
+        op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
+                     scratch[t].data(), shared.data());
+        w = stop;
+      }
+    });
+    return;
+  }
+  // Each thread takes whole column blocks of whole images: im2col into its own buffer (kept
+  // in L2), then the kernel over that block; one synchronisation per layer.
+  int64_t block = block_columns(s);
+  if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
+    block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
+  const int64_t blocks = (n + block - 1) / block, bld = aligned_stride(block);
+  cols.resize(scratch.size());
+  for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(rows * bld)));
+  pool->parallel_for(images * blocks, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t b = w / blocks, c0 = (w % blocks) * block, ncols = std::min(block, n - c0);
+      im2col(s, ins[b], cols[t].data(), 0, rows, c0, ncols, bld);
+      op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, 1, 0, op.work_items(ncols, 1),
+                   scratch[t].data(), shared.data());
+    }
+  });
+}
+
+void Net::Impl::run_conv(size_t i) {
+  const Layer& l = model.layers[i];
+  const ConvPlan& p = convs[i];
+  std::vector<const float*> ins(static_cast<size_t>(batch));
+  std::vector<float*> outs(static_cast<size_t>(batch));
+  const ConvShape& s = p.run_shape;
+  const int64_t run_out = s.out_c * s.out_size();
+  if (p.pad_only) pad_tmp.resize(std::max(pad_tmp.size(), static_cast<size_t>(batch * run_out)));
+  for (int64_t b = 0; b < batch; ++b) {
+    ins[b] = blob_ptr(l.inputs[0], b);
+    outs[b] = p.pad_only ? pad_tmp.data() + b * run_out : blob_ptr(l.output, b);
+    if (conv_input_hook) conv_input_hook(l.name, ins[b]);
+  }
+  if (!p.op) {  // reference path
+    for (int64_t b = 0; b < batch; ++b)
+      ref::conv2d_f32(p.shape, ins[b], l.weight.data.data(),
+                      l.conv.has_bias ? l.bias.data.data() : nullptr, p.relu, outs[b]);
+    return;
+  }
+  execute_conv(p, *p.op, ins, outs);
+  if (!p.pad_only) return;
+  // The interior into the padded output, the border set to its value: channels split over the
+  // threads, each output element written once.
+  const ConvShape& full = p.shape;
+  std::vector<float*> dst(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) dst[b] = blob_ptr(l.output, b);
+  pool->parallel_for(batch * full.out_c, [&](int64_t begin, int64_t end, int) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t b = w / full.out_c, c = w % full.out_c;
+      float* plane = dst[b] + c * full.out_size();
+      const float v = p.border[c];
+      std::fill(plane, plane + full.ph * full.out_w, v);
+      for (int64_t y = 0; y < s.out_h; ++y) {
+        float* row = plane + (y + full.ph) * full.out_w;
+        std::fill(row, row + full.pw, v);
+        std::memcpy(row + full.pw, outs[b] + (c * s.out_h + y) * s.out_w, sizeof(float) * s.out_w);
+        std::fill(row + full.pw + s.out_w, row + full.out_w, v);
+      }
+      std::fill(plane + (full.ph + s.out_h) * full.out_w, plane + full.out_size(), v);
+    }
+  });
+}
+
+}  // namespace sqz::rt

@@ -1,0 +1,77 @@
+// The runtime's state (net.h's Net::Impl), shared by net.cc (planning, memory, the API),
+// net_conv.cc (convolution execution) and net_layers.cc (the other layers). Internal.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../kernels/aligned.h"
+#include "../kernels/conv_op.h"
+#include "sqz/runtime/net.h"
+#include "sqz/runtime/thread_pool.h"
+
+namespace sqz::rt {
+
+// Where a blob lives: inside its parent's storage at a channel offset (views, concat slices).
+struct Placement {
+  std::string parent;  // empty: the blob owns its storage
+  int64_t channel_offset = 0;
+};
+
+inline int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
+inline int64_t spatial(const Shape& s) { return s.size() == 4 ? s[2] * s[3] : 1; }
+
+struct ConvPlan {
+  ConvShape shape;      // the layer's own geometry
+  ConvShape run_shape;  // what the op computes (pad-only 1x1: without the padding)
+  bool pad_only = false;
+  bool relu = false;
+  std::vector<float> border;   // pad-only: per output channel, the border value
+  std::unique_ptr<ConvOp> op;  // null: reference kernels
+};
+
+struct Net::Impl {
+  Model model;
+  NetOptions options;
+  std::map<std::string, Shape> shapes;  // batch 1
+  std::map<std::string, Placement> placement;
+  std::vector<bool> skip;
+  std::vector<bool> fused_relu;
+  std::map<std::string, std::vector<bool>> concat_needs_copy;
+  std::vector<ConvPlan> convs;  // per layer
+  std::vector<LayerProfile> profiles;
+  bool profiling = false;
+  Net::ConvInputHook conv_input_hook;
+  std::unique_ptr<ThreadPool> pool;
+  std::vector<AlignedFloats> scratch;  // per thread
+  std::vector<AlignedFloats> cols;     // per thread: one im2col block
+  AlignedFloats shared, pad_tmp;
+  AlignedFloats arena;                          // every blob that owns storage, reused
+  std::map<std::string, int64_t> arena_offset;  // such a blob -> its first float in the arena
+  int64_t batch = 0;
+
+  Status plan();
+  void plan_aliases(const std::map<std::string, int>& consumers,
+                    const std::map<std::string, size_t>& producer);
+  void plan_conv(size_t i);
+  Status plan_memory(int64_t batch_size);
+  void resolve(const std::string& blob, std::string* root, int64_t* offset) const;
+  void resolve_placements();
+  std::map<std::string, std::pair<std::string, int64_t>> resolved;  // view -> (root, floats)
+  float* blob_ptr(const std::string& blob, int64_t image);
+  void run_layer(size_t i);
+  void run_conv(size_t i);
+  void prepare_shared(const ConvOp& op);
+  void execute_conv(const ConvPlan& p, const ConvOp& op, const std::vector<const float*>& ins,
+                    const std::vector<float*>& outs);
+  void size_scratch(const ConvOp& op);
+  void run_pool(const Layer& l);
+  void run_concat(const Layer& l);
+  void run_relu(const Layer& l);
+  void run_softmax(const Layer& l);
+  void run_add(const Layer& l);
+};
+
+}  // namespace sqz::rt

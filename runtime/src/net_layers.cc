@@ -1,0 +1,101 @@
+// The layers other than convolutions: pooling, concatenation (when it cannot alias), ReLU
+// (when not fused), softmax and the element-wise sum.
+#include <cstring>
+
+#include "../kernels/pool.h"
+#include "../kernels/softmax.h"
+#include "net_impl.h"
+
+namespace sqz::rt {
+
+void Net::Impl::run_pool(const Layer& l) {
+  const Shape& in = shapes.at(l.inputs[0]);
+  const Shape& out = shapes.at(l.output);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* src = blob_ptr(l.inputs[0], b);
+    float* dst = blob_ptr(l.output, b);
+    if (l.pool.global) {
+      (l.op == OpKind::kMaxPool ? global_maxpool_f32 : global_avgpool_f32)(in[1], in[2] * in[3],
+                                                                           src, dst);
+      continue;
+    }
+    const PoolShape s{in[1],           in[2],           in[3],
+                      out[2],          out[3],          l.pool.kernel_h,
+                      l.pool.kernel_w, l.pool.stride_h, l.pool.stride_w,
+                      l.pool.pad_h,    l.pool.pad_w,    l.pool.average_counts_padding,
+                      l.pool.extra_pad_h, l.pool.extra_pad_w};
+    if (l.op == OpKind::kAvgPool) {
+      avgpool2d_f32(s, src, dst);
+      continue;
+    }
+    // Channels are independent: split them over the threads.
+    const int64_t plane_in = s.in_h * s.in_w, plane_out = s.out_h * s.out_w;
+    pool->parallel_for(s.c, [&](int64_t begin, int64_t end, int) {
+      PoolShape part = s;
+      part.c = end - begin;
+      maxpool2d_f32(part, src + begin * plane_in, dst + begin * plane_out);
+    });
+  }
+}
+
+void Net::Impl::run_concat(const Layer& l) {
+  const Shape& out = shapes.at(l.output);
+  const std::vector<bool>& copy = concat_needs_copy.at(l.output);
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(l.axis) + 1; d < out.size(); ++d) inner *= out[d];
+  const int64_t outer = per_image(out) / (out[static_cast<size_t>(l.axis)] * inner);
+  for (int64_t b = 0; b < batch; ++b) {
+    float* dst = blob_ptr(l.output, b);
+    int64_t offset = 0;
+    for (size_t k = 0; k < l.inputs.size(); ++k) {
+      const int64_t len = shapes.at(l.inputs[k])[static_cast<size_t>(l.axis)] * inner;
+      if (copy[k]) {
+        const float* src = blob_ptr(l.inputs[k], b);
+        for (int64_t o = 0; o < outer; ++o)
+          std::memcpy(dst + o * per_image(out) / outer + offset, src + o * len,
+                      sizeof(float) * len);
+      }
+      offset += len;
+    }
+  }
+}
+
+void Net::Impl::run_relu(const Layer& l) {
+  const Shape& s = shapes.at(l.output);
+  const int64_t n = per_image(s);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* src = blob_ptr(l.inputs[0], b);
+    float* dst = blob_ptr(l.output, b);
+    for (int64_t k = 0; k < n; ++k) dst[k] = src[k] > 0 ? src[k] : 0.0f;
+  }
+}
+
+// Softmax along one axis (ONNX opset 13 semantics; axis 0, the batch, is refused at planning):
+// per image, `outer` groups of `c` values `inner` apart.
+void Net::Impl::run_softmax(const Layer& l) {
+  const Shape& s = shapes.at(l.output);
+  const auto rank = static_cast<int64_t>(s.size());
+  const int64_t axis = l.axis < 0 ? l.axis + rank : l.axis;
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= s[static_cast<size_t>(d)];
+  const int64_t c = s[static_cast<size_t>(axis)], outer = per_image(s) / (c * inner);
+  for (int64_t b = 0; b < batch; ++b)
+    softmax_f32(blob_ptr(l.inputs[0], b), outer, c, inner, blob_ptr(l.output, b));
+}
+
+// Element-wise sum of the inputs (the bypass of SqueezeNet Sec. 6), in input order.
+void Net::Impl::run_add(const Layer& l) {
+  const int64_t n = per_image(shapes.at(l.output));
+  for (int64_t b = 0; b < batch; ++b) {
+    float* dst = blob_ptr(l.output, b);
+    const float* a = blob_ptr(l.inputs[0], b);
+    const float* c = blob_ptr(l.inputs[1], b);
+    for (int64_t k = 0; k < n; ++k) dst[k] = a[k] + c[k];
+    for (size_t i = 2; i < l.inputs.size(); ++i) {
+      const float* more = blob_ptr(l.inputs[i], b);
+      for (int64_t k = 0; k < n; ++k) dst[k] += more[k];
+    }
+  }
+}
+
+}  // namespace sqz::rt
