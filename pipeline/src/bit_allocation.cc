@@ -41,19 +41,6 @@ Result<std::map<std::string, int64_t>> section_bytes(const Model& model,
   return out;
 }
 
-// Small batches keep the network's buffers small (they are allocated per network).
-Status forward_in_chunks(rt::Net& net, const float* x, int64_t n, std::vector<float>* out) {
-  constexpr int64_t kChunk = 4;
-  const int64_t in_size = shape_numel(net.input_chw());
-  std::vector<float> part;
-  out->clear();
-  for (int64_t i = 0; i < n; i += kChunk) {
-    SQZ_RETURN_IF_ERROR(net.forward(x + i * in_size, std::min(kChunk, n - i), &part));
-    out->insert(out->end(), part.begin(), part.end());
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sharing,
@@ -86,7 +73,7 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
         Model trial = model;
         SQZ_RETURN_IF_ERROR(share_layer(trial.layers[convs[k]], bits, sharing));
         SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(trial, no));
-        SQZ_RETURN_IF_ERROR(forward_in_chunks(*net, probe, n, &out));
+        SQZ_RETURN_IF_ERROR(forward_batched(*net, probe, n, &out));
         c.kl[bits] = mean_kl(teacher, out, n);
       }
       progress(++done, total);

@@ -96,7 +96,7 @@ Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
   no.policy = rt::KernelPolicy::kDense;
   SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, no));
   std::vector<float> teacher;
-  SQZ_RETURN_IF_ERROR(net->forward(probe.data(), n, &teacher));
+  SQZ_RETURN_IF_ERROR(forward_batched(*net, probe.data(), n, &teacher));
   int64_t layers = 0;
   for (const Layer& l : model.layers) layers += l.op == OpKind::kConvolution;
   Task task(observer, "sensitivity per layer and width",

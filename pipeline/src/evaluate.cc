@@ -49,6 +49,18 @@ Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess&
   return set;
 }
 
+Status forward_batched(rt::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
+                       int64_t chunk) {
+  const int64_t in_size = shape_numel(net.input_chw());
+  std::vector<float> part;
+  out->clear();
+  for (int64_t i = 0; i < n; i += chunk) {
+    SQZ_RETURN_IF_ERROR(net.forward(inputs + i * in_size, std::min(chunk, n - i), &part));
+    out->insert(out->end(), part.begin(), part.end());
+  }
+  return Status::ok();
+}
+
 Result<Scores> score_images(const Model& model, const ImageSet& images, int threads,
                             const std::string& progress_label, Observer* observer) {
   rt::NetOptions opts;

@@ -41,7 +41,8 @@ class TeacherCache {
       std::vector<float> in(missing.size() * px), fresh;
       for (size_t j = 0; j < missing.size(); ++j)
         std::copy_n(x.data() + missing[j] * px, px, in.data() + j * px);
-      SQZ_RETURN_IF_ERROR(net_->forward(in.data(), static_cast<int64_t>(missing.size()), &fresh));
+      SQZ_RETURN_IF_ERROR(forward_batched(*net_, in.data(), static_cast<int64_t>(missing.size()),
+                                          &fresh, batch_for_input(pixels_)));
       for (size_t j = 0; j < missing.size(); ++j) {
         const auto id = static_cast<size_t>(ids[missing[j]]);
         std::copy_n(fresh.data() + j * classes_, classes_, logits_.data() + id * classes_);
@@ -265,7 +266,7 @@ Result<Accuracy> evaluate_tensors(const Model& model, const LabelledTensors& d, 
   rt::NetOptions o;
   o.threads = threads;
   SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, o));
-  const int64_t pixels = shape_numel(d.chw), batch = 100;
+  const int64_t pixels = shape_numel(d.chw), batch = batch_for_input(pixels);
   const int n = static_cast<int>(net->output_size());
   Accuracy a;
   int64_t top1 = 0, top5 = 0;

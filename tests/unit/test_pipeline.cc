@@ -13,6 +13,7 @@
 #include "sqz/pipeline/bit_allocation.h"
 #include "sqz/pipeline/calibrate.h"
 #include "sqz/pipeline/compress.h"
+#include "sqz/pipeline/evaluate.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/report.h"
 #include "sqz/pipeline/stage_table.h"
@@ -437,4 +438,24 @@ TEST_CASE("report chart: pooled points drawn as change against size, with the pa
   r.pooled.clear();
   const std::string scatter = P::report_accuracy_svg(r);
   CHECK(scatter.find("pooled") == std::string::npos);
+}
+
+TEST_CASE("forward_batched: many inputs within an activation budget that one pass exceeds") {
+  const Model m = test::tiny_squeezenet(2, 19, 4, 0.7);
+  std::mt19937 rng(3);
+  const int64_t n = 40, in_size = 3 * 19 * 19;
+  const std::vector<float> x = test::random_floats(rng, static_cast<size_t>(n * in_size));
+  rt::NetOptions small;
+  small.max_activation_bytes = int64_t{1} << 16;  // a few images' worth, not 40
+  auto net = rt::Net::create(m, small);
+  REQUIRE(net.is_ok());
+  std::vector<float> all;
+  CHECK((*net)->forward(x.data(), n, &all).code() == ErrorCode::kLimit);
+  REQUIRE(P::forward_batched(**net, x.data(), n, &all, 4).is_ok());
+  REQUIRE(all.size() == static_cast<size_t>(n * 4));
+  std::vector<float> one;
+  for (int64_t i = 0; i < n; i += 13) {
+    REQUIRE((*net)->forward(x.data() + i * in_size, 1, &one).is_ok());
+    CHECK(std::equal(one.begin(), one.end(), all.begin() + i * 4));
+  }
 }

@@ -36,6 +36,15 @@ Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess&
 // per image: the threads then share out more work per layer).
 constexpr int64_t kScoreBatch = 8;
 
+// net's outputs for n inputs (N x C x H x W), run `chunk` at a time: a network plans its
+// activations for the batch it is given, so one pass over many images would need their sum.
+Status forward_batched(rt::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
+                       int64_t chunk = kScoreBatch);
+
+// Images per pass for inputs of `floats` each: 100 when small (28x28 digits and the like),
+// kScoreBatch for image-sized ones (a 227x227 SqueezeNet plans ~20 MB of activations per image).
+inline int64_t batch_for_input(int64_t floats) { return floats <= 64 * 64 * 3 ? 100 : kScoreBatch; }
+
 // Network outputs, one row of `classes` scores per image.
 struct Scores {
   int64_t classes = 0;
