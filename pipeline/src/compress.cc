@@ -2,13 +2,13 @@
 #include "sqz/pipeline/compress.h"
 
 #include "compress_images.h"
+#include "compress_widths.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <set>
 #include <sstream>
 
 #include "sqz/core/file_io.h"
@@ -28,6 +28,9 @@ namespace {
 using detail::class_list_for;
 using detail::image_lists;
 using detail::ImageLists;
+using detail::measure_widths;
+using detail::quantize_to_fit;
+using detail::widths_summary;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -86,38 +89,7 @@ Status run_calibration(Model& student, const Model& teacher,
   return Status::ok();
 }
 
-// Each layer's size and sensitivity at every candidate width (see bit_allocation.h), on n
-// probe inputs.
-Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
-                                const SharingOptions& sharing, const std::vector<float>& probe,
-                                int n, Observer* observer) {
-  rt::NetOptions no;
-  no.threads = s.threads;
-  no.policy = rt::KernelPolicy::kDense;
-  SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, no));
-  std::vector<float> teacher;
-  SQZ_RETURN_IF_ERROR(forward_batched(*net, probe.data(), n, &teacher));
-  int64_t layers = 0;
-  for (const Layer& l : model.layers) layers += l.op == OpKind::kConvolution;
-  Task task(observer, "sensitivity per layer and width",
-            layers * static_cast<int64_t>(s.widths.size()));
-  Status cancelled;
-  SQZ_ASSIGN_OR_RETURN(BitTable table,
-                       measure_bit_costs(model, sharing, s.encoding, s.widths, probe.data(), n,
-                                         teacher, s.threads, [&](int done, int) {
-                                           if (cancelled.is_ok()) cancelled = task.advance(done);
-                                         }));
-  SQZ_RETURN_IF_ERROR(cancelled);
-  return table;
-}
 
-std::string widths_summary(const Model& m) {
-  std::string out;
-  for (const Layer& l : m.layers)
-    if (l.quant.active())
-      out += (out.empty() ? "" : " ") + l.name + "=" + std::to_string(l.quant.bits);
-  return out;
-}
 
 std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) {
   char b[512];
@@ -141,46 +113,6 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
   return std::string(b) + more;
 }
 
-// Shares `model`'s weights (a copy per try) with widths allocated so that the encoded file,
-// with its metadata, fits the target and lands within 0.5% below it; without a target, with
-// the fixed widths. The table does not see the metadata nor how the codes' histograms move:
-// each try measures the bytes it missed (or left) and allocates for that much less (or more).
-Result<Model> quantize_to_fit(const Model& model, const CompressOptions& s,
-                              const SharingOptions& sharing, const BitTable* table,
-                              format::Metadata metadata) {
-  if (!table) {
-    Model m = model;
-    SQZ_RETURN_IF_ERROR(share_weights(m, sharing));
-    return m;
-  }
-  const int64_t close_enough = s.target_bytes - s.target_bytes / 200;
-  int64_t offset = 0, best_size = -1;
-  Model best;
-  std::set<std::map<std::string, int>> tried;
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, s.target_bytes - offset));
-    if (!tried.insert(bits).second) break;  // the allocation can move no further
-    const int64_t estimate = allocated_bytes(*table, bits);
-    SharingOptions o = sharing;
-    for (const auto& [name, b] : bits)
-      if (!o.quantize.layer_bits.count(name)) o.quantize.layer_bits[name] = b;
-    Model m = model;
-    SQZ_RETURN_IF_ERROR(share_weights(m, o));
-    format::SqzEncodeOptions eo = s.encoding;
-    eo.metadata = metadata;
-    eo.metadata.push_back({"widths", widths_summary(m)});
-    std::string bytes;
-    SQZ_RETURN_IF_ERROR(format::encode_sqz(m, eo, &bytes).status());
-    const int64_t size = static_cast<int64_t>(bytes.size());
-    if (size <= s.target_bytes && size > best_size) best = std::move(m), best_size = size;
-    if (best_size >= close_enough) break;
-    offset = size > s.target_bytes ? std::max(offset + (size - s.target_bytes), size - estimate)
-                                   : size - estimate;
-  }
-  SQZ_RETURN_ERROR_IF(best_size < 0, ErrorCode::kLimit,
-                      "the widths found do not fit --target-bytes after 8 tries");
-  return best;
-}
 
 Result<StageRow> measure_model(const Model& m, const std::string& stage, int64_t bytes,
                                const std::string& how, const ImageSet& holdout,

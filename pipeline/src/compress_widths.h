@@ -1,0 +1,32 @@
+// Weight sharing towards a target size (compress.cc's helpers): the per-layer table of
+// bytes and divergence, and the fit that re-measures the encoded file.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sqz/pipeline/bit_allocation.h"
+#include "sqz/pipeline/compress.h"
+#include "sqz/pipeline/observer.h"
+
+namespace sqz::pipeline::detail {
+
+// Each layer's size and sensitivity at every candidate width (see bit_allocation.h), on n
+// probe inputs.
+Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
+                                const SharingOptions& sharing, const std::vector<float>& probe,
+                                int n, Observer* observer);
+
+// "layer=bits ..." for every shared layer (recorded in the file's metadata).
+std::string widths_summary(const Model& m);
+
+// Shares `model`'s weights (a copy per try) with widths allocated so that the encoded file,
+// with its metadata, fits the target and lands within 0.5% below it; without a target (table
+// null), with the fixed widths. The table does not see the metadata nor how the codes'
+// histograms move: each try measures the bytes it missed (or left) and allocates for that much
+// less (or more).
+Result<Model> quantize_to_fit(const Model& model, const CompressOptions& s,
+                              const SharingOptions& sharing, const BitTable* table,
+                              format::Metadata metadata);
+
+}  // namespace sqz::pipeline::detail
