@@ -90,18 +90,19 @@ Status run_calibration(Model& student, const Model& teacher,
 }
 
 
-
 std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) {
   char b[512];
   std::snprintf(b, sizeof b,
                 "compress density=%g bits=%d target_bytes=%lld init=%s calib_images=%zu "
-                "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu codes=%s",
+                "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu%s",
                 s.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
                 init_name(s.quantize).c_str(), lists.calib.size(), s.calibration.steps,
                 s.calibration.batch, s.calibration.learning_rate, s.calibration.temperature,
                 s.calibration.augment, static_cast<unsigned long long>(s.seed),
-                s.error_compensation && !lists.calib.empty() && !s.training() ? "compensated"
-                                                                               : "nearest");
+                // Recorded when the codes were compensated (nearest codes: as before it existed).
+                s.error_compensation && !lists.calib.empty() && !s.training()
+                    ? " codes=compensated"
+                    : "");
   if (!s.training()) return b;
   const RetrainOptions& t = s.retrain;
   char more[256];
