@@ -121,7 +121,8 @@ Result<std::map<std::string, int>> allocate_bits(const BitTable& table, int64_t 
       const double kl = c.kl.at(bits);
       for (int64_t b = units; b <= budget; ++b) {
         const double v = best[static_cast<size_t>(b - units)] + kl;
-        if (v < next[static_cast<size_t>(b)]) {
+        // Widths ascend: on a tie the wider one wins, so that equal costs spend the bytes.
+        if (v <= next[static_cast<size_t>(b)]) {
           next[static_cast<size_t>(b)] = v;
           choice[l][static_cast<size_t>(b)] = static_cast<int8_t>(bits);
         }

@@ -75,6 +75,22 @@ int64_t recorded_target(const format::Metadata& metadata) {
   return 0;
 }
 
+// The recorded source fingerprint and pipeline summary, the calibration image count taken out
+// (the folds of one point differ in it when the images do not split evenly).
+std::string recorded_recipe(const format::Metadata& metadata) {
+  std::string source, pipeline;
+  for (const auto& [key, value] : metadata) {
+    if (key == "source_fnv1a64") source = value;
+    if (key == "pipeline") pipeline = value;
+  }
+  const size_t at = pipeline.find(" calib_images=");
+  if (at != std::string::npos) {
+    const size_t end = pipeline.find(' ', at + 1);
+    pipeline.erase(at, end == std::string::npos ? std::string::npos : end - at);
+  }
+  return pipeline.empty() ? "" : source + " " + pipeline;
+}
+
 // Measures one model on the images it was not calibrated on.
 Result<ModelPoint> measure_point(const std::string& path, const format::SqzFile& f,
                                  const ImageSet& images, const Scores* reference, int threads,
@@ -83,6 +99,7 @@ Result<ModelPoint> measure_point(const std::string& path, const format::SqzFile&
   p.path = path;
   p.bytes = static_cast<int64_t>(f.file_bytes);
   p.target_bytes = recorded_target(f.metadata);
+  p.recipe = recorded_recipe(f.metadata);
   if (images.inputs.empty()) return p;
   SQZ_ASSIGN_OR_RETURN(auto overlap, calibration_overlap(f.metadata, images.paths));
   const std::set<std::string> skip(overlap.begin(), overlap.end());

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <string>
+#include <utility>
 
 #include "sqz/pipeline/report.h"
 
@@ -44,9 +46,12 @@ void bootstrap(const std::vector<PairDelta>& pairs, int resamples, uint64_t seed
 
 std::vector<PooledPoint> pool_points(const std::vector<ModelPoint>& points, int resamples,
                                      uint64_t seed) {
-  std::map<int64_t, PooledPoint> groups;
-  std::map<int64_t, std::vector<PairDelta>> pairs;
-  std::map<int64_t, double> agree, kl, weight;
+  struct Group {
+    PooledPoint point;
+    std::vector<PairDelta> pairs;
+    double agree = 0, kl = 0, weight = 0;
+  };
+  std::map<std::pair<int64_t, std::string>, Group> groups;
   for (size_t i = 0; i < points.size(); ++i) {
     const ModelPoint& p = points[i];
     if (p.target_bytes <= 0 || p.hits.size() != p.reference_hits.size()) continue;
@@ -57,30 +62,30 @@ std::vector<PooledPoint> pool_points(const std::vector<ModelPoint>& points, int 
                       static_cast<int8_t>((p.hits[k] >> 1) - (p.reference_hits[k] >> 1))});
     }
     if (mine.empty()) continue;
-    PooledPoint& g = groups[p.target_bytes];
+    Group& group = groups[{p.target_bytes, p.recipe}];
+    PooledPoint& g = group.point;
     g.target_bytes = p.target_bytes;
     g.points.push_back(i);
     g.max_bytes = std::max(g.max_bytes, p.bytes);
-    auto& all = pairs[p.target_bytes];
-    all.insert(all.end(), mine.begin(), mine.end());
+    group.pairs.insert(group.pairs.end(), mine.begin(), mine.end());
     if (p.agreement >= 0) {
-      agree[p.target_bytes] += p.agreement * static_cast<double>(p.images);
-      kl[p.target_bytes] += p.mean_kl * static_cast<double>(p.images);
-      weight[p.target_bytes] += static_cast<double>(p.images);
+      group.agree += p.agreement * static_cast<double>(p.images);
+      group.kl += p.mean_kl * static_cast<double>(p.images);
+      group.weight += static_cast<double>(p.images);
     }
   }
   std::vector<PooledPoint> out;
-  for (auto& [target, g] : groups) {
-    const std::vector<PairDelta>& all = pairs[target];
+  for (auto& [key, group] : groups) {
+    PooledPoint& g = group.point;
     int64_t s1 = 0, s5 = 0;
-    for (const PairDelta& d : all) s1 += d.top1, s5 += d.top5;
-    g.images = static_cast<int64_t>(all.size());
+    for (const PairDelta& d : group.pairs) s1 += d.top1, s5 += d.top5;
+    g.images = static_cast<int64_t>(group.pairs.size());
     g.delta_top1 = static_cast<double>(s1) / static_cast<double>(g.images);
     g.delta_top5 = static_cast<double>(s5) / static_cast<double>(g.images);
-    bootstrap(all, resamples, seed, &g);
-    if (weight[target] > 0) {
-      g.agreement = agree[target] / weight[target];
-      g.mean_kl = kl[target] / weight[target];
+    bootstrap(group.pairs, resamples, seed, &g);
+    if (group.weight > 0) {
+      g.agreement = group.agree / group.weight;
+      g.mean_kl = group.kl / group.weight;
     }
     out.push_back(g);
   }

@@ -152,6 +152,20 @@ TEST_CASE("allocate_bits: optimal, within the target, never worse with more byte
   }
 }
 
+TEST_CASE("allocate_bits: equal costs spend the bytes (the wider width wins a tie)") {
+  // A model whose outputs no width changes (every cost 0): the target, not the narrowest
+  // widths, decides.
+  P::BitTable t = two_layer_table();
+  for (P::LayerCosts& c : t.layers)
+    for (auto& [bits, kl] : c.kl) kl = 0;
+  auto all = P::allocate_bits(t, 200);
+  REQUIRE(all.is_ok());
+  CHECK(P::allocated_bytes(t, *all) == 200);
+  auto some = P::allocate_bits(t, 185);
+  REQUIRE(some.is_ok());
+  CHECK(P::allocated_bytes(t, *some) == 180);
+}
+
 TEST_CASE("allocate_bits: a pinned layer (one width in its table) keeps it") {
   P::BitTable t = two_layer_table();
   t.layers[1].bytes = {{4, 40}};
@@ -423,6 +437,12 @@ TEST_CASE("pool_points: folds of one target pooled pair by pair, with a bootstra
   const auto again = P::pool_points(points, 500, 7);
   CHECK(again[0].top1_lo == g.top1_lo);
   CHECK(again[0].top1_hi == g.top1_hi);
+  // A file made another way towards the same target (another recipe) is not one of its folds.
+  points[2].recipe = "other settings";
+  const auto apart = P::pool_points(points, 500, 7);
+  REQUIRE(apart.size() == 3);
+  CHECK(apart[0].points == std::vector<size_t>{0});
+  CHECK(apart[1].points == std::vector<size_t>{2});
 }
 
 TEST_CASE("report chart: pooled points drawn as change against size, with the paper's line") {

@@ -22,12 +22,16 @@ struct ModelPoint {
   double top1 = -1, top5 = -1, agreement = -1, mean_kl = -1;
   double reference_top1 = -1, reference_top5 = -1;  // the reference on the same images
   int64_t target_bytes = 0;  // the target compress aimed at (recorded in the file), 0: none
+  // How the file was made apart from which images calibrated it: its recorded source
+  // fingerprint and pipeline summary without the calibration image count ("" when unrecorded).
+  std::string recipe;
   // Per held-out image, model and reference: -1 unlabelled, else 1 (top-1 right) | 2 (top-5).
   std::vector<int8_t> hits, reference_hits;
 };
 
-// Files that aimed at the same target (the calibration folds of one frontier point), pooled:
-// every (file, held-out image) pair counts once, model and reference on the same image.
+// Files made the same way towards the same target (the calibration folds of one frontier
+// point), pooled: every (file, held-out image) pair counts once, model and reference on the
+// same image.
 struct PooledPoint {
   int64_t target_bytes = 0;
   std::vector<size_t> points;  // indices into ReportData::points
@@ -39,8 +43,8 @@ struct PooledPoint {
   double agreement = -1, mean_kl = -1;  // weighted by each file's images
 };
 
-// Groups the measured points by target (points without one, or without a reference on
-// labelled images, are left out), in ascending target. Deterministic for a seed.
+// Groups the measured points by target and recipe (points without a target, or without a
+// reference on labelled images, are left out), in ascending target. Deterministic for a seed.
 std::vector<PooledPoint> pool_points(const std::vector<ModelPoint>& points, int resamples = 2000,
                                      uint64_t seed = 1);
 
