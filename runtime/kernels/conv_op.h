@@ -33,6 +33,12 @@ class ConvOp {
   // Fills shared floats [begin, end) (of shared_floats()); once per forward, every range
   // before any run_items (ranges may be filled by different threads).
   virtual void prepare(float* /*shared*/, int64_t /*begin*/, int64_t /*end*/) const {}
+  // Columns per panel of B that the kernel computes at a time.
+  int nr() const { return nr_; }
+  // Whether a 1x1 layer whose input planes do not start on cache lines should still give this
+  // op its input in place rather than a copy with aligned rows: the dense GEMM loses less to
+  // split loads than the copy costs, the SpMM more (bench_conv measures both).
+  virtual bool prefers_unaligned_rows() const = 0;
   // Computes work items [begin, end) over a block of ncols columns. b: the B rows of the block
   // (input or im2col; row stride ldb, group g's rows start at g*K*ldb); out: the block's first
   // column of output channel 0, channel stride ldc.

@@ -74,6 +74,7 @@ class DenseGemmOp : public ConvOp {
     return static_cast<int>(std::max<int64_t>(1, row_panels_ / 2));
   }
   int64_t scratch_floats() const override { return s_.k_per_group() * kernel_->nr; }
+  bool prefers_unaligned_rows() const override { return true; }
   int64_t shared_floats() const override {
     return codebook_ ? static_cast<int64_t>(a_codes_.size()) : 0;
   }
@@ -172,6 +173,7 @@ class SparseOp : public ConvOp {
   int64_t scratch_floats() const override {
     return s_.k_per_group() * kernel_->nr + (s_.out_c / s_.groups) * kernel_->nr;
   }
+  bool prefers_unaligned_rows() const override { return false; }
   // Codebook layers decode their codes into float values once per forward (shared scratch):
   // the SpMM loop then loads one float per non-zero instead of a code and its centroid.
   int64_t shared_floats() const override {

@@ -32,6 +32,12 @@ int row_blocks_for(const ConvOp& op, int64_t items, int threads) {
 // by all threads, which then split output channels as well as columns: the late layers have
 // too few columns to give every thread a block of its own.
 constexpr int64_t kSharedIm2colFloats = int64_t{1} << 20;
+// With at least this many column panels per thread, threads take column blocks instead and
+// build each block's im2col themselves: B then stays in the core's own L2. A shared im2col is
+// larger than L2 (SqueezeNet's fire4 expand: 3.5 MB) and written by all threads, so half of
+// what a thread reads comes from another core (bench at 1 and 2 threads: 10-20% on the 55x55
+// and 27x27 expands).
+constexpr int64_t kPanelsPerThread = 8;
 
 }  // namespace
 
@@ -54,11 +60,13 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   prepare_shared(op);
   const bool direct = conv_reads_input_directly(s);
   const int64_t rows = s.groups * s.k_per_group(), ld = aligned_stride(n);
-  // The kernels want B rows starting on cache lines (a split vector load costs two): a 1x1
-  // layer reads its input in place when its rows are so, else a copy with aligned rows; a
-  // small im2col is built once, shared by all threads.
-  const bool in_place = direct && ld == n;
-  const bool shared_b = !in_place && (direct || images * rows * ld <= kSharedIm2colFloats);
+  // The SpMM wants B rows starting on cache lines (a split vector load costs two): a 1x1
+  // layer reads its input in place when its rows are so or its op does not mind (ConvOp),
+  // else a copy with aligned rows; a small im2col is built once, shared by all threads.
+  const bool in_place = direct && (ld == n || op.prefers_unaligned_rows());
+  const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
+  const bool shared_b = !in_place && (direct || (panels < kPanelsPerThread * threads &&
+                                                 images * rows * ld <= kSharedIm2colFloats));
   if (shared_b) {
     cols.resize(std::max<size_t>(cols.size(), 1));
     cols[0].resize(std::max(cols[0].size(), static_cast<size_t>(images * rows * ld)));

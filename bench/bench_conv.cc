@@ -1,0 +1,110 @@
+// Times one convolution layer's parts on one thread: building its B matrix (im2col with rows on
+// cache lines; a copy for a 1x1) and the kernel over it, for the dense GEMM and the sparse SpMM
+// op at a density, and for a 1x1 the kernel on the input in place (the whole image as one
+// block; the net cuts layers with a large B into column blocks).
+// usage: bench_conv [IN_C H W OUT_C K STRIDE PAD DENSITY]...   (no arguments: SqueezeNet
+// v1.0's conv1, a squeeze, the 1x1 and 3x3 expands at 55x55 and 13x13, at the release's
+// densities). Prints ms per call (median of 15 rounds of 10) and GFLOP/s on the stored weights.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "../runtime/kernels/aligned.h"
+#include "../runtime/kernels/conv_op.h"
+#include "../runtime/kernels/im2col.h"
+
+using namespace sqz::rt;
+
+namespace {
+
+struct Layer {
+  int64_t in_c, h, w, out_c, k, stride, pad;
+  double density;
+};
+
+template <typename F>
+double median_ms(F f) {
+  std::vector<double> t;
+  for (int r = 0; r < 15; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+void run(const Layer& l) {
+  ConvShape s{l.in_c, l.h, l.w, l.out_c, 0, 0, l.k, l.k, l.stride, l.stride, l.pad, l.pad, 1};
+  s.out_h = (l.h + 2 * l.pad - l.k) / l.stride + 1;
+  s.out_w = (l.w + 2 * l.pad - l.k) / l.stride + 1;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t kk = s.k_per_group(), n = s.out_size(), ld = aligned_stride(n);
+  std::vector<float> weight(static_cast<size_t>(s.out_c * kk)), bias(s.out_c, 0.1f);
+  std::vector<uint8_t> mask(weight.size());
+  int64_t nnz = 0;
+  for (size_t i = 0; i < weight.size(); ++i) {
+    weight[i] = u(rng);
+    mask[i] = (u(rng) + 1) / 2 < l.density;
+    nnz += mask[i];
+    if (!mask[i]) weight[i] = 0;
+  }
+  AlignedFloats in(static_cast<size_t>(l.in_c * l.h * l.w)), b(static_cast<size_t>(kk * ld)),
+      out(static_cast<size_t>(s.out_c * n));
+  for (auto& v : in) v = u(rng);
+  const double b_ms = median_ms([&] {
+    for (int rep = 0; rep < 10; ++rep) im2col(s, in.data(), b.data(), 0, kk, 0, n, ld);
+  }) / 10;
+  ConvWeights w;
+  w.weight = weight.data();
+  w.mask = mask.data();
+  w.bias = bias.data();
+  const double gflop = 2.0 * nnz * n / 1e9;
+  std::printf("%3lldx%3lldx%3lld -> %4lld k%lld s%lld d%.2f: B %.3f ms", (long long)l.in_c,
+              (long long)l.h, (long long)l.w, (long long)l.out_c, (long long)l.k,
+              (long long)l.stride, l.density, b_ms);
+  for (int sparse = 0; sparse < 2; ++sparse) {
+    auto op = sparse ? make_sparse_conv(s, w, true, best_spmm_kernel())
+                     : make_dense_conv(s, w, true, best_gemm_kernel());
+    AlignedFloats scratch(static_cast<size_t>(op->scratch_floats() + 64));
+    auto time = [&](const float* rows, int64_t ldb) {
+      return median_ms([&] {
+        for (int rep = 0; rep < 10; ++rep)
+          op->run_items(rows, ldb, n, out.data(), n, 1, 0, op->work_items(n, 1), scratch.data(),
+                        nullptr);
+      }) / 10;
+    };
+    const double ms = time(b.data(), ld);
+    std::printf(" | %s %.3f ms %.0f GF/s", sparse ? "spmm" : "gemm", ms, gflop / ms * 1e3);
+    // A 1x1 layer may read its input in place (rows not on cache lines when n % 16 != 0).
+    if (conv_reads_input_directly(s)) std::printf(", in place %.3f ms", time(in.data(), n));
+  }
+  std::printf("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<Layer> layers;
+  if (argc > 1) {
+    if ((argc - 1) % 8 != 0) {
+      std::fprintf(stderr, "usage: bench_conv [IN_C H W OUT_C K STRIDE PAD DENSITY]...\n");
+      return 2;
+    }
+    for (int i = 1; i < argc; i += 8)
+      layers.push_back({std::atoll(argv[i]), std::atoll(argv[i + 1]), std::atoll(argv[i + 2]),
+                        std::atoll(argv[i + 3]), std::atoll(argv[i + 4]), std::atoll(argv[i + 5]),
+                        std::atoll(argv[i + 6]), std::atof(argv[i + 7])});
+  } else {
+    layers = {{3, 227, 227, 96, 7, 2, 0, 0.985},   {96, 55, 55, 16, 1, 1, 0, 0.995},
+              {16, 55, 55, 64, 1, 1, 0, 0.996},    {16, 55, 55, 64, 3, 1, 1, 0.33},
+              {32, 55, 55, 128, 3, 1, 1, 0.33},    {64, 13, 13, 256, 3, 1, 1, 0.30},
+              {512, 13, 13, 1000, 1, 1, 0, 0.20}};
+  }
+  for (const Layer& l : layers) run(l);
+}
