@@ -57,4 +57,46 @@ SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) voi
   }
 }
 
+SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_padded(
+    const ConvShape& s, const float* padded, float* col, int64_t begin, int64_t end,
+    int64_t col0, int64_t ncols, int64_t ld) {
+  const int64_t taps = s.kh * s.kw, pw = s.in_w + 2 * s.pw, plane = padded_plane(s);
+  const int64_t oy0 = col0 / s.out_w, ox0 = col0 % s.out_w;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
+    const float* src_plane = padded + c * plane + i * pw + j;
+    float* __restrict out = col + row * ld;
+    for (int64_t x = 0, oy = oy0, ox = ox0; x < ncols; ++oy, ox = 0) {
+      const int64_t n = std::min(s.out_w - ox, ncols - x);
+      const float* __restrict src = src_plane + oy * s.sh * pw + ox * s.sw;
+      float* __restrict dst = out + x;
+      if (s.sw == 1) {
+        for (int64_t k = 0; k < n; ++k) dst[k] = src[k];
+      } else if (s.sw == 2) {
+        for (int64_t k = 0; k < n; ++k) dst[k] = src[2 * k];
+      } else {
+        for (int64_t k = 0; k < n; ++k) dst[k] = src[k * s.sw];
+      }
+      x += n;
+    }
+  }
+}
+
+SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void pad_planes(
+    const ConvShape& s, const float* in, float* padded, int64_t c0, int64_t c1) {
+  const int64_t pw = s.in_w + 2 * s.pw, ph = s.in_h + 2 * s.ph;
+  for (int64_t c = c0; c < c1; ++c) {
+    const float* src = in + c * s.in_h * s.in_w;
+    float* dst = padded + c * padded_plane(s);
+    for (int64_t k = 0; k < s.ph * pw; ++k) dst[k] = 0.0f;
+    for (int64_t y = 0; y < s.in_h; ++y) {
+      float* row = dst + (y + s.ph) * pw;
+      for (int64_t k = 0; k < s.pw; ++k) row[k] = 0.0f;
+      for (int64_t k = 0; k < s.in_w; ++k) row[s.pw + k] = src[y * s.in_w + k];
+      for (int64_t k = s.pw + s.in_w; k < pw; ++k) row[k] = 0.0f;
+    }
+    for (int64_t k = (s.ph + s.in_h) * pw; k < ph * pw; ++k) dst[k] = 0.0f;
+  }
+}
+
 }  // namespace sqz::rt

@@ -6,9 +6,21 @@
 
 #include "cpu_clones.h"
 
+extern "C" void sqz_maxpool_3x3s2_avx512(const float* in, int64_t in_plane, int64_t in_w,
+                                         int64_t channels, int64_t out_h, int64_t out_w,
+                                         float* out, int64_t out_plane);
+
 namespace sqz::rt {
 
 namespace {
+
+bool cpu_has_avx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+  }();
+  return has;
+}
 
 // Column maxima of n windows that lie wholly inside the row: window i starts at x0 + i * SW.
 // Window and stride are compile-time constants so that the loop vectorizes.
@@ -80,8 +92,12 @@ SQZ_CPU_CLONES void maxpool_3x3s2_inside(const PoolShape& s, const float* in, fl
 SQZ_CPU_CLONES void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
   std::vector<float> rowmax(static_cast<size_t>(s.in_w));
   if (s.kh == 3 && s.kw == 3 && s.sh == 2 && s.sw == 2 && s.ph == 0 && s.pw == 0 && s.out_h >= 1 &&
-      s.out_w >= 1 && 2 * (s.out_h - 1) + 3 <= s.in_h && 2 * (s.out_w - 1) + 3 <= s.in_w)
+      s.out_w >= 1 && 2 * (s.out_h - 1) + 3 <= s.in_h && 2 * (s.out_w - 1) + 3 <= s.in_w) {
+    if (cpu_has_avx512())
+      return sqz_maxpool_3x3s2_avx512(in, s.in_h * s.in_w, s.in_w, s.c, s.out_h, s.out_w, out,
+                                      s.out_h * s.out_w);
     return maxpool_3x3s2_inside(s, in, out, rowmax.data());
+  }
   const ColumnMax kernel = interior_kernel(s.kw, s.sw);
   for (int64_t c = 0; c < s.c; ++c) {
     const float* plane = in + c * s.in_h * s.in_w;

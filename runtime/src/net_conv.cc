@@ -51,6 +51,25 @@ void Net::Impl::prepare_shared(const ConvOp& op) {
   });
 }
 
+// The inputs im2col_padded reads: each image's planes with their padding written out (in
+// parallel over images and channels), or the inputs themselves when there is no padding.
+std::vector<const float*> Net::Impl::pad_inputs(const ConvShape& s,
+                                                const std::vector<const float*>& ins) {
+  if (s.ph == 0 && s.pw == 0) return ins;
+  const int64_t images = static_cast<int64_t>(ins.size()), per_image = s.in_c * padded_plane(s);
+  padded.resize(std::max(padded.size(), static_cast<size_t>(images * per_image)));
+  pool->parallel_for(images * s.in_c, [&](int64_t begin, int64_t end, int) {
+    for (int64_t w = begin; w < end;) {
+      const int64_t b = w / s.in_c, stop = std::min(end, (b + 1) * s.in_c);
+      pad_planes(s, ins[b], padded.data() + b * per_image, w - b * s.in_c, stop - b * s.in_c);
+      w = stop;
+    }
+  });
+  std::vector<const float*> out(ins.size());
+  for (int64_t b = 0; b < images; ++b) out[b] = padded.data() + b * per_image;
+  return out;
+}
+
 void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
                              const std::vector<const float*>& ins,
                              const std::vector<float*>& outs) {
@@ -67,6 +86,9 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const bool shared_b = !in_place && (direct || (panels < kPanelsPerThread * threads &&
                                                  images * rows * ld <= kSharedIm2colFloats));
+  // im2col from padded copies of the inputs: a plain copy per row segment.
+  const bool from_padded = !direct && windows_inside_padding(s);
+  const std::vector<const float*> src = from_padded ? pad_inputs(s, ins) : ins;
   if (shared_b) {
     cols.resize(std::max<size_t>(cols.size(), 1));
     cols[0].resize(std::max(cols[0].size(), static_cast<size_t>(images * rows * ld)));
@@ -79,7 +101,8 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
           for (int64_t r = w - b * rows; r < stop - b * rows; ++r)
             std::memcpy(dst + r * ld, ins[b] + r * n, sizeof(float) * n);
         } else {
-          im2col(s, ins[b], dst, w - b * rows, stop - b * rows, 0, n, ld);
+          (from_padded ? im2col_padded : im2col)(s, src[b], dst, w - b * rows, stop - b * rows, 0,
+                                                 n, ld);
         }
         w = stop;
       }
@@ -110,7 +133,7 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   pool->parallel_for(images * blocks, [&](int64_t begin, int64_t end, int t) {
     for (int64_t w = begin; w < end; ++w) {
       const int64_t b = w / blocks, c0 = (w % blocks) * block, ncols = std::min(block, n - c0);
-      im2col(s, ins[b], cols[t].data(), 0, rows, c0, ncols, bld);
+      (from_padded ? im2col_padded : im2col)(s, src[b], cols[t].data(), 0, rows, c0, ncols, bld);
       op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, 1, 0, op.work_items(ncols, 1),
                    scratch[t].data(), shared.data());
     }

@@ -48,6 +48,7 @@ struct Net::Impl {
   std::vector<AlignedFloats> scratch;  // per thread
   std::vector<AlignedFloats> cols;     // per thread: one im2col block
   AlignedFloats shared, pad_tmp;
+  AlignedFloats padded;  // a convolution's input with its padding written out (im2col_padded)
   AlignedFloats arena;                          // every blob that owns storage, reused
   std::map<std::string, int64_t> arena_offset;  // such a blob -> its first float in the arena
   int64_t batch = 0;
@@ -64,6 +65,7 @@ struct Net::Impl {
   void run_layer(size_t i);
   void run_conv(size_t i);
   void prepare_shared(const ConvOp& op);
+  std::vector<const float*> pad_inputs(const ConvShape& s, const std::vector<const float*>& ins);
   void execute_conv(const ConvPlan& p, const ConvOp& op, const std::vector<const float*>& ins,
                     const std::vector<float*>& outs);
   void size_scratch(const ConvOp& op);
