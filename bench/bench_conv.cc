@@ -1,5 +1,5 @@
-// Times one convolution layer's parts on one thread: building its B matrix (im2col with rows on
-// cache lines; a copy for a 1x1) and the kernel over it, for the dense GEMM and the sparse SpMM
+// Times one convolution layer's parts on one thread: building its B matrix (padding written
+// out, then im2col_padded with rows on cache lines; a copy for a 1x1) and the kernel over it, for the dense GEMM and the sparse SpMM
 // op at a density, and for a 1x1 the kernel on the input in place (the whole image as one
 // block; the net cuts layers with a large B into column blocks).
 // usage: bench_conv [IN_C H W OUT_C K STRIDE PAD DENSITY]...   (no arguments: SqueezeNet
@@ -57,8 +57,19 @@ void run(const Layer& l) {
   AlignedFloats in(static_cast<size_t>(l.in_c * l.h * l.w)), b(static_cast<size_t>(kk * ld)),
       out(static_cast<size_t>(s.out_c * n));
   for (auto& v : in) v = u(rng);
+  // As the net builds B: a 1x1's rows copied to cache-line strides; otherwise the input's
+  // padding written out, then im2col from it.
+  AlignedFloats padded(static_cast<size_t>(s.in_c * padded_plane(s)));
+  const bool direct = conv_reads_input_directly(s);
   const double b_ms = median_ms([&] {
-    for (int rep = 0; rep < 10; ++rep) im2col(s, in.data(), b.data(), 0, kk, 0, n, ld);
+    for (int rep = 0; rep < 10; ++rep) {
+      if (direct) {
+        im2col(s, in.data(), b.data(), 0, kk, 0, n, ld);
+        continue;
+      }
+      pad_planes(s, in.data(), padded.data(), 0, s.in_c);
+      im2col_padded(s, padded.data(), b.data(), 0, kk, 0, n, ld);
+    }
   }) / 10;
   ConvWeights w;
   w.weight = weight.data();
@@ -82,7 +93,7 @@ void run(const Layer& l) {
     const double ms = time(b.data(), ld);
     std::printf(" | %s %.3f ms %.0f GF/s", sparse ? "spmm" : "gemm", ms, gflop / ms * 1e3);
     // A 1x1 layer may read its input in place (rows not on cache lines when n % 16 != 0).
-    if (conv_reads_input_directly(s)) std::printf(", in place %.3f ms", time(in.data(), n));
+    if (direct) std::printf(", in place %.3f ms", time(in.data(), n));
   }
   std::printf("\n");
 }
