@@ -2,7 +2,9 @@
 // out, then im2col_padded with rows on cache lines; a copy for a 1x1) and the kernel over it, for the dense GEMM and the sparse SpMM
 // op at a density, and for a 1x1 the kernel on the input in place (the whole image as one
 // block; the net cuts layers with a large B into column blocks).
-// usage: bench_conv [IN_C H W OUT_C K STRIDE PAD DENSITY]...   (no arguments: SqueezeNet
+// usage: bench_conv [--whole-kernels] [IN_C H W OUT_C K STRIDE PAD DENSITY]...
+// (--whole-kernels: each k x k kernel kept or dropped whole, as --granularity kernel prunes,
+// which the SpMM runs by kernel blocks; no layers: SqueezeNet
 // v1.0's conv1, a squeeze, the 1x1 and 3x3 expands at 55x55 and 13x13, at the release's
 // densities). Prints ms per call (median of 15 rounds of 10) and GFLOP/s on the stored weights.
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "../runtime/kernels/aligned.h"
@@ -38,7 +41,7 @@ double median_ms(F f) {
   return t[t.size() / 2];
 }
 
-void run(const Layer& l) {
+void run(const Layer& l, bool whole_kernels) {
   ConvShape s{l.in_c, l.h, l.w, l.out_c, 0, 0, l.k, l.k, l.stride, l.stride, l.pad, l.pad, 1};
   s.out_h = (l.h + 2 * l.pad - l.k) / l.stride + 1;
   s.out_w = (l.w + 2 * l.pad - l.k) / l.stride + 1;
@@ -48,9 +51,12 @@ void run(const Layer& l) {
   std::vector<float> weight(static_cast<size_t>(s.out_c * kk)), bias(s.out_c, 0.1f);
   std::vector<uint8_t> mask(weight.size());
   int64_t nnz = 0;
+  const size_t taps = static_cast<size_t>(l.k * l.k);
+  bool keep = false;
   for (size_t i = 0; i < weight.size(); ++i) {
     weight[i] = u(rng);
-    mask[i] = (u(rng) + 1) / 2 < l.density;
+    if (!whole_kernels || i % taps == 0) keep = (u(rng) + 1) / 2 < l.density;
+    mask[i] = keep;
     nnz += mask[i];
     if (!mask[i]) weight[i] = 0;
   }
@@ -102,9 +108,12 @@ void run(const Layer& l) {
 
 int main(int argc, char** argv) {
   std::vector<Layer> layers;
+  const bool whole_kernels = argc > 1 && std::string(argv[1]) == "--whole-kernels";
+  if (whole_kernels) --argc, ++argv;
   if (argc > 1) {
     if ((argc - 1) % 8 != 0) {
-      std::fprintf(stderr, "usage: bench_conv [IN_C H W OUT_C K STRIDE PAD DENSITY]...\n");
+      std::fprintf(stderr,
+                   "usage: bench_conv [--whole-kernels] [IN_C H W OUT_C K STRIDE PAD DENSITY]...\n");
       return 2;
     }
     for (int i = 1; i < argc; i += 8)
@@ -117,5 +126,5 @@ int main(int argc, char** argv) {
               {32, 55, 55, 128, 3, 1, 1, 0.33},    {64, 13, 13, 256, 3, 1, 1, 0.30},
               {512, 13, 13, 1000, 1, 1, 0, 0.20}};
   }
-  for (const Layer& l : layers) run(l);
+  for (const Layer& l : layers) run(l, whole_kernels);
 }

@@ -135,28 +135,43 @@ class SparseOp : public ConvOp {
   // The CSR is blocked over K: chunk q lists, row by row, the non-zeros whose B row lies in
   // [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of B (kc x NR floats) stays in L1 while
   // every output row sweeps it; rows accumulate across chunks in the output.
+  // A layer pruned at kernel granularity (every kh x kw kernel kept whole or dropped whole)
+  // is listed by kernels instead: one entry per kept kernel, its kb = kh*kw values in a row
+  // (SpmmKernel::blocks).
   SparseOp(const ConvShape& s, const ConvWeights& w, bool relu, const SpmmKernel& kernel)
       : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
-    const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups;
-    kc_ = std::max<int64_t>(16, (int64_t{32} << 10) / (4 * kernel.nr));
-    chunks_ = std::max<int64_t>(1, (k + kc_ - 1) / kc_);
+    const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups, taps = s.kh * s.kw;
     copy_bias(w, s.out_c, &bias_);
     codebook_ = w.codes != nullptr;
     if (codebook_) book_.assign(w.codebook, w.codebook + w.codebook_size);
+    // A weight is listed when its position is stored (the mask; without one, when non-zero);
+    // per weight, a float32 layer's stored zeros are dropped too, while a kernel block keeps
+    // them (a kept kernel may hold weights pruned singly before).
+    auto kept = [&](int64_t src) {
+      return w.mask ? w.mask[src] != 0 : codebook_ || w.weight[src] != 0.0f;
+    };
+    kb_ = taps > 1 && whole_kernels(s, kept) && few_zeros_kept(s, w, kept) ? static_cast<int>(taps)
+                                                                            : 1;
+    auto stored = [&](int64_t src) {
+      return kb_ > 1 ? kept(src) : kept(src) && (codebook_ || w.weight[src] != 0.0f);
+    };
+    kc_ = std::max<int64_t>(16, (int64_t{32} << 10) / (4 * kernel.nr));
+    kc_ = (kc_ + kb_ - 1) / kb_ * kb_;  // no kernel straddles two chunks
+    chunks_ = std::max<int64_t>(1, (k + kc_ - 1) / kc_);
     const std::vector<int64_t> idx = code_index(w, s.out_c * k);
     for (int64_t g = 0; g < s.groups; ++g) {
       for (int64_t q = 0; q < chunks_; ++q) {
         row_start_.push_back(static_cast<uint32_t>(cols_.size()));
         for (int64_t r = g * ocg; r < (g + 1) * ocg; ++r) {
-          for (int64_t i = q * kc_; i < std::min(k, (q + 1) * kc_); ++i) {
-            const int64_t src = r * k + i;
-            if (w.mask && !w.mask[src]) continue;
-            if (!codebook_ && w.weight[src] == 0.0f) continue;
+          for (int64_t i = q * kc_; i < std::min(k, (q + 1) * kc_); i += kb_) {
+            if (!stored(r * k + i)) continue;  // with kb_ > 1: the whole kernel
             cols_.push_back(static_cast<uint16_t>(i));
-            if (codebook_)
-              codes_.push_back(w.codes[idx[static_cast<size_t>(src)]]);
-            else
-              values_.push_back(w.weight[src]);
+            for (int64_t src = r * k + i; src < r * k + i + kb_; ++src) {
+              if (codebook_)
+                codes_.push_back(w.codes[idx[static_cast<size_t>(src)]]);
+              else
+                values_.push_back(w.weight[src]);
+            }
           }
           row_start_.push_back(static_cast<uint32_t>(cols_.size()));
         }
@@ -165,7 +180,7 @@ class SparseOp : public ConvOp {
   }
 
   std::string kernel_name() const override {
-    return std::string(kernel_->name) + (codebook_ ? " (codes)" : "");
+    return std::string(kernel_->name) + (kb_ > 1 ? " kernels" : "") + (codebook_ ? " (codes)" : "");
   }
   int max_row_blocks() const override {
     return static_cast<int>(std::max<int64_t>(1, s_.out_c / s_.groups / 16));
@@ -206,8 +221,12 @@ class SparseOp : public ConvOp {
                   for (int64_t q = 0; q < chunks_; ++q) {
                     const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1) + r0;
                     const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
-                    kernel_->f32(rs, cols_.data(), values, bias_.data() + g * ocg + r0, r1 - r0,
-                                 panel, ld, accumulate, relu, dst, ldd);
+                    if (kb_ > 1)
+                      kernel_->blocks(rs, cols_.data(), values, kb_, bias_.data() + g * ocg + r0,
+                                      r1 - r0, panel, ld, accumulate, relu, dst, ldd);
+                    else
+                      kernel_->f32(rs, cols_.data(), values, bias_.data() + g * ocg + r0,
+                                   r1 - r0, panel, ld, accumulate, relu, dst, ldd);
                   }
                   if (cols < nr)
                     for (int64_t r = r0; r < r1; ++r)
@@ -218,11 +237,33 @@ class SparseOp : public ConvOp {
   }
 
  private:
+  // Whether every kh x kw kernel of every output channel is stored whole or not at all.
+  template <typename Stored>
+  static bool whole_kernels(const ConvShape& s, Stored stored) {
+    const int64_t taps = s.kh * s.kw, n = s.out_c * s.k_per_group();
+    for (int64_t start = 0; start < n; start += taps)
+      for (int64_t t = 1; t < taps; ++t)
+        if (stored(start + t) != stored(start)) return false;
+    return true;
+  }
+
+  // Whether at most 1 in 16 of the kept kernels' float32 weights is zero: blocks multiply
+  // the zeros a per-weight list would skip (a model pruned per weight, then per kernel).
+  template <typename Kept>
+  static bool few_zeros_kept(const ConvShape& s, const ConvWeights& w, Kept kept) {
+    if (w.codes) return true;  // codebooks hold no zero (the zero slot is the pruned one)
+    int64_t slots = 0, zeros = 0;
+    for (int64_t i = 0, n = s.out_c * s.k_per_group(); i < n; ++i)
+      if (kept(i)) ++slots, zeros += w.weight[i] == 0.0f;
+    return zeros * 16 <= slots;
+  }
+
   const SpmmKernel* kernel_;
   bool relu_, codebook_ = false;
+  int kb_ = 1;  // B rows per CSR entry: 1, or kh*kw for whole kernels
   int64_t kc_ = 0, chunks_ = 1;
   std::vector<uint32_t> row_start_;  // per (group, chunk): ocg + 1 offsets; cols within the group
-  std::vector<uint16_t> cols_;
+  std::vector<uint16_t> cols_;       // an entry's first B row (kb_ rows from there)
   std::vector<uint8_t> codes_;
   std::vector<float> values_, book_, bias_;
 };

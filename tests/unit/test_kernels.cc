@@ -27,8 +27,10 @@ struct RandomConv {
   bool relu = false;
 };
 
-// A random convolution at `density`, its weights shared through a codebook of `book_size`.
-RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double density, int book_size) {
+// A random convolution at `density`, its weights shared through a codebook of `book_size`;
+// with whole_kernels, each kh x kw kernel is kept or dropped whole (kernel granularity).
+RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double density, int book_size,
+                       bool whole_kernels = false) {
   std::uniform_int_distribution<int> dim(1, 21);
   RandomConv c;
   const int64_t groups = (dim(rng) % 3 == 0) ? 2 : 1;
@@ -50,8 +52,11 @@ RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double density, in
   std::uniform_int_distribution<int> code(0, book_size - 1);
   c.w.assign(s.out_c * s.k_per_group(), 0.0f);
   c.mask.assign(c.w.size(), 0);
+  const size_t taps = static_cast<size_t>(s.kh * s.kw);
+  bool keep = false;
   for (size_t i = 0; i < c.w.size(); ++i) {
-    if (u(rng) >= density) continue;
+    if (!whole_kernels || i % taps == 0) keep = u(rng) < density;
+    if (!keep) continue;
     c.mask[i] = 1;
     c.codes.push_back(static_cast<uint8_t>(code(rng)));
     c.w[i] = c.book[c.codes.back()];
@@ -149,6 +154,40 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
   }
 }
 
+TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
+  std::mt19937 rng(23);
+  const int geometries[][3] = {{3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {2, 1, 0}, {5, 1, 2}};
+  int blocked = 0;
+  for (double density : {0.1, 0.33, 0.6}) {
+    for (const auto& kg : geometries) {
+      const RandomConv c = random_conv(rng, kg, density, 16, /*whole_kernels=*/true);
+      std::vector<float> want(c.s.out_c * c.s.out_size());
+      ref::conv2d_f32(c.s, c.in.data(), c.w.data(), c.bias.data(), c.relu, want.data());
+      ConvWeights f32{c.w.data(), c.mask.data(), nullptr, nullptr, 0, c.bias.data()};
+      ConvWeights coded = f32;
+      coded.codes = c.codes.data();
+      coded.codebook = c.book.data();
+      coded.codebook_size = 16;
+      for (const SpmmKernel* k : runnable_spmm_kernels()) {
+        for (const ConvWeights& w : {f32, coded}) {
+          auto op = make_sparse_conv(c.s, w, c.relu, *k);
+          INFO(op->kernel_name() << " k=" << c.s.kh << " s=" << c.s.sh << " density=" << density);
+          CHECK(op->kernel_name().find(" kernels") != std::string::npos);
+          blocked += op->kernel_name().find(" kernels") != std::string::npos;
+          check_op(*op, c, want);
+        }
+      }
+    }
+  }
+  CHECK(blocked > 0);
+  // Per-weight sparsity keeps the per-weight CSR.
+  const int k3[3] = {3, 1, 1};
+  const RandomConv c = random_conv(rng, k3, 0.33, 16);
+  ConvWeights f32{c.w.data(), c.mask.data(), nullptr, nullptr, 0, c.bias.data()};
+  CHECK(make_sparse_conv(c.s, f32, c.relu, best_spmm_kernel())->kernel_name().find(" kernels") ==
+        std::string::npos);
+}
+
 TEST_CASE("im2col from padded planes equals im2col, for any geometry, block and row range") {
   std::mt19937 rng(11);
   const int geometries[][3] = {{1, 1, 0}, {3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {1, 1, 1},
@@ -179,6 +218,41 @@ TEST_CASE("im2col from padded planes equals im2col, for any geometry, block and 
     }
   }
   CHECK(compared > 100);
+}
+
+TEST_CASE("kernel-block SpMM micro-kernels equal their naive twin and the per-weight form") {
+  std::mt19937 rng(29);
+  for (const SpmmKernel* k : runnable_spmm_kernels()) {
+    for (int kb : {1, 2, 9, 49}) {
+      const int64_t rows = 11, kernels = 7, depth = kernels * kb, nr = k->nr;
+      std::vector<float> b = test::random_floats(rng, depth * nr);
+      std::vector<float> bias = test::random_floats(rng, rows), values;
+      std::vector<uint32_t> start{0}, start1{0};
+      std::vector<uint16_t> cols, cols1;
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t q = 0; q < kernels; ++q) {
+          if (rng() % 3 == 0) continue;
+          cols.push_back(static_cast<uint16_t>(q * kb));
+          for (int t = 0; t < kb; ++t) {
+            values.push_back(test::random_floats(rng, 1)[0]);
+            cols1.push_back(static_cast<uint16_t>(q * kb + t));
+          }
+        }
+        start.push_back(static_cast<uint32_t>(cols.size()));
+        start1.push_back(static_cast<uint32_t>(cols1.size()));
+      }
+      std::vector<float> want(rows * nr), per_weight(rows * nr), got(rows * nr);
+      ref::spmm_blocks(start.data(), cols.data(), values.data(), kb, bias.data(), rows, b.data(),
+                       nr, static_cast<int>(nr), true, want.data(), nr);
+      ref::spmm(start1.data(), cols1.data(), values.data(), bias.data(), rows, b.data(), nr,
+                static_cast<int>(nr), true, per_weight.data(), nr);
+      k->blocks(start.data(), cols.data(), values.data(), kb, bias.data(), rows, b.data(), nr,
+                false, true, got.data(), nr);
+      INFO(k->name << " kb=" << kb);
+      CHECK(per_weight == want);
+      CHECK(test::max_rel_diff(got, want) <= 1e-5);
+    }
+  }
 }
 
 TEST_CASE("SpMM micro-kernels equal their naive twin") {
