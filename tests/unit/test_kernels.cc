@@ -25,6 +25,24 @@ struct RandomConv {
   std::vector<uint8_t> mask, codes;
   std::vector<float> book;
   bool relu = false;
+
+  // The naive reference's output.
+  std::vector<float> reference() const {
+    std::vector<float> out(s.out_c * s.out_size());
+    ref::conv2d_f32(s, in.data(), w.data(), bias.data(), relu, out.data());
+    return out;
+  }
+  // The weights as float32 values, or as codes into the codebook.
+  ConvWeights f32_weights() const {
+    return {w.data(), mask.data(), nullptr, nullptr, 0, bias.data()};
+  }
+  ConvWeights coded_weights() const {
+    ConvWeights coded = f32_weights();
+    coded.codes = codes.data();
+    coded.codebook = book.data();
+    coded.codebook_size = static_cast<int>(book.size());
+    return coded;
+  }
 };
 
 // A random convolution at `density`, its weights shared through a codebook of `book_size`;
@@ -117,13 +135,8 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
     for (const auto& kg : geometries) {
       for (int book_size : {1, 16, 255}) {
         const RandomConv c = random_conv(rng, kg, density, book_size);
-        std::vector<float> want(c.s.out_c * c.s.out_size());
-        ref::conv2d_f32(c.s, c.in.data(), c.w.data(), c.bias.data(), c.relu, want.data());
-        ConvWeights f32{c.w.data(), c.mask.data(), nullptr, nullptr, 0, c.bias.data()};
-        ConvWeights coded = f32;
-        coded.codes = c.codes.data();
-        coded.codebook = c.book.data();
-        coded.codebook_size = book_size;
+        const std::vector<float> want = c.reference();
+        const ConvWeights f32 = c.f32_weights(), coded = c.coded_weights();
         auto describe = [&](const std::string& kernel) {
           char buf[256];
           std::snprintf(buf, sizeof buf,
@@ -161,13 +174,8 @@ TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
   for (double density : {0.1, 0.33, 0.6}) {
     for (const auto& kg : geometries) {
       const RandomConv c = random_conv(rng, kg, density, 16, /*whole_kernels=*/true);
-      std::vector<float> want(c.s.out_c * c.s.out_size());
-      ref::conv2d_f32(c.s, c.in.data(), c.w.data(), c.bias.data(), c.relu, want.data());
-      ConvWeights f32{c.w.data(), c.mask.data(), nullptr, nullptr, 0, c.bias.data()};
-      ConvWeights coded = f32;
-      coded.codes = c.codes.data();
-      coded.codebook = c.book.data();
-      coded.codebook_size = 16;
+      const std::vector<float> want = c.reference();
+      const ConvWeights f32 = c.f32_weights(), coded = c.coded_weights();
       for (const SpmmKernel* k : runnable_spmm_kernels()) {
         for (const ConvWeights& w : {f32, coded}) {
           auto op = make_sparse_conv(c.s, w, c.relu, *k);
@@ -183,8 +191,7 @@ TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
   // Per-weight sparsity keeps the per-weight CSR.
   const int k3[3] = {3, 1, 1};
   const RandomConv c = random_conv(rng, k3, 0.33, 16);
-  ConvWeights f32{c.w.data(), c.mask.data(), nullptr, nullptr, 0, c.bias.data()};
-  CHECK(make_sparse_conv(c.s, f32, c.relu, best_spmm_kernel())->kernel_name().find(" kernels") ==
+  CHECK(make_sparse_conv(c.s, c.f32_weights(), c.relu, best_spmm_kernel())->kernel_name().find(" kernels") ==
         std::string::npos);
 }
 
