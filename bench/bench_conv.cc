@@ -1,12 +1,12 @@
 // Times one convolution layer's parts on one thread: building its B matrix (padding written
-// out, then im2col_padded with rows on cache lines; a copy for a 1x1) and the kernel over it, for the dense GEMM and the sparse SpMM
-// op at a density, and for a 1x1 the kernel on the input in place (the whole image as one
-// block; the net cuts layers with a large B into column blocks).
+// out, then im2col_padded with rows on cache lines; a copy for a 1x1) and the kernel over it, for
+// the dense GEMM and the sparse SpMM op at a density, and for a 1x1 the kernel on the input in
+// place (the whole image as one block; the net cuts layers with a large B into column blocks).
 // usage: bench_conv [--whole-kernels] [IN_C H W OUT_C K STRIDE PAD DENSITY]...
-// (--whole-kernels: each k x k kernel kept or dropped whole, as --granularity kernel prunes,
-// which the SpMM runs by kernel blocks; no layers: SqueezeNet
-// v1.0's conv1, a squeeze, the 1x1 and 3x3 expands at 55x55 and 13x13, at the release's
-// densities). Prints ms per call (median of 15 rounds of 10) and GFLOP/s on the stored weights.
+// --whole-kernels: each k x k kernel kept or dropped whole, as --granularity kernel prunes
+// (the SpMM then runs by kernel blocks). No layers: SqueezeNet v1.0's conv1, a squeeze, the
+// 1x1 and 3x3 expands at 55x55 and 13x13, at the release's densities. Prints ms per call
+// (median of 15 rounds of 10) and GFLOP/s on the stored weights.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -34,8 +34,8 @@ double median_ms(F f) {
   for (int r = 0; r < 15; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                    .count());
+    t.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
@@ -68,15 +68,16 @@ void run(const Layer& l, bool whole_kernels) {
   AlignedFloats padded(static_cast<size_t>(s.in_c * padded_plane(s)));
   const bool direct = conv_reads_input_directly(s);
   const double b_ms = median_ms([&] {
-    for (int rep = 0; rep < 10; ++rep) {
-      if (direct) {
-        im2col(s, in.data(), b.data(), 0, kk, 0, n, ld);
-        continue;
-      }
-      pad_planes(s, in.data(), padded.data(), 0, s.in_c);
-      im2col_padded(s, padded.data(), b.data(), 0, kk, 0, n, ld);
-    }
-  }) / 10;
+                        for (int rep = 0; rep < 10; ++rep) {
+                          if (direct) {
+                            im2col(s, in.data(), b.data(), 0, kk, 0, n, ld);
+                            continue;
+                          }
+                          pad_planes(s, in.data(), padded.data(), 0, s.in_c);
+                          im2col_padded(s, padded.data(), b.data(), 0, kk, 0, n, ld);
+                        }
+                      }) /
+                      10;
   ConvWeights w;
   w.weight = weight.data();
   w.mask = mask.data();
@@ -91,10 +92,11 @@ void run(const Layer& l, bool whole_kernels) {
     AlignedFloats scratch(static_cast<size_t>(op->scratch_floats() + 64));
     auto time = [&](const float* rows, int64_t ldb) {
       return median_ms([&] {
-        for (int rep = 0; rep < 10; ++rep)
-          op->run_items(rows, ldb, n, out.data(), n, 1, 0, op->work_items(n, 1), scratch.data(),
-                        nullptr);
-      }) / 10;
+               for (int rep = 0; rep < 10; ++rep)
+                 op->run_items(rows, ldb, n, out.data(), n, 1, 0, op->work_items(n, 1),
+                               scratch.data(), nullptr);
+             }) /
+             10;
     };
     const double ms = time(b.data(), ld);
     std::printf(" | %s %.3f ms %.0f GF/s", sparse ? "spmm" : "gemm", ms, gflop / ms * 1e3);
@@ -112,8 +114,8 @@ int main(int argc, char** argv) {
   if (whole_kernels) --argc, ++argv;
   if (argc > 1) {
     if ((argc - 1) % 8 != 0) {
-      std::fprintf(stderr,
-                   "usage: bench_conv [--whole-kernels] [IN_C H W OUT_C K STRIDE PAD DENSITY]...\n");
+      std::fprintf(
+          stderr, "usage: bench_conv [--whole-kernels] [IN_C H W OUT_C K STRIDE PAD DENSITY]...\n");
       return 2;
     }
     for (int i = 1; i < argc; i += 8)
@@ -121,9 +123,9 @@ int main(int argc, char** argv) {
                         std::atoll(argv[i + 3]), std::atoll(argv[i + 4]), std::atoll(argv[i + 5]),
                         std::atoll(argv[i + 6]), std::atof(argv[i + 7])});
   } else {
-    layers = {{3, 227, 227, 96, 7, 2, 0, 0.985},   {96, 55, 55, 16, 1, 1, 0, 0.995},
-              {16, 55, 55, 64, 1, 1, 0, 0.996},    {16, 55, 55, 64, 3, 1, 1, 0.33},
-              {32, 55, 55, 128, 3, 1, 1, 0.33},    {64, 13, 13, 256, 3, 1, 1, 0.30},
+    layers = {{3, 227, 227, 96, 7, 2, 0, 0.985}, {96, 55, 55, 16, 1, 1, 0, 0.995},
+              {16, 55, 55, 64, 1, 1, 0, 0.996},  {16, 55, 55, 64, 3, 1, 1, 0.33},
+              {32, 55, 55, 128, 3, 1, 1, 0.33},  {64, 13, 13, 256, 3, 1, 1, 0.30},
               {512, 13, 13, 1000, 1, 1, 0, 0.20}};
   }
   for (const Layer& l : layers) run(l, whole_kernels);

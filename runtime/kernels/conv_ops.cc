@@ -151,7 +151,7 @@ class SparseOp : public ConvOp {
       return w.mask ? w.mask[src] != 0 : codebook_ || w.weight[src] != 0.0f;
     };
     kb_ = taps > 1 && whole_kernels(s, kept) && few_zeros_kept(s, w, kept) ? static_cast<int>(taps)
-                                                                            : 1;
+                                                                           : 1;
     auto stored = [&](int64_t src) {
       return kb_ > 1 ? kept(src) : kept(src) && (codebook_ || w.weight[src] != 0.0f);
     };
@@ -225,8 +225,8 @@ class SparseOp : public ConvOp {
                       kernel_->blocks(rs, cols_.data(), values, kb_, bias_.data() + g * ocg + r0,
                                       r1 - r0, panel, ld, accumulate, relu, dst, ldd);
                     else
-                      kernel_->f32(rs, cols_.data(), values, bias_.data() + g * ocg + r0,
-                                   r1 - r0, panel, ld, accumulate, relu, dst, ldd);
+                      kernel_->f32(rs, cols_.data(), values, bias_.data() + g * ocg + r0, r1 - r0,
+                                   panel, ld, accumulate, relu, dst, ldd);
                   }
                   if (cols < nr)
                     for (int64_t r = r0; r < r1; ++r)

@@ -58,8 +58,8 @@ SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) voi
 }
 
 SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_padded(
-    const ConvShape& s, const float* padded, float* col, int64_t begin, int64_t end,
-    int64_t col0, int64_t ncols, int64_t ld) {
+    const ConvShape& s, const float* padded, float* col, int64_t begin, int64_t end, int64_t col0,
+    int64_t ncols, int64_t ld) {
   const int64_t taps = s.kh * s.kw, pw = s.in_w + 2 * s.pw, plane = padded_plane(s);
   const int64_t oy0 = col0 / s.out_w, ox0 = col0 % s.out_w;
   for (int64_t row = begin; row < end; ++row) {

@@ -17,13 +17,15 @@ void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int6
 // window then lies inside the plane and a row segment is one plain (or strided) copy, without
 // the bounds arithmetic of im2col, which on SqueezeNet's 13- to 55-wide rows is most of
 // im2col's time. Gives the same floats as im2col.
-void im2col_padded(const ConvShape& s, const float* padded, float* col, int64_t begin,
-                   int64_t end, int64_t col0, int64_t ncols, int64_t ld);
+void im2col_padded(const ConvShape& s, const float* padded, float* col, int64_t begin, int64_t end,
+                   int64_t col0, int64_t ncols, int64_t ld);
 
 // Channels [c0, c1) of the input into planes of (in_h + 2 ph) x (in_w + 2 pw) floats, the
 // border zero.
 void pad_planes(const ConvShape& s, const float* in, float* padded, int64_t c0, int64_t c1);
-inline int64_t padded_plane(const ConvShape& s) { return (s.in_h + 2 * s.ph) * (s.in_w + 2 * s.pw); }
+inline int64_t padded_plane(const ConvShape& s) {
+  return (s.in_h + 2 * s.ph) * (s.in_w + 2 * s.pw);
+}
 // Whether every window lies inside the padded plane (im2col_padded's requirement; true for
 // any output size from the convolution formula).
 inline bool windows_inside_padding(const ConvShape& s) {

@@ -7,8 +7,8 @@
 #include "cpu_clones.h"
 
 extern "C" void sqz_maxpool_3x3s2_avx512(const float* in, int64_t in_plane, int64_t in_w,
-                                         int64_t channels, int64_t out_h, int64_t out_w,
-                                         float* out, int64_t out_plane);
+                                         int64_t channels, int64_t out_h, int64_t out_w, float* out,
+                                         int64_t out_plane);
 
 namespace sqz::rt {
 

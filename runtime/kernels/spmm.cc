@@ -1,11 +1,11 @@
 #include "spmm.h"
 
-#define SQZ_DECLARE_SPMM(nr, isa)                                                              \
-  void sqz_spmm_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*, const float*, \
-                                 int64_t, const float*, int64_t, bool, bool, float*, int64_t); \
-  void sqz_spmm_blocks_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*, int,   \
-                                        const float*, int64_t, const float*, int64_t, bool,    \
-                                        bool, float*, int64_t);
+#define SQZ_DECLARE_SPMM(nr, isa)                                                                 \
+  void sqz_spmm_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*, const float*,    \
+                                 int64_t, const float*, int64_t, bool, bool, float*, int64_t);    \
+  void sqz_spmm_blocks_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*, int,      \
+                                        const float*, int64_t, const float*, int64_t, bool, bool, \
+                                        float*, int64_t);
 
 extern "C" {
 SQZ_DECLARE_SPMM(64, avx512)
@@ -17,7 +17,7 @@ namespace sqz::rt {
 namespace {
 
 const SpmmKernel kAvx512{"spmm_64_f32_avx512", 64, sqz_spmm_64_f32_avx512,
-                        sqz_spmm_blocks_64_f32_avx512};
+                         sqz_spmm_blocks_64_f32_avx512};
 const SpmmKernel kAvx2{"spmm_32_f32_avx2", 32, sqz_spmm_32_f32_avx2, sqz_spmm_blocks_32_f32_avx2};
 const SpmmKernel kGeneric{"spmm_16_f32_generic", 16, sqz_spmm_16_f32_generic,
                           sqz_spmm_blocks_16_f32_generic};
@@ -52,8 +52,8 @@ void spmm(const uint32_t* row_start, const uint16_t* cols, const float* values, 
 }
 
 void spmm_blocks(const uint32_t* row_start, const uint16_t* cols, const float* values, int kb,
-                 const float* bias, int64_t rows, const float* b, int64_t ldb, int ncols,
-                 bool relu, float* c, int64_t ldc) {
+                 const float* bias, int64_t rows, const float* b, int64_t ldb, int ncols, bool relu,
+                 float* c, int64_t ldc) {
   for (int64_t r = 0; r < rows; ++r)
     for (int j = 0; j < ncols; ++j) {
       double acc = bias[r];

@@ -20,10 +20,9 @@ using SpmmF32Fn = void (*)(const uint32_t* row_start, const uint16_t* cols, cons
 // The same over whole-kernel blocks: row r holds blocks [row_start[r], row_start[r+1]); block
 // k covers the kb consecutive B rows from cols[k] with the kb values from values[k * kb]
 // (one index per kernel of a layer pruned at kernel granularity).
-using SpmmBlocksFn = void (*)(const uint32_t* row_start, const uint16_t* cols,
-                              const float* values, int kb, const float* bias, int64_t rows,
-                              const float* b, int64_t ldb, bool accumulate, bool relu, float* c,
-                              int64_t ldc);
+using SpmmBlocksFn = void (*)(const uint32_t* row_start, const uint16_t* cols, const float* values,
+                              int kb, const float* bias, int64_t rows, const float* b, int64_t ldb,
+                              bool accumulate, bool relu, float* c, int64_t ldc);
 
 struct SpmmKernel {
   const char* name;  // e.g. "spmm_64_f32_avx512"
@@ -41,8 +40,8 @@ void spmm(const uint32_t* row_start, const uint16_t* cols, const float* values, 
           int64_t rows, const float* b, int64_t ldb, int ncols, bool relu, float* c, int64_t ldc);
 // Naive twin of the whole-kernel-block micro-kernel.
 void spmm_blocks(const uint32_t* row_start, const uint16_t* cols, const float* values, int kb,
-                 const float* bias, int64_t rows, const float* b, int64_t ldb, int ncols,
-                 bool relu, float* c, int64_t ldc);
+                 const float* bias, int64_t rows, const float* b, int64_t ldb, int ncols, bool relu,
+                 float* c, int64_t ldc);
 }  // namespace ref
 
 }  // namespace sqz::rt

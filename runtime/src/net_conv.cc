@@ -115,8 +115,8 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
       for (int64_t w = begin; w < end;) {
         const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
         const float* in = in_place ? ins[b] : cols[0].data() + b * rows * ld;
-        op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
-                     scratch[t].data(), shared.data());
+        op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items, scratch[t].data(),
+                     shared.data());
         w = stop;
       }
     });

@@ -191,14 +191,15 @@ TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
   // Per-weight sparsity keeps the per-weight CSR.
   const int k3[3] = {3, 1, 1};
   const RandomConv c = random_conv(rng, k3, 0.33, 16);
-  CHECK(make_sparse_conv(c.s, c.f32_weights(), c.relu, best_spmm_kernel())->kernel_name().find(" kernels") ==
-        std::string::npos);
+  CHECK(make_sparse_conv(c.s, c.f32_weights(), c.relu, best_spmm_kernel())
+            ->kernel_name()
+            .find(" kernels") == std::string::npos);
 }
 
 TEST_CASE("im2col from padded planes equals im2col, for any geometry, block and row range") {
   std::mt19937 rng(11);
-  const int geometries[][3] = {{1, 1, 0}, {3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {1, 1, 1},
-                               {2, 3, 2}, {5, 1, 2}, {3, 3, 0}};
+  const int geometries[][3] = {{1, 1, 0}, {3, 1, 1}, {7, 2, 0}, {3, 2, 1},
+                               {1, 1, 1}, {2, 3, 2}, {5, 1, 2}, {3, 3, 0}};
   int compared = 0;
   for (const auto& kg : geometries) {
     for (int trial = 0; trial < 4; ++trial) {
@@ -216,8 +217,8 @@ TEST_CASE("im2col from padded planes equals im2col, for any geometry, block and 
           std::vector<float> want(rows * ld, -7.0f), got(rows * ld, -7.0f);
           im2col(s, c.in.data(), want.data(), r0, r1, c0, ncols, ld);
           im2col_padded(s, padded.data(), got.data(), r0, r1, c0, ncols, ld);
-          INFO("k=" << s.kh << " s=" << s.sh << " p=" << s.ph << " in=" << s.in_h << "x"
-                    << s.in_w << " c0=" << c0 << " ncols=" << ncols);
+          INFO("k=" << s.kh << " s=" << s.sh << " p=" << s.ph << " in=" << s.in_h << "x" << s.in_w
+                    << " c0=" << c0 << " ncols=" << ncols);
           CHECK(got == want);
           ++compared;
         }

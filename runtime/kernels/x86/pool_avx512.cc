@@ -33,8 +33,8 @@ inline __m512 column_max(const float* r0, const float* r1, const float* r2, int6
 // rows 2oy..2oy+2 and columns 2ox..2ox+2, every window inside the plane. The row maxima stay in
 // registers (a store then an overlapping unaligned reload would stall store forwarding).
 extern "C" void sqz_maxpool_3x3s2_avx512(const float* in, int64_t in_plane, int64_t in_w,
-                                         int64_t channels, int64_t out_h, int64_t out_w,
-                                         float* out, int64_t out_plane) {
+                                         int64_t channels, int64_t out_h, int64_t out_w, float* out,
+                                         int64_t out_plane) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512i next = _mm512_add_epi32(even, _mm512_set1_epi32(2));  // lane 15: 32, wraps to 0
@@ -53,9 +53,9 @@ extern "C" void sqz_maxpool_3x3s2_avx512(const float* in, int64_t in_plane, int6
         const __m512 v2 = column_max(r0, r1, r2, 2 * ox + 32, used);
         __m512 third = _mm512_permutex2var_ps(v0, next, v1);
         third = _mm512_mask_permutexvar_ps(third, 0x8000, _mm512_setzero_si512(), v2);
-        const __m512 m = _mm512_max_ps(
-            _mm512_max_ps(_mm512_permutex2var_ps(v0, even, v1), _mm512_permutex2var_ps(v0, odd, v1)),
-            third);
+        const __m512 m = _mm512_max_ps(_mm512_max_ps(_mm512_permutex2var_ps(v0, even, v1),
+                                                     _mm512_permutex2var_ps(v0, odd, v1)),
+                                       third);
         _mm512_mask_storeu_ps(o + ox, tail(out_w - ox), m);
         v0 = v2;
       }
