@@ -36,11 +36,11 @@ int cmd_bench(int argc, char** argv) {
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "threads", po::value(&threads)->default_value(1), "worker threads")(
-      "batch", po::value(&batch)->default_value(1), "images per forward pass")(
-      "runs", po::value(&runs)->default_value(30), "timed runs")(
-      "warmup", po::value(&warmup)->default_value(3), "untimed runs first")(
-      "warmup-seconds", po::value(&warmup_seconds)->default_value(0.5),
+      "threads", thread_count(&threads)->default_value(1), "worker threads")(
+      "batch", ranged(&batch, 1, kMaxBatch, "batch")->default_value(1), "images per forward pass")(
+      "runs", ranged(&runs, 1, 1e6, "runs")->default_value(30), "timed runs")(
+      "warmup", ranged(&warmup, 0, 1e6, "warmup")->default_value(3), "untimed runs first")(
+      "warmup-seconds", ranged(&warmup_seconds, 0, 600, "warmup-seconds")->default_value(0.5),
       "and untimed runs until this much time has passed (the CPU's clock ramps up)")(
       "kernels", po::value(&kernels)->default_value("auto"), "auto | dense | sparse | reference");
   po::variables_map vm;
@@ -48,10 +48,6 @@ int cmd_bench(int argc, char** argv) {
   if (!parse_args("bench", "MODEL [--threads N] [--batch B] [--runs N]", options, {"model"}, argc,
                   argv, &vm, &code))
     return code;
-  if (threads < 1 || batch < 1 || runs < 1 || warmup < 0)
-    return usage_error("bench", "--threads, --batch and --runs must be at least 1");
-  if (!(warmup_seconds >= 0 && warmup_seconds <= 600))
-    return usage_error("bench", "--warmup-seconds must be in 0..600");
   rt::NetOptions opts;
   opts.threads = threads;
   if (kernels == "dense")
@@ -70,6 +66,7 @@ int cmd_bench(int argc, char** argv) {
     if (!created.is_ok()) return fail(created.status().with_context(model_path));
     net = std::move(created).value();
   }
+  if (Status s = net->reserve(batch); !s.is_ok()) return fail(s.with_context(model_path));
   const Shape chw = net->input_chw();
   std::vector<float> in(static_cast<size_t>(batch * shape_numel(chw)));
   std::mt19937 rng(1);
@@ -77,8 +74,9 @@ int cmd_bench(int argc, char** argv) {
   for (float& x : in) x = u(rng);
   std::vector<float> out;
   const auto warm0 = std::chrono::steady_clock::now();
-  for (int w = 0; w < warmup || std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                             warm0).count() < warmup_seconds;
+  for (int w = 0; w < warmup ||
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - warm0).count() <
+                      warmup_seconds;
        ++w)
     (void)net->forward(in.data(), batch, &out);
   net->set_profiling(true);
@@ -118,11 +116,11 @@ int cmd_bench(int argc, char** argv) {
     auto rate = [&](double f) {
       return f > 0 && layer_ms > 0 ? batch * f / (layer_ms * 1e6) : 0.0;
     };
-    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f\n", printable(p.name).c_str(), p.kernel.c_str(),
-                100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops));
+    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f\n", printable(p.name).c_str(),
+                p.kernel.c_str(), 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops));
   }
-  std::printf("\n%s: threads %d, batch %d, %d runs after %d warm-up\n", model_path.c_str(), threads,
-              batch, runs, warmup);
+  std::printf("\n%s: threads %d, batch %d, %d runs after %d warm-up\n",
+              printable(model_path).c_str(), threads, batch, runs, warmup);
   std::printf("weights resident %.3f MB; peak RSS %.1f MB\n", net->weight_bytes() / 1e6,
               peak_rss_kib() / 1024.0);
   std::printf("dense-equivalent %.2f GFLOP/image, on stored weights %.2f GFLOP/image\n",

@@ -17,7 +17,7 @@ namespace {
 // What the command line gives as text, before it is checked and typed.
 struct Flags {
   std::string out, config, granularity = "weight", widths = "3,4,5,6,7,8", init = "linear",
-                       calib_split, schedule = "gradual", codes = "compensated";
+                           calib_split, schedule = "gradual", codes = "compensated";
   std::vector<std::string> layer_density, layer_bits;
   bool force = false, half_floats = false, int8_biases = false;
   PreprocessFlags preprocess;
@@ -34,8 +34,7 @@ Result<quant::QuantizeOptions> quantize_options(const Flags& f, int bits) {
   else if (f.init != "linear")
     return Status(ErrorCode::kInvalidArgument,
                   "--init must be linear, kmeans++ or exact, not '" + f.init + "'");
-  SQZ_ASSIGN_OR_RETURN(auto values, parse_name_values(f.layer_bits, "--layer-bits"));
-  for (const auto& [name, v] : values) q.layer_bits[name] = static_cast<int>(v);
+  SQZ_ASSIGN_OR_RETURN(q.layer_bits, parse_layer_bits(f.layer_bits));
   return q;
 }
 
@@ -43,10 +42,10 @@ Result<quant::QuantizeOptions> quantize_options(const Flags& f, int bits) {
 Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
   SQZ_ASSIGN_OR_RETURN(o->quantize, quantize_options(f, o->quantize.bits));
   SQZ_ASSIGN_OR_RETURN(o->granularity, parse_granularity(f.granularity));
-  SQZ_ASSIGN_OR_RETURN(o->layer_density, parse_name_values(f.layer_density, "--layer-density"));
+  SQZ_ASSIGN_OR_RETURN(o->layer_density,
+                       parse_name_values(f.layer_density, "--layer-density", 0, 1));
   SQZ_ASSIGN_OR_RETURN(o->widths, pipeline::parse_widths(f.widths));
-  SQZ_RETURN_ERROR_IF(f.codes != "compensated" && f.codes != "nearest",
-                      ErrorCode::kInvalidArgument,
+  SQZ_RETURN_ERROR_IF(f.codes != "compensated" && f.codes != "nearest", ErrorCode::kInvalidArgument,
                       "--codes must be compensated or nearest, not '" + f.codes + "'");
   o->error_compensation = f.codes == "compensated";
   if (!f.calib_split.empty()) {
@@ -57,7 +56,7 @@ Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
   o->output_name = f.out;
   SQZ_ASSIGN_OR_RETURN(o->preprocess, preprocess_spec(f.preprocess));
   SQZ_ASSIGN_OR_RETURN(o->import, import_options(f.input_shape));
-  o->force = f.force;
+  o->re_record_preprocess = f.preprocess.re_record;
   o->decode.allow_truncated = f.preprocess.allow_truncated;
   return pipeline::check_compress_options(*o);
 }
@@ -76,7 +75,7 @@ void print_result(const pipeline::CompressResult& r, const std::string& out,
     std::fputs(pipeline::stage_table_text(r.stages, r.holdout_images).c_str(), stdout);
   }
   if (!flags.quiet)
-    std::fprintf(stderr, "wrote %s (%zu bytes) in %.0f s\n", out.c_str(), r.bytes.size(),
+    std::fprintf(stderr, "wrote %s (%zu bytes) in %.0f s\n", printable(out).c_str(), r.bytes.size(),
                  r.seconds);
 }
 
@@ -94,33 +93,34 @@ int cmd_compress(int argc, char** argv) {
       "output,o", po::value(&f.out)->required(), "output .sqz")(
       "force,f", po::bool_switch(&f.force), "overwrite an existing output")(
       "config", po::value(&f.config), "read further options from FILE (key = value lines)")(
-      "threads", po::value(&s.threads)->default_value(1), "worker threads")(
-      "seed", po::value(&s.seed)->default_value(1), "seed for crops, order and k-means++");
+      "threads", thread_count(&s.threads)->default_value(1), "worker threads")(
+      "seed", ranged(&s.seed, 0, kMaxSeed, "seed")->default_value(1),
+      "seed for crops, order and k-means++");
   po::options_description prune_opts("pruning (off unless --density or --layer-density)");
-  prune_opts.add_options()("density", po::value(&s.density)->default_value(0.0),
+  prune_opts.add_options()("density", ranged(&s.density, 0, 1, "density")->default_value(0.0),
                            "keep this fraction of all weights (one global magnitude threshold)")(
       "layer-density", po::value(&f.layer_density)->composing(), "NAME=D for one layer")(
       "granularity", po::value(&f.granularity)->default_value("weight"),
       "weight | kernel (k x k layers keep or lose whole kernels)")(
-      "retrain-steps", po::value(&s.retrain_steps)->default_value(300),
+      "retrain-steps", ranged(&s.retrain_steps, 0, kMaxSteps, "retrain-steps")->default_value(300),
       "distillation steps on the surviving weights after pruning (needs --calib)");
   po::options_description quant_opts("weight sharing");
-  quant_opts.add_options()("bits,b", po::value(&s.quantize.bits)->default_value(6),
+  quant_opts.add_options()("bits,b", ranged(&s.quantize.bits, 1, 8, "bits")->default_value(6),
                            "codebook index bits per layer, 1..8")(
       "layer-bits", po::value(&f.layer_bits)->composing(), "NAME=BITS for one layer")(
-      "target-bytes", po::value(&s.target_bytes)->default_value(0),
+      "target-bytes", ranged(&s.target_bytes, 0, 1e12, "target-bytes")->default_value(0),
       "choose each layer's bits so that the .sqz fits this size (needs --calib)")(
       "widths", po::value(&f.widths)->default_value("3,4,5,6,7,8"),
       "--target-bytes: candidate widths")(
-      "probe-images", po::value(&s.probe_images)->default_value(24),
+      "probe-images", ranged(&s.probe_images, 1, 1e6, "probe-images")->default_value(24),
       "--target-bytes: calibration images used to measure each layer's sensitivity")(
       "init", po::value(&f.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
       "codes", po::value(&f.codes)->default_value("compensated"),
       "compensated (each weight's rounding error pushed onto the weights not yet assigned, "
       "under the layer's input statistics from --calib; GPTQ/OBC) | nearest (nearest "
-      "centroid)")(
-      "moment-images", po::value(&s.moment_images)->default_value(128),
-      "--codes compensated: calibration images for the input statistics")(
+      "centroid)")("moment-images",
+                   ranged(&s.moment_images, 1, 1e6, "moment-images")->default_value(128),
+                   "--codes compensated: calibration images for the input statistics")(
       "half-floats", po::bool_switch(&f.half_floats),
       "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)")(
       "int8-biases", po::bool_switch(&f.int8_biases),
@@ -129,11 +129,14 @@ int cmd_compress(int argc, char** argv) {
   calib_opts.add_options()("calib", po::value(&s.calib_dir), "folder of calibration images")(
       "calib-split", po::value(&f.calib_split),
       "K/N: calibrate on fold K of N of --calib, hold the rest out for measuring")(
-      "calib-steps", po::value(&c.steps)->default_value(600), "optimizer steps (0: none)")(
-      "calib-batch", po::value(&c.batch)->default_value(8), "images per step")(
-      "calib-lr", po::value(&c.learning_rate)->default_value(1e-4), "Adam learning rate")(
-      "temperature", po::value(&c.temperature)->default_value(1.0), "distillation temperature")(
-      "no-augment", "centre crops only, no random crops or mirroring")(
+      "calib-steps", ranged(&c.steps, 0, kMaxSteps, "calib-steps")->default_value(600),
+      "optimizer steps (0: none)")("calib-batch",
+                                   ranged(&c.batch, 1, kMaxBatch, "calib-batch")->default_value(8),
+                                   "images per step")(
+      "calib-lr", positive(&c.learning_rate, 10, "calib-lr")->default_value(1e-4),
+      "Adam learning rate")(
+      "temperature", positive(&c.temperature, 100, "temperature")->default_value(1.0),
+      "distillation temperature")("no-augment", "centre crops only, no random crops or mirroring")(
       "holdout", po::value(&s.holdout_dir), "folder of held-out labelled images to measure on")(
       "labels", po::value(&s.labels),
       "class list for held-out images (default: synsets.txt beside the folder)");
@@ -147,27 +150,32 @@ int cmd_compress(int argc, char** argv) {
       "lines 'relative/path<TAB>class' under --train")(
       "schedule", po::value(&f.schedule)->default_value("gradual"),
       "gradual (prune while retraining, Zhu & Gupta) | steps (prune, retrain, repeat)")(
-      "prune-steps", po::value(&t.prune_steps)->default_value(t.prune_steps),
+      "prune-steps", ranged(&t.prune_steps, 1, 1e4, "prune-steps")->default_value(t.prune_steps),
       "pruning steps; the retraining run has prune-steps x train-steps steps")(
-      "train-steps", po::value(&t.retrain_steps)->default_value(t.retrain_steps),
+      "train-steps",
+      ranged(&t.retrain_steps, 0, kMaxSteps, "train-steps")->default_value(t.retrain_steps),
       "optimizer steps per pruning step")(
-      "train-lr", po::value(&t.learning_rate)->default_value(t.learning_rate),
+      "train-lr", positive(&t.learning_rate, 10, "train-lr")->default_value(t.learning_rate),
       "Adam learning rate while pruning (cosine-decayed)")(
-      "finetune-steps", po::value(&t.finetune_steps)->default_value(t.finetune_steps),
+      "finetune-steps",
+      ranged(&t.finetune_steps, 0, kMaxSteps, "finetune-steps")->default_value(t.finetune_steps),
       "centroid fine-tuning steps after weight sharing (paper Eq. 3)")(
-      "finetune-lr", po::value(&t.finetune_lr)->default_value(t.finetune_lr),
+      "finetune-lr", positive(&t.finetune_lr, 10, "finetune-lr")->default_value(t.finetune_lr),
       "centroid fine-tuning learning rate")(
       "quantize-at-once", "share weights in every layer at once (default: 1x1 layers first)")(
-      "label-weight", po::value(&t.label_weight)->default_value(t.label_weight),
+      "label-weight", ranged(&t.label_weight, 0, 1, "label-weight")->default_value(t.label_weight),
       "loss = w x cross-entropy + (1 - w) x distillation from the input model")(
-      "train-temperature", po::value(&t.temperature)->default_value(t.temperature),
+      "train-temperature",
+      positive(&t.temperature, 100, "train-temperature")->default_value(t.temperature),
       "distillation temperature while retraining")(
-      "dropout", po::value(&t.dropout)->default_value(t.dropout), "dropout ratio while retraining")(
-      "train-batch", po::value(&t.batch)->default_value(t.batch), "images per retraining step")(
-      "no-mirror", "no random mirroring of training images");
+      "dropout", ranged(&t.dropout, 0, 0.99, "dropout")->default_value(t.dropout),
+      "dropout ratio while retraining")(
+      "train-batch", ranged(&t.batch, 1, kMaxBatch, "train-batch")->default_value(t.batch),
+      "images per retraining step")("no-mirror", "no random mirroring of training images");
   general.add(prune_opts).add(quant_opts).add(calib_opts).add(train_opts);
   add_input_shape_option(general, &f.input_shape);
   add_preprocess_options(general, &f.preprocess);
+  add_record_option(general, &f.preprocess);
   po::variables_map vm;
   int code;
   if (!parse_args("compress",
@@ -181,11 +189,9 @@ int cmd_compress(int argc, char** argv) {
   if (f.schedule != "gradual" && f.schedule != "steps")
     return usage_error("compress", "--schedule must be gradual or steps");
   t.gradual = f.schedule == "gradual";
-  if (s.threads < 1) return usage_error("compress", "--threads must be at least 1");
   if (s.calib_dir.empty() && !f.calib_split.empty())
     return usage_error("compress", "--calib-split needs --calib");
-  if (Status st = finish_options(f, &s); !st.is_ok())
-    return usage_error("compress", st.message());
+  if (Status st = finish_options(f, &s); !st.is_ok()) return usage_error("compress", st.message());
   if (Status st = require_sqz_output(f.out); !st.is_ok())
     return usage_error("compress", st.message());
   if (Status st = check_output_path(f.out, f.force); !st.is_ok()) return fail(st);
@@ -193,7 +199,7 @@ int cmd_compress(int argc, char** argv) {
   auto result = pipeline::compress(s, &observer);
   if (!result.is_ok())
     return result.status().code() == ErrorCode::kConflict
-               ? usage_error("compress", result.status().message())
+               ? usage_error("compress", re_record_hint(result.status()).message())
                : fail(result.status());
   if (Status st = write_file_atomic(f.out, result->bytes, f.force); !st.is_ok()) return fail(st);
   print_result(*result, f.out, flags);

@@ -24,6 +24,7 @@ int cmd_encode(int argc, char** argv) {
   std::string input_shape;
   add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
+  add_record_option(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("encode", "MODEL [--prototxt FILE] -o OUT.sqz", options, {"model"}, argc, argv,
@@ -38,8 +39,9 @@ int cmd_encode(int argc, char** argv) {
   if (!import.is_ok()) return usage_error("encode", import.status().message());
   Result<Model> model = load_any_model(model_path, prototxt, &input_metadata, *import);
   if (!model.is_ok()) return fail(model.status());
-  auto metadata =
-      output_metadata(model_path, *model, input_metadata, pre_flags, force, "encode (lossless)");
+  std::string record_notice;
+  auto metadata = output_metadata(model_path, *model, input_metadata, pre_flags,
+                                  "encode (lossless)", &record_notice);
   if (!metadata.is_ok()) return preprocess_error("encode", metadata.status());
   int shared = 0, kept = 0;
   for (Layer& l : model->layers) {
@@ -52,7 +54,7 @@ int cmd_encode(int argc, char** argv) {
       ++kept;
       if (flags.verbose)
         std::fprintf(stderr, "layer '%s': more than 256 distinct values, stored as float32\n",
-                     l.name.c_str());
+                     printable(l.name).c_str());
     }
   }
   auto file = write_sqz_file(*model, out, *metadata, force, compare);
@@ -62,8 +64,10 @@ int cmd_encode(int argc, char** argv) {
     print_ledger(*file, true);
   } else {
     print_ledger(*file, false);
-    std::printf("wrote %s (%llu bytes)\n", out.c_str(), (unsigned long long)file->file_bytes);
+    std::printf("wrote %s (%llu bytes)\n", printable(out).c_str(),
+                (unsigned long long)file->file_bytes);
   }
+  print_notice(record_notice, flags.quiet);
   return kExitOk;
 }
 
@@ -86,13 +90,14 @@ int cmd_decode(int argc, char** argv) {
   Result<Model> model = load_any_model(in, "", &input_metadata);
   if (!model.is_ok()) return fail(model.status());
   // The preprocessing the input records travels on (into the ONNX metadata_props).
-  auto metadata = output_metadata(in, *model, input_metadata, {}, false, "decode");
+  std::string unused_notice;
+  auto metadata = output_metadata(in, *model, input_metadata, {}, "decode", &unused_notice);
   if (!metadata.is_ok()) return fail(metadata.status());
   if (Status s = write_model_file(*model, out, force, *metadata); !s.is_ok()) return fail(s);
   if (flags.json)
     std::printf("{\"output\": %s}\n", json_quote(out).c_str());
   else if (!flags.quiet)
-    std::printf("wrote %s\n", out.c_str());
+    std::printf("wrote %s\n", printable(out).c_str());
   return kExitOk;
 }
 

@@ -30,8 +30,9 @@ int cmd_eval(int argc, char** argv) {
       "labels", po::value(&labels_path),
       "class list, '<wnid> <name>' per line (default: synsets.txt beside the folder; without "
       "one, class folders are numbered in sorted order)")(
-      "limit", po::value(&limit)->default_value(0), "use only the first N images (0: all)")(
-      "threads", po::value(&threads)->default_value(1), "worker threads")(
+      "limit", ranged(&limit, 0, kMaxImages, "limit")->default_value(0),
+      "use only the first N images (0: all)")("threads", thread_count(&threads)->default_value(1),
+                                              "worker threads")(
       "force,f", po::bool_switch(&force),
       "use the preprocessing options even where the model records another");
   std::string input_shape;
@@ -42,7 +43,6 @@ int cmd_eval(int argc, char** argv) {
   if (!parse_args("eval", "MODEL --images DIR [--labels FILE]", options, {"model"}, argc, argv, &vm,
                   &code))
     return code;
-  if (threads < 1) return usage_error("eval", "--threads must be at least 1");
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("eval", spec.status().message());
   if (labels_path.empty()) labels_path = pipeline::default_class_list(dir);
@@ -56,17 +56,20 @@ int cmd_eval(int argc, char** argv) {
   if (!model.is_ok()) return fail(model.status());
   if (Status st = refuse_calibration_images(model_path, metadata, files->files); !st.is_ok())
     return fail(st);
+  auto classes = pipeline::class_count(*model);
+  if (!classes.is_ok()) return fail(classes.status().with_context(model_path));
+  if (Status st = pipeline::check_labels_fit(*files, *classes, model_path); !st.is_ok())
+    return fail(st);
   auto net = rt::Net::create(*model, {threads});
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
   std::string notice;
-  auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force,
-                              &notice);
+  auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force, &notice);
   if (!pre.is_ok()) return preprocess_error("eval", pre.status());
   ConsoleObserver observer(flags.quiet, flags.verbose);
-  pipeline::SkippedImages skipped;
+  pipeline::SkippedImages skipped = files->unusable;
   auto acc = pipeline::evaluate_images(**net, *pre, *files, &observer, &skipped);
   if (!acc.is_ok()) return fail(acc.status());
-  if (acc->images == 0)
+  if (acc->images == 0 && !skipped.empty())
     return fail(Status(ErrorCode::kCorrupt,
                        dir + ": no image could be used (" + skipped.front().second + ")"));
   if (!skipped.empty())
@@ -77,13 +80,14 @@ int cmd_eval(int argc, char** argv) {
   const double t1 = 100.0 * acc->top1, t5 = 100.0 * acc->top5;
   print_notice(notice, flags.quiet);
   if (flags.json)
-    std::printf("{\"model\": %s, \"images\": %lld, \"top1\": %.4f, \"top5\": %.4f%s}\n",
-                json_quote(model_path).c_str(), (long long)counted, t1 / 100, t5 / 100,
-                skipped.empty() ? "" : (", \"skipped\": " + std::to_string(skipped.size())).c_str());
+    std::printf(
+        "{\"model\": %s, \"images\": %lld, \"top1\": %.4f, \"top5\": %.4f%s}\n",
+        json_quote(model_path).c_str(), (long long)counted, t1 / 100, t5 / 100,
+        skipped.empty() ? "" : (", \"skipped\": " + std::to_string(skipped.size())).c_str());
   else
-    std::printf("images %lld  top-1 %.2f%%  top-5 %.2f%%%s\n", (long long)counted, t1, t5,
-                skipped.empty() ? ""
-                                : ("  (" + std::to_string(skipped.size()) + " skipped)").c_str());
+    std::printf(
+        "images %lld  top-1 %.2f%%  top-5 %.2f%%%s\n", (long long)counted, t1, t5,
+        skipped.empty() ? "" : ("  (" + std::to_string(skipped.size()) + " skipped)").c_str());
   return kExitOk;
 }
 

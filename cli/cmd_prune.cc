@@ -31,8 +31,9 @@ void print_reports(const std::vector<prune::StepReport>& steps, double before, d
   }
   std::printf("%-22s %9s %9s %8s %11s\n", "layer", "weights", "kept", "density", "threshold");
   for (const auto& r : last)
-    std::printf("%-22s %9lld %9lld %7.1f%% %11.4g\n", printable(r.name).c_str(), (long long)r.weights,
-                (long long)r.kept_after, 100.0 * r.kept_after / r.weights, r.threshold);
+    std::printf("%-22s %9lld %9lld %7.1f%% %11.4g\n", printable(r.name).c_str(),
+                (long long)r.weights, (long long)r.kept_after, 100.0 * r.kept_after / r.weights,
+                r.threshold);
   std::printf("\ntotal density %.2f%% -> %.2f%% in %zu step(s)", 100 * before, 100 * after,
               steps.size());
   if (reset)
@@ -54,11 +55,14 @@ int cmd_prune(int argc, char** argv) {
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "density", po::value(&density), "keep this fraction of each layer's weights, (0, 1]")(
-      "quality", po::value(&quality), "drop |w| < Q x std(w) in each layer (Han et al. 2015)")(
-      "global-density", po::value(&global), "one magnitude threshold across layers, (0, 1]")(
+      "density", ranged(&density, 0, 1, "density"),
+      "keep this fraction of each layer's weights, (0, 1]")(
+      "quality", ranged(&quality, 0, 1e3, "quality"),
+      "drop |w| < Q x std(w) in each layer (Han et al. 2015)")(
+      "global-density", ranged(&global, 0, 1, "global-density"),
+      "one magnitude threshold across layers, (0, 1]")(
       "layer-density", po::value(&layer_density)->composing(), "NAME=D for one layer (repeatable)")(
-      "steps", po::value(&steps)->default_value(1), "prune in this many steps")(
+      "steps", ranged(&steps, 1, 1e4, "steps")->default_value(1), "prune in this many steps")(
       "schedule", po::value(&schedule)->default_value("cubic"), "cubic | linear")(
       "granularity", po::value(&granularity)->default_value("weight"),
       "weight | kernel (k x k layers keep or lose whole kernels; 1x1 layers per weight)")(
@@ -69,6 +73,7 @@ int cmd_prune(int argc, char** argv) {
   std::string input_shape;
   add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
+  add_record_option(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("prune", "MODEL (--density D | --quality Q | --global-density D) -o OUT", options,
@@ -91,7 +96,7 @@ int cmd_prune(int argc, char** argv) {
   o.quality = quality;
   o.steps = steps;
   o.schedule = schedule == "linear" ? prune::Schedule::kLinear : prune::Schedule::kCubic;
-  auto overrides = parse_name_values(layer_density, "--layer-density");
+  auto overrides = parse_name_values(layer_density, "--layer-density", 0, 1);
   if (!overrides.is_ok()) return usage_error("prune", overrides.status().message());
   o.layer_density = *overrides;
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
@@ -104,18 +109,21 @@ int cmd_prune(int argc, char** argv) {
   if (!model.is_ok()) return fail(model.status());
   if (Status s = prune::check_options(*model, o); !s.is_ok())
     return fail(s.with_context(model_path));
+  std::string pipeline = "prune";
+  for (int i = 1; i < argc; ++i) pipeline += std::string(" ") + argv[i];
+  std::string record_notice;
+  auto metadata =
+      output_metadata(model_path, *model, input_metadata, pre_flags, pipeline, &record_notice);
+  if (!metadata.is_ok()) return preprocess_error("prune", metadata.status());
   const double before = prune::total_density(*model);
   std::unique_ptr<CommandRetrainHook> hook;
   if (!retrain_cmd.empty()) hook = std::make_unique<CommandRetrainHook>(retrain_cmd, flags.verbose);
   auto reports = prune::prune_iteratively(*model, o, hook.get());
   if (!reports.is_ok()) return fail(reports.status());
-  std::string pipeline = "prune";
-  for (int i = 1; i < argc; ++i) pipeline += std::string(" ") + argv[i];
-  auto metadata = output_metadata(model_path, *model, input_metadata, pre_flags, force, pipeline);
-  if (!metadata.is_ok()) return preprocess_error("prune", metadata.status());
   if (Status s = write_model_file(*model, out, force, *metadata); !s.is_ok()) return fail(s);
   print_reports(*reports, before, prune::total_density(*model), flags.json);
-  if (!flags.json && !flags.quiet) std::printf("wrote %s\n", out.c_str());
+  if (!flags.json && !flags.quiet) std::printf("wrote %s\n", printable(out).c_str());
+  print_notice(record_notice, flags.quiet);
   return kExitOk;
 }
 

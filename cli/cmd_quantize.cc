@@ -10,17 +10,6 @@
 namespace sqz::cli {
 namespace {
 
-Result<std::map<std::string, int>> parse_layer_bits(const std::vector<std::string>& items) {
-  SQZ_ASSIGN_OR_RETURN(auto values, parse_name_values(items, "--layer-bits"));
-  std::map<std::string, int> out;
-  for (const auto& [name, v] : values) {
-    if (v != static_cast<int>(v))
-      return Status(ErrorCode::kInvalidArgument, "--layer-bits " + name + " wants a whole number");
-    out[name] = static_cast<int>(v);
-  }
-  return out;
-}
-
 Result<quant::Init> parse_init(const std::string& s) {
   if (s == "linear") return quant::Init::kLinear;
   if (s == "density") return quant::Init::kDensity;
@@ -48,8 +37,8 @@ void print_metrics(const std::vector<quant::LayerMetrics>& metrics, bool json) {
   std::printf("%-22s %4s %9s %9s %11s %9s %11s %9s\n", "layer", "bits", "centroids", "non-zero",
               "RMSE", "SQNR dB", "max |err|", "H bits");
   for (const auto& m : metrics)
-    std::printf("%-22s %4d %9d %9lld %11.3g %9.2f %11.3g %9.3f\n", printable(m.name).c_str(), m.bits,
-                m.centroids_used, (long long)m.nonzeros, m.rmse, m.sqnr_db, m.max_abs_error,
+    std::printf("%-22s %4d %9d %9lld %11.3g %9.2f %11.3g %9.3f\n", printable(m.name).c_str(),
+                m.bits, m.centroids_used, (long long)m.nonzeros, m.rmse, m.sqnr_db, m.max_abs_error,
                 m.entropy_bits);
 }
 
@@ -66,21 +55,23 @@ int cmd_quantize(int argc, char** argv) {
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "bits,b", po::value(&o.bits)->default_value(8), "codebook index bits per layer, 1..8")(
+      "bits,b", ranged(&o.bits, 1, 8, "bits")->default_value(8),
+      "codebook index bits per layer, 1..8")(
       "layer-bits", po::value(&layer_bits)->composing(),
       "NAME=BITS for one layer (repeatable; 0 keeps it float32)")(
       "init", po::value(&init)->default_value("linear"), "linear | density | random | kmeans++")(
       "exact", po::bool_switch(&o.exact), "optimal 1-D k-means (dynamic programming)")(
       "method", po::value(&method)->default_value("kmeans"),
       "kmeans | uniform (entropy-targeted uniform grid)")(
-      "entropy", po::value(&o.entropy_target)->default_value(0.0),
+      "entropy", ranged(&o.entropy_target, 0, 8, "entropy")->default_value(0.0),
       "uniform: target bits per weight (default 0.75 x bits)")(
-      "seed", po::value(&o.seed)->default_value(1), "seed for random and kmeans++ inits")(
-      "output,o", po::value(&out)->required(), "output .sqz")("force,f", po::bool_switch(&force),
-                                                              "overwrite an existing output");
+      "seed", ranged(&o.seed, 0, kMaxSeed, "seed")->default_value(1),
+      "seed for random and kmeans++ inits")("output,o", po::value(&out)->required(), "output .sqz")(
+      "force,f", po::bool_switch(&force), "overwrite an existing output");
   std::string input_shape;
   add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
+  add_record_option(options, &pre_flags);
   po::variables_map vm;
   int code;
   if (!parse_args("quantize", "MODEL --bits B [--layer-bits NAME=B ...] -o OUT.sqz", options,
@@ -106,18 +97,22 @@ int cmd_quantize(int argc, char** argv) {
   if (!model.is_ok()) return fail(model.status());
   if (Status s = quant::check_options(*model, o); !s.is_ok())
     return fail(s.with_context(model_path));
-  auto metrics = quant::quantize_model(*model, o);
-  if (!metrics.is_ok()) return fail(metrics.status().with_context(model_path));
   std::string pipeline = "quantize --bits " + std::to_string(o.bits) + " --init " + init +
                          (o.exact ? " --exact" : "") + " --method " + method;
   for (const auto& item : layer_bits) pipeline += " --layer-bits " + item;
-  auto metadata = output_metadata(model_path, *model, input_metadata, pre_flags, force, pipeline);
+  std::string record_notice;
+  auto metadata =
+      output_metadata(model_path, *model, input_metadata, pre_flags, pipeline, &record_notice);
   if (!metadata.is_ok()) return preprocess_error("quantize", metadata.status());
+  auto metrics = quant::quantize_model(*model, o);
+  if (!metrics.is_ok()) return fail(metrics.status().with_context(model_path));
   auto file = write_sqz_file(*model, out, *metadata, force);
   if (!file.is_ok()) return fail(file.status());
   print_metrics(*metrics, flags.json);
   if (!flags.json)
-    std::printf("wrote %s (%llu bytes)\n", out.c_str(), (unsigned long long)file->file_bytes);
+    std::printf("wrote %s (%llu bytes)\n", printable(out).c_str(),
+                (unsigned long long)file->file_bytes);
+  print_notice(record_notice, flags.quiet);
   return kExitOk;
 }
 

@@ -38,7 +38,8 @@ int run_report(const Settings& s, const GlobalFlags& flags) {
       return fail(st);
   std::fputs((flags.json ? pipeline::report_json(*r) : pipeline::report_markdown(*r)).c_str(),
              stdout);
-  if (!s.html.empty() && !flags.quiet) std::fprintf(stderr, "wrote %s\n", s.html.c_str());
+  if (!s.html.empty() && !flags.quiet)
+    std::fprintf(stderr, "wrote %s\n", printable(s.html).c_str());
   return kExitOk;
 }
 
@@ -57,10 +58,12 @@ int cmd_report(int argc, char** argv) {
       "images", po::value(&o.images),
       "folder of labelled images to measure on (each model skips its calibration images)")(
       "label-file", po::value(&o.label_file),
-      "lines 'relative/path<TAB>class' (index or class id)")("labels", po::value(&o.labels),
+      "lines 'relative/path<TAB>class' (index or class id)")(
+      "labels", po::value(&o.labels),
       "class list, '<wnid> <name>' per line (default: synsets.txt beside the folder)")(
-      "limit", po::value(&o.limit)->default_value(0), "use only the first N images (0: all)")(
-      "threads", po::value(&o.threads)->default_value(1), "worker threads")(
+      "limit", ranged(&o.limit, 0, kMaxImages, "limit")->default_value(0),
+      "use only the first N images (0: all)")("threads", thread_count(&o.threads)->default_value(1),
+                                              "worker threads")(
       "html", po::value(&s.html), "also write a self-contained HTML report with SVG charts")(
       "chart", po::value(&s.chart), "also write the accuracy-against-size chart as an SVG file")(
       "force,f", po::bool_switch(&s.force),
@@ -73,7 +76,6 @@ int cmd_report(int argc, char** argv) {
                   "MODEL.sqz [MORE.sqz ...] [--reference MODEL] [--images DIR] [--html FILE]",
                   options, {"models"}, argc, argv, &vm, &code))
     return code;
-  if (o.threads < 1) return usage_error("report", "--threads must be at least 1");
   if (!o.reference.empty() && o.images.empty())
     return usage_error("report", "--reference needs --images to compare on");
   auto spec = preprocess_spec(s.preprocess);

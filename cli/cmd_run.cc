@@ -1,12 +1,12 @@
 #include <cstdio>
 #include <cstring>
 
-#include "sqz/pipeline/classify.h"
 #include "commands.h"
 #include "common.h"
 #include "model_options.h"
 #include "output.h"
 #include "sqz/core/file_io.h"
+#include "sqz/pipeline/classify.h"
 #include "sqz/pipeline/labels.h"
 
 namespace sqz::cli {
@@ -19,8 +19,8 @@ using pipeline::top_k;
 namespace {
 
 // Raw float32 NCHW in, raw float32 scores out: for checking a model against another engine.
-int run_tensor(rt::Net& net, const std::string& in_path, const std::string& out_path,
-               bool force, bool quiet) {
+int run_tensor(rt::Net& net, const std::string& in_path, const std::string& out_path, bool force,
+               bool quiet) {
   const int64_t per_image = shape_numel(net.input_chw());
   auto bytes = read_file(in_path);
   if (!bytes.is_ok()) return fail(bytes.status());
@@ -37,8 +37,8 @@ int run_tensor(rt::Net& net, const std::string& in_path, const std::string& out_
   const std::string raw(reinterpret_cast<const char*>(out.data()), out.size() * sizeof(float));
   if (Status s = write_file_atomic(out_path, raw, force); !s.is_ok()) return fail(s);
   if (!quiet)
-    std::fprintf(stderr, "wrote %s (%lld x %lld float32)\n", out_path.c_str(), (long long)batch,
-                 (long long)net.output_size());
+    std::fprintf(stderr, "wrote %s (%lld x %lld float32)\n", printable(out_path).c_str(),
+                 (long long)batch, (long long)net.output_size());
   return kExitOk;
 }
 
@@ -61,8 +61,8 @@ int cmd_run(int argc, char** argv) {
       "with --input-tensor: write the raw float32 outputs here")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
       "labels", po::value(&labels_path), "class names, '<id> <name>' per line (synsets.txt)")(
-      "top", po::value(&top)->default_value(5), "how many classes to print per image")(
-      "threads", po::value(&threads)->default_value(1), "worker threads")(
+      "top", ranged(&top, 1, 1e6, "top")->default_value(5), "how many classes to print per image")(
+      "threads", thread_count(&threads)->default_value(1), "worker threads")(
       "force,f", po::bool_switch(&force),
       "use the preprocessing options even where the model records another");
   add_input_shape_option(options, &input_shape);
@@ -72,8 +72,7 @@ int cmd_run(int argc, char** argv) {
   if (!parse_args("run",
                   "MODEL IMAGE... [--labels FILE] [--top K] | MODEL --input-tensor IN.f32 "
                   "--output-tensor OUT.f32",
-                  options, {"model", "images"},
-                  argc, argv, &vm, &code))
+                  options, {"model", "images"}, argc, argv, &vm, &code))
     return code;
   if (top < 1) return usage_error("run", "--top must be at least 1");
   if (input_tensor.empty() == images.empty())
@@ -82,7 +81,6 @@ int cmd_run(int argc, char** argv) {
     return usage_error("run", "--input-tensor and --output-tensor go together");
   auto import = import_options(input_shape);
   if (!import.is_ok()) return usage_error("run", import.status().message());
-  if (threads < 1) return usage_error("run", "--threads must be at least 1");
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("run", spec.status().message());
   Labels labels;
@@ -101,8 +99,7 @@ int cmd_run(int argc, char** argv) {
     return run_tensor(**net, input_tensor, output_tensor, force, flags.quiet);
   }
   std::string notice;
-  auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force,
-                              &notice);
+  auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force, &notice);
   if (!pre.is_ok()) return preprocess_error("run", pre.status());
   // Decode everything first: a bad image fails the command before any output.
   std::vector<std::vector<float>> inputs;
@@ -112,6 +109,11 @@ int cmd_run(int argc, char** argv) {
     inputs.push_back(std::move(in).value());
   }
   const int n = static_cast<int>((*net)->output_size());
+  if (!labels.names.empty() && labels.names.size() != static_cast<size_t>(n))
+    return fail(Status(ErrorCode::kInvalidArgument, labels_path + ": the class list names " +
+                                                        std::to_string(labels.names.size()) +
+                                                        " classes, but " + model_path + " has " +
+                                                        std::to_string(n) + " outputs"));
   print_notice(notice, flags.quiet);
   if (flags.json) std::printf("[");
   for (size_t i = 0; i < images.size(); ++i) {
@@ -132,10 +134,11 @@ int cmd_run(int argc, char** argv) {
       std::printf("]}");
       continue;
     }
-    std::printf("%s\n", images[i].c_str());
+    std::printf("%s\n", printable(images[i]).c_str());
     for (int c : best)
-      std::printf("  %4d  %10.4f  %s\n", c, out[c],
-                  labels.names.size() > static_cast<size_t>(c) ? printable(labels.names[c]).c_str() : "");
+      std::printf(
+          "  %4d  %10.4f  %s\n", c, out[c],
+          labels.names.size() > static_cast<size_t>(c) ? printable(labels.names[c]).c_str() : "");
   }
   if (flags.json) std::printf("\n]\n");
   return kExitOk;

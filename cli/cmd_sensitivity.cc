@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "common.h"
 #include "model_options.h"
+#include "output.h"
 #include "progress.h"
 #include "sqz/core/file_io.h"
 #include "sqz/pipeline/sensitivity.h"
@@ -31,11 +32,13 @@ int cmd_sensitivity(int argc, char** argv) {
       "label-file", po::value(&label_file), "lines 'relative/path<TAB>class' (index or class id)")(
       "labels", po::value(&labels_path),
       "class list for top-1/top-5 (default: synsets.txt beside the folder, if present)")(
-      "limit", po::value(&limit)->default_value(100), "use the first N images (0: all)")(
-      "densities", po::value(&density_list)->default_value(density_list),
-      "comma-separated densities")("target-density", po::value(&target)->default_value(0.25),
-                                   "total density to propose per-layer densities for")(
-      "threads", po::value(&threads)->default_value(1), "worker threads")(
+      "limit", ranged(&limit, 0, kMaxImages, "limit")->default_value(100),
+      "use the first N images (0: all)")("densities",
+                                         po::value(&density_list)->default_value(density_list),
+                                         "comma-separated densities")(
+      "target-density", ranged(&target, 0, 1, "target-density")->default_value(0.25),
+      "total density to propose per-layer densities for")(
+      "threads", thread_count(&threads)->default_value(1), "worker threads")(
       "output,o", po::value(&out_dir)->required(), "folder for sensitivity.csv, .json, .svg")(
       "force,f", po::bool_switch(&force),
       "overwrite existing outputs; use the preprocessing options even where the model records "
@@ -60,7 +63,6 @@ int cmd_sensitivity(int argc, char** argv) {
   }
   if (!(target > 0 && target <= 1))
     return usage_error("sensitivity", "--target-density must be in (0, 1]");
-  if (threads < 1) return usage_error("sensitivity", "--threads must be at least 1");
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("sensitivity", spec.status().message());
   std::error_code ec;
@@ -69,15 +71,11 @@ int cmd_sensitivity(int argc, char** argv) {
     return fail(Status(ErrorCode::kIo, out_dir + ": cannot create the folder"));
   const std::vector<std::string> outs = {
       out_dir + "/sensitivity.csv", out_dir + "/sensitivity.json", out_dir + "/sensitivity.svg"};
+  // Checked before the sweep (which takes minutes), and again as they are written.
   for (const std::string& o : outs)
-    if (Status s = write_file_atomic(o + ".probe", "", true); !s.is_ok()) return fail(s);
-  for (const std::string& o : outs) std::filesystem::remove(o + ".probe", ec);
-  if (!force)
-    for (const std::string& o : outs)
-      if (std::filesystem::exists(o))
-        return fail(
-            Status(ErrorCode::kInvalidArgument, o + ": already exists (use --force to overwrite)"));
-  if (labels_path.empty()) labels_path = pipeline::default_class_list(dir);
+    if (Status s = check_output_path(o, force); !s.is_ok()) return fail(s);
+  const bool guessed = labels_path.empty();
+  if (guessed) labels_path = pipeline::default_class_list(dir);
   const auto started = std::chrono::steady_clock::now();
   format::Metadata metadata;
   auto import = import_options(input_shape);
@@ -88,11 +86,16 @@ int cmd_sensitivity(int argc, char** argv) {
   if (!shapes.is_ok()) return fail(shapes.status().with_context(model_path));
   const Shape& in = shapes->at(model->input);
   std::string notice;
-  auto pre = model_preprocess(model_path, {in[1], in[2], in[3]}, metadata, pre_flags, force,
-                              &notice);
+  auto pre =
+      model_preprocess(model_path, {in[1], in[2], in[3]}, metadata, pre_flags, force, &notice);
   if (!pre.is_ok()) return preprocess_error("sensitivity", pre.status());
-  auto list = pipeline::list_dataset({dir, labels_path, label_file}, false);
+  auto list = pipeline::list_dataset({dir, labels_path, label_file, guessed}, false);
   if (!list.is_ok()) return fail(list.status());
+  auto classes = pipeline::class_count(*model);
+  if (!classes.is_ok()) return fail(classes.status().with_context(model_path));
+  std::string fit_note;
+  if (Status st = pipeline::fit_labels(&*list, *classes, model_path, &fit_note); !st.is_ok())
+    return fail(st);
   pipeline::keep_first(&*list, limit);
   ConsoleObserver loading(flags.quiet, flags.verbose);
   auto images = pipeline::load_images(*list, *pre, &loading);
@@ -106,9 +109,12 @@ int cmd_sensitivity(int argc, char** argv) {
       pipeline::sensitivity_csv(points),
       pipeline::sensitivity_json(points, sweep->baseline, proposal, target),
       pipeline::sensitivity_svg(*model, *sweep, static_cast<int64_t>(images->inputs.size()))};
-  for (size_t i = 0; i < 3; ++i)
-    if (Status s = write_file_atomic(outs[i], files[i], true); !s.is_ok()) return fail(s);
+  if (Status s = write_files_together(
+          {{outs[0], files[0]}, {outs[1], files[1]}, {outs[2], files[2]}}, force);
+      !s.is_ok())
+    return fail(s);
   print_notice(notice, flags.quiet);
+  print_notice(fit_note, flags.quiet);
   if (flags.json) {
     std::printf("%s", files[1].c_str());
     return kExitOk;
@@ -127,8 +133,10 @@ int cmd_sensitivity(int argc, char** argv) {
     std::printf("  %6.2f\n", proposal.at(l.name));
   }
   std::printf("\nfor total density %.2f: squeeze-compress prune MODEL --density 1", target);
-  for (const auto& [name, d] : proposal) std::printf(" --layer-density %s=%g", printable(name).c_str(), d);
-  std::printf(" -o OUT\nwrote %s, %s, %s\n", outs[0].c_str(), outs[1].c_str(), outs[2].c_str());
+  for (const auto& [name, d] : proposal)
+    std::printf(" --layer-density %s=%g", printable(name).c_str(), d);
+  std::printf(" -o OUT\nwrote %s, %s, %s\n", printable(outs[0]).c_str(), printable(outs[1]).c_str(),
+              printable(outs[2]).c_str());
   std::printf("%lld pruned variants x %zu images in %.1f s\n", (long long)points.size(),
               images->inputs.size(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

@@ -1,13 +1,17 @@
 #include "common.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "sqz/core/file_io.h"
 #include "sqz/runtime/net.h"
+#include "sqz/runtime/thread_pool.h"
+#include "sqz/train/trainer.h"
 
 namespace sqz::cli {
 
@@ -24,11 +28,63 @@ int usage_error(const std::string& command, const std::string& message) {
 
 namespace {
 
+// Largest --max-memory: 1 TiB of activations.
+constexpr int64_t kMaxMemoryMib = int64_t{1} << 20;
+// Largest --config file: a few hundred options fit in far less.
+constexpr size_t kMaxConfigBytes = size_t{1} << 20;
+
 void set_max_memory(const int64_t& mib) {
-  rt::set_default_activation_budget(std::clamp<int64_t>(mib, 1, int64_t{1} << 20) << 20);
+  if (mib < 1 || mib > kMaxMemoryMib)
+    throw po::error("--max-memory must be in " + range_text(1, kMaxMemoryMib) + " (MiB), not " +
+                    std::to_string(mib));
+  rt::set_default_activation_budget(mib << 20);
+  train::set_default_step_budget(mib << 20);
+}
+
+// An option given as an empty string ("--labels ''") would read as "not given" and fall back
+// to a default silently: every given text value must have text.
+void refuse_empty_values(const po::variables_map& vm) {
+  for (const auto& [name, value] : vm) {
+    if (value.defaulted() || value.empty()) continue;
+    bool empty = false;
+    if (const auto* text = boost::any_cast<std::string>(&value.value())) empty = text->empty();
+    if (const auto* list = boost::any_cast<std::vector<std::string>>(&value.value()))
+      for (const std::string& item : *list) empty |= item.empty();
+    if (empty) throw po::error("--" + name + " wants a value, not an empty string");
+  }
+}
+
+// The options of a --config file, stored where the command line left them unset. Only a
+// regular file of at most kMaxConfigBytes is read (a FIFO would block, /dev/zero never end).
+Status store_config_file(const std::string& path, const po::options_description& options,
+                         po::variables_map* vm) {
+  SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, kMaxConfigBytes));
+  std::istringstream in(text);
+  try {
+    po::store(po::parse_config_file(in, options), *vm);
+  } catch (const po::error& e) {
+    return Status(ErrorCode::kParse, path + ": " + e.what());
+  }
+  return Status::ok();
 }
 
 }  // namespace
+
+std::string range_text(double lo, double hi) {
+  auto one = [](double v) {
+    char b[40];
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
+      std::snprintf(b, sizeof b, "%.0f", v);
+    else
+      std::snprintf(b, sizeof b, "%g", v);
+    return std::string(b);
+  };
+  return lo == hi || (std::isnan(lo) && std::isnan(hi)) ? one(lo) : one(lo) + ".." + one(hi);
+}
+
+po::typed_value<int>* thread_count(int* target) {
+  return ranged(target, 1, rt::kMaxThreads, "threads");
+}
 
 void add_global_options(po::options_description& options, GlobalFlags* flags) {
   options.add_options()("help,h", "show this help")("quiet,q", po::bool_switch(&flags->quiet),
@@ -36,8 +92,8 @@ void add_global_options(po::options_description& options, GlobalFlags* flags) {
       "verbose,v", po::bool_switch(&flags->verbose), "print more detail on stderr")(
       "json", po::bool_switch(&flags->json), "machine-readable output on stdout")(
       "max-memory", po::value(&flags->max_memory_mib)->notifier(&set_max_memory),
-      "MiB of activations a network may plan (default 256; SqueezeNet at 227x227 needs "
-      "about 20)");
+      "MiB of activations a network may plan (default 256: SqueezeNet at 227x227 needs about "
+      "20 per image), and of a training step (default 1024: about 90 per image)");
 }
 
 bool parse_args(const std::string& command, const std::string& synopsis,
@@ -50,15 +106,8 @@ bool parse_args(const std::string& command, const std::string& synopsis,
     if (options.find_nothrow("config", false) && vm->count("config") && !vm->count("help")) {
       // Settings on the command line win over the file's (the first stored value stays).
       const std::string path = (*vm)["config"].as<std::string>();
-      std::ifstream in(path);
-      if (!in) {
-        *exit_code = fail(Status(ErrorCode::kIo, path + ": cannot open the config file"));
-        return false;
-      }
-      try {
-        po::store(po::parse_config_file(in, options), *vm);
-      } catch (const po::error& e) {
-        *exit_code = fail(Status(ErrorCode::kParse, path + ": " + e.what()));
+      if (Status s = store_config_file(path, options, vm); !s.is_ok()) {
+        *exit_code = fail(s.with_context("--config"));
         return false;
       }
     }
@@ -67,6 +116,7 @@ bool parse_args(const std::string& command, const std::string& synopsis,
       *exit_code = kExitOk;
       return false;
     }
+    refuse_empty_values(*vm);
     po::notify(*vm);
   } catch (const po::error& e) {
     *exit_code = usage_error(command, e.what());
@@ -74,7 +124,6 @@ bool parse_args(const std::string& command, const std::string& synopsis,
   }
   return true;
 }
-
 
 Result<prune::Granularity> parse_granularity(const std::string& text) {
   if (text == "weight") return prune::Granularity::kWeight;
@@ -84,7 +133,8 @@ Result<prune::Granularity> parse_granularity(const std::string& text) {
 }
 
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
-                                                        const std::string& flag) {
+                                                        const std::string& flag, double lo,
+                                                        double hi, bool integer) {
   std::map<std::string, double> out;
   for (const std::string& item : items) {
     const size_t eq = item.rfind('=');
@@ -93,8 +143,20 @@ Result<std::map<std::string, double>> parse_name_values(const std::vector<std::s
     char* end = nullptr;
     const double v = std::strtod(item.c_str() + eq + 1, &end);
     if (*end != '\0') return bad;
-    out[item.substr(0, eq)] = v;
+    SQZ_RETURN_ERROR_IF(!(v >= lo && v <= hi) || (integer && v != std::floor(v)),
+                        ErrorCode::kInvalidArgument,
+                        flag + " wants " + (integer ? "a whole number" : "a value") + " in " +
+                            range_text(lo, hi) + ", got '" + item + "'");
+    SQZ_RETURN_ERROR_IF(!out.emplace(item.substr(0, eq), v).second, ErrorCode::kInvalidArgument,
+                        flag + " names '" + item.substr(0, eq) + "' twice");
   }
+  return out;
+}
+
+Result<std::map<std::string, int>> parse_layer_bits(const std::vector<std::string>& items) {
+  SQZ_ASSIGN_OR_RETURN(auto values, parse_name_values(items, "--layer-bits", 0, 8, true));
+  std::map<std::string, int> out;
+  for (const auto& [name, v] : values) out[name] = static_cast<int>(v);
   return out;
 }
 

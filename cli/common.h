@@ -16,10 +16,10 @@
 namespace sqz::cli {
 
 namespace po = boost::program_options;
-using pipeline::load_any_model;
-using pipeline::standard_metadata;
 using pipeline::json_quote;
+using pipeline::load_any_model;
 using pipeline::printable;
+using pipeline::standard_metadata;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -45,10 +45,52 @@ bool parse_args(const std::string& command, const std::string& synopsis,
 
 void add_global_options(po::options_description& options, GlobalFlags* flags);
 
-// Parses repeated NAME=VALUE options (e.g. --layer-density conv1=0.5); flag names the option
-// in errors.
+// Upper bounds of the options that count things: far beyond any real use, low enough that
+// nothing sized by them overflows.
+constexpr double kMaxBatch = 4096;               // images per pass or step (memory is planned too)
+constexpr double kMaxSteps = 1e7;                // optimizer steps
+constexpr double kMaxImages = 1e7;               // --limit (as many as a folder may list)
+constexpr double kMaxSeed = 9007199254740992.0;  // 2^53: every seed a double holds exactly
+
+// "lo..hi" for an option's range in messages (integers as integers, floats as %g).
+std::string range_text(double lo, double hi);
+
+// A numeric option whose value must lie in [lo, hi] (NaN never does): checked as it is
+// parsed, so that a value out of range is a usage error naming the option (exit 2), never
+// clamped, truncated or taken as "not given". `name` is the option's long name.
+template <class T>
+po::typed_value<T>* ranged(T* target, double lo, double hi, const std::string& name) {
+  return po::value(target)->notifier([lo, hi, name](const T& v) {
+    const double x = static_cast<double>(v);
+    if (!(x >= lo && x <= hi))
+      throw po::error("--" + name + " must be in " + range_text(lo, hi) + ", not " +
+                      range_text(x, x));
+  });
+}
+
+// A numeric option that must be > 0 and at most hi (learning rates, temperatures).
+template <class T>
+po::typed_value<T>* positive(T* target, double hi, const std::string& name) {
+  return po::value(target)->notifier([hi, name](const T& v) {
+    const double x = static_cast<double>(v);
+    if (!(x > 0 && x <= hi))
+      throw po::error("--" + name + " must be greater than 0 and at most " + range_text(hi, hi) +
+                      ", not " + range_text(x, x));
+  });
+}
+
+// --threads: 1..rt::kMaxThreads.
+po::typed_value<int>* thread_count(int* target);
+
+// Parses repeated NAME=VALUE options (e.g. --layer-density conv1=0.5), each value in
+// [lo, hi] (and a whole number with `integer`); flag names the option in errors.
 Result<std::map<std::string, double>> parse_name_values(const std::vector<std::string>& items,
-                                                        const std::string& flag);
+                                                        const std::string& flag, double lo,
+                                                        double hi, bool integer = false);
+
+// Parses repeated --layer-bits NAME=BITS, BITS a whole number in 0..8
+// (0 keeps the layer float32).
+Result<std::map<std::string, int>> parse_layer_bits(const std::vector<std::string>& items);
 
 // Parses --granularity: "weight" or "kernel".
 Result<prune::Granularity> parse_granularity(const std::string& text);

@@ -16,16 +16,25 @@ void add_preprocess_options(po::options_description& options, PreprocessFlags* f
   pre.add_options()("preprocess", po::value(&f->preset),
                     "preset: caffe (resize 256x256, BGR, minus 104,117,123) | torchvision "
                     "(shorter side 8/7 of the crop, RGB, /255, ImageNet mean and std)")(
-      "resize", po::value(&f->resize), "resize to this size before the centre crop")(
+      "resize", ranged(&f->resize, 1, image::kMaxSide, "resize"),
+      "resize to this size before the centre crop")(
       "resize-mode", po::value(&f->resize_mode),
       "square (both sides) | shorter (shorter side, aspect kept) | none")(
       "channel-order", po::value(&f->channel_order), "rgb | bgr")(
-      "pixel-divisor", po::value(&f->divisor), "pixels (0..255) are divided by this first")(
+      "pixel-divisor",
+      ranged(&f->divisor, pipeline::kMinDivisor, pipeline::kMaxScale, "pixel-divisor"),
+      "pixels (0..255) are divided by this first")(
       "mean", po::value(&f->mean), "per-channel mean subtracted next: A,B,C (grey: A)")(
       "std", po::value(&f->std), "per-channel std divided by last: A,B,C (grey: A)")(
       "allow-truncated-images", po::bool_switch(&f->allow_truncated),
       "accept JPEGs that end early or have corrupt data (libjpeg's warning; grey fill)");
   options.add(pre);
+}
+
+void add_record_option(po::options_description& options, PreprocessFlags* f) {
+  options.add_options()("re-record-preprocess", po::bool_switch(&f->re_record),
+                        "record the preprocessing options in the output even where the input "
+                        "records another (a note says so)");
 }
 
 namespace {
@@ -49,6 +58,12 @@ Result<std::array<float, 3>> channel_values(const std::string& text, const std::
 
 }  // namespace
 
+Status re_record_hint(const Status& status) {
+  if (status.code() != ErrorCode::kConflict) return status;
+  return Status(status.code(),
+                status.message() + " (--re-record-preprocess records the options' instead)");
+}
+
 Result<std::optional<pipeline::PreprocessSpec>> preprocess_spec(const PreprocessFlags& f) {
   if (f.preset.empty() && f.resize_mode.empty() && f.channel_order.empty() && f.mean.empty() &&
       f.std.empty() && f.resize == 0 && f.divisor == 0)
@@ -71,8 +86,8 @@ Result<std::optional<pipeline::PreprocessSpec>> preprocess_spec(const Preprocess
     s.resize = f.resize;
   }
   if (f.divisor != 0) {
-    SQZ_RETURN_ERROR_IF(!(f.divisor > 0) || !std::isfinite(f.divisor),
-                        ErrorCode::kInvalidArgument, "--pixel-divisor must be positive");
+    SQZ_RETURN_ERROR_IF(!(f.divisor > 0) || !std::isfinite(f.divisor), ErrorCode::kInvalidArgument,
+                        "--pixel-divisor must be positive");
     s.divisor = f.divisor;
   }
   if (!f.mean.empty()) {
@@ -81,8 +96,17 @@ Result<std::optional<pipeline::PreprocessSpec>> preprocess_spec(const Preprocess
   if (!f.std.empty()) {
     SQZ_ASSIGN_OR_RETURN(s.std, channel_values(f.std, "--std"));
     for (float v : *s.std)
-      SQZ_RETURN_ERROR_IF(v == 0, ErrorCode::kInvalidArgument, "--std must not be 0");
+      SQZ_RETURN_ERROR_IF(
+          !(v >= pipeline::kMinStd && v <= pipeline::kMaxScale), ErrorCode::kInvalidArgument,
+          "--std values must be in " + range_text(pipeline::kMinStd, pipeline::kMaxScale) +
+              ", not '" + f.std + "'");
   }
+  if (s.mean)
+    for (float v : *s.mean)
+      SQZ_RETURN_ERROR_IF(!(std::fabs(v) <= pipeline::kMaxScale), ErrorCode::kInvalidArgument,
+                          "--mean values must be in " +
+                              range_text(-pipeline::kMaxScale, pipeline::kMaxScale) + ", not '" +
+                              f.mean + "'");
   return std::optional<pipeline::PreprocessSpec>(s);
 }
 
@@ -91,8 +115,13 @@ Result<image::Preprocess> model_preprocess(const std::string& model_path, const 
                                            const PreprocessFlags& flags, bool force,
                                            std::string* notice) {
   SQZ_ASSIGN_OR_RETURN(auto spec, preprocess_spec(flags));
-  auto r = pipeline::resolve_preprocess(chw, spec, pipeline::recorded_preprocess(metadata),
+  auto recorded = pipeline::recorded_preprocess(metadata);
+  if (!recorded.is_ok()) return recorded.status().with_context(model_path);
+  auto r = pipeline::resolve_preprocess(chw, spec, *recorded,
                                         pipeline::is_caffe_model_path(model_path), force);
+  if (!r.is_ok() && r.status().code() == ErrorCode::kConflict)
+    return Status(ErrorCode::kConflict,
+                  model_path + ": " + r.status().message() + " (--force runs it so anyway)");
   if (!r.is_ok()) return r.status().with_context(model_path);
   r->pre.decode.allow_truncated = flags.allow_truncated;
   notice->clear();
@@ -105,21 +134,30 @@ Result<image::Preprocess> model_preprocess(const std::string& model_path, const 
 
 Result<format::Metadata> output_metadata(const std::string& model_path, const Model& model,
                                          const format::Metadata& input_metadata,
-                                         const PreprocessFlags& flags, bool force,
-                                         const std::string& pipeline) {
+                                         const PreprocessFlags& flags, const std::string& pipeline,
+                                         std::string* notice) {
   format::Metadata md = standard_metadata(model_path, pipeline);
+  notice->clear();
   SQZ_ASSIGN_OR_RETURN(auto spec, preprocess_spec(flags));
+  auto recorded = pipeline::recorded_preprocess(input_metadata);
+  if (!recorded.is_ok()) return recorded.status().with_context(model_path);
   const Shape& in = model.input_shape;
   const Shape chw = in.size() == 4 ? Shape{in[1], in[2], in[3]} : in;
-  auto r = pipeline::resolve_preprocess(chw, spec, pipeline::recorded_preprocess(input_metadata),
-                                        pipeline::is_caffe_model_path(model_path), force);
+  auto r = pipeline::resolve_preprocess(chw, spec, *recorded,
+                                        pipeline::is_caffe_model_path(model_path), flags.re_record);
   if (!r.is_ok()) {
-    // A network whose input is not an image records nothing, unless options were given.
-    if (spec || r.status().code() == ErrorCode::kConflict) return r.status().with_context(model_path);
+    // A network whose input is not an image records nothing, unless options were given or
+    // the input records something (a record this tool cannot read is never dropped silently).
+    if (spec || !recorded->empty() || r.status().code() != ErrorCode::kUnsupported)
+      return re_record_hint(r.status()).with_context(model_path);
     return md;
   }
+  const std::string described = pipeline::describe_preprocess(r->pre);
+  if (!recorded->empty() && described != *recorded)
+    *notice = model_path + " recorded the preprocessing '" + *recorded + "'; the output records '" +
+              described + "' instead";
   if (r->source != pipeline::PreprocessSource::kAssumed)
-    md.push_back({pipeline::kPreprocessKey, pipeline::describe_preprocess(r->pre)});
+    md.push_back({pipeline::kPreprocessKey, described});
   return md;
 }
 
@@ -151,8 +189,9 @@ Result<format::ImportOptions> import_options(const std::string& text) {
 
 Status require_sqz_output(const std::string& out) {
   SQZ_RETURN_ERROR_IF(file_extension(out) != ".sqz", ErrorCode::kInvalidArgument,
-                      out + ": this command writes a .sqz (name the output *.sqz; `decode` "
-                            "writes ONNX and Caffe)");
+                      out +
+                          ": this command writes a .sqz (name the output *.sqz; `decode` "
+                          "writes ONNX and Caffe)");
   return Status::ok();
 }
 

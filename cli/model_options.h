@@ -17,8 +17,11 @@ struct PreprocessFlags {
   int resize = 0;
   float divisor = 0;
   bool allow_truncated = false;  // decoding, not preprocessing: never recorded
+  bool re_record = false;        // a writer may record options that differ from the input's
 };
 void add_preprocess_options(po::options_description& options, PreprocessFlags* flags);
+// --re-record-preprocess, for the commands that write a model.
+void add_record_option(po::options_description& options, PreprocessFlags* flags);
 
 // The spec the options give, or nullopt when none was given. kInvalidArgument for bad values.
 Result<std::optional<pipeline::PreprocessSpec>> preprocess_spec(const PreprocessFlags& flags);
@@ -31,13 +34,17 @@ Result<image::Preprocess> model_preprocess(const std::string& model_path, const 
                                            const PreprocessFlags& flags, bool force,
                                            std::string* notice);
 // standard_metadata for a .sqz written from model_path, plus its preprocessing when it is
-// known: given by the options, recorded by the input .sqz (input_metadata), or Caffe's for a
-// Caffe form. Errors: bad options, or options that disagree with the recorded description
-// (kConflict) unless force.
+// known: given by the options, recorded by the input (input_metadata), or Caffe's for a Caffe
+// form. Errors: bad options; a record the readers refuse (malformed, more than one, not
+// fitting the input); options that disagree with the record (kConflict) unless
+// flags.re_record, which sets *notice to say what changed.
 Result<format::Metadata> output_metadata(const std::string& model_path, const Model& model,
                                          const format::Metadata& input_metadata,
-                                         const PreprocessFlags& flags, bool force,
-                                         const std::string& pipeline);
+                                         const PreprocessFlags& flags, const std::string& pipeline,
+                                         std::string* notice);
+
+// A kConflict between options and a record, with the flag that resolves it for a writer.
+Status re_record_hint(const Status& status);
 
 // "squeeze-compress: note: <notice>" on stderr, unless quiet or the notice is empty.
 void print_notice(const std::string& notice, bool quiet);

@@ -74,6 +74,30 @@ Status write_model_file(const Model& model, const std::string& out, bool force,
                 out + ": unknown output format '" + ext + "' (use .sqz, .onnx or .caffemodel)");
 }
 
+Status write_files_together(const std::vector<std::pair<std::string, std::string>>& files,
+                            bool force) {
+  namespace fs = std::filesystem;
+  std::vector<bool> existed;
+  for (const auto& [path, bytes] : files) {
+    std::error_code ec;
+    const fs::file_status st = fs::symlink_status(path, ec);
+    const bool exists = !ec && fs::exists(st);
+    SQZ_RETURN_ERROR_IF(exists && !fs::is_regular_file(st), ErrorCode::kInvalidArgument,
+                        path + ": exists and is not a regular file");
+    SQZ_RETURN_ERROR_IF(exists && !force, ErrorCode::kInvalidArgument,
+                        path + ": already exists (use --force to overwrite)");
+    existed.push_back(exists);
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    Status s = write_file_atomic(files[i].first, files[i].second, force);
+    if (s.is_ok()) continue;
+    for (size_t j = 0; j < i; ++j)
+      if (!existed[j]) std::remove(files[j].first.c_str());
+    return s;
+  }
+  return Status::ok();
+}
+
 void print_ledger(const format::SqzFile& f, bool json) {
   // Per layer: bytes by part; file-level parts on their own.
   std::vector<std::string> order;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
@@ -21,6 +23,12 @@ Result<format::SqzFile> write_sqz_file(const Model& model, const std::string& ou
 // beside it), or .sqz.
 Status write_model_file(const Model& model, const std::string& out, bool force,
                         const format::Metadata& metadata);
+
+// Writes several files as one output: every path is checked first (an existing file needs
+// force; anything but a regular file is refused), then each is written atomically. If a
+// write fails, the files this call already wrote are removed again (all or none).
+Status write_files_together(const std::vector<std::pair<std::string, std::string>>& files,
+                            bool force);
 
 // Prints the size ledger: per layer bytes by part, totals, and the comparisons.
 void print_ledger(const format::SqzFile& f, bool json);

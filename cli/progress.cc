@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "sqz/pipeline/text.h"
+
 namespace sqz::cli {
 
 Progress::Progress(std::string label, int64_t total, bool enabled)
@@ -22,9 +24,10 @@ void Progress::update(int64_t done) {
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double eta = done > 0 ? elapsed * (total_ - done) / done : 0;
   const int width = 30, filled = static_cast<int>(width * done / total_);
-  std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld  %.0fs elapsed, ETA %.0fs ", label_.c_str(),
-               filled, "##############################", width - filled, "",
-               static_cast<long long>(done), static_cast<long long>(total_), elapsed, eta);
+  std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld  %.0fs elapsed, ETA %.0fs ",
+               pipeline::printable(label_).c_str(), filled, "##############################",
+               width - filled, "", static_cast<long long>(done), static_cast<long long>(total_),
+               elapsed, eta);
   std::fflush(stderr);
 }
 
@@ -40,7 +43,8 @@ void Progress::finish() {
 namespace sqz::cli {
 
 void ConsoleObserver::stage(int index, int count, const std::string& what) {
-  if (!quiet_) std::fprintf(stderr, "[%d/%d] %s\n", index, count, what.c_str());
+  if (!quiet_)
+    std::fprintf(stderr, "[%d/%d] %s\n", index, count, pipeline::printable(what).c_str());
 }
 
 void ConsoleObserver::task(const std::string& label, int64_t total) {
@@ -54,11 +58,11 @@ void ConsoleObserver::progress(int64_t done) {
 void ConsoleObserver::task_done() { bar_.reset(); }
 
 void ConsoleObserver::note(const std::string& line) {
-  if (!quiet_) std::fprintf(stderr, "%s\n", line.c_str());
+  if (!quiet_) std::fprintf(stderr, "%s\n", pipeline::printable(line).c_str());
 }
 
 void ConsoleObserver::detail(const std::string& line) {
-  if (verbose_ && !quiet_) std::fprintf(stderr, "%s\n", line.c_str());
+  if (verbose_ && !quiet_) std::fprintf(stderr, "%s\n", pipeline::printable(line).c_str());
 }
 
 }  // namespace sqz::cli

@@ -42,6 +42,7 @@ Status calibrate(Model& student, const Model& teacher, const std::vector<image::
   o.distill_alpha = 0;  // no labels: the teacher's outputs only
   o.distill_temperature = options.temperature;
   SQZ_ASSIGN_OR_RETURN(auto trainer, train::Trainer::create(&student, o));
+  SQZ_RETURN_IF_ERROR(trainer->check_batch(options.batch));
   rt::NetOptions no;
   no.threads = options.threads;
   no.policy = rt::KernelPolicy::kDense;

@@ -1,9 +1,6 @@
 // compress: the whole pipeline (compress.h), as six stages over one run state.
 #include "sqz/pipeline/compress.h"
 
-#include "compress_images.h"
-#include "compress_widths.h"
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +8,8 @@
 #include <memory>
 #include <sstream>
 
+#include "compress_images.h"
+#include "compress_widths.h"
 #include "sqz/core/file_io.h"
 #include "sqz/pipeline/bit_allocation.h"
 #include "sqz/pipeline/classify.h"
@@ -89,38 +88,34 @@ Status run_calibration(Model& student, const Model& teacher,
   return Status::ok();
 }
 
-
 std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) {
   char b[512];
-  std::snprintf(b, sizeof b,
-                "compress density=%g bits=%d target_bytes=%lld init=%s calib_images=%zu "
-                "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu%s",
-                s.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
-                init_name(s.quantize).c_str(), lists.calib.size(), s.calibration.steps,
-                s.calibration.batch, s.calibration.learning_rate, s.calibration.temperature,
-                s.calibration.augment, static_cast<unsigned long long>(s.seed),
-                // Recorded when the codes were compensated (nearest codes: as before it existed).
-                s.error_compensation && !lists.calib.empty() && !s.training()
-                    ? " codes=compensated"
-                    : "");
+  std::snprintf(
+      b, sizeof b,
+      "compress density=%g bits=%d target_bytes=%lld init=%s calib_images=%zu "
+      "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu%s",
+      s.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
+      init_name(s.quantize).c_str(), lists.calib.size(), s.calibration.steps, s.calibration.batch,
+      s.calibration.learning_rate, s.calibration.temperature, s.calibration.augment,
+      static_cast<unsigned long long>(s.seed),
+      // Recorded when the codes were compensated (nearest codes: as before it existed).
+      s.error_compensation && !lists.calib.empty() && !s.training() ? " codes=compensated" : "");
   if (!s.training()) return b;
   const RetrainOptions& t = s.retrain;
   char more[256];
-  std::snprintf(more, sizeof more,
-                " train=%s schedule=%s steps=%dx%d lr=%g finetune=%d@%g label_weight=%g",
-                s.train_tensors ? "tensors" : "images", t.gradual ? "gradual" : "steps",
-                t.prune_steps, t.retrain_steps, t.learning_rate, t.finetune_steps, t.finetune_lr,
-                t.label_weight);
+  std::snprintf(
+      more, sizeof more, " train=%s schedule=%s steps=%dx%d lr=%g finetune=%d@%g label_weight=%g",
+      s.train_tensors ? "tensors" : "images", t.gradual ? "gradual" : "steps", t.prune_steps,
+      t.retrain_steps, t.learning_rate, t.finetune_steps, t.finetune_lr, t.label_weight);
   return std::string(b) + more;
 }
-
 
 Result<StageRow> measure_model(const Model& m, const std::string& stage, int64_t bytes,
                                const std::string& how, const ImageSet& holdout,
                                const Scores* reference, int threads, Scores* scores_out,
                                Observer* observer) {
-  SQZ_ASSIGN_OR_RETURN(Scores scores, score_images(m, holdout, threads, "measuring " + stage,
-                                                   observer));
+  SQZ_ASSIGN_OR_RETURN(Scores scores,
+                       score_images(m, holdout, threads, "measuring " + stage, observer));
   const Accuracy a = measure_accuracy(scores, holdout, reference);
   StageRow r{stage, bytes, how};
   if (a.labelled) r.top1 = a.top1, r.top5 = a.top5;
@@ -153,12 +148,14 @@ struct Run {
 Status resolve_stage_preprocess(Run& r, const format::Metadata& input_metadata) {
   const bool needed = !r.lists.calib.empty() || !r.lists.holdout.files.empty() ||
                       !r.s.train_dir.empty() || r.s.preprocess;
+  auto recorded = recorded_preprocess(input_metadata);
+  if (!recorded.is_ok()) return recorded.status().with_context(r.s.model_path);
   const Shape& in = r.teacher.input_shape;
-  auto resolved = resolve_preprocess({in[1], in[2], in[3]}, r.s.preprocess,
-                                     recorded_preprocess(input_metadata),
-                                     is_caffe_model_path(r.s.model_path), r.s.force);
+  auto resolved = resolve_preprocess({in[1], in[2], in[3]}, r.s.preprocess, *recorded,
+                                     is_caffe_model_path(r.s.model_path), r.s.re_record_preprocess);
   if (!resolved.is_ok()) {
-    if (!needed) return Status::ok();
+    // Nothing reads images and nothing was recorded: a network whose input is not an image.
+    if (!needed && recorded->empty()) return Status::ok();
     return resolved.status().with_context(r.s.model_path);
   }
   const bool assumed = resolved->source == PreprocessSource::kAssumed;
@@ -169,6 +166,9 @@ Status resolve_stage_preprocess(Run& r, const format::Metadata& input_metadata) 
   if (assumed)
     note(r.observer, "  " + r.s.model_path + " records no preprocessing; assuming caffe's (" +
                          describe_preprocess(r.pre) + ")");
+  if (!recorded->empty() && describe_preprocess(r.pre) != *recorded)
+    note(r.observer, "  " + r.s.model_path + " recorded the preprocessing '" + *recorded +
+                         "'; the output records '" + describe_preprocess(r.pre) + "' instead");
   return Status::ok();
 }
 
@@ -183,7 +183,11 @@ Status load_training(Run& r) {
     const std::string classes = class_list_for(r.s, r.s.train_dir);
     SQZ_ASSIGN_OR_RETURN(LabelledFiles list,
                          list_dataset({r.s.train_dir, classes, r.s.train_label_file}, true));
-    SQZ_ASSIGN_OR_RETURN(r.train, load_labelled_tensors(list, r.pre, kMaxTrainingBytes, r.observer));
+    SQZ_ASSIGN_OR_RETURN(int64_t outputs, class_count(r.teacher));
+    SQZ_RETURN_IF_ERROR(check_labels_fit(list, outputs, r.s.model_path));
+    SQZ_RETURN_IF_ERROR(check_training_batch(r.teacher, r.s.retrain.batch, r.s.threads).status());
+    SQZ_ASSIGN_OR_RETURN(r.train,
+                         load_labelled_tensors(list, r.pre, kMaxTrainingBytes, r.observer));
     r.train_set = &r.train;
   }
   RetrainOptions o = r.s.retrain;
@@ -202,10 +206,16 @@ Status load_training(Run& r) {
 Status load_stage(Run& r) {
   stage(r.observer, 1, "loading " + r.s.model_path);
   format::Metadata input_metadata;
-  SQZ_ASSIGN_OR_RETURN(r.teacher, load_any_model(r.s.model_path, r.s.prototxt, &input_metadata,
-                                                      r.s.import));
+  SQZ_ASSIGN_OR_RETURN(r.teacher,
+                       load_any_model(r.s.model_path, r.s.prototxt, &input_metadata, r.s.import));
   r.model = r.teacher;
   SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(r.s));
+  if (!r.lists.holdout.files.empty()) {
+    SQZ_ASSIGN_OR_RETURN(int64_t outputs, class_count(r.teacher));
+    std::string fit_note;
+    SQZ_RETURN_IF_ERROR(fit_labels(&r.lists.holdout, outputs, r.s.model_path, &fit_note));
+    if (!fit_note.empty()) note(r.observer, "  " + fit_note);
+  }
   SQZ_RETURN_IF_ERROR(resolve_stage_preprocess(r, input_metadata));
   SQZ_RETURN_IF_ERROR(load_training(r));
   if (r.lists.calib.empty()) {
@@ -214,6 +224,9 @@ Status load_stage(Run& r) {
                         "sensitivity");
     return Status::ok();
   }
+  if (r.s.calibration.steps > 0 || r.s.retrain_steps > 0)
+    SQZ_RETURN_IF_ERROR(
+        check_training_batch(r.teacher, r.s.calibration.batch, r.s.threads).status());
   Task task(r.observer, "decoding calibration images", static_cast<int64_t>(r.lists.calib.size()));
   SQZ_ASSIGN_OR_RETURN(r.calib, load_calibration_images(r.lists.calib, r.pre,
                                                         [&](int n) { return task.advance(n); }));
@@ -226,8 +239,9 @@ Status prune_stage(Run& r) {
     return Status::ok();
   }
   if (r.retraining) {
-    stage(r.observer, 2, "pruning during retraining on " +
-                             std::to_string(r.train_set->count()) + " labelled images");
+    stage(r.observer, 2,
+          "pruning during retraining on " + std::to_string(r.train_set->count()) +
+              " labelled images");
     return r.retraining->prune(r.model);
   }
   stage(r.observer, 2, "pruning by one global magnitude threshold");
@@ -260,10 +274,9 @@ Result<SharingOptions> sharing_for(Run& r) {
   const auto t0 = std::chrono::steady_clock::now();
   {
     Task task(r.observer, "input statistics of every layer", n);
-    SQZ_ASSIGN_OR_RETURN(r.moments, collect_input_moments(r.model, batch.data(), n, mo,
-                                                           [&](int64_t done) {
-                                                             return task.advance(done);
-                                                           }));
+    SQZ_ASSIGN_OR_RETURN(r.moments,
+                         collect_input_moments(r.model, batch.data(), n, mo,
+                                               [&](int64_t done) { return task.advance(done); }));
   }
   char line[160];
   std::snprintf(line, sizeof line,
@@ -305,7 +318,8 @@ Status quantize_stage(Run& r) {
     // fine-tuning with labels on the unquantized model.
     std::map<std::string, int> widths;
     if (table) {
-      SQZ_ASSIGN_OR_RETURN(Model sized, quantize_to_fit(r.model, r.s, sharing, table.get(), r.metadata));
+      SQZ_ASSIGN_OR_RETURN(Model sized,
+                           quantize_to_fit(r.model, r.s, sharing, table.get(), r.metadata));
       for (const Layer& l : sized.layers)
         if (l.quant.active()) widths[l.name] = l.quant.bits;
     }
@@ -399,9 +413,9 @@ Status check_compress_options(const CompressOptions& s) {
                       "--widths wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
   SQZ_RETURN_ERROR_IF(s.calib_fold && s.calib_dir.empty(), ErrorCode::kInvalidArgument,
                       "--calib-split needs --calib");
-  SQZ_RETURN_ERROR_IF(s.calib_fold && (s.calib_fold->index < 1 ||
-                                       s.calib_fold->index > s.calib_fold->count),
-                      ErrorCode::kInvalidArgument, "--calib-split wants K/N with 1 <= K <= N");
+  SQZ_RETURN_ERROR_IF(
+      s.calib_fold && (s.calib_fold->index < 1 || s.calib_fold->index > s.calib_fold->count),
+      ErrorCode::kInvalidArgument, "--calib-split wants K/N with 1 <= K <= N");
   SQZ_RETURN_ERROR_IF(s.probe_images < 1, ErrorCode::kInvalidArgument,
                       "--probe-images must be at least 1");
   SQZ_RETURN_ERROR_IF(s.moment_images < 1, ErrorCode::kInvalidArgument,

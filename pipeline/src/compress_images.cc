@@ -11,8 +11,15 @@ std::string class_list_for(const CompressOptions& s, const std::string& dir) {
 Result<ImageLists> image_lists(const CompressOptions& s) {
   ImageLists lists;
   if (!s.calib_dir.empty()) {
-    SQZ_ASSIGN_OR_RETURN(LabelledFiles all,
-                         list_dataset({s.calib_dir, class_list_for(s, s.calib_dir), ""}, false));
+    SQZ_ASSIGN_OR_RETURN(
+        LabelledFiles all,
+        list_dataset({s.calib_dir, class_list_for(s, s.calib_dir), "", s.labels.empty()}, false));
+    SQZ_RETURN_ERROR_IF(!all.unusable.empty(), ErrorCode::kIo, all.unusable.front().second);
+    if (s.holdout_dir.empty()) {
+      lists.holdout.classes = all.classes;
+      lists.holdout.class_source = all.class_source;
+      lists.holdout.classes_guessed = all.classes_guessed;
+    }
     for (size_t i = 0; i < all.size(); ++i) {
       if (!s.calib_fold || in_fold(i, *s.calib_fold)) {
         lists.calib.push_back(all.files[i]);
@@ -23,9 +30,12 @@ Result<ImageLists> image_lists(const CompressOptions& s) {
     }
   }
   if (!s.holdout_dir.empty()) {
-    SQZ_ASSIGN_OR_RETURN(lists.holdout, list_dataset({s.holdout_dir,
-                                                      class_list_for(s, s.holdout_dir), ""},
-                                                     false));
+    SQZ_ASSIGN_OR_RETURN(
+        lists.holdout,
+        list_dataset({s.holdout_dir, class_list_for(s, s.holdout_dir), "", s.labels.empty()},
+                     false));
+    SQZ_RETURN_ERROR_IF(!lists.holdout.unusable.empty(), ErrorCode::kIo,
+                        lists.holdout.unusable.front().second);
   }
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(lists.calib));
   format::Metadata md{{kCalibrationKey, calib_ids}};

@@ -32,6 +32,9 @@ double kl_divergence(const float* reference, const float* scores, int64_t n) {
 Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess& pre,
                              Observer* observer, bool skip_bad_images) {
   ImageSet set;
+  if (skip_bad_images) set.skipped = list.unusable;
+  SQZ_RETURN_ERROR_IF(!skip_bad_images && !list.unusable.empty(), ErrorCode::kIo,
+                      list.unusable.front().second);
   Task task(observer, "loading images", static_cast<int64_t>(list.size()));
   for (size_t i = 0; i < list.size(); ++i) {
     auto loaded = load_input(list.files[i], pre);

@@ -16,6 +16,24 @@ bool is_image_name(const std::string& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
+// Why a path with an image name is not a readable image file.
+std::string unusable_reason(const fs::path& path) {
+  std::error_code ec;
+  const fs::file_status target = fs::status(path, ec);
+  if (ec) return "a link that leads nowhere (" + ec.message() + ")";
+  switch (target.type()) {
+    case fs::file_type::fifo:
+      return "a FIFO, not a regular file";
+    case fs::file_type::character:
+    case fs::file_type::block:
+      return "a device, not a regular file";
+    case fs::file_type::socket:
+      return "a socket, not a regular file";
+    default:
+      return "not a regular file";
+  }
+}
+
 Status not_a_directory(const std::string& dir) {
   return Status(ErrorCode::kIo, dir + ": not a directory");
 }
@@ -42,24 +60,32 @@ Result<int> class_of(const std::string& token, const Labels* list, const std::st
   char* end = nullptr;
   const long v = std::strtol(token.c_str(), &end, 10);
   if (!token.empty() && *end == '\0') {
-    SQZ_RETURN_ERROR_IF(v < 0 || v > 1'000'000 ||
-                            (list && v >= static_cast<long>(list->wnids.size())),
-                        ErrorCode::kInvalidArgument,
-                        where + ": class index " + token + " is out of range");
+    SQZ_RETURN_ERROR_IF(
+        v < 0 || v > 1'000'000 || (list && v >= static_cast<long>(list->wnids.size())),
+        ErrorCode::kInvalidArgument, where + ": class index " + token + " is out of range");
     return static_cast<int>(v);
   }
   SQZ_RETURN_ERROR_IF(!list, ErrorCode::kInvalidArgument,
                       where + ": class '" + token + "' needs a class list (--labels)");
-  auto it = list->index_of_wnid.find(token);
-  SQZ_RETURN_ERROR_IF(it == list->index_of_wnid.end(), ErrorCode::kNotFound,
+  const int c = find_class(*list, token);
+  SQZ_RETURN_ERROR_IF(c < 0, ErrorCode::kNotFound,
                       where + ": class '" + token + "' is not in the class list");
-  return it->second;
+  return c;
+}
+
+// A label-file path that stays inside the data set folder: relative, without "..".
+bool confined(const std::string& rel) {
+  const fs::path p(rel);
+  if (p.is_absolute() || rel.empty()) return false;
+  for (const fs::path& part : p)
+    if (part == "..") return false;
+  return true;
 }
 
 Result<LabelledFiles> from_label_file(const DatasetSpec& s, const Labels* list) {
   SQZ_ASSIGN_OR_RETURN(std::string text, read_file(s.label_file, size_t{256} << 20));
   LabelledFiles out;
-  if (list) out.classes = list->wnids;
+  if (list) out.classes = list->wnids, out.class_source = "the class list " + s.class_list;
   std::istringstream in(text);
   int line_no = 0;
   for (std::string line; std::getline(in, line);) {
@@ -71,14 +97,71 @@ Result<LabelledFiles> from_label_file(const DatasetSpec& s, const Labels* list) 
     SQZ_RETURN_ERROR_IF(tab == std::string::npos || tab == 0, ErrorCode::kParse,
                         where + ": wants 'relative/path<TAB>class'");
     SQZ_ASSIGN_OR_RETURN(int label, class_of(line.substr(tab + 1), list, where));
+    SQZ_RETURN_ERROR_IF(!confined(line.substr(0, tab)), ErrorCode::kInvalidArgument,
+                        where + ": the path must be relative to " + s.dir +
+                            " and stay inside it (no leading '/', no '..')");
     out.files.push_back((fs::path(s.dir) / line.substr(0, tab)).string());
     out.labels.push_back(label);
-    SQZ_RETURN_ERROR_IF(static_cast<int64_t>(out.files.size()) > kMaxListedImages,
-                        ErrorCode::kLimit, s.label_file + ": more than the limit of " +
-                                               std::to_string(kMaxListedImages) + " images");
+    SQZ_RETURN_ERROR_IF(
+        static_cast<int64_t>(out.files.size()) > kMaxListedImages, ErrorCode::kLimit,
+        s.label_file + ": more than the limit of " + std::to_string(kMaxListedImages) + " images");
   }
   SQZ_RETURN_ERROR_IF(out.files.empty(), ErrorCode::kNotFound, s.label_file + ": no images listed");
   return out;
+}
+
+// Names that identify one class: "tench, Tinca tinca" is found as itself and as "tench".
+void index_names(Labels* labels) {
+  std::map<std::string, int> count;
+  std::vector<std::vector<std::string>> keys(labels->names.size());
+  for (size_t i = 0; i < labels->names.size(); ++i) {
+    const std::string& name = labels->names[i];
+    keys[i].push_back(name);
+    const std::string first = name.substr(0, name.find(','));
+    if (first != name) keys[i].push_back(first);
+    for (const std::string& k : keys[i]) ++count[k];
+  }
+  for (size_t i = 0; i < keys.size(); ++i)
+    for (const std::string& k : keys[i])
+      if (count[k] == 1 && !labels->index_of_wnid.count(k))
+        labels->index_of_name[k] = static_cast<int>(i);
+}
+
+// Classes of images found by a folder walk (see list_dataset): a top folder's class by the
+// class list (id or name), else by its rank among the sorted top folders; a file directly in
+// the folder by its "<wnid>_" name.
+Status label_folder_files(const DatasetSpec& s, const Labels* list, bool require_labels,
+                          LabelledFiles* out) {
+  std::map<std::string, int> folder_class;
+  if (list) {
+    out->classes = list->wnids;
+    out->class_source = "the class list " + s.class_list;
+  } else {
+    out->classes = sub_folders(s.dir);
+    SQZ_RETURN_ERROR_IF(
+        static_cast<int64_t>(out->classes.size()) > kMaxClasses, ErrorCode::kLimit,
+        s.dir + ": more than the limit of " + std::to_string(kMaxClasses) + " class folders");
+    if (!out->classes.empty())
+      out->class_source =
+          "the " + std::to_string(out->classes.size()) + " class folders of " + s.dir;
+    for (size_t i = 0; i < out->classes.size(); ++i)
+      folder_class[out->classes[i]] = static_cast<int>(i);
+  }
+  for (const std::string& f : out->files) {
+    const std::string folder = top_folder(s.dir, f);
+    int label = -1;
+    if (folder.empty()) {
+      label = list ? label_from_filename(*list, f) : -1;
+    } else if (list) {
+      label = find_class(*list, folder);
+      SQZ_RETURN_ERROR_IF(label < 0 && require_labels, ErrorCode::kNotFound,
+                          f + ": its folder '" + folder + "' is not a class of " + s.class_list);
+    } else {
+      label = folder_class.count(folder) ? folder_class[folder] : -1;
+    }
+    out->labels.push_back(label);
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -101,9 +184,20 @@ Result<Labels> read_labels(const std::string& path) {
                     path + ": line " + std::to_string(n) + ": class '" + wnid + "' listed twice");
     labels.wnids.push_back(wnid);
     labels.names.push_back(name);
+    SQZ_RETURN_ERROR_IF(
+        labels.wnids.size() > kMaxClasses, ErrorCode::kLimit,
+        path + ": more than the limit of " + std::to_string(kMaxClasses) + " classes");
   }
   if (labels.wnids.empty()) return Status(ErrorCode::kParse, path + ": no labels");
+  index_names(&labels);
   return labels;
+}
+
+int find_class(const Labels& labels, const std::string& id_or_name) {
+  if (auto it = labels.index_of_wnid.find(id_or_name); it != labels.index_of_wnid.end())
+    return it->second;
+  auto it = labels.index_of_name.find(id_or_name);
+  return it == labels.index_of_name.end() ? -1 : it->second;
 }
 
 int label_from_filename(const Labels& labels, const std::string& path) {
@@ -124,22 +218,28 @@ Result<std::vector<std::string>> list_images(const std::string& dir) {
   return files;
 }
 
-Result<std::vector<std::string>> list_images_recursive(const std::string& dir) {
+Result<std::vector<std::string>> list_images_recursive(const std::string& dir,
+                                                       UnusableFiles* unusable) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return not_a_directory(dir);
   std::vector<std::string> files;
   const auto options = fs::directory_options::skip_permission_denied;
   fs::recursive_directory_iterator it(dir, options, ec), end;
   for (; !ec && it != end; it.increment(ec)) {
-    SQZ_RETURN_ERROR_IF(it.depth() > kMaxFolderDepth, ErrorCode::kLimit,
-                        dir + ": folders nested deeper than the limit of " +
-                            std::to_string(kMaxFolderDepth));
+    SQZ_RETURN_ERROR_IF(
+        it.depth() > kMaxFolderDepth, ErrorCode::kLimit,
+        dir + ": folders nested deeper than the limit of " + std::to_string(kMaxFolderDepth));
     std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && is_image_name(it->path().string()))
+    if (!is_image_name(it->path().string())) continue;
+    if (it->is_regular_file(type_ec)) {
       files.push_back(it->path().string());
-    SQZ_RETURN_ERROR_IF(static_cast<int64_t>(files.size()) > kMaxListedImages, ErrorCode::kLimit,
-                        dir + ": more than the limit of " + std::to_string(kMaxListedImages) +
-                            " images");
+    } else if (unusable && !it->is_directory(type_ec)) {
+      unusable->push_back(
+          {it->path().string(), it->path().string() + ": " + unusable_reason(it->path())});
+    }
+    SQZ_RETURN_ERROR_IF(
+        static_cast<int64_t>(files.size()) > kMaxListedImages, ErrorCode::kLimit,
+        dir + ": more than the limit of " + std::to_string(kMaxListedImages) + " images");
   }
   if (ec) return Status(ErrorCode::kIo, dir + ": cannot list: " + ec.message());
   std::sort(files.begin(), files.end());
@@ -155,47 +255,63 @@ Result<LabelledFiles> list_dataset(const DatasetSpec& s, bool require_labels) {
   LabelledFiles out;
   if (!s.label_file.empty()) {
     SQZ_ASSIGN_OR_RETURN(out, from_label_file(s, have_list ? &list : nullptr));
+    out.classes_guessed = s.class_list_guessed;
   } else {
-    SQZ_ASSIGN_OR_RETURN(out.files, list_images_recursive(s.dir));
+    SQZ_ASSIGN_OR_RETURN(out.files, list_images_recursive(s.dir, &out.unusable));
     SQZ_RETURN_ERROR_IF(out.files.empty(), ErrorCode::kNotFound,
-                        s.dir + ": no images (.jpg, .jpeg, .png)");
-    std::map<std::string, int> folder_class;
-    if (have_list) {
-      out.classes = list.wnids;
-    } else {
-      out.classes = sub_folders(s.dir);
-      for (size_t i = 0; i < out.classes.size(); ++i)
-        folder_class[out.classes[i]] = static_cast<int>(i);
-    }
-    for (const std::string& f : out.files) {
-      const std::string folder = top_folder(s.dir, f);
-      int label = -1;
-      if (folder.empty()) {
-        label = have_list ? label_from_filename(list, f) : -1;
-      } else if (have_list) {
-        auto it = list.index_of_wnid.find(folder);
-        SQZ_RETURN_ERROR_IF(it == list.index_of_wnid.end() && require_labels,
-                            ErrorCode::kNotFound,
-                            f + ": its folder '" + folder + "' is not a class of " + s.class_list);
-        label = it == list.index_of_wnid.end() ? -1 : it->second;
-      } else {
-        label = folder_class.count(folder) ? folder_class[folder] : -1;
-      }
-      out.labels.push_back(label);
-    }
+                        s.dir + ": no images (.jpg, .jpeg, .png)" +
+                            (out.unusable.empty() ? "" : " (" + out.unusable.front().second + ")"));
+    SQZ_RETURN_IF_ERROR(label_folder_files(s, have_list ? &list : nullptr, require_labels, &out));
+    out.classes_guessed = s.class_list_guessed && have_list;
   }
   if (require_labels)
     for (size_t i = 0; i < out.size(); ++i) {
       if (out.labels[i] >= 0) continue;
       if (have_list && top_folder(s.dir, out.files[i]).empty())
-        return Status(ErrorCode::kNotFound, out.files[i] +
-                                                ": its name does not start with a class id from " +
-                                                s.class_list);
+        return Status(
+            ErrorCode::kNotFound,
+            out.files[i] + ": its name does not start with a class id from " + s.class_list);
       return Status(ErrorCode::kNotFound,
                     out.files[i] + ": no class: name it '<class id>_...' (with a class list), " +
                         "put it in a class folder, or list it in --label-file");
     }
   return out;
+}
+
+Result<int64_t> class_count(const Model& model) {
+  Model copy = model;
+  SQZ_ASSIGN_OR_RETURN(auto shapes, validate_and_infer(copy, 1, false));
+  return shape_numel(shapes.at(copy.output));
+}
+
+Status check_labels_fit(const LabelledFiles& f, int64_t classes, const std::string& model) {
+  const auto listed = static_cast<int64_t>(f.classes.size());
+  SQZ_RETURN_ERROR_IF(
+      !f.class_source.empty() && listed != classes, ErrorCode::kInvalidArgument,
+      f.class_source + " names " + std::to_string(listed) + " classes, but " + model + " has " +
+          std::to_string(classes) + " outputs" +
+          (f.class_source.rfind("the class list", 0) == 0
+               ? ""
+               : ": give the model's class list (--labels) to map the folders to its outputs"));
+  for (size_t i = 0; i < f.size(); ++i)
+    SQZ_RETURN_ERROR_IF(f.labels[i] >= classes, ErrorCode::kInvalidArgument,
+                        f.files[i] + ": class " + std::to_string(f.labels[i]) + " is outside " +
+                            model + "'s " + std::to_string(classes) + " outputs (0.." +
+                            std::to_string(classes - 1) + ")");
+  return Status::ok();
+}
+
+Status fit_labels(LabelledFiles* f, int64_t classes, const std::string& model, std::string* note) {
+  note->clear();
+  Status fits = check_labels_fit(*f, classes, model);
+  if (fits.is_ok() || !f->classes_guessed) return fits;
+  *note = f->class_source + " names " + std::to_string(f->classes.size()) + " classes, " + model +
+          " has " + std::to_string(classes) +
+          " outputs: the images are measured without labels (agreement and KL only)";
+  std::fill(f->labels.begin(), f->labels.end(), -1);
+  f->classes.clear();
+  f->class_source.clear();
+  return Status::ok();
 }
 
 std::string default_class_list(const std::string& dir) {

@@ -1,8 +1,10 @@
 // report's measurements: the ledger of the first file, each file on the images it was not
 // calibrated on, and the paper-style stages.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "sqz/format/paper_layout.h"
@@ -151,36 +153,101 @@ void fill_stages(ReportData* r) {
   r->stages = {dense, pruned, quantized, sqz};
 }
 
-// The labelled images to measure on, and the reference's scores on them (when given).
-Status load_measurement_images(const ReportOptions& s, const format::SqzFile& first,
-                               Observer* observer, ImageSet* images, Scores* reference,
-                               bool* have_reference) {
-  const Shape& in = first.model.input_shape;
-  auto pre = resolve_preprocess({in[1], in[2], in[3]}, s.preprocess,
-                                recorded_preprocess(first.metadata), false, s.force);
-  if (!pre.is_ok()) return pre.status().with_context(s.models[0]);
+// The images preprocessed one way, and the reference's scores on them (when given).
+struct Measurement {
+  ImageSet images;
+  Scores reference;
+};
+
+// What every model is measured on: the labelled list, the reference model, and the images
+// as each distinct preprocessing makes them (models that record different preprocessing, or
+// have different inputs, are each measured as their own file says).
+struct MeasurementSet {
+  LabelledFiles list;
+  std::optional<Model> reference;
+  std::map<std::string, Measurement> by_preprocess;
+};
+
+// The preprocessing model `path` is measured with: the options', else its record, else
+// Caffe's (with a note).
+Result<image::Preprocess> model_preprocessing(const ReportOptions& s, const std::string& path,
+                                              const format::SqzFile& f, Observer* observer) {
+  auto recorded = recorded_preprocess(f.metadata);
+  if (!recorded.is_ok()) return recorded.status().with_context(path);
+  const Shape& in = f.model.input_shape;
+  auto pre = resolve_preprocess({in[1], in[2], in[3]}, s.preprocess, *recorded, false, s.force);
+  if (!pre.is_ok()) return pre.status().with_context(path);
   pre->pre.decode = s.decode;
   if (pre->source == PreprocessSource::kAssumed && observer)
-    observer->note(s.models[0] + " records no preprocessing; assuming caffe's (" +
+    observer->note(path + " records no preprocessing; assuming caffe's (" +
                    describe_preprocess(pre->pre) + ")");
+  return pre->pre;
+}
+
+// The reference must take the model's input and give its outputs: else its agreement and KL
+// would compare different things.
+Status check_reference_fits(const ReportOptions& s, const Model& reference, const std::string& path,
+                            const Model& model) {
+  SQZ_ASSIGN_OR_RETURN(int64_t ref_classes, class_count(reference));
+  SQZ_ASSIGN_OR_RETURN(int64_t classes, class_count(model));
+  const Shape& a = reference.input_shape;
+  const Shape& b = model.input_shape;
+  SQZ_RETURN_ERROR_IF(
+      a.size() != 4 || b.size() != 4 || !std::equal(a.begin() + 1, a.end(), b.begin() + 1) ||
+          ref_classes != classes,
+      ErrorCode::kShapeMismatch,
+      s.reference + " takes " + shape_to_string(a) + " and gives " + std::to_string(ref_classes) +
+          " outputs, " + path + " takes " + shape_to_string(b) + " and gives " +
+          std::to_string(classes) + ": the reference cannot be compared with it");
+  return Status::ok();
+}
+
+// The measurement for preprocessing `pre` (made on first use).
+Result<const Measurement*> measurement_for(const ReportOptions& s, const image::Preprocess& pre,
+                                           MeasurementSet* set, Observer* observer) {
+  const std::string key = describe_preprocess(pre);
+  if (auto it = set->by_preprocess.find(key); it != set->by_preprocess.end()) return &it->second;
+  Measurement m;
+  SQZ_ASSIGN_OR_RETURN(m.images, load_images(set->list, pre, observer, /*skip_bad_images=*/true));
+  SQZ_RETURN_ERROR_IF(
+      m.images.inputs.empty() && !m.images.skipped.empty(), ErrorCode::kCorrupt,
+      s.images + ": no image could be used (" + m.images.skipped.front().second + ")");
+  if (!m.images.skipped.empty() && observer)
+    observer->note(
+        "skipped " + std::to_string(m.images.skipped.size()) +
+        " image(s) that could not be used; the first: " + m.images.skipped.front().second);
+  if (set->reference) {
+    auto scores =
+        score_images(*set->reference, m.images, s.threads, "measuring the reference", observer);
+    if (!scores.is_ok()) return scores.status().with_context(s.reference);
+    m.reference = std::move(*scores);
+  }
+  return &set->by_preprocess.emplace(key, std::move(m)).first->second;
+}
+
+// The labelled list and the reference, read once.
+Status load_measurement_set(const ReportOptions& s, MeasurementSet* set) {
   const std::string labels = s.labels.empty() ? default_class_list(s.images) : s.labels;
-  SQZ_ASSIGN_OR_RETURN(LabelledFiles list, list_dataset({s.images, labels, s.label_file}, false));
-  keep_first(&list, s.limit);
-  SQZ_ASSIGN_OR_RETURN(*images, load_images(list, pre->pre, observer, /*skip_bad_images=*/true));
-  SQZ_RETURN_ERROR_IF(images->inputs.empty() && !images->skipped.empty(), ErrorCode::kCorrupt,
-                      s.images + ": no image could be used (" + images->skipped.front().second +
-                          ")");
-  if (!images->skipped.empty() && observer)
-    observer->note("skipped " + std::to_string(images->skipped.size()) +
-                   " image(s) that could not be used; the first: " +
-                   images->skipped.front().second);
+  SQZ_ASSIGN_OR_RETURN(set->list,
+                       list_dataset({s.images, labels, s.label_file, s.labels.empty()}, false));
+  keep_first(&set->list, s.limit);
   if (s.reference.empty()) return Status::ok();
   SQZ_ASSIGN_OR_RETURN(Model ref, load_any_model(s.reference, s.prototxt));
-  auto scores = score_images(ref, *images, s.threads, "measuring the reference", observer);
-  if (!scores.is_ok()) return scores.status().with_context(s.reference);
-  *reference = std::move(*scores);
-  *have_reference = true;
+  set->reference = std::move(ref);
   return Status::ok();
+}
+
+// The preprocessing model i is measured with, once its outputs are checked against the
+// labels and the reference: every model is checked before any is measured.
+Result<image::Preprocess> check_model(const ReportOptions& s, size_t i, const format::SqzFile& f,
+                                      MeasurementSet* set, Observer* observer) {
+  const std::string& path = s.models[i];
+  SQZ_ASSIGN_OR_RETURN(int64_t classes, class_count(f.model));
+  std::string note;
+  SQZ_RETURN_IF_ERROR(fit_labels(&set->list, classes, path, &note));
+  if (!note.empty() && observer) observer->note(note);
+  if (set->reference) SQZ_RETURN_IF_ERROR(check_reference_fits(s, *set->reference, path, f.model));
+  return model_preprocessing(s, path, f, observer);
 }
 
 }  // namespace
@@ -200,16 +267,24 @@ Result<ReportData> build_report(const ReportOptions& s, Observer* observer) {
   r.reference_path = s.reference;
   r.file = files[0];
   fill_ledger(&r);
-  ImageSet images;
-  Scores reference_scores;
-  bool have_reference = false;
-  if (!s.images.empty())
-    SQZ_RETURN_IF_ERROR(load_measurement_images(s, r.file, observer, &images, &reference_scores,
-                                                &have_reference));
+  MeasurementSet set;
+  std::vector<image::Preprocess> pre;
+  if (!s.images.empty()) {
+    SQZ_RETURN_IF_ERROR(load_measurement_set(s, &set));
+    for (size_t i = 0; i < files.size(); ++i) {
+      SQZ_ASSIGN_OR_RETURN(image::Preprocess p, check_model(s, i, files[i], &set, observer));
+      pre.push_back(p);
+    }
+  }
   for (size_t i = 0; i < files.size(); ++i) {
-    SQZ_ASSIGN_OR_RETURN(ModelPoint p, measure_point(s.models[i], files[i], images,
-                                                     have_reference ? &reference_scores : nullptr,
-                                                     s.threads, observer));
+    const Measurement* m = nullptr;
+    if (!pre.empty()) {
+      SQZ_ASSIGN_OR_RETURN(m, measurement_for(s, pre[i], &set, observer));
+    }
+    SQZ_ASSIGN_OR_RETURN(
+        ModelPoint p,
+        measure_point(s.models[i], files[i], m ? m->images : ImageSet{},
+                      m && set.reference ? &m->reference : nullptr, s.threads, observer));
     r.points.push_back(p);
   }
   fill_stages(&r);

@@ -113,9 +113,10 @@ struct LabelledRetraining::Impl : prune::RetrainHook {
   TeacherCache teacher_cache;
 
   Status retrain(Model& model, int step, int steps, bool /*after_quantization*/) override {
-    return run(model, options.retrain_steps, false, options.seed * 100 + static_cast<uint64_t>(step),
-               options.learning_rate,
-               "retraining after pruning step " + std::to_string(step) + "/" + std::to_string(steps));
+    return run(
+        model, options.retrain_steps, false, options.seed * 100 + static_cast<uint64_t>(step),
+        options.learning_rate,
+        "retraining after pruning step " + std::to_string(step) + "/" + std::to_string(steps));
   }
 
   // n_steps optimizer steps on `model`; before(i) runs ahead of step i (it may prune: the
@@ -153,12 +154,12 @@ struct LabelledRetraining::Impl : prune::RetrainHook {
       if (distill) {
         ids.resize(static_cast<size_t>(batch));
         for (int64_t k = 0; k < batch; ++k)
-          ids[static_cast<size_t>(k)] = 2 * order[static_cast<size_t>(at + k)] +
-                                        mirrored[static_cast<size_t>(k)];
+          ids[static_cast<size_t>(k)] =
+              2 * order[static_cast<size_t>(at + k)] + mirrored[static_cast<size_t>(k)];
         SQZ_RETURN_IF_ERROR(teacher_cache.lookup(x, ids, &soft));
       }
-      SQZ_ASSIGN_OR_RETURN(double l,
-                           trainer->step(x.data(), y.data(), distill ? soft.data() : nullptr, batch));
+      SQZ_ASSIGN_OR_RETURN(
+          double l, trainer->step(x.data(), y.data(), distill ? soft.data() : nullptr, batch));
       loss += l;
       SQZ_RETURN_IF_ERROR(task.advance(i + 1));
     }
@@ -188,7 +189,8 @@ struct LabelledRetraining::Impl : prune::RetrainHook {
       prune::PruneOptions o = target;
       o.density = prune::scheduled_density(1.0, target.density, k, events, target.schedule);
       for (auto& [name, d] : o.layer_density)
-        d = prune::scheduled_density(1.0, target.layer_density.at(name), k, events, target.schedule);
+        d = prune::scheduled_density(1.0, target.layer_density.at(name), k, events,
+                                     target.schedule);
       return prune::prune_once(m, o).status();
     };
     return run(m, total, false, options.seed * 100, options.learning_rate, "gradual pruning",
@@ -199,7 +201,8 @@ struct LabelledRetraining::Impl : prune::RetrainHook {
   Status quantize_some(Model& m, bool pointwise) {
     const quant::QuantizeOptions& qo = options.quantize;
     for (Layer& l : m.layers) {
-      if (l.op != OpKind::kConvolution || l.quant.active() || is_pointwise(l) != pointwise) continue;
+      if (l.op != OpKind::kConvolution || l.quant.active() || is_pointwise(l) != pointwise)
+        continue;
       const auto bits = qo.layer_bits.find(l.name);
       SQZ_RETURN_IF_ERROR(
           quant::quantize_layer(l, bits == qo.layer_bits.end() ? qo.bits : bits->second, qo)
@@ -208,6 +211,15 @@ struct LabelledRetraining::Impl : prune::RetrainHook {
     return Status::ok();
   }
 };
+
+Result<int64_t> check_training_batch(const Model& model, int64_t batch, int threads) {
+  Model copy = model;
+  train::TrainOptions t;
+  t.threads = threads;
+  SQZ_ASSIGN_OR_RETURN(auto trainer, train::Trainer::create(&copy, t));
+  SQZ_RETURN_IF_ERROR(trainer->check_batch(batch));
+  return trainer->classes();
+}
 
 Status check_retrain(const Model& teacher, const LabelledTensors& d, const RetrainOptions& o) {
   SQZ_RETURN_ERROR_IF(d.chw.size() != 3 || d.count() < 1 ||
@@ -218,8 +230,8 @@ Status check_retrain(const Model& teacher, const LabelledTensors& d, const Retra
   const Shape& in = teacher.input_shape;
   SQZ_RETURN_ERROR_IF(in.size() != 4 || (Shape{in[1], in[2], in[3]} != d.chw),
                       ErrorCode::kShapeMismatch,
-                      "training images are " + shape_to_string(d.chw) +
-                          ", the model's input is " + shape_to_string(in));
+                      "training images are " + shape_to_string(d.chw) + ", the model's input is " +
+                          shape_to_string(in));
   SQZ_RETURN_ERROR_IF(o.batch < 1 || o.batch > d.count(), ErrorCode::kInvalidArgument,
                       "the batch (" + std::to_string(o.batch) + ") must be in 1.." +
                           std::to_string(d.count()) + " (the training images)");
@@ -231,9 +243,13 @@ Status check_retrain(const Model& teacher, const LabelledTensors& d, const Retra
                       ErrorCode::kInvalidArgument,
                       "retraining: label weight in [0, 1], temperature and rates > 0, dropout "
                       "in [0, 1)");
-  for (int label : d.y)
-    SQZ_RETURN_ERROR_IF(label < 0, ErrorCode::kInvalidArgument,
-                        "training labels must be class indices >= 0");
+  SQZ_ASSIGN_OR_RETURN(int64_t classes, check_training_batch(teacher, o.batch, o.threads));
+  for (size_t i = 0; i < d.y.size(); ++i)
+    SQZ_RETURN_ERROR_IF(d.y[i] < 0 || d.y[i] >= classes, ErrorCode::kInvalidArgument,
+                        "training image " + std::to_string(i) + " has label " +
+                            std::to_string(d.y[i]) + ", outside the model's " +
+                            std::to_string(classes) + " classes (0.." +
+                            std::to_string(classes - 1) + ")");
   if (o.density > 0 || !o.layer_density.empty())
     SQZ_RETURN_IF_ERROR(prune::check_options(teacher, prune_options(o)));
   return quant::check_options(teacher, o.quantize);
@@ -294,8 +310,8 @@ Result<std::unique_ptr<LabelledRetraining>> LabelledRetraining::create(
     const Model& teacher, const LabelledTensors& data, const RetrainOptions& options,
     Observer* observer) {
   SQZ_RETURN_IF_ERROR(check_retrain(teacher, data, options));
-  return std::unique_ptr<LabelledRetraining>(new LabelledRetraining(
-      std::make_unique<Impl>(teacher, data, options, observer)));
+  return std::unique_ptr<LabelledRetraining>(
+      new LabelledRetraining(std::make_unique<Impl>(teacher, data, options, observer)));
 }
 
 Status LabelledRetraining::prune(Model& m) {

@@ -138,12 +138,11 @@ Status Net::Impl::plan_memory(int64_t batch_size) {
   for (const auto& [name, l] : life) lives.push_back(l);
   int64_t total = 0;
   const std::vector<int64_t> offsets = first_fit(lives, &total);
-  SQZ_RETURN_ERROR_IF(total > options.max_activation_bytes / 4, ErrorCode::kLimit,
-                      "the network's activations at batch " + std::to_string(batch_size) +
-                          " need " + std::to_string(total / (1 << 18)) +
-                          " MiB, more than the limit of " +
-                          std::to_string(options.max_activation_bytes >> 20) +
-                          " MiB (--max-memory raises it)");
+  SQZ_RETURN_ERROR_IF(
+      total > options.max_activation_bytes / 4, ErrorCode::kLimit,
+      "the network's activations at batch " + std::to_string(batch_size) + " need " +
+          std::to_string(total / (1 << 18)) + " MiB, more than the limit of " +
+          std::to_string(options.max_activation_bytes >> 20) + " MiB (--max-memory raises it)");
   arena_offset.clear();
   size_t k = 0;
   for (const auto& entry : life) arena_offset[entry.first] = offsets[k++];
@@ -251,10 +250,11 @@ Status Net::Impl::plan() {
   SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(model, 1));
   const size_t n = model.layers.size();
   for (const Layer& l : model.layers)
-    SQZ_RETURN_ERROR_IF(l.op == OpKind::kSoftmax &&
-                            (l.axis == 0 || l.axis == -static_cast<int64_t>(shapes.at(l.output).size())),
-                        ErrorCode::kUnsupported,
-                        "layer '" + l.name + "': softmax over the batch axis is not supported");
+    SQZ_RETURN_ERROR_IF(
+        l.op == OpKind::kSoftmax &&
+            (l.axis == 0 || l.axis == -static_cast<int64_t>(shapes.at(l.output).size())),
+        ErrorCode::kUnsupported,
+        "layer '" + l.name + "': softmax over the batch axis is not supported");
   std::map<std::string, int> consumers;
   std::map<std::string, size_t> producer;
   consumers[model.output]++;
@@ -264,7 +264,7 @@ Status Net::Impl::plan() {
   }
   skip.assign(n, false);
   fused_relu.assign(n, false);
-  pool = std::make_unique<ThreadPool>(std::max(1, options.threads));
+  SQZ_ASSIGN_OR_RETURN(pool, ThreadPool::create(std::max(1, options.threads)));
   scratch.resize(static_cast<size_t>(pool->threads()));
   convs.resize(n);
   profiles.resize(n);
@@ -343,13 +343,19 @@ int64_t Net::weight_bytes() const {
   return bytes;
 }
 
-Status Net::forward(const float* input, int64_t batch, std::vector<float>* output) {
+Status Net::reserve(int64_t batch) {
   Impl& m = *impl_;
   SQZ_RETURN_ERROR_IF(batch < 1, ErrorCode::kInvalidArgument, "batch must be at least 1");
   if (batch != m.batch) {
     SQZ_RETURN_IF_ERROR(m.plan_memory(batch));
     m.batch = batch;
   }
+  return Status::ok();
+}
+
+Status Net::forward(const float* input, int64_t batch, std::vector<float>* output) {
+  Impl& m = *impl_;
+  SQZ_RETURN_IF_ERROR(reserve(batch));
   std::memcpy(m.blob_ptr(m.model.input, 0), input,
               sizeof(float) * batch * per_image(m.shapes.at(m.model.input)));
   for (size_t i = 0; i < m.model.layers.size(); ++i) {

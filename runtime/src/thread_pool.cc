@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -33,18 +34,35 @@ void relax(int spins) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int threads) {
+  SQZ_RETURN_ERROR_IF(threads < 1 || threads > kMaxThreads, ErrorCode::kInvalidArgument,
+                      "the thread count must be in 1.." + std::to_string(kMaxThreads) + ", not " +
+                          std::to_string(threads));
+  std::unique_ptr<ThreadPool> pool(new ThreadPool());
+  for (int i = 1; i < threads; ++i) {
+    try {
+      pool->workers_.emplace_back([p = pool.get(), i] { p->worker_loop(i); });
+    } catch (const std::system_error& e) {
+      pool->stop_workers();  // the destructor then joins nothing twice
+      return Status(ErrorCode::kLimit, "cannot start " + std::to_string(threads) +
+                                           " threads (the system refused thread " +
+                                           std::to_string(i + 1) + ": " + e.what() + ")");
+    }
+  }
+  return pool;
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_.store(true);
   }
   start_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
+  workers_.clear();
 }
+
+ThreadPool::~ThreadPool() { stop_workers(); }
 
 void ThreadPool::run_chunks(int index) {
   uint64_t t = ticket_.load(std::memory_order_acquire);
@@ -72,9 +90,8 @@ bool ThreadPool::wait_for_work(uint64_t seen) {
   }
   std::unique_lock<std::mutex> lock(mu_);
   ++sleepers_;
-  start_cv_.wait(lock, [&] {
-    return stop_.load() || generation_.load(std::memory_order_acquire) != seen;
-  });
+  start_cv_.wait(
+      lock, [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; });
   --sleepers_;
   return !stop_.load();
 }

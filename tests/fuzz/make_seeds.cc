@@ -4,13 +4,13 @@
 #include <filesystem>
 #include <string>
 
+#include "hostile_util.h"
 #include "sqz/core/file_io.h"
 #include "sqz/format/exporters.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/huffman/huffman.h"
 #include "sqz/prune/prune.h"
 #include "sqz/quantize/quantize.h"
-#include "hostile_util.h"
 #include "test_util.h"
 
 int main(int argc, char** argv) {
@@ -82,5 +82,13 @@ int main(int argc, char** argv) {
   const std::string baseline = sqz::test::jpeg_bytes(24, 16, 6, false);
   put("image", "baseline.jpg", baseline);
   put("image", "truncated.jpg", baseline.substr(0, baseline.size() / 2));
+  put("preprocess", "caffe",
+      "resize=square:256 crop=227x227 channels=bgr divisor=1 mean=104,117,123 std=1,1,1");
+  put("preprocess", "torchvision",
+      "resize=shorter:256 crop=224x224 channels=rgb divisor=255 mean=0.485,0.456,0.406 "
+      "std=0.229,0.224,0.225");
+  put("preprocess", "grey", "resize=none:28 crop=28x28 channels=grey divisor=255 mean=0 std=1");
+  put("label_file", "mixed", "a/x.jpg\t0\nb.png\tn1\n# comment\nc/d.jpeg\tone\r\n");
+  put("class_list", "synsets", "n0 zero\nn1 one, uno\nn2 two\n");
   return 0;
 }

@@ -112,7 +112,7 @@ TEST_CASE("CLI: quantize, encode, info and decode round trip; outputs are never 
   CHECK(caffe.exit_code == 0);
   CHECK(test::run_cli({"info", dir.file("back.caffemodel")}).exit_code == 0);  // finds .prototxt
   // Usage errors: bad bits, unknown layer, bad --layer-bits syntax.
-  CHECK(test::run_cli({"quantize", onnx, "--bits", "0", "-o", dir.file("x.sqz")}).exit_code == 1);
+  CHECK(test::run_cli({"quantize", onnx, "--bits", "0", "-o", dir.file("x.sqz")}).exit_code == 2);
   auto unknown =
       test::run_cli({"quantize", onnx, "--layer-bits", "nope=3", "-o", dir.file("x.sqz")});
   CHECK(unknown.exit_code == 1);
@@ -159,7 +159,7 @@ TEST_CASE("CLI: prune with an external retraining command") {
     CHECK_FALSE(std::filesystem::exists(dir.file(std::string(mode) + ".onnx")));
   }
   CHECK(test::run_cli({"prune", onnx, "--density", "1.5", "-o", dir.file("x.onnx")}).exit_code ==
-        1);
+        2);
   CHECK(
       test::run_cli({"prune", onnx, "--density", "0.5", "--quality", "1", "-o", dir.file("x.onnx")})
           .exit_code == 2);

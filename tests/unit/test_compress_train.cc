@@ -104,18 +104,45 @@ TEST_CASE("compress --train: an image folder gives what the library gives on the
 
   // The CLI on the same folder: the same model again, and the preprocessing recorded.
   const std::string out = data.dir.file("cli.sqz");
-  auto cli = test::run_cli({"compress", on_images.model_path, "--train", data.root,
-                            "--resize-mode", "none", "--pixel-divisor", "255", "--mean", "0.2860",
-                            "--std", "0.3530", "--density", "0.5", "--granularity", "kernel",
-                            "--bits", "3", "--prune-steps", "1", "--train-steps", "20",
-                            "--finetune-steps", "10", "--train-batch", "16", "--seed", "7",
-                            "--threads", "2", "-o", out, "-q"});
+  auto cli = test::run_cli({"compress",
+                            on_images.model_path,
+                            "--train",
+                            data.root,
+                            "--resize-mode",
+                            "none",
+                            "--pixel-divisor",
+                            "255",
+                            "--mean",
+                            "0.2860",
+                            "--std",
+                            "0.3530",
+                            "--density",
+                            "0.5",
+                            "--granularity",
+                            "kernel",
+                            "--bits",
+                            "3",
+                            "--prune-steps",
+                            "1",
+                            "--train-steps",
+                            "20",
+                            "--finetune-steps",
+                            "10",
+                            "--train-batch",
+                            "16",
+                            "--seed",
+                            "7",
+                            "--threads",
+                            "2",
+                            "-o",
+                            out,
+                            "-q"});
   INFO(cli.err);
   REQUIRE(cli.exit_code == 0);
   auto file = format::read_sqz(out);
   REQUIRE(file.is_ok());
   check_same_model(file->model, mb);
-  CHECK(P::recorded_preprocess(file->metadata) ==
+  CHECK(P::recorded_preprocess(file->metadata).value() ==
         "resize=none:256 crop=28x28 channels=grey divisor=255 mean=0.286000013 std=0.352999985");
   // A run on a held-out image of the folder works with the recorded preprocessing alone.
   auto run = test::run_cli({"run", out, data.root + "/0/00001.png", "--top", "1"});
@@ -135,8 +162,15 @@ TEST_CASE("compress --train: bad training data fails before any work") {
   CHECK_FALSE(std::filesystem::exists(dir.file("o.sqz")));
   std::filesystem::create_directories(dir.file("tree/a"));
   test::write_png(dir.file("tree/a/x.png"), 28, 28, 1);
-  auto big_batch = test::run_cli({"compress", model, "--train", dir.file("tree"), "--resize-mode",
-                                  "none", "-o", dir.file("o.sqz")});
+  // One class folder for ten outputs: refused unless a class list maps it.
+  auto one_folder = test::run_cli({"compress", model, "--train", dir.file("tree"), "--resize-mode",
+                                   "none", "-o", dir.file("o.sqz")});
+  CHECK(one_folder.exit_code == 1);
+  CHECK(one_folder.err.find("--labels") != std::string::npos);
+  test::write_bytes(dir.file("classes.txt"), "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n");
+  auto big_batch =
+      test::run_cli({"compress", model, "--train", dir.file("tree"), "--labels",
+                     dir.file("classes.txt"), "--resize-mode", "none", "-o", dir.file("o.sqz")});
   CHECK(big_batch.exit_code == 1);
   CHECK(big_batch.err.find("the batch (64) must be in 1..1") != std::string::npos);
   CHECK(test::run_cli({"compress", model, "--train", dir.file("tree"), "--schedule", "x", "-o",

@@ -97,7 +97,9 @@ TEST_CASE("softmax output sums to one") {
 
 TEST_CASE("the thread pool covers every index once, with distinct thread indices at a time") {
   for (int threads : {1, 2, 3, 5}) {
-    rt::ThreadPool pool(threads);
+    auto made = rt::ThreadPool::create(threads);
+    REQUIRE(made.is_ok());
+    rt::ThreadPool& pool = **made;
     for (int64_t n : {0, 1, 2, 7, 64, 1000}) {
       for (int call = 0; call < 50; ++call) {
         std::vector<std::atomic<int>> hits(static_cast<size_t>(n));

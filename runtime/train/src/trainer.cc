@@ -1,6 +1,7 @@
 #include "sqz/train/trainer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <random>
@@ -197,9 +198,8 @@ Status Trainer::Impl::init() {
                         "layer '" + l.name + "': training supports global average pooling only");
     SQZ_RETURN_ERROR_IF(l.op == OpKind::kConcat && l.axis != 1, ErrorCode::kUnsupported,
                         "layer '" + l.name + "': training supports channel concat only");
-    SQZ_RETURN_ERROR_IF(l.op == OpKind::kSoftmax &&
-                            l.axis != 1 && l.axis != 1 - static_cast<int64_t>(
-                                                           shapes.at(l.inputs[0]).size()),
+    SQZ_RETURN_ERROR_IF(l.op == OpKind::kSoftmax && l.axis != 1 &&
+                            l.axis != 1 - static_cast<int64_t>(shapes.at(l.inputs[0]).size()),
                         ErrorCode::kUnsupported,
                         "layer '" + l.name + "': training supports a channel softmax only");
     if (l.op != OpKind::kConvolution) continue;
@@ -225,7 +225,7 @@ Status Trainer::Impl::init() {
         fused_away[i] = true;
       }
   }
-  pool = std::make_unique<rt::ThreadPool>(std::max(1, o.threads));
+  SQZ_ASSIGN_OR_RETURN(pool, rt::ThreadPool::create(std::max(1, o.threads)));
   workers.resize(static_cast<size_t>(pool->threads()));
   return Status::ok();
 }
@@ -642,8 +642,51 @@ Result<double> Trainer::Impl::run_batch(const float* images, const int* labels,
   return loss / static_cast<double>(n);
 }
 
+namespace {
+std::atomic<int64_t> g_step_budget{int64_t{1} << 30};
+}  // namespace
+
+int64_t default_step_budget() { return g_step_budget.load(); }
+void set_default_step_budget(int64_t bytes) { g_step_budget.store(bytes); }
+
+int64_t Trainer::step_bytes(int64_t n) const {
+  const Impl& m = *impl_;
+  double floats = 2.0 * static_cast<double>(per_image(m.shapes.at(m.model->input)));
+  double widest = 0;  // one worker's im2col of one image and GEMM output
+  for (size_t li : m.order) {
+    if (m.fused_away[li]) continue;
+    const Layer& l = m.model->layers[li];
+    const Shape& is = m.shapes.at(l.inputs[0]);
+    const Shape& os = m.shapes.at(l.output);
+    const auto out = static_cast<double>(per_image(os));
+    floats += 2 * out;  // activation and gradient
+    if (l.op == OpKind::kConvolution) {
+      const rt::ConvShape c = conv_shape(l, is, os);
+      const auto cols = static_cast<double>(c.k_per_group() * c.out_size());
+      floats += cols;
+      widest = std::max(widest, cols + out);
+    }
+    if (l.op == OpKind::kMaxPool) floats += out;                                 // argmax
+    if (l.op == OpKind::kDropout) floats += static_cast<double>(per_image(is));  // mask
+  }
+  const double bytes =
+      4 * (floats * static_cast<double>(n) + widest * static_cast<double>(m.workers.size()));
+  return bytes > 9e18 ? INT64_MAX : static_cast<int64_t>(bytes);
+}
+
+Status Trainer::check_batch(int64_t n) const {
+  const int64_t need = step_bytes(n), budget = impl_->o.max_step_bytes;
+  SQZ_RETURN_ERROR_IF(need > budget, ErrorCode::kLimit,
+                      "a training step on " + std::to_string(n) + " images needs " +
+                          std::to_string(need >> 20) + " MiB, more than the limit of " +
+                          std::to_string(budget >> 20) +
+                          " MiB: use a smaller batch or raise the limit");
+  return Status::ok();
+}
+
 Result<double> Trainer::step(const float* images, const int* labels, const float* teacher,
                              int64_t n) {
+  SQZ_RETURN_IF_ERROR(check_batch(n));
   SQZ_ASSIGN_OR_RETURN(double loss, impl_->run_batch(images, labels, teacher, n));
   impl_->update();
   ++impl_->steps;
@@ -654,6 +697,7 @@ Result<double> Trainer::gradients(const float* images, const int* labels, const 
                                   int64_t n, std::vector<std::vector<float>>* weight_grads,
                                   std::vector<std::vector<float>>* bias_grads) {
   Impl& m = *impl_;
+  SQZ_RETURN_IF_ERROR(check_batch(n));
   SQZ_ASSIGN_OR_RETURN(double loss, m.run_batch(images, labels, teacher, n));
   weight_grads->clear();
   bias_grads->clear();

@@ -27,8 +27,8 @@
 namespace sqz::pipeline {
 
 struct CompressOptions {
-  std::string model_path, prototxt;  // the input model (prototxt for .caffemodel and .net)
-  format::ImportOptions import;       // e.g. the input shape where the file leaves it symbolic
+  std::string model_path, prototxt;     // the input model (prototxt for .caffemodel and .net)
+  format::ImportOptions import;         // e.g. the input shape where the file leaves it symbolic
   std::string output_name = "out.sqz";  // names the output in the stage table only
   int threads = 1;
   uint64_t seed = 1;  // crops, order and k-means++ (quantize.seed is set from it)
@@ -65,9 +65,11 @@ struct CompressOptions {
 
   // How images become inputs: this spec, else what an input .sqz records, else Caffe's (with
   // a note to the observer for a model that is not a Caffe form). Recorded in the output.
-  // force: use the spec even where it disagrees with the input's recorded description.
+  // re_record_preprocess: use and record the spec even where it disagrees with the input's
+  // recorded description (a note says so); without it that is kConflict. A record that does
+  // not parse or fit the input is an error either way.
   std::optional<PreprocessSpec> preprocess;
-  bool force = false;
+  bool re_record_preprocess = false;
   image::DecodeOptions decode;  // how image files are read (budget, truncated JPEGs)
 
   // Labelled retraining (pipeline/retrain.h), in place of one-shot pruning and unlabeled
@@ -83,8 +85,8 @@ struct CompressOptions {
 };
 
 struct CompressResult {
-  Model model;                  // the compressed model
-  std::string bytes;            // its .sqz file
+  Model model;                   // the compressed model
+  std::string bytes;             // its .sqz file
   std::vector<StageRow> stages;  // input and output, measured on the held-out images
   int64_t holdout_images = 0;
   double seconds = 0;

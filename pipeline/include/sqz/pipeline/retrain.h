@@ -57,6 +57,11 @@ struct RetrainOptions {
   uint64_t seed = 7;
 };
 
+// The model's class count, once a training step on `batch` images is known to fit the step
+// budget (train::TrainOptions::max_step_bytes): kLimit naming the batch otherwise, before
+// anything is allocated for it.
+Result<int64_t> check_training_batch(const Model& model, int64_t batch, int threads);
+
 // Checks options and data before any work: ranges, a batch no larger than the data, labels
 // within the model's classes, tensors of the model's input shape.
 Status check_retrain(const Model& teacher, const LabelledTensors& data, const RetrainOptions& o);

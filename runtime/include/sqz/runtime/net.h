@@ -24,8 +24,8 @@ enum class KernelPolicy {
 };
 
 // The activation memory a network may plan, by default: 256 MiB (SqueezeNet v1.0 at 227x227
-// needs about 20 MiB at batch 1, about 300 MiB at 1024x1024). set_default_activation_budget changes it for every NetOptions
-// made afterwards (the CLI's --max-memory).
+// needs about 20 MiB at batch 1, about 300 MiB at 1024x1024). set_default_activation_budget changes
+// it for every NetOptions made afterwards (the CLI's --max-memory).
 int64_t default_activation_budget();
 void set_default_activation_budget(int64_t bytes);
 
@@ -55,6 +55,11 @@ class Net {
   // Per-image input shape (C, H, W) and output element count.
   Shape input_chw() const;
   int64_t output_size() const;
+
+  // Plans the activations for `batch` images (as forward would) without running: kLimit
+  // when they exceed options.max_activation_bytes. Callers check a batch before they
+  // allocate its inputs.
+  Status reserve(int64_t batch);
 
   // input: batch x C x H x W floats. Resizes *output to batch x output_size(). kLimit when
   // the batch's activations exceed options.max_activation_bytes.

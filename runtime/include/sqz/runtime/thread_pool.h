@@ -12,16 +12,25 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "sqz/core/status.h"
+
 namespace sqz::rt {
+
+// Most threads a pool runs: more than any CPU this runs on has cores, few enough that their
+// stacks fit a small address space's limits.
+constexpr int kMaxThreads = 1024;
 
 class ThreadPool {
  public:
-  // threads >= 1; threads - 1 workers are started, the caller is thread 0.
-  explicit ThreadPool(int threads);
+  // A pool of `threads` in 1..kMaxThreads: threads - 1 workers are started, the caller is
+  // thread 0. kInvalidArgument out of range; kLimit when the system
+  // cannot start a thread (the ones started are stopped again).
+  static Result<std::unique_ptr<ThreadPool>> create(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -33,6 +42,8 @@ class ThreadPool {
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
 
  private:
+  ThreadPool() = default;
+  void stop_workers();
   void worker_loop(int index);
   // Claims and runs chunks of the current call until none is left.
   void run_chunks(int index);

@@ -17,6 +17,13 @@
 
 namespace sqz::train {
 
+// The memory a training step may plan for its batch, by default (activations, their
+// gradients, the im2col of every convolution): 1 GiB, which holds SqueezeNet v1.0 at 227x227
+// for a batch of 11 (about 90 MiB an image). set_default_step_budget changes it for every
+// TrainOptions made afterwards (the CLI's --max-memory).
+int64_t default_step_budget();
+void set_default_step_budget(int64_t bytes);
+
 enum class Optimizer { kSgd, kAdam };
 enum class LrSchedule { kConstant, kCosine };
 
@@ -35,6 +42,8 @@ struct TrainOptions {
   // Distillation: loss = alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T).
   double distill_temperature = 4.0;
   double distill_alpha = 1.0;  // 1: labels only (no teacher needed)
+  // step(), gradients() and check_batch() refuse (kLimit) a batch whose step would need more.
+  int64_t max_step_bytes = default_step_budget();
 };
 
 class Trainer {
@@ -56,6 +65,13 @@ class Trainer {
   Result<double> gradients(const float* images, const int* labels, const float* teacher, int64_t n,
                            std::vector<std::vector<float>>* weight_grads,
                            std::vector<std::vector<float>>* bias_grads);
+
+  // Bytes a step on n images plans: per image, every blob's activation and gradient, each
+  // convolution's im2col, the max-pool and dropout masks.
+  int64_t step_bytes(int64_t n) const;
+  // kLimit (naming the batch, the bytes and the budget) when step_bytes(n) exceeds
+  // options.max_step_bytes: callers check their batch before the first step allocates.
+  Status check_batch(int64_t n) const;
 
   // Logits for n images in inference mode (dropout off).
   Status predict(const float* images, int64_t n, std::vector<float>* logits);
