@@ -146,10 +146,10 @@ Result<format::Metadata> output_metadata(const std::string& model_path, const Mo
   auto r = pipeline::resolve_preprocess(chw, spec, *recorded,
                                         pipeline::is_caffe_model_path(model_path), flags.re_record);
   if (!r.is_ok()) {
-    // A network whose input is not an image records nothing, unless options were given or
-    // the input records something (a record this tool cannot read is never dropped silently).
-    if (spec || !recorded->empty() || r.status().code() != ErrorCode::kUnsupported)
-      return re_record_hint(r.status()).with_context(model_path);
+    // A network whose input is not an image (or too large for the default) records nothing,
+    // unless options were given or the input records something (a record this tool cannot
+    // read is never dropped silently).
+    if (spec || !recorded->empty()) return re_record_hint(r.status()).with_context(model_path);
     return md;
   }
   const std::string described = pipeline::describe_preprocess(r->pre);
