@@ -141,9 +141,7 @@ Status label_folder_files(const DatasetSpec& s, const Labels* list, bool require
     SQZ_RETURN_ERROR_IF(
         static_cast<int64_t>(out->classes.size()) > kMaxClasses, ErrorCode::kLimit,
         s.dir + ": more than the limit of " + std::to_string(kMaxClasses) + " class folders");
-    if (!out->classes.empty())
-      out->class_source =
-          "the " + std::to_string(out->classes.size()) + " class folders of " + s.dir;
+    if (!out->classes.empty()) out->class_source = "the class folders of " + s.dir;
     for (size_t i = 0; i < out->classes.size(); ++i)
       folder_class[out->classes[i]] = static_cast<int>(i);
   }
@@ -288,7 +286,7 @@ Status check_labels_fit(const LabelledFiles& f, int64_t classes, const std::stri
   const auto listed = static_cast<int64_t>(f.classes.size());
   SQZ_RETURN_ERROR_IF(
       !f.class_source.empty() && listed != classes, ErrorCode::kInvalidArgument,
-      f.class_source + " names " + std::to_string(listed) + " classes, but " + model + " has " +
+      f.class_source + ": " + std::to_string(listed) + " classes, but " + model + " has " +
           std::to_string(classes) + " outputs" +
           (f.class_source.rfind("the class list", 0) == 0
                ? ""
@@ -305,7 +303,7 @@ Status fit_labels(LabelledFiles* f, int64_t classes, const std::string& model, s
   note->clear();
   Status fits = check_labels_fit(*f, classes, model);
   if (fits.is_ok() || !f->classes_guessed) return fits;
-  *note = f->class_source + " names " + std::to_string(f->classes.size()) + " classes, " + model +
+  *note = f->class_source + ": " + std::to_string(f->classes.size()) + " classes, " + model +
           " has " + std::to_string(classes) +
           " outputs: the images are measured without labels (agreement and KL only)";
   std::fill(f->labels.begin(), f->labels.end(), -1);
