@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "sqz/runtime/machine.h"
 #include "sqz/runtime/net.h"
 
 namespace sqz::cli {
@@ -23,6 +24,16 @@ long peak_rss_kib() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;
+}
+
+// The machine description and what planning cost (bench -v).
+void print_plan(const rt::Net& net) {
+  std::fputs(rt::describe_machine(rt::machine()).c_str(), stdout);
+  const rt::PlanStats& st = net.plan_stats();
+  std::printf("plan: %.1f ms; %d convolutions timed, %d from the cache%s%s%s%s\n\n",
+              1e3 * st.seconds, st.timed, st.cached, st.cache_path.empty() ? "" : " (",
+              printable(st.cache_path).c_str(), st.cache_path.empty() ? "" : ")",
+              st.note.empty() ? "" : ("; " + printable(st.note)).c_str());
 }
 
 }  // namespace
@@ -67,6 +78,7 @@ int cmd_bench(int argc, char** argv) {
     net = std::move(created).value();
   }
   if (Status s = net->reserve(batch); !s.is_ok()) return fail(s.with_context(model_path));
+  if (flags.verbose && !flags.json) print_plan(*net);
   const Shape chw = net->input_chw();
   std::vector<float> in(static_cast<size_t>(batch * shape_numel(chw)));
   std::mt19937 rng(1);
@@ -108,16 +120,17 @@ int cmd_bench(int argc, char** argv) {
     std::printf("\n]}\n");
     return kExitOk;
   }
-  std::printf("%-28s %-40s %7s %8s %9s %9s\n", "layer", "kernel", "density", "ms", "GFLOP/s",
-              "nnz GF/s");
+  std::printf("%-28s %-40s %7s %8s %9s %9s%s\n", "layer", "kernel", "density", "ms", "GFLOP/s",
+              "nnz GF/s", flags.verbose ? "  plan" : "");
   for (const auto& p : profile) {
     if (p.kernel == "alias") continue;
     const double layer_ms = 1e3 * p.seconds / runs;
     auto rate = [&](double f) {
       return f > 0 && layer_ms > 0 ? batch * f / (layer_ms * 1e6) : 0.0;
     };
-    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f\n", printable(p.name).c_str(),
-                p.kernel.c_str(), 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops));
+    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f%s\n", printable(p.name).c_str(),
+                p.kernel.c_str(), 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops),
+                flags.verbose && !p.plan.empty() ? ("  " + p.plan).c_str() : "");
   }
   std::printf("\n%s: threads %d, batch %d, %d runs after %d warm-up\n",
               printable(model_path).c_str(), threads, batch, runs, warmup);

@@ -41,6 +41,18 @@ void set_max_memory(const int64_t& mib) {
   train::set_default_step_budget(mib << 20);
 }
 
+void set_tune(const bool& on) {
+  rt::TuningDefaults d = rt::default_tuning();
+  d.tune = on;
+  rt::set_default_tuning(d);
+}
+
+void set_tune_cache(const std::string& path) {
+  rt::TuningDefaults d = rt::default_tuning();
+  d.cache = path;
+  rt::set_default_tuning(d);
+}
+
 // An option given as an empty string ("--labels ''") would read as "not given" and fall back
 // to a default silently: every given text value must have text.
 void refuse_empty_values(const po::variables_map& vm) {
@@ -93,7 +105,12 @@ void add_global_options(po::options_description& options, GlobalFlags* flags) {
       "json", po::bool_switch(&flags->json), "machine-readable output on stdout")(
       "max-memory", po::value(&flags->max_memory_mib)->notifier(&set_max_memory),
       "MiB of activations a network may plan (default 256: SqueezeNet at 227x227 needs about "
-      "20 per image), and of a training step (default 1024: about 90 per image)");
+      "20 per image), and of a training step (default 1024: about 90 per image)")(
+      "tune", po::bool_switch(&flags->tune)->notifier(&set_tune),
+      "time each convolution's kernels and thread splits on this CPU and keep the fastest "
+      "(cached: later runs reuse the choice); without it the plan is a fixed rule")(
+      "tune-cache", po::value(&flags->tune_cache)->notifier(&set_tune_cache),
+      "--tune's cache file (default: ~/.cache/squeeze-compress/tune-v1.txt)");
 }
 
 bool parse_args(const std::string& command, const std::string& synopsis,

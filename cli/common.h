@@ -31,6 +31,8 @@ struct GlobalFlags {
   bool verbose = false;
   bool json = false;
   int64_t max_memory_mib = 0;  // --max-memory (applied as it is parsed)
+  bool tune = false;           // --tune (applied as it is parsed, as --tune-cache)
+  std::string tune_cache;
 };
 
 // "squeeze-compress: <message>" on stderr; returns kExitFailure.

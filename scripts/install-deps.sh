@@ -14,6 +14,7 @@ PACKAGES=(
   libjpeg-dev libpng-dev         # image decoding (libjpeg-turbo, libpng)
   nlohmann-json3-dev             # JSON reports
   zlib1g-dev                     # gzip-compressed IDX files
+  libcpuinfo-dev                 # the machine description the runtime plans for
   dataset-fashion-mnist          # the embedded default's training data
 )
 TEST_PACKAGES=(

@@ -14,9 +14,9 @@ void sqz_gemm_6x8_f32_generic(const float*, const float*, int64_t, int64_t, cons
 namespace sqz::rt {
 namespace {
 
-const GemmKernel kAvx512{"gemm_6x64_f32_avx512", 6, 64, sqz_gemm_6x64_f32_avx512};
-const GemmKernel kAvx2{"gemm_6x16_f32_avx2", 6, 16, sqz_gemm_6x16_f32_avx2};
-const GemmKernel kGeneric{"gemm_6x8_f32_generic", 6, 8, sqz_gemm_6x8_f32_generic};
+const GemmKernel kAvx512{"gemm_6x64_f32_avx512", 6, 64, sqz_gemm_6x64_f32_avx512, Isa::kAvx512};
+const GemmKernel kAvx2{"gemm_6x16_f32_avx2", 6, 16, sqz_gemm_6x16_f32_avx2, Isa::kAvx2};
+const GemmKernel kGeneric{"gemm_6x8_f32_generic", 6, 8, sqz_gemm_6x8_f32_generic, Isa::kGeneric};
 
 bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
@@ -33,7 +33,11 @@ std::vector<const GemmKernel*> runnable_gemm_kernels() {
 }
 
 const GemmKernel& best_gemm_kernel() {
-  static const GemmKernel* best = runnable_gemm_kernels().front();
+  static const GemmKernel* best = [] {
+    for (const GemmKernel* k : runnable_gemm_kernels())
+      if (static_cast<int>(k->isa) <= static_cast<int>(machine().isa)) return k;
+    return &kGeneric;
+  }();
   return *best;
 }
 

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "sqz/runtime/machine.h"
+
 namespace sqz::rt {
 
 // Computes one MR x NR tile and stores its top-left rows x cols corner to c (row stride ldc).
@@ -20,9 +22,11 @@ struct GemmKernel {
   const char* name;  // e.g. "gemm_6x64_f32_avx512"
   int mr, nr;
   GemmTileFn tile;
+  Isa isa;
 };
 
-// The fastest kernel this CPU runs (AVX-512, AVX2+FMA, or the portable build).
+// The widest kernel of machine().isa (AVX-512, AVX2+FMA, or the portable build: the CPU's
+// widest unless SQZ_ISA lowers it).
 const GemmKernel& best_gemm_kernel();
 // Every kernel this CPU can run, fastest first (for tests and benchmarks).
 std::vector<const GemmKernel*> runnable_gemm_kernels();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cpu_clones.h"
+#include "sqz/runtime/machine.h"
 
 extern "C" void sqz_maxpool_3x3s2_avx512(const float* in, int64_t in_plane, int64_t in_w,
                                          int64_t channels, int64_t out_h, int64_t out_w, float* out,
@@ -14,13 +15,8 @@ namespace sqz::rt {
 
 namespace {
 
-bool cpu_has_avx512() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-  }();
-  return has;
-}
+// The hand-written AVX-512 pooling, when the runtime uses AVX-512 (machine().isa).
+bool cpu_has_avx512() { return machine().isa == Isa::kAvx512; }
 
 // Column maxima of n windows that lie wholly inside the row: window i starts at x0 + i * SW.
 // Window and stride are compile-time constants so that the loop vectorizes.

@@ -17,10 +17,11 @@ namespace sqz::rt {
 namespace {
 
 const SpmmKernel kAvx512{"spmm_64_f32_avx512", 64, sqz_spmm_64_f32_avx512,
-                         sqz_spmm_blocks_64_f32_avx512};
-const SpmmKernel kAvx2{"spmm_32_f32_avx2", 32, sqz_spmm_32_f32_avx2, sqz_spmm_blocks_32_f32_avx2};
+                         sqz_spmm_blocks_64_f32_avx512, Isa::kAvx512};
+const SpmmKernel kAvx2{"spmm_32_f32_avx2", 32, sqz_spmm_32_f32_avx2, sqz_spmm_blocks_32_f32_avx2,
+                       Isa::kAvx2};
 const SpmmKernel kGeneric{"spmm_16_f32_generic", 16, sqz_spmm_16_f32_generic,
-                          sqz_spmm_blocks_16_f32_generic};
+                          sqz_spmm_blocks_16_f32_generic, Isa::kGeneric};
 
 }  // namespace
 
@@ -34,7 +35,11 @@ std::vector<const SpmmKernel*> runnable_spmm_kernels() {
 }
 
 const SpmmKernel& best_spmm_kernel() {
-  static const SpmmKernel* best = runnable_spmm_kernels().front();
+  static const SpmmKernel* best = [] {
+    for (const SpmmKernel* k : runnable_spmm_kernels())
+      if (static_cast<int>(k->isa) <= static_cast<int>(machine().isa)) return k;
+    return &kGeneric;
+  }();
   return *best;
 }
 

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "sqz/runtime/machine.h"
+
 namespace sqz::rt {
 
 // Computes rows x NR outputs for one NR-wide column panel:
@@ -29,8 +31,10 @@ struct SpmmKernel {
   int nr;
   SpmmF32Fn f32;
   SpmmBlocksFn blocks;
+  Isa isa;
 };
 
+// The widest kernel of machine().isa (see best_gemm_kernel); every kernel the CPU runs.
 const SpmmKernel& best_spmm_kernel();
 std::vector<const SpmmKernel*> runnable_spmm_kernels();
 

@@ -195,7 +195,28 @@ void Net::Impl::size_scratch(const ConvOp& op) {
   shared.resize(std::max(shared.size(), static_cast<size_t>(op.shared_floats())));
 }
 
-void Net::Impl::plan_conv(size_t i) {
+std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, bool sparse) const {
+  const Layer& l = model.layers[i];
+  const ConvPlan& p = convs[i];
+  ConvWeights w;
+  w.weight = l.weight.data.data();
+  w.mask = l.mask.empty() ? nullptr : l.mask.data();
+  w.bias = l.conv.has_bias ? l.bias.data.data() : nullptr;
+  if (l.quant.active()) {
+    w.codes = l.quant.codes.data();
+    w.codebook = l.quant.codebook.data();
+    w.codebook_size = static_cast<int>(l.quant.codebook.size());
+  }
+  if (sparse) {
+    if (p.run_shape.k_per_group() > 65536) return nullptr;
+    return make_sparse_conv(p.run_shape, w, p.relu, best_spmm_kernel());
+  }
+  // Dense from codes needs a free code for the zeros: not when the codebook is full.
+  if (w.codes && w.mask && w.codebook_size >= 256) w.codes = nullptr;
+  return make_dense_conv(p.run_shape, w, p.relu, best_gemm_kernel());
+}
+
+void Net::Impl::plan_conv(size_t i, TuneCache* cache) {
   const Layer& l = model.layers[i];
   ConvPlan& p = convs[i];
   p.shape = conv_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
@@ -221,33 +242,29 @@ void Net::Impl::plan_conv(size_t i) {
       for (int64_t c = 0; c < p.shape.out_c; ++c)
         p.border[c] = p.relu ? std::max(0.0f, l.bias.data[c]) : l.bias.data[c];
   }
-  ConvWeights w;
-  w.weight = l.weight.data.data();
-  w.mask = l.mask.empty() ? nullptr : l.mask.data();
-  w.bias = l.conv.has_bias ? l.bias.data.data() : nullptr;
-  const bool quantized = l.quant.active();
-  if (quantized) {
-    w.codes = l.quant.codes.data();
-    w.codebook = l.quant.codebook.data();
-    w.codebook_size = static_cast<int>(l.quant.codebook.size());
+  if (!forced_schedule.empty()) {
+    p.schedule = forced;
   }
-  const bool fits_sparse = p.run_shape.k_per_group() <= 65536;
-  std::unique_ptr<ConvOp> sparse, dense;
-  if (fits_sparse && options.policy != KernelPolicy::kDense &&
-      (options.policy == KernelPolicy::kSparse || prof.density <= options.sparse_max_density))
-    sparse = make_sparse_conv(p.run_shape, w, p.relu, best_spmm_kernel());
-  if (!sparse) {
-    // Dense from codes needs a free code for the zeros: not when the codebook is full.
-    if (quantized && w.mask && w.codebook_size >= 256) w.codes = nullptr;
-    dense = make_dense_conv(p.run_shape, w, p.relu, best_gemm_kernel());
+  if (options.tune && forced_schedule.empty()) {
+    tune_conv(i, cache);
+  } else {
+    const bool sparse =
+        options.policy == KernelPolicy::kSparse ||
+        (options.policy == KernelPolicy::kAuto && prof.density <= options.sparse_max_density);
+    if (sparse) p.op = make_conv_op(i, true);
+    if (!p.op) p.op = make_conv_op(i, false);
+    prof.plan = "rule";
   }
-  p.op = sparse ? std::move(sparse) : std::move(dense);
   size_scratch(*p.op);
   prof.kernel = p.op->kernel_name() + (p.pad_only ? " +border" : "");
 }
 
 Status Net::Impl::plan() {
   SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(model, 1));
+  forced_schedule = options.force_schedule;
+  if (!forced_schedule.empty()) {
+    SQZ_ASSIGN_OR_RETURN(forced, parse_schedule(forced_schedule));
+  }
   const size_t n = model.layers.size();
   for (const Layer& l : model.layers)
     SQZ_RETURN_ERROR_IF(
@@ -274,12 +291,17 @@ Status Net::Impl::plan() {
   // the kernels' timed trials below run on inputs of the layers' full size.
   SQZ_RETURN_IF_ERROR(plan_memory(1));
   batch = 1;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<TuneCache> cache;
+  if (options.tune && options.policy != KernelPolicy::kReference) cache = open_tune_cache(options);
   for (size_t i = 0; i < n; ++i) {
     const Layer& l = model.layers[i];
     profiles[i].name = l.name;
     profiles[i].kernel = skip[i] ? "alias" : op_name(l.op);
-    if (l.op == OpKind::kConvolution) plan_conv(i);
+    if (l.op == OpKind::kConvolution) plan_conv(i, cache.get());
   }
+  if (cache) close_tune_cache(*cache, &stats);
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // The ops own their packed weights now: drop the dense copies (the reference path reads them).
   if (options.policy != KernelPolicy::kReference)
     for (Layer& l : model.layers) {
@@ -372,6 +394,8 @@ Status Net::forward(const float* input, int64_t batch, std::vector<float>* outpu
     std::memcpy(output->data() + b * n, m.blob_ptr(m.model.output, b), sizeof(float) * n);
   return Status::ok();
 }
+
+const PlanStats& Net::plan_stats() const { return impl_->stats; }
 
 void Net::set_conv_input_hook(ConvInputHook hook) { impl_->conv_input_hook = std::move(hook); }
 void Net::set_profiling(bool on) { impl_->profiling = on; }

@@ -6,16 +6,18 @@
 #include "../kernels/im2col.h"
 #include "../kernels/ref/conv_ref.h"
 #include "net_impl.h"
+#include "sqz/runtime/machine.h"
 
 namespace sqz::rt {
 
 namespace {
 
-// Columns per im2col block: its rows stay in L2 (~256 KB) while the kernel sweeps them.
-int64_t block_columns(const ConvShape& s) {
+// Columns per im2col block of `floats` (default: a quarter of one thread's L2, so that the
+// block's rows stay there while the kernel sweeps them, beside the weights it streams).
+int64_t block_columns(const ConvShape& s, int64_t floats) {
+  if (floats <= 0) floats = l2_per_thread(machine()) / 4 / static_cast<int64_t>(sizeof(float));
   const int64_t rows = s.groups * s.k_per_group();
-  const int64_t cols =
-      std::max<int64_t>(64, (int64_t{1} << 16) / std::max<int64_t>(rows, 1) / 64 * 64);
+  const int64_t cols = std::max<int64_t>(64, floats / std::max<int64_t>(rows, 1) / 64 * 64);
   return std::min(cols, s.out_size());
 }
 
@@ -28,10 +30,12 @@ int row_blocks_for(const ConvOp& op, int64_t items, int threads) {
   return static_cast<int>(std::clamp<int64_t>(want, 1, op.max_row_blocks()));
 }
 
-// A layer whose whole im2col (all images) is at most this many floats builds it once, shared
-// by all threads, which then split output channels as well as columns: the late layers have
-// too few columns to give every thread a block of its own.
-constexpr int64_t kSharedIm2colFloats = int64_t{1} << 20;
+// A layer whose whole im2col (all images) is at most this many floats (four times one thread's
+// L2) builds it once, shared by all threads, which then split output channels as well as
+// columns: the late layers have too few columns to give every thread a block of its own.
+int64_t shared_im2col_floats() {
+  return 4 * l2_per_thread(machine()) / static_cast<int64_t>(sizeof(float));
+}
 // With at least this many column panels per thread, threads take column blocks instead and
 // build each block's im2col themselves: B then stays in the core's own L2. A shared im2col is
 // larger than L2 (SqueezeNet's fire4 expand: 3.5 MB) and written by all threads, so half of
@@ -84,8 +88,13 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   // else a copy with aligned rows; a small im2col is built once, shared by all threads.
   const bool in_place = direct && (ld == n || op.prefers_unaligned_rows());
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
-  const bool shared_b = !in_place && (direct || (panels < kPanelsPerThread * threads &&
-                                                 images * rows * ld <= kSharedIm2colFloats));
+  const ConvSchedule& sched = p.schedule;
+  const bool rule_shared =
+      panels < kPanelsPerThread * threads && images * rows * ld <= shared_im2col_floats();
+  const bool shared_b =
+      !in_place && (direct || (sched.split == ConvSchedule::Split::kRule
+                                   ? rule_shared
+                                   : sched.split == ConvSchedule::Split::kShared));
   // im2col from padded copies of the inputs: a plain copy per row segment.
   const bool from_padded = !direct && windows_inside_padding(s);
   const std::vector<const float*> src = from_padded ? pad_inputs(s, ins) : ins;
@@ -124,7 +133,7 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   }
   // Each thread takes whole column blocks of whole images: im2col into its own buffer (kept
   // in L2), then the kernel over that block; one synchronisation per layer.
-  int64_t block = block_columns(s);
+  int64_t block = block_columns(s, sched.block_floats);
   if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
     block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
   const int64_t blocks = (n + block - 1) / block, bld = aligned_stride(block);

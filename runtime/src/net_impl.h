@@ -23,6 +23,19 @@ struct Placement {
 inline int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
 inline int64_t spatial(const Shape& s) { return s.size() == 4 ? s[2] * s[3] : 1; }
 
+// How the threads share a convolution. Every choice gives the same bits: each output column
+// is computed by the same kernel over the same K order, only where its B rows come from and
+// which thread computes it change.
+struct ConvSchedule {
+  enum class Split {
+    kRule,    // per-thread column blocks when the layer has kPanelsPerThread panels a thread
+    kShared,  // one im2col shared by all threads, which split rows and columns
+    kBlocks,  // per-thread column blocks, each thread building its block's im2col
+  };
+  Split split = Split::kRule;
+  int64_t block_floats = 0;  // kBlocks and kRule: im2col floats a block holds (0: from L2)
+};
+
 struct ConvPlan {
   ConvShape shape;      // the layer's own geometry
   ConvShape run_shape;  // what the op computes (pad-only 1x1: without the padding)
@@ -30,7 +43,23 @@ struct ConvPlan {
   bool relu = false;
   std::vector<float> border;   // pad-only: per output channel, the border value
   std::unique_ptr<ConvOp> op;  // null: reference kernels
+  ConvSchedule schedule;
 };
+
+// Tuning choices by key (machine, threads, layer), read from and written back to a file.
+class TuneCache {
+ public:
+  std::string path;
+  std::map<std::string, std::string> entries;
+  bool dirty = false;
+  std::string note;
+  double spent_seconds = 0;  // timing spent in this create()
+};
+std::unique_ptr<TuneCache> open_tune_cache(const NetOptions& options);
+// "shared" or "blocks:FLOATS" (NetOptions::force_schedule).
+Result<ConvSchedule> parse_schedule(const std::string& text);
+// Writes new entries back (atomically); fills stats' cache path and note.
+void close_tune_cache(const TuneCache& cache, PlanStats* stats);
 
 struct Net::Impl {
   Model model;
@@ -49,14 +78,24 @@ struct Net::Impl {
   std::vector<AlignedFloats> cols;     // per thread: one im2col block
   AlignedFloats shared, pad_tmp;
   AlignedFloats padded;  // a convolution's input with its padding written out (im2col_padded)
-  AlignedFloats arena;                          // every blob that owns storage, reused
+  AlignedFloats arena;   // every blob that owns storage, reused
   std::map<std::string, int64_t> arena_offset;  // such a blob -> its first float in the arena
   int64_t batch = 0;
+  PlanStats stats;
+  std::string forced_schedule;  // NetOptions::force_schedule
+  ConvSchedule forced;
 
   Status plan();
   void plan_aliases(const std::map<std::string, int>& consumers,
                     const std::map<std::string, size_t>& producer);
-  void plan_conv(size_t i);
+  void plan_conv(size_t i, TuneCache* cache);
+  // The op of layer i with the sparse (SpMM) or the dense (GEMM) kernel, or null when that
+  // kernel cannot run it.
+  std::unique_ptr<ConvOp> make_conv_op(size_t i, bool sparse) const;
+  // Times the candidate kernels and schedules of layer i on its real shape (or reads the
+  // choice from the cache) and installs the fastest.
+  void tune_conv(size_t i, TuneCache* cache);
+  double time_conv(const ConvPlan& p, const ConvOp& op, int64_t budget_ns);
   Status plan_memory(int64_t batch_size);
   void resolve(const std::string& blob, std::string* root, int64_t* offset) const;
   void resolve_placements();

@@ -29,17 +29,50 @@ enum class KernelPolicy {
 int64_t default_activation_budget();
 void set_default_activation_budget(int64_t bytes);
 
+// The defaults NetOptions takes (the CLI's --tune and --tune-cache set them once).
+struct TuningDefaults {
+  bool tune = false;
+  std::string cache;
+};
+const TuningDefaults& default_tuning();
+void set_default_tuning(const TuningDefaults& defaults);
+// $XDG_CACHE_HOME/squeeze-compress/tune-v1.txt, else ~/.cache/squeeze-compress/tune-v1.txt,
+// else "" (no cache: every tuned create() times again).
+std::string default_tune_cache_path();
+
 struct NetOptions {
   int threads = 1;
   KernelPolicy policy = KernelPolicy::kAuto;
   double sparse_max_density = 0.45;  // kAuto: where the SpMM overtakes the GEMM
   // create() and forward() fail (kLimit) when a batch's activations would need more.
   int64_t max_activation_bytes = default_activation_budget();
+  // Plan-time tuning, as FFTW's wisdom and XNNPACK's and oneDNN's do it: each convolution's
+  // candidates are timed on its real shape at this thread count, and the fastest kept. The
+  // candidates: the kernel (with kAuto, SpMM or GEMM: a different summation order, so
+  // outputs differ within float rounding) and how the threads share the layer (a shared
+  // im2col, or per-thread column blocks of three sizes: the same bits). Choices are kept in
+  // tune_cache (one line per machine, thread count and layer) and read back on the next
+  // create() instead of timing. Off: the rule above, the same on every run.
+  bool tune = default_tuning().tune;
+  std::string tune_cache = default_tuning().cache;  // "" = default_tune_cache_path()
+  // For tests and benchmarks: every convolution split one way, "shared" or "blocks:FLOATS"
+  // (per-thread column blocks of FLOATS im2col floats), instead of the rule or tuning.
+  // create() fails (kInvalidArgument) on anything else.
+  std::string force_schedule;
+};
+
+// What planning cost and found: its time, convolutions timed and read from the cache.
+struct PlanStats {
+  double seconds = 0;
+  int timed = 0, cached = 0;
+  std::string cache_path;  // "" when no cache was used
+  std::string note;        // a cache that could not be read or written, ...
 };
 
 struct LayerProfile {
   std::string name;
   std::string kernel;    // e.g. "spmm_64_f32_avx512 (codes)", "alias" for fused/view layers
+  std::string plan;      // convolutions: "rule", "tuned ..." (how it was chosen), "cache"
   double density = 1;    // convolutions: stored fraction of weights
   double flops = 0;      // dense-equivalent multiply-adds x 2, per image
   double nnz_flops = 0;  // the same over stored weights only
@@ -73,6 +106,8 @@ class Net {
   // every layer's input are gathered in one pass. An empty function removes the hook.
   using ConvInputHook = std::function<void(const std::string& layer, const float* chw)>;
   void set_conv_input_hook(ConvInputHook hook);
+
+  const PlanStats& plan_stats() const;
 
   void set_profiling(bool on);
   std::vector<LayerProfile> profile() const;

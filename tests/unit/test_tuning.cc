@@ -1,0 +1,166 @@
+// The runtime on any CPU: the machine description, every ISA path (SQZ_ISA), every way the
+// threads split a convolution, and plan-time tuning with its cache.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include "sqz/format/sqz_file.h"
+#include "sqz/runtime/machine.h"
+#include "sqz/runtime/net.h"
+#include "test_util.h"
+
+using namespace sqz;
+
+namespace {
+
+struct Planned {
+  std::vector<float> out;
+  rt::PlanStats stats;
+  std::vector<rt::LayerProfile> profile;
+};
+
+Planned run(const Model& m, const std::vector<float>& in, int64_t batch,
+            const rt::NetOptions& opts) {
+  auto net = rt::Net::create(m, opts);
+  REQUIRE(net.is_ok());
+  Planned p;
+  REQUIRE((*net)->forward(in.data(), batch, &p.out).is_ok());
+  p.stats = (*net)->plan_stats();
+  p.profile = (*net)->profile();
+  return p;
+}
+
+int convolutions(const Model& m) {
+  int n = 0;
+  for (const Layer& l : m.layers) n += l.op == OpKind::kConvolution;
+  return n;
+}
+
+// A model with 55x55 layers (enough columns for several blocks) and its reference outputs.
+struct Case {
+  Model model;
+  std::vector<float> in, want;
+  static constexpr int64_t kBatch = 2;
+  explicit Case(double density) : model(test::tiny_squeezenet(9, 57, 10, density)) {
+    std::mt19937 rng(3);
+    in = test::random_floats(rng, kBatch * 3 * 57 * 57, -50, 50);
+    rt::NetOptions ref;
+    ref.policy = rt::KernelPolicy::kReference;
+    want = run(model, in, kBatch, ref).out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the machine description names the CPU, its ISA and caches") {
+  const rt::Machine& m = rt::machine();
+  const std::string text = rt::describe_machine(m);
+  for (const char* line : {"cpu: ", "isa: ", "caches: ", "cores: "})
+    CHECK(text.find(line) != std::string::npos);
+  CHECK(m.cores >= 1);
+  CHECK(m.logical_processors >= m.cores);
+  CHECK(rt::l2_per_thread(m) >= (int64_t{256} << 10));
+  CHECK(static_cast<int>(m.isa) <= static_cast<int>(m.best_isa));
+}
+
+TEST_CASE("every thread split of a convolution gives the same bits") {
+  for (double density : {1.0, 0.33}) {
+    const Case c(density);
+    for (rt::KernelPolicy policy : {rt::KernelPolicy::kSparse, rt::KernelPolicy::kDense}) {
+      for (int threads : {1, 2, 3}) {
+        rt::NetOptions o;
+        o.policy = policy;
+        o.threads = threads;
+        const std::vector<float> rule = run(c.model, c.in, Case::kBatch, o).out;
+        CHECK(test::max_rel_diff(rule, c.want) < 1e-5);
+        for (const char* schedule : {"shared", "blocks:64", "blocks:5000", "blocks:1000000"}) {
+          INFO("density " << density << " threads " << threads << " " << schedule);
+          o.force_schedule = schedule;
+          CHECK(run(c.model, c.in, Case::kBatch, o).out == rule);
+        }
+      }
+    }
+  }
+  rt::NetOptions bad;
+  bad.force_schedule = "blocks:0";
+  CHECK(rt::Net::create(test::tiny_squeezenet(1), bad).status().code() ==
+        ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("tuning: outputs within rounding of the reference, choices read back from the cache") {
+  test::TempDir dir;
+  const Case c(0.4);
+  const int convs = convolutions(c.model);
+  for (int threads : {1, 2}) {
+    INFO("threads " << threads);
+    rt::NetOptions o;
+    o.threads = threads;
+    o.tune = true;
+    o.tune_cache = dir.file("cache-" + std::to_string(threads) + ".txt");
+    const Planned first = run(c.model, c.in, Case::kBatch, o);
+    // SpMM and GEMM sum in different orders: the tuned net is checked against the reference.
+    CHECK(test::max_rel_diff(first.out, c.want) < 1e-5);
+    CHECK(first.stats.timed + first.stats.cached == convs);
+    CHECK(first.stats.timed >= 1);
+    CHECK(first.stats.note.empty());
+    REQUIRE(std::filesystem::exists(o.tune_cache));
+    const Planned second = run(c.model, c.in, Case::kBatch, o);
+    CHECK(second.stats.timed == 0);
+    CHECK(second.stats.cached == convs);
+    CHECK(second.out == first.out);  // the same choices, the same bits
+    for (size_t i = 0; i < second.profile.size(); ++i)
+      CHECK(second.profile[i].kernel == first.profile[i].kernel);
+  }
+  // A damaged cache is not trusted: its lines are dropped and the layers timed again.
+  test::write_bytes(dir.file("cache-1.txt"), "garbage\nkey\tsparse nonsense 7\n\x01\x02\n");
+  rt::NetOptions o;
+  o.tune = true;
+  o.tune_cache = dir.file("cache-1.txt");
+  const Planned again = run(c.model, c.in, Case::kBatch, o);
+  CHECK(again.stats.timed >= 1);
+  CHECK(test::max_rel_diff(again.out, c.want) < 1e-5);
+  // A policy fixes the kernel; tuning then chooses only the split.
+  o.policy = rt::KernelPolicy::kSparse;
+  o.tune_cache = dir.file("sparse.txt");
+  for (const rt::LayerProfile& p : run(c.model, c.in, Case::kBatch, o).profile)
+    if (!p.plan.empty()) CHECK(p.kernel.rfind("spmm", 0) == 0);
+}
+
+TEST_CASE("SQZ_ISA: every ISA path the CPU runs gives the reference's outputs") {
+  test::TempDir dir;
+  const Case c(0.33);
+  std::string bytes;
+  REQUIRE(format::encode_sqz(c.model, {}, &bytes).is_ok());
+  test::write_bytes(dir.file("m.sqz"), bytes);
+  test::write_bytes(dir.file("in.f32"), std::string(reinterpret_cast<const char*>(c.in.data()),
+                                                    c.in.size() * sizeof(float)));
+  const rt::Machine& m = rt::machine();
+  for (rt::Isa isa : {rt::Isa::kGeneric, rt::Isa::kAvx2, rt::Isa::kAvx512}) {
+    const std::string name = rt::isa_name(isa);
+    INFO("SQZ_ISA=" << name);
+    ::setenv("SQZ_ISA", name.c_str(), 1);
+    const auto bench = test::run_cli({"bench", dir.file("m.sqz"), "-v", "--runs", "1"});
+    const bool runs = static_cast<int>(isa) <= static_cast<int>(m.best_isa);
+    CHECK(bench.exit_code == 0);
+    CHECK(bench.out.find(runs ? "kernels " + name + " (SQZ_ISA=" + name + ")"
+                              : "ignored: SQZ_ISA") != std::string::npos);
+    if (runs && isa != rt::Isa::kGeneric)
+      CHECK(bench.out.find("_" + name + " ") != std::string::npos);  // its kernels, by name
+    for (const char* threads : {"1", "2"}) {
+      const std::string out = dir.file("out-" + name + threads + ".f32");
+      const auto r = test::run_cli({"run", dir.file("m.sqz"), "--input-tensor", dir.file("in.f32"),
+                                    "--output-tensor", out, "--threads", threads});
+      REQUIRE(r.exit_code == 0);
+      const std::string raw = test::read_bytes(out);
+      std::vector<float> got(raw.size() / sizeof(float));
+      std::memcpy(got.data(), raw.data(), raw.size());
+      CHECK(test::max_rel_diff(got, c.want) < 1e-5);
+    }
+  }
+  ::setenv("SQZ_ISA", "bogus", 1);
+  CHECK(test::run_cli({"bench", dir.file("m.sqz"), "-v", "--runs", "1"}).out.find("ignored") !=
+        std::string::npos);
+  ::unsetenv("SQZ_ISA");
+}
