@@ -30,25 +30,42 @@ median() {
   sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
+# The machine, as the runtime describes it (libcpuinfo), and as the kernel reports it.
+"$tool" bench "$sqz" -v --runs 1 | grep -E '^(cpu|isa|caches|cores):'
+echo "lscpu: $(lscpu | sed -nE 's/^Model name: *//p') ($(nproc) CPUs)"
+
 # Batch 1: the two engines alternate for ROUNDS rounds of 30 runs each, so that a slow spell of
-# a shared machine hits both; the figure is the median of the per-round ratios.
-for t in 1 2; do
-  ratios=()
+# a shared machine hits both; the figure is the median of the per-round ratios. Three modes of
+# ours: the plan's fixed rule, --tune (the choices timed on this CPU, cached in
+# build/peer-tune.txt), and SQZ_ISA=avx2 (our AVX2 kernels; ONNX Runtime keeps its best ISA).
+latency_rows() {  # latency_rows MODE THREADS
+  local mode=$1 t=$2 ratios=() r ort ort_ms ours ours_ms ratio
+  local extra=() env=()
+  [ "$mode" = tuned ] && extra=(--tune --tune-cache build/peer-tune.txt)
+  [ "$mode" = avx2 ] && env=(SQZ_ISA=avx2)
   for r in $(seq "$rounds"); do
     ort=$(node bench/ort/ort_bench.js "$onnx" "$t" 30)
     ort_ms=$(field median "$ort")
-    ours=$("$tool" bench "$sqz" --threads "$t" --runs 30)
+    ours=$(env "${env[@]}" "$tool" bench "$sqz" --threads "$t" --runs 30 "${extra[@]}")
     ours_ms=$(echo "$ours" | awk '/^median/ {print $2}')
     ratio=$(awk -v a="$ours_ms" -v b="$ort_ms" 'BEGIN {printf "%.3f", a / b}')
     ratios+=("$ratio")
-    printf 'threads %d round %d: onnxruntime %s ms, squeeze-compress .sqz %s ms, ratio %s\n' "$t" "$r" "$ort_ms" "$ours_ms" "$ratio"
+    printf '%s threads %d round %d: onnxruntime %s ms, squeeze-compress .sqz %s ms, ratio %s\n' "$mode" "$t" "$r" "$ort_ms" "$ours_ms" "$ratio"
   done
-  if [ "$t" = 1 ]; then ort_rss_line=$ort; ours_rss_line=$ours; fi
+  if [ "$mode" = rule ] && [ "$t" = 1 ]; then ort_rss_line=$ort; ours_rss_line=$ours; fi
+  printf 'ratio (compressed / onnxruntime), %s, %d thread(s): %.2fx (median of %d rounds)\n' "$mode" "$t" \
+    "$(printf '%s\n' "${ratios[@]}" | median)" "$rounds"
+}
+rm -f build/peer-tune.txt
+for t in 1 2; do
+  # The tuning run that fills the cache (its planning time is printed; the rounds reuse it).
+  "$tool" bench "$sqz" --threads "$t" --runs 1 -v --tune --tune-cache build/peer-tune.txt | grep '^plan:' | sed "s/^/threads $t tuning /"
+  for mode in rule tuned; do latency_rows "$mode" "$t"; done
   dense=$("$tool" bench "$onnx" --threads "$t" --runs 30 --kernels dense | awk '/^median/ {print $2}')
   printf 'squeeze-compress threads %d: dense ONNX median %s ms (for reference)\n' "$t" "$dense"
-  printf 'ratio (compressed / onnxruntime), %d thread(s): %.2fx (median of %d rounds)\n' "$t" \
-    "$(printf '%s\n' "${ratios[@]}" | median)" "$rounds"
 done
+latency_rows avx2 1
+"$tool" bench "$sqz" --runs 1 -v --tune --tune-cache build/peer-tune.txt | grep '^plan:' | sed 's/^/second tuned run /'
 
 # Batch B: one pass over B images in each engine; images per second, ours over ONNX Runtime's.
 # Debian's python3 (python3-onnx), before any other python3 on the PATH.

@@ -9,7 +9,7 @@
 
 extern "C" {
 SQZ_DECLARE_SPMM(64, avx512)
-SQZ_DECLARE_SPMM(32, avx2)
+SQZ_DECLARE_SPMM(64, avx2)
 SQZ_DECLARE_SPMM(16, generic)
 }
 
@@ -18,7 +18,7 @@ namespace {
 
 const SpmmKernel kAvx512{"spmm_64_f32_avx512", 64, sqz_spmm_64_f32_avx512,
                          sqz_spmm_blocks_64_f32_avx512, Isa::kAvx512};
-const SpmmKernel kAvx2{"spmm_32_f32_avx2", 32, sqz_spmm_32_f32_avx2, sqz_spmm_blocks_32_f32_avx2,
+const SpmmKernel kAvx2{"spmm_64_f32_avx2", 64, sqz_spmm_64_f32_avx2, sqz_spmm_blocks_64_f32_avx2,
                        Isa::kAvx2};
 const SpmmKernel kGeneric{"spmm_16_f32_generic", 16, sqz_spmm_16_f32_generic,
                           sqz_spmm_blocks_16_f32_generic, Isa::kGeneric};

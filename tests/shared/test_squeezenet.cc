@@ -9,6 +9,7 @@
 #include "sqz/pipeline/classify.h"
 #include "sqz/pipeline/labels.h"
 #include "sqz/format/importers.h"
+#include "sqz/runtime/machine.h"
 #include "sqz/runtime/net.h"
 #include "test_util.h"
 
@@ -108,6 +109,27 @@ TEST_CASE("the runtime reproduces the golden logits") {
   REQUIRE(naive.is_ok());
   REQUIRE((*naive)->forward(inputs.data(), 1, &out).is_ok());
   check_rows(out, 0, 1);
+  // Every ISA path this CPU runs (SQZ_ISA, read by each process), each kernel policy and
+  // tuned, at 1 and 2 threads, through the command line.
+  test::TempDir dir;
+  const std::string onnx =
+      test::shared_dir() + "/models/squeezenet_v1.0_deep_compression/squeezenet_v1.0_dc.onnx";
+  const std::string in = test::shared_dir() + "/reference/golden_inputs.f32";
+  for (rt::Isa isa : {rt::Isa::kGeneric, rt::Isa::kAvx2, rt::Isa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(rt::machine().best_isa)) continue;
+    ::setenv("SQZ_ISA", rt::isa_name(isa), 1);
+    for (const char* threads : {"1", "2"})
+      for (const char* mode : {"", "--tune"}) {
+        INFO("SQZ_ISA=" << rt::isa_name(isa) << " threads " << threads << " " << mode);
+        std::vector<std::string> args{"run", onnx, "--input-tensor", in, "--output-tensor",
+                                      dir.file("out.f32"), "--threads", threads, "--force",
+                                      "--tune-cache", dir.file("tune.txt")};
+        if (*mode) args.push_back(mode);
+        REQUIRE(test::run_cli(args).exit_code == 0);
+        check_rows(read_f32(dir.file("out.f32")), 0, 8);
+      }
+  }
+  ::unsetenv("SQZ_ISA");
 }
 
 TEST_CASE("accuracy from the JPEGs matches the reference implementation") {

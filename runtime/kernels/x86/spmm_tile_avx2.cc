@@ -1,5 +1,6 @@
 // Compiled with this ISA's flags only (see CMakeLists.txt).
 #define SQZ_VEC_FLOATS 8
-#define SQZ_SPMM_F32_FN sqz_spmm_32_f32_avx2
-#define SQZ_SPMM_BLOCKS_FN sqz_spmm_blocks_32_f32_avx2
+#define SQZ_SPMM_VECS 8
+#define SQZ_SPMM_F32_FN sqz_spmm_64_f32_avx2
+#define SQZ_SPMM_BLOCKS_FN sqz_spmm_blocks_64_f32_avx2
 #include "spmm_tile.inc"
