@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "sqz/runtime/machine.h"
 #include "../runtime/kernels/aligned.h"
 #include "../runtime/kernels/conv_op.h"
 #include "../runtime/kernels/im2col.h"
@@ -109,6 +110,7 @@ void run(const Layer& l, bool whole_kernels) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::fputs(sqz::rt::describe_machine(sqz::rt::machine()).c_str(), stdout);
   std::vector<Layer> layers;
   const bool whole_kernels = argc > 1 && std::string(argv[1]) == "--whole-kernels";
   if (whole_kernels) --argc, ++argv;
