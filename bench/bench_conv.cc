@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "sqz/runtime/machine.h"
 #include "../runtime/kernels/aligned.h"
 #include "../runtime/kernels/conv_op.h"
 #include "../runtime/kernels/im2col.h"
+#include "sqz/runtime/machine.h"
 
 using namespace sqz::rt;
 

@@ -216,6 +216,14 @@ std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, bool sparse) const {
   return make_dense_conv(p.run_shape, w, p.relu, best_gemm_kernel());
 }
 
+std::unique_ptr<ConvOp> Net::Impl::make_rule_op(size_t i) const {
+  const bool sparse =
+      options.policy == KernelPolicy::kSparse ||
+      (options.policy == KernelPolicy::kAuto && profiles[i].density <= options.sparse_max_density);
+  std::unique_ptr<ConvOp> op = sparse ? make_conv_op(i, true) : nullptr;
+  return op ? std::move(op) : make_conv_op(i, false);
+}
+
 void Net::Impl::plan_conv(size_t i, TuneCache* cache) {
   const Layer& l = model.layers[i];
   ConvPlan& p = convs[i];

@@ -95,6 +95,10 @@ struct Net::Impl {
   // Times the candidate kernels and schedules of layer i on its real shape (or reads the
   // choice from the cache) and installs the fastest.
   void tune_conv(size_t i, TuneCache* cache);
+  // Times every candidate of layer i and installs the fastest (its kernel in *sparse).
+  void time_candidates(size_t i, bool* sparse, double* best_seconds, int* candidates);
+  // The op the rule picks: the SpMM at or below sparse_max_density (or by the policy).
+  std::unique_ptr<ConvOp> make_rule_op(size_t i) const;
   double time_conv(const ConvPlan& p, const ConvOp& op, int64_t budget_ns);
   Status plan_memory(int64_t batch_size);
   void resolve(const std::string& blob, std::string* root, int64_t* offset) const;

@@ -92,11 +92,9 @@ Result<ConvSchedule> parse_schedule(const std::string& text) {
   return ConvSchedule{ConvSchedule::Split::kBlocks, floats};
 }
 
-const TuningDefaults& default_tuning() {
+TuningDefaults default_tuning() {
   std::lock_guard<std::mutex> lock(g_defaults_mu);
-  static thread_local TuningDefaults copy;
-  copy = g_defaults;
-  return copy;
+  return g_defaults;
 }
 
 void set_default_tuning(const TuningDefaults& defaults) {
@@ -187,15 +185,28 @@ void Net::Impl::tune_conv(size_t i, TuneCache* cache) {
   }
   // Past the time budget the layer takes the rule, untimed.
   if (cache->spent_seconds > kTuneBudgetSeconds) {
-    const bool rule_sparse =
-        options.policy == KernelPolicy::kSparse ||
-        (options.policy == KernelPolicy::kAuto && prof.density <= options.sparse_max_density);
-    if (rule_sparse) p.op = make_conv_op(i, true);
-    if (!p.op) p.op = make_conv_op(i, false);
+    p.op = make_rule_op(i);
     p.schedule = {};
     prof.plan = "rule (tuning time spent)";
     return;
   }
+  const auto t0 = std::chrono::steady_clock::now();
+  double best = 0;
+  int candidates = 0;
+  time_candidates(i, &sparse, &best, &candidates);
+  cache->spent_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  char line[96];
+  std::snprintf(line, sizeof line, "tuned %s %.3f ms (%d candidates)",
+                choice_text(sparse, p.schedule).c_str(), best * 1e3, candidates);
+  prof.plan = line;
+  cache->entries[key] = choice_text(sparse, p.schedule);
+  cache->dirty = true;
+  ++stats.timed;
+}
+
+void Net::Impl::time_candidates(size_t i, bool* sparse, double* best_seconds, int* candidates) {
+  ConvPlan& p = convs[i];
   // Kernels: the policy's, or both under kAuto; schedules: shared, or blocks of 1/8, 1/4 and
   // 1/2 of one thread's L2 (a 1x1 layer read in place ignores them).
   std::vector<std::pair<bool, std::unique_ptr<ConvOp>>> ops;
@@ -206,8 +217,6 @@ void Net::Impl::tune_conv(size_t i, TuneCache* cache) {
   for (int64_t d : {8, 4, 2}) schedules.push_back({ConvSchedule::Split::kBlocks, l2 / d});
   double best = 1e30;
   size_t best_op = 0;
-  int candidates = 0;
-  const auto t0 = std::chrono::steady_clock::now();
   for (size_t k = 0; k < ops.size(); ++k) {
     if (!ops[k].second) continue;
     size_scratch(*ops[k].second);
@@ -216,25 +225,17 @@ void Net::Impl::tune_conv(size_t i, TuneCache* cache) {
       trial.run_shape = p.run_shape;
       trial.schedule = sched;
       const double t = time_conv(trial, *ops[k].second, kCandidateNs);
-      ++candidates;
+      ++*candidates;
       if (t < best) best = t, best_op = k, p.schedule = sched;
     }
   }
-  cache->spent_seconds +=
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  sparse = ops[best_op].first;
+  *best_seconds = best;
+  *sparse = ops[best_op].first;
   p.op = std::move(ops[best_op].second);
   if (!p.op) {  // only the SpMM was allowed and it cannot run this layer
     p.op = make_conv_op(i, false);
-    sparse = false;
+    *sparse = false;
   }
-  char line[96];
-  std::snprintf(line, sizeof line, "tuned %s %.3f ms (%d candidates)",
-                choice_text(sparse, p.schedule).c_str(), best * 1e3, candidates);
-  prof.plan = line;
-  cache->entries[key] = choice_text(sparse, p.schedule);
-  cache->dirty = true;
-  ++stats.timed;
 }
 
 }  // namespace sqz::rt

@@ -34,7 +34,7 @@ struct TuningDefaults {
   bool tune = false;
   std::string cache;
 };
-const TuningDefaults& default_tuning();
+TuningDefaults default_tuning();
 void set_default_tuning(const TuningDefaults& defaults);
 // $XDG_CACHE_HOME/squeeze-compress/tune-v1.txt, else ~/.cache/squeeze-compress/tune-v1.txt,
 // else "" (no cache: every tuned create() times again).
