@@ -52,6 +52,7 @@ class TuneCache {
   std::string path;
   std::map<std::string, std::string> entries;
   bool dirty = false;
+  bool read_only = false;  // the file exists but is not ours, or could not be read
   std::string note;
   double spent_seconds = 0;  // timing spent in this create()
 };

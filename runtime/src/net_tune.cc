@@ -119,6 +119,14 @@ std::unique_ptr<TuneCache> open_tune_cache(const NetOptions& options) {
   auto text = read_file(cache->path, kMaxCacheBytes);
   if (!text.is_ok()) {
     cache->note = "tuning cache not read: " + text.status().message();
+    cache->read_only = true;
+    return cache;
+  }
+  // A file that is not one of ours is read from and never overwritten (it may be anything
+  // the user pointed --tune-cache at by mistake).
+  if (!text->empty() && text->rfind(kCacheHeader, 0) != 0) {
+    cache->note = cache->path + " is not a tuning cache (no header line); left as it is";
+    cache->read_only = true;
     return cache;
   }
   // Lines that do not parse are dropped (and rewritten when something new is tuned).
@@ -137,7 +145,7 @@ std::unique_ptr<TuneCache> open_tune_cache(const NetOptions& options) {
 void close_tune_cache(const TuneCache& cache, PlanStats* stats) {
   stats->cache_path = cache.path;
   stats->note = cache.note;
-  if (!cache.dirty || cache.path.empty()) return;
+  if (!cache.dirty || cache.path.empty() || cache.read_only) return;
   std::string text = kCacheHeader;
   for (const auto& [key, choice] : cache.entries) text += key + "\t" + choice + "\n";
   std::error_code ec;

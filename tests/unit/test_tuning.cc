@@ -114,13 +114,24 @@ TEST_CASE("tuning: outputs within rounding of the reference, choices read back f
       CHECK(second.profile[i].kernel == first.profile[i].kernel);
   }
   // A damaged cache is not trusted: its lines are dropped and the layers timed again.
-  test::write_bytes(dir.file("cache-1.txt"), "garbage\nkey\tsparse nonsense 7\n\x01\x02\n");
+  const std::string good = test::read_bytes(dir.file("cache-1.txt"));
+  const std::string header = good.substr(0, good.find('\n') + 1);
+  test::write_bytes(dir.file("cache-1.txt"),
+                    header + "garbage\nkey\tsparse nonsense 7\n\x01\x02\n");
   rt::NetOptions o;
   o.tune = true;
   o.tune_cache = dir.file("cache-1.txt");
   const Planned again = run(c.model, c.in, Case::kBatch, o);
   CHECK(again.stats.timed >= 1);
   CHECK(test::max_rel_diff(again.out, c.want) < 1e-5);
+  CHECK(test::read_bytes(dir.file("cache-1.txt")).find("garbage") == std::string::npos);
+  // A file that is not a cache is read, never overwritten.
+  test::write_bytes(dir.file("notes.txt"), "my notes\n");
+  o.tune_cache = dir.file("notes.txt");
+  const Planned foreign = run(c.model, c.in, Case::kBatch, o);
+  CHECK(foreign.stats.timed >= 1);
+  CHECK(foreign.stats.note.find("not a tuning cache") != std::string::npos);
+  CHECK(test::read_bytes(dir.file("notes.txt")) == "my notes\n");
   // A policy fixes the kernel; tuning then chooses only the split.
   o.policy = rt::KernelPolicy::kSparse;
   o.tune_cache = dir.file("sparse.txt");
