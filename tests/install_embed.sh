@@ -27,3 +27,14 @@ theirs=$("$cli" run "$work/m.sqz" "$work/fix/images/n001_10.png" --top 5 | awk '
 echo "embedded: $mine"
 echo "CLI:      $theirs"
 [ -n "$mine" ] && [ "$mine" = "$theirs" ]
+# A .sqz that records torchvision's preprocessing: the embedded program follows the record
+# (classes and scores as `run` prints them), which Caffe's would not give.
+"$cli" encode "$work/fix/m.onnx" --preprocess torchvision -o "$work/tv.sqz" -q > /dev/null
+image="$work/fix/images/n002_11.png"
+mine=$("$work/embed/classify_sqz" "$work/tv.sqz" "$image" | awk '{print $1, $2}' | tr '\n' ' ')
+theirs=$("$cli" run "$work/tv.sqz" "$image" --top 5 | awk 'NR > 1 {print $1, $2}' | tr '\n' ' ')
+caffe=$("$cli" run "$work/tv.sqz" "$image" --top 5 --preprocess caffe --force | awk 'NR > 1 {print $1, $2}' | tr '\n' ' ')
+echo "torchvision-recorded, embedded: $mine"
+echo "torchvision-recorded, CLI:      $theirs"
+echo "the same file read as Caffe's:  $caffe"
+[ -n "$mine" ] && [ "$mine" = "$theirs" ] && [ "$mine" != "$caffe" ]

@@ -1,6 +1,7 @@
-// Loads a .sqz, preprocesses an image the Caffe way (resize to 256, centre crop to the
-// network's input, BGR minus the ImageNet means) and prints the top 5 classes with their
-// scores (and names, given a class list of '<id> <name>' lines).
+// Loads a .sqz, preprocesses an image as the file records (sqz/image/record.h; Caffe's way,
+// resize to 256, centre crop, BGR minus the ImageNet means, when it records nothing) and
+// prints the top 5 classes with their scores (and names, given a class list of '<id> <name>'
+// lines).
 // usage: classify_sqz MODEL.sqz IMAGE [CLASSES.txt]
 #include <algorithm>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "sqz/core/version.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/image/image.h"
+#include "sqz/image/record.h"
 #include "sqz/runtime/net.h"
 
 namespace {
@@ -42,11 +44,17 @@ int main(int argc, char** argv) {
   auto net = sqz::rt::Net::create(file->model, {/*threads=*/1});
   if (!net.is_ok()) return fail(net.status());
   const sqz::Shape chw = (*net)->input_chw();
-  if (chw[0] != 3) return fail({sqz::ErrorCode::kUnsupported, "the network's input is not RGB"});
+  auto recorded = sqz::image::recorded_preprocess(file->metadata);
+  if (!recorded.is_ok()) return fail(recorded.status());
+  auto pre = recorded->empty() ? sqz::Result<sqz::image::Preprocess>(sqz::image::caffe_preprocess(
+                                     static_cast<int>(chw[1]), static_cast<int>(chw[2])))
+                               : sqz::image::parse_preprocess(*recorded);
+  if (!pre.is_ok()) return fail(pre.status());
+  if (pre->channels != chw[0] || pre->crop_h != chw[1] || pre->crop_w != chw[2])
+    return fail({sqz::ErrorCode::kCorrupt, "the recorded preprocessing does not fit the input"});
   auto image = sqz::image::decode_image_file(argv[2]);
   if (!image.is_ok()) return fail(image.status());
-  const auto pre = sqz::image::caffe_preprocess(static_cast<int>(chw[1]), static_cast<int>(chw[2]));
-  auto input = sqz::image::preprocess(*image, pre);
+  auto input = sqz::image::preprocess(*image, *pre);
   if (!input.is_ok()) return fail(input.status());
   std::vector<float> scores;
   if (auto s = (*net)->forward(input->data(), 1, &scores); !s.is_ok()) return fail(s);

@@ -12,6 +12,7 @@
 #include "sqz/core/status.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/image/image.h"
+#include "sqz/image/record.h"
 
 namespace sqz::pipeline {
 
@@ -37,32 +38,18 @@ Result<image::Preprocess> preprocess_for(const Shape& chw, const PreprocessSpec&
 Result<PreprocessPreset> parse_preset(const std::string& text);
 Result<image::ResizeMode> parse_resize_mode(const std::string& text);
 
-// One line, e.g. "resize=square:256 crop=227x227 channels=bgr divisor=1 mean=104,117,123
-// std=1,1,1" (grey: channels=grey, one mean and std); parse_preprocess reads it back exactly
-// (floats printed with 9 significant digits). The grammar is strict: each of the six keys
-// exactly once, no other key, values within the limits below (format/SPEC.md, "preprocess").
-// Errors (kParse) name the field.
-std::string describe_preprocess(const image::Preprocess& p);
-Result<image::Preprocess> parse_preprocess(const std::string& text);
-
-// Metadata key of the description in a .sqz.
-inline constexpr const char* kPreprocessKey = "preprocess";
-
-// Limits of a description, whether given as options or read from a file (a record is checked
-// like options: one a reader refuses is never written). The resize of a square or
-// shorter-side mode lies between the crop and max_resize(): a larger one only costs memory
-// (a 16384 resize decodes to 800 MB per image). Divisor, std and |mean| bounds keep every
-// input finite ((255 / divisor - mean) / std < 1e13).
-inline constexpr float kMinDivisor = 1e-3f, kMinStd = 1e-6f, kMaxScale = 1e6f;
-inline constexpr int kMaxResizeFloor = 1024;
-inline constexpr size_t kMaxPreprocessText = 1024;
-// The largest resize for a crop: 4 x its longer side, at least kMaxResizeFloor, at most
-// image::kMaxSide.
-int max_resize(int crop_h, int crop_w);
-
-// The description a .sqz records ("" when none). kCorrupt when it records more than one (or
-// an empty one): which the model was trained with would be a guess.
-Result<std::string> recorded_preprocess(const format::Metadata& metadata);
+// The record's text form, its limits and its parser live with the image library (so that a
+// program that only runs .sqz files can follow them): sqz/image/record.h.
+using image::describe_preprocess;
+using image::kMaxPreprocessText;
+using image::kMaxResizeFloor;
+using image::kMaxScale;
+using image::kMinDivisor;
+using image::kMinStd;
+using image::kPreprocessKey;
+using image::max_resize;
+using image::parse_preprocess;
+using image::recorded_preprocess;
 
 // Where a model's preprocessing came from.
 enum class PreprocessSource {
