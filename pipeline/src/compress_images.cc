@@ -18,6 +18,7 @@ Result<ImageLists> image_lists(const CompressOptions& s) {
     if (s.holdout_dir.empty()) {
       lists.holdout.classes = all.classes;
       lists.holdout.class_source = all.class_source;
+      lists.holdout.classes_from_folders = all.classes_from_folders;
       lists.holdout.classes_guessed = all.classes_guessed;
     }
     for (size_t i = 0; i < all.size(); ++i) {

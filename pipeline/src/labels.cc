@@ -142,6 +142,7 @@ Status label_folder_files(const DatasetSpec& s, const Labels* list, bool require
         static_cast<int64_t>(out->classes.size()) > kMaxClasses, ErrorCode::kLimit,
         s.dir + ": more than the limit of " + std::to_string(kMaxClasses) + " class folders");
     if (!out->classes.empty()) out->class_source = "the class folders of " + s.dir;
+    out->classes_from_folders = !out->classes.empty();
     for (size_t i = 0; i < out->classes.size(); ++i)
       folder_class[out->classes[i]] = static_cast<int>(i);
   }
@@ -288,7 +289,7 @@ Status check_labels_fit(const LabelledFiles& f, int64_t classes, const std::stri
       !f.class_source.empty() && listed != classes, ErrorCode::kInvalidArgument,
       f.class_source + ": " + std::to_string(listed) + " classes, but " + model + " has " +
           std::to_string(classes) + " outputs" +
-          (f.class_source.rfind("the class list", 0) == 0
+          (!f.classes_from_folders
                ? ""
                : ": give the model's class list (--labels) to map the folders to its outputs"));
   for (size_t i = 0; i < f.size(); ++i)
@@ -309,6 +310,7 @@ Status fit_labels(LabelledFiles* f, int64_t classes, const std::string& model, s
   std::fill(f->labels.begin(), f->labels.end(), -1);
   f->classes.clear();
   f->class_source.clear();
+  f->classes_from_folders = false;
   return Status::ok();
 }
 

@@ -51,10 +51,11 @@ Result<std::vector<std::string>> list_images_recursive(const std::string& dir,
 struct LabelledFiles {
   std::vector<std::string> files;
   std::vector<int> labels;
-  std::vector<std::string> classes;  // class index -> name (a class list's ids, or folder names)
-  std::string class_source;          // where `classes` came from, for messages ("" = nowhere)
-  UnusableFiles unusable;            // image names below the folder that are not files
-  bool classes_guessed = false;      // DatasetSpec::class_list_guessed
+  std::vector<std::string> classes;   // class index -> name (a class list's ids, or folder names)
+  std::string class_source;           // where `classes` came from, for messages ("" = nowhere)
+  bool classes_from_folders = false;  // `classes` are sorted folder names (no class list)
+  UnusableFiles unusable;             // image names below the folder that are not files
+  bool classes_guessed = false;       // DatasetSpec::class_list_guessed
   size_t size() const { return files.size(); }
 };
 
