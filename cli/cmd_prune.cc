@@ -117,7 +117,8 @@ int cmd_prune(int argc, char** argv) {
   if (!metadata.is_ok()) return preprocess_error("prune", metadata.status());
   const double before = prune::total_density(*model);
   std::unique_ptr<CommandRetrainHook> hook;
-  if (!retrain_cmd.empty()) hook = std::make_unique<CommandRetrainHook>(retrain_cmd, flags.verbose);
+  if (!retrain_cmd.empty())
+    hook = std::make_unique<CommandRetrainHook>(retrain_cmd, flags.verbose, *metadata);
   auto reports = prune::prune_iteratively(*model, o, hook.get());
   if (!reports.is_ok()) return fail(reports.status());
   if (Status s = write_model_file(*model, out, force, *metadata); !s.is_ok()) return fail(s);

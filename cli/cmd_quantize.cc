@@ -5,6 +5,7 @@
 #include "common.h"
 #include "model_options.h"
 #include "output.h"
+#include "sqz/pipeline/retrain_command.h"
 #include "sqz/quantize/quantize.h"
 
 namespace sqz::cli {
@@ -46,7 +47,7 @@ void print_metrics(const std::vector<quant::LayerMetrics>& metrics, bool json) {
 
 int cmd_quantize(int argc, char** argv) {
   GlobalFlags flags;
-  std::string model_path, prototxt, out, init = "linear", method = "kmeans";
+  std::string model_path, prototxt, out, init = "linear", method = "kmeans", retrain_cmd;
   std::vector<std::string> layer_bits;
   quant::QuantizeOptions o;
   bool force = false;
@@ -67,7 +68,10 @@ int cmd_quantize(int argc, char** argv) {
       "uniform: target bits per weight (default 0.75 x bits)")(
       "seed", ranged(&o.seed, 0, kMaxSeed, "seed")->default_value(1),
       "seed for random and kmeans++ inits")("output,o", po::value(&out)->required(), "output .sqz")(
-      "force,f", po::bool_switch(&force), "overwrite an existing output");
+      "force,f", po::bool_switch(&force), "overwrite an existing output")(
+      "retrain-cmd", po::value(&retrain_cmd),
+      "after weight sharing, train the centroids with this command (codes fixed; {in} {masks} "
+      "{codes} {out}, e.g. python3 -m squeeze_compress.torch_retrain --centroids ...)");
   std::string input_shape;
   add_input_shape_option(options, &input_shape);
   add_preprocess_options(options, &pre_flags);
@@ -106,6 +110,11 @@ int cmd_quantize(int argc, char** argv) {
   if (!metadata.is_ok()) return preprocess_error("quantize", metadata.status());
   auto metrics = quant::quantize_model(*model, o);
   if (!metrics.is_ok()) return fail(metrics.status().with_context(model_path));
+  if (!retrain_cmd.empty())
+    if (Status s = pipeline::retrain_centroids_by_command(*model, retrain_cmd, flags.verbose,
+                                                          *metadata);
+        !s.is_ok())
+      return fail(s);
   auto file = write_sqz_file(*model, out, *metadata, force);
   if (!file.is_ok()) return fail(file.status());
   print_metrics(*metrics, flags.json);

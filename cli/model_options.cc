@@ -136,28 +136,10 @@ Result<format::Metadata> output_metadata(const std::string& model_path, const Mo
                                          const format::Metadata& input_metadata,
                                          const PreprocessFlags& flags, const std::string& pipeline,
                                          std::string* notice) {
-  format::Metadata md = standard_metadata(model_path, pipeline);
-  notice->clear();
   SQZ_ASSIGN_OR_RETURN(auto spec, preprocess_spec(flags));
-  auto recorded = pipeline::recorded_preprocess(input_metadata);
-  if (!recorded.is_ok()) return recorded.status().with_context(model_path);
-  const Shape& in = model.input_shape;
-  const Shape chw = in.size() == 4 ? Shape{in[1], in[2], in[3]} : in;
-  auto r = pipeline::resolve_preprocess(chw, spec, *recorded,
-                                        pipeline::is_caffe_model_path(model_path), flags.re_record);
-  if (!r.is_ok()) {
-    // A network whose input is not an image (or too large for the default) records nothing,
-    // unless options were given or the input records something (a record this tool cannot
-    // read is never dropped silently).
-    if (spec || !recorded->empty()) return re_record_hint(r.status()).with_context(model_path);
-    return md;
-  }
-  const std::string described = pipeline::describe_preprocess(r->pre);
-  if (!recorded->empty() && described != *recorded)
-    *notice = model_path + " recorded the preprocessing '" + *recorded + "'; the output records '" +
-              described + "' instead";
-  if (r->source != pipeline::PreprocessSource::kAssumed)
-    md.push_back({pipeline::kPreprocessKey, described});
+  auto md = pipeline::stage_output_metadata(model_path, model, input_metadata, spec,
+                                            flags.re_record, pipeline, notice);
+  if (!md.is_ok()) return re_record_hint(md.status());
   return md;
 }
 

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "sqz/core/file_io.h"
 #include "sqz/format/exporters.h"
+#include "sqz/pipeline/model_io.h"
 
 namespace sqz::cli {
 namespace {
@@ -39,39 +40,18 @@ Result<format::SqzFile> write_sqz_file(const Model& model, const std::string& ou
   format::SqzEncodeOptions o;
   o.metadata = metadata;
   o.compare_with_zstd = compare_with_zstd;
-  std::string bytes;
-  SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::encode_sqz(model, o, &bytes));
-  SQZ_RETURN_IF_ERROR(write_file_atomic(out, bytes, force));
+  format::SqzFile f;
+  SQZ_RETURN_IF_ERROR(pipeline::write_model(model, out, o, force, &f));
   return f;
 }
 
 Status write_model_file(const Model& model, const std::string& out, bool force,
                         const format::Metadata& metadata) {
-  const std::string ext = file_extension(out);
-  if (ext == ".sqz") return write_sqz_file(model, out, metadata, force).status();
-  if (ext == ".onnx") {
-    auto bytes = format::export_onnx(model, metadata);
-    if (!bytes.is_ok()) return bytes.status().with_context(out);
-    return write_file_atomic(out, *bytes, force);
-  }
-  if (ext == ".caffemodel") {
-    const std::string proto_path = replace_extension(out, ".prototxt");
-    SQZ_RETURN_IF_ERROR(check_output_path(proto_path, force));
-    auto weights = format::export_caffemodel(model);
-    if (!weights.is_ok()) return weights.status().with_context(out);
-    auto proto = format::export_caffe_prototxt(model);
-    if (!proto.is_ok()) return proto.status().with_context(proto_path);
-    SQZ_RETURN_IF_ERROR(write_file_atomic(out, *weights, force));
-    // Both files or neither: a network definition that cannot be written takes its weights.
-    if (Status s = write_file_atomic(proto_path, *proto, force); !s.is_ok()) {
-      std::error_code ec;
-      std::filesystem::remove(out, ec);
-      return s;
-    }
-    return Status::ok();
-  }
-  return Status(ErrorCode::kInvalidArgument,
-                out + ": unknown output format '" + ext + "' (use .sqz, .onnx or .caffemodel)");
+  if (file_extension(out) == ".caffemodel")
+    SQZ_RETURN_IF_ERROR(check_output_path(replace_extension(out, ".prototxt"), force));
+  format::SqzEncodeOptions o;
+  o.metadata = metadata;
+  return pipeline::write_model(model, out, o, force);
 }
 
 Status write_files_together(const std::vector<std::pair<std::string, std::string>>& files,

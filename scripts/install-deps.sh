@@ -16,11 +16,13 @@ PACKAGES=(
   zlib1g-dev                     # gzip-compressed IDX files
   libcpuinfo-dev                 # the machine description the runtime plans for
   dataset-fashion-mnist          # the embedded default's training data
+  python3-dev pybind11-dev python3-numpy python3-tqdm  # the Python module: headers, bindings, arrays, bars
 )
 TEST_PACKAGES=(
   chromium fonts-dejavu-core     # tests: the HTML report renders in headless Chromium
-  python3-onnx python3-numpy     # tests: SqueezeNet variants built with the official onnx helpers
+  python3-onnx                   # tests: SqueezeNet variants built with the official onnx helpers
   python3-pil                    # tests: torchvision's preprocessing re-done with PIL
+  python3-pytest python3-torch   # tests: the Python module, its PyTorch retraining (gloo DDP)
 )
 if [ "${1:-}" = "--tests" ]; then
   PACKAGES+=("${TEST_PACKAGES[@]}")

@@ -1,0 +1,34 @@
+// Library errors as Python exceptions: squeeze_compress.Error (defined in __init__.py and
+// handed to the module once) with the message and the library's error code name.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "sqz/core/status.h"
+
+namespace sqz::python {
+
+namespace py = pybind11;
+
+// Called by __init__.py with its Error class (message, code).
+void set_error_class(py::object cls);
+
+// Raises Error(status.message(), code name). REQUIRES: the GIL is held.
+[[noreturn]] void raise_status(const Status& status);
+
+// An invalid argument, naming the keyword.
+[[noreturn]] void raise_invalid(const std::string& message);
+
+template <typename T>
+T value_or_raise(Result<T>&& r) {
+  if (!r.is_ok()) raise_status(r.status());
+  return std::move(r).value();
+}
+
+inline void check(const Status& s) {
+  if (!s.is_ok()) raise_status(s);
+}
+
+}  // namespace sqz::python

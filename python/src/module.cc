@@ -1,0 +1,66 @@
+// squeeze_compress._core: the compiled half of the squeeze_compress package (its __init__.py
+// adds the image conversions, the Error class and the progress helpers).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "errors.h"
+#include "model.h"
+#include "sqz/core/version.h"
+#include "stages.h"
+
+namespace py = pybind11;
+using sqz::python::PyModel;
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "squeeze-compress: Deep Compression for SqueezeNet (compiled core)";
+  m.attr("__version__") = sqz::kProducer;
+  m.def("_set_error_class", &sqz::python::set_error_class);
+
+  py::class_<PyModel>(m, "Model", "A model file opened for inference (see squeeze_compress.open).")
+      .def(py::init<const std::string&, const std::string&, int, const std::vector<int64_t>&,
+                    const std::string&, bool>(),
+           py::arg("path"), py::arg("prototxt") = "", py::arg("threads") = 1,
+           py::arg("input_shape") = std::vector<int64_t>{}, py::arg("preprocess") = "",
+           py::arg("force") = false)
+      .def("run", &PyModel::run, py::arg("inputs"), py::arg("threads") = 0,
+           "Runs float32 inputs of shape (N, C, H, W) (or (C, H, W)), already preprocessed; "
+           "returns the outputs, shape (N, classes) (or (classes,)). threads: 0 keeps the "
+           "model's.")
+      .def("_classify_file", &PyModel::classify_file, py::arg("path"), py::arg("threads") = 0)
+      .def("_classify_pixels", &PyModel::classify_pixels, py::arg("pixels"),
+           py::arg("threads") = 0)
+      .def_property_readonly("path", &PyModel::path)
+      .def_property_readonly("input_shape", &PyModel::input_shape, "(C, H, W)")
+      .def_property_readonly("num_classes", &PyModel::num_classes)
+      .def_property_readonly("preprocess", &PyModel::preprocess,
+                             "The preprocessing classify() applies, in the .sqz record's text "
+                             "form; None when the input is not an image.")
+      .def_property_readonly("preprocess_source", &PyModel::preprocess_source,
+                             "given, recorded, caffe model or assumed")
+      .def_property_readonly("notice", &PyModel::notice)
+      .def_property_readonly("metadata", &PyModel::metadata);
+
+  py::class_<sqz::python::PyPreprocessor>(
+      m, "Preprocessor",
+      "Images to network inputs, exactly as the runtime prepares them: a .sqz preprocess "
+      "record, a preset ('caffe', 'torchvision') or '' (Caffe's), for an input of (C, H, W).")
+      .def(py::init<const std::string&, const std::vector<int64_t>&>(), py::arg("description"),
+           py::arg("input_shape"))
+      .def("load", &sqz::python::PyPreprocessor::load, py::arg("path"),
+           "An image file as a float32 (C, H, W) array.")
+      .def_property_readonly("description", &sqz::python::PyPreprocessor::description);
+
+  m.def("codebooks", &sqz::python::codebooks, py::arg("path"), py::arg("prototxt") = "",
+        "Each weight-shared layer of a model file: {name: (codebook float32, codes uint8)}, the "
+        "codes one per stored (unpruned) weight in OIHW order.");
+
+  m.def("_compress", &sqz::python::compress, py::arg("model"), py::arg("output"),
+        py::arg("force"), py::arg("progress"), py::arg("options"));
+  m.def("_prune", &sqz::python::prune, py::arg("model"), py::arg("output"), py::arg("force"),
+        py::arg("progress"), py::arg("options"));
+  m.def("_report", &sqz::python::report, py::arg("models"), py::arg("html"), py::arg("chart"),
+        py::arg("force"), py::arg("progress"), py::arg("options"));
+  m.def("_quantize", &sqz::python::quantize, py::arg("model"), py::arg("output"),
+        py::arg("force"), py::arg("progress"), py::arg("options"));
+}

@@ -1,0 +1,181 @@
+"""squeeze_compress against the command line: same logits, same bytes, errors as exceptions,
+cancellation without output."""
+import json
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import squeeze_compress as sc
+from conftest import CLI, FASHION_MODEL, run_cli
+
+FASHION_FLAGS = ["--resize-mode", "none", "--pixel-divisor", "255", "--mean", "0.286", "--std", "0.353"]
+
+
+@pytest.fixture(scope="module")
+def fashion_sqz(tmp_path_factory):
+    """The sample Fashion-MNIST SqueezeNet as a .sqz recording how it was trained."""
+    out = tmp_path_factory.mktemp("model") / "fashion.sqz"
+    run_cli("encode", FASHION_MODEL, "-o", out, "-q", *FASHION_FLAGS)
+    return out
+
+
+def cli_scores(model, image):
+    """{class: score} of `run --json --top 5`."""
+    r = run_cli("run", model, image, "--json", "--top", "5", "-q")
+    return {t["class"]: t["score"] for t in json.loads(r.stdout)[0]["top"]}
+
+
+def check_like_cli(model_path, image):
+    scores = sc.open(model_path).classify(image)
+    want = cli_scores(model_path, image)
+    m = sc.open(model_path)
+    assert m.top_k(scores, 5) == list(want)
+    for c, s in want.items():  # run --json prints %.6g
+        assert float(f"{scores[c]:.6g}") == s
+
+
+def test_run_gives_the_cli_outputs_bit_for_bit(release, tmp_path):
+    sqz = tmp_path / "release.sqz"
+    run_cli("encode", release / "compressed_SqueezeNet.net", "--prototxt",
+            release / "SqueezeNet_deploy.prototxt", "-o", sqz, "-q")
+    x = np.random.default_rng(3).normal(0, 50, (2, 3, 227, 227)).astype(np.float32)
+    x.tofile(tmp_path / "in.f32")
+    run_cli("run", sqz, "--input-tensor", tmp_path / "in.f32", "--output-tensor", tmp_path / "out.f32")
+    want = np.fromfile(tmp_path / "out.f32", np.float32).reshape(2, 1000)
+    model = sc.open(sqz)
+    assert np.array_equal(model.run(x), want)
+    assert np.array_equal(model.run(x[1]), want[1])  # one (C, H, W) input
+    assert np.array_equal(sc.open(sqz, threads=2).run(x), want)
+
+
+def test_classify_follows_the_record_as_run_does(release, tmp_path):
+    image = sorted((release.parent.parent / "images" / "calib").iterdir())[0]
+    caffe = tmp_path / "caffe.sqz"
+    torchvision = tmp_path / "torchvision.sqz"
+    for out, extra in ((caffe, []), (torchvision, ["--preprocess", "torchvision"])):
+        run_cli("encode", release / "compressed_SqueezeNet.net", "--prototxt",
+                release / "SqueezeNet_deploy.prototxt", "-o", out, "-q", *extra)
+        check_like_cli(out, image)
+    assert sc.open(torchvision).preprocess_source == "recorded"
+    assert "channels=rgb" in sc.open(torchvision).preprocess
+    # The two records give different inputs, so different scores (the record is followed).
+    assert not np.array_equal(sc.open(caffe).classify(image), sc.open(torchvision).classify(image))
+
+
+def test_classify_takes_paths_pil_images_and_arrays(fashion_sqz, fashion):
+    from PIL import Image
+
+    model = sc.open(fashion_sqz)
+    assert model.input_shape == (1, 28, 28) and model.num_classes == 10
+    image = sorted((fashion["test"] / "3").iterdir())[0]  # PNG: the same pixels every way
+    by_path = model.classify(image)
+    check_like_cli(fashion_sqz, image)
+    assert np.array_equal(model.classify(Image.open(image)), by_path)
+    assert np.array_equal(model.classify(np.asarray(Image.open(image))), by_path)
+    assert np.array_equal(model.classify(np.asarray(Image.open(image).convert("RGB"))), by_path)
+
+
+def test_compress_writes_the_bytes_the_cli_writes(fashion_sqz, fashion, tmp_path):
+    cli_out, py_out = tmp_path / "cli.sqz", tmp_path / "py.sqz"
+    run_cli("compress", fashion_sqz, "-o", cli_out, "--bits", "4", "--density", "0.4",
+            "--layer-bits", "conv1=6", "--calib", fashion["train"], "--calib-steps", "5",
+            "--retrain-steps", "5", "--moment-images", "16", "-q")
+    events = []
+    r = sc.compress(fashion_sqz, py_out, bits=4, density=0.4, layer_bits={"conv1": 6},
+                    calib=str(fashion["train"]), calib_steps=5, retrain_steps=5, moment_images=16,
+                    progress=lambda *e: events.append(e))
+    assert py_out.read_bytes() == cli_out.read_bytes()
+    assert r["bytes"] == os.path.getsize(py_out) and r["widths"]["conv1"] == 6
+    assert [e[2] for e in events if e[0] == "stage"] == [1, 2, 3, 4, 5, 6]
+    assert any(e[0] == "progress" for e in events)
+
+
+def test_quantize_and_prune_write_what_the_cli_writes(fashion_sqz, tmp_path):
+    run_cli("quantize", fashion_sqz, "--bits", "3", "--layer-bits", "conv1=5", "-o", tmp_path / "cli.sqz", "-q")
+    sc.quantize(fashion_sqz, tmp_path / "py.sqz", bits=3, layer_bits={"conv1": 5})
+    assert (tmp_path / "py.sqz").read_bytes() == (tmp_path / "cli.sqz").read_bytes()
+    r = sc.prune(fashion_sqz, tmp_path / "pruned.onnx", global_density=0.3)
+    assert r["density_after"] == pytest.approx(0.3, abs=0.01)
+    # The pruned model keeps the record it was read with.
+    assert sc.open(tmp_path / "pruned.onnx").preprocess == sc.open(fashion_sqz).preprocess
+
+
+def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
+    with pytest.raises(sc.Error) as e:
+        sc.open(tmp_path / "missing.sqz")
+    assert e.value.code == "io" and "missing.sqz" in e.value.message
+    corrupt = tmp_path / "corrupt.sqz"
+    data = bytearray(fashion_sqz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    with pytest.raises(sc.Error) as e:
+        sc.open(corrupt)
+    assert e.value.code in ("corrupt", "parse") and "corrupt.sqz" in str(e.value)
+    out = tmp_path / "x.sqz"
+    for bad, words in (({"bits": 9}, "bits must be in 1..8"), ({"bitz": 4}, "unknown option 'bitz'"),
+                       ({"density": "half"}, "density must be a number"),
+                       ({"calib_lr": -1.0}, "calib_lr"), ({"threads": 0}, "threads")):
+        with pytest.raises(sc.Error) as e:
+            sc.compress(fashion_sqz, out, **bad)
+        assert e.value.code == "invalid_argument" and words in e.value.message
+    with pytest.raises(sc.Error, match="already exists"):
+        sc.quantize(fashion_sqz, fashion_sqz, bits=4)
+    with pytest.raises(sc.Error, match="run wants inputs of shape"):
+        sc.open(fashion_sqz).run(np.zeros((1, 3, 28, 28), np.float32))
+    assert not out.exists()
+
+
+def _no_output(folder, name):
+    return [p.name for p in folder.iterdir() if name in p.name] == []
+
+
+def test_a_cancelled_compress_leaves_no_file(fashion_sqz, fashion, tmp_path):
+    out = tmp_path / "cancelled.sqz"
+
+    def stop(event, label, done, total):
+        if event == "progress":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sc.compress(fashion_sqz, out, calib=str(fashion["train"]), progress=stop)
+    assert _no_output(tmp_path, "cancelled")
+
+
+def test_ctrl_c_stops_compress_and_leaves_no_file(fashion_sqz, fashion, tmp_path):
+    out = tmp_path / "interrupted.sqz"
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sc.compress(fashion_sqz, out, calib=str(fashion["train"]), calib_steps=100000)
+    finally:
+        timer.cancel()
+    assert _no_output(tmp_path, "interrupted")
+
+
+def test_codebooks_and_preprocessor(fashion_sqz, tmp_path):
+    sc.quantize(fashion_sqz, tmp_path / "q.sqz", bits=3)
+    books = sc.codebooks(tmp_path / "q.sqz")
+    book, codes = books["conv1"]
+    assert len(book) <= 8 and np.all(np.diff(book) > 0) and codes.max() < len(book)
+    pre = sc.Preprocessor(sc.open(fashion_sqz).preprocess, [1, 28, 28])
+    assert pre.description == sc.open(fashion_sqz).preprocess
+    with pytest.raises(sc.Error):
+        sc.Preprocessor("resize=square:9 crop=1x1", [1, 28, 28])
+
+
+def test_report_is_the_cli_report(fashion_sqz, fashion, tmp_path):
+    q = tmp_path / "q3.sqz"
+    sc.quantize(fashion_sqz, q, bits=3)
+    r = sc.report([fashion_sqz, q], images=str(fashion["test"]), reference=str(fashion_sqz),
+                  html=tmp_path / "report.html")
+    cli = json.loads(run_cli("report", fashion_sqz, q, "--images", fashion["test"], "--reference",
+                             fashion_sqz, "--json", "-q").stdout)
+    assert "markdown" in r and (tmp_path / "report.html").stat().st_size > 1000
+    del r["markdown"]
+    assert r == cli
+    with pytest.raises(sc.Error, match="reference needs images"):
+        sc.report([q], reference=str(fashion_sqz))
