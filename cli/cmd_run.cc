@@ -92,14 +92,18 @@ int cmd_run(int argc, char** argv) {
   format::Metadata metadata;
   Result<Model> model = load_any_model(model_path, prototxt, &metadata, *import);
   if (!model.is_ok()) return fail(model.status());
-  auto net = rt::Net::create(*model, {threads});
-  if (!net.is_ok()) return fail(net.status().with_context(model_path));
+  rt::ClassifierOptions copts;
+  copts.net.threads = threads;
+  copts.follow_record = false;  // resolved below, with the options and --force
+  auto classifier = rt::Classifier::create(*model, metadata, copts);
+  if (!classifier.is_ok()) return fail(classifier.status().with_context(model_path));
+  rt::Net& net = (*classifier)->net();
   if (!input_tensor.empty()) {
     if (Status s = check_output_path(output_tensor, force); !s.is_ok()) return fail(s);
-    return run_tensor(**net, input_tensor, output_tensor, force, flags.quiet);
+    return run_tensor(net, input_tensor, output_tensor, force, flags.quiet);
   }
   std::string notice;
-  auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force, &notice);
+  auto pre = model_preprocess(model_path, net.input_chw(), metadata, pre_flags, force, &notice);
   if (!pre.is_ok()) return preprocess_error("run", pre.status());
   // Decode everything first: a bad image fails the command before any output.
   std::vector<std::vector<float>> inputs;
@@ -108,7 +112,7 @@ int cmd_run(int argc, char** argv) {
     if (!in.is_ok()) return fail(in.status());
     inputs.push_back(std::move(in).value());
   }
-  const int n = static_cast<int>((*net)->output_size());
+  const int n = static_cast<int>(net.output_size());
   if (!labels.names.empty() && labels.names.size() != static_cast<size_t>(n))
     return fail(Status(ErrorCode::kInvalidArgument, labels_path + ": the class list names " +
                                                         std::to_string(labels.names.size()) +
@@ -118,7 +122,7 @@ int cmd_run(int argc, char** argv) {
   if (flags.json) std::printf("[");
   for (size_t i = 0; i < images.size(); ++i) {
     std::vector<float> out;
-    Status s = (*net)->forward(inputs[i].data(), 1, &out);
+    Status s = (*classifier)->run(inputs[i].data(), 1, &out);
     if (!s.is_ok()) return fail(s);
     std::vector<int> best = top_k(out.data(), n, top);
     if (flags.json) {

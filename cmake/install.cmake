@@ -3,7 +3,8 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(SQZ_INSTALLED_LIBRARIES core format import huffman prune quantize runtime image train pipeline)
+set(SQZ_INSTALLED_LIBRARIES core format import huffman prune quantize runtime image classifier train
+    pipeline)
 foreach(name ${SQZ_INSTALLED_LIBRARIES})
   set_target_properties(sqz_${name} PROPERTIES EXPORT_NAME ${name})
   add_library(sqz::${name} ALIAS sqz_${name})
@@ -16,7 +17,8 @@ install(TARGETS ${SQZ_INSTALLED_TARGETS} EXPORT SqueezeCompressTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS squeeze-compress RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 foreach(dir format/core/include format/include format/import/include huffman/include prune/include
-            quantize/include runtime/include runtime/image/include runtime/train/include
+            quantize/include runtime/include runtime/image/include runtime/classifier/include
+            runtime/train/include
             pipeline/include ${PROJECT_BINARY_DIR}/generated/include)
   if(NOT IS_ABSOLUTE ${dir})
     set(dir ${PROJECT_SOURCE_DIR}/${dir})

@@ -36,6 +36,18 @@ def fashion(tmp_path_factory):
             "test": fashion_folder(root / "test", "t10k", 300)}
 
 
+# How the sample was trained (samples/fashion.cc): pixels / 255, then the training set's moments.
+FASHION_FLAGS = ["--resize-mode", "none", "--pixel-divisor", "255", "--mean", "0.286", "--std", "0.353"]
+
+
+@pytest.fixture(scope="session")
+def fashion_sqz(tmp_path_factory):
+    """The sample Fashion-MNIST SqueezeNet as a .sqz recording how it was trained."""
+    out = tmp_path_factory.mktemp("model") / "fashion.sqz"
+    run_cli("encode", FASHION_MODEL, "-o", out, "-q", *FASHION_FLAGS)
+    return out
+
+
 @pytest.fixture(scope="session")
 def release():
     if not RELEASE.exists():

@@ -9,18 +9,7 @@ import numpy as np
 import pytest
 
 import squeeze_compress as sc
-from conftest import CLI, FASHION_MODEL, run_cli
-
-FASHION_FLAGS = ["--resize-mode", "none", "--pixel-divisor", "255", "--mean", "0.286", "--std", "0.353"]
-
-
-@pytest.fixture(scope="module")
-def fashion_sqz(tmp_path_factory):
-    """The sample Fashion-MNIST SqueezeNet as a .sqz recording how it was trained."""
-    out = tmp_path_factory.mktemp("model") / "fashion.sqz"
-    run_cli("encode", FASHION_MODEL, "-o", out, "-q", *FASHION_FLAGS)
-    return out
-
+from conftest import run_cli
 
 def cli_scores(model, image):
     """{class: score} of `run --json --top 5`."""

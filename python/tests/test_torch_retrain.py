@@ -6,13 +6,13 @@ import os
 import sys
 
 import numpy as np
-import onnx
 import pytest
-from onnx import numpy_helper
+
+onnx = pytest.importorskip("onnx", reason="python3-onnx is not installed")
+from onnx import numpy_helper  # noqa: E402
 
 import squeeze_compress as sc
-from conftest import BUILD, FASHION_MODEL, run_cli
-from test_module import FASHION_FLAGS
+from conftest import run_cli
 
 PYTHON = sys.executable
 SCRIPT = f"{PYTHON} -m squeeze_compress.torch_retrain"
@@ -24,13 +24,6 @@ TORCHRUN = f"{PYTHON} -m torch.distributed.run --nproc_per_node 2 --redirects 2 
 def package_on_path(monkeypatch):
     """The hook command runs in a shell: it finds the package as this process does."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
-
-
-@pytest.fixture(scope="module")
-def fashion_sqz(tmp_path_factory):
-    out = tmp_path_factory.mktemp("model") / "fashion.sqz"
-    run_cli("encode", FASHION_MODEL, "-o", out, "-q", *FASHION_FLAGS)
-    return out
 
 
 def accuracy(model_path, folder):

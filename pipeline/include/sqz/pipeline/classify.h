@@ -8,6 +8,7 @@
 #include "sqz/core/status.h"
 #include "sqz/image/image.h"
 #include "sqz/pipeline/preprocessing.h"
+#include "sqz/runtime/classifier.h"
 #include "sqz/runtime/net.h"
 
 namespace sqz::pipeline {
@@ -15,8 +16,7 @@ namespace sqz::pipeline {
 // Decodes and preprocesses one image into CHW floats.
 Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p);
 
-// Indices of the k largest scores, largest first (ties: lower index first; NaN counts as the
-// smallest).
-std::vector<int> top_k(const float* scores, int n, int k);
+// Indices of the k largest scores, largest first (sqz/runtime/classifier.h).
+using rt::top_k;
 
 }  // namespace sqz::pipeline
