@@ -6,9 +6,11 @@
 # accuracy reproductions, each several minutes: their pipeline runs in the unit tests on a
 # generated model) or "# after ... (it takes N min)" (they read such a line's output), and
 # lines that need ../shared when it is absent.
-# Prints "N passed, N failed".
+# bench/peer.sh runs one round per row here (ROUNDS=1): the test checks that it works; its
+# figures come from a run by hand. Prints each command's seconds and "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+export ROUNDS=1
 commands=$(awk '/^```sh$/ {on=1; next} /^```$/ {on=0} on' README.md)
 passed=0 failed=0 skipped=0
 setup=0
@@ -24,10 +26,11 @@ while IFS= read -r line; do
     echo "skip (needs ../shared): $line"; skipped=$((skipped + 1)); continue
   fi
   if [[ "$line" == S=* ]]; then eval "$line"; continue; fi
+  t0=$SECONDS
   if out=$(eval "$line" 2>&1 >/dev/null); then
-    passed=$((passed + 1)); echo "ok: $line"
+    passed=$((passed + 1)); echo "ok ($((SECONDS - t0)) s): $line"
   else
-    failed=$((failed + 1)); echo "FAILED: $line"; echo "$out" | tail -5 | sed 's/^/    /'
+    failed=$((failed + 1)); echo "FAILED ($((SECONDS - t0)) s): $line"; echo "$out" | tail -5 | sed 's/^/    /'
   fi
 done <<< "$commands"
 echo "readme: $passed passed, $failed failed, $skipped skipped"

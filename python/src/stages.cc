@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "errors.h"
-#include "observer.h"
+#include "py_observer.h"
 #include "options.h"
 #include "sqz/core/file_io.h"
 #include "sqz/pipeline/compress.h"

@@ -1,4 +1,4 @@
-#include "observer.h"
+#include "py_observer.h"
 
 namespace sqz::python {
 
