@@ -222,8 +222,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (0: torch's)")
     a = p.parse_args(argv)
-    if a.batch < 1 or a.steps < 0 or a.epochs <= 0 or not 0 <= a.label_weight <= 1 or a.lr <= 0:
-        p.error("--batch >= 1, --steps >= 0, --epochs > 0, --lr > 0 and --label-weight in [0, 1]")
+    if (a.batch < 1 or a.steps < 0 or not 0 < a.epochs <= 1e6 or not 0 <= a.label_weight <= 1
+            or not 0 < a.lr <= 10 or not 0 < a.temperature <= 100 or a.threads < 0):
+        p.error("wants --batch >= 1, --steps >= 0, --epochs in (0, 1e6], --lr in (0, 10], "
+                "--label-weight in [0, 1], --temperature in (0, 100], --threads >= 0")
     return a
 
 
@@ -261,6 +263,12 @@ def train(args: argparse.Namespace) -> int:
     items = list_dataset(args.data, args.label_file)
     if not items:
         sys.exit(f"torch_retrain: no labelled images under {args.data}")
+    with torch.no_grad():
+        classes = teacher(torch.zeros(1, *shape, device=device)).shape[1]
+    too_big = max(label for _, label in items)
+    if too_big >= classes:  # a class list that does not fit the model is refused, not trained
+        sys.exit(f"torch_retrain: {args.label_file or args.data}: class {too_big} is past the "
+                 f"model's {classes} outputs")
     data = ImageSet(items, pre, args.mirror)
     sampler = torch.utils.data.DistributedSampler(data, world, rank, seed=args.seed) if world > 1 else None
     loader = torch.utils.data.DataLoader(data, args.batch, shuffle=sampler is None, sampler=sampler,

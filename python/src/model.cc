@@ -161,8 +161,12 @@ py::array_t<float> PyModel::classify_pixels(py::array pixels, int threads) {
   image::Image img;
   img.height = static_cast<int>(a.shape(0));
   img.width = static_cast<int>(a.shape(1));
-  if (img.width < 1 || img.height < 1 || img.width > 16384 || img.height > 16384)
-    raise_invalid("classify wants images of 1..16384 pixels a side");
+  // The decoder's limits (image::DecodeOptions) hold for pixels given directly too.
+  const image::DecodeOptions limits;
+  if (img.width < 1 || img.height < 1 || img.width > 16384 || img.height > 16384 ||
+      int64_t{img.width} * img.height > limits.max_pixels)
+    raise_invalid("classify wants images of 1..16384 pixels a side and at most " +
+                  std::to_string(limits.max_pixels) + " pixels");
   img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
   const uint8_t* p = a.data();
   for (size_t i = 0, n = static_cast<size_t>(img.width) * img.height; i < n; ++i)

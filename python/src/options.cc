@@ -31,7 +31,12 @@ void Keywords::integer(const char* key, int64_t lo, int64_t hi, int64_t* out) {
   if (!has(key)) return;
   py::handle v = get(key);
   if (!py::isinstance<py::int_>(v) || py::isinstance<py::bool_>(v)) bad(key, "must be an int");
-  const int64_t x = v.cast<int64_t>();
+  int64_t x = 0;
+  try {
+    x = v.cast<int64_t>();
+  } catch (const py::cast_error&) {
+    bad(key, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+  }
   if (x < lo || x > hi)
     bad(key, "must be in " + std::to_string(lo) + ".." + std::to_string(hi) + ", not " +
                  std::to_string(x));
@@ -56,10 +61,14 @@ void Keywords::real(const char* key, double lo, double hi, double* out, bool lo_
   if (!(py::isinstance<py::float_>(v) || py::isinstance<py::int_>(v)) ||
       py::isinstance<py::bool_>(v))
     bad(key, "must be a number");
-  const double x = v.cast<double>();
+  double x = NAN;
+  try {
+    x = v.cast<double>();
+  } catch (const py::cast_error&) {  // an int past a double's range
+  }
   if (!std::isfinite(x) || x < lo || x > hi || (lo_open && x <= lo))
     bad(key, std::string("must be in ") + (lo_open ? "(" : "[") + std::to_string(lo) + ", " +
-                 std::to_string(hi) + "], not " + py::str(v).cast<std::string>());
+                 std::to_string(hi) + "], not " + py::str(v).cast<std::string>().substr(0, 40));
   *out = x;
 }
 
@@ -98,7 +107,14 @@ void Keywords::name_values(const char* key, double lo, double hi,
   py::handle v = get(key);
   if (!py::isinstance<py::dict>(v)) bad(key, "must be a dict of layer name to number");
   for (auto [name, value] : v.cast<py::dict>()) {
-    const double x = py::isinstance<py::bool_>(value) ? NAN : value.cast<double>();
+    double x = NAN;
+    if ((py::isinstance<py::float_>(value) || py::isinstance<py::int_>(value)) &&
+        !py::isinstance<py::bool_>(value)) {
+      try {
+        x = value.cast<double>();
+      } catch (const py::cast_error&) {
+      }
+    }
     if (!py::isinstance<py::str>(name) || !std::isfinite(x) || x < lo || x > hi)
       bad(key, "wants layer names with values in [" + std::to_string(lo) + ", " +
                    std::to_string(hi) + "]");

@@ -106,12 +106,16 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
     out = tmp_path / "x.sqz"
     for bad, words in (({"bits": 9}, "bits must be in 1..8"), ({"bitz": 4}, "unknown option 'bitz'"),
                        ({"density": "half"}, "density must be a number"),
-                       ({"calib_lr": -1.0}, "calib_lr"), ({"threads": 0}, "threads")):
+                       ({"calib_lr": -1.0}, "calib_lr"), ({"threads": 0}, "threads"),
+                       ({"seed": 2 ** 70}, "seed must be in"), ({"density": 10 ** 400}, "density"),
+                       ({"layer_bits": {"conv1": "8"}}, "layer_bits")):
         with pytest.raises(sc.Error) as e:
             sc.compress(fashion_sqz, out, **bad)
         assert e.value.code == "invalid_argument" and words in e.value.message
     with pytest.raises(sc.Error, match="already exists"):
         sc.quantize(fashion_sqz, fashion_sqz, bits=4)
+    with pytest.raises(sc.Error, match="at most 33554432 pixels"):  # the decoder's limit
+        sc.open(fashion_sqz).classify(np.zeros((16384, 16384), np.uint8))
     with pytest.raises(sc.Error, match="run wants inputs of shape"):
         sc.open(fashion_sqz).run(np.zeros((1, 3, 28, 28), np.float32))
     assert not out.exists()

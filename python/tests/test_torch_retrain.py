@@ -81,6 +81,12 @@ def test_label_file_and_bad_data(torch_available, fashion_sqz, fashion, tmp_path
                 "--retrain-cmd", bad, check=False)
     assert r.returncode == 1 and "retrain command failed" in r.stderr
     assert not (tmp_path / "b.sqz").exists()
+    # A class past the model's outputs is refused, not trained on.
+    (tmp_path / "past.txt").write_text(f"{files[0].relative_to(fashion['train'])}\t12\n")
+    past = f"{SCRIPT} {{in}} {{masks}} {{out}} --data {fashion['train']} --label-file {tmp_path}/past.txt --steps 1"
+    r = run_cli("prune", fashion_sqz, "--global-density", "0.5", "-o", tmp_path / "c.sqz", "-q",
+                "--retrain-cmd", past, check=False)
+    assert r.returncode == 1 and "class 12 is past the model's 10 outputs" in r.stderr
 
 
 def test_centroid_stage_changes_centroids_only(torch_available, fashion_sqz, fashion, tmp_path):
