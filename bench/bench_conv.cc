@@ -15,12 +15,12 @@
 #include <string>
 #include <vector>
 
-#include "../runtime/kernels/aligned.h"
-#include "../runtime/kernels/conv_op.h"
-#include "../runtime/kernels/im2col.h"
-#include "sqz/runtime/machine.h"
+#include "sqz/kernels/aligned.h"
+#include "sqz/kernels/conv_op.h"
+#include "sqz/kernels/im2col.h"
+#include "sqz/kernels/machine.h"
 
-using namespace sqz::rt;
+using namespace sqz::kernels;
 
 namespace {
 
@@ -110,7 +110,7 @@ void run(const Layer& l, bool whole_kernels) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::fputs(sqz::rt::describe_machine(sqz::rt::machine()).c_str(), stdout);
+  std::fputs(sqz::kernels::describe_machine(sqz::kernels::machine()).c_str(), stdout);
   std::vector<Layer> layers;
   const bool whole_kernels = argc > 1 && std::string(argv[1]) == "--whole-kernels";
   if (whole_kernels) --argc, ++argv;

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/runtime/net.h"
 
 namespace {
@@ -47,16 +47,16 @@ int main(int argc, char** argv) {
     } else
       model_path = a;
   }
-  auto model = sqz::format::load_model(model_path, prototxt);
+  auto model = sqz::import::load_model(model_path, prototxt);
   if (!model.is_ok()) {
     std::fprintf(stderr, "bench_dense: %s\n", model.status().message().c_str());
     return 1;
   }
   std::printf("model %s, batch %d, %d runs after 3 warm-up\n", model_path.c_str(), batch, runs);
   for (int t : threads) {
-    sqz::rt::NetOptions opts;
+    sqz::runtime::NetOptions opts;
     opts.threads = t;
-    auto net = sqz::rt::Net::create(*model, opts);
+    auto net = sqz::runtime::Net::create(*model, opts);
     if (!net.is_ok()) {
       std::fprintf(stderr, "bench_dense: %s\n", net.status().message().c_str());
       return 1;

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/prune/prune.h"
 
 int main(int argc, char** argv) {
@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
     else
       model_path = a;
   }
-  auto model = sqz::format::load_model(model_path, prototxt);
+  auto model = sqz::import::load_model(model_path, prototxt);
   if (!model.is_ok()) {
     std::fprintf(stderr, "bench_prune: %s\n", model.status().message().c_str());
     return 1;

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/quantize/quantize.h"
 
 int main(int argc, char** argv) {
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     else
       model_path = a;
   }
-  auto model = sqz::format::load_model(model_path, prototxt);
+  auto model = sqz::import::load_model(model_path, prototxt);
   if (!model.is_ok()) {
     std::fprintf(stderr, "bench_quantize: %s\n", model.status().message().c_str());
     return 1;
@@ -33,11 +33,11 @@ int main(int argc, char** argv) {
   for (bool exact : {false, true}) {
     for (int repeat = 0; repeat < 2; ++repeat) {  // the second run is the one reported
       sqz::Model m = *model;
-      sqz::quant::QuantizeOptions o;
+      sqz::quantize::QuantizeOptions o;
       o.bits = bits;
       o.exact = exact;
       const auto t0 = std::chrono::steady_clock::now();
-      auto metrics = sqz::quant::quantize_model(m, o);
+      auto metrics = sqz::quantize::quantize_model(m, o);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!metrics.is_ok()) {
         std::fprintf(stderr, "bench_quantize: %s\n", metrics.status().message().c_str());

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fashion.h"
-#include "sqz/runtime/machine.h"
+#include "sqz/kernels/machine.h"
 #include "sqz/train/trainer.h"
 
 int main(int argc, char** argv) {
@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   for (float& v : x) v = d(rng);
   std::vector<int> y(batch);
   for (int64_t i = 0; i < batch; ++i) y[i] = static_cast<int>(i % 10);
-  std::fputs(sqz::rt::describe_machine(sqz::rt::machine()).c_str(), stdout);
+  std::fputs(sqz::kernels::describe_machine(sqz::kernels::machine()).c_str(), stdout);
   for (int threads : {1, 2}) {
     sqz::Model m = sqz::sample::fashion_squeezenet(1);
     sqz::train::TrainOptions o;

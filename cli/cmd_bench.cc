@@ -9,7 +9,7 @@
 
 #include "commands.h"
 #include "common.h"
-#include "sqz/runtime/machine.h"
+#include "sqz/kernels/machine.h"
 #include "sqz/runtime/net.h"
 
 namespace sqz::cli {
@@ -27,9 +27,9 @@ long peak_rss_kib() {
 }
 
 // The machine description and what planning cost (bench -v).
-void print_plan(const rt::Net& net) {
-  std::fputs(rt::describe_machine(rt::machine()).c_str(), stdout);
-  const rt::PlanStats& st = net.plan_stats();
+void print_plan(const runtime::Net& net) {
+  std::fputs(kernels::describe_machine(kernels::machine()).c_str(), stdout);
+  const runtime::PlanStats& st = net.plan_stats();
   std::printf("plan: %.1f ms; %d convolutions timed, %d from the cache%s%s%s%s\n\n",
               1e3 * st.seconds, st.timed, st.cached, st.cache_path.empty() ? "" : " (",
               printable(st.cache_path).c_str(), st.cache_path.empty() ? "" : ")",
@@ -59,21 +59,21 @@ int cmd_bench(int argc, char** argv) {
   if (!parse_args("bench", "MODEL [--threads N] [--batch B] [--runs N]", options, {"model"}, argc,
                   argv, &vm, &code))
     return code;
-  rt::NetOptions opts;
+  runtime::NetOptions opts;
   opts.threads = threads;
   if (kernels == "dense")
-    opts.policy = rt::KernelPolicy::kDense;
+    opts.policy = runtime::KernelPolicy::kDense;
   else if (kernels == "sparse")
-    opts.policy = rt::KernelPolicy::kSparse;
+    opts.policy = runtime::KernelPolicy::kSparse;
   else if (kernels == "reference")
-    opts.policy = rt::KernelPolicy::kReference;
+    opts.policy = runtime::KernelPolicy::kReference;
   else if (kernels != "auto")
     return usage_error("bench", "--kernels must be auto, dense, sparse or reference");
-  std::unique_ptr<rt::Net> net;
+  std::unique_ptr<runtime::Net> net;
   {
     Result<Model> model = load_any_model(model_path, prototxt);  // freed before timing
     if (!model.is_ok()) return fail(model.status());
-    auto created = rt::Net::create(*model, opts);
+    auto created = runtime::Net::create(*model, opts);
     if (!created.is_ok()) return fail(created.status().with_context(model_path));
     net = std::move(created).value();
   }

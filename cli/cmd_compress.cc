@@ -24,11 +24,11 @@ struct Flags {
   std::string input_shape;
 };
 
-Result<quant::QuantizeOptions> quantize_options(const Flags& f, int bits) {
-  quant::QuantizeOptions q;
+Result<quantize::QuantizeOptions> quantize_options(const Flags& f, int bits) {
+  quantize::QuantizeOptions q;
   q.bits = bits;
   if (f.init == "kmeans++")
-    q.init = quant::Init::kKmeansPlusPlus;
+    q.init = quantize::Init::kKmeansPlusPlus;
   else if (f.init == "exact")
     q.exact = true;
   else if (f.init != "linear")

@@ -47,7 +47,7 @@ int cmd_encode(int argc, char** argv) {
   for (Layer& l : model->layers) {
     if (l.op != OpKind::kConvolution || l.quant.active()) continue;
     Layer trial = l;
-    if (quant::adopt_existing_values(trial).is_ok()) {
+    if (quantize::adopt_existing_values(trial).is_ok()) {
       l = std::move(trial);
       ++shared;
     } else {

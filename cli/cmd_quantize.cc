@@ -11,16 +11,16 @@
 namespace sqz::cli {
 namespace {
 
-Result<quant::Init> parse_init(const std::string& s) {
-  if (s == "linear") return quant::Init::kLinear;
-  if (s == "density") return quant::Init::kDensity;
-  if (s == "random") return quant::Init::kRandom;
-  if (s == "kmeans++") return quant::Init::kKmeansPlusPlus;
+Result<quantize::Init> parse_init(const std::string& s) {
+  if (s == "linear") return quantize::Init::kLinear;
+  if (s == "density") return quantize::Init::kDensity;
+  if (s == "random") return quantize::Init::kRandom;
+  if (s == "kmeans++") return quantize::Init::kKmeansPlusPlus;
   return Status(ErrorCode::kInvalidArgument,
                 "--init must be linear, density, random or kmeans++, not '" + s + "'");
 }
 
-void print_metrics(const std::vector<quant::LayerMetrics>& metrics, bool json) {
+void print_metrics(const std::vector<quantize::LayerMetrics>& metrics, bool json) {
   if (json) {
     std::printf("[");
     for (size_t i = 0; i < metrics.size(); ++i) {
@@ -49,7 +49,7 @@ int cmd_quantize(int argc, char** argv) {
   GlobalFlags flags;
   std::string model_path, prototxt, out, init = "linear", method = "kmeans", retrain_cmd;
   std::vector<std::string> layer_bits;
-  quant::QuantizeOptions o;
+  quantize::QuantizeOptions o;
   bool force = false;
   PreprocessFlags pre_flags;
   po::options_description options("options");
@@ -89,7 +89,7 @@ int cmd_quantize(int argc, char** argv) {
   o.init = *in;
   if (method != "kmeans" && method != "uniform")
     return usage_error("quantize", "--method must be kmeans or uniform");
-  o.method = method == "uniform" ? quant::Method::kUniform : quant::Method::kKmeans;
+  o.method = method == "uniform" ? quantize::Method::kUniform : quantize::Method::kKmeans;
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("quantize", spec.status().message());
   if (Status s = require_sqz_output(out); !s.is_ok()) return usage_error("quantize", s.message());
@@ -99,7 +99,7 @@ int cmd_quantize(int argc, char** argv) {
   if (!import.is_ok()) return usage_error("quantize", import.status().message());
   Result<Model> model = load_any_model(model_path, prototxt, &input_metadata, *import);
   if (!model.is_ok()) return fail(model.status());
-  if (Status s = quant::check_options(*model, o); !s.is_ok())
+  if (Status s = quantize::check_options(*model, o); !s.is_ok())
     return fail(s.with_context(model_path));
   std::string pipeline = "quantize --bits " + std::to_string(o.bits) + " --init " + init +
                          (o.exact ? " --exact" : "") + " --method " + method;
@@ -108,7 +108,7 @@ int cmd_quantize(int argc, char** argv) {
   auto metadata =
       output_metadata(model_path, *model, input_metadata, pre_flags, pipeline, &record_notice);
   if (!metadata.is_ok()) return preprocess_error("quantize", metadata.status());
-  auto metrics = quant::quantize_model(*model, o);
+  auto metrics = quantize::quantize_model(*model, o);
   if (!metrics.is_ok()) return fail(metrics.status().with_context(model_path));
   if (!retrain_cmd.empty())
     if (Status s = pipeline::retrain_centroids_by_command(*model, retrain_cmd, flags.verbose,

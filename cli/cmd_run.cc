@@ -19,7 +19,7 @@ using pipeline::top_k;
 namespace {
 
 // Raw float32 NCHW in, raw float32 scores out: for checking a model against another engine.
-int run_tensor(rt::Net& net, const std::string& in_path, const std::string& out_path, bool force,
+int run_tensor(runtime::Net& net, const std::string& in_path, const std::string& out_path, bool force,
                bool quiet) {
   const int64_t per_image = shape_numel(net.input_chw());
   auto bytes = read_file(in_path);
@@ -92,12 +92,12 @@ int cmd_run(int argc, char** argv) {
   format::Metadata metadata;
   Result<Model> model = load_any_model(model_path, prototxt, &metadata, *import);
   if (!model.is_ok()) return fail(model.status());
-  rt::ClassifierOptions copts;
+  runtime::ClassifierOptions copts;
   copts.net.threads = threads;
   copts.follow_record = false;  // resolved below, with the options and --force
-  auto classifier = rt::Classifier::create(*model, metadata, copts);
+  auto classifier = runtime::Classifier::create(*model, metadata, copts);
   if (!classifier.is_ok()) return fail(classifier.status().with_context(model_path));
-  rt::Net& net = (*classifier)->net();
+  runtime::Net& net = (*classifier)->net();
   if (!input_tensor.empty()) {
     if (Status s = check_output_path(output_tensor, force); !s.is_ok()) return fail(s);
     return run_tensor(net, input_tensor, output_tensor, force, flags.quiet);

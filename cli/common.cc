@@ -37,20 +37,20 @@ void set_max_memory(const int64_t& mib) {
   if (mib < 1 || mib > kMaxMemoryMib)
     throw po::error("--max-memory must be in " + range_text(1, kMaxMemoryMib) + " (MiB), not " +
                     std::to_string(mib));
-  rt::set_default_activation_budget(mib << 20);
+  runtime::set_default_activation_budget(mib << 20);
   train::set_default_step_budget(mib << 20);
 }
 
 void set_tune(const bool& on) {
-  rt::TuningDefaults d = rt::default_tuning();
+  runtime::TuningDefaults d = runtime::default_tuning();
   d.tune = on;
-  rt::set_default_tuning(d);
+  runtime::set_default_tuning(d);
 }
 
 void set_tune_cache(const std::string& path) {
-  rt::TuningDefaults d = rt::default_tuning();
+  runtime::TuningDefaults d = runtime::default_tuning();
   d.cache = path;
-  rt::set_default_tuning(d);
+  runtime::set_default_tuning(d);
 }
 
 // An option given as an empty string ("--labels ''") would read as "not given" and fall back
@@ -95,7 +95,7 @@ std::string range_text(double lo, double hi) {
 }
 
 po::typed_value<int>* thread_count(int* target) {
-  return ranged(target, 1, rt::kMaxThreads, "threads");
+  return ranged(target, 1, runtime::kMaxThreads, "threads");
 }
 
 void add_global_options(po::options_description& options, GlobalFlags* flags) {

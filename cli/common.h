@@ -81,7 +81,7 @@ po::typed_value<T>* positive(T* target, double hi, const std::string& name) {
   });
 }
 
-// --threads: 1..rt::kMaxThreads.
+// --threads: 1..runtime::kMaxThreads.
 po::typed_value<int>* thread_count(int* target);
 
 // Parses repeated NAME=VALUE options (e.g. --layer-density conv1=0.5), each value in

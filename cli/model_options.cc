@@ -153,8 +153,8 @@ void add_input_shape_option(po::options_description& options, std::string* text)
                         "N,C,H,W of the input, where the model file leaves it symbolic");
 }
 
-Result<format::ImportOptions> import_options(const std::string& text) {
-  format::ImportOptions o;
+Result<import::ImportOptions> import_options(const std::string& text) {
+  import::ImportOptions o;
   if (text.empty()) return o;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/pipeline/preprocessing.h"
 
 namespace sqz::cli {
@@ -60,6 +60,6 @@ int preprocess_error(const std::string& command, const Status& status);
 // fully convolutional one at another size).
 void add_input_shape_option(po::options_description& options, std::string* text);
 // The importer options it gives (empty text: none). kInvalidArgument for a bad shape.
-Result<format::ImportOptions> import_options(const std::string& input_shape);
+Result<import::ImportOptions> import_options(const std::string& input_shape);
 
 }  // namespace sqz::cli

@@ -8,7 +8,7 @@
 
 #include "common.h"
 #include "sqz/core/file_io.h"
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "sqz/pipeline/model_io.h"
 
 namespace sqz::cli {

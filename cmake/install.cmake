@@ -3,7 +3,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(SQZ_INSTALLED_LIBRARIES core format import huffman prune quantize runtime image classifier train
+set(SQZ_INSTALLED_LIBRARIES core huffman format import prune quantize kernels image runtime train
     pipeline)
 foreach(name ${SQZ_INSTALLED_LIBRARIES})
   set_target_properties(sqz_${name} PROPERTIES EXPORT_NAME ${name})
@@ -16,9 +16,8 @@ install(TARGETS ${SQZ_INSTALLED_TARGETS} EXPORT SqueezeCompressTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS squeeze-compress RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(dir format/core/include format/include format/import/include huffman/include prune/include
-            quantize/include runtime/include runtime/image/include runtime/classifier/include
-            runtime/train/include
+foreach(dir core/include huffman/include format/include import/include prune/include
+            quantize/include kernels/include image/include runtime/include train/include
             pipeline/include ${PROJECT_BINARY_DIR}/generated/include)
   if(NOT IS_ABSOLUTE ${dir})
     set(dir ${PROJECT_SOURCE_DIR}/${dir})

@@ -18,7 +18,7 @@
 #include "fashion.h"
 #include "sqz/core/file_io.h"
 #include "sqz/core/version.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/format/paper_layout.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/retrain.h"
@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
   const pipeline::RetrainOptions& r = s.recipe;
   const auto t0 = std::chrono::steady_clock::now();
   std::fprintf(stderr, "[1/6] loading %s and Fashion-MNIST\n", s.model.c_str());
-  auto model = format::import_onnx(s.model);
+  auto model = import::import_onnx(s.model);
   if (!model.is_ok()) return fail(model.status());
   auto train_split = sample::load_split(s.data, "train");
   if (!train_split.is_ok()) return fail(train_split.status());

@@ -11,7 +11,7 @@
 
 #include "fashion.h"
 #include "sqz/core/file_io.h"
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "sqz/train/idx.h"
 #include "sqz/train/trainer.h"
 
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
                  100 * sqz::sample::accuracy(logits, test_set->y), secs,
                  (e + 1) * steps_per_epoch * batch / secs);
   }
-  auto bytes = sqz::format::export_onnx(model);
+  auto bytes = sqz::import::export_onnx(model);
   sqz::Status s = bytes.is_ok() ? sqz::write_file_atomic(out, *bytes, true) : bytes.status();
   if (!s.is_ok()) {
     std::fprintf(stderr, "train_fashion: %s\n", s.message().c_str());

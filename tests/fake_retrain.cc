@@ -6,15 +6,15 @@
 #include <string>
 
 #include "sqz/core/file_io.h"
-#include "sqz/format/exporters.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/exporters.h"
+#include "sqz/import/importers.h"
 
 int main(int argc, char** argv) {
   if (argc != 4) return 2;
   const std::string mode = argv[1];
   if (mode == "fail") return 3;
   if (mode == "nothing") return 0;
-  auto m = sqz::format::import_onnx(argv[2]);
+  auto m = sqz::import::import_onnx(argv[2]);
   if (!m.is_ok()) {
     std::fprintf(stderr, "%s\n", m.status().message().c_str());
     return 1;
@@ -31,6 +31,6 @@ int main(int argc, char** argv) {
     l.bias.shape[0] += 1;
     l.bias.data.push_back(0.0f);
   }
-  auto bytes = sqz::format::export_onnx(*m);
+  auto bytes = sqz::import::export_onnx(*m);
   return bytes.is_ok() && sqz::write_file_atomic(argv[3], *bytes, true).is_ok() ? 0 : 1;
 }

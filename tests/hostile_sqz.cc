@@ -233,9 +233,9 @@ std::vector<std::pair<std::string, Mutate>> mutations() {
 
 std::string hostile_base_sqz() {
   Model m = tiny_squeezenet(11, 19, 10, 0.6);
-  quant::QuantizeOptions q;
+  quantize::QuantizeOptions q;
   q.bits = 4;
-  (void)quant::quantize_model(m, q);
+  (void)quantize::quantize_model(m, q);
   format::SqzEncodeOptions o;
   o.metadata = {{"producer", "hostile test"}, {"source", "tiny"}};
   std::string bytes;

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "test_util.h"
 
 int main(int argc, char** argv) {
@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir = argv[1];
-  auto onnx = sqz::format::export_onnx(sqz::test::tiny_squeezenet(8, 31, 3, 0.6));
+  auto onnx = sqz::import::export_onnx(sqz::test::tiny_squeezenet(8, 31, 3, 0.6));
   if (!onnx.is_ok()) {
     std::fprintf(stderr, "make_fixtures: %s\n", onnx.status().message().c_str());
     return 1;

@@ -68,12 +68,12 @@ EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stor
   int best_alphabet = 0;
   auto consider = [&](PositionCoding coding, int g, std::vector<uint16_t> symbols, int alphabet) {
     const std::vector<uint64_t> h = histogram(symbols, alphabet);
-    const size_t size = huff::encoded_block_size(h) + (coding == kBitmap ? 0 : 2);
+    const size_t size = huffman::encoded_block_size(h) + (coding == kBitmap ? 0 : 2);
     if (size >= best_size) return;
     best_size = size;
     best.coding = coding;
     best.gap_limit = static_cast<uint16_t>(g);
-    best.entropy_bits = huff::entropy_bits(h);
+    best.entropy_bits = huffman::entropy_bits(h);
     best_symbols = std::move(symbols);
     best_alphabet = alphabet;
   };
@@ -86,7 +86,7 @@ EncodedPositions encode_positions(const std::vector<uint8_t>& mask, int64_t stor
   }
   consider(kBitmap, 0, bitmap_symbols(mask), 256);
   best.symbols = static_cast<uint32_t>(best_symbols.size());
-  best.block = huff::encode_block(best_symbols, best_alphabet);
+  best.block = huffman::encode_block(best_symbols, best_alphabet);
   for (uint16_t b : bitmap_symbols(mask)) best.zstd_input.push_back(static_cast<uint8_t>(b));
   return best;
 }
@@ -106,7 +106,7 @@ Status decode_positions(PositionCoding coding, uint16_t gap_limit, uint32_t symb
   SQZ_RETURN_ERROR_IF(gaps ? symbols > numel : symbols != (numel + 7) / 8, ErrorCode::kCorrupt,
                       "position block declares " + std::to_string(symbols) + " symbols");
   std::vector<uint16_t> s(symbols);
-  SQZ_RETURN_IF_ERROR(huff::decode_block(block, alphabet, symbols, s.data()));
+  SQZ_RETURN_IF_ERROR(huffman::decode_block(block, alphabet, symbols, s.data()));
   if (coding == kBitmap) {
     mask->resize(static_cast<size_t>(numel));
     uint8_t* m = mask->data();

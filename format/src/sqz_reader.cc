@@ -225,7 +225,7 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
     std::vector<uint8_t>& codes = l.quant.codes;
     codes.resize(static_cast<size_t>(stored) + 1);  // +1: see the scatter
     Status s =
-        huff::decode_block(block, static_cast<int>(l.quant.codebook.size()), stored, codes.data());
+        huffman::decode_block(block, static_cast<int>(l.quant.codebook.size()), stored, codes.data());
     if (!s.is_ok()) return s.with_context("layer '" + l.name + "' values");
     codes[stored] = 0;
     // Every position is written below: no need to clear the weights first.

@@ -138,12 +138,12 @@ Result<std::string> encode_layer(const Layer& l, uint32_t index, FloatCoding flo
   }
   if (kind == kSparseCodebook) {
     std::vector<uint16_t> codes(l.quant.codes.begin(), l.quant.codes.end());
-    const std::string block = huff::encode_block(codes, static_cast<int>(l.quant.codebook.size()));
+    const std::string block = huffman::encode_block(codes, static_cast<int>(l.quant.codebook.size()));
     put_u32(&out, static_cast<uint32_t>(block.size()));
     out += block;
     std::vector<uint64_t> hist(l.quant.codebook.size(), 0);
     for (uint8_t c : l.quant.codes) ++hist[c];
-    ledger->push_back({l.name, "values", 4 + block.size(), "huffman", huff::entropy_bits(hist) / 8,
+    ledger->push_back({l.name, "values", 4 + block.size(), "huffman", huffman::entropy_bits(hist) / 8,
                        o.compare_with_zstd ? zstd_size(l.quant.codes) : -1});
   } else {
     const size_t before = out.size();

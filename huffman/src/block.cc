@@ -8,7 +8,7 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the bit reader loads little-endian words");
 #include "sqz/huffman/huffman.h"
 
-namespace sqz::huff {
+namespace sqz::huffman {
 namespace {
 
 enum Mode : uint8_t { kEmpty = 0, kSingle = 1, kCoded = 2 };
@@ -334,4 +334,4 @@ Status decode_block(std::string_view block, int alphabet_size, size_t count, uin
   return decode_block_as(block, alphabet_size, count, out);
 }
 
-}  // namespace sqz::huff
+}  // namespace sqz::huffman

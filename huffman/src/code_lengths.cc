@@ -4,7 +4,7 @@
 
 #include "sqz/huffman/huffman.h"
 
-namespace sqz::huff {
+namespace sqz::huffman {
 namespace {
 
 // Package-merge nodes: a leaf (symbol >= 0) or a package of two earlier nodes.
@@ -100,4 +100,4 @@ double entropy_bits(const std::vector<uint64_t>& histogram) {
   return h;
 }
 
-}  // namespace sqz::huff
+}  // namespace sqz::huffman

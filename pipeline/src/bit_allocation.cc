@@ -60,9 +60,9 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
     for (LayerCosts& c : table.layers)
       if (!pins.count(c.layer) || pins.at(c.layer) == bits) c.bytes[bits] = sizes[c.layer];
   }
-  rt::NetOptions no;
+  runtime::NetOptions no;
   no.threads = threads;
-  no.policy = rt::KernelPolicy::kDense;
+  no.policy = runtime::KernelPolicy::kDense;
   const int total = static_cast<int>(convs.size() * widths.size());
   int done = 0;
   std::vector<float> out;
@@ -72,7 +72,7 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
       if (c.bytes.count(bits)) {
         Model trial = model;
         SQZ_RETURN_IF_ERROR(share_layer(trial.layers[convs[k]], bits, sharing));
-        SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(trial, no));
+        SQZ_ASSIGN_OR_RETURN(auto net, runtime::Net::create(trial, no));
         SQZ_RETURN_IF_ERROR(forward_batched(*net, probe, n, &out));
         c.kl[bits] = mean_kl(teacher, out, n);
       }

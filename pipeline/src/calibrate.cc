@@ -43,10 +43,10 @@ Status calibrate(Model& student, const Model& teacher, const std::vector<image::
   o.distill_temperature = options.temperature;
   SQZ_ASSIGN_OR_RETURN(auto trainer, train::Trainer::create(&student, o));
   SQZ_RETURN_IF_ERROR(trainer->check_batch(options.batch));
-  rt::NetOptions no;
+  runtime::NetOptions no;
   no.threads = options.threads;
-  no.policy = rt::KernelPolicy::kDense;
-  SQZ_ASSIGN_OR_RETURN(auto teacher_net, rt::Net::create(teacher, no));
+  no.policy = runtime::KernelPolicy::kDense;
+  SQZ_ASSIGN_OR_RETURN(auto teacher_net, runtime::Net::create(teacher, no));
 
   const size_t per_image = static_cast<size_t>(pre.channels) * pre.crop_h * pre.crop_w;
   std::mt19937_64 rng(options.seed);

@@ -383,9 +383,9 @@ Result<std::vector<StageRow>> measure_stage(const Run& r, ImageSet* holdout) {
 
 }  // namespace
 
-std::string init_name(const quant::QuantizeOptions& q) {
+std::string init_name(const quantize::QuantizeOptions& q) {
   if (q.exact) return "exact";
-  return q.init == quant::Init::kKmeansPlusPlus ? "kmeans++" : "linear";
+  return q.init == quantize::Init::kKmeansPlusPlus ? "kmeans++" : "linear";
 }
 
 Result<std::vector<int>> parse_widths(const std::string& text) {

@@ -11,10 +11,10 @@ namespace sqz::pipeline::detail {
 Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
                                 const SharingOptions& sharing, const std::vector<float>& probe,
                                 int n, Observer* observer) {
-  rt::NetOptions no;
+  runtime::NetOptions no;
   no.threads = s.threads;
-  no.policy = rt::KernelPolicy::kDense;
-  SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, no));
+  no.policy = runtime::KernelPolicy::kDense;
+  SQZ_ASSIGN_OR_RETURN(auto net, runtime::Net::create(model, no));
   std::vector<float> teacher;
   SQZ_RETURN_IF_ERROR(forward_batched(*net, probe.data(), n, &teacher));
   int64_t layers = 0;

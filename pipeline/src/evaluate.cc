@@ -52,7 +52,7 @@ Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess&
   return set;
 }
 
-Status forward_batched(rt::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
+Status forward_batched(runtime::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
                        int64_t chunk) {
   const int64_t in_size = shape_numel(net.input_chw());
   std::vector<float> part;
@@ -66,9 +66,9 @@ Status forward_batched(rt::Net& net, const float* inputs, int64_t n, std::vector
 
 Result<Scores> score_images(const Model& model, const ImageSet& images, int threads,
                             const std::string& progress_label, Observer* observer) {
-  rt::NetOptions opts;
+  runtime::NetOptions opts;
   opts.threads = threads;
-  SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, opts));
+  SQZ_ASSIGN_OR_RETURN(auto net, runtime::Net::create(model, opts));
   Scores s;
   s.classes = net->output_size();
   s.values.reserve(images.inputs.size() * static_cast<size_t>(s.classes));
@@ -119,7 +119,7 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
   return a;
 }
 
-Result<Accuracy> evaluate_images(rt::Net& net, const image::Preprocess& pre,
+Result<Accuracy> evaluate_images(runtime::Net& net, const image::Preprocess& pre,
                                  const LabelledFiles& list, Observer* observer,
                                  SkippedImages* skipped) {
   const int n = static_cast<int>(net.output_size());

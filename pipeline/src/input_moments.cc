@@ -74,26 +74,26 @@ void receptive_fields(const Layer& layer, const Shape& in, const Shape& out, con
     }
 }
 
-Result<std::map<std::string, quant::InputMoment>> collect_input_moments(
+Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
     const Model& model, const float* inputs, int64_t n, const MomentOptions& o,
     const std::function<Status(int64_t)>& progress) {
   Model copy = model;
   SQZ_ASSIGN_OR_RETURN(auto shapes, validate_and_infer(copy, 1));
-  std::map<std::string, quant::InputMoment> moments;
+  std::map<std::string, quantize::InputMoment> moments;
   std::map<std::string, const Layer*> convs;
   for (const Layer& l : model.layers) {
     if (l.op != OpKind::kConvolution) continue;
     const Shape& w = l.weight.shape;
-    quant::InputMoment& m = moments[l.name];
+    quantize::InputMoment& m = moments[l.name];
     m.k = w[1] * w[2] * w[3];
     m.groups = l.conv.groups;
     m.h.assign(static_cast<size_t>(m.groups * m.k * m.k), 0.0);
     convs[l.name] = &l;
   }
-  rt::NetOptions no;
+  runtime::NetOptions no;
   no.threads = o.threads;
-  no.policy = rt::KernelPolicy::kDense;
-  SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, no));
+  no.policy = runtime::KernelPolicy::kDense;
+  SQZ_ASSIGN_OR_RETURN(auto net, runtime::Net::create(model, no));
   std::vector<float> fields;
   net->set_conv_input_hook([&](const std::string& name, const float* chw) {
     const Layer& l = *convs.at(name);
@@ -102,7 +102,7 @@ Result<std::map<std::string, quant::InputMoment>> collect_input_moments(
     const Shape in_chw{in[1], in[2], in[3]}, out_chw{out[1], out[2], out[3]};
     const std::vector<int64_t> at = sample_positions(out[2] * out[3], o.max_positions);
     receptive_fields(l, in_chw, out_chw, chw, at, &fields);
-    quant::InputMoment& m = moments.at(name);
+    quantize::InputMoment& m = moments.at(name);
     const int64_t np = static_cast<int64_t>(at.size());
     for (int64_t g = 0; g < m.groups; ++g)
       add_outer_products_threaded(fields.data() + g * np * m.k, np, m.k, o.threads,

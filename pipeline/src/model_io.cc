@@ -5,8 +5,8 @@
 
 #include "sqz/core/file_io.h"
 #include "sqz/core/version.h"
-#include "sqz/format/exporters.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/exporters.h"
+#include "sqz/import/importers.h"
 
 namespace sqz::pipeline {
 namespace {
@@ -26,8 +26,8 @@ std::string fnv1a64_hex(const std::string& bytes) {
 }  // namespace
 
 Result<Model> load_any_model(const std::string& path, const std::string& prototxt,
-                             format::Metadata* metadata, const format::ImportOptions& options) {
-  return format::load_model(path, prototxt, options, metadata);
+                             format::Metadata* metadata, const import::ImportOptions& options) {
+  return import::load_model(path, prototxt, options, metadata);
 }
 
 format::Metadata standard_metadata(const std::string& source_path, const std::string& pipeline) {
@@ -76,15 +76,15 @@ Status write_model(const Model& model, const std::string& out,
     return Status::ok();
   }
   if (ext == ".onnx") {
-    auto bytes = format::export_onnx(model, metadata);
+    auto bytes = import::export_onnx(model, metadata);
     if (!bytes.is_ok()) return bytes.status().with_context(out);
     return write_file_atomic(out, *bytes, overwrite);
   }
   if (ext == ".caffemodel") {
     const std::string proto_path = replace_extension(out, ".prototxt");
-    auto weights = format::export_caffemodel(model);
+    auto weights = import::export_caffemodel(model);
     if (!weights.is_ok()) return weights.status().with_context(out);
-    auto proto = format::export_caffe_prototxt(model);
+    auto proto = import::export_caffe_prototxt(model);
     if (!proto.is_ok()) return proto.status().with_context(proto_path);
     SQZ_RETURN_IF_ERROR(write_file_atomic(out, *weights, overwrite));
     // Both files or neither: a network definition that cannot be written takes its weights.

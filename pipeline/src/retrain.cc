@@ -27,9 +27,9 @@ class TeacherCache {
   Status lookup(const std::vector<float>& x, const std::vector<int64_t>& ids,
                 std::vector<float>* out) {
     if (!net_) {  // the teacher only infers: the runtime is faster than the trainer
-      rt::NetOptions no;
+      runtime::NetOptions no;
       no.threads = threads_;
-      SQZ_ASSIGN_OR_RETURN(net_, rt::Net::create(teacher_, no));
+      SQZ_ASSIGN_OR_RETURN(net_, runtime::Net::create(teacher_, no));
       classes_ = static_cast<size_t>(net_->output_size());
       logits_.resize(known_.size() * classes_);
     }
@@ -61,7 +61,7 @@ class TeacherCache {
   int64_t pixels_;
   int threads_;
   size_t classes_ = 0;
-  std::unique_ptr<rt::Net> net_;
+  std::unique_ptr<runtime::Net> net_;
   std::vector<float> logits_;
   std::vector<uint8_t> known_;
 };
@@ -199,13 +199,13 @@ struct LabelledRetraining::Impl : prune::RetrainHook {
 
   // Quantizes every convolution whose kind (1x1 or not) is `pointwise` and not yet quantized.
   Status quantize_some(Model& m, bool pointwise) {
-    const quant::QuantizeOptions& qo = options.quantize;
+    const quantize::QuantizeOptions& qo = options.quantize;
     for (Layer& l : m.layers) {
       if (l.op != OpKind::kConvolution || l.quant.active() || is_pointwise(l) != pointwise)
         continue;
       const auto bits = qo.layer_bits.find(l.name);
       SQZ_RETURN_IF_ERROR(
-          quant::quantize_layer(l, bits == qo.layer_bits.end() ? qo.bits : bits->second, qo)
+          quantize::quantize_layer(l, bits == qo.layer_bits.end() ? qo.bits : bits->second, qo)
               .status());
     }
     return Status::ok();
@@ -252,7 +252,7 @@ Status check_retrain(const Model& teacher, const LabelledTensors& d, const Retra
                             std::to_string(classes - 1) + ")");
   if (o.density > 0 || !o.layer_density.empty())
     SQZ_RETURN_IF_ERROR(prune::check_options(teacher, prune_options(o)));
-  return quant::check_options(teacher, o.quantize);
+  return quantize::check_options(teacher, o.quantize);
 }
 
 Result<LabelledTensors> load_labelled_tensors(const LabelledFiles& list,
@@ -279,9 +279,9 @@ Result<LabelledTensors> load_labelled_tensors(const LabelledFiles& list,
 }
 
 Result<Accuracy> evaluate_tensors(const Model& model, const LabelledTensors& d, int threads) {
-  rt::NetOptions o;
+  runtime::NetOptions o;
   o.threads = threads;
-  SQZ_ASSIGN_OR_RETURN(auto net, rt::Net::create(model, o));
+  SQZ_ASSIGN_OR_RETURN(auto net, runtime::Net::create(model, o));
   const int64_t pixels = shape_numel(d.chw), batch = batch_for_input(pixels);
   const int n = static_cast<int>(net->output_size());
   Accuracy a;
@@ -336,7 +336,7 @@ Status LabelledRetraining::share_weights(Model& m, const std::map<std::string, i
                                    "1x1 layers quantized, retraining the others"));
     SQZ_RETURN_IF_ERROR(impl_->quantize_some(m, false));
   } else {
-    SQZ_RETURN_IF_ERROR(quant::quantize_model(m, o.quantize).status());
+    SQZ_RETURN_IF_ERROR(quantize::quantize_model(m, o.quantize).status());
   }
   return impl_->run(m, o.finetune_steps, true, o.seed * 1000, o.finetune_lr,
                     "centroid fine-tuning");

@@ -10,8 +10,8 @@
 #include <filesystem>
 
 #include "sqz/core/file_io.h"
-#include "sqz/format/exporters.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/exporters.h"
+#include "sqz/import/importers.h"
 
 namespace sqz::pipeline {
 namespace {
@@ -94,7 +94,7 @@ Result<Model> run_command(const std::string& command, bool verbose, const std::s
                           "): " + command);
   SQZ_RETURN_ERROR_IF(!std::filesystem::exists(out), ErrorCode::kNotFound,
                       "retrain command wrote no model to {out}: " + command);
-  Result<Model> trained = format::import_onnx(out);
+  Result<Model> trained = import::import_onnx(out);
   if (!trained.is_ok())
     return Status(trained.status().code(),
                   "retrain command's output: " + trained.status().message());
@@ -186,9 +186,9 @@ Status copy_trained_centroids(const Model& trained, Model& model, const std::str
 
 Status retrain_centroids_by_command(Model& model, const std::string& command, bool verbose,
                                     const format::Metadata& metadata) {
-  SQZ_ASSIGN_OR_RETURN(std::string model_bytes, format::export_onnx(model, metadata));
-  SQZ_ASSIGN_OR_RETURN(std::string mask_bytes, format::export_onnx(mask_model(model)));
-  SQZ_ASSIGN_OR_RETURN(std::string code_bytes, format::export_onnx(code_model(model)));
+  SQZ_ASSIGN_OR_RETURN(std::string model_bytes, import::export_onnx(model, metadata));
+  SQZ_ASSIGN_OR_RETURN(std::string mask_bytes, import::export_onnx(mask_model(model)));
+  SQZ_ASSIGN_OR_RETURN(std::string code_bytes, import::export_onnx(code_model(model)));
   SQZ_ASSIGN_OR_RETURN(
       Model trained,
       run_command(command, verbose, "(centroids)",
@@ -212,8 +212,8 @@ Status copy_trained_weights(const Model& trained, Model& model, const std::strin
 }
 
 Status CommandRetrainHook::retrain(Model& model, int step, int steps, bool after_quantization) {
-  SQZ_ASSIGN_OR_RETURN(std::string model_bytes, format::export_onnx(model, metadata_));
-  SQZ_ASSIGN_OR_RETURN(std::string mask_bytes, format::export_onnx(mask_model(model)));
+  SQZ_ASSIGN_OR_RETURN(std::string model_bytes, import::export_onnx(model, metadata_));
+  SQZ_ASSIGN_OR_RETURN(std::string mask_bytes, import::export_onnx(mask_model(model)));
   std::string command = command_;
   replace_all(command, "{step}", std::to_string(step));
   const std::string what = std::string(after_quantization ? "(after quantization) " : "") +

@@ -4,16 +4,16 @@ namespace sqz::pipeline {
 
 Status share_layer(Layer& layer, int bits, const SharingOptions& o) {
   const std::vector<float> original = layer.weight.data;
-  SQZ_RETURN_IF_ERROR(quant::quantize_layer(layer, bits, o.quantize).status());
+  SQZ_RETURN_IF_ERROR(quantize::quantize_layer(layer, bits, o.quantize).status());
   if (!o.moments) return Status::ok();
   auto it = o.moments->find(layer.name);
   if (it == o.moments->end()) return Status::ok();
-  return quant::assign_codes(layer, original, it->second, o.gptq).status();
+  return quantize::assign_codes(layer, original, it->second, o.gptq).status();
 }
 
 Status share_weights(Model& model, const SharingOptions& o) {
-  const quant::QuantizeOptions& options = o.quantize;
-  SQZ_RETURN_IF_ERROR(quant::check_options(model, options));
+  const quantize::QuantizeOptions& options = o.quantize;
+  SQZ_RETURN_IF_ERROR(quantize::check_options(model, options));
   for (Layer& l : model.layers) {
     if (l.op != OpKind::kConvolution) continue;
     auto pinned = options.layer_bits.find(l.name);

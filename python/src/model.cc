@@ -66,7 +66,7 @@ PyModel::PyModel(const std::string& path, const std::string& prototxt, int threa
                  const std::vector<int64_t>& input_shape, const std::string& preprocess,
                  bool force)
     : path_(path), default_threads_(checked_threads(threads)) {
-  format::ImportOptions import;
+  import::ImportOptions import;
   import.input_shape = input_shape;
   if (!input_shape.empty() && input_shape.size() != 4)
     raise_invalid("input_shape wants (N, C, H, W), not " + std::to_string(input_shape.size()) +
@@ -81,7 +81,7 @@ PyModel::PyModel(const std::string& path, const std::string& prototxt, int threa
     model_ = std::move(m).value();
   }
   std::lock_guard<std::mutex> lock(mu_);
-  rt::Net& n = net(default_threads_);
+  runtime::Net& n = net(default_threads_);
   chw_ = n.input_chw();
   classes_ = n.output_size();
   const std::optional<pipeline::PreprocessSpec> spec = preprocess_spec(preprocess);
@@ -99,19 +99,19 @@ PyModel::PyModel(const std::string& path, const std::string& prototxt, int threa
   }
 }
 
-rt::Net& PyModel::net(int threads) {
+runtime::Net& PyModel::net(int threads) {
   auto it = nets_.find(threads);
   if (it != nets_.end()) return *it->second;
-  rt::NetOptions o;
+  runtime::NetOptions o;
   o.threads = threads;
-  auto n = rt::Net::create(model_, o);
+  auto n = runtime::Net::create(model_, o);
   if (!n.is_ok()) raise_status(n.status().with_context(path_));
   return *(nets_[threads] = std::move(n).value());
 }
 
 py::array_t<float> PyModel::forward(const std::vector<float>& input, int64_t batch, int threads) {
   std::lock_guard<std::mutex> lock(mu_);
-  rt::Net& n = net(threads > 0 ? checked_threads(threads) : default_threads_);
+  runtime::Net& n = net(threads > 0 ? checked_threads(threads) : default_threads_);
   std::vector<float> out;
   Status s;
   {

@@ -58,7 +58,7 @@ class PyModel {
   std::string notice() const { return notice_; }
 
  private:
-  rt::Net& net(int threads);  // REQUIRES: mu_ held
+  runtime::Net& net(int threads);  // REQUIRES: mu_ held
   py::array_t<float> forward(const std::vector<float>& input, int64_t batch, int threads);
 
   std::string path_;
@@ -70,7 +70,7 @@ class PyModel {
   Shape chw_;
   int64_t classes_ = 0;
   std::mutex mu_;
-  std::map<int, std::unique_ptr<rt::Net>> nets_;  // by thread count
+  std::map<int, std::unique_ptr<runtime::Net>> nets_;  // by thread count
 };
 
 // {layer name: (codebook, codes)} of every weight-shared layer of a model file.

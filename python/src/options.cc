@@ -174,8 +174,8 @@ std::optional<pipeline::PreprocessSpec> preprocess_option(Keywords& k, bool* re_
   return preprocess_spec(text);
 }
 
-format::ImportOptions import_option(Keywords& k) {
-  format::ImportOptions o;
+import::ImportOptions import_option(Keywords& k) {
+  import::ImportOptions o;
   k.ints("input_shape", &o.input_shape);
   bool ok = o.input_shape.empty() || o.input_shape.size() == 4;
   for (int64_t d : o.input_shape) ok &= d >= 1 && d <= 65536;
@@ -195,7 +195,7 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
   k.integer("probe_images", 1, 1000000, &o->probe_images);
   std::string init = "linear", codes = "compensated";
   k.choice("init", {"linear", "kmeans++", "exact"}, &init);
-  o->quantize.init = init == "kmeans++" ? quant::Init::kKmeansPlusPlus : quant::Init::kLinear;
+  o->quantize.init = init == "kmeans++" ? quantize::Init::kKmeansPlusPlus : quantize::Init::kLinear;
   o->quantize.exact = init == "exact";
   k.choice("codes", {"compensated", "nearest"}, &codes);
   o->error_compensation = codes == "compensated";
@@ -288,21 +288,21 @@ PruneSettings prune_options(Keywords& k) {
   return s;
 }
 
-quant::QuantizeOptions quantize_options(Keywords& k, std::string* pipeline_text,
+quantize::QuantizeOptions quantize_options(Keywords& k, std::string* pipeline_text,
                                         std::string* retrain_cmd) {
-  quant::QuantizeOptions o;
+  quantize::QuantizeOptions o;
   k.text("retrain_cmd", retrain_cmd);
   k.integer("bits", 1, 8, &o.bits);
   k.name_ints("layer_bits", 0, 8, &o.layer_bits);
   std::string init = "linear", method = "kmeans";
   k.choice("init", {"linear", "density", "random", "kmeans++"}, &init);
-  o.init = init == "density"    ? quant::Init::kDensity
-           : init == "random"   ? quant::Init::kRandom
-           : init == "kmeans++" ? quant::Init::kKmeansPlusPlus
-                                : quant::Init::kLinear;
+  o.init = init == "density"    ? quantize::Init::kDensity
+           : init == "random"   ? quantize::Init::kRandom
+           : init == "kmeans++" ? quantize::Init::kKmeansPlusPlus
+                                : quantize::Init::kLinear;
   k.flag("exact", &o.exact);
   k.choice("method", {"kmeans", "uniform"}, &method);
-  o.method = method == "uniform" ? quant::Method::kUniform : quant::Method::kKmeans;
+  o.method = method == "uniform" ? quantize::Method::kUniform : quantize::Method::kKmeans;
   k.real("entropy", 0, 8, &o.entropy_target);
   k.integer("seed", 0, kMaxSeed, &o.seed);
   // As the command line records it (so that both write the same file).

@@ -54,12 +54,12 @@ struct PruneSettings {
 };
 PruneSettings prune_options(Keywords& k);
 // retrain_cmd: the centroid-training command (retrain_centroids_by_command), or "".
-quant::QuantizeOptions quantize_options(Keywords& k, std::string* pipeline_text,
+quantize::QuantizeOptions quantize_options(Keywords& k, std::string* pipeline_text,
                                         std::string* retrain_cmd);
 // A preset name ("caffe", "torchvision") or a whole record's text; none for "".
 std::optional<pipeline::PreprocessSpec> preprocess_spec(const std::string& text);
 // preprocess (as preprocess_spec reads it), re_record_preprocess; input_shape.
 std::optional<pipeline::PreprocessSpec> preprocess_option(Keywords& k, bool* re_record);
-format::ImportOptions import_option(Keywords& k);
+import::ImportOptions import_option(Keywords& k);
 
 }  // namespace sqz::python

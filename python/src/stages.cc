@@ -59,7 +59,7 @@ struct Loaded {
 Loaded load(const std::string& path, Keywords& k) {
   std::string prototxt;
   k.text("prototxt", &prototxt);
-  const format::ImportOptions import = import_option(k);
+  const import::ImportOptions import = import_option(k);
   Loaded l;
   Result<Model> m = Status::ok();
   {
@@ -149,17 +149,17 @@ py::dict quantize(const std::string& model, const std::string& output, bool forc
                   py::object progress, py::dict options) {
   Keywords k(options, "quantize");
   std::string pipeline_text, retrain_cmd;
-  const quant::QuantizeOptions o = quantize_options(k, &pipeline_text, &retrain_cmd);
+  const quantize::QuantizeOptions o = quantize_options(k, &pipeline_text, &retrain_cmd);
   Loaded l = load(model, k);
   const format::Metadata md = output_metadata(model, l, k, pipeline_text, progress);
   k.finish();
-  check(quant::check_options(l.model, o).with_context(model));
+  check(quantize::check_options(l.model, o).with_context(model));
   check_output(output, force, true);
   PyObserver observer(progress);
-  Result<std::vector<quant::LayerMetrics>> metrics = Status::ok();
+  Result<std::vector<quantize::LayerMetrics>> metrics = Status::ok();
   format::SqzFile file;
   run_released(observer, [&] {
-    metrics = quant::quantize_model(l.model, o);
+    metrics = quantize::quantize_model(l.model, o);
     if (!metrics.is_ok()) return metrics.status().with_context(model);
     if (!retrain_cmd.empty())
       SQZ_RETURN_IF_ERROR(

@@ -9,7 +9,7 @@
 
 #include "nearest.h"
 
-namespace sqz::quant {
+namespace sqz::quantize {
 namespace {
 
 using detail::nearest;
@@ -309,11 +309,11 @@ Result<GptqStats> assign_codes(Layer& layer, const std::vector<float>& original,
   return assign(layer, original, moment, options, Sweep::kFactored);
 }
 
-namespace naive {
+namespace ref {
 Result<GptqStats> assign_codes(Layer& layer, const std::vector<float>& original,
                                const InputMoment& moment, const GptqOptions& options) {
   return assign(layer, original, moment, options, Sweep::kExplicit);
 }
-}  // namespace naive
+}  // namespace ref
 
-}  // namespace sqz::quant
+}  // namespace sqz::quantize

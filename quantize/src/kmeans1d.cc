@@ -5,7 +5,7 @@
 #include <limits>
 #include <random>
 
-namespace sqz::quant {
+namespace sqz::quantize {
 namespace {
 
 // Prefix sums of w, w*x, w*x^2, with x shifted by the mean to limit cancellation.
@@ -234,4 +234,4 @@ Clustering exact_kmeans(const WeightedPoints& p, int k) {
   return out;
 }
 
-}  // namespace sqz::quant
+}  // namespace sqz::quantize

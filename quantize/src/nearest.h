@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace sqz::quant::detail {
+namespace sqz::quantize::detail {
 
 // Index of the nearest centroid (ties go to the lower one), the distances computed in T.
 // REQUIRES: c ascending, non-empty.
@@ -17,4 +17,4 @@ uint8_t nearest(const std::vector<float>& c, T x) {
   return static_cast<uint8_t>(x - T{c[hi - 1]} <= T{c[hi]} - x ? hi - 1 : hi);
 }
 
-}  // namespace sqz::quant::detail
+}  // namespace sqz::quantize::detail

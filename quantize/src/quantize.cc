@@ -6,7 +6,7 @@
 
 #include "nearest.h"
 
-namespace sqz::quant {
+namespace sqz::quantize {
 namespace {
 
 int bits_for(const QuantizeOptions& o, const std::string& name) {
@@ -206,9 +206,9 @@ void apply_codebook(Layer& layer) {
   }
 }
 
-}  // namespace sqz::quant
+}  // namespace sqz::quantize
 
-namespace sqz::quant {
+namespace sqz::quantize {
 
 Status adopt_existing_values(Layer& layer) {
   std::vector<float> distinct;
@@ -236,4 +236,4 @@ Status adopt_existing_values(Layer& layer) {
   return Status::ok();
 }
 
-}  // namespace sqz::quant
+}  // namespace sqz::quantize

@@ -9,7 +9,7 @@
 
 #include "net_impl.h"
 
-namespace sqz::rt {
+namespace sqz::runtime {
 
 namespace {
 std::atomic<int64_t> g_activation_budget{int64_t{256} << 20};
@@ -209,11 +209,11 @@ std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, bool sparse) const {
   }
   if (sparse) {
     if (p.run_shape.k_per_group() > 65536) return nullptr;
-    return make_sparse_conv(p.run_shape, w, p.relu, best_spmm_kernel());
+    return kernels::make_sparse_conv(p.run_shape, w, p.relu, kernels::best_spmm_kernel());
   }
   // Dense from codes needs a free code for the zeros: not when the codebook is full.
   if (w.codes && w.mask && w.codebook_size >= 256) w.codes = nullptr;
-  return make_dense_conv(p.run_shape, w, p.relu, best_gemm_kernel());
+  return kernels::make_dense_conv(p.run_shape, w, p.relu, kernels::best_gemm_kernel());
 }
 
 std::unique_ptr<ConvOp> Net::Impl::make_rule_op(size_t i) const {
@@ -409,4 +409,4 @@ void Net::set_conv_input_hook(ConvInputHook hook) { impl_->conv_input_hook = std
 void Net::set_profiling(bool on) { impl_->profiling = on; }
 std::vector<LayerProfile> Net::profile() const { return impl_->profiles; }
 
-}  // namespace sqz::rt
+}  // namespace sqz::runtime

@@ -1,21 +1,21 @@
 // Convolution execution (Net::Impl::run_conv): how a layer's work is cut for the threads and
-// where its B matrix comes from (the input in place, a copy with aligned rows, or im2col).
+// where its B matrix comes from (the input in place, a copy with aligned rows, or kernels::im2col).
 #include <algorithm>
 #include <cstring>
 
-#include "../kernels/im2col.h"
-#include "../kernels/ref/conv_ref.h"
+#include "sqz/kernels/im2col.h"
+#include "sqz/kernels/ref/conv_ref.h"
 #include "net_impl.h"
-#include "sqz/runtime/machine.h"
+#include "sqz/kernels/machine.h"
 
-namespace sqz::rt {
+namespace sqz::runtime {
 
 namespace {
 
-// Columns per im2col block of `floats` (default: a quarter of one thread's L2, so that the
+// Columns per kernels::im2col block of `floats` (default: a quarter of one thread's L2, so that the
 // block's rows stay there while the kernel sweeps them, beside the weights it streams).
 int64_t block_columns(const ConvShape& s, int64_t floats) {
-  if (floats <= 0) floats = l2_per_thread(machine()) / 4 / static_cast<int64_t>(sizeof(float));
+  if (floats <= 0) floats = kernels::l2_per_thread(machine()) / 4 / static_cast<int64_t>(sizeof(float));
   const int64_t rows = s.groups * s.k_per_group();
   const int64_t cols = std::max<int64_t>(64, floats / std::max<int64_t>(rows, 1) / 64 * 64);
   return std::min(cols, s.out_size());
@@ -30,14 +30,14 @@ int row_blocks_for(const ConvOp& op, int64_t items, int threads) {
   return static_cast<int>(std::clamp<int64_t>(want, 1, op.max_row_blocks()));
 }
 
-// A layer whose whole im2col (all images) is at most this many floats (four times one thread's
+// A layer whose whole kernels::im2col (all images) is at most this many floats (four times one thread's
 // L2) builds it once, shared by all threads, which then split output channels as well as
 // columns: the late layers have too few columns to give every thread a block of its own.
 int64_t shared_im2col_floats() {
-  return 4 * l2_per_thread(machine()) / static_cast<int64_t>(sizeof(float));
+  return 4 * kernels::l2_per_thread(machine()) / static_cast<int64_t>(sizeof(float));
 }
 // With at least this many column panels per thread, threads take column blocks instead and
-// build each block's im2col themselves: B then stays in the core's own L2. A shared im2col is
+// build each block's kernels::im2col themselves: B then stays in the core's own L2. A shared kernels::im2col is
 // larger than L2 (SqueezeNet's fire4 expand: 3.5 MB) and written by all threads, so half of
 // what a thread reads comes from another core (bench at 1 and 2 threads: 10-20% on the 55x55
 // and 27x27 expands).
@@ -55,7 +55,7 @@ void Net::Impl::prepare_shared(const ConvOp& op) {
   });
 }
 
-// The inputs im2col_padded reads: each image's planes with their padding written out (in
+// The inputs kernels::im2col_padded reads: each image's planes with their padding written out (in
 // parallel over images and channels), or the inputs themselves when there is no padding.
 std::vector<const float*> Net::Impl::pad_inputs(const ConvShape& s,
                                                 const std::vector<const float*>& ins) {
@@ -65,7 +65,7 @@ std::vector<const float*> Net::Impl::pad_inputs(const ConvShape& s,
   pool->parallel_for(images * s.in_c, [&](int64_t begin, int64_t end, int) {
     for (int64_t w = begin; w < end;) {
       const int64_t b = w / s.in_c, stop = std::min(end, (b + 1) * s.in_c);
-      pad_planes(s, ins[b], padded.data() + b * per_image, w - b * s.in_c, stop - b * s.in_c);
+      kernels::pad_planes(s, ins[b], padded.data() + b * per_image, w - b * s.in_c, stop - b * s.in_c);
       w = stop;
     }
   });
@@ -81,11 +81,11 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
   const int threads = pool->threads();
   prepare_shared(op);
-  const bool direct = conv_reads_input_directly(s);
-  const int64_t rows = s.groups * s.k_per_group(), ld = aligned_stride(n);
+  const bool direct = kernels::conv_reads_input_directly(s);
+  const int64_t rows = s.groups * s.k_per_group(), ld = kernels::aligned_stride(n);
   // The SpMM wants B rows starting on cache lines (a split vector load costs two): a 1x1
   // layer reads its input in place when its rows are so or its op does not mind (ConvOp),
-  // else a copy with aligned rows; a small im2col is built once, shared by all threads.
+  // else a copy with aligned rows; a small kernels::im2col is built once, shared by all threads.
   const bool in_place = direct && (ld == n || op.prefers_unaligned_rows());
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const ConvSchedule& sched = p.schedule;
@@ -95,8 +95,8 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
       !in_place && (direct || (sched.split == ConvSchedule::Split::kRule
                                    ? rule_shared
                                    : sched.split == ConvSchedule::Split::kShared));
-  // im2col from padded copies of the inputs: a plain copy per row segment.
-  const bool from_padded = !direct && windows_inside_padding(s);
+  // kernels::im2col from padded copies of the inputs: a plain copy per row segment.
+  const bool from_padded = !direct && kernels::windows_inside_padding(s);
   const std::vector<const float*> src = from_padded ? pad_inputs(s, ins) : ins;
   if (shared_b) {
     cols.resize(std::max<size_t>(cols.size(), 1));
@@ -110,7 +110,7 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
           for (int64_t r = w - b * rows; r < stop - b * rows; ++r)
             std::memcpy(dst + r * ld, ins[b] + r * n, sizeof(float) * n);
         } else {
-          (from_padded ? im2col_padded : im2col)(s, src[b], dst, w - b * rows, stop - b * rows, 0,
+          (from_padded ? kernels::im2col_padded : kernels::im2col)(s, src[b], dst, w - b * rows, stop - b * rows, 0,
                                                  n, ld);
         }
         w = stop;
@@ -131,18 +131,18 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
     });
     return;
   }
-  // Each thread takes whole column blocks of whole images: im2col into its own buffer (kept
+  // Each thread takes whole column blocks of whole images: kernels::im2col into its own buffer (kept
   // in L2), then the kernel over that block; one synchronisation per layer.
   int64_t block = block_columns(s, sched.block_floats);
   if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
     block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
-  const int64_t blocks = (n + block - 1) / block, bld = aligned_stride(block);
+  const int64_t blocks = (n + block - 1) / block, bld = kernels::aligned_stride(block);
   cols.resize(scratch.size());
   for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(rows * bld)));
   pool->parallel_for(images * blocks, [&](int64_t begin, int64_t end, int t) {
     for (int64_t w = begin; w < end; ++w) {
       const int64_t b = w / blocks, c0 = (w % blocks) * block, ncols = std::min(block, n - c0);
-      (from_padded ? im2col_padded : im2col)(s, src[b], cols[t].data(), 0, rows, c0, ncols, bld);
+      (from_padded ? kernels::im2col_padded : kernels::im2col)(s, src[b], cols[t].data(), 0, rows, c0, ncols, bld);
       op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, 1, 0, op.work_items(ncols, 1),
                    scratch[t].data(), shared.data());
     }
@@ -164,7 +164,7 @@ void Net::Impl::run_conv(size_t i) {
   }
   if (!p.op) {  // reference path
     for (int64_t b = 0; b < batch; ++b)
-      ref::conv2d_f32(p.shape, ins[b], l.weight.data.data(),
+      kernels::ref::conv2d_f32(p.shape, ins[b], l.weight.data.data(),
                       l.conv.has_bias ? l.bias.data.data() : nullptr, p.relu, outs[b]);
     return;
   }
@@ -192,4 +192,4 @@ void Net::Impl::run_conv(size_t i) {
   });
 }
 
-}  // namespace sqz::rt
+}  // namespace sqz::runtime

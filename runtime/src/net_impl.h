@@ -7,12 +7,21 @@
 #include <string>
 #include <vector>
 
-#include "../kernels/aligned.h"
-#include "../kernels/conv_op.h"
+#include "sqz/kernels/aligned.h"
+#include "sqz/kernels/conv_op.h"
 #include "sqz/runtime/net.h"
 #include "sqz/runtime/thread_pool.h"
 
-namespace sqz::rt {
+namespace sqz::runtime {
+
+// The kernels the runtime's files call by name.
+using kernels::AlignedFloats;
+using kernels::ConvOp;
+using kernels::ConvShape;
+using kernels::ConvWeights;
+using kernels::Isa;
+using kernels::Machine;
+using kernels::machine;
 
 // Where a blob lives: inside its parent's storage at a channel offset (views, concat slices).
 struct Placement {
@@ -120,4 +129,4 @@ struct Net::Impl {
   void run_add(const Layer& l);
 };
 
-}  // namespace sqz::rt
+}  // namespace sqz::runtime

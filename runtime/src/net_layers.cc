@@ -2,11 +2,11 @@
 // (when not fused), softmax and the element-wise sum.
 #include <cstring>
 
-#include "../kernels/pool.h"
-#include "../kernels/softmax.h"
+#include "sqz/kernels/pool.h"
+#include "sqz/kernels/softmax.h"
 #include "net_impl.h"
 
-namespace sqz::rt {
+namespace sqz::runtime {
 
 void Net::Impl::run_pool(const Layer& l) {
   const Shape& in = shapes.at(l.inputs[0]);
@@ -15,25 +15,25 @@ void Net::Impl::run_pool(const Layer& l) {
     const float* src = blob_ptr(l.inputs[0], b);
     float* dst = blob_ptr(l.output, b);
     if (l.pool.global) {
-      (l.op == OpKind::kMaxPool ? global_maxpool_f32 : global_avgpool_f32)(in[1], in[2] * in[3],
+      (l.op == OpKind::kMaxPool ? kernels::global_maxpool_f32 : kernels::global_avgpool_f32)(in[1], in[2] * in[3],
                                                                            src, dst);
       continue;
     }
-    const PoolShape s{in[1],           in[2],           in[3],
+    const kernels::PoolShape s{in[1],           in[2],           in[3],
                       out[2],          out[3],          l.pool.kernel_h,
                       l.pool.kernel_w, l.pool.stride_h, l.pool.stride_w,
                       l.pool.pad_h,    l.pool.pad_w,    l.pool.average_counts_padding,
                       l.pool.extra_pad_h, l.pool.extra_pad_w};
     if (l.op == OpKind::kAvgPool) {
-      avgpool2d_f32(s, src, dst);
+      kernels::avgpool2d_f32(s, src, dst);
       continue;
     }
     // Channels are independent: split them over the threads.
     const int64_t plane_in = s.in_h * s.in_w, plane_out = s.out_h * s.out_w;
     pool->parallel_for(s.c, [&](int64_t begin, int64_t end, int) {
-      PoolShape part = s;
+      kernels::PoolShape part = s;
       part.c = end - begin;
-      maxpool2d_f32(part, src + begin * plane_in, dst + begin * plane_out);
+      kernels::maxpool2d_f32(part, src + begin * plane_in, dst + begin * plane_out);
     });
   }
 }
@@ -80,7 +80,7 @@ void Net::Impl::run_softmax(const Layer& l) {
   for (int64_t d = axis + 1; d < rank; ++d) inner *= s[static_cast<size_t>(d)];
   const int64_t c = s[static_cast<size_t>(axis)], outer = per_image(s) / (c * inner);
   for (int64_t b = 0; b < batch; ++b)
-    softmax_f32(blob_ptr(l.inputs[0], b), outer, c, inner, blob_ptr(l.output, b));
+    kernels::softmax_f32(blob_ptr(l.inputs[0], b), outer, c, inner, blob_ptr(l.output, b));
 }
 
 // Element-wise sum of the inputs (the bypass of SqueezeNet Sec. 6), in input order.
@@ -98,4 +98,4 @@ void Net::Impl::run_add(const Layer& l) {
   }
 }
 
-}  // namespace sqz::rt
+}  // namespace sqz::runtime

@@ -11,9 +11,9 @@
 
 #include "net_impl.h"
 #include "sqz/core/file_io.h"
-#include "sqz/runtime/machine.h"
+#include "sqz/kernels/machine.h"
 
-namespace sqz::rt {
+namespace sqz::runtime {
 namespace {
 
 // Timing stops for the rest of the layers past this budget (they take the rule): SqueezeNet
@@ -33,7 +33,7 @@ std::string machine_key() {
   const Machine& m = machine();
   std::string key = m.vendor + " " + m.model_name + " f" + std::to_string(m.family) + "m" +
                     std::to_string(m.model) + "s" + std::to_string(m.stepping) + " " +
-                    isa_name(m.isa) + " l2=" + std::to_string(m.l2_bytes);
+                    kernels::isa_name(m.isa) + " l2=" + std::to_string(m.l2_bytes);
   for (char& c : key)
     if (c == '\t' || c == '\n' || c == '\r') c = ' ';
   return key;
@@ -220,7 +220,7 @@ void Net::Impl::time_candidates(size_t i, bool* sparse, double* best_seconds, in
   std::vector<std::pair<bool, std::unique_ptr<ConvOp>>> ops;
   if (options.policy != KernelPolicy::kDense) ops.emplace_back(true, make_conv_op(i, true));
   if (options.policy != KernelPolicy::kSparse) ops.emplace_back(false, make_conv_op(i, false));
-  const int64_t l2 = l2_per_thread(machine()) / static_cast<int64_t>(sizeof(float));
+  const int64_t l2 = kernels::l2_per_thread(machine()) / static_cast<int64_t>(sizeof(float));
   std::vector<ConvSchedule> schedules{{ConvSchedule::Split::kShared, 0}};
   for (int64_t d : {8, 4, 2}) schedules.push_back({ConvSchedule::Split::kBlocks, l2 / d});
   double best = 1e30;
@@ -246,4 +246,4 @@ void Net::Impl::time_candidates(size_t i, bool* sparse, double* best_seconds, in
   }
 }
 
-}  // namespace sqz::rt
+}  // namespace sqz::runtime

@@ -11,7 +11,7 @@
 #define SQZ_CPU_RELAX() std::this_thread::yield()
 #endif
 
-namespace sqz::rt {
+namespace sqz::runtime {
 namespace {
 
 // How long an idle worker spins before it sleeps: longer than the gap between two layers,
@@ -128,4 +128,4 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     relax(spins);
 }
 
-}  // namespace sqz::rt
+}  // namespace sqz::runtime

@@ -34,12 +34,12 @@ int main(int argc, char** argv) {
                  sqz::kProducer);
     return 2;
   }
-  auto classifier = sqz::rt::Classifier::open(argv[1]);
+  auto classifier = sqz::runtime::Classifier::open(argv[1]);
   if (!classifier.is_ok()) return fail(classifier.status());
   auto scores = (*classifier)->classify_file(argv[2]);
   if (!scores.is_ok()) return fail(scores.status());
   const std::vector<std::string> names = argc > 3 ? class_names(argv[3]) : std::vector<std::string>{};
-  for (int c : sqz::rt::top_k(scores->data(), static_cast<int64_t>(scores->size()), 5))
+  for (int c : sqz::runtime::top_k(scores->data(), static_cast<int64_t>(scores->size()), 5))
     std::printf("%4d  %10.4f  %s\n", c, (*scores)[c],
                 static_cast<size_t>(c) < names.size() ? names[c].c_str() : "");
   return 0;

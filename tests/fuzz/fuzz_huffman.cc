@@ -8,7 +8,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int alphabet = 1 + data[0] * 16;  // 1..4081
   const size_t count = size_t{data[1]} * 64 + data[2];
   std::vector<uint16_t> out(count);
-  (void)sqz::huff::decode_block(std::string_view(reinterpret_cast<const char*>(data + 3), size - 3),
+  (void)sqz::huffman::decode_block(std::string_view(reinterpret_cast<const char*>(data + 3), size - 3),
                                 alphabet, count, out.data());
   return 0;
 }

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "sqz/core/file_io.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/image/image.h"
 
 #if SQZ_FUZZ_FORMAT != 5
@@ -47,19 +47,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #if SQZ_FUZZ_FORMAT == 1
   const std::string path = temp_path(".net");
   (void)sqz::write_file_atomic(path, bytes, true);
-  (void)sqz::format::import_deep_compression_net(proto, path);
+  (void)sqz::import::import_deep_compression_net(proto, path);
 #elif SQZ_FUZZ_FORMAT == 2
   const std::string path = temp_path(".caffemodel");
   (void)sqz::write_file_atomic(path, bytes, true);
-  (void)sqz::format::import_caffe(proto, path);
+  (void)sqz::import::import_caffe(proto, path);
 #elif SQZ_FUZZ_FORMAT == 3
   const std::string path = temp_path(".prototxt");
   (void)sqz::write_file_atomic(path, bytes, true);
-  (void)sqz::format::import_caffe_prototxt(path);
+  (void)sqz::import::import_caffe_prototxt(path);
 #elif SQZ_FUZZ_FORMAT == 4
   const std::string path = temp_path(".onnx");
   (void)sqz::write_file_atomic(path, bytes, true);
-  (void)sqz::format::import_onnx(path);
+  (void)sqz::import::import_onnx(path);
 #endif
 #endif
   return 0;

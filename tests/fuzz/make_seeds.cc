@@ -6,7 +6,7 @@
 
 #include "hostile_util.h"
 #include "sqz/core/file_io.h"
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/huffman/huffman.h"
 #include "sqz/prune/prune.h"
@@ -44,13 +44,13 @@ int main(int argc, char** argv) {
   sqz::Layer gap = sqz::make_layer(sqz::OpKind::kAvgPool, "g", "c2");
   gap.pool.global = true;
   m.layers.push_back(gap);
-  put("onnx", "tiny.onnx", sqz::format::export_onnx(m).value());
-  put("caffemodel", "tiny.caffemodel", sqz::format::export_caffemodel(m).value());
-  put("prototxt", "tiny.prototxt", sqz::format::export_caffe_prototxt(m).value());
+  put("onnx", "tiny.onnx", sqz::import::export_onnx(m).value());
+  put("caffemodel", "tiny.caffemodel", sqz::import::export_caffemodel(m).value());
+  put("prototxt", "tiny.prototxt", sqz::import::export_caffe_prototxt(m).value());
   put("net", "tiny.net", sqz::test::encode_release_net(m));
   sqz::Model q = m;
   for (sqz::Layer& l : q.layers)
-    if (l.op == sqz::OpKind::kConvolution) (void)sqz::quant::adopt_existing_values(l);
+    if (l.op == sqz::OpKind::kConvolution) (void)sqz::quantize::adopt_existing_values(l);
   std::string sqz_bytes;
   (void)sqz::format::encode_sqz(q, {}, &sqz_bytes);
   put("sqz", "tiny.sqz", sqz_bytes);
@@ -63,9 +63,9 @@ int main(int argc, char** argv) {
   po.density = 0.3;
   po.granularity = sqz::prune::Granularity::kKernel;
   (void)sqz::prune::prune_once(kernels, po);
-  sqz::quant::QuantizeOptions qo;
+  sqz::quantize::QuantizeOptions qo;
   qo.bits = 3;
-  (void)sqz::quant::quantize_model(kernels, qo);
+  (void)sqz::quantize::quantize_model(kernels, qo);
   sqz::format::SqzEncodeOptions eo;
   eo.int8_biases = true;
   std::string kernel_bytes;
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   put("sqz", "kernels_int8.sqz", kernel_bytes);
   std::vector<uint16_t> symbols;
   for (int i = 0; i < 5000; ++i) symbols.push_back(static_cast<uint16_t>((i * i) % 37));
-  put("huffman", "block", std::string("\x03\x4e\x88", 3) + sqz::huff::encode_block(symbols, 49));
+  put("huffman", "block", std::string("\x03\x4e\x88", 3) + sqz::huffman::encode_block(symbols, 49));
   sqz::test::write_png(dir + "/image/tiny.png", 12, 9, 1);
   // The hostile corpus (checksum-valid mutations, tests/hostile_sqz.cc) and hostile images.
   for (const auto& [name, bytes] : sqz::test::hostile_sqz_files())

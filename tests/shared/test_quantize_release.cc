@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <map>
 
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/pipeline/compress.h"
 #include "sqz/quantize/quantize.h"
 #include "test_util.h"
@@ -15,7 +15,7 @@ using namespace sqz;
 namespace {
 Model release() {
   const std::string dir = test::shared_dir() + "/models/squeezenet_v1.0_deep_compression/";
-  auto m = format::import_deep_compression_net(dir + "SqueezeNet_deploy.prototxt",
+  auto m = import::import_deep_compression_net(dir + "SqueezeNet_deploy.prototxt",
                                                dir + "compressed_SqueezeNet.net");
   REQUIRE(m.is_ok());
   return std::move(m).value();
@@ -26,10 +26,10 @@ TEST_CASE("8-bit k-means reproduces the release exactly; 6 and 5 bits report eve
   for (bool exact : {false, true}) {
     Model m = release();
     const Model original = m;
-    quant::QuantizeOptions o;
+    quantize::QuantizeOptions o;
     o.bits = 8;
     o.exact = exact;
-    auto metrics = quant::quantize_model(m, o);
+    auto metrics = quantize::quantize_model(m, o);
     REQUIRE(metrics.is_ok());
     REQUIRE(metrics->size() == 26);
     for (size_t i = 0; i < m.layers.size(); ++i) {
@@ -40,14 +40,14 @@ TEST_CASE("8-bit k-means reproduces the release exactly; 6 and 5 bits report eve
   }
   // 6 and 5 bits: every layer reports its metrics; exact k-means is never worse than Lloyd,
   // and 6 bits never worse than 5.
-  std::map<std::pair<int, bool>, std::vector<quant::LayerMetrics>> runs;
+  std::map<std::pair<int, bool>, std::vector<quantize::LayerMetrics>> runs;
   for (int bits : {6, 5}) {
     for (bool exact : {false, true}) {
       Model m = release();
-      quant::QuantizeOptions o;
+      quantize::QuantizeOptions o;
       o.bits = bits;
       o.exact = exact;
-      auto metrics = quant::quantize_model(m, o);
+      auto metrics = quantize::quantize_model(m, o);
       REQUIRE(metrics.is_ok());
       REQUIRE(metrics->size() == 26);
       int64_t nonzeros = 0;

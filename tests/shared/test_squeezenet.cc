@@ -8,8 +8,8 @@
 
 #include "sqz/pipeline/classify.h"
 #include "sqz/pipeline/labels.h"
-#include "sqz/format/importers.h"
-#include "sqz/runtime/machine.h"
+#include "sqz/import/importers.h"
+#include "sqz/kernels/machine.h"
 #include "sqz/runtime/net.h"
 #include "test_util.h"
 
@@ -29,10 +29,10 @@ std::vector<float> read_f32(const std::string& path) {
 Model load(const std::string& which) {
   const std::string proto = model_dir() + "SqueezeNet_deploy.prototxt";
   Result<Model> m =
-      which == "onnx" ? format::import_onnx(model_dir() + "squeezenet_v1.0_dc.onnx")
+      which == "onnx" ? import::import_onnx(model_dir() + "squeezenet_v1.0_dc.onnx")
       : which == "caffe"
-          ? format::import_caffe(proto, model_dir() + "squeezenet_v1.0_dc.caffemodel")
-          : format::import_deep_compression_net(proto, model_dir() + "compressed_SqueezeNet.net");
+          ? import::import_caffe(proto, model_dir() + "squeezenet_v1.0_dc.caffemodel")
+          : import::import_deep_compression_net(proto, model_dir() + "compressed_SqueezeNet.net");
   REQUIRE_MESSAGE(m.is_ok(), m.status().message());
   return std::move(m).value();
 }
@@ -86,9 +86,9 @@ TEST_CASE("the runtime reproduces the golden logits") {
   for (const char* which : {"net", "caffe", "onnx"}) {
     INFO("model form " << which);
     Model m = load(which);
-    rt::NetOptions two;
+    runtime::NetOptions two;
     two.threads = 2;
-    auto net = rt::Net::create(m, two);
+    auto net = runtime::Net::create(m, two);
     REQUIRE(net.is_ok());
     std::vector<float> out;
     REQUIRE((*net)->forward(inputs.data(), 8, &out).is_ok());
@@ -96,16 +96,16 @@ TEST_CASE("the runtime reproduces the golden logits") {
   }
   // Batch 1, one thread, and the naive reference kernels on the first image.
   Model m = load("onnx");
-  auto single = rt::Net::create(m, {});
+  auto single = runtime::Net::create(m, {});
   REQUIRE(single.is_ok());
   std::vector<float> out;
   for (int64_t b = 0; b < 8; ++b) {
     REQUIRE((*single)->forward(inputs.data() + b * 3 * 227 * 227, 1, &out).is_ok());
     check_rows(out, b, 1);
   }
-  rt::NetOptions ref;
-  ref.policy = rt::KernelPolicy::kReference;
-  auto naive = rt::Net::create(m, ref);
+  runtime::NetOptions ref;
+  ref.policy = runtime::KernelPolicy::kReference;
+  auto naive = runtime::Net::create(m, ref);
   REQUIRE(naive.is_ok());
   REQUIRE((*naive)->forward(inputs.data(), 1, &out).is_ok());
   check_rows(out, 0, 1);
@@ -117,13 +117,13 @@ TEST_CASE("the runtime reproduces the golden logits") {
   const std::string onnx =
       test::shared_dir() + "/models/squeezenet_v1.0_deep_compression/squeezenet_v1.0_dc.onnx";
   const std::string in = test::shared_dir() + "/reference/golden_inputs.f32";
-  for (rt::Isa isa : {rt::Isa::kGeneric, rt::Isa::kAvx2, rt::Isa::kAvx512}) {
-    if (static_cast<int>(isa) > static_cast<int>(rt::machine().best_isa)) continue;
-    ::setenv("SQZ_ISA", rt::isa_name(isa), 1);
+  for (kernels::Isa isa : {kernels::Isa::kGeneric, kernels::Isa::kAvx2, kernels::Isa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(kernels::machine().best_isa)) continue;
+    ::setenv("SQZ_ISA", kernels::isa_name(isa), 1);
     for (const char* threads : {"1", "2"})
       for (const char* mode : {"", "--tune"}) {
         if (*mode && std::string(threads) == "1") continue;
-        INFO("SQZ_ISA=" << rt::isa_name(isa) << " threads " << threads << " " << mode);
+        INFO("SQZ_ISA=" << kernels::isa_name(isa) << " threads " << threads << " " << mode);
         std::vector<std::string> args{"run", onnx, "--input-tensor", in, "--output-tensor",
                                       dir.file("out.f32"), "--threads", threads, "--force",
                                       "--tune-cache", dir.file("tune.txt")};
@@ -143,9 +143,9 @@ TEST_CASE("accuracy from the JPEGs matches the reference implementation") {
   auto labels = pipeline::read_labels(dir + "/images/synsets.txt");
   REQUIRE(labels.is_ok());
   Model m = load("onnx");
-  rt::NetOptions two;
+  runtime::NetOptions two;
   two.threads = 2;
-  auto net = rt::Net::create(m, two);
+  auto net = runtime::Net::create(m, two);
   REQUIRE(net.is_ok());
   auto pre = pipeline::preprocess_for((*net)->input_chw());
   REQUIRE(pre.is_ok());

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "spec_reader.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/quantize/quantize.h"
 #include "sqz/runtime/net.h"
@@ -17,12 +17,12 @@ using namespace sqz;
 
 TEST_CASE("the release re-encodes losslessly to <= 550,000 bytes and runs") {
   const std::string dir = test::shared_dir() + "/models/squeezenet_v1.0_deep_compression/";
-  auto net = format::import_deep_compression_net(dir + "SqueezeNet_deploy.prototxt",
+  auto net = import::import_deep_compression_net(dir + "SqueezeNet_deploy.prototxt",
                                                  dir + "compressed_SqueezeNet.net");
   REQUIRE(net.is_ok());
   Model m = *net;
   for (Layer& l : m.layers)
-    if (l.op == OpKind::kConvolution) REQUIRE(quant::adopt_existing_values(l).is_ok());
+    if (l.op == OpKind::kConvolution) REQUIRE(quantize::adopt_existing_values(l).is_ok());
   std::string bytes;
   auto written = format::encode_sqz(m, {}, &bytes);
   REQUIRE(written.is_ok());
@@ -50,13 +50,13 @@ TEST_CASE("the release re-encodes losslessly to <= 550,000 bytes and runs") {
   // Every kernel policy on the compressed model, 1, 2 and 3 threads: the golden logits, and the
   // same bits on every thread count and batch size.
   for (auto policy :
-       {rt::KernelPolicy::kAuto, rt::KernelPolicy::kSparse, rt::KernelPolicy::kDense}) {
+       {runtime::KernelPolicy::kAuto, runtime::KernelPolicy::kSparse, runtime::KernelPolicy::kDense}) {
     std::vector<float> first;
     for (int threads : {1, 2, 3}) {
-      rt::NetOptions opts;
+      runtime::NetOptions opts;
       opts.policy = policy;
       opts.threads = threads;
-      auto net = rt::Net::create(back->model, opts);
+      auto net = runtime::Net::create(back->model, opts);
       REQUIRE(net.is_ok());
       CHECK((*net)->weight_bytes() <= 1500000);  // resident weights near the file size
       std::vector<float> out, one;

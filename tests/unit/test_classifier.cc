@@ -15,7 +15,7 @@ namespace {
 
 // What a caller would do by hand: decode, preprocess with p, forward.
 std::vector<float> by_hand(const Model& m, const std::string& png, const image::Preprocess& p) {
-  auto net = rt::Net::create(m, {});
+  auto net = runtime::Net::create(m, {});
   REQUIRE(net.is_ok());
   auto img = image::decode_image_file(png);
   REQUIRE(img.is_ok());
@@ -36,7 +36,7 @@ TEST_CASE("a classifier follows the file's record, else Caffe's, else the caller
   image::Preprocess tv = image::torchvision_preprocess(19, 19);
   const format::Metadata recorded{{"preprocess", image::describe_preprocess(tv)}};
 
-  auto c = rt::Classifier::create(m, recorded);
+  auto c = runtime::Classifier::create(m, recorded);
   REQUIRE(c.is_ok());
   CHECK((*c)->recorded());
   auto scores = (*c)->classify_file(png);
@@ -44,7 +44,7 @@ TEST_CASE("a classifier follows the file's record, else Caffe's, else the caller
   CHECK(*scores == by_hand(m, png, tv));
   CHECK((*c)->classes() == 10);
 
-  auto caffe = rt::Classifier::create(m, {});
+  auto caffe = runtime::Classifier::create(m, {});
   REQUIRE(caffe.is_ok());
   CHECK(!(*caffe)->recorded());
   auto caffe_scores = (*caffe)->classify_file(png);
@@ -52,9 +52,9 @@ TEST_CASE("a classifier follows the file's record, else Caffe's, else the caller
   CHECK(*caffe_scores == by_hand(m, png, image::caffe_preprocess(19, 19)));
   CHECK(*caffe_scores != *scores);  // the record was followed
 
-  rt::ClassifierOptions given;
+  runtime::ClassifierOptions given;
   given.preprocess = image::caffe_preprocess(19, 19);
-  auto over = rt::Classifier::create(m, recorded, given);
+  auto over = runtime::Classifier::create(m, recorded, given);
   REQUIRE(over.is_ok());
   auto over_scores = (*over)->classify_file(png);
   REQUIRE(over_scores.is_ok());
@@ -65,23 +65,23 @@ TEST_CASE("a classifier refuses a record that does not fit and names the missing
   const Model m = test::tiny_squeezenet(3, 19, 10);
   const format::Metadata wrong{
       {"preprocess", image::describe_preprocess(image::caffe_preprocess(27, 27))}};
-  auto c = rt::Classifier::create(m, wrong);
+  auto c = runtime::Classifier::create(m, wrong);
   REQUIRE(!c.is_ok());
   CHECK(c.status().code() == ErrorCode::kCorrupt);
-  rt::ClassifierOptions no_record;
+  runtime::ClassifierOptions no_record;
   no_record.follow_record = false;  // a caller resolving it itself can still run inputs
-  auto runs = rt::Classifier::create(m, wrong, no_record);
+  auto runs = runtime::Classifier::create(m, wrong, no_record);
   REQUIRE(runs.is_ok());
   auto missing = (*runs)->classify_file("/nonexistent/cat.png");
   REQUIRE(!missing.is_ok());
   CHECK(missing.status().message().find("cat.png") != std::string::npos);
-  auto none = rt::Classifier::open("/nonexistent/model.sqz");
+  auto none = runtime::Classifier::open("/nonexistent/model.sqz");
   CHECK(!none.is_ok());
 }
 
 TEST_CASE("top_k orders by score, ties by index, NaN last") {
   const float s[] = {1.0f, NAN, 3.0f, 3.0f, -1.0f};
-  CHECK(rt::top_k(s, 5, 3) == std::vector<int>{2, 3, 0});
-  CHECK(rt::top_k(s, 5, 9) == std::vector<int>{2, 3, 0, 4, 1});
-  CHECK(rt::top_k(s, 5, 0).empty());
+  CHECK(runtime::top_k(s, 5, 3) == std::vector<int>{2, 3, 0});
+  CHECK(runtime::top_k(s, 5, 9) == std::vector<int>{2, 3, 0, 4, 1});
+  CHECK(runtime::top_k(s, 5, 0).empty());
 }

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "sqz/format/exporters.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/exporters.h"
+#include "sqz/import/importers.h"
 #include "sqz/format/sqz_file.h"
 #include "test_util.h"
 
@@ -39,7 +39,7 @@ TEST_CASE("CLI: usage errors exit 2") {
 TEST_CASE("CLI: info on a generated model") {
   test::TempDir dir;
   Model m = test::tiny_squeezenet(1, 19, 10, 0.5);
-  test::write_bytes(dir.file("m.onnx"), format::export_onnx(m).value());
+  test::write_bytes(dir.file("m.onnx"), import::export_onnx(m).value());
   auto r = test::run_cli({"info", dir.file("m.onnx")});
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("conv_final") != std::string::npos);
@@ -54,7 +54,7 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
   test::TempDir dir;
   Model m = test::tiny_squeezenet(1, 227, 10, 0.5);
   const std::string onnx = dir.file("m.onnx");
-  test::write_bytes(onnx, format::export_onnx(m).value());
+  test::write_bytes(onnx, import::export_onnx(m).value());
   SUBCASE("missing model") {
     expect_clean_failure(test::run_cli({"info", dir.file("nope.onnx")}), "nope.onnx");
   }
@@ -63,7 +63,7 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
     expect_clean_failure(test::run_cli({"info", dir.file("bad.onnx")}), "bad.onnx");
   }
   SUBCASE("caffemodel without its prototxt") {
-    test::write_bytes(dir.file("w.caffemodel"), format::export_caffemodel(m).value());
+    test::write_bytes(dir.file("w.caffemodel"), import::export_caffemodel(m).value());
     expect_clean_failure(test::run_cli({"info", dir.file("w.caffemodel")}), "--prototxt");
   }
   SUBCASE("unknown extension") {
@@ -88,7 +88,7 @@ TEST_CASE("CLI: quantize, encode, info and decode round trip; outputs are never 
   test::TempDir dir;
   Model m = test::tiny_squeezenet(5, 19, 10, 0.4);
   const std::string onnx = dir.file("m.onnx"), sqz = dir.file("m.sqz");
-  test::write_bytes(onnx, format::export_onnx(m).value());
+  test::write_bytes(onnx, import::export_onnx(m).value());
   auto q = test::run_cli({"quantize", onnx, "--bits", "4", "--layer-bits", "conv1=6", "-o", sqz});
   INFO(q.err);
   REQUIRE(q.exit_code == 0);
@@ -125,7 +125,7 @@ TEST_CASE("CLI: prune with an external retraining command") {
   test::TempDir dir;
   Model m = test::tiny_squeezenet(6, 19, 10);
   const std::string onnx = dir.file("m.onnx");
-  test::write_bytes(onnx, format::export_onnx(m).value());
+  test::write_bytes(onnx, import::export_onnx(m).value());
   const std::string before = test::read_bytes(onnx);
   const std::string tool = std::string("'") + SQZ_FAKE_RETRAIN_PATH + "'";
   auto r = test::run_cli({"prune", onnx, "--density", "0.5", "--steps", "2", "--retrain-cmd",
@@ -133,7 +133,7 @@ TEST_CASE("CLI: prune with an external retraining command") {
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("reset to 0") != std::string::npos);
-  auto pruned = format::import_onnx(dir.file("p.onnx"));
+  auto pruned = import::import_onnx(dir.file("p.onnx"));
   REQUIRE(pruned.is_ok());
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const Layer &a = m.layers[i], &b = pruned->layers[i];
@@ -191,7 +191,7 @@ TEST_CASE("CLI: prune with an external retraining command") {
 TEST_CASE("CLI: sensitivity writes its table, JSON and SVG, and eval scores labelled images") {
   test::TempDir dir;
   Model m = test::tiny_squeezenet(8, 31, 3);
-  test::write_bytes(dir.file("m.onnx"), format::export_onnx(m).value());
+  test::write_bytes(dir.file("m.onnx"), import::export_onnx(m).value());
   std::filesystem::create_directory(dir.file("images"));
   test::write_bytes(dir.file("synsets.txt"), "n001 zero\nn002 one\nn003 two\n");
   for (int i = 0; i < 6; ++i)
@@ -221,7 +221,7 @@ TEST_CASE("CLI: interrupted writes and a full disk leave no partial output") {
   test::TempDir dir;
   Model m = test::tiny_squeezenet(9, 19, 10, 1.0);
   const std::string onnx = dir.file("m.onnx"), out = dir.file("out.onnx");
-  test::write_bytes(onnx, format::export_onnx(m).value());
+  test::write_bytes(onnx, import::export_onnx(m).value());
   auto leftovers = [&] {
     int n = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir.path()))

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "sqz/format/sqz_file.h"
 #include "test_util.h"
 
@@ -22,7 +22,7 @@ struct Fixture {
   test::TempDir dir;
   std::string onnx = dir.file("m.onnx"), images = dir.file("images");
   explicit Fixture(double density = 0.6) {
-    test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 31, 3, density)).value());
+    test::write_bytes(onnx, import::export_onnx(test::tiny_squeezenet(8, 31, 3, density)).value());
     test::write_labelled_pngs(dir.path(), 12);
   }
 };

@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "sqz/pipeline/labels.h"
 #include "test_util.h"
 
@@ -123,7 +123,7 @@ TEST_CASE("folder walks: link loops, links out of the tree, FIFOs and deep nesti
 TEST_CASE("CLI: eval, report and compress read every layout alike") {
   Layouts d;
   const std::string onnx = d.dir.file("m.onnx");
-  test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
+  test::write_bytes(onnx, import::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
   auto flat = test::run_cli({"eval", onnx, "--images", d.flat, "--labels", d.classes, "--json"});
   REQUIRE(flat.exit_code == 0);
   auto tree = test::run_cli({"eval", onnx, "--images", d.tree, "--json"});  // sorted folders

@@ -1,4 +1,4 @@
-// Data-aware code assignment (quant::assign_codes) against its naive twin, nearest-centroid
+// Data-aware code assignment (quantize::assign_codes) against its naive twin, nearest-centroid
 // rounding and a case solved by hand; the input moments it needs against a direct
 // measurement of the layer's output error.
 #include <doctest/doctest.h>
@@ -21,7 +21,7 @@ namespace {
 struct Case {
   Layer layer;
   std::vector<float> original;
-  quant::InputMoment moment;
+  quantize::InputMoment moment;
 };
 
 Case random_case(uint32_t seed, int64_t out, int64_t in, int64_t kernel, int64_t groups, int bits,
@@ -35,8 +35,8 @@ Case random_case(uint32_t seed, int64_t out, int64_t in, int64_t kernel, int64_t
   c.layer.weight.data.assign(static_cast<size_t>(out * in / groups * kernel * kernel), 0.0f);
   for (float& w : c.layer.weight.data) w = u(rng) < 2 * pruned - 1 ? 0.0f : u(rng);
   c.original = c.layer.weight.data;
-  quant::QuantizeOptions q;
-  REQUIRE(quant::quantize_layer(c.layer, bits, q).is_ok());
+  quantize::QuantizeOptions q;
+  REQUIRE(quantize::quantize_layer(c.layer, bits, q).is_ok());
   const int64_t k = in / groups * kernel * kernel;
   c.moment.k = k;
   c.moment.groups = groups;
@@ -70,17 +70,17 @@ TEST_CASE("assign_codes: a two-weight case solved by hand") {
   l.mask = {1, 1};
   const std::vector<float> original = l.weight.data;
   l.weight.data = {0.1f, 0.1f};
-  quant::InputMoment m{2, 1, {1, 0.9, 0.9, 1}, 1};
-  quant::GptqOptions o;
+  quantize::InputMoment m{2, 1, {1, 0.9, 0.9, 1}, 1};
+  quantize::GptqOptions o;
   o.damping = 0;
   o.act_order = false;
-  auto stats = quant::assign_codes(l, original, m, o);
+  auto stats = quantize::assign_codes(l, original, m, o);
   REQUIRE(stats.is_ok());
   CHECK(stats->nearest_error == doctest::Approx(0.342));
   CHECK(stats->error == doctest::Approx(0.126));
   CHECK(l.quant.codes == std::vector<uint8_t>{0, 1});
   CHECK(l.weight.data == std::vector<float>{0.1f, 1.0f});
-  CHECK(quant::reconstruction_error(l, original, m) == doctest::Approx(0.126));
+  CHECK(quantize::reconstruction_error(l, original, m) == doctest::Approx(0.126));
 }
 
 TEST_CASE("assign_codes: never worse than rounding, equal to its naive twin, deterministic") {
@@ -93,17 +93,17 @@ TEST_CASE("assign_codes: never worse than rounding, equal to its naive twin, det
     const double pruned = (pick() % 4) * 0.2;
     Case c = random_case(seed, out, in, kernel, groups, bits, pruned, 40);
     INFO("seed " << seed);
-    const double before = quant::reconstruction_error(c.layer, c.original, c.moment);
+    const double before = quantize::reconstruction_error(c.layer, c.original, c.moment);
     Layer fast = c.layer, twin = c.layer, again = c.layer;
-    quant::GptqOptions o;
+    quantize::GptqOptions o;
     o.act_order = seed % 2 == 0;
-    auto a = quant::assign_codes(fast, c.original, c.moment, o);
-    auto b = quant::naive::assign_codes(twin, c.original, c.moment, o);
-    auto d = quant::assign_codes(again, c.original, c.moment, o);
+    auto a = quantize::assign_codes(fast, c.original, c.moment, o);
+    auto b = quantize::ref::assign_codes(twin, c.original, c.moment, o);
+    auto d = quantize::assign_codes(again, c.original, c.moment, o);
     REQUIRE(a.is_ok());
     REQUIRE(b.is_ok());
     REQUIRE(d.is_ok());
-    const double after = quant::reconstruction_error(fast, c.original, c.moment);
+    const double after = quantize::reconstruction_error(fast, c.original, c.moment);
     CHECK(a->nearest_error == doctest::Approx(before).epsilon(1e-9));
     CHECK(after <= before * (1 + 1e-12));
     CHECK(a->error == doctest::Approx(after).epsilon(1e-9));
@@ -134,18 +134,18 @@ TEST_CASE("assign_codes: never worse than rounding, equal to its naive twin, det
 
 TEST_CASE("assign_codes: statistics that do not fit the layer are refused") {
   Case c = random_case(3, 4, 2, 3, 1, 3, 0.0, 10);
-  quant::InputMoment wrong = c.moment;
+  quantize::InputMoment wrong = c.moment;
   wrong.k = 9;
-  CHECK_FALSE(quant::assign_codes(c.layer, c.original, wrong, {}).is_ok());
+  CHECK_FALSE(quantize::assign_codes(c.layer, c.original, wrong, {}).is_ok());
   wrong = c.moment;
   wrong.h[0] = std::nan("");
-  CHECK_FALSE(quant::assign_codes(c.layer, c.original, wrong, {}).is_ok());
+  CHECK_FALSE(quantize::assign_codes(c.layer, c.original, wrong, {}).is_ok());
   wrong = c.moment;
   wrong.h[0] = -1;
-  CHECK_FALSE(quant::assign_codes(c.layer, c.original, wrong, {}).is_ok());
+  CHECK_FALSE(quantize::assign_codes(c.layer, c.original, wrong, {}).is_ok());
   Layer unquantized = c.layer;
   unquantized.quant = {};
-  CHECK_FALSE(quant::assign_codes(unquantized, c.original, c.moment, {}).is_ok());
+  CHECK_FALSE(quantize::assign_codes(unquantized, c.original, c.moment, {}).is_ok());
 }
 
 TEST_CASE("collect_input_moments: e^T H e is the layer's output error, measured") {
@@ -166,16 +166,16 @@ TEST_CASE("collect_input_moments: e^T H e is the layer's output error, measured"
   pipeline::MomentOptions mo;
   auto moments = pipeline::collect_input_moments(m, x.data(), n, mo, nullptr);
   REQUIRE(moments.is_ok());
-  const quant::InputMoment& h = moments->at("conv");
+  const quantize::InputMoment& h = moments->at("conv");
   CHECK(h.k == 27);
   CHECK(h.samples == n * 5 * 4);
   Model other = m;
   other.layers[0].weight.data = test::random_floats(rng, conv.weight.data.size());
   std::vector<float> y0, y1;
-  rt::NetOptions no;
-  no.policy = rt::KernelPolicy::kReference;
-  auto net0 = rt::Net::create(m, no);
-  auto net1 = rt::Net::create(other, no);
+  runtime::NetOptions no;
+  no.policy = runtime::KernelPolicy::kReference;
+  auto net0 = runtime::Net::create(m, no);
+  auto net1 = runtime::Net::create(other, no);
   REQUIRE(net0.is_ok());
   REQUIRE(net1.is_ok());
   REQUIRE((*net0)->forward(x.data(), n, &y0).is_ok());
@@ -183,6 +183,6 @@ TEST_CASE("collect_input_moments: e^T H e is the layer's output error, measured"
   double measured = 0;
   for (size_t i = 0; i < y0.size(); ++i) measured += (double{y0[i]} - y1[i]) * (y0[i] - y1[i]);
   Layer moved = other.layers[0];
-  CHECK(quant::reconstruction_error(moved, m.layers[0].weight.data, h) ==
+  CHECK(quantize::reconstruction_error(moved, m.layers[0].weight.data, h) ==
         doctest::Approx(measured).epsilon(1e-4));
 }

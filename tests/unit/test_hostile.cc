@@ -12,8 +12,8 @@
 #include <set>
 
 #include "hostile_util.h"
-#include "sqz/format/exporters.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/exporters.h"
+#include "sqz/import/importers.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/runtime/net.h"
@@ -131,7 +131,7 @@ TEST_CASE("hostile .sqz: GRAPH records out of topological order keep their own w
 TEST_CASE("hostile images: bombs, scan bombs, truncation, FIFOs and link loops") {
   test::TempDir dir;
   const std::string onnx = dir.file("m.onnx");
-  test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
+  test::write_bytes(onnx, import::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
   // A progressive JPEG whose header claims 16384 x 16384.
   std::string big = test::jpeg_bytes(16, 16, 1, true);
   for (size_t i = 2; i + 9 < big.size(); ++i)
@@ -191,7 +191,7 @@ TEST_CASE("hostile images: bombs, scan bombs, truncation, FIFOs and link loops")
 TEST_CASE("hostile files on the file system: devices, FIFOs, long names, wrong extensions") {
   test::TempDir dir;
   const std::string onnx = dir.file("m.onnx");
-  test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 19, 3, 0.6)).value());
+  test::write_bytes(onnx, import::export_onnx(test::tiny_squeezenet(8, 19, 3, 0.6)).value());
   // An output that is a FIFO (or a device) is never replaced, even with --force.
   const std::string fifo = dir.file("out.sqz");
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
@@ -222,7 +222,7 @@ TEST_CASE("hostile names: escape sequences and invalid UTF-8 stay out of termina
   Model m = test::tiny_squeezenet(8, 19, 3, 0.6);
   m.layers[1].name = "relu\x1b[31m\nred\xff\xfe";
   const std::string onnx = dir.file("m.onnx");
-  test::write_bytes(onnx, format::export_onnx(m).value());
+  test::write_bytes(onnx, import::export_onnx(m).value());
   auto text = test::run_cli({"info", onnx});
   REQUIRE(text.exit_code == 0);
   CHECK(text.out.find('\x1b') == std::string::npos);
@@ -270,14 +270,14 @@ TEST_CASE("hostile models: limits that writers check as readers do, '@' in Caffe
       if (in == "fire/relu_e3") in = "fire/relu_e1@fire/e3";
     if (l.output == "fire/relu_e3") l.output = "fire/relu_e1@fire/e3";
   }
-  test::write_bytes(dir.file("two.caffemodel"), format::export_caffemodel(two).value());
-  test::write_bytes(dir.file("two.prototxt"), format::export_caffe_prototxt(two).value());
-  auto back = format::import_caffe(dir.file("two.prototxt"), dir.file("two.caffemodel"));
+  test::write_bytes(dir.file("two.caffemodel"), import::export_caffemodel(two).value());
+  test::write_bytes(dir.file("two.prototxt"), import::export_caffe_prototxt(two).value());
+  auto back = import::import_caffe(dir.file("two.prototxt"), dir.file("two.caffemodel"));
   REQUIRE(back.is_ok());
   std::mt19937 rng(4);
   const std::vector<float> x = test::random_floats(rng, 3 * 19 * 19);
   std::vector<float> want, got;
-  auto net_a = rt::Net::create(two, {}), net_b = rt::Net::create(*back, {});
+  auto net_a = runtime::Net::create(two, {}), net_b = runtime::Net::create(*back, {});
   REQUIRE(net_a.is_ok());
   REQUIRE(net_b.is_ok());
   REQUIRE((*net_a)->forward(x.data(), 1, &want).is_ok());

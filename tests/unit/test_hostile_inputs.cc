@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hostile_util.h"
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/labels.h"
 #include "sqz/pipeline/preprocessing.h"
@@ -73,7 +73,7 @@ std::string write_model(const test::TempDir& dir, const std::string& name,
 // An ONNX of the same model with `metadata` (two "preprocess" entries write two records).
 std::string write_onnx(const test::TempDir& dir, const std::string& name,
                        const format::Metadata& metadata) {
-  auto bytes = format::export_onnx(test::tiny_squeezenet(3, 19, 10), metadata);
+  auto bytes = import::export_onnx(test::tiny_squeezenet(3, 19, 10), metadata);
   REQUIRE(bytes.is_ok());
   const std::string path = dir.file(name);
   test::write_bytes(path, *bytes);

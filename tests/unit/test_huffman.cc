@@ -7,7 +7,7 @@
 #include "sqz/huffman/huffman.h"
 
 using namespace sqz;
-using namespace sqz::huff;
+using namespace sqz::huffman;
 
 namespace {
 

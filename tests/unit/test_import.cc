@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 
-#include "sqz/format/exporters.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/exporters.h"
+#include "sqz/import/importers.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -38,9 +38,9 @@ struct Files {
     // The release layout holds at most 255 distinct non-zero values per layer.
     for (Layer& l : model.layers)
       for (float& w : l.weight.data) w = std::round(w * 32.0f) / 32.0f;
-    test::write_bytes(onnx, format::export_onnx(model).value());
-    test::write_bytes(prototxt, format::export_caffe_prototxt(model).value());
-    test::write_bytes(caffemodel, format::export_caffemodel(model).value());
+    test::write_bytes(onnx, import::export_onnx(model).value());
+    test::write_bytes(prototxt, import::export_caffe_prototxt(model).value());
+    test::write_bytes(caffemodel, import::export_caffemodel(model).value());
     test::write_bytes(net, test::encode_release_net(model));
   }
 };
@@ -49,16 +49,16 @@ struct Files {
 
 TEST_CASE("ONNX, Caffe and .net round trips give identical weights") {
   Files f;
-  auto onnx = format::import_onnx(f.onnx);
+  auto onnx = import::import_onnx(f.onnx);
   REQUIRE(onnx.is_ok());
   check_same_weights(f.model, *onnx);
-  auto caffe = format::import_caffe(f.prototxt, f.caffemodel);
+  auto caffe = import::import_caffe(f.prototxt, f.caffemodel);
   REQUIRE(caffe.is_ok());
   check_same_weights(f.model, *caffe);
-  auto net = format::import_deep_compression_net(f.prototxt, f.net);
+  auto net = import::import_deep_compression_net(f.prototxt, f.net);
   REQUIRE(net.is_ok());
   check_same_weights(f.model, *net);
-  auto by_ext = format::load_model(f.caffemodel);  // finds m.prototxt beside it
+  auto by_ext = import::load_model(f.caffemodel);  // finds m.prototxt beside it
   REQUIRE(by_ext.is_ok());
   check_same_weights(f.model, *by_ext);
 }
@@ -73,34 +73,34 @@ TEST_CASE("bad model files give one clear error naming the file") {
     CHECK(r.status().message().find('\n') == std::string::npos);
   };
   SUBCASE("missing file") {
-    expect_error(format::load_model(f.dir.file("absent.onnx")), "absent.onnx", "No such file");
+    expect_error(import::load_model(f.dir.file("absent.onnx")), "absent.onnx", "No such file");
   }
   SUBCASE("truncated and garbage ONNX") {
     std::string bytes = test::read_bytes(f.onnx);
     test::write_bytes(f.onnx, bytes.substr(0, bytes.size() / 2));
-    expect_error(format::import_onnx(f.onnx), f.onnx, "ONNX");
+    expect_error(import::import_onnx(f.onnx), f.onnx, "ONNX");
     test::write_bytes(f.onnx, "this is not a protobuf at all \xff\xff\xff\xff");
-    expect_error(format::import_onnx(f.onnx), f.onnx, "ONNX");
+    expect_error(import::import_onnx(f.onnx), f.onnx, "ONNX");
   }
   SUBCASE("truncated and garbage caffemodel") {
     std::string bytes = test::read_bytes(f.caffemodel);
     test::write_bytes(f.caffemodel, bytes.substr(0, bytes.size() - 7));
-    expect_error(format::import_caffe(f.prototxt, f.caffemodel), f.caffemodel, "Caffe");
+    expect_error(import::import_caffe(f.prototxt, f.caffemodel), f.caffemodel, "Caffe");
     test::write_bytes(f.caffemodel, std::string(100, '\xff'));
-    expect_error(format::import_caffe(f.prototxt, f.caffemodel), f.caffemodel, "");
+    expect_error(import::import_caffe(f.prototxt, f.caffemodel), f.caffemodel, "");
   }
   SUBCASE("truncated and overlong .net") {
     std::string bytes = test::read_bytes(f.net);
     test::write_bytes(f.net, bytes.substr(0, bytes.size() - 1));
-    expect_error(format::import_deep_compression_net(f.prototxt, f.net), f.net, "truncated");
+    expect_error(import::import_deep_compression_net(f.prototxt, f.net), f.net, "truncated");
     test::write_bytes(f.net, bytes + "xx");
-    expect_error(format::import_deep_compression_net(f.prototxt, f.net), f.net, "trailing");
+    expect_error(import::import_deep_compression_net(f.prototxt, f.net), f.net, "trailing");
     test::write_bytes(f.net, bytes.substr(0, 2));
-    expect_error(format::import_deep_compression_net(f.prototxt, f.net), f.net, "header");
+    expect_error(import::import_deep_compression_net(f.prototxt, f.net), f.net, "header");
   }
   SUBCASE("prototxt that does not parse") {
     test::write_bytes(f.prototxt, "layer { name: \"x\" type: ");
-    expect_error(format::import_caffe(f.prototxt, f.caffemodel), f.prototxt, "line 1");
+    expect_error(import::import_caffe(f.prototxt, f.caffemodel), f.prototxt, "line 1");
   }
   SUBCASE("weight shape that does not match the prototxt") {
     std::string text = test::read_bytes(f.prototxt);
@@ -108,21 +108,21 @@ TEST_CASE("bad model files give one clear error naming the file") {
     REQUIRE(text.find(from) != std::string::npos);
     text.replace(text.find(from), from.size(), "num_output: 5");
     test::write_bytes(f.prototxt, text);
-    expect_error(format::import_caffe(f.prototxt, f.caffemodel), f.caffemodel, "shape");
+    expect_error(import::import_caffe(f.prototxt, f.caffemodel), f.caffemodel, "shape");
   }
   SUBCASE("unsupported operator is named") {
     std::string text = test::read_bytes(f.prototxt);
     const std::string from = "type: \"ReLU\"";
     text.replace(text.find(from), from.size(), "type: \"LRN\"");
     test::write_bytes(f.prototxt, text);
-    expect_error(format::import_caffe_prototxt(f.prototxt), f.prototxt, "'LRN'");
+    expect_error(import::import_caffe_prototxt(f.prototxt), f.prototxt, "'LRN'");
   }
 }
 
 TEST_CASE("fuzzer regressions are clean errors") {
   // An ONNX model whose dimensions overflow int64 when multiplied (found by fuzz_onnx).
   const std::string dir = std::string(SQZ_SOURCE_DIR) + "/tests/fuzz/regressions/";
-  auto r = format::import_onnx(dir + "onnx-dims-overflow.onnx");
+  auto r = import::import_onnx(dir + "onnx-dims-overflow.onnx");
   CHECK_FALSE(r.is_ok());
   CHECK(shape_numel({int64_t{1} << 40, int64_t{1} << 40}) == std::numeric_limits<int64_t>::max());
 }

@@ -6,16 +6,16 @@
 #include <cmath>
 #include <cstdio>
 
-#include "../../runtime/kernels/conv_op.h"
-#include "../../runtime/kernels/im2col.h"
-#include "../../runtime/kernels/pool.h"
-#include "../../runtime/kernels/ref/conv_ref.h"
-#include "../../runtime/kernels/spmm.h"
+#include "sqz/kernels/conv_op.h"
+#include "sqz/kernels/im2col.h"
+#include "sqz/kernels/pool.h"
+#include "sqz/kernels/ref/conv_ref.h"
+#include "sqz/kernels/spmm.h"
 #include "sqz/core/graph.h"
 #include "test_util.h"
 
 using namespace sqz;
-using namespace sqz::rt;
+using namespace sqz::kernels;
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <map>
 #include <random>
 
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/bit_allocation.h"
 #include "sqz/pipeline/calibrate.h"
@@ -181,13 +181,13 @@ TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer 
   std::mt19937 rng(1);
   const int64_t n = 3;
   const std::vector<float> probe = test::random_floats(rng, static_cast<size_t>(n * 3 * 19 * 19));
-  rt::NetOptions no;
-  no.policy = rt::KernelPolicy::kDense;
-  auto net = rt::Net::create(m, no);
+  runtime::NetOptions no;
+  no.policy = runtime::KernelPolicy::kDense;
+  auto net = runtime::Net::create(m, no);
   REQUIRE(net.is_ok());
   std::vector<float> teacher;
   REQUIRE((*net)->forward(probe.data(), n, &teacher).is_ok());
-  quant::QuantizeOptions q;
+  quantize::QuantizeOptions q;
   int calls = 0;
   auto table = P::measure_bit_costs(m, P::SharingOptions{q, nullptr, {}}, {}, {2, 4, 6}, probe.data(), n, teacher, 1,
                                     [&](int done, int total) {
@@ -213,7 +213,7 @@ TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer 
   for (const P::LayerCosts& c : table->layers) four[c.layer] = 4;
   Model at4 = m;
   q.bits = 4;
-  REQUIRE(quant::quantize_model(at4, q).is_ok());
+  REQUIRE(quantize::quantize_model(at4, q).is_ok());
   std::string bytes;
   REQUIRE(format::encode_sqz(at4, {}, &bytes).is_ok());
   CHECK(P::allocated_bytes(*table, four) == static_cast<int64_t>(bytes.size()));
@@ -222,9 +222,9 @@ TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer 
 TEST_CASE("calibrate: moves centroids and biases only, deterministic for a seed") {
   const Model teacher = test::tiny_squeezenet(4, 19, 4, 0.8);
   Model student = teacher;
-  quant::QuantizeOptions q;
+  quantize::QuantizeOptions q;
   q.bits = 3;
-  REQUIRE(quant::quantize_model(student, q).is_ok());
+  REQUIRE(quantize::quantize_model(student, q).is_ok());
   const Model quantized = student;
   const auto images = calib_images(6, 23);
   const image::Preprocess pre = small_preprocess(19);
@@ -249,7 +249,7 @@ TEST_CASE("calibrate: moves centroids and biases only, deterministic for a seed"
     biases_moved |= a.bias.data != b.bias.data;
     // Every stored weight is still its centroid.
     Layer check = b;
-    quant::apply_codebook(check);
+    quantize::apply_codebook(check);
     CHECK(check.weight.data == b.weight.data);
   }
   CHECK(centroids_moved);
@@ -325,7 +325,7 @@ struct CompressFixture {
   test::TempDir dir;
   std::string onnx = dir.file("m.onnx"), images = dir.file("images");
   CompressFixture() {
-    test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
+    test::write_bytes(onnx, import::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
     test::write_labelled_pngs(dir.path(), 8);
   }
   P::CompressOptions options() const {
@@ -465,9 +465,9 @@ TEST_CASE("forward_batched: many inputs within an activation budget that one pas
   std::mt19937 rng(3);
   const int64_t n = 40, in_size = 3 * 19 * 19;
   const std::vector<float> x = test::random_floats(rng, static_cast<size_t>(n * in_size));
-  rt::NetOptions small;
+  runtime::NetOptions small;
   small.max_activation_bytes = int64_t{1} << 16;  // a few images' worth, not 40
-  auto net = rt::Net::create(m, small);
+  auto net = runtime::Net::create(m, small);
   REQUIRE(net.is_ok());
   std::vector<float> all;
   CHECK((*net)->forward(x.data(), n, &all).code() == ErrorCode::kLimit);

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "sqz/format/exporters.h"
+#include "sqz/import/exporters.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/image/image.h"
 #include "sqz/pipeline/preprocessing.h"
@@ -147,7 +147,7 @@ TEST_CASE("resolve_preprocess: given, recorded, Caffe forms, assumed, and confli
 TEST_CASE("CLI: preprocessing is recorded, followed, shown, and conflicts are usage errors") {
   test::TempDir dir;
   const std::string onnx = dir.file("m.onnx"), img = dir.file("a.png");
-  test::write_bytes(onnx, format::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
+  test::write_bytes(onnx, import::export_onnx(test::tiny_squeezenet(8, 31, 3, 0.6)).value());
   test::write_png(img, 50, 40, 7);
   // ONNX without a description: run says what it assumed, in one note line.
   auto assumed = test::run_cli({"run", onnx, img});

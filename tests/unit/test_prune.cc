@@ -212,9 +212,9 @@ TEST_CASE("masks survive quantization and the .sqz file") {
   REQUIRE(prune_once(m, o).is_ok());
   std::vector<std::vector<uint8_t>> masks;
   for (Layer* l : convs(m)) masks.push_back(l->mask);
-  quant::QuantizeOptions q;
+  quantize::QuantizeOptions q;
   q.bits = 3;
-  REQUIRE(quant::quantize_model(m, q).is_ok());
+  REQUIRE(quantize::quantize_model(m, q).is_ok());
   auto cs = convs(m);
   for (size_t i = 0; i < cs.size(); ++i) CHECK(cs[i]->mask == masks[i]);
   // Retraining after quantization: pruned stay zero, weights re-tie to centroids.

@@ -8,7 +8,7 @@
 #include "test_util.h"
 
 using namespace sqz;
-using namespace sqz::quant;
+using namespace sqz::quantize;
 
 namespace {
 

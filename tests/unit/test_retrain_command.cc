@@ -20,9 +20,9 @@ Model shared_model() {
   p.criterion = prune::Criterion::kGlobalDensity;
   p.density = 0.5;
   REQUIRE(prune::prune_once(m, p).is_ok());
-  quant::QuantizeOptions q;
+  quantize::QuantizeOptions q;
   q.bits = 2;
-  REQUIRE(quant::quantize_model(m, q).is_ok());
+  REQUIRE(quantize::quantize_model(m, q).is_ok());
   return m;
 }
 

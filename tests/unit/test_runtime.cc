@@ -12,8 +12,8 @@ using namespace sqz;
 namespace {
 
 std::vector<float> forward(const Model& m, const std::vector<float>& in, int64_t batch,
-                           rt::NetOptions opts) {
-  auto net = rt::Net::create(m, opts);
+                           runtime::NetOptions opts) {
+  auto net = runtime::Net::create(m, opts);
   REQUIRE(net.is_ok());
   std::vector<float> out;
   REQUIRE((*net)->forward(in.data(), batch, &out).is_ok());
@@ -28,22 +28,22 @@ TEST_CASE("the fast runtime equals the reference kernels, for any batch and thre
     std::mt19937 rng(5);
     const int64_t batch = 3;
     std::vector<float> in = test::random_floats(rng, batch * 3 * 37 * 37, -50, 50);
-    rt::NetOptions ref;
-    ref.policy = rt::KernelPolicy::kReference;
+    runtime::NetOptions ref;
+    ref.policy = runtime::KernelPolicy::kReference;
     std::vector<float> want = forward(m, in, batch, ref);
     REQUIRE(want.size() == batch * 10);
-    rt::NetOptions one_thread;
+    runtime::NetOptions one_thread;
     const std::vector<float> first = forward(m, in, batch, one_thread);
     for (int threads : {1, 2, 3}) {
       INFO("threads=" << threads << " density=" << density);
-      rt::NetOptions fast;
+      runtime::NetOptions fast;
       fast.threads = threads;
       const std::vector<float> got = forward(m, in, batch, fast);
       CHECK(test::max_rel_diff(got, want) < 1e-5);
       CHECK(got == first);  // bit for bit, whatever the thread count
     }
     // One image at a time gives the same rows as the batch.
-    rt::NetOptions fast;
+    runtime::NetOptions fast;
     for (int64_t b = 0; b < batch; ++b) {
       std::vector<float> one(in.begin() + b * 3 * 37 * 37, in.begin() + (b + 1) * 3 * 37 * 37);
       std::vector<float> row = forward(m, one, 1, fast);
@@ -72,8 +72,8 @@ TEST_CASE("a concat input read by another layer too is copied, not aliased") {
   m.output = "head_pool";
   std::mt19937 rng(1);
   std::vector<float> in = test::random_floats(rng, 3 * 19 * 19, -50, 50);
-  rt::NetOptions ref;
-  ref.policy = rt::KernelPolicy::kReference;
+  runtime::NetOptions ref;
+  ref.policy = runtime::KernelPolicy::kReference;
   std::vector<float> want = forward(m, in, 1, ref);
   CHECK(test::max_rel_diff(forward(m, in, 1, {}), want) < 1e-5);
   CHECK(want.size() == 12);
@@ -97,9 +97,9 @@ TEST_CASE("softmax output sums to one") {
 
 TEST_CASE("the thread pool covers every index once, with distinct thread indices at a time") {
   for (int threads : {1, 2, 3, 5}) {
-    auto made = rt::ThreadPool::create(threads);
+    auto made = runtime::ThreadPool::create(threads);
     REQUIRE(made.is_ok());
-    rt::ThreadPool& pool = **made;
+    runtime::ThreadPool& pool = **made;
     for (int64_t n : {0, 1, 2, 7, 64, 1000}) {
       for (int call = 0; call < 50; ++call) {
         std::vector<std::atomic<int>> hits(static_cast<size_t>(n));

@@ -33,10 +33,10 @@ std::vector<Model> sample_models() {
   out.push_back(pruned);
   for (int bits : {1, 2, 5, 8}) {
     Model q = test::tiny_squeezenet(3 + bits, 19, 10, bits == 8 ? 0.9 : 0.35);
-    quant::QuantizeOptions o;
+    quantize::QuantizeOptions o;
     o.bits = bits;
     if (bits == 5) o.layer_bits["fire/e3"] = 0;
-    REQUIRE(quant::quantize_model(q, o).is_ok());
+    REQUIRE(quantize::quantize_model(q, o).is_ok());
     out.push_back(q);
   }
   return out;
@@ -45,9 +45,9 @@ std::vector<Model> sample_models() {
 // The tiny SqueezeNet (seed, density) with every layer quantized at `bits`.
 Model quantized_tiny(uint64_t seed, double density, int bits) {
   Model m = test::tiny_squeezenet(seed, 19, 10, density);
-  quant::QuantizeOptions o;
+  quantize::QuantizeOptions o;
   o.bits = bits;
-  REQUIRE(quant::quantize_model(m, o).is_ok());
+  REQUIRE(quantize::quantize_model(m, o).is_ok());
   return m;
 }
 
@@ -219,7 +219,7 @@ TEST_CASE("centroids that crossed during fine-tuning are written in canonical or
   Layer* l = m.find_layer("conv1");
   std::swap(l->quant.codebook[0], l->quant.codebook[1]);  // as if training reordered them
   l->quant.codebook[2] = l->quant.codebook[3];            // and made two equal
-  quant::apply_codebook(*l);
+  quantize::apply_codebook(*l);
   const std::vector<float> weights = l->weight.data;
   std::string bytes;
   REQUIRE(format::encode_sqz(m, {}, &bytes).is_ok());
@@ -288,7 +288,7 @@ TEST_CASE("binary16 falls back to float32 where values overflow; merged centroid
   big->bias.data[0] = 1e6f;  // beyond binary16's 65504
   Layer* close = m.find_layer("fire/e1");
   close->quant.codebook[1] = std::nextafter(close->quant.codebook[0], 1.0f);  // one in binary16
-  quant::apply_codebook(*close);
+  quantize::apply_codebook(*close);
   format::SqzFile written;
   const std::string bytes = encode_half(m, &written);
   auto back = format::decode_sqz(bytes);
@@ -348,9 +348,9 @@ TEST_CASE("whole-kernel masks (SPEC 1.2): gaps between kernels, read by both rea
   for (int bits : {0, 3}) {
     Model m = pruned;
     if (bits) {
-      quant::QuantizeOptions qo;
+      quantize::QuantizeOptions qo;
       qo.bits = bits;
-      REQUIRE(quant::quantize_model(m, qo).is_ok());
+      REQUIRE(quantize::quantize_model(m, qo).is_ok());
     }
     INFO("bits " << bits);
     format::SqzFile written;

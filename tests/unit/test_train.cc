@@ -188,9 +188,9 @@ TEST_CASE("the trainer's forward pass equals the runtime's on random models") {
     if (trial % 4 == 1) m = with_softmax(m);
     if (trial % 3 == 2) m = with_bypass(m, 200 + trial);
     if (trial % 2 == 1) {
-      quant::QuantizeOptions q;
+      quantize::QuantizeOptions q;
       q.bits = 2 + trial % 6;
-      REQUIRE(quant::quantize_model(m, q).is_ok());
+      REQUIRE(quantize::quantize_model(m, q).is_ok());
     }
     const int64_t n = 1 + static_cast<int64_t>(rng() % 3);
     const int threads = 1 + trial % 3;
@@ -204,12 +204,12 @@ TEST_CASE("the trainer's forward pass equals the runtime's on random models") {
     REQUIRE(trainer.is_ok());
     std::vector<float> trained;
     REQUIRE((*trainer)->predict(x.data(), n, &trained).is_ok());
-    for (rt::KernelPolicy policy :
-         {rt::KernelPolicy::kReference, rt::KernelPolicy::kDense, rt::KernelPolicy::kSparse}) {
-      rt::NetOptions no;
+    for (runtime::KernelPolicy policy :
+         {runtime::KernelPolicy::kReference, runtime::KernelPolicy::kDense, runtime::KernelPolicy::kSparse}) {
+      runtime::NetOptions no;
       no.threads = threads;
       no.policy = policy;
-      auto net = rt::Net::create(m, no);
+      auto net = runtime::Net::create(m, no);
       REQUIRE(net.is_ok());
       std::vector<float> inferred;
       REQUIRE((*net)->forward(x.data(), n, &inferred).is_ok());

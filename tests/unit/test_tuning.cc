@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "sqz/format/sqz_file.h"
-#include "sqz/runtime/machine.h"
+#include "sqz/kernels/machine.h"
 #include "sqz/runtime/net.h"
 #include "test_util.h"
 
@@ -17,13 +17,13 @@ namespace {
 
 struct Planned {
   std::vector<float> out;
-  rt::PlanStats stats;
-  std::vector<rt::LayerProfile> profile;
+  runtime::PlanStats stats;
+  std::vector<runtime::LayerProfile> profile;
 };
 
 Planned run(const Model& m, const std::vector<float>& in, int64_t batch,
-            const rt::NetOptions& opts) {
-  auto net = rt::Net::create(m, opts);
+            const runtime::NetOptions& opts) {
+  auto net = runtime::Net::create(m, opts);
   REQUIRE(net.is_ok());
   Planned p;
   REQUIRE((*net)->forward(in.data(), batch, &p.out).is_ok());
@@ -46,8 +46,8 @@ struct Case {
   explicit Case(double density) : model(test::tiny_squeezenet(9, 57, 10, density)) {
     std::mt19937 rng(3);
     in = test::random_floats(rng, kBatch * 3 * 57 * 57, -50, 50);
-    rt::NetOptions ref;
-    ref.policy = rt::KernelPolicy::kReference;
+    runtime::NetOptions ref;
+    ref.policy = runtime::KernelPolicy::kReference;
     want = run(model, in, kBatch, ref).out;
   }
 };
@@ -55,22 +55,22 @@ struct Case {
 }  // namespace
 
 TEST_CASE("the machine description names the CPU, its ISA and caches") {
-  const rt::Machine& m = rt::machine();
-  const std::string text = rt::describe_machine(m);
+  const kernels::Machine& m = kernels::machine();
+  const std::string text = kernels::describe_machine(m);
   for (const char* line : {"cpu: ", "isa: ", "caches: ", "cores: "})
     CHECK(text.find(line) != std::string::npos);
   CHECK(m.cores >= 1);
   CHECK(m.logical_processors >= m.cores);
-  CHECK(rt::l2_per_thread(m) >= (int64_t{256} << 10));
+  CHECK(kernels::l2_per_thread(m) >= (int64_t{256} << 10));
   CHECK(static_cast<int>(m.isa) <= static_cast<int>(m.best_isa));
 }
 
 TEST_CASE("every thread split of a convolution gives the same bits") {
   for (double density : {1.0, 0.33}) {
     const Case c(density);
-    for (rt::KernelPolicy policy : {rt::KernelPolicy::kSparse, rt::KernelPolicy::kDense}) {
+    for (runtime::KernelPolicy policy : {runtime::KernelPolicy::kSparse, runtime::KernelPolicy::kDense}) {
       for (int threads : {1, 2, 3}) {
-        rt::NetOptions o;
+        runtime::NetOptions o;
         o.policy = policy;
         o.threads = threads;
         const std::vector<float> rule = run(c.model, c.in, Case::kBatch, o).out;
@@ -83,9 +83,9 @@ TEST_CASE("every thread split of a convolution gives the same bits") {
       }
     }
   }
-  rt::NetOptions bad;
+  runtime::NetOptions bad;
   bad.force_schedule = "blocks:0";
-  CHECK(rt::Net::create(test::tiny_squeezenet(1), bad).status().code() ==
+  CHECK(runtime::Net::create(test::tiny_squeezenet(1), bad).status().code() ==
         ErrorCode::kInvalidArgument);
 }
 
@@ -95,7 +95,7 @@ TEST_CASE("tuning: outputs within rounding of the reference, choices read back f
   const int convs = convolutions(c.model);
   for (int threads : {1, 2}) {
     INFO("threads " << threads);
-    rt::NetOptions o;
+    runtime::NetOptions o;
     o.threads = threads;
     o.tune = true;
     o.tune_cache = dir.file("cache-" + std::to_string(threads) + ".txt");
@@ -118,7 +118,7 @@ TEST_CASE("tuning: outputs within rounding of the reference, choices read back f
   const std::string header = good.substr(0, good.find('\n') + 1);
   test::write_bytes(dir.file("cache-1.txt"),
                     header + "garbage\nkey\tsparse nonsense 7\n\x01\x02\n");
-  rt::NetOptions o;
+  runtime::NetOptions o;
   o.tune = true;
   o.tune_cache = dir.file("cache-1.txt");
   const Planned again = run(c.model, c.in, Case::kBatch, o);
@@ -133,9 +133,9 @@ TEST_CASE("tuning: outputs within rounding of the reference, choices read back f
   CHECK(foreign.stats.note.find("not a tuning cache") != std::string::npos);
   CHECK(test::read_bytes(dir.file("notes.txt")) == "my notes\n");
   // A policy fixes the kernel; tuning then chooses only the split.
-  o.policy = rt::KernelPolicy::kSparse;
+  o.policy = runtime::KernelPolicy::kSparse;
   o.tune_cache = dir.file("sparse.txt");
-  for (const rt::LayerProfile& p : run(c.model, c.in, Case::kBatch, o).profile)
+  for (const runtime::LayerProfile& p : run(c.model, c.in, Case::kBatch, o).profile)
     if (!p.plan.empty()) CHECK(p.kernel.rfind("spmm", 0) == 0);
 }
 
@@ -147,9 +147,9 @@ TEST_CASE("SQZ_ISA: every ISA path the CPU runs gives the reference's outputs") 
   test::write_bytes(dir.file("m.sqz"), bytes);
   test::write_bytes(dir.file("in.f32"), std::string(reinterpret_cast<const char*>(c.in.data()),
                                                     c.in.size() * sizeof(float)));
-  const rt::Machine& m = rt::machine();
-  for (rt::Isa isa : {rt::Isa::kGeneric, rt::Isa::kAvx2, rt::Isa::kAvx512}) {
-    const std::string name = rt::isa_name(isa);
+  const kernels::Machine& m = kernels::machine();
+  for (kernels::Isa isa : {kernels::Isa::kGeneric, kernels::Isa::kAvx2, kernels::Isa::kAvx512}) {
+    const std::string name = kernels::isa_name(isa);
     INFO("SQZ_ISA=" << name);
     ::setenv("SQZ_ISA", name.c_str(), 1);
     const auto bench = test::run_cli({"bench", dir.file("m.sqz"), "-v", "--runs", "1"});
@@ -157,7 +157,7 @@ TEST_CASE("SQZ_ISA: every ISA path the CPU runs gives the reference's outputs") 
     CHECK(bench.exit_code == 0);
     CHECK(bench.out.find(runs ? "kernels " + name + " (SQZ_ISA=" + name + ")"
                               : "ignored: SQZ_ISA") != std::string::npos);
-    if (runs && isa != rt::Isa::kGeneric)
+    if (runs && isa != kernels::Isa::kGeneric)
       CHECK(bench.out.find("_" + name + " ") != std::string::npos);  // its kernels, by name
     for (const char* threads : {"1", "2"}) {
       const std::string out = dir.file("out-" + name + threads + ".f32");

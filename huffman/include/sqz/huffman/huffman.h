@@ -9,7 +9,7 @@
 
 #include "sqz/core/status.h"
 
-namespace sqz::huff {
+namespace sqz::huffman {
 
 constexpr int kMaxCodeLength = 15;
 constexpr int kMaxAlphabet = 4096;
@@ -42,4 +42,4 @@ Status decode_block(std::string_view block, int alphabet_size, size_t count, uin
 // Size of the block encode_block would produce, in bytes (for choosing between codings).
 size_t encoded_block_size(const std::vector<uint64_t>& histogram);
 
-}  // namespace sqz::huff
+}  // namespace sqz::huffman

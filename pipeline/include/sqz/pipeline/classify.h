@@ -17,6 +17,6 @@ namespace sqz::pipeline {
 Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p);
 
 // Indices of the k largest scores, largest first (sqz/runtime/classifier.h).
-using rt::top_k;
+using runtime::top_k;
 
 }  // namespace sqz::pipeline

@@ -12,7 +12,7 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
-#include "sqz/format/importers.h"
+#include "sqz/import/importers.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/calibrate.h"
 #include "sqz/pipeline/image_split.h"
@@ -28,7 +28,7 @@ namespace sqz::pipeline {
 
 struct CompressOptions {
   std::string model_path, prototxt;     // the input model (prototxt for .caffemodel and .net)
-  format::ImportOptions import;         // e.g. the input shape where the file leaves it symbolic
+  import::ImportOptions import;         // e.g. the input shape where the file leaves it symbolic
   std::string output_name = "out.sqz";  // names the output in the stage table only
   int threads = 1;
   uint64_t seed = 1;  // crops, order and k-means++ (quantize.seed is set from it)
@@ -43,16 +43,16 @@ struct CompressOptions {
   // Weight sharing: quantize.bits and quantize.layer_bits, or widths chosen per layer from
   // `widths` (ascending, 1..8) so that the file fits target_bytes (> 0), measured on
   // probe_images calibration images.
-  quant::QuantizeOptions quantize;
+  quantize::QuantizeOptions quantize;
   int64_t target_bytes = 0;
   std::vector<int> widths = {3, 4, 5, 6, 7, 8};
   int probe_images = 24;
   // Codes (which centroid each weight takes) by error compensation under each layer's input
-  // moments from moment_images calibration images (quant::assign_codes), or, off or without
+  // moments from moment_images calibration images (quantize::assign_codes), or, off or without
   // calibration images, the nearest centroid.
   bool error_compensation = true;
   int moment_images = 128;
-  quant::GptqOptions gptq;
+  quantize::GptqOptions gptq;
   format::SqzEncodeOptions encoding;  // its float codings; metadata is the pipeline's own
 
   // Images: calibration from calib_dir, read recursively (all, or fold calib_fold of the
@@ -104,6 +104,6 @@ Result<CompressResult> compress(const CompressOptions& options, Observer* observ
 Result<std::vector<int>> parse_widths(const std::string& text);
 
 // The name of a k-means initialisation as compress records it: linear, kmeans++ or exact.
-std::string init_name(const quant::QuantizeOptions& q);
+std::string init_name(const quantize::QuantizeOptions& q);
 
 }  // namespace sqz::pipeline

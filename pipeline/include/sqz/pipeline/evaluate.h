@@ -38,7 +38,7 @@ constexpr int64_t kScoreBatch = 8;
 
 // net's outputs for n inputs (N x C x H x W), run `chunk` at a time: a network plans its
 // activations for the batch it is given, so one pass over many images would need their sum.
-Status forward_batched(rt::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
+Status forward_batched(runtime::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
                        int64_t chunk = kScoreBatch);
 
 // Images per pass for inputs of `floats` each: 100 when small (28x28 digits and the like),
@@ -73,7 +73,7 @@ Accuracy measure_accuracy(const Scores& s, const ImageSet& images, const Scores*
 // time. Reports a task "eval" to observer (may be null). REQUIRES: every label >= 0.
 // Errors: an image that does not decode.
 // Images that do not decode are skipped and listed in *skipped (when given; else an error).
-Result<Accuracy> evaluate_images(rt::Net& net, const image::Preprocess& pre,
+Result<Accuracy> evaluate_images(runtime::Net& net, const image::Preprocess& pre,
                                  const LabelledFiles& list, Observer* observer,
                                  SkippedImages* skipped = nullptr);
 

@@ -1,6 +1,6 @@
-// The second moment of every convolution's input on calibration images (quant::InputMoment),
+// The second moment of every convolution's input on calibration images (quantize::InputMoment),
 // gathered in one pass of the runtime over the images: what data-aware code assignment
-// (quant::assign_codes) needs.
+// (quantize::assign_codes) needs.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ struct MomentOptions {
 
 // For every convolution of `model`, by layer name, over n inputs (N x C x H x W floats).
 // progress(images done) may return an error to stop (e.g. kInterrupted).
-Result<std::map<std::string, quant::InputMoment>> collect_input_moments(
+Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
     const Model& model, const float* inputs, int64_t n, const MomentOptions& options,
     const std::function<Status(int64_t)>& progress);
 

@@ -42,7 +42,7 @@ struct RetrainOptions {
   int retrain_steps = 1300;
   double learning_rate = 4e-3;
   // Weight sharing: quantize.bits and quantize.layer_bits; then fine-tuning of the centroids.
-  quant::QuantizeOptions quantize;
+  quantize::QuantizeOptions quantize;
   bool pointwise_first = true;  // 1x1 layers first, half the fine-tuning steps, lr / 2
   int finetune_steps = 600;
   double finetune_lr = 8e-3;

@@ -1,6 +1,6 @@
-// Weight sharing as compress does it: a k-means codebook per layer (quant::quantize_layer),
+// Weight sharing as compress does it: a k-means codebook per layer (quantize::quantize_layer),
 // then, when the layer's input statistics are given, codes assigned by error compensation
-// under them (quant::assign_codes) instead of nearest-centroid rounding.
+// under them (quantize::assign_codes) instead of nearest-centroid rounding.
 #pragma once
 
 #include <map>
@@ -13,17 +13,17 @@
 
 namespace sqz::pipeline {
 
-using InputMoments = std::map<std::string, quant::InputMoment>;
+using InputMoments = std::map<std::string, quantize::InputMoment>;
 
 struct SharingOptions {
-  quant::QuantizeOptions quantize;        // codebooks and widths
+  quantize::QuantizeOptions quantize;        // codebooks and widths
   const InputMoments* moments = nullptr;  // by layer name; null or absent: nearest centroid
-  quant::GptqOptions gptq;
+  quantize::GptqOptions gptq;
 };
 
 Status share_layer(Layer& layer, int bits, const SharingOptions& options);
 
-// Every convolution at its width from options.quantize (as quant::quantize_model).
+// Every convolution at its width from options.quantize (as quantize::quantize_model).
 Status share_weights(Model& model, const SharingOptions& options);
 
 }  // namespace sqz::pipeline

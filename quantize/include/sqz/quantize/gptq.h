@@ -17,7 +17,7 @@
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
 
-namespace sqz::quant {
+namespace sqz::quantize {
 
 // The second moment of a convolution's input per group: blocks of k x k (row-major,
 // symmetric), k = in_channels / groups * kernel_h * kernel_w in the weights' (c, y, x) order.
@@ -43,7 +43,7 @@ struct GptqStats {
 // Checks that `moment` fits the layer (k, groups, finite values, non-negative diagonal).
 Status check_moment(const Layer& layer, const InputMoment& moment);
 
-// Reassigns the codes of a quantized convolution (quant::quantize_layer's output: mask,
+// Reassigns the codes of a quantized convolution (quantize::quantize_layer's output: mask,
 // codebook, codes) from its weights before quantization, `original` (OIHW), and writes the
 // shared values back; a channel keeps the codes it has (nearest, after quantize_layer) where
 // they are as good. Deterministic. Pruned positions stay pruned.
@@ -54,12 +54,12 @@ Result<GptqStats> assign_codes(Layer& layer, const std::vector<float>& original,
 double reconstruction_error(const Layer& layer, const std::vector<float>& original,
                             const InputMoment& moment);
 
-namespace naive {
+namespace ref {
 // The same assignment in its textbook form (OBC): the inverse H of the positions not yet
 // assigned kept explicitly and shrunk by one position per step. O(k^3) per group; the twin of
 // assign_codes for tests.
 Result<GptqStats> assign_codes(Layer& layer, const std::vector<float>& original,
                                const InputMoment& moment, const GptqOptions& options);
-}  // namespace naive
+}  // namespace ref
 
-}  // namespace sqz::quant
+}  // namespace sqz::quantize

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace sqz::quant {
+namespace sqz::quantize {
 
 // Distinct values in ascending order, each with a positive weight (its count, or a summed
 // importance). Built by make_points.
@@ -48,4 +48,4 @@ Clustering exact_kmeans(const WeightedPoints& p, int k);
 // Weighted SSE of the points against nearest-centroid assignment.
 double assignment_sse(const WeightedPoints& p, const std::vector<double>& centroids);
 
-}  // namespace sqz::quant
+}  // namespace sqz::quantize

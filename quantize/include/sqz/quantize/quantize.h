@@ -11,7 +11,7 @@
 #include "sqz/core/status.h"
 #include "sqz/quantize/kmeans1d.h"
 
-namespace sqz::quant {
+namespace sqz::quantize {
 
 enum class Method {
   kKmeans,   // k-means over the non-zero weights (the paper's choice)
@@ -73,4 +73,4 @@ Status adopt_existing_values(Layer& layer);
 // Writes codebook[codes[k]] back into the layer's stored positions (after centroids moved).
 void apply_codebook(Layer& layer);
 
-}  // namespace sqz::quant
+}  // namespace sqz::quantize

@@ -12,7 +12,7 @@
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
 
-namespace sqz::rt {
+namespace sqz::runtime {
 
 enum class KernelPolicy {
   kAuto,       // sparse SpMM at or below `sparse_max_density`, dense GEMM above: a rule,
@@ -118,4 +118,4 @@ class Net {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace sqz::rt
+}  // namespace sqz::runtime

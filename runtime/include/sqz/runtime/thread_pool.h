@@ -19,7 +19,7 @@
 
 #include "sqz/core/status.h"
 
-namespace sqz::rt {
+namespace sqz::runtime {
 
 // Most threads a pool runs: more than any CPU this runs on has cores, few enough that their
 // stacks fit a small address space's limits.
@@ -64,4 +64,4 @@ class ThreadPool {
   int sleepers_ = 0;  // workers waiting on start_cv_ (guarded by mu_)
 };
 
-}  // namespace sqz::rt
+}  // namespace sqz::runtime

@@ -1,0 +1,56 @@
+// Importers: each turns an external model file into the shared Model representation.
+// Every error names the offending file.
+#pragma once
+
+#include <string>
+
+#include "sqz/core/graph.h"
+#include "sqz/core/status.h"
+#include "sqz/format/sqz_file.h"
+
+namespace sqz::import {
+
+// A Caffe deploy .prototxt (text NetParameter, `layer` messages) as a graph whose
+// convolution weights are not yet loaded (empty tensors).
+Result<Model> import_caffe_prototxt(const std::string& prototxt_path);
+
+// prototxt + binary .caffemodel: blobs[0] = weights, blobs[1] = bias, matched by layer name;
+// blob shapes from `shape` or the legacy num/channels/height/width.
+Result<Model> import_caffe(const std::string& prototxt_path, const std::string& caffemodel_path);
+
+// What an importer may be told beyond the file.
+struct ImportOptions {
+  // The input's (N, C, H, W) where the file leaves dimensions symbolic (ONNX dim_param);
+  // where it fixes them they must agree (the batch may differ). Empty: the file's, batch 1.
+  // A Caffe network's declared input is replaced by it (SqueezeNet takes any input size).
+  Shape input_shape;
+};
+
+// An ONNX model (opset 7..): Conv (any padding, auto_pad, groups; without a bias too),
+// Relu, MaxPool/AveragePool (ceil_mode, asymmetric pads), GlobalAveragePool/GlobalMaxPool,
+// Concat (channels), Add/Sum, Dropout, Identity (dropped), BatchNormalization (folded into
+// the convolution before it), Softmax (any axis but the batch's), Flatten/Reshape flattening
+// at the head; float32 initializers. Anything else fails naming the node and what it is.
+// metadata, when given, receives {"preprocess", description} from the model's metadata_props
+// entry kOnnxPreprocessKey, when it has one (and is cleared otherwise).
+Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& options = {},
+                          format::Metadata* metadata = nullptr);
+
+// The ONNX metadata_props key of squeeze-compress's preprocessing description (the one-line
+// form .sqz files record under "preprocess"): an exporter that writes it lets `run` and `eval`
+// preprocess as the model was trained without options.
+inline constexpr const char* kOnnxPreprocessKey = "squeeze_compress.preprocess";
+
+// The Deep Compression release file (songhan/SqueezeNet-Deep-Compression) and its
+// prototxt. Layout: ../shared/README.md and format/SPEC.md, appendix A.
+Result<Model> import_deep_compression_net(const std::string& prototxt_path,
+                                          const std::string& net_path);
+
+// Picks the importer from the extension: .onnx; .caffemodel or .net (prototxt required,
+// or found beside it with the same stem); .prototxt (weights file found beside it).
+// metadata, when given, receives what the file records (.sqz metadata, an ONNX model's
+// preprocessing description), and is cleared for forms that record nothing.
+Result<Model> load_model(const std::string& path, const std::string& prototxt_path = "",
+                         const ImportOptions& options = {}, format::Metadata* metadata = nullptr);
+
+}  // namespace sqz::import

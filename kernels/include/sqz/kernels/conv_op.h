@@ -1,0 +1,86 @@
+// One convolution layer's execution plan over a B matrix (the input itself, or its im2col;
+// see im2col.h): weights packed once at creation, in the layout its kernel reads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sqz/kernels/conv_shape.h"
+#include "sqz/kernels/gemm.h"
+#include "sqz/kernels/spmm.h"
+
+namespace sqz::kernels {
+
+class ConvOp {
+ public:
+  virtual ~ConvOp() = default;
+  virtual std::string kernel_name() const = 0;
+  // Independent work items for `ncols` columns of one image with each group's output channels
+  // split into `row_blocks` blocks: (group, column panel, row block) triples, the row block
+  // varying fastest (consecutive items share their B panel). Any split computes every output
+  // with the same operations in the same order: results do not depend on it.
+  int64_t work_items(int64_t ncols, int row_blocks) const {
+    return s_.groups * ((ncols + nr_ - 1) / nr_) * row_blocks;
+  }
+  // The most row blocks worth making (each keeps at least a few micro-tiles of rows).
+  virtual int max_row_blocks() const = 0;
+  // Floats of per-thread scratch one run_items call needs.
+  virtual int64_t scratch_floats() const = 0;
+  // Floats of per-forward scratch shared by all threads (filled by prepare), or 0.
+  virtual int64_t shared_floats() const { return 0; }
+  // Fills shared floats [begin, end) (of shared_floats()); once per forward, every range
+  // before any run_items (ranges may be filled by different threads).
+  virtual void prepare(float* /*shared*/, int64_t /*begin*/, int64_t /*end*/) const {}
+  // Columns per panel of B that the kernel computes at a time.
+  int nr() const { return nr_; }
+  // Whether a 1x1 layer whose input planes do not start on cache lines should still give this
+  // op its input in place rather than a copy with aligned rows: the dense GEMM loses less to
+  // split loads than the copy costs, the SpMM more (bench_conv measures both).
+  virtual bool prefers_unaligned_rows() const = 0;
+  // Computes work items [begin, end) over a block of ncols columns. b: the B rows of the block
+  // (input or im2col; row stride ldb, group g's rows start at g*K*ldb); out: the block's first
+  // column of output channel 0, channel stride ldc.
+  virtual void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                         int row_blocks, int64_t begin, int64_t end, float* scratch,
+                         const float* shared) const = 0;
+  // Bytes of weights, indices, codebooks and biases this op keeps.
+  virtual int64_t resident_bytes() const = 0;
+
+ protected:
+  ConvOp(const ConvShape& s, int nr) : s_(s), nr_(nr) {}
+  // Item -> (group, first column, row block).
+  void split_item(int64_t item, int64_t ncols, int row_blocks, int64_t* g, int64_t* n0,
+                  int64_t* block) const {
+    const int64_t panels = (ncols + nr_ - 1) / nr_;
+    *block = item % row_blocks;
+    *n0 = (item / row_blocks % panels) * nr_;
+    *g = item / row_blocks / panels;
+  }
+  ConvShape s_;
+  int nr_;
+};
+
+// The weights of one layer as the runtime receives them. weight: dense OIHW (used when codes
+// is empty); mask: empty or one flag per weight; codes: one per stored position (mask order)
+// with their codebook. bias: out_c values or null.
+struct ConvWeights {
+  const float* weight = nullptr;
+  const uint8_t* mask = nullptr;
+  const uint8_t* codes = nullptr;
+  const float* codebook = nullptr;
+  int codebook_size = 0;
+  const float* bias = nullptr;
+};
+
+// Dense GEMM from float32 weights packed once, or from uint8 codes packed the same
+// way and expanded per forward into shared scratch (codebook weights stay 1 byte each).
+std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                        const GemmKernel& kernel);
+
+// CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536.
+std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                         const SpmmKernel& kernel);
+
+}  // namespace sqz::kernels

@@ -1,0 +1,37 @@
+// Dense GEMM micro-kernels for convolution: C[m, n] = sum_k A[m, k] * B[k, n] + bias[m],
+// optionally followed by ReLU. A (the weights) is packed once at load in panels of MR rows;
+// B (the im2col'd input) is packed per call in panels of NR columns. Layout of the packs:
+//   a_packed: for each row panel p (rows p*MR .. p*MR+MR-1, zero-padded): [K][MR]
+//   b: K rows of at least NR readable floats, row stride ldb (a packed panel has ldb = NR)
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sqz/kernels/machine.h"
+
+namespace sqz::kernels {
+
+// Computes one MR x NR tile and stores its top-left rows x cols corner to c (row stride ldc).
+// bias: MR values (the panel's), never null. REQUIRES: rows <= MR, cols <= NR.
+using GemmTileFn = void (*)(const float* a_panel, const float* b, int64_t ldb, int64_t k,
+                            const float* bias, bool relu, float* c, int64_t ldc, int rows,
+                            int cols);
+
+struct GemmKernel {
+  const char* name;  // e.g. "gemm_6x64_f32_avx512"
+  int mr, nr;
+  GemmTileFn tile;
+  Isa isa;
+};
+
+// The widest kernel of machine().isa (AVX-512, AVX2+FMA, or the portable build: the CPU's
+// widest unless SQZ_ISA lowers it).
+const GemmKernel& best_gemm_kernel();
+// Every kernel this CPU can run, fastest first (for tests and benchmarks).
+std::vector<const GemmKernel*> runnable_gemm_kernels();
+
+// Packs rows x k row-major weights (row stride k) into MR-row panels; see layout above.
+std::vector<float> pack_gemm_a(const float* a, int64_t rows, int64_t k, int mr);
+
+}  // namespace sqz::kernels

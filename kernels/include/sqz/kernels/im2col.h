@@ -1,0 +1,44 @@
+// im2col for one CHW image: row (c, i, j) of the [C*kh*kw][out_h*out_w] matrix holds the input
+// pixel each output position sees through kernel tap (i, j) of channel c (0 in the padding).
+#pragma once
+
+#include "sqz/kernels/conv_shape.h"
+
+namespace sqz::kernels {
+
+// Fills rows [begin, end) over all groups (row = g*K + k), for output columns
+// [col0, col0 + ncols) (a column = oy*out_w + ox). col: rows of ncols floats, row stride ld
+// (>= ncols; 0 means ncols). A stride of whole cache lines keeps the kernels' vector loads
+// from splitting across two lines.
+void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end,
+            int64_t col0, int64_t ncols, int64_t ld = 0);
+
+// The same rows from a copy of the input with its padding written out (pad_planes): every
+// window then lies inside the plane and a row segment is one plain (or strided) copy, without
+// the bounds arithmetic of im2col, which on SqueezeNet's 13- to 55-wide rows is most of
+// im2col's time. Gives the same floats as im2col.
+void im2col_padded(const ConvShape& s, const float* padded, float* col, int64_t begin, int64_t end,
+                   int64_t col0, int64_t ncols, int64_t ld);
+
+// Channels [c0, c1) of the input into planes of (in_h + 2 ph) x (in_w + 2 pw) floats, the
+// border zero.
+void pad_planes(const ConvShape& s, const float* in, float* padded, int64_t c0, int64_t c1);
+inline int64_t padded_plane(const ConvShape& s) {
+  return (s.in_h + 2 * s.ph) * (s.in_w + 2 * s.pw);
+}
+// Whether every window lies inside the padded plane (im2col_padded's requirement; true for
+// any output size from the convolution formula).
+inline bool windows_inside_padding(const ConvShape& s) {
+  return (s.out_h - 1) * s.sh + s.kh <= s.in_h + 2 * s.ph &&
+         (s.out_w - 1) * s.sw + s.kw <= s.in_w + 2 * s.pw;
+}
+
+// The row stride that starts every row on a cache line: ncols rounded up to 16 floats.
+inline int64_t aligned_stride(int64_t ncols) { return (ncols + 15) / 16 * 16; }
+
+// True when the B matrix is the input itself (1x1, stride 1, no padding).
+inline bool conv_reads_input_directly(const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.ph == 0 && s.pw == 0;
+}
+
+}  // namespace sqz::kernels

@@ -1,0 +1,47 @@
+// The machine the runtime plans for, read once: vendor, model, microarchitecture, the ISA
+// extensions the kernels can use, the cache sizes per level and how many logical processors
+// share each, and the core count (from libcpuinfo, the library XNNPACK and PyTorch use for
+// this). Blocking parameters are derived from it rather than tuned to one CPU.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sqz::kernels {
+
+// Which micro-kernels the runtime may use, widest first. kAuto: the widest the CPU runs.
+enum class Isa { kGeneric = 0, kAvx2 = 1, kAvx512 = 2 };
+
+struct Machine {
+  std::string vendor;                       // "AMD", "Intel", ...
+  std::string model_name;                   // the package's name, e.g. "AMD EPYC 9R14"
+  std::string uarch;                        // libcpuinfo's microarchitecture, or "unknown"
+  int family = 0, model = 0, stepping = 0;  // CPUID leaf 1 (x86)
+  bool fma = false, avx2 = false, avx512f = false, avx512vnni = false, avx512bf16 = false,
+       amx_tile = false;
+  // Per cache instance, bytes (0: not reported), and the logical processors sharing one.
+  int64_t l1d_bytes = 0, l2_bytes = 0, l3_bytes = 0;
+  int l2_shared_by = 1, l3_shared_by = 1;
+  int cores = 1, logical_processors = 1;
+  Isa best_isa = Isa::kGeneric;  // the widest the CPU runs
+  Isa isa = Isa::kGeneric;       // the widest the runtime uses (best_isa, or SQZ_ISA below it)
+  std::string isa_source;        // "cpu", or "SQZ_ISA=avx2" when the environment lowered it
+  std::string isa_error;         // SQZ_ISA that could not be honoured (unknown, or not run here)
+};
+
+// Read once, on first use. SQZ_ISA=generic|avx2|avx512 in the environment lowers `isa` so
+// that each kernel path can be benchmarked and tested on any CPU that runs it; a value the
+// CPU cannot run (or a misspelt one) leaves `isa` at best_isa and sets isa_error.
+const Machine& machine();
+
+// "generic", "avx2", "avx512".
+const char* isa_name(Isa isa);
+
+// One line per fact (model, uarch, ISA, caches, cores), for bench -v and bench/peer.sh.
+std::string describe_machine(const Machine& m);
+
+// Bytes of L2 one thread can count on (its cache's size over the processors sharing it), with
+// a 256 KiB floor for CPUs that report none.
+int64_t l2_per_thread(const Machine& m);
+
+}  // namespace sqz::kernels

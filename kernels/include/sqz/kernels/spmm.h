@@ -1,0 +1,51 @@
+// Sparse x dense micro-kernels for convolution (XNNPACK's f32-spmm idea, in CHW): the weights
+// are a CSR matrix over the GEMM's K (one row per output channel), the B matrix (input or
+// im2col) is read in place. Values are float32: a codebook layer (Deep Compression's weight
+// sharing) keeps uint8 codes and decodes them into a scratch array once per forward pass.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sqz/kernels/machine.h"
+
+namespace sqz::kernels {
+
+// Computes rows x NR outputs for one NR-wide column panel:
+//   c[r][j] = (accumulate ? c[r][j] : bias[r]) + sum over nz in [row_start[r], row_start[r+1])
+//             of values[nz] * b[cols[nz] * ldb + j], then ReLU when relu.
+// b must have NR readable floats per used row; c has row stride ldc.
+using SpmmF32Fn = void (*)(const uint32_t* row_start, const uint16_t* cols, const float* values,
+                           const float* bias, int64_t rows, const float* b, int64_t ldb,
+                           bool accumulate, bool relu, float* c, int64_t ldc);
+
+// The same over whole-kernel blocks: row r holds blocks [row_start[r], row_start[r+1]); block
+// k covers the kb consecutive B rows from cols[k] with the kb values from values[k * kb]
+// (one index per kernel of a layer pruned at kernel granularity).
+using SpmmBlocksFn = void (*)(const uint32_t* row_start, const uint16_t* cols, const float* values,
+                              int kb, const float* bias, int64_t rows, const float* b, int64_t ldb,
+                              bool accumulate, bool relu, float* c, int64_t ldc);
+
+struct SpmmKernel {
+  const char* name;  // e.g. "spmm_64_f32_avx512"
+  int nr;
+  SpmmF32Fn f32;
+  SpmmBlocksFn blocks;
+  Isa isa;
+};
+
+// The widest kernel of machine().isa (see best_gemm_kernel); every kernel the CPU runs.
+const SpmmKernel& best_spmm_kernel();
+std::vector<const SpmmKernel*> runnable_spmm_kernels();
+
+namespace ref {
+// Naive twin of the SpMM micro-kernel, for any column count.
+void spmm(const uint32_t* row_start, const uint16_t* cols, const float* values, const float* bias,
+          int64_t rows, const float* b, int64_t ldb, int ncols, bool relu, float* c, int64_t ldc);
+// Naive twin of the whole-kernel-block micro-kernel.
+void spmm_blocks(const uint32_t* row_start, const uint16_t* cols, const float* values, int kb,
+                 const float* bias, int64_t rows, const float* b, int64_t ldb, int ncols, bool relu,
+                 float* c, int64_t ldc);
+}  // namespace ref
+
+}  // namespace sqz::kernels

@@ -1,0 +1,283 @@
+#include <algorithm>
+#include <cstring>
+
+#include "sqz/kernels/conv_op.h"
+
+namespace sqz::kernels {
+namespace {
+
+// Number of stored positions before each weight index (prefix ranks over the mask).
+std::vector<int64_t> code_index(const ConvWeights& w, int64_t n) {
+  std::vector<int64_t> idx(static_cast<size_t>(n), -1);
+  for (int64_t i = 0, k = 0; i < n; ++i)
+    if (!w.mask || w.mask[i]) idx[static_cast<size_t>(i)] = k++;
+  return idx;
+}
+
+void copy_bias(const ConvWeights& w, int64_t out_c, std::vector<float>* bias) {
+  bias->assign(static_cast<size_t>(out_c), 0.0f);
+  if (w.bias) std::copy(w.bias, w.bias + out_c, bias->begin());
+}
+
+// Runs the B panel at column n0 of a block through `tile` (full panels read in place, the
+// last one copied zero-padded into scratch so that no read runs past the matrix).
+template <typename Tile>
+void for_panel(const ConvShape& s, int nr, const float* b, int64_t ldb, int64_t ncols, int64_t g,
+               int64_t n0, float* scratch, Tile tile) {
+  const int64_t k = s.k_per_group(), n = ldb;
+  const int cols = static_cast<int>(std::min<int64_t>(nr, ncols - n0));
+  const float* panel = b + g * k * n + n0;
+  if (cols == nr) return tile(panel, n, cols);
+  for (int64_t r = 0; r < k; ++r) {
+    std::memcpy(scratch + r * nr, panel + r * n, sizeof(float) * cols);
+    std::fill(scratch + r * nr + cols, scratch + (r + 1) * nr, 0.0f);
+  }
+  tile(scratch, nr, cols);
+}
+
+class DenseGemmOp : public ConvOp {
+ public:
+  DenseGemmOp(const ConvShape& s, const ConvWeights& w, bool relu, const GemmKernel& kernel)
+      : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
+    const int mr = kernel.mr;
+    const int64_t ocg = s.out_c / s.groups, k = s.k_per_group();
+    row_panels_ = (ocg + mr - 1) / mr;
+    std::vector<float> bias;
+    copy_bias(w, s.out_c, &bias);
+    bias_.assign(static_cast<size_t>(s.groups * row_panels_ * mr), 0.0f);
+    for (int64_t g = 0; g < s.groups; ++g)
+      std::copy(bias.begin() + g * ocg, bias.begin() + (g + 1) * ocg,
+                bias_.begin() + g * row_panels_ * mr);
+    const int64_t packed = s.groups * row_panels_ * k * mr;
+    codebook_ = w.codes != nullptr;
+    if (codebook_) {
+      // Packed like pack_gemm_a, one byte per weight; slot `codebook_size` decodes to 0.
+      book_.assign(w.codebook, w.codebook + w.codebook_size);
+      book_.push_back(0.0f);
+      const uint8_t zero = static_cast<uint8_t>(w.codebook_size);
+      a_codes_.assign(static_cast<size_t>(packed), zero);
+      const std::vector<int64_t> idx = code_index(w, s.out_c * k);
+      for_each_weight([&](int64_t src, int64_t dst) {
+        if (idx[static_cast<size_t>(src)] >= 0)
+          a_codes_[dst] = w.codes[idx[static_cast<size_t>(src)]];
+      });
+    } else {
+      a_.assign(static_cast<size_t>(packed), 0.0f);
+      for_each_weight([&](int64_t src, int64_t dst) { a_[dst] = w.weight[src]; });
+    }
+  }
+
+  std::string kernel_name() const override {
+    return std::string(kernel_->name) + (codebook_ ? " (codes)" : "");
+  }
+  int max_row_blocks() const override {
+    return static_cast<int>(std::max<int64_t>(1, row_panels_ / 2));
+  }
+  int64_t scratch_floats() const override { return s_.k_per_group() * kernel_->nr; }
+  bool prefers_unaligned_rows() const override { return true; }
+  int64_t shared_floats() const override {
+    return codebook_ ? static_cast<int64_t>(a_codes_.size()) : 0;
+  }
+  void prepare(float* shared, int64_t begin, int64_t end) const override {
+    if (!codebook_) return;
+    const float* book = book_.data();
+    for (int64_t i = begin; i < end; ++i) shared[i] = book[a_codes_[static_cast<size_t>(i)]];
+  }
+  int64_t resident_bytes() const override {
+    return static_cast<int64_t>(a_.size() * 4 + a_codes_.size() + book_.size() * 4 +
+                                bias_.size() * 4);
+  }
+
+  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                 int row_blocks, int64_t begin, int64_t end, float* scratch,
+                 const float* shared) const override {
+    const int mr = kernel_->mr, nr = kernel_->nr;
+    const int64_t ocg = s_.out_c / s_.groups, k = s_.k_per_group();
+    const float* a = codebook_ ? shared : a_.data();
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t g, n0, block;
+      split_item(item, ncols, row_blocks, &g, &n0, &block);
+      const int64_t p0 = row_panels_ * block / row_blocks,
+                    p1 = row_panels_ * (block + 1) / row_blocks;
+      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
+                [&](const float* panel, int64_t ld, int cols) {
+                  for (int64_t p = p0; p < p1; ++p) {
+                    const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
+                    kernel_->tile(a + (g * row_panels_ + p) * k * mr, panel, ld, k,
+                                  bias_.data() + (g * row_panels_ + p) * mr, relu_,
+                                  out + (g * ocg + p * mr) * ldc + n0, ldc, rows, cols);
+                  }
+                });
+    }
+  }
+
+ private:
+  // Calls f(source index in OIHW, destination index in the packed layout) for every weight.
+  template <typename F>
+  void for_each_weight(F f) const {
+    const int mr = kernel_->mr;
+    const int64_t ocg = s_.out_c / s_.groups, k = s_.k_per_group();
+    for (int64_t g = 0; g < s_.groups; ++g)
+      for (int64_t r = 0; r < ocg; ++r)
+        for (int64_t i = 0; i < k; ++i)
+          f((g * ocg + r) * k + i, ((g * row_panels_ + r / mr) * k + i) * mr + r % mr);
+  }
+
+  const GemmKernel* kernel_;
+  bool relu_, codebook_ = false;
+  int64_t row_panels_ = 0;
+  std::vector<float> a_, bias_, book_;
+  std::vector<uint8_t> a_codes_;
+};
+
+class SparseOp : public ConvOp {
+ public:
+  // The CSR is blocked over K: chunk q lists, row by row, the non-zeros whose B row lies in
+  // [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of B (kc x NR floats) stays in L1 while
+  // every output row sweeps it; rows accumulate across chunks in the output.
+  // A layer pruned at kernel granularity (every kh x kw kernel kept whole or dropped whole)
+  // is listed by kernels instead: one entry per kept kernel, its kb = kh*kw values in a row
+  // (SpmmKernel::blocks).
+  SparseOp(const ConvShape& s, const ConvWeights& w, bool relu, const SpmmKernel& kernel)
+      : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
+    const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups, taps = s.kh * s.kw;
+    copy_bias(w, s.out_c, &bias_);
+    codebook_ = w.codes != nullptr;
+    if (codebook_) book_.assign(w.codebook, w.codebook + w.codebook_size);
+    // A weight is listed when its position is stored (the mask; without one, when non-zero);
+    // per weight, a float32 layer's stored zeros are dropped too, while a kernel block keeps
+    // them (a kept kernel may hold weights pruned singly before).
+    auto kept = [&](int64_t src) {
+      return w.mask ? w.mask[src] != 0 : codebook_ || w.weight[src] != 0.0f;
+    };
+    kb_ = taps > 1 && whole_kernels(s, kept) && few_zeros_kept(s, w, kept) ? static_cast<int>(taps)
+                                                                           : 1;
+    auto stored = [&](int64_t src) {
+      return kb_ > 1 ? kept(src) : kept(src) && (codebook_ || w.weight[src] != 0.0f);
+    };
+    kc_ = std::max<int64_t>(16, (int64_t{32} << 10) / (4 * kernel.nr));
+    kc_ = (kc_ + kb_ - 1) / kb_ * kb_;  // no kernel straddles two chunks
+    chunks_ = std::max<int64_t>(1, (k + kc_ - 1) / kc_);
+    const std::vector<int64_t> idx = code_index(w, s.out_c * k);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      for (int64_t q = 0; q < chunks_; ++q) {
+        row_start_.push_back(static_cast<uint32_t>(cols_.size()));
+        for (int64_t r = g * ocg; r < (g + 1) * ocg; ++r) {
+          for (int64_t i = q * kc_; i < std::min(k, (q + 1) * kc_); i += kb_) {
+            if (!stored(r * k + i)) continue;  // with kb_ > 1: the whole kernel
+            cols_.push_back(static_cast<uint16_t>(i));
+            for (int64_t src = r * k + i; src < r * k + i + kb_; ++src) {
+              if (codebook_)
+                codes_.push_back(w.codes[idx[static_cast<size_t>(src)]]);
+              else
+                values_.push_back(w.weight[src]);
+            }
+          }
+          row_start_.push_back(static_cast<uint32_t>(cols_.size()));
+        }
+      }
+    }
+  }
+
+  std::string kernel_name() const override {
+    return std::string(kernel_->name) + (kb_ > 1 ? " kernels" : "") + (codebook_ ? " (codes)" : "");
+  }
+  int max_row_blocks() const override {
+    return static_cast<int>(std::max<int64_t>(1, s_.out_c / s_.groups / 16));
+  }
+  int64_t scratch_floats() const override {
+    return s_.k_per_group() * kernel_->nr + (s_.out_c / s_.groups) * kernel_->nr;
+  }
+  bool prefers_unaligned_rows() const override { return false; }
+  // Codebook layers decode their codes into float values once per forward (shared scratch):
+  // the SpMM loop then loads one float per non-zero instead of a code and its centroid.
+  int64_t shared_floats() const override {
+    return codebook_ ? static_cast<int64_t>(codes_.size()) : 0;
+  }
+  void prepare(float* shared, int64_t begin, int64_t end) const override {
+    const float* book = book_.data();
+    for (int64_t i = begin; i < end; ++i) shared[i] = book[codes_[static_cast<size_t>(i)]];
+  }
+  int64_t resident_bytes() const override {
+    return static_cast<int64_t>(row_start_.size() * 4 + cols_.size() * 2 + codes_.size() +
+                                values_.size() * 4 + book_.size() * 4 + bias_.size() * 4);
+  }
+
+  void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                 int row_blocks, int64_t begin, int64_t end, float* scratch,
+                 const float* shared) const override {
+    const int nr = kernel_->nr;
+    const float* values = codebook_ ? shared : values_.data();
+    const int64_t ocg = s_.out_c / s_.groups;
+    float* tile_out = scratch + s_.k_per_group() * nr;
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t g, n0, block;
+      split_item(item, ncols, row_blocks, &g, &n0, &block);
+      const int64_t r0 = ocg * block / row_blocks, r1 = ocg * (block + 1) / row_blocks;
+      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
+                [&](const float* panel, int64_t ld, int cols) {
+                  float* dst = cols == nr ? out + (g * ocg + r0) * ldc + n0 : tile_out;
+                  const int64_t ldd = cols == nr ? ldc : nr;
+                  for (int64_t q = 0; q < chunks_; ++q) {
+                    const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1) + r0;
+                    const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
+                    if (kb_ > 1)
+                      kernel_->blocks(rs, cols_.data(), values, kb_, bias_.data() + g * ocg + r0,
+                                      r1 - r0, panel, ld, accumulate, relu, dst, ldd);
+                    else
+                      kernel_->f32(rs, cols_.data(), values, bias_.data() + g * ocg + r0, r1 - r0,
+                                   panel, ld, accumulate, relu, dst, ldd);
+                  }
+                  if (cols < nr)
+                    for (int64_t r = r0; r < r1; ++r)
+                      std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + (r - r0) * nr,
+                                  sizeof(float) * cols);
+                });
+    }
+  }
+
+ private:
+  // Whether every kh x kw kernel of every output channel is stored whole or not at all.
+  template <typename Stored>
+  static bool whole_kernels(const ConvShape& s, Stored stored) {
+    const int64_t taps = s.kh * s.kw, n = s.out_c * s.k_per_group();
+    for (int64_t start = 0; start < n; start += taps)
+      for (int64_t t = 1; t < taps; ++t)
+        if (stored(start + t) != stored(start)) return false;
+    return true;
+  }
+
+  // Whether at most 1 in 16 of the kept kernels' float32 weights is zero: blocks multiply
+  // the zeros a per-weight list would skip (a model pruned per weight, then per kernel).
+  template <typename Kept>
+  static bool few_zeros_kept(const ConvShape& s, const ConvWeights& w, Kept kept) {
+    if (w.codes) return true;  // codebooks hold no zero (the zero slot is the pruned one)
+    int64_t slots = 0, zeros = 0;
+    for (int64_t i = 0, n = s.out_c * s.k_per_group(); i < n; ++i)
+      if (kept(i)) ++slots, zeros += w.weight[i] == 0.0f;
+    return zeros * 16 <= slots;
+  }
+
+  const SpmmKernel* kernel_;
+  bool relu_, codebook_ = false;
+  int kb_ = 1;  // B rows per CSR entry: 1, or kh*kw for whole kernels
+  int64_t kc_ = 0, chunks_ = 1;
+  std::vector<uint32_t> row_start_;  // per (group, chunk): ocg + 1 offsets; cols within the group
+  std::vector<uint16_t> cols_;       // an entry's first B row (kb_ rows from there)
+  std::vector<uint8_t> codes_;
+  std::vector<float> values_, book_, bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                        const GemmKernel& kernel) {
+  return std::make_unique<DenseGemmOp>(s, w, relu, kernel);
+}
+
+std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                         const SpmmKernel& kernel) {
+  return std::make_unique<SparseOp>(s, w, relu, kernel);
+}
+
+}  // namespace sqz::kernels

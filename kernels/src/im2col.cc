@@ -1,0 +1,102 @@
+#include "sqz/kernels/im2col.h"
+
+#include <algorithm>
+
+#include "sqz/kernels/cpu_clones.h"
+
+namespace sqz::kernels {
+namespace {
+
+// dst[i] = src[2 i]: a constant stride the compiler vectorizes (even lanes of pairs of
+// vectors), for stride-2 convolutions such as SqueezeNet's conv1.
+SQZ_CPU_CLONES void copy_stride2(const float* src, int64_t n, float* dst) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[2 * i];
+}
+
+}  // namespace
+
+// Segments are short (an output row, tens of floats) and the fills often one float: inline
+// loops (kept from becoming memcpy/memset calls) cost less than the calls.
+SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col(
+    const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end, int64_t col0,
+    int64_t ncols, int64_t ld) {
+  if (ld == 0) ld = ncols;
+  const int64_t taps = s.kh * s.kw, col1 = col0 + ncols;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
+    const float* plane = in + c * s.in_h * s.in_w;
+    float* out = col + row * ld;  // column x is at out[x - col0]
+    // Output columns whose input column ox*sw - pw + j lies inside [0, in_w).
+    const int64_t x_lo = std::min(s.out_w, std::max<int64_t>(0, (s.pw - j + s.sw - 1) / s.sw));
+    const int64_t x_hi = std::max(x_lo, std::min(s.out_w, (s.in_w + s.pw - j + s.sw - 1) / s.sw));
+    for (int64_t oy = col0 / s.out_w, row_start = oy * s.out_w; row_start < col1;
+         ++oy, row_start += s.out_w) {
+      const int64_t a = std::max(col0, row_start), b = std::min(col1, row_start + s.out_w);
+      const int64_t iy = oy * s.sh - s.ph + i;
+      if (iy < 0 || iy >= s.in_h) {
+        for (int64_t x = a; x < b; ++x) out[x - col0] = 0.0f;
+        continue;
+      }
+      const float* src_row = plane + iy * s.in_w;
+      // Within this output row: columns a..b are ox = a-row_start .. b-row_start.
+      const int64_t lo = std::clamp(x_lo, a - row_start, b - row_start),
+                    hi = std::clamp(x_hi, lo, b - row_start);
+      for (int64_t x = a; x < row_start + lo; ++x) out[x - col0] = 0.0f;
+      float* __restrict dst = out + (row_start + lo - col0);
+      const float* __restrict src = src_row + lo * s.sw - s.pw + j;
+      const int64_t n = hi - lo;
+      if (s.sw == 1) {
+        for (int64_t x = 0; x < n; ++x) dst[x] = src[x];
+      } else if (s.sw == 2) {
+        copy_stride2(src, n, dst);
+      } else {
+        for (int64_t x = 0; x < n; ++x) dst[x] = src[x * s.sw];
+      }
+      for (int64_t x = row_start + hi; x < b; ++x) out[x - col0] = 0.0f;
+    }
+  }
+}
+
+SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_padded(
+    const ConvShape& s, const float* padded, float* col, int64_t begin, int64_t end, int64_t col0,
+    int64_t ncols, int64_t ld) {
+  const int64_t taps = s.kh * s.kw, pw = s.in_w + 2 * s.pw, plane = padded_plane(s);
+  const int64_t oy0 = col0 / s.out_w, ox0 = col0 % s.out_w;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
+    const float* src_plane = padded + c * plane + i * pw + j;
+    float* __restrict out = col + row * ld;
+    for (int64_t x = 0, oy = oy0, ox = ox0; x < ncols; ++oy, ox = 0) {
+      const int64_t n = std::min(s.out_w - ox, ncols - x);
+      const float* __restrict src = src_plane + oy * s.sh * pw + ox * s.sw;
+      float* __restrict dst = out + x;
+      if (s.sw == 1) {
+        for (int64_t k = 0; k < n; ++k) dst[k] = src[k];
+      } else if (s.sw == 2) {
+        for (int64_t k = 0; k < n; ++k) dst[k] = src[2 * k];
+      } else {
+        for (int64_t k = 0; k < n; ++k) dst[k] = src[k * s.sw];
+      }
+      x += n;
+    }
+  }
+}
+
+SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void pad_planes(
+    const ConvShape& s, const float* in, float* padded, int64_t c0, int64_t c1) {
+  const int64_t pw = s.in_w + 2 * s.pw, ph = s.in_h + 2 * s.ph;
+  for (int64_t c = c0; c < c1; ++c) {
+    const float* src = in + c * s.in_h * s.in_w;
+    float* dst = padded + c * padded_plane(s);
+    for (int64_t k = 0; k < s.ph * pw; ++k) dst[k] = 0.0f;
+    for (int64_t y = 0; y < s.in_h; ++y) {
+      float* row = dst + (y + s.ph) * pw;
+      for (int64_t k = 0; k < s.pw; ++k) row[k] = 0.0f;
+      for (int64_t k = 0; k < s.in_w; ++k) row[s.pw + k] = src[y * s.in_w + k];
+      for (int64_t k = s.pw + s.in_w; k < pw; ++k) row[k] = 0.0f;
+    }
+    for (int64_t k = (s.ph + s.in_h) * pw; k < ph * pw; ++k) dst[k] = 0.0f;
+  }
+}
+
+}  // namespace sqz::kernels

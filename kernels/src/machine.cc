@@ -1,0 +1,195 @@
+#include "sqz/kernels/machine.h"
+
+#include <cpuinfo.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+namespace sqz::kernels {
+namespace {
+
+const char* vendor_name(enum cpuinfo_vendor v) {
+  switch (v) {
+    case cpuinfo_vendor_intel:
+      return "Intel";
+    case cpuinfo_vendor_amd:
+      return "AMD";
+    case cpuinfo_vendor_arm:
+      return "ARM";
+    default:
+      return "unknown";
+  }
+}
+
+// The names libcpuinfo (Debian 12's) knows for the x86 server and desktop cores of the last
+// decade; others print as their number.
+std::string uarch_name(enum cpuinfo_uarch u) {
+  switch (u) {
+    case cpuinfo_uarch_haswell:
+      return "haswell";
+    case cpuinfo_uarch_broadwell:
+      return "broadwell";
+    case cpuinfo_uarch_sky_lake:
+      return "skylake";
+    case cpuinfo_uarch_palm_cove:
+      return "palm cove";
+    case cpuinfo_uarch_sunny_cove:
+      return "sunny cove (ice lake)";
+    case cpuinfo_uarch_zen:
+      return "zen";
+    case cpuinfo_uarch_zen2:
+      return "zen 2";
+    case cpuinfo_uarch_zen3:
+      return "zen 3 or later";
+    case cpuinfo_uarch_unknown:
+      return "unknown";
+    default: {
+      char b[24];
+      std::snprintf(b, sizeof b, "0x%08x", static_cast<unsigned>(u));
+      return b;
+    }
+  }
+}
+
+void read_cpuid(Machine* m) {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    const unsigned base_family = (a >> 8) & 0xf, base_model = (a >> 4) & 0xf;
+    m->family =
+        static_cast<int>(base_family == 0xf ? base_family + ((a >> 20) & 0xff) : base_family);
+    m->model = static_cast<int>(base_family == 0x6 || base_family == 0xf
+                                    ? base_model + (((a >> 16) & 0xf) << 4)
+                                    : base_model);
+    m->stepping = static_cast<int>(a & 0xf);
+  }
+  // AMX-TILE: CPUID.(EAX=7, ECX=0):EDX[24] (Intel SDM vol. 2A, CPUID); Debian 12's
+  // libcpuinfo predates it.
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) m->amx_tile = (d >> 24) & 1;
+#endif
+}
+
+void read_caches(Machine* m) {
+  if (cpuinfo_get_l1d_caches_count() > 0) m->l1d_bytes = cpuinfo_get_l1d_cache(0)->size;
+  if (cpuinfo_get_l2_caches_count() > 0) {
+    m->l2_bytes = cpuinfo_get_l2_cache(0)->size;
+    m->l2_shared_by = std::max<int>(1, static_cast<int>(cpuinfo_get_l2_cache(0)->processor_count));
+  }
+  if (cpuinfo_get_l3_caches_count() > 0) {
+    m->l3_bytes = cpuinfo_get_l3_cache(0)->size;
+    m->l3_shared_by = std::max<int>(1, static_cast<int>(cpuinfo_get_l3_cache(0)->processor_count));
+  }
+}
+
+// SQZ_ISA lowers the ISA the kernels use; it can never raise it past what the CPU runs.
+void apply_isa_override(Machine* m) {
+  m->isa = m->best_isa;
+  m->isa_source = "cpu";
+  const char* env = std::getenv("SQZ_ISA");
+  if (!env || !*env) return;
+  const std::string want = env;
+  Isa isa;
+  if (want == "generic") {
+    isa = Isa::kGeneric;
+  } else if (want == "avx2") {
+    isa = Isa::kAvx2;
+  } else if (want == "avx512") {
+    isa = Isa::kAvx512;
+  } else {
+    m->isa_error = "SQZ_ISA='" + want.substr(0, 32) + "' is not generic, avx2 or avx512";
+    return;
+  }
+  if (static_cast<int>(isa) > static_cast<int>(m->best_isa)) {
+    m->isa_error = "SQZ_ISA=" + want + " is not supported by this CPU (it runs up to " +
+                   isa_name(m->best_isa) + ")";
+    return;
+  }
+  m->isa = isa;
+  m->isa_source = "SQZ_ISA=" + want;
+}
+
+Machine read_machine() {
+  Machine m;
+  if (cpuinfo_initialize()) {
+    const cpuinfo_package* p = cpuinfo_get_package(0);
+    if (p) m.model_name = std::string(p->name, strnlen(p->name, CPUINFO_PACKAGE_NAME_MAX));
+    const cpuinfo_core* core = cpuinfo_get_core(0);
+    if (core) m.vendor = vendor_name(core->vendor), m.uarch = uarch_name(core->uarch);
+    m.cores = std::max<int>(1, static_cast<int>(cpuinfo_get_cores_count()));
+    m.logical_processors = std::max<int>(1, static_cast<int>(cpuinfo_get_processors_count()));
+#if CPUINFO_ARCH_X86 || CPUINFO_ARCH_X86_64
+    m.fma = cpuinfo_has_x86_fma3();
+    m.avx2 = cpuinfo_has_x86_avx2();
+    m.avx512f = cpuinfo_has_x86_avx512f();
+    m.avx512vnni = cpuinfo_has_x86_avx512vnni();
+    m.avx512bf16 = cpuinfo_has_x86_avx512bf16();
+#endif
+    read_caches(&m);
+  }
+  read_cpuid(&m);
+  if (m.model_name.empty()) m.model_name = "unknown";
+  if (m.vendor.empty()) m.vendor = "unknown";
+  if (m.uarch.empty()) m.uarch = "unknown";
+  // The kernels' ISA levels as the GEMM and SpMM tiles are compiled (runtime/CMakeLists.txt).
+  m.best_isa = m.avx512f && m.fma ? Isa::kAvx512 : m.avx2 && m.fma ? Isa::kAvx2 : Isa::kGeneric;
+  apply_isa_override(&m);
+  return m;
+}
+
+std::string kib(int64_t bytes) {
+  if (bytes <= 0) return "?";
+  return bytes >= (int64_t{1} << 20) && bytes % (int64_t{1} << 20) == 0
+             ? std::to_string(bytes >> 20) + " MiB"
+             : std::to_string(bytes >> 10) + " KiB";
+}
+
+}  // namespace
+
+const Machine& machine() {
+  static const Machine m = read_machine();
+  return m;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kGeneric:
+      return "generic";
+  }
+  return "generic";
+}
+
+std::string describe_machine(const Machine& m) {
+  std::string isa = m.fma ? "fma" : "";
+  for (const auto& [on, name] :
+       {std::pair{m.avx2, "avx2"}, std::pair{m.avx512f, "avx512f"},
+        std::pair{m.avx512vnni, "avx512vnni"}, std::pair{m.avx512bf16, "avx512bf16"},
+        std::pair{m.amx_tile, "amx-tile"}})
+    if (on) isa += (isa.empty() ? "" : " ") + std::string(name);
+  std::string out = "cpu: " + m.vendor + " " + m.model_name + " (uarch " + m.uarch + ", family " +
+                    std::to_string(m.family) + " model " + std::to_string(m.model) + " stepping " +
+                    std::to_string(m.stepping) + ")\n";
+  out += "isa: " + (isa.empty() ? std::string("baseline") : isa) + "; kernels " + isa_name(m.isa) +
+         " (" + m.isa_source + ")" + (m.isa_error.empty() ? "" : "; ignored: " + m.isa_error) +
+         "\n";
+  out += "caches: L1d " + kib(m.l1d_bytes) + ", L2 " + kib(m.l2_bytes) + " per " +
+         std::to_string(m.l2_shared_by) + " logical, L3 " + kib(m.l3_bytes) + " per " +
+         std::to_string(m.l3_shared_by) + " logical\n";
+  out += "cores: " + std::to_string(m.cores) + " (" + std::to_string(m.logical_processors) +
+         " logical processors)\n";
+  return out;
+}
+
+int64_t l2_per_thread(const Machine& m) {
+  return std::max<int64_t>(int64_t{256} << 10, m.l2_bytes / std::max(1, m.l2_shared_by));
+}
+
+}  // namespace sqz::kernels
