@@ -189,8 +189,6 @@ int cmd_compress(int argc, char** argv) {
   if (f.schedule != "gradual" && f.schedule != "steps")
     return usage_error("compress", "--schedule must be gradual or steps");
   t.gradual = f.schedule == "gradual";
-  if (s.calib_dir.empty() && !f.calib_split.empty())
-    return usage_error("compress", "--calib-split needs --calib");
   if (Status st = finish_options(f, &s); !st.is_ok()) return usage_error("compress", st.message());
   if (Status st = require_sqz_output(f.out); !st.is_ok())
     return usage_error("compress", st.message());

@@ -15,14 +15,23 @@
 
 namespace sqz::cli {
 
+std::string flag_words(const std::string& message) {
+  return spell_option_names(message, [](const std::string& name) {
+    std::string flag = "--" + name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return flag;
+  });
+}
+
 int fail(const Status& status) {
-  std::fprintf(stderr, "squeeze-compress: error: %s\n", printable(status.message()).c_str());
+  std::fprintf(stderr, "squeeze-compress: error: %s\n",
+               printable(flag_words(status.message())).c_str());
   return kExitFailure;
 }
 
 int usage_error(const std::string& command, const std::string& message) {
   std::fprintf(stderr, "squeeze-compress %s: %s (see 'squeeze-compress %s --help')\n",
-               command.c_str(), message.c_str(), command.c_str());
+               command.c_str(), flag_words(message).c_str(), command.c_str());
   return kExitUsage;
 }
 

@@ -36,6 +36,9 @@ struct GlobalFlags {
 };
 
 // "squeeze-compress: <message>" on stderr; returns kExitFailure.
+// A library message in the CLI's words: each option the library names (`target_bytes`) as its
+// flag (--target-bytes). Every message from a library is printed through it.
+std::string flag_words(const std::string& message);
 int fail(const Status& status);
 int usage_error(const std::string& command, const std::string& message);
 

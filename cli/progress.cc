@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "common.h"
 #include "sqz/pipeline/text.h"
 
 namespace sqz::cli {
@@ -44,7 +45,7 @@ namespace sqz::cli {
 
 void ConsoleObserver::stage(int index, int count, const std::string& what) {
   if (!quiet_)
-    std::fprintf(stderr, "[%d/%d] %s\n", index, count, pipeline::printable(what).c_str());
+    std::fprintf(stderr, "[%d/%d] %s\n", index, count, pipeline::printable(flag_words(what)).c_str());
 }
 
 void ConsoleObserver::task(const std::string& label, int64_t total) {
@@ -58,11 +59,11 @@ void ConsoleObserver::progress(int64_t done) {
 void ConsoleObserver::task_done() { bar_.reset(); }
 
 void ConsoleObserver::note(const std::string& line) {
-  if (!quiet_) std::fprintf(stderr, "%s\n", pipeline::printable(line).c_str());
+  if (!quiet_) std::fprintf(stderr, "%s\n", pipeline::printable(flag_words(line)).c_str());
 }
 
 void ConsoleObserver::detail(const std::string& line) {
-  if (verbose_ && !quiet_) std::fprintf(stderr, "%s\n", pipeline::printable(line).c_str());
+  if (verbose_ && !quiet_) std::fprintf(stderr, "%s\n", pipeline::printable(flag_words(line)).c_str());
 }
 
 }  // namespace sqz::cli

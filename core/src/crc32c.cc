@@ -30,7 +30,7 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const uint8_t* p, size_t
     c = __builtin_ia32_crc32di(c, v);
   }
   uint32_t c32 = static_cast<uint32_t>(c);
-  for (; n > 0; --n) c32 = __builtin_ia32_crc32qi(c32, *p++);
+  for (; n > 0; n -= 1) c32 = __builtin_ia32_crc32qi(c32, *p++);
   return ~c32;
 }
 

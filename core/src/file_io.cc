@@ -94,8 +94,8 @@ Status write_file_atomic(const std::string& path, std::string_view bytes, bool o
   if (::lstat(path.c_str(), &st) == 0) {
     if (!overwrite)
       return Status(ErrorCode::kInvalidArgument,
-                    path + ": already exists (use --force to overwrite)");
-    // Even with --force, only a regular file is replaced: never a device, FIFO or folder.
+                    path + ": already exists (use `force` to overwrite)");
+    // Even with `force`, only a regular file is replaced: never a device, FIFO or folder.
     if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
       return Status(ErrorCode::kInvalidArgument,
                     path + ": exists and is not a regular file; write to a file path");

@@ -51,7 +51,7 @@ Status topological_sort(Model& model) {
     ready.pop();
     order.push_back(i);
     for (size_t c : consumers[i])
-      if (--pending[c] == 0) ready.push(c);
+      if ((pending[c] -= 1) == 0) ready.push(c);
   }
   SQZ_RETURN_ERROR_IF(order.size() != model.layers.size(), ErrorCode::kCorrupt,
                       "the graph has a cycle");
@@ -267,7 +267,7 @@ int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
   int64_t out =
       (rounding == PoolRounding::kCeil ? (span + stride - 1) / stride : span / stride) + 1;
   // Caffe (pooling_layer.cpp): the last window must start inside the image, not the padding.
-  if (pad > 0 && (out - 1) * stride >= in + pad) --out;
+  if (pad > 0 && (out - 1) * stride >= in + pad) out -= 1;
   return out;
 }
 

@@ -103,7 +103,7 @@ Status decode_jpeg(const std::string& bytes, const std::string& name, const Deco
   jpeg_destroy_decompress(&cinfo);
   if (err.warned && !o.allow_truncated)
     return Status(ErrorCode::kCorrupt, name + ": JPEG is truncated or corrupt (" + err.warning +
-                                           "; --allow-truncated-images accepts it)");
+                                           "; `allow_truncated_images` accepts it)");
   return Status::ok();
 }
 

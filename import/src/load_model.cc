@@ -26,7 +26,7 @@ Result<std::string> prototxt_for(const std::string& weights, const std::string& 
   std::string guess = with_extension(weights, ".prototxt");
   if (exists(guess)) return guess;
   return Status(ErrorCode::kInvalidArgument,
-                weights + ": needs its network definition: pass --prototxt FILE");
+                weights + ": needs its network definition: pass `prototxt` FILE");
 }
 
 // A declared input shape replaced by the caller's (SqueezeNets are fully convolutional).
@@ -67,7 +67,7 @@ Result<Model> load_model(const std::string& path, const std::string& prototxt_pa
     return Status(ErrorCode::kInvalidArgument,
                   path +
                       ": no weights beside it: give the .caffemodel or .net file as MODEL "
-                      "and this file with --prototxt");
+                      "and this file with `prototxt`");
   }
   return Status(ErrorCode::kUnsupported,
                 path + ": unknown model format '" + ext +

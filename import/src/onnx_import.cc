@@ -398,7 +398,7 @@ Status Builder::read_input(const ImportOptions& options) {
       SQZ_RETURN_ERROR_IF(v < 1, ErrorCode::kInvalidArgument,
                           "input '" + m_.input + "' has symbolic " +
                               (d == 1 ? "channels" : "height/width") +
-                              "; give the shape (--input-shape 1,3,224,224)");
+                              "; give the shape (`input_shape` 1,3,224,224)");
       m_.input_shape.push_back(v);
     }
   }

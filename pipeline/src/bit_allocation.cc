@@ -79,7 +79,7 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
       progress(++done, total);
     }
     SQZ_RETURN_ERROR_IF(c.bytes.empty(), ErrorCode::kInvalidArgument,
-                        "layer '" + c.layer + "' is pinned to a width not among --widths");
+                        "layer '" + c.layer + "' is pinned to a width not among `widths`");
     // Fewer bits never cost less: remove measurement noise by a running maximum downwards.
     for (auto it = std::next(c.kl.rbegin()); it != c.kl.rend(); ++it)
       it->second = std::max(it->second, std::prev(it)->second);

@@ -135,7 +135,7 @@ struct Run {
   bool have_pre = false;  // pre was resolved (see resolve_stage_preprocess)
   ImageLists lists;
   std::vector<image::Image> calib;  // decoded and resized once
-  LabelledTensors train;            // the labelled training set (--train), when loaded here
+  LabelledTensors train;            // the labelled training set (`train`), when loaded here
   const LabelledTensors* train_set = nullptr;
   std::unique_ptr<LabelledRetraining> retraining;
   InputMoments moments;  // per layer, when codes are assigned by error compensation
@@ -220,7 +220,7 @@ Status load_stage(Run& r) {
   SQZ_RETURN_IF_ERROR(load_training(r));
   if (r.lists.calib.empty()) {
     SQZ_RETURN_ERROR_IF(r.s.target_bytes > 0 && !r.train_set, ErrorCode::kInvalidArgument,
-                        "--target-bytes needs --calib images to measure each layer's "
+                        "`target_bytes` needs `calib` images to measure each layer's "
                         "sensitivity");
     return Status::ok();
   }
@@ -338,7 +338,7 @@ Status calibrate_stage(Run& r) {
     return Status::ok();
   }
   if (r.calib.empty() || r.s.calibration.steps <= 0) {
-    stage(r.observer, 4, "calibration: off (no --calib)");
+    stage(r.observer, 4, "calibration: off (no `calib`)");
     return Status::ok();
   }
   stage(r.observer, 4,
@@ -364,7 +364,7 @@ Result<std::vector<StageRow>> measure_stage(const Run& r, ImageSet* holdout) {
   StageRow output{"compressed (" + std::filesystem::path(r.s.output_name).filename().string() + ")",
                   static_cast<int64_t>(r.bytes.size()), "pruned + shared weights + Huffman"};
   if (r.lists.holdout.files.empty()) {
-    stage(r.observer, 6, "no held-out images (--holdout or --calib-split): accuracy not measured");
+    stage(r.observer, 6, "no held-out images (`holdout` or `calib_split`): accuracy not measured");
     return std::vector<StageRow>{input, output};
   }
   stage(r.observer, 6,
@@ -396,30 +396,30 @@ Result<std::vector<int>> parse_widths(const std::string& text) {
     const long b = std::strtol(item.c_str(), &end, 10);
     if (item.empty() || *end || b < 1 || b > 8 || (!out.empty() && b <= out.back()))
       return Status(ErrorCode::kInvalidArgument,
-                    "--widths wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
+                    "`widths` wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
     out.push_back(static_cast<int>(b));
   }
   return out;
 }
 
 Status check_compress_options(const CompressOptions& s) {
-  SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "--threads must be at least 1");
+  SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "`threads` must be at least 1");
   SQZ_RETURN_ERROR_IF(s.quantize.bits < 1 || s.quantize.bits > 8, ErrorCode::kInvalidArgument,
-                      "--bits must be in 1..8");
+                      "`bits` must be in 1..8");
   bool ascending = !s.widths.empty();
   for (size_t i = 0; i < s.widths.size(); ++i)
     ascending &= s.widths[i] >= 1 && s.widths[i] <= 8 && (i == 0 || s.widths[i] > s.widths[i - 1]);
   SQZ_RETURN_ERROR_IF(!ascending, ErrorCode::kInvalidArgument,
-                      "--widths wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
+                      "`widths` wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
   SQZ_RETURN_ERROR_IF(s.calib_fold && s.calib_dir.empty(), ErrorCode::kInvalidArgument,
-                      "--calib-split needs --calib");
+                      "`calib_split` needs `calib`");
   SQZ_RETURN_ERROR_IF(
       s.calib_fold && (s.calib_fold->index < 1 || s.calib_fold->index > s.calib_fold->count),
-      ErrorCode::kInvalidArgument, "--calib-split wants K/N with 1 <= K <= N");
+      ErrorCode::kInvalidArgument, "`calib_split` wants K/N with 1 <= K <= N");
   SQZ_RETURN_ERROR_IF(s.probe_images < 1, ErrorCode::kInvalidArgument,
-                      "--probe-images must be at least 1");
+                      "`probe_images` must be at least 1");
   SQZ_RETURN_ERROR_IF(s.moment_images < 1, ErrorCode::kInvalidArgument,
-                      "--moment-images must be at least 1");
+                      "`moment_images` must be at least 1");
   SQZ_RETURN_ERROR_IF(!(s.gptq.damping >= 0) || !std::isfinite(s.gptq.damping),
                       ErrorCode::kInvalidArgument, "the damping must be finite and >= 0");
   return Status::ok();

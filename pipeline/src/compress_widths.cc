@@ -72,7 +72,7 @@ Result<Model> quantize_to_fit(const Model& model, const CompressOptions& s,
                                    : size - estimate;
   }
   SQZ_RETURN_ERROR_IF(best_size < 0, ErrorCode::kLimit,
-                      "the widths found do not fit --target-bytes after 8 tries");
+                      "the widths found do not fit `target_bytes` after 8 tries");
   return best;
 }
 

@@ -66,7 +66,7 @@ Result<int> class_of(const std::string& token, const Labels* list, const std::st
     return static_cast<int>(v);
   }
   SQZ_RETURN_ERROR_IF(!list, ErrorCode::kInvalidArgument,
-                      where + ": class '" + token + "' needs a class list (--labels)");
+                      where + ": class '" + token + "' needs a class list (`labels`)");
   const int c = find_class(*list, token);
   SQZ_RETURN_ERROR_IF(c < 0, ErrorCode::kNotFound,
                       where + ": class '" + token + "' is not in the class list");
@@ -272,7 +272,7 @@ Result<LabelledFiles> list_dataset(const DatasetSpec& s, bool require_labels) {
             out.files[i] + ": its name does not start with a class id from " + s.class_list);
       return Status(ErrorCode::kNotFound,
                     out.files[i] + ": no class: name it '<class id>_...' (with a class list), " +
-                        "put it in a class folder, or list it in --label-file");
+                        "put it in a class folder, or list it in `label_file`");
     }
   return out;
 }
@@ -291,7 +291,7 @@ Status check_labels_fit(const LabelledFiles& f, int64_t classes, const std::stri
           std::to_string(classes) + " outputs" +
           (!f.classes_from_folders
                ? ""
-               : ": give the model's class list (--labels) to map the folders to its outputs"));
+               : ": give the model's class list (`labels`) to map the folders to its outputs"));
   for (size_t i = 0; i < f.size(); ++i)
     SQZ_RETURN_ERROR_IF(f.labels[i] >= classes, ErrorCode::kInvalidArgument,
                         f.files[i] + ": class " + std::to_string(f.labels[i]) + " is outside " +

@@ -14,14 +14,14 @@ Result<PreprocessPreset> parse_preset(const std::string& text) {
   if (text == "caffe") return PreprocessPreset::kCaffe;
   if (text == "torchvision") return PreprocessPreset::kTorchvision;
   return Status(ErrorCode::kInvalidArgument,
-                "--preprocess must be caffe or torchvision, not '" + text + "'");
+                "`preprocess` must be caffe or torchvision, not '" + text + "'");
 }
 
 Result<image::ResizeMode> parse_resize_mode(const std::string& text) {
   image::ResizeMode mode;
   if (image::resize_mode_from_name(text, &mode)) return mode;
   return Status(ErrorCode::kInvalidArgument,
-                "--resize-mode must be square, shorter or none, not '" + text + "'");
+                "`resize_mode` must be square, shorter or none, not '" + text + "'");
 }
 
 Result<image::Preprocess> preprocess_for(const Shape& chw, const PreprocessSpec& spec) {

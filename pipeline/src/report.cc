@@ -92,7 +92,7 @@ const char* kPooledNote =
 
 std::string accuracy_note(const ReportData& r) {
   if (r.points.empty() || r.points[0].images == 0)
-    return "Accuracy not measured (give --images).\n";
+    return "Accuracy not measured (no labelled images given).\n";
   std::string s = "Accuracy on " + std::to_string(r.points[0].images) + " images";
   if (r.points[0].excluded)
     s += " (" + std::to_string(r.points[0].excluded) +
@@ -318,7 +318,7 @@ std::string report_html(const ReportData& r) {
                                    md_table_to_html(pooled_markdown(r))) +
            "<figure id=\"accuracy\">\n" + accuracy_chart(r) + "</figure>\n";
   else
-    out += "<p>Not measured: run report with --images.</p>\n";
+    out += "<p>Not measured: no labelled images were given.</p>\n";
   return out + "</body>\n</html>\n";
 }
 

@@ -254,9 +254,9 @@ Result<image::Preprocess> check_model(const ReportOptions& s, size_t i, const fo
 
 Result<ReportData> build_report(const ReportOptions& s, Observer* observer) {
   SQZ_RETURN_ERROR_IF(s.models.empty(), ErrorCode::kInvalidArgument, "no .sqz file to report on");
-  SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "--threads must be at least 1");
+  SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "`threads` must be at least 1");
   SQZ_RETURN_ERROR_IF(!s.reference.empty() && s.images.empty(), ErrorCode::kInvalidArgument,
-                      "--reference needs --images to compare on");
+                      "`reference` needs `images` to compare on");
   std::vector<format::SqzFile> files;
   for (const std::string& path : s.models) {
     SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path));

@@ -29,12 +29,17 @@ const char* code_id(ErrorCode code) {
 
 }  // namespace
 
+std::string keyword_words(const std::string& message) {
+  return spell_option_names(message, [](const std::string& name) { return name; });
+}
+
 void set_error_class(py::object cls) { error_class() = std::move(cls); }
 
 void raise_status(const Status& status) {
   const py::object& cls = error_class();
-  if (!cls) throw std::runtime_error(status.message());
-  py::object error = cls(status.message(), code_id(status.code()));
+  const std::string message = keyword_words(status.message());
+  if (!cls) throw std::runtime_error(message);
+  py::object error = cls(message, code_id(status.code()));
   PyErr_SetObject(cls.ptr(), error.ptr());
   throw py::error_already_set();
 }

@@ -15,7 +15,10 @@ namespace py = pybind11;
 // Called by __init__.py with its Error class (message, code).
 void set_error_class(py::object cls);
 
-// Raises Error(status.message(), code name). REQUIRES: the GIL is held.
+// A library message in Python's words: each option it names (`target_bytes`) as the keyword.
+std::string keyword_words(const std::string& message);
+
+// Raises Error(status.message() in keyword_words, code name). REQUIRES: the GIL is held.
 [[noreturn]] void raise_status(const Status& status);
 
 // An invalid argument, naming the keyword.

@@ -1,12 +1,14 @@
 #include "py_observer.h"
 
+#include "errors.h"
+
 namespace sqz::python {
 
 void PyObserver::call(const char* event, const std::string& label, int64_t done, int64_t total) {
   if (stop_ || callback_.is_none()) return;
   py::gil_scoped_acquire acquire;
   try {
-    callback_(event, label, done, total);
+    callback_(event, keyword_words(label), done, total);
   } catch (py::error_already_set& e) {
     e.restore();
     PyErr_Fetch(&type_, &value_, &trace_);

@@ -108,10 +108,12 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
                        ({"density": "half"}, "density must be a number"),
                        ({"calib_lr": -1.0}, "calib_lr"), ({"threads": 0}, "threads"),
                        ({"seed": 2 ** 70}, "seed must be in"), ({"density": 10 ** 400}, "density"),
-                       ({"layer_bits": {"conv1": "8"}}, "layer_bits")):
+                       ({"layer_bits": {"conv1": "8"}}, "layer_bits"),
+                       ({"calib_split": "1/2"}, "calib_split needs calib")):  # the library's words
         with pytest.raises(sc.Error) as e:
             sc.compress(fashion_sqz, out, **bad)
         assert e.value.code == "invalid_argument" and words in e.value.message
+        assert "`" not in e.value.message and "--" not in e.value.message
     with pytest.raises(sc.Error, match="already exists"):
         sc.quantize(fashion_sqz, fashion_sqz, bits=4)
     with pytest.raises(sc.Error, match="at most 33554432 pixels"):  # the decoder's limit

@@ -225,7 +225,7 @@ Clustering exact_kmeans(const WeightedPoints& p, int k) {
   out.sse = prev[static_cast<size_t>(n - 1)];
   std::vector<double> c(static_cast<size_t>(k));
   int64_t hi = n;
-  for (int64_t m = k - 1; m >= 0; --m) {
+  for (int64_t m = k - 1; m >= 0; m -= 1) {
     const int64_t lo = m == 0 ? 0 : split[static_cast<size_t>(m)][static_cast<size_t>(hi - 1)];
     c[static_cast<size_t>(m)] = pre.mean(static_cast<size_t>(lo), static_cast<size_t>(hi));
     hi = lo;

@@ -142,7 +142,7 @@ Status Net::Impl::plan_memory(int64_t batch_size) {
       total > options.max_activation_bytes / 4, ErrorCode::kLimit,
       "the network's activations at batch " + std::to_string(batch_size) + " need " +
           std::to_string(total / (1 << 18)) + " MiB, more than the limit of " +
-          std::to_string(options.max_activation_bytes >> 20) + " MiB (--max-memory raises it)");
+          std::to_string(options.max_activation_bytes >> 20) + " MiB (`max_memory` raises it)");
   arena_offset.clear();
   size_t k = 0;
   for (const auto& entry : life) arena_offset[entry.first] = offsets[k++];

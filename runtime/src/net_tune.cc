@@ -123,7 +123,7 @@ std::unique_ptr<TuneCache> open_tune_cache(const NetOptions& options) {
     return cache;
   }
   // A file that is not one of ours is read from and never overwritten (it may be anything
-  // the user pointed --tune-cache at by mistake).
+  // the user pointed `tune_cache` at by mistake).
   if (!text->empty() && text->rfind(kCacheHeader, 0) != 0) {
     cache->note = cache->path + " is not a tuning cache (no header line); left as it is";
     cache->read_only = true;

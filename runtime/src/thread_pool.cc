@@ -92,7 +92,7 @@ bool ThreadPool::wait_for_work(uint64_t seen) {
   ++sleepers_;
   start_cv_.wait(
       lock, [&] { return stop_.load() || generation_.load(std::memory_order_acquire) != seen; });
-  --sleepers_;
+  sleepers_ -= 1;
   return !stop_.load();
 }
 

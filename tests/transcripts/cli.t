@@ -202,7 +202,7 @@ The whole pipeline and its report.
   | pruned + quantized | 1564 | 3.9x | 153452.7x | - | - | - | - | codes + 4-bit relative index (paper Sec. 3); the .sqz's weights |
   | + Huffman (.sqz) | 2264 | 2.7x | 106007.1x | - | - | - | - | this file, run by the runtime |
   
-  Accuracy not measured (give --images).
+  Accuracy not measured (no labelled images given).
   
   ## Per-layer ledger (bytes)
   

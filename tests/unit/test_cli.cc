@@ -31,6 +31,11 @@ TEST_CASE("CLI: usage errors exit 2") {
   CHECK(r.err.find("model") != std::string::npos);
   CHECK(test::run_cli({"run", "x.onnx", "y.jpg", "--top", "0"}).exit_code == 2);
   CHECK(test::run_cli({"info", "--bogus-flag", "x.onnx"}).exit_code == 2);
+  // A library's check, in the CLI's words: the options it names are spelled as flags.
+  auto split = test::run_cli({"compress", "x.onnx", "--calib-split", "1/2", "-o", "y.sqz"});
+  CHECK(split.exit_code == 2);
+  CHECK(split.err.find("--calib-split needs --calib") != std::string::npos);
+  CHECK(split.err.find('`') == std::string::npos);
   auto help = test::run_cli({"eval", "--help"});
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("--images") != std::string::npos);

@@ -84,3 +84,12 @@ TEST_CASE("layers out of order are sorted, a valid order is kept") {
   REQUIRE(validate_and_infer(kept).is_ok());
   for (size_t i = 0; i < kept.layers.size(); ++i) CHECK(kept.layers[i].name == names[i]);
 }
+
+TEST_CASE("option names in library messages are spelled by the front end") {
+  auto flag = [](const std::string& name) { return "--" + name; };
+  CHECK(spell_option_names("`calib_split` needs `calib`", +flag) == "--calib_split needs --calib");
+  // Not an option: paths, empty or unclosed backticks stay as they are.
+  CHECK(spell_option_names("`a.sqz`: `` and `bits", +flag) == "`a.sqz`: `` and `bits");
+  CHECK(spell_option_names("see `model.sqz` or `bits`", +flag) == "see `model.sqz` or --bits");
+  CHECK(spell_option_names("no options", +flag) == "no options");
+}

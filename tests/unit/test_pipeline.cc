@@ -379,7 +379,7 @@ TEST_CASE("compress: cancellation and bad options are errors, not crashes") {
   CHECK(P::compress(o, nullptr).status().code() == ErrorCode::kInvalidArgument);
   o = f.options();
   o.calib_dir.clear();
-  CHECK(P::compress(o, nullptr).status().message() == "--calib-split needs --calib");
+  CHECK(P::compress(o, nullptr).status().message() == "`calib_split` needs `calib`");
   o = f.options();
   o.model_path = f.dir.file("missing.onnx");
   CHECK(P::compress(o, nullptr).status().message().find("missing.onnx") != std::string::npos);

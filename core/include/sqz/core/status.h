@@ -41,6 +41,13 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
+// Messages name an option in backticks by the name the front ends take it by, in the
+// library's own words: "`target_bytes` needs `calib` images". A front end spells each in its
+// own way (the CLI as a long option, Python as the keyword); spell maps a name to its spelling.
+// Only backticked runs of [a-z0-9_] are options; anything else is left as it is.
+std::string spell_option_names(const std::string& message,
+                               std::string (*spell)(const std::string& name));
+
 // Either a value or a non-ok Status.
 template <typename T>
 class [[nodiscard]] Result {

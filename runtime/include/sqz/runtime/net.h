@@ -25,11 +25,11 @@ enum class KernelPolicy {
 
 // The activation memory a network may plan, by default: 256 MiB (SqueezeNet v1.0 at 227x227
 // needs about 20 MiB at batch 1, about 300 MiB at 1024x1024). set_default_activation_budget changes
-// it for every NetOptions made afterwards (the CLI's --max-memory).
+// it for every NetOptions made afterwards (the CLI's `max_memory`).
 int64_t default_activation_budget();
 void set_default_activation_budget(int64_t bytes);
 
-// The defaults NetOptions takes (the CLI's --tune and --tune-cache set them once).
+// The defaults NetOptions takes (the CLI's `tune` and `tune_cache` set them once).
 struct TuningDefaults {
   bool tune = false;
   std::string cache;

@@ -20,7 +20,7 @@ namespace sqz::train {
 // The memory a training step may plan for its batch, by default (activations, their
 // gradients, the im2col of every convolution): 1 GiB, which holds SqueezeNet v1.0 at 227x227
 // for a batch of 11 (about 90 MiB an image). set_default_step_budget changes it for every
-// TrainOptions made afterwards (the CLI's --max-memory).
+// TrainOptions made afterwards (the CLI's `max_memory`).
 int64_t default_step_budget();
 void set_default_step_budget(int64_t bytes);
 
