@@ -64,15 +64,18 @@ Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
 void print_result(const pipeline::CompressResult& r, const std::string& out,
                   const GlobalFlags& flags) {
   if (flags.json) {
-    nlohmann::json j = pipeline::stage_table_object(r.stages, r.holdout_images);
-    j["output"] = out;
-    j["seconds"] = r.seconds;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.17g", r.seconds);
+    std::vector<std::pair<std::string, std::string>> extra = {{"output", json_quote(out)},
+                                                               {"seconds", seconds}};
+    std::string widths;
     for (const Layer& l : r.model.layers)
-      if (l.quant.active()) j["widths"][l.name] = l.quant.bits;
-    std::fputs((j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(),
-               stdout);
+      if (l.quant.active())
+        widths += (widths.empty() ? "{" : ", ") + json_quote(l.name) + ": " + std::to_string(l.quant.bits);
+    if (!widths.empty()) extra.emplace_back("widths", widths + "}");
+    std::fputs(report::stage_table_json(r.stages, r.holdout_images, extra).c_str(), stdout);
   } else {
-    std::fputs(pipeline::stage_table_text(r.stages, r.holdout_images).c_str(), stdout);
+    std::fputs(report::stage_table_text(r.stages, r.holdout_images).c_str(), stdout);
   }
   if (!flags.quiet)
     std::fprintf(stderr, "wrote %s (%zu bytes) in %.0f s\n", printable(out).c_str(), r.bytes.size(),

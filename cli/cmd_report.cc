@@ -30,13 +30,13 @@ int run_report(const Settings& s, const GlobalFlags& flags) {
     return r.status().code() == ErrorCode::kConflict ? usage_error("report", r.status().message())
                                                      : fail(r.status());
   if (!s.html.empty())
-    if (Status st = write_file_atomic(s.html, pipeline::report_html(*r), s.force); !st.is_ok())
+    if (Status st = write_file_atomic(s.html, report::report_html(*r), s.force); !st.is_ok())
       return fail(st);
   if (!s.chart.empty())
-    if (Status st = write_file_atomic(s.chart, pipeline::report_accuracy_svg(*r), s.force);
+    if (Status st = write_file_atomic(s.chart, report::report_accuracy_svg(*r), s.force);
         !st.is_ok())
       return fail(st);
-  std::fputs((flags.json ? pipeline::report_json(*r) : pipeline::report_markdown(*r)).c_str(),
+  std::fputs((flags.json ? report::report_json(*r) : report::report_markdown(*r)).c_str(),
              stdout);
   if (!s.html.empty() && !flags.quiet)
     std::fprintf(stderr, "wrote %s\n", printable(s.html).c_str());

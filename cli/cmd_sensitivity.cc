@@ -13,6 +13,7 @@
 #include "progress.h"
 #include "sqz/core/file_io.h"
 #include "sqz/pipeline/sensitivity.h"
+#include "sqz/report/sensitivity.h"
 
 namespace sqz::cli {
 
@@ -106,9 +107,9 @@ int cmd_sensitivity(int argc, char** argv) {
   const std::vector<pipeline::SensitivityPoint>& points = sweep->points;
   const auto proposal = pipeline::propose_densities(points, *model, target);
   const std::string files[] = {
-      pipeline::sensitivity_csv(points),
-      pipeline::sensitivity_json(points, sweep->baseline, proposal, target),
-      pipeline::sensitivity_svg(*model, *sweep, static_cast<int64_t>(images->inputs.size()))};
+      report::sensitivity_csv(points),
+      report::sensitivity_json(points, sweep->baseline, proposal, target),
+      report::sensitivity_svg(*model, *sweep, static_cast<int64_t>(images->inputs.size()))};
   if (Status s = write_files_together(
           {{outs[0], files[0]}, {outs[1], files[1]}, {outs[2], files[2]}}, force);
       !s.is_ok())

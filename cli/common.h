@@ -10,15 +10,15 @@
 #include "sqz/core/status.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/model_io.h"
-#include "sqz/pipeline/text.h"
+#include "sqz/report/text.h"
 #include "sqz/prune/prune.h"
 
 namespace sqz::cli {
 
 namespace po = boost::program_options;
-using pipeline::json_quote;
+using report::json_quote;
 using pipeline::load_any_model;
-using pipeline::printable;
+using report::printable;
 using pipeline::standard_metadata;
 
 constexpr int kExitOk = 0;

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "common.h"
-#include "sqz/pipeline/text.h"
+#include "sqz/report/text.h"
 
 namespace sqz::cli {
 
@@ -26,7 +26,7 @@ void Progress::update(int64_t done) {
   const double eta = done > 0 ? elapsed * (total_ - done) / done : 0;
   const int width = 30, filled = static_cast<int>(width * done / total_);
   std::fprintf(stderr, "\r%s [%.*s%*s] %lld/%lld  %.0fs elapsed, ETA %.0fs ",
-               pipeline::printable(label_).c_str(), filled, "##############################",
+               report::printable(label_).c_str(), filled, "##############################",
                width - filled, "", static_cast<long long>(done), static_cast<long long>(total_),
                elapsed, eta);
   std::fflush(stderr);
@@ -45,7 +45,7 @@ namespace sqz::cli {
 
 void ConsoleObserver::stage(int index, int count, const std::string& what) {
   if (!quiet_)
-    std::fprintf(stderr, "[%d/%d] %s\n", index, count, pipeline::printable(flag_words(what)).c_str());
+    std::fprintf(stderr, "[%d/%d] %s\n", index, count, report::printable(flag_words(what)).c_str());
 }
 
 void ConsoleObserver::task(const std::string& label, int64_t total) {
@@ -59,11 +59,11 @@ void ConsoleObserver::progress(int64_t done) {
 void ConsoleObserver::task_done() { bar_.reset(); }
 
 void ConsoleObserver::note(const std::string& line) {
-  if (!quiet_) std::fprintf(stderr, "%s\n", pipeline::printable(flag_words(line)).c_str());
+  if (!quiet_) std::fprintf(stderr, "%s\n", report::printable(flag_words(line)).c_str());
 }
 
 void ConsoleObserver::detail(const std::string& line) {
-  if (verbose_ && !quiet_) std::fprintf(stderr, "%s\n", pipeline::printable(flag_words(line)).c_str());
+  if (verbose_ && !quiet_) std::fprintf(stderr, "%s\n", report::printable(flag_words(line)).c_str());
 }
 
 }  // namespace sqz::cli

@@ -4,7 +4,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(SQZ_INSTALLED_LIBRARIES core huffman format import prune quantize kernels image runtime train
-    pipeline)
+    report pipeline)
 foreach(name ${SQZ_INSTALLED_LIBRARIES})
   set_target_properties(sqz_${name} PROPERTIES EXPORT_NAME ${name})
   add_library(sqz::${name} ALIAS sqz_${name})
@@ -18,7 +18,7 @@ install(TARGETS ${SQZ_INSTALLED_TARGETS} EXPORT SqueezeCompressTargets
 install(TARGETS squeeze-compress RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 foreach(dir core/include huffman/include format/include import/include prune/include
             quantize/include kernels/include image/include runtime/include train/include
-            pipeline/include ${PROJECT_BINARY_DIR}/generated/include)
+            report/include pipeline/include ${PROJECT_BINARY_DIR}/generated/include)
   if(NOT IS_ABSOLUTE ${dir})
     set(dir ${PROJECT_SOURCE_DIR}/${dir})
   endif()

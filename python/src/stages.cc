@@ -13,7 +13,7 @@
 #include "sqz/pipeline/model_io.h"
 #include "sqz/pipeline/report.h"
 #include "sqz/pipeline/retrain_command.h"
-#include "sqz/pipeline/stage_table.h"
+#include "sqz/report/stage_table.h"
 
 namespace sqz::python {
 namespace {
@@ -103,7 +103,7 @@ py::dict compress(const std::string& model, const std::string& output, bool forc
   d["bytes"] = r->bytes.size();
   d["seconds"] = r->seconds;
   d["holdout_images"] = r->holdout_images;
-  d["stages"] = json_value(pipeline::stage_table_object(r->stages, r->holdout_images).dump());
+  d["stages"] = json_value(report::stage_table_json(r->stages, r->holdout_images));
   py::dict widths;
   for (const Layer& l : r->model.layers)
     if (l.quant.active()) widths[py::str(l.name)] = l.quant.bits;
@@ -208,13 +208,13 @@ py::dict report(const std::vector<std::string>& models, const std::string& html,
   run_released(observer, [&] {
     r = pipeline::build_report(o, &observer);
     if (!r.is_ok()) return r.status();
-    if (!html.empty()) SQZ_RETURN_IF_ERROR(write_file_atomic(html, pipeline::report_html(*r), force));
+    if (!html.empty()) SQZ_RETURN_IF_ERROR(write_file_atomic(html, report::report_html(*r), force));
     if (!chart.empty())
-      SQZ_RETURN_IF_ERROR(write_file_atomic(chart, pipeline::report_accuracy_svg(*r), force));
+      SQZ_RETURN_IF_ERROR(write_file_atomic(chart, report::report_accuracy_svg(*r), force));
     return Status::ok();
   });
-  py::dict d = json_value(pipeline::report_json(*r));
-  d["markdown"] = pipeline::report_markdown(*r);
+  py::dict d = json_value(report::report_json(*r));
+  d["markdown"] = report::report_markdown(*r);
   return d;
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "sqz/import/exporters.h"
@@ -16,7 +17,7 @@
 #include "sqz/pipeline/evaluate.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/report.h"
-#include "sqz/pipeline/stage_table.h"
+#include "sqz/report/stage_table.h"
 #include "sqz/quantize/quantize.h"
 #include "sqz/runtime/net.h"
 #include "test_util.h"
@@ -270,7 +271,7 @@ TEST_CASE("calibrate: moves centroids and biases only, deterministic for a seed"
 TEST_CASE("stage table: text, Markdown and JSON renderings") {
   std::vector<P::StageRow> rows = {{"input", 4800000, "as given", 0.6, 0.8, 1.0, 0.0},
                                    {"out", 480000, "sqz", 0.59, 0.81, 0.95, 0.0123}};
-  const std::string text = P::stage_table_text(rows, 250);
+  const std::string text = sqz::report::stage_table_text(rows, 250);
   CHECK(text ==
         "stage                                bytes  vs input vs AlexNet    top-1    top-5 "
         "agreement       KL\n"
@@ -279,12 +280,15 @@ TEST_CASE("stage table: text, Markdown and JSON renderings") {
         "out                                 480000     10.0x     500.0x   59.00%   81.00%    "
         "95.00%   0.0123\n"
         "accuracy on 250 held-out images; agreement and KL against the first row's model\n");
-  const std::string md = P::stage_table_markdown(rows, 0);
+  const std::string md = sqz::report::stage_table_markdown(rows, 0);
   CHECK(md.find("| out | 480000 | 10.0x | 500.0x | 59.00% | 81.00% | 95.00% | 0.0123 | sqz |") !=
         std::string::npos);
   CHECK(md.find("held-out") == std::string::npos);
   rows[1].top1 = -1;
-  const nlohmann::json j = P::stage_table_object(rows, 250);
+  const auto j = nlohmann::json::parse(
+      sqz::report::stage_table_json(rows, 250, {{"output", "\"o.sqz\""}, {"bad", "{x"}}));
+  CHECK(j["output"] == "o.sqz");
+  CHECK(j["bad"].is_null());
   CHECK(j["images"] == 250);
   CHECK(j["stages"][1]["top1"].is_null());
   CHECK(j["stages"][1]["ratio_vs_input"] == doctest::Approx(10.0));
@@ -450,13 +454,13 @@ TEST_CASE("report chart: pooled points drawn as change against size, with the pa
   r.points = {point_with(1000, 990, {3, 2}, {3, 3}), point_with(1000, 995, {3, 3}, {2, 3})};
   r.points[0].top1 = r.points[1].top1 = 0.5;
   r.pooled = P::pool_points(r.points, 100, 1);
-  const std::string svg = P::report_accuracy_svg(r);
+  const std::string svg = sqz::report::report_accuracy_svg(r);
   CHECK(svg.find("Δ top-1, pooled over folds") != std::string::npos);
   CHECK(svg.find("paper: 0.47 MB") != std::string::npos);
   CHECK(svg.find("within 1 point") != std::string::npos);
   CHECK(svg.find("<path d=\"M") != std::string::npos);  // error bars
   r.pooled.clear();
-  const std::string scatter = P::report_accuracy_svg(r);
+  const std::string scatter = sqz::report::report_accuracy_svg(r);
   CHECK(scatter.find("pooled") == std::string::npos);
 }
 

@@ -19,12 +19,14 @@
 #include "sqz/pipeline/observer.h"
 #include "sqz/pipeline/preprocessing.h"
 #include "sqz/pipeline/retrain.h"
-#include "sqz/pipeline/stage_table.h"
+#include "sqz/report/stage_table.h"
 #include "sqz/prune/prune.h"
 #include "sqz/quantize/gptq.h"
 #include "sqz/quantize/quantize.h"
 
 namespace sqz::pipeline {
+
+using report::StageRow;
 
 struct CompressOptions {
   std::string model_path, prototxt;     // the input model (prototxt for .caffemodel and .net)

@@ -12,6 +12,7 @@
 #include "sqz/pipeline/labels.h"
 #include "sqz/runtime/net.h"
 #include "sqz/pipeline/observer.h"
+#include "sqz/report/measures.h"
 
 namespace sqz::pipeline {
 
@@ -56,13 +57,7 @@ struct Scores {
 Result<Scores> score_images(const Model& model, const ImageSet& images, int threads,
                             const std::string& progress_label, Observer* observer);
 
-struct Accuracy {
-  int64_t images = 0, labelled = 0;
-  double top1 = 0, top5 = 0;  // over labelled images, fractions
-  double agreement = -1;      // top-1 agreement with a reference, fraction (-1: none)
-  double mean_kl = -1;        // mean KL(reference softmax || model softmax), nats
-  std::vector<int8_t> hits;   // per image: -1 unlabelled, else 1 (top-1 right) | 2 (top-5)
-};
+using report::Accuracy;
 
 // KL(softmax(reference) || softmax(scores)) of one row of n scores, in nats.
 double kl_divergence(const float* reference, const float* scores, int64_t n);

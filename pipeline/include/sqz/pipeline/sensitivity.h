@@ -11,20 +11,12 @@
 #include "sqz/core/status.h"
 #include "sqz/pipeline/evaluate.h"
 #include "sqz/pipeline/observer.h"
+#include "sqz/report/measures.h"
 
 namespace sqz::pipeline {
 
-struct SensitivityPoint {
-  std::string layer;
-  double density;
-  int64_t kept, weights;
-  Accuracy acc;  // agreement and KL against the unpruned model
-};
-
-struct Sensitivity {
-  Accuracy baseline;  // the unpruned model
-  std::vector<SensitivityPoint> points;  // layers in model order, densities in given order
-};
+using report::Sensitivity;
+using report::SensitivityPoint;
 
 // Prunes each convolution alone to every density in (0, 1] (never above its current density)
 // and measures it on images. Reports a task per run to observer (may be null).
@@ -36,12 +28,5 @@ Result<Sensitivity> sensitivity_sweep(const Model& model, const ImageSet& images
 // agreement stays at or above one floor, with the highest floor whose total fits the target.
 std::map<std::string, double> propose_densities(const std::vector<SensitivityPoint>& points,
                                                 const Model& model, double target);
-
-// Renderings: CSV (a row per point), JSON (baseline, points, proposal) and an SVG line chart
-// (agreement against density, a line per layer, 100% at density 1).
-std::string sensitivity_csv(const std::vector<SensitivityPoint>& points);
-std::string sensitivity_json(const std::vector<SensitivityPoint>& points, const Accuracy& baseline,
-                             const std::map<std::string, double>& proposal, double target);
-std::string sensitivity_svg(const Model& model, const Sensitivity& s, int64_t images);
 
 }  // namespace sqz::pipeline

@@ -1,10 +1,10 @@
-#include "sqz/pipeline/svg.h"
+#include "sqz/report/svg.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-namespace sqz::pipeline {
+namespace sqz::report {
 namespace {
 
 const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -262,4 +262,4 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
   return svg + "</svg>\n";
 }
 
-}  // namespace sqz::pipeline
+}  // namespace sqz::report

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace sqz::pipeline {
+namespace sqz::report {
 
 struct Series {
   std::string label;
@@ -57,4 +57,4 @@ std::string waterfall_svg(const std::vector<std::string>& stages, const std::vec
 // Escapes &, <, >, " for SVG/HTML text.
 std::string xml_escape(const std::string& s);
 
-}  // namespace sqz::pipeline
+}  // namespace sqz::report

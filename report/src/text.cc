@@ -1,8 +1,8 @@
-#include "sqz/pipeline/text.h"
+#include "sqz/report/text.h"
 
 #include <cstdio>
 
-namespace sqz::pipeline {
+namespace sqz::report {
 namespace {
 
 // Length of the valid UTF-8 sequence at s[i] (1..4), or 0 when the bytes there are not one
@@ -68,4 +68,4 @@ std::string printable(const std::string& s) {
   return out;
 }
 
-}  // namespace sqz::pipeline
+}  // namespace sqz::report

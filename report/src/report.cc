@@ -1,12 +1,13 @@
-#include "sqz/pipeline/report.h"
+#include "sqz/report/report.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "sqz/pipeline/svg.h"
+#include "sqz/report/svg.h"
+#include "stage_row_json.h"
 
-namespace sqz::pipeline {
+namespace sqz::report {
 namespace {
 
 std::string fmt(const char* format, double v) {
@@ -322,4 +323,4 @@ std::string report_html(const ReportData& r) {
   return out + "</body>\n</html>\n";
 }
 
-}  // namespace sqz::pipeline
+}  // namespace sqz::report

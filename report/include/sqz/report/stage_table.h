@@ -3,11 +3,11 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
-namespace sqz::pipeline {
+namespace sqz::report {
 
 // AlexNet's 240 MB (Han et al. 2016, Table 1 and Sec. 1): the unit of the paper's "510x".
 constexpr int64_t kAlexNetBytes = 240'000'000;
@@ -21,12 +21,15 @@ struct StageRow {
   double mean_kl = -1;          // nats, vs the first row's model
 };
 
-// One row as JSON; ratios against first_bytes and AlexNet, null where not measured.
-nlohmann::json stage_row_json(const StageRow& row, int64_t first_bytes);
-
-// Aligned text, Markdown, or JSON (one object with "images" and "stages").
+// Aligned text, or Markdown.
 std::string stage_table_text(const std::vector<StageRow>& rows, int64_t images);
-nlohmann::json stage_table_object(const std::vector<StageRow>& rows, int64_t images);
 std::string stage_table_markdown(const std::vector<StageRow>& rows, int64_t images);
 
-}  // namespace sqz::pipeline
+// The table as one JSON object, indented by 2 with its keys sorted: "images", "alexnet_bytes",
+// "stages" (per row its bytes, ratios to the first row and to AlexNet, and accuracy, null where
+// not measured), and `extra` members beside them as (name, JSON text), e.g. {"output",
+// "\"out.sqz\""}; an extra that is not JSON becomes null.
+std::string stage_table_json(const std::vector<StageRow>& rows, int64_t images,
+                             const std::vector<std::pair<std::string, std::string>>& extra = {});
+
+}  // namespace sqz::report

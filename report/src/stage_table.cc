@@ -1,8 +1,10 @@
-#include "sqz/pipeline/stage_table.h"
+#include "sqz/report/stage_table.h"
 
 #include <cstdio>
 
-namespace sqz::pipeline {
+#include "stage_row_json.h"
+
+namespace sqz::report {
 namespace {
 
 std::string percent(double f) {
@@ -73,11 +75,16 @@ nlohmann::json stage_row_json(const StageRow& r, int64_t first_bytes) {
           {"mean_kl", opt(r.mean_kl)}};
 }
 
-nlohmann::json stage_table_object(const std::vector<StageRow>& rows, int64_t images) {
+std::string stage_table_json(const std::vector<StageRow>& rows, int64_t images,
+                             const std::vector<std::pair<std::string, std::string>>& extra) {
   nlohmann::json j = {{"images", images}, {"alexnet_bytes", kAlexNetBytes}};
   j["stages"] = nlohmann::json::array();
   for (const StageRow& r : rows) j["stages"].push_back(stage_row_json(r, rows[0].bytes));
-  return j;
+  for (const auto& [name, text] : extra) {
+    nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    j[name] = value.is_discarded() ? nlohmann::json() : std::move(value);
+  }
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-}  // namespace sqz::pipeline
+}  // namespace sqz::report

@@ -3,7 +3,7 @@
 
 #include <string>
 
-namespace sqz::pipeline {
+namespace sqz::report {
 
 // A JSON string literal that is always valid JSON: quotes and backslashes escaped, control
 // characters as \u00XX, bytes that are not UTF-8 as U+FFFD, the rest as they are.
@@ -13,4 +13,4 @@ std::string json_quote(const std::string& s);
 // that are not UTF-8 become \xNN; valid UTF-8 stays as it is.
 std::string printable(const std::string& s);
 
-}  // namespace sqz::pipeline
+}  // namespace sqz::report
