@@ -1,0 +1,177 @@
+#include <algorithm>
+
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+#include "ops.h"
+#include "sqz/kernels/im2col.h"
+#include "sqz/kernels/sgemm.h"
+
+namespace sqz::train {
+namespace {
+
+// Adds the im2col-shaped gradient back onto the input image (the adjoint of im2col). Per
+// row, the output columns whose input column lies inside the image are found once, so the
+// inner loop has no bounds checks (and vectorizes for stride 1).
+// col: K rows of one image's out_h*out_w gradients, row stride ld.
+void col2im_add(const kernels::ConvShape& s, const float* col, int64_t ld, float* dx) {
+  const int64_t taps = s.kh * s.kw, n = ld;
+  for (int64_t row = 0; row < s.in_c * taps; ++row) {
+    const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
+    float* plane = dx + c * s.in_h * s.in_w;
+    const float* src = col + row * n;
+    const int64_t x_lo = std::min(s.out_w, std::max<int64_t>(0, (s.pw - j + s.sw - 1) / s.sw));
+    const int64_t x_hi = std::max(x_lo, std::min(s.out_w, (s.in_w + s.pw - j + s.sw - 1) / s.sw));
+    for (int64_t oy = 0; oy < s.out_h; ++oy) {
+      const int64_t iy = oy * s.sh - s.ph + i;
+      if (iy < 0 || iy >= s.in_h) continue;
+      float* dst = plane + iy * s.in_w + x_lo * s.sw - s.pw + j;
+      const float* g = src + oy * s.out_w + x_lo;
+      if (s.sw == 1)
+        for (int64_t x = 0; x < x_hi - x_lo; ++x) dst[x] += g[x];
+      else
+        for (int64_t x = 0; x < x_hi - x_lo; ++x) dst[x * s.sw] += g[x];
+    }
+  }
+}
+
+// dx = dy where the ReLU's output y is positive, else 0.
+void relu_backward_set(const float* __restrict y, const float* __restrict dy, int64_t n,
+                       float* __restrict dx) {
+  for (int64_t k = 0; k < n; ++k) {
+    const float g = dy[k];
+    dx[k] = y[k] > 0 ? g : 0.0f;
+  }
+}
+
+// dst[c][r] = src[r][c] for a rows x cols matrix (row strides lds, ldd): 4x4 register
+// transposes (SSE, baseline x86-64) inside 32x32 cache blocks, scalar at the edges.
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd) {
+  constexpr int64_t kBlock = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
+    for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
+      const int64_t r1 = std::min(rows, r0 + kBlock), c1 = std::min(cols, c0 + kBlock);
+      int64_t r = r0;
+#if defined(__SSE2__)
+      for (; r + 4 <= r1; r += 4) {
+        int64_t c = c0;
+        for (; c + 4 <= c1; c += 4) {
+          __m128 a = _mm_loadu_ps(src + r * lds + c), b = _mm_loadu_ps(src + (r + 1) * lds + c),
+                 e = _mm_loadu_ps(src + (r + 2) * lds + c),
+                 f = _mm_loadu_ps(src + (r + 3) * lds + c);
+          _MM_TRANSPOSE4_PS(a, b, e, f);
+          _mm_storeu_ps(dst + c * ldd + r, a);
+          _mm_storeu_ps(dst + (c + 1) * ldd + r, b);
+          _mm_storeu_ps(dst + (c + 2) * ldd + r, e);
+          _mm_storeu_ps(dst + (c + 3) * ldd + r, f);
+        }
+        for (; c < c1; ++c)
+          for (int64_t i = r; i < r + 4; ++i) dst[c * ldd + i] = src[i * lds + c];
+      }
+#endif
+      for (; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) dst[c * ldd + r] = src[r * lds + c];
+    }
+}
+
+}  // namespace
+
+kernels::ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
+  return {in[1],
+          in[2],
+          in[3],
+          out[1],
+          out[2],
+          out[3],
+          l.conv.kernel_h,
+          l.conv.kernel_w,
+          l.conv.stride_h,
+          l.conv.stride_w,
+          l.conv.pad_h,
+          l.conv.pad_w,
+          1};
+}
+
+void conv_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out,
+                  bool relu) {
+  const Layer& l = op.l;
+  const Shape &is = op.is, &os = op.os;
+  const int64_t n = op.n;
+  Worker& w = op.w;
+  // One GEMM for the whole shard: cols = [K x (n * HW)], Y = W x cols.
+  const kernels::ConvShape s = conv_shape(l, is, os);
+  const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
+  std::vector<float>& cols = w.cols[op.li];
+  cols.resize(static_cast<size_t>(k * wide));
+  std::vector<float>& img = w.tmp;
+  img.resize(static_cast<size_t>(k * hw));
+  for (int64_t b = 0; b < n; ++b) {
+    kernels::im2col(s, in.data() + b * per_image(is), img.data(), 0, k, 0, hw);
+    for (int64_t r = 0; r < k; ++r)
+      std::copy(img.begin() + r * hw, img.begin() + (r + 1) * hw, cols.begin() + r * wide + b * hw);
+  }
+  std::vector<float>& y = w.tmp2;
+  y.resize(static_cast<size_t>(s.out_c * wide));
+  kernels::sgemm(s.out_c, wide, k, l.weight.data.data(), k, false, cols.data(), wide, y.data(),
+                 wide, &w.gemm);
+  for (int64_t c = 0; c < s.out_c; ++c) {
+    const float bias = l.conv.has_bias ? l.bias.data[c] : 0.0f;
+    for (int64_t b = 0; b < n; ++b) {
+      const float* src = y.data() + c * wide + b * hw;
+      float* dst = out.data() + b * per_image(os) + c * hw;
+      if (relu)
+        for (int64_t p = 0; p < hw; ++p) dst[p] = std::max(src[p] + bias, 0.0f);
+      else
+        for (int64_t p = 0; p < hw; ++p) dst[p] = src[p] + bias;
+    }
+  }
+}
+
+void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* relu_out,
+                   const GradOf& grad_of) {
+  const Layer& l = op.l;
+  const Shape &is = op.is, &os = op.os;
+  const int64_t n = op.n;
+  const size_t li = op.li;
+  Worker& w = op.w;
+  // dW = dY x cols^T and dcols = W^T x dY over the shard at once (dY as [M x n*HW]).
+  const kernels::ConvShape s = conv_shape(l, is, os);
+  const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
+  std::vector<float>& dyw = w.tmp2;
+  dyw.resize(static_cast<size_t>(s.out_c * wide));
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t c = 0; c < s.out_c; ++c) {
+      const int64_t from = b * per_image(os) + c * hw;
+      if (relu_out)  // through the fused ReLU: gradient only where its output is positive
+        relu_backward_set(relu_out + from, dy.data() + from, hw, dyw.data() + c * wide + b * hw);
+      else
+        std::copy(dy.begin() + from, dy.begin() + from + hw, dyw.begin() + c * wide + b * hw);
+    }
+  std::vector<float>& gw = w.grad_w[li];
+  std::vector<float>& gb = w.grad_b[li];
+  gw.resize(l.weight.data.size());  // both written whole below
+  gb.resize(l.bias.data.size());
+  const std::vector<float>& cols = w.cols.at(li);
+  std::vector<float>& cols_t = w.tmp;  // [n*HW x K]
+  cols_t.resize(static_cast<size_t>(wide * k));
+  transpose(cols.data(), k, wide, wide, cols_t.data(), k);
+  kernels::sgemm(s.out_c, k, wide, dyw.data(), wide, false, cols_t.data(), k, gw.data(), k,
+                 &w.gemm);
+  if (l.conv.has_bias)
+    for (int64_t c = 0; c < s.out_c; ++c) {
+      double sum = 0;  // in order: the committed sample's weights depend on it, bit for bit
+      for (int64_t j = 0; j < wide; ++j) sum += dyw[c * wide + j];
+      gb[c] = static_cast<float>(sum);
+    }
+  if (l.inputs[0] == op.model_input) return;
+  std::vector<float>& dx = grad_of(l.inputs[0]);
+  std::vector<float>& dcol = w.tmp3;
+  dcol.resize(static_cast<size_t>(k * wide));
+  kernels::sgemm(k, wide, s.out_c, l.weight.data.data(), k, true, dyw.data(), wide, dcol.data(),
+                 wide, &w.gemm);
+  for (int64_t b = 0; b < n; ++b)
+    col2im_add(s, dcol.data() + b * hw, wide, dx.data() + b * per_image(is));
+}
+
+}  // namespace sqz::train

@@ -1,0 +1,90 @@
+// The training engine's ops: each op's forward and backward pass beside each other, one file
+// per op (as ncnn keeps one layer per file). Internal to sqz_train.
+//
+// Contracts shared by every op: activations are NCHW floats for a shard of n images; forward
+// writes the whole of `out` (sized by the caller); backward adds its input gradients into the
+// vectors grad_of returns (zeroed and sized by it), never into the network's input.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sqz/core/graph.h"
+#include "sqz/kernels/conv_shape.h"
+
+namespace sqz::train {
+
+// Per-thread activations, gradients and what backward needs from forward.
+struct Worker {
+  std::map<std::string, std::vector<float>> act, grad;
+  std::map<size_t, std::vector<float>> cols;          // conv layer -> n x K x HW
+  std::map<size_t, std::vector<int32_t>> argmax;      // max pool layer -> output -> input index
+  std::map<size_t, std::vector<float>> dropout_mask;  // dropout layer -> scale per element
+  std::map<size_t, std::vector<float>> grad_w, grad_b;
+  std::vector<float> tmp, tmp2, tmp3, gemm;  // scratch
+};
+
+// One layer's pass over a shard.
+struct OpPass {
+  const Layer& l;
+  size_t li;        // the layer's index in the model
+  const Shape& is;  // its first input's shape (batch 1)
+  const Shape& os;  // its output's shape (batch 1)
+  int64_t n;        // images in the shard
+  Worker& w;
+  const std::map<std::string, Shape>& shapes;  // every blob's shape (batch 1)
+  const std::string& model_input;              // the blob no gradient flows into
+};
+
+// The gradient vector of a blob, sized for the shard (zeros when new).
+using GradOf = std::function<std::vector<float>&(const std::string& blob)>;
+
+inline int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
+
+// dst += src (restrict pointers: the vectors live in one map).
+inline void add_floats(const float* __restrict src, int64_t n, float* __restrict dst) {
+  for (int64_t k = 0; k < n; ++k) dst[k] += src[k];
+}
+
+// Convolution (groups 1) as one GEMM over the shard's im2col; relu: apply the ReLU that alone
+// reads the output (forward writes the ReLU's output; backward gets it as relu_out).
+void conv_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out,
+                  bool relu);
+void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* relu_out,
+                   const GradOf& grad_of);
+// The layer's convolution as the kernels see it (in: is, out: os).
+kernels::ConvShape conv_shape(const Layer& l, const Shape& is, const Shape& os);
+
+void relu_forward(const std::vector<float>& in, std::vector<float>& out);
+void relu_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
+
+// rate 0 (or inference): the identity. seed: this layer's and step's mask stream.
+void dropout_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out,
+                     double rate, uint64_t seed);
+void dropout_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
+
+void flatten_forward(const std::vector<float>& in, std::vector<float>& out);
+void flatten_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
+
+void max_pool_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out);
+void max_pool_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
+
+// Global average pooling only.
+void avg_pool_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out);
+void avg_pool_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
+
+void add_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out);
+void add_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
+
+// Channel concat only.
+void concat_forward(const OpPass& op, std::vector<float>& out);
+void concat_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
+
+// Channel softmax only.
+void softmax_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out);
+void softmax_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
+
+}  // namespace sqz::train

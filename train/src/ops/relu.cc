@@ -1,0 +1,28 @@
+#include "ops.h"
+
+namespace sqz::train {
+namespace {
+
+// dx += dy where the ReLU's output y is positive. Restrict pointers and unconditional loads,
+// so that the loop vectorizes (the vectors live in one map; a conditional load cannot be
+// speculated).
+void relu_backward_add(const float* __restrict y, const float* __restrict dy, size_t n,
+                       float* __restrict dx) {
+  for (size_t k = 0; k < n; ++k) {
+    const float g = dy[k], keep = y[k] > 0 ? 1.0f : 0.0f;
+    dx[k] += g * keep;
+  }
+}
+
+}  // namespace
+
+void relu_forward(const std::vector<float>& in, std::vector<float>& out) {
+  for (size_t k = 0; k < out.size(); ++k) out[k] = in[k] > 0 ? in[k] : 0.0f;
+}
+
+void relu_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of) {
+  std::vector<float>& dx = grad_of(op.l.inputs[0]);
+  relu_backward_add(op.w.act.at(op.l.output).data(), dy.data(), dx.size(), dx.data());
+}
+
+}  // namespace sqz::train
