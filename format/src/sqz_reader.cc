@@ -35,8 +35,8 @@ Result<std::string> unzstd(std::string_view in, const char* what) {
   SQZ_RETURN_ERROR_IF(n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN,
                       ErrorCode::kCorrupt, section + " is not a zstd frame with its size");
   SQZ_RETURN_ERROR_IF(n > kMaxDecompressed, ErrorCode::kLimit,
-                      section + " declares " + std::to_string(n) + " bytes, more than the limit of " +
-                          std::to_string(kMaxDecompressed));
+                      section + " declares " + std::to_string(n) +
+                          " bytes, more than the limit of " + std::to_string(kMaxDecompressed));
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   SQZ_RETURN_ERROR_IF(!ctx, ErrorCode::kLimit, section + ": out of memory");
   ZSTD_DCtx_setParameter(ctx.get(), ZSTD_d_windowLogMax, 27);  // 128 MiB windows at most
@@ -47,9 +47,9 @@ Result<std::string> unzstd(std::string_view in, const char* what) {
     ZSTD_outBuffer dst{buf.data(), buf.size(), 0};
     const size_t left = ZSTD_decompressStream(ctx.get(), &dst, &src);
     SQZ_RETURN_ERROR_IF(ZSTD_isError(left), ErrorCode::kCorrupt, section + " does not decompress");
-    SQZ_RETURN_ERROR_IF(out.size() + dst.pos > n, ErrorCode::kCorrupt,
-                        section + " decompresses to more than the " + std::to_string(n) +
-                            " bytes it declares");
+    SQZ_RETURN_ERROR_IF(
+        out.size() + dst.pos > n, ErrorCode::kCorrupt,
+        section + " decompresses to more than the " + std::to_string(n) + " bytes it declares");
     out.append(buf.data(), dst.pos);
     if (left == 0) break;  // the frame is complete
     SQZ_RETURN_ERROR_IF(src.pos == src.size && dst.pos < dst.size, ErrorCode::kCorrupt,
@@ -142,6 +142,59 @@ Status read_block(ByteReader& r, std::string_view* block, const std::string& wha
   return Status::ok();
 }
 
+// The codebook of k <= 2^bits strictly ascending finite centroids.
+Status read_codebook(ByteReader& r, int bits, FloatCoding coding, std::vector<float>* book,
+                     const std::string& who) {
+  uint16_t k;
+  SQZ_RETURN_ERROR_IF(!r.get_u16(&k) || k == 0 || k > (1u << bits), ErrorCode::kCorrupt,
+                      who + "bad codebook size");
+  SQZ_RETURN_IF_ERROR(read_floats(r, k, coding, book, who + "codebook"));
+  for (size_t j = 0; j < k; ++j)
+    SQZ_RETURN_ERROR_IF(!std::isfinite((*book)[j]) || (j > 0 && !((*book)[j - 1] < (*book)[j])),
+                        ErrorCode::kCorrupt, who + "codebook is not strictly ascending");
+  return Status::ok();
+}
+
+// The layer's `stored` weights at its mask's positions (all numel without a mask): Huffman
+// codes into its codebook, or float32 values.
+Status read_weights(ByteReader& r, bool codebook, uint32_t stored, int64_t numel, Layer& l,
+                    const std::string& who) {
+  const uint8_t* mask = l.mask.empty() ? nullptr : l.mask.data();
+  if (codebook) {
+    std::string_view block;
+    SQZ_RETURN_IF_ERROR(read_block(r, &block, who + "values"));
+    std::vector<uint8_t>& codes = l.quant.codes;
+    codes.resize(static_cast<size_t>(stored) + 1);  // +1: see the scatter
+    Status s = huffman::decode_block(block, static_cast<int>(l.quant.codebook.size()), stored,
+                                     codes.data());
+    if (!s.is_ok()) return s.with_context("layer '" + l.name + "' values");
+    codes[stored] = 0;
+    // Every position is written below: no need to clear the weights first.
+    l.weight.data.resize(static_cast<size_t>(numel));
+    float* w = l.weight.data.data();
+    const float* book = l.quant.codebook.data();
+    if (mask) {  // branch-free scatter: k may reach `stored`, whose code slot is a valid 0
+      for (int64_t i = 0, k = 0; i < numel; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, &book[codes[static_cast<size_t>(k)]], 4);
+        bits &= 0u - mask[i];  // +0.0f at pruned positions, bit for bit
+        std::memcpy(&w[i], &bits, 4);
+        k += mask[i];
+      }
+    } else {
+      for (int64_t i = 0; i < numel; ++i) w[i] = book[codes[static_cast<size_t>(i)]];
+    }
+    codes.pop_back();
+  } else {
+    SQZ_RETURN_ERROR_IF(r.left() / 4 < stored, ErrorCode::kCorrupt, who + "truncated values");
+    l.weight.data.assign(static_cast<size_t>(numel), 0.0f);
+    float* w = l.weight.data.data();
+    for (int64_t i = 0; i < numel; ++i)
+      if (!mask || mask[i]) (void)r.get_f32(&w[i]);
+  }
+  return Status::ok();
+}
+
 Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
                     const std::map<std::string, Shape>& shapes, std::vector<LedgerRow>* ledger) {
   ByteReader r(payload);
@@ -196,14 +249,7 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
   if (!l.conv.has_bias) l.bias = {};
   row("bias", kFloatCodingNames[float_coding]);
   if (kind == kSparseCodebook) {
-    uint16_t k;
-    SQZ_RETURN_ERROR_IF(!r.get_u16(&k) || k == 0 || k > (1u << bits), ErrorCode::kCorrupt,
-                        who + "bad codebook size");
-    SQZ_RETURN_IF_ERROR(read_floats(r, k, book_coding, &l.quant.codebook, who + "codebook"));
-    for (size_t j = 0; j < k; ++j)
-      SQZ_RETURN_ERROR_IF(!std::isfinite(l.quant.codebook[j]) ||
-                              (j > 0 && !(l.quant.codebook[j - 1] < l.quant.codebook[j])),
-                          ErrorCode::kCorrupt, who + "codebook is not strictly ascending");
+    SQZ_RETURN_IF_ERROR(read_codebook(r, bits, book_coding, &l.quant.codebook, who));
     l.quant.bits = bits;
     row("codebook", kFloatCodingNames[book_coding]);
   }
@@ -218,39 +264,7 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
   } else if (kind != kDense) {
     l.mask.assign(static_cast<size_t>(numel), 1);
   }
-  const uint8_t* mask = l.mask.empty() ? nullptr : l.mask.data();
-  if (kind == kSparseCodebook) {
-    std::string_view block;
-    SQZ_RETURN_IF_ERROR(read_block(r, &block, who + "values"));
-    std::vector<uint8_t>& codes = l.quant.codes;
-    codes.resize(static_cast<size_t>(stored) + 1);  // +1: see the scatter
-    Status s =
-        huffman::decode_block(block, static_cast<int>(l.quant.codebook.size()), stored, codes.data());
-    if (!s.is_ok()) return s.with_context("layer '" + l.name + "' values");
-    codes[stored] = 0;
-    // Every position is written below: no need to clear the weights first.
-    l.weight.data.resize(static_cast<size_t>(numel));
-    float* w = l.weight.data.data();
-    const float* book = l.quant.codebook.data();
-    if (mask) {  // branch-free scatter: k may reach `stored`, whose code slot is a valid 0
-      for (int64_t i = 0, k = 0; i < numel; ++i) {
-        uint32_t bits;
-        std::memcpy(&bits, &book[codes[static_cast<size_t>(k)]], 4);
-        bits &= 0u - mask[i];  // +0.0f at pruned positions, bit for bit
-        std::memcpy(&w[i], &bits, 4);
-        k += mask[i];
-      }
-    } else {
-      for (int64_t i = 0; i < numel; ++i) w[i] = book[codes[static_cast<size_t>(i)]];
-    }
-    codes.pop_back();
-  } else {
-    SQZ_RETURN_ERROR_IF(r.left() / 4 < stored, ErrorCode::kCorrupt, who + "truncated values");
-    l.weight.data.assign(static_cast<size_t>(numel), 0.0f);
-    float* w = l.weight.data.data();
-    for (int64_t i = 0; i < numel; ++i)
-      if (!mask || mask[i]) (void)r.get_f32(&w[i]);
-  }
+  SQZ_RETURN_IF_ERROR(read_weights(r, kind == kSparseCodebook, stored, numel, l, who));
   SQZ_RETURN_ERROR_IF(r.left() != 0, ErrorCode::kCorrupt, who + "LAYER section has trailing bytes");
   row("values", kind == kSparseCodebook ? "huffman" : "f32");
   return Status::ok();

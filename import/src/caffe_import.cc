@@ -152,9 +152,9 @@ Status fold_later(const caffe::LayerParameter& lp, const Model& m,
                       who + ": only a " + lp.type() +
                           " right after a convolution (that nothing else reads) can be folded");
   if (lp.type() == "BatchNorm") {
-    SQZ_RETURN_ERROR_IF(lp.batch_norm_param().has_use_global_stats() &&
-                            !lp.batch_norm_param().use_global_stats(),
-                        ErrorCode::kUnsupported, who + ": use_global_stats false (training mode)");
+    SQZ_RETURN_ERROR_IF(
+        lp.batch_norm_param().has_use_global_stats() && !lp.batch_norm_param().use_global_stats(),
+        ErrorCode::kUnsupported, who + ": use_global_stats false (training mode)");
     folds->push_back({conv, lp.name(), true, lp.batch_norm_param().eps(), false});
   } else {
     SQZ_RETURN_ERROR_IF(lp.scale_param().axis() != 1 || lp.scale_param().num_axes() != 1,
@@ -162,6 +162,46 @@ Status fold_later(const caffe::LayerParameter& lp, const Model& m,
     folds->push_back({conv, lp.name(), false, 0, lp.scale_param().bias_term()});
   }
   current[lp.top(0)] = it->second;
+  return Status::ok();
+}
+
+// The layer's op and its parameters from a Caffe layer (BatchNorm, Scale and Input aside).
+Status op_from_caffe(const caffe::LayerParameter& lp, const std::string& who, Layer* l) {
+  const std::string& type = lp.type();
+  if (type == "Convolution") {
+    l->op = OpKind::kConvolution;
+    SQZ_RETURN_IF_ERROR(conv_from_caffe(lp, l));
+  } else if (type == "ReLU") {
+    SQZ_RETURN_ERROR_IF(lp.relu_param().negative_slope() != 0.0f, ErrorCode::kUnsupported,
+                        who + ": leaky ReLU (negative_slope) is not supported");
+    l->op = OpKind::kRelu;
+  } else if (type == "Pooling") {
+    SQZ_RETURN_IF_ERROR(pool_from_caffe(lp, l));
+  } else if (type == "Concat") {
+    l->op = OpKind::kConcat;
+    l->axis =
+        lp.concat_param().has_axis() ? lp.concat_param().axis() : lp.concat_param().concat_dim();
+  } else if (type == "Dropout") {
+    l->op = OpKind::kDropout;
+  } else if (type == "Softmax") {
+    l->op = OpKind::kSoftmax;
+    l->axis = lp.softmax_param().axis();
+  } else if (type == "Flatten") {
+    l->op = OpKind::kFlatten;
+    l->axis = lp.flatten_param().axis();
+    SQZ_RETURN_ERROR_IF(lp.flatten_param().end_axis() != -1, ErrorCode::kUnsupported,
+                        who + ": Flatten with an end_axis is not supported");
+  } else if (type == "Eltwise") {
+    const caffe::EltwiseParameter& e = lp.eltwise_param();
+    SQZ_RETURN_ERROR_IF(e.operation() != caffe::EltwiseParameter::SUM, ErrorCode::kUnsupported,
+                        who + ": only Eltwise SUM is supported");
+    for (float c : e.coeff())
+      SQZ_RETURN_ERROR_IF(c != 1.0f, ErrorCode::kUnsupported,
+                          who + ": Eltwise coefficients other than 1 are not supported");
+    l->op = OpKind::kAdd;
+  } else {
+    return Status(ErrorCode::kUnsupported, who + ": unsupported layer type '" + type + "'");
+  }
   return Status::ok();
 }
 
@@ -175,8 +215,8 @@ Result<Model> graph_from_net(const caffe::NetParameter& net, std::vector<Pending
   m.name = net.name();
   SQZ_RETURN_IF_ERROR(read_input_declaration(net, &m));
   std::map<std::string, std::string> current;  // Caffe blob name -> latest Model blob name
-  std::set<std::string> read;                   // Model blobs some layer reads
-  std::map<std::string, size_t> producer;       // Model blob -> the layer that makes it
+  std::set<std::string> read;                  // Model blobs some layer reads
+  std::map<std::string, size_t> producer;      // Model blob -> the layer that makes it
   if (!m.input.empty()) current[m.input] = m.input;
   for (const caffe::LayerParameter& lp : net.layer()) {
     if (excluded_from_test_phase(lp)) continue;
@@ -197,40 +237,7 @@ Result<Model> graph_from_net(const caffe::NetParameter& net, std::vector<Pending
     }
     Layer l;
     l.name = lp.name();
-    if (type == "Convolution") {
-      l.op = OpKind::kConvolution;
-      SQZ_RETURN_IF_ERROR(conv_from_caffe(lp, &l));
-    } else if (type == "ReLU") {
-      SQZ_RETURN_ERROR_IF(lp.relu_param().negative_slope() != 0.0f, ErrorCode::kUnsupported,
-                          who + ": leaky ReLU (negative_slope) is not supported");
-      l.op = OpKind::kRelu;
-    } else if (type == "Pooling") {
-      SQZ_RETURN_IF_ERROR(pool_from_caffe(lp, &l));
-    } else if (type == "Concat") {
-      l.op = OpKind::kConcat;
-      l.axis =
-          lp.concat_param().has_axis() ? lp.concat_param().axis() : lp.concat_param().concat_dim();
-    } else if (type == "Dropout") {
-      l.op = OpKind::kDropout;
-    } else if (type == "Softmax") {
-      l.op = OpKind::kSoftmax;
-      l.axis = lp.softmax_param().axis();
-    } else if (type == "Flatten") {
-      l.op = OpKind::kFlatten;
-      l.axis = lp.flatten_param().axis();
-      SQZ_RETURN_ERROR_IF(lp.flatten_param().end_axis() != -1, ErrorCode::kUnsupported,
-                          who + ": Flatten with an end_axis is not supported");
-    } else if (type == "Eltwise") {
-      const caffe::EltwiseParameter& e = lp.eltwise_param();
-      SQZ_RETURN_ERROR_IF(e.operation() != caffe::EltwiseParameter::SUM, ErrorCode::kUnsupported,
-                          who + ": only Eltwise SUM is supported");
-      for (float c : e.coeff())
-        SQZ_RETURN_ERROR_IF(c != 1.0f, ErrorCode::kUnsupported,
-                            who + ": Eltwise coefficients other than 1 are not supported");
-      l.op = OpKind::kAdd;
-    } else {
-      return Status(ErrorCode::kUnsupported, who + ": unsupported layer type '" + type + "'");
-    }
+    SQZ_RETURN_IF_ERROR(op_from_caffe(lp, who, &l));
     SQZ_RETURN_ERROR_IF(lp.top_size() != 1, ErrorCode::kUnsupported,
                         who + " must have exactly one top");
     for (const std::string& b : lp.bottom()) {

@@ -178,6 +178,50 @@ void chart_range(const std::vector<Series>& series, const ChartOptions& o, doubl
   for (const Band& b : o.bands) see_y(b.lo), see_y(b.hi);
 }
 
+// The plot area and its data ranges: px and py map data to SVG coordinates.
+struct Plot {
+  double x0, x1, y0, y1, left, top, pw, ph;
+  double px(double x) const { return left + (x - x0) / (x1 - x0) * pw; }
+  double py(double y) const { return top + (1 - (y - y0) / (y1 - y0)) * ph; }
+};
+
+// Each series' error bars, line and markers, and its legend entry.
+std::string series_svg(const std::vector<Series>& series, const Plot& f, bool legend) {
+  std::string svg;
+  for (size_t k = 0; k < series.size(); ++k) {
+    const Series& s = series[k];
+    const std::string color = kPalette[k % 10];
+    std::string points;
+    for (size_t i = 0; i < s.x.size(); ++i)
+      points += num(f.px(s.x[i])) + "," + num(f.py(s.y[i])) + " ";
+    for (size_t i = 0; i < s.x.size() && i < s.lo.size() && i < s.hi.size(); ++i) {
+      const double ex = f.px(s.x[i]);
+      svg += "<path d=\"M" + num(ex) + " " + num(f.py(s.lo[i])) + "V" + num(f.py(s.hi[i])) + "M" +
+             num(ex - 4) + " " + num(f.py(s.lo[i])) + "h8M" + num(ex - 4) + " " +
+             num(f.py(s.hi[i])) + "h8\" stroke=\"" + color +
+             "\" stroke-width=\"1.3\" fill=\"none\"/>\n";
+    }
+    if (!s.points_only && s.x.size() > 1)
+      svg += "<polyline fill=\"none\" stroke=\"" + color + "\" stroke-width=\"1.6\"" +
+             (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + " points=\"" + points + "\"/>\n";
+    for (size_t i = 0; i < s.x.size(); ++i)
+      svg += "<circle cx=\"" + num(f.px(s.x[i])) + "\" cy=\"" + num(f.py(s.y[i])) + "\" r=\"" +
+             (s.points_only ? "4.5" : "2.2") + "\" " +
+             (s.hollow ? "fill=\"none\" stroke=\"" + color + "\" stroke-width=\"1.8\""
+                       : "fill=\"" + color + "\"") +
+             "/>\n";
+    if (legend) {
+      const double ly = f.top + 8 + 15.0 * static_cast<double>(k);
+      svg += "<line x1=\"" + num(f.left + f.pw + 12) + "\" x2=\"" + num(f.left + f.pw + 30) +
+             "\" y1=\"" + num(ly) + "\" y2=\"" + num(ly) + "\" stroke=\"" + color +
+             "\" stroke-width=\"2\"" + (s.dashed ? " stroke-dasharray=\"4 3\"" : "") + "/>\n";
+      svg += "<text x=\"" + num(f.left + f.pw + 34) + "\" y=\"" + num(ly + 4) + "\">" +
+             xml_escape(s.label) + "</text>\n";
+    }
+  }
+  return svg;
+}
+
 }  // namespace
 
 std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions& o) {
@@ -217,7 +261,8 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
          ") rotate(-90)\" text-anchor=\"middle\">" + xml_escape(o.y_label) + "</text>\n";
   for (const Band& b : o.bands) {
     svg += "<rect x=\"" + num(left) + "\" y=\"" + num(py(b.hi)) + "\" width=\"" + num(pw) +
-           "\" height=\"" + num(py(b.lo) - py(b.hi)) + "\" fill=\"#2ca02c\" fill-opacity=\"0.12\"/>\n";
+           "\" height=\"" + num(py(b.lo) - py(b.hi)) +
+           "\" fill=\"#2ca02c\" fill-opacity=\"0.12\"/>\n";
     svg += text(left + 6, py(b.lo) - 5, b.label, "start", " font-size=\"11\" fill=\"#2a6f2a\"");
   }
   for (const Guide& g : o.guides) {
@@ -230,35 +275,7 @@ std::string line_chart_svg(const std::vector<Series>& series, const ChartOptions
     svg += g.vertical ? text(gx - 4, top + 14, g.label, "end", " font-size=\"11\"")
                       : text(left + pw - 6, gy - 5, g.label, "end", " font-size=\"11\"");
   }
-  for (size_t k = 0; k < series.size(); ++k) {
-    const Series& s = series[k];
-    const std::string color = kPalette[k % 10];
-    std::string points;
-    for (size_t i = 0; i < s.x.size(); ++i) points += num(px(s.x[i])) + "," + num(py(s.y[i])) + " ";
-    for (size_t i = 0; i < s.x.size() && i < s.lo.size() && i < s.hi.size(); ++i) {
-      const double ex = px(s.x[i]);
-      svg += "<path d=\"M" + num(ex) + " " + num(py(s.lo[i])) + "V" + num(py(s.hi[i])) + "M" +
-             num(ex - 4) + " " + num(py(s.lo[i])) + "h8M" + num(ex - 4) + " " + num(py(s.hi[i])) +
-             "h8\" stroke=\"" + color + "\" stroke-width=\"1.3\" fill=\"none\"/>\n";
-    }
-    if (!s.points_only && s.x.size() > 1)
-      svg += "<polyline fill=\"none\" stroke=\"" + color + "\" stroke-width=\"1.6\"" +
-             (s.dashed ? " stroke-dasharray=\"6 4\"" : "") + " points=\"" + points + "\"/>\n";
-    for (size_t i = 0; i < s.x.size(); ++i)
-      svg += "<circle cx=\"" + num(px(s.x[i])) + "\" cy=\"" + num(py(s.y[i])) + "\" r=\"" +
-             (s.points_only ? "4.5" : "2.2") + "\" " +
-             (s.hollow ? "fill=\"none\" stroke=\"" + color + "\" stroke-width=\"1.8\""
-                       : "fill=\"" + color + "\"") +
-             "/>\n";
-    if (o.legend) {
-      const double ly = top + 8 + 15.0 * static_cast<double>(k);
-      svg += "<line x1=\"" + num(left + pw + 12) + "\" x2=\"" + num(left + pw + 30) + "\" y1=\"" +
-             num(ly) + "\" y2=\"" + num(ly) + "\" stroke=\"" + color + "\" stroke-width=\"2\"" +
-             (s.dashed ? " stroke-dasharray=\"4 3\"" : "") + "/>\n";
-      svg += "<text x=\"" + num(left + pw + 34) + "\" y=\"" + num(ly + 4) + "\">" +
-             xml_escape(s.label) + "</text>\n";
-    }
-  }
+  svg += series_svg(series, Plot{x0, x1, y0, y1, left, top, pw, ph}, o.legend);
   return svg + "</svg>\n";
 }
 
