@@ -36,12 +36,68 @@ void print_plan(const runtime::Net& net) {
               st.note.empty() ? "" : ("; " + printable(st.note)).c_str());
 }
 
+// What a benchmark ran: the model, its threads and batch, the timed and warm-up runs.
+struct BenchSettings {
+  std::string model_path;
+  int threads = 1, batch = 1, runs = 30, warmup = 3;
+};
+
+void print_bench_json(const runtime::Net& net, const BenchSettings& b,
+                      const std::vector<double>& ms) {
+  const auto profile = net.profile();
+  const double med = median(ms);
+  std::printf(
+      "{\"model\": %s, \"threads\": %d, \"batch\": %d, \"runs\": %d, \"median_ms\": %.4f, "
+      "\"min_ms\": %.4f, \"weight_bytes\": %lld, \"peak_rss_kib\": %ld, \"layers\": [",
+      json_quote(b.model_path).c_str(), b.threads, b.batch, b.runs, med,
+      *std::min_element(ms.begin(), ms.end()), (long long)net.weight_bytes(), peak_rss_kib());
+  bool first = true;
+  for (const auto& p : profile) {
+    if (p.kernel == "alias") continue;
+    std::printf("%s\n {\"layer\": %s, \"kernel\": %s, \"ms\": %.4f, \"density\": %.4f}",
+                first ? "" : ",", json_quote(p.name).c_str(), json_quote(p.kernel).c_str(),
+                1e3 * p.seconds / b.runs, p.density);
+    first = false;
+  }
+  std::printf("\n]}\n");
+}
+
+void print_bench_text(const runtime::Net& net, const BenchSettings& b,
+                      const std::vector<double>& ms, bool verbose) {
+  double flops = 0, nnz_flops = 0;
+  const auto profile = net.profile();
+  for (const auto& p : profile) flops += p.flops, nnz_flops += p.nnz_flops;
+  const double med = median(ms);
+  std::printf("%-28s %-40s %7s %8s %9s %9s%s\n", "layer", "kernel", "density", "ms", "GFLOP/s",
+              "nnz GF/s", verbose ? "  plan" : "");
+  for (const auto& p : profile) {
+    if (p.kernel == "alias") continue;
+    const double layer_ms = 1e3 * p.seconds / b.runs;
+    auto rate = [&](double f) {
+      return f > 0 && layer_ms > 0 ? b.batch * f / (layer_ms * 1e6) : 0.0;
+    };
+    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f%s\n", printable(p.name).c_str(),
+                p.kernel.c_str(), 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops),
+                verbose && !p.plan.empty() ? ("  " + p.plan).c_str() : "");
+  }
+  std::printf("\n%s: threads %d, batch %d, %d runs after %d warm-up\n",
+              printable(b.model_path).c_str(), b.threads, b.batch, b.runs, b.warmup);
+  std::printf("weights resident %.3f MB; peak RSS %.1f MB\n", net.weight_bytes() / 1e6,
+              peak_rss_kib() / 1024.0);
+  std::printf("dense-equivalent %.2f GFLOP/image, on stored weights %.2f GFLOP/image\n",
+              flops / 1e9, nnz_flops / 1e9);
+  std::printf("min %.2f ms  max %.2f ms\nmedian %.2f ms\n", *std::min_element(ms.begin(), ms.end()),
+              *std::max_element(ms.begin(), ms.end()), med);
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
   GlobalFlags flags;
-  std::string model_path, prototxt, kernels = "auto";
-  int threads = 1, batch = 1, runs = 30, warmup = 3;
+  BenchSettings b;
+  std::string& model_path = b.model_path;
+  std::string prototxt, kernels = "auto";
+  int &threads = b.threads, &batch = b.batch, &runs = b.runs, &warmup = b.warmup;
   double warmup_seconds = 0.5;
   po::options_description options("options");
   add_global_options(options, &flags);
@@ -99,47 +155,10 @@ int cmd_bench(int argc, char** argv) {
     ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
-  double flops = 0, nnz_flops = 0;
-  const auto profile = net->profile();
-  for (const auto& p : profile) flops += p.flops, nnz_flops += p.nnz_flops;
-  const double med = median(ms);
-  if (flags.json) {
-    std::printf(
-        "{\"model\": %s, \"threads\": %d, \"batch\": %d, \"runs\": %d, \"median_ms\": %.4f, "
-        "\"min_ms\": %.4f, \"weight_bytes\": %lld, \"peak_rss_kib\": %ld, \"layers\": [",
-        json_quote(model_path).c_str(), threads, batch, runs, med,
-        *std::min_element(ms.begin(), ms.end()), (long long)net->weight_bytes(), peak_rss_kib());
-    bool first = true;
-    for (const auto& p : profile) {
-      if (p.kernel == "alias") continue;
-      std::printf("%s\n {\"layer\": %s, \"kernel\": %s, \"ms\": %.4f, \"density\": %.4f}",
-                  first ? "" : ",", json_quote(p.name).c_str(), json_quote(p.kernel).c_str(),
-                  1e3 * p.seconds / runs, p.density);
-      first = false;
-    }
-    std::printf("\n]}\n");
-    return kExitOk;
-  }
-  std::printf("%-28s %-40s %7s %8s %9s %9s%s\n", "layer", "kernel", "density", "ms", "GFLOP/s",
-              "nnz GF/s", flags.verbose ? "  plan" : "");
-  for (const auto& p : profile) {
-    if (p.kernel == "alias") continue;
-    const double layer_ms = 1e3 * p.seconds / runs;
-    auto rate = [&](double f) {
-      return f > 0 && layer_ms > 0 ? batch * f / (layer_ms * 1e6) : 0.0;
-    };
-    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f%s\n", printable(p.name).c_str(),
-                p.kernel.c_str(), 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops),
-                flags.verbose && !p.plan.empty() ? ("  " + p.plan).c_str() : "");
-  }
-  std::printf("\n%s: threads %d, batch %d, %d runs after %d warm-up\n",
-              printable(model_path).c_str(), threads, batch, runs, warmup);
-  std::printf("weights resident %.3f MB; peak RSS %.1f MB\n", net->weight_bytes() / 1e6,
-              peak_rss_kib() / 1024.0);
-  std::printf("dense-equivalent %.2f GFLOP/image, on stored weights %.2f GFLOP/image\n",
-              flops / 1e9, nnz_flops / 1e9);
-  std::printf("min %.2f ms  max %.2f ms\nmedian %.2f ms\n", *std::min_element(ms.begin(), ms.end()),
-              *std::max_element(ms.begin(), ms.end()), med);
+  if (flags.json)
+    print_bench_json(*net, b, ms);
+  else
+    print_bench_text(*net, b, ms, flags.verbose);
   return kExitOk;
 }
 

@@ -67,11 +67,12 @@ void print_result(const pipeline::CompressResult& r, const std::string& out,
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.17g", r.seconds);
     std::vector<std::pair<std::string, std::string>> extra = {{"output", json_quote(out)},
-                                                               {"seconds", seconds}};
+                                                              {"seconds", seconds}};
     std::string widths;
     for (const Layer& l : r.model.layers)
       if (l.quant.active())
-        widths += (widths.empty() ? "{" : ", ") + json_quote(l.name) + ": " + std::to_string(l.quant.bits);
+        widths += (widths.empty() ? "{" : ", ") + json_quote(l.name) + ": " +
+                  std::to_string(l.quant.bits);
     if (!widths.empty()) extra.emplace_back("widths", widths + "}");
     std::fputs(report::stage_table_json(r.stages, r.holdout_images, extra).c_str(), stdout);
   } else {
@@ -82,23 +83,9 @@ void print_result(const pipeline::CompressResult& r, const std::string& out,
                  r.seconds);
 }
 
-}  // namespace
-
-int cmd_compress(int argc, char** argv) {
-  GlobalFlags flags;
-  Flags f;
-  pipeline::CompressOptions s;
-  pipeline::CalibrateOptions& c = s.calibration;
-  po::options_description general("options");
-  add_global_options(general, &flags);
-  general.add_options()("model", po::value(&s.model_path)->required(), "input model")(
-      "prototxt", po::value(&s.prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "output,o", po::value(&f.out)->required(), "output .sqz")(
-      "force,f", po::bool_switch(&f.force), "overwrite an existing output")(
-      "config", po::value(&f.config), "read further options from FILE (key = value lines)")(
-      "threads", thread_count(&s.threads)->default_value(1), "worker threads")(
-      "seed", ranged(&s.seed, 0, kMaxSeed, "seed")->default_value(1),
-      "seed for crops, order and k-means++");
+po::options_description prune_options(pipeline::CompressOptions* o, Flags* flags) {
+  pipeline::CompressOptions& s = *o;
+  Flags& f = *flags;
   po::options_description prune_opts("pruning (off unless --density or --layer-density)");
   prune_opts.add_options()("density", ranged(&s.density, 0, 1, "density")->default_value(0.0),
                            "keep this fraction of all weights (one global magnitude threshold)")(
@@ -107,6 +94,12 @@ int cmd_compress(int argc, char** argv) {
       "weight | kernel (k x k layers keep or lose whole kernels)")(
       "retrain-steps", ranged(&s.retrain_steps, 0, kMaxSteps, "retrain-steps")->default_value(300),
       "distillation steps on the surviving weights after pruning (needs --calib)");
+  return prune_opts;
+}
+
+po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags) {
+  pipeline::CompressOptions& s = *o;
+  Flags& f = *flags;
   po::options_description quant_opts("weight sharing");
   quant_opts.add_options()("bits,b", ranged(&s.quantize.bits, 1, 8, "bits")->default_value(6),
                            "codebook index bits per layer, 1..8")(
@@ -128,6 +121,13 @@ int cmd_compress(int argc, char** argv) {
       "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)")(
       "int8-biases", po::bool_switch(&f.int8_biases),
       "store biases as 8-bit (scale x int8) and codebooks as binary16 (format 1.2)");
+  return quant_opts;
+}
+
+po::options_description calib_options(pipeline::CompressOptions* o, Flags* flags) {
+  pipeline::CompressOptions& s = *o;
+  Flags& f = *flags;
+  pipeline::CalibrateOptions& c = s.calibration;
   po::options_description calib_opts("calibration (distillation on unlabeled images)");
   calib_opts.add_options()("calib", po::value(&s.calib_dir), "folder of calibration images")(
       "calib-split", po::value(&f.calib_split),
@@ -143,6 +143,12 @@ int cmd_compress(int argc, char** argv) {
       "holdout", po::value(&s.holdout_dir), "folder of held-out labelled images to measure on")(
       "labels", po::value(&s.labels),
       "class list for held-out images (default: synsets.txt beside the folder)");
+  return calib_opts;
+}
+
+po::options_description train_options(pipeline::CompressOptions* o, Flags* flags) {
+  pipeline::CompressOptions& s = *o;
+  Flags& f = *flags;
   pipeline::RetrainOptions& t = s.retrain;
   po::options_description train_opts(
       "labelled retraining (--train: replaces one-shot pruning and calibration)");
@@ -175,7 +181,28 @@ int cmd_compress(int argc, char** argv) {
       "dropout ratio while retraining")(
       "train-batch", ranged(&t.batch, 1, kMaxBatch, "train-batch")->default_value(t.batch),
       "images per retraining step")("no-mirror", "no random mirroring of training images");
-  general.add(prune_opts).add(quant_opts).add(calib_opts).add(train_opts);
+  return train_opts;
+}
+
+}  // namespace
+
+int cmd_compress(int argc, char** argv) {
+  GlobalFlags flags;
+  Flags f;
+  pipeline::CompressOptions s;
+  pipeline::CalibrateOptions& c = s.calibration;
+  po::options_description general("options");
+  add_global_options(general, &flags);
+  general.add_options()("model", po::value(&s.model_path)->required(), "input model")(
+      "prototxt", po::value(&s.prototxt), "Caffe network definition for a .caffemodel or .net")(
+      "output,o", po::value(&f.out)->required(), "output .sqz")(
+      "force,f", po::bool_switch(&f.force), "overwrite an existing output")(
+      "config", po::value(&f.config), "read further options from FILE (key = value lines)")(
+      "threads", thread_count(&s.threads)->default_value(1), "worker threads")(
+      "seed", ranged(&s.seed, 0, kMaxSeed, "seed")->default_value(1),
+      "seed for crops, order and k-means++");
+  general.add(prune_options(&s, &f)).add(quant_options(&s, &f)).add(calib_options(&s, &f));
+  general.add(train_options(&s, &f));
   add_input_shape_option(general, &f.input_shape);
   add_preprocess_options(general, &f.preprocess);
   add_record_option(general, &f.preprocess);
@@ -187,6 +214,7 @@ int cmd_compress(int argc, char** argv) {
                   general, {"model"}, argc, argv, &vm, &code))
     return code;
   c.augment = !vm.count("no-augment");
+  pipeline::RetrainOptions& t = s.retrain;
   t.mirror = !vm.count("no-mirror");
   t.pointwise_first = !vm.count("quantize-at-once");
   if (f.schedule != "gradual" && f.schedule != "steps")

@@ -41,30 +41,63 @@ void print_reports(const std::vector<prune::StepReport>& steps, double before, d
   std::printf("\n");
 }
 
+// The pruning flags, as given.
+struct PruneFlags {
+  double density = 0, quality = -1, global = 0;
+  int steps = 1;
+  std::string schedule = "cubic", granularity;
+  std::vector<std::string> layer_density;
+};
+
+// The pruning options the flags describe (exactly one criterion).
+Result<prune::PruneOptions> prune_options(const po::variables_map& vm, const PruneFlags& f) {
+  const int chosen =
+      static_cast<int>(vm.count("density") + vm.count("quality") + vm.count("global-density"));
+  if (chosen != 1)
+    return Status(ErrorCode::kInvalidArgument,
+                  "give exactly one of --density, --quality, --global-density");
+  if (f.schedule != "cubic" && f.schedule != "linear")
+    return Status(ErrorCode::kInvalidArgument, "--schedule must be cubic or linear");
+  auto unit = parse_granularity(f.granularity);
+  if (!unit.is_ok()) return unit.status();
+  prune::PruneOptions o;
+  o.granularity = *unit;
+  o.criterion = vm.count("quality")          ? prune::Criterion::kQuality
+                : vm.count("global-density") ? prune::Criterion::kGlobalDensity
+                                             : prune::Criterion::kDensity;
+  o.density = vm.count("global-density") ? f.global : f.density;
+  o.quality = f.quality;
+  o.steps = f.steps;
+  o.schedule = f.schedule == "linear" ? prune::Schedule::kLinear : prune::Schedule::kCubic;
+  auto overrides = parse_name_values(f.layer_density, "--layer-density", 0, 1);
+  if (!overrides.is_ok()) return overrides.status();
+  o.layer_density = *overrides;
+  return o;
+}
+
 }  // namespace
 
 int cmd_prune(int argc, char** argv) {
   GlobalFlags flags;
-  std::string model_path, prototxt, out, retrain_cmd, schedule = "cubic", granularity;
-  std::vector<std::string> layer_density;
-  double density = 0, quality = -1, global = 0;
-  int steps = 1;
+  std::string model_path, prototxt, out, retrain_cmd;
+  PruneFlags pf;
   bool force = false;
   PreprocessFlags pre_flags;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "density", ranged(&density, 0, 1, "density"),
+      "density", ranged(&pf.density, 0, 1, "density"),
       "keep this fraction of each layer's weights, (0, 1]")(
-      "quality", ranged(&quality, 0, 1e3, "quality"),
+      "quality", ranged(&pf.quality, 0, 1e3, "quality"),
       "drop |w| < Q x std(w) in each layer (Han et al. 2015)")(
-      "global-density", ranged(&global, 0, 1, "global-density"),
-      "one magnitude threshold across layers, (0, 1]")(
-      "layer-density", po::value(&layer_density)->composing(), "NAME=D for one layer (repeatable)")(
-      "steps", ranged(&steps, 1, 1e4, "steps")->default_value(1), "prune in this many steps")(
-      "schedule", po::value(&schedule)->default_value("cubic"), "cubic | linear")(
-      "granularity", po::value(&granularity)->default_value("weight"),
+      "global-density", ranged(&pf.global, 0, 1, "global-density"),
+      "one magnitude threshold across layers, (0, 1]")("layer-density",
+                                                       po::value(&pf.layer_density)->composing(),
+                                                       "NAME=D for one layer (repeatable)")(
+      "steps", ranged(&pf.steps, 1, 1e4, "steps")->default_value(1), "prune in this many steps")(
+      "schedule", po::value(&pf.schedule)->default_value("cubic"), "cubic | linear")(
+      "granularity", po::value(&pf.granularity)->default_value("weight"),
       "weight | kernel (k x k layers keep or lose whole kernels; 1x1 layers per weight)")(
       "retrain-cmd", po::value(&retrain_cmd),
       "run after each step: {in} model ONNX, {masks} 0/1 ONNX, {out} retrained ONNX, {step}")(
@@ -79,26 +112,9 @@ int cmd_prune(int argc, char** argv) {
   if (!parse_args("prune", "MODEL (--density D | --quality Q | --global-density D) -o OUT", options,
                   {"model"}, argc, argv, &vm, &code))
     return code;
-  const int chosen =
-      static_cast<int>(vm.count("density") + vm.count("quality") + vm.count("global-density"));
-  if (chosen != 1)
-    return usage_error("prune", "give exactly one of --density, --quality, --global-density");
-  if (schedule != "cubic" && schedule != "linear")
-    return usage_error("prune", "--schedule must be cubic or linear");
-  auto unit = parse_granularity(granularity);
-  if (!unit.is_ok()) return usage_error("prune", unit.status().message());
-  prune::PruneOptions o;
-  o.granularity = *unit;
-  o.criterion = vm.count("quality")          ? prune::Criterion::kQuality
-                : vm.count("global-density") ? prune::Criterion::kGlobalDensity
-                                             : prune::Criterion::kDensity;
-  o.density = vm.count("global-density") ? global : density;
-  o.quality = quality;
-  o.steps = steps;
-  o.schedule = schedule == "linear" ? prune::Schedule::kLinear : prune::Schedule::kCubic;
-  auto overrides = parse_name_values(layer_density, "--layer-density", 0, 1);
-  if (!overrides.is_ok()) return usage_error("prune", overrides.status().message());
-  o.layer_density = *overrides;
+  auto options_made = prune_options(vm, pf);
+  if (!options_made.is_ok()) return usage_error("prune", options_made.status().message());
+  const prune::PruneOptions& o = *options_made;
   if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
     return usage_error("prune", spec.status().message());
   if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);

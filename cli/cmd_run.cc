@@ -19,8 +19,8 @@ using pipeline::top_k;
 namespace {
 
 // Raw float32 NCHW in, raw float32 scores out: for checking a model against another engine.
-int run_tensor(runtime::Net& net, const std::string& in_path, const std::string& out_path, bool force,
-               bool quiet) {
+int run_tensor(runtime::Net& net, const std::string& in_path, const std::string& out_path,
+               bool force, bool quiet) {
   const int64_t per_image = shape_numel(net.input_chw());
   auto bytes = read_file(in_path);
   if (!bytes.is_ok()) return fail(bytes.status());
@@ -40,6 +40,40 @@ int run_tensor(runtime::Net& net, const std::string& in_path, const std::string&
     std::fprintf(stderr, "wrote %s (%lld x %lld float32)\n", printable(out_path).c_str(),
                  (long long)batch, (long long)net.output_size());
   return kExitOk;
+}
+
+// Each image's top classes (with their names where labels has them), as text or JSON.
+// inputs: the images, preprocessed; stops at the first failing forward pass.
+Status print_classes(runtime::Classifier& classifier, const std::vector<std::string>& images,
+                     const std::vector<std::vector<float>>& inputs, const Labels& labels, int top,
+                     bool json) {
+  if (json) std::printf("[");
+  for (size_t i = 0; i < images.size(); ++i) {
+    std::vector<float> out;
+    Status s = classifier.run(inputs[i].data(), 1, &out);
+    SQZ_RETURN_IF_ERROR(s);
+    std::vector<int> best = top_k(out.data(), static_cast<int64_t>(out.size()), top);
+    if (json) {
+      std::printf("%s\n {\"image\": %s, \"top\": [", i ? "," : "", json_quote(images[i]).c_str());
+      for (size_t k = 0; k < best.size(); ++k) {
+        const int c = best[k];
+        std::printf("%s{\"class\": %d, \"score\": %.6g%s%s}", k ? ", " : "", c, out[c],
+                    labels.names.size() > static_cast<size_t>(c) ? ", \"label\": " : "",
+                    labels.names.size() > static_cast<size_t>(c)
+                        ? json_quote(labels.names[c]).c_str()
+                        : "");
+      }
+      std::printf("]}");
+      continue;
+    }
+    std::printf("%s\n", printable(images[i]).c_str());
+    for (int c : best)
+      std::printf(
+          "  %4d  %10.4f  %s\n", c, out[c],
+          labels.names.size() > static_cast<size_t>(c) ? printable(labels.names[c]).c_str() : "");
+  }
+  if (json) std::printf("\n]\n");
+  return Status::ok();
 }
 
 }  // namespace
@@ -119,32 +153,8 @@ int cmd_run(int argc, char** argv) {
                                                         " classes, but " + model_path + " has " +
                                                         std::to_string(n) + " outputs"));
   print_notice(notice, flags.quiet);
-  if (flags.json) std::printf("[");
-  for (size_t i = 0; i < images.size(); ++i) {
-    std::vector<float> out;
-    Status s = (*classifier)->run(inputs[i].data(), 1, &out);
-    if (!s.is_ok()) return fail(s);
-    std::vector<int> best = top_k(out.data(), n, top);
-    if (flags.json) {
-      std::printf("%s\n {\"image\": %s, \"top\": [", i ? "," : "", json_quote(images[i]).c_str());
-      for (size_t k = 0; k < best.size(); ++k) {
-        const int c = best[k];
-        std::printf("%s{\"class\": %d, \"score\": %.6g%s%s}", k ? ", " : "", c, out[c],
-                    labels.names.size() > static_cast<size_t>(c) ? ", \"label\": " : "",
-                    labels.names.size() > static_cast<size_t>(c)
-                        ? json_quote(labels.names[c]).c_str()
-                        : "");
-      }
-      std::printf("]}");
-      continue;
-    }
-    std::printf("%s\n", printable(images[i]).c_str());
-    for (int c : best)
-      std::printf(
-          "  %4d  %10.4f  %s\n", c, out[c],
-          labels.names.size() > static_cast<size_t>(c) ? printable(labels.names[c]).c_str() : "");
-  }
-  if (flags.json) std::printf("\n]\n");
+  if (Status st = print_classes(**classifier, images, inputs, labels, top, flags.json); !st.is_ok())
+    return fail(st);
   return kExitOk;
 }
 

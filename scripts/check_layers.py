@@ -11,7 +11,8 @@
 5. No file in a library's src/ (or in cli/, python/src/) over MAX_FILE_LINES lines, no function
    over MAX_FUNCTION_LINES.
 
-Prints each broken rule as FILE:LINE: problem, and exits 1 when there is one.
+Usage: check_layers.py [ROOT]. Prints each broken rule as FILE:LINE: problem, and exits 1 when
+there is one.
 """
 import os
 import re
@@ -130,7 +131,8 @@ def size_problems(rel, lines):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The tree to check: the argument, else the checkout this script is in.
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     problems = []
     links = library_links(root)
     reach, cycles = closure(links)
