@@ -41,8 +41,8 @@ Result<quantize::QuantizeOptions> quantize_options(const Flags& f, int bits) {
 // Types the textual flags into the library's options; usage errors as kInvalidArgument.
 Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
   SQZ_ASSIGN_OR_RETURN(o->quantize, quantize_options(f, o->quantize.bits));
-  SQZ_ASSIGN_OR_RETURN(o->granularity, parse_granularity(f.granularity));
-  SQZ_ASSIGN_OR_RETURN(o->layer_density,
+  SQZ_ASSIGN_OR_RETURN(o->pruning.granularity, parse_granularity(f.granularity));
+  SQZ_ASSIGN_OR_RETURN(o->pruning.layer_density,
                        parse_name_values(f.layer_density, "--layer-density", 0, 1));
   SQZ_ASSIGN_OR_RETURN(o->widths, pipeline::parse_widths(f.widths));
   SQZ_RETURN_ERROR_IF(f.codes != "compensated" && f.codes != "nearest", ErrorCode::kInvalidArgument,
@@ -87,7 +87,8 @@ po::options_description prune_options(pipeline::CompressOptions* o, Flags* flags
   pipeline::CompressOptions& s = *o;
   Flags& f = *flags;
   po::options_description prune_opts("pruning (off unless --density or --layer-density)");
-  prune_opts.add_options()("density", ranged(&s.density, 0, 1, "density")->default_value(0.0),
+  prune_opts.add_options()("density",
+                           ranged(&s.pruning.density, 0, 1, "density")->default_value(0.0),
                            "keep this fraction of all weights (one global magnitude threshold)")(
       "layer-density", po::value(&f.layer_density)->composing(), "NAME=D for one layer")(
       "granularity", po::value(&f.granularity)->default_value("weight"),
@@ -149,7 +150,7 @@ po::options_description calib_options(pipeline::CompressOptions* o, Flags* flags
 po::options_description train_options(pipeline::CompressOptions* o, Flags* flags) {
   pipeline::CompressOptions& s = *o;
   Flags& f = *flags;
-  pipeline::RetrainOptions& t = s.retrain;
+  pipeline::RetrainSchedule& t = s.retrain;
   po::options_description train_opts(
       "labelled retraining (--train: replaces one-shot pruning and calibration)");
   train_opts.add_options()("train", po::value(&s.train_dir),
@@ -214,7 +215,7 @@ int cmd_compress(int argc, char** argv) {
                   general, {"model"}, argc, argv, &vm, &code))
     return code;
   c.augment = !vm.count("no-augment");
-  pipeline::RetrainOptions& t = s.retrain;
+  pipeline::RetrainSchedule& t = s.retrain;
   t.mirror = !vm.count("no-mirror");
   t.pointwise_first = !vm.count("quantize-at-once");
   if (f.schedule != "gradual" && f.schedule != "steps")

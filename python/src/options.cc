@@ -89,8 +89,7 @@ void Keywords::text(const char* key, std::string* out) {
   *out = s;
 }
 
-void Keywords::choice(const char* key, const std::vector<std::string>& choices,
-                      std::string* out) {
+void Keywords::choice(const char* key, const std::vector<std::string>& choices, std::string* out) {
   std::string s = *out;
   text(key, &s);
   if (std::find(choices.begin(), choices.end(), s) == choices.end()) {
@@ -174,14 +173,13 @@ std::optional<pipeline::PreprocessSpec> preprocess_option(Keywords& k, bool* re_
   return preprocess_spec(text);
 }
 
-import::ImportOptions import_option(Keywords& k) {
-  import::ImportOptions o;
-  k.ints("input_shape", &o.input_shape);
-  bool ok = o.input_shape.empty() || o.input_shape.size() == 4;
-  for (int64_t d : o.input_shape) ok &= d >= 1 && d <= 65536;
-  if (!ok) raise_invalid("input_shape wants (N, C, H, W) with each in 1..65536");
-  return o;
-}
+import::ImportOptions import_option(Keywords& k){import::ImportOptions o;
+k.ints("input_shape", &o.input_shape);
+bool ok = o.input_shape.empty() || o.input_shape.size() == 4;
+for (int64_t d : o.input_shape) ok &= d >= 1 && d <= 65536;
+if (!ok) raise_invalid("input_shape wants (N, C, H, W) with each in 1..65536");
+return o;
+}  // namespace sqz::python
 
 namespace {
 
@@ -220,7 +218,7 @@ void calibration_fields(Keywords& k, pipeline::CompressOptions* o) {
 }
 
 void training_fields(Keywords& k, pipeline::CompressOptions* o) {
-  pipeline::RetrainOptions& t = o->retrain;
+  pipeline::RetrainSchedule& t = o->retrain;
   k.text("train", &o->train_dir);
   k.text("train_label_file", &o->train_label_file);
   std::string schedule = "gradual";
@@ -250,11 +248,12 @@ pipeline::CompressOptions compress_options(Keywords& k) {
   o.import = import_option(k);
   k.integer("threads", 1, kMaxThreads, &o.threads);
   k.integer("seed", 0, kMaxSeed, &o.seed);
-  k.real("density", 0, 1, &o.density);
-  k.name_values("layer_density", 0, 1, &o.layer_density);
+  k.real("density", 0, 1, &o.pruning.density);
+  k.name_values("layer_density", 0, 1, &o.pruning.layer_density);
   std::string granularity = "weight";
   k.choice("granularity", {"weight", "kernel"}, &granularity);
-  o.granularity = granularity == "kernel" ? prune::Granularity::kKernel : prune::Granularity::kWeight;
+  o.pruning.granularity =
+      granularity == "kernel" ? prune::Granularity::kKernel : prune::Granularity::kWeight;
   k.integer("retrain_steps", 0, kMaxSteps, &o.retrain_steps);
   quantize_fields(k, &o);
   calibration_fields(k, &o);
@@ -282,14 +281,15 @@ PruneSettings prune_options(Keywords& k) {
   k.choice("schedule", {"cubic", "linear"}, &schedule);
   o.schedule = schedule == "linear" ? prune::Schedule::kLinear : prune::Schedule::kCubic;
   k.choice("granularity", {"weight", "kernel"}, &granularity);
-  o.granularity = granularity == "kernel" ? prune::Granularity::kKernel : prune::Granularity::kWeight;
+  o.granularity =
+      granularity == "kernel" ? prune::Granularity::kKernel : prune::Granularity::kWeight;
   k.name_values("layer_density", 0, 1, &o.layer_density);
   k.text("retrain_cmd", &s.retrain_cmd);
   return s;
 }
 
 quantize::QuantizeOptions quantize_options(Keywords& k, std::string* pipeline_text,
-                                        std::string* retrain_cmd) {
+                                           std::string* retrain_cmd) {
   quantize::QuantizeOptions o;
   k.text("retrain_cmd", retrain_cmd);
   k.integer("bits", 1, 8, &o.bits);

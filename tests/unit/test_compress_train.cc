@@ -47,8 +47,8 @@ P::CompressOptions options() {
   o.model_path = std::string(SQZ_SOURCE_DIR) + "/samples/fashion_squeezenet.onnx";
   o.threads = 2;
   o.seed = 7;
-  o.density = 0.5;
-  o.granularity = prune::Granularity::kKernel;
+  o.pruning.density = 0.5;
+  o.pruning.granularity = prune::Granularity::kKernel;
   o.quantize.bits = 3;
   o.retrain.prune_steps = 1;
   o.retrain.retrain_steps = 20;

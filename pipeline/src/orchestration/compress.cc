@@ -94,14 +94,14 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
       b, sizeof b,
       "compress density=%g bits=%d target_bytes=%lld init=%s calib_images=%zu "
       "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu%s",
-      s.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
+      s.pruning.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
       init_name(s.quantize).c_str(), lists.calib.size(), s.calibration.steps, s.calibration.batch,
       s.calibration.learning_rate, s.calibration.temperature, s.calibration.augment,
       static_cast<unsigned long long>(s.seed),
       // Recorded when the codes were compensated (nearest codes: as before it existed).
       s.error_compensation && !lists.calib.empty() && !s.training() ? " codes=compensated" : "");
   if (!s.training()) return b;
-  const RetrainOptions& t = s.retrain;
+  const RetrainSchedule& t = s.retrain;
   char more[256];
   std::snprintf(
       more, sizeof more, " train=%s schedule=%s steps=%dx%d lr=%g finetune=%d@%g label_weight=%g",
@@ -190,10 +190,9 @@ Status load_training(Run& r) {
                          load_labelled_tensors(list, r.pre, kMaxTrainingBytes, r.observer));
     r.train_set = &r.train;
   }
-  RetrainOptions o = r.s.retrain;
-  o.density = r.s.density;
-  o.layer_density = r.s.layer_density;
-  o.granularity = r.s.granularity;
+  RetrainOptions o;
+  static_cast<PruneTarget&>(o) = r.s.pruning;
+  static_cast<RetrainSchedule&>(o) = r.s.retrain;
   o.quantize = r.s.quantize;
   o.threads = r.s.threads;
   o.seed = r.s.seed;
@@ -234,7 +233,7 @@ Status load_stage(Run& r) {
 }
 
 Status prune_stage(Run& r) {
-  if (r.s.density <= 0 && r.s.layer_density.empty()) {
+  if (r.s.pruning.density <= 0 && r.s.pruning.layer_density.empty()) {
     stage(r.observer, 2, "pruning: off (the model's zeros stay pruned)");
     return Status::ok();
   }
@@ -247,9 +246,9 @@ Status prune_stage(Run& r) {
   stage(r.observer, 2, "pruning by one global magnitude threshold");
   prune::PruneOptions po;
   po.criterion = prune::Criterion::kGlobalDensity;
-  po.density = r.s.density > 0 ? r.s.density : 1.0;
-  po.granularity = r.s.granularity;
-  po.layer_density = r.s.layer_density;
+  po.density = r.s.pruning.density > 0 ? r.s.pruning.density : 1.0;
+  po.granularity = r.s.pruning.granularity;
+  po.layer_density = r.s.pruning.layer_density;
   SQZ_RETURN_IF_ERROR(prune::check_options(r.model, po));
   SQZ_RETURN_IF_ERROR(prune::prune_once(r.model, po).status());
   if (r.calib.empty() || r.s.retrain_steps <= 0) return Status::ok();

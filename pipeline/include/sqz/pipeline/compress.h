@@ -37,9 +37,7 @@ struct CompressOptions {
 
   // Pruning: off unless density > 0 or layer_density is not empty (the model's zeros stay
   // pruned either way). One global magnitude threshold to `density` of all weights.
-  double density = 0;
-  std::map<std::string, double> layer_density;
-  prune::Granularity granularity = prune::Granularity::kWeight;
+  PruneTarget pruning;
   int retrain_steps = 300;  // distillation steps on the surviving weights (needs calibration)
 
   // Weight sharing: quantize.bits and quantize.layer_bits, or widths chosen per layer from
@@ -82,7 +80,7 @@ struct CompressOptions {
   // allocated first and every layer is quantized at once (retrain.pointwise_first is off).
   std::string train_dir, train_label_file;
   const LabelledTensors* train_tensors = nullptr;
-  RetrainOptions retrain;
+  RetrainSchedule retrain;  // with pruning, quantize, threads and seed: the labelled retraining
   bool training() const { return train_tensors || !train_dir.empty(); }
 };
 

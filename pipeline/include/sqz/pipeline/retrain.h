@@ -31,18 +31,21 @@ struct LabelledTensors {
   int64_t count() const { return static_cast<int64_t>(y.size()); }
 };
 
-struct RetrainOptions {
-  // Pruning: off when density <= 0 and layer_density is empty. One global magnitude threshold
-  // to `density` of all weights; layer_density overrides per layer.
+// What pruning aims at: off when density <= 0 and layer_density is empty. One global magnitude
+// threshold to `density` of all weights; layer_density overrides per layer.
+struct PruneTarget {
   double density = 0;
   std::map<std::string, double> layer_density;
   prune::Granularity granularity = prune::Granularity::kWeight;
+};
+
+// How the labelled retraining trains.
+struct RetrainSchedule {
   bool gradual = true;  // the cubic schedule inside one run; else prune, retrain, repeat
   int prune_steps = 4;  // the run has prune_steps x retrain_steps optimizer steps
   int retrain_steps = 1300;
   double learning_rate = 4e-3;
-  // Weight sharing: quantize.bits and quantize.layer_bits; then fine-tuning of the centroids.
-  quantize::QuantizeOptions quantize;
+  // After weight sharing, fine-tuning of the centroids.
   bool pointwise_first = true;  // 1x1 layers first, half the fine-tuning steps, lr / 2
   int finetune_steps = 600;
   double finetune_lr = 8e-3;
@@ -53,6 +56,12 @@ struct RetrainOptions {
   double dropout = 0.2;
   int batch = 64;
   bool mirror = true;
+};
+
+// A labelled retraining run: its pruning target, its schedule, weight sharing
+// (quantize.bits and quantize.layer_bits), and the run's threads and seed.
+struct RetrainOptions : PruneTarget, RetrainSchedule {
+  quantize::QuantizeOptions quantize;
   int threads = 1;
   uint64_t seed = 7;
 };
