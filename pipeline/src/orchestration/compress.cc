@@ -30,6 +30,16 @@ using detail::ImageLists;
 using detail::measure_widths;
 using detail::quantize_to_fit;
 using detail::widths_summary;
+using detail::ImageSources;
+using detail::WidthSearch;
+
+ImageSources image_sources(const CompressOptions& s) {
+  return {s.calib_dir, s.holdout_dir, s.labels, s.calib_fold};
+}
+
+WidthSearch width_search(const CompressOptions& s) {
+  return {s.target_bytes, s.widths, s.encoding, s.threads};
+}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -180,7 +190,7 @@ Status load_training(Run& r) {
   } else {
     SQZ_RETURN_ERROR_IF(!r.have_pre, ErrorCode::kUnsupported,
                         r.s.model_path + ": its input is not an image; give tensors instead");
-    const std::string classes = class_list_for(r.s, r.s.train_dir);
+    const std::string classes = class_list_for(image_sources(r.s), r.s.train_dir);
     SQZ_ASSIGN_OR_RETURN(LabelledFiles list,
                          list_dataset({r.s.train_dir, classes, r.s.train_label_file}, true));
     SQZ_ASSIGN_OR_RETURN(int64_t outputs, class_count(r.teacher));
@@ -208,7 +218,7 @@ Status load_stage(Run& r) {
   SQZ_ASSIGN_OR_RETURN(r.teacher,
                        load_any_model(r.s.model_path, r.s.prototxt, &input_metadata, r.s.import));
   r.model = r.teacher;
-  SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(r.s));
+  SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(image_sources(r.s)));
   if (!r.lists.holdout.files.empty()) {
     SQZ_ASSIGN_OR_RETURN(int64_t outputs, class_count(r.teacher));
     std::string fit_note;
@@ -309,7 +319,7 @@ Status quantize_stage(Run& r) {
       probe.assign(r.train_set->x.begin(),
                    r.train_set->x.begin() + n * shape_numel(r.train_set->chw));
     }
-    SQZ_ASSIGN_OR_RETURN(BitTable t, measure_widths(r.model, r.s, sharing, probe, n, r.observer));
+    SQZ_ASSIGN_OR_RETURN(BitTable t, measure_widths(r.model, width_search(r.s), sharing, probe, n, r.observer));
     table = std::make_unique<BitTable>(std::move(t));
   }
   if (r.retraining) {
@@ -318,13 +328,13 @@ Status quantize_stage(Run& r) {
     std::map<std::string, int> widths;
     if (table) {
       SQZ_ASSIGN_OR_RETURN(Model sized,
-                           quantize_to_fit(r.model, r.s, sharing, table.get(), r.metadata));
+                           quantize_to_fit(r.model, width_search(r.s), sharing, table.get(), r.metadata));
       for (const Layer& l : sized.layers)
         if (l.quant.active()) widths[l.name] = l.quant.bits;
     }
     SQZ_RETURN_IF_ERROR(r.retraining->share_weights(r.model, widths));
   } else {
-    SQZ_ASSIGN_OR_RETURN(r.model, quantize_to_fit(r.model, r.s, sharing, table.get(), r.metadata));
+    SQZ_ASSIGN_OR_RETURN(r.model, quantize_to_fit(r.model, width_search(r.s), sharing, table.get(), r.metadata));
   }
   r.metadata.push_back({"widths", widths_summary(r.model)});
   detail(r.observer, "  widths: " + widths_summary(r.model));

@@ -4,11 +4,11 @@
 
 namespace sqz::pipeline::detail {
 
-std::string class_list_for(const CompressOptions& s, const std::string& dir) {
+std::string class_list_for(const ImageSources& s, const std::string& dir) {
   return s.labels.empty() ? default_class_list(dir) : s.labels;
 }
 
-Result<ImageLists> image_lists(const CompressOptions& s) {
+Result<ImageLists> image_lists(const ImageSources& s) {
   ImageLists lists;
   if (!s.calib_dir.empty()) {
     SQZ_ASSIGN_OR_RETURN(

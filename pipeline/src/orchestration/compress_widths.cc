@@ -8,7 +8,7 @@
 
 namespace sqz::pipeline::detail {
 
-Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
+Result<BitTable> measure_widths(const Model& model, const WidthSearch& s,
                                 const SharingOptions& sharing, const std::vector<float>& probe,
                                 int n, Observer* observer) {
   runtime::NetOptions no;
@@ -39,7 +39,7 @@ std::string widths_summary(const Model& m) {
   return out;
 }
 
-Result<Model> quantize_to_fit(const Model& model, const CompressOptions& s,
+Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                               const SharingOptions& sharing, const BitTable* table,
                               format::Metadata metadata) {
   if (!table) {

@@ -6,14 +6,22 @@
 #include <vector>
 
 #include "sqz/pipeline/bit_allocation.h"
-#include "sqz/pipeline/compress.h"
+#include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/observer.h"
 
 namespace sqz::pipeline::detail {
 
+// What the width search reads of compress's options (seen, not copied).
+struct WidthSearch {
+  int64_t target_bytes;
+  const std::vector<int>& widths;            // candidate widths, ascending
+  const format::SqzEncodeOptions& encoding;  // the file's float codings
+  int threads;
+};
+
 // Each layer's size and sensitivity at every candidate width (see bit_allocation.h), on n
 // probe inputs.
-Result<BitTable> measure_widths(const Model& model, const CompressOptions& s,
+Result<BitTable> measure_widths(const Model& model, const WidthSearch& s,
                                 const SharingOptions& sharing, const std::vector<float>& probe,
                                 int n, Observer* observer);
 
@@ -25,7 +33,7 @@ std::string widths_summary(const Model& m);
 // null), with the fixed widths. The table does not see the metadata nor how the codes'
 // histograms move: each try measures the bytes it missed (or left) and allocates for that much
 // less (or more).
-Result<Model> quantize_to_fit(const Model& model, const CompressOptions& s,
+Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                               const SharingOptions& sharing, const BitTable* table,
                               format::Metadata metadata);
 
