@@ -60,7 +60,9 @@ int cmd_eval(int argc, char** argv) {
   if (!classes.is_ok()) return fail(classes.status().with_context(model_path));
   if (Status st = pipeline::check_labels_fit(*files, *classes, model_path); !st.is_ok())
     return fail(st);
-  auto net = runtime::Net::create(*model, {threads});
+  runtime::NetOptions net_options;
+  net_options.threads = threads;
+  auto net = runtime::Net::create(*model, net_options);
   if (!net.is_ok()) return fail(net.status().with_context(model_path));
   std::string notice;
   auto pre = model_preprocess(model_path, (*net)->input_chw(), metadata, pre_flags, force, &notice);

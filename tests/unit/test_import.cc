@@ -126,3 +126,13 @@ TEST_CASE("fuzzer regressions are clean errors") {
   CHECK_FALSE(r.is_ok());
   CHECK(shape_numel({int64_t{1} << 40, int64_t{1} << 40}) == std::numeric_limits<int64_t>::max());
 }
+
+// The 0.1 header and names stay usable (sqz/format/importers.h, sqz::format::load_model).
+#include "sqz/format/exporters.h"
+#include "sqz/format/importers.h"
+TEST_CASE("the importers' 0.1 names are the same functions") {
+  const bool same_load = &sqz::format::load_model == &sqz::import::load_model;
+  const bool same_export = &sqz::format::export_onnx == &sqz::import::export_onnx;
+  CHECK(same_load);
+  CHECK(same_export);
+}

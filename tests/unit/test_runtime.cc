@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <type_traits>
 
 #include "sqz/runtime/net.h"
 #include "sqz/runtime/thread_pool.h"
@@ -122,3 +123,6 @@ TEST_CASE("the thread pool covers every index once, with distinct thread indices
     }
   }
 }
+
+// The runtime's 0.1 namespace name stays usable.
+static_assert(std::is_same_v<sqz::rt::Net, sqz::runtime::Net>);

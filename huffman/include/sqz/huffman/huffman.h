@@ -9,6 +9,11 @@
 
 #include "sqz/core/status.h"
 
+namespace sqz {
+namespace huffman {}
+namespace huff = huffman;  // the 0.1 name, kept for embedders
+}  // namespace sqz
+
 namespace sqz::huffman {
 
 constexpr int kMaxCodeLength = 15;

@@ -11,6 +11,11 @@
 #include "sqz/core/status.h"
 #include "sqz/quantize/kmeans1d.h"
 
+namespace sqz {
+namespace quantize {}
+namespace quant = quantize;  // the 0.1 name, kept for embedders
+}  // namespace sqz
+
 namespace sqz::quantize {
 
 enum class Method {

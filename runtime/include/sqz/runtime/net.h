@@ -12,6 +12,11 @@
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
 
+namespace sqz {
+namespace runtime {}
+namespace rt = runtime;  // the 0.1 name, kept for embedders
+}  // namespace sqz
+
 namespace sqz::runtime {
 
 enum class KernelPolicy {
