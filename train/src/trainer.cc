@@ -73,6 +73,8 @@ double Trainer::Impl::lr() const {
 void Trainer::Impl::update() {
   const double rate = lr();
   const double t = static_cast<double>(steps + 1);
+  // Adam's bias corrections, once per step (the same doubles as per weight).
+  const double unbias1 = 1 - std::pow(o.beta1, t), unbias2 = 1 - std::pow(o.beta2, t);
   auto apply = [&](Param& p, float* values, size_t count, double decay) {
     for (size_t k = 0; k < count; ++k) {
       const double g = p.grad[k] + decay * values[k];
@@ -80,8 +82,7 @@ void Trainer::Impl::update() {
       if (o.optimizer == Optimizer::kAdam) {
         p.m[k] = static_cast<float>(o.beta1 * p.m[k] + (1 - o.beta1) * g);
         p.v[k] = static_cast<float>(o.beta2 * p.v[k] + (1 - o.beta2) * g * g);
-        const double mh = p.m[k] / (1 - std::pow(o.beta1, t)),
-                     vh = p.v[k] / (1 - std::pow(o.beta2, t));
+        const double mh = p.m[k] / unbias1, vh = p.v[k] / unbias2;
         delta = rate * mh / (std::sqrt(vh) + o.epsilon);
       } else {
         p.m[k] = static_cast<float>(o.momentum * p.m[k] + g);

@@ -5,6 +5,7 @@
 #endif
 
 #include "ops.h"
+#include "sqz/kernels/cpu_clones.h"
 #include "sqz/kernels/im2col.h"
 #include "sqz/kernels/sgemm.h"
 
@@ -15,7 +16,8 @@ namespace {
 // row, the output columns whose input column lies inside the image are found once, so the
 // inner loop has no bounds checks (and vectorizes for stride 1).
 // col: K rows of one image's out_h*out_w gradients, row stride ld.
-void col2im_add(const kernels::ConvShape& s, const float* col, int64_t ld, float* dx) {
+SQZ_CPU_CLONES void col2im_add(const kernels::ConvShape& s, const float* col, int64_t ld,
+                               float* dx) {
   const int64_t taps = s.kh * s.kw, n = ld;
   for (int64_t row = 0; row < s.in_c * taps; ++row) {
     const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
@@ -37,8 +39,8 @@ void col2im_add(const kernels::ConvShape& s, const float* col, int64_t ld, float
 }
 
 // dx = dy where the ReLU's output y is positive, else 0.
-void relu_backward_set(const float* __restrict y, const float* __restrict dy, int64_t n,
-                       float* __restrict dx) {
+SQZ_CPU_CLONES void relu_backward_set(const float* __restrict y, const float* __restrict dy,
+                                      int64_t n, float* __restrict dx) {
   for (int64_t k = 0; k < n; ++k) {
     const float g = dy[k];
     dx[k] = y[k] > 0 ? g : 0.0f;
@@ -75,6 +77,23 @@ void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float*
     }
 }
 
+// out (n images of out_c planes of hw, image stride image) = y ([out_c x n*hw]) + bias, through
+// the ReLU when relu.
+SQZ_CPU_CLONES void scatter_outputs(const float* y, int64_t out_c, int64_t n, int64_t hw,
+                                    int64_t image, const float* bias, bool relu, float* out) {
+  for (int64_t c = 0; c < out_c; ++c) {
+    const float add = bias ? bias[c] : 0.0f;
+    for (int64_t b = 0; b < n; ++b) {
+      const float* src = y + c * n * hw + b * hw;
+      float* dst = out + b * image + c * hw;
+      if (relu)
+        for (int64_t p = 0; p < hw; ++p) dst[p] = std::max(src[p] + add, 0.0f);
+      else
+        for (int64_t p = 0; p < hw; ++p) dst[p] = src[p] + add;
+    }
+  }
+}
+
 }  // namespace
 
 kernels::ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
@@ -104,28 +123,14 @@ void conv_forward(const OpPass& op, const std::vector<float>& in, std::vector<fl
   const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
   std::vector<float>& cols = w.cols[op.li];
   cols.resize(static_cast<size_t>(k * wide));
-  std::vector<float>& img = w.tmp;
-  img.resize(static_cast<size_t>(k * hw));
-  for (int64_t b = 0; b < n; ++b) {
-    kernels::im2col(s, in.data() + b * per_image(is), img.data(), 0, k, 0, hw);
-    for (int64_t r = 0; r < k; ++r)
-      std::copy(img.begin() + r * hw, img.begin() + (r + 1) * hw, cols.begin() + r * wide + b * hw);
-  }
+  for (int64_t b = 0; b < n; ++b)  // image b's columns, at b * hw of each row
+    kernels::im2col(s, in.data() + b * per_image(is), cols.data() + b * hw, 0, k, 0, hw, wide);
   std::vector<float>& y = w.tmp2;
   y.resize(static_cast<size_t>(s.out_c * wide));
   kernels::sgemm(s.out_c, wide, k, l.weight.data.data(), k, false, cols.data(), wide, y.data(),
                  wide, &w.gemm);
-  for (int64_t c = 0; c < s.out_c; ++c) {
-    const float bias = l.conv.has_bias ? l.bias.data[c] : 0.0f;
-    for (int64_t b = 0; b < n; ++b) {
-      const float* src = y.data() + c * wide + b * hw;
-      float* dst = out.data() + b * per_image(os) + c * hw;
-      if (relu)
-        for (int64_t p = 0; p < hw; ++p) dst[p] = std::max(src[p] + bias, 0.0f);
-      else
-        for (int64_t p = 0; p < hw; ++p) dst[p] = src[p] + bias;
-    }
-  }
+  scatter_outputs(y.data(), s.out_c, n, hw, per_image(os),
+                  l.conv.has_bias ? l.bias.data.data() : nullptr, relu, out.data());
 }
 
 void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* relu_out,

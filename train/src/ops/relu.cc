@@ -1,4 +1,5 @@
 #include "ops.h"
+#include "sqz/kernels/cpu_clones.h"
 
 namespace sqz::train {
 namespace {
@@ -6,8 +7,8 @@ namespace {
 // dx += dy where the ReLU's output y is positive. Restrict pointers and unconditional loads,
 // so that the loop vectorizes (the vectors live in one map; a conditional load cannot be
 // speculated).
-void relu_backward_add(const float* __restrict y, const float* __restrict dy, size_t n,
-                       float* __restrict dx) {
+SQZ_CPU_CLONES void relu_backward_add(const float* __restrict y, const float* __restrict dy,
+                                      size_t n, float* __restrict dx) {
   for (size_t k = 0; k < n; ++k) {
     const float g = dy[k], keep = y[k] > 0 ? 1.0f : 0.0f;
     dx[k] += g * keep;
