@@ -63,7 +63,7 @@ while read -r name shape; do
   for c in on_onnx on_sqz on_decoded on_compressed on_caffe; do check "$name: $c" "$c"; done
 done < "$work/list"
 # The corner cases: matches with ONNX Runtime, refusals that name the problem, Caffe folding.
-"$py" "$src/tests/variants/make_edges.py" "$work/edges" "$src/format/import/proto/caffe.proto" ||
+"$py" "$src/tests/variants/make_edges.py" "$work/edges" "$src/import/proto/caffe.proto" ||
   { echo "make_edges.py failed"; exit 1; }
 random_input() {  # random_input SHAPE FILE
   "$py" -c "import sys, numpy as np; np.random.default_rng(5).uniform(-1, 1, [int(d) for d in sys.argv[1].split(',')]).astype(np.float32).tofile(sys.argv[2])" "$1" "$2"
