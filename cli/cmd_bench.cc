@@ -127,7 +127,10 @@ int cmd_bench(int argc, char** argv) {
     return usage_error("bench", "--kernels must be auto, dense, sparse or reference");
   std::unique_ptr<runtime::Net> net;
   {
-    Result<Model> model = load_any_model(model_path, prototxt);  // freed before timing
+    import::ImportOptions codes_only;  // a .sqz's codes go straight to the net
+    codes_only.sqz_codes_only = true;
+    Result<Model> model =
+        load_any_model(model_path, prototxt, nullptr, codes_only);  // freed before timing
     if (!model.is_ok()) return fail(model.status());
     auto created = runtime::Net::create(*model, opts);
     if (!created.is_ok()) return fail(created.status().with_context(model_path));

@@ -52,6 +52,7 @@ int cmd_eval(int argc, char** argv) {
   format::Metadata metadata;
   auto import = import_options(input_shape);
   if (!import.is_ok()) return usage_error("eval", import.status().message());
+  import->sqz_codes_only = true;  // only run: the net packs a .sqz's codes straight
   Result<Model> model = load_any_model(model_path, prototxt, &metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   if (Status st = refuse_calibration_images(model_path, metadata, files->files); !st.is_ok())

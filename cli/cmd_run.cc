@@ -124,6 +124,7 @@ int cmd_run(int argc, char** argv) {
     labels = std::move(l).value();
   }
   format::Metadata metadata;
+  import->sqz_codes_only = true;  // only run: the net packs a .sqz's codes straight
   Result<Model> model = load_any_model(model_path, prototxt, &metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   runtime::ClassifierOptions copts;

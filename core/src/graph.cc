@@ -65,11 +65,13 @@ Status topological_sort(Model& model) {
 // Mask and codebook agree with the dense weights they describe.
 Status check_weight_coding(const Layer& l) {
   if (!l.mask.empty()) {
-    SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.mask.size()) != l.weight.numel(),
+    const int64_t weights = l.codes_only() ? shape_numel(l.weight.shape) : l.weight.numel();
+    SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.mask.size()) != weights,
                         ErrorCode::kCorrupt, where(l) + " mask has the wrong length");
     for (size_t i = 0; i < l.mask.size(); ++i)
       SQZ_RETURN_ERROR_IF(
-          l.mask[i] > 1 || (l.mask[i] == 0 && l.weight.data[i] != 0.0f), ErrorCode::kCorrupt,
+          l.mask[i] > 1 || (l.mask[i] == 0 && !l.codes_only() && l.weight.data[i] != 0.0f),
+          ErrorCode::kCorrupt,
           where(l) + " has a non-zero weight at pruned position " + std::to_string(i));
   }
   const Quantization& q = l.quant;
@@ -79,6 +81,12 @@ Status check_weight_coding(const Layer& l) {
   SQZ_RETURN_ERROR_IF(static_cast<int64_t>(q.codes.size()) != l.stored_count(), ErrorCode::kCorrupt,
                       where(l) + " has " + std::to_string(q.codes.size()) + " codes for " +
                           std::to_string(l.stored_count()) + " stored weights");
+  if (l.codes_only()) {
+    for (size_t k = 0; k < q.codes.size(); ++k)
+      SQZ_RETURN_ERROR_IF(q.codes[k] >= q.codebook.size(), ErrorCode::kCorrupt,
+                          where(l) + " code " + std::to_string(k) + " is past its codebook");
+    return Status::ok();
+  }
   size_t k = 0;
   for (size_t i = 0; i < l.weight.data.size(); ++i) {
     if (!l.mask.empty() && !l.mask[i]) continue;
@@ -95,7 +103,8 @@ Status check_conv_weights(const Layer& l, const Shape& expected) {
   SQZ_RETURN_ERROR_IF(l.weight.shape != expected, ErrorCode::kShapeMismatch,
                       where(l) + " weight shape " + shape_to_string(l.weight.shape) +
                           " does not match the expected " + shape_to_string(expected));
-  SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.weight.data.size()) != shape_numel(expected),
+  SQZ_RETURN_ERROR_IF(!l.codes_only() &&
+                          static_cast<int64_t>(l.weight.data.size()) != shape_numel(expected),
                       ErrorCode::kCorrupt, where(l) + " weight data has the wrong length");
   const Shape bias_expected = c.has_bias ? Shape{c.out_channels} : Shape{};
   SQZ_RETURN_ERROR_IF(c.has_bias && l.bias.shape != bias_expected, ErrorCode::kShapeMismatch,
@@ -272,8 +281,17 @@ int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
 }
 
 int64_t Layer::stored_count() const {
-  if (mask.empty()) return weight.numel();
+  if (mask.empty()) return codes_only() ? shape_numel(weight.shape) : weight.numel();
   return std::count(mask.begin(), mask.end(), uint8_t{1});
+}
+
+void expand_codes(Layer& layer) {
+  if (!layer.codes_only()) return;
+  const Quantization& q = layer.quant;
+  layer.weight.data.assign(static_cast<size_t>(shape_numel(layer.weight.shape)), 0.0f);
+  size_t k = 0;
+  for (size_t i = 0; i < layer.weight.data.size(); ++i)
+    if (layer.mask.empty() || layer.mask[i]) layer.weight.data[i] = q.codebook[q.codes[k++]];
 }
 
 Layer make_layer(OpKind op, const std::string& name, const std::string& input) {

@@ -157,8 +157,8 @@ Status read_codebook(ByteReader& r, int bits, FloatCoding coding, std::vector<fl
 
 // The layer's `stored` weights at its mask's positions (all numel without a mask): Huffman
 // codes into its codebook, or float32 values.
-Status read_weights(ByteReader& r, bool codebook, uint32_t stored, int64_t numel, Layer& l,
-                    const std::string& who) {
+Status read_weights(ByteReader& r, bool codebook, uint32_t stored, int64_t numel, bool dense,
+                    Layer& l, const std::string& who) {
   const uint8_t* mask = l.mask.empty() ? nullptr : l.mask.data();
   if (codebook) {
     std::string_view block;
@@ -169,6 +169,10 @@ Status read_weights(ByteReader& r, bool codebook, uint32_t stored, int64_t numel
                                      codes.data());
     if (!s.is_ok()) return s.with_context("layer '" + l.name + "' values");
     codes[stored] = 0;
+    if (!dense) {  // codes only: the runtime packs them itself
+      codes.pop_back();
+      return Status::ok();
+    }
     // Every position is written below: no need to clear the weights first.
     l.weight.data.resize(static_cast<size_t>(numel));
     float* w = l.weight.data.data();
@@ -196,7 +200,8 @@ Status read_weights(ByteReader& r, bool codebook, uint32_t stored, int64_t numel
 }
 
 Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
-                    const std::map<std::string, Shape>& shapes, std::vector<LedgerRow>* ledger) {
+                    const std::map<std::string, Shape>& shapes, bool dense,
+                    std::vector<LedgerRow>* ledger) {
   ByteReader r(payload);
   uint32_t index, stored, symbols = 0;
   uint8_t kind, coding, bits, floats;
@@ -264,7 +269,7 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
   } else if (kind != kDense) {
     l.mask.assign(static_cast<size_t>(numel), 1);
   }
-  SQZ_RETURN_IF_ERROR(read_weights(r, kind == kSparseCodebook, stored, numel, l, who));
+  SQZ_RETURN_IF_ERROR(read_weights(r, kind == kSparseCodebook, stored, numel, dense, l, who));
   SQZ_RETURN_ERROR_IF(r.left() != 0, ErrorCode::kCorrupt, who + "LAYER section has trailing bytes");
   row("values", kind == kSparseCodebook ? "huffman" : "f32");
   return Status::ok();
@@ -272,7 +277,7 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
 
 }  // namespace
 
-Result<SqzFile> decode_sqz(std::string_view bytes) {
+Result<SqzFile> decode_sqz(std::string_view bytes, const SqzDecodeOptions& options) {
   SQZ_RETURN_ERROR_IF(bytes.size() < kHeaderBytes + kTrailerBytes, ErrorCode::kCorrupt,
                       bytes.size() >= 8 && has_sqz_magic(bytes) ? "truncated .sqz file"
                                                                 : "not a .sqz file (too short)");
@@ -310,7 +315,7 @@ Result<SqzFile> decode_sqz(std::string_view bytes) {
       SQZ_RETURN_IF_ERROR(decode_metadata(payload, &f.metadata));
       f.ledger.push_back({"", "metadata", e.size, "zstd", -1, -1});
     } else if (e.type == kLayer) {
-      SQZ_RETURN_IF_ERROR(decode_layer(payload, f.model, seen, shapes, &f.ledger));
+      SQZ_RETURN_IF_ERROR(decode_layer(payload, f.model, seen, shapes, options.dense_weights, &f.ledger));
     } else {
       SQZ_RETURN_ERROR_IF(e.flags & kRequired, ErrorCode::kUnsupported,
                           "required section of unknown type " + std::to_string(e.type) +
@@ -329,9 +334,9 @@ Result<SqzFile> decode_sqz(std::string_view bytes) {
   return f;
 }
 
-Result<SqzFile> read_sqz(const std::string& path) {
+Result<SqzFile> read_sqz(const std::string& path, const SqzDecodeOptions& options) {
   SQZ_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
-  Result<SqzFile> f = decode_sqz(bytes);
+  Result<SqzFile> f = decode_sqz(bytes, options);
   if (!f.is_ok()) return f.status().with_context(path);
   return f;
 }

@@ -49,7 +49,9 @@ Result<Model> load_model(const std::string& path, const std::string& prototxt_pa
   const std::string ext = file_extension(path);
   if (ext == ".onnx") return import_onnx(path, options, metadata);
   if (ext == ".sqz") {
-    SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path));
+    format::SqzDecodeOptions decode;
+    decode.dense_weights = !options.sqz_codes_only;
+    SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path, decode));
     if (metadata) *metadata = std::move(f.metadata);
     return with_input_shape(std::move(f.model), options.input_shape, path);
   }

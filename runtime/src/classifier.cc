@@ -28,7 +28,10 @@ Classifier::~Classifier() = default;
 
 Result<std::unique_ptr<Classifier>> Classifier::open(const std::string& sqz_path,
                                                      const ClassifierOptions& options) {
-  SQZ_ASSIGN_OR_RETURN(format::SqzFile file, format::read_sqz(sqz_path));
+  // Codes only: the net packs them straight from the file, without a float32 copy between.
+  format::SqzDecodeOptions decode;
+  decode.dense_weights = false;
+  SQZ_ASSIGN_OR_RETURN(format::SqzFile file, format::read_sqz(sqz_path, decode));
   auto c = create(file.model, file.metadata, options);
   if (!c.is_ok()) return c.status().with_context(sqz_path);
   return c;

@@ -229,8 +229,7 @@ void Net::Impl::plan_conv(size_t i, TuneCache* cache) {
   ConvPlan& p = convs[i];
   p.shape = conv_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
   p.relu = fused_relu[i];
-  const int64_t numel = l.weight.numel(),
-                stored = l.mask.empty() ? l.weight.count_nonzero() : l.stored_count();
+  const int64_t numel = shape_numel(l.weight.shape), stored = stored_weights(l);
   LayerProfile& prof = profiles[i];
   prof.density = numel ? static_cast<double>(stored) / numel : 1;
   prof.flops = 2.0 * numel * p.shape.out_size();
@@ -269,6 +268,12 @@ void Net::Impl::plan_conv(size_t i, TuneCache* cache) {
 
 Status Net::Impl::plan() {
   SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(model, 1));
+  // Codes-only layers stay so: the ops pack the codes. The reference kernel, and a dense op
+  // for a full codebook with a mask (no free code for the zeros), read float32 weights.
+  for (Layer& l : model.layers)
+    if (l.codes_only() && (options.policy == KernelPolicy::kReference ||
+                           (!l.mask.empty() && l.quant.codebook.size() >= 256)))
+      expand_codes(l);
   forced_schedule = options.force_schedule;
   if (!forced_schedule.empty()) {
     SQZ_ASSIGN_OR_RETURN(forced, parse_schedule(forced_schedule));

@@ -23,6 +23,12 @@ using kernels::Isa;
 using kernels::Machine;
 using kernels::machine;
 
+// A convolution's stored weights: its mask's ones, its codes, or (a float32 layer without a
+// mask) its non-zero weights.
+inline int64_t stored_weights(const Layer& l) {
+  return l.mask.empty() && !l.codes_only() ? l.weight.count_nonzero() : l.stored_count();
+}
+
 // Where a blob lives: inside its parent's storage at a channel offset (views, concat slices).
 struct Placement {
   std::string parent;  // empty: the blob owns its storage

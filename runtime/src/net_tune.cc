@@ -46,7 +46,7 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
     << " | in=" << s.in_c << "x" << s.in_h << "x" << s.in_w << " out=" << s.out_c << "x" << s.out_h
     << "x" << s.out_w << " k=" << s.kh << "x" << s.kw << " s=" << s.sh << "x" << s.sw
     << " p=" << s.ph << "x" << s.pw << " g=" << s.groups
-    << " stored=" << (l.mask.empty() ? l.weight.count_nonzero() : l.stored_count())
+    << " stored=" << stored_weights(l)
     << " codes=" << l.quant.codebook.size() << " mask=" << !l.mask.empty() << " relu=" << p.relu;
   return k.str();
 }

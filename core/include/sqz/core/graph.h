@@ -100,11 +100,20 @@ struct Layer {
   // Pruning mask (Han et al. 2015): empty, or weight.numel() flags, 1 = kept, 0 = pruned.
   // Every stage preserves it; a pruned position always holds exactly 0.
   std::vector<uint8_t> mask;
-  Quantization quant;  // when active, weight holds the decoded values codebook[codes[k]]
+  // When active, weight holds the decoded values codebook[codes[k]], or nothing: a layer with
+  // its codes only (a .sqz read for the runtime, without a dense float32 copy) has
+  // weight.shape but empty weight.data; expand_codes writes the values out.
+  Quantization quant;
 
   // Number of stored positions: mask ones, or all weights without a mask.
   int64_t stored_count() const;
+  // Quantized, with its codes only (no float32 weights).
+  bool codes_only() const { return quant.active() && weight.data.empty(); }
 };
+
+// Writes out a codes-only layer's float32 weights (codebook[codes[k]] at stored positions, 0
+// elsewhere); nothing for any other layer.
+void expand_codes(Layer& layer);
 
 // Builders for programs that assemble networks (samples, tests): a layer reading `input` and
 // writing a blob named like the layer; a convolution with zero weights and biases of the right

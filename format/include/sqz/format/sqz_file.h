@@ -41,7 +41,7 @@ struct SqzEncodeOptions {
 };
 
 struct SqzFile {
-  Model model;  // with masks and codebooks as stored; weights decoded to float32
+  Model model;  // with masks and codebooks as stored; weights decoded to float32 (or codes only)
   Metadata metadata;
   std::vector<LedgerRow> ledger;
   uint64_t file_bytes = 0;
@@ -52,12 +52,18 @@ struct SqzFile {
 // unless sparse is smaller.
 Result<SqzFile> encode_sqz(const Model& model, const SqzEncodeOptions& options, std::string* bytes);
 
+struct SqzDecodeOptions {
+  // false: quantized layers keep their codes only (Layer::codes_only), without the float32
+  // weights they stand for; what the runtime needs (it packs the codes itself).
+  bool dense_weights = true;
+};
+
 // Decodes and checks everything (CRCs, every count against the bytes left, the graph).
 // Errors are kCorrupt / kUnsupported with a one-line cause.
-Result<SqzFile> decode_sqz(std::string_view bytes);
+Result<SqzFile> decode_sqz(std::string_view bytes, const SqzDecodeOptions& options = {});
 
 // read_file + decode_sqz; errors name the path.
-Result<SqzFile> read_sqz(const std::string& path);
+Result<SqzFile> read_sqz(const std::string& path, const SqzDecodeOptions& options = {});
 
 // True when bytes start with the .sqz magic.
 bool has_sqz_magic(std::string_view bytes);

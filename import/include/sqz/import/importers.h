@@ -24,6 +24,9 @@ struct ImportOptions {
   // where it fixes them they must agree (the batch may differ). Empty: the file's, batch 1.
   // A Caffe network's declared input is replaced by it (SqueezeNet takes any input size).
   Shape input_shape;
+  // A .sqz: quantized layers with their codes only (Layer::codes_only), for a caller that only
+  // runs the model (the runtime packs the codes itself).
+  bool sqz_codes_only = false;
 };
 
 // An ONNX model (opset 7..): Conv (any padding, auto_pad, groups; without a bias too),
