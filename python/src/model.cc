@@ -68,6 +68,7 @@ PyModel::PyModel(const std::string& path, const std::string& prototxt, int threa
     : path_(path), default_threads_(checked_threads(threads)) {
   import::ImportOptions import;
   import.input_shape = input_shape;
+  import.sqz_codes_only = true;  // only run: the nets pack a .sqz's codes straight
   if (!input_shape.empty() && input_shape.size() != 4)
     raise_invalid("input_shape wants (N, C, H, W), not " + std::to_string(input_shape.size()) +
                   " values");
