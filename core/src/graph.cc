@@ -285,6 +285,14 @@ int64_t Layer::stored_count() const {
   return std::count(mask.begin(), mask.end(), uint8_t{1});
 }
 
+Status check_float_weights(const Model& model) {
+  for (const Layer& l : model.layers)
+    SQZ_RETURN_ERROR_IF(l.codes_only(), ErrorCode::kInvalidArgument,
+                        where(l) + " holds its codes only (a .sqz read for the runtime): its "
+                                   "weights need expand_codes first");
+  return Status::ok();
+}
+
 void expand_codes(Layer& layer) {
   if (!layer.codes_only()) return;
   const Quantization& q = layer.quant;

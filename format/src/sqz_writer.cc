@@ -164,6 +164,7 @@ Result<SqzFile> encode_sqz(const Model& input, const SqzEncodeOptions& o, std::s
   file.model = input;
   file.metadata = o.metadata;
   for (Layer& l : file.model.layers) {
+    expand_codes(l);  // a codes-only layer (read for the runtime) is written whole
     if (!l.quant.active()) continue;
     for (float c : l.quant.codebook)
       SQZ_RETURN_ERROR_IF(!std::isfinite(c), ErrorCode::kInvalidArgument,

@@ -105,6 +105,7 @@ Status fill_layer(const Layer& l, bool with_blobs, const Producers& producer,
 
 Result<caffe::NetParameter> to_net(const Model& model, bool with_blobs) {
   Model m = model;
+  for (Layer& l : m.layers) expand_codes(l);  // codes-only layers: the float32 weights
   SQZ_RETURN_IF_ERROR(validate_and_infer(m).status());
   caffe::NetParameter net;
   net.set_name(m.name);

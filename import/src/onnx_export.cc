@@ -109,6 +109,7 @@ Status add_node(onnx::GraphProto* g, const Layer& l) {
 
 Result<std::string> export_onnx(const Model& model, const format::Metadata& metadata) {
   Model m = model;
+  for (Layer& l : m.layers) expand_codes(l);  // codes-only layers: the float32 weights
   SQZ_ASSIGN_OR_RETURN(auto shapes, validate_and_infer(m));
   onnx::ModelProto proto;
   proto.set_ir_version(7);

@@ -130,6 +130,7 @@ double total_density(const Model& m) {
 }
 
 Status check_options(const Model& m, const PruneOptions& o) {
+  SQZ_RETURN_IF_ERROR(check_float_weights(m));
   auto bad_density = [](double d) { return !(d > 0.0 && d <= 1.0); };
   if (o.criterion != Criterion::kQuality)
     SQZ_RETURN_ERROR_IF(bad_density(o.density), ErrorCode::kInvalidArgument,

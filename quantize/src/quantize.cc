@@ -68,6 +68,7 @@ std::vector<double> uniform_for_entropy(const WeightedPoints& p, int bits, doubl
 }  // namespace
 
 Status check_options(const Model& model, const QuantizeOptions& o) {
+  SQZ_RETURN_IF_ERROR(check_float_weights(model));
   SQZ_RETURN_ERROR_IF(o.bits < 1 || o.bits > 8, ErrorCode::kInvalidArgument,
                       "`bits` " + std::to_string(o.bits) + " is outside 1..8");
   for (const auto& [name, b] : o.layer_bits) {

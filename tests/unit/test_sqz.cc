@@ -459,3 +459,29 @@ TEST_CASE("8-bit biases (SPEC 1.2): error within scale / 2, read back by both re
   CHECK(r.status().message().find("-128") != std::string::npos);
   CHECK(format::decode_sqz(patch_section(bytes, 1, bias_at + 4, 0x81)).is_ok());
 }
+
+TEST_CASE("a model read with its codes only is written whole, and refused where weights change") {
+  const std::string bytes = encode(quantized_tiny(11, 0.4, 4));
+  format::SqzDecodeOptions codes_only;
+  codes_only.dense_weights = false;
+  auto dense = format::decode_sqz(bytes);
+  auto codes = format::decode_sqz(bytes, codes_only);
+  REQUIRE(dense.is_ok());
+  REQUIRE(codes.is_ok());
+  // The writer expands the codes: the same file as from the float32 weights.
+  CHECK(encode(codes->model) == encode(dense->model));
+  // Pruning and weight sharing need the float32 values: a clear error, not a run on nothing.
+  Model m = codes->model;
+  prune::PruneOptions po;
+  po.density = 0.5;
+  auto pruned = prune::prune_once(m, po);
+  REQUIRE(!pruned.is_ok());
+  CHECK(pruned.status().code() == ErrorCode::kInvalidArgument);
+  CHECK(pruned.status().message().find("codes only") != std::string::npos);
+  quantize::QuantizeOptions qo;
+  qo.bits = 3;
+  CHECK(quantize::quantize_model(m, qo).status().code() == ErrorCode::kInvalidArgument);
+  for (Layer& l : m.layers) expand_codes(l);
+  CHECK(check_float_weights(m).is_ok());
+  CHECK(prune::prune_once(m, po).is_ok());
+}

@@ -126,6 +126,7 @@ Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Trainer::~Trainer() = default;
 
 Result<std::unique_ptr<Trainer>> Trainer::create(Model* model, const TrainOptions& options) {
+  SQZ_RETURN_IF_ERROR(check_float_weights(*model));
   SQZ_RETURN_ERROR_IF(
       options.distill_alpha < 0 || options.distill_alpha > 1 || options.distill_temperature <= 0,
       ErrorCode::kInvalidArgument, "distillation needs 0 <= alpha <= 1 and T > 0");

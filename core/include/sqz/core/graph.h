@@ -146,6 +146,10 @@ struct Model {
   int64_t bias_count() const;
 };
 
+// kInvalidArgument naming the first codes-only layer: the stages that change weights (pruning,
+// weight sharing, training) need the float32 values; the runtime and the writers do not.
+Status check_float_weights(const Model& model);
+
 // Checks the graph and infers every blob's shape for the given batch size: unknown blobs,
 // blobs produced twice, cycles, channel mismatches, bad kernel/stride/pad, weight shapes.
 // Layers are reordered topologically when needed. batch > 0 overrides the input's N.
