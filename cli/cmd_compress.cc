@@ -17,7 +17,7 @@ namespace {
 // What the command line gives as text, before it is checked and typed.
 struct Flags {
   std::string out, config, granularity = "weight", widths = "3,4,5,6,7,8", init = "linear",
-                           calib_split, schedule = "gradual", codes = "compensated";
+                           calib_split, holdout_split, schedule = "gradual", codes = "sequential";
   std::vector<std::string> layer_density, layer_bits;
   bool force = false, half_floats = false, int8_biases = false;
   PreprocessFlags preprocess;
@@ -45,11 +45,20 @@ Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
   SQZ_ASSIGN_OR_RETURN(o->pruning.layer_density,
                        parse_name_values(f.layer_density, "--layer-density", 0, 1));
   SQZ_ASSIGN_OR_RETURN(o->widths, pipeline::parse_widths(f.widths));
-  SQZ_RETURN_ERROR_IF(f.codes != "compensated" && f.codes != "nearest", ErrorCode::kInvalidArgument,
-                      "--codes must be compensated or nearest, not '" + f.codes + "'");
-  o->error_compensation = f.codes == "compensated";
+  SQZ_RETURN_ERROR_IF(f.codes != "sequential" && f.codes != "compensated" && f.codes != "nearest",
+                      ErrorCode::kInvalidArgument,
+                      "--codes must be sequential, compensated or nearest, not '" + f.codes + "'");
+  o->error_compensation = f.codes != "nearest";
+  o->sequential = f.codes == "sequential";
+  SQZ_RETURN_ERROR_IF(!f.calib_split.empty() && !f.holdout_split.empty(),
+                      ErrorCode::kInvalidArgument,
+                      "--calib-split and --holdout-split are two ways to split --calib: give one");
   if (!f.calib_split.empty()) {
     SQZ_ASSIGN_OR_RETURN(o->calib_fold, pipeline::parse_fold(f.calib_split, "--calib-split"));
+  }
+  if (!f.holdout_split.empty()) {
+    SQZ_ASSIGN_OR_RETURN(o->calib_fold, pipeline::parse_fold(f.holdout_split, "--holdout-split"));
+    o->calib_fold->held_out = true;
   }
   o->encoding.half_floats = f.half_floats;
   o->encoding.int8_biases = f.int8_biases;
@@ -112,12 +121,15 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
       "probe-images", ranged(&s.probe_images, 1, 1e6, "probe-images")->default_value(24),
       "--target-bytes: calibration images used to measure each layer's sensitivity")(
       "init", po::value(&f.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
-      "codes", po::value(&f.codes)->default_value("compensated"),
+      "codes", po::value(&f.codes)->default_value("sequential"),
+      "sequential (as compensated, then layer after layer against the uncompressed network's "
+      "outputs given the inputs the shared layers before produce, biases matched) | "
       "compensated (each weight's rounding error pushed onto the weights not yet assigned, "
       "under the layer's input statistics from --calib; GPTQ/OBC) | nearest (nearest "
       "centroid)")("moment-images",
                    ranged(&s.moment_images, 1, 1e6, "moment-images")->default_value(128),
-                   "--codes compensated: calibration images for the input statistics")(
+                   "--codes sequential|compensated: calibration images for the input "
+                   "statistics")(
       "half-floats", po::bool_switch(&f.half_floats),
       "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)")(
       "int8-biases", po::bool_switch(&f.int8_biases),
@@ -133,6 +145,9 @@ po::options_description calib_options(pipeline::CompressOptions* o, Flags* flags
   calib_opts.add_options()("calib", po::value(&s.calib_dir), "folder of calibration images")(
       "calib-split", po::value(&f.calib_split),
       "K/N: calibrate on fold K of N of --calib, hold the rest out for measuring")(
+      "holdout-split", po::value(&f.holdout_split),
+      "K/N: hold fold K of N of --calib out for measuring, calibrate on the rest (k-fold: run "
+      "K = 1..N and give report all N files)")(
       "calib-steps", ranged(&c.steps, 0, kMaxSteps, "calib-steps")->default_value(600),
       "optimizer steps (0: none)")("calib-batch",
                                    ranged(&c.batch, 1, kMaxBatch, "calib-batch")->default_value(8),
@@ -141,6 +156,10 @@ po::options_description calib_options(pipeline::CompressOptions* o, Flags* flags
       "Adam learning rate")(
       "temperature", positive(&c.temperature, 100, "temperature")->default_value(1.0),
       "distillation temperature")("no-augment", "centre crops only, no random crops or mirroring")(
+      "calib-validation",
+      ranged(&c.validation_share, 0, 0.5, "calib-validation")->default_value(0.1),
+      "share of the calibration images held aside to keep the calibration state nearest the "
+      "input model on them (0: train on all, keep the last state)")(
       "holdout", po::value(&s.holdout_dir), "folder of held-out labelled images to measure on")(
       "labels", po::value(&s.labels),
       "class list for held-out images (default: synsets.txt beside the folder)");
@@ -210,7 +229,7 @@ int cmd_compress(int argc, char** argv) {
   po::variables_map vm;
   int code;
   if (!parse_args("compress",
-                  "MODEL -o OUT.sqz [--calib DIR [--calib-split K/N]] [--train DIR] "
+                  "MODEL -o OUT.sqz [--calib DIR [--calib-split K/N | --holdout-split K/N]] [--train DIR] "
                   "[--target-bytes N | --bits B] [--density D]",
                   general, {"model"}, argc, argv, &vm, &code))
     return code;

@@ -191,12 +191,13 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
   k.ints("widths", &widths);
   o->widths.assign(widths.begin(), widths.end());
   k.integer("probe_images", 1, 1000000, &o->probe_images);
-  std::string init = "linear", codes = "compensated";
+  std::string init = "linear", codes = "sequential";
   k.choice("init", {"linear", "kmeans++", "exact"}, &init);
   o->quantize.init = init == "kmeans++" ? quantize::Init::kKmeansPlusPlus : quantize::Init::kLinear;
   o->quantize.exact = init == "exact";
-  k.choice("codes", {"compensated", "nearest"}, &codes);
-  o->error_compensation = codes == "compensated";
+  k.choice("codes", {"sequential", "compensated", "nearest"}, &codes);
+  o->error_compensation = codes != "nearest";
+  o->sequential = codes == "sequential";
   k.integer("moment_images", 1, 1000000, &o->moment_images);
   k.flag("half_floats", &o->encoding.half_floats);
   k.flag("int8_biases", &o->encoding.int8_biases);
@@ -205,14 +206,22 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
 void calibration_fields(Keywords& k, pipeline::CompressOptions* o) {
   pipeline::CalibrateOptions& c = o->calibration;
   k.text("calib", &o->calib_dir);
-  std::string split;
+  std::string split, holdout;
   k.text("calib_split", &split);
+  k.text("holdout_split", &holdout);
+  if (!split.empty() && !holdout.empty())
+    raise_invalid("calib_split and holdout_split are two ways to split calib: give one");
   if (!split.empty()) o->calib_fold = value_or_raise(pipeline::parse_fold(split, "calib_split"));
+  if (!holdout.empty()) {
+    o->calib_fold = value_or_raise(pipeline::parse_fold(holdout, "holdout_split"));
+    o->calib_fold->held_out = true;
+  }
   k.integer("calib_steps", 0, kMaxSteps, &c.steps);
   k.integer("calib_batch", 1, kMaxBatch, &c.batch);
   k.real("calib_lr", 0, 10, &c.learning_rate, true);
   k.real("temperature", 0, 100, &c.temperature, true);
   k.flag("augment", &c.augment);
+  k.real("calib_validation", 0, 0.5, &c.validation_share, false);
   k.text("holdout", &o->holdout_dir);
   k.text("labels", &o->labels);
 }

@@ -109,7 +109,10 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
                        ({"calib_lr": -1.0}, "calib_lr"), ({"threads": 0}, "threads"),
                        ({"seed": 2 ** 70}, "seed must be in"), ({"density": 10 ** 400}, "density"),
                        ({"layer_bits": {"conv1": "8"}}, "layer_bits"),
-                       ({"calib_split": "1/2"}, "calib_split needs calib")):  # the library's words
+                       ({"calib_split": "1/2"}, "calib_split needs calib"),  # the library's words
+                       ({"holdout_split": "1/2"}, "holdout_split needs calib"),
+                       ({"calib_split": "1/2", "holdout_split": "1/2"}, "give one"),
+                       ({"codes": "best"}, "codes"), ({"calib_validation": 0.9}, "calib_validation")):
         with pytest.raises(sc.Error) as e:
             sc.compress(fashion_sqz, out, **bad)
         assert e.value.code == "invalid_argument" and words in e.value.message

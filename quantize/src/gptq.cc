@@ -7,11 +7,13 @@
 #include <cmath>
 #include <numeric>
 
+#include "cholesky.h"
 #include "nearest.h"
 
 namespace sqz::quantize {
 namespace {
 
+using detail::cholesky_lower;
 using detail::nearest;
 
 // The rows of one group in the sweep's position order (perm[i] = OIHW offset in the row).
@@ -41,24 +43,6 @@ std::vector<double> damped_block(const InputMoment& m, int64_t g, const std::vec
     d += damping * mean;
   }
   return out;
-}
-
-// In place: the lower Cholesky factor of a symmetric positive definite a (upper part zeroed).
-bool cholesky_lower(std::vector<double>& a, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    double d = a[j * n + j];
-    for (int64_t p = 0; p < j; ++p) d -= a[j * n + p] * a[j * n + p];
-    if (!(d > 0) || !std::isfinite(d)) return false;
-    d = std::sqrt(d);
-    a[j * n + j] = d;
-    for (int64_t i = j + 1; i < n; ++i) {
-      double s = a[i * n + j];
-      for (int64_t p = 0; p < j; ++p) s -= a[i * n + p] * a[j * n + p];
-      a[i * n + j] = s / d;
-    }
-    for (int64_t i = 0; i < j; ++i) a[i * n + j] = 0;
-  }
-  return true;
 }
 
 // U upper triangular with H^-1 = U^T U (GPTQ's factor): row i of U is row i of the inverse of

@@ -211,12 +211,12 @@ The whole pipeline and its report.
   | conv1 | 1176 | 725 | 61.65% | 5 | 18 | 32 | 130 | 161 (gaps-stored<1) | 481 | 822 |
   | fire/squeeze | 32 | 17 | 53.12% | 5 | 18 | 16 | 70 | 18 (gaps-stored<1) | 31 | 153 |
   | fire/e1 | 24 | 8 | 33.33% | 5 | 18 | 24 | 34 | 17 (gaps-stored<1) | 20 | 113 |
-  | fire/e3 | 216 | 138 | 63.89% | 5 | 18 | 24 | 126 | 41 (gaps-stored<1) | 113 | 322 |
+  | fire/e3 | 216 | 138 | 63.89% | 5 | 18 | 24 | 126 | 41 (gaps-stored<1) | 114 | 323 |
   | conv_final | 36 | 20 | 55.56% | 5 | 18 | 12 | 82 | 19 (gaps-stored<1) | 34 | 165 |
   | *header* | | | | | | | | | | 16 |
   | *directory* | | | | | | | | | | 84 |
   | *graph* | | | | | | | | | | 232 |
-  | *metadata* | | | | | | | | | | 353 |
+  | *metadata* | | | | | | | | | | 352 |
   | *trailer* | | | | | | | | | | 4 |
   | **file** | | | | | | | | | | **2264** |
 
@@ -242,6 +242,8 @@ Usage errors exit 2 with nothing on stdout; failures exit 1.
   [2]
   $ compress $FIX/m.onnx -o x.sqz --calib $FIX/images --calib-split 0/2
   [2]
+  $ compress $FIX/m.onnx -o x.sqz --calib $FIX/images --holdout-split 1/1 -q
+  [1]
   $ report c.sqz --reference $FIX/m.onnx
   [2]
   $ bench q.sqz --threads 0

@@ -122,6 +122,46 @@ TEST_CASE("compress: --target-bytes allocates widths that fit, from a config fil
   CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
 }
 
+TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds one fold out") {
+  Fixture f;
+  auto narrow = compress(f, f.dir.file("n.sqz"), {"--bits", "3", "--calib-steps", "0"});
+  auto wide = compress(f, f.dir.file("w.sqz"), {"--bits", "7", "--calib-steps", "0"});
+  REQUIRE(narrow.exit_code == 0);
+  REQUIRE(wide.exit_code == 0);
+  const auto target = static_cast<int64_t>(std::filesystem::file_size(f.dir.file("n.sqz")) +
+                                            std::filesystem::file_size(f.dir.file("w.sqz"))) / 2;
+  auto r = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split", "2/3",
+                          "--codes", "sequential", "--target-bytes", std::to_string(target),
+                          "--probe-images", "4", "--calib-steps", "0", "-o",
+                          f.dir.file("s.sqz"), "--json", "-v"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("layer after layer") != std::string::npos);
+  CHECK(static_cast<int64_t>(std::filesystem::file_size(f.dir.file("s.sqz"))) <= target);
+  const json table = json::parse(r.out);
+  CHECK(table["images"] == 4);  // fold 2 of 3 of the 12 images; the other 8 calibrate
+  auto file = format::read_sqz(f.dir.file("s.sqz"));
+  REQUIRE(file.is_ok());
+  std::string summary, crcs;
+  for (const auto& [key, value] : file->metadata) {
+    if (key == "pipeline") summary = value;
+    if (key.rfind("calibration_images_crc32c", 0) == 0) crcs += value + " ";
+  }
+  CHECK(summary.find("codes=sequential") != std::string::npos);
+  CHECK(std::count(crcs.begin(), crcs.end(), ' ') == 8);
+  // The two ways to split are one choice; a split needs the folder.
+  CHECK(compress(f, f.dir.file("x.sqz"), {"--holdout-split", "1/2"}).exit_code == 2);
+  CHECK(test::run_cli({"compress", f.onnx, "-o", f.dir.file("x.sqz"), "--holdout-split", "1/2"})
+            .exit_code == 2);
+  CHECK(compress(f, f.dir.file("x.sqz"), {"--codes", "best"}).exit_code == 2);
+  auto all_out = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split",
+                                "1/1", "-o", f.dir.file("x.sqz")});
+  CHECK(all_out.exit_code == 1);
+  CHECK(all_out.err.find("no image is left to calibrate on after the split 1/1") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
+}
+
 TEST_CASE("compress: --half-floats writes binary16 biases and codebooks, counted by the target") {
   Fixture f;
   auto plain = compress(f, f.dir.file("f32.sqz"), {"--bits", "4", "--calib-steps", "0"});

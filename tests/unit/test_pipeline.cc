@@ -268,6 +268,59 @@ TEST_CASE("calibrate: moves centroids and biases only, deterministic for a seed"
   CHECK_FALSE(P::calibrate(again, teacher, images, pre, o, [](int, double) { return Status::ok(); }).is_ok());
 }
 
+TEST_CASE("calibrate: keeps the state nearest the teacher on the images held aside") {
+  const Model teacher = test::tiny_squeezenet(4, 19, 4, 0.8);
+  Model quantized = teacher;
+  quantize::QuantizeOptions q;
+  q.bits = 2;
+  REQUIRE(quantize::quantize_model(quantized, q).is_ok());
+  for (Layer& l : quantized.layers)  // well away from the teacher
+    for (size_t i = 0; i < l.bias.data.size(); ++i) l.bias.data[i] += i % 2 ? 0.3f : -0.3f;
+  const auto images = calib_images(20, 29);
+  const image::Preprocess pre = small_preprocess(19);
+  const auto ok = [](int, double) { return Status::ok(); };
+  P::CalibrateOptions o;
+  o.steps = 12;
+  o.batch = 2;
+  o.validation_share = 0.4;  // 8 of 20 held aside
+  o.validate_every = 4;
+  // A sane rate: some state after the start is nearer the teacher, and is the one kept.
+  o.learning_rate = 1e-2;
+  Model good = quantized;
+  P::CalibrationReport r;
+  REQUIRE(P::calibrate(good, teacher, images, pre, o, ok, &r).is_ok());
+  CHECK(r.trained_on == 12);
+  CHECK(r.validated_on == 8);
+  CHECK(r.step_kept > 0);
+  CHECK(r.kl_kept < r.kl_before);
+  // An absurd rate: every step moves away, so the state before the first one is kept, bit for
+  // bit, and said.
+  o.learning_rate = 5;
+  Model wild = quantized;
+  REQUIRE(P::calibrate(wild, teacher, images, pre, o, ok, &r).is_ok());
+  CHECK(r.step_kept == 0);
+  CHECK(r.kl_kept == r.kl_before);
+  for (size_t i = 0; i < wild.layers.size(); ++i) {
+    CHECK(wild.layers[i].quant.codebook == quantized.layers[i].quant.codebook);
+    CHECK(wild.layers[i].bias.data == quantized.layers[i].bias.data);
+  }
+  // Without a validation share the last state is kept and nothing is measured.
+  o.validation_share = 0;
+  Model last = quantized;
+  REQUIRE(P::calibrate(last, teacher, images, pre, o, ok, &r).is_ok());
+  CHECK(r.validated_on == 0);
+  CHECK(r.trained_on == 20);
+  bool moved = false;
+  for (size_t i = 0; i < last.layers.size(); ++i)
+    moved |= last.layers[i].quant.codebook != quantized.layers[i].quant.codebook;
+  CHECK(moved);
+  o.validation_share = 0.6;
+  CHECK_FALSE(P::calibrate(last, teacher, images, pre, o, ok).is_ok());
+  o.validation_share = 0.1;
+  o.validate_every = 0;
+  CHECK_FALSE(P::calibrate(last, teacher, images, pre, o, ok).is_ok());
+}
+
 TEST_CASE("stage table: text, Markdown and JSON renderings") {
   std::vector<P::StageRow> rows = {{"input", 4800000, "as given", 0.6, 0.8, 1.0, 0.0},
                                    {"out", 480000, "sqz", 0.59, 0.81, 0.95, 0.0123}};

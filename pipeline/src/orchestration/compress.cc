@@ -18,6 +18,7 @@
 #include "sqz/pipeline/labels.h"
 #include "sqz/pipeline/model_io.h"
 #include "sqz/pipeline/preprocessing.h"
+#include "sqz/pipeline/weight_sharing.h"
 #include "sqz/prune/prune.h"
 #include "sqz/runtime/net.h"
 
@@ -28,6 +29,7 @@ using detail::class_list_for;
 using detail::image_lists;
 using detail::ImageLists;
 using detail::measure_widths;
+using detail::Fit;
 using detail::quantize_to_fit;
 using detail::widths_summary;
 using detail::ImageSources;
@@ -78,6 +80,7 @@ Status run_calibration(Model& student, const Model& teacher,
                        const CalibrateOptions& o, const std::string& label, Observer* observer) {
   const auto t0 = std::chrono::steady_clock::now();
   double last = 0;
+  CalibrationReport report;
   {
     Task task(observer, label, o.steps);
     SQZ_RETURN_IF_ERROR(calibrate(student, teacher, images, pre, o, [&](int step, double loss) {
@@ -89,11 +92,18 @@ Status run_calibration(Model& student, const Model& teacher,
         detail(observer, line);
       }
       return task.advance(step);
-    }));
+    }, &report));
   }
   char line[256];
   std::snprintf(line, sizeof line, "  %s: %d steps of %d images in %.0f s, mean loss %.5f",
                 label.c_str(), o.steps, o.batch, seconds_since(t0), last);
+  note(observer, line);
+  if (report.validated_on == 0) return Status::ok();
+  std::snprintf(line, sizeof line,
+                "  %s: kept the state after step %d of %d (KL from the input model on %d images "
+                "held aside: %.4f before, %.4f kept)",
+                label.c_str(), report.step_kept, o.steps, report.validated_on, report.kl_before,
+                report.kl_kept);
   note(observer, line);
   return Status::ok();
 }
@@ -109,7 +119,9 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
       s.calibration.learning_rate, s.calibration.temperature, s.calibration.augment,
       static_cast<unsigned long long>(s.seed),
       // Recorded when the codes were compensated (nearest codes: as before it existed).
-      s.error_compensation && !lists.calib.empty() && !s.training() ? " codes=compensated" : "");
+      !s.error_compensation || lists.calib.empty() || s.training() ? ""
+      : s.sequential                                               ? " codes=sequential"
+                                                                   : " codes=compensated");
   if (!s.training()) return b;
   const RetrainSchedule& t = s.retrain;
   char more[256];
@@ -297,6 +309,20 @@ Result<SharingOptions> sharing_for(Run& r) {
   return o;
 }
 
+// The sequential method at the widths the fit found (or near them), on the moment images.
+Result<Model> share_sequentially(Run& r, const SharingOptions& sharing, const BitTable* table,
+                                 Fit fit) {
+  const int n = std::min<int>(r.s.moment_images, static_cast<int>(r.calib.size()));
+  const std::vector<float> batch = probe_batch(r.calib, r.pre, n);
+  SequentialSharing seq;
+  seq.reference = &r.teacher;
+  seq.images = batch.data();
+  seq.n = n;
+  seq.moments.threads = r.s.threads;
+  return detail::quantize_to_fit_sequentially(r.model, width_search(r.s), sharing, table,
+                                              r.metadata, fit, seq, r.observer);
+}
+
 Status quantize_stage(Run& r) {
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(r.lists.calib));
   r.metadata = standard_metadata(r.s.model_path, pipeline_summary(r.s, r.lists));
@@ -334,7 +360,19 @@ Status quantize_stage(Run& r) {
     }
     SQZ_RETURN_IF_ERROR(r.retraining->share_weights(r.model, widths));
   } else {
-    SQZ_ASSIGN_OR_RETURN(r.model, quantize_to_fit(r.model, width_search(r.s), sharing, table.get(), r.metadata));
+    // The sequential codes start from the widths the parallel ones fit (when there is a
+    // target): the table was measured with those.
+    const bool sequential = sharing.moments && r.s.sequential;
+    Fit fit;
+    Model shared;
+    if (table || !sequential) {
+      SQZ_ASSIGN_OR_RETURN(shared, quantize_to_fit(r.model, width_search(r.s), sharing,
+                                                   table.get(), r.metadata, &fit));
+    }
+    if (sequential) {
+      SQZ_ASSIGN_OR_RETURN(shared, share_sequentially(r, sharing, table.get(), fit));
+    }
+    r.model = std::move(shared);
   }
   r.metadata.push_back({"widths", widths_summary(r.model)});
   detail(r.observer, "  widths: " + widths_summary(r.model));
@@ -420,11 +458,13 @@ Status check_compress_options(const CompressOptions& s) {
     ascending &= s.widths[i] >= 1 && s.widths[i] <= 8 && (i == 0 || s.widths[i] > s.widths[i - 1]);
   SQZ_RETURN_ERROR_IF(!ascending, ErrorCode::kInvalidArgument,
                       "`widths` wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
+  const std::string split =
+      s.calib_fold && s.calib_fold->held_out ? "`holdout_split`" : "`calib_split`";
   SQZ_RETURN_ERROR_IF(s.calib_fold && s.calib_dir.empty(), ErrorCode::kInvalidArgument,
-                      "`calib_split` needs `calib`");
+                      split + " needs `calib`");
   SQZ_RETURN_ERROR_IF(
       s.calib_fold && (s.calib_fold->index < 1 || s.calib_fold->index > s.calib_fold->count),
-      ErrorCode::kInvalidArgument, "`calib_split` wants K/N with 1 <= K <= N");
+      ErrorCode::kInvalidArgument, split + " wants K/N with 1 <= K <= N");
   SQZ_RETURN_ERROR_IF(s.probe_images < 1, ErrorCode::kInvalidArgument,
                       "`probe_images` must be at least 1");
   SQZ_RETURN_ERROR_IF(s.moment_images < 1, ErrorCode::kInvalidArgument,

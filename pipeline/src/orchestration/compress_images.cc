@@ -22,7 +22,7 @@ Result<ImageLists> image_lists(const ImageSources& s) {
       lists.holdout.classes_guessed = all.classes_guessed;
     }
     for (size_t i = 0; i < all.size(); ++i) {
-      if (!s.calib_fold || in_fold(i, *s.calib_fold)) {
+      if (!s.calib_fold || calibrates_on(i, *s.calib_fold)) {
         lists.calib.push_back(all.files[i]);
       } else if (s.holdout_dir.empty()) {
         lists.holdout.files.push_back(all.files[i]);
@@ -38,6 +38,11 @@ Result<ImageLists> image_lists(const ImageSources& s) {
     SQZ_RETURN_ERROR_IF(!lists.holdout.unusable.empty(), ErrorCode::kIo,
                         lists.holdout.unusable.front().second);
   }
+  // A split that leaves nothing to calibrate on would quietly calibrate on nothing.
+  SQZ_RETURN_ERROR_IF(s.calib_fold && lists.calib.empty(), ErrorCode::kInvalidArgument,
+                      s.calib_dir + ": no image is left to calibrate on after the split " +
+                          std::to_string(s.calib_fold->index) + "/" +
+                          std::to_string(s.calib_fold->count));
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(lists.calib));
   format::Metadata md{{kCalibrationKey, calib_ids}};
   SQZ_ASSIGN_OR_RETURN(auto overlap, calibration_overlap(md, lists.holdout.files));

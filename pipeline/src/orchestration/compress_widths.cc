@@ -1,6 +1,8 @@
 #include "compress_widths.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <set>
 
 #include "sqz/pipeline/evaluate.h"
@@ -41,14 +43,20 @@ std::string widths_summary(const Model& m) {
 
 Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                               const SharingOptions& sharing, const BitTable* table,
-                              format::Metadata metadata) {
+                              format::Metadata metadata, Fit* fit) {
+  Fit plain;
+  Fit& f = fit ? *fit : plain;
+  const Sharer share = f.share ? f.share : [](Model& m, const SharingOptions& o) {
+    return share_weights(m, o);
+  };
   if (!table) {
     Model m = model;
-    SQZ_RETURN_IF_ERROR(share_weights(m, sharing));
+    SQZ_RETURN_IF_ERROR(share(m, sharing));
     return m;
   }
   const int64_t close_enough = s.target_bytes - s.target_bytes / 200;
-  int64_t offset = 0, best_size = -1;
+  int64_t& offset = f.offset;
+  int64_t best_size = -1;
   Model best;
   std::set<std::map<std::string, int>> tried;
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -59,13 +67,14 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
     for (const auto& [name, b] : bits)
       if (!o.quantize.layer_bits.count(name)) o.quantize.layer_bits[name] = b;
     Model m = model;
-    SQZ_RETURN_IF_ERROR(share_weights(m, o));
+    SQZ_RETURN_IF_ERROR(share(m, o));
     format::SqzEncodeOptions eo = s.encoding;
     eo.metadata = metadata;
     eo.metadata.push_back({"widths", widths_summary(m)});
     std::string bytes;
     SQZ_RETURN_IF_ERROR(format::encode_sqz(m, eo, &bytes).status());
     const int64_t size = static_cast<int64_t>(bytes.size());
+    f.sizes.push_back(size);
     if (size <= s.target_bytes && size > best_size) best = std::move(m), best_size = size;
     if (best_size >= close_enough) break;
     offset = size > s.target_bytes ? std::max(offset + (size - s.target_bytes), size - estimate)
@@ -74,6 +83,40 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
   SQZ_RETURN_ERROR_IF(best_size < 0, ErrorCode::kLimit,
                       "the widths found do not fit `target_bytes` after 8 tries");
   return best;
+}
+
+Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch& s,
+                                           const SharingOptions& sharing, const BitTable* table,
+                                           format::Metadata metadata, Fit fit,
+                                           const SequentialSharing& seq, Observer* observer) {
+  int64_t layers = 0;  // shared ones: all convolutions but those pinned to float
+  for (const Layer& l : model.layers) {
+    auto pinned = sharing.quantize.layer_bits.find(l.name);
+    layers += l.op == OpKind::kConvolution &&
+              (pinned == sharing.quantize.layer_bits.end() || pinned->second != 0);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  fit.sizes.clear();
+  SequentialCache cache;
+  SequentialSharing cached = seq;
+  cached.cache = &cache;
+  fit.share = [&](Model& m, const SharingOptions& o) {
+    Task task(observer, "codes against the uncompressed network, layer after layer", layers);
+    return share_weights_sequential(m, o, cached,
+                                    [&](int done, int) { return task.advance(done); });
+  };
+  SQZ_ASSIGN_OR_RETURN(Model shared,
+                       quantize_to_fit(model, s, sharing, table, std::move(metadata), &fit));
+  std::string sizes;
+  for (int64_t b : fit.sizes) sizes += (sizes.empty() ? "" : ", ") + std::to_string(b);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "  codes and biases against the uncompressed network, layer after layer (%lld "
+                "images; %s bytes; %.0f s)",
+                static_cast<long long>(seq.n), sizes.c_str(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (observer) observer->note(line);
+  return shared;
 }
 
 }  // namespace sqz::pipeline::detail

@@ -2,12 +2,14 @@
 // bytes and divergence, and the fit that re-measures the encoded file.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "sqz/pipeline/bit_allocation.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/observer.h"
+#include "sqz/pipeline/weight_sharing.h"
 
 namespace sqz::pipeline::detail {
 
@@ -32,9 +34,24 @@ std::string widths_summary(const Model& m);
 // with its metadata, fits the target and lands within 0.5% below it; without a target (table
 // null), with the fixed widths. The table does not see the metadata nor how the codes'
 // histograms move: each try measures the bytes it missed (or left) and allocates for that much
-// less (or more).
+// less (or more). share: how the weights are shared at the widths of a try (share_weights, or
+// the sequential method); the fit's correction starts at fit->offset and ends there.
+using Sharer = std::function<Status(Model&, const SharingOptions&)>;
+struct Fit {
+  Sharer share;
+  int64_t offset = 0;  // bytes the table underestimates the file by, as last measured
+  std::vector<int64_t> sizes;  // of each try's file, in order
+};
 Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                               const SharingOptions& sharing, const BitTable* table,
-                              format::Metadata metadata);
+                              format::Metadata metadata, Fit* fit = nullptr);
+
+// quantize_to_fit with share_weights_sequential, going on from the fit `after` ended at (its
+// offset: the first try repeats its widths); a note says what each try measured.
+Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch& s,
+                                           const SharingOptions& sharing, const BitTable* table,
+                                           format::Metadata metadata, Fit after,
+                                           const SequentialSharing& sequential,
+                                           Observer* observer);
 
 }  // namespace sqz::pipeline::detail

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <thread>
 
+#include "sqz/kernels/sgemm.h"
 #include "sqz/runtime/net.h"
 
 namespace sqz::pipeline {
@@ -124,6 +125,140 @@ Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
         for (int64_t j = 0; j < i; ++j) h[j * m.k + i] = h[i * m.k + j];
     }
   return moments;
+}
+
+}  // namespace sqz::pipeline
+
+namespace sqz::pipeline {
+namespace {
+
+// Fields of one image, per layer: the reference network's, kept until the same image passes
+// the network being compressed.
+struct PairState {
+  const Layer* layer = nullptr;
+  Shape in_chw, out_chw;
+  std::vector<int64_t> positions;
+  std::vector<std::vector<float>> reference_fields;  // one per image of the batch
+  size_t next = 0;                                   // image of the batch the own hook is at
+};
+
+// dst (k x k doubles) += a^T b, a and b: rows x k floats (one field per row).
+void add_products(const float* a, const float* b, int64_t rows, int64_t k,
+                  std::vector<float>* scratch, std::vector<float>* product, double* dst) {
+  product->resize(static_cast<size_t>(k * k));
+  kernels::sgemm(k, k, rows, a, k, true, b, k, product->data(), k, scratch);
+  for (int64_t i = 0; i < k * k; ++i) dst[i] += (*product)[static_cast<size_t>(i)];
+}
+
+Status check_pair_shapes(const std::map<std::string, Shape>& own_shapes,
+                         const std::map<std::string, Shape>& ref_shapes, const Layer& l,
+                         const Layer* r) {
+  const bool same = r && r->op == OpKind::kConvolution &&
+                    r->weight.shape == l.weight.shape && r->conv.groups == l.conv.groups &&
+                    ref_shapes.count(r->inputs[0]) &&
+                    ref_shapes.at(r->inputs[0]) == own_shapes.at(l.inputs[0]);
+  SQZ_RETURN_ERROR_IF(!same, ErrorCode::kInvalidArgument,
+                      "layer '" + l.name + "' does not match the reference network's");
+  return Status::ok();
+}
+
+// The sampling plan of one layer and its zeroed sums.
+void start_pair(const Layer& l, const std::map<std::string, Shape>& shapes, int64_t max_positions,
+                PairState* s, PairedMoments* out) {
+  const Shape& in = shapes.at(l.inputs[0]);
+  const Shape& o_shape = shapes.at(l.output);
+  s->layer = &l;
+  s->in_chw = {in[1], in[2], in[3]};
+  s->out_chw = {o_shape[1], o_shape[2], o_shape[3]};
+  s->positions = sample_positions(o_shape[2] * o_shape[3], max_positions);
+  const int64_t k = l.weight.shape[1] * l.weight.shape[2] * l.weight.shape[3];
+  const int64_t g = l.conv.groups;
+  quantize::InputMoment& m = out->own[l.name];
+  m.k = k, m.groups = g;
+  m.h.assign(static_cast<size_t>(g * k * k), 0.0);
+  quantize::CrossMoment& c = out->cross[l.name];
+  c.k = k, c.groups = g;
+  c.cross.assign(m.h.size(), 0.0);
+  c.sum.assign(static_cast<size_t>(g * k), 0.0);
+  c.reference_sum.assign(c.sum.size(), 0.0);
+}
+
+}  // namespace
+
+Result<PairedMoments> collect_paired_moments(const Model& model, const Model& reference,
+                                             const std::set<std::string>& layers,
+                                             const float* inputs, int64_t n,
+                                             const MomentOptions& o,
+                                             const std::function<Status(int64_t)>& progress) {
+  Model own_copy = model, ref_copy = reference;
+  SQZ_ASSIGN_OR_RETURN(auto own_shapes, validate_and_infer(own_copy, 1));
+  SQZ_ASSIGN_OR_RETURN(auto ref_shapes, validate_and_infer(ref_copy, 1));
+  PairedMoments out;
+  std::map<std::string, PairState> states;
+  for (const std::string& name : layers) {
+    const Layer* l = model.find_layer(name);
+    SQZ_RETURN_ERROR_IF(!l || l->op != OpKind::kConvolution, ErrorCode::kNotFound,
+                        "no convolution named '" + name + "' in the model");
+    SQZ_RETURN_IF_ERROR(check_pair_shapes(own_shapes, ref_shapes, *l, reference.find_layer(name)));
+    start_pair(*l, own_shapes, o.max_positions, &states[name], &out);
+  }
+  runtime::NetOptions no;
+  no.threads = o.threads;
+  no.policy = runtime::KernelPolicy::kDense;
+  // Both networks run as far as the last of the layers only.
+  const auto cut = [&](const Model& m) {
+    Model out = m;
+    size_t last = 0;
+    for (size_t i = 0; i < m.layers.size(); ++i)
+      if (layers.count(m.layers[i].name)) last = i;
+    out.layers.resize(last + 1);
+    out.output = out.layers.back().output;
+    return out;
+  };
+  SQZ_ASSIGN_OR_RETURN(auto own_net, runtime::Net::create(cut(model), no));
+  SQZ_ASSIGN_OR_RETURN(auto ref_net, runtime::Net::create(cut(reference), no));
+  ref_net->set_conv_input_hook([&](const std::string& name, const float* chw) {
+    auto it = states.find(name);
+    if (it == states.end()) return;
+    PairState& s = it->second;
+    s.reference_fields.emplace_back();
+    receptive_fields(*s.layer, s.in_chw, s.out_chw, chw, s.positions, &s.reference_fields.back());
+  });
+  std::vector<float> fields, scratch, product;
+  own_net->set_conv_input_hook([&](const std::string& name, const float* chw) {
+    auto it = states.find(name);
+    if (it == states.end()) return;
+    PairState& s = it->second;
+    receptive_fields(*s.layer, s.in_chw, s.out_chw, chw, s.positions, &fields);
+    const std::vector<float>& ref = s.reference_fields[s.next++];
+    quantize::InputMoment& m = out.own.at(name);
+    quantize::CrossMoment& c = out.cross.at(name);
+    const int64_t np = static_cast<int64_t>(s.positions.size()), k = m.k;
+    for (int64_t g = 0; g < m.groups; ++g) {
+      const float* x = fields.data() + g * np * k;
+      const float* xr = ref.data() + g * np * k;
+      add_products(x, x, np, k, &scratch, &product, m.h.data() + g * k * k);
+      add_products(x, xr, np, k, &scratch, &product, c.cross.data() + g * k * k);
+      for (int64_t p = 0; p < np; ++p)
+        for (int64_t j = 0; j < k; ++j) {
+          c.sum[g * k + j] += x[p * k + j];
+          c.reference_sum[g * k + j] += xr[p * k + j];
+        }
+    }
+    m.samples += np;
+    c.samples += np;
+  });
+  const int64_t in_size = shape_numel(own_net->input_chw());
+  std::vector<float> logits;
+  constexpr int64_t kBatch = 4;
+  for (int64_t i = 0; i < n; i += kBatch) {
+    const int64_t count = std::min(kBatch, n - i);
+    for (auto& [name, s] : states) s.reference_fields.clear(), s.next = 0;
+    SQZ_RETURN_IF_ERROR(ref_net->forward(inputs + i * in_size, count, &logits));
+    SQZ_RETURN_IF_ERROR(own_net->forward(inputs + i * in_size, count, &logits));
+    if (progress) SQZ_RETURN_IF_ERROR(progress(i + count));
+  }
+  return out;
 }
 
 }  // namespace sqz::pipeline

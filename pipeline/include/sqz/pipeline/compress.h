@@ -52,6 +52,10 @@ struct CompressOptions {
   // calibration images, the nearest centroid.
   bool error_compensation = true;
   int moment_images = 128;
+  // With error_compensation: after the widths are found, share again layer after layer, each
+  // layer's codes and bias against the uncompressed network's output given the inputs the
+  // layers before it now produce (share_weights_sequential) on the same moment_images.
+  bool sequential = true;
   quantize::GptqOptions gptq;
   format::SqzEncodeOptions encoding;  // its float codings; metadata is the pipeline's own
 

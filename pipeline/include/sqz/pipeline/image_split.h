@@ -11,8 +11,11 @@
 namespace sqz::pipeline {
 
 // "K/N": the K-th of N interleaved folds of a sorted file list (file i is in fold i % N + 1).
+// held_out: fold K is the one held out and the others calibrate (k-fold cross-validation:
+// K = 1..N measures every file once, each time on a model that never saw it).
 struct Fold {
   int index = 1, count = 1;
+  bool held_out = false;
 };
 
 // Parses "K/N" with 1 <= K <= N <= 1000; flag names the option in errors.
@@ -22,6 +25,9 @@ Result<Fold> parse_fold(const std::string& text, const std::string& flag);
 inline bool in_fold(size_t i, Fold fold) {
   return static_cast<int>(i % static_cast<size_t>(fold.count)) + 1 == fold.index;
 }
+
+// Whether the i-th item of a sorted list is a calibration item under the fold.
+inline bool calibrates_on(size_t i, Fold fold) { return in_fold(i, fold) != fold.held_out; }
 
 // Files of the fold (in) and all the others (out), order kept.
 void split_by_fold(const std::vector<std::string>& files, Fold fold, std::vector<std::string>* in,

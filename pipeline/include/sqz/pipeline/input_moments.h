@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
+#include "sqz/quantize/drift.h"
 #include "sqz/quantize/gptq.h"
 
 namespace sqz::pipeline {
@@ -26,6 +28,22 @@ struct MomentOptions {
 Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
     const Model& model, const float* inputs, int64_t n, const MomentOptions& options,
     const std::function<Status(int64_t)>& progress);
+
+// One convolution's statistics in the network being compressed paired with the reference
+// network's at the same receptive fields of the same images (what quantize::drift_target and
+// match_output_means need), for the named layers only.
+struct PairedMoments {
+  std::map<std::string, quantize::InputMoment> own;  // sum x x^T of the network's own input
+  std::map<std::string, quantize::CrossMoment> cross;
+};
+
+// model and reference: the same graph (the reference's layers of those names take inputs of
+// the same shapes). kInvalidArgument naming the layer when they do not.
+Result<PairedMoments> collect_paired_moments(const Model& model, const Model& reference,
+                                             const std::set<std::string>& layers,
+                                             const float* inputs, int64_t n,
+                                             const MomentOptions& options,
+                                             const std::function<Status(int64_t)>& progress);
 
 // One layer's receptive fields at the chosen positions of one CHW input, as rows of k floats
 // per group: fields[(g * positions + p) * k + j] (j in the weights' (c, y, x) order, 0 in the
