@@ -130,6 +130,10 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
                    ranged(&s.moment_images, 1, 1e6, "moment-images")->default_value(128),
                    "--codes sequential|compensated: calibration images for the input "
                    "statistics")(
+      "rate-weight", ranged(&s.gptq.rate_weight, 0, 100, "rate-weight")->default_value(0),
+      "--codes sequential|compensated: the price of a code's bits when choosing it, in units "
+      "of the layer's own distortion-rate slope (0: error only; 1: fewer bytes for the same "
+      "loss, which the target then spends on wider codes)")(
       "half-floats", po::bool_switch(&f.half_floats),
       "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)")(
       "int8-biases", po::bool_switch(&f.int8_biases),
@@ -234,6 +238,7 @@ int cmd_compress(int argc, char** argv) {
                   general, {"model"}, argc, argv, &vm, &code))
     return code;
   c.augment = !vm.count("no-augment");
+  s.calibrate_after_sequential = vm.count("calib-steps") && !vm["calib-steps"].defaulted();
   pipeline::RetrainSchedule& t = s.retrain;
   t.mirror = !vm.count("no-mirror");
   t.pointwise_first = !vm.count("quantize-at-once");

@@ -199,6 +199,7 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
   o->error_compensation = codes != "nearest";
   o->sequential = codes == "sequential";
   k.integer("moment_images", 1, 1000000, &o->moment_images);
+  k.real("rate_weight", 0, 100, &o->gptq.rate_weight, false);
   k.flag("half_floats", &o->encoding.half_floats);
   k.flag("int8_biases", &o->encoding.int8_biases);
 }
@@ -216,6 +217,7 @@ void calibration_fields(Keywords& k, pipeline::CompressOptions* o) {
     o->calib_fold = value_or_raise(pipeline::parse_fold(holdout, "holdout_split"));
     o->calib_fold->held_out = true;
   }
+  o->calibrate_after_sequential = k.has("calib_steps");
   k.integer("calib_steps", 0, kMaxSteps, &c.steps);
   k.integer("calib_batch", 1, kMaxBatch, &c.batch);
   k.real("calib_lr", 0, 10, &c.learning_rate, true);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "cholesky.h"
@@ -23,6 +24,10 @@ struct GroupRows {
   std::vector<double> w;         // count x k weights, moved by the sweep
   std::vector<uint8_t> stored;   // count x k
   std::vector<int> code;         // count x k: the code chosen, -1 where pruned
+  // Rate-aware choice (GptqOptions::rate_weight): each code's length in bits and the price of
+  // a bit in the sweep's units; lambda 0: the nearest centroid.
+  std::vector<double> bits;
+  double lambda = 0;
 };
 
 // The damped, permuted k x k block of group g: dead inputs (H[i][i] == 0) get 1 on the
@@ -75,13 +80,26 @@ bool inverse_upper_factor(std::vector<double> h, int64_t n, std::vector<double>*
   return true;
 }
 
-// Position i of a row: its level (nearest centroid, or 0 where pruned) and the code.
-double level(const std::vector<float>& book, double w, bool stored, int* code) {
+// Position i of a row: its level and code (-1 and 0 where pruned): the nearest centroid, or
+// with a price on bits the centroid near it with the least (w - q)^2 / v + lambda * bits,
+// v the position's variance in the sweep (ECSQ, Chou, Lookabaugh & Gray 1989; for network
+// weights Choi et al., ICLR 2017).
+double level(const GroupRows& g, const std::vector<float>& book, double w, bool stored, double v,
+             int* code) {
   if (!stored) {
     *code = -1;
     return 0;
   }
   *code = nearest(book, w);
+  if (g.lambda > 0) {
+    const int n = static_cast<int>(book.size()), at = *code;
+    double best = std::numeric_limits<double>::infinity();
+    for (int c = std::max(0, at - 2); c <= std::min(n - 1, at + 2); ++c) {
+      const double d = w - book[static_cast<size_t>(c)];
+      const double cost = d * d / v + g.lambda * g.bits[static_cast<size_t>(c)];
+      if (cost < best) best = cost, *code = c;
+    }
+  }
   return book[static_cast<size_t>(*code)];
 }
 
@@ -92,8 +110,9 @@ void sweep_rows_factored(const std::vector<double>& u, const std::vector<float>&
   for (int64_t r = 0; r < g.count; ++r) {
     double* w = g.w.data() + r * k;
     for (int64_t i = 0; i < k; ++i) {
-      const double q = level(book, w[i], g.stored[r * k + i], &g.code[r * k + i]);
-      const double err = (w[i] - q) / u[i * k + i];
+      const double d = u[i * k + i];
+      const double q = level(g, book, w[i], g.stored[r * k + i], d * d, &g.code[r * k + i]);
+      const double err = (w[i] - q) / d;
       const double* ui = u.data() + i * k;
       for (int64_t j = i + 1; j < k; ++j) w[j] -= err * ui[j];
     }
@@ -123,7 +142,7 @@ bool sweep_rows_explicit(const std::vector<double>& h, const std::vector<float>&
     if (!(d > 0)) return false;
     for (int64_t r = 0; r < g.count; ++r) {
       double* w = g.w.data() + r * k;
-      const double q = level(book, w[i], g.stored[r * k + i], &g.code[r * k + i]);
+      const double q = level(g, book, w[i], g.stored[r * k + i], d, &g.code[r * k + i]);
       const double err = (w[i] - q) / d;
       for (int64_t j = i + 1; j < k; ++j) w[j] -= err * inv[i * k + j];
     }
@@ -159,6 +178,35 @@ std::vector<int64_t> position_order(const InputMoment& m, int64_t g, bool act_or
 
 enum class Sweep { kFactored, kExplicit };
 
+// Bits of each code under the layer's nearest-centroid histogram (what Huffman coding will
+// about spend), with half a count added so that no code is free or infinite.
+std::vector<double> code_bits(const Layer& layer) {
+  const size_t n = layer.quant.codebook.size();
+  std::vector<double> count(n, 0.5), bits(n);
+  for (uint8_t c : layer.quant.codes) count[c] += 1;
+  const double total = static_cast<double>(layer.quant.codes.size()) + 0.5 * static_cast<double>(n);
+  for (size_t c = 0; c < n; ++c) bits[c] = -std::log2(count[c] / total);
+  return bits;
+}
+
+// The price of a bit for a group: rate_weight times the slope of distortion against rate
+// at the group's own operating point, 2 ln 2 times its mean distortion per weight with
+// nearest codes (D(R) ~ 2^-2R for fine quantization), in the sweep's units.
+double bit_price(const GroupRows& g, const std::vector<double>& u,
+                 const std::vector<float>& book, double rate_weight) {
+  double sum = 0;
+  int64_t stored = 0;
+  for (int64_t r = 0; r < g.count; ++r)
+    for (int64_t i = 0; i < g.k; ++i) {
+      if (!g.stored[r * g.k + i]) continue;
+      const double w = g.w[r * g.k + i], d = u[i * g.k + i];
+      const double e = (w - book[nearest(book, w)]) / d;
+      sum += e * e;
+      ++stored;
+    }
+  return stored ? rate_weight * 2 * std::log(2.0) * sum / static_cast<double>(stored) : 0.0;
+}
+
 // The codes of one group's rows by the sweep; false when H cannot be factored at any damping.
 bool sweep_group(const Layer& layer, const std::vector<float>& original, const InputMoment& m,
                  int64_t g, const GptqOptions& o, Sweep how, GroupRows* rows) {
@@ -180,12 +228,16 @@ bool sweep_group(const Layer& layer, const std::vector<float>& original, const I
   double damping = o.damping;
   for (int attempt = 0; attempt < 5; ++attempt, damping = std::max(damping * 10, 1e-6)) {
     const std::vector<double> h = damped_block(m, g, gr.perm, damping);
+    std::vector<double> u;
+    if (!inverse_upper_factor(h, k, &u)) continue;
+    if (o.rate_weight > 0) {
+      gr.bits = code_bits(layer);
+      gr.lambda = bit_price(gr, u, layer.quant.codebook, o.rate_weight);
+    }
     if (how == Sweep::kExplicit) {
       if (sweep_rows_explicit(h, layer.quant.codebook, gr)) return true;
       continue;
     }
-    std::vector<double> u;
-    if (!inverse_upper_factor(h, k, &u)) continue;
     sweep_rows_factored(u, layer.quant.codebook, gr);
     return true;
   }
@@ -217,6 +269,11 @@ Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const
       for (int64_t i = 0; i < k; ++i) e[i] = double{original[base + i]} - layer.weight.data[base + i];
       const double rounded = quadratic(e, h, k);
       double swept_error = rounded;
+      // With a price on bits, each choice is weighed by its error plus the bits it spends.
+      double rounded_cost = rounded, swept_cost = rounded;
+      if (swept && gr.lambda > 0)
+        for (int64_t c = row_code[row]; c < row_code[row + 1]; ++c)
+          rounded_cost += gr.lambda * gr.bits[layer.quant.codes[c]];
       if (swept) {
         for (int64_t i = 0; i < k; ++i) {
           const int c = gr.code[r * k + i];
@@ -224,10 +281,14 @@ Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const
           e[gr.perm[i]] = double{original[at]} - (c < 0 ? 0.0 : layer.quant.codebook[c]);
         }
         swept_error = quadratic(e, h, k);
+        swept_cost = swept_error;
+        if (gr.lambda > 0)
+          for (int64_t i = 0; i < k; ++i)
+            if (gr.code[r * k + i] >= 0) swept_cost += gr.lambda * gr.bits[gr.code[r * k + i]];
       }
       stats.nearest_error += rounded;
       ++stats.rows;
-      if (!swept || swept_error >= rounded) {
+      if (!swept || swept_cost >= rounded_cost) {
         stats.error += rounded;
         ++stats.rows_nearest;
         continue;

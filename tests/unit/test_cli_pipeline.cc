@@ -149,6 +149,16 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   }
   CHECK(summary.find("codes=sequential") != std::string::npos);
   CHECK(std::count(crcs.begin(), crcs.end(), ' ') == 8);
+  // After sequential codes calibration runs only when its steps are asked for.
+  auto quiet = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split", "1/3",
+                              "--bits", "4", "-o", f.dir.file("d.sqz")});
+  INFO(quiet.err);
+  REQUIRE(quiet.exit_code == 0);
+  CHECK(quiet.err.find("calibration: not after sequential codes") != std::string::npos);
+  auto asked = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split", "1/3",
+                              "--bits", "4", "--calib-steps", "3", "-o", f.dir.file("e.sqz")});
+  REQUIRE(asked.exit_code == 0);
+  CHECK(asked.err.find("distilling centroids and biases") != std::string::npos);
   // The two ways to split are one choice; a split needs the folder.
   CHECK(compress(f, f.dir.file("x.sqz"), {"--holdout-split", "1/2"}).exit_code == 2);
   CHECK(test::run_cli({"compress", f.onnx, "-o", f.dir.file("x.sqz"), "--holdout-split", "1/2"})

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "compress_images.h"
+#include "compress_options.h"
 #include "compress_widths.h"
 #include "sqz/core/file_io.h"
 #include "sqz/pipeline/bit_allocation.h"
@@ -25,7 +26,9 @@
 namespace sqz::pipeline {
 namespace {
 
+using detail::calibration_steps;
 using detail::class_list_for;
+using detail::pipeline_summary;
 using detail::image_lists;
 using detail::ImageLists;
 using detail::measure_widths;
@@ -108,30 +111,6 @@ Status run_calibration(Model& student, const Model& teacher,
   return Status::ok();
 }
 
-std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) {
-  char b[512];
-  std::snprintf(
-      b, sizeof b,
-      "compress density=%g bits=%d target_bytes=%lld init=%s calib_images=%zu "
-      "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu%s",
-      s.pruning.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
-      init_name(s.quantize).c_str(), lists.calib.size(), s.calibration.steps, s.calibration.batch,
-      s.calibration.learning_rate, s.calibration.temperature, s.calibration.augment,
-      static_cast<unsigned long long>(s.seed),
-      // Recorded when the codes were compensated (nearest codes: as before it existed).
-      !s.error_compensation || lists.calib.empty() || s.training() ? ""
-      : s.sequential                                               ? " codes=sequential"
-                                                                   : " codes=compensated");
-  if (!s.training()) return b;
-  const RetrainSchedule& t = s.retrain;
-  char more[256];
-  std::snprintf(
-      more, sizeof more, " train=%s schedule=%s steps=%dx%d lr=%g finetune=%d@%g label_weight=%g",
-      s.train_tensors ? "tensors" : "images", t.gradual ? "gradual" : "steps", t.prune_steps,
-      t.retrain_steps, t.learning_rate, t.finetune_steps, t.finetune_lr, t.label_weight);
-  return std::string(b) + more;
-}
-
 Result<StageRow> measure_model(const Model& m, const std::string& stage, int64_t bytes,
                                const std::string& how, const ImageSet& holdout,
                                const Scores* reference, int threads, Scores* scores_out,
@@ -161,6 +140,7 @@ struct Run {
   const LabelledTensors* train_set = nullptr;
   std::unique_ptr<LabelledRetraining> retraining;
   InputMoments moments;  // per layer, when codes are assigned by error compensation
+  bool sequential_codes = false;  // the codes came from share_weights_sequential
   format::Metadata metadata;
   std::string bytes;  // the encoded .sqz
 };
@@ -371,6 +351,7 @@ Status quantize_stage(Run& r) {
     }
     if (sequential) {
       SQZ_ASSIGN_OR_RETURN(shared, share_sequentially(r, sharing, table.get(), fit));
+      r.sequential_codes = true;
     }
     r.model = std::move(shared);
   }
@@ -386,6 +367,11 @@ Status calibrate_stage(Run& r) {
   }
   if (r.calib.empty() || r.s.calibration.steps <= 0) {
     stage(r.observer, 4, "calibration: off (no `calib`)");
+    return Status::ok();
+  }
+  if (r.sequential_codes && calibration_steps(r.s, r.lists) == 0) {
+    stage(r.observer, 4,
+          "calibration: not after sequential codes (asking for `calib_steps` turns it on)");
     return Status::ok();
   }
   stage(r.observer, 4,
@@ -429,50 +415,6 @@ Result<std::vector<StageRow>> measure_stage(const Run& r, ImageSet* holdout) {
 }
 
 }  // namespace
-
-std::string init_name(const quantize::QuantizeOptions& q) {
-  if (q.exact) return "exact";
-  return q.init == quantize::Init::kKmeansPlusPlus ? "kmeans++" : "linear";
-}
-
-Result<std::vector<int>> parse_widths(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    char* end = nullptr;
-    const long b = std::strtol(item.c_str(), &end, 10);
-    if (item.empty() || *end || b < 1 || b > 8 || (!out.empty() && b <= out.back()))
-      return Status(ErrorCode::kInvalidArgument,
-                    "`widths` wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
-    out.push_back(static_cast<int>(b));
-  }
-  return out;
-}
-
-Status check_compress_options(const CompressOptions& s) {
-  SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "`threads` must be at least 1");
-  SQZ_RETURN_ERROR_IF(s.quantize.bits < 1 || s.quantize.bits > 8, ErrorCode::kInvalidArgument,
-                      "`bits` must be in 1..8");
-  bool ascending = !s.widths.empty();
-  for (size_t i = 0; i < s.widths.size(); ++i)
-    ascending &= s.widths[i] >= 1 && s.widths[i] <= 8 && (i == 0 || s.widths[i] > s.widths[i - 1]);
-  SQZ_RETURN_ERROR_IF(!ascending, ErrorCode::kInvalidArgument,
-                      "`widths` wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
-  const std::string split =
-      s.calib_fold && s.calib_fold->held_out ? "`holdout_split`" : "`calib_split`";
-  SQZ_RETURN_ERROR_IF(s.calib_fold && s.calib_dir.empty(), ErrorCode::kInvalidArgument,
-                      split + " needs `calib`");
-  SQZ_RETURN_ERROR_IF(
-      s.calib_fold && (s.calib_fold->index < 1 || s.calib_fold->index > s.calib_fold->count),
-      ErrorCode::kInvalidArgument, split + " wants K/N with 1 <= K <= N");
-  SQZ_RETURN_ERROR_IF(s.probe_images < 1, ErrorCode::kInvalidArgument,
-                      "`probe_images` must be at least 1");
-  SQZ_RETURN_ERROR_IF(s.moment_images < 1, ErrorCode::kInvalidArgument,
-                      "`moment_images` must be at least 1");
-  SQZ_RETURN_ERROR_IF(!(s.gptq.damping >= 0) || !std::isfinite(s.gptq.damping),
-                      ErrorCode::kInvalidArgument, "the damping must be finite and >= 0");
-  return Status::ok();
-}
 
 Result<CompressResult> compress(const CompressOptions& options, Observer* observer) {
   SQZ_RETURN_IF_ERROR(check_compress_options(options));

@@ -31,6 +31,12 @@ struct InputMoment {
 struct GptqOptions {
   double damping = 0.01;  // added to H's diagonal, times its mean (GPTQ's lambda)
   bool act_order = true;  // assign input positions in descending H[i][i] (GPTQ's act-order)
+  // Rate-aware codes (entropy-constrained quantization, Choi et al., ICLR 2017): > 0 puts a
+  // price on each code's bits (from the layer's nearest-code histogram) of rate_weight times
+  // the group's own distortion-rate slope, and each weight takes the centroid near it with
+  // the least error plus price; a channel keeps its nearest codes where their error plus
+  // price is lower. 0: the nearest centroid in the sweep (error only).
+  double rate_weight = 0;
 };
 
 struct GptqStats {

@@ -1,0 +1,100 @@
+// compress's options: validation, parsing, and the settings line each file records.
+#include "compress_options.h"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace sqz::pipeline {
+namespace detail {
+
+int calibration_steps(const CompressOptions& s, const ImageLists& lists) {
+  const bool sequential =
+      s.sequential && s.error_compensation && !lists.calib.empty() && !s.training();
+  return sequential && !s.calibrate_after_sequential ? 0 : s.calibration.steps;
+}
+
+std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) {
+  const int steps = calibration_steps(s, lists);
+  char b[512];
+  std::snprintf(
+      b, sizeof b,
+      "compress density=%g bits=%d target_bytes=%lld init=%s calib_images=%zu "
+      "calib_steps=%d batch=%d lr=%g T=%g augment=%d seed=%llu%s",
+      s.pruning.density, s.quantize.bits, static_cast<long long>(s.target_bytes),
+      init_name(s.quantize).c_str(), lists.calib.size(), steps, s.calibration.batch,
+      s.calibration.learning_rate, s.calibration.temperature, s.calibration.augment,
+      static_cast<unsigned long long>(s.seed),
+      // Recorded when the codes were compensated (nearest codes: as before it existed).
+      !s.error_compensation || lists.calib.empty() || s.training() ? ""
+      : s.sequential                                               ? " codes=sequential"
+                                                                   : " codes=compensated");
+  std::string out = b;
+  const bool calibrated = !lists.calib.empty() && !s.training();
+  char more[256];
+  if (calibrated && s.error_compensation && s.gptq.rate_weight > 0) {
+    std::snprintf(more, sizeof more, " rate_weight=%g", s.gptq.rate_weight);
+    out += more;
+  }
+  if (calibrated && steps > 0) {  // the share held aside to choose the state
+    std::snprintf(more, sizeof more, " validation=%g", s.calibration.validation_share);
+    out += more;
+  }
+  if (!s.training()) return out;
+  const RetrainSchedule& t = s.retrain;
+  std::snprintf(
+      more, sizeof more, " train=%s schedule=%s steps=%dx%d lr=%g finetune=%d@%g label_weight=%g",
+      s.train_tensors ? "tensors" : "images", t.gradual ? "gradual" : "steps", t.prune_steps,
+      t.retrain_steps, t.learning_rate, t.finetune_steps, t.finetune_lr, t.label_weight);
+  return out + more;
+}
+
+}  // namespace detail
+
+std::string init_name(const quantize::QuantizeOptions& q) {
+  if (q.exact) return "exact";
+  return q.init == quantize::Init::kKmeansPlusPlus ? "kmeans++" : "linear";
+}
+
+Result<std::vector<int>> parse_widths(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    char* end = nullptr;
+    const long b = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end || b < 1 || b > 8 || (!out.empty() && b <= out.back()))
+      return Status(ErrorCode::kInvalidArgument,
+                    "`widths` wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
+    out.push_back(static_cast<int>(b));
+  }
+  return out;
+}
+
+Status check_compress_options(const CompressOptions& s) {
+  SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "`threads` must be at least 1");
+  SQZ_RETURN_ERROR_IF(s.quantize.bits < 1 || s.quantize.bits > 8, ErrorCode::kInvalidArgument,
+                      "`bits` must be in 1..8");
+  bool ascending = !s.widths.empty();
+  for (size_t i = 0; i < s.widths.size(); ++i)
+    ascending &= s.widths[i] >= 1 && s.widths[i] <= 8 && (i == 0 || s.widths[i] > s.widths[i - 1]);
+  SQZ_RETURN_ERROR_IF(!ascending, ErrorCode::kInvalidArgument,
+                      "`widths` wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
+  const std::string split =
+      s.calib_fold && s.calib_fold->held_out ? "`holdout_split`" : "`calib_split`";
+  SQZ_RETURN_ERROR_IF(s.calib_fold && s.calib_dir.empty(), ErrorCode::kInvalidArgument,
+                      split + " needs `calib`");
+  SQZ_RETURN_ERROR_IF(
+      s.calib_fold && (s.calib_fold->index < 1 || s.calib_fold->index > s.calib_fold->count),
+      ErrorCode::kInvalidArgument, split + " wants K/N with 1 <= K <= N");
+  SQZ_RETURN_ERROR_IF(s.probe_images < 1, ErrorCode::kInvalidArgument,
+                      "`probe_images` must be at least 1");
+  SQZ_RETURN_ERROR_IF(s.moment_images < 1, ErrorCode::kInvalidArgument,
+                      "`moment_images` must be at least 1");
+  SQZ_RETURN_ERROR_IF(!(s.gptq.damping >= 0) || !std::isfinite(s.gptq.damping),
+                      ErrorCode::kInvalidArgument, "the damping must be finite and >= 0");
+  SQZ_RETURN_ERROR_IF(!(s.gptq.rate_weight >= 0 && s.gptq.rate_weight <= 100),
+                      ErrorCode::kInvalidArgument, "`rate_weight` must be in 0..100");
+  return Status::ok();
+}
+
+}  // namespace sqz::pipeline
