@@ -350,8 +350,20 @@ Status quantize_stage(Run& r) {
                                                    table.get(), r.metadata, &fit));
     }
     if (sequential) {
-      SQZ_ASSIGN_OR_RETURN(shared, share_sequentially(r, sharing, table.get(), fit));
-      r.sequential_codes = true;
+      auto seq = share_sequentially(r, sharing, table.get(), fit);
+      if (seq.is_ok()) {
+        shared = std::move(*seq);
+        r.sequential_codes = true;
+      } else if (seq.status().code() == ErrorCode::kLimit && table) {
+        note(r.observer, "  the sequential codes did not fit in 4 tries; the compensated ones "
+                         "are kept, and calibrated");
+        CompressOptions as_run = r.s;  // the file records what ran
+        as_run.sequential = false;
+        for (auto& [key, value] : r.metadata)
+          if (key == "pipeline") value = pipeline_summary(as_run, r.lists);
+      } else {
+        return seq.status();
+      }
     }
     r.model = std::move(shared);
   }

@@ -59,7 +59,7 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
   int64_t best_size = -1;
   Model best;
   std::set<std::map<std::string, int>> tried;
-  for (int attempt = 0; attempt < 8; ++attempt) {
+  for (int attempt = 0; attempt < f.max_tries; ++attempt) {
     SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, s.target_bytes - offset));
     if (!tried.insert(bits).second) break;  // the allocation can move no further
     const int64_t estimate = allocated_bytes(*table, bits);
@@ -81,7 +81,8 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                                    : size - estimate;
   }
   SQZ_RETURN_ERROR_IF(best_size < 0, ErrorCode::kLimit,
-                      "the widths found do not fit `target_bytes` after 8 tries");
+                      "the widths found do not fit `target_bytes` after " +
+                          std::to_string(f.max_tries) + " tries");
   return best;
 }
 
@@ -97,6 +98,7 @@ Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch
   }
   const auto t0 = std::chrono::steady_clock::now();
   fit.sizes.clear();
+  fit.max_tries = 4;
   SequentialCache cache;
   SequentialSharing cached = seq;
   cached.cache = &cache;

@@ -41,13 +41,15 @@ struct Fit {
   Sharer share;
   int64_t offset = 0;  // bytes the table underestimates the file by, as last measured
   std::vector<int64_t> sizes;  // of each try's file, in order
+  int max_tries = 8;
 };
 Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                               const SharingOptions& sharing, const BitTable* table,
                               format::Metadata metadata, Fit* fit = nullptr);
 
 // quantize_to_fit with share_weights_sequential, going on from the fit `after` ended at (its
-// offset: the first try repeats its widths); a note says what each try measured.
+// offset: the first try repeats its widths), in at most 4 tries (each costs a pass of the
+// network per layer group); a note says what each try measured. kLimit when none fits.
 Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch& s,
                                            const SharingOptions& sharing, const BitTable* table,
                                            format::Metadata metadata, Fit after,
