@@ -47,6 +47,17 @@ SQZ_CPU_CLONES void relu_backward_set(const float* __restrict y, const float* __
   }
 }
 
+// The sum of x[0..n) in double, over 8 interleaved partial sums (lane i takes the elements
+// i mod 8), so the loop vectorizes; deterministic for a given n, whatever the ISA.
+SQZ_CPU_CLONES double sum_lanes(const float* __restrict x, int64_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int i = 0; i < 8; ++i) lane[i] += x[j + i];
+  for (int i = 0; j < n; ++j, ++i) lane[i] += x[j];
+  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
 // dst[c][r] = src[r][c] for a rows x cols matrix (row strides lds, ldd): 4x4 register
 // transposes (SSE, baseline x86-64) inside 32x32 cache blocks, scalar at the edges.
 void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd) {
@@ -164,11 +175,8 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
   kernels::sgemm(s.out_c, k, wide, dyw.data(), wide, false, cols_t.data(), k, gw.data(), k,
                  &w.gemm);
   if (l.conv.has_bias)
-    for (int64_t c = 0; c < s.out_c; ++c) {
-      double sum = 0;  // in order: the committed sample's weights depend on it, bit for bit
-      for (int64_t j = 0; j < wide; ++j) sum += dyw[c * wide + j];
-      gb[c] = static_cast<float>(sum);
-    }
+    for (int64_t c = 0; c < s.out_c; ++c)
+      gb[c] = static_cast<float>(sum_lanes(dyw.data() + c * wide, wide));
   if (l.inputs[0] == op.model_input) return;
   std::vector<float>& dx = grad_of(l.inputs[0]);
   std::vector<float>& dcol = w.tmp3;

@@ -1,8 +1,43 @@
-#include <random>
+#include <cstdint>
 
 #include "ops.h"
+#include "sqz/kernels/cpu_clones.h"
 
 namespace sqz::train {
+namespace {
+
+// MurmurHash3's 32-bit finalizer (Appleby): a bijection that mixes every input bit into
+// every output bit; two rounds of it over (element index, key) give a counter-based uniform
+// draw per element (as Philox-style generators do), with no sequential state, so the loop
+// vectorizes and every element's draw depends only on the key and its index.
+inline uint32_t mix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+inline uint64_t mix64(uint64_t z) {  // splitmix64's finalizer, to spread the 64-bit seed
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// mask[k] = scale where the element is kept (probability keep_24 / 2^24), else 0; out = in * mask.
+SQZ_CPU_CLONES void draw_mask(uint32_t key_a, uint32_t key_b, uint32_t keep_24, float scale,
+                              const float* __restrict in, int64_t n, float* __restrict mask,
+                              float* __restrict out) {
+  for (int64_t k = 0; k < n; ++k) {
+    const uint32_t h = mix32(mix32(static_cast<uint32_t>(k) ^ key_a) + key_b);
+    const float m = (h >> 8) < keep_24 ? scale : 0.0f;
+    mask[k] = m;
+    out[k] = in[k] * m;
+  }
+}
+
+}  // namespace
 
 void dropout_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out,
                      double rate, uint64_t seed) {
@@ -10,14 +45,13 @@ void dropout_forward(const OpPass& op, const std::vector<float>& in, std::vector
     out = in;
     return;
   }
-  std::mt19937_64 rng(seed);
-  std::bernoulli_distribution keep(1.0 - rate);
   std::vector<float>& mask = op.w.dropout_mask[op.li];
   mask.resize(in.size());
-  for (size_t k = 0; k < in.size(); ++k) {
-    mask[k] = keep(rng) ? static_cast<float>(1.0 / (1.0 - rate)) : 0.0f;
-    out[k] = in[k] * mask[k];
-  }
+  const uint64_t key = mix64(seed);
+  const auto keep_24 = static_cast<uint32_t>((1.0 - rate) * (1u << 24) + 0.5);
+  draw_mask(static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), keep_24,
+            static_cast<float>(1.0 / (1.0 - rate)), in.data(), static_cast<int64_t>(in.size()),
+            mask.data(), out.data());
 }
 
 void dropout_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of) {
