@@ -19,7 +19,8 @@ struct Flags {
   std::string out, config, granularity = "weight", widths = "3,4,5,6,7,8", init = "linear",
                            calib_split, holdout_split, schedule = "gradual", codes = "sequential";
   std::vector<std::string> layer_density, layer_bits;
-  bool force = false, half_floats = false, int8_biases = false;
+  bool force = false, half_floats = false, int8_biases = false, float32_biases = false;
+  bool codebook_refit = false;
   PreprocessFlags preprocess;
   std::string input_shape;
 };
@@ -60,8 +61,12 @@ Status finish_options(const Flags& f, pipeline::CompressOptions* o) {
     SQZ_ASSIGN_OR_RETURN(o->calib_fold, pipeline::parse_fold(f.holdout_split, "--holdout-split"));
     o->calib_fold->held_out = true;
   }
+  SQZ_RETURN_ERROR_IF(f.int8_biases + f.half_floats + f.float32_biases > 1,
+                      ErrorCode::kInvalidArgument,
+                      "--int8-biases, --half-floats and --float32-biases are one choice: give one");
   o->encoding.half_floats = f.half_floats;
-  o->encoding.int8_biases = f.int8_biases;
+  o->encoding.int8_biases = !f.half_floats && !f.float32_biases;
+  o->refit_codebook = f.codebook_refit;
   o->output_name = f.out;
   SQZ_ASSIGN_OR_RETURN(o->preprocess, preprocess_spec(f.preprocess));
   SQZ_ASSIGN_OR_RETURN(o->import, import_options(f.input_shape));
@@ -134,10 +139,15 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
       "--codes sequential|compensated: the price of a code's bits when choosing it, in units "
       "of the layer's own distortion-rate slope (0: error only; 1: fewer bytes for the same "
       "loss, which the target then spends on wider codes)")(
-      "half-floats", po::bool_switch(&f.half_floats),
-      "store biases and codebooks as IEEE binary16 (format 1.1; 1.0 readers reject the file)")(
+      "codebook-refit", po::bool_switch(&f.codebook_refit),
+      "--codes sequential|compensated: refit each codebook to its codes under the layer's "
+      "input statistics, twice alternating with the codes (default: the k-means centroids)")(
       "int8-biases", po::bool_switch(&f.int8_biases),
-      "store biases as 8-bit (scale x int8) and codebooks as binary16 (format 1.2)");
+      "store biases as 8-bit (scale x int8) and codebooks as binary16 (format 1.2; the "
+      "default)")("half-floats", po::bool_switch(&f.half_floats),
+                  "store biases and codebooks as IEEE binary16 (format 1.1)")(
+      "float32-biases", po::bool_switch(&f.float32_biases),
+      "store biases and codebooks as float32 (format 1.0, readable by every version)");
   return quant_opts;
 }
 

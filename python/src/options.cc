@@ -200,7 +200,11 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
   o->sequential = codes == "sequential";
   k.integer("moment_images", 1, 1000000, &o->moment_images);
   k.real("rate_weight", 0, 100, &o->gptq.rate_weight, false);
+  k.flag("codebook_refit", &o->refit_codebook);
+  // Biases as 8-bit by default; half_floats=True (binary16) or int8_biases=False (float32)
+  // instead.
   k.flag("half_floats", &o->encoding.half_floats);
+  o->encoding.int8_biases = !o->encoding.half_floats;
   k.flag("int8_biases", &o->encoding.int8_biases);
 }
 

@@ -82,6 +82,24 @@ def test_compress_writes_the_bytes_the_cli_writes(fashion_sqz, fashion, tmp_path
     assert any(e[0] == "progress" for e in events)
 
 
+def test_codebook_refit_and_bias_coding_write_what_the_cli_writes(fashion_sqz, fashion, tmp_path):
+    common = dict(bits=4, calib=str(fashion["train"]), calib_steps=0, moment_images=16)
+    run_cli("compress", fashion_sqz, "-o", tmp_path / "cli.sqz", "--bits", "4", "--calib",
+            fashion["train"], "--calib-steps", "0", "--moment-images", "16",
+            "--codebook-refit", "-q")
+    sc.compress(fashion_sqz, tmp_path / "on.sqz", codebook_refit=True, **common)
+    sc.compress(fashion_sqz, tmp_path / "off.sqz", **common)
+    assert (tmp_path / "on.sqz").read_bytes() == (tmp_path / "cli.sqz").read_bytes()
+    assert (tmp_path / "on.sqz").read_bytes() != (tmp_path / "off.sqz").read_bytes()
+    # Biases: 8-bit by default, float32 with int8_biases=False as with --float32-biases.
+    run_cli("compress", fashion_sqz, "-o", tmp_path / "cli32.sqz", "--bits", "4", "--calib",
+            fashion["train"], "--calib-steps", "0", "--moment-images", "16",
+            "--float32-biases", "-q")
+    sc.compress(fashion_sqz, tmp_path / "f32.sqz", int8_biases=False, **common)
+    assert (tmp_path / "f32.sqz").read_bytes() == (tmp_path / "cli32.sqz").read_bytes()
+    assert os.path.getsize(tmp_path / "f32.sqz") > os.path.getsize(tmp_path / "off.sqz")
+
+
 def test_quantize_and_prune_write_what_the_cli_writes(fashion_sqz, tmp_path):
     run_cli("quantize", fashion_sqz, "--bits", "3", "--layer-bits", "conv1=5", "-o", tmp_path / "cli.sqz", "-q")
     sc.quantize(fashion_sqz, tmp_path / "py.sqz", bits=3, layer_bits={"conv1": 5})
@@ -112,7 +130,8 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
                        ({"calib_split": "1/2"}, "calib_split needs calib"),  # the library's words
                        ({"holdout_split": "1/2"}, "holdout_split needs calib"),
                        ({"calib_split": "1/2", "holdout_split": "1/2"}, "give one"),
-                       ({"codes": "best"}, "codes"), ({"calib_validation": 0.9}, "calib_validation")):
+                       ({"codes": "best"}, "codes"), ({"calib_validation": 0.9}, "calib_validation"),
+                       ({"codebook_refit": "no"}, "codebook_refit")):
         with pytest.raises(sc.Error) as e:
             sc.compress(fashion_sqz, out, **bad)
         assert e.value.code == "invalid_argument" and words in e.value.message

@@ -155,6 +155,26 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   INFO(quiet.err);
   REQUIRE(quiet.exit_code == 0);
   CHECK(quiet.err.find("calibration: not after sequential codes") != std::string::npos);
+  // The codebook refit is off by default; on, the file records it and its codebooks differ.
+  auto refitted = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split",
+                                 "1/3", "--bits", "4", "--codebook-refit", "-o",
+                                 f.dir.file("k.sqz")});
+  REQUIRE(refitted.exit_code == 0);
+  auto refit = format::read_sqz(f.dir.file("k.sqz"));
+  auto plain = format::read_sqz(f.dir.file("d.sqz"));
+  REQUIRE(refit.is_ok());
+  REQUIRE(plain.is_ok());
+  int differ = 0;
+  for (size_t i = 0; i < refit->model.layers.size(); ++i)
+    differ += refit->model.layers[i].quant.codebook != plain->model.layers[i].quant.codebook;
+  CHECK(differ > 0);
+  auto summary_of = [](const format::SqzFile& file) {
+    for (const auto& [key, value] : file.metadata)
+      if (key == "pipeline") return value;
+    return std::string();
+  };
+  CHECK(summary_of(*refit).find(" refit=on") != std::string::npos);
+  CHECK(summary_of(*plain).find("refit") == std::string::npos);
   auto asked = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split", "1/3",
                               "--bits", "4", "--calib-steps", "3", "-o", f.dir.file("e.sqz")});
   REQUIRE(asked.exit_code == 0);
@@ -174,7 +194,8 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
 
 TEST_CASE("compress: --half-floats writes binary16 biases and codebooks, counted by the target") {
   Fixture f;
-  auto plain = compress(f, f.dir.file("f32.sqz"), {"--bits", "4", "--calib-steps", "0"});
+  auto plain = compress(f, f.dir.file("f32.sqz"),
+                        {"--bits", "4", "--calib-steps", "0", "--float32-biases"});
   auto half =
       compress(f, f.dir.file("f16.sqz"), {"--bits", "4", "--calib-steps", "0", "--half-floats"});
   REQUIRE(plain.exit_code == 0);
@@ -200,10 +221,21 @@ TEST_CASE("compress: --half-floats writes binary16 biases and codebooks, counted
   CHECK(static_cast<int64_t>(tf->file_bytes) <= target);
   for (const auto& row : tf->ledger)
     if (row.part == "bias") CHECK(row.coding == "f16");
-  // --int8-biases: one byte per bias instead of two, plus a 4-byte scale per layer.
-  auto i8 =
-      compress(f, f.dir.file("i8.sqz"), {"--bits", "4", "--calib-steps", "0", "--int8-biases"});
+  for (const auto& row : a->ledger)
+    if (row.part == "bias" || row.part == "codebook") CHECK(row.coding == "f32");
+  // 8-bit biases, the default (--int8-biases names it): one byte per bias instead of two,
+  // plus a 4-byte scale per layer.
+  auto i8 = compress(f, f.dir.file("i8.sqz"), {"--bits", "4", "--calib-steps", "0"});
+  auto named =
+      compress(f, f.dir.file("n8.sqz"), {"--bits", "4", "--calib-steps", "0", "--int8-biases"});
   REQUIRE(i8.exit_code == 0);
+  REQUIRE(named.exit_code == 0);
+  CHECK(test::read_bytes(f.dir.file("i8.sqz")) == test::read_bytes(f.dir.file("n8.sqz")));
+  for (const char* other : {"--half-floats", "--float32-biases"}) {
+    auto both = compress(f, f.dir.file("x.sqz"), {"--int8-biases", other});
+    CHECK(both.exit_code == 2);
+    CHECK(both.err.find("one choice") != std::string::npos);
+  }
   auto c = format::read_sqz(f.dir.file("i8.sqz"));
   REQUIRE(c.is_ok());
   int64_t layers = 0;

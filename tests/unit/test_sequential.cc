@@ -2,6 +2,7 @@
 // paired statistics it reads (collect_paired_moments), on generated SqueezeNet-shaped models.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -162,4 +163,50 @@ TEST_CASE("share_weights_sequential: the cache of passes gives what a fresh shar
     }
   }
   CHECK(cache.passes.size() >= 3);
+}
+
+TEST_CASE("layers wider than max_fan_in get no statistics and keep nearest codes") {
+  const Inputs in = make_inputs(51);
+  std::vector<int64_t> fan_in;
+  std::set<std::string> names;
+  for (const Layer& l : in.model.layers)
+    if (l.op == OpKind::kConvolution) {
+      fan_in.push_back(l.weight.shape[1] * l.weight.shape[2] * l.weight.shape[3]);
+      names.insert(l.name);
+    }
+  std::sort(fan_in.begin(), fan_in.end());
+  pipeline::MomentOptions mo;
+  mo.max_fan_in = fan_in[fan_in.size() / 2];  // about half the layers are wider
+  REQUIRE(fan_in.back() > mo.max_fan_in);
+  auto moments = pipeline::collect_input_moments(in.model, in.x.data(), in.n, mo, nullptr);
+  auto paired = pipeline::collect_paired_moments(in.model, in.model, names, in.x.data(), in.n,
+                                                 mo, nullptr);
+  REQUIRE(moments.is_ok());
+  REQUIRE(paired.is_ok());
+  pipeline::SharingOptions o;
+  o.quantize.bits = 3;
+  pipeline::SequentialSharing s;
+  s.reference = &in.model;
+  s.images = in.x.data();
+  s.n = in.n;
+  s.moments = mo;
+  Model shared = in.model;
+  REQUIRE(pipeline::share_weights_sequential(shared, o, s, nullptr).is_ok());
+  int wide = 0;
+  for (size_t i = 0; i < in.model.layers.size(); ++i) {
+    const Layer& l = in.model.layers[i];
+    if (l.op != OpKind::kConvolution) continue;
+    const bool narrow = pipeline::gets_moments(l, mo);
+    CHECK(moments->count(l.name) == (narrow ? 1u : 0u));
+    CHECK(paired->own.count(l.name) == (narrow ? 1u : 0u));
+    CHECK(paired->cross.count(l.name) == (narrow ? 1u : 0u));
+    if (narrow) continue;
+    ++wide;
+    Layer nearest = l;  // what plain k-means sharing gives, bias untouched
+    REQUIRE(quantize::quantize_layer(nearest, 3, o.quantize).is_ok());
+    CHECK(shared.layers[i].quant.codes == nearest.quant.codes);
+    CHECK(shared.layers[i].weight.data == nearest.weight.data);
+    CHECK(shared.layers[i].bias.data == l.bias.data);
+  }
+  CHECK(wide > 0);
 }

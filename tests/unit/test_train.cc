@@ -94,9 +94,10 @@ TEST_CASE("gradients match finite differences: every layer type, both losses") {
   std::vector<float> x = test::random_floats(rng, n * 3 * 19 * 19, -2, 2);
   std::vector<int> y{1, 4, 7};
   std::vector<float> teacher = test::random_floats(rng, n * 10, -3, 3);
-  // The bypass sums two paths: larger activations, more ReLU kinks within a 1e-2 step.
+  // Steps small enough that no ReLU kink lies within them for these inputs and dropout masks
+  // (the bypass sums two paths: larger activations, more kinks).
   const std::pair<Model, float> cases[] = {
-      {test::tiny_squeezenet(31, 19, 10), 1e-2f},
+      {test::tiny_squeezenet(31, 19, 10), 1e-3f},
       {with_softmax(test::tiny_squeezenet(32, 19, 10)), 1e-2f},
       {with_bypass(test::tiny_squeezenet(33, 19, 10), 34), 2e-3f}};
   for (const auto& [m, eps] : cases) {

@@ -267,6 +267,7 @@ Result<SharingOptions> sharing_for(Run& r) {
   SharingOptions o;
   o.quantize = r.s.quantize;
   o.gptq = r.s.gptq;
+  o.refit_codebook = r.s.refit_codebook;
   if (!r.s.error_compensation || r.calib.empty() || r.retraining) return o;
   const int n = std::min<int>(r.s.moment_images, static_cast<int>(r.calib.size()));
   const std::vector<float> batch = probe_batch(r.calib, r.pre, n);
@@ -285,6 +286,13 @@ Result<SharingOptions> sharing_for(Run& r) {
                 "%.0f s)",
                 n, seconds_since(t0));
   note(r.observer, line);
+  for (const Layer& l : r.model.layers)
+    if (l.op == OpKind::kConvolution && !gets_moments(l, mo)) {
+      std::snprintf(line, sizeof line,
+                    "  note: '%.60s' has more than %lld inputs per output: nearest codes there",
+                    l.name.c_str(), static_cast<long long>(mo.max_fan_in));
+      note(r.observer, line);
+    }
   o.moments = &r.moments;
   return o;
 }

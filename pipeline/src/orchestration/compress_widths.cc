@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -41,6 +42,33 @@ std::string widths_summary(const Model& m) {
   return out;
 }
 
+namespace {
+
+// One try of the fit: the budget asked of the table and the file's size it gave.
+struct Try {
+  int64_t budget = 0, size = 0;
+};
+
+// The budget for the next try: from the last one towards `aim` along the secant of the last
+// two (file bytes per budget byte; 1 after one try, clamped to [0.5, 2] against noise), as a
+// secant root-finder does. The sizes are not a linear function of the budget (the sharing
+// spends bytes the table did not foresee, more where layers are wider), so a step by the
+// bytes missed alone crawls.
+int64_t next_budget(const std::vector<Try>& tries, int64_t aim) {
+  const Try& last = tries.back();
+  double slope = 1;
+  if (tries.size() >= 2) {
+    const Try& before = tries[tries.size() - 2];
+    if (last.size != before.size)
+      slope = std::clamp(static_cast<double>(last.budget - before.budget) /
+                             static_cast<double>(last.size - before.size),
+                         0.5, 2.0);
+  }
+  return last.budget + std::llround(slope * static_cast<double>(aim - last.size));
+}
+
+}  // namespace
+
 Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                               const SharingOptions& sharing, const BitTable* table,
                               format::Metadata metadata, Fit* fit) {
@@ -54,15 +82,22 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
     SQZ_RETURN_IF_ERROR(share(m, sharing));
     return m;
   }
+  // Accepted: within 0.5% below the target; aimed at: the middle of that band.
   const int64_t close_enough = s.target_bytes - s.target_bytes / 200;
-  int64_t& offset = f.offset;
-  int64_t best_size = -1;
+  const int64_t aim = s.target_bytes - s.target_bytes / 400;
+  int64_t budget = s.target_bytes - f.offset, best_size = -1, best_budget = budget;
   Model best;
+  std::vector<Try> tries;
   std::set<std::map<std::string, int>> tried;
   for (int attempt = 0; attempt < f.max_tries; ++attempt) {
-    SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, s.target_bytes - offset));
+    SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, budget));
+    // Widths already tried: the same way further, doubling, until the allocation moves.
+    int64_t push = std::max<int64_t>(1, s.target_bytes / 1000);
+    for (int i = 0; tried.count(bits) && i < 16; ++i, push *= 2) {
+      budget += tries.back().size > aim ? -push : push;
+      SQZ_ASSIGN_OR_RETURN(bits, allocate_bits(*table, budget));
+    }
     if (!tried.insert(bits).second) break;  // the allocation can move no further
-    const int64_t estimate = allocated_bytes(*table, bits);
     SharingOptions o = sharing;
     for (const auto& [name, b] : bits)
       if (!o.quantize.layer_bits.count(name)) o.quantize.layer_bits[name] = b;
@@ -75,14 +110,16 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
     SQZ_RETURN_IF_ERROR(format::encode_sqz(m, eo, &bytes).status());
     const int64_t size = static_cast<int64_t>(bytes.size());
     f.sizes.push_back(size);
-    if (size <= s.target_bytes && size > best_size) best = std::move(m), best_size = size;
+    tries.push_back({budget, size});
+    if (size <= s.target_bytes && size > best_size)
+      best = std::move(m), best_size = size, best_budget = budget;
     if (best_size >= close_enough) break;
-    offset = size > s.target_bytes ? std::max(offset + (size - s.target_bytes), size - estimate)
-                                   : size - estimate;
+    budget = next_budget(tries, aim);
   }
   SQZ_RETURN_ERROR_IF(best_size < 0, ErrorCode::kLimit,
                       "the widths found do not fit `target_bytes` after " +
                           std::to_string(f.max_tries) + " tries");
+  f.offset = s.target_bytes - best_budget;  // a later fit starts from the widths kept
   return best;
 }
 
@@ -107,9 +144,8 @@ Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch
     return share_weights_sequential(m, o, cached,
                                     [&](int done, int) { return task.advance(done); });
   };
-  SQZ_ASSIGN_OR_RETURN(Model shared,
-                       quantize_to_fit(model, s, sharing, table, std::move(metadata), &fit));
-  std::string sizes;
+  Result<Model> shared = quantize_to_fit(model, s, sharing, table, std::move(metadata), &fit);
+  std::string sizes;  // every try's, fitting or not
   for (int64_t b : fit.sizes) sizes += (sizes.empty() ? "" : ", ") + std::to_string(b);
   char line[256];
   std::snprintf(line, sizeof line,

@@ -39,7 +39,7 @@ std::string widths_summary(const Model& m);
 using Sharer = std::function<Status(Model&, const SharingOptions&)>;
 struct Fit {
   Sharer share;
-  int64_t offset = 0;  // bytes the table underestimates the file by, as last measured
+  int64_t offset = 0;  // target minus the table budget of the file kept (where a later fit starts)
   std::vector<int64_t> sizes;  // of each try's file, in order
   int max_tries = 8;
 };

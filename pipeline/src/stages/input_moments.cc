@@ -75,6 +75,11 @@ void receptive_fields(const Layer& layer, const Shape& in, const Shape& out, con
     }
 }
 
+bool gets_moments(const Layer& l, const MomentOptions& o) {
+  const Shape& w = l.weight.shape;
+  return l.op == OpKind::kConvolution && w.size() == 4 && w[1] * w[2] * w[3] <= o.max_fan_in;
+}
+
 Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
     const Model& model, const float* inputs, int64_t n, const MomentOptions& o,
     const std::function<Status(int64_t)>& progress) {
@@ -83,7 +88,7 @@ Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
   std::map<std::string, quantize::InputMoment> moments;
   std::map<std::string, const Layer*> convs;
   for (const Layer& l : model.layers) {
-    if (l.op != OpKind::kConvolution) continue;
+    if (!gets_moments(l, o)) continue;
     const Shape& w = l.weight.shape;
     quantize::InputMoment& m = moments[l.name];
     m.k = w[1] * w[2] * w[3];
@@ -97,6 +102,7 @@ Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
   SQZ_ASSIGN_OR_RETURN(auto net, runtime::Net::create(model, no));
   std::vector<float> fields;
   net->set_conv_input_hook([&](const std::string& name, const float* chw) {
+    if (!convs.count(name)) return;
     const Layer& l = *convs.at(name);
     const Shape& in = shapes.at(l.inputs[0]);
     const Shape& out = shapes.at(l.output);
@@ -200,6 +206,7 @@ Result<PairedMoments> collect_paired_moments(const Model& model, const Model& re
     SQZ_RETURN_ERROR_IF(!l || l->op != OpKind::kConvolution, ErrorCode::kNotFound,
                         "no convolution named '" + name + "' in the model");
     SQZ_RETURN_IF_ERROR(check_pair_shapes(own_shapes, ref_shapes, *l, reference.find_layer(name)));
+    if (!gets_moments(*l, o)) continue;
     start_pair(*l, own_shapes, o.max_positions, &states[name], &out);
   }
   runtime::NetOptions no;

@@ -61,7 +61,7 @@ Status share_against_reference(Layer& layer, const Layer& reference, int bits,
     w = !stored ? 0.0f : target[i] != 0.0f ? target[i] : std::numeric_limits<float>::denorm_min();
   }
   SQZ_RETURN_IF_ERROR(quantize::quantize_layer(layer, bits, o.quantize).status());
-  SQZ_RETURN_IF_ERROR(quantize::assign_codes(layer, target, own, o.gptq).status());
+  SQZ_RETURN_IF_ERROR(compensate_codes(layer, target, own, o));
   if (!match_means) return Status::ok();
   const std::vector<float> no_bias;
   return quantize::match_output_means(layer, reference.weight.data,
@@ -111,6 +111,12 @@ Status share_weights_sequential(Model& model, const SharingOptions& o,
     for (size_t i : pass) {
       Layer& l = model.layers[i];
       const Layer* ref = s.reference->find_layer(l.name);
+      if (!paired.own.count(l.name)) {  // too wide for statistics: nearest codes
+        SQZ_RETURN_IF_ERROR(
+            quantize::quantize_layer(l, width_of(o.quantize, l.name), o.quantize).status());
+        if (progress) SQZ_RETURN_IF_ERROR(progress(++done, total));
+        continue;
+      }
       SQZ_RETURN_IF_ERROR(share_against_reference(l, *ref, width_of(o.quantize, l.name), o,
                                                   paired.own.at(l.name), paired.cross.at(l.name),
                                                   s.match_means));

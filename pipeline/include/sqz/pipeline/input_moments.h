@@ -21,9 +21,16 @@ struct MomentOptions {
   // Receptive fields per image and layer, evenly spaced over the output positions: spatial
   // neighbours are nearly redundant, and the sums cost k^2 per field.
   int64_t max_positions = 1024;
+  // A convolution of more inputs per output (k = in/groups x kh x kw) gets no statistics: they
+  // cost k^2 doubles per group and the code sweep k^3 operations. 4608 is 512 channels of 3x3,
+  // eight times SqueezeNet's widest; such layers keep nearest-centroid codes.
+  int64_t max_fan_in = 4608;
 };
 
-// For every convolution of `model`, by layer name, over n inputs (N x C x H x W floats).
+// Whether `layer` (a convolution) is narrow enough for statistics under `options`.
+bool gets_moments(const Layer& layer, const MomentOptions& options);
+
+// For every convolution of `model` that gets_moments, by layer name, over n inputs (N x C x H x W floats).
 // progress(images done) may return an error to stop (e.g. kInterrupted).
 Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
     const Model& model, const float* inputs, int64_t n, const MomentOptions& options,
@@ -38,7 +45,8 @@ struct PairedMoments {
 };
 
 // model and reference: the same graph (the reference's layers of those names take inputs of
-// the same shapes). kInvalidArgument naming the layer when they do not.
+// the same shapes). kInvalidArgument naming the layer when they do not. Layers that do not
+// gets_moments are left out of both maps.
 Result<PairedMoments> collect_paired_moments(const Model& model, const Model& reference,
                                              const std::set<std::string>& layers,
                                              const float* inputs, int64_t n,

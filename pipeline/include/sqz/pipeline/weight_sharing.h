@@ -1,6 +1,7 @@
 // Weight sharing as compress does it: a k-means codebook per layer (quantize::quantize_layer),
 // then, when the layer's input statistics are given, codes assigned by error compensation
-// under them (quantize::assign_codes) instead of nearest-centroid rounding.
+// under them (quantize::assign_codes) instead of nearest-centroid rounding, and optionally the
+// codebook refitted to those codes under the same statistics (quantize::refit_codebook).
 #pragma once
 
 #include <functional>
@@ -21,7 +22,14 @@ struct SharingOptions {
   quantize::QuantizeOptions quantize;        // codebooks and widths
   const InputMoments* moments = nullptr;  // by layer name; null or absent: nearest centroid
   quantize::GptqOptions gptq;
+  bool refit_codebook = false;  // with statistics: the centroids refitted to the codes
 };
+
+// With statistics `moment`: the layer's codes by error compensation towards `target`, then,
+// when options.refit_codebook, the codebook refitted to them and the codes assigned again
+// from it (kept only where better), twice. The layer is quantized (quantize_layer) already.
+Status compensate_codes(Layer& layer, const std::vector<float>& target,
+                        const quantize::InputMoment& moment, const SharingOptions& options);
 
 Status share_layer(Layer& layer, int bits, const SharingOptions& options);
 
