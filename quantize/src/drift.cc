@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "cholesky.h"
+#include "damping.h"
 
 namespace sqz::quantize {
 namespace {
@@ -14,16 +15,10 @@ namespace {
 bool factor_damped(const InputMoment& m, int64_t g, double damping, std::vector<double>* l) {
   const int64_t k = m.k;
   const double* h = m.h.data() + g * k * k;
-  double mean = 0;
-  for (int64_t i = 0; i < k; ++i) mean += h[i * k + i];
-  mean = mean > 0 ? mean / static_cast<double>(k) : 1.0;
+  const double mean = detail::mean_diagonal(h, k);
   for (int attempt = 0; attempt < 5; ++attempt, damping = std::max(damping * 10, 1e-6)) {
     l->assign(h, h + k * k);
-    for (int64_t i = 0; i < k; ++i) {
-      double& d = (*l)[i * k + i];
-      if (d <= 0) d = 1;
-      d += damping * mean;
-    }
+    detail::damp_diagonal(l->data(), k, damping, mean);
     if (detail::cholesky_lower(*l, k)) return true;
   }
   return false;

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "cholesky.h"
+#include "damping.h"
 #include "nearest.h"
 
 namespace sqz::quantize {
@@ -36,17 +37,10 @@ std::vector<double> damped_block(const InputMoment& m, int64_t g, const std::vec
                                  double damping) {
   const int64_t k = m.k;
   const double* h = m.h.data() + g * k * k;
-  double mean = 0;
-  for (int64_t i = 0; i < k; ++i) mean += h[i * k + i];
-  mean = mean > 0 ? mean / static_cast<double>(k) : 1.0;
   std::vector<double> out(static_cast<size_t>(k * k));
   for (int64_t i = 0; i < k; ++i)
     for (int64_t j = 0; j < k; ++j) out[i * k + j] = h[perm[i] * k + perm[j]];
-  for (int64_t i = 0; i < k; ++i) {
-    double& d = out[i * k + i];
-    if (d <= 0) d = 1;
-    d += damping * mean;
-  }
+  detail::damp_diagonal(out.data(), k, damping, detail::mean_diagonal(h, k));
   return out;
 }
 

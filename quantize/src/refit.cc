@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "cholesky.h"
+#include "damping.h"
 
 namespace sqz::quantize {
 namespace {
@@ -116,18 +117,15 @@ void install_codebook(Layer& layer, const std::vector<double>& values) {
       layer.weight.data[i] = layer.quant.codebook[layer.quant.codes[c++]];
 }
 
-// The moment with damping x its mean diagonal added to each group's diagonal (GPTQ's
-// damping): centroids whose positions the inputs barely excite are held near the target's
-// values there instead of fitted to the few fields that saw them.
+// The moment damped as the code sweep damps it (damping.h): centroids whose positions the
+// inputs barely excite are held near the target's values there instead of fitted to the few
+// fields that saw them.
 InputMoment damped(const InputMoment& m, double damping) {
   InputMoment d = m;
   const int64_t k = m.k;
   for (int64_t g = 0; g < m.groups; ++g) {
     double* h = d.h.data() + g * k * k;
-    double mean = 0;
-    for (int64_t i = 0; i < k; ++i) mean += h[i * k + i];
-    mean = mean > 0 ? mean / static_cast<double>(k) : 1.0;
-    for (int64_t i = 0; i < k; ++i) h[i * k + i] += damping * mean;
+    detail::damp_diagonal(h, k, damping, detail::mean_diagonal(h, k));
   }
   return d;
 }

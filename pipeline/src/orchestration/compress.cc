@@ -363,7 +363,7 @@ Status quantize_stage(Run& r) {
         shared = std::move(*seq);
         r.sequential_codes = true;
       } else if (seq.status().code() == ErrorCode::kLimit && table) {
-        note(r.observer, "  the sequential codes did not fit in 4 tries; the compensated ones "
+        note(r.observer, "  the sequential codes did not fit the target (tries above); the compensated ones "
                          "are kept, and calibrated");
         CompressOptions as_run = r.s;  // the file records what ran
         as_run.sequential = false;
