@@ -17,7 +17,7 @@ namespace {
 // What the command line gives as text, before it is checked and typed.
 struct Flags {
   std::string out, config, granularity = "weight", widths = "3,4,5,6,7,8", init = "linear",
-                           calib_split, holdout_split, schedule = "gradual", codes = "sequential";
+                           method = "kmeans", calib_split, holdout_split, schedule = "gradual", codes = "sequential";
   std::vector<std::string> layer_density, layer_bits;
   bool force = false, half_floats = false, int8_biases = false, float32_biases = false;
   bool codebook_refit = false;
@@ -35,6 +35,11 @@ Result<quantize::QuantizeOptions> quantize_options(const Flags& f, int bits) {
   else if (f.init != "linear")
     return Status(ErrorCode::kInvalidArgument,
                   "--init must be linear, kmeans++ or exact, not '" + f.init + "'");
+  if (f.method == "uniform")
+    q.method = quantize::Method::kUniform;
+  else if (f.method != "kmeans")
+    return Status(ErrorCode::kInvalidArgument,
+                  "--method must be kmeans or uniform, not '" + f.method + "'");
   SQZ_ASSIGN_OR_RETURN(q.layer_bits, parse_layer_bits(f.layer_bits));
   return q;
 }
@@ -126,15 +131,19 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
       "probe-images", ranged(&s.probe_images, 1, 1e6, "probe-images")->default_value(24),
       "--target-bytes: calibration images used to measure each layer's sensitivity")(
       "init", po::value(&f.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
+      "method", po::value(&f.method)->default_value("kmeans"),
+      "codebook: kmeans (k-means centroids, the paper's) | uniform (a uniform grid whose step "
+      "gives 0.75 x the width in bits of entropy, cells' means as centroids: entropy-"
+      "constrained, Choi et al. 2017)")(
       "codes", po::value(&f.codes)->default_value("sequential"),
       "sequential (as compensated, then layer after layer against the uncompressed network's "
       "outputs given the inputs the shared layers before produce, biases matched) | "
       "compensated (each weight's rounding error pushed onto the weights not yet assigned, "
       "under the layer's input statistics from --calib; GPTQ/OBC) | nearest (nearest "
       "centroid)")("moment-images",
-                   ranged(&s.moment_images, 1, 1e6, "moment-images")->default_value(128),
+                   ranged(&s.moment_images, 1, 1e6, "moment-images")->default_value(256),
                    "--codes sequential|compensated: calibration images for the input "
-                   "statistics")(
+                   "statistics (each also mirrored unless --no-augment)")(
       "rate-weight", ranged(&s.gptq.rate_weight, 0, 100, "rate-weight")->default_value(0),
       "--codes sequential|compensated: the price of a code's bits when choosing it, in units "
       "of the layer's own distortion-rate slope (0: error only; 1: fewer bytes for the same "
@@ -169,7 +178,9 @@ po::options_description calib_options(pipeline::CompressOptions* o, Flags* flags
       "calib-lr", positive(&c.learning_rate, 10, "calib-lr")->default_value(1e-4),
       "Adam learning rate")(
       "temperature", positive(&c.temperature, 100, "temperature")->default_value(1.0),
-      "distillation temperature")("no-augment", "centre crops only, no random crops or mirroring")(
+      "distillation temperature")(
+      "no-augment",
+      "centre crops only, no random crops or mirroring (calibration and the input statistics)")(
       "calib-validation",
       ranged(&c.validation_share, 0, 0.5, "calib-validation")->default_value(0.1),
       "share of the calibration images held aside to keep the calibration state nearest the "

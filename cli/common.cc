@@ -63,10 +63,13 @@ void set_tune_cache(const std::string& path) {
 }
 
 // An option given as an empty string ("--labels ''") would read as "not given" and fall back
-// to a default silently: every given text value must have text.
-void refuse_empty_values(const po::variables_map& vm) {
+// to a default silently: every given text value must have text. Switches (options that take
+// no value, stored as an empty string) are not text values.
+void refuse_empty_values(const po::variables_map& vm, const po::options_description& options) {
   for (const auto& [name, value] : vm) {
     if (value.defaulted() || value.empty()) continue;
+    const po::option_description* d = options.find_nothrow(name, false);
+    if (d && d->semantic()->max_tokens() == 0) continue;
     bool empty = false;
     if (const auto* text = boost::any_cast<std::string>(&value.value())) empty = text->empty();
     if (const auto* list = boost::any_cast<std::vector<std::string>>(&value.value()))
@@ -142,7 +145,7 @@ bool parse_args(const std::string& command, const std::string& synopsis,
       *exit_code = kExitOk;
       return false;
     }
-    refuse_empty_values(*vm);
+    refuse_empty_values(*vm, options);
     po::notify(*vm);
   } catch (const po::error& e) {
     *exit_code = usage_error(command, e.what());

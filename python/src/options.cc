@@ -195,6 +195,9 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
   k.choice("init", {"linear", "kmeans++", "exact"}, &init);
   o->quantize.init = init == "kmeans++" ? quantize::Init::kKmeansPlusPlus : quantize::Init::kLinear;
   o->quantize.exact = init == "exact";
+  std::string method = "kmeans";
+  k.choice("method", {"kmeans", "uniform"}, &method);
+  o->quantize.method = method == "uniform" ? quantize::Method::kUniform : quantize::Method::kKmeans;
   k.choice("codes", {"sequential", "compensated", "nearest"}, &codes);
   o->error_compensation = codes != "nearest";
   o->sequential = codes == "sequential";

@@ -175,6 +175,22 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   };
   CHECK(summary_of(*refit).find(" refit=on") != std::string::npos);
   CHECK(summary_of(*plain).find("refit") == std::string::npos);
+  // The uniform (entropy-constrained) codebook: recorded, other codebooks, a bad name refused.
+  auto uniform = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split",
+                                "1/3", "--bits", "4", "--method", "uniform", "-o",
+                                f.dir.file("u.sqz")});
+  REQUIRE(uniform.exit_code == 0);
+  auto grid = format::read_sqz(f.dir.file("u.sqz"));
+  REQUIRE(grid.is_ok());
+  int moved = 0;
+  for (size_t i = 0; i < grid->model.layers.size(); ++i)
+    moved += grid->model.layers[i].quant.codebook != plain->model.layers[i].quant.codebook;
+  CHECK(moved > 0);
+  CHECK(summary_of(*grid).find(" method=uniform") != std::string::npos);
+  CHECK(summary_of(*plain).find("method=") == std::string::npos);
+  auto unknown = compress(f, f.dir.file("x.sqz"), {"--method", "lattice"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("--method must be kmeans or uniform") != std::string::npos);
   auto asked = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split", "1/3",
                               "--bits", "4", "--calib-steps", "3", "-o", f.dir.file("e.sqz")});
   REQUIRE(asked.exit_code == 0);
@@ -190,6 +206,31 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   CHECK(all_out.err.find("no image is left to calibrate on after the split 1/1") !=
         std::string::npos);
   CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
+}
+
+TEST_CASE("compress: the switches that take no value are accepted; --no-augment drops the mirrors") {
+  Fixture f;
+  // Sequential codes (the default) read the moments: their images are mirrored too unless
+  // --no-augment, so the codes differ.
+  auto mirrored = compress(f, f.dir.file("m.sqz"), {"--bits", "4", "--calib-steps", "0", "-v"});
+  auto plain = compress(f, f.dir.file("p.sqz"),
+                        {"--bits", "4", "--calib-steps", "0", "--no-augment", "-v"});
+  INFO(plain.err);
+  REQUIRE(mirrored.exit_code == 0);
+  REQUIRE(plain.exit_code == 0);
+  CHECK(mirrored.err.find("images and their mirrors") != std::string::npos);
+  CHECK(plain.err.find("their mirrors") == std::string::npos);
+  CHECK(test::read_bytes(f.dir.file("m.sqz")) != test::read_bytes(f.dir.file("p.sqz")));
+  // The labelled-retraining switches parse too (a value-less option is not an empty value).
+  auto switches = test::run_cli({"compress", f.onnx, "--bits", "4", "--no-mirror",
+                                 "--quantize-at-once", "-o", f.dir.file("s.sqz")});
+  INFO(switches.err);
+  CHECK(switches.exit_code == 0);
+  // A text option given empty is still refused.
+  auto empty = test::run_cli({"compress", f.onnx, "--bits", "4", "--calib", "", "-o",
+                              f.dir.file("e.sqz")});
+  CHECK(empty.exit_code == 2);
+  CHECK(empty.err.find("--calib wants a value") != std::string::npos);
 }
 
 TEST_CASE("compress: --half-floats writes binary16 biases and codebooks, counted by the target") {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <random>
 
@@ -79,6 +80,58 @@ TEST_CASE("collect_paired_moments: a network paired with itself gives cross = ow
                                                   nullptr);
   REQUIRE_FALSE(refused.is_ok());
   CHECK(refused.status().message().find(other.layers[0].name) != std::string::npos);
+}
+
+TEST_CASE("MomentOptions::mirror: the statistics of the images and their mirrors, both collectors") {
+  const Inputs in = make_inputs(12);
+  // The twin: the inputs followed by copies reversed along each row, collected without mirror.
+  const int64_t width = 19, plane = 3 * 19 * 19;
+  std::vector<float> both = in.x;
+  for (int64_t i = 0; i < in.n * plane; i += width)
+    both.insert(both.end(), std::make_reverse_iterator(in.x.begin() + i + width),
+                std::make_reverse_iterator(in.x.begin() + i));
+  REQUIRE(both.size() == 2 * in.x.size());
+  std::set<std::string> names;
+  for (const Layer& l : in.model.layers)
+    if (l.op == OpKind::kConvolution) names.insert(l.name);
+  pipeline::MomentOptions plain, mirrored;
+  mirrored.mirror = true;
+  int64_t seen = 0;
+  auto h = pipeline::collect_input_moments(in.model, in.x.data(), in.n, mirrored,
+                                           [&](int64_t done) { return seen = done, Status::ok(); });
+  auto twin = pipeline::collect_input_moments(in.model, both.data(), 2 * in.n, plain, nullptr);
+  auto unmirrored = pipeline::collect_input_moments(in.model, in.x.data(), in.n, plain, nullptr);
+  Model shifted = in.model;  // a reference that differs, so that cross != own
+  for (float& b : shifted.layers[0].bias.data) b += 0.25f;
+  auto paired = pipeline::collect_paired_moments(in.model, shifted, names, in.x.data(), in.n,
+                                                 mirrored, nullptr);
+  auto paired_twin = pipeline::collect_paired_moments(in.model, shifted, names, both.data(),
+                                                      2 * in.n, plain, nullptr);
+  REQUIRE(h.is_ok());
+  REQUIRE(twin.is_ok());
+  REQUIRE(unmirrored.is_ok());
+  REQUIRE(paired.is_ok());
+  REQUIRE(paired_twin.is_ok());
+  CHECK(seen == in.n);  // progress counts the images given, not the mirrors
+  for (const std::string& name : names) {
+    INFO(name);
+    const auto& a = h->at(name);
+    const auto& b = twin->at(name);
+    CHECK(a.samples == b.samples);
+    CHECK(a.samples == 2 * unmirrored->at(name).samples);
+    double scale = 0, off = 0, cross_off = 0, moved = 0;
+    for (size_t i = 0; i < a.h.size(); ++i) {
+      scale = std::max(scale, std::fabs(b.h[i]));
+      off = std::max(off, std::fabs(a.h[i] - b.h[i]));
+      moved = std::max(moved, std::fabs(a.h[i] - 2 * unmirrored->at(name).h[i]));
+      cross_off = std::max(cross_off, std::fabs(paired->cross.at(name).cross[i] -
+                                                paired_twin->cross.at(name).cross[i]));
+    }
+    CHECK(off <= 1e-5 * scale);
+    CHECK(cross_off <= 1e-5 * scale);
+    CHECK(moved > 1e-3 * scale);  // the mirrors are other data, not the same twice
+    CHECK(paired->own.at(name).samples == paired_twin->own.at(name).samples);
+  }
 }
 
 TEST_CASE("share_weights_sequential: nearer the reference's outputs than parallel sharing") {

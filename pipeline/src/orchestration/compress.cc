@@ -261,7 +261,8 @@ Status prune_stage(Run& r) {
                          r.observer);
 }
 
-// Each layer's input moments on the first moment_images calibration images (centre crops),
+// Each layer's input moments on the first moment_images calibration images (centre crops, and
+// mirrored when the calibration augments),
 // when codes are to be assigned by error compensation; the sharing options either way.
 Result<SharingOptions> sharing_for(Run& r) {
   SharingOptions o;
@@ -273,6 +274,7 @@ Result<SharingOptions> sharing_for(Run& r) {
   const std::vector<float> batch = probe_batch(r.calib, r.pre, n);
   MomentOptions mo;
   mo.threads = r.s.threads;
+  mo.mirror = r.s.calibration.augment;
   const auto t0 = std::chrono::steady_clock::now();
   {
     Task task(r.observer, "input statistics of every layer", n);
@@ -282,9 +284,9 @@ Result<SharingOptions> sharing_for(Run& r) {
   }
   char line[160];
   std::snprintf(line, sizeof line,
-                "  codes by error compensation under each layer's input moments (%d images, "
+                "  codes by error compensation under each layer's input moments (%d images%s, "
                 "%.0f s)",
-                n, seconds_since(t0));
+                n, mo.mirror ? " and their mirrors" : "", seconds_since(t0));
   note(r.observer, line);
   for (const Layer& l : r.model.layers)
     if (l.op == OpKind::kConvolution && !gets_moments(l, mo)) {
@@ -307,6 +309,7 @@ Result<Model> share_sequentially(Run& r, const SharingOptions& sharing, const Bi
   seq.images = batch.data();
   seq.n = n;
   seq.moments.threads = r.s.threads;
+  seq.moments.mirror = r.s.calibration.augment;
   return detail::quantize_to_fit_sequentially(r.model, width_search(r.s), sharing, table,
                                               r.metadata, fit, seq, r.observer);
 }

@@ -150,8 +150,9 @@ Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch
   char line[256];
   std::snprintf(line, sizeof line,
                 "  codes and biases against the uncompressed network, layer after layer (%lld "
-                "images; %s bytes; %.0f s)",
-                static_cast<long long>(seq.n), sizes.c_str(),
+                "images%s; %s bytes; %.0f s)",
+                static_cast<long long>(seq.n), seq.moments.mirror ? " and their mirrors" : "",
+                sizes.c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (observer) observer->note(line);
   return shared;

@@ -18,6 +18,29 @@ std::vector<int64_t> sample_positions(int64_t total, int64_t most) {
   return out;
 }
 
+// Runs `run` over the n inputs (CHW each) a few at a time (the hooks see each image); with
+// `mirror`, each chunk again reversed along its width. progress(images done) after each chunk.
+Status for_each_chunk(const float* inputs, int64_t n, const Shape& chw, bool mirror,
+                      const std::function<Status(int64_t)>& progress,
+                      const std::function<Status(const float*, int64_t)>& run) {
+  constexpr int64_t kBatch = 4;
+  const int64_t in_size = shape_numel(chw), width = chw[2];
+  std::vector<float> mirrored;
+  for (int64_t i = 0; i < n; i += kBatch) {
+    const int64_t count = std::min(kBatch, n - i);
+    const float* chunk = inputs + i * in_size;
+    SQZ_RETURN_IF_ERROR(run(chunk, count));
+    if (mirror) {
+      mirrored.assign(chunk, chunk + count * in_size);
+      for (int64_t row = 0; row < count * in_size / width; ++row)
+        std::reverse(mirrored.begin() + row * width, mirrored.begin() + (row + 1) * width);
+      SQZ_RETURN_IF_ERROR(run(mirrored.data(), count));
+    }
+    if (progress) SQZ_RETURN_IF_ERROR(progress(i + count));
+  }
+  return Status::ok();
+}
+
 // h (k x k, lower triangle) += sum over rows of row row^T, rows[count][k]; rows [begin, end) of
 // h only, so that threads can share one block.
 void add_outer_products(const float* rows, int64_t count, int64_t k, int64_t begin, int64_t end,
@@ -116,14 +139,11 @@ Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
                                   m.h.data() + g * m.k * m.k);
     m.samples += np;
   });
-  const int64_t in_size = shape_numel(net->input_chw());
   std::vector<float> logits;
-  constexpr int64_t kBatch = 4;  // one pass over a few images (the hook sees each image)
-  for (int64_t i = 0; i < n; i += kBatch) {
-    const int64_t count = std::min(kBatch, n - i);
-    SQZ_RETURN_IF_ERROR(net->forward(inputs + i * in_size, count, &logits));
-    if (progress) SQZ_RETURN_IF_ERROR(progress(i + count));
-  }
+  SQZ_RETURN_IF_ERROR(for_each_chunk(inputs, n, net->input_chw(), o.mirror, progress,
+                                     [&](const float* chunk, int64_t count) {
+                                       return net->forward(chunk, count, &logits);
+                                     }));
   for (auto& [name, m] : moments)  // the upper triangle from the lower
     for (int64_t g = 0; g < m.groups; ++g) {
       double* h = m.h.data() + g * m.k * m.k;
@@ -255,16 +275,14 @@ Result<PairedMoments> collect_paired_moments(const Model& model, const Model& re
     m.samples += np;
     c.samples += np;
   });
-  const int64_t in_size = shape_numel(own_net->input_chw());
   std::vector<float> logits;
-  constexpr int64_t kBatch = 4;
-  for (int64_t i = 0; i < n; i += kBatch) {
-    const int64_t count = std::min(kBatch, n - i);
-    for (auto& [name, s] : states) s.reference_fields.clear(), s.next = 0;
-    SQZ_RETURN_IF_ERROR(ref_net->forward(inputs + i * in_size, count, &logits));
-    SQZ_RETURN_IF_ERROR(own_net->forward(inputs + i * in_size, count, &logits));
-    if (progress) SQZ_RETURN_IF_ERROR(progress(i + count));
-  }
+  SQZ_RETURN_IF_ERROR(for_each_chunk(inputs, n, own_net->input_chw(), o.mirror, progress,
+                                     [&](const float* chunk, int64_t count) {
+                                       for (auto& [name, s] : states)
+                                         s.reference_fields.clear(), s.next = 0;
+                                       SQZ_RETURN_IF_ERROR(ref_net->forward(chunk, count, &logits));
+                                       return own_net->forward(chunk, count, &logits);
+                                     }));
   return out;
 }
 
