@@ -17,7 +17,8 @@ namespace {
 // What the command line gives as text, before it is checked and typed.
 struct Flags {
   std::string out, config, granularity = "weight", widths = "3,4,5,6,7,8", init = "linear",
-                           method = "kmeans", calib_split, holdout_split, schedule = "gradual", codes = "sequential";
+                           method = "kmeans", calib_split, holdout_split, schedule = "gradual",
+                           codes = "sequential";
   std::vector<std::string> layer_density, layer_bits;
   bool force = false, half_floats = false, int8_biases = false, float32_biases = false;
   bool codebook_refit = false;

@@ -140,10 +140,9 @@ Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
     m.samples += np;
   });
   std::vector<float> logits;
-  SQZ_RETURN_IF_ERROR(for_each_chunk(inputs, n, net->input_chw(), o.mirror, progress,
-                                     [&](const float* chunk, int64_t count) {
-                                       return net->forward(chunk, count, &logits);
-                                     }));
+  SQZ_RETURN_IF_ERROR(for_each_chunk(
+      inputs, n, net->input_chw(), o.mirror, progress,
+      [&](const float* chunk, int64_t count) { return net->forward(chunk, count, &logits); }));
   for (auto& [name, m] : moments)  // the upper triangle from the lower
     for (int64_t g = 0; g < m.groups; ++g) {
       double* h = m.h.data() + g * m.k * m.k;

@@ -36,7 +36,8 @@ struct MomentOptions {
 bool gets_moments(const Layer& layer, const MomentOptions& options);
 
 // For every convolution of `model` that gets_moments, by layer name, over n inputs (N x C x H x W
-// floats; with options.mirror, each also mirrored). progress(images done) may return an error to stop (e.g. kInterrupted).
+// floats; with options.mirror, each also mirrored). progress(images done) may return an error to
+// stop (e.g. kInterrupted).
 Result<std::map<std::string, quantize::InputMoment>> collect_input_moments(
     const Model& model, const float* inputs, int64_t n, const MomentOptions& options,
     const std::function<Status(int64_t)>& progress);
