@@ -38,6 +38,22 @@ Layer simple(const std::string& name, OpKind op, const std::string& in) {
 
 }  // namespace
 
+Model with_bypass(Model m, uint32_t seed) {
+  std::mt19937 rng(seed);
+  Layer shortcut = make_conv("bypass", "pool1", 8, 12, 1, 1, 0);
+  shortcut.weight.data = test::random_floats(rng, shortcut.weight.data.size(), -0.3f, 0.3f);
+  shortcut.bias.data = test::random_floats(rng, shortcut.bias.data.size(), -0.1f, 0.1f);
+  Layer sum = make_layer(OpKind::kAdd, "fire/sum", "fire/concat");
+  sum.inputs.push_back("bypass");
+  for (size_t i = 0; i < m.layers.size(); ++i)
+    if (m.layers[i].name == "drop") {
+      m.layers[i].inputs = {"fire/sum"};
+      m.layers.insert(m.layers.begin() + static_cast<std::ptrdiff_t>(i), {shortcut, sum});
+      break;
+    }
+  return m;
+}
+
 double max_rel_diff(const std::vector<float>& got, const std::vector<float>& want) {
   double err = 0, peak = 1e-6;
   for (size_t i = 0; i < want.size(); ++i) {

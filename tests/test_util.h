@@ -16,6 +16,10 @@ namespace sqz::test {
 Model tiny_squeezenet(uint32_t seed, int64_t in_size = 19, int64_t classes = 10,
                       double density = 1.0);
 
+// tiny_squeezenet with the complex bypass (SqueezeNet Sec. 6): a 1x1 convolution of the Fire
+// module's input (random weights from seed) added to its output.
+Model with_bypass(Model m, uint32_t seed);
+
 // max |got - want| / max |want| (the denominator at least 1e-6): differential-test error.
 double max_rel_diff(const std::vector<float>& got, const std::vector<float>& want);
 

@@ -29,24 +29,6 @@ Model with_softmax(Model m) {
   return m;
 }
 
-// The complex bypass (SqueezeNet Sec. 6): a 1x1 convolution of the fire module's input added
-// to its output.
-Model with_bypass(Model m, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Layer shortcut = make_conv("bypass", "pool1", 8, 12, 1, 1, 0);
-  shortcut.weight.data = test::random_floats(rng, shortcut.weight.data.size(), -0.3f, 0.3f);
-  shortcut.bias.data = test::random_floats(rng, shortcut.bias.data.size(), -0.1f, 0.1f);
-  Layer sum = make_layer(OpKind::kAdd, "fire/sum", "fire/concat");
-  sum.inputs.push_back("bypass");
-  for (size_t i = 0; i < m.layers.size(); ++i)
-    if (m.layers[i].name == "drop") {
-      m.layers[i].inputs = {"fire/sum"};
-      m.layers.insert(m.layers.begin() + static_cast<std::ptrdiff_t>(i), {shortcut, sum});
-      break;
-    }
-  return m;
-}
-
 // eps: the central difference's step (smaller where more ReLU kinks lie near the inputs).
 void check_gradients(Model m, const train::TrainOptions& o, const std::vector<float>& x,
                      const std::vector<int>& y, const std::vector<float>* teacher, int64_t n,
@@ -99,7 +81,7 @@ TEST_CASE("gradients match finite differences: every layer type, both losses") {
   const std::pair<Model, float> cases[] = {
       {test::tiny_squeezenet(31, 19, 10), 1e-3f},
       {with_softmax(test::tiny_squeezenet(32, 19, 10)), 1e-2f},
-      {with_bypass(test::tiny_squeezenet(33, 19, 10), 34), 2e-3f}};
+      {test::with_bypass(test::tiny_squeezenet(33, 19, 10), 34), 2e-3f}};
   for (const auto& [m, eps] : cases) {
     train::TrainOptions o;
     o.threads = 2;
@@ -187,7 +169,7 @@ TEST_CASE("the trainer's forward pass equals the runtime's on random models") {
     const double density = trial % 3 == 0 ? 1.0 : 0.2 + 0.1 * (rng() % 8);
     Model m = test::tiny_squeezenet(100 + trial, size, classes, density);
     if (trial % 4 == 1) m = with_softmax(m);
-    if (trial % 3 == 2) m = with_bypass(m, 200 + trial);
+    if (trial % 3 == 2) m = test::with_bypass(m, 200 + trial);
     if (trial % 2 == 1) {
       quantize::QuantizeOptions q;
       q.bits = 2 + trial % 6;

@@ -1,5 +1,7 @@
 #include "sqz/pipeline/input_moments.h"
 
+#include "paired_moments.h"
+
 #include <algorithm>
 #include <cmath>
 #include <thread>
@@ -23,19 +25,14 @@ std::vector<int64_t> sample_positions(int64_t total, int64_t most) {
 Status for_each_chunk(const float* inputs, int64_t n, const Shape& chw, bool mirror,
                       const std::function<Status(int64_t)>& progress,
                       const std::function<Status(const float*, int64_t)>& run) {
-  constexpr int64_t kBatch = 4;
-  const int64_t in_size = shape_numel(chw), width = chw[2];
+  constexpr int64_t kBatch = detail::kMomentBatch;
+  const int64_t in_size = shape_numel(chw);
   std::vector<float> mirrored;
   for (int64_t i = 0; i < n; i += kBatch) {
     const int64_t count = std::min(kBatch, n - i);
     const float* chunk = inputs + i * in_size;
     SQZ_RETURN_IF_ERROR(run(chunk, count));
-    if (mirror) {
-      mirrored.assign(chunk, chunk + count * in_size);
-      for (int64_t row = 0; row < count * in_size / width; ++row)
-        std::reverse(mirrored.begin() + row * width, mirrored.begin() + (row + 1) * width);
-      SQZ_RETURN_IF_ERROR(run(mirrored.data(), count));
-    }
+    if (mirror) SQZ_RETURN_IF_ERROR(run(detail::mirror_images(chunk, count, chw, &mirrored), count));
     if (progress) SQZ_RETURN_IF_ERROR(progress(i + count));
   }
   return Status::ok();
@@ -210,11 +207,20 @@ void start_pair(const Layer& l, const std::map<std::string, Shape>& shapes, int6
 
 }  // namespace
 
-Result<PairedMoments> collect_paired_moments(const Model& model, const Model& reference,
-                                             const std::set<std::string>& layers,
-                                             const float* inputs, int64_t n,
-                                             const MomentOptions& o,
-                                             const std::function<Status(int64_t)>& progress) {
+namespace detail {
+
+const float* mirror_images(const float* images, int64_t count, const Shape& chw,
+                           std::vector<float>* out) {
+  const int64_t size = count * shape_numel(chw), width = chw[2];
+  out->assign(images, images + size);
+  for (int64_t row = 0; row < size / width; ++row)
+    std::reverse(out->begin() + row * width, out->begin() + (row + 1) * width);
+  return out->data();
+}
+
+Result<PairedMoments> collect_paired(const Model& model, const Model& reference,
+                                     const std::set<std::string>& layers, const MomentOptions& o,
+                                     const PairedSource& source) {
   Model own_copy = model, ref_copy = reference;
   SQZ_ASSIGN_OR_RETURN(auto own_shapes, validate_and_infer(own_copy, 1));
   SQZ_ASSIGN_OR_RETURN(auto ref_shapes, validate_and_infer(ref_copy, 1));
@@ -275,14 +281,28 @@ Result<PairedMoments> collect_paired_moments(const Model& model, const Model& re
     c.samples += np;
   });
   std::vector<float> logits;
-  SQZ_RETURN_IF_ERROR(for_each_chunk(inputs, n, own_net->input_chw(), o.mirror, progress,
-                                     [&](const float* chunk, int64_t count) {
-                                       for (auto& [name, s] : states)
-                                         s.reference_fields.clear(), s.next = 0;
-                                       SQZ_RETURN_IF_ERROR(ref_net->forward(chunk, count, &logits));
-                                       return own_net->forward(chunk, count, &logits);
-                                     }));
+  SQZ_RETURN_IF_ERROR(source([&](const float* own, const float* ref, int64_t count) {
+    for (auto& [name, s] : states) s.reference_fields.clear(), s.next = 0;
+    SQZ_RETURN_IF_ERROR(ref_net->forward(ref, count, &logits));
+    return own_net->forward(own, count, &logits);
+  }));
   return out;
+}
+
+}  // namespace detail
+
+Result<PairedMoments> collect_paired_moments(const Model& model, const Model& reference,
+                                             const std::set<std::string>& layers,
+                                             const float* inputs, int64_t n,
+                                             const MomentOptions& o,
+                                             const std::function<Status(int64_t)>& progress) {
+  Model copy = model;
+  SQZ_RETURN_IF_ERROR(validate_and_infer(copy, 1).status());
+  const Shape chw{copy.input_shape[1], copy.input_shape[2], copy.input_shape[3]};
+  return detail::collect_paired(model, reference, layers, o, [&](const detail::PairedRun& run) {
+    return for_each_chunk(inputs, n, chw, o.mirror, progress,
+                          [&](const float* chunk, int64_t count) { return run(chunk, chunk, count); });
+  });
 }
 
 }  // namespace sqz::pipeline

@@ -3,6 +3,7 @@
 #include <limits>
 #include <set>
 
+#include "sqz/pipeline/paired_activations.h"
 #include "sqz/pipeline/weight_sharing.h"
 #include "sqz/quantize/drift.h"
 
@@ -91,6 +92,8 @@ Status share_weights_sequential(Model& model, const SharingOptions& o,
   int done = 0;
   std::vector<int> widths;  // of every shared layer so far: the cache's key
   const std::vector<std::vector<size_t>> order = passes(model, shared);
+  PairedActivations activations(*s.reference, s.images, s.n, s.moments,
+                                s.max_activation_bytes);
   for (size_t p = 0; p < order.size(); ++p) {
     const std::vector<size_t>& pass = order[p];
     std::set<std::string> names;
@@ -105,9 +108,7 @@ Status share_weights_sequential(Model& model, const SharingOptions& o,
       if (progress) SQZ_RETURN_IF_ERROR(progress(done, total));
       continue;
     }
-    SQZ_ASSIGN_OR_RETURN(PairedMoments paired,
-                         collect_paired_moments(model, *s.reference, names, s.images, s.n,
-                                                s.moments, nullptr));
+    SQZ_ASSIGN_OR_RETURN(PairedMoments paired, activations.collect(model, names, nullptr));
     for (size_t i : pass) {
       Layer& l = model.layers[i];
       const Layer* ref = s.reference->find_layer(l.name);

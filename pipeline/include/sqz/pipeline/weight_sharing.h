@@ -11,6 +11,7 @@
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
 #include "sqz/pipeline/input_moments.h"
+#include "sqz/pipeline/paired_activations.h"
 #include "sqz/quantize/gptq.h"
 #include "sqz/quantize/quantize.h"
 
@@ -60,6 +61,9 @@ struct SequentialSharing {
   MomentOptions moments;
   bool match_means = true;  // the bias step (off: biases as they were)
   SequentialCache* cache = nullptr;  // optional, see above
+  // Both networks' activations kept between passes, at most this many bytes
+  // (PairedActivations): the result is the same at any value, only the time differs.
+  int64_t max_activation_bytes = default_activation_budget();
 };
 
 // model: float weights (its pruned positions zero or masked); widths from options.quantize.

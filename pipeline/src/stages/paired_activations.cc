@@ -1,0 +1,168 @@
+#include "sqz/pipeline/paired_activations.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include <unistd.h>
+
+#include "paired_moments.h"
+#include "sqz/runtime/net.h"
+
+namespace sqz::pipeline {
+namespace {
+
+// Per layer index i: the one blob that layers i.. read from earlier ones (or the output), when
+// there is exactly one; "" otherwise. Index 0 is the model's input.
+std::vector<std::string> single_live_blobs(const Model& m) {
+  std::map<std::string, int64_t> made{{m.input, -1}};
+  for (size_t i = 0; i < m.layers.size(); ++i) made[m.layers[i].output] = static_cast<int64_t>(i);
+  std::vector<std::string> out(m.layers.size());
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    std::set<std::string> live;
+    const int64_t at = static_cast<int64_t>(i);
+    for (size_t j = i; j < m.layers.size(); ++j)
+      for (const std::string& in : m.layers[j].inputs)
+        if (made.count(in) && made.at(in) < at) live.insert(in);
+    if (made.count(m.output) && made.at(m.output) < at) live.insert(m.output);
+    if (live.size() == 1) out[i] = *live.begin();
+  }
+  return out;
+}
+
+}  // namespace
+
+int64_t default_activation_budget() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return int64_t{1} << 30;
+  return std::min<int64_t>(int64_t{2} << 30, int64_t{pages} * page / 8);
+}
+
+PairedActivations::PairedActivations(const Model& reference, const float* inputs, int64_t n,
+                                     const MomentOptions& options, int64_t max_bytes)
+    : graph_(reference), inputs_(inputs), n_(n), options_(options), max_bytes_(max_bytes) {
+  Result<std::map<std::string, Shape>> shapes = validate_and_infer(graph_, 1);
+  if (!shapes.is_ok()) {
+    init_ = shapes.status();
+    return;
+  }
+  shapes_ = std::move(shapes).value();
+  live_ = single_live_blobs(graph_);
+  int64_t item = 0;
+  for (int64_t i = 0; i < n; i += detail::kMomentBatch) {
+    const int64_t count = std::min(detail::kMomentBatch, n - i);
+    runs_.push_back({item, count, i, false});
+    item += count;
+    if (!options.mirror) continue;
+    runs_.push_back({item, count, i, true});
+    item += count;
+  }
+  items_ = item;
+}
+
+int64_t PairedActivations::bytes() const {
+  return static_cast<int64_t>((own_.size() + ref_.size()) * sizeof(float));
+}
+
+Shape PairedActivations::chw_at(int64_t cut) const {
+  const Shape& s = cut == 0 ? graph_.input_shape : shapes_.at(live_[cut]);
+  return Shape(s.begin() + 1, s.end());
+}
+
+bool PairedActivations::same_graph(const Model& m) const {
+  if (m.input != graph_.input || m.layers.size() != graph_.layers.size()) return false;
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const Layer &a = m.layers[i], &b = graph_.layers[i];
+    if (a.name != b.name || a.op != b.op || a.inputs != b.inputs || a.output != b.output)
+      return false;
+  }
+  return true;
+}
+
+Model PairedActivations::slice(const Model& m, int64_t begin, int64_t end,
+                               const std::string& output) const {
+  Model s;
+  s.name = m.name;
+  s.input = begin == 0 ? m.input : live_[begin];
+  s.input_shape = Shape{1};
+  const Shape chw = chw_at(begin);
+  s.input_shape.insert(s.input_shape.end(), chw.begin(), chw.end());
+  s.layers.assign(m.layers.begin() + begin, m.layers.begin() + end);
+  s.output = output;
+  return s;
+}
+
+Status PairedActivations::for_each_run(const std::function<Status(int64_t)>& progress,
+                                       const RunFn& run) {
+  const Shape chw = chw_at(at_);
+  const int64_t size = shape_numel(chw);
+  for (const Run& r : runs_) {
+    const float *own = nullptr, *ref = nullptr;
+    if (at_ == 0) {
+      own = inputs_ + r.image * size;
+      if (r.mirrored) own = detail::mirror_images(own, r.count, chw, &mirrored_);
+      ref = own;
+    } else {
+      own = own_.data() + r.item * size;
+      ref = ref_.data() + r.item * size;
+    }
+    SQZ_RETURN_IF_ERROR(run(r, own, ref));
+    if (progress && (r.mirrored || !options_.mirror))
+      SQZ_RETURN_IF_ERROR(progress(r.image + r.count));
+  }
+  return Status::ok();
+}
+
+// Both networks from the cut at_ to `cut`, every item: the activations there replace the kept
+// ones.
+Status PairedActivations::move_to(const Model& model, int64_t cut) {
+  const std::string& blob = live_[cut];
+  runtime::NetOptions no;
+  no.threads = options_.threads;
+  no.policy = runtime::KernelPolicy::kDense;  // as the collections run
+  SQZ_ASSIGN_OR_RETURN(auto own_net, runtime::Net::create(slice(model, at_, cut, blob), no));
+  SQZ_ASSIGN_OR_RETURN(auto ref_net, runtime::Net::create(slice(graph_, at_, cut, blob), no));
+  const int64_t size = shape_numel(chw_at(cut));
+  std::vector<float> own(static_cast<size_t>(items_ * size)), ref(own.size()), out;
+  SQZ_RETURN_IF_ERROR(for_each_run(nullptr, [&](const Run& r, const float* o, const float* f) {
+    SQZ_RETURN_IF_ERROR(own_net->forward(o, r.count, &out));
+    std::memcpy(own.data() + r.item * size, out.data(), sizeof(float) * r.count * size);
+    SQZ_RETURN_IF_ERROR(ref_net->forward(f, r.count, &out));
+    std::memcpy(ref.data() + r.item * size, out.data(), sizeof(float) * r.count * size);
+    return Status::ok();
+  }));
+  own_ = std::move(own), ref_ = std::move(ref);
+  at_ = cut;
+  return Status::ok();
+}
+
+Result<PairedMoments> PairedActivations::collect(const Model& model,
+                                                 const std::set<std::string>& layers,
+                                                 const std::function<Status(int64_t)>& progress) {
+  SQZ_RETURN_IF_ERROR(init_);
+  Model own = model;
+  SQZ_RETURN_IF_ERROR(validate_and_infer(own, 1).status());
+  int64_t first = -1;
+  for (size_t i = 0; i < own.layers.size() && first < 0; ++i)
+    if (layers.count(own.layers[i].name)) first = static_cast<int64_t>(i);
+  if (!same_graph(own) || first < 0)  // collect_paired_moments says what is wrong
+    return collect_paired_moments(model, graph_, layers, inputs_, n_, options_, progress);
+  // The latest cut at or before the first layer whose activations fit beside the kept ones.
+  for (int64_t cut = first; cut > at_; --cut) {
+    if (live_[cut].empty()) continue;
+    const int64_t needed = 2 * items_ * shape_numel(chw_at(cut)) * int64_t{sizeof(float)};
+    if (needed + bytes() > max_bytes_) continue;
+    SQZ_RETURN_IF_ERROR(move_to(own, cut));
+    break;
+  }
+  const int64_t end = static_cast<int64_t>(own.layers.size());
+  return detail::collect_paired(
+      slice(own, at_, end, own.output), slice(graph_, at_, end, graph_.output), layers, options_,
+      [&](const detail::PairedRun& run) {
+        return for_each_run(progress, [&](const Run& r, const float* o, const float* f) {
+          return run(o, f, r.count);
+        });
+      });
+}
+
+}  // namespace sqz::pipeline
