@@ -149,6 +149,11 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
       "--codes sequential|compensated: the price of a code's bits when choosing it, in units "
       "of the layer's own distortion-rate slope (0: error only; 1: fewer bytes for the same "
       "loss, which the target then spends on wider codes)")(
+      "code-descent",
+      ranged(&s.gptq.descent_passes, 0, 100, "code-descent")->default_value(s.gptq.descent_passes),
+      "--codes sequential|compensated: then at most N passes of coordinate descent on each "
+      "channel's codes (each weight takes the centroid that lowers the channel's output error "
+      "the most); 0: the compensated codes as they come")(
       "codebook-refit", po::bool_switch(&f.codebook_refit),
       "--codes sequential|compensated: refit each codebook to its codes under the layer's "
       "input statistics, twice alternating with the codes (default: the k-means centroids)")(

@@ -203,6 +203,7 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
   o->sequential = codes == "sequential";
   k.integer("moment_images", 1, 1000000, &o->moment_images);
   k.real("rate_weight", 0, 100, &o->gptq.rate_weight, false);
+  k.integer("code_descent", 0, 100, &o->gptq.descent_passes);
   k.flag("codebook_refit", &o->refit_codebook);
   // Biases as 8-bit by default; half_floats=True (binary16) or int8_biases=False (float32)
   // instead.

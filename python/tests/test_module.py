@@ -82,7 +82,7 @@ def test_compress_writes_the_bytes_the_cli_writes(fashion_sqz, fashion, tmp_path
     assert any(e[0] == "progress" for e in events)
 
 
-def test_codebook_refit_bias_coding_method_and_mirrors_write_what_the_cli_writes(fashion_sqz, fashion, tmp_path):
+def test_codebook_refit_bias_coding_method_mirrors_and_descent_write_what_the_cli_writes(fashion_sqz, fashion, tmp_path):
     common = dict(bits=4, calib=str(fashion["train"]), calib_steps=0, moment_images=16)
     run_cli("compress", fashion_sqz, "-o", tmp_path / "cli.sqz", "--bits", "4", "--calib",
             fashion["train"], "--calib-steps", "0", "--moment-images", "16",
@@ -98,9 +98,11 @@ def test_codebook_refit_bias_coding_method_and_mirrors_write_what_the_cli_writes
     sc.compress(fashion_sqz, tmp_path / "f32.sqz", int8_biases=False, **common)
     assert (tmp_path / "f32.sqz").read_bytes() == (tmp_path / "cli32.sqz").read_bytes()
     assert os.path.getsize(tmp_path / "f32.sqz") > os.path.getsize(tmp_path / "off.sqz")
-    # The uniform codebook, and the moments without mirror images, as on the command line.
+    # The uniform codebook, the moments without mirror images and the codes without coordinate
+    # descent, as on the command line.
     for flag, keywords, name in (("--method=uniform", dict(method="uniform"), "uniform"),
-                                 ("--no-augment", dict(augment=False), "plain")):
+                                 ("--no-augment", dict(augment=False), "plain"),
+                                 ("--code-descent=0", dict(code_descent=0), "sweep")):
         run_cli("compress", fashion_sqz, "-o", tmp_path / f"cli_{name}.sqz", "--bits", "4",
                 "--calib", fashion["train"], "--calib-steps", "0", "--moment-images", "16",
                 flag, "-q")

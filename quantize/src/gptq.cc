@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "cholesky.h"
+#include "code_descent.h"
 #include "damping.h"
 #include "nearest.h"
 
@@ -238,6 +239,62 @@ bool sweep_group(const Layer& layer, const std::vector<float>& original, const I
   return false;
 }
 
+// The price of a bit in e^T H e units for group g: as bit_price, the group's mean distortion
+// per weight with nearest codes (H's diagonal weighing each) times rate_weight x 2 ln 2.
+double bit_price_in_h(const Layer& layer, const std::vector<float>& original, const double* h,
+                      int64_t g, int64_t ocg, int64_t k, double rate_weight) {
+  double sum = 0;
+  int64_t stored = 0;
+  const std::vector<float>& book = layer.quant.codebook;
+  for (int64_t row = g * ocg; row < (g + 1) * ocg; ++row)
+    for (int64_t i = 0; i < k; ++i) {
+      if (!layer.mask.empty() && !layer.mask[row * k + i]) continue;
+      const double w = original[row * k + i], e = w - book[nearest(book, w)];
+      sum += h[i * k + i] * e * e;
+      ++stored;
+    }
+  return stored ? rate_weight * 2 * std::log(2.0) * sum / static_cast<double>(stored) : 0.0;
+}
+
+// Coordinate descent (code_descent.h) on every row of group g, after the sweep.
+void descend_group(Layer& layer, const std::vector<float>& original, const InputMoment& m,
+                   int64_t g, const std::vector<int64_t>& row_code, const GptqOptions& o,
+                   GptqStats* stats) {
+  const int64_t k = m.k, ocg = layer.weight.shape[0] / m.groups;
+  const double* h = m.h.data() + g * k * k;
+  const std::vector<float>& book = layer.quant.codebook;
+  std::vector<double> bits;
+  double lambda = 0;
+  if (o.rate_weight > 0) {
+    bits = code_bits(layer);
+    lambda = bit_price_in_h(layer, original, h, g, ocg, k, o.rate_weight);
+  }
+  std::vector<double> e(static_cast<size_t>(k));
+  std::vector<int> code(static_cast<size_t>(k));
+  std::vector<uint8_t> stored(static_cast<size_t>(k));
+  for (int64_t row = g * ocg; row < (g + 1) * ocg; ++row) {
+    const int64_t base = row * k;
+    int64_t c = row_code[row];
+    for (int64_t i = 0; i < k; ++i) {
+      stored[i] = layer.mask.empty() || layer.mask[base + i];
+      code[i] = stored[i] ? layer.quant.codes[c++] : -1;
+      e[i] = double{original[base + i]} - layer.weight.data[base + i];
+    }
+    const double before = quadratic(e, h, k);
+    const int64_t changes = detail::descend_row(h, k, book, stored.data(), bits, lambda,
+                                                o.descent_passes, &e, &code);
+    if (changes == 0) continue;
+    stats->descent_changes += changes;
+    stats->error += quadratic(e, h, k) - before;
+    c = row_code[row];
+    for (int64_t i = 0; i < k; ++i) {
+      if (!stored[i]) continue;
+      layer.quant.codes[c++] = static_cast<uint8_t>(code[i]);
+      layer.weight.data[base + i] = book[code[i]];
+    }
+  }
+}
+
 Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const InputMoment& m,
                          const GptqOptions& o, Sweep how) {
   SQZ_RETURN_IF_ERROR(check_moment(layer, m));
@@ -299,6 +356,7 @@ Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const
         layer.weight.data[base + i] = layer.quant.codebook[code];
       }
     }
+    if (o.descent_passes > 0) descend_group(layer, original, m, g, row_code, o, &stats);
   }
   return stats;
 }

@@ -191,6 +191,23 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   auto unknown = compress(f, f.dir.file("x.sqz"), {"--method", "lattice"});
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.err.find("--method must be kmeans or uniform") != std::string::npos);
+  // Coordinate descent on the codes: on by default (recorded), --code-descent 0 turns it off
+  // (other codes), out of range refused.
+  CHECK(summary_of(*plain).find(" descent=8") != std::string::npos);
+  auto sweep = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split", "1/3",
+                              "--bits", "4", "--code-descent", "0", "-o", f.dir.file("cd.sqz")});
+  INFO(sweep.err);
+  REQUIRE(sweep.exit_code == 0);
+  auto swept = format::read_sqz(f.dir.file("cd.sqz"));
+  REQUIRE(swept.is_ok());
+  CHECK(summary_of(*swept).find("descent") == std::string::npos);
+  int recoded = 0;
+  for (size_t i = 0; i < swept->model.layers.size(); ++i)
+    recoded += swept->model.layers[i].quant.codes != plain->model.layers[i].quant.codes;
+  CHECK(recoded > 0);
+  auto too_many = compress(f, f.dir.file("x.sqz"), {"--code-descent", "101"});
+  CHECK(too_many.exit_code == 2);
+  CHECK(too_many.err.find("--code-descent must be in 0..100") != std::string::npos);
   auto asked = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split", "1/3",
                               "--bits", "4", "--calib-steps", "3", "-o", f.dir.file("e.sqz")});
   REQUIRE(asked.exit_code == 0);

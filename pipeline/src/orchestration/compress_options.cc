@@ -38,6 +38,10 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
     std::snprintf(more, sizeof more, " rate_weight=%g", s.gptq.rate_weight);
     out += more;
   }
+  if (calibrated && s.error_compensation && s.gptq.descent_passes > 0) {
+    std::snprintf(more, sizeof more, " descent=%d", s.gptq.descent_passes);
+    out += more;
+  }
   if (calibrated && steps > 0) {  // the share held aside to choose the state
     std::snprintf(more, sizeof more, " validation=%g", s.calibration.validation_share);
     out += more;
@@ -96,6 +100,8 @@ Status check_compress_options(const CompressOptions& s) {
                       ErrorCode::kInvalidArgument, "the damping must be finite and >= 0");
   SQZ_RETURN_ERROR_IF(!(s.gptq.rate_weight >= 0 && s.gptq.rate_weight <= 100),
                       ErrorCode::kInvalidArgument, "`rate_weight` must be in 0..100");
+  SQZ_RETURN_ERROR_IF(s.gptq.descent_passes < 0 || s.gptq.descent_passes > 100,
+                      ErrorCode::kInvalidArgument, "`descent_passes` must be in 0..100");
   return Status::ok();
 }
 

@@ -37,6 +37,12 @@ struct GptqOptions {
   // the least error plus price; a channel keeps its nearest codes where their error plus
   // price is lower. 0: the nearest centroid in the sweep (error only).
   double rate_weight = 0;
+  // Then coordinate descent on each row's codes, at most this many passes over its positions
+  // (each position takes the centroid that lowers the row's error, plus price, the most):
+  // the sweep's greedy codes made a local minimum under single changes. 0: the sweep's codes.
+  // Measured on the release SqueezeNet at 370,000 bytes (README): KL 0.0163 -> 0.0146 on one
+  // fold of the five.
+  int descent_passes = 8;
 };
 
 struct GptqStats {
@@ -44,6 +50,7 @@ struct GptqStats {
   double error = 0;          // the same for the codes kept
   int64_t rows = 0;
   int64_t rows_nearest = 0;  // channels where rounding was kept (it was better)
+  int64_t descent_changes = 0;  // codes the descent changed
 };
 
 // Checks that `moment` fits the layer (k, groups, finite values, non-negative diagonal).
