@@ -208,3 +208,31 @@ TEST_CASE("code descent: lower error than the sweep alone, and no single change 
   CHECK(descent_total < 0.999 * sweep_total);
   CHECK(changes > 0);
 }
+
+TEST_CASE("code descent with a price on bits spends fewer bits than without the price") {
+  auto bits_of = [](const Layer& l) {  // the codes' empirical entropy, times their count
+    std::vector<double> count(l.quant.codebook.size(), 0.0);
+    for (uint8_t c : l.quant.codes) count[c] += 1;
+    double total = 0;
+    for (double n : count)
+      if (n > 0) total -= n * std::log2(n / static_cast<double>(l.quant.codes.size()));
+    return total;
+  };
+  std::mt19937 rng(95);
+  std::vector<float> original;
+  const Layer shared = shared_conv(rng, 4, 8, 4, &original);
+  const quantize::InputMoment m = correlated_moment(rng, 36, 1, 200);
+  Layer plain = shared, priced = shared;
+  quantize::GptqOptions o;
+  o.rate_weight = 2;
+  o.descent_passes = 0;
+  REQUIRE(quantize::assign_codes(plain, original, m, o).is_ok());
+  o.descent_passes = 20;
+  auto stats = quantize::assign_codes(priced, original, m, o);
+  REQUIRE(stats.is_ok());
+  MESSAGE("bits: sweep ", bits_of(plain), ", with priced descent ", bits_of(priced));
+  CHECK(stats->descent_changes > 0);
+  CHECK(bits_of(priced) < bits_of(plain));
+  for (size_t i = 0; i < priced.weight.data.size(); ++i)
+    if (!priced.mask[i]) CHECK(priced.weight.data[i] == 0.0f);
+}
