@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include <unistd.h>
 
@@ -13,18 +14,23 @@ namespace sqz::pipeline {
 namespace {
 
 // Per layer index i: the one blob that layers i.. read from earlier ones (or the output), when
-// there is exactly one; "" otherwise. Index 0 is the model's input.
+// there is exactly one; "" otherwise. Index 0 is the model's input. One sweep: a blob is live
+// from the layer after the one that made it to its last reader.
 std::vector<std::string> single_live_blobs(const Model& m) {
-  std::map<std::string, int64_t> made{{m.input, -1}};
-  for (size_t i = 0; i < m.layers.size(); ++i) made[m.layers[i].output] = static_cast<int64_t>(i);
+  const int64_t count = static_cast<int64_t>(m.layers.size());
+  std::map<std::string, int64_t> last_read;
+  for (int64_t j = 0; j < count; ++j)
+    for (const std::string& in : m.layers[j].inputs) last_read[in] = j;
+  last_read[m.output] = count;
   std::vector<std::string> out(m.layers.size());
-  for (size_t i = 0; i < m.layers.size(); ++i) {
-    std::set<std::string> live;
-    const int64_t at = static_cast<int64_t>(i);
-    for (size_t j = i; j < m.layers.size(); ++j)
-      for (const std::string& in : m.layers[j].inputs)
-        if (made.count(in) && made.at(in) < at) live.insert(in);
-    if (made.count(m.output) && made.at(m.output) < at) live.insert(m.output);
+  std::set<std::string> live;
+  for (int64_t i = 0; i < count; ++i) {
+    const std::string& made = i == 0 ? m.input : m.layers[i - 1].output;
+    auto read = last_read.find(made);
+    if (read != last_read.end() && read->second >= i) live.insert(made);
+    if (i > 0)  // blobs last read by layer i - 1 are dead from here
+      for (const std::string& in : m.layers[i - 1].inputs)
+        if (last_read.at(in) == i - 1) live.erase(in);
     if (live.size() == 1) out[i] = *live.begin();
   }
   return out;
