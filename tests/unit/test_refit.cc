@@ -162,24 +162,43 @@ double channel_error(const std::vector<float>& w, const std::vector<float>& targ
   return s;
 }
 
+// One generated 3x3 layer (4 inputs, `out` channels, `bits` wide) coded twice: by the sweep
+// alone and with 20 passes of descent.
+struct Descent {
+  std::vector<float> original;
+  quantize::InputMoment m;
+  Layer swept, descended;
+  quantize::GptqStats a, b;
+};
+
+Descent code_twice(uint32_t seed, int64_t out, int bits, double rate_weight) {
+  std::mt19937 rng(seed);
+  Descent d;
+  d.swept = d.descended = shared_conv(rng, 4, out, bits, &d.original);
+  d.m = correlated_moment(rng, 36, 1, 200);
+  quantize::GptqOptions o;
+  o.rate_weight = rate_weight;
+  o.descent_passes = 0;
+  auto a = quantize::assign_codes(d.swept, d.original, d.m, o);
+  o.descent_passes = 20;
+  auto b = quantize::assign_codes(d.descended, d.original, d.m, o);
+  REQUIRE(a.is_ok());
+  REQUIRE(b.is_ok());
+  d.a = *a, d.b = *b;
+  return d;
+}
+
 }  // namespace
 
 TEST_CASE("code descent: lower error than the sweep alone, and no single change lowers it") {
   double sweep_total = 0, descent_total = 0;
   int64_t changes = 0;
   for (uint32_t seed : {91u, 92u, 93u}) {
-    std::mt19937 rng(seed);
-    std::vector<float> original;
-    const Layer shared = shared_conv(rng, 4, 6, 3, &original);
-    const quantize::InputMoment m = correlated_moment(rng, 36, 1, 200);
-    Layer swept = shared, descended = shared;
-    quantize::GptqOptions o;
-    o.descent_passes = 0;
-    auto a = quantize::assign_codes(swept, original, m, o);
-    o.descent_passes = 20;
-    auto b = quantize::assign_codes(descended, original, m, o);
-    REQUIRE(a.is_ok());
-    REQUIRE(b.is_ok());
+    Descent d = code_twice(seed, 6, 3, 0.0);
+    const std::vector<float>& original = d.original;
+    const quantize::InputMoment& m = d.m;
+    const Layer& descended = d.descended;
+    const quantize::GptqStats *a = &d.a, *b = &d.b;
     CHECK(b->error == doctest::Approx(error_of(descended, original, m)).epsilon(1e-9));
     CHECK(b->error <= a->error);
     changes += b->descent_changes;
@@ -218,18 +237,9 @@ TEST_CASE("code descent with a price on bits spends fewer bits than without the 
       if (n > 0) total -= n * std::log2(n / static_cast<double>(l.quant.codes.size()));
     return total;
   };
-  std::mt19937 rng(95);
-  std::vector<float> original;
-  const Layer shared = shared_conv(rng, 4, 8, 4, &original);
-  const quantize::InputMoment m = correlated_moment(rng, 36, 1, 200);
-  Layer plain = shared, priced = shared;
-  quantize::GptqOptions o;
-  o.rate_weight = 2;
-  o.descent_passes = 0;
-  REQUIRE(quantize::assign_codes(plain, original, m, o).is_ok());
-  o.descent_passes = 20;
-  auto stats = quantize::assign_codes(priced, original, m, o);
-  REQUIRE(stats.is_ok());
+  const Descent d = code_twice(95, 8, 4, 2.0);
+  const Layer &plain = d.swept, &priced = d.descended;
+  const quantize::GptqStats* stats = &d.b;
   MESSAGE("bits: sweep ", bits_of(plain), ", with priced descent ", bits_of(priced));
   CHECK(stats->descent_changes > 0);
   CHECK(bits_of(priced) < bits_of(plain));
