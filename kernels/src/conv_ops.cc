@@ -133,7 +133,8 @@ class DenseGemmOp : public ConvOp {
 class SparseOp : public ConvOp {
  public:
   // The CSR is blocked over K: chunk q lists, row by row, the non-zeros whose B row lies in
-  // [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of B (kc x NR floats) stays in L1 while
+  // [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of B (kc x NR floats, the size of this
+  // CPU's L1d) stays in L1 while
   // every output row sweeps it; rows accumulate across chunks in the output.
   // A layer pruned at kernel granularity (every kh x kw kernel kept whole or dropped whole)
   // is listed by kernels instead: one entry per kept kernel, its kb = kh*kw values in a row
@@ -155,7 +156,7 @@ class SparseOp : public ConvOp {
     auto stored = [&](int64_t src) {
       return kb_ > 1 ? kept(src) : kept(src) && (codebook_ || w.weight[src] != 0.0f);
     };
-    kc_ = std::max<int64_t>(16, (int64_t{32} << 10) / (4 * kernel.nr));
+    kc_ = std::max<int64_t>(16, l1d_size(machine()) / (4 * kernel.nr));
     kc_ = (kc_ + kb_ - 1) / kb_ * kb_;  // no kernel straddles two chunks
     chunks_ = std::max<int64_t>(1, (k + kc_ - 1) / kc_);
     const std::vector<int64_t> idx = code_index(w, s.out_c * k);

@@ -192,4 +192,9 @@ int64_t l2_per_thread(const Machine& m) {
   return std::max<int64_t>(int64_t{256} << 10, m.l2_bytes / std::max(1, m.l2_shared_by));
 }
 
+int64_t l1d_size(const Machine& m) {
+  const bool plausible = m.l1d_bytes >= (int64_t{4} << 10) && m.l1d_bytes <= (int64_t{1} << 20);
+  return plausible ? m.l1d_bytes : int64_t{32} << 10;
+}
+
 }  // namespace sqz::kernels

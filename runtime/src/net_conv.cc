@@ -86,7 +86,7 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   // The SpMM wants B rows starting on cache lines (a split vector load costs two): a 1x1
   // layer reads its input in place when its rows are so or its op does not mind (ConvOp),
   // else a copy with aligned rows; a small kernels::im2col is built once, shared by all threads.
-  const bool in_place = direct && (ld == n || op.prefers_unaligned_rows());
+  const bool in_place = direct && (kernels::rows_on_lines(n) || op.prefers_unaligned_rows());
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const ConvSchedule& sched = p.schedule;
   const bool rule_shared =

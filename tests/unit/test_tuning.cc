@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "sqz/format/sqz_file.h"
+#include "sqz/kernels/im2col.h"
 #include "sqz/kernels/machine.h"
 #include "sqz/runtime/net.h"
 #include "test_util.h"
@@ -63,6 +64,29 @@ TEST_CASE("the machine description names the CPU, its ISA and caches") {
   CHECK(m.logical_processors >= m.cores);
   CHECK(kernels::l2_per_thread(m) >= (int64_t{256} << 10));
   CHECK(static_cast<int>(m.isa) <= static_cast<int>(m.best_isa));
+}
+
+TEST_CASE("the L1d size the SpMM chunks by comes from the machine, with a floor for none") {
+  kernels::Machine m;
+  CHECK(kernels::l1d_size(m) == (int64_t{32} << 10));  // none reported
+  m.l1d_bytes = 48 << 10;                                // Ice Lake's
+  CHECK(kernels::l1d_size(m) == (int64_t{48} << 10));
+  m.l1d_bytes = int64_t{1} << 40;  // implausible: not trusted
+  CHECK(kernels::l1d_size(m) == (int64_t{32} << 10));
+  const kernels::Machine& here = kernels::machine();
+  if (here.l1d_bytes >= (4 << 10) && here.l1d_bytes <= (1 << 20))
+    CHECK(kernels::l1d_size(here) == here.l1d_bytes);
+}
+
+TEST_CASE("B buffer rows start on cache lines, an odd number of lines apart") {
+  for (int64_t n = 1; n < 2000; ++n) {
+    const int64_t ld = kernels::aligned_stride(n);
+    CHECK(ld >= n);
+    CHECK(ld % 16 == 0);
+    CHECK((ld / 16) % 2 == 1);  // spreads a panel's rows over all L1 sets
+    CHECK(ld - n < 32);         // at most one line more than rounding up
+    CHECK(kernels::rows_on_lines(n) == (n % 16 == 0));
+  }
 }
 
 TEST_CASE("every thread split of a convolution gives the same bits") {

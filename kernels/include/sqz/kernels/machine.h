@@ -44,4 +44,8 @@ std::string describe_machine(const Machine& m);
 // a 256 KiB floor for CPUs that report none.
 int64_t l2_per_thread(const Machine& m);
 
+// Bytes of one core's L1 data cache: as reported, or 32 KiB when none (or an implausible size
+// outside 4 KiB..1 MiB) is.
+int64_t l1d_size(const Machine& m);
+
 }  // namespace sqz::kernels
