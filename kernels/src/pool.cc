@@ -10,13 +10,25 @@
 extern "C" void sqz_maxpool_3x3s2_avx512(const float* in, int64_t in_plane, int64_t in_w,
                                          int64_t channels, int64_t out_h, int64_t out_w, float* out,
                                          int64_t out_plane);
+extern "C" void sqz_maxpool_3x3s2_avx2(const float* in, int64_t in_plane, int64_t in_w,
+                                       int64_t channels, int64_t out_h, int64_t out_w, float* out,
+                                       int64_t out_plane);
 
 namespace sqz::kernels {
 
 namespace {
 
-// The hand-written AVX-512 pooling, when the runtime uses AVX-512 (machine().isa).
-bool cpu_has_avx512() { return machine().isa == Isa::kAvx512; }
+const MaxPool3x3s2Kernel kPoolAvx512{"maxpool_3x3s2_avx512", sqz_maxpool_3x3s2_avx512, 1,
+                                     Isa::kAvx512};
+const MaxPool3x3s2Kernel kPoolAvx2{"maxpool_3x3s2_avx2", sqz_maxpool_3x3s2_avx2, 8, Isa::kAvx2};
+
+// The hand-written pooling of the ISA the runtime uses (machine().isa), or null (the
+// function-multiversioned loops below).
+MaxPool3x3s2Fn maxpool_3x3s2_kernel(int64_t out_w) {
+  for (const MaxPool3x3s2Kernel* k : {&kPoolAvx512, &kPoolAvx2})
+    if (k->isa == machine().isa) return out_w >= k->min_out_w ? k->fn : nullptr;
+  return nullptr;
+}
 
 // Column maxima of n windows that lie wholly inside the row: window i starts at x0 + i * SW.
 // Window and stride are compile-time constants so that the loop vectorizes.
@@ -89,9 +101,8 @@ SQZ_CPU_CLONES void maxpool2d_f32(const PoolShape& s, const float* in, float* ou
   std::vector<float> rowmax(static_cast<size_t>(s.in_w));
   if (s.kh == 3 && s.kw == 3 && s.sh == 2 && s.sw == 2 && s.ph == 0 && s.pw == 0 && s.out_h >= 1 &&
       s.out_w >= 1 && 2 * (s.out_h - 1) + 3 <= s.in_h && 2 * (s.out_w - 1) + 3 <= s.in_w) {
-    if (cpu_has_avx512())
-      return sqz_maxpool_3x3s2_avx512(in, s.in_h * s.in_w, s.in_w, s.c, s.out_h, s.out_w, out,
-                                      s.out_h * s.out_w);
+    if (const MaxPool3x3s2Fn kernel = maxpool_3x3s2_kernel(s.out_w))
+      return kernel(in, s.in_h * s.in_w, s.in_w, s.c, s.out_h, s.out_w, out, s.out_h * s.out_w);
     return maxpool_3x3s2_inside(s, in, out, rowmax.data());
   }
   const ColumnMax kernel = interior_kernel(s.kw, s.sw);
@@ -158,6 +169,14 @@ void global_avgpool_f32(int64_t c, int64_t hw, const float* in, float* out) {
 
 void global_maxpool_f32(int64_t c, int64_t hw, const float* in, float* out) {
   for (int64_t i = 0; i < c; ++i) out[i] = *std::max_element(in + i * hw, in + (i + 1) * hw);
+}
+
+std::vector<MaxPool3x3s2Kernel> runnable_maxpool_3x3s2_kernels() {
+  __builtin_cpu_init();
+  std::vector<MaxPool3x3s2Kernel> out;
+  if (__builtin_cpu_supports("avx512f")) out.push_back(kPoolAvx512);
+  if (__builtin_cpu_supports("avx2")) out.push_back(kPoolAvx2);
+  return out;
 }
 
 namespace ref {

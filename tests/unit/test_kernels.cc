@@ -313,6 +313,26 @@ TEST_CASE("pooling follows Caffe: ceil windows clipped to the image, padded aver
   CHECK(g[0] == doctest::Approx(7.5));
 }
 
+TEST_CASE("every hand-written 3x3/2 max pooling kernel equals the naive twin") {
+  std::mt19937 rng(5);
+  for (const MaxPool3x3s2Kernel& k : runnable_maxpool_3x3s2_kernels()) {
+    // SqueezeNet's sizes (111, 55, 27), odd and even widths, rows of 8 to 9 outputs.
+    for (int64_t size : {111, 55, 27, 17, 18, 19, 20, 33, 40}) {
+      PoolShape s{3, size, size + 2, 0, 0, 3, 3, 2, 2, 0, 0, false};
+      s.out_h = (size - 3) / 2 + 1;
+      s.out_w = (size + 2 - 3) / 2 + 1;
+      if (s.out_w < k.min_out_w) continue;
+      std::vector<float> in = test::random_floats(rng, s.c * s.in_h * s.in_w);
+      std::vector<float> want(s.c * s.out_h * s.out_w), got(want.size(), -1.0f);
+      ref::maxpool2d_f32(s, in.data(), want.data());
+      k.fn(in.data(), s.in_h * s.in_w, s.in_w, s.c, s.out_h, s.out_w, got.data(),
+           s.out_h * s.out_w);
+      INFO(k.name << " in=" << s.in_h << "x" << s.in_w);
+      CHECK(got == want);
+    }
+  }
+}
+
 TEST_CASE("separable max pooling equals the naive twin") {
   std::mt19937 rng(3);
   std::uniform_int_distribution<int> dim(1, 17);

@@ -1,7 +1,11 @@
 // Pooling kernels (Caffe semantics, pooling_layer.cpp), CHW float32, one image.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "sqz/kernels/conv_shape.h"
+#include "sqz/kernels/machine.h"
 
 namespace sqz::kernels {
 
@@ -13,6 +17,21 @@ void avgpool2d_f32(const PoolShape& s, const float* in, float* out);
 // Mean of each channel: out[c] = mean(in[c][*]).
 void global_avgpool_f32(int64_t c, int64_t hw, const float* in, float* out);
 void global_maxpool_f32(int64_t c, int64_t hw, const float* in, float* out);
+
+// The hand-written 3x3 / stride-2 max pooling that maxpool2d_f32 calls for windows wholly
+// inside the image under each ISA: for each of `channels` planes, out[oy][ox] = max of rows
+// 2oy..2oy+2, columns 2ox..2ox+2. REQUIRES 2 * out_w + 1 <= in_w, 2 * out_h + 1 <= in_h rows,
+// out_w >= min_out_w.
+using MaxPool3x3s2Fn = void (*)(const float* in, int64_t in_plane, int64_t in_w, int64_t channels,
+                                int64_t out_h, int64_t out_w, float* out, int64_t out_plane);
+struct MaxPool3x3s2Kernel {
+  const char* name;
+  MaxPool3x3s2Fn fn;
+  int64_t min_out_w;
+  Isa isa;
+};
+// Every such kernel this CPU runs, widest first (for tests and benchmarks).
+std::vector<MaxPool3x3s2Kernel> runnable_maxpool_3x3s2_kernels();
 
 namespace ref {
 // Naive twin of maxpool2d_f32.
