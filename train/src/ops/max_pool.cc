@@ -2,7 +2,6 @@
 #include <cmath>
 
 #include "ops.h"
-#include "sqz/kernels/cpu_clones.h"
 
 namespace sqz::train {
 namespace {
@@ -32,34 +31,6 @@ void window_max(const float* plane, int64_t iw, int64_t y0, int64_t x0, float* b
     }
 }
 
-// One output row's 3x3 windows that lie wholly inside the plane, columns [lo, hi) at stride SW,
-// top row y0: the same first largest value and index as window_max<3, 3> per column, taken
-// tap by tap across the row (a loop the compiler vectorizes, the strided loads included).
-template <int SW>
-SQZ_CPU_CLONES void row_max_3x3(const float* plane, int64_t iw, int64_t y0, int64_t pw, int64_t lo,
-                                int64_t hi, float* __restrict o, int32_t* __restrict a) {
-  for (int64_t ox = lo; ox < hi; ++ox) o[ox] = -INFINITY, a[ox] = -1;
-  for (int64_t dy = 0; dy < 3; ++dy)
-    for (int64_t dx = 0; dx < 3; ++dx) {
-      const int64_t base = (y0 + dy) * iw + dx - pw;
-      const float* __restrict src = plane + base;
-      for (int64_t ox = lo; ox < hi; ++ox) {
-        const float v = src[ox * SW];
-        const bool better = v > o[ox];
-        o[ox] = better ? v : o[ox];
-        a[ox] = better ? static_cast<int32_t>(base + ox * SW) : a[ox];
-      }
-    }
-  // A window of NaNs only (never larger): as window_max's, output 0 with no winner.
-  for (int64_t ox = lo; ox < hi; ++ox) o[ox] = a[ox] >= 0 ? o[ox] : 0.0f;
-}
-
-// Columns whose 3x3 window at stride sw lies inside [0, iw): [*lo, *hi).
-void inside_columns(int64_t iw, int64_t ow, int64_t sw, int64_t pw, int64_t* lo, int64_t* hi) {
-  *lo = std::min(ow, (pw + sw - 1) / sw);
-  *hi = iw + pw >= 3 ? std::clamp((iw + pw - 3) / sw + 1, *lo, ow) : *lo;
-}
-
 }  // namespace
 
 // Records each output's winning input (-1: a window wholly in the padding, output 0).
@@ -76,18 +47,9 @@ void max_pool_forward(const OpPass& op, const std::vector<float>& in, std::vecto
     const float* plane = in.data() + bc * ih * iw;
     float* o = out.data() + bc * oh * ow;
     int32_t* a = arg.data() + bc * oh * ow;
-    int64_t lo = 0, hi = 0;  // columns row_max_3x3 takes in rows whose windows are inside
-    if (kh == 3 && kw == 3 && (sw == 1 || sw == 2)) inside_columns(iw, ow, sw, pw, &lo, &hi);
     for (int64_t oy = 0; oy < oh; ++oy) {
       const int64_t y0 = std::max<int64_t>(oy * sh - ph, 0), y1 = std::min(oy * sh - ph + kh, ih);
-      const bool fast = hi > lo && y0 == oy * sh - ph && y1 - y0 == 3;
-      if (fast) {
-        auto row_max = sw == 1 ? row_max_3x3<1> : row_max_3x3<2>;
-        row_max(plane, iw, y0, pw, lo, hi, o + oy * ow, a + oy * ow);
-      }
       for (int64_t ox = 0; ox < ow; ++ox) {
-        if (fast && ox == lo) ox = hi;
-        if (ox >= ow) break;
         const int64_t x0 = std::max<int64_t>(ox * sw - pw, 0), x1 = std::min(ox * sw - pw + kw, iw);
         float best = -INFINITY;
         int32_t at = -1;
