@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "pool_rows.inc"
+
 namespace {
 
 // The max of the three rows at columns [x, x + 8).
@@ -41,16 +43,11 @@ inline void eight_outputs(const float* r0, const float* r1, const float* r2, int
 extern "C" void sqz_maxpool_3x3s2_avx2(const float* in, int64_t in_plane, int64_t in_w,
                                        int64_t channels, int64_t out_h, int64_t out_w, float* out,
                                        int64_t out_plane) {
-  for (int64_t c = 0; c < channels; ++c) {
-    const float* plane = in + c * in_plane;
-    float* o = out + c * out_plane;
-    for (int64_t oy = 0; oy < out_h; ++oy, o += out_w) {
-      const float* r0 = plane + 2 * oy * in_w;
-      const float* r1 = r0 + in_w;
-      const float* r2 = r1 + in_w;
-      int64_t ox = 0;
-      for (; ox + 8 <= out_w; ox += 8) eight_outputs(r0, r1, r2, ox, o);
-      if (ox < out_w) eight_outputs(r0, r1, r2, out_w - 8, o);  // overlaps: same values
-    }
-  }
+  for_each_output_row(in, in_plane, in_w, channels, out_h, out_w, out, out_plane,
+                      [&](const float* r0, const float* r1, const float* r2, float* o) {
+                        int64_t ox = 0;
+                        for (; ox + 8 <= out_w; ox += 8) eight_outputs(r0, r1, r2, ox, o);
+                        // The last outputs from an overlapping block: the same values again.
+                        if (ox < out_w) eight_outputs(r0, r1, r2, out_w - 8, o);
+                      });
 }

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "pool_rows.inc"
+
 namespace {
 
 inline __mmask16 tail(int64_t n) {
@@ -39,26 +41,21 @@ extern "C" void sqz_maxpool_3x3s2_avx512(const float* in, int64_t in_plane, int6
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512i next = _mm512_add_epi32(even, _mm512_set1_epi32(2));  // lane 15: 32, wraps to 0
   const int64_t used = 2 * out_w + 1;  // input columns the windows read
-  for (int64_t c = 0; c < channels; ++c) {
-    const float* plane = in + c * in_plane;
-    float* o = out + c * out_plane;
-    for (int64_t oy = 0; oy < out_h; ++oy, o += out_w) {
-      const float* r0 = plane + 2 * oy * in_w;
-      const float* r1 = r0 + in_w;
-      const float* r2 = r1 + in_w;
-      __m512 v0 = column_max(r0, r1, r2, 0, used);
-      for (int64_t ox = 0; ox < out_w; ox += 16) {
-        // Columns 2ox .. 2ox + 47 of the row maxima in v0, v1, v2.
-        const __m512 v1 = column_max(r0, r1, r2, 2 * ox + 16, used);
-        const __m512 v2 = column_max(r0, r1, r2, 2 * ox + 32, used);
-        __m512 third = _mm512_permutex2var_ps(v0, next, v1);
-        third = _mm512_mask_permutexvar_ps(third, 0x8000, _mm512_setzero_si512(), v2);
-        const __m512 m = _mm512_max_ps(_mm512_max_ps(_mm512_permutex2var_ps(v0, even, v1),
-                                                     _mm512_permutex2var_ps(v0, odd, v1)),
-                                       third);
-        _mm512_mask_storeu_ps(o + ox, tail(out_w - ox), m);
-        v0 = v2;
-      }
-    }
-  }
+  for_each_output_row(
+      in, in_plane, in_w, channels, out_h, out_w, out, out_plane,
+      [&](const float* r0, const float* r1, const float* r2, float* o) {
+        __m512 v0 = column_max(r0, r1, r2, 0, used);
+        for (int64_t ox = 0; ox < out_w; ox += 16) {
+          // Columns 2ox .. 2ox + 47 of the row maxima in v0, v1, v2.
+          const __m512 v1 = column_max(r0, r1, r2, 2 * ox + 16, used);
+          const __m512 v2 = column_max(r0, r1, r2, 2 * ox + 32, used);
+          __m512 third = _mm512_permutex2var_ps(v0, next, v1);
+          third = _mm512_mask_permutexvar_ps(third, 0x8000, _mm512_setzero_si512(), v2);
+          const __m512 m = _mm512_max_ps(_mm512_max_ps(_mm512_permutex2var_ps(v0, even, v1),
+                                                       _mm512_permutex2var_ps(v0, odd, v1)),
+                                         third);
+          _mm512_mask_storeu_ps(o + ox, tail(out_w - ox), m);
+          v0 = v2;
+        }
+      });
 }
