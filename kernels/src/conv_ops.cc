@@ -134,8 +134,8 @@ class SparseOp : public ConvOp {
  public:
   // The CSR is blocked over K: chunk q lists, row by row, the non-zeros whose B row lies in
   // [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of B (kc x NR floats, the size of this
-  // CPU's L1d) stays in L1 while
-  // every output row sweeps it; rows accumulate across chunks in the output.
+  // CPU's L1d) stays in L1 while every output row sweeps it; rows accumulate across chunks in
+  // the output.
   // A layer pruned at kernel granularity (every kh x kw kernel kept whole or dropped whole)
   // is listed by kernels instead: one entry per kept kernel, its kb = kh*kw values in a row
   // (SpmmKernel::blocks).

@@ -26,13 +26,13 @@ inline __m256 every_other(__m256 lo, __m256 hi) {
 
 // Outputs ox .. ox + 7 of one row: the windows at columns 2ox + 2i .. 2ox + 2i + 2, which
 // read columns 2ox .. 2ox + 16 only.
-inline void eight_outputs(const float* r0, const float* r1, const float* r2, int64_t ox,
-                          float* o) {
+inline void eight_outputs(const float* r0, const float* r1, const float* r2, int64_t ox, float* o) {
   const int64_t x = 2 * ox;
   const __m256 v0 = column_max(r0, r1, r2, x), v1 = column_max(r0, r1, r2, x + 8);
   const __m256 u0 = column_max(r0, r1, r2, x + 1), u1 = column_max(r0, r1, r2, x + 9);
-  const __m256 m = _mm256_max_ps(_mm256_max_ps(every_other<0x88>(v0, v1), every_other<0xDD>(v0, v1)),
-                                 every_other<0xDD>(u0, u1));
+  const __m256 m =
+      _mm256_max_ps(_mm256_max_ps(every_other<0x88>(v0, v1), every_other<0xDD>(v0, v1)),
+                    every_other<0xDD>(u0, u1));
   _mm256_storeu_ps(o + ox, m);
 }
 
