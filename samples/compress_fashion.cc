@@ -7,8 +7,10 @@
 //                         [--bits B] [--steps N] [--retrain-steps K] [--finetune-steps K]
 //                         [--lr LR] [--finetune-lr LR] [--distill ALPHA] [--schedule gradual|steps]
 //                         [--granularity kernel|weight] [--pruned SQZ] [--quantize-at-once]
+//                         [--test-images N]
 // --pruned starts from a pruned model that an earlier run wrote (OUT/fashion_squeezenet_pruned.sqz)
-// instead of pruning again: for trying weight-sharing settings quickly.
+// instead of pruning again: for trying weight-sharing settings quickly. --test-images N measures
+// on the first N test images only (the smoke test's shortcut; the table then says N).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +33,7 @@ using namespace sqz;
 struct Settings {
   std::string model = "samples/fashion_squeezenet.onnx", data = train::kFashionMnistDir,
               out = "build/samples", pruned;
+  int64_t test_images = 10000;  // the first N of the test split measure every stage
   pipeline::RetrainOptions recipe;
 };
 
@@ -83,6 +86,13 @@ bool parse(int argc, char** argv, Settings* s) {
     else if (a == "--schedule") r.gradual = next() != "steps";
     else if (a == "--quantize-at-once") r.pointwise_first = false;
     else if (a == "--pruned") s->pruned = next();
+    else if (a == "--test-images") {
+      s->test_images = std::atoll(next().c_str());
+      if (s->test_images < 1 || s->test_images > 10000) {
+        std::fprintf(stderr, "compress_fashion: --test-images must be in 1..10000\n");
+        return false;
+      }
+    }
     else if (a == "--granularity")
       r.granularity = next() != "weight" ? prune::Granularity::kKernel : prune::Granularity::kWeight;
     else {
@@ -165,7 +175,12 @@ int main(int argc, char** argv) {
   auto test_split = sample::load_split(s.data, "t10k");
   if (!test_split.is_ok()) return fail(test_split.status());
   const pipeline::LabelledTensors train = tensors(std::move(*train_split));
-  const pipeline::LabelledTensors test = tensors(std::move(*test_split));
+  pipeline::LabelledTensors test = tensors(std::move(*test_split));
+  if (s.test_images < test.count()) {  // a smoke test's shortcut: the first N images
+    const size_t per_image = test.x.size() / test.y.size();
+    test.y.resize(static_cast<size_t>(s.test_images));
+    test.x.resize(test.y.size() * per_image);
+  }
   std::error_code ec;
   std::filesystem::create_directories(s.out, ec);
   auto float_bytes = read_file(s.model);
@@ -225,7 +240,11 @@ int main(int argc, char** argv) {
   if (auto f = format::encode_sqz(m, eo, &bytes); !f.is_ok()) return fail(f.status());
   if (Status st = write_file_atomic(sqz_path, bytes, true); !st.is_ok()) return fail(st);
 
-  std::fprintf(stderr, "[6/6] running the .sqz on the 10,000 test images\n");
+  if (test.count() == 10000)
+    std::fprintf(stderr, "[6/6] running the .sqz on the 10,000 test images\n");
+  else
+    std::fprintf(stderr, "[6/6] running the .sqz on the first %lld test images\n",
+                 static_cast<long long>(test.count()));
   auto back = format::read_sqz(sqz_path);
   if (!back.is_ok()) return fail(back.status());
   acc = pipeline::evaluate_tensors(back->model, test, r.threads);
