@@ -87,8 +87,10 @@ bool parse(int argc, char** argv, Settings* s) {
     else if (a == "--quantize-at-once") r.pointwise_first = false;
     else if (a == "--pruned") s->pruned = next();
     else if (a == "--test-images") {
-      s->test_images = std::atoll(next().c_str());
-      if (s->test_images < 1 || s->test_images > 10000) {
+      const std::string v = next();
+      char* end = nullptr;
+      s->test_images = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || s->test_images < 1 || s->test_images > 10000) {
         std::fprintf(stderr, "compress_fashion: --test-images must be in 1..10000\n");
         return false;
       }
@@ -243,7 +245,7 @@ int main(int argc, char** argv) {
   if (test.count() == 10000)
     std::fprintf(stderr, "[6/6] running the .sqz on the 10,000 test images\n");
   else
-    std::fprintf(stderr, "[6/6] running the .sqz on the first %lld test images\n",
+    std::fprintf(stderr, "[6/6] running the .sqz on %lld test images\n",
                  static_cast<long long>(test.count()));
   auto back = format::read_sqz(sqz_path);
   if (!back.is_ok()) return fail(back.status());
