@@ -2,4 +2,5 @@
 #define SQZ_VEC_FLOATS 16
 #define SQZ_GEMM_VECS 4
 #define SQZ_TILE_FN sqz_gemm_6x64_f32_avx512
+#define SQZ_TILE_ACC_FN sqz_gemm_acc_6x64_f32_avx512
 #include "gemm_tile.inc"

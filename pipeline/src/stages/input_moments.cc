@@ -168,7 +168,7 @@ struct PairState {
 void add_products(const float* a, const float* b, int64_t rows, int64_t k,
                   std::vector<float>* scratch, std::vector<float>* product, double* dst) {
   product->resize(static_cast<size_t>(k * k));
-  kernels::sgemm(k, k, rows, a, k, true, b, k, product->data(), k, scratch);
+  kernels::sgemm(k, k, rows, {a, k, true}, {b, k}, product->data(), k, scratch);
   for (int64_t i = 0; i < k * k; ++i) dst[i] += (*product)[static_cast<size_t>(i)];
 }
 

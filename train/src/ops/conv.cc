@@ -1,9 +1,5 @@
 #include <algorithm>
 
-#if defined(__SSE2__)
-#include <xmmintrin.h>
-#endif
-
 #include "ops.h"
 #include "sqz/kernels/cpu_clones.h"
 #include "sqz/kernels/im2col.h"
@@ -58,36 +54,6 @@ SQZ_CPU_CLONES double sum_lanes(const float* __restrict x, int64_t n) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
-// dst[c][r] = src[r][c] for a rows x cols matrix (row strides lds, ldd): 4x4 register
-// transposes (SSE, baseline x86-64) inside 32x32 cache blocks, scalar at the edges.
-void transpose(const float* src, int64_t rows, int64_t cols, int64_t lds, float* dst, int64_t ldd) {
-  constexpr int64_t kBlock = 32;
-  for (int64_t r0 = 0; r0 < rows; r0 += kBlock)
-    for (int64_t c0 = 0; c0 < cols; c0 += kBlock) {
-      const int64_t r1 = std::min(rows, r0 + kBlock), c1 = std::min(cols, c0 + kBlock);
-      int64_t r = r0;
-#if defined(__SSE2__)
-      for (; r + 4 <= r1; r += 4) {
-        int64_t c = c0;
-        for (; c + 4 <= c1; c += 4) {
-          __m128 a = _mm_loadu_ps(src + r * lds + c), b = _mm_loadu_ps(src + (r + 1) * lds + c),
-                 e = _mm_loadu_ps(src + (r + 2) * lds + c),
-                 f = _mm_loadu_ps(src + (r + 3) * lds + c);
-          _MM_TRANSPOSE4_PS(a, b, e, f);
-          _mm_storeu_ps(dst + c * ldd + r, a);
-          _mm_storeu_ps(dst + (c + 1) * ldd + r, b);
-          _mm_storeu_ps(dst + (c + 2) * ldd + r, e);
-          _mm_storeu_ps(dst + (c + 3) * ldd + r, f);
-        }
-        for (; c < c1; ++c)
-          for (int64_t i = r; i < r + 4; ++i) dst[c * ldd + i] = src[i * lds + c];
-      }
-#endif
-      for (; r < r1; ++r)
-        for (int64_t c = c0; c < c1; ++c) dst[c * ldd + r] = src[r * lds + c];
-    }
-}
-
 // out (n images of out_c planes of hw, image stride image) = y ([out_c x n*hw]) + bias, through
 // the ReLU when relu.
 SQZ_CPU_CLONES void scatter_outputs(const float* y, int64_t out_c, int64_t n, int64_t hw,
@@ -138,8 +104,8 @@ void conv_forward(const OpPass& op, const std::vector<float>& in, std::vector<fl
     kernels::im2col(s, in.data() + b * per_image(is), cols.data() + b * hw, 0, k, 0, hw, wide);
   std::vector<float>& y = w.tmp2;
   y.resize(static_cast<size_t>(s.out_c * wide));
-  kernels::sgemm(s.out_c, wide, k, l.weight.data.data(), k, false, cols.data(), wide, y.data(),
-                 wide, &w.gemm);
+  kernels::sgemm(s.out_c, wide, k, {l.weight.data.data(), k}, {cols.data(), wide}, y.data(), wide,
+                 &w.gemm);
   scatter_outputs(y.data(), s.out_c, n, hw, per_image(os),
                   l.conv.has_bias ? l.bias.data.data() : nullptr, relu, out.data());
 }
@@ -168,11 +134,8 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
   std::vector<float>& gb = w.grad_b[li];
   gw.resize(l.weight.data.size());  // both written whole below
   gb.resize(l.bias.data.size());
-  const std::vector<float>& cols = w.cols.at(li);
-  std::vector<float>& cols_t = w.tmp;  // [n*HW x K]
-  cols_t.resize(static_cast<size_t>(wide * k));
-  transpose(cols.data(), k, wide, wide, cols_t.data(), k);
-  kernels::sgemm(s.out_c, k, wide, dyw.data(), wide, false, cols_t.data(), k, gw.data(), k,
+  const std::vector<float>& cols = w.cols.at(li);  // B = cols^T, read along cols' rows
+  kernels::sgemm(s.out_c, k, wide, {dyw.data(), wide}, {cols.data(), wide, true}, gw.data(), k,
                  &w.gemm);
   if (l.conv.has_bias)
     for (int64_t c = 0; c < s.out_c; ++c)
@@ -181,8 +144,8 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
   std::vector<float>& dx = grad_of(l.inputs[0]);
   std::vector<float>& dcol = w.tmp3;
   dcol.resize(static_cast<size_t>(k * wide));
-  kernels::sgemm(k, wide, s.out_c, l.weight.data.data(), k, true, dyw.data(), wide, dcol.data(),
-                 wide, &w.gemm);
+  kernels::sgemm(k, wide, s.out_c, {l.weight.data.data(), k, true}, {dyw.data(), wide},
+                 dcol.data(), wide, &w.gemm);
   for (int64_t b = 0; b < n; ++b)
     col2im_add(s, dcol.data() + b * hw, wide, dx.data() + b * per_image(is));
 }

@@ -24,7 +24,7 @@ struct Worker {
   std::map<size_t, std::vector<int32_t>> argmax;      // max pool layer -> output -> input index
   std::map<size_t, std::vector<float>> dropout_mask;  // dropout layer -> scale per element
   std::map<size_t, std::vector<float>> grad_w, grad_b;
-  std::vector<float> tmp, tmp2, tmp3, gemm;  // scratch
+  std::vector<float> tmp2, tmp3, gemm;  // scratch
 };
 
 // One layer's pass over a shard.

@@ -23,6 +23,10 @@ struct GemmKernel {
   int mr, nr;
   GemmTileFn tile;
   Isa isa;
+  // As tile, but the accumulators start from c's rows x cols corner instead of the bias (not
+  // read): a K-blocked product's later blocks, which then add their products in the same
+  // order as one unblocked tile would.
+  GemmTileFn tile_acc;
 };
 
 // The widest kernel of machine().isa (AVX-512, AVX2+FMA, or the portable build: the CPU's

@@ -1,5 +1,6 @@
 // General single-precision matrix product over the dispatched GEMM tiles (gemm.h):
-// C[M x N] = A[M x K] * B[K x N], all row-major. Packs A per call; for the training engine.
+// C[M x N] = A[M x K] * B[K x N], row-major C; A and B each given as stored or as their
+// transpose. For the training engine and the calibration statistics.
 #pragma once
 
 #include <cstdint>
@@ -9,10 +10,24 @@
 
 namespace sqz::kernels {
 
-// scratch: resized as needed (packed A, the last partial B panel). transpose_a: A is given as
-// its K x M transpose (lda is then the row stride of that K x M matrix).
-void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, bool transpose_a,
-           const float* b, int64_t ldb, float* c, int64_t ldc, std::vector<float>* scratch,
-           const GemmKernel& kernel = best_gemm_kernel());
+// An operand of sgemm: `data` row-major with row stride `ld`, holding the operand itself or,
+// when `transposed`, its transpose (A as K x M, B as N x K).
+struct GemmOperand {
+  const float* data;
+  int64_t ld;
+  bool transposed = false;
+};
+
+// K-block of sgemm on this machine for `kernel`: B's kc x NR panel fills half of L1d.
+int64_t sgemm_k_block(const GemmKernel& kernel);
+
+// K is cut into blocks of `k_block` (0: sgemm_k_block) so that B's panel stays in L1 while
+// every row panel of A passes over it; each tile of a later block starts from the partial sums
+// the earlier ones stored, so the products are added in the same order whatever the block:
+// the result does not depend on it, bit for bit. scratch: resized as needed (A's block packed
+// in MR-row panels, one B panel).
+void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
+           std::vector<float>* scratch, const GemmKernel& kernel = best_gemm_kernel(),
+           int64_t k_block = 0);
 
 }  // namespace sqz::kernels

@@ -1,0 +1,120 @@
+// sgemm (the training engine's and the statistics' matrix product) against its naive twin,
+// and its K blocking, which must not change a bit.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "sqz/kernels/sgemm.h"
+#include "test_util.h"
+
+using namespace sqz;
+using namespace sqz::kernels;
+
+namespace {
+
+// A random product's operands, each stored as given or transposed, and C with a margin of
+// sentinel columns past n that sgemm must not write.
+struct Product {
+  int64_t m = 0, n = 0, k = 0;
+  std::vector<float> a, b;  // A as m x k, B as k x n
+  bool ta = false, tb = false;
+  static constexpr int64_t kMargin = 3;
+  static constexpr float kSentinel = -7.5f;
+
+  std::vector<float> stored(const std::vector<float>& x, int64_t rows, int64_t cols,
+                            bool transposed) const {
+    if (!transposed) return x;
+    std::vector<float> t(x.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) t[c * rows + r] = x[r * cols + c];
+    return t;
+  }
+  std::vector<float> run(const GemmKernel& kernel, int64_t k_block) const {
+    const std::vector<float> sa = stored(a, m, k, ta), sb = stored(b, k, n, tb);
+    std::vector<float> c(static_cast<size_t>(m * (n + kMargin)), kSentinel), scratch;
+    sgemm(m, n, k, {sa.data(), ta ? m : k, ta}, {sb.data(), tb ? k : n, tb}, c.data(),
+          n + kMargin, &scratch, kernel, k_block);
+    return c;
+  }
+};
+
+Product random_product(std::mt19937& rng, bool ta, bool tb) {
+  std::uniform_int_distribution<int64_t> dim(1, 40), deep(0, 700);
+  Product p;
+  p.m = dim(rng);
+  p.n = dim(rng) + (dim(rng) > 20 ? 70 : 0);  // sometimes several column panels
+  p.k = deep(rng);
+  p.a = test::random_floats(rng, p.m * p.k);
+  p.b = test::random_floats(rng, p.k * p.n);
+  p.ta = ta;
+  p.tb = tb;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("sgemm equals its naive twin for every kernel, operand layout and K block") {
+  std::mt19937 rng(11);
+  for (const GemmKernel* kernel : runnable_gemm_kernels())
+    for (int layout = 0; layout < 4; ++layout)
+      for (int trial = 0; trial < 6; ++trial) {
+        const Product p = random_product(rng, layout & 1, layout & 2);
+        for (int64_t k_block : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{64}}) {
+          CAPTURE(kernel->name);
+          CAPTURE(layout);
+          CAPTURE(p.m);
+          CAPTURE(p.n);
+          CAPTURE(p.k);
+          CAPTURE(k_block);
+          const std::vector<float> c = p.run(*kernel, k_block);
+          for (int64_t i = 0; i < p.m; ++i) {
+            for (int64_t j = 0; j < p.n; ++j) {
+              double want = 0, scale = 0;
+              for (int64_t t = 0; t < p.k; ++t) {
+                const double term = double{p.a[i * p.k + t]} * p.b[t * p.n + j];
+                want += term;
+                scale += std::fabs(term);
+              }
+              REQUIRE(std::fabs(c[i * (p.n + Product::kMargin) + j] - want) <=
+                      1e-5 * scale + 1e-30);
+            }
+            for (int64_t j = p.n; j < p.n + Product::kMargin; ++j)
+              REQUIRE(c[i * (p.n + Product::kMargin) + j] == Product::kSentinel);
+          }
+        }
+      }
+}
+
+TEST_CASE("sgemm's K blocks and operand layouts do not change a bit of the product") {
+  std::mt19937 rng(12);
+  for (const GemmKernel* kernel : runnable_gemm_kernels())
+    for (int trial = 0; trial < 12; ++trial) {
+      Product p = random_product(rng, false, false);
+      const std::vector<float> whole = p.run(*kernel, 1 << 20);  // one block
+      CAPTURE(kernel->name);
+      CAPTURE(p.m);
+      CAPTURE(p.n);
+      CAPTURE(p.k);
+      for (int64_t k_block : {int64_t{0}, int64_t{1}, int64_t{5}, int64_t{16}, int64_t{256}}) {
+        CAPTURE(k_block);
+        for (int layout = 0; layout < 4; ++layout) {
+          CAPTURE(layout);
+          p.ta = layout & 1;
+          p.tb = layout & 2;
+          const std::vector<float> c = p.run(*kernel, k_block);
+          REQUIRE(std::memcmp(c.data(), whole.data(), sizeof(float) * c.size()) == 0);
+        }
+      }
+    }
+}
+
+TEST_CASE("the K block fills half of L1d with B's panel") {
+  for (const GemmKernel* kernel : runnable_gemm_kernels()) {
+    const int64_t kc = sgemm_k_block(*kernel);
+    CHECK(kc >= 16);
+    CHECK(kc * kernel->nr * 4 <= l1d_size(machine()) / 2);
+    if (kc > 16) CHECK((kc + 1) * kernel->nr * 4 > l1d_size(machine()) / 2);
+  }
+}
