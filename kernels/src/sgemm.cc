@@ -76,8 +76,8 @@ void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float*
            std::vector<float>* scratch, const GemmKernel& kernel, int64_t k_block) {
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t row_panels = (m + mr - 1) / mr;
-  const int64_t kc_max = std::max<int64_t>(1, std::min(k, k_block > 0 ? k_block
-                                                                      : sgemm_k_block(kernel)));
+  const int64_t kc_max =
+      std::max<int64_t>(1, std::min(k, k_block > 0 ? k_block : sgemm_k_block(kernel)));
   scratch->resize(static_cast<size_t>((row_panels * mr + nr) * kc_max + mr));
   float* ap = scratch->data();
   float* bp = ap + row_panels * mr * kc_max;

@@ -34,8 +34,8 @@ struct Product {
   std::vector<float> run(const GemmKernel& kernel, int64_t k_block) const {
     const std::vector<float> sa = stored(a, m, k, ta), sb = stored(b, k, n, tb);
     std::vector<float> c(static_cast<size_t>(m * (n + kMargin)), kSentinel), scratch;
-    sgemm(m, n, k, {sa.data(), ta ? m : k, ta}, {sb.data(), tb ? k : n, tb}, c.data(),
-          n + kMargin, &scratch, kernel, k_block);
+    sgemm(m, n, k, {sa.data(), ta ? m : k, ta}, {sb.data(), tb ? k : n, tb}, c.data(), n + kMargin,
+          &scratch, kernel, k_block);
     return c;
   }
 };

@@ -144,8 +144,8 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
   std::vector<float>& dx = grad_of(l.inputs[0]);
   std::vector<float>& dcol = w.tmp3;
   dcol.resize(static_cast<size_t>(k * wide));
-  kernels::sgemm(k, wide, s.out_c, {l.weight.data.data(), k, true}, {dyw.data(), wide},
-                 dcol.data(), wide, &w.gemm);
+  kernels::sgemm(k, wide, s.out_c, {l.weight.data.data(), k, true}, {dyw.data(), wide}, dcol.data(),
+                 wide, &w.gemm);
   for (int64_t b = 0; b < n; ++b)
     col2im_add(s, dcol.data() + b * hw, wide, dx.data() + b * per_image(is));
 }
