@@ -22,7 +22,8 @@ struct GemmOperand {
 int64_t sgemm_k_block(const GemmKernel& kernel);
 
 // K is cut into blocks of `k_block` (0: sgemm_k_block) so that B's panel stays in L1 while
-// every row panel of A passes over it; each tile of a later block starts from the partial sums
+// every row panel of A passes over it (Goto and van de Geijn, "Anatomy of High-Performance
+// Matrix Multiplication", ACM TOMS 2008); each tile of a later block starts from the partial sums
 // the earlier ones stored, so the products are added in the same order whatever the block:
 // the result does not depend on it, bit for bit. scratch: resized as needed (A's block packed
 // in MR-row panels, one B panel).
