@@ -15,16 +15,21 @@ void pack_a_block(const GemmOperand& a, int64_t m, int64_t k0, int64_t kc, int m
   const int64_t panels = (m + mr - 1) / mr;
   for (int64_t p = 0; p < panels; ++p) {
     float* panel = dst + p * kc * mr;
-    for (int r = 0; r < mr; ++r) {
-      const int64_t row = p * mr + r;
-      if (row >= m) {
-        for (int64_t i = 0; i < kc; ++i) panel[i * mr + r] = 0.0f;
-      } else if (a.transposed) {
-        for (int64_t i = 0; i < kc; ++i) panel[i * mr + r] = a.data[(k0 + i) * a.ld + row];
-      } else {
-        const float* src = a.data + row * a.ld + k0;
-        for (int64_t i = 0; i < kc; ++i) panel[i * mr + r] = src[i];
+    const int rows = static_cast<int>(std::min<int64_t>(mr, m - p * mr));
+    if (a.transposed) {  // the panel's rows lie side by side in each stored row: read along it
+      for (int64_t i = 0; i < kc; ++i) {
+        const float* src = a.data + (k0 + i) * a.ld + p * mr;
+        for (int r = 0; r < mr; ++r) panel[i * mr + r] = r < rows ? src[r] : 0.0f;
       }
+      continue;
+    }
+    for (int r = 0; r < mr; ++r) {
+      if (r >= rows) {
+        for (int64_t i = 0; i < kc; ++i) panel[i * mr + r] = 0.0f;
+        continue;
+      }
+      const float* src = a.data + (p * mr + r) * a.ld + k0;
+      for (int64_t i = 0; i < kc; ++i) panel[i * mr + r] = src[i];
     }
   }
 }
