@@ -10,8 +10,13 @@
 namespace sqz::kernels {
 namespace {
 
+// The packing functions stay out of line: inlined into sgemm's loops, GCC 12 made the whole
+// worse (`perf` of bench_train on a Zen 3: sgemm with its packs 10.8% of the time inlined,
+// 8.8% out of line).
+
 // Columns k0 .. k0+kc of A's m rows, in MR-row panels: [panel][kc][MR], rows past m zero.
-void pack_a_block(const GemmOperand& a, int64_t m, int64_t k0, int64_t kc, int mr, float* dst) {
+__attribute__((noinline)) void pack_a_block(const GemmOperand& a, int64_t m, int64_t k0, int64_t kc,
+                                            int mr, float* dst) {
   const int64_t panels = (m + mr - 1) / mr;
   for (int64_t p = 0; p < panels; ++p) {
     float* panel = dst + p * kc * mr;
@@ -60,8 +65,8 @@ void transpose_rows(const float* src, int64_t lds, int rows, int64_t n, float* d
 }
 
 // B's rows k0 .. k0+kc, columns n0 .. n0+cols, into a kc x NR panel, zero past cols.
-void pack_b_panel(const GemmOperand& b, int64_t k0, int64_t kc, int64_t n0, int cols, int nr,
-                  float* dst) {
+__attribute__((noinline)) void pack_b_panel(const GemmOperand& b, int64_t k0, int64_t kc,
+                                            int64_t n0, int cols, int nr, float* dst) {
   if (b.transposed) {  // B's columns are rows of the stored matrix: read along them
     transpose_rows(b.data + n0 * b.ld + k0, b.ld, cols, kc, dst, nr);
   } else {
