@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "sqz/kernels/conv_op.h"
 #include "sqz/kernels/im2col.h"
@@ -328,6 +329,77 @@ TEST_CASE("every hand-written 3x3/2 max pooling kernel equals the naive twin") {
       k.fn(in.data(), s.in_h * s.in_w, s.in_w, s.c, s.out_h, s.out_w, got.data(),
            s.out_h * s.out_w);
       INFO(k.name << " in=" << s.in_h << "x" << s.in_w);
+      CHECK(got == want);
+    }
+  }
+}
+
+TEST_CASE("max pooling with winners: first largest in row-major order, as the naive twin") {
+  // Hand-solved: 5 at (0, 2) and at (1, 0) of one 3x3 window; row-major order takes (0, 2).
+  {
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+    std::vector<float> in = {0, 1, 5, 5, 2, 3, 4, 4, 1};
+    PoolShape s{1, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0, false};
+    float out = -1;
+    int32_t arg = -9;
+    maxpool2d_argmax_f32(s, in.data(), &out, &arg);
+    CHECK(out == 5.0f);
+    CHECK(arg == 2);
+    // Nothing above -inf (NaN never wins): no winner, output 0.
+    in = {-inf, nan, -inf, nan, -inf, -inf, nan, nan, -inf};
+    maxpool2d_argmax_f32(s, in.data(), &out, &arg);
+    CHECK(arg == -1);
+    CHECK(out == 0.0f);
+  }
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> dim(1, 17), pick(0, 7);
+  // Few distinct values, so that windows tie often; -inf and NaN among them.
+  const float values[] = {-std::numeric_limits<float>::infinity(), std::nanf(""), -1, 0, 0, 1, 2, 2};
+  for (int trial = 0; trial < 300; ++trial) {
+    PoolShape s{};
+    s.c = dim(rng) % 4 + 1;
+    s.kh = dim(rng) % 4 + 1;
+    s.kw = dim(rng) % 4 + 1;
+    s.sh = dim(rng) % 3 + 1;
+    s.sw = dim(rng) % 3 + 1;
+    s.ph = dim(rng) % s.kh;
+    s.pw = dim(rng) % s.kw;
+    s.in_h = s.kh + dim(rng);
+    s.in_w = s.kw + dim(rng);
+    s.out_h = pooled_size(s.in_h, s.kh, s.sh, s.ph, PoolRounding::kCeil);
+    s.out_w = pooled_size(s.in_w, s.kw, s.sw, s.pw, PoolRounding::kCeil);
+    std::vector<float> in(static_cast<size_t>(s.c * s.in_h * s.in_w));
+    for (float& v : in) v = trial % 2 ? values[pick(rng)] : std::uniform_real_distribution<float>(-1, 1)(rng);
+    const size_t n = static_cast<size_t>(s.c * s.out_h * s.out_w);
+    std::vector<float> want(n), got(n, 7.0f);
+    std::vector<int32_t> want_arg(n), got_arg(n, -9);
+    ref::maxpool2d_argmax_f32(s, in.data(), want.data(), want_arg.data());
+    maxpool2d_argmax_f32(s, in.data(), got.data(), got_arg.data());
+    INFO("c=" << s.c << " in=" << s.in_h << "x" << s.in_w << " k=" << s.kh << "x" << s.kw
+              << " s=" << s.sh << "x" << s.sw << " p=" << s.ph << "x" << s.pw);
+    CHECK(got_arg == want_arg);
+    CHECK(got == want);
+    // Where every window has a winner, the values are maxpool2d_f32's.
+    if (std::find(want_arg.begin(), want_arg.end(), -1) != want_arg.end() || trial % 2) continue;
+    std::vector<float> plain(n);
+    maxpool2d_f32(s, in.data(), plain.data());
+    CHECK(plain == got);
+  }
+  // SqueezeNet's 3x3/2 windows (a vectorized path), ceil mode: whole and clipped windows.
+  for (int64_t size : {28, 14, 111, 55, 27, 9, 10, 11, 12, 13, 3, 4}) {
+    for (int ties = 0; ties < 2; ++ties) {
+      PoolShape s{3, size, size + 1, 0, 0, 3, 3, 2, 2, 0, 0, false};
+      s.out_h = pooled_size(s.in_h, 3, 2, 0, PoolRounding::kCeil);
+      s.out_w = pooled_size(s.in_w, 3, 2, 0, PoolRounding::kCeil);
+      std::vector<float> in(static_cast<size_t>(s.c * s.in_h * s.in_w));
+      for (float& v : in) v = ties ? values[pick(rng)] : std::uniform_real_distribution<float>(-1, 1)(rng);
+      const size_t n = static_cast<size_t>(s.c * s.out_h * s.out_w);
+      std::vector<float> want(n), got(n, 7.0f);
+      std::vector<int32_t> want_arg(n), got_arg(n, -9);
+      ref::maxpool2d_argmax_f32(s, in.data(), want.data(), want_arg.data());
+      maxpool2d_argmax_f32(s, in.data(), got.data(), got_arg.data());
+      INFO("in=" << s.in_h << "x" << s.in_w << " ties=" << ties);
+      CHECK(got_arg == want_arg);
       CHECK(got == want);
     }
   }

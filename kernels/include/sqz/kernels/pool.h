@@ -17,6 +17,12 @@ void avgpool2d_f32(const PoolShape& s, const float* in, float* out);
 // Mean of each channel: out[c] = mean(in[c][*]).
 void global_avgpool_f32(int64_t c, int64_t hw, const float* in, float* out);
 void global_maxpool_f32(int64_t c, int64_t hw, const float* in, float* out);
+// Max pooling that also records each window's winner, for a backward pass: arg[i] is the index
+// in its plane (y * in_w + x) of the window's first largest value in row-major order (the
+// largest, ties to the smallest index). A window with nothing above -inf (empty, or only -inf
+// and NaN: NaN never wins) gets arg -1 and out 0. Windows are clipped to the image (ph, pw
+// pad the start; the end needs no pad). REQUIRES in_h * in_w < 2^31.
+void maxpool2d_argmax_f32(const PoolShape& s, const float* in, float* out, int32_t* arg);
 
 // The hand-written 3x3 / stride-2 max pooling that maxpool2d_f32 calls for windows wholly
 // inside the image under each ISA: for each of `channels` planes, out[oy][ox] = max of rows
@@ -36,6 +42,8 @@ std::vector<MaxPool3x3s2Kernel> runnable_maxpool_3x3s2_kernels();
 namespace ref {
 // Naive twin of maxpool2d_f32.
 void maxpool2d_f32(const PoolShape& s, const float* in, float* out);
+// Naive twin of maxpool2d_argmax_f32: each window in row-major order, strict >.
+void maxpool2d_argmax_f32(const PoolShape& s, const float* in, float* out, int32_t* arg);
 }  // namespace ref
 
 }  // namespace sqz::kernels
