@@ -88,7 +88,10 @@ void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float*
   const int64_t row_panels = (m + mr - 1) / mr;
   const int64_t kc_max =
       std::max<int64_t>(1, std::min(k, k_block > 0 ? k_block : sgemm_k_block(kernel)));
-  scratch->resize(static_cast<size_t>((row_panels * mr + nr) * kc_max + mr));
+  // Grown only: a vector shrunk and grown again zero-fills what it regains, which callers
+  // alternating sizes (a training step's layers) paid for on every call.
+  const size_t need = static_cast<size_t>((row_panels * mr + nr) * kc_max + mr);
+  if (scratch->size() < need) scratch->resize(need);
   float* ap = scratch->data();
   float* bp = ap + row_panels * mr * kc_max;
   float* zero_bias = bp + nr * kc_max;

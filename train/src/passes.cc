@@ -2,6 +2,7 @@
 // backward through every op (each op's own code is in ops/).
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "trainer_impl.h"
 
@@ -88,20 +89,20 @@ double Trainer::Impl::loss_and_grad(Worker& w, const int* labels, const float* t
 }
 
 void Trainer::Impl::backward(Worker& w, int64_t n) {
-  for (auto& [name, g] : w.grad)
-    if (name != logits) std::fill(g.begin(), g.end(), 0.0f);
-  const GradOf grad_of = [&](const std::string& blob) -> std::vector<float>& {
+  // Blobs whose gradient this pass has written (the logits' by loss_and_grad); the others'
+  // vectors hold an earlier step's values.
+  std::set<std::string> written = {logits};
+  const GradOf grad_of = [&](const std::string& blob) -> GradOut {
     std::vector<float>& g = w.grad[blob];
-    g.resize(static_cast<size_t>(n * per_image(shapes.at(blob))), 0.0f);
-    return g;
+    g.resize(static_cast<size_t>(n * per_image(shapes.at(blob))));
+    return {g, written.insert(blob).second};
   };
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const size_t li = *it;
     if (fused_away[li]) continue;
     const Layer& l = model->layers[li];
-    auto found = w.grad.find(output_of(li));
-    if (found == w.grad.end()) continue;  // nothing downstream needs this layer
-    const std::vector<float>& dy = found->second;
+    if (!written.count(output_of(li))) continue;  // nothing downstream needs this layer
+    const std::vector<float>& dy = w.grad.at(output_of(li));
     const OpPass op{l, li, shapes.at(l.inputs[0]), shapes.at(l.output), n, w, shapes, model->input};
     switch (l.op) {
       case OpKind::kConvolution: {

@@ -11,7 +11,7 @@ void add_forward(const OpPass& op, const std::vector<float>& in, std::vector<flo
 void add_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of) {
   for (const std::string& name : op.l.inputs)
     if (name != op.model_input)
-      add_floats(dy.data(), static_cast<int64_t>(dy.size()), grad_of(name).data());
+      add_floats(dy.data(), static_cast<int64_t>(dy.size()), zeroed(grad_of(name)).data());
 }
 
 }  // namespace sqz::train

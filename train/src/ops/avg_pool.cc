@@ -12,7 +12,7 @@ void avg_pool_forward(const OpPass& op, const std::vector<float>& in, std::vecto
 }
 
 void avg_pool_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of) {
-  std::vector<float>& dx = grad_of(op.l.inputs[0]);
+  std::vector<float>& dx = zeroed(grad_of(op.l.inputs[0]));
   const int64_t plane = op.is[2] * op.is[3];
   for (size_t k = 0; k < dx.size(); ++k)
     dx[k] += dy[static_cast<int64_t>(k) / plane] / static_cast<float>(plane);

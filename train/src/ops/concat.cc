@@ -21,9 +21,14 @@ void concat_backward(const OpPass& op, const std::vector<float>& dy, const GradO
   for (const std::string& name : op.l.inputs) {
     const int64_t len = per_image(op.shapes.at(name));
     if (name != op.model_input) {
-      std::vector<float>& dx = grad_of(name);
-      for (int64_t b = 0; b < op.n; ++b)
-        add_floats(dy.data() + b * per_image(op.os) + offset, len, dx.data() + b * len);
+      const GradOut dx = grad_of(name);
+      for (int64_t b = 0; b < op.n; ++b) {
+        const float* src = dy.data() + b * per_image(op.os) + offset;
+        if (dx.fresh)
+          std::copy_n(src, len, dx.g.data() + b * len);
+        else
+          add_floats(src, len, dx.g.data() + b * len);
+      }
     }
     offset += len;
   }

@@ -34,13 +34,10 @@ SQZ_CPU_CLONES void col2im_add(const kernels::ConvShape& s, const float* col, in
   }
 }
 
-// dx = dy where the ReLU's output y is positive, else 0.
-SQZ_CPU_CLONES void relu_backward_set(const float* __restrict y, const float* __restrict dy,
-                                      int64_t n, float* __restrict dx) {
-  for (int64_t k = 0; k < n; ++k) {
-    const float g = dy[k];
-    dx[k] = y[k] > 0 ? g : 0.0f;
-  }
+// Scratch of at least n floats whose contents are not kept: grown only, since a vector shrunk
+// and grown again zero-fills what it regains (the layers' sizes alternate in every step).
+void grow(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
 }
 
 // The sum of x[0..n) in double, over 8 interleaved partial sums (lane i takes the elements
@@ -103,7 +100,7 @@ void conv_forward(const OpPass& op, const std::vector<float>& in, std::vector<fl
   for (int64_t b = 0; b < n; ++b)  // image b's columns, at b * hw of each row
     kernels::im2col(s, in.data() + b * per_image(is), cols.data() + b * hw, 0, k, 0, hw, wide);
   std::vector<float>& y = w.tmp2;
-  y.resize(static_cast<size_t>(s.out_c * wide));
+  grow(y, static_cast<size_t>(s.out_c * wide));
   kernels::sgemm(s.out_c, wide, k, {l.weight.data.data(), k}, {cols.data(), wide}, y.data(), wide,
                  &w.gemm);
   scatter_outputs(y.data(), s.out_c, n, hw, per_image(os),
@@ -121,7 +118,7 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
   const kernels::ConvShape s = conv_shape(l, is, os);
   const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
   std::vector<float>& dyw = w.tmp2;
-  dyw.resize(static_cast<size_t>(s.out_c * wide));
+  grow(dyw, static_cast<size_t>(s.out_c * wide));
   for (int64_t b = 0; b < n; ++b)
     for (int64_t c = 0; c < s.out_c; ++c) {
       const int64_t from = b * per_image(os) + c * hw;
@@ -141,13 +138,20 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
     for (int64_t c = 0; c < s.out_c; ++c)
       gb[c] = static_cast<float>(sum_lanes(dyw.data() + c * wide, wide));
   if (l.inputs[0] == op.model_input) return;
-  std::vector<float>& dx = grad_of(l.inputs[0]);
+  const GradOut dx = grad_of(l.inputs[0]);
   std::vector<float>& dcol = w.tmp3;
-  dcol.resize(static_cast<size_t>(k * wide));
+  grow(dcol, static_cast<size_t>(k * wide));
   kernels::sgemm(k, wide, s.out_c, {l.weight.data.data(), k, true}, {dyw.data(), wide}, dcol.data(),
                  wide, &w.gemm);
+  if (dx.fresh && kernels::conv_reads_input_directly(s)) {  // col2im is a copy: set dx
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t c = 0; c < s.in_c; ++c)
+        std::copy_n(dcol.data() + c * wide + b * hw, hw, dx.g.data() + b * per_image(is) + c * hw);
+    return;
+  }
+  std::vector<float>& sum = zeroed(dx);
   for (int64_t b = 0; b < n; ++b)
-    col2im_add(s, dcol.data() + b * hw, wide, dx.data() + b * per_image(is));
+    col2im_add(s, dcol.data() + b * hw, wide, sum.data() + b * per_image(is));
 }
 
 }  // namespace sqz::train

@@ -55,10 +55,13 @@ void dropout_forward(const OpPass& op, const std::vector<float>& in, std::vector
 }
 
 void dropout_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of) {
-  std::vector<float>& dx = grad_of(op.l.inputs[0]);
+  const GradOut dx = grad_of(op.l.inputs[0]);
   auto m = op.w.dropout_mask.find(op.li);
-  for (size_t k = 0; k < dx.size(); ++k)
-    dx[k] += m == op.w.dropout_mask.end() ? dy[k] : dy[k] * m->second[k];
+  const bool masked = m != op.w.dropout_mask.end();
+  for (size_t k = 0; k < dx.g.size(); ++k) {
+    const float g = masked ? dy[k] * m->second[k] : dy[k];
+    dx.g[k] = (dx.fresh ? 0.0f : dx.g[k]) + g;  // 0 + g as before: no -0 where g is -0
+  }
 }
 
 }  // namespace sqz::train

@@ -19,7 +19,7 @@ void max_pool_forward(const OpPass& op, const std::vector<float>& in, std::vecto
 }
 
 void max_pool_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of) {
-  std::vector<float>& dx = grad_of(op.l.inputs[0]);
+  std::vector<float>& dx = zeroed(grad_of(op.l.inputs[0]));
   const std::vector<int32_t>& arg = op.w.argmax.at(op.li);
   const int64_t plane_in = op.is[2] * op.is[3], plane_out = op.os[2] * op.os[3];
   for (size_t k = 0; k < arg.size(); ++k)

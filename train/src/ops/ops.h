@@ -6,6 +6,7 @@
 // vectors grad_of returns (zeroed and sized by it), never into the network's input.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -39,8 +40,20 @@ struct OpPass {
   const std::string& model_input;              // the blob no gradient flows into
 };
 
-// The gradient vector of a blob, sized for the shard (zeros when new).
-using GradOf = std::function<std::vector<float>&(const std::string& blob)>;
+// A blob's gradient for an op to write into, sized for the shard. fresh: nothing has been
+// written into it in this backward pass, and its contents are stale (not zero): the op sets
+// it whole, or adds into zeroed(...). Blobs with one consumer are thus never zero-filled.
+struct GradOut {
+  std::vector<float>& g;
+  bool fresh;
+};
+using GradOf = std::function<GradOut(const std::string& blob)>;
+
+// The gradient to add into: zero-filled when fresh.
+inline std::vector<float>& zeroed(GradOut out) {
+  if (out.fresh) std::fill(out.g.begin(), out.g.end(), 0.0f);
+  return out.g;
+}
 
 inline int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
 
@@ -59,6 +72,9 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
 kernels::ConvShape conv_shape(const Layer& l, const Shape& is, const Shape& os);
 
 void relu_forward(const std::vector<float>& in, std::vector<float>& out);
+// dx = dy where the ReLU's output y is positive, else 0.
+void relu_backward_set(const float* __restrict y, const float* __restrict dy, int64_t n,
+                       float* __restrict dx);
 void relu_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
 
 // rate 0 (or inference): the identity. seed: this layer's and step's mask stream.

@@ -11,7 +11,7 @@ void softmax_forward(const OpPass& op, const std::vector<float>& in, std::vector
 
 // dx = y * (dy - <dy, y>) per position, over the channels.
 void softmax_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of) {
-  std::vector<float>& dx = grad_of(op.l.inputs[0]);
+  std::vector<float>& dx = zeroed(grad_of(op.l.inputs[0]));
   const std::vector<float>& y = op.w.act.at(op.l.output);
   const Shape& os = op.os;
   const int64_t c = os[1], inner = per_image(os) / c;

@@ -25,8 +25,8 @@ int64_t sgemm_k_block(const GemmKernel& kernel);
 // every row panel of A passes over it (Goto and van de Geijn, "Anatomy of High-Performance
 // Matrix Multiplication", ACM TOMS 2008); each tile of a later block starts from the partial sums
 // the earlier ones stored, so the products are added in the same order whatever the block:
-// the result does not depend on it, bit for bit. scratch: resized as needed (A's block packed
-// in MR-row panels, one B panel).
+// the result does not depend on it, bit for bit. scratch: grown as needed, never shrunk (A's
+// block packed in MR-row panels, one B panel); its contents are neither read nor kept.
 void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
            std::vector<float>* scratch, const GemmKernel& kernel = best_gemm_kernel(),
            int64_t k_block = 0);
