@@ -197,6 +197,50 @@ TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
             .find(" kernels") == std::string::npos);
 }
 
+TEST_CASE("im2col equals its definition: whole images, column blocks, row ranges") {
+  std::mt19937 rng(13);
+  int compared = 0;
+  for (int64_t size : {1, 2, 3, 7, 14, 28})
+    for (const auto& [kh, kw, sh, ph, pw] : std::vector<std::array<int64_t, 5>>{
+             {3, 3, 1, 1, 1}, {5, 5, 1, 2, 2}, {1, 3, 1, 0, 1}, {3, 1, 1, 1, 0}, {1, 1, 1, 0, 0},
+             {3, 3, 1, 0, 0}, {3, 3, 2, 1, 1}, {3, 3, 1, 2, 1}}) {
+      ConvShape s{2, size, size, 1, 0, 0, kh, kw, sh, sh, ph, pw, 1};
+      s.out_h = (size + 2 * ph - kh) / sh + 1;
+      s.out_w = (size + 2 * pw - kw) / sh + 1;
+      if (s.out_h < 1 || s.out_w < 1) continue;
+      const std::vector<float> in = test::random_floats(rng, s.in_c * size * size);
+      const int64_t n = s.out_size(), rows = s.k_per_group();
+      std::vector<float> want(rows * n);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t q = 0; q < n; ++q) {
+          const int64_t c = r / (kh * kw), i = r % (kh * kw) / kw, j = r % kw;
+          const int64_t y = q / s.out_w * sh - ph + i, x = q % s.out_w * sh - pw + j;
+          const bool inside = y >= 0 && y < size && x >= 0 && x < size;
+          want[r * n + q] = inside ? in[(c * size + y) * size + x] : 0.0f;
+        }
+      for (int64_t block : {n, int64_t{5}})
+        for (const auto& [r0, r1] : std::vector<std::array<int64_t, 2>>{{0, rows}, {1, rows - 1}}) {
+          if (r1 <= r0) continue;
+          for (int64_t c0 = 0; c0 < n; c0 += block) {
+            const int64_t ncols = std::min(block, n - c0), ld = ncols + 3;
+            std::vector<float> got(rows * ld, -7.0f);
+            im2col(s, in.data(), got.data(), r0, r1, c0, ncols, ld);
+            INFO("k=" << kh << "x" << kw << " s=" << sh << " p=" << ph << "x" << pw << " in="
+                      << size << " block=" << block << " rows " << r0 << ".." << r1);
+            bool same = true;
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t q = 0; q < ld; ++q) {
+                const bool written = r >= r0 && r < r1 && q < ncols;
+                same &= got[r * ld + q] == (written ? want[r * n + c0 + q] : -7.0f);
+              }
+            CHECK(same);
+            ++compared;
+          }
+        }
+    }
+  CHECK(compared > 200);
+}
+
 TEST_CASE("im2col from padded planes equals im2col, for any geometry, block and row range") {
   std::mt19937 rng(11);
   const int geometries[][3] = {{1, 1, 0}, {3, 1, 1}, {7, 2, 0}, {3, 2, 1},
