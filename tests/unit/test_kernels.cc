@@ -398,7 +398,10 @@ TEST_CASE("max pooling with winners: first largest in row-major order, as the na
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> dim(1, 17), pick(0, 7);
   // Few distinct values, so that windows tie often; -inf and NaN among them.
-  const float values[] = {-std::numeric_limits<float>::infinity(), std::nanf(""), -1, 0, 0, 1, 2, 2};
+  const float values[] = {-std::numeric_limits<float>::infinity(), std::nanf(""), -1, 0, 0, 1,
+                          2, 2};
+  std::uniform_real_distribution<float> uniform(-1, 1);
+  auto draw = [&](bool ties) { return ties ? values[pick(rng)] : uniform(rng); };
   for (int trial = 0; trial < 300; ++trial) {
     PoolShape s{};
     s.c = dim(rng) % 4 + 1;
@@ -413,7 +416,7 @@ TEST_CASE("max pooling with winners: first largest in row-major order, as the na
     s.out_h = pooled_size(s.in_h, s.kh, s.sh, s.ph, PoolRounding::kCeil);
     s.out_w = pooled_size(s.in_w, s.kw, s.sw, s.pw, PoolRounding::kCeil);
     std::vector<float> in(static_cast<size_t>(s.c * s.in_h * s.in_w));
-    for (float& v : in) v = trial % 2 ? values[pick(rng)] : std::uniform_real_distribution<float>(-1, 1)(rng);
+    for (float& v : in) v = draw(trial % 2);
     const size_t n = static_cast<size_t>(s.c * s.out_h * s.out_w);
     std::vector<float> want(n), got(n, 7.0f);
     std::vector<int32_t> want_arg(n), got_arg(n, -9);
@@ -436,7 +439,7 @@ TEST_CASE("max pooling with winners: first largest in row-major order, as the na
       s.out_h = pooled_size(s.in_h, 3, 2, 0, PoolRounding::kCeil);
       s.out_w = pooled_size(s.in_w, 3, 2, 0, PoolRounding::kCeil);
       std::vector<float> in(static_cast<size_t>(s.c * s.in_h * s.in_w));
-      for (float& v : in) v = ties ? values[pick(rng)] : std::uniform_real_distribution<float>(-1, 1)(rng);
+      for (float& v : in) v = draw(ties);
       const size_t n = static_cast<size_t>(s.c * s.out_h * s.out_w);
       std::vector<float> want(n), got(n, 7.0f);
       std::vector<int32_t> want_arg(n), got_arg(n, -9);
