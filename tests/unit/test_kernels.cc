@@ -378,6 +378,45 @@ TEST_CASE("every hand-written 3x3/2 max pooling kernel equals the naive twin") {
   }
 }
 
+namespace {
+
+// A random pooling geometry: windows up to 4x4, strides up to 3, padding below the window,
+// ceil-mode output sizes.
+PoolShape random_pool_shape(std::mt19937& rng) {
+  std::uniform_int_distribution<int> dim(1, 17);
+  PoolShape s{};
+  s.c = dim(rng) % 4 + 1;
+  s.kh = dim(rng) % 4 + 1;
+  s.kw = dim(rng) % 4 + 1;
+  s.sh = dim(rng) % 3 + 1;
+  s.sw = dim(rng) % 3 + 1;
+  s.ph = dim(rng) % s.kh;
+  s.pw = dim(rng) % s.kw;
+  s.in_h = s.kh + dim(rng);
+  s.in_w = s.kw + dim(rng);
+  s.out_h = pooled_size(s.in_h, s.kh, s.sh, s.ph, PoolRounding::kCeil);
+  s.out_w = pooled_size(s.in_w, s.kw, s.sw, s.pw, PoolRounding::kCeil);
+  return s;
+}
+
+// maxpool2d_argmax_f32 against its twin, winners and values; returns the values, with 0 where
+// a window had no winner.
+std::vector<float> check_pool_winners(const PoolShape& s, const std::vector<float>& in,
+                                      bool* every_window_won = nullptr) {
+  const size_t n = static_cast<size_t>(s.c * s.out_h * s.out_w);
+  std::vector<float> want(n), got(n, 7.0f);
+  std::vector<int32_t> want_arg(n), got_arg(n, -9);
+  ref::maxpool2d_argmax_f32(s, in.data(), want.data(), want_arg.data());
+  maxpool2d_argmax_f32(s, in.data(), got.data(), got_arg.data());
+  CHECK(got_arg == want_arg);
+  CHECK(got == want);
+  if (every_window_won)
+    *every_window_won = std::find(want_arg.begin(), want_arg.end(), -1) == want_arg.end();
+  return got;
+}
+
+}  // namespace
+
 TEST_CASE("max pooling with winners: first largest in row-major order, as the naive twin") {
   // Hand-solved: 5 at (0, 2) and at (1, 0) of one 3x3 window; row-major order takes (0, 2).
   {
@@ -396,39 +435,24 @@ TEST_CASE("max pooling with winners: first largest in row-major order, as the na
     CHECK(out == 0.0f);
   }
   std::mt19937 rng(11);
-  std::uniform_int_distribution<int> dim(1, 17), pick(0, 7);
+  std::uniform_int_distribution<int> pick(0, 7);
   // Few distinct values, so that windows tie often; -inf and NaN among them.
   const float values[] = {-std::numeric_limits<float>::infinity(), std::nanf(""), -1, 0, 0, 1,
                           2, 2};
   std::uniform_real_distribution<float> uniform(-1, 1);
   auto draw = [&](bool ties) { return ties ? values[pick(rng)] : uniform(rng); };
   for (int trial = 0; trial < 300; ++trial) {
-    PoolShape s{};
-    s.c = dim(rng) % 4 + 1;
-    s.kh = dim(rng) % 4 + 1;
-    s.kw = dim(rng) % 4 + 1;
-    s.sh = dim(rng) % 3 + 1;
-    s.sw = dim(rng) % 3 + 1;
-    s.ph = dim(rng) % s.kh;
-    s.pw = dim(rng) % s.kw;
-    s.in_h = s.kh + dim(rng);
-    s.in_w = s.kw + dim(rng);
-    s.out_h = pooled_size(s.in_h, s.kh, s.sh, s.ph, PoolRounding::kCeil);
-    s.out_w = pooled_size(s.in_w, s.kw, s.sw, s.pw, PoolRounding::kCeil);
+    const PoolShape s = random_pool_shape(rng);
     std::vector<float> in(static_cast<size_t>(s.c * s.in_h * s.in_w));
     for (float& v : in) v = draw(trial % 2);
-    const size_t n = static_cast<size_t>(s.c * s.out_h * s.out_w);
-    std::vector<float> want(n), got(n, 7.0f);
-    std::vector<int32_t> want_arg(n), got_arg(n, -9);
-    ref::maxpool2d_argmax_f32(s, in.data(), want.data(), want_arg.data());
-    maxpool2d_argmax_f32(s, in.data(), got.data(), got_arg.data());
     INFO("c=" << s.c << " in=" << s.in_h << "x" << s.in_w << " k=" << s.kh << "x" << s.kw
               << " s=" << s.sh << "x" << s.sw << " p=" << s.ph << "x" << s.pw);
-    CHECK(got_arg == want_arg);
-    CHECK(got == want);
-    // Where every window has a winner, the values are maxpool2d_f32's.
-    if (std::find(want_arg.begin(), want_arg.end(), -1) != want_arg.end() || trial % 2) continue;
-    std::vector<float> plain(n);
+    bool every_window_won = false;
+    const std::vector<float> got = check_pool_winners(s, in, &every_window_won);
+    // Where every window has a winner (ceil mode can leave a last one wholly outside the
+    // image), the values are maxpool2d_f32's.
+    if (!every_window_won || trial % 2) continue;
+    std::vector<float> plain(got.size());
     maxpool2d_f32(s, in.data(), plain.data());
     CHECK(plain == got);
   }
@@ -440,34 +464,16 @@ TEST_CASE("max pooling with winners: first largest in row-major order, as the na
       s.out_w = pooled_size(s.in_w, 3, 2, 0, PoolRounding::kCeil);
       std::vector<float> in(static_cast<size_t>(s.c * s.in_h * s.in_w));
       for (float& v : in) v = draw(ties);
-      const size_t n = static_cast<size_t>(s.c * s.out_h * s.out_w);
-      std::vector<float> want(n), got(n, 7.0f);
-      std::vector<int32_t> want_arg(n), got_arg(n, -9);
-      ref::maxpool2d_argmax_f32(s, in.data(), want.data(), want_arg.data());
-      maxpool2d_argmax_f32(s, in.data(), got.data(), got_arg.data());
       INFO("in=" << s.in_h << "x" << s.in_w << " ties=" << ties);
-      CHECK(got_arg == want_arg);
-      CHECK(got == want);
+      check_pool_winners(s, in);
     }
   }
 }
 
 TEST_CASE("separable max pooling equals the naive twin") {
   std::mt19937 rng(3);
-  std::uniform_int_distribution<int> dim(1, 17);
   for (int trial = 0; trial < 200; ++trial) {
-    PoolShape s{};
-    s.c = dim(rng) % 4 + 1;
-    s.kh = dim(rng) % 4 + 1;
-    s.kw = dim(rng) % 4 + 1;
-    s.sh = dim(rng) % 3 + 1;
-    s.sw = dim(rng) % 3 + 1;
-    s.ph = dim(rng) % s.kh;
-    s.pw = dim(rng) % s.kw;
-    s.in_h = s.kh + dim(rng);
-    s.in_w = s.kw + dim(rng);
-    s.out_h = pooled_size(s.in_h, s.kh, s.sh, s.ph, PoolRounding::kCeil);
-    s.out_w = pooled_size(s.in_w, s.kw, s.sw, s.pw, PoolRounding::kCeil);
+    const PoolShape s = random_pool_shape(rng);
     std::vector<float> in = test::random_floats(rng, s.c * s.in_h * s.in_w);
     std::vector<float> want(s.c * s.out_h * s.out_w), got(want.size());
     ref::maxpool2d_f32(s, in.data(), want.data());
