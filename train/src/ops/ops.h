@@ -42,7 +42,7 @@ struct OpPass {
 
 // A blob's gradient for an op to write into, sized for the shard. fresh: nothing has been
 // written into it in this backward pass, and its contents are stale (not zero): the op sets
-// it whole, or adds into zeroed(...). Blobs with one consumer are thus never zero-filled.
+// it whole, or adds into zeroed(...): a blob whose first writer sets it is never zero-filled.
 struct GradOut {
   std::vector<float>& g;
   bool fresh;
