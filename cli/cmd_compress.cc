@@ -154,6 +154,14 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
       "--codes sequential|compensated: then at most N passes of coordinate descent on each "
       "channel's codes (each weight takes the centroid that lowers the channel's output error "
       "the most); 0: the compensated codes as they come")(
+      "block-steps", ranged(&s.blocks.steps, 0, 100000, "block-steps")->default_value(s.blocks.steps),
+      "--codes sequential: then block reconstruction, N steps per block (a Fire module, a "
+      "convolution with its pooling): each block's centroids and biases tuned so that its output "
+      "matches the uncompressed block's given the compressed inputs (BRECQ); 0: off")(
+      "block-images", ranged(&s.blocks.images, 1, 1e6, "block-images")->default_value(s.blocks.images),
+      "--block-steps: calibration images it tunes on (each also mirrored unless --no-augment)")(
+      "block-lr", ranged(&s.blocks.learning_rate, 1e-9, 1, "block-lr")->default_value(s.blocks.learning_rate),
+      "--block-steps: Adam's learning rate (cosine decay)")(
       "codebook-refit", po::bool_switch(&f.codebook_refit),
       "--codes sequential|compensated: refit each codebook to its codes under the layer's "
       "input statistics, twice alternating with the codes (default: the k-means centroids)")(

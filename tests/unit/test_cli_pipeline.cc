@@ -225,6 +225,43 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
 }
 
+TEST_CASE("compress: --block-steps tunes centroids and biases block by block, recorded") {
+  Fixture f;
+  auto run = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"compress", f.onnx, "--calib", f.images, "--holdout-split",
+                                     "1/3", "--bits", "4", "-v", "-o", f.dir.file(out)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::run_cli(args);
+  };
+  auto plain = run("p.sqz", {});
+  auto tuned = run("b.sqz", {"--block-steps", "20", "--block-lr", "1e-3", "--block-images", "6"});
+  INFO(tuned.err);
+  REQUIRE(plain.exit_code == 0);
+  REQUIRE(tuned.exit_code == 0);
+  CHECK(plain.err.find("block reconstruction") == std::string::npos);  // off by default
+  CHECK(tuned.err.find("block reconstruction: centroids and biases, block by block, on 6 images") !=
+        std::string::npos);
+  CHECK(tuned.err.find("output error") != std::string::npos);  // each block's, with -v
+  auto a = format::read_sqz(f.dir.file("p.sqz")), b = format::read_sqz(f.dir.file("b.sqz"));
+  REQUIRE((a.is_ok() && b.is_ok()));
+  int moved = 0;
+  for (size_t i = 0; i < a->model.layers.size(); ++i) {
+    const Layer &x = a->model.layers[i], &y = b->model.layers[i];
+    CHECK(x.quant.codes == y.quant.codes);  // codes and positions stay
+    CHECK(x.mask == y.mask);
+    moved += x.quant.codebook != y.quant.codebook || x.bias.data != y.bias.data;
+  }
+  CHECK(moved > 0);
+  std::string summary;
+  for (const auto& [key, value] : b->metadata)
+    if (key == "pipeline") summary = value;
+  CHECK(summary.find(" blocks=20 block_lr=0.001 block_images=6") != std::string::npos);
+  auto bad = run("x.sqz", {"--block-steps", "-1"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--block-steps must be in 0..100000") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
+}
+
 TEST_CASE("compress: the switches that take no value are accepted; --no-augment drops the mirrors") {
   Fixture f;
   // Sequential codes (the default) read the moments: their images are mirrored too unless

@@ -104,3 +104,40 @@ TEST_CASE("share_weights_sequential: the same codes with and without kept activa
     CHECK(kept.layers[i].quant.codes == recomputed.layers[i].quant.codes);
   }
 }
+
+TEST_CASE("PairedActivations: advance and gather give both networks' activations at a cut") {
+  const Model reference = test::tiny_squeezenet(91, 19, 10);
+  std::mt19937 rng(92);
+  const int64_t n = 6;
+  const std::vector<float> x = test::random_floats(rng, n * 3 * 19 * 19);
+  Model own = reference;
+  for (float& w : own.layers[0].weight.data) w *= 0.5f;  // conv1 differs
+  pipeline::MomentOptions mo;
+  mo.mirror = true;
+  pipeline::PairedActivations kept(reference, x.data(), n, mo, int64_t{1} << 24);
+  CHECK(kept.items() == 2 * n);
+  CHECK(kept.blob_at(0) == "data");
+  CHECK(kept.blob_at(3) == "pool1");
+  CHECK(kept.blob_at(5).empty() == false);  // the squeeze's ReLU: both expands read it
+  CHECK(kept.blob_at(6).empty());           // the expand1x1's output beside the squeeze's
+  // At the images: item 4 is image 0 mirrored (batches of four images, then their mirrors).
+  std::vector<float> a, b;
+  REQUIRE(kept.gather({0, 4}, &a, &b).is_ok());
+  CHECK(a == b);
+  const int64_t size = 3 * 19 * 19;
+  CHECK(std::equal(a.begin(), a.begin() + size, x.begin()));
+  CHECK(a[size + 18] == x[0]);  // its first row reversed
+  CHECK(a[size] == x[18]);
+  // After pool1: each network's own activations, by the runtime's sliced networks.
+  REQUIRE(kept.advance(own, 3).is_ok());
+  CHECK(kept.cut() == 3);
+  CHECK(kept.chw_at(3) == Shape{8, 3, 3});
+  REQUIRE(kept.gather({0, 11}, &a, &b).is_ok());
+  CHECK(a.size() == 2u * 8 * 3 * 3);
+  CHECK(a != b);
+  CHECK(kept.advance(own, 6).code() == ErrorCode::kInvalidArgument);  // not a cut
+  CHECK(kept.advance(own, 1).code() == ErrorCode::kInvalidArgument);  // behind the kept one
+  CHECK(kept.gather({12}, &a, &b).code() == ErrorCode::kInvalidArgument);
+  pipeline::PairedActivations tight(reference, x.data(), n, mo, 1000);
+  CHECK(tight.advance(own, 3).code() == ErrorCode::kLimit);
+}

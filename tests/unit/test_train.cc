@@ -93,6 +93,50 @@ TEST_CASE("gradients match finite differences: every layer type, both losses") {
   }
 }
 
+// The Fire module of tiny_squeezenet alone, from its input (pool1's output) to its concat.
+Model fire_block(Model m) {
+  Model b;
+  b.name = "fire";
+  b.input = "pool1";
+  b.input_shape = {1, 8, 3, 3};  // a 19 x 19 input: conv1 7x7/2 -> 7, pool 3x3/2 -> 3
+  for (const Layer& l : m.layers)
+    if (l.name.rfind("fire/", 0) == 0) b.layers.push_back(l);
+  b.output = "fire/concat";
+  return b;
+}
+
+TEST_CASE("gradients match finite differences: the output-matching loss, any output shape") {
+  std::mt19937 rng(5);
+  const int64_t n = 3;
+  train::TrainOptions o;
+  o.threads = 2;
+  o.loss = train::Loss::kMatchOutput;
+  {  // the class scores of a whole network (its Softmax skipped) matched to targets
+    std::vector<float> x = test::random_floats(rng, n * 3 * 19 * 19, -2, 2);
+    std::vector<float> target = test::random_floats(rng, n * 10, -1, 1);
+    check_gradients(test::tiny_squeezenet(41, 19, 10), o, x, {}, &target, n, 3e-4f);
+  }
+  const Model block = fire_block(test::tiny_squeezenet(42, 19, 10));
+  std::vector<float> x = test::random_floats(rng, n * 8 * 3 * 3, 0, 2);
+  std::vector<float> target = test::random_floats(rng, n * 12 * 3 * 3, 0, 1);
+  check_gradients(block, o, x, {}, &target, n, 3e-4f);
+  // The loss is the mean squared difference, by hand: a model whose output equals the target
+  // scores 0, and one whose output is the target plus 1 everywhere scores 1.
+  Model copy = block;
+  auto trainer = train::Trainer::create(&copy, o);
+  REQUIRE(trainer.is_ok());
+  CHECK((*trainer)->classes() == 12 * 3 * 3);
+  std::vector<float> out;
+  REQUIRE((*trainer)->predict(x.data(), n, &out).is_ok());
+  std::vector<std::vector<float>> gw, gb;
+  CHECK((*trainer)->gradients(x.data(), nullptr, out.data(), n, &gw, &gb).value() ==
+        doctest::Approx(0.0));
+  for (float& v : out) v += 1.0f;
+  CHECK((*trainer)->gradients(x.data(), nullptr, out.data(), n, &gw, &gb).value() ==
+        doctest::Approx(1.0));
+  CHECK(!(*trainer)->gradients(x.data(), nullptr, nullptr, n, &gw, &gb).is_ok());
+}
+
 TEST_CASE("training learns, respects masks and codebooks, and is deterministic") {
   std::mt19937 rng(2);
   const int64_t n = 16;

@@ -56,6 +56,16 @@ double Trainer::Impl::loss_and_grad(Worker& w, const int* labels, const float* t
   const std::vector<float>& z = w.act.at(logits);
   std::vector<float>& dz = w.grad[logits];
   dz.assign(z.size(), 0.0f);
+  if (o.loss == Loss::kMatchOutput) {  // sum over images of each one's mean squared error
+    const double scale = 1.0 / static_cast<double>(classes);
+    double loss = 0;
+    for (int64_t k = 0; k < n * classes; ++k) {
+      const double d = static_cast<double>(z[k]) - teacher[k];
+      loss += d * d * scale;
+      dz[k] = static_cast<float>(2 * d * scale / static_cast<double>(total));
+    }
+    return loss;
+  }
   const double alpha = o.distill_alpha, t = o.distill_temperature;
   double loss = 0;
   std::vector<double> p(static_cast<size_t>(classes)), q(static_cast<size_t>(classes)),

@@ -19,7 +19,8 @@ Status Trainer::Impl::init() {
     order.pop_back();
   }
   classes = per_image(shapes.at(logits));
-  SQZ_RETURN_ERROR_IF(shape_numel(shapes.at(logits)) != classes || classes < 2,
+  SQZ_RETURN_ERROR_IF(o.loss == Loss::kClassify &&
+                          (shape_numel(shapes.at(logits)) != classes || classes < 2),
                       ErrorCode::kUnsupported,
                       "training needs one score per class at the output, got " +
                           shape_to_string(shapes.at(logits)));
@@ -144,10 +145,12 @@ Result<std::unique_ptr<Trainer>> Trainer::create(Model* model, const TrainOption
 Result<double> Trainer::Impl::run_batch(const float* images, const int* labels,
                                         const float* teacher, int64_t n) {
   SQZ_RETURN_ERROR_IF(n < 1, ErrorCode::kInvalidArgument, "empty batch");
-  SQZ_RETURN_ERROR_IF(o.distill_alpha > 0 && !labels, ErrorCode::kInvalidArgument, "labels needed");
-  SQZ_RETURN_ERROR_IF(o.distill_alpha < 1 && !teacher, ErrorCode::kInvalidArgument,
-                      "teacher logits needed");
-  if (labels)
+  const bool match = o.loss == Loss::kMatchOutput;
+  SQZ_RETURN_ERROR_IF(!match && o.distill_alpha > 0 && !labels, ErrorCode::kInvalidArgument,
+                      "labels needed");
+  SQZ_RETURN_ERROR_IF((match || o.distill_alpha < 1) && !teacher, ErrorCode::kInvalidArgument,
+                      match ? "target outputs needed" : "teacher logits needed");
+  if (labels && !match)
     for (int64_t b = 0; b < n; ++b)
       SQZ_RETURN_ERROR_IF(
           labels[b] < 0 || labels[b] >= classes, ErrorCode::kInvalidArgument,

@@ -383,6 +383,33 @@ Status quantize_stage(Run& r) {
   return Status::ok();
 }
 
+// Block reconstruction (block_reconstruction.h) on the first blocks.images calibration images.
+Status reconstruct_stage(Run& r) {
+  BlockOptions o = r.s.blocks;
+  o.threads = r.s.threads;
+  o.seed = r.s.seed;
+  o.mirror = r.s.calibration.augment;
+  const int n = static_cast<int>(std::min<int64_t>(o.images, static_cast<int64_t>(r.calib.size())));
+  stage(r.observer, 4,
+        "block reconstruction: centroids and biases, block by block, on " + std::to_string(n) +
+            " images");
+  const std::vector<float> batch = probe_batch(r.calib, r.pre, n);
+  std::vector<BlockResult> blocks;
+  {
+    Task task(r.observer, "tuning blocks",
+              static_cast<int64_t>(reconstruction_blocks(r.model).size()));
+    SQZ_ASSIGN_OR_RETURN(blocks, reconstruct_blocks(r.model, r.teacher, batch.data(), n, o,
+                                                    [&](int done, int) { return task.advance(done); }));
+  }
+  for (const BlockResult& b : blocks) {
+    char line[200];
+    std::snprintf(line, sizeof line, "  %s .. %s: output error %.3g -> %.3g%s", b.first.c_str(),
+                  b.last.c_str(), b.error_before, b.error_after, b.kept ? "" : " (not kept)");
+    detail(r.observer, line);
+  }
+  return Status::ok();
+}
+
 Status calibrate_stage(Run& r) {
   if (r.retraining) {
     stage(r.observer, 4, "calibration: done by the labelled centroid fine-tuning");
@@ -393,6 +420,7 @@ Status calibrate_stage(Run& r) {
     return Status::ok();
   }
   if (r.sequential_codes && calibration_steps(r.s, r.lists) == 0) {
+    if (r.s.blocks.steps > 0) return reconstruct_stage(r);
     stage(r.observer, 4,
           "calibration: not after sequential codes (asking for `calib_steps` turns it on)");
     return Status::ok();

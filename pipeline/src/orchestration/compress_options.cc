@@ -42,6 +42,11 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
     std::snprintf(more, sizeof more, " descent=%d", s.gptq.descent_passes);
     out += more;
   }
+  if (calibrated && s.error_compensation && s.sequential && steps == 0 && s.blocks.steps > 0) {
+    std::snprintf(more, sizeof more, " blocks=%d block_lr=%g block_images=%lld", s.blocks.steps,
+                  s.blocks.learning_rate, static_cast<long long>(s.blocks.images));
+    out += more;
+  }
   if (calibrated && steps > 0) {  // the share held aside to choose the state
     std::snprintf(more, sizeof more, " validation=%g", s.calibration.validation_share);
     out += more;
@@ -102,6 +107,14 @@ Status check_compress_options(const CompressOptions& s) {
                       ErrorCode::kInvalidArgument, "`rate_weight` must be in 0..100");
   SQZ_RETURN_ERROR_IF(s.gptq.descent_passes < 0 || s.gptq.descent_passes > 100,
                       ErrorCode::kInvalidArgument, "`descent_passes` must be in 0..100");
+  SQZ_RETURN_ERROR_IF(s.blocks.steps < 0 || s.blocks.steps > 100000,
+                      ErrorCode::kInvalidArgument, "`block_steps` must be in 0..100000");
+  SQZ_RETURN_ERROR_IF(s.blocks.batch < 1 || s.blocks.batch > 1024, ErrorCode::kInvalidArgument,
+                      "`block_batch` must be in 1..1024");
+  SQZ_RETURN_ERROR_IF(!(s.blocks.learning_rate > 0 && s.blocks.learning_rate <= 1),
+                      ErrorCode::kInvalidArgument, "`block_lr` must be in (0, 1]");
+  SQZ_RETURN_ERROR_IF(s.blocks.images < 1 || s.blocks.images > 1000000,
+                      ErrorCode::kInvalidArgument, "`block_images` must be in 1..1000000");
   return Status::ok();
 }
 

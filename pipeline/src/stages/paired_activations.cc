@@ -70,9 +70,61 @@ int64_t PairedActivations::bytes() const {
   return static_cast<int64_t>((own_.size() + ref_.size()) * sizeof(float));
 }
 
+std::string PairedActivations::blob_at(int64_t cut) const {
+  if (cut <= 0) return graph_.input;
+  const auto layers = static_cast<int64_t>(live_.size());
+  return cut >= layers ? graph_.output : live_[static_cast<size_t>(cut)];
+}
+
 Shape PairedActivations::chw_at(int64_t cut) const {
-  const Shape& s = cut == 0 ? graph_.input_shape : shapes_.at(live_[cut]);
+  const Shape& s = cut == 0 ? graph_.input_shape : shapes_.at(blob_at(cut));
   return Shape(s.begin() + 1, s.end());
+}
+
+Status PairedActivations::advance(const Model& model, int64_t cut) {
+  SQZ_RETURN_IF_ERROR(init_);
+  SQZ_RETURN_ERROR_IF(!same_graph(model), ErrorCode::kInvalidArgument,
+                      "the kept activations belong to another graph");
+  SQZ_RETURN_ERROR_IF(cut < at_ || cut >= static_cast<int64_t>(live_.size()) ||
+                          blob_at(cut).empty(),
+                      ErrorCode::kInvalidArgument,
+                      "layer " + std::to_string(cut) + " is not a cut after the kept one");
+  if (cut == at_) return Status::ok();
+  const int64_t needed = 2 * items_ * shape_numel(chw_at(cut)) * int64_t{sizeof(float)};
+  SQZ_RETURN_ERROR_IF(needed + bytes() > max_bytes_, ErrorCode::kLimit,
+                      "the activations before layer '" + graph_.layers[cut].name + "' need " +
+                          std::to_string((needed + bytes()) >> 20) + " MiB, more than " +
+                          std::to_string(max_bytes_ >> 20));
+  return move_to(model, cut);
+}
+
+Status PairedActivations::gather(const std::vector<int64_t>& items, std::vector<float>* own,
+                                 std::vector<float>* reference) {
+  SQZ_RETURN_IF_ERROR(init_);
+  const Shape chw = chw_at(at_);
+  const int64_t size = shape_numel(chw);
+  own->resize(items.size() * static_cast<size_t>(size));
+  reference->resize(own->size());
+  for (size_t k = 0; k < items.size(); ++k) {
+    const int64_t item = items[k];
+    SQZ_RETURN_ERROR_IF(item < 0 || item >= items_, ErrorCode::kInvalidArgument,
+                        "item " + std::to_string(item) + " is not kept");
+    const float *o = nullptr, *f = nullptr;
+    if (at_ > 0) {
+      o = own_.data() + item * size;
+      f = ref_.data() + item * size;
+    } else {  // the images themselves, mirrored for the items that are
+      const Run& r = *std::find_if(runs_.begin(), runs_.end(), [&](const Run& run) {
+        return item >= run.item && item < run.item + run.count;
+      });
+      o = inputs_ + (r.image + item - r.item) * size;
+      if (r.mirrored) o = detail::mirror_images(o, 1, chw, &mirrored_);
+      f = o;
+    }
+    std::copy(o, o + size, own->begin() + static_cast<int64_t>(k) * size);
+    std::copy(f, f + size, reference->begin() + static_cast<int64_t>(k) * size);
+  }
+  return Status::ok();
 }
 
 bool PairedActivations::same_graph(const Model& m) const {

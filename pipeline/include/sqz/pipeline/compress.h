@@ -14,6 +14,7 @@
 #include "sqz/core/status.h"
 #include "sqz/import/importers.h"
 #include "sqz/format/sqz_file.h"
+#include "sqz/pipeline/block_reconstruction.h"
 #include "sqz/pipeline/calibrate.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/observer.h"
@@ -77,6 +78,10 @@ struct CompressOptions {
   // targets leave it nothing to gain on unseen images that the few calibration images can
   // teach (the front ends turn it on when calibration steps are given explicitly).
   bool calibrate_after_sequential = false;
+  // Block reconstruction after sequential codes (block_reconstruction.h), on the first
+  // blocks.images calibration images (mirrored when calibration.augment): blocks.steps 0 turns
+  // it off. Its threads and seed are set from the fields above.
+  BlockOptions blocks;
   quantize::GptqOptions gptq;
   // Its float codings (metadata is the pipeline's own). By default biases as 8-bit and
   // codebooks as binary16 (format 1.2): at 400,000 bytes the 15.6 KB this saves over float32

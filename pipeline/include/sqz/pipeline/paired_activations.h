@@ -42,6 +42,20 @@ class PairedActivations {
   int64_t cut() const { return at_; }  // index of the first layer not run yet (0: images)
   int64_t bytes() const;               // activations kept now
 
+  // For callers that walk the cuts themselves (block reconstruction). The one blob live
+  // before layer `cut` (0: the input; layers().size(): the output), or "" where more are.
+  std::string blob_at(int64_t cut) const;
+  Shape chw_at(int64_t cut) const;  // that blob's C x H x W; REQUIRES blob_at(cut) != ""
+  const Model& graph() const { return graph_; }  // the reference, validated
+  int64_t items() const { return items_; }       // the images, and their mirrors if asked
+  // Both networks from the current cut to `cut` (>= cut(), blob_at(cut) != ""), model's
+  // layers before it as they are now. kLimit when the kept activations at both cuts would
+  // pass max_bytes.
+  Status advance(const Model& model, int64_t cut);
+  // The kept activations of `items` at the current cut, one after another (C x H x W each).
+  Status gather(const std::vector<int64_t>& items, std::vector<float>* own,
+                std::vector<float>* reference);
+
  private:
   // A batch of the kept sequence: items [item, item + count) are images [image, image +
   // count), mirrored or not (the batches collect_paired_moments runs, in its order).
@@ -54,7 +68,6 @@ class PairedActivations {
   Status for_each_run(const std::function<Status(int64_t)>& progress, const RunFn& run);
   Status move_to(const Model& model, int64_t cut);
   bool same_graph(const Model& model) const;
-  Shape chw_at(int64_t cut) const;
   // Layers [begin, end) of m (the reference's graph) as a network whose input is the blob
   // live before `begin`.
   Model slice(const Model& m, int64_t begin, int64_t end, const std::string& output) const;

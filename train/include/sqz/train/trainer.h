@@ -26,6 +26,11 @@ void set_default_step_budget(int64_t bytes);
 
 enum class Optimizer { kSgd, kAdam };
 enum class LrSchedule { kConstant, kCosine };
+// kClassify: cross-entropy on labels and/or distillation from teacher logits (below).
+// kMatchOutput: the mean over the batch of the mean squared difference between the output and
+// `teacher`, a target for every output value, of any shape: a block's output reconstruction
+// (BRECQ, Li et al., ICLR 2021, Sec. 3).
+enum class Loss { kClassify, kMatchOutput };
 
 struct TrainOptions {
   Optimizer optimizer = Optimizer::kAdam;
@@ -39,6 +44,7 @@ struct TrainOptions {
   int threads = 1;
   uint64_t seed = 1;
   bool train_centroids = false;  // quantized layers: train codebooks (and biases) only
+  Loss loss = Loss::kClassify;
   // Distillation: loss = alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T).
   double distill_temperature = 4.0;
   double distill_alpha = 1.0;  // 1: labels only (no teacher needed)
@@ -55,7 +61,8 @@ class Trainer {
   ~Trainer();
 
   // One optimizer step on n images (NCHW floats). labels: n class indices (or null when
-  // distill_alpha == 0); teacher: n x classes logits (or null when distill_alpha == 1).
+  // distill_alpha == 0 or the loss is kMatchOutput); teacher: n x classes logits (or null when
+  // distill_alpha == 1), or with kMatchOutput n x classes() targets.
   // Returns the mean loss over the batch.
   Result<double> step(const float* images, const int* labels, const float* teacher, int64_t n);
 
@@ -76,7 +83,7 @@ class Trainer {
   // Logits for n images in inference mode (dropout off).
   Status predict(const float* images, int64_t n, std::vector<float>* logits);
 
-  int64_t classes() const;
+  int64_t classes() const;  // values per image at the output (kMatchOutput: any shape)
   int64_t steps_taken() const;
 
  private:
