@@ -102,7 +102,8 @@ def test_codebook_refit_bias_coding_method_mirrors_and_descent_write_what_the_cl
     # descent, as on the command line.
     for flag, keywords, name in (("--method=uniform", dict(method="uniform"), "uniform"),
                                  ("--no-augment", dict(augment=False), "plain"),
-                                 ("--code-descent=0", dict(code_descent=0), "sweep")):
+                                 ("--code-descent=0", dict(code_descent=0), "sweep"),
+                                 ("--block-steps=5", dict(block_steps=5), "blocks")):
         run_cli("compress", fashion_sqz, "-o", tmp_path / f"cli_{name}.sqz", "--bits", "4",
                 "--calib", fashion["train"], "--calib-steps", "0", "--moment-images", "16",
                 flag, "-q")
