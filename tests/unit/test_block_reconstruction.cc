@@ -100,6 +100,25 @@ TEST_CASE("reconstruct_blocks: nearer the reference on other inputs, codes and m
   }
 }
 
+TEST_CASE("reconstruct_blocks: a block with an op training lacks is left as it is") {
+  Model reference = test::tiny_squeezenet(81, 19, 10);
+  reference.layers[2].op = OpKind::kAvgPool;  // pool1 averaged (not global): not trainable
+  std::mt19937 rng(82);
+  const std::vector<float> x = test::random_floats(rng, 16 * 3 * 19 * 19);
+  const Model shared = shared_at(reference, 3);
+  Model tuned = shared;
+  pipeline::BlockOptions o;
+  o.steps = 20;
+  auto results = pipeline::reconstruct_blocks(tuned, reference, x.data(), 16, o, nullptr);
+  REQUIRE(results.is_ok());
+  REQUIRE(results->size() == 3);
+  CHECK((*results)[0].skipped.find("global average pooling only") != std::string::npos);
+  CHECK_FALSE((*results)[0].kept);
+  CHECK(tuned.layers[0].quant.codebook == shared.layers[0].quant.codebook);
+  CHECK((*results)[1].skipped.empty());
+  CHECK((*results)[1].error_before > 0);
+}
+
 TEST_CASE("reconstruct_blocks: refuses bad options and a budget too small for a batch") {
   const Model reference = test::tiny_squeezenet(71, 19, 10);
   Model shared = shared_at(reference, 3);

@@ -402,6 +402,10 @@ Status reconstruct_stage(Run& r) {
                                                     [&](int done, int) { return task.advance(done); }));
   }
   for (const BlockResult& b : blocks) {
+    if (!b.skipped.empty()) {
+      note(r.observer, "  " + b.first + " .. " + b.last + ": left as it is (" + b.skipped + ")");
+      continue;
+    }
     char line[200];
     std::snprintf(line, sizeof line, "  %s .. %s: output error %.3g -> %.3g%s", b.first.c_str(),
                   b.last.c_str(), b.error_before, b.error_after, b.kept ? "" : " (not kept)");

@@ -89,24 +89,35 @@ struct BlockTuner {
     to.seed = o.seed;
     to.train_centroids = true;
     to.loss = train::Loss::kMatchOutput;
-    SQZ_ASSIGN_OR_RETURN(auto student, train::Trainer::create(&own, to));
-    SQZ_ASSIGN_OR_RETURN(auto teacher, train::Trainer::create(&ref, to));
+    r->first = own.layers.front().name;
+    r->last = own.layers.back().name;
+    auto student = train::Trainer::create(&own, to);
+    auto teacher = train::Trainer::create(&ref, to);
+    for (const auto* t : {&student, &teacher}) {
+      if (t->is_ok()) continue;
+      if (t->status().code() != ErrorCode::kUnsupported) return t->status();
+      r->skipped = t->status().message();  // an op the training engine lacks: left as it is
+      return Status::ok();
+    }
+    return tune_with(**student, **teacher, model, begin, own, r);
+  }
+
+  Status tune_with(train::Trainer& student, train::Trainer& teacher, Model& model, int64_t begin,
+                   const Model& own, BlockResult* r) {
     const int64_t items = acts.items(), checked = std::min<int64_t>(items, 32);
     std::vector<int64_t> check;
     for (int64_t k = 0; k < checked; ++k) check.push_back(k * items / checked);
-    SQZ_ASSIGN_OR_RETURN(r->error_before, error(*student, *teacher, check));
+    SQZ_ASSIGN_OR_RETURN(r->error_before, error(student, teacher, check));
     std::uniform_int_distribution<int64_t> pick(0, items - 1);
     std::vector<int64_t> batch(static_cast<size_t>(o.batch));
     std::vector<float> in, ref_in, target;
     for (int step = 0; step < o.steps; ++step) {
       for (int64_t& item : batch) item = pick(rng);
       SQZ_RETURN_IF_ERROR(acts.gather(batch, &in, &ref_in));
-      SQZ_RETURN_IF_ERROR(teacher->predict(ref_in.data(), o.batch, &target));
-      SQZ_RETURN_IF_ERROR(student->step(in.data(), nullptr, target.data(), o.batch).status());
+      SQZ_RETURN_IF_ERROR(teacher.predict(ref_in.data(), o.batch, &target));
+      SQZ_RETURN_IF_ERROR(student.step(in.data(), nullptr, target.data(), o.batch).status());
     }
-    SQZ_ASSIGN_OR_RETURN(r->error_after, error(*student, *teacher, check));
-    r->first = own.layers.front().name;
-    r->last = own.layers.back().name;
+    SQZ_ASSIGN_OR_RETURN(r->error_after, error(student, teacher, check));
     r->kept = r->error_after < r->error_before;
     if (r->kept) std::copy(own.layers.begin(), own.layers.end(), model.layers.begin() + begin);
     return Status::ok();

@@ -39,6 +39,7 @@ struct BlockResult {
   // items, before and after tuning; the tuned block is kept only when it is lower.
   double error_before = 0, error_after = 0;
   bool kept = false;
+  std::string skipped;  // why the block was left as it was (an op training does not support)
 };
 
 // Layers [begin, end) of `model` form the blocks (as above) that hold a quantized convolution.
