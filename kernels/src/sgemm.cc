@@ -83,8 +83,7 @@ int64_t sgemm_k_block(const GemmKernel& kernel) {
 }
 
 void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
-           std::vector<float>* scratch, const GemmKernel& kernel, int64_t k_block,
-           bool accumulate) {
+           std::vector<float>* scratch, const GemmKernel& kernel, int64_t k_block) {
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t row_panels = (m + mr - 1) / mr;
   const int64_t kc_max =
@@ -97,11 +96,10 @@ void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float*
   float* bp = ap + row_panels * mr * kc_max;
   float* zero_bias = bp + nr * kc_max;
   std::fill(zero_bias, zero_bias + mr, 0.0f);
-  if (k == 0 && accumulate) return;  // C += 0
   // k == 0 still runs one (empty) block: C = 0.
   for (int64_t k0 = 0; k0 == 0 || k0 < k; k0 += kc_max) {
     const int64_t kc = std::min(kc_max, k - k0);
-    const GemmTileFn tile = k0 == 0 && !accumulate ? kernel.tile : kernel.tile_acc;
+    const GemmTileFn tile = k0 == 0 ? kernel.tile : kernel.tile_acc;
     pack_a_block(a, m, k0, kc, mr, ap);
     for (int64_t n0 = 0; n0 < n; n0 += nr) {
       const int cols = static_cast<int>(std::min<int64_t>(nr, n - n0));

@@ -2,7 +2,6 @@
 // and its K blocking, which must not change a bit.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -108,33 +107,6 @@ TEST_CASE("sgemm's K blocks and operand layouts do not change a bit of the produ
           REQUIRE(std::memcmp(c.data(), whole.data(), sizeof(float) * c.size()) == 0);
         }
       }
-    }
-}
-
-TEST_CASE("sgemm's accumulate: a product over K in parts equals the whole, bit for bit") {
-  std::mt19937 rng(13);
-  for (const GemmKernel* kernel : runnable_gemm_kernels())
-    for (int trial = 0; trial < 12; ++trial) {
-      const Product p = random_product(rng, false, trial % 2 == 1);
-      const std::vector<float> whole = p.run(*kernel, 0);
-      CAPTURE(kernel->name);
-      CAPTURE(p.m);
-      CAPTURE(p.n);
-      CAPTURE(p.k);
-      // K cut at random points (some parts empty); A's columns and B's rows of each part.
-      std::vector<int64_t> cuts = {0, p.k};
-      for (int i = 0; i < 3; ++i) cuts.push_back(std::uniform_int_distribution<int64_t>(0, p.k)(rng));
-      std::sort(cuts.begin(), cuts.end());
-      const std::vector<float> sb = p.stored(p.b, p.k, p.n, p.tb);
-      std::vector<float> c(whole.size(), Product::kSentinel), scratch;
-      for (size_t part = 0; part + 1 < cuts.size(); ++part) {
-        const int64_t k0 = cuts[part], kc = cuts[part + 1] - k0;
-        const GemmOperand b = p.tb ? GemmOperand{sb.data() + k0, p.k, true}
-                                   : GemmOperand{sb.data() + k0 * p.n, p.n, false};
-        sgemm(p.m, p.n, kc, {p.a.data() + k0, p.k}, b, c.data(), p.n + Product::kMargin, &scratch,
-              *kernel, 0, part > 0);
-      }
-      REQUIRE(std::memcmp(c.data(), whole.data(), sizeof(float) * c.size()) == 0);
     }
 }
 

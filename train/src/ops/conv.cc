@@ -40,28 +40,15 @@ void grow(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// Adds x[0..n) into 8 interleaved partial sums, x[j] into lane (first + j) mod 8, so the loop
-// vectorizes: a sequence summed in pieces lands in the same lanes, in the same order.
-SQZ_CPU_CLONES void add_lanes(const float* __restrict x, int64_t n, int64_t first,
-                              double* __restrict lane) {
+// The sum of x[0..n) in double, over 8 interleaved partial sums (lane i takes the elements
+// i mod 8), so the loop vectorizes; deterministic for a given n, whatever the ISA.
+SQZ_CPU_CLONES double sum_lanes(const float* __restrict x, int64_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;
-  for (; j < n && (first + j) % 8 != 0; ++j) lane[(first + j) % 8] += x[j];
   for (; j + 8 <= n; j += 8)
     for (int i = 0; i < 8; ++i) lane[i] += x[j + i];
-  for (; j < n; ++j) lane[(first + j) % 8] += x[j];
-}
-
-double lanes_total(const double* lane) {
+  for (int i = 0; j < n; ++j, ++i) lane[i] += x[j];
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-}
-
-// The sum in double of images x pieces of hw floats each, image b's at x + b * stride, as one
-// sequence of images * hw (add_lanes): deterministic for a given length, whatever the ISA
-// or the layout.
-double sum_lanes(const float* x, int64_t images, int64_t hw, int64_t stride) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int64_t b = 0; b < images; ++b) add_lanes(x + b * stride, hw, b * hw, lane);
-  return lanes_total(lane);
 }
 
 // out (n images of out_c planes of hw, image stride image) = y ([out_c x n*hw]) + bias, through
@@ -78,53 +65,6 @@ SQZ_CPU_CLONES void scatter_outputs(const float* y, int64_t out_c, int64_t n, in
       else
         for (int64_t p = 0; p < hw; ++p) dst[p] = src[p] + add;
     }
-  }
-}
-
-// A 1x1 convolution with stride 1 and no padding reads each image's planes as its im2col, so
-// it runs one GEMM per image on the activations in place: no column matrix, and the gradients
-// land in the images' own layout. The products are those of the batched form bit for bit
-// (sgemm's accumulate continues a sum where the previous image's ended).
-void pointwise_forward(const OpPass& op, const kernels::ConvShape& s, const float* in,
-                       float* out, bool relu) {
-  const int64_t hw = s.out_size(), image_in = per_image(op.is), image_out = per_image(op.os);
-  const float* bias = op.l.conv.has_bias ? op.l.bias.data.data() : nullptr;
-  for (int64_t b = 0; b < op.n; ++b) {
-    float* y = out + b * image_out;
-    kernels::sgemm(s.out_c, hw, s.in_c, {op.l.weight.data.data(), s.in_c},
-                   {in + b * image_in, hw}, y, hw, &op.w.gemm);
-    scatter_outputs(y, s.out_c, 1, hw, image_out, bias, relu, y);
-  }
-}
-
-void pointwise_backward(const OpPass& op, const kernels::ConvShape& s, const float* dy,
-                        const GradOf& grad_of) {
-  const Layer& l = op.l;
-  Worker& w = op.w;
-  const int64_t hw = s.out_size(), image_in = per_image(op.is), image_out = per_image(op.os);
-  const float* x = w.act.at(l.inputs[0]).data();
-  std::vector<float>& gw = w.grad_w[op.li];
-  for (int64_t b = 0; b < op.n; ++b)  // dW = sum over images of dY_b x X_b^T
-    kernels::sgemm(s.out_c, s.in_c, hw, {dy + b * image_out, hw}, {x + b * image_in, hw, true},
-                   gw.data(), s.in_c, &w.gemm, kernels::best_gemm_kernel(), 0, b > 0);
-  if (l.conv.has_bias)
-    for (int64_t c = 0; c < s.out_c; ++c)
-      w.grad_b[op.li][c] = static_cast<float>(sum_lanes(dy + c * hw, op.n, hw, image_out));
-  if (l.inputs[0] == op.model_input) return;
-  const GradOut dx = grad_of(l.inputs[0]);
-  const kernels::GemmOperand wt{l.weight.data.data(), s.in_c, true};
-  if (dx.fresh) {  // dX_b = W^T x dY_b, set
-    for (int64_t b = 0; b < op.n; ++b)
-      kernels::sgemm(s.in_c, hw, s.out_c, wt, {dy + b * image_out, hw}, dx.g.data() + b * image_in,
-                     hw, &w.gemm);
-    return;
-  }
-  std::vector<float>& part = w.tmp3;  // added onto the other reader's gradient
-  grow(part, static_cast<size_t>(image_in));
-  for (int64_t b = 0; b < op.n; ++b) {
-    kernels::sgemm(s.in_c, hw, s.out_c, wt, {dy + b * image_out, hw}, part.data(), hw, &w.gemm);
-    float* sum = dx.g.data() + b * image_in;
-    for (int64_t i = 0; i < image_in; ++i) sum[i] += part[i];
   }
 }
 
@@ -154,7 +94,6 @@ void conv_forward(const OpPass& op, const std::vector<float>& in, std::vector<fl
   Worker& w = op.w;
   // One GEMM for the whole shard: cols = [K x (n * HW)], Y = W x cols.
   const kernels::ConvShape s = conv_shape(l, is, os);
-  if (kernels::conv_reads_input_directly(s)) return pointwise_forward(op, s, in.data(), out.data(), relu);
   const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
   std::vector<float>& cols = w.cols[op.li];
   cols.resize(static_cast<size_t>(k * wide));
@@ -180,16 +119,6 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
   const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
   std::vector<float>& dyw = w.tmp2;
   grow(dyw, static_cast<size_t>(s.out_c * wide));
-  std::vector<float>& gw = w.grad_w[li];
-  std::vector<float>& gb = w.grad_b[li];
-  gw.resize(l.weight.data.size());  // both written whole below
-  gb.resize(l.bias.data.size());
-  if (kernels::conv_reads_input_directly(s)) {
-    if (!relu_out) return pointwise_backward(op, s, dy.data(), grad_of);
-    // Through the fused ReLU: gradient only where its output is positive.
-    relu_backward_set(relu_out, dy.data(), n * per_image(os), dyw.data());
-    return pointwise_backward(op, s, dyw.data(), grad_of);
-  }
   for (int64_t b = 0; b < n; ++b)
     for (int64_t c = 0; c < s.out_c; ++c) {
       const int64_t from = b * per_image(os) + c * hw;
@@ -198,18 +127,28 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
       else
         std::copy(dy.begin() + from, dy.begin() + from + hw, dyw.begin() + c * wide + b * hw);
     }
+  std::vector<float>& gw = w.grad_w[li];
+  std::vector<float>& gb = w.grad_b[li];
+  gw.resize(l.weight.data.size());  // both written whole below
+  gb.resize(l.bias.data.size());
   const std::vector<float>& cols = w.cols.at(li);  // B = cols^T, read along cols' rows
   kernels::sgemm(s.out_c, k, wide, {dyw.data(), wide}, {cols.data(), wide, true}, gw.data(), k,
                  &w.gemm);
   if (l.conv.has_bias)
     for (int64_t c = 0; c < s.out_c; ++c)
-      gb[c] = static_cast<float>(sum_lanes(dyw.data() + c * wide, 1, wide, wide));
+      gb[c] = static_cast<float>(sum_lanes(dyw.data() + c * wide, wide));
   if (l.inputs[0] == op.model_input) return;
   const GradOut dx = grad_of(l.inputs[0]);
   std::vector<float>& dcol = w.tmp3;
   grow(dcol, static_cast<size_t>(k * wide));
   kernels::sgemm(k, wide, s.out_c, {l.weight.data.data(), k, true}, {dyw.data(), wide}, dcol.data(),
                  wide, &w.gemm);
+  if (dx.fresh && kernels::conv_reads_input_directly(s)) {  // col2im is a copy: set dx
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t c = 0; c < s.in_c; ++c)
+        std::copy_n(dcol.data() + c * wide + b * hw, hw, dx.g.data() + b * per_image(is) + c * hw);
+    return;
+  }
   std::vector<float>& sum = zeroed(dx);
   for (int64_t b = 0; b < n; ++b)
     col2im_add(s, dcol.data() + b * hw, wide, sum.data() + b * per_image(is));

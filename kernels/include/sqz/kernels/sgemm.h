@@ -27,11 +27,8 @@ int64_t sgemm_k_block(const GemmKernel& kernel);
 // the earlier ones stored, so the products are added in the same order whatever the block:
 // the result does not depend on it, bit for bit. scratch: grown as needed, never shrunk (A's
 // block packed in MR-row panels, one B panel); its contents are neither read nor kept.
-// accumulate: C += A * B, the products added onto C as a later K block's are, so a product
-// over K cut into parts (each part's call accumulating onto the ones before) equals the
-// product over the whole K, bit for bit.
 void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
            std::vector<float>* scratch, const GemmKernel& kernel = best_gemm_kernel(),
-           int64_t k_block = 0, bool accumulate = false);
+           int64_t k_block = 0);
 
 }  // namespace sqz::kernels

@@ -74,8 +74,7 @@ class Trainer {
                            std::vector<std::vector<float>>* bias_grads);
 
   // Bytes a step on n images plans: per image, every blob's activation and gradient, each
-  // convolution's im2col, the max-pool and dropout masks. An upper bound: a 1x1 convolution
-  // with stride 1 and no padding reads its input in place and builds no im2col.
+  // convolution's im2col, the max-pool and dropout masks.
   int64_t step_bytes(int64_t n) const;
   // kLimit (naming the batch, the bytes and the budget) when step_bytes(n) exceeds
   // options.max_step_bytes: callers check their batch before the first step allocates.
