@@ -132,6 +132,10 @@ TEST_CASE("reconstruct_blocks: refuses bad options and a budget too small for a 
   o.batch = 4;
   CHECK(pipeline::reconstruct_blocks(shared, reference, nullptr, 8, o, nullptr).status().code() ==
         ErrorCode::kInvalidArgument);
+  Model broken = reference;
+  broken.layers[3].inputs = {"nowhere"};
+  CHECK(pipeline::reconstruct_blocks(shared, broken, x.data(), 8, o, nullptr).status().code() !=
+        ErrorCode::kOk);
   o.max_activation_bytes = 1000;
   CHECK(pipeline::reconstruct_blocks(shared, reference, x.data(), 8, o, nullptr).status().code() ==
         ErrorCode::kLimit);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <random>
-#include <set>
 
 #include "sqz/train/trainer.h"
 
@@ -12,18 +11,6 @@ namespace {
 bool joins_branches(OpKind op) {
   return op == OpKind::kConcat || op == OpKind::kAdd || op == OpKind::kMaxPool ||
          op == OpKind::kAvgPool;
-}
-
-// The one blob made before layer `cut` (or the input) that layers from `cut` on read (or the
-// output), or "" when there are more.
-std::string single_live_blob(const Model& m, int64_t cut) {
-  std::set<std::string> made = {m.input}, live;
-  for (int64_t i = 0; i < cut; ++i) made.insert(m.layers[i].output);
-  for (size_t i = static_cast<size_t>(cut); i < m.layers.size(); ++i)
-    for (const std::string& in : m.layers[i].inputs)
-      if (made.count(in)) live.insert(in);
-  if (made.count(m.output)) live.insert(m.output);
-  return live.size() == 1 ? *live.begin() : "";
 }
 
 // Layers [begin, end) of m as a network of their own, from the blob live before `begin`.
@@ -129,10 +116,11 @@ struct BlockTuner {
 std::vector<std::pair<int64_t, int64_t>> reconstruction_blocks(const Model& model) {
   std::vector<std::pair<int64_t, int64_t>> out;
   const auto count = static_cast<int64_t>(model.layers.size());
+  const std::vector<std::string> live = single_live_blobs(model);
   int64_t begin = 0;
   for (int64_t cut = 1; cut <= count; ++cut) {
     const Layer& last = model.layers[static_cast<size_t>(cut - 1)];
-    if (cut < count && !(joins_branches(last.op) && single_live_blob(model, cut) == last.output))
+    if (cut < count && !(joins_branches(last.op) && live[static_cast<size_t>(cut)] == last.output))
       continue;
     bool quantized = false;
     for (int64_t i = begin; i < cut; ++i)
@@ -159,6 +147,7 @@ Result<std::vector<BlockResult>> reconstruct_blocks(
   mo.mirror = o.mirror;
   mo.threads = o.threads;
   const PairedActivations sizes(reference, images, 1, mo, o.max_activation_bytes);
+  SQZ_RETURN_IF_ERROR(sizes.status());
   const int64_t kept = std::min(n, images_that_fit(sizes, blocks, o));
   SQZ_RETURN_ERROR_IF(kept * (o.mirror ? 2 : 1) < o.batch, ErrorCode::kLimit,
                       "block reconstruction: the activations of a batch need more than " +

@@ -11,11 +11,8 @@
 #include "sqz/runtime/net.h"
 
 namespace sqz::pipeline {
-namespace {
 
-// Per layer index i: the one blob that layers i.. read from earlier ones (or the output), when
-// there is exactly one; "" otherwise. Index 0 is the model's input. One sweep: a blob is live
-// from the layer after the one that made it to its last reader.
+// One sweep: a blob is live from the layer after the one that made it to its last reader.
 std::vector<std::string> single_live_blobs(const Model& m) {
   const int64_t count = static_cast<int64_t>(m.layers.size());
   std::map<std::string, int64_t> last_read;
@@ -35,8 +32,6 @@ std::vector<std::string> single_live_blobs(const Model& m) {
   }
   return out;
 }
-
-}  // namespace
 
 int64_t default_activation_budget() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);

@@ -23,6 +23,10 @@ namespace sqz::pipeline {
 // Fire module's output at 55 x 55: 256 images and their mirrors fit.
 int64_t default_activation_budget();
 
+// Per layer index i: the one blob that layers i.. read from earlier ones (or the output), when
+// there is exactly one; "" otherwise (the cuts of the graph). Index 0 is the model's input.
+std::vector<std::string> single_live_blobs(const Model& m);
+
 class PairedActivations {
  public:
   // reference: the float network (copied); inputs: n images (N x C x H x W floats) that must outlive
@@ -39,6 +43,7 @@ class PairedActivations {
   Result<PairedMoments> collect(const Model& model, const std::set<std::string>& layers,
                                 const std::function<Status(int64_t)>& progress);
 
+  Status status() const { return init_; }  // the reference's graph refused, if it was
   int64_t cut() const { return at_; }  // index of the first layer not run yet (0: images)
   int64_t bytes() const;               // activations kept now
 
