@@ -256,6 +256,10 @@ TEST_CASE("compress: --block-steps tunes centroids and biases block by block, re
   for (const auto& [key, value] : b->metadata)
     if (key == "pipeline") summary = value;
   CHECK(summary.find(" blocks=20 block_lr=0.001 block_images=6") != std::string::npos);
+  // Asked where it does not run (compensated codes): said, not silently dropped.
+  auto elsewhere = run("c.sqz", {"--codes", "compensated", "--block-steps", "5"});
+  REQUIRE(elsewhere.exit_code == 0);
+  CHECK(elsewhere.err.find("block reconstruction follows sequential codes") != std::string::npos);
   auto bad = run("x.sqz", {"--block-steps", "-1"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("--block-steps must be in 0..100000") != std::string::npos);

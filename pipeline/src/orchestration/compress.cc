@@ -395,9 +395,8 @@ Status reconstruct_stage(Run& r) {
             " images");
   const std::vector<float> batch = probe_batch(r.calib, r.pre, n);
   std::vector<BlockResult> blocks;
-  {
-    Task task(r.observer, "tuning blocks",
-              static_cast<int64_t>(reconstruction_blocks(r.model).size()));
+  {  // the progress line ends before the blocks' lines
+    Task task(r.observer, "tuning blocks", static_cast<int64_t>(reconstruction_blocks(r.model).size()));
     SQZ_ASSIGN_OR_RETURN(blocks, reconstruct_blocks(r.model, r.teacher, batch.data(), n, o,
                                                     [&](int done, int) { return task.advance(done); }));
   }
@@ -414,21 +413,22 @@ Status reconstruct_stage(Run& r) {
   return Status::ok();
 }
 
+// Block reconstruction follows sequential codes in place of the end-to-end calibration.
 Status calibrate_stage(Run& r) {
-  if (r.retraining) {
-    stage(r.observer, 4, "calibration: done by the labelled centroid fine-tuning");
-    return Status::ok();
-  }
-  if (r.calib.empty() || r.s.calibration.steps <= 0) {
-    stage(r.observer, 4, "calibration: off (no `calib`)");
-    return Status::ok();
-  }
   if (r.sequential_codes && calibration_steps(r.s, r.lists) == 0) {
     if (r.s.blocks.steps > 0) return reconstruct_stage(r);
     stage(r.observer, 4,
           "calibration: not after sequential codes (asking for `calib_steps` turns it on)");
     return Status::ok();
   }
+  if (r.retraining)
+    stage(r.observer, 4, "calibration: done by the labelled centroid fine-tuning");
+  else if (r.calib.empty() || r.s.calibration.steps <= 0)
+    stage(r.observer, 4, "calibration: off (no `calib`)");
+  if (r.s.blocks.steps > 0)
+    note(r.observer, "  `block_steps`: block reconstruction follows sequential codes without "
+                     "labelled retraining or `calib_steps`; not run");
+  if (r.retraining || r.calib.empty() || r.s.calibration.steps <= 0) return Status::ok();
   stage(r.observer, 4,
         "distilling centroids and biases on " + std::to_string(r.calib.size()) + " images");
   return run_calibration(r.model, r.teacher, r.calib, r.pre, r.s.calibration,
