@@ -48,7 +48,7 @@ class PairedActivations {
   int64_t bytes() const;               // activations kept now
 
   // For callers that walk the cuts themselves (block reconstruction). The one blob live
-  // before layer `cut` (0: the input; layers().size(): the output), or "" where more are.
+  // before layer `cut` (0: the input; graph().layers.size(): the output), or "" where more are.
   std::string blob_at(int64_t cut) const;
   Shape chw_at(int64_t cut) const;  // that blob's C x H x W; REQUIRES blob_at(cut) != ""
   const Model& graph() const { return graph_; }  // the reference, validated
