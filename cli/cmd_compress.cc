@@ -89,10 +89,11 @@ void print_result(const pipeline::CompressResult& r, const std::string& out,
     std::vector<std::pair<std::string, std::string>> extra = {{"output", json_quote(out)},
                                                               {"seconds", seconds}};
     std::string widths;
-    for (const Layer& l : r.model.layers)
-      if (l.quant.active())
-        widths += (widths.empty() ? "{" : ", ") + json_quote(l.name) + ": " +
-                  std::to_string(l.quant.bits);
+    for (const auto& [name, bits] : r.widths) {
+      char width[16];
+      std::snprintf(width, sizeof width, "%.3g", bits);
+      widths += (widths.empty() ? "{" : ", ") + json_quote(name) + ": " + width;
+    }
     if (!widths.empty()) extra.emplace_back("widths", widths + "}");
     std::fputs(report::stage_table_json(r.stages, r.holdout_images, extra).c_str(), stdout);
   } else {
@@ -129,6 +130,8 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
       "choose each layer's bits so that the .sqz fits this size (needs --calib)")(
       "widths", po::value(&f.widths)->default_value("3,4,5,6,7,8"),
       "--target-bytes: candidate widths")(
+      "half-widths",
+      "--target-bytes: also codebook sizes half a bit between two widths (e.g. 91 centroids)")(
       "probe-images", ranged(&s.probe_images, 1, 1e6, "probe-images")->default_value(24),
       "--target-bytes: calibration images used to measure each layer's sensitivity")(
       "init", po::value(&f.init)->default_value("linear"), "k-means: linear | kmeans++ | exact")(
@@ -273,6 +276,7 @@ int cmd_compress(int argc, char** argv) {
                   general, {"model"}, argc, argv, &vm, &code))
     return code;
   c.augment = !vm.count("no-augment");
+  s.half_widths = vm.count("half-widths") > 0;
   s.calibrate_after_sequential = vm.count("calib-steps") && !vm["calib-steps"].defaulted();
   pipeline::RetrainSchedule& t = s.retrain;
   t.mirror = !vm.count("no-mirror");

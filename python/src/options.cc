@@ -190,6 +190,7 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
   std::vector<int64_t> widths(o->widths.begin(), o->widths.end());
   k.ints("widths", &widths);
   o->widths.assign(widths.begin(), widths.end());
+  k.flag("half_widths", &o->half_widths);
   k.integer("probe_images", 1, 1000000, &o->probe_images);
   std::string init = "linear", codes = "sequential";
   k.choice("init", {"linear", "kmeans++", "exact"}, &init);

@@ -105,8 +105,9 @@ py::dict compress(const std::string& model, const std::string& output, bool forc
   d["holdout_images"] = r->holdout_images;
   d["stages"] = json_value(report::stage_table_json(r->stages, r->holdout_images));
   py::dict widths;
-  for (const Layer& l : r->model.layers)
-    if (l.quant.active()) widths[py::str(l.name)] = l.quant.bits;
+  for (const auto& [name, bits] : r->widths)  // whole widths as ints, as before half ones
+    widths[py::str(name)] = bits == static_cast<int>(bits) ? py::object(py::int_(static_cast<int>(bits)))
+                                                           : py::object(py::float_(bits));
   d["widths"] = widths;
   return d;
 }

@@ -112,6 +112,21 @@ def test_codebook_refit_bias_coding_method_mirrors_and_descent_write_what_the_cl
         assert (tmp_path / f"{name}.sqz").read_bytes() != (tmp_path / "off.sqz").read_bytes()
 
 
+def test_half_widths_write_what_the_cli_writes(fashion_sqz, fashion, tmp_path):
+    common = dict(calib=str(fashion["train"]), calib_steps=0, moment_images=16, probe_images=4)
+    target = sc.compress(fashion_sqz, tmp_path / "five.sqz", bits=5, **common)["bytes"]
+    run_cli("compress", fashion_sqz, "-o", tmp_path / "cli.sqz", "--target-bytes", str(target),
+            "--calib", fashion["train"], "--calib-steps", "0", "--moment-images", "16",
+            "--probe-images", "4", "--half-widths", "-q")
+    half = sc.compress(fashion_sqz, tmp_path / "half.sqz", target_bytes=target,
+                       half_widths=True, **common)
+    assert (tmp_path / "half.sqz").read_bytes() == (tmp_path / "cli.sqz").read_bytes()
+    assert all(float(w * 2).is_integer() for w in half["widths"].values())
+    whole = sc.compress(fashion_sqz, tmp_path / "whole.sqz", target_bytes=target, **common)
+    assert all(w == int(w) for w in whole["widths"].values())
+    assert half["bytes"] <= target and whole["bytes"] <= target
+
+
 def test_quantize_and_prune_write_what_the_cli_writes(fashion_sqz, tmp_path):
     run_cli("quantize", fashion_sqz, "--bits", "3", "--layer-bits", "conv1=5", "-o", tmp_path / "cli.sqz", "-q")
     sc.quantize(fashion_sqz, tmp_path / "py.sqz", bits=3, layer_bits={"conv1": 5})

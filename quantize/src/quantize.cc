@@ -52,14 +52,14 @@ double assignment_entropy(const WeightedPoints& p, const std::vector<double>& c)
 }
 
 // The smallest step (finest grid) whose cell entropy is at most target and whose cell count
-// fits 2^bits, by bisection on a log scale.
-std::vector<double> uniform_for_entropy(const WeightedPoints& p, int bits, double target) {
+// is at most k, by bisection on a log scale.
+std::vector<double> uniform_for_entropy(const WeightedPoints& p, int k, double target) {
   const double span = std::max(std::fabs(p.x.front()), std::fabs(p.x.back()));
   double lo = span * 1e-7, hi = span * 4;  // hi: a single cell or two
   for (int it = 0; it < 60; ++it) {
     const double mid = std::sqrt(lo * hi);
     const std::vector<double> c = uniform_cells(p, mid);
-    const bool ok = c.size() <= (size_t{1} << bits) && assignment_entropy(p, c) <= target;
+    const bool ok = c.size() <= static_cast<size_t>(k) && assignment_entropy(p, c) <= target;
     (ok ? hi : lo) = mid;
   }
   return uniform_cells(p, hi);
@@ -79,6 +79,16 @@ Status check_options(const Model& model, const QuantizeOptions& o) {
     SQZ_RETURN_ERROR_IF(b < 0 || b > 8, ErrorCode::kInvalidArgument,
                         "layer '" + name + "': bits " + std::to_string(b) +
                             " is outside 1..8 (0 keeps it float32)");
+  }
+  for (const auto& [name, k] : o.layer_centroids) {
+    const Layer* l = model.find_layer(name);
+    SQZ_RETURN_ERROR_IF(!l || l->op != OpKind::kConvolution, ErrorCode::kNotFound,
+                        "no convolution named '" + name + "' in the model for its centroids");
+    const int bits = bits_for(o, name);
+    SQZ_RETURN_ERROR_IF(bits > 0 && (k < 2 || k > (1 << bits)), ErrorCode::kInvalidArgument,
+                        "layer '" + name + "': " + std::to_string(k) +
+                            " centroids is outside 2.." + std::to_string(1 << bits) +
+                            " for its " + std::to_string(bits) + "-bit codes");
   }
   for (const Layer& l : model.layers) {
     if (l.op != OpKind::kConvolution || bits_for(o, l.name) == 0) continue;
@@ -107,11 +117,11 @@ Result<LayerMetrics> quantize_layer(Layer& layer, int bits, const QuantizeOption
   SQZ_RETURN_ERROR_IF(values.empty(), ErrorCode::kInvalidArgument,
                       "layer '" + layer.name + "' has no non-zero weights to quantize");
   const WeightedPoints p = make_points(values, imp ? &importance : nullptr);
-  const int k = 1 << bits;
+  const int k = centroids_for(o, layer.name, bits);
   std::vector<double> centroids;
   if (o.method == Method::kUniform) {
-    const double target = o.entropy_target > 0 ? o.entropy_target : 0.75 * bits;
-    centroids = uniform_for_entropy(p, bits, target);
+    const double target = o.entropy_target > 0 ? o.entropy_target : 0.75 * std::log2(k);
+    centroids = uniform_for_entropy(p, k, target);
   } else if (o.exact) {
     centroids = exact_kmeans(p, k).centroids;
   } else {
@@ -163,6 +173,26 @@ Result<std::vector<LayerMetrics>> quantize_model(Model& model, const QuantizeOpt
     metrics.push_back(m);
   }
   return metrics;
+}
+
+int centroids_for(const QuantizeOptions& o, const std::string& layer, int bits) {
+  const int full = 1 << bits;
+  auto it = o.layer_centroids.find(layer);
+  return it == o.layer_centroids.end() ? full : std::clamp(it->second, 1, full);
+}
+
+void set_layer_width(QuantizeOptions& o, const std::string& layer, int centroids) {
+  int bits = 1;
+  while ((1 << bits) < centroids) ++bits;
+  o.layer_bits[layer] = bits;
+  if (centroids == (1 << bits))
+    o.layer_centroids.erase(layer);
+  else
+    o.layer_centroids[layer] = centroids;
+}
+
+int half_step_centroids(int bits) {
+  return static_cast<int>(std::lround(std::exp2(bits - 0.5)));
 }
 
 LayerMetrics measure(const Layer& layer, const std::vector<float>& original) {

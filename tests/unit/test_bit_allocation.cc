@@ -26,30 +26,46 @@ P::BitTable two_layer_table() {
   return t;
 }
 
+// A generated model, n random probe images and the model's outputs on them.
+struct Probe {
+  Model m = test::tiny_squeezenet(3, 19, 4, 0.7);
+  int64_t n = 3;
+  std::vector<float> images, teacher;
+  explicit Probe(uint32_t seed) {
+    std::mt19937 rng(seed);
+    images = test::random_floats(rng, static_cast<size_t>(n * 3 * 19 * 19));
+    runtime::NetOptions no;
+    no.policy = runtime::KernelPolicy::kDense;
+    auto net = runtime::Net::create(m, no);
+    REQUIRE(net.is_ok());
+    REQUIRE((*net)->forward(images.data(), n, &teacher).is_ok());
+  }
+};
+
 }  // namespace
 
-TEST_CASE("allocate_bits: fits the target, narrowing where a byte costs least") {
+TEST_CASE("allocate_widths: fits the target, narrowing where a byte costs least") {
   const P::BitTable t = two_layer_table();
-  auto all_wide = P::allocate_bits(t, 200);
+  auto all_wide = P::allocate_widths(t, 200);
   REQUIRE(all_wide.is_ok());
   CHECK(all_wide->at("a") == 5);
   CHECK(all_wide->at("b") == 5);
   CHECK(P::allocated_bytes(t, *all_wide) == 200);
   // 10 bytes less: a loses a width (0.1 per 10 bytes) before b (3.0 per 10 bytes).
-  auto one_step = P::allocate_bits(t, 195);
+  auto one_step = P::allocate_widths(t, 195);
   REQUIRE(one_step.is_ok());
   CHECK(one_step->at("a") == 4);
   CHECK(one_step->at("b") == 5);
   CHECK(P::allocated_bytes(t, *one_step) == 190);
-  auto two_steps = P::allocate_bits(t, 180);
+  auto two_steps = P::allocate_widths(t, 180);
   REQUIRE(two_steps.is_ok());
   CHECK(two_steps->at("a") == 3);
   CHECK(two_steps->at("b") == 5);
-  auto three_steps = P::allocate_bits(t, 170);
+  auto three_steps = P::allocate_widths(t, 170);
   REQUIRE(three_steps.is_ok());
   CHECK(three_steps->at("b") == 4);
   // Below the narrowest widths (100 + 30 + 30) is an error that names the smallest size.
-  auto too_small = P::allocate_bits(t, 159);
+  auto too_small = P::allocate_widths(t, 159);
   REQUIRE_FALSE(too_small.is_ok());
   CHECK(too_small.status().message().find("160 bytes at the narrowest widths") !=
         std::string::npos);
@@ -102,7 +118,7 @@ double brute_force_cost(const P::BitTable& t, int64_t target) {
 
 }  // namespace
 
-TEST_CASE("allocate_bits: optimal, within the target, never worse with more bytes") {
+TEST_CASE("allocate_widths: optimal, within the target, never worse with more bytes") {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 12; ++trial) {
     const P::BitTable t = random_table(rng, 2 + trial % 5);
@@ -111,7 +127,7 @@ TEST_CASE("allocate_bits: optimal, within the target, never worse with more byte
     double last = 1e300;
     for (int64_t target = lo; target <= hi + 20; target += 1 + (hi - lo) / 60) {
       INFO("trial " << trial << ", target " << target);
-      auto bits = P::allocate_bits(t, target);
+      auto bits = P::allocate_widths(t, target);
       REQUIRE(bits.is_ok());
       CHECK(P::allocated_bytes(t, *bits) <= target);
       const double cost = predicted_cost(t, *bits);
@@ -119,48 +135,40 @@ TEST_CASE("allocate_bits: optimal, within the target, never worse with more byte
       CHECK(cost == doctest::Approx(brute_force_cost(t, target)));
       last = cost;
     }
-    CHECK_FALSE(P::allocate_bits(t, lo - 1).is_ok());
+    CHECK_FALSE(P::allocate_widths(t, lo - 1).is_ok());
   }
 }
 
-TEST_CASE("allocate_bits: equal costs spend the bytes (the wider width wins a tie)") {
+TEST_CASE("allocate_widths: equal costs spend the bytes (the wider width wins a tie)") {
   // A model whose outputs no width changes (every cost 0): the target, not the narrowest
   // widths, decides.
   P::BitTable t = two_layer_table();
   for (P::LayerCosts& c : t.layers)
     for (auto& [bits, kl] : c.kl) kl = 0;
-  auto all = P::allocate_bits(t, 200);
+  auto all = P::allocate_widths(t, 200);
   REQUIRE(all.is_ok());
   CHECK(P::allocated_bytes(t, *all) == 200);
-  auto some = P::allocate_bits(t, 185);
+  auto some = P::allocate_widths(t, 185);
   REQUIRE(some.is_ok());
   CHECK(P::allocated_bytes(t, *some) == 180);
 }
 
-TEST_CASE("allocate_bits: a pinned layer (one width in its table) keeps it") {
+TEST_CASE("allocate_widths: a pinned layer (one width in its table) keeps it") {
   P::BitTable t = two_layer_table();
   t.layers[1].bytes = {{4, 40}};
   t.layers[1].kl = {{4, 3.0}};
-  auto bits = P::allocate_bits(t, 200);
+  auto bits = P::allocate_widths(t, 200);
   REQUIRE(bits.is_ok());
   CHECK(bits->at("a") == 5);
   CHECK(bits->at("b") == 4);
 }
 
-TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer bits") {
-  Model m = test::tiny_squeezenet(3, 19, 4, 0.7);
-  std::mt19937 rng(1);
-  const int64_t n = 3;
-  const std::vector<float> probe = test::random_floats(rng, static_cast<size_t>(n * 3 * 19 * 19));
-  runtime::NetOptions no;
-  no.policy = runtime::KernelPolicy::kDense;
-  auto net = runtime::Net::create(m, no);
-  REQUIRE(net.is_ok());
-  std::vector<float> teacher;
-  REQUIRE((*net)->forward(probe.data(), n, &teacher).is_ok());
+TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer centroids") {
+  const Probe p(1);
+  const Model& m = p.m;
   quantize::QuantizeOptions q;
   int calls = 0;
-  auto table = P::measure_bit_costs(m, P::SharingOptions{q, nullptr, {}}, {}, {2, 4, 6}, probe.data(), n, teacher, 1,
+  auto table = P::measure_bit_costs(m, P::SharingOptions{q, nullptr, {}}, {}, {4, 16, 64}, p.images.data(), p.n, p.teacher, 1,
                                     [&](int done, int total) {
                                       ++calls;
                                       CHECK(done <= total);
@@ -173,19 +181,65 @@ TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer 
   CHECK(table->fixed_bytes > 0);
   for (const P::LayerCosts& c : table->layers) {
     INFO(c.layer);
-    CHECK(c.bytes.at(2) <= c.bytes.at(4));
-    CHECK(c.bytes.at(4) <= c.bytes.at(6));
-    CHECK(c.kl.at(2) >= c.kl.at(4));
-    CHECK(c.kl.at(4) >= c.kl.at(6));
-    CHECK(c.kl.at(6) >= 0);
+    CHECK(c.bytes.at(4) <= c.bytes.at(16));
+    CHECK(c.bytes.at(16) <= c.bytes.at(64));
+    CHECK(c.kl.at(4) >= c.kl.at(16));
+    CHECK(c.kl.at(16) >= c.kl.at(64));
+    CHECK(c.kl.at(64) >= 0);
   }
   // The table's sizes add up to the file quantized at one width everywhere.
   std::map<std::string, int> four;
-  for (const P::LayerCosts& c : table->layers) four[c.layer] = 4;
+  for (const P::LayerCosts& c : table->layers) four[c.layer] = 16;
   Model at4 = m;
   q.bits = 4;
   REQUIRE(quantize::quantize_model(at4, q).is_ok());
   std::string bytes;
   REQUIRE(format::encode_sqz(at4, {}, &bytes).is_ok());
   CHECK(P::allocated_bytes(*table, four) == static_cast<int64_t>(bytes.size()));
+}
+
+TEST_CASE("codebook_sizes: powers of two, and half a bit between consecutive widths") {
+  CHECK(P::codebook_sizes({3, 4, 5, 6, 7, 8}, false) == std::vector<int>{8, 16, 32, 64, 128, 256});
+  CHECK(P::codebook_sizes({3, 4, 5, 6, 7, 8}, true) ==
+        std::vector<int>{8, 11, 16, 23, 32, 45, 64, 91, 128, 181, 256});
+  CHECK(P::codebook_sizes({2, 4, 5}, true) == std::vector<int>{4, 16, 23, 32});
+  CHECK(P::codebook_sizes({6}, true) == std::vector<int>{64});
+}
+
+TEST_CASE("measure_bit_costs at half steps: bytes between the whole widths, as the encoder says") {
+  const Probe p(2);
+  const Model& m = p.m;
+  quantize::QuantizeOptions q;
+  q.exact = true;
+  q.layer_bits["fire/e1"] = 4;  // pinned: 16 only
+  auto table = P::measure_bit_costs(m, P::SharingOptions{q, nullptr, {}}, {},
+                                    P::codebook_sizes({4, 5}, true), p.images.data(), p.n,
+                                    p.teacher, 1,
+                                    [](int, int) {});
+  REQUIRE(table.is_ok());
+  for (const P::LayerCosts& c : table->layers) {
+    INFO(c.layer);
+    if (c.layer == "fire/e1") {
+      CHECK(c.bytes.size() == 1);
+      CHECK(c.bytes.count(16) == 1);
+      continue;
+    }
+    REQUIRE(c.bytes.size() == 3);
+    CHECK(c.bytes.at(16) < c.bytes.at(23));
+    CHECK(c.bytes.at(23) < c.bytes.at(32));
+    CHECK(c.kl.at(16) >= c.kl.at(23));
+    CHECK(c.kl.at(23) >= c.kl.at(32));
+  }
+  // A choice of half widths adds up to the file shared at those codebook sizes.
+  std::map<std::string, int> widths;
+  for (const P::LayerCosts& c : table->layers) widths[c.layer] = c.layer == "fire/e1" ? 16 : 23;
+  Model shared = m;
+  for (const auto& [name, k] : widths)
+    if (name != "fire/e1") quantize::set_layer_width(q, name, k);
+  REQUIRE(quantize::quantize_model(shared, q).is_ok());
+  std::string bytes;
+  REQUIRE(format::encode_sqz(shared, {}, &bytes).is_ok());
+  CHECK(P::allocated_bytes(*table, widths) == static_cast<int64_t>(bytes.size()));
+  for (const Layer& l : shared.layers)
+    if (l.op == OpKind::kConvolution && l.name != "fire/e1") CHECK(l.quant.codebook.size() <= 23);
 }

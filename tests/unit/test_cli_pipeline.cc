@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -35,6 +36,15 @@ test::CliResult compress(const Fixture& f, const std::string& out, std::vector<s
     extra.insert(extra.end(), {"--calib-steps", "6"});
   args.insert(args.end(), extra.begin(), extra.end());
   return test::run_cli(args);
+}
+
+// The size of the file compress writes at `bits` everywhere, without calibration.
+int64_t bytes_at_bits(const Fixture& f, const char* bits) {
+  const std::string path = f.dir.file(std::string("bits") + bits + ".sqz");
+  auto r = compress(f, path, {"--bits", bits, "--calib-steps", "0"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return static_cast<int64_t>(std::filesystem::file_size(path));
 }
 
 }  // namespace
@@ -86,12 +96,7 @@ TEST_CASE("compress: calibration moves centroids and biases, never codes or posi
 
 TEST_CASE("compress: --target-bytes allocates widths that fit, from a config file") {
   Fixture f;
-  auto wide = compress(f, f.dir.file("wide.sqz"), {"--bits", "8", "--calib-steps", "0"});
-  auto narrow = compress(f, f.dir.file("narrow.sqz"), {"--bits", "3", "--calib-steps", "0"});
-  REQUIRE(wide.exit_code == 0);
-  REQUIRE(narrow.exit_code == 0);
-  const auto hi = static_cast<int64_t>(std::filesystem::file_size(f.dir.file("wide.sqz")));
-  const auto lo = static_cast<int64_t>(std::filesystem::file_size(f.dir.file("narrow.sqz")));
+  const int64_t hi = bytes_at_bits(f, "8"), lo = bytes_at_bits(f, "3");
   REQUIRE(lo + 200 < hi);
   const int64_t target = (hi + lo) / 2;
   test::write_bytes(f.dir.file("c.cfg"), "target-bytes = " + std::to_string(target) +
@@ -120,6 +125,51 @@ TEST_CASE("compress: --target-bytes allocates widths that fit, from a config fil
             {"compress", f.onnx, "-o", f.dir.file("x.sqz"), "--config", f.dir.file("missing.cfg")})
             .exit_code == 1);
   CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
+}
+
+TEST_CASE("compress: --half-widths adds codebook sizes between whole bits; off by default") {
+  Fixture f;
+  const int64_t hi = bytes_at_bits(f, "6"), lo = bytes_at_bits(f, "4");
+  auto widths_of = [&](const std::string& path, std::vector<std::string> extra) {
+    extra.insert(extra.end(), {"--widths", "3,4,5,6,7", "--probe-images", "4", "--calib-steps", "0",
+                               "--json"});
+    auto r = compress(f, path, extra);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    auto file = format::read_sqz(path);
+    REQUIRE(file.is_ok());
+    std::string summary;
+    for (const auto& [key, value] : file->metadata)
+      if (key == "pipeline") summary = value;
+    std::vector<double> out;
+    const json table = json::parse(r.out);
+    for (const auto& [name, w] : table["widths"].items()) {
+      const Layer* l = file->model.find_layer(name);
+      REQUIRE(l);
+      const double bits = w.get<double>();
+      // A half width: more than 2^(b-1) and at most round(2^(b-1/2)) centroids in b-bit codes.
+      CHECK(l->quant.bits == static_cast<int>(std::ceil(bits)));
+      if (bits != std::floor(bits))
+        CHECK(l->quant.codebook.size() <= static_cast<size_t>(std::lround(std::exp2(bits))));
+      out.push_back(bits);
+    }
+    return std::make_pair(out, summary);
+  };
+  bool any_half = false;
+  for (int i = 1; i <= 5; ++i) {
+    const int64_t target = lo + (hi - lo) * i / 6;
+    const std::string path = f.dir.file("h" + std::to_string(i) + ".sqz");
+    auto [widths, summary] =
+        widths_of(path, {"--target-bytes", std::to_string(target), "--half-widths"});
+    CHECK(static_cast<int64_t>(std::filesystem::file_size(path)) <= target);
+    CHECK(summary.find("half_widths=on") != std::string::npos);
+    for (double w : widths) any_half |= w != std::floor(w);
+    auto [whole, off] =
+        widths_of(f.dir.file("w.sqz"), {"--target-bytes", std::to_string(target), "--force"});
+    CHECK(off.find("half_widths") == std::string::npos);
+    for (double w : whole) CHECK(w == std::floor(w));
+  }
+  CHECK(any_half);
 }
 
 TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds one fold out") {

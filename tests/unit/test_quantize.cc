@@ -202,3 +202,53 @@ TEST_CASE("bad configuration is refused and names the layer") {
   o.layer_bits = {{"fire/e1", 0}};  // left float32: fine
   CHECK(check_options(m, o).is_ok());
 }
+
+TEST_CASE("codebook sizes between powers of two: more than 2^(b-1), at most k, in b-bit codes") {
+  CHECK(half_step_centroids(5) == 23);
+  CHECK(half_step_centroids(7) == 91);
+  CHECK(half_step_centroids(8) == 181);
+  QuantizeOptions o;
+  o.exact = true;  // exact k-means: the error is monotone in k
+  set_layer_width(o, "conv1", 32);
+  CHECK(o.layer_bits.at("conv1") == 5);
+  CHECK(o.layer_centroids.count("conv1") == 0);
+  CHECK(centroids_for(o, "conv1", 5) == 32);
+  std::vector<double> rmse;
+  for (int k : {16, 23, 32}) {
+    Layer l = random_layer(5, 1.0);
+    set_layer_width(o, "conv1", k);
+    CHECK(o.layer_bits.at("conv1") == (k == 16 ? 4 : 5));
+    CHECK(centroids_for(o, "conv1", o.layer_bits.at("conv1")) == k);
+    auto m = quantize_layer(l, o.layer_bits.at("conv1"), o);
+    REQUIRE(m.is_ok());
+    CHECK(l.quant.bits == (k == 16 ? 4 : 5));
+    CHECK(l.quant.codebook.size() == static_cast<size_t>(k));  // 270 distinct weights
+    rmse.push_back(m->rmse);
+  }
+  CHECK(rmse[0] > rmse[1]);
+  CHECK(rmse[1] > rmse[2]);
+  // The uniform quantizer holds to the size too.
+  Layer u = random_layer(5, 1.0);
+  o.method = Method::kUniform;
+  set_layer_width(o, "conv1", 23);
+  REQUIRE(quantize_layer(u, 5, o).is_ok());
+  CHECK(u.quant.codebook.size() <= 23);
+}
+
+TEST_CASE("codebook sizes that do not fit their codes, or name no convolution, are refused") {
+  Model m = test::tiny_squeezenet(1);
+  QuantizeOptions o;
+  o.bits = 5;
+  o.layer_centroids = {{"conv1", 40}};
+  Status s = check_options(m, o);
+  CHECK(s.message().find("'conv1'") != std::string::npos);
+  CHECK(s.message().find("2..32") != std::string::npos);
+  o.layer_centroids = {{"conv1", 1}};
+  CHECK_FALSE(check_options(m, o).is_ok());
+  o.layer_centroids = {{"relu1", 3}};
+  CHECK(check_options(m, o).message().find("'relu1'") != std::string::npos);
+  o.layer_centroids = {{"conv9", 3}};
+  CHECK(check_options(m, o).message().find("'conv9'") != std::string::npos);
+  o.layer_centroids = {{"conv1", 23}};
+  CHECK(check_options(m, o).is_ok());
+}

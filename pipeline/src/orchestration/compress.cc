@@ -43,7 +43,7 @@ ImageSources image_sources(const CompressOptions& s) {
 }
 
 WidthSearch width_search(const CompressOptions& s) {
-  return {s.target_bytes, s.widths, s.encoding, s.threads};
+  return {s.target_bytes, s.widths, s.half_widths, s.encoding, s.threads};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -141,6 +141,7 @@ struct Run {
   std::unique_ptr<LabelledRetraining> retraining;
   InputMoments moments;  // per layer, when codes are assigned by error compensation
   bool sequential_codes = false;  // the codes came from share_weights_sequential
+  quantize::QuantizeOptions widths_asked;  // the widths weight sharing was given
   format::Metadata metadata;
   std::string bytes;  // the encoded .sqz
 };
@@ -301,7 +302,7 @@ Result<SharingOptions> sharing_for(Run& r) {
 
 // The sequential method at the widths the fit found (or near them), on the moment images.
 Result<Model> share_sequentially(Run& r, const SharingOptions& sharing, const BitTable* table,
-                                 Fit fit) {
+                                 Fit& fit) {
   const int n = std::min<int>(r.s.moment_images, static_cast<int>(r.calib.size()));
   const std::vector<float> batch = probe_batch(r.calib, r.pre, n);
   SequentialSharing seq;
@@ -342,12 +343,15 @@ Status quantize_stage(Run& r) {
   if (r.retraining) {
     // The widths the allocation found (or the fixed ones), then weight sharing and centroid
     // fine-tuning with labels on the unquantized model.
-    std::map<std::string, int> widths;
+    std::map<std::string, int> widths;  // codebook sizes
+    r.widths_asked = r.s.quantize;
     if (table) {
-      SQZ_ASSIGN_OR_RETURN(Model sized,
-                           quantize_to_fit(r.model, width_search(r.s), sharing, table.get(), r.metadata));
+      Fit fit;
+      SQZ_ASSIGN_OR_RETURN(Model sized, quantize_to_fit(r.model, width_search(r.s), sharing,
+                                                        table.get(), r.metadata, &fit));
       for (const Layer& l : sized.layers)
-        if (l.quant.active()) widths[l.name] = l.quant.bits;
+        if (l.quant.active()) widths[l.name] = quantize::centroids_for(fit.kept, l.name, l.quant.bits);
+      r.widths_asked = fit.kept;
     }
     SQZ_RETURN_IF_ERROR(r.retraining->share_weights(r.model, widths));
   } else {
@@ -377,9 +381,10 @@ Status quantize_stage(Run& r) {
       }
     }
     r.model = std::move(shared);
+    r.widths_asked = fit.kept;
   }
-  r.metadata.push_back({"widths", widths_summary(r.model)});
-  detail(r.observer, "  widths: " + widths_summary(r.model));
+  r.metadata.push_back({"widths", widths_summary(r.model, r.widths_asked)});
+  detail(r.observer, "  widths: " + widths_summary(r.model, r.widths_asked));
   return Status::ok();
 }
 
@@ -488,6 +493,7 @@ Result<CompressResult> compress(const CompressOptions& options, Observer* observ
   CompressResult result;
   SQZ_ASSIGN_OR_RETURN(result.stages, measure_stage(r, &holdout));
   result.holdout_images = static_cast<int64_t>(holdout.inputs.size());
+  result.widths = detail::layer_widths(r.model, r.widths_asked);
   result.model = std::move(r.model);
   result.bytes = std::move(r.bytes);
   result.seconds = seconds_since(t0);

@@ -33,6 +33,7 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
   const bool calibrated = !lists.calib.empty() && !s.training();
   char more[256];
   if (s.quantize.method == quantize::Method::kUniform) out += " method=uniform";
+  if (s.target_bytes > 0 && s.half_widths) out += " half_widths=on";
   if (calibrated && s.error_compensation && s.refit_codebook) out += " refit=on";
   if (calibrated && s.error_compensation && s.gptq.rate_weight > 0) {
     std::snprintf(more, sizeof more, " rate_weight=%g", s.gptq.rate_weight);

@@ -22,11 +22,12 @@ Result<BitTable> measure_widths(const Model& model, const WidthSearch& s,
   SQZ_RETURN_IF_ERROR(forward_batched(*net, probe.data(), n, &teacher));
   int64_t layers = 0;
   for (const Layer& l : model.layers) layers += l.op == OpKind::kConvolution;
+  const std::vector<int> sizes = codebook_sizes(s.widths, s.half_steps);
   Task task(observer, "sensitivity per layer and width",
-            layers * static_cast<int64_t>(s.widths.size()));
+            layers * static_cast<int64_t>(sizes.size()));
   Status cancelled;
   SQZ_ASSIGN_OR_RETURN(BitTable table,
-                       measure_bit_costs(model, sharing, s.encoding, s.widths, probe.data(), n,
+                       measure_bit_costs(model, sharing, s.encoding, sizes, probe.data(), n,
                                          teacher, s.threads, [&](int done, int) {
                                            if (cancelled.is_ok()) cancelled = task.advance(done);
                                          }));
@@ -34,11 +35,27 @@ Result<BitTable> measure_widths(const Model& model, const WidthSearch& s,
   return table;
 }
 
-std::string widths_summary(const Model& m) {
+std::map<std::string, double> layer_widths(const Model& m, const quantize::QuantizeOptions& q) {
+  std::map<std::string, double> out;
+  for (const Layer& l : m.layers) {
+    if (!l.quant.active()) continue;
+    const int bits = l.quant.bits, k = quantize::centroids_for(q, l.name, bits);
+    out[l.name] = k == (1 << bits)                              ? bits
+                  : k == quantize::half_step_centroids(bits) ? bits - 0.5
+                                                             : std::log2(k);
+  }
+  return out;
+}
+
+std::string widths_summary(const Model& m, const quantize::QuantizeOptions& q) {
+  const std::map<std::string, double> widths = layer_widths(m, q);
   std::string out;
   for (const Layer& l : m.layers)
-    if (l.quant.active())
-      out += (out.empty() ? "" : " ") + l.name + "=" + std::to_string(l.quant.bits);
+    if (l.quant.active()) {
+      char width[16];
+      std::snprintf(width, sizeof width, "%.3g", widths.at(l.name));
+      out += (out.empty() ? "" : " ") + l.name + "=" + width;
+    }
   return out;
 }
 
@@ -80,6 +97,7 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
   if (!table) {
     Model m = model;
     SQZ_RETURN_IF_ERROR(share(m, sharing));
+    f.kept = sharing.quantize;
     return m;
   }
   // Accepted: within 0.5% below the target; aimed at: the middle of that band.
@@ -90,29 +108,32 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
   std::vector<Try> tries;
   std::set<std::map<std::string, int>> tried;
   for (int attempt = 0; attempt < f.max_tries; ++attempt) {
-    SQZ_ASSIGN_OR_RETURN(auto bits, allocate_bits(*table, budget));
+    SQZ_ASSIGN_OR_RETURN(auto widths, allocate_widths(*table, budget));
     // Widths already tried: the same way further, doubling, until the allocation moves.
     int64_t push = std::max<int64_t>(1, s.target_bytes / 1000);
-    for (int i = 0; tried.count(bits) && i < 16; ++i, push *= 2) {
+    for (int i = 0; tried.count(widths) && i < 16; ++i, push *= 2) {
       budget += tries.back().size > aim ? -push : push;
-      SQZ_ASSIGN_OR_RETURN(bits, allocate_bits(*table, budget));
+      SQZ_ASSIGN_OR_RETURN(widths, allocate_widths(*table, budget));
     }
-    if (!tried.insert(bits).second) break;  // the allocation can move no further
+    if (!tried.insert(widths).second) break;  // the allocation can move no further
     SharingOptions o = sharing;
-    for (const auto& [name, b] : bits)
-      if (!o.quantize.layer_bits.count(name)) o.quantize.layer_bits[name] = b;
+    for (const auto& [name, centroids] : widths)
+      if (!sharing.quantize.layer_bits.count(name))
+        quantize::set_layer_width(o.quantize, name, centroids);
     Model m = model;
     SQZ_RETURN_IF_ERROR(share(m, o));
     format::SqzEncodeOptions eo = s.encoding;
     eo.metadata = metadata;
-    eo.metadata.push_back({"widths", widths_summary(m)});
+    eo.metadata.push_back({"widths", widths_summary(m, o.quantize)});
     std::string bytes;
     SQZ_RETURN_IF_ERROR(format::encode_sqz(m, eo, &bytes).status());
     const int64_t size = static_cast<int64_t>(bytes.size());
     f.sizes.push_back(size);
     tries.push_back({budget, size});
-    if (size <= s.target_bytes && size > best_size)
+    if (size <= s.target_bytes && size > best_size) {
       best = std::move(m), best_size = size, best_budget = budget;
+      f.kept = o.quantize;
+    }
     if (best_size >= close_enough) break;
     budget = next_budget(tries, aim);
   }
@@ -125,7 +146,7 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
 
 Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch& s,
                                            const SharingOptions& sharing, const BitTable* table,
-                                           format::Metadata metadata, Fit fit,
+                                           format::Metadata metadata, Fit& fit,
                                            const SequentialSharing& seq, Observer* observer) {
   int64_t layers = 0;  // shared ones: all convolutions but those pinned to float
   for (const Layer& l : model.layers) {
@@ -145,6 +166,7 @@ Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch
                                     [&](int done, int) { return task.advance(done); });
   };
   Result<Model> shared = quantize_to_fit(model, s, sharing, table, std::move(metadata), &fit);
+  fit.share = nullptr;  // it refers to this call's cache
   std::string sizes;  // every try's, fitting or not
   for (int64_t b : fit.sizes) sizes += (sizes.empty() ? "" : ", ") + std::to_string(b);
   char line[256];

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,8 @@ namespace sqz::pipeline::detail {
 // What the width search reads of compress's options (seen, not copied).
 struct WidthSearch {
   int64_t target_bytes;
-  const std::vector<int>& widths;            // candidate widths, ascending
+  const std::vector<int>& widths;            // candidate widths in bits, ascending
+  bool half_steps;                           // and half a bit between (codebook_sizes)
   const format::SqzEncodeOptions& encoding;  // the file's float codings
   int threads;
 };
@@ -27,8 +29,14 @@ Result<BitTable> measure_widths(const Model& model, const WidthSearch& s,
                                 const SharingOptions& sharing, const std::vector<float>& probe,
                                 int n, Observer* observer);
 
-// "layer=bits ..." for every shared layer (recorded in the file's metadata).
-std::string widths_summary(const Model& m);
+// Each shared layer's width in bits as `q` asked it: its code bits, half a bit less for
+// half_step_centroids, log2 of any other codebook size (a codebook k-means left partly unused
+// keeps the width asked).
+std::map<std::string, double> layer_widths(const Model& m, const quantize::QuantizeOptions& q);
+
+// "layer=bits ..." for every shared layer in graph order, e.g. "conv1=6 conv2=6.5" (recorded
+// in the file's metadata).
+std::string widths_summary(const Model& m, const quantize::QuantizeOptions& q);
 
 // Shares `model`'s weights (a copy per try) with widths allocated so that the encoded file,
 // with its metadata, fits the target and lands within 0.5% below it; without a target (table
@@ -42,17 +50,19 @@ struct Fit {
   int64_t offset = 0;  // target minus the table budget of the file kept (where a later fit starts)
   std::vector<int64_t> sizes;  // of each try's file, in order
   int max_tries = 8;
+  quantize::QuantizeOptions kept;  // the widths of the file kept
 };
 Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                               const SharingOptions& sharing, const BitTable* table,
                               format::Metadata metadata, Fit* fit = nullptr);
 
-// quantize_to_fit with share_weights_sequential, going on from the fit `after` ended at (its
+// quantize_to_fit with share_weights_sequential, going on from where `fit` ended (its
 // offset: the first try repeats its widths), in at most 4 tries (each costs a pass of the
-// network per layer group); a note says what each try measured. kLimit when none fits.
+// network per layer group); a note says what each try measured. kLimit when none fits. `fit`
+// ends where this fit ended.
 Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch& s,
                                            const SharingOptions& sharing, const BitTable* table,
-                                           format::Metadata metadata, Fit after,
+                                           format::Metadata metadata, Fit& fit,
                                            const SequentialSharing& sequential,
                                            Observer* observer);
 

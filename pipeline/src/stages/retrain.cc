@@ -323,7 +323,8 @@ Status LabelledRetraining::prune(Model& m) {
 }
 
 Status LabelledRetraining::share_weights(Model& m, const std::map<std::string, int>& widths) {
-  for (const auto& [name, bits] : widths) impl_->options.quantize.layer_bits[name] = bits;
+  for (const auto& [name, centroids] : widths)
+    quantize::set_layer_width(impl_->options.quantize, name, centroids);
   const RetrainOptions& o = impl_->options;
   if (o.pointwise_first) {
     // Weight sharing in two phases, in the spirit of incremental quantization (Zhou et al.

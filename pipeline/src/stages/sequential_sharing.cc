@@ -90,7 +90,7 @@ Status share_weights_sequential(Model& model, const SharingOptions& o,
     ++total;
   }
   int done = 0;
-  std::vector<int> widths;  // of every shared layer so far: the cache's key
+  std::vector<int> widths;  // codebook sizes of every shared layer so far: the cache's key
   const std::vector<std::vector<size_t>> order = passes(model, shared);
   PairedActivations activations(*s.reference, s.images, s.n, s.moments,
                                 s.max_activation_bytes);
@@ -99,7 +99,8 @@ Status share_weights_sequential(Model& model, const SharingOptions& o,
     std::set<std::string> names;
     for (size_t i : pass) {
       names.insert(model.layers[i].name);
-      widths.push_back(width_of(o.quantize, model.layers[i].name));
+      const std::string& name = model.layers[i].name;
+      widths.push_back(quantize::centroids_for(o.quantize, name, width_of(o.quantize, name)));
     }
     SequentialCache* cache = s.cache;
     if (cache && p < cache->passes.size() && cache->passes[p].widths == widths) {

@@ -1,5 +1,6 @@
-// Per-layer bit widths towards a target file size: each convolution is quantized alone at
-// every candidate width, its cost measured as the mean KL divergence of the network's outputs
+// Per-layer widths towards a target file size: each convolution is quantized alone at
+// every candidate width (a codebook size: 2^bits, or half a bit between two, see
+// codebook_sizes), its cost measured as the mean KL divergence of the network's outputs
 // from the uncompressed ones on a few probe images and its size as its .sqz LAYER section
 // (a measured rate-distortion curve per layer); then the widths with the smallest summed cost
 // within the byte budget are found exactly, by dynamic programming over bytes (a
@@ -20,11 +21,12 @@
 
 namespace sqz::pipeline {
 
+// Widths in this file are codebook sizes (centroids), ascending with the bits they cost.
 struct LayerCosts {
   std::string layer;
   // The widths the layer may take (a pinned layer: its own only), each with
-  std::map<int, int64_t> bytes;  // bits -> bytes of the layer's section
-  std::map<int, double> kl;      // bits -> mean KL divergence, nats (made monotone in bits)
+  std::map<int, int64_t> bytes;  // centroids -> bytes of the layer's section
+  std::map<int, double> kl;      // centroids -> mean KL divergence, nats (made monotone)
 };
 
 struct BitTable {
@@ -32,24 +34,33 @@ struct BitTable {
   int64_t fixed_bytes = 0;  // header, directory, graph, metadata, trailer
 };
 
-// Measures every layer at every width in `widths` (ascending). probe: n images (NCHW);
+// The candidate codebook sizes for widths in bits (ascending, 1..8): 2^b for each, and with
+// half_steps also round(2^(b + 1/2)) between two consecutive ones (23, 45, 91, 181 between
+// 4..8). Huffman-coded codes cost about log2 of the codebook's size a weight, so a half step
+// costs about half a bit a weight. At whole bits a layer whose best share of the budget lies
+// between two widths takes one of them and the others make up the difference; since the
+// error falls about 4x a bit (6 dB, high-resolution quantization theory) and not linearly,
+// that costs up to a quarter more error than the width between (measured: README).
+std::vector<int> codebook_sizes(const std::vector<int>& widths, bool half_steps);
+
+// Measures every layer at every width in `sizes` (codebook sizes, ascending). probe: n images (NCHW);
 // teacher: their n x classes outputs from `model`. Layers pinned in
 // sharing.quantize.layer_bits keep their width. Each trial shares weights as `sharing` says
 // (data-aware codes when it has input moments). Sizes are of files written with `encoding`
 // (its float codings and metadata). progress(done, total) after each measurement.
 Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sharing,
                                    const format::SqzEncodeOptions& encoding,
-                                   const std::vector<int>& widths, const float* probe, int64_t n,
+                                   const std::vector<int>& sizes, const float* probe, int64_t n,
                                    const std::vector<float>& teacher, int threads,
                                    const std::function<void(int, int)>& progress);
 
-// Widths per layer with the smallest summed cost whose total size is at most target_bytes:
+// Widths (codebook sizes) per layer with the smallest summed cost whose total size is at most target_bytes:
 // exact up to bytes rounded up to a unit of at most 1/100000 of the widest total (so the
 // sizes are never under-counted). More bytes never give a larger cost. kInvalidArgument when
 // even the narrowest widths do not fit.
-Result<std::map<std::string, int>> allocate_bits(const BitTable& table, int64_t target_bytes);
+Result<std::map<std::string, int>> allocate_widths(const BitTable& table, int64_t target_bytes);
 
 // Total bytes of a choice of widths.
-int64_t allocated_bytes(const BitTable& table, const std::map<std::string, int>& bits);
+int64_t allocated_bytes(const BitTable& table, const std::map<std::string, int>& centroids);
 
 }  // namespace sqz::pipeline

@@ -50,10 +50,12 @@ struct CompressOptions {
 
   // Weight sharing: quantize.bits and quantize.layer_bits, or widths chosen per layer from
   // `widths` (ascending, 1..8) so that the file fits target_bytes (> 0), measured on
-  // probe_images calibration images.
+  // probe_images calibration images; with half_widths also the codebook sizes half a bit
+  // between two consecutive widths (bit_allocation.h's codebook_sizes).
   quantize::QuantizeOptions quantize;
   int64_t target_bytes = 0;
   std::vector<int> widths = {3, 4, 5, 6, 7, 8};
+  bool half_widths = false;  // measured: no gain on SqueezeNet v1.0 (README)
   int probe_images = 24;
   // Codes (which centroid each weight takes) by error compensation under each layer's input
   // moments from moment_images calibration images (quantize::assign_codes), or, off or without
@@ -119,6 +121,9 @@ struct CompressOptions {
 
 struct CompressResult {
   Model model;                   // the compressed model
+  // Each shared layer's width in bits as weight sharing was given it: whole, or half a bit
+  // less for the sizes half_widths adds (a codebook k-means left partly unused keeps its width).
+  std::map<std::string, double> widths;
   std::string bytes;             // its .sqz file
   std::vector<StageRow> stages;  // input and output, measured on the held-out images
   int64_t holdout_images = 0;

@@ -102,7 +102,8 @@ class LabelledRetraining {
   // Prunes `model` to the options' densities while it retrains (nothing when pruning is off).
   Status prune(Model& model);
   // Weight sharing and centroid fine-tuning of `model` (every convolution quantized); widths
-  // (layer name -> bits) override the options' for the layers they name.
+  // (layer name -> codebook size, 2..256: quantize::set_layer_width) override the options'
+  // for the layers they name.
   Status share_weights(Model& model, const std::map<std::string, int>& widths = {});
 
  private:

@@ -27,6 +27,10 @@ enum class Method {
 struct QuantizeOptions {
   int bits = 8;                           // 1..8, for every layer without an override
   std::map<std::string, int> layer_bits;  // per layer name; 0 keeps that layer float32
+  // Per layer name: the codebook's size when it is not 2^bits (2..2^bits of the layer's
+  // width): steps of size between whole bits, e.g. 91 centroids in 7-bit codes ("6.5 bits",
+  // Huffman-coded near log2 91), so that a width allocation is not held to doublings.
+  std::map<std::string, int> layer_centroids;
   Method method = Method::kKmeans;
   Init init = Init::kLinear;
   bool exact = false;        // exact 1-D k-means instead of Lloyd
@@ -59,8 +63,20 @@ Status check_options(const Model& model, const QuantizeOptions& options);
 // its non-zero pattern, its codebook and codes, and its weights to the shared values.
 Result<std::vector<LayerMetrics>> quantize_model(Model& model, const QuantizeOptions& options);
 
-// One layer with the given bit width (1..8).
+// One layer with the given bit width (1..8): 2^bits centroids, or the layer's
+// options.layer_centroids.
 Result<LayerMetrics> quantize_layer(Layer& layer, int bits, const QuantizeOptions& options);
+
+// The codebook size quantize_layer gives `layer` at `bits`.
+int centroids_for(const QuantizeOptions& options, const std::string& layer, int bits);
+
+// Sets `layer`'s width as a codebook size (2..256): codes of ceil(log2 centroids) bits, and
+// layer_centroids unless the size is a power of two.
+void set_layer_width(QuantizeOptions& options, const std::string& layer, int centroids);
+
+// The codebook size half a bit below `bits` (2..8): round(2^(bits - 1/2)), e.g. 91 for 7.
+int half_step_centroids(int bits);
+
 
 // Metrics of a quantized layer against its float weights before quantization.
 LayerMetrics measure(const Layer& quantized, const std::vector<float>& original);
