@@ -30,6 +30,7 @@ using detail::calibration_steps;
 using detail::class_list_for;
 using detail::pipeline_summary;
 using detail::image_lists;
+using detail::probe_batch;
 using detail::ImageLists;
 using detail::measure_widths;
 using detail::Fit;
@@ -62,20 +63,6 @@ void note(Observer* o, const std::string& line) {
 
 void detail(Observer* o, const std::string& line) {
   if (o) o->detail(line);
-}
-
-// A centre-cropped batch of the first n calibration images (the allocation's probe).
-std::vector<float> probe_batch(const std::vector<image::Image>& images,
-                               const image::Preprocess& pre, int n) {
-  std::vector<float> out;
-  for (int i = 0; i < n; ++i) {
-    const image::Image& img = images[static_cast<size_t>(i)];
-    int x0 = 0, y0 = 0;
-    image::centre_offsets(img, pre, &x0, &y0);
-    const std::vector<float> x = image::preprocess_crop(img, pre, x0, y0, false);
-    out.insert(out.end(), x.begin(), x.end());
-  }
-  return out;
 }
 
 Status run_calibration(Model& student, const Model& teacher,
@@ -315,6 +302,54 @@ Result<Model> share_sequentially(Run& r, const SharingOptions& sharing, const Bi
                                               r.metadata, fit, seq, r.observer);
 }
 
+// The widths the allocation found (or the fixed ones), then weight sharing and centroid
+// fine-tuning with labels on the unquantized model.
+Status share_with_labels(Run& r, const SharingOptions& sharing, const BitTable* table) {
+  std::map<std::string, int> widths;  // codebook sizes
+  r.widths_asked = r.s.quantize;
+  if (table) {
+    Fit fit;
+    SQZ_ASSIGN_OR_RETURN(Model sized, quantize_to_fit(r.model, width_search(r.s), sharing, table,
+                                                      r.metadata, &fit));
+    for (const Layer& l : sized.layers)
+      if (l.quant.active()) widths[l.name] = quantize::centroids_for(fit.kept, l.name, l.quant.bits);
+    r.widths_asked = fit.kept;
+  }
+  return r.retraining->share_weights(r.model, widths);
+}
+
+// Without labels: the codes by error compensation (or nearest), then the sequential codes,
+// which start from the widths the parallel ones fit (when there is a target: the table was
+// measured with those).
+Status share_from_images(Run& r, const SharingOptions& sharing, const BitTable* table) {
+  const bool sequential = sharing.moments && r.s.sequential;
+  Fit fit;
+  Model shared;
+  if (table || !sequential) {
+    SQZ_ASSIGN_OR_RETURN(shared, quantize_to_fit(r.model, width_search(r.s), sharing, table,
+                                                 r.metadata, &fit));
+  }
+  if (sequential) {
+    auto seq = share_sequentially(r, sharing, table, fit);
+    if (seq.is_ok()) {
+      shared = std::move(*seq);
+      r.sequential_codes = true;
+    } else if (seq.status().code() == ErrorCode::kLimit && table) {
+      note(r.observer, "  the sequential codes did not fit the target (tries above); the "
+                       "compensated ones are kept, and calibrated");
+      CompressOptions as_run = r.s;  // the file records what ran
+      as_run.sequential = false;
+      for (auto& [key, value] : r.metadata)
+        if (key == "pipeline") value = pipeline_summary(as_run, r.lists);
+    } else {
+      return seq.status();
+    }
+  }
+  r.model = std::move(shared);
+  r.widths_asked = fit.kept;
+  return Status::ok();
+}
+
 Status quantize_stage(Run& r) {
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(r.lists.calib));
   r.metadata = standard_metadata(r.s.model_path, pipeline_summary(r.s, r.lists));
@@ -340,49 +375,8 @@ Status quantize_stage(Run& r) {
     SQZ_ASSIGN_OR_RETURN(BitTable t, measure_widths(r.model, width_search(r.s), sharing, probe, n, r.observer));
     table = std::make_unique<BitTable>(std::move(t));
   }
-  if (r.retraining) {
-    // The widths the allocation found (or the fixed ones), then weight sharing and centroid
-    // fine-tuning with labels on the unquantized model.
-    std::map<std::string, int> widths;  // codebook sizes
-    r.widths_asked = r.s.quantize;
-    if (table) {
-      Fit fit;
-      SQZ_ASSIGN_OR_RETURN(Model sized, quantize_to_fit(r.model, width_search(r.s), sharing,
-                                                        table.get(), r.metadata, &fit));
-      for (const Layer& l : sized.layers)
-        if (l.quant.active()) widths[l.name] = quantize::centroids_for(fit.kept, l.name, l.quant.bits);
-      r.widths_asked = fit.kept;
-    }
-    SQZ_RETURN_IF_ERROR(r.retraining->share_weights(r.model, widths));
-  } else {
-    // The sequential codes start from the widths the parallel ones fit (when there is a
-    // target): the table was measured with those.
-    const bool sequential = sharing.moments && r.s.sequential;
-    Fit fit;
-    Model shared;
-    if (table || !sequential) {
-      SQZ_ASSIGN_OR_RETURN(shared, quantize_to_fit(r.model, width_search(r.s), sharing,
-                                                   table.get(), r.metadata, &fit));
-    }
-    if (sequential) {
-      auto seq = share_sequentially(r, sharing, table.get(), fit);
-      if (seq.is_ok()) {
-        shared = std::move(*seq);
-        r.sequential_codes = true;
-      } else if (seq.status().code() == ErrorCode::kLimit && table) {
-        note(r.observer, "  the sequential codes did not fit the target (tries above); the compensated ones "
-                         "are kept, and calibrated");
-        CompressOptions as_run = r.s;  // the file records what ran
-        as_run.sequential = false;
-        for (auto& [key, value] : r.metadata)
-          if (key == "pipeline") value = pipeline_summary(as_run, r.lists);
-      } else {
-        return seq.status();
-      }
-    }
-    r.model = std::move(shared);
-    r.widths_asked = fit.kept;
-  }
+  SQZ_RETURN_IF_ERROR(r.retraining ? share_with_labels(r, sharing, table.get())
+                                   : share_from_images(r, sharing, table.get()));
   r.metadata.push_back({"widths", widths_summary(r.model, r.widths_asked)});
   detail(r.observer, "  widths: " + widths_summary(r.model, r.widths_asked));
   return Status::ok();

@@ -53,4 +53,17 @@ Result<ImageLists> image_lists(const ImageSources& s) {
   return lists;
 }
 
+std::vector<float> probe_batch(const std::vector<image::Image>& images,
+                               const image::Preprocess& pre, int n) {
+  std::vector<float> out;
+  for (int i = 0; i < n; ++i) {
+    const image::Image& img = images[static_cast<size_t>(i)];
+    int x0 = 0, y0 = 0;
+    image::centre_offsets(img, pre, &x0, &y0);
+    const std::vector<float> x = image::preprocess_crop(img, pre, x0, y0, false);
+    out.insert(out.end(), x.begin(), x.end());
+  }
+  return out;
+}
+
 }  // namespace sqz::pipeline::detail

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "sqz/image/image.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/labels.h"
 
@@ -33,5 +34,9 @@ std::string class_list_for(const ImageSources& s, const std::string& dir);
 // Both lists (folds of calib_dir, or holdout_dir); errors when they overlap (accuracy on a
 // calibration image proves nothing) or a folder has no images.
 Result<ImageLists> image_lists(const ImageSources& s);
+
+// A centre-cropped batch of the first n images (the allocation's probe, the moment images).
+std::vector<float> probe_batch(const std::vector<image::Image>& images,
+                               const image::Preprocess& pre, int n);
 
 }  // namespace sqz::pipeline::detail
