@@ -105,9 +105,11 @@ py::dict compress(const std::string& model, const std::string& output, bool forc
   d["holdout_images"] = r->holdout_images;
   d["stages"] = json_value(report::stage_table_json(r->stages, r->holdout_images));
   py::dict widths;
-  for (const auto& [name, bits] : r->widths)  // whole widths as ints, as before half ones
-    widths[py::str(name)] = bits == static_cast<int>(bits) ? py::object(py::int_(static_cast<int>(bits)))
-                                                           : py::object(py::float_(bits));
+  for (const auto& [name, bits] : r->widths) {  // whole widths as ints, as before half ones
+    const auto whole = static_cast<int>(bits);
+    widths[py::str(name)] =
+        bits == whole ? py::object(py::int_(whole)) : py::object(py::float_(bits));
+  }
   d["widths"] = widths;
   return d;
 }

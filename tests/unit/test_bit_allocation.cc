@@ -168,7 +168,8 @@ TEST_CASE("measure_bit_costs: sizes from the encoder, cost never lower at fewer 
   const Model& m = p.m;
   quantize::QuantizeOptions q;
   int calls = 0;
-  auto table = P::measure_bit_costs(m, P::SharingOptions{q, nullptr, {}}, {}, {4, 16, 64}, p.images.data(), p.n, p.teacher, 1,
+  auto table = P::measure_bit_costs(m, P::SharingOptions{q, nullptr, {}}, {}, {4, 16, 64},
+                                    p.images.data(), p.n, p.teacher, 1,
                                     [&](int done, int total) {
                                       ++calls;
                                       CHECK(done <= total);

@@ -131,8 +131,8 @@ TEST_CASE("compress: --half-widths adds codebook sizes between whole bits; off b
   Fixture f;
   const int64_t hi = bytes_at_bits(f, "6"), lo = bytes_at_bits(f, "4");
   auto widths_of = [&](const std::string& path, std::vector<std::string> extra) {
-    extra.insert(extra.end(), {"--widths", "3,4,5,6,7", "--probe-images", "4", "--calib-steps", "0",
-                               "--json"});
+    extra.insert(extra.end(), {"--widths", "3,4,5,6,7", "--probe-images", "4", "--calib-steps",
+                               "0", "--json"});
     auto r = compress(f, path, extra);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);

@@ -312,7 +312,8 @@ Status share_with_labels(Run& r, const SharingOptions& sharing, const BitTable* 
     SQZ_ASSIGN_OR_RETURN(Model sized, quantize_to_fit(r.model, width_search(r.s), sharing, table,
                                                       r.metadata, &fit));
     for (const Layer& l : sized.layers)
-      if (l.quant.active()) widths[l.name] = quantize::centroids_for(fit.kept, l.name, l.quant.bits);
+      if (l.quant.active())
+        widths[l.name] = quantize::centroids_for(fit.kept, l.name, l.quant.bits);
     r.widths_asked = fit.kept;
   }
   return r.retraining->share_weights(r.model, widths);

@@ -78,7 +78,8 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
   for (size_t i : convs) table.layers.push_back({model.layers[i].name, {}, {}});
   const auto& pins = sharing.quantize.layer_bits;
   for (int k : sizes) {
-    SQZ_ASSIGN_OR_RETURN(auto bytes, section_bytes(model, sharing, k, encoding, &table.fixed_bytes));
+    SQZ_ASSIGN_OR_RETURN(auto bytes,
+                         section_bytes(model, sharing, k, encoding, &table.fixed_bytes));
     for (LayerCosts& c : table.layers)
       if (!pins.count(c.layer) || pin_allows(pins.at(c.layer), k)) c.bytes[k] = bytes[c.layer];
   }

@@ -40,11 +40,12 @@ struct BitTable {
 // costs about half a bit a weight. At whole bits a layer whose best share of the budget lies
 // between two widths takes one of them and the others make up the difference; since the
 // error falls about 4x a bit (6 dB, high-resolution quantization theory) and not linearly,
-// that costs up to a quarter more error than the width between (measured: README).
+// that costs up to a quarter more error than the width between, in theory (on SqueezeNet v1.0
+// the half steps measured worse: README, "Half widths").
 std::vector<int> codebook_sizes(const std::vector<int>& widths, bool half_steps);
 
-// Measures every layer at every width in `sizes` (codebook sizes, ascending). probe: n images (NCHW);
-// teacher: their n x classes outputs from `model`. Layers pinned in
+// Measures every layer at every width in `sizes` (codebook sizes, ascending). probe: n images
+// (NCHW); teacher: their n x classes outputs from `model`. Layers pinned in
 // sharing.quantize.layer_bits keep their width. Each trial shares weights as `sharing` says
 // (data-aware codes when it has input moments). Sizes are of files written with `encoding`
 // (its float codings and metadata). progress(done, total) after each measurement.
@@ -54,10 +55,10 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
                                    const std::vector<float>& teacher, int threads,
                                    const std::function<void(int, int)>& progress);
 
-// Widths (codebook sizes) per layer with the smallest summed cost whose total size is at most target_bytes:
-// exact up to bytes rounded up to a unit of at most 1/100000 of the widest total (so the
-// sizes are never under-counted). More bytes never give a larger cost. kInvalidArgument when
-// even the narrowest widths do not fit.
+// Widths (codebook sizes) per layer with the smallest summed cost whose total size is at most
+// target_bytes: exact up to bytes rounded up to a unit of at most 1/100000 of the widest total
+// (so the sizes are never under-counted). More bytes never give a larger cost.
+// kInvalidArgument when even the narrowest widths do not fit.
 Result<std::map<std::string, int>> allocate_widths(const BitTable& table, int64_t target_bytes);
 
 // Total bytes of a choice of widths.
