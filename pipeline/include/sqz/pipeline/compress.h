@@ -55,7 +55,7 @@ struct CompressOptions {
   quantize::QuantizeOptions quantize;
   int64_t target_bytes = 0;
   std::vector<int> widths = {3, 4, 5, 6, 7, 8};
-  bool half_widths = false;  // measured: no gain on SqueezeNet v1.0 (README)
+  bool half_widths = false;  // measured: mixed on SqueezeNet v1.0 (README, "Half widths")
   int probe_images = 24;
   // Codes (which centroid each weight takes) by error compensation under each layer's input
   // moments from moment_images calibration images (quantize::assign_codes), or, off or without
