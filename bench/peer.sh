@@ -11,10 +11,7 @@ shared=${1:-../shared}
 model=$shared/models/squeezenet_v1.0_deep_compression
 onnx=$model/squeezenet_v1.0_dc.onnx
 command -v node >/dev/null || { echo "peer.sh: node (Node.js) is needed for the ONNX Runtime peer" >&2; exit 1; }
-if [ ! -d bench/ort/node_modules/onnxruntime-node ]; then
-  # --ignore-scripts: the package ships its CPU build; its install script only fetches GPU ones.
-  (cd bench/ort && npm install --ignore-scripts --no-audit --no-fund --silent >/dev/null)
-fi
+bash bench/ort/install.sh
 bash scripts/build.sh >/dev/null
 tool=build/cli/squeeze-compress
 sqz=build/bench-release.sqz

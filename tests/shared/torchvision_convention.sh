@@ -10,10 +10,8 @@ shared=${SQZ_SHARED:-$src/../shared}
 [ -d "$shared/models" ] || { echo "skipped: $shared is absent (the real SqueezeNet and ImageNet samples)"; exit 77; }
 py=/usr/bin/python3
 "$py" -c 'import onnx, numpy, PIL' 2>/dev/null || { echo "needs python3-onnx, python3-numpy, python3-pil (scripts/install-deps.sh --tests)"; exit 1; }
+bash "$src/bench/ort/install.sh" || exit 1
 ort=$src/bench/ort/node_modules/onnxruntime-node
-if [ ! -d "$ort" ]; then
-  (cd "$src/bench/ort" && npm install --ignore-scripts --no-audit --no-fund --silent >/dev/null) || exit 1
-fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ref="$py $src/tests/shared/torchvision_reference.py"

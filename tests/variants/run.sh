@@ -11,12 +11,8 @@ cli=$(realpath "$1") src=$(realpath "$2")
 py=/usr/bin/python3
 "$py" -c 'import onnx, numpy' 2>/dev/null || { echo "needs Debian's python3-onnx and python3-numpy (scripts/install-deps.sh --tests)"; exit 1; }
 command -v node >/dev/null || { echo "needs node (Node.js) for ONNX Runtime"; exit 1; }
+bash "$src/bench/ort/install.sh" || exit 1
 ort=$src/bench/ort/node_modules/onnxruntime-node
-if [ ! -d "$ort" ]; then
-  # --ignore-scripts: the package ships its CPU build; its install script only fetches GPU ones.
-  (cd "$src/bench/ort" && npm install --ignore-scripts --no-audit --no-fund --silent >/dev/null) ||
-    { echo "npm install of onnxruntime-node failed"; exit 1; }
-fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$py" "$src/tests/variants/make_variants.py" "$work" > "$work/list" || exit 1
