@@ -181,9 +181,14 @@ int centroids_for(const QuantizeOptions& o, const std::string& layer, int bits) 
   return it == o.layer_centroids.end() ? full : std::clamp(it->second, 1, full);
 }
 
-void set_layer_width(QuantizeOptions& o, const std::string& layer, int centroids) {
+int code_bits_for(int64_t centroids) {
   int bits = 1;
-  while ((1 << bits) < centroids) ++bits;
+  while ((int64_t{1} << bits) < centroids) ++bits;
+  return bits;
+}
+
+void set_layer_width(QuantizeOptions& o, const std::string& layer, int centroids) {
+  const int bits = code_bits_for(centroids);
   o.layer_bits[layer] = bits;
   if (centroids == (1 << bits))
     o.layer_centroids.erase(layer);
@@ -251,9 +256,7 @@ Status adopt_existing_values(Layer& layer) {
       distinct.empty() || distinct.size() > 256, ErrorCode::kInvalidArgument,
       "layer '" + layer.name + "' has " + std::to_string(distinct.size()) +
           " distinct non-zero weights; a codebook holds 1..256 (quantize it first)");
-  int bits = 1;
-  while ((size_t{1} << bits) < distinct.size()) ++bits;
-  layer.quant.bits = bits;
+  layer.quant.bits = code_bits_for(static_cast<int64_t>(distinct.size()));
   layer.quant.codebook = distinct;
   layer.quant.codes.clear();
   layer.mask.assign(layer.weight.data.size(), 0);

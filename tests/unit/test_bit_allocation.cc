@@ -213,6 +213,7 @@ TEST_CASE("measure_bit_costs at half steps: bytes between the whole widths, as t
   quantize::QuantizeOptions q;
   q.exact = true;
   q.layer_bits["fire/e1"] = 4;  // pinned: 16 only
+  q.layer_bits["fire/e3"] = 0;  // kept float: one entry, cost 0
   auto table = P::measure_bit_costs(m, P::SharingOptions{q, nullptr, {}}, {},
                                     P::codebook_sizes({4, 5}, true), p.images.data(), p.n,
                                     p.teacher, 1,
@@ -220,6 +221,12 @@ TEST_CASE("measure_bit_costs at half steps: bytes between the whole widths, as t
   REQUIRE(table.is_ok());
   for (const P::LayerCosts& c : table->layers) {
     INFO(c.layer);
+    if (c.layer == "fire/e3") {
+      CHECK(c.bytes.size() == 1);
+      CHECK(c.bytes.count(16) == 1);
+      CHECK(c.kl.at(16) == 0.0);
+      continue;
+    }
     if (c.layer == "fire/e1") {
       CHECK(c.bytes.size() == 1);
       CHECK(c.bytes.count(16) == 1);
@@ -233,14 +240,16 @@ TEST_CASE("measure_bit_costs at half steps: bytes between the whole widths, as t
   }
   // A choice of half widths adds up to the file shared at those codebook sizes.
   std::map<std::string, int> widths;
-  for (const P::LayerCosts& c : table->layers) widths[c.layer] = c.layer == "fire/e1" ? 16 : 23;
+  for (const P::LayerCosts& c : table->layers)
+    widths[c.layer] = c.layer == "fire/e1" || c.layer == "fire/e3" ? 16 : 23;
   Model shared = m;
   for (const auto& [name, k] : widths)
-    if (name != "fire/e1") quantize::set_layer_width(q, name, k);
+    if (!q.layer_bits.count(name)) quantize::set_layer_width(q, name, k);
   REQUIRE(quantize::quantize_model(shared, q).is_ok());
   std::string bytes;
   REQUIRE(format::encode_sqz(shared, {}, &bytes).is_ok());
   CHECK(P::allocated_bytes(*table, widths) == static_cast<int64_t>(bytes.size()));
   for (const Layer& l : shared.layers)
-    if (l.op == OpKind::kConvolution && l.name != "fire/e1") CHECK(l.quant.codebook.size() <= 23);
+    if (l.op == OpKind::kConvolution && l.name != "fire/e1")
+      CHECK(l.quant.codebook.size() <= (l.name == "fire/e3" ? 0 : 23));
 }

@@ -207,6 +207,13 @@ TEST_CASE("codebook sizes between powers of two: more than 2^(b-1), at most k, i
   CHECK(half_step_centroids(5) == 23);
   CHECK(half_step_centroids(7) == 91);
   CHECK(half_step_centroids(8) == 181);
+  CHECK(code_bits_for(1) == 1);
+  CHECK(code_bits_for(2) == 1);
+  CHECK(code_bits_for(3) == 2);
+  CHECK(code_bits_for(91) == 7);
+  CHECK(code_bits_for(128) == 7);
+  CHECK(code_bits_for(129) == 8);
+  CHECK(code_bits_for(256) == 8);
   QuantizeOptions o;
   o.exact = true;  // exact k-means: the error is monotone in k
   set_layer_width(o, "conv1", 32);

@@ -51,8 +51,11 @@ Result<std::map<std::string, int64_t>> section_bytes(const Model& model,
   return out;
 }
 
-// Whether a layer pinned to `bits` (0: float) may take a width of `centroids`.
-bool pin_allows(int bits, int centroids) { return bits > 0 && centroids == (1 << bits); }
+// Whether a layer pinned to `bits` may take a width of `centroids`: its own, or for a layer
+// kept float (0), one entry (at the smallest size) holding its float section.
+bool pin_allows(int bits, int centroids, int smallest) {
+  return bits > 0 ? centroids == (1 << bits) : centroids == smallest;
+}
 
 }  // namespace
 
@@ -81,7 +84,8 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
     SQZ_ASSIGN_OR_RETURN(auto bytes,
                          section_bytes(model, sharing, k, encoding, &table.fixed_bytes));
     for (LayerCosts& c : table.layers)
-      if (!pins.count(c.layer) || pin_allows(pins.at(c.layer), k)) c.bytes[k] = bytes[c.layer];
+      if (!pins.count(c.layer) || pin_allows(pins.at(c.layer), k, sizes.front()))
+        c.bytes[k] = bytes[c.layer];
   }
   runtime::NetOptions no;
   no.threads = threads;
@@ -91,8 +95,11 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
   std::vector<float> out;
   for (size_t k = 0; k < convs.size(); ++k) {
     LayerCosts& c = table.layers[k];
+    const bool kept_float = pins.count(c.layer) && pins.at(c.layer) == 0;
     for (int size : sizes) {
-      if (c.bytes.count(size)) {
+      if (c.bytes.count(size) && kept_float) {
+        c.kl[size] = 0;  // the same in every choice: nothing to measure
+      } else if (c.bytes.count(size)) {
         Model trial = model;
         const SharingOptions o = at_width(sharing, c.layer, size);
         SQZ_RETURN_IF_ERROR(

@@ -46,7 +46,8 @@ std::vector<int> codebook_sizes(const std::vector<int>& widths, bool half_steps)
 
 // Measures every layer at every width in `sizes` (codebook sizes, ascending). probe: n images
 // (NCHW); teacher: their n x classes outputs from `model`. Layers pinned in
-// sharing.quantize.layer_bits keep their width. Each trial shares weights as `sharing` says
+// sharing.quantize.layer_bits keep their width (one entry; a layer kept float, its float
+// section at cost 0). Each trial shares weights as `sharing` says
 // (data-aware codes when it has input moments). Sizes are of files written with `encoding`
 // (its float codings and metadata). progress(done, total) after each measurement.
 Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sharing,

@@ -70,6 +70,9 @@ Result<LayerMetrics> quantize_layer(Layer& layer, int bits, const QuantizeOption
 // The codebook size quantize_layer gives `layer` at `bits`.
 int centroids_for(const QuantizeOptions& options, const std::string& layer, int bits);
 
+// The code bits a codebook of `centroids` entries needs: ceil(log2 centroids), at least 1.
+int code_bits_for(int64_t centroids);
+
 // Sets `layer`'s width as a codebook size (2..256): codes of ceil(log2 centroids) bits, and
 // layer_centroids unless the size is a power of two.
 void set_layer_width(QuantizeOptions& options, const std::string& layer, int centroids);
