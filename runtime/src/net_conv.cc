@@ -74,79 +74,117 @@ std::vector<const float*> Net::Impl::pad_inputs(const ConvShape& s,
   return out;
 }
 
-void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
-                             const std::vector<const float*>& ins,
-                             const std::vector<float*>& outs) {
+// Where layer `s`'s B matrix comes from for this call (see execute_conv).
+struct Net::Impl::BSource {
+  bool direct = false;    // a 1x1 layer: B is the input itself
+  bool in_place = false;  // B read from the inputs as they are
+  bool shared = false;    // B built once for all images and threads (else per-thread blocks)
+  bool from_padded = false;  // im2col from padded copies of the inputs
+  int64_t rows = 0, ld = 0;  // B's rows (all groups) and the row stride of a shared B
+};
+
+Net::Impl::BSource Net::Impl::b_source(const ConvPlan& p, const ConvOp& op, int64_t images) const {
   const ConvShape& s = p.run_shape;
-  const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
-  const int threads = pool->threads();
-  prepare_shared(op);
-  const bool direct = kernels::conv_reads_input_directly(s);
-  const int64_t rows = s.groups * s.k_per_group(), ld = kernels::aligned_stride(n);
+  const int64_t n = s.out_size();
+  BSource src;
+  src.direct = kernels::conv_reads_input_directly(s);
+  src.rows = s.groups * s.k_per_group();
+  src.ld = kernels::aligned_stride(n);
   // The SpMM wants B rows starting on cache lines (a split vector load costs two): a 1x1
   // layer reads its input in place when its rows are so or its op does not mind (ConvOp),
   // else a copy with aligned rows; a small kernels::im2col is built once, shared by all threads.
-  const bool in_place = direct && (kernels::rows_on_lines(n) || op.prefers_unaligned_rows());
+  src.in_place = src.direct && (kernels::rows_on_lines(n) || op.prefers_unaligned_rows());
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const ConvSchedule& sched = p.schedule;
-  const bool rule_shared =
-      panels < kPanelsPerThread * threads && images * rows * ld <= shared_im2col_floats();
-  const bool shared_b =
-      !in_place && (direct || (sched.split == ConvSchedule::Split::kRule
-                                   ? rule_shared
-                                   : sched.split == ConvSchedule::Split::kShared));
+  const bool rule_shared = panels < kPanelsPerThread * pool->threads() &&
+                           images * src.rows * src.ld <= shared_im2col_floats();
+  src.shared = !src.in_place && (src.direct || (sched.split == ConvSchedule::Split::kRule
+                                                    ? rule_shared
+                                                    : sched.split == ConvSchedule::Split::kShared));
   // kernels::im2col from padded copies of the inputs: a plain copy per row segment.
-  const bool from_padded = !direct && kernels::windows_inside_padding(s);
-  const std::vector<const float*> src = from_padded ? pad_inputs(s, ins) : ins;
-  if (shared_b) {
-    cols.resize(std::max<size_t>(cols.size(), 1));
-    cols[0].resize(std::max(cols[0].size(), static_cast<size_t>(images * rows * ld)));
-    float* all = cols[0].data();
-    pool->parallel_for(images * rows, [&](int64_t begin, int64_t end, int) {
-      for (int64_t w = begin; w < end;) {
-        const int64_t b = w / rows, stop = std::min(end, (b + 1) * rows);
-        float* dst = all + b * rows * ld;
-        if (direct) {
-          for (int64_t r = w - b * rows; r < stop - b * rows; ++r)
-            std::memcpy(dst + r * ld, ins[b] + r * n, sizeof(float) * n);
-        } else {
-          (from_padded ? kernels::im2col_padded : kernels::im2col)(s, src[b], dst, w - b * rows, stop - b * rows, 0,
-                                                 n, ld);
-        }
-        w = stop;
+  src.from_padded = !src.direct && kernels::windows_inside_padding(s);
+  return src;
+}
+
+// Fills cols[0] with every image's B (aligned row copies of a 1x1 layer's input, or im2col),
+// split over the threads by rows.
+void Net::Impl::build_shared_b(const ConvShape& s, const BSource& src,
+                               const std::vector<const float*>& ins) {
+  const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
+  const int64_t rows = src.rows, ld = src.ld;
+  cols.resize(std::max<size_t>(cols.size(), 1));
+  cols[0].resize(std::max(cols[0].size(), static_cast<size_t>(images * rows * ld)));
+  float* all = cols[0].data();
+  const auto build = src.from_padded ? kernels::im2col_padded : kernels::im2col;
+  pool->parallel_for(images * rows, [&](int64_t begin, int64_t end, int) {
+    for (int64_t w = begin; w < end;) {
+      const int64_t b = w / rows, stop = std::min(end, (b + 1) * rows);
+      float* dst = all + b * rows * ld;
+      if (src.direct) {
+        for (int64_t r = w - b * rows; r < stop - b * rows; ++r)
+          std::memcpy(dst + r * ld, ins[b] + r * n, sizeof(float) * n);
+      } else {
+        build(s, ins[b], dst, w - b * rows, stop - b * rows, 0, n, ld);
       }
-    });
-  }
-  if (in_place || shared_b) {
-    const int rb = row_blocks_for(op, images * op.work_items(n, 1), threads);
-    const int64_t items = op.work_items(n, rb), ldb = in_place ? n : ld;
-    pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int t) {
-      for (int64_t w = begin; w < end;) {
-        const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
-        const float* in = in_place ? ins[b] : cols[0].data() + b * rows * ld;
-        op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items, scratch[t].data(),
-                     shared.data());
-        w = stop;
-      }
-    });
-    return;
-  }
-  // Each thread takes whole column blocks of whole images: kernels::im2col into its own buffer (kept
-  // in L2), then the kernel over that block; one synchronisation per layer.
-  int64_t block = block_columns(s, sched.block_floats);
+      w = stop;
+    }
+  });
+}
+
+// Runs the op over whole images whose B is the inputs (in place) or cols[0] (shared): the
+// threads split each image's (group, column panel, row block) items.
+void Net::Impl::run_whole_images(const ConvShape& s, const ConvOp& op, const BSource& src,
+                                 const std::vector<const float*>& ins,
+                                 const std::vector<float*>& outs) {
+  const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
+  const int rb = row_blocks_for(op, images * op.work_items(n, 1), pool->threads());
+  const int64_t items = op.work_items(n, rb), ldb = src.in_place ? n : src.ld;
+  pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t w = begin; w < end;) {
+      const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
+      const float* in = src.in_place ? ins[b] : cols[0].data() + b * src.rows * src.ld;
+      op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items, scratch[t].data(),
+                   shared.data());
+      w = stop;
+    }
+  });
+}
+
+// Each thread takes whole column blocks of whole images: kernels::im2col into its own buffer
+// (kept in L2), then the kernel over that block; one synchronisation per layer.
+void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSource& src,
+                                  const std::vector<const float*>& ins,
+                                  const std::vector<float*>& outs) {
+  const ConvShape& s = p.run_shape;
+  const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
+  const int threads = pool->threads();
+  int64_t block = block_columns(s, p.schedule.block_floats);
   if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
     block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
   const int64_t blocks = (n + block - 1) / block, bld = kernels::aligned_stride(block);
   cols.resize(scratch.size());
-  for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(rows * bld)));
+  for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(src.rows * bld)));
+  const auto build = src.from_padded ? kernels::im2col_padded : kernels::im2col;
   pool->parallel_for(images * blocks, [&](int64_t begin, int64_t end, int t) {
     for (int64_t w = begin; w < end; ++w) {
       const int64_t b = w / blocks, c0 = (w % blocks) * block, ncols = std::min(block, n - c0);
-      (from_padded ? kernels::im2col_padded : kernels::im2col)(s, src[b], cols[t].data(), 0, rows, c0, ncols, bld);
+      build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
       op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, 1, 0, op.work_items(ncols, 1),
                    scratch[t].data(), shared.data());
     }
   });
+}
+
+void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
+                             const std::vector<const float*>& ins,
+                             const std::vector<float*>& outs) {
+  const ConvShape& s = p.run_shape;
+  prepare_shared(op);
+  const BSource src = b_source(p, op, static_cast<int64_t>(ins.size()));
+  const std::vector<const float*> b_ins = src.from_padded ? pad_inputs(s, ins) : ins;
+  if (src.shared) build_shared_b(s, src, b_ins);
+  if (src.in_place || src.shared) return run_whole_images(s, op, src, b_ins, outs);
+  run_column_blocks(p, op, src, b_ins, outs);
 }
 
 void Net::Impl::run_conv(size_t i) {

@@ -127,6 +127,13 @@ struct Net::Impl {
   std::vector<const float*> pad_inputs(const ConvShape& s, const std::vector<const float*>& ins);
   void execute_conv(const ConvPlan& p, const ConvOp& op, const std::vector<const float*>& ins,
                     const std::vector<float*>& outs);
+  struct BSource;
+  BSource b_source(const ConvPlan& p, const ConvOp& op, int64_t images) const;
+  void build_shared_b(const ConvShape& s, const BSource& src, const std::vector<const float*>& ins);
+  void run_whole_images(const ConvShape& s, const ConvOp& op, const BSource& src,
+                        const std::vector<const float*>& ins, const std::vector<float*>& outs);
+  void run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSource& src,
+                         const std::vector<const float*>& ins, const std::vector<float*>& outs);
   void size_scratch(const ConvOp& op);
   void run_pool(const Layer& l);
   void run_concat(const Layer& l);
