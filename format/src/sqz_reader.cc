@@ -199,45 +199,60 @@ Status read_weights(ByteReader& r, bool codebook, uint32_t stored, int64_t numel
   return Status::ok();
 }
 
-Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
-                    const std::map<std::string, Shape>& shapes, bool dense,
-                    std::vector<LedgerRow>* ledger) {
-  ByteReader r(payload);
-  uint32_t index, stored, symbols = 0;
-  uint8_t kind, coding, bits, floats;
+// A LAYER payload's fixed fields (SPEC: LAYER).
+struct LayerHeader {
+  uint32_t index = 0, stored = 0, symbols = 0;
+  uint8_t kind = 0, coding = 0, bits = 0, floats = 0;
   uint16_t gap_limit = 0;
-  SQZ_RETURN_ERROR_IF(!r.get_u32(&index) || !r.get_u8(&kind) || !r.get_u8(&coding) ||
-                          !r.get_u8(&bits) || !r.get_u8(&floats) || !r.get_u32(&stored),
-                      ErrorCode::kCorrupt, "truncated LAYER header");
+};
+
+// The fields after the layer index, checked against each other and the layer's numel.
+Status read_layer_header(ByteReader& r, int64_t numel, const std::string& who, LayerHeader* h) {
+  SQZ_RETURN_ERROR_IF(h->floats > kInt8Bias || h->kind > kSparseCodebook ||
+                          h->coding > kGapsStoredKernels,
+                      ErrorCode::kCorrupt, who + "unknown weight kind, position or float coding");
+  SQZ_RETURN_ERROR_IF(h->stored > numel || (h->coding == kAll && h->stored != numel) ||
+                          (h->kind == kDense && h->coding != kAll) ||
+                          (h->kind == kSparseCodebook) != (h->bits != 0) || h->bits > 8,
+                      ErrorCode::kCorrupt, who + "inconsistent LAYER header");
+  if (h->coding != kAll && h->coding != kBitmap)
+    SQZ_RETURN_ERROR_IF(!r.get_u16(&h->gap_limit), ErrorCode::kCorrupt, who + "truncated header");
+  if (h->coding != kAll)
+    SQZ_RETURN_ERROR_IF(!r.get_u32(&h->symbols), ErrorCode::kCorrupt, who + "truncated header");
+  return Status::ok();
+}
+
+// The layer a LAYER section fills, its weight shape set from its input's; refuses a layer
+// that is not an unfilled convolution, or more weights than the section can pay for.
+Result<Layer*> claim_layer(const LayerHeader& h, size_t payload_bytes, Model& m,
+                           std::vector<bool>& seen, const std::map<std::string, Shape>& shapes) {
   SQZ_RETURN_ERROR_IF(
-      index >= m.layers.size() || m.layers[index].op != OpKind::kConvolution || seen[index],
+      h.index >= m.layers.size() || m.layers[h.index].op != OpKind::kConvolution || seen[h.index],
       ErrorCode::kCorrupt,
-      "LAYER section names layer " + std::to_string(index) +
+      "LAYER section names layer " + std::to_string(h.index) +
           ", which is not an unfilled convolution");
-  seen[index] = true;
-  Layer& l = m.layers[index];
-  const std::string who = "layer '" + l.name + "': ";
+  seen[h.index] = true;
+  Layer& l = m.layers[h.index];
   const Shape& in = shapes.at(l.inputs[0]);
   l.weight.shape = {l.conv.out_channels, in[1] / l.conv.groups, l.conv.kernel_h, l.conv.kernel_w};
   const int64_t numel = shape_numel(l.weight.shape);
   // A layer's positions must be paid for by the file: at most 512 weights per byte of the
   // LAYER section plus 2^20, so that a small file cannot make the reader allocate gigabytes.
-  SQZ_RETURN_ERROR_IF(numel > (int64_t{1} << 20) + 512 * static_cast<int64_t>(payload.size()),
+  SQZ_RETURN_ERROR_IF(numel > (int64_t{1} << 20) + 512 * static_cast<int64_t>(payload_bytes),
                       ErrorCode::kLimit,
-                      who + std::to_string(numel) + " weights is more than a section of " +
-                          std::to_string(payload.size()) + " bytes can describe");
-  SQZ_RETURN_ERROR_IF(floats > kInt8Bias || kind > kSparseCodebook || coding > kGapsStoredKernels,
-                      ErrorCode::kCorrupt, who + "unknown weight kind, position or float coding");
-  const FloatCoding float_coding = static_cast<FloatCoding>(floats);
+                      "layer '" + l.name + "': " + std::to_string(numel) +
+                          " weights is more than a section of " + std::to_string(payload_bytes) +
+                          " bytes can describe");
+  return &l;
+}
+
+// Biases, codebook, positions and weights after the header, with a ledger row for each part.
+Status read_layer_body(ByteReader& r, std::string_view payload, const LayerHeader& h, bool dense,
+                       Layer& l, std::vector<LedgerRow>* ledger) {
+  const std::string who = "layer '" + l.name + "': ";
+  const int64_t numel = shape_numel(l.weight.shape);
+  const FloatCoding float_coding = static_cast<FloatCoding>(h.floats);
   const FloatCoding book_coding = float_coding == kFloat32 ? kFloat32 : kFloat16;
-  SQZ_RETURN_ERROR_IF(stored > numel || (coding == kAll && stored != numel) ||
-                          (kind == kDense && coding != kAll) ||
-                          (kind == kSparseCodebook) != (bits != 0) || bits > 8,
-                      ErrorCode::kCorrupt, who + "inconsistent LAYER header");
-  if (coding != kAll && coding != kBitmap)
-    SQZ_RETURN_ERROR_IF(!r.get_u16(&gap_limit), ErrorCode::kCorrupt, who + "truncated header");
-  if (coding != kAll)
-    SQZ_RETURN_ERROR_IF(!r.get_u32(&symbols), ErrorCode::kCorrupt, who + "truncated header");
   size_t mark = 0;
   auto row = [&](const char* part, const std::string& coding) {
     const size_t at = payload.size() - r.left();
@@ -253,26 +268,40 @@ Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
     SQZ_RETURN_IF_ERROR(read_floats(r, biases, float_coding, &l.bias.data, who + "bias"));
   if (!l.conv.has_bias) l.bias = {};
   row("bias", kFloatCodingNames[float_coding]);
-  if (kind == kSparseCodebook) {
-    SQZ_RETURN_IF_ERROR(read_codebook(r, bits, book_coding, &l.quant.codebook, who));
-    l.quant.bits = bits;
+  if (h.kind == kSparseCodebook) {
+    SQZ_RETURN_IF_ERROR(read_codebook(r, h.bits, book_coding, &l.quant.codebook, who));
+    l.quant.bits = h.bits;
     row("codebook", kFloatCodingNames[book_coding]);
   }
-  if (coding != kAll) {
+  if (h.coding != kAll) {
     std::string_view block;
     SQZ_RETURN_IF_ERROR(read_block(r, &block, who + "positions"));
-    Status s = decode_positions(static_cast<PositionCoding>(coding), gap_limit, symbols, block,
-                                numel, stored, l.conv.kernel_h * l.conv.kernel_w, &l.mask);
+    Status s = decode_positions(static_cast<PositionCoding>(h.coding), h.gap_limit, h.symbols,
+                                block, numel, h.stored, l.conv.kernel_h * l.conv.kernel_w, &l.mask);
     if (!s.is_ok()) return s.with_context("layer '" + l.name + "' positions");
-    row("positions", std::string(kPositionCodingNames[coding]) +
-                         (coding == kBitmap ? "" : "<" + std::to_string(gap_limit)));
-  } else if (kind != kDense) {
+    row("positions", std::string(kPositionCodingNames[h.coding]) +
+                         (h.coding == kBitmap ? "" : "<" + std::to_string(h.gap_limit)));
+  } else if (h.kind != kDense) {
     l.mask.assign(static_cast<size_t>(numel), 1);
   }
-  SQZ_RETURN_IF_ERROR(read_weights(r, kind == kSparseCodebook, stored, numel, dense, l, who));
+  SQZ_RETURN_IF_ERROR(read_weights(r, h.kind == kSparseCodebook, h.stored, numel, dense, l, who));
   SQZ_RETURN_ERROR_IF(r.left() != 0, ErrorCode::kCorrupt, who + "LAYER section has trailing bytes");
-  row("values", kind == kSparseCodebook ? "huffman" : "f32");
+  row("values", h.kind == kSparseCodebook ? "huffman" : "f32");
   return Status::ok();
+}
+
+Status decode_layer(std::string_view payload, Model& m, std::vector<bool>& seen,
+                    const std::map<std::string, Shape>& shapes, bool dense,
+                    std::vector<LedgerRow>* ledger) {
+  ByteReader r(payload);
+  LayerHeader h;
+  SQZ_RETURN_ERROR_IF(!r.get_u32(&h.index) || !r.get_u8(&h.kind) || !r.get_u8(&h.coding) ||
+                          !r.get_u8(&h.bits) || !r.get_u8(&h.floats) || !r.get_u32(&h.stored),
+                      ErrorCode::kCorrupt, "truncated LAYER header");
+  SQZ_ASSIGN_OR_RETURN(Layer * l, claim_layer(h, payload.size(), m, seen, shapes));
+  const std::string who = "layer '" + l->name + "': ";
+  SQZ_RETURN_IF_ERROR(read_layer_header(r, shape_numel(l->weight.shape), who, &h));
+  return read_layer_body(r, payload, h, dense, *l, ledger);
 }
 
 }  // namespace
