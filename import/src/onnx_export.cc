@@ -43,43 +43,49 @@ void set_value_info(onnx::ValueInfoProto* vi, const std::string& name, const Sha
   }
 }
 
+void fill_conv(onnx::GraphProto* g, const Layer& l, onnx::NodeProto* node) {
+  node->set_op_type("Conv");
+  node->add_input(l.name + ".weight");
+  add_initializer(g, l.name + ".weight", l.weight);
+  if (l.conv.has_bias) {
+    node->add_input(l.name + ".bias");
+    add_initializer(g, l.name + ".bias", l.bias);
+  }
+  add_ints(node, "kernel_shape", {l.conv.kernel_h, l.conv.kernel_w});
+  add_ints(node, "strides", {l.conv.stride_h, l.conv.stride_w});
+  add_ints(node, "pads", {l.conv.pad_h, l.conv.pad_w, l.conv.pad_h + l.conv.extra_pad_h,
+                          l.conv.pad_w + l.conv.extra_pad_w});
+  add_int(node, "group", l.conv.groups);
+}
+
+void fill_pool(const Layer& l, onnx::NodeProto* node) {
+  const bool max = l.op == OpKind::kMaxPool;
+  if (l.pool.global) {
+    node->set_op_type(max ? "GlobalMaxPool" : "GlobalAveragePool");
+    return;
+  }
+  node->set_op_type(max ? "MaxPool" : "AveragePool");
+  add_ints(node, "kernel_shape", {l.pool.kernel_h, l.pool.kernel_w});
+  add_ints(node, "strides", {l.pool.stride_h, l.pool.stride_w});
+  add_ints(node, "pads", {l.pool.pad_h, l.pool.pad_w, l.pool.pad_h + l.pool.extra_pad_h,
+                          l.pool.pad_w + l.pool.extra_pad_w});
+  add_int(node, "ceil_mode", l.pool.rounding == PoolRounding::kCeil);
+  if (!max) add_int(node, "count_include_pad", l.pool.average_counts_padding);
+}
+
 Status add_node(onnx::GraphProto* g, const Layer& l) {
   onnx::NodeProto* node = g->add_node();
   node->set_name(l.name);
   for (const std::string& in : l.inputs) node->add_input(in);
   node->add_output(l.output);
   switch (l.op) {
-    case OpKind::kConvolution: {
-      node->set_op_type("Conv");
-      node->add_input(l.name + ".weight");
-      add_initializer(g, l.name + ".weight", l.weight);
-      if (l.conv.has_bias) {
-        node->add_input(l.name + ".bias");
-        add_initializer(g, l.name + ".bias", l.bias);
-      }
-      add_ints(node, "kernel_shape", {l.conv.kernel_h, l.conv.kernel_w});
-      add_ints(node, "strides", {l.conv.stride_h, l.conv.stride_w});
-      add_ints(node, "pads", {l.conv.pad_h, l.conv.pad_w, l.conv.pad_h + l.conv.extra_pad_h,
-                              l.conv.pad_w + l.conv.extra_pad_w});
-      add_int(node, "group", l.conv.groups);
+    case OpKind::kConvolution:
+      fill_conv(g, l, node);
       return Status::ok();
-    }
     case OpKind::kMaxPool:
-    case OpKind::kAvgPool: {
-      const bool max = l.op == OpKind::kMaxPool;
-      if (l.pool.global) {
-        node->set_op_type(max ? "GlobalMaxPool" : "GlobalAveragePool");
-        return Status::ok();
-      }
-      node->set_op_type(max ? "MaxPool" : "AveragePool");
-      add_ints(node, "kernel_shape", {l.pool.kernel_h, l.pool.kernel_w});
-      add_ints(node, "strides", {l.pool.stride_h, l.pool.stride_w});
-      add_ints(node, "pads", {l.pool.pad_h, l.pool.pad_w, l.pool.pad_h + l.pool.extra_pad_h,
-                              l.pool.pad_w + l.pool.extra_pad_w});
-      add_int(node, "ceil_mode", l.pool.rounding == PoolRounding::kCeil);
-      if (!max) add_int(node, "count_include_pad", l.pool.average_counts_padding);
+    case OpKind::kAvgPool:
+      fill_pool(l, node);
       return Status::ok();
-    }
     case OpKind::kRelu:
       node->set_op_type("Relu");
       return Status::ok();

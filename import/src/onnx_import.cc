@@ -122,6 +122,9 @@ class Builder {
   Status add_batchnorm(const NodeProto& node, const Attrs& a);
   Status add_softmax(const NodeProto& node, const Attrs& a, Layer l);
   Status add_reshape(const NodeProto& node, Layer l);
+  Status add_layer(const NodeProto& node, const Attrs& a, Layer l);
+  Status add_sum(const NodeProto& node, Layer l);
+  Status add_plain(const NodeProto& node, const Attrs& a, Layer l);
   std::string resolve(const std::string& blob) const {
     auto it = alias_.find(blob);
     return it == alias_.end() ? blob : it->second;
@@ -324,52 +327,59 @@ Status Builder::add_node(const NodeProto& node) {
                       ErrorCode::kCorrupt,
                       who(node) + " reads '" + node.input(0) +
                           "' before any node makes it (the graph is not topologically sorted)");
+  return add_layer(node, a, std::move(l));
+}
+
+// The operators that become one layer each; l has the node's name, output and first input.
+Status Builder::add_layer(const NodeProto& node, const Attrs& a, Layer l) {
+  const std::string& op = node.op_type();
   if (op == "Conv") return add_conv(node, a, std::move(l));
   if (op == "MaxPool" || op == "AveragePool") {
     l.op = op == "MaxPool" ? OpKind::kMaxPool : OpKind::kAvgPool;
     return add_pool(node, a, std::move(l));
   }
+  if (op == "Add" || op == "Sum") return add_sum(node, std::move(l));
+  if (op == "Softmax") return add_softmax(node, a, std::move(l));
+  if (op == "Reshape") return add_reshape(node, std::move(l));
+  return add_plain(node, a, std::move(l));
+}
+
+Status Builder::add_sum(const NodeProto& node, Layer l) {
+  SQZ_RETURN_IF_ERROR(only_attributes(node, {}));
+  SQZ_RETURN_ERROR_IF(node.input_size() < 2, ErrorCode::kCorrupt, who(node) + ": needs 2 inputs");
+  for (const std::string& in : node.input())
+    if (init_.count(in)) return refuse(node, "adding a constant is not supported");
+  l.op = OpKind::kAdd;
+  l.inputs.assign(node.input().begin(), node.input().end());
+  return push(std::move(l));
+}
+
+// Operators with at most an axis to read: global pooling, ReLU, dropout, concat, flatten.
+Status Builder::add_plain(const NodeProto& node, const Attrs& a, Layer l) {
+  const std::string& op = node.op_type();
   if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
     SQZ_RETURN_IF_ERROR(only_attributes(node, {}));
     l.op = op == "GlobalMaxPool" ? OpKind::kMaxPool : OpKind::kAvgPool;
     l.pool.global = true;
-    return push(std::move(l));
-  }
-  if (op == "Relu") {
+  } else if (op == "Relu") {
     SQZ_RETURN_IF_ERROR(only_attributes(node, {}));
     l.op = OpKind::kRelu;
-    return push(std::move(l));
-  }
-  if (op == "Dropout") {
+  } else if (op == "Dropout") {
     SQZ_RETURN_IF_ERROR(only_attributes(node, {"ratio", "seed", "is_test"}));
     l.op = OpKind::kDropout;
-    return push(std::move(l));
-  }
-  if (op == "Add" || op == "Sum") {
-    SQZ_RETURN_IF_ERROR(only_attributes(node, {}));
-    SQZ_RETURN_ERROR_IF(node.input_size() < 2, ErrorCode::kCorrupt, who(node) + ": needs 2 inputs");
-    for (const std::string& in : node.input())
-      if (init_.count(in)) return refuse(node, "adding a constant is not supported");
-    l.op = OpKind::kAdd;
-    l.inputs.assign(node.input().begin(), node.input().end());
-    return push(std::move(l));
-  }
-  if (op == "Concat") {
+  } else if (op == "Concat") {
     SQZ_RETURN_IF_ERROR(only_attributes(node, {"axis"}));
     l.op = OpKind::kConcat;
     l.axis = a.i("axis", 1);
     l.inputs.assign(node.input().begin(), node.input().end());
-    return push(std::move(l));
-  }
-  if (op == "Softmax") return add_softmax(node, a, std::move(l));
-  if (op == "Flatten") {
+  } else if (op == "Flatten") {
     SQZ_RETURN_IF_ERROR(only_attributes(node, {"axis"}));
     l.op = OpKind::kFlatten;
     l.axis = a.i("axis", 1);
-    return push(std::move(l));
+  } else {
+    return refuse(node, "unsupported operator '" + op + "'");
   }
-  if (op == "Reshape") return add_reshape(node, std::move(l));
-  return refuse(node, "unsupported operator '" + op + "'");
+  return push(std::move(l));
 }
 
 // The graph's one input; dimensions the file leaves symbolic come from options.input_shape
