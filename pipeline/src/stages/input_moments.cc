@@ -218,6 +218,42 @@ const float* mirror_images(const float* images, int64_t count, const Shape& chw,
   return out->data();
 }
 
+namespace {
+
+// The model up to the last of `layers` (graph order), its output there.
+Model cut_after(const Model& m, const std::set<std::string>& layers) {
+  Model out = m;
+  size_t last = 0;
+  for (size_t i = 0; i < m.layers.size(); ++i)
+    if (layers.count(m.layers[i].name)) last = i;
+  out.layers.resize(last + 1);
+  out.output = out.layers.back().output;
+  return out;
+}
+
+// Adds one image's receptive fields of both networks at a layer, x (own) and xr (reference),
+// each groups x positions x k floats, to H = sum x x^T, C = sum x xr^T and their sums.
+void add_paired_fields(const float* fields, const float* ref, int64_t np, quantize::InputMoment* m,
+                       quantize::CrossMoment* c, std::vector<float>* scratch,
+                       std::vector<float>* product) {
+  const int64_t k = m->k;
+  for (int64_t g = 0; g < m->groups; ++g) {
+    const float* x = fields + g * np * k;
+    const float* xr = ref + g * np * k;
+    add_products(x, x, np, k, scratch, product, m->h.data() + g * k * k);
+    add_products(x, xr, np, k, scratch, product, c->cross.data() + g * k * k);
+    for (int64_t p = 0; p < np; ++p)
+      for (int64_t j = 0; j < k; ++j) {
+        c->sum[g * k + j] += x[p * k + j];
+        c->reference_sum[g * k + j] += xr[p * k + j];
+      }
+  }
+  m->samples += np;
+  c->samples += np;
+}
+
+}  // namespace
+
 Result<PairedMoments> collect_paired(const Model& model, const Model& reference,
                                      const std::set<std::string>& layers, const MomentOptions& o,
                                      const PairedSource& source) {
@@ -238,17 +274,8 @@ Result<PairedMoments> collect_paired(const Model& model, const Model& reference,
   no.threads = o.threads;
   no.policy = runtime::KernelPolicy::kDense;
   // Both networks run as far as the last of the layers only.
-  const auto cut = [&](const Model& m) {
-    Model out = m;
-    size_t last = 0;
-    for (size_t i = 0; i < m.layers.size(); ++i)
-      if (layers.count(m.layers[i].name)) last = i;
-    out.layers.resize(last + 1);
-    out.output = out.layers.back().output;
-    return out;
-  };
-  SQZ_ASSIGN_OR_RETURN(auto own_net, runtime::Net::create(cut(model), no));
-  SQZ_ASSIGN_OR_RETURN(auto ref_net, runtime::Net::create(cut(reference), no));
+  SQZ_ASSIGN_OR_RETURN(auto own_net, runtime::Net::create(cut_after(model, layers), no));
+  SQZ_ASSIGN_OR_RETURN(auto ref_net, runtime::Net::create(cut_after(reference, layers), no));
   ref_net->set_conv_input_hook([&](const std::string& name, const float* chw) {
     auto it = states.find(name);
     if (it == states.end()) return;
@@ -262,23 +289,9 @@ Result<PairedMoments> collect_paired(const Model& model, const Model& reference,
     if (it == states.end()) return;
     PairState& s = it->second;
     receptive_fields(*s.layer, s.in_chw, s.out_chw, chw, s.positions, &fields);
-    const std::vector<float>& ref = s.reference_fields[s.next++];
-    quantize::InputMoment& m = out.own.at(name);
-    quantize::CrossMoment& c = out.cross.at(name);
-    const int64_t np = static_cast<int64_t>(s.positions.size()), k = m.k;
-    for (int64_t g = 0; g < m.groups; ++g) {
-      const float* x = fields.data() + g * np * k;
-      const float* xr = ref.data() + g * np * k;
-      add_products(x, x, np, k, &scratch, &product, m.h.data() + g * k * k);
-      add_products(x, xr, np, k, &scratch, &product, c.cross.data() + g * k * k);
-      for (int64_t p = 0; p < np; ++p)
-        for (int64_t j = 0; j < k; ++j) {
-          c.sum[g * k + j] += x[p * k + j];
-          c.reference_sum[g * k + j] += xr[p * k + j];
-        }
-    }
-    m.samples += np;
-    c.samples += np;
+    add_paired_fields(fields.data(), s.reference_fields[s.next++].data(),
+                      static_cast<int64_t>(s.positions.size()), &out.own.at(name),
+                      &out.cross.at(name), &scratch, &product);
   });
   std::vector<float> logits;
   SQZ_RETURN_IF_ERROR(source([&](const float* own, const float* ref, int64_t count) {
