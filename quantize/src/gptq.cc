@@ -295,19 +295,68 @@ void descend_group(Layer& layer, const std::vector<float>& original, const Input
   }
 }
 
-Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const InputMoment& m,
-                         const GptqOptions& o, Sweep how) {
-  SQZ_RETURN_IF_ERROR(check_moment(layer, m));
-  SQZ_RETURN_ERROR_IF(original.size() != layer.weight.data.size(), ErrorCode::kInvalidArgument,
-                      "layer '" + layer.name + "': the original weights do not fit the layer");
-  const int64_t k = m.k, ocg = layer.weight.shape[0] / m.groups;
-  // Codes are stored in OIHW order of the stored positions: each row's first code.
+// Each row's first code, and the end: codes are stored in OIHW order of the stored positions.
+std::vector<int64_t> row_first_codes(const Layer& layer, int64_t k) {
   std::vector<int64_t> row_code(static_cast<size_t>(layer.weight.shape[0]) + 1, 0);
   for (int64_t r = 0; r < layer.weight.shape[0]; ++r) {
     int64_t n = 0;
     for (int64_t i = 0; i < k; ++i) n += layer.mask.empty() || layer.mask[r * k + i];
     row_code[r + 1] = row_code[r] + n;
   }
+  return row_code;
+}
+
+// A row's output error (e^T H e) with its current (rounded) codes and with the sweep's, and
+// each one's cost: the error plus, with a price on bits, lambda times the bits it spends.
+struct RowErrors {
+  double rounded = 0, swept = 0, rounded_cost = 0, swept_cost = 0;
+};
+
+RowErrors row_errors(const Layer& layer, const std::vector<float>& original, const double* h,
+                     const GroupRows& gr, bool swept, int64_t r, int64_t row, int64_t k,
+                     const std::vector<int64_t>& row_code, std::vector<double>* e) {
+  const int64_t base = row * k;
+  for (int64_t i = 0; i < k; ++i) (*e)[i] = double{original[base + i]} - layer.weight.data[base + i];
+  RowErrors out;
+  out.rounded = out.swept = out.rounded_cost = out.swept_cost = quadratic(*e, h, k);
+  if (!swept) return out;
+  if (gr.lambda > 0)
+    for (int64_t c = row_code[row]; c < row_code[row + 1]; ++c)
+      out.rounded_cost += gr.lambda * gr.bits[layer.quant.codes[c]];
+  for (int64_t i = 0; i < k; ++i) {
+    const int c = gr.code[r * k + i];
+    const int64_t at = base + gr.perm[i];
+    (*e)[gr.perm[i]] = double{original[at]} - (c < 0 ? 0.0 : layer.quant.codebook[c]);
+  }
+  out.swept = out.swept_cost = quadratic(*e, h, k);
+  if (gr.lambda > 0)
+    for (int64_t i = 0; i < k; ++i)
+      if (gr.code[r * k + i] >= 0) out.swept_cost += gr.lambda * gr.bits[gr.code[r * k + i]];
+  return out;
+}
+
+// Writes row r's codes from the sweep (un-permuted into OIHW order) and their weights.
+void adopt_swept_row(Layer& layer, const GroupRows& gr, int64_t r, int64_t row, int64_t k,
+                     int64_t first_code) {
+  const int64_t base = row * k;
+  std::vector<int> by_position(static_cast<size_t>(k), -1);
+  for (int64_t i = 0; i < k; ++i) by_position[gr.perm[i]] = gr.code[r * k + i];
+  int64_t c = first_code;
+  for (int64_t i = 0; i < k; ++i) {
+    if (!layer.mask.empty() && !layer.mask[base + i]) continue;
+    const int code = by_position[i];
+    layer.quant.codes[c++] = static_cast<uint8_t>(code);
+    layer.weight.data[base + i] = layer.quant.codebook[code];
+  }
+}
+
+Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const InputMoment& m,
+                         const GptqOptions& o, Sweep how) {
+  SQZ_RETURN_IF_ERROR(check_moment(layer, m));
+  SQZ_RETURN_ERROR_IF(original.size() != layer.weight.data.size(), ErrorCode::kInvalidArgument,
+                      "layer '" + layer.name + "': the original weights do not fit the layer");
+  const int64_t k = m.k, ocg = layer.weight.shape[0] / m.groups;
+  const std::vector<int64_t> row_code = row_first_codes(layer, k);
   GptqStats stats;
   std::vector<double> e(static_cast<size_t>(k));
   for (int64_t g = 0; g < m.groups; ++g) {
@@ -316,45 +365,17 @@ Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const
     const double* h = m.h.data() + g * k * k;
     for (int64_t r = 0; r < ocg; ++r) {
       const int64_t row = g * ocg + r;
-      const int64_t base = row * k;
-      for (int64_t i = 0; i < k; ++i) e[i] = double{original[base + i]} - layer.weight.data[base + i];
-      const double rounded = quadratic(e, h, k);
-      double swept_error = rounded;
-      // With a price on bits, each choice is weighed by its error plus the bits it spends.
-      double rounded_cost = rounded, swept_cost = rounded;
-      if (swept && gr.lambda > 0)
-        for (int64_t c = row_code[row]; c < row_code[row + 1]; ++c)
-          rounded_cost += gr.lambda * gr.bits[layer.quant.codes[c]];
-      if (swept) {
-        for (int64_t i = 0; i < k; ++i) {
-          const int c = gr.code[r * k + i];
-          const int64_t at = base + gr.perm[i];
-          e[gr.perm[i]] = double{original[at]} - (c < 0 ? 0.0 : layer.quant.codebook[c]);
-        }
-        swept_error = quadratic(e, h, k);
-        swept_cost = swept_error;
-        if (gr.lambda > 0)
-          for (int64_t i = 0; i < k; ++i)
-            if (gr.code[r * k + i] >= 0) swept_cost += gr.lambda * gr.bits[gr.code[r * k + i]];
-      }
-      stats.nearest_error += rounded;
+      const RowErrors re = row_errors(layer, original, h, gr, swept, r, row, k, row_code, &e);
+      stats.nearest_error += re.rounded;
       ++stats.rows;
-      if (!swept || swept_cost >= rounded_cost) {
-        stats.error += rounded;
+      // Each row keeps whichever of the sweep and plain rounding costs less.
+      if (!swept || re.swept_cost >= re.rounded_cost) {
+        stats.error += re.rounded;
         ++stats.rows_nearest;
         continue;
       }
-      stats.error += swept_error;
-      // The row's codes in OIHW order: the sweep's codes, un-permuted.
-      std::vector<int> by_position(static_cast<size_t>(k), -1);
-      for (int64_t i = 0; i < k; ++i) by_position[gr.perm[i]] = gr.code[r * k + i];
-      int64_t c = row_code[row];
-      for (int64_t i = 0; i < k; ++i) {
-        if (!layer.mask.empty() && !layer.mask[base + i]) continue;
-        const int code = by_position[i];
-        layer.quant.codes[c++] = static_cast<uint8_t>(code);
-        layer.weight.data[base + i] = layer.quant.codebook[code];
-      }
+      stats.error += re.swept;
+      adopt_swept_row(layer, gr, r, row, k, row_code[row]);
     }
     if (o.descent_passes > 0) descend_group(layer, original, m, g, row_code, o, &stats);
   }
