@@ -76,31 +76,81 @@ Status print_classes(runtime::Classifier& classifier, const std::vector<std::str
   return Status::ok();
 }
 
-}  // namespace
-
-int cmd_run(int argc, char** argv) {
-  GlobalFlags flags;
+// What the command line gives.
+struct RunFlags {
   std::string model_path, prototxt, labels_path, input_tensor, output_tensor, input_shape;
   std::vector<std::string> images;
   int top = 5, threads = 1;
   bool force = false;
-  PreprocessFlags pre_flags;
+  PreprocessFlags preprocess;
+};
+
+po::options_description run_options(RunFlags* f, GlobalFlags* flags) {
   po::options_description options("options");
-  add_global_options(options, &flags);
-  options.add_options()("model", po::value(&model_path)->required(), "model file")(
-      "images", po::value(&images), "image files (JPEG or PNG)")(
-      "input-tensor", po::value(&input_tensor),
+  add_global_options(options, flags);
+  options.add_options()("model", po::value(&f->model_path)->required(), "model file")(
+      "images", po::value(&f->images), "image files (JPEG or PNG)")(
+      "input-tensor", po::value(&f->input_tensor),
       "instead of images: raw float32 NCHW inputs (any batch), already preprocessed")(
-      "output-tensor", po::value(&output_tensor),
+      "output-tensor", po::value(&f->output_tensor),
       "with --input-tensor: write the raw float32 outputs here")(
-      "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "labels", po::value(&labels_path), "class names, '<id> <name>' per line (synsets.txt)")(
-      "top", ranged(&top, 1, 1e6, "top")->default_value(5), "how many classes to print per image")(
-      "threads", thread_count(&threads)->default_value(1), "worker threads")(
-      "force,f", po::bool_switch(&force),
+      "prototxt", po::value(&f->prototxt), "Caffe network definition for a .caffemodel or .net")(
+      "labels", po::value(&f->labels_path), "class names, '<id> <name>' per line (synsets.txt)")(
+      "top", ranged(&f->top, 1, 1e6, "top")->default_value(5),
+      "how many classes to print per image")(
+      "threads", thread_count(&f->threads)->default_value(1), "worker threads")(
+      "force,f", po::bool_switch(&f->force),
       "use the preprocessing options even where the model records another");
-  add_input_shape_option(options, &input_shape);
-  add_preprocess_options(options, &pre_flags);
+  add_input_shape_option(options, &f->input_shape);
+  add_preprocess_options(options, &f->preprocess);
+  return options;
+}
+
+// The usage errors between options, or an empty string.
+std::string run_usage_problem(const RunFlags& f) {
+  if (f.top < 1) return "--top must be at least 1";
+  if (f.input_tensor.empty() == f.images.empty())
+    return "give image files or --input-tensor (with --output-tensor)";
+  if (f.input_tensor.empty() != f.output_tensor.empty())
+    return "--input-tensor and --output-tensor go together";
+  return "";
+}
+
+// Decodes every image first (a bad one fails the command before any output), then prints
+// each one's top classes.
+int classify_images(runtime::Classifier& classifier, const RunFlags& f,
+                    const format::Metadata& metadata, const Labels& labels,
+                    const GlobalFlags& flags) {
+  runtime::Net& net = classifier.net();
+  std::string notice;
+  auto pre =
+      model_preprocess(f.model_path, net.input_chw(), metadata, f.preprocess, f.force, &notice);
+  if (!pre.is_ok()) return preprocess_error("run", pre.status());
+  std::vector<std::vector<float>> inputs;
+  for (const std::string& path : f.images) {
+    auto in = load_input(path, *pre);
+    if (!in.is_ok()) return fail(in.status());
+    inputs.push_back(std::move(in).value());
+  }
+  const int n = static_cast<int>(net.output_size());
+  if (!labels.names.empty() && labels.names.size() != static_cast<size_t>(n))
+    return fail(Status(ErrorCode::kInvalidArgument, f.labels_path + ": the class list names " +
+                                                        std::to_string(labels.names.size()) +
+                                                        " classes, but " + f.model_path + " has " +
+                                                        std::to_string(n) + " outputs"));
+  print_notice(notice, flags.quiet);
+  if (Status st = print_classes(classifier, f.images, inputs, labels, f.top, flags.json);
+      !st.is_ok())
+    return fail(st);
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_run(int argc, char** argv) {
+  GlobalFlags flags;
+  RunFlags f;
+  po::options_description options = run_options(&f, &flags);
   po::variables_map vm;
   int code;
   if (!parse_args("run",
@@ -108,55 +158,30 @@ int cmd_run(int argc, char** argv) {
                   "--output-tensor OUT.f32",
                   options, {"model", "images"}, argc, argv, &vm, &code))
     return code;
-  if (top < 1) return usage_error("run", "--top must be at least 1");
-  if (input_tensor.empty() == images.empty())
-    return usage_error("run", "give image files or --input-tensor (with --output-tensor)");
-  if (input_tensor.empty() != output_tensor.empty())
-    return usage_error("run", "--input-tensor and --output-tensor go together");
-  auto import = import_options(input_shape);
+  if (const std::string problem = run_usage_problem(f); !problem.empty())
+    return usage_error("run", problem);
+  auto import = import_options(f.input_shape);
   if (!import.is_ok()) return usage_error("run", import.status().message());
-  if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
+  if (auto spec = preprocess_spec(f.preprocess); !spec.is_ok())
     return usage_error("run", spec.status().message());
   Labels labels;
-  if (!labels_path.empty()) {
-    Result<Labels> l = read_labels(labels_path);
+  if (!f.labels_path.empty()) {
+    Result<Labels> l = read_labels(f.labels_path);
     if (!l.is_ok()) return fail(l.status());
     labels = std::move(l).value();
   }
   format::Metadata metadata;
   import->sqz_codes_only = true;  // only run: the net packs a .sqz's codes straight
-  Result<Model> model = load_any_model(model_path, prototxt, &metadata, *import);
+  Result<Model> model = load_any_model(f.model_path, f.prototxt, &metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   runtime::ClassifierOptions copts;
-  copts.net.threads = threads;
-  copts.follow_record = false;  // resolved below, with the options and --force
+  copts.net.threads = f.threads;
+  copts.follow_record = false;  // resolved in classify_images, with the options and --force
   auto classifier = runtime::Classifier::create(*model, metadata, copts);
-  if (!classifier.is_ok()) return fail(classifier.status().with_context(model_path));
-  runtime::Net& net = (*classifier)->net();
-  if (!input_tensor.empty()) {
-    if (Status s = check_output_path(output_tensor, force); !s.is_ok()) return fail(s);
-    return run_tensor(net, input_tensor, output_tensor, force, flags.quiet);
-  }
-  std::string notice;
-  auto pre = model_preprocess(model_path, net.input_chw(), metadata, pre_flags, force, &notice);
-  if (!pre.is_ok()) return preprocess_error("run", pre.status());
-  // Decode everything first: a bad image fails the command before any output.
-  std::vector<std::vector<float>> inputs;
-  for (const std::string& path : images) {
-    auto in = load_input(path, *pre);
-    if (!in.is_ok()) return fail(in.status());
-    inputs.push_back(std::move(in).value());
-  }
-  const int n = static_cast<int>(net.output_size());
-  if (!labels.names.empty() && labels.names.size() != static_cast<size_t>(n))
-    return fail(Status(ErrorCode::kInvalidArgument, labels_path + ": the class list names " +
-                                                        std::to_string(labels.names.size()) +
-                                                        " classes, but " + model_path + " has " +
-                                                        std::to_string(n) + " outputs"));
-  print_notice(notice, flags.quiet);
-  if (Status st = print_classes(**classifier, images, inputs, labels, top, flags.json); !st.is_ok())
-    return fail(st);
-  return kExitOk;
+  if (!classifier.is_ok()) return fail(classifier.status().with_context(f.model_path));
+  if (f.input_tensor.empty()) return classify_images(**classifier, f, metadata, labels, flags);
+  if (Status s = check_output_path(f.output_tensor, f.force); !s.is_ok()) return fail(s);
+  return run_tensor((*classifier)->net(), f.input_tensor, f.output_tensor, f.force, flags.quiet);
 }
 
 }  // namespace sqz::cli
