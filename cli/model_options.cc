@@ -172,8 +172,8 @@ Result<import::ImportOptions> import_options(const std::string& text) {
 Status require_sqz_output(const std::string& out) {
   SQZ_RETURN_ERROR_IF(file_extension(out) != ".sqz", ErrorCode::kInvalidArgument,
                       out +
-                          ": this command writes a .sqz (name the output *.sqz; `decode` "
-                          "writes ONNX and Caffe)");
+                          ": this command writes a .sqz (name the output *.sqz; the decode "
+                          "command writes ONNX and Caffe)");
   return Status::ok();
 }
 

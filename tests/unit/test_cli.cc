@@ -36,6 +36,11 @@ TEST_CASE("CLI: usage errors exit 2") {
   CHECK(split.exit_code == 2);
   CHECK(split.err.find("--calib-split needs --calib") != std::string::npos);
   CHECK(split.err.find('`') == std::string::npos);
+  // A command named in a message stays a command (flag_words turns only `names` into --flags).
+  auto onnx_out = test::run_cli({"quantize", "x.onnx", "-o", "y.onnx"});
+  CHECK(onnx_out.exit_code == 2);
+  CHECK(onnx_out.err.find("the decode command writes ONNX") != std::string::npos);
+  CHECK(onnx_out.err.find("--decode") == std::string::npos);
   auto help = test::run_cli({"eval", "--help"});
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("--images") != std::string::npos);
