@@ -90,23 +90,68 @@ void print_bench_text(const runtime::Net& net, const BenchSettings& b,
               *std::max_element(ms.begin(), ms.end()), med);
 }
 
+Result<runtime::KernelPolicy> parse_policy(const std::string& kernels) {
+  if (kernels == "auto") return runtime::KernelPolicy::kAuto;
+  if (kernels == "dense") return runtime::KernelPolicy::kDense;
+  if (kernels == "sparse") return runtime::KernelPolicy::kSparse;
+  if (kernels == "reference") return runtime::KernelPolicy::kReference;
+  return Status(ErrorCode::kInvalidArgument, "--kernels must be auto, dense, sparse or reference");
+}
+
+// The net of a model file, planned; the model itself is freed before any timing.
+Result<std::unique_ptr<runtime::Net>> load_net(const std::string& model_path,
+                                               const std::string& prototxt,
+                                               const runtime::NetOptions& opts) {
+  import::ImportOptions codes_only;  // a .sqz's codes go straight to the net
+  codes_only.sqz_codes_only = true;
+  SQZ_ASSIGN_OR_RETURN(Model model, load_any_model(model_path, prototxt, nullptr, codes_only));
+  auto created = runtime::Net::create(model, opts);
+  if (!created.is_ok()) return created.status().with_context(model_path);
+  return created;
+}
+
+// Warm-up runs (at least b.warmup, and until warmup_seconds have passed: the CPU's clock
+// ramps up), then b.runs timed runs on fixed random inputs, profiled; their times in *ms.
+Status time_runs(runtime::Net& net, const BenchSettings& b, double warmup_seconds,
+                 std::vector<double>* ms) {
+  const Shape chw = net.input_chw();
+  std::vector<float> in(static_cast<size_t>(b.batch * shape_numel(chw)));
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-100, 100);
+  for (float& x : in) x = u(rng);
+  std::vector<float> out;
+  const auto warm0 = std::chrono::steady_clock::now();
+  for (int w = 0; w < b.warmup ||
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - warm0).count() <
+                      warmup_seconds;
+       ++w)
+    (void)net.forward(in.data(), b.batch, &out);  // a failing pass fails the first timed run
+  net.set_profiling(true);
+  for (int r = 0; r < b.runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    SQZ_RETURN_IF_ERROR(net.forward(in.data(), b.batch, &out));
+    ms->push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
   GlobalFlags flags;
   BenchSettings b;
-  std::string& model_path = b.model_path;
   std::string prototxt, kernels = "auto";
-  int &threads = b.threads, &batch = b.batch, &runs = b.runs, &warmup = b.warmup;
   double warmup_seconds = 0.5;
   po::options_description options("options");
   add_global_options(options, &flags);
-  options.add_options()("model", po::value(&model_path)->required(), "model file")(
+  options.add_options()("model", po::value(&b.model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
-      "threads", thread_count(&threads)->default_value(1), "worker threads")(
-      "batch", ranged(&batch, 1, kMaxBatch, "batch")->default_value(1), "images per forward pass")(
-      "runs", ranged(&runs, 1, 1e6, "runs")->default_value(30), "timed runs")(
-      "warmup", ranged(&warmup, 0, 1e6, "warmup")->default_value(3), "untimed runs first")(
+      "threads", thread_count(&b.threads)->default_value(1), "worker threads")(
+      "batch", ranged(&b.batch, 1, kMaxBatch, "batch")->default_value(1),
+      "images per forward pass")(
+      "runs", ranged(&b.runs, 1, 1e6, "runs")->default_value(30), "timed runs")(
+      "warmup", ranged(&b.warmup, 0, 1e6, "warmup")->default_value(3), "untimed runs first")(
       "warmup-seconds", ranged(&warmup_seconds, 0, 600, "warmup-seconds")->default_value(0.5),
       "and untimed runs until this much time has passed (the CPU's clock ramps up)")(
       "kernels", po::value(&kernels)->default_value("auto"), "auto | dense | sparse | reference");
@@ -116,52 +161,20 @@ int cmd_bench(int argc, char** argv) {
                   argv, &vm, &code))
     return code;
   runtime::NetOptions opts;
-  opts.threads = threads;
-  if (kernels == "dense")
-    opts.policy = runtime::KernelPolicy::kDense;
-  else if (kernels == "sparse")
-    opts.policy = runtime::KernelPolicy::kSparse;
-  else if (kernels == "reference")
-    opts.policy = runtime::KernelPolicy::kReference;
-  else if (kernels != "auto")
-    return usage_error("bench", "--kernels must be auto, dense, sparse or reference");
-  std::unique_ptr<runtime::Net> net;
-  {
-    import::ImportOptions codes_only;  // a .sqz's codes go straight to the net
-    codes_only.sqz_codes_only = true;
-    Result<Model> model =
-        load_any_model(model_path, prototxt, nullptr, codes_only);  // freed before timing
-    if (!model.is_ok()) return fail(model.status());
-    auto created = runtime::Net::create(*model, opts);
-    if (!created.is_ok()) return fail(created.status().with_context(model_path));
-    net = std::move(created).value();
-  }
-  if (Status s = net->reserve(batch); !s.is_ok()) return fail(s.with_context(model_path));
-  if (flags.verbose && !flags.json) print_plan(*net);
-  const Shape chw = net->input_chw();
-  std::vector<float> in(static_cast<size_t>(batch * shape_numel(chw)));
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> u(-100, 100);
-  for (float& x : in) x = u(rng);
-  std::vector<float> out;
-  const auto warm0 = std::chrono::steady_clock::now();
-  for (int w = 0; w < warmup ||
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - warm0).count() <
-                      warmup_seconds;
-       ++w)
-    (void)net->forward(in.data(), batch, &out);
-  net->set_profiling(true);
+  opts.threads = b.threads;
+  auto policy = parse_policy(kernels);
+  if (!policy.is_ok()) return usage_error("bench", policy.status().message());
+  opts.policy = *policy;
+  auto net = load_net(b.model_path, prototxt, opts);
+  if (!net.is_ok()) return fail(net.status());
+  if (Status s = (*net)->reserve(b.batch); !s.is_ok()) return fail(s.with_context(b.model_path));
+  if (flags.verbose && !flags.json) print_plan(**net);
   std::vector<double> ms;
-  for (int r = 0; r < runs; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    if (Status s = net->forward(in.data(), batch, &out); !s.is_ok()) return fail(s);
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
+  if (Status s = time_runs(**net, b, warmup_seconds, &ms); !s.is_ok()) return fail(s);
   if (flags.json)
-    print_bench_json(*net, b, ms);
+    print_bench_json(**net, b, ms);
   else
-    print_bench_text(*net, b, ms, flags.verbose);
+    print_bench_text(**net, b, ms, flags.verbose);
   return kExitOk;
 }
 
