@@ -110,6 +110,22 @@ po::options_description sensitivity_options(SensitivityFlags* f, GlobalFlags* fl
   return options;
 }
 
+// The labelled images the sweep scores, preprocessed by pre; a note on how their labels were
+// fitted to the model's classes in *fit_note.
+Result<pipeline::ImageSet> sensitivity_images(const SensitivityFlags& f, const Model& model,
+                                              const image::Preprocess& pre, bool guessed,
+                                              const GlobalFlags& flags, std::string* fit_note) {
+  SQZ_ASSIGN_OR_RETURN(
+      pipeline::LabelledFiles list,
+      pipeline::list_dataset({f.dir, f.labels_path, f.label_file, guessed}, false));
+  auto classes = pipeline::class_count(model);
+  if (!classes.is_ok()) return classes.status().with_context(f.model_path);
+  SQZ_RETURN_IF_ERROR(pipeline::fit_labels(&list, *classes, f.model_path, fit_note));
+  pipeline::keep_first(&list, f.limit);
+  ConsoleObserver loading(flags.quiet, flags.verbose);
+  return pipeline::load_images(list, pre, &loading);
+}
+
 }  // namespace
 
 int cmd_sensitivity(int argc, char** argv) {
@@ -140,20 +156,11 @@ int cmd_sensitivity(int argc, char** argv) {
   auto shapes = validate_and_infer(*model);
   if (!shapes.is_ok()) return fail(shapes.status().with_context(f.model_path));
   const Shape& in = shapes->at(model->input);
-  std::string notice;
+  std::string notice, fit_note;
   auto pre = model_preprocess(f.model_path, {in[1], in[2], in[3]}, metadata, f.pre_flags, f.force,
                               &notice);
   if (!pre.is_ok()) return preprocess_error("sensitivity", pre.status());
-  auto list = pipeline::list_dataset({f.dir, f.labels_path, f.label_file, guessed}, false);
-  if (!list.is_ok()) return fail(list.status());
-  auto classes = pipeline::class_count(*model);
-  if (!classes.is_ok()) return fail(classes.status().with_context(f.model_path));
-  std::string fit_note;
-  if (Status st = pipeline::fit_labels(&*list, *classes, f.model_path, &fit_note); !st.is_ok())
-    return fail(st);
-  pipeline::keep_first(&*list, f.limit);
-  ConsoleObserver loading(flags.quiet, flags.verbose);
-  auto images = pipeline::load_images(*list, *pre, &loading);
+  auto images = sensitivity_images(f, *model, *pre, guessed, flags, &fit_note);
   if (!images.is_ok()) return fail(images.status());
   ConsoleObserver observer(flags.quiet, flags.verbose);
   auto sweep = pipeline::sensitivity_sweep(*model, *images, *densities, f.threads, &observer);
