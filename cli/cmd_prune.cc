@@ -77,69 +77,83 @@ Result<prune::PruneOptions> prune_options(const po::variables_map& vm, const Pru
 
 }  // namespace
 
-int cmd_prune(int argc, char** argv) {
-  GlobalFlags flags;
-  std::string model_path, prototxt, out, retrain_cmd;
-  PruneFlags pf;
+namespace {
+
+// What the command line gives beside the pruning options themselves (PruneFlags).
+struct PruneCommandFlags {
+  std::string model_path, prototxt, out, retrain_cmd, input_shape;
+  PruneFlags prune;
   bool force = false;
-  PreprocessFlags pre_flags;
+  PreprocessFlags preprocess;
+};
+
+po::options_description prune_command_options(PruneCommandFlags* f, GlobalFlags* flags) {
+  PruneFlags& pf = f->prune;
   po::options_description options("options");
-  add_global_options(options, &flags);
-  options.add_options()("model", po::value(&model_path)->required(), "model file")(
-      "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
+  add_global_options(options, flags);
+  options.add_options()("model", po::value(&f->model_path)->required(), "model file")(
+      "prototxt", po::value(&f->prototxt), "Caffe network definition for a .caffemodel or .net")(
       "density", ranged(&pf.density, 0, 1, "density"),
       "keep this fraction of each layer's weights, (0, 1]")(
       "quality", ranged(&pf.quality, 0, 1e3, "quality"),
       "drop |w| < Q x std(w) in each layer (Han et al. 2015)")(
       "global-density", ranged(&pf.global, 0, 1, "global-density"),
-      "one magnitude threshold across layers, (0, 1]")("layer-density",
-                                                       po::value(&pf.layer_density)->composing(),
-                                                       "NAME=D for one layer (repeatable)")(
+      "one magnitude threshold across layers, (0, 1]")(
+      "layer-density", po::value(&pf.layer_density)->composing(),
+      "NAME=D for one layer (repeatable)")(
       "steps", ranged(&pf.steps, 1, 1e4, "steps")->default_value(1), "prune in this many steps")(
       "schedule", po::value(&pf.schedule)->default_value("cubic"), "cubic | linear")(
       "granularity", po::value(&pf.granularity)->default_value("weight"),
       "weight | kernel (k x k layers keep or lose whole kernels; 1x1 layers per weight)")(
-      "retrain-cmd", po::value(&retrain_cmd),
+      "retrain-cmd", po::value(&f->retrain_cmd),
       "run after each step: {in} model ONNX, {masks} 0/1 ONNX, {out} retrained ONNX, {step}")(
-      "output,o", po::value(&out)->required(), "output .sqz, .onnx or .caffemodel")(
-      "force,f", po::bool_switch(&force), "overwrite an existing output");
-  std::string input_shape;
-  add_input_shape_option(options, &input_shape);
-  add_preprocess_options(options, &pre_flags);
-  add_record_option(options, &pre_flags);
+      "output,o", po::value(&f->out)->required(), "output .sqz, .onnx or .caffemodel")(
+      "force,f", po::bool_switch(&f->force), "overwrite an existing output");
+  add_input_shape_option(options, &f->input_shape);
+  add_preprocess_options(options, &f->preprocess);
+  add_record_option(options, &f->preprocess);
+  return options;
+}
+
+}  // namespace
+
+int cmd_prune(int argc, char** argv) {
+  GlobalFlags flags;
+  PruneCommandFlags f;
+  po::options_description options = prune_command_options(&f, &flags);
   po::variables_map vm;
   int code;
   if (!parse_args("prune", "MODEL (--density D | --quality Q | --global-density D) -o OUT", options,
                   {"model"}, argc, argv, &vm, &code))
     return code;
-  auto options_made = prune_options(vm, pf);
+  auto options_made = prune_options(vm, f.prune);
   if (!options_made.is_ok()) return usage_error("prune", options_made.status().message());
   const prune::PruneOptions& o = *options_made;
-  if (auto spec = preprocess_spec(pre_flags); !spec.is_ok())
+  if (auto spec = preprocess_spec(f.preprocess); !spec.is_ok())
     return usage_error("prune", spec.status().message());
-  if (Status s = check_output_path(out, force); !s.is_ok()) return fail(s);
+  if (Status s = check_output_path(f.out, f.force); !s.is_ok()) return fail(s);
   format::Metadata input_metadata;
-  auto import = import_options(input_shape);
+  auto import = import_options(f.input_shape);
   if (!import.is_ok()) return usage_error("prune", import.status().message());
-  Result<Model> model = load_any_model(model_path, prototxt, &input_metadata, *import);
+  Result<Model> model = load_any_model(f.model_path, f.prototxt, &input_metadata, *import);
   if (!model.is_ok()) return fail(model.status());
   if (Status s = prune::check_options(*model, o); !s.is_ok())
-    return fail(s.with_context(model_path));
+    return fail(s.with_context(f.model_path));
   std::string pipeline = "prune";
   for (int i = 1; i < argc; ++i) pipeline += std::string(" ") + argv[i];
   std::string record_notice;
-  auto metadata =
-      output_metadata(model_path, *model, input_metadata, pre_flags, pipeline, &record_notice);
+  auto metadata = output_metadata(f.model_path, *model, input_metadata, f.preprocess, pipeline,
+                                  &record_notice);
   if (!metadata.is_ok()) return preprocess_error("prune", metadata.status());
   const double before = prune::total_density(*model);
   std::unique_ptr<CommandRetrainHook> hook;
-  if (!retrain_cmd.empty())
-    hook = std::make_unique<CommandRetrainHook>(retrain_cmd, flags.verbose, *metadata);
+  if (!f.retrain_cmd.empty())
+    hook = std::make_unique<CommandRetrainHook>(f.retrain_cmd, flags.verbose, *metadata);
   auto reports = prune::prune_iteratively(*model, o, hook.get());
   if (!reports.is_ok()) return fail(reports.status());
-  if (Status s = write_model_file(*model, out, force, *metadata); !s.is_ok()) return fail(s);
+  if (Status s = write_model_file(*model, f.out, f.force, *metadata); !s.is_ok()) return fail(s);
   print_reports(*reports, before, prune::total_density(*model), flags.json);
-  if (!flags.json && !flags.quiet) std::printf("wrote %s\n", printable(out).c_str());
+  if (!flags.json && !flags.quiet) std::printf("wrote %s\n", printable(f.out).c_str());
   print_notice(record_notice, flags.quiet);
   return kExitOk;
 }
