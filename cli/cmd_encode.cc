@@ -8,7 +8,28 @@
 
 namespace sqz::cli {
 
+namespace {
+
 // Lossless: layers whose non-zeros take <= 256 values get a codebook, the rest stay float32.
+// Counts each kind in *shared and *kept.
+void adopt_codebooks(Model* model, bool verbose, int* shared, int* kept) {
+  for (Layer& l : model->layers) {
+    if (l.op != OpKind::kConvolution || l.quant.active()) continue;
+    Layer trial = l;
+    if (quantize::adopt_existing_values(trial).is_ok()) {
+      l = std::move(trial);
+      ++*shared;
+      continue;
+    }
+    ++*kept;
+    if (verbose)
+      std::fprintf(stderr, "layer '%s': more than 256 distinct values, stored as float32\n",
+                   printable(l.name).c_str());
+  }
+}
+
+}  // namespace
+
 int cmd_encode(int argc, char** argv) {
   GlobalFlags flags;
   std::string model_path, prototxt, out;
@@ -44,19 +65,7 @@ int cmd_encode(int argc, char** argv) {
                                   "encode (lossless)", &record_notice);
   if (!metadata.is_ok()) return preprocess_error("encode", metadata.status());
   int shared = 0, kept = 0;
-  for (Layer& l : model->layers) {
-    if (l.op != OpKind::kConvolution || l.quant.active()) continue;
-    Layer trial = l;
-    if (quantize::adopt_existing_values(trial).is_ok()) {
-      l = std::move(trial);
-      ++shared;
-    } else {
-      ++kept;
-      if (flags.verbose)
-        std::fprintf(stderr, "layer '%s': more than 256 distinct values, stored as float32\n",
-                     printable(l.name).c_str());
-    }
-  }
+  adopt_codebooks(&*model, flags.verbose, &shared, &kept);
   auto file = write_sqz_file(*model, out, *metadata, force, compare);
   if (!file.is_ok()) return fail(file.status());
   if (!flags.quiet) std::fprintf(stderr, "%d layers with codebooks, %d float32\n", shared, kept);

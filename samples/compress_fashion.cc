@@ -66,38 +66,67 @@ void name_layers(Settings& s) {
   r.quantize.layer_bits = {{"conv1", wide}, {"conv_final", wide}};
 }
 
+template <typename T>
+bool number(const std::string& flag, const std::string& text, double lo, double hi, T* out) {
+  return sample::parse_number("compress_fashion", flag, text, lo, hi, out);
+}
+
+// A word option's value: `on` sets *out, `off` clears it; anything else is an error.
+bool choice(const std::string& flag, const std::string& text, const char* on, const char* off,
+            bool* out) {
+  if (text != on && text != off) {
+    std::fprintf(stderr, "compress_fashion: %s must be %s or %s, not '%s'\n", flag.c_str(), on, off,
+                 text.c_str());
+    return false;
+  }
+  *out = text == on;
+  return true;
+}
+
+// The numeric options: flag -> a parser writing into the settings.
+bool parse_number(const std::string& a, const std::string& v, Settings* s, bool* known) {
+  pipeline::RetrainOptions& r = s->recipe;
+  *known = true;
+  if (a == "--threads") return number(a, v, 1, 256, &r.threads);
+  if (a == "--density") return number(a, v, 1e-3, 1, &r.density);
+  if (a == "--bits") return number(a, v, 1, 8, &r.quantize.bits);
+  if (a == "--steps") return number(a, v, 1, 1000, &r.prune_steps);
+  if (a == "--retrain-steps") return number(a, v, 0, 1e6, &r.retrain_steps);
+  if (a == "--finetune-steps") return number(a, v, 0, 1e6, &r.finetune_steps);
+  if (a == "--lr") return number(a, v, 1e-8, 10, &r.learning_rate);
+  if (a == "--finetune-lr") return number(a, v, 1e-8, 10, &r.finetune_lr);
+  if (a == "--distill") return number(a, v, 0, 1, &r.label_weight);
+  if (a == "--test-images") return number(a, v, 1, 10000, &s->test_images);
+  *known = false;
+  return true;
+}
+
 bool parse(int argc, char** argv, Settings* s) {
   pipeline::RetrainOptions& r = s->recipe;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--model") s->model = next();
-    else if (a == "--data") s->data = next();
-    else if (a == "--out") s->out = next();
-    else if (a == "--threads") r.threads = std::atoi(next().c_str());
-    else if (a == "--density") r.density = std::atof(next().c_str());
-    else if (a == "--bits") r.quantize.bits = std::atoi(next().c_str());
-    else if (a == "--steps") r.prune_steps = std::atoi(next().c_str());
-    else if (a == "--retrain-steps") r.retrain_steps = std::atoi(next().c_str());
-    else if (a == "--finetune-steps") r.finetune_steps = std::atoi(next().c_str());
-    else if (a == "--lr") r.learning_rate = std::atof(next().c_str());
-    else if (a == "--finetune-lr") r.finetune_lr = std::atof(next().c_str());
-    else if (a == "--distill") r.label_weight = std::atof(next().c_str());
-    else if (a == "--schedule") r.gradual = next() != "steps";
-    else if (a == "--quantize-at-once") r.pointwise_first = false;
-    else if (a == "--pruned") s->pruned = next();
-    else if (a == "--test-images") {
-      const std::string v = next();
-      char* end = nullptr;
-      s->test_images = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || s->test_images < 1 || s->test_images > 10000) {
-        std::fprintf(stderr, "compress_fashion: --test-images must be in 1..10000\n");
-        return false;
-      }
+    if (a == "--quantize-at-once") {
+      r.pointwise_first = false;
+      continue;
     }
-    else if (a == "--granularity")
-      r.granularity = next() != "weight" ? prune::Granularity::kKernel : prune::Granularity::kWeight;
-    else {
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "compress_fashion: %s needs a value\n", a.c_str());
+      return false;
+    }
+    const std::string v = argv[++i];
+    bool known = false, kernel = true;
+    if (!parse_number(a, v, s, &known)) return false;
+    if (known) continue;
+    if (a == "--model") s->model = v;
+    else if (a == "--data") s->data = v;
+    else if (a == "--out") s->out = v;
+    else if (a == "--pruned") s->pruned = v;
+    else if (a == "--schedule") {
+      if (!choice(a, v, "gradual", "steps", &r.gradual)) return false;
+    } else if (a == "--granularity") {
+      if (!choice(a, v, "kernel", "weight", &kernel)) return false;
+      r.granularity = kernel ? prune::Granularity::kKernel : prune::Granularity::kWeight;
+    } else {
       std::fprintf(stderr, "compress_fashion: unknown option '%s'\n", a.c_str());
       return false;
     }
@@ -118,8 +147,8 @@ struct Row {
 };
 
 // The paper-style table: printed, and written as Markdown and JSON beside the .sqz.
-void write_table(const std::vector<Row>& rows, const Settings& s, int64_t test_images,
-                 const std::string& sqz_path, double seconds) {
+Status write_table(const std::vector<Row>& rows, const Settings& s, int64_t test_images,
+                   const std::string& sqz_path, double seconds) {
   std::ostringstream md, js;
   md << "| stage | bytes | ratio | test top-1 | stored as |\n| --- | ---: | ---: | ---: | --- |\n";
   js << "{\"model\": \"" << s.model << "\", \"test_images\": " << test_images << ", \"stages\": [";
@@ -148,8 +177,8 @@ void write_table(const std::vector<Row>& rows, const Settings& s, int64_t test_i
       ratio, -drop, ratio >= 30 && drop <= 0.5 ? "meets the targets" : "MISSES the targets");
   std::printf("wrote %s, %s/compression_table.md, %s/compression_table.json (%.0f s)\n",
               sqz_path.c_str(), s.out.c_str(), s.out.c_str(), seconds);
-  (void)write_file_atomic(s.out + "/compression_table.md", md.str(), true);
-  (void)write_file_atomic(s.out + "/compression_table.json", js.str(), true);
+  SQZ_RETURN_IF_ERROR(write_file_atomic(s.out + "/compression_table.md", md.str(), true));
+  return write_file_atomic(s.out + "/compression_table.json", js.str(), true);
 }
 
 pipeline::LabelledTensors tensors(sample::Split split) {
@@ -161,75 +190,82 @@ int fail(const Status& st) {
   return 1;
 }
 
-}  // namespace
+// The float model, the training split, the first s.test_images of the test split, and the
+// ONNX file's size.
+struct Data {
+  Model model;
+  pipeline::LabelledTensors train, test;
+  int64_t float_bytes = 0;
+};
 
-int main(int argc, char** argv) {
-  Settings s = default_settings();
-  if (!parse(argc, argv, &s)) return 2;
-  name_layers(s);
-  const pipeline::RetrainOptions& r = s.recipe;
-  const auto t0 = std::chrono::steady_clock::now();
-  std::fprintf(stderr, "[1/6] loading %s and Fashion-MNIST\n", s.model.c_str());
-  auto model = import::import_onnx(s.model);
-  if (!model.is_ok()) return fail(model.status());
-  auto train_split = sample::load_split(s.data, "train");
-  if (!train_split.is_ok()) return fail(train_split.status());
-  auto test_split = sample::load_split(s.data, "t10k");
-  if (!test_split.is_ok()) return fail(test_split.status());
-  const pipeline::LabelledTensors train = tensors(std::move(*train_split));
-  pipeline::LabelledTensors test = tensors(std::move(*test_split));
-  if (s.test_images < test.count()) {  // a smoke test's shortcut: the first N images
-    const size_t per_image = test.x.size() / test.y.size();
-    test.y.resize(static_cast<size_t>(s.test_images));
-    test.x.resize(test.y.size() * per_image);
+Result<Data> load_data(const Settings& s) {
+  Data d;
+  SQZ_ASSIGN_OR_RETURN(d.model, import::import_onnx(s.model));
+  SQZ_ASSIGN_OR_RETURN(sample::Split train, sample::load_split(s.data, "train"));
+  SQZ_ASSIGN_OR_RETURN(sample::Split test, sample::load_split(s.data, "t10k"));
+  d.train = tensors(std::move(train));
+  d.test = tensors(std::move(test));
+  if (s.test_images < d.test.count()) {  // a smoke test's shortcut: the first N images
+    const size_t per_image = d.test.x.size() / d.test.y.size();
+    d.test.y.resize(static_cast<size_t>(s.test_images));
+    d.test.x.resize(d.test.y.size() * per_image);
   }
-  std::error_code ec;
-  std::filesystem::create_directories(s.out, ec);
-  auto float_bytes = read_file(s.model);
-  if (!float_bytes.is_ok()) return fail(float_bytes.status());
-  std::vector<Row> rows;
-  auto acc = pipeline::evaluate_tensors(*model, test, r.threads);
-  if (!acc.is_ok()) return fail(acc.status());
-  rows.push_back({"float32 (ONNX)", static_cast<int64_t>(float_bytes->size()), "dense float32",
-                  acc->top1});
+  SQZ_ASSIGN_OR_RETURN(std::string bytes, read_file(s.model));
+  d.float_bytes = static_cast<int64_t>(bytes.size());
+  return d;
+}
 
-  Notes notes;
-  auto recipe = pipeline::LabelledRetraining::create(*model, train, r, &notes);
-  if (!recipe.is_ok()) return fail(recipe.status());
-  Model m = *model;
+// Measures m on the test images and adds the table's row for it.
+Status add_row(const Model& m, const Data& d, int threads, const std::string& stage,
+               int64_t bytes, const std::string& how, std::vector<Row>* rows) {
+  SQZ_ASSIGN_OR_RETURN(pipeline::Accuracy acc, pipeline::evaluate_tensors(m, d.test, threads));
+  rows->push_back({stage, bytes, how, acc.top1});
+  return Status::ok();
+}
+
+// Prunes m during retraining (or takes --pruned's model), and writes the pruned .sqz.
+Status prune_stage(const Settings& s, pipeline::LabelledRetraining& recipe, const Data& d, Model* m,
+                   std::vector<Row>* rows) {
+  const pipeline::RetrainOptions& r = s.recipe;
   if (!s.pruned.empty()) {
     std::fprintf(stderr, "[2/6] starting from the pruned model %s\n", s.pruned.c_str());
-    auto file = format::read_sqz(s.pruned);
-    if (!file.is_ok()) return fail(file.status());
-    m = std::move(file->model);
+    SQZ_ASSIGN_OR_RETURN(format::SqzFile file, format::read_sqz(s.pruned));
+    *m = std::move(file.model);
   } else {
     std::fprintf(stderr, "[2/6] pruning to density %.3f %s\n", r.density,
                  r.gradual ? "gradually during retraining" : "in steps, retraining after each");
-    if (Status st = (*recipe)->prune(m); !st.is_ok()) return fail(st);
+    SQZ_RETURN_IF_ERROR(recipe.prune(*m));
   }
-  acc = pipeline::evaluate_tensors(m, test, r.threads);
-  if (!acc.is_ok()) return fail(acc.status());
   std::string pruned_sqz;
-  if (auto f = format::encode_sqz(m, {}, &pruned_sqz); !f.is_ok()) return fail(f.status());
-  if (Status st = write_file_atomic(s.out + "/fashion_squeezenet_pruned.sqz", pruned_sqz, true);
-      !st.is_ok())
-    return fail(st);
+  SQZ_RETURN_IF_ERROR(format::encode_sqz(*m, {}, &pruned_sqz).status());
+  SQZ_RETURN_IF_ERROR(
+      write_file_atomic(s.out + "/fashion_squeezenet_pruned.sqz", pruned_sqz, true));
   char how[96];
   std::snprintf(how, sizeof how, "density %.3f, float32 values + 4-bit relative index",
-                prune::total_density(m));
-  rows.push_back({"pruned", format::relative_index_bytes(m, false), how, acc->top1});
+                prune::total_density(*m));
+  return add_row(*m, d, r.threads, "pruned", format::relative_index_bytes(*m, false), how, rows);
+}
 
+Status share_stage(const Settings& s, pipeline::LabelledRetraining& recipe, const Data& d,
+                   Model* m, std::vector<Row>* rows) {
+  const pipeline::RetrainOptions& r = s.recipe;
   std::fprintf(stderr, "[3/6] k-means weight sharing, %d bits (conv1 and conv_final %d)%s\n",
                r.quantize.bits, std::min(8, r.quantize.bits + 2),
                r.pointwise_first ? ", 1x1 layers first" : "");
   std::fprintf(stderr, "[4/6] fine-tuning the shared centroids (paper Eq. 3)\n");
-  if (Status st = (*recipe)->share_weights(m); !st.is_ok()) return fail(st);
-  acc = pipeline::evaluate_tensors(m, test, r.threads);
-  if (!acc.is_ok()) return fail(acc.status());
+  SQZ_RETURN_IF_ERROR(recipe.share_weights(*m));
+  char how[96];
   std::snprintf(how, sizeof how, "%d-bit codes + 4-bit relative index, no entropy coding",
                 r.quantize.bits);
-  rows.push_back({"pruned + quantized", format::relative_index_bytes(m, true), how, acc->top1});
+  return add_row(*m, d, r.threads, "pruned + quantized", format::relative_index_bytes(*m, true),
+                 how, rows);
+}
 
+// Huffman-codes m into OUT/fashion_squeezenet.sqz, then measures that file as the runtime
+// reads it; returns its path.
+Result<std::string> huffman_stage(const Settings& s, const Model& m, const Data& d,
+                                  std::vector<Row>* rows) {
+  const pipeline::RetrainOptions& r = s.recipe;
   std::fprintf(stderr, "[5/6] Huffman coding into a .sqz\n");
   const std::string sqz_path = s.out + "/fashion_squeezenet.sqz";
   format::SqzEncodeOptions eo;
@@ -239,21 +275,49 @@ int main(int argc, char** argv) {
                  {"pipeline", "compress_fashion density " + std::to_string(r.density) + " bits " +
                                   std::to_string(r.quantize.bits)}};
   std::string bytes;
-  if (auto f = format::encode_sqz(m, eo, &bytes); !f.is_ok()) return fail(f.status());
-  if (Status st = write_file_atomic(sqz_path, bytes, true); !st.is_ok()) return fail(st);
-
-  if (test.count() == 10000)
+  SQZ_RETURN_IF_ERROR(format::encode_sqz(m, eo, &bytes).status());
+  SQZ_RETURN_IF_ERROR(write_file_atomic(sqz_path, bytes, true));
+  if (d.test.count() == 10000)
     std::fprintf(stderr, "[6/6] running the .sqz on the 10,000 test images\n");
   else
     std::fprintf(stderr, "[6/6] running the .sqz on %lld test images\n",
-                 static_cast<long long>(test.count()));
-  auto back = format::read_sqz(sqz_path);
-  if (!back.is_ok()) return fail(back.status());
-  acc = pipeline::evaluate_tensors(back->model, test, r.threads);
-  if (!acc.is_ok()) return fail(acc.status());
-  rows.push_back({"pruned + quantized + Huffman (.sqz)", static_cast<int64_t>(bytes.size()),
-                  "the file itself, run by the runtime", acc->top1});
-  write_table(rows, s, test.count(), sqz_path,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                 static_cast<long long>(d.test.count()));
+  SQZ_ASSIGN_OR_RETURN(format::SqzFile back, format::read_sqz(sqz_path));
+  SQZ_RETURN_IF_ERROR(add_row(back.model, d, r.threads, "pruned + quantized + Huffman (.sqz)",
+                              static_cast<int64_t>(bytes.size()),
+                              "the file itself, run by the runtime", rows));
+  return sqz_path;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s = default_settings();
+  if (!parse(argc, argv, &s)) return 2;
+  name_layers(s);
+  const pipeline::RetrainOptions& r = s.recipe;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::fprintf(stderr, "[1/6] loading %s and Fashion-MNIST\n", s.model.c_str());
+  auto data = load_data(s);
+  if (!data.is_ok()) return fail(data.status());
+  std::error_code ec;
+  std::filesystem::create_directories(s.out, ec);
+  std::vector<Row> rows;
+  if (Status st = add_row(data->model, *data, r.threads, "float32 (ONNX)", data->float_bytes,
+                          "dense float32", &rows);
+      !st.is_ok())
+    return fail(st);
+  Notes notes;
+  auto recipe = pipeline::LabelledRetraining::create(data->model, data->train, r, &notes);
+  if (!recipe.is_ok()) return fail(recipe.status());
+  Model m = data->model;
+  if (Status st = prune_stage(s, **recipe, *data, &m, &rows); !st.is_ok()) return fail(st);
+  if (Status st = share_stage(s, **recipe, *data, &m, &rows); !st.is_ok()) return fail(st);
+  auto sqz_path = huffman_stage(s, m, *data, &rows);
+  if (!sqz_path.is_ok()) return fail(sqz_path.status());
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (Status st = write_table(rows, s, data->test.count(), *sqz_path, seconds); !st.is_ok())
+    return fail(st);
   return 0;
 }

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "sqz/core/graph.h"
@@ -35,5 +38,23 @@ void make_batch(const Split& s, const std::vector<int64_t>& order, int64_t begin
 
 // Fraction of correct top-1 predictions for logits [count x 10].
 double accuracy(const std::vector<float>& logits, const std::vector<int>& y);
+
+// The two programs' option parsing: a number for `flag` in [lo, hi] (an integer when T is),
+// the whole of `text`; else a one-line error naming `program` and the flag, and false.
+template <typename T>
+bool parse_number(const char* program, const std::string& flag, const std::string& text,
+                  double lo, double hi, T* out) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  const bool integral = std::is_integral_v<T>;
+  const bool whole = !integral || v == static_cast<double>(static_cast<int64_t>(v));
+  if (text.empty() || *end != '\0' || !(v >= lo && v <= hi) || !whole) {
+    std::fprintf(stderr, "%s: %s must be %s in %g..%g, not '%s'\n", program, flag.c_str(),
+                 integral ? "an integer" : "a number", lo, hi, text.c_str());
+    return false;
+  }
+  *out = static_cast<T>(v);
+  return true;
+}
 
 }  // namespace sqz::sample
