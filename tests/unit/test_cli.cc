@@ -92,6 +92,17 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
                                         dir.file("labels.txt")}),
                          "none");
   }
+  SUBCASE("a class list that is not one: binary data, a line without a class id") {
+    test::write_bytes(dir.file("img.jpg"), std::string("\xff\xd8\xff\xe0\0\x10JFIF\n \n \n", 14));
+    auto binary = test::run_cli({"run", onnx, dir.file("img.jpg"), "--labels", dir.file("img.jpg")});
+    expect_clean_failure(binary, "img.jpg");
+    CHECK(binary.err.find("not a text class list") != std::string::npos);
+    test::write_bytes(dir.file("spaced.txt"), "n01 one\n two\n");
+    auto spaced =
+        test::run_cli({"run", onnx, dir.file("img.jpg"), "--labels", dir.file("spaced.txt")});
+    expect_clean_failure(spaced, "spaced.txt");
+    CHECK(spaced.err.find("line 2: no class id") != std::string::npos);
+  }
 }
 
 TEST_CASE("CLI: quantize, encode, info and decode round trip; outputs are never overwritten") {

@@ -167,6 +167,9 @@ Status label_folder_files(const DatasetSpec& s, const Labels* list, bool require
 
 Result<Labels> read_labels(const std::string& path) {
   SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, size_t{16} << 20));
+  if (const size_t nul = text.find('\0'); nul != std::string::npos)
+    return Status(ErrorCode::kParse, path + ": not a text class list (a NUL byte at offset " +
+                                         std::to_string(nul) + ")");
   Labels labels;
   std::istringstream in(text);
   std::string line;
@@ -178,6 +181,9 @@ Result<Labels> read_labels(const std::string& path) {
     const size_t space = line.find(' ');
     std::string wnid = line.substr(0, space);
     std::string name = space == std::string::npos ? wnid : line.substr(space + 1);
+    if (wnid.empty())
+      return Status(ErrorCode::kParse,
+                    path + ": line " + std::to_string(n) + ": no class id before the space");
     if (!labels.index_of_wnid.emplace(wnid, static_cast<int>(labels.wnids.size())).second)
       return Status(ErrorCode::kParse,
                     path + ": line " + std::to_string(n) + ": class '" + wnid + "' listed twice");
