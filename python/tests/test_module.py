@@ -158,6 +158,7 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
                        ({"holdout_split": "1/2"}, "holdout_split needs calib"),
                        ({"calib_split": "1/2", "holdout_split": "1/2"}, "give one"),
                        ({"codes": "best"}, "codes"), ({"calib_validation": 0.9}, "calib_validation"),
+                       ({"half_widths": True, "bits": 5}, "half_widths needs target_bytes"),
                        ({"codebook_refit": "no"}, "codebook_refit")):
         with pytest.raises(sc.Error) as e:
             sc.compress(fashion_sqz, out, **bad)

@@ -36,6 +36,9 @@ TEST_CASE("CLI: usage errors exit 2") {
   CHECK(split.exit_code == 2);
   CHECK(split.err.find("--calib-split needs --calib") != std::string::npos);
   CHECK(split.err.find('`') == std::string::npos);
+  auto half = test::run_cli({"compress", "x.onnx", "--half-widths", "--bits", "5", "-o", "y.sqz"});
+  CHECK(half.exit_code == 2);
+  CHECK(half.err.find("--half-widths needs --target-bytes") != std::string::npos);
   // A command named in a message stays a command (flag_words turns only `names` into --flags).
   auto onnx_out = test::run_cli({"quantize", "x.onnx", "-o", "y.onnx"});
   CHECK(onnx_out.exit_code == 2);

@@ -91,6 +91,9 @@ Status check_compress_options(const CompressOptions& s) {
     ascending &= s.widths[i] >= 1 && s.widths[i] <= 8 && (i == 0 || s.widths[i] > s.widths[i - 1]);
   SQZ_RETURN_ERROR_IF(!ascending, ErrorCode::kInvalidArgument,
                       "`widths` wants ascending bit widths in 1..8, e.g. 4,5,6,7,8");
+  // Half widths are steps of the width search; without a target there is no search.
+  SQZ_RETURN_ERROR_IF(s.half_widths && s.target_bytes <= 0, ErrorCode::kInvalidArgument,
+                      "`half_widths` needs `target_bytes`");
   const std::string split =
       s.calib_fold && s.calib_fold->held_out ? "`holdout_split`" : "`calib_split`";
   SQZ_RETURN_ERROR_IF(s.calib_fold && s.calib_dir.empty(), ErrorCode::kInvalidArgument,
