@@ -74,7 +74,7 @@ std::vector<const float*> Net::Impl::pad_inputs(const ConvShape& s,
   return out;
 }
 
-// Where layer `s`'s B matrix comes from for this call (see execute_conv).
+// Where a convolution's B matrix comes from in one call of execute_conv.
 struct Net::Impl::BSource {
   bool direct = false;    // a 1x1 layer: B is the input itself
   bool in_place = false;  // B read from the inputs as they are
