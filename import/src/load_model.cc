@@ -12,6 +12,11 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+bool is_folder(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 std::string with_extension(const std::string& path, const std::string& ext) {
   size_t dot = path.find_last_of('.');
   size_t slash = path.find_last_of('/');
@@ -46,6 +51,8 @@ Result<Model> load_model(const std::string& path, const std::string& prototxt_pa
   if (metadata) metadata->clear();
   if (!exists(path))
     return Status(ErrorCode::kIo, path + ": cannot open: No such file or directory");
+  if (is_folder(path))
+    return Status(ErrorCode::kInvalidArgument, path + ": is a folder, not a model file");
   const std::string ext = file_extension(path);
   if (ext == ".onnx") return import_onnx(path, options, metadata);
   if (ext == ".sqz") {

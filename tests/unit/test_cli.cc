@@ -79,6 +79,11 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
     test::write_bytes(dir.file("w.caffemodel"), import::export_caffemodel(m).value());
     expect_clean_failure(test::run_cli({"info", dir.file("w.caffemodel")}), "--prototxt");
   }
+  SUBCASE("a folder as the model") {
+    const auto r = test::run_cli({"info", dir.file("")});
+    expect_clean_failure(r, dir.file(""));
+    CHECK(r.err.find("is a folder") != std::string::npos);
+  }
   SUBCASE("unknown extension") {
     test::write_bytes(dir.file("m.bin"), "x");
     expect_clean_failure(test::run_cli({"info", dir.file("m.bin")}), "m.bin");
