@@ -41,6 +41,20 @@ class Error(Exception):
 _core._set_error_class(Error)
 
 Progress = Callable[[str, str, int, int], None]
+
+
+def _pixels(image: Any) -> np.ndarray:
+    """uint8 pixels as they are; integer pixels in 0..255 converted exactly; anything else (a
+    float image in 0..1 would otherwise be cast to 0s and 1s and classified wrongly) an Error."""
+    pixels = np.asarray(image)
+    if pixels.dtype == np.uint8:
+        return pixels
+    if (np.issubdtype(pixels.dtype, np.integer) and pixels.size > 0
+            and pixels.min() >= 0 and pixels.max() <= 255):
+        return pixels.astype(np.uint8)
+    raise Error(f"classify wants uint8 pixels (0..255), not {pixels.dtype} values"
+                + (" (scale a float image to 0..255 and convert it with astype(np.uint8))"
+                   if np.issubdtype(pixels.dtype, np.floating) else ""), "invalid_argument")
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -91,7 +105,7 @@ class Model:
             return self._core._classify_file(os.fspath(image), threads)
         if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL.Image.Image
             image = np.asarray(image.convert("RGB"))
-        return self._core._classify_pixels(np.ascontiguousarray(image, dtype=np.uint8), threads)
+        return self._core._classify_pixels(np.ascontiguousarray(_pixels(image)), threads)
 
     def top_k(self, scores: np.ndarray, k: int = 5) -> list:
         """The k best classes of a score vector, best first (ties: lower index first)."""

@@ -65,6 +65,15 @@ def test_classify_takes_paths_pil_images_and_arrays(fashion_sqz, fashion):
     assert np.array_equal(model.classify(Image.open(image)), by_path)
     assert np.array_equal(model.classify(np.asarray(Image.open(image))), by_path)
     assert np.array_equal(model.classify(np.asarray(Image.open(image).convert("RGB"))), by_path)
+    # Integer pixels in 0..255 are the same pixels; a float image (in 0..1, say) or values
+    # out of range are refused rather than cast to other pixels and classified wrongly.
+    pixels = np.asarray(Image.open(image))
+    assert np.array_equal(model.classify(pixels.astype(np.int64)), by_path)
+    for bad in (pixels / 255.0, pixels.astype(np.float32), pixels.astype(np.int64) + 300,
+                pixels.astype(np.int64) - 1, pixels > 0):
+        with pytest.raises(sc.Error, match="classify wants uint8 pixels") as e:
+            model.classify(bad)
+        assert e.value.code == "invalid_argument"
 
 
 def test_compress_writes_the_bytes_the_cli_writes(fashion_sqz, fashion, tmp_path):
