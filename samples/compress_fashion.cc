@@ -84,7 +84,7 @@ bool choice(const std::string& flag, const std::string& text, const char* on, co
 }
 
 // The numeric options: flag -> a parser writing into the settings.
-bool parse_number(const std::string& a, const std::string& v, Settings* s, bool* known) {
+bool parse_numeric_option(const std::string& a, const std::string& v, Settings* s, bool* known) {
   pipeline::RetrainOptions& r = s->recipe;
   *known = true;
   if (a == "--threads") return number(a, v, 1, 256, &r.threads);
@@ -115,7 +115,7 @@ bool parse(int argc, char** argv, Settings* s) {
     }
     const std::string v = argv[++i];
     bool known = false, kernel = true;
-    if (!parse_number(a, v, s, &known)) return false;
+    if (!parse_numeric_option(a, v, s, &known)) return false;
     if (known) continue;
     if (a == "--model") s->model = v;
     else if (a == "--data") s->data = v;
@@ -175,10 +175,11 @@ Status write_table(const std::vector<Row>& rows, const Settings& s, int64_t test
       "\n.sqz is %.1fx smaller than the float32 model; test top-1 %+.2f points (%s: >= 30x, within "
       "0.5)\n",
       ratio, -drop, ratio >= 30 && drop <= 0.5 ? "meets the targets" : "MISSES the targets");
+  SQZ_RETURN_IF_ERROR(write_file_atomic(s.out + "/compression_table.md", md.str(), true));
+  SQZ_RETURN_IF_ERROR(write_file_atomic(s.out + "/compression_table.json", js.str(), true));
   std::printf("wrote %s, %s/compression_table.md, %s/compression_table.json (%.0f s)\n",
               sqz_path.c_str(), s.out.c_str(), s.out.c_str(), seconds);
-  SQZ_RETURN_IF_ERROR(write_file_atomic(s.out + "/compression_table.md", md.str(), true));
-  return write_file_atomic(s.out + "/compression_table.json", js.str(), true);
+  return Status::ok();
 }
 
 pipeline::LabelledTensors tensors(sample::Split split) {
