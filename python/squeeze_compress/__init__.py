@@ -49,12 +49,14 @@ def _pixels(image: Any) -> np.ndarray:
     pixels = np.asarray(image)
     if pixels.dtype == np.uint8:
         return pixels
-    if (np.issubdtype(pixels.dtype, np.integer) and pixels.size > 0
-            and pixels.min() >= 0 and pixels.max() <= 255):
+    if np.issubdtype(pixels.dtype, np.integer) and (
+            pixels.size == 0 or (pixels.min() >= 0 and pixels.max() <= 255)):
         return pixels.astype(np.uint8)
     raise Error(f"classify wants uint8 pixels (0..255), not {pixels.dtype} values"
                 + (" (scale a float image to 0..255 and convert it with astype(np.uint8))"
                    if np.issubdtype(pixels.dtype, np.floating) else ""), "invalid_argument")
+
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 
