@@ -113,6 +113,8 @@ std::string run_usage_problem(const RunFlags& f) {
     return "give image files or --input-tensor (with --output-tensor)";
   if (f.input_tensor.empty() != f.output_tensor.empty())
     return "--input-tensor and --output-tensor go together";
+  if (!f.input_tensor.empty() && !f.labels_path.empty())
+    return "--labels names the classes of image files; --input-tensor writes raw scores";
   return "";
 }
 

@@ -30,6 +30,11 @@ TEST_CASE("CLI: usage errors exit 2") {
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("model") != std::string::npos);
   CHECK(test::run_cli({"run", "x.onnx", "y.jpg", "--top", "0"}).exit_code == 2);
+  // An option the mode would ignore is refused, not dropped (labels do not reach raw scores).
+  auto tensor_labels = test::run_cli({"run", "x.onnx", "--input-tensor", "i.f32", "--output-tensor",
+                                      "o.f32", "--labels", "synsets.txt"});
+  CHECK(tensor_labels.exit_code == 2);
+  CHECK(tensor_labels.err.find("--labels") != std::string::npos);
   CHECK(test::run_cli({"info", "--bogus-flag", "x.onnx"}).exit_code == 2);
   // A library's check, in the CLI's words: the options it names are spelled as flags.
   auto split = test::run_cli({"compress", "x.onnx", "--calib-split", "1/2", "-o", "y.sqz"});
