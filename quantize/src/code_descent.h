@@ -19,4 +19,16 @@ int64_t descend_row(const double* h, int64_t k, const std::vector<float>& book,
                     const uint8_t* stored, const std::vector<double>& bits, double lambda,
                     int passes, std::vector<double>* e, std::vector<int>* code);
 
+// One pass of moves of two positions at once, each to a centroid next to its own. At a local
+// minimum under single changes a pair can still lower the cost where two inputs correlate:
+// moving i by d_i and j by d_j changes e^T H e by a_i + a_j + 2 d_i d_j H_ij (a: each move's
+// own change, plus its price in bits), which is below zero when H_ij is large and of the sign
+// that lets one error offset the other, as between neighbouring taps of a 3x3 kernel (a
+// 2-opt move on the discrete problem whose single-change form descend_row solves). Each
+// stored position in turn takes, with a later position, the pair that lowers the cost the
+// most, if any; O(k^2) per pass. Arguments as descend_row's; returns the pairs moved.
+int64_t descend_row_pairs(const double* h, int64_t k, const std::vector<float>& book,
+                          const uint8_t* stored, const std::vector<double>& bits, double lambda,
+                          std::vector<double>* e, std::vector<int>* code);
+
 }  // namespace sqz::quantize::detail

@@ -256,7 +256,8 @@ double bit_price_in_h(const Layer& layer, const std::vector<float>& original, co
   return stored ? rate_weight * 2 * std::log(2.0) * sum / static_cast<double>(stored) : 0.0;
 }
 
-// Coordinate descent (code_descent.h) on every row of group g, after the sweep.
+// Coordinate descent (code_descent.h) on every row of group g, after the sweep: single
+// changes, then pair moves alternated with single changes.
 void descend_group(Layer& layer, const std::vector<float>& original, const InputMoment& m,
                    int64_t g, const std::vector<int64_t>& row_code, const GptqOptions& o,
                    GptqStats* stats) {
@@ -281,8 +282,16 @@ void descend_group(Layer& layer, const std::vector<float>& original, const Input
       e[i] = double{original[base + i]} - layer.weight.data[base + i];
     }
     const double before = quadratic(e, h, k);
-    const int64_t changes = detail::descend_row(h, k, book, stored.data(), bits, lambda,
-                                                o.descent_passes, &e, &code);
+    int64_t changes = detail::descend_row(h, k, book, stored.data(), bits, lambda,
+                                          o.descent_passes, &e, &code);
+    for (int pass = 0; pass < o.pair_passes; ++pass) {
+      const int64_t pairs = detail::descend_row_pairs(h, k, book, stored.data(), bits, lambda,
+                                                      &e, &code);
+      if (pairs == 0) break;
+      stats->pair_moves += pairs;
+      changes += 2 * pairs + detail::descend_row(h, k, book, stored.data(), bits, lambda,
+                                                 o.descent_passes, &e, &code);
+    }
     if (changes == 0) continue;
     stats->descent_changes += changes;
     stats->error += quadratic(e, h, k) - before;
@@ -377,7 +386,8 @@ Result<GptqStats> assign(Layer& layer, const std::vector<float>& original, const
       stats.error += re.swept;
       adopt_swept_row(layer, gr, r, row, k, row_code[row]);
     }
-    if (o.descent_passes > 0) descend_group(layer, original, m, g, row_code, o, &stats);
+    if (o.descent_passes > 0 || o.pair_passes > 0)
+      descend_group(layer, original, m, g, row_code, o, &stats);
   }
   return stats;
 }

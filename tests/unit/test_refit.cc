@@ -1,6 +1,7 @@
 // Codebook refit under the input moment (quantize/refit.h): a case solved by hand, the naive
 // twin of its normal equations, and what it must never do. Then the coordinate descent on the
-// codes (GptqOptions::descent_passes) against a brute-force check of its local minimum.
+// codes (GptqOptions::descent_passes) and its pair moves (pair_passes), each against a
+// brute-force check of its local minimum.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -95,6 +96,7 @@ TEST_CASE("refit_codebook lowers the output error after GPTQ codes, and is a min
     const quantize::InputMoment m = correlated_moment(rng, 72, 1, 300);
     quantize::GptqOptions sweep_only;  // the sweep's codes, which the refit improves on most
     sweep_only.descent_passes = 0;
+    sweep_only.pair_passes = 0;
     REQUIRE(quantize::assign_codes(l, target, m, sweep_only).is_ok());
     const std::vector<uint8_t> mask = l.mask;
     auto stats = quantize::refit_codebook(l, target, m, 0.0);
@@ -162,29 +164,33 @@ double channel_error(const std::vector<float>& w, const std::vector<float>& targ
   return s;
 }
 
-// One generated 3x3 layer (4 inputs, `out` channels, `bits` wide) coded twice: by the sweep
-// alone and with 20 passes of descent.
+// One generated 3x3 layer (4 inputs, `out` channels, `bits` wide) coded three times: by the
+// sweep alone, with 20 passes of single changes, and with those and 100 passes of pair moves.
 struct Descent {
   std::vector<float> original;
   quantize::InputMoment m;
-  Layer swept, descended;
-  quantize::GptqStats a, b;
+  Layer swept, descended, paired;
+  quantize::GptqStats a, b, c;
 };
 
 Descent code_twice(uint32_t seed, int64_t out, int bits, double rate_weight) {
   std::mt19937 rng(seed);
   Descent d;
-  d.swept = d.descended = shared_conv(rng, 4, out, bits, &d.original);
+  d.swept = d.descended = d.paired = shared_conv(rng, 4, out, bits, &d.original);
   d.m = correlated_moment(rng, 36, 1, 200);
   quantize::GptqOptions o;
   o.rate_weight = rate_weight;
   o.descent_passes = 0;
+  o.pair_passes = 0;
   auto a = quantize::assign_codes(d.swept, d.original, d.m, o);
   o.descent_passes = 20;
   auto b = quantize::assign_codes(d.descended, d.original, d.m, o);
+  o.pair_passes = 100;
+  auto c = quantize::assign_codes(d.paired, d.original, d.m, o);
   REQUIRE(a.is_ok());
   REQUIRE(b.is_ok());
-  d.a = *a, d.b = *b;
+  REQUIRE(c.is_ok());
+  d.a = *a, d.b = *b, d.c = *c;
   return d;
 }
 
@@ -245,4 +251,57 @@ TEST_CASE("code descent with a price on bits spends fewer bits than without the 
   CHECK(bits_of(priced) < bits_of(plain));
   for (size_t i = 0; i < priced.weight.data.size(); ++i)
     if (!priced.mask[i]) CHECK(priced.weight.data[i] == 0.0f);
+}
+
+TEST_CASE("pair moves: lower error than single changes, and no pair of neighbour moves lowers it") {
+  double single_total = 0, pair_total = 0;
+  int64_t pairs = 0;
+  for (uint32_t seed : {91u, 92u, 93u}) {
+    const Descent d = code_twice(seed, 6, 3, 0.0);
+    const Layer& paired = d.paired;
+    CHECK(d.c.error == doctest::Approx(error_of(paired, d.original, d.m)).epsilon(1e-9));
+    CHECK(d.c.error <= d.b.error);
+    single_total += d.b.error, pair_total += d.c.error;
+    pairs += d.c.pair_moves;
+    // The naive twin of the local minimum: every stored weight moved to every other centroid,
+    // and every two stored weights of a channel each moved one centroid up or down.
+    const std::vector<float>& book = paired.quant.codebook;
+    std::vector<int> code_at(paired.weight.data.size(), -1);
+    size_t code = 0;
+    for (size_t p = 0; p < code_at.size(); ++p)
+      if (paired.mask[p]) code_at[p] = paired.quant.codes[code++];
+      else CHECK(paired.weight.data[p] == 0.0f);  // pruned stays pruned
+    for (int64_t r = 0; r < 6; ++r) {
+      const double at = channel_error(paired.weight.data, d.original, d.m, r);
+      const double tolerance = 1e-9 * (1 + at);
+      std::vector<float> moved = paired.weight.data;
+      for (int64_t i = 0; i < d.m.k; ++i) {
+        const size_t pi = static_cast<size_t>(r * d.m.k + i);
+        if (code_at[pi] < 0) continue;
+        for (float c : book) {
+          moved[pi] = c;
+          CHECK(channel_error(moved, d.original, d.m, r) >= at - tolerance);
+        }
+        moved[pi] = paired.weight.data[pi];
+        for (int64_t j = i + 1; j < d.m.k; ++j) {
+          const size_t pj = static_cast<size_t>(r * d.m.k + j);
+          if (code_at[pj] < 0) continue;
+          for (int si : {-1, 1})
+            for (int sj : {-1, 1}) {
+              const int ci = code_at[pi] + si, cj = code_at[pj] + sj;
+              if (ci < 0 || cj < 0 || ci >= static_cast<int>(book.size()) ||
+                  cj >= static_cast<int>(book.size()))
+                continue;
+              moved[pi] = book[ci], moved[pj] = book[cj];
+              CHECK(channel_error(moved, d.original, d.m, r) >= at - tolerance);
+              moved[pi] = paired.weight.data[pi], moved[pj] = paired.weight.data[pj];
+            }
+        }
+      }
+    }
+  }
+  MESSAGE("e^T H e summed over 3 layers: single changes ", single_total, ", with pairs ",
+          pair_total);
+  CHECK(pairs > 0);
+  CHECK(pair_total < 0.99 * single_total);
 }

@@ -43,6 +43,10 @@ struct GptqOptions {
   // Measured on the release SqueezeNet at 370,000 bytes (README): KL 0.0163 -> 0.0146 on one
   // fold of the five.
   int descent_passes = 8;
+  // Then at most this many passes of pair moves (code_descent.h: two positions at once, each
+  // one centroid up or down), each followed by the descent above again; stops at a pass that
+  // moves nothing. 0: single changes only.
+  int pair_passes = 8;
 };
 
 struct GptqStats {
@@ -50,7 +54,8 @@ struct GptqStats {
   double error = 0;          // the same for the codes kept
   int64_t rows = 0;
   int64_t rows_nearest = 0;  // channels where rounding was kept (it was better)
-  int64_t descent_changes = 0;  // codes the descent changed
+  int64_t descent_changes = 0;  // codes the descent changed (singly or in pairs)
+  int64_t pair_moves = 0;       // pairs of codes moved together
 };
 
 // Checks that `moment` fits the layer (k, groups, finite values, non-negative diagonal).
