@@ -157,6 +157,11 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
       "--codes sequential|compensated: then at most N passes of coordinate descent on each "
       "channel's codes (each weight takes the centroid that lowers the channel's output error "
       "the most); 0: the compensated codes as they come")(
+      "code-pairs",
+      ranged(&s.gptq.pair_passes, 0, 100, "code-pairs")->default_value(s.gptq.pair_passes),
+      "--codes sequential|compensated: then at most N passes of pair moves (two weights of a "
+      "channel at once, each one centroid up or down, where together they lower its output "
+      "error), each followed by the descent again; 0: single changes only")(
       "block-steps", ranged(&s.blocks.steps, 0, 100000, "block-steps")->default_value(s.blocks.steps),
       "--codes sequential: then block reconstruction, N steps per block (a Fire module, a "
       "convolution with its pooling): each block's centroids and biases tuned so that its output "

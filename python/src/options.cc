@@ -205,6 +205,7 @@ void quantize_fields(Keywords& k, pipeline::CompressOptions* o) {
   k.integer("moment_images", 1, 1000000, &o->moment_images);
   k.real("rate_weight", 0, 100, &o->gptq.rate_weight, false);
   k.integer("code_descent", 0, 100, &o->gptq.descent_passes);
+  k.integer("code_pairs", 0, 100, &o->gptq.pair_passes);
   k.integer("block_steps", 0, 100000, &o->blocks.steps);
   k.integer("block_images", 1, 1000000, &o->blocks.images);
   k.real("block_lr", 0, 1, &o->blocks.learning_rate, true);

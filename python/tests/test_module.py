@@ -91,7 +91,7 @@ def test_compress_writes_the_bytes_the_cli_writes(fashion_sqz, fashion, tmp_path
     assert any(e[0] == "progress" for e in events)
 
 
-def test_codebook_refit_bias_coding_method_mirrors_and_descent_write_what_the_cli_writes(fashion_sqz, fashion, tmp_path):
+def test_codebook_refit_bias_coding_method_mirrors_descent_and_pairs_write_what_the_cli_writes(fashion_sqz, fashion, tmp_path):
     common = dict(bits=4, calib=str(fashion["train"]), calib_steps=0, moment_images=16)
     run_cli("compress", fashion_sqz, "-o", tmp_path / "cli.sqz", "--bits", "4", "--calib",
             fashion["train"], "--calib-steps", "0", "--moment-images", "16",
@@ -108,10 +108,11 @@ def test_codebook_refit_bias_coding_method_mirrors_and_descent_write_what_the_cl
     assert (tmp_path / "f32.sqz").read_bytes() == (tmp_path / "cli32.sqz").read_bytes()
     assert os.path.getsize(tmp_path / "f32.sqz") > os.path.getsize(tmp_path / "off.sqz")
     # The uniform codebook, the moments without mirror images and the codes without coordinate
-    # descent, as on the command line.
+    # descent or without pair moves, as on the command line.
     for flag, keywords, name in (("--method=uniform", dict(method="uniform"), "uniform"),
                                  ("--no-augment", dict(augment=False), "plain"),
                                  ("--code-descent=0", dict(code_descent=0), "sweep"),
+                                 ("--code-pairs=0", dict(code_pairs=0), "single"),
                                  ("--block-steps=5", dict(block_steps=5), "blocks")):
         run_cli("compress", fashion_sqz, "-o", tmp_path / f"cli_{name}.sqz", "--bits", "4",
                 "--calib", fashion["train"], "--calib-steps", "0", "--moment-images", "16",

@@ -184,14 +184,14 @@ The whole pipeline and its report.
   $ compress $FIX/m.onnx --calib $FIX/images --calib-split 1/2 --bits 5 --calib-steps 4 --calib-batch 2 -o c.sqz -q
   stage                                bytes  vs input vs AlexNet    top-1    top-5 agreement       KL
   input (m.onnx)                        7643      1.0x   31401.3x   33.33%  100.00%   100.00%   0.0000
-  compressed \(c\.sqz\) +2001 +3\.8x +119940\.0x +33\.33% +100\.00% +100\.00% +0\.00[0-9]+ (re)
+  compressed \(c\.sqz\) +2006 +3\.8x +119641\.1x +33\.33% +100\.00% +100\.00% +0\.00[0-9]+ (re)
   accuracy on 6 held-out images; agreement and KL against the first row's model
   $ eval c.sqz --images $FIX/images
   [1]
   $ report c.sqz
   # squeeze-compress report: c.sqz
   
-  `c.sqz`: 2001 bytes, 119940.0x smaller than AlexNet (240 MB).
+  `c.sqz`: 2006 bytes, 119641.1x smaller than AlexNet (240 MB).
   
   ## Stages
   
@@ -200,7 +200,7 @@ The whole pipeline and its report.
   | dense float32 | 6044 | 1.0x | 39708.8x | - | - | - | - | float32 weights and biases |
   | pruned | 4195 | 1.4x | 57211.0x | - | - | - | - | float32 values + 4-bit relative index (paper Sec. 2) |
   | pruned + quantized | 1564 | 3.9x | 153452.7x | - | - | - | - | codes + 4-bit relative index (paper Sec. 3); the .sqz's weights |
-  | + Huffman (.sqz) | 2001 | 3.0x | 119940.0x | - | - | - | - | this file, run by the runtime |
+  | + Huffman (.sqz) | 2006 | 3.0x | 119641.1x | - | - | - | - | this file, run by the runtime |
   
   Accuracy not measured (no labelled images given).
   
@@ -208,17 +208,17 @@ The whole pipeline and its report.
   
   | layer | weights | non-zero | density | bits | header | bias | codebook | positions | values | total |
   | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-  | conv1 | 1176 | 725 | 61.65% | 5 | 18 | 12 | 66 | 161 (gaps-stored<1) | 480 | 737 |
+  | conv1 | 1176 | 725 | 61.65% | 5 | 18 | 12 | 66 | 161 (gaps-stored<1) | 481 | 738 |
   | fire/squeeze | 32 | 17 | 53.12% | 5 | 18 | 8 | 36 | 18 (gaps-stored<1) | 31 | 111 |
   | fire/e1 | 24 | 8 | 33.33% | 5 | 18 | 10 | 18 | 17 (gaps-stored<1) | 20 | 83 |
   | fire/e3 | 216 | 138 | 63.89% | 5 | 18 | 10 | 64 | 41 (gaps-stored<1) | 113 | 246 |
-  | conv_final | 36 | 20 | 55.56% | 5 | 18 | 7 | 42 | 19 (gaps-stored<1) | 34 | 120 |
+  | conv_final | 36 | 20 | 55.56% | 5 | 18 | 7 | 42 | 19 (gaps-stored<1) | 33 | 119 |
   | *header* | | | | | | | | | | 16 |
   | *directory* | | | | | | | | | | 84 |
   | *graph* | | | | | | | | | | 232 |
-  | *metadata* | | | | | | | | | | 368 |
+  | *metadata* | | | | | | | | | | 373 |
   | *trailer* | | | | | | | | | | 4 |
-  | **file** | | | | | | | | | | **2001** |
+  | **file** | | | | | | | | | | **2006** |
 
 Usage errors exit 2 with nothing on stdout; failures exit 1.
 

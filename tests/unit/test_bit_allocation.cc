@@ -253,3 +253,18 @@ TEST_CASE("measure_bit_costs at half steps: bytes between the whole widths, as t
     if (l.op == OpKind::kConvolution && l.name != "fire/e1")
       CHECK(l.quant.codebook.size() <= (l.name == "fire/e3" ? 0 : 23));
 }
+
+TEST_CASE("next_fit_budget: a secant step towards the aim, clamped, and a plain step on noise") {
+  using T = pipeline::FitTry;
+  // One try: the bytes missed, one for one.
+  CHECK(pipeline::next_fit_budget({T{1000, 1100}}, 1000) == 900);
+  // Two budget bytes per file byte, as the last two tries measured.
+  CHECK(pipeline::next_fit_budget({T{1000, 1100}, T{900, 1050}}, 1000) == 800);
+  // The secant clamped to 2 and to 0.5.
+  CHECK(pipeline::next_fit_budget({T{1000, 1100}, T{900, 1090}}, 1000) == 720);
+  CHECK(pipeline::next_fit_budget({T{1000, 1100}, T{900, 900}}, 1000) == 950);
+  // The size rose as the budget fell, or did not move: noise, so the bytes missed one for one
+  // (a clamp to 0.5 there stepped half way and left a fit short of tries).
+  CHECK(pipeline::next_fit_budget({T{1000, 1100}, T{900, 1120}}, 1000) == 780);
+  CHECK(pipeline::next_fit_budget({T{1000, 1100}, T{900, 1100}}, 1000) == 800);
+}

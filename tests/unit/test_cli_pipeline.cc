@@ -47,6 +47,35 @@ int64_t bytes_at_bits(const Fixture& f, const char* bits) {
   return static_cast<int64_t>(std::filesystem::file_size(path));
 }
 
+// The settings line a file records (metadata "pipeline").
+std::string summary_of(const format::SqzFile& file) {
+  for (const auto& [key, value] : file.metadata)
+    if (key == "pipeline") return value;
+  return std::string();
+}
+
+// compress on fold 1 of 3 at 4 bits with `extra`; the file it wrote.
+format::SqzFile compress_at_4_bits(const Fixture& f, const char* name,
+                                   std::vector<std::string> extra) {
+  std::vector<std::string> args = {"compress", f.onnx, "--calib", f.images, "--holdout-split",
+                                   "1/3", "--bits", "4", "-o", f.dir.file(name)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = test::run_cli(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto file = format::read_sqz(f.dir.file(name));
+  REQUIRE(file.is_ok());
+  return std::move(*file);
+}
+
+// How many layers' codes differ between two files of the same model.
+int layers_recoded(const format::SqzFile& a, const format::SqzFile& b) {
+  int n = 0;
+  for (size_t i = 0; i < a.model.layers.size(); ++i)
+    n += a.model.layers[i].quant.codes != b.model.layers[i].quant.codes;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("compress: calibration moves centroids and biases, never codes or positions") {
@@ -218,11 +247,6 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   for (size_t i = 0; i < refit->model.layers.size(); ++i)
     differ += refit->model.layers[i].quant.codebook != plain->model.layers[i].quant.codebook;
   CHECK(differ > 0);
-  auto summary_of = [](const format::SqzFile& file) {
-    for (const auto& [key, value] : file.metadata)
-      if (key == "pipeline") return value;
-    return std::string();
-  };
   CHECK(summary_of(*refit).find(" refit=on") != std::string::npos);
   CHECK(summary_of(*plain).find("refit") == std::string::npos);
   // The uniform (entropy-constrained) codebook: recorded, other codebooks, a bad name refused.
@@ -251,10 +275,7 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   auto swept = format::read_sqz(f.dir.file("cd.sqz"));
   REQUIRE(swept.is_ok());
   CHECK(summary_of(*swept).find("descent") == std::string::npos);
-  int recoded = 0;
-  for (size_t i = 0; i < swept->model.layers.size(); ++i)
-    recoded += swept->model.layers[i].quant.codes != plain->model.layers[i].quant.codes;
-  CHECK(recoded > 0);
+  CHECK(layers_recoded(*swept, *plain) > 0);
   auto too_many = compress(f, f.dir.file("x.sqz"), {"--code-descent", "101"});
   CHECK(too_many.exit_code == 2);
   CHECK(too_many.err.find("--code-descent must be in 0..100") != std::string::npos);
@@ -272,6 +293,36 @@ TEST_CASE("compress: --codes sequential fits the target; --holdout-split holds o
   CHECK(all_out.exit_code == 1);
   CHECK(all_out.err.find("no image is left to calibrate on after the split 1/1") !=
         std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
+}
+
+TEST_CASE("compress: pair moves on the codes by default, recorded; --code-pairs 0 turns them off") {
+  Fixture f;
+  for (const char* codes : {"sequential", "compensated"}) {
+    INFO(codes);
+    const format::SqzFile paired = compress_at_4_bits(f, "p.sqz", {"--codes", codes, "--force"});
+    const format::SqzFile single =
+        compress_at_4_bits(f, "s.sqz", {"--codes", codes, "--code-pairs", "0", "--force"});
+    CHECK(summary_of(paired).find(" pairs=8") != std::string::npos);
+    CHECK(summary_of(single).find("pairs") == std::string::npos);
+    CHECK(layers_recoded(paired, single) > 0);
+  }
+  // With a target the widths are chosen without pair moves; the file's codes take them.
+  const int64_t target = (bytes_at_bits(f, "3") + bytes_at_bits(f, "7")) / 2;
+  auto r = test::run_cli({"compress", f.onnx, "--calib", f.images, "--holdout-split", "1/3",
+                          "--target-bytes", std::to_string(target), "--probe-images", "4",
+                          "--code-pairs", "3", "-o", f.dir.file("t.sqz")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto sized = format::read_sqz(f.dir.file("t.sqz"));
+  REQUIRE(sized.is_ok());
+  CHECK(summary_of(*sized).find(" pairs=3") != std::string::npos);
+  CHECK(static_cast<int64_t>(std::filesystem::file_size(f.dir.file("t.sqz"))) <= target);
+  for (const char* bad : {"101", "-1", "two"}) {
+    auto r = compress(f, f.dir.file("x.sqz"), {"--code-pairs", bad});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--code-pairs") != std::string::npos);
+  }
   CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
 }
 

@@ -326,9 +326,10 @@ Status share_from_images(Run& r, const SharingOptions& sharing, const BitTable* 
   const bool sequential = sharing.moments && r.s.sequential;
   Fit fit;
   Model shared;
-  if (table || !sequential) {
-    SQZ_ASSIGN_OR_RETURN(shared, quantize_to_fit(r.model, width_search(r.s), sharing, table,
-                                                 r.metadata, &fit));
+  if (table || !sequential) {  // with sequential codes, only to find the widths
+    SQZ_ASSIGN_OR_RETURN(shared, quantize_to_fit(r.model, width_search(r.s),
+                                                 sequential ? detail::for_widths(sharing) : sharing,
+                                                 table, r.metadata, &fit));
   }
   if (sequential) {
     auto seq = share_sequentially(r, sharing, table, fit);

@@ -43,6 +43,10 @@ std::string pipeline_summary(const CompressOptions& s, const ImageLists& lists) 
     std::snprintf(more, sizeof more, " descent=%d", s.gptq.descent_passes);
     out += more;
   }
+  if (calibrated && s.error_compensation && s.gptq.pair_passes > 0) {
+    std::snprintf(more, sizeof more, " pairs=%d", s.gptq.pair_passes);
+    out += more;
+  }
   if (calibrated && s.error_compensation && s.sequential && steps == 0 && s.blocks.steps > 0) {
     std::snprintf(more, sizeof more, " blocks=%d block_lr=%g block_images=%lld", s.blocks.steps,
                   s.blocks.learning_rate, static_cast<long long>(s.blocks.images));
@@ -111,6 +115,8 @@ Status check_compress_options(const CompressOptions& s) {
                       ErrorCode::kInvalidArgument, "`rate_weight` must be in 0..100");
   SQZ_RETURN_ERROR_IF(s.gptq.descent_passes < 0 || s.gptq.descent_passes > 100,
                       ErrorCode::kInvalidArgument, "`descent_passes` must be in 0..100");
+  SQZ_RETURN_ERROR_IF(s.gptq.pair_passes < 0 || s.gptq.pair_passes > 100,
+                      ErrorCode::kInvalidArgument, "`pair_passes` must be in 0..100");
   SQZ_RETURN_ERROR_IF(s.blocks.steps < 0 || s.blocks.steps > 100000,
                       ErrorCode::kInvalidArgument, "`block_steps` must be in 0..100000");
   SQZ_RETURN_ERROR_IF(s.blocks.batch < 1 || s.blocks.batch > 1024, ErrorCode::kInvalidArgument,

@@ -23,8 +23,12 @@ struct WidthSearch {
   int threads;
 };
 
+// The sharing options for choosing widths: without the codes' pair moves
+// (GptqOptions::pair_passes), which only the codes written to the file take.
+SharingOptions for_widths(const SharingOptions& sharing);
+
 // Each layer's size and sensitivity at every candidate width (see bit_allocation.h), on n
-// probe inputs.
+// probe inputs, with the sharing options for_widths gives.
 Result<BitTable> measure_widths(const Model& model, const WidthSearch& s,
                                 const SharingOptions& sharing, const std::vector<float>& probe,
                                 int n, Observer* observer);
@@ -57,7 +61,7 @@ Result<Model> quantize_to_fit(const Model& model, const WidthSearch& s,
                               format::Metadata metadata, Fit* fit = nullptr);
 
 // quantize_to_fit with share_weights_sequential, going on from where `fit` ended (its
-// offset: the first try repeats its widths), in at most 4 tries (each costs a pass of the
+// offset: the first try repeats its widths), in at most 6 tries (each costs a pass of the
 // network per layer group); a note says what each try measured. kLimit when none fits. `fit`
 // ends where this fit ended.
 Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch& s,

@@ -178,4 +178,16 @@ Result<std::map<std::string, int>> allocate_widths(const BitTable& table, int64_
   return widths;
 }
 
+int64_t next_fit_budget(const std::vector<FitTry>& tries, int64_t aim) {
+  const FitTry& last = tries.back();
+  double slope = 1;
+  if (tries.size() >= 2) {
+    const FitTry& before = tries[tries.size() - 2];
+    const double secant = static_cast<double>(last.budget - before.budget) /
+                          static_cast<double>(last.size - before.size);
+    if (last.size != before.size && secant > 0) slope = std::clamp(secant, 0.5, 2.0);
+  }
+  return last.budget + std::llround(slope * static_cast<double>(aim - last.size));
+}
+
 }  // namespace sqz::pipeline

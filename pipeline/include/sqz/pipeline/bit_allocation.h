@@ -62,6 +62,19 @@ Result<BitTable> measure_bit_costs(const Model& model, const SharingOptions& sha
 // kInvalidArgument when even the narrowest widths do not fit.
 Result<std::map<std::string, int>> allocate_widths(const BitTable& table, int64_t target_bytes);
 
+// One try of a fit to a target size: the budget asked of the table and the file's size it gave.
+struct FitTry {
+  int64_t budget = 0, size = 0;
+};
+
+// The budget for the next try: from the last one towards `aim` along the secant of the last
+// two (budget bytes per file byte, clamped to [0.5, 2] against noise), as a secant
+// root-finder does; 1 after one try, and where the last two sizes did not move with their
+// budgets (equal, or the size rose as the budget fell: noise, which says nothing of the slope).
+// The sizes are not a linear function of the budget (the sharing spends bytes the table did
+// not foresee, more where layers are wider), so a step by the bytes missed alone crawls.
+int64_t next_fit_budget(const std::vector<FitTry>& tries, int64_t aim);
+
 // Total bytes of a choice of widths.
 int64_t allocated_bytes(const BitTable& table, const std::map<std::string, int>& centroids);
 
