@@ -45,7 +45,8 @@ struct GptqOptions {
   int descent_passes = 8;
   // Then at most this many passes of pair moves (code_descent.h: two positions at once, each
   // one centroid up or down), each followed by the descent above again; stops at a pass that
-  // moves nothing. 0: single changes only.
+  // moves nothing. 0: single changes only. Measured on the release SqueezeNet (README), five
+  // folds pooled: KL 0.0150 -> 0.0129 at 370,000 bytes, 0.0067 -> 0.0058 at 400,000.
   int pair_passes = 8;
 };
 
