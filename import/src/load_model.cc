@@ -12,9 +12,12 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-bool is_folder(const std::string& path) {
+// What is at `path`: nothing, a folder, or something else (a file).
+enum class Entry { kNone, kFolder, kOther };
+Entry entry_at(const std::string& path) {
   struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  if (::stat(path.c_str(), &st) != 0) return Entry::kNone;
+  return S_ISDIR(st.st_mode) ? Entry::kFolder : Entry::kOther;
 }
 
 std::string with_extension(const std::string& path, const std::string& ext) {
@@ -49,9 +52,10 @@ Result<Model> with_input_shape(Result<Model> m, const Shape& shape, const std::s
 Result<Model> load_model(const std::string& path, const std::string& prototxt_path,
                          const ImportOptions& options, format::Metadata* metadata) {
   if (metadata) metadata->clear();
-  if (!exists(path))
+  const Entry entry = entry_at(path);  // one stat
+  if (entry == Entry::kNone)
     return Status(ErrorCode::kIo, path + ": cannot open: No such file or directory");
-  if (is_folder(path))
+  if (entry == Entry::kFolder)
     return Status(ErrorCode::kInvalidArgument, path + ": is a folder, not a model file");
   const std::string ext = file_extension(path);
   if (ext == ".onnx") return import_onnx(path, options, metadata);
