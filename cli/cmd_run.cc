@@ -33,7 +33,8 @@ int run_tensor(runtime::Net& net, const std::string& in_path, const std::string&
   const int64_t batch = floats / per_image;
   std::vector<float> in(static_cast<size_t>(floats)), out;
   std::memcpy(in.data(), bytes->data(), bytes->size());
-  if (Status s = net.forward(in.data(), batch, &out); !s.is_ok()) return fail(s);
+  if (Status s = net.forward(in.data(), batch, &out); !s.is_ok())
+    return fail(s.with_context(in_path));
   const std::string raw(reinterpret_cast<const char*>(out.data()), out.size() * sizeof(float));
   if (Status s = write_file_atomic(out_path, raw, force); !s.is_ok()) return fail(s);
   if (!quiet)
@@ -81,7 +82,7 @@ struct RunFlags {
   std::string model_path, prototxt, labels_path, input_tensor, output_tensor, input_shape;
   std::vector<std::string> images;
   int top = 5, threads = 1;
-  bool force = false;
+  bool force = false, top_given = false;
   PreprocessFlags preprocess;
 };
 
@@ -97,8 +98,8 @@ po::options_description run_options(RunFlags* f, GlobalFlags* flags) {
       "prototxt", po::value(&f->prototxt), "Caffe network definition for a .caffemodel or .net")(
       "labels", po::value(&f->labels_path), "class names, '<id> <name>' per line (synsets.txt)")(
       "top", ranged(&f->top, 1, 1e6, "top")->default_value(5),
-      "how many classes to print per image")(
-      "threads", thread_count(&f->threads)->default_value(1), "worker threads")(
+      "how many classes to print per image")("threads", thread_count(&f->threads)->default_value(1),
+                                             "worker threads")(
       "force,f", po::bool_switch(&f->force),
       "use the preprocessing options even where the model records another");
   add_input_shape_option(options, &f->input_shape);
@@ -115,6 +116,8 @@ std::string run_usage_problem(const RunFlags& f) {
     return "--input-tensor and --output-tensor go together";
   if (!f.input_tensor.empty() && !f.labels_path.empty())
     return "--labels names the classes of image files; --input-tensor writes raw scores";
+  if (!f.input_tensor.empty() && f.top_given)
+    return "--top picks the classes of image files; --input-tensor writes every score";
   return "";
 }
 
@@ -160,12 +163,17 @@ int cmd_run(int argc, char** argv) {
                   "--output-tensor OUT.f32",
                   options, {"model", "images"}, argc, argv, &vm, &code))
     return code;
+  f.top_given = !vm["top"].defaulted();
   if (const std::string problem = run_usage_problem(f); !problem.empty())
     return usage_error("run", problem);
   auto import = import_options(f.input_shape);
   if (!import.is_ok()) return usage_error("run", import.status().message());
   if (auto spec = preprocess_spec(f.preprocess); !spec.is_ok())
     return usage_error("run", spec.status().message());
+  if (const std::string pre = given_preprocess_flag(vm); !f.input_tensor.empty() && !pre.empty())
+    return usage_error("run", pre +
+                                  " is for image files; --input-tensor takes inputs already "
+                                  "preprocessed");
   Labels labels;
   if (!f.labels_path.empty()) {
     Result<Labels> l = read_labels(f.labels_path);

@@ -31,6 +31,13 @@ void add_preprocess_options(po::options_description& options, PreprocessFlags* f
   options.add(pre);
 }
 
+std::string given_preprocess_flag(const po::variables_map& vm) {
+  for (const char* name : {"preprocess", "resize", "resize-mode", "channel-order", "pixel-divisor",
+                           "mean", "std", "allow-truncated-images"})
+    if (vm.count(name) && !vm[name].defaulted()) return std::string("--") + name;
+  return "";
+}
+
 void add_record_option(po::options_description& options, PreprocessFlags* f) {
   options.add_options()("re-record-preprocess", po::bool_switch(&f->re_record),
                         "record the preprocessing options in the output even where the input "

@@ -20,6 +20,8 @@ struct PreprocessFlags {
   bool re_record = false;        // a writer may record options that differ from the input's
 };
 void add_preprocess_options(po::options_description& options, PreprocessFlags* flags);
+// The first preprocessing option on the command line, as "--name", or "" when none is.
+std::string given_preprocess_flag(const po::variables_map& vm);
 // --re-record-preprocess, for the commands that write a model.
 void add_record_option(po::options_description& options, PreprocessFlags* flags);
 

@@ -180,6 +180,11 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
         sc.open(fashion_sqz).classify(np.zeros((16384, 16384), np.uint8))
     with pytest.raises(sc.Error, match="run wants inputs of shape"):
         sc.open(fashion_sqz).run(np.zeros((1, 3, 28, 28), np.float32))
+    nan = np.zeros((2, 1, 28, 28), np.float32)
+    nan[1, 0, 1, 2] = np.nan  # ReLU would drop it: scores that look like an answer
+    with pytest.raises(sc.Error, match="input value 30 of image 1 is NaN") as e:
+        sc.open(fashion_sqz).run(nan)
+    assert e.value.code == "invalid_argument"
     assert not out.exists()
 
 

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "sqz/import/exporters.h"
@@ -35,6 +36,15 @@ TEST_CASE("CLI: usage errors exit 2") {
                                       "o.f32", "--labels", "synsets.txt"});
   CHECK(tensor_labels.exit_code == 2);
   CHECK(tensor_labels.err.find("--labels") != std::string::npos);
+  for (std::vector<std::string> ignored :
+       {std::vector<std::string>{"--top", "3"}, {"--mean", "1,2,3"}, {"--allow-truncated-images"}}) {
+    std::vector<std::string> args{"run", "x.onnx", "--input-tensor", "i.f32", "--output-tensor",
+                                  "o.f32"};
+    args.insert(args.end(), ignored.begin(), ignored.end());
+    auto r = test::run_cli(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(ignored[0]) != std::string::npos);
+  }
   CHECK(test::run_cli({"info", "--bogus-flag", "x.onnx"}).exit_code == 2);
   // A library's check, in the CLI's words: the options it names are spelled as flags.
   auto split = test::run_cli({"compress", "x.onnx", "--calib-split", "1/2", "-o", "y.sqz"});
@@ -98,6 +108,21 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
     test::write_bytes(dir.file("text.png"), "hello");
     expect_clean_failure(test::run_cli({"run", onnx, dir.file("bad.jpg")}), "bad.jpg");
     expect_clean_failure(test::run_cli({"run", onnx, dir.file("text.png")}), "text.png");
+  }
+  SUBCASE("a NaN or an infinity in a raw input tensor: refused, nothing written") {
+    // ReLU and max pooling would drop it, and the scores would look like an answer.
+    for (const float bad : {std::nanf(""), -INFINITY}) {
+      std::vector<float> x(size_t{3} * 227 * 227, 0.5f);
+      x[1000] = bad;
+      test::write_bytes(dir.file("in.f32"),
+                        std::string(reinterpret_cast<const char*>(x.data()), x.size() * 4));
+      auto r = test::run_cli({"run", onnx, "--input-tensor", dir.file("in.f32"), "--output-tensor",
+                              dir.file("out.f32")});
+      expect_clean_failure(r, "in.f32");
+      CHECK(r.err.find("input value 1000 of image 0 is " +
+                       std::string(std::isnan(bad) ? "NaN" : "infinite")) != std::string::npos);
+      CHECK_FALSE(std::filesystem::exists(dir.file("out.f32")));
+    }
   }
   SUBCASE("missing image folder") {
     test::write_bytes(dir.file("labels.txt"), "n01 one\n");

@@ -80,6 +80,32 @@ TEST_CASE("a concat input read by another layer too is copied, not aliased") {
   CHECK(want.size() == 12);
 }
 
+TEST_CASE("a NaN or an infinity in the input is refused, naming the image; the net runs on") {
+  // ReLU and max pooling keep the other operand of a NaN, so the scores would look like an
+  // answer (a wrong answer, where ONNX Runtime would give NaN).
+  Model m = test::tiny_squeezenet(2, 19, 10);
+  std::mt19937 rng(3);
+  std::vector<float> in = test::random_floats(rng, 2 * 3 * 19 * 19, -50, 50);
+  for (auto policy : {runtime::KernelPolicy::kReference, runtime::KernelPolicy::kAuto}) {
+    runtime::NetOptions o;
+    o.policy = policy;
+    auto net = runtime::Net::create(m, o);
+    REQUIRE(net.is_ok());
+    std::vector<float> good;
+    REQUIRE((*net)->forward(in.data(), 2, &good).is_ok());
+    for (const float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+      std::vector<float> x = in, out;
+      x[3 * 19 * 19 + 17] = bad;
+      const Status s = (*net)->forward(x.data(), 2, &out);
+      CHECK(s.code() == ErrorCode::kInvalidArgument);
+      CHECK(s.message().find("input value 17 of image 1 is") != std::string::npos);
+    }
+    std::vector<float> again;
+    REQUIRE((*net)->forward(in.data(), 2, &again).is_ok());
+    CHECK(again == good);
+  }
+}
+
 TEST_CASE("softmax output sums to one") {
   Model m = test::tiny_squeezenet(2, 19, 10);
   Layer sm;
