@@ -36,8 +36,7 @@ int run_report(const Settings& s, const GlobalFlags& flags) {
     if (Status st = write_file_atomic(s.chart, report::report_accuracy_svg(*r), s.force);
         !st.is_ok())
       return fail(st);
-  std::fputs((flags.json ? report::report_json(*r) : report::report_markdown(*r)).c_str(),
-             stdout);
+  std::fputs((flags.json ? report::report_json(*r) : report::report_markdown(*r)).c_str(), stdout);
   if (!s.html.empty() && !flags.quiet)
     std::fprintf(stderr, "wrote %s\n", printable(s.html).c_str());
   return kExitOk;
@@ -78,6 +77,14 @@ int cmd_report(int argc, char** argv) {
     return code;
   if (!o.reference.empty() && o.images.empty())
     return usage_error("report", "--reference needs --images to compare on");
+  if (o.reference.empty() && vm.count("prototxt"))
+    return usage_error("report", "--prototxt describes a Caffe --reference; give --reference");
+  // Options about the images mean nothing without them: refused, not dropped.
+  if (const std::string flag = first_given(vm, {"label-file", "labels", "limit"});
+      o.images.empty() && !flag.empty())
+    return usage_error("report", flag + " needs --images");
+  if (const std::string flag = given_preprocess_flag(vm); o.images.empty() && !flag.empty())
+    return usage_error("report", flag + " needs --images");
   auto spec = preprocess_spec(s.preprocess);
   if (!spec.is_ok()) return usage_error("report", spec.status().message());
   o.preprocess = *spec;

@@ -110,6 +110,12 @@ po::typed_value<int>* thread_count(int* target) {
   return ranged(target, 1, runtime::kMaxThreads, "threads");
 }
 
+std::string first_given(const po::variables_map& vm, std::initializer_list<const char*> names) {
+  for (const char* name : names)
+    if (vm.count(name) && !vm[name].defaulted()) return std::string("--") + name;
+  return "";
+}
+
 void add_global_options(po::options_description& options, GlobalFlags* flags) {
   options.add_options()("help,h", "show this help")("quiet,q", po::bool_switch(&flags->quiet),
                                                     "print nothing but results and errors")(
@@ -146,6 +152,10 @@ bool parse_args(const std::string& command, const std::string& synopsis,
       return false;
     }
     refuse_empty_values(*vm, options);
+    // An option that would be ignored is refused: the cache is --tune's (without it the plan
+    // is the fixed rule and no cache is read).
+    if (vm->count("tune-cache") && !(vm->count("tune") && (*vm)["tune"].as<bool>()))
+      throw po::error("--tune-cache is the cache of --tune; give --tune too");
     po::notify(*vm);
   } catch (const po::error& e) {
     *exit_code = usage_error(command, e.what());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,16 +11,16 @@
 #include "sqz/core/status.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/pipeline/model_io.h"
-#include "sqz/report/text.h"
 #include "sqz/prune/prune.h"
+#include "sqz/report/text.h"
 
 namespace sqz::cli {
 
 namespace po = boost::program_options;
-using report::json_quote;
 using pipeline::load_any_model;
-using report::printable;
 using pipeline::standard_metadata;
+using report::json_quote;
+using report::printable;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -49,6 +50,10 @@ bool parse_args(const std::string& command, const std::string& synopsis,
                 int argc, char** argv, po::variables_map* vm, int* exit_code);
 
 void add_global_options(po::options_description& options, GlobalFlags* flags);
+
+// The first of names given on the command line (or in a --config file), as "--name"; "" when
+// none is. Defaults do not count.
+std::string first_given(const po::variables_map& vm, std::initializer_list<const char*> names);
 
 // Upper bounds of the options that count things: far beyond any real use, low enough that
 // nothing sized by them overflows.

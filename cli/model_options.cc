@@ -32,10 +32,8 @@ void add_preprocess_options(po::options_description& options, PreprocessFlags* f
 }
 
 std::string given_preprocess_flag(const po::variables_map& vm) {
-  for (const char* name : {"preprocess", "resize", "resize-mode", "channel-order", "pixel-divisor",
-                           "mean", "std", "allow-truncated-images"})
-    if (vm.count(name) && !vm[name].defaulted()) return std::string("--") + name;
-  return "";
+  return first_given(vm, {"preprocess", "resize", "resize-mode", "channel-order", "pixel-divisor",
+                          "mean", "std", "allow-truncated-images"});
 }
 
 void add_record_option(po::options_description& options, PreprocessFlags* f) {

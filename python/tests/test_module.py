@@ -185,6 +185,13 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
     with pytest.raises(sc.Error, match="input value 30 of image 1 is NaN") as e:
         sc.open(fashion_sqz).run(nan)
     assert e.value.code == "invalid_argument"
+    for ignored, words in (({"prototxt": "x.prototxt"}, "prototxt describes a Caffe reference"),
+                           ({"labels": "l.txt"}, "labels needs images"),
+                           ({"limit": 3}, "limit needs images"),
+                           ({"preprocess": "torchvision"}, "the preprocessing needs images")):
+        with pytest.raises(sc.Error, match=words) as e:  # refused, not ignored
+            sc.report([fashion_sqz], **ignored)
+        assert e.value.code == "invalid_argument"
     assert not out.exists()
 
 

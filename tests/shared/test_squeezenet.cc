@@ -125,9 +125,8 @@ TEST_CASE("the runtime reproduces the golden logits") {
         if (*mode && std::string(threads) == "1") continue;
         INFO("SQZ_ISA=" << kernels::isa_name(isa) << " threads " << threads << " " << mode);
         std::vector<std::string> args{"run", onnx, "--input-tensor", in, "--output-tensor",
-                                      dir.file("out.f32"), "--threads", threads, "--force",
-                                      "--tune-cache", dir.file("tune.txt")};
-        if (*mode) args.push_back(mode);
+                                      dir.file("out.f32"), "--threads", threads, "--force"};
+        if (*mode) args.insert(args.end(), {mode, "--tune-cache", dir.file("tune.txt")});
         REQUIRE(test::run_cli(args).exit_code == 0);
         check_rows(read_f32(dir.file("out.f32")), 0, 8);
       }

@@ -548,4 +548,16 @@ TEST_CASE("report: the ledger sums to the file, accuracy matches eval, HTML has 
   CHECK(plain.out.find("**" + std::to_string(file_bytes) + "**") != std::string::npos);
   CHECK(test::run_cli({"report", f.onnx}).exit_code == 1);  // not a .sqz
   CHECK(test::run_cli({"report", sqz, "--reference", f.onnx}).exit_code == 2);
+  // Options that would be ignored are refused, naming themselves.
+  for (std::vector<std::string> ignored :
+       {std::vector<std::string>{"--prototxt", "x.prototxt"}, {"--labels", "l.txt"},
+        {"--limit", "3"}, {"--label-file", "l.tsv"}, {"--mean", "1"},
+        {"--tune-cache", "t.txt"}}) {
+    std::vector<std::string> args{"report", sqz};
+    args.insert(args.end(), ignored.begin(), ignored.end());
+    const auto r = test::run_cli(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(ignored[0]) != std::string::npos);
+    CHECK(r.out.empty());
+  }
 }

@@ -250,13 +250,30 @@ Result<image::Preprocess> check_model(const ReportOptions& s, size_t i, const fo
   return model_preprocessing(s, path, f, observer);
 }
 
-}  // namespace
-
-Result<ReportData> build_report(const ReportOptions& s, Observer* observer) {
+// Options that would be ignored are refused: what the images' options mean without images.
+Status check_options(const ReportOptions& s) {
   SQZ_RETURN_ERROR_IF(s.models.empty(), ErrorCode::kInvalidArgument, "no .sqz file to report on");
   SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "`threads` must be at least 1");
   SQZ_RETURN_ERROR_IF(!s.reference.empty() && s.images.empty(), ErrorCode::kInvalidArgument,
                       "`reference` needs `images` to compare on");
+  SQZ_RETURN_ERROR_IF(!s.prototxt.empty() && s.reference.empty(), ErrorCode::kInvalidArgument,
+                      "`prototxt` describes a Caffe `reference`; give `reference`");
+  if (!s.images.empty()) return Status::ok();
+  const char* given = !s.labels.empty()          ? "`labels`"
+                      : !s.label_file.empty()    ? "`label_file`"
+                      : s.limit != 0             ? "`limit`"
+                      : s.preprocess.has_value() ? "the preprocessing"
+                      : s.decode.allow_truncated ? "`allow_truncated_images`"
+                                                 : nullptr;
+  SQZ_RETURN_ERROR_IF(given != nullptr, ErrorCode::kInvalidArgument,
+                      std::string(given) + " needs `images`");
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<ReportData> build_report(const ReportOptions& s, Observer* observer) {
+  SQZ_RETURN_IF_ERROR(check_options(s));
   std::vector<format::SqzFile> files;
   for (const std::string& path : s.models) {
     SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path));
