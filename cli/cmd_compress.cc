@@ -162,13 +162,16 @@ po::options_description quant_options(pipeline::CompressOptions* o, Flags* flags
       "--codes sequential|compensated: then at most N passes of pair moves (two weights of a "
       "channel at once, each one centroid up or down, where together they lower its output "
       "error), each followed by the descent again; 0: single changes only")(
-      "block-steps", ranged(&s.blocks.steps, 0, 100000, "block-steps")->default_value(s.blocks.steps),
+      "block-steps",
+      ranged(&s.blocks.steps, 0, 100000, "block-steps")->default_value(s.blocks.steps),
       "--codes sequential: then block reconstruction, N steps per block (a Fire module, a "
       "convolution with its pooling): each block's centroids and biases tuned so that its output "
       "matches the uncompressed block's given the compressed inputs (BRECQ); 0: off")(
-      "block-images", ranged(&s.blocks.images, 1, 1e6, "block-images")->default_value(s.blocks.images),
+      "block-images",
+      ranged(&s.blocks.images, 1, 1e6, "block-images")->default_value(s.blocks.images),
       "--block-steps: calibration images it tunes on (each also mirrored unless --no-augment)")(
-      "block-lr", ranged(&s.blocks.learning_rate, 1e-9, 1, "block-lr")->default_value(s.blocks.learning_rate),
+      "block-lr",
+      ranged(&s.blocks.learning_rate, 1e-9, 1, "block-lr")->default_value(s.blocks.learning_rate),
       "--block-steps: Adam's learning rate (cosine decay)")(
       "codebook-refit", po::bool_switch(&f.codebook_refit),
       "--codes sequential|compensated: refit each codebook to its codes under the layer's "
@@ -198,9 +201,9 @@ po::options_description calib_options(pipeline::CompressOptions* o, Flags* flags
                                    ranged(&c.batch, 1, kMaxBatch, "calib-batch")->default_value(8),
                                    "images per step")(
       "calib-lr", positive(&c.learning_rate, 10, "calib-lr")->default_value(1e-4),
-      "Adam learning rate")(
-      "temperature", positive(&c.temperature, 100, "temperature")->default_value(1.0),
-      "distillation temperature")(
+      "Adam learning rate")("temperature",
+                            positive(&c.temperature, 100, "temperature")->default_value(1.0),
+                            "distillation temperature")(
       "no-augment",
       "centre crops only, no random crops or mirroring (calibration and the input statistics)")(
       "calib-validation",
@@ -275,10 +278,11 @@ int cmd_compress(int argc, char** argv) {
   add_record_option(general, &f.preprocess);
   po::variables_map vm;
   int code;
-  if (!parse_args("compress",
-                  "MODEL -o OUT.sqz [--calib DIR [--calib-split K/N | --holdout-split K/N]] [--train DIR] "
-                  "[--target-bytes N | --bits B] [--density D]",
-                  general, {"model"}, argc, argv, &vm, &code))
+  if (!parse_args(
+          "compress",
+          "MODEL -o OUT.sqz [--calib DIR [--calib-split K/N | --holdout-split K/N]] [--train DIR] "
+          "[--target-bytes N | --bits B] [--density D]",
+          general, {"model"}, argc, argv, &vm, &code))
     return code;
   c.augment = !vm.count("no-augment");
   s.half_widths = vm.count("half-widths") > 0;
@@ -290,6 +294,8 @@ int cmd_compress(int argc, char** argv) {
     return usage_error("compress", "--schedule must be gradual or steps");
   t.gradual = f.schedule == "gradual";
   if (Status st = finish_options(f, &s); !st.is_ok()) return usage_error("compress", st.message());
+  if (Status st = pipeline::check_option_dependencies(s, given_names(vm)); !st.is_ok())
+    return usage_error("compress", st.message());
   if (Status st = require_sqz_output(f.out); !st.is_ok())
     return usage_error("compress", st.message());
   if (Status st = check_output_path(f.out, f.force); !st.is_ok()) return fail(st);

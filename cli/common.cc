@@ -116,6 +116,17 @@ std::string first_given(const po::variables_map& vm, std::initializer_list<const
   return "";
 }
 
+std::vector<std::string> given_names(const po::variables_map& vm) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : vm) {
+    if (value.defaulted()) continue;
+    std::string snake = name;
+    std::replace(snake.begin(), snake.end(), '-', '_');
+    names.push_back(snake);
+  }
+  return names;
+}
+
 void add_global_options(po::options_description& options, GlobalFlags* flags) {
   options.add_options()("help,h", "show this help")("quiet,q", po::bool_switch(&flags->quiet),
                                                     "print nothing but results and errors")(

@@ -54,6 +54,8 @@ void add_global_options(po::options_description& options, GlobalFlags* flags);
 // The first of names given on the command line (or in a --config file), as "--name"; "" when
 // none is. Defaults do not count.
 std::string first_given(const po::variables_map& vm, std::initializer_list<const char*> names);
+// Every option given (not defaulted), as its name in snake_case: the library's words for them.
+std::vector<std::string> given_names(const po::variables_map& vm);
 
 // Upper bounds of the options that count things: far beyond any real use, low enough that
 // nothing sized by them overflows.

@@ -148,6 +148,12 @@ void Keywords::finish() const {
   }
 }
 
+std::vector<std::string> Keywords::given() const {
+  std::vector<std::string> keys;
+  for (auto [key, value] : options_) keys.push_back(py::str(key).cast<std::string>());
+  return keys;
+}
+
 std::optional<pipeline::PreprocessSpec> preprocess_spec(const std::string& text) {
   if (text.empty()) return std::nullopt;
   pipeline::PreprocessSpec spec;
@@ -286,6 +292,7 @@ pipeline::CompressOptions compress_options(Keywords& k) {
   k.flag("allow_truncated_images", &o.decode.allow_truncated);
   k.finish();
   check(pipeline::check_compress_options(o));
+  check(pipeline::check_option_dependencies(o, k.given()));
   return o;
 }
 

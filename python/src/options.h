@@ -37,6 +37,8 @@ class Keywords {
   void ints(const char* key, std::vector<int64_t>* out);
   // Raises for any keyword no reader asked for.
   void finish() const;
+  // The keywords given.
+  std::vector<std::string> given() const;
 
  private:
   [[noreturn]] void bad(const char* key, const std::string& what) const;
@@ -55,7 +57,7 @@ struct PruneSettings {
 PruneSettings prune_options(Keywords& k);
 // retrain_cmd: the centroid-training command (retrain_centroids_by_command), or "".
 quantize::QuantizeOptions quantize_options(Keywords& k, std::string* pipeline_text,
-                                        std::string* retrain_cmd);
+                                           std::string* retrain_cmd);
 // A preset name ("caffe", "torchvision") or a whole record's text; none for "".
 std::optional<pipeline::PreprocessSpec> preprocess_spec(const std::string& text);
 // preprocess (as preprocess_spec reads it), re_record_preprocess; input_shape.

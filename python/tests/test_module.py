@@ -123,8 +123,9 @@ def test_codebook_refit_bias_coding_method_mirrors_descent_and_pairs_write_what_
 
 
 def test_half_widths_write_what_the_cli_writes(fashion_sqz, fashion, tmp_path):
-    common = dict(calib=str(fashion["train"]), calib_steps=0, moment_images=16, probe_images=4)
+    common = dict(calib=str(fashion["train"]), calib_steps=0, moment_images=16)
     target = sc.compress(fashion_sqz, tmp_path / "five.sqz", bits=5, **common)["bytes"]
+    common["probe_images"] = 4  # refused without target_bytes
     run_cli("compress", fashion_sqz, "-o", tmp_path / "cli.sqz", "--target-bytes", str(target),
             "--calib", fashion["train"], "--calib-steps", "0", "--moment-images", "16",
             "--probe-images", "4", "--half-widths", "-q")
@@ -169,7 +170,11 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
                        ({"calib_split": "1/2", "holdout_split": "1/2"}, "give one"),
                        ({"codes": "best"}, "codes"), ({"calib_validation": 0.9}, "calib_validation"),
                        ({"half_widths": True, "bits": 5}, "half_widths needs target_bytes"),
-                       ({"codebook_refit": "no"}, "codebook_refit")):
+                       ({"codebook_refit": "no"}, "codebook_refit"),
+                       # refused where they would be ignored (check_option_dependencies)
+                       ({"widths": [3, 4]}, "widths needs target_bytes"),
+                       ({"dropout": 0.1}, "dropout needs train images"),
+                       ({"mirror": False}, "mirror needs train images")):
         with pytest.raises(sc.Error) as e:
             sc.compress(fashion_sqz, out, **bad)
         assert e.value.code == "invalid_argument" and words in e.value.message

@@ -54,6 +54,18 @@ TEST_CASE("CLI: usage errors exit 2") {
   auto half = test::run_cli({"compress", "x.onnx", "--half-widths", "--bits", "5", "-o", "y.sqz"});
   CHECK(half.exit_code == 2);
   CHECK(half.err.find("--half-widths needs --target-bytes") != std::string::npos);
+  // An option that would be ignored is refused, in flags (check_option_dependencies).
+  for (const auto& [option, words] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--widths", "3,4"}, "--widths needs --target-bytes"},
+           {{"--no-mirror"}, "--no-mirror needs --train images"},
+           {{"--calib-lr", "0.01"}, "--calib-lr needs --calib images"},
+           {{"--granularity", "kernel"}, "--granularity needs pruning (--density or"}}) {
+    std::vector<std::string> args{"compress", "x.onnx", "-o", "y.sqz"};
+    args.insert(args.end(), option.begin(), option.end());
+    auto r = test::run_cli(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(words) != std::string::npos);
+  }
   // A command named in a message stays a command (flag_words turns only `names` into --flags).
   auto onnx_out = test::run_cli({"quantize", "x.onnx", "-o", "y.onnx"});
   CHECK(onnx_out.exit_code == 2);

@@ -380,11 +380,14 @@ TEST_CASE("compress: the switches that take no value are accepted; --no-augment 
   CHECK(mirrored.err.find("images and their mirrors") != std::string::npos);
   CHECK(plain.err.find("their mirrors") == std::string::npos);
   CHECK(test::read_bytes(f.dir.file("m.sqz")) != test::read_bytes(f.dir.file("p.sqz")));
-  // The labelled-retraining switches parse too (a value-less option is not an empty value).
+  // The labelled-retraining switches parse too (a value-less option is not an empty value),
+  // and without --train they are refused as the options they are, not as empty values.
   auto switches = test::run_cli({"compress", f.onnx, "--bits", "4", "--no-mirror",
                                  "--quantize-at-once", "-o", f.dir.file("s.sqz")});
   INFO(switches.err);
-  CHECK(switches.exit_code == 0);
+  CHECK(switches.exit_code == 2);
+  CHECK(switches.err.find("needs --train images") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(f.dir.file("s.sqz")));
   // A text option given empty is still refused.
   auto empty = test::run_cli({"compress", f.onnx, "--bits", "4", "--calib", "", "-o",
                               f.dir.file("e.sqz")});

@@ -1,5 +1,6 @@
 // The pipeline library called directly (no CLI): calibration, the stage table, the image
-// folds, compress as a call and the report's pooling (width allocation: test_bit_allocation.cc). Written before the pipeline moved out of cli/, to pin it.
+// folds, compress as a call and the report's pooling (width allocation: test_bit_allocation.cc).
+// Written before the pipeline moved out of cli/, to pin it.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -9,16 +10,16 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "sqz/import/exporters.h"
 #include "sqz/format/sqz_file.h"
+#include "sqz/import/exporters.h"
 #include "sqz/pipeline/bit_allocation.h"
 #include "sqz/pipeline/calibrate.h"
 #include "sqz/pipeline/compress.h"
 #include "sqz/pipeline/evaluate.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/report.h"
-#include "sqz/report/stage_table.h"
 #include "sqz/quantize/quantize.h"
+#include "sqz/report/stage_table.h"
 #include "sqz/runtime/net.h"
 #include "test_util.h"
 
@@ -86,15 +87,20 @@ TEST_CASE("calibrate: moves centroids and biases only, deterministic for a seed"
   CHECK(biases_moved);
   // The same seed gives the same model, bit for bit.
   Model again = quantized;
-  REQUIRE(P::calibrate(again, teacher, images, pre, o, [](int, double) { return Status::ok(); }).is_ok());
+  REQUIRE(P::calibrate(again, teacher, images, pre, o, [](int, double) {
+            return Status::ok();
+          }).is_ok());
   for (size_t i = 0; i < again.layers.size(); ++i) {
     CHECK(again.layers[i].quant.codebook == student.layers[i].quant.codebook);
     CHECK(again.layers[i].bias.data == student.layers[i].bias.data);
   }
   // Bad settings are errors, not crashes.
-  CHECK_FALSE(P::calibrate(again, teacher, {}, pre, o, [](int, double) { return Status::ok(); }).is_ok());
+  CHECK_FALSE(
+      P::calibrate(again, teacher, {}, pre, o, [](int, double) { return Status::ok(); }).is_ok());
   o.batch = 0;
-  CHECK_FALSE(P::calibrate(again, teacher, images, pre, o, [](int, double) { return Status::ok(); }).is_ok());
+  CHECK_FALSE(P::calibrate(again, teacher, images, pre, o, [](int, double) {
+                return Status::ok();
+              }).is_ok());
 }
 
 TEST_CASE("calibrate: keeps the state nearest the teacher on the images held aside") {
@@ -271,6 +277,65 @@ TEST_CASE("compress: cancellation and bad options are errors, not crashes") {
   CHECK(P::compress(o, nullptr).status().message().find("missing.onnx") != std::string::npos);
 }
 
+TEST_CASE("check_option_dependencies: an option is refused where it would be ignored") {
+  // Each case by hand: the option, and the options where it means something.
+  struct Case {
+    const char* option;
+    std::function<void(P::CompressOptions*)> meet;
+  };
+  const auto calib = [](P::CompressOptions* o) { o->calib_dir = "images"; };
+  const auto train = [](P::CompressOptions* o) { o->train_dir = "labelled"; };
+  const std::vector<Case> cases = {
+      {"widths", [](P::CompressOptions* o) { o->target_bytes = 1000; }},
+      {"probe_images", [](P::CompressOptions* o) { o->target_bytes = 1000; }},
+      {"block_images", [](P::CompressOptions* o) { o->blocks.steps = 10; }},
+      {"block_lr", [](P::CompressOptions* o) { o->blocks.steps = 10; }},
+      {"calib_steps", calib},
+      {"calib_lr", calib},
+      {"temperature", calib},
+      {"no_augment", calib},
+      {"augment", calib},
+      {"moment_images", calib},
+      {"code_pairs", calib},
+      {"code_descent", calib},
+      {"rate_weight", calib},
+      {"codebook_refit", calib},
+      {"block_steps", calib},
+      {"codes", calib},
+      {"dropout", train},
+      {"no_mirror", train},
+      {"mirror", train},
+      {"schedule", train},
+      {"train_label_file", train},
+      {"quantize_at_once", train},
+      {"labels", calib},
+      {"labels", [](P::CompressOptions* o) { o->holdout_dir = "held"; }},
+      {"granularity", [](P::CompressOptions* o) { o->pruning.density = 0.5; }},
+      {"granularity", [](P::CompressOptions* o) { o->pruning.layer_density["conv1"] = 0.5; }},
+      {"retrain_steps",
+       [](P::CompressOptions* o) {
+         o->pruning.density = 0.5;
+         o->calib_dir = "images";
+       }},
+  };
+  for (const Case& c : cases) {
+    INFO(c.option);
+    P::CompressOptions o;
+    const Status refused = P::check_option_dependencies(o, {"threads", c.option, "seed"});
+    CHECK(refused.code() == ErrorCode::kInvalidArgument);
+    CHECK(refused.message().find(std::string("`") + c.option + "` needs") != std::string::npos);
+    c.meet(&o);
+    CHECK(P::check_option_dependencies(o, {"threads", c.option, "seed"}).is_ok());
+  }
+  // Half of what it needs is not enough; nearest codes are what no images give anyway.
+  P::CompressOptions o;
+  o.pruning.density = 0.5;
+  CHECK_FALSE(P::check_option_dependencies(o, {"retrain_steps"}).is_ok());
+  o.error_compensation = false;
+  CHECK(P::check_option_dependencies(o, {"codes"}).is_ok());
+  CHECK(P::check_option_dependencies(P::CompressOptions{}, {"bits", "density", "calib"}).is_ok());
+}
+
 namespace {
 
 P::ModelPoint point_with(int64_t target, int64_t bytes, std::vector<int8_t> hits,
@@ -294,8 +359,7 @@ TEST_CASE("pool_points: folds of one target pooled pair by pair, with a bootstra
   // Fold 2: (1,1) (1,1) (0,0) (1,0) (-1 = unlabelled, skipped): delta +1 of 4.
   // Top-5 is right everywhere except fold 2's last labelled image for the reference.
   std::vector<P::ModelPoint> points = {
-      point_with(1000, 990, {3, 2, 3, 2}, {3, 3, 2, 3}),
-      point_with(2000, 1990, {3}, {3}),
+      point_with(1000, 990, {3, 2, 3, 2}, {3, 3, 2, 3}), point_with(2000, 1990, {3}, {3}),
       point_with(1000, 995, {3, 3, 2, 3, -1}, {3, 3, 2, 0, 3}),
       point_with(0, 500, {3}, {0}),  // no target: not pooled
   };

@@ -128,4 +128,65 @@ Status check_compress_options(const CompressOptions& s) {
   return Status::ok();
 }
 
+namespace {
+
+bool pruning_asked(const CompressOptions& s) {
+  return s.pruning.density > 0 || !s.pruning.layer_density.empty();
+}
+
+// An option that means something only where `met` holds; `needs` names what it needs.
+struct Dependency {
+  std::vector<const char*> options;
+  const char* needs;
+  bool (*met)(const CompressOptions&);
+};
+
+const std::vector<Dependency>& dependencies() {
+  static const std::vector<Dependency> table = {
+      {{"widths", "probe_images"},
+       "`target_bytes`",
+       [](const CompressOptions& s) { return s.target_bytes > 0; }},
+      {{"block_images", "block_lr"},
+       "`block_steps`",
+       [](const CompressOptions& s) { return s.blocks.steps > 0; }},
+      {{"calib_steps", "calib_batch", "calib_lr", "temperature", "calib_validation", "augment",
+        "no_augment", "moment_images", "rate_weight", "code_descent", "code_pairs",
+        "codebook_refit", "block_steps"},
+       "`calib` images",
+       [](const CompressOptions& s) { return !s.calib_dir.empty(); }},
+      {{"train_label_file", "schedule", "prune_steps", "train_steps", "train_lr", "finetune_steps",
+        "finetune_lr", "quantize_at_once", "label_weight", "train_temperature", "dropout",
+        "train_batch", "mirror", "no_mirror"},
+       "`train` images",
+       [](const CompressOptions& s) { return s.training(); }},
+      // Nearest codes are what a run without calibration images writes anyway.
+      {{"codes"},
+       "`calib` images",
+       [](const CompressOptions& s) { return !s.calib_dir.empty() || !s.error_compensation; }},
+      {{"granularity"},
+       "pruning (`density` or `layer_density`)",
+       [](const CompressOptions& s) { return pruning_asked(s) || s.training(); }},
+      {{"labels"},
+       "`calib`, `holdout` or `train` images",
+       [](const CompressOptions& s) {
+         return !s.calib_dir.empty() || !s.holdout_dir.empty() || s.training();
+       }},
+      {{"retrain_steps"},
+       "pruning (`density` or `layer_density`) and `calib` images",
+       [](const CompressOptions& s) { return pruning_asked(s) && !s.calib_dir.empty(); }},
+  };
+  return table;
+}
+
+}  // namespace
+
+Status check_option_dependencies(const CompressOptions& s, const std::vector<std::string>& given) {
+  for (const std::string& name : given)
+    for (const Dependency& d : dependencies())
+      for (const char* option : d.options)
+        SQZ_RETURN_ERROR_IF(name == option && !d.met(s), ErrorCode::kInvalidArgument,
+                            "`" + name + "` needs " + d.needs + " (it would be ignored)");
+  return Status::ok();
+}
+
 }  // namespace sqz::pipeline

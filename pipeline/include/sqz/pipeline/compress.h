@@ -12,18 +12,18 @@
 
 #include "sqz/core/graph.h"
 #include "sqz/core/status.h"
-#include "sqz/import/importers.h"
 #include "sqz/format/sqz_file.h"
+#include "sqz/import/importers.h"
 #include "sqz/pipeline/block_reconstruction.h"
 #include "sqz/pipeline/calibrate.h"
 #include "sqz/pipeline/image_split.h"
 #include "sqz/pipeline/observer.h"
 #include "sqz/pipeline/preprocessing.h"
 #include "sqz/pipeline/retrain.h"
-#include "sqz/report/stage_table.h"
 #include "sqz/prune/prune.h"
 #include "sqz/quantize/gptq.h"
 #include "sqz/quantize/quantize.h"
+#include "sqz/report/stage_table.h"
 
 namespace sqz::pipeline {
 
@@ -120,7 +120,7 @@ struct CompressOptions {
 };
 
 struct CompressResult {
-  Model model;                   // the compressed model
+  Model model;  // the compressed model
   // Each shared layer's width in bits as weight sharing was given it: whole, or half a bit
   // less for the sizes half_widths adds (a codebook k-means left partly unused keeps its width).
   std::map<std::string, double> widths;
@@ -133,6 +133,13 @@ struct CompressResult {
 // Checks the options that need no file (widths, bits, fold, steps); the same checks run at
 // the start of compress().
 Status check_compress_options(const CompressOptions& options);
+
+// The options a front end was given, by the names it knows them by (the command line's flags
+// in snake_case, Python's keywords), checked against the options they need: kInvalidArgument
+// naming the first that would be ignored (`widths` without `target_bytes`, `calib_lr` without
+// `calib`, `dropout` without `train`, ...), so that no option given is silently dropped.
+Status check_option_dependencies(const CompressOptions& options,
+                                 const std::vector<std::string>& given);
 
 // Runs the pipeline; reports six stages to observer (may be null). Writes no file.
 // Errors: any stage's, with the file it concerns; kInterrupted when the observer cancels.
