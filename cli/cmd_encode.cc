@@ -44,7 +44,7 @@ int cmd_encode(int argc, char** argv) {
       "compare-zstd", po::bool_switch(&compare), "also report zstd -22 on each stream (slower)");
   std::string input_shape;
   add_input_shape_option(options, &input_shape);
-  add_preprocess_options(options, &pre_flags);
+  add_preprocess_options(options, &pre_flags, false);
   add_record_option(options, &pre_flags);
   po::variables_map vm;
   int code;

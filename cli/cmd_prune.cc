@@ -110,7 +110,7 @@ po::options_description prune_command_options(PruneCommandFlags* f, GlobalFlags*
       "output,o", po::value(&f->out)->required(), "output .sqz, .onnx or .caffemodel")(
       "force,f", po::bool_switch(&f->force), "overwrite an existing output");
   add_input_shape_option(options, &f->input_shape);
-  add_preprocess_options(options, &f->preprocess);
+  add_preprocess_options(options, &f->preprocess, false);
   add_record_option(options, &f->preprocess);
   return options;
 }
@@ -129,6 +129,8 @@ int cmd_prune(int argc, char** argv) {
   auto options_made = prune_options(vm, f.prune);
   if (!options_made.is_ok()) return usage_error("prune", options_made.status().message());
   const prune::PruneOptions& o = *options_made;
+  if (Status s = prune::check_option_dependencies(o, given_names(vm)); !s.is_ok())
+    return usage_error("prune", s.message());
   if (auto spec = preprocess_spec(f.preprocess); !spec.is_ok())
     return usage_error("prune", spec.status().message());
   if (Status s = check_output_path(f.out, f.force); !s.is_ok()) return fail(s);

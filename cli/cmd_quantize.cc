@@ -77,7 +77,7 @@ po::options_description quantize_options(QuantizeFlags* f, quantize::QuantizeOpt
       "after weight sharing, train the centroids with this command (codes fixed; {in} {masks} "
       "{codes} {out}, e.g. python3 -m squeeze_compress.torch_retrain --centroids ...)");
   add_input_shape_option(options, &f->input_shape);
-  add_preprocess_options(options, &f->preprocess);
+  add_preprocess_options(options, &f->preprocess, false);
   add_record_option(options, &f->preprocess);
   return options;
 }
@@ -114,6 +114,8 @@ int cmd_quantize(int argc, char** argv) {
                   {"model"}, argc, argv, &vm, &code))
     return code;
   if (Status s = finish_quantize_options(f, &o); !s.is_ok())
+    return usage_error("quantize", s.message());
+  if (Status s = quantize::check_option_dependencies(o, given_names(vm)); !s.is_ok())
     return usage_error("quantize", s.message());
   if (Status s = check_output_path(f.out, f.force); !s.is_ok()) return fail(s);
   format::Metadata input_metadata;

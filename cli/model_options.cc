@@ -11,7 +11,8 @@
 
 namespace sqz::cli {
 
-void add_preprocess_options(po::options_description& options, PreprocessFlags* f) {
+void add_preprocess_options(po::options_description& options, PreprocessFlags* f,
+                            bool decodes_images) {
   po::options_description pre("preprocessing (default: what the model records, else caffe)");
   pre.add_options()("preprocess", po::value(&f->preset),
                     "preset: caffe (resize 256x256, BGR, minus 104,117,123) | torchvision "
@@ -25,9 +26,11 @@ void add_preprocess_options(po::options_description& options, PreprocessFlags* f
       ranged(&f->divisor, pipeline::kMinDivisor, pipeline::kMaxScale, "pixel-divisor"),
       "pixels (0..255) are divided by this first")(
       "mean", po::value(&f->mean), "per-channel mean subtracted next: A,B,C (grey: A)")(
-      "std", po::value(&f->std), "per-channel std divided by last: A,B,C (grey: A)")(
-      "allow-truncated-images", po::bool_switch(&f->allow_truncated),
-      "accept JPEGs that end early or have corrupt data (libjpeg's warning; grey fill)");
+      "std", po::value(&f->std), "per-channel std divided by last: A,B,C (grey: A)");
+  if (decodes_images)
+    pre.add_options()("allow-truncated-images", po::bool_switch(&f->allow_truncated),
+                      "accept JPEGs that end early or have corrupt data (libjpeg's warning; "
+                      "grey fill)");
   options.add(pre);
 }
 

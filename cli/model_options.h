@@ -19,7 +19,10 @@ struct PreprocessFlags {
   bool allow_truncated = false;  // decoding, not preprocessing: never recorded
   bool re_record = false;        // a writer may record options that differ from the input's
 };
-void add_preprocess_options(po::options_description& options, PreprocessFlags* flags);
+// decodes_images: the command reads image files (else --allow-truncated-images, which only
+// says how to decode them, is not offered: it would be ignored).
+void add_preprocess_options(po::options_description& options, PreprocessFlags* flags,
+                            bool decodes_images = true);
 // The first preprocessing option on the command line, as "--name", or "" when none is.
 std::string given_preprocess_flag(const po::variables_map& vm);
 // --re-record-preprocess, for the commands that write a model.

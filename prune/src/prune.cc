@@ -129,6 +129,13 @@ double total_density(const Model& m) {
   return total ? static_cast<double>(kept) / total : 1.0;
 }
 
+Status check_option_dependencies(const PruneOptions& o, const std::vector<std::string>& given) {
+  for (const std::string& name : given)
+    SQZ_RETURN_ERROR_IF(name == "schedule" && o.steps <= 1, ErrorCode::kInvalidArgument,
+                        "`schedule` spaces the pruning steps: it needs `steps` above 1");
+  return Status::ok();
+}
+
 Status check_options(const Model& m, const PruneOptions& o) {
   SQZ_RETURN_IF_ERROR(check_float_weights(m));
   auto bad_density = [](double d) { return !(d > 0.0 && d <= 1.0); };

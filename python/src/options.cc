@@ -316,6 +316,7 @@ PruneSettings prune_options(Keywords& k) {
       granularity == "kernel" ? prune::Granularity::kKernel : prune::Granularity::kWeight;
   k.name_values("layer_density", 0, 1, &o.layer_density);
   k.text("retrain_cmd", &s.retrain_cmd);
+  check(prune::check_option_dependencies(o, k.given()));
   return s;
 }
 
@@ -341,6 +342,7 @@ quantize::QuantizeOptions quantize_options(Keywords& k, std::string* pipeline_te
                    (o.exact ? " --exact" : "") + " --method " + method;
   for (const auto& [name, bits] : o.layer_bits)
     *pipeline_text += " --layer-bits " + name + "=" + std::to_string(bits);
+  check(quantize::check_option_dependencies(o, k.given()));
   return o;
 }
 

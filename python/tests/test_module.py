@@ -181,6 +181,10 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
         assert "`" not in e.value.message and "--" not in e.value.message
     with pytest.raises(sc.Error, match="already exists"):
         sc.quantize(fashion_sqz, fashion_sqz, bits=4)
+    with pytest.raises(sc.Error, match="seed draws the random or k-means"):  # not ignored
+        sc.quantize(fashion_sqz, out, bits=4, seed=5)
+    with pytest.raises(sc.Error, match="schedule spaces the pruning steps"):
+        sc.prune(fashion_sqz, out, density=0.5, schedule="linear")
     with pytest.raises(sc.Error, match="at most 33554432 pixels"):  # the decoder's limit
         sc.open(fashion_sqz).classify(np.zeros((16384, 16384), np.uint8))
     with pytest.raises(sc.Error, match="run wants inputs of shape"):

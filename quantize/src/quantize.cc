@@ -67,6 +67,24 @@ std::vector<double> uniform_for_entropy(const WeightedPoints& p, int k, double t
 
 }  // namespace
 
+Status check_option_dependencies(const QuantizeOptions& o, const std::vector<std::string>& given) {
+  const bool uniform = o.method == Method::kUniform;
+  const bool lloyd = !uniform && !o.exact;
+  const bool random_start = lloyd && (o.init == Init::kRandom || o.init == Init::kKmeansPlusPlus);
+  for (const std::string& name : given) {
+    SQZ_RETURN_ERROR_IF(name == "entropy" && !uniform, ErrorCode::kInvalidArgument,
+                        "`entropy` is the uniform grid's target: it needs `method` uniform");
+    SQZ_RETURN_ERROR_IF(name == "exact" && uniform, ErrorCode::kInvalidArgument,
+                        "`exact` is a k-means: not with `method` uniform");
+    SQZ_RETURN_ERROR_IF(name == "init" && !lloyd, ErrorCode::kInvalidArgument,
+                        "`init` starts Lloyd's k-means: not with `exact` or `method` uniform");
+    SQZ_RETURN_ERROR_IF(name == "seed" && !random_start, ErrorCode::kInvalidArgument,
+                        "`seed` draws the random or k-means++ start: it needs `init` random or "
+                        "kmeans++");
+  }
+  return Status::ok();
+}
+
 Status check_options(const Model& model, const QuantizeOptions& o) {
   SQZ_RETURN_IF_ERROR(check_float_weights(model));
   SQZ_RETURN_ERROR_IF(o.bits < 1 || o.bits > 8, ErrorCode::kInvalidArgument,

@@ -66,6 +66,18 @@ TEST_CASE("CLI: usage errors exit 2") {
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(words) != std::string::npos);
   }
+  for (const auto& [args, words] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"quantize", "x.onnx", "-o", "y.sqz", "--entropy", "2"}, "--entropy is the uniform"},
+           {{"quantize", "x.onnx", "-o", "y.sqz", "--seed", "2"}, "--seed draws the random"},
+           {{"quantize", "x.onnx", "-o", "y.sqz", "--exact", "--init", "random"}, "--init starts"},
+           {{"prune", "x.onnx", "-o", "y.sqz", "--density", "0.5", "--schedule", "linear"},
+            "--schedule spaces the pruning steps"},
+           {{"encode", "x.onnx", "-o", "y.sqz", "--allow-truncated-images"}, "unrecognised"}}) {
+    auto r = test::run_cli(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(words) != std::string::npos);
+  }
   // A command named in a message stays a command (flag_words turns only `names` into --flags).
   auto onnx_out = test::run_cli({"quantize", "x.onnx", "-o", "y.onnx"});
   CHECK(onnx_out.exit_code == 2);

@@ -176,6 +176,16 @@ TEST_CASE("kernel granularity: whole kernels by RMS in k x k layers, weights in 
   CHECK(kept < std::llround(0.25 * total) + 49);  // the largest window is 7x7
 }
 
+TEST_CASE("check_option_dependencies: a schedule needs more than one step") {
+  prune::PruneOptions o;
+  const Status s = prune::check_option_dependencies(o, {"density", "schedule"});
+  CHECK(s.code() == ErrorCode::kInvalidArgument);
+  CHECK(s.message().find("`schedule`") == 0);
+  o.steps = 3;
+  CHECK(prune::check_option_dependencies(o, {"density", "schedule"}).is_ok());
+  CHECK(prune::check_option_dependencies(prune::PruneOptions{}, {"density", "steps"}).is_ok());
+}
+
 TEST_CASE("schedules reach the target monotonically; hooks run and masks are enforced") {
   for (Schedule s : {Schedule::kLinear, Schedule::kCubic}) {
     double prev = 1.0;

@@ -67,6 +67,31 @@ Layer random_layer(uint32_t seed, double density) {
 
 }  // namespace
 
+TEST_CASE("check_option_dependencies: the options each path ignores are refused") {
+  QuantizeOptions lloyd, exact, uniform, random_start;
+  exact.exact = true;
+  uniform.method = Method::kUniform;
+  random_start.init = Init::kKmeansPlusPlus;
+  auto refused = [](const QuantizeOptions& o, const char* name) {
+    const Status s = check_option_dependencies(o, {"bits", name});
+    return s.code() == ErrorCode::kInvalidArgument &&
+           s.message().find(std::string("`") + name + "`") == 0;
+  };
+  CHECK(refused(lloyd, "entropy"));
+  CHECK(check_option_dependencies(uniform, {"entropy", "method"}).is_ok());
+  CHECK(refused(exact, "init"));
+  CHECK(refused(uniform, "init"));
+  CHECK(check_option_dependencies(lloyd, {"init"}).is_ok());
+  CHECK(refused(uniform, "exact"));
+  CHECK(check_option_dependencies(exact, {"exact"}).is_ok());
+  CHECK(refused(lloyd, "seed"));  // the linear start draws nothing
+  CHECK(refused(exact, "seed"));
+  CHECK(check_option_dependencies(random_start, {"init", "seed"}).is_ok());
+  random_start.exact = true;
+  CHECK(refused(random_start, "seed"));
+  CHECK(check_option_dependencies(lloyd, {"bits", "layer_bits", "method"}).is_ok());
+}
+
 TEST_CASE("exact 1-D k-means equals brute force") {
   std::mt19937 rng(11);
   std::normal_distribution<double> d(0, 1);

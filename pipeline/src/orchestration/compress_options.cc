@@ -166,6 +166,9 @@ const std::vector<Dependency>& dependencies() {
       {{"granularity"},
        "pruning (`density` or `layer_density`)",
        [](const CompressOptions& s) { return pruning_asked(s) || s.training(); }},
+      {{"init"},
+       "`method` kmeans",
+       [](const CompressOptions& s) { return s.quantize.method == quantize::Method::kKmeans; }},
       {{"labels"},
        "`calib`, `holdout` or `train` images",
        [](const CompressOptions& s) {

@@ -53,6 +53,11 @@ struct LayerReport {
 // Checks settings against the model before anything changes; errors name the layer or value.
 Status check_options(const Model& model, const PruneOptions& options);
 
+// The options a front end was given, by name, checked against the others: kInvalidArgument
+// for `schedule` with a single step (it spaces the steps; it would be ignored).
+Status check_option_dependencies(const PruneOptions& options,
+                                 const std::vector<std::string>& given);
+
 // The density target of step `step` (1..steps) for a layer that starts at `start`.
 double scheduled_density(double start, double target, int step, int steps, Schedule schedule);
 

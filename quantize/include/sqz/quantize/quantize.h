@@ -59,6 +59,13 @@ struct LayerMetrics {
 // non-zeros. Errors name the layer.
 Status check_options(const Model& model, const QuantizeOptions& options);
 
+// The options a front end was given, by name (`init`, `exact`, `method`, `entropy`, `seed`),
+// checked against the others: kInvalidArgument naming one that would be ignored (`entropy`
+// without `method` uniform; `init` with `exact` or the uniform grid; `seed` where no random
+// start is drawn).
+Status check_option_dependencies(const QuantizeOptions& options,
+                                 const std::vector<std::string>& given);
+
 // Quantizes every convolution layer in place (after check_options). Sets each layer's mask to
 // its non-zero pattern, its codebook and codes, and its weights to the shared values.
 Result<std::vector<LayerMetrics>> quantize_model(Model& model, const QuantizeOptions& options);
@@ -79,7 +86,6 @@ void set_layer_width(QuantizeOptions& options, const std::string& layer, int cen
 
 // The codebook size half a bit below `bits` (2..8): round(2^(bits - 1/2)), e.g. 91 for 7.
 int half_step_centroids(int bits);
-
 
 // Metrics of a quantized layer against its float weights before quantization.
 LayerMetrics measure(const Layer& quantized, const std::vector<float>& original);
