@@ -164,6 +164,8 @@ int cmd_bench(int argc, char** argv) {
   opts.threads = b.threads;
   auto policy = parse_policy(kernels);
   if (!policy.is_ok()) return usage_error("bench", policy.status().message());
+  if (*policy == runtime::KernelPolicy::kReference && flags.tune)
+    return usage_error("bench", "--tune times the fast kernels; --kernels reference has none");
   opts.policy = *policy;
   auto net = load_net(b.model_path, prototxt, opts);
   if (!net.is_ok()) return fail(net.status());

@@ -73,7 +73,8 @@ TEST_CASE("CLI: usage errors exit 2") {
            {{"quantize", "x.onnx", "-o", "y.sqz", "--exact", "--init", "random"}, "--init starts"},
            {{"prune", "x.onnx", "-o", "y.sqz", "--density", "0.5", "--schedule", "linear"},
             "--schedule spaces the pruning steps"},
-           {{"encode", "x.onnx", "-o", "y.sqz", "--allow-truncated-images"}, "unrecognised"}}) {
+           {{"encode", "x.onnx", "-o", "y.sqz", "--allow-truncated-images"}, "unrecognised"},
+           {{"bench", "x.onnx", "--kernels", "reference", "--tune"}, "--kernels reference"}}) {
     auto r = test::run_cli(args);
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(words) != std::string::npos);
