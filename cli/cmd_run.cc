@@ -7,6 +7,7 @@
 #include "output.h"
 #include "sqz/core/file_io.h"
 #include "sqz/pipeline/classify.h"
+#include "sqz/pipeline/evaluate.h"
 #include "sqz/pipeline/labels.h"
 
 namespace sqz::cli {
@@ -33,7 +34,10 @@ int run_tensor(runtime::Net& net, const std::string& in_path, const std::string&
   const int64_t batch = floats / per_image;
   std::vector<float> in(static_cast<size_t>(floats)), out;
   std::memcpy(in.data(), bytes->data(), bytes->size());
-  if (Status s = net.forward(in.data(), batch, &out); !s.is_ok())
+  // In passes of a few images: any count of inputs runs within the activation budget.
+  if (Status s = pipeline::forward_batched(net, in.data(), batch, &out,
+                                           pipeline::batch_for_input(per_image));
+      !s.is_ok())
     return fail(s.with_context(in_path));
   const std::string raw(reinterpret_cast<const char*>(out.data()), out.size() * sizeof(float));
   if (Status s = write_file_atomic(out_path, raw, force); !s.is_ok()) return fail(s);

@@ -20,13 +20,6 @@ void set_default_activation_budget(int64_t bytes) { g_activation_budget.store(by
 
 namespace {
 
-// The index of the first NaN or infinity of x[0..n), or -1.
-int64_t first_non_finite(const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i])) return i;
-  return -1;
-}
-
 ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
   return {in[1],        in[2],           in[3],           out[1],          out[2],
           out[3],       l.conv.kernel_h, l.conv.kernel_w, l.conv.stride_h, l.conv.stride_w,
@@ -395,18 +388,21 @@ Status Net::reserve(int64_t batch) {
   return Status::ok();
 }
 
+Status check_finite_inputs(const float* input, int64_t images, int64_t per_image) {
+  for (int64_t i = 0; i < images * per_image; ++i)
+    SQZ_RETURN_ERROR_IF(!std::isfinite(input[i]), ErrorCode::kInvalidArgument,
+                        "input value " + std::to_string(i % per_image) + " of image " +
+                            std::to_string(i / per_image) + " is " +
+                            (std::isnan(input[i]) ? "NaN" : "infinite") +
+                            "; the net takes finite inputs");
+  return Status::ok();
+}
+
 Status Net::forward(const float* input, int64_t batch, std::vector<float>* output) {
   Impl& m = *impl_;
   SQZ_RETURN_IF_ERROR(reserve(batch));
   const int64_t in_size = per_image(m.shapes.at(m.model.input));
-  // A NaN or infinity would not reach the output as one: ReLU and max pooling keep the
-  // other operand, so the scores would look like an answer.
-  if (const int64_t bad = first_non_finite(input, batch * in_size); bad >= 0)
-    return Status(ErrorCode::kInvalidArgument, "input value " + std::to_string(bad % in_size) +
-                                                   " of image " + std::to_string(bad / in_size) +
-                                                   " is " +
-                                                   (std::isnan(input[bad]) ? "NaN" : "infinite") +
-                                                   "; the net takes finite inputs");
+  SQZ_RETURN_IF_ERROR(check_finite_inputs(input, batch, in_size));
   std::memcpy(m.blob_ptr(m.model.input, 0), input, sizeof(float) * batch * in_size);
   for (size_t i = 0; i < m.model.layers.size(); ++i) {
     if (m.skip[i]) continue;

@@ -168,6 +168,28 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
   }
 }
 
+TEST_CASE("CLI: run --input-tensor takes any count of inputs, in passes the budget allows") {
+  test::TempDir dir;
+  const Model m = test::tiny_squeezenet(1, 31, 10, 0.5);
+  const std::string onnx = dir.file("m.onnx");
+  test::write_bytes(onnx, import::export_onnx(m).value());
+  std::mt19937 rng(2);
+  const std::vector<float> x = test::random_floats(rng, size_t{1000} * 3 * 31 * 31);
+  test::write_bytes(dir.file("in.f32"),
+                    std::string(reinterpret_cast<const char*>(x.data()), x.size() * 4));
+  // 1000 images' activations need ~16 MiB, a pass of 100 more than 1 MiB: the passes are
+  // halved until they fit, and give the bits of one pass over all.
+  auto small = test::run_cli({"run", onnx, "--input-tensor", dir.file("in.f32"), "--output-tensor",
+                              dir.file("small.f32"), "--max-memory", "1"});
+  INFO(small.err);
+  REQUIRE(small.exit_code == 0);
+  REQUIRE(test::run_cli({"run", onnx, "--input-tensor", dir.file("in.f32"), "--output-tensor",
+                         dir.file("big.f32"), "--max-memory", "2000"})
+              .exit_code == 0);
+  CHECK(test::read_bytes(dir.file("small.f32")).size() == 1000 * 10 * 4);
+  CHECK(test::read_bytes(dir.file("small.f32")) == test::read_bytes(dir.file("big.f32")));
+}
+
 TEST_CASE("CLI: quantize, encode, info and decode round trip; outputs are never overwritten") {
   test::TempDir dir;
   Model m = test::tiny_squeezenet(5, 19, 10, 0.4);

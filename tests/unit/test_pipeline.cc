@@ -428,4 +428,13 @@ TEST_CASE("forward_batched: many inputs within an activation budget that one pas
     REQUIRE((*net)->forward(x.data() + i * in_size, 1, &one).is_ok());
     CHECK(std::equal(one.begin(), one.end(), all.begin() + i * 4));
   }
+  // A chunk the budget refuses is halved, to the same bits; a NaN is named by its image
+  // among all n, not within its pass.
+  std::vector<float> halved;
+  REQUIRE(P::forward_batched(**net, x.data(), n, &halved, 64).is_ok());
+  CHECK(halved == all);
+  std::vector<float> bad = x;
+  bad[static_cast<size_t>(37 * in_size + 5)] = std::nanf("");
+  const Status s = P::forward_batched(**net, bad.data(), n, &halved, 4);
+  CHECK(s.message().find("input value 5 of image 37 is NaN") != std::string::npos);
 }

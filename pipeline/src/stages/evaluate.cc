@@ -55,6 +55,9 @@ Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess&
 Status forward_batched(runtime::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
                        int64_t chunk) {
   const int64_t in_size = shape_numel(net.input_chw());
+  SQZ_RETURN_IF_ERROR(runtime::check_finite_inputs(inputs, n, in_size));  // counted from 0 here
+  // A chunk whose activations exceed the net's budget is halved (one image's limit stands).
+  while (chunk > 1 && net.reserve(std::min(chunk, n)).code() == ErrorCode::kLimit) chunk /= 2;
   std::vector<float> part;
   out->clear();
   for (int64_t i = 0; i < n; i += chunk) {

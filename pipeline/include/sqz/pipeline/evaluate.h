@@ -37,8 +37,9 @@ Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess&
 // per image: the threads then share out more work per layer).
 constexpr int64_t kScoreBatch = 8;
 
-// net's outputs for n inputs (N x C x H x W), run `chunk` at a time: a network plans its
-// activations for the batch it is given, so one pass over many images would need their sum.
+// net's outputs for n inputs (N x C x H x W), run `chunk` at a time (fewer where the net's
+// activation budget refuses that many): a network plans its activations for the batch it is
+// given, so one pass over many images would need their sum. The same bits as one pass.
 Status forward_batched(runtime::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
                        int64_t chunk = kScoreBatch);
 

@@ -123,4 +123,9 @@ class Net {
   std::unique_ptr<Impl> impl_;
 };
 
+// kInvalidArgument naming the first NaN or infinity of `images` inputs of per_image floats
+// (Net::forward refuses them: ReLU and max pooling keep the other operand of a NaN, so the
+// scores would look like an answer).
+Status check_finite_inputs(const float* input, int64_t images, int64_t per_image);
+
 }  // namespace sqz::runtime
