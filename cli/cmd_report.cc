@@ -75,21 +75,14 @@ int cmd_report(int argc, char** argv) {
                   "MODEL.sqz [MORE.sqz ...] [--reference MODEL] [--images DIR] [--html FILE]",
                   options, {"models"}, argc, argv, &vm, &code))
     return code;
-  if (!o.reference.empty() && o.images.empty())
-    return usage_error("report", "--reference needs --images to compare on");
-  if (o.reference.empty() && vm.count("prototxt"))
-    return usage_error("report", "--prototxt describes a Caffe --reference; give --reference");
-  // Options about the images mean nothing without them: refused, not dropped.
-  if (const std::string flag = first_given(vm, {"label-file", "labels", "limit"});
-      o.images.empty() && !flag.empty())
-    return usage_error("report", flag + " needs --images");
-  if (const std::string flag = given_preprocess_flag(vm); o.images.empty() && !flag.empty())
-    return usage_error("report", flag + " needs --images");
   auto spec = preprocess_spec(s.preprocess);
   if (!spec.is_ok()) return usage_error("report", spec.status().message());
   o.preprocess = *spec;
   o.decode.allow_truncated = s.preprocess.allow_truncated;
   o.force = s.force;
+  // Before any file is read: options that would be ignored, in the library's words.
+  if (Status st = pipeline::check_report_options(o); !st.is_ok())
+    return usage_error("report", st.message());
   return run_report(s, flags);
 }
 

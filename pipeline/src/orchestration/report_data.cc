@@ -250,8 +250,9 @@ Result<image::Preprocess> check_model(const ReportOptions& s, size_t i, const fo
   return model_preprocessing(s, path, f, observer);
 }
 
-// Options that would be ignored are refused: what the images' options mean without images.
-Status check_options(const ReportOptions& s) {
+}  // namespace
+
+Status check_report_options(const ReportOptions& s) {
   SQZ_RETURN_ERROR_IF(s.models.empty(), ErrorCode::kInvalidArgument, "no .sqz file to report on");
   SQZ_RETURN_ERROR_IF(s.threads < 1, ErrorCode::kInvalidArgument, "`threads` must be at least 1");
   SQZ_RETURN_ERROR_IF(!s.reference.empty() && s.images.empty(), ErrorCode::kInvalidArgument,
@@ -270,10 +271,8 @@ Status check_options(const ReportOptions& s) {
   return Status::ok();
 }
 
-}  // namespace
-
 Result<ReportData> build_report(const ReportOptions& s, Observer* observer) {
-  SQZ_RETURN_IF_ERROR(check_options(s));
+  SQZ_RETURN_IF_ERROR(check_report_options(s));
   std::vector<format::SqzFile> files;
   for (const std::string& path : s.models) {
     SQZ_ASSIGN_OR_RETURN(format::SqzFile f, format::read_sqz(path));

@@ -40,6 +40,11 @@ struct ReportOptions {
   image::DecodeOptions decode;  // how image files are read (budget, truncated JPEGs)
 };
 
+// The checks of options that need no file, which build_report runs first: kInvalidArgument for
+// no model, a reference without images, a prototxt without a reference, and the images'
+// options (labels, label_file, limit, preprocessing) without images (they would be ignored).
+Status check_report_options(const ReportOptions& options);
+
 // Reads every file and measures it. Errors: unreadable files, images or reference; a model
 // calibrated on every image given (nothing to measure it on).
 Result<ReportData> build_report(const ReportOptions& options, Observer* observer);
