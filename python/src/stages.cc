@@ -201,9 +201,7 @@ py::dict report(const std::vector<std::string>& models, const std::string& html,
   k.flag("force_preprocess", &o.force);
   k.flag("allow_truncated_images", &o.decode.allow_truncated);
   k.finish();
-  if (models.empty()) raise_invalid("report(): give at least one model");
-  if (!o.reference.empty() && o.images.empty())
-    raise_invalid("report(): reference needs images to compare on");
+  check(pipeline::check_report_options(o));  // before any output is looked at
   for (const std::string& out : {html, chart})
     if (!out.empty()) check_output(out, force, false);
   PyObserver observer(progress);
