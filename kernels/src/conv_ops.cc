@@ -139,7 +139,8 @@ class SparseOp : public ConvOp {
   // A layer pruned at kernel granularity (every kh x kw kernel kept whole or dropped whole)
   // is listed by kernels instead: one entry per kept kernel, its kb = kh*kw values in a row
   // (SpmmKernel::blocks).
-  SparseOp(const ConvShape& s, const ConvWeights& w, bool relu, const SpmmKernel& kernel)
+  SparseOp(const ConvShape& s, const ConvWeights& w, bool relu, const SpmmKernel& kernel,
+           int64_t chunk_bytes)
       : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
     const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups, taps = s.kh * s.kw;
     copy_bias(w, s.out_c, &bias_);
@@ -156,7 +157,8 @@ class SparseOp : public ConvOp {
     auto stored = [&](int64_t src) {
       return kb_ > 1 ? kept(src) : kept(src) && (codebook_ || w.weight[src] != 0.0f);
     };
-    kc_ = std::max<int64_t>(16, l1d_size(machine()) / (4 * kernel.nr));
+    if (chunk_bytes <= 0) chunk_bytes = l1d_size(machine());
+    kc_ = std::max<int64_t>(16, chunk_bytes / (4 * kernel.nr));
     kc_ = (kc_ + kb_ - 1) / kb_ * kb_;  // no kernel straddles two chunks
     chunks_ = std::max<int64_t>(1, (k + kc_ - 1) / kc_);
     const std::vector<int64_t> idx = code_index(w, s.out_c * k);
@@ -277,8 +279,8 @@ std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w
 }
 
 std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,
-                                         const SpmmKernel& kernel) {
-  return std::make_unique<SparseOp>(s, w, relu, kernel);
+                                         const SpmmKernel& kernel, int64_t chunk_bytes) {
+  return std::make_unique<SparseOp>(s, w, relu, kernel, chunk_bytes);
 }
 
 }  // namespace sqz::kernels

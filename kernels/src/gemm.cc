@@ -50,6 +50,13 @@ const GemmKernel& best_gemm_kernel() {
   return *best;
 }
 
+const GemmKernel* gemm_kernel_for(Isa isa) {
+  if (static_cast<int>(isa) > static_cast<int>(machine().isa)) return nullptr;
+  for (const GemmKernel* k : runnable_gemm_kernels())
+    if (k->isa == isa) return k;
+  return nullptr;
+}
+
 std::vector<float> pack_gemm_a(const float* a, int64_t rows, int64_t k, int mr) {
   const int64_t panels = (rows + mr - 1) / mr;
   std::vector<float> out(static_cast<std::size_t>(panels * k * mr), 0.0f);

@@ -43,6 +43,13 @@ const SpmmKernel& best_spmm_kernel() {
   return *best;
 }
 
+const SpmmKernel* spmm_kernel_for(Isa isa) {
+  if (static_cast<int>(isa) > static_cast<int>(machine().isa)) return nullptr;
+  for (const SpmmKernel* k : runnable_spmm_kernels())
+    if (k->isa == isa) return k;
+  return nullptr;
+}
+
 namespace ref {
 
 void spmm(const uint32_t* row_start, const uint16_t* cols, const float* values, const float* bias,

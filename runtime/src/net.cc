@@ -195,7 +195,7 @@ void Net::Impl::size_scratch(const ConvOp& op) {
   shared.resize(std::max(shared.size(), static_cast<size_t>(op.shared_floats())));
 }
 
-std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, bool sparse) const {
+std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, const KernelChoice& choice) const {
   const Layer& l = model.layers[i];
   const ConvPlan& p = convs[i];
   ConvWeights w;
@@ -207,13 +207,19 @@ std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, bool sparse) const {
     w.codebook = l.quant.codebook.data();
     w.codebook_size = static_cast<int>(l.quant.codebook.size());
   }
-  if (sparse) {
+  if (choice.sparse) {
     if (p.run_shape.k_per_group() > 65536) return nullptr;
-    return kernels::make_sparse_conv(p.run_shape, w, p.relu, kernels::best_spmm_kernel());
+    const kernels::SpmmKernel* k =
+        choice.isa ? kernels::spmm_kernel_for(*choice.isa) : &kernels::best_spmm_kernel();
+    return k ? kernels::make_sparse_conv(p.run_shape, w, p.relu, *k, choice.chunk_bytes)
+             : nullptr;
   }
+  const kernels::GemmKernel* k =
+      choice.isa ? kernels::gemm_kernel_for(*choice.isa) : &kernels::best_gemm_kernel();
+  if (!k) return nullptr;
   // Dense from codes needs a free code for the zeros: not when the codebook is full.
   if (w.codes && w.mask && w.codebook_size >= 256) w.codes = nullptr;
-  return kernels::make_dense_conv(p.run_shape, w, p.relu, kernels::best_gemm_kernel());
+  return kernels::make_dense_conv(p.run_shape, w, p.relu, *k);
 }
 
 std::unique_ptr<ConvOp> Net::Impl::make_rule_op(size_t i) const {
@@ -255,11 +261,7 @@ void Net::Impl::plan_conv(size_t i, TuneCache* cache) {
   if (options.tune && forced_schedule.empty()) {
     tune_conv(i, cache);
   } else {
-    const bool sparse =
-        options.policy == KernelPolicy::kSparse ||
-        (options.policy == KernelPolicy::kAuto && prof.density <= options.sparse_max_density);
-    if (sparse) p.op = make_conv_op(i, true);
-    if (!p.op) p.op = make_conv_op(i, false);
+    p.op = make_rule_op(i);
     prof.plan = "rule";
   }
   size_scratch(*p.op);

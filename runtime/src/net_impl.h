@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,14 @@ struct ConvSchedule {
   };
   Split split = Split::kRule;
   int64_t block_floats = 0;  // kBlocks and kRule: im2col floats a block holds (0: from L2)
+};
+
+// Which kernel runs a convolution: the SpMM or the GEMM, its ISA, and the SpMM's K chunk.
+// The ISA and the chunk change the summation order (the outputs differ in the last bits).
+struct KernelChoice {
+  bool sparse = false;
+  std::optional<Isa> isa;   // none: the widest machine().isa allows
+  int64_t chunk_bytes = 0;  // sparse: B panel bytes per K chunk (0: the L1d)
 };
 
 struct ConvPlan {
@@ -106,13 +115,20 @@ struct Net::Impl {
                     const std::map<std::string, size_t>& producer);
   void plan_conv(size_t i, TuneCache* cache);
   // The op of layer i with the sparse (SpMM) or the dense (GEMM) kernel, or null when that
-  // kernel cannot run it.
-  std::unique_ptr<ConvOp> make_conv_op(size_t i, bool sparse) const;
+  // kernel cannot run it (or its ISA is not available).
+  std::unique_ptr<ConvOp> make_conv_op(size_t i, const KernelChoice& choice) const;
+  std::unique_ptr<ConvOp> make_conv_op(size_t i, bool sparse) const {
+    return make_conv_op(i, KernelChoice{sparse, std::nullopt, 0});
+  }
   // Times the candidate kernels and schedules of layer i on its real shape (or reads the
   // choice from the cache) and installs the fastest.
   void tune_conv(size_t i, TuneCache* cache);
-  // Times every candidate of layer i and installs the fastest (its kernel in *sparse).
-  void time_candidates(size_t i, bool* sparse, double* best_seconds, int* candidates);
+  // Times the candidates of layer i and installs the fastest (its kernel in *choice).
+  void time_candidates(size_t i, KernelChoice* choice, double* best_seconds, int* candidates);
+  // Times layer i's op of `choice` under each schedule: the fastest time and schedule (+inf
+  // when that kernel cannot run the layer here).
+  double time_choice(size_t i, const KernelChoice& choice,
+                     const std::vector<ConvSchedule>& schedules, ConvSchedule* fastest);
   // The op the rule picks: the SpMM at or below sparse_max_density (or by the policy).
   std::unique_ptr<ConvOp> make_rule_op(size_t i) const;
   double time_conv(const ConvPlan& p, const ConvOp& op, int64_t budget_ns);

@@ -3,7 +3,9 @@
 // file keyed by the machine, the thread count and the layer (FFTW's "wisdom").
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -51,21 +53,44 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
   return k.str();
 }
 
-// "sparse|dense shared|blocks|rule FLOATS"
-std::string choice_text(bool sparse, const ConvSchedule& s) {
+// "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES]": the two last only when
+// they are not the defaults (the widest ISA allowed, the L1d), so that lines written before
+// they existed read as what they meant.
+std::string choice_text(const KernelChoice& c, const ConvSchedule& s) {
   const char* split = s.split == ConvSchedule::Split::kShared   ? "shared"
                       : s.split == ConvSchedule::Split::kBlocks ? "blocks"
                                                                 : "rule";
-  return std::string(sparse ? "sparse " : "dense ") + split + " " + std::to_string(s.block_floats);
+  std::string text = std::string(c.sparse ? "sparse " : "dense ") + split + " " +
+                     std::to_string(s.block_floats);
+  if (c.isa) text += std::string(" isa=") + kernels::isa_name(*c.isa);
+  if (c.chunk_bytes > 0) text += " chunk=" + std::to_string(c.chunk_bytes);
+  return text;
 }
 
-bool parse_choice(const std::string& text, bool* sparse, ConvSchedule* s) {
+// The K chunks a cache line may name: from 1 KiB to 4 MiB of B.
+constexpr int64_t kMinChunkBytes = 1 << 10, kMaxChunkBytes = 4 << 20;
+
+bool parse_extra(const std::string& token, KernelChoice* c) {
+  if (token.rfind("isa=", 0) == 0) {
+    for (Isa isa : {Isa::kGeneric, Isa::kAvx2, Isa::kAvx512})
+      if (token.substr(4) == kernels::isa_name(isa)) return c->isa = isa, true;
+    return false;
+  }
+  if (token.rfind("chunk=", 0) != 0 || !c->sparse) return false;
+  char* end = nullptr;
+  const long long bytes = std::strtoll(token.c_str() + 6, &end, 10);
+  if (!end || *end || bytes < kMinChunkBytes || bytes > kMaxChunkBytes) return false;
+  c->chunk_bytes = bytes;
+  return true;
+}
+
+bool parse_choice(const std::string& text, KernelChoice* c, ConvSchedule* s) {
   std::istringstream in(text);
   std::string kernel, split;
   long long floats = -1;
   if (!(in >> kernel >> split >> floats) || floats < 0 || floats > (int64_t{1} << 30)) return false;
   if (kernel != "sparse" && kernel != "dense") return false;
-  *sparse = kernel == "sparse";
+  *c = KernelChoice{kernel == "sparse", std::nullopt, 0};
   if (split == "shared") {
     s->split = ConvSchedule::Split::kShared;
   } else if (split == "blocks") {
@@ -76,6 +101,8 @@ bool parse_choice(const std::string& text, bool* sparse, ConvSchedule* s) {
     return false;
   }
   s->block_floats = floats;
+  for (std::string token; in >> token;)
+    if (!parse_extra(token, c)) return false;
   return true;
 }
 
@@ -134,9 +161,9 @@ std::unique_ptr<TuneCache> open_tune_cache(const NetOptions& options) {
   for (std::string line; std::getline(in, line);) {
     const size_t tab = line.find('\t');
     if (line.empty() || line[0] == '#' || tab == std::string::npos) continue;
-    bool sparse;
+    KernelChoice c;
     ConvSchedule s;
-    if (parse_choice(line.substr(tab + 1), &sparse, &s))
+    if (parse_choice(line.substr(tab + 1), &c, &s))
       cache->entries[line.substr(0, tab)] = line.substr(tab + 1);
   }
   return cache;
@@ -181,10 +208,10 @@ void Net::Impl::tune_conv(size_t i, TuneCache* cache) {
   ConvPlan& p = convs[i];
   LayerProfile& prof = profiles[i];
   const std::string key = layer_key(p, model.layers[i], options, pool->threads());
-  bool sparse = false;
+  KernelChoice choice;
   if (auto it = cache->entries.find(key);
-      it != cache->entries.end() && parse_choice(it->second, &sparse, &p.schedule)) {
-    p.op = make_conv_op(i, sparse);
+      it != cache->entries.end() && parse_choice(it->second, &choice, &p.schedule)) {
+    p.op = make_conv_op(i, choice);  // null when that kernel is not available here
     if (p.op) {
       prof.plan = "cache";
       ++stats.cached;
@@ -201,48 +228,81 @@ void Net::Impl::tune_conv(size_t i, TuneCache* cache) {
   const auto t0 = std::chrono::steady_clock::now();
   double best = 0;
   int candidates = 0;
-  time_candidates(i, &sparse, &best, &candidates);
+  time_candidates(i, &choice, &best, &candidates);
   cache->spent_seconds +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  char line[96];
+  char line[160];
   std::snprintf(line, sizeof line, "tuned %s %.3f ms (%d candidates)",
-                choice_text(sparse, p.schedule).c_str(), best * 1e3, candidates);
+                choice_text(choice, p.schedule).c_str(), best * 1e3, candidates);
   prof.plan = line;
-  cache->entries[key] = choice_text(sparse, p.schedule);
+  cache->entries[key] = choice_text(choice, p.schedule);
   cache->dirty = true;
   ++stats.timed;
 }
 
-void Net::Impl::time_candidates(size_t i, bool* sparse, double* best_seconds, int* candidates) {
+double Net::Impl::time_choice(size_t i, const KernelChoice& choice,
+                              const std::vector<ConvSchedule>& schedules, ConvSchedule* fastest) {
+  const std::unique_ptr<ConvOp> op = make_conv_op(i, choice);
+  double best = std::numeric_limits<double>::infinity();
+  if (!op) return best;
+  size_scratch(*op);
+  ConvPlan trial;
+  trial.run_shape = convs[i].run_shape;
+  for (const ConvSchedule& s : schedules) {
+    trial.schedule = s;
+    const double t = time_conv(trial, *op, kCandidateNs);
+    if (t < best) best = t, *fastest = s;
+  }
+  return best;
+}
+
+// Three rounds, each from the best so far: (1) the SpMM and the GEMM (as the policy allows)
+// under each split: shared, or blocks of 1/8, 1/4 and 1/2 of one thread's L2 (a 1x1 layer
+// read in place ignores them); (2) each kernel that came within kNarrowerIsaWithin of the best
+// under the next narrower ISA (AVX2 on an AVX-512 CPU: some CPUs lower their clock for
+// AVX-512, and the narrower tiles load differently); (3) the SpMM's K chunk at half and twice
+// the L1d. XNNPACK and oneDNN tune the same knobs per shape.
+constexpr double kNarrowerIsaWithin = 1.3;
+
+void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_seconds,
+                                int* candidates) {
   ConvPlan& p = convs[i];
-  // Kernels: the policy's, or both under kAuto; schedules: shared, or blocks of 1/8, 1/4 and
-  // 1/2 of one thread's L2 (a 1x1 layer read in place ignores them).
-  std::vector<std::pair<bool, std::unique_ptr<ConvOp>>> ops;
-  if (options.policy != KernelPolicy::kDense) ops.emplace_back(true, make_conv_op(i, true));
-  if (options.policy != KernelPolicy::kSparse) ops.emplace_back(false, make_conv_op(i, false));
   const int64_t l2 = kernels::l2_per_thread(machine()) / static_cast<int64_t>(sizeof(float));
   std::vector<ConvSchedule> schedules{{ConvSchedule::Split::kShared, 0}};
   for (int64_t d : {8, 4, 2}) schedules.push_back({ConvSchedule::Split::kBlocks, l2 / d});
-  double best = 1e30;
-  size_t best_op = 0;
-  for (size_t k = 0; k < ops.size(); ++k) {
-    if (!ops[k].second) continue;
-    size_scratch(*ops[k].second);
-    for (const ConvSchedule& sched : schedules) {
-      ConvPlan trial;
-      trial.run_shape = p.run_shape;
-      trial.schedule = sched;
-      const double t = time_conv(trial, *ops[k].second, kCandidateNs);
-      ++*candidates;
-      if (t < best) best = t, best_op = k, p.schedule = sched;
+  std::vector<bool> kernels_allowed;
+  if (options.policy != KernelPolicy::kDense) kernels_allowed.push_back(true);
+  if (options.policy != KernelPolicy::kSparse) kernels_allowed.push_back(false);
+  double best = std::numeric_limits<double>::infinity();
+  KernelChoice best_choice{kernels_allowed.front(), std::nullopt, 0};
+  std::map<bool, double> kernel_best;  // round 1's best time of each kernel
+  auto consider = [&](const KernelChoice& c, const std::vector<ConvSchedule>& scheds) {
+    ConvSchedule fastest;
+    const double t = time_choice(i, c, scheds, &fastest);
+    if (std::isfinite(t)) *candidates += static_cast<int>(scheds.size());
+    if (t < best) best = t, best_choice = c, p.schedule = fastest;
+    return t;
+  };
+  for (bool sparse : kernels_allowed) kernel_best[sparse] = consider({sparse, std::nullopt, 0}, schedules);
+  const std::vector<ConvSchedule> chosen{p.schedule};
+  if (machine().isa == Isa::kAvx512)
+    for (bool sparse : kernels_allowed)
+      if (kernel_best[sparse] <= kNarrowerIsaWithin * best) consider({sparse, Isa::kAvx2, 0}, chosen);
+  if (best_choice.sparse) {
+    const int64_t l1 = kernels::l1d_size(machine());
+    const KernelChoice base = best_choice;
+    for (int64_t bytes : {l1 / 2, 2 * l1}) {
+      KernelChoice c = base;
+      c.chunk_bytes = bytes;
+      consider(c, chosen);
     }
   }
   *best_seconds = best;
-  *sparse = ops[best_op].first;
-  p.op = std::move(ops[best_op].second);
+  *choice = best_choice;
+  p.op = make_conv_op(i, best_choice);
   if (!p.op) {  // only the SpMM was allowed and it cannot run this layer
-    p.op = make_conv_op(i, false);
-    *sparse = false;
+    *choice = KernelChoice{};
+    p.op = make_conv_op(i, *choice);
   }
 }
 

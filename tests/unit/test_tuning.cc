@@ -5,10 +5,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include "sqz/format/sqz_file.h"
+#include "sqz/kernels/gemm.h"
 #include "sqz/kernels/im2col.h"
 #include "sqz/kernels/machine.h"
+#include "sqz/kernels/spmm.h"
 #include "sqz/runtime/net.h"
 #include "test_util.h"
 
@@ -198,4 +201,107 @@ TEST_CASE("SQZ_ISA: every ISA path the CPU runs gives the reference's outputs") 
   CHECK(test::run_cli({"bench", dir.file("m.sqz"), "-v", "--runs", "1"}).out.find("ignored") !=
         std::string::npos);
   ::unsetenv("SQZ_ISA");
+}
+
+namespace {
+
+// Rewrites every line of a tuning cache to `choice` (the keys stay).
+void force_cache_choice(const std::string& path, const std::string& choice) {
+  std::istringstream in(test::read_bytes(path));
+  std::string out, line;
+  while (std::getline(in, line)) {
+    const size_t tab = line.find('\t');
+    out += (tab == std::string::npos ? line : line.substr(0, tab + 1) + choice) + "\n";
+  }
+  test::write_bytes(path, out);
+}
+
+}  // namespace
+
+TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as named") {
+  test::TempDir dir;
+  const Case c(0.33);
+  const int convs = convolutions(c.model);
+  const kernels::Isa isa = kernels::machine().isa;
+  runtime::NetOptions o;
+  o.threads = 2;
+  o.tune = true;
+  o.tune_cache = dir.file("cache.txt");
+  REQUIRE(run(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
+  const std::string tuned = test::read_bytes(o.tune_cache);
+  struct Line {
+    std::string choice;
+    std::string kernel;  // every layer's kernel name starts so
+    kernels::Isa needs;
+  };
+  const std::vector<Line> lines{
+      {"sparse rule 0", "spmm", kernels::Isa::kGeneric},
+      {"dense shared 0 isa=generic", "gemm_6x8_f32_generic", kernels::Isa::kGeneric},
+      {"sparse blocks 4096 isa=avx2 chunk=1024", "spmm_64_f32_avx2", kernels::Isa::kAvx2},
+      {"dense rule 0 isa=avx2", "gemm_6x16_f32_avx2", kernels::Isa::kAvx2},
+      {"sparse shared 0 isa=avx512 chunk=4194304", "spmm_64_f32_avx512", kernels::Isa::kAvx512},
+  };
+  for (const Line& l : lines) {
+    INFO(l.choice);
+    test::write_bytes(o.tune_cache, tuned);
+    force_cache_choice(o.tune_cache, l.choice);
+    const Planned p = run(c.model, c.in, Case::kBatch, o);
+    CHECK(test::max_rel_diff(p.out, c.want) < 1e-5);
+    if (static_cast<int>(l.needs) > static_cast<int>(isa)) {  // not here: timed instead
+      CHECK(p.stats.timed >= 1);
+      continue;
+    }
+    CHECK(p.stats.cached == convs);
+    for (const runtime::LayerProfile& prof : p.profile)
+      if (prof.plan == "cache") CHECK(prof.kernel.rfind(l.kernel, 0) == 0);
+  }
+  // Lines naming what does not exist are dropped and their layers timed again.
+  for (const char* bad : {"sparse rule 0 isa=avx9", "sparse rule 0 chunk=12",
+                          "sparse rule 0 chunk=999999999", "dense rule 0 chunk=4096",
+                          "sparse rule 0 chunk=4096x", "sparse rule 0 fast"}) {
+    INFO(bad);
+    test::write_bytes(o.tune_cache, tuned);
+    force_cache_choice(o.tune_cache, bad);
+    const Planned p = run(c.model, c.in, Case::kBatch, o);
+    CHECK(p.stats.timed == convs);
+    CHECK(test::read_bytes(o.tune_cache).find(bad) == std::string::npos);
+  }
+}
+
+TEST_CASE("the SpMM's K chunk changes where sums are rounded, within rounding of the reference") {
+  test::TempDir dir;
+  const Case c(0.33);
+  runtime::NetOptions o;
+  o.tune = true;
+  o.tune_cache = dir.file("cache.txt");
+  REQUIRE(run(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
+  const std::string tuned = test::read_bytes(o.tune_cache);
+  std::vector<std::vector<float>> outs;
+  // The portable kernel's two accumulator sets (even and odd non-zeros) meet at each chunk's
+  // end, so the chunk moves roundings there (one set, as AVX2's, sums in the same order).
+  for (const char* chunk : {"1024", "4194304"}) {  // 16 rows a chunk; one chunk a layer
+    test::write_bytes(o.tune_cache, tuned);
+    force_cache_choice(o.tune_cache, std::string("sparse rule 0 isa=generic chunk=") + chunk);
+    const Planned p = run(c.model, c.in, Case::kBatch, o);
+    CHECK(p.stats.timed == 0);
+    CHECK(test::max_rel_diff(p.out, c.want) < 1e-5);
+    outs.push_back(p.out);
+  }
+  CHECK(outs[0] != outs[1]);  // the chunk was applied: the sums split differently
+}
+
+TEST_CASE("a kernel by ISA: what the CPU runs and SQZ_ISA allows, else none") {
+  const kernels::Isa allowed = kernels::machine().isa;
+  for (kernels::Isa isa : {kernels::Isa::kGeneric, kernels::Isa::kAvx2, kernels::Isa::kAvx512}) {
+    INFO(kernels::isa_name(isa));
+    const kernels::SpmmKernel* spmm = kernels::spmm_kernel_for(isa);
+    const kernels::GemmKernel* gemm = kernels::gemm_kernel_for(isa);
+    const bool runs = static_cast<int>(isa) <= static_cast<int>(allowed);
+    CHECK((spmm != nullptr) == runs);
+    CHECK((gemm != nullptr) == runs);
+    if (spmm) CHECK(spmm->isa == isa);
+    if (gemm) CHECK(gemm->isa == isa);
+  }
+  CHECK(kernels::spmm_kernel_for(allowed) == &kernels::best_spmm_kernel());
+  CHECK(kernels::gemm_kernel_for(allowed) == &kernels::best_gemm_kernel());
 }

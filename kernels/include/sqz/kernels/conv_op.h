@@ -79,8 +79,11 @@ struct ConvWeights {
 std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w, bool relu,
                                         const GemmKernel& kernel);
 
-// CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536.
+// CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536. The K dimension is cut
+// into chunks whose B panel (chunk rows x NR floats) is `chunk_bytes` (0: the machine's L1d,
+// at least 16 rows): each chunk's B stays in L1 while every output row sweeps it. With a kernel
+// of two accumulator sets, another chunk size moves where they are added (the last bits).
 std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,
-                                         const SpmmKernel& kernel);
+                                         const SpmmKernel& kernel, int64_t chunk_bytes = 0);
 
 }  // namespace sqz::kernels

@@ -34,6 +34,8 @@ struct GemmKernel {
 const GemmKernel& best_gemm_kernel();
 // Every kernel this CPU can run, fastest first (for tests and benchmarks).
 std::vector<const GemmKernel*> runnable_gemm_kernels();
+// The kernel of `isa` when the CPU runs it and machine().isa (SQZ_ISA) allows it, else null.
+const GemmKernel* gemm_kernel_for(Isa isa);
 
 // Packs rows x k row-major weights (row stride k) into MR-row panels; see layout above.
 std::vector<float> pack_gemm_a(const float* a, int64_t rows, int64_t k, int mr);

@@ -37,6 +37,8 @@ struct SpmmKernel {
 // The widest kernel of machine().isa (see best_gemm_kernel); every kernel the CPU runs.
 const SpmmKernel& best_spmm_kernel();
 std::vector<const SpmmKernel*> runnable_spmm_kernels();
+// The kernel of `isa` when the CPU runs it and machine().isa (SQZ_ISA) allows it, else null.
+const SpmmKernel* spmm_kernel_for(Isa isa);
 
 namespace ref {
 // Naive twin of the SpMM micro-kernel, for any column count.
