@@ -11,10 +11,14 @@ namespace sqz::cli {
 namespace {
 
 // Lossless: layers whose non-zeros take <= 256 values get a codebook, the rest stay float32.
-// Counts each kind in *shared and *kept.
+// Counts each kind in *shared (with the layers that had a codebook already) and *kept.
 void adopt_codebooks(Model* model, bool verbose, int* shared, int* kept) {
   for (Layer& l : model->layers) {
-    if (l.op != OpKind::kConvolution || l.quant.active()) continue;
+    if (l.op != OpKind::kConvolution) continue;
+    if (l.quant.active()) {
+      ++*shared;
+      continue;
+    }
     Layer trial = l;
     if (quantize::adopt_existing_values(trial).is_ok()) {
       l = std::move(trial);

@@ -214,6 +214,15 @@ TEST_CASE("CLI: quantize, encode, info and decode round trip; outputs are never 
   CHECK(dec.exit_code == 0);
   auto enc = test::run_cli({"encode", dir.file("back.onnx"), "-o", dir.file("again.sqz")});
   CHECK(enc.exit_code == 0);
+  int convs = 0;
+  for (const Layer& l : m.layers) convs += l.op == OpKind::kConvolution;
+  INFO(enc.err);
+  const std::string all_shared = std::to_string(convs) + " layers with codebooks, 0 float32";
+  CHECK(enc.err.find(all_shared) != std::string::npos);  // decoded values adopted again
+  // A .sqz whose layers have codebooks already: counted as such, not as none.
+  auto re = test::run_cli({"encode", sqz, "-o", dir.file("re.sqz")});
+  CHECK(re.exit_code == 0);
+  CHECK(re.err.find(all_shared) != std::string::npos);
   auto caffe = test::run_cli({"decode", sqz, "-o", dir.file("back.caffemodel")});
   CHECK(caffe.exit_code == 0);
   CHECK(test::run_cli({"info", dir.file("back.caffemodel")}).exit_code == 0);  // finds .prototxt
