@@ -95,6 +95,12 @@ class Model:
         """A .sqz file's metadata (producer, source, pipeline, preprocess, ...)."""
         return self._core.metadata
 
+    @property
+    def plan(self) -> dict:
+        """How the net of open()'s thread count was planned: seconds, tuned, timed and cached
+        (convolutions timed now and read from the tuning cache), cache_path, note."""
+        return self._core.plan
+
     def run(self, inputs: np.ndarray, threads: int = 0) -> np.ndarray:
         """Runs float32 inputs of shape (N, C, H, W) or (C, H, W), already preprocessed, and
         returns the outputs (N, classes) or (classes,). threads: 0 keeps open()'s."""
@@ -121,11 +127,16 @@ class Model:
 
 def open(path: PathLike, *, prototxt: Optional[PathLike] = None, threads: int = 1,
          input_shape: Optional[Sequence[int]] = None, preprocess: Optional[str] = None,
-         force: bool = False) -> Model:
+         force: bool = False, tune: bool = False,
+         tune_cache: Optional[PathLike] = None) -> Model:
     """Opens a model for inference. preprocess ("caffe" or "torchvision") replaces what the
-    file records (an Error where they disagree, unless force)."""
+    file records (an Error where they disagree, unless force). tune times each convolution's
+    kernel and thread split on this CPU (the CLI's --tune) and keeps the choices in tune_cache
+    (default: the user's cache directory), read back on the next open; Model.plan says how
+    the net was planned."""
     return Model(_core.Model(os.fspath(path), os.fspath(prototxt) if prototxt else "", threads,
-                             list(input_shape or []), preprocess or "", force))
+                             list(input_shape or []), preprocess or "", force, tune,
+                             os.fspath(tune_cache) if tune_cache is not None else ""))
 
 
 def compress(model: PathLike, output: PathLike, *, force: bool = False,

@@ -65,8 +65,11 @@ std::string PyPreprocessor::description() const { return pipeline::describe_prep
 
 PyModel::PyModel(const std::string& path, const std::string& prototxt, int threads,
                  const std::vector<int64_t>& input_shape, const std::string& preprocess,
-                 bool force)
-    : path_(path), default_threads_(checked_threads(threads)) {
+                 bool force, bool tune, const std::string& tune_cache)
+    : path_(path), default_threads_(checked_threads(threads)), tune_(tune),
+      tune_cache_(tune_cache) {
+  if (!tune && !tune_cache.empty())
+    raise_invalid("tune_cache is only read with tune=True (without it the plan is the rule)");
   import::ImportOptions import;
   import.input_shape = input_shape;
   import.sqz_codes_only = true;  // only run: the nets pack a .sqz's codes straight
@@ -101,11 +104,26 @@ PyModel::PyModel(const std::string& path, const std::string& prototxt, int threa
   }
 }
 
+py::dict PyModel::plan() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const runtime::PlanStats s = net(default_threads_).plan_stats();
+  py::dict d;
+  d["seconds"] = s.seconds;
+  d["tuned"] = tune_;
+  d["timed"] = s.timed;
+  d["cached"] = s.cached;
+  d["cache_path"] = s.cache_path;
+  d["note"] = s.note;
+  return d;
+}
+
 runtime::Net& PyModel::net(int threads) {
   auto it = nets_.find(threads);
   if (it != nets_.end()) return *it->second;
   runtime::NetOptions o;
   o.threads = threads;
+  o.tune = tune_;
+  o.tune_cache = tune_cache_;
   auto n = runtime::Net::create(model_, o);
   if (!n.is_ok()) raise_status(n.status().with_context(path_));
   return *(nets_[threads] = std::move(n).value());

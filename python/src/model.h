@@ -39,8 +39,12 @@ class PyModel {
   // Loads any model form (see load_any_model); preprocess: a preset name ("caffe",
   // "torchvision") used instead of what the file records (an error where they disagree,
   // unless force).
+  // tune: each convolution's kernel and split timed on this CPU (runtime::NetOptions::tune),
+  // the choices kept in tune_cache ("": the user's cache directory); tune_cache without tune
+  // is refused.
   PyModel(const std::string& path, const std::string& prototxt, int threads,
-          const std::vector<int64_t>& input_shape, const std::string& preprocess, bool force);
+          const std::vector<int64_t>& input_shape, const std::string& preprocess, bool force,
+          bool tune, const std::string& tune_cache);
 
   // Float32 N x C x H x W (or C x H x W) inputs, already preprocessed -> N x classes.
   py::array_t<float> run(py::array input, int threads);
@@ -56,6 +60,9 @@ class PyModel {
   std::string preprocess_source() const { return source_; }
   std::map<std::string, std::string> metadata() const;
   std::string notice() const { return notice_; }
+  // How the net of the model's thread count was planned: seconds, layers timed and read from
+  // the tuning cache, the cache's path and any note about it.
+  py::dict plan();
 
  private:
   runtime::Net& net(int threads);  // REQUIRES: mu_ held
@@ -67,6 +74,8 @@ class PyModel {
   std::optional<image::Preprocess> pre_;  // none: the input is not an image
   std::string source_, notice_;
   int default_threads_ = 1;
+  bool tune_ = false;
+  std::string tune_cache_;
   Shape chw_;
   int64_t classes_ = 0;
   std::mutex mu_;

@@ -19,10 +19,11 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<PyModel>(m, "Model", "A model file opened for inference (see squeeze_compress.open).")
       .def(py::init<const std::string&, const std::string&, int, const std::vector<int64_t>&,
-                    const std::string&, bool>(),
+                    const std::string&, bool, bool, const std::string&>(),
            py::arg("path"), py::arg("prototxt") = "", py::arg("threads") = 1,
            py::arg("input_shape") = std::vector<int64_t>{}, py::arg("preprocess") = "",
-           py::arg("force") = false)
+           py::arg("force") = false, py::arg("tune") = false, py::arg("tune_cache") = "")
+      .def_property_readonly("plan", &PyModel::plan)
       .def("run", &PyModel::run, py::arg("inputs"), py::arg("threads") = 0,
            "Runs float32 inputs of shape (N, C, H, W) (or (C, H, W)), already preprocessed; "
            "returns the outputs, shape (N, classes) (or (classes,)). threads: 0 keeps the "

@@ -255,3 +255,29 @@ def test_report_is_the_cli_report(fashion_sqz, fashion, tmp_path):
     assert r == cli
     with pytest.raises(sc.Error, match="reference needs images"):
         sc.report([q], reference=str(fashion_sqz))
+
+
+def test_open_with_tune_times_once_then_reads_the_cache(fashion_sqz, tmp_path):
+    cache = tmp_path / "tune.txt"
+    x = np.random.default_rng(5).normal(0, 1, (3, 1, 28, 28)).astype(np.float32)
+    rule = sc.open(fashion_sqz, threads=2)
+    assert rule.plan["tuned"] is False and rule.plan["timed"] == 0
+    first = sc.open(fashion_sqz, threads=2, tune=True, tune_cache=cache)
+    plan = first.plan
+    assert plan["tuned"] is True and plan["timed"] >= 1 and plan["note"] == ""
+    assert plan["cache_path"] == str(cache) and cache.exists()
+    tuned = first.run(x)
+    # The tuned kernels may sum in another order: within rounding of the rule's outputs.
+    want = rule.run(x)
+    assert np.max(np.abs(tuned - want)) <= 1e-5 * max(1e-6, np.max(np.abs(want)))
+    again = sc.open(fashion_sqz, threads=2, tune=True, tune_cache=cache)
+    assert again.plan["timed"] == 0 and again.plan["cached"] == plan["timed"] + plan["cached"]
+    assert np.array_equal(again.run(x), tuned)  # the same choices, the same bits
+    # The CLI reads the same cache to the same choices, hence the same bits.
+    x.tofile(tmp_path / "in.f32")
+    run_cli("run", fashion_sqz, "--input-tensor", tmp_path / "in.f32", "--output-tensor",
+            tmp_path / "out.f32", "--threads", "2", "--tune", "--tune-cache", cache)
+    assert np.array_equal(np.fromfile(tmp_path / "out.f32", np.float32).reshape(tuned.shape), tuned)
+    with pytest.raises(sc.Error) as e:
+        sc.open(fashion_sqz, tune_cache=cache)
+    assert e.value.code == "invalid_argument" and "tune" in str(e.value)
