@@ -36,12 +36,13 @@ int row_blocks_for(const ConvOp& op, int64_t items, int threads) {
 int64_t shared_im2col_floats() {
   return 4 * kernels::l2_per_thread(machine()) / static_cast<int64_t>(sizeof(float));
 }
-// With at least this many column panels per thread, threads take column blocks instead and
-// build each block's kernels::im2col themselves: B then stays in the core's own L2. A shared kernels::im2col is
-// larger than L2 (SqueezeNet's fire4 expand: 3.5 MB) and written by all threads, so half of
-// what a thread reads comes from another core (bench at 1 and 2 threads: 10-20% on the 55x55
-// and 27x27 expands).
-constexpr int64_t kPanelsPerThread = 8;
+// With at least this many column panels per thread, threads take column blocks and build
+// each block's kernels::im2col themselves, so B stays in the core's own L2 and no thread reads
+// what another core wrote. A shared kernels::im2col is written by all threads, so half of what
+// a thread reads comes from another core: 10-20% on the 55x55 and 27x27 expands of the
+// development machine, and on the Zen 4 of session 23 the 27x27 expands ran 1.7x faster in
+// blocks when its vCPUs were slow to share (README). One panel a thread suffices.
+constexpr int64_t kPanelsPerThread = 1;
 
 }  // namespace
 
