@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "sqz/core/crc32c.h"
@@ -217,8 +218,28 @@ Status prepare_for_writing(const SqzEncodeOptions& o, Model* model) {
   return Status::ok();
 }
 
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+bool half_holds(const std::vector<float>& v) {
+  std::vector<float> r = v;
+  return round_to_half(&r) && same_bits(r, v);
+}
+
+// Whether `coding` stores the layer's biases and codebook bit for bit, so that choosing it
+// loses nothing (a .sqz read and written again keeps the codings it was written with).
+bool holds_exactly(const Layer& l, FloatCoding coding) {
+  if (!half_holds(l.quant.codebook)) return false;
+  if (coding == kFloat16) return half_holds(l.bias.data);
+  return std::all_of(l.bias.data.begin(), l.bias.data.end(),
+                     [](float v) { return std::isfinite(v); }) &&
+         same_bits(dequantize_biases(quantize_biases(l.bias.data)), l.bias.data);
+}
+
 // Each convolution's float coding for biases and codebooks: the most compact one the options
-// allow that holds its values (try_float_coding), else float32.
+// allow that holds its values (try_float_coding), else the most compact that holds them
+// exactly, else float32.
 void choose_float_codings(Model* model, const SqzEncodeOptions& o, std::vector<FloatCoding>* floats,
                           std::vector<Int8Biases>* int8) {
   floats->assign(model->layers.size(), kFloat32);
@@ -226,9 +247,11 @@ void choose_float_codings(Model* model, const SqzEncodeOptions& o, std::vector<F
   for (size_t i = 0; i < floats->size(); ++i) {
     Layer& l = model->layers[i];
     if (l.op != OpKind::kConvolution) continue;
-    if (o.int8_biases && try_float_coding(l, kInt8Bias, &(*int8)[i]))
+    const bool int8_ok = o.int8_biases || holds_exactly(l, kInt8Bias);
+    const bool half_ok = o.half_floats || o.int8_biases || holds_exactly(l, kFloat16);
+    if (int8_ok && try_float_coding(l, kInt8Bias, &(*int8)[i]))
       (*floats)[i] = kInt8Bias;
-    else if ((o.half_floats || o.int8_biases) && try_float_coding(l, kFloat16, nullptr))
+    else if (half_ok && try_float_coding(l, kFloat16, nullptr))
       (*floats)[i] = kFloat16;
   }
 }

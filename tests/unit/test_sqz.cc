@@ -460,6 +460,28 @@ TEST_CASE("8-bit biases (SPEC 1.2): error within scale / 2, read back by both re
   CHECK(format::decode_sqz(patch_section(bytes, 1, bias_at + 4, 0x81)).is_ok());
 }
 
+TEST_CASE("a lossless write keeps binary16 and 8-bit codings where they hold the values exactly") {
+  for (const Model& m : sample_models()) {
+    for (bool int8 : {false, true}) {
+      INFO((int8 ? "int8" : "binary16"));
+      format::SqzEncodeOptions lossy;
+      (int8 ? lossy.int8_biases : lossy.half_floats) = true;
+      std::string first;
+      REQUIRE(format::encode_sqz(m, lossy, &first).is_ok());
+      auto back = format::decode_sqz(first);
+      REQUIRE(back.is_ok());
+      // Written again without lossy options: the same codings, so the same bytes.
+      std::string again;
+      REQUIRE(format::encode_sqz(back->model, {}, &again).is_ok());
+      CHECK(again == first);
+    }
+    // Values no compact coding holds stay float32 (the input's random biases).
+    format::SqzFile plain;
+    encode(m, &plain);
+    for (const auto& [layer, coding] : codings(plain.ledger, "bias")) CHECK(coding == "f32");
+  }
+}
+
 TEST_CASE("a model read with its codes only is written whole, and refused where weights change") {
   const std::string bytes = encode(quantized_tiny(11, 0.4, 4));
   format::SqzDecodeOptions codes_only;

@@ -31,6 +31,8 @@ struct SqzEncodeOptions {
   Metadata metadata;
   int zstd_level = 19;             // for GRAPH and METADATA
   bool compare_with_zstd = false;  // fill LedgerRow::zstd_bytes (slow: zstd -22 per stream)
+  // Without half_floats or int8_biases a layer still takes binary16 or 8-bit biases where they
+  // hold its values bit for bit (a .sqz decoded and encoded again keeps its codings and size).
   // Store biases and codebooks as binary16 (SPEC 1.1) in every layer where they stay finite
   // and the codebook strictly ascending; the returned SqzFile::model holds the rounded values.
   bool half_floats = false;
