@@ -121,12 +121,20 @@ Result<std::string> export_onnx(const Model& model, const format::Metadata& meta
   proto.set_ir_version(7);
   proto.set_producer_name("squeeze-compress");
   proto.add_opset_import()->set_version(13);
-  for (const auto& [key, value] : metadata)
-    if (key == "preprocess") {
-      auto* prop = proto.add_metadata_props();
-      prop->set_key(kOnnxPreprocessKey);
-      prop->set_value(value);
-    }
+  std::string calibration;
+  for (const auto& [key, value] : metadata) {
+    if (key == "calibration_images_crc32c")
+      calibration += (calibration.empty() ? "" : " ") + value;
+    if (key != "preprocess") continue;
+    auto* prop = proto.add_metadata_props();
+    prop->set_key(kOnnxPreprocessKey);
+    prop->set_value(value);
+  }
+  if (!calibration.empty()) {  // one entry: ONNX wants metadata keys unique
+    auto* prop = proto.add_metadata_props();
+    prop->set_key(kOnnxCalibrationKey);
+    prop->set_value(calibration);
+  }
   onnx::GraphProto* g = proto.mutable_graph();
   g->set_name(m.name.empty() ? "squeeze-compress" : m.name);
   for (const Layer& l : m.layers) SQZ_RETURN_IF_ERROR(add_node(g, l));

@@ -461,8 +461,15 @@ Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& opt
                                          std::to_string(kMaxLayers));
   if (metadata) {
     metadata->clear();
-    for (const auto& p : proto.metadata_props())
+    for (const auto& p : proto.metadata_props()) {
       if (p.key() == kOnnxPreprocessKey) metadata->push_back({"preprocess", p.value()});
+      if (p.key() != kOnnxCalibrationKey) continue;
+      if (p.value().size() > kMaxOnnxCalibrationBytes)
+        return Status(ErrorCode::kLimit, onnx_path + ": metadata '" + kOnnxCalibrationKey +
+                                             "' is longer than " +
+                                             std::to_string(kMaxOnnxCalibrationBytes) + " bytes");
+      metadata->push_back({"calibration_images_crc32c", p.value()});
+    }
   }
   Builder b(proto.graph(), onnx_opset(proto));
   Result<Model> m = b.build(options);

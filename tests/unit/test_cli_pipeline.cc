@@ -121,6 +121,22 @@ TEST_CASE("compress: calibration moves centroids and biases, never codes or posi
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("was calibrated on this image (6 of the 12 given)") != std::string::npos);
   CHECK(test::run_cli({"eval", f.onnx, "--images", f.images}).exit_code == 0);
+  // Every later stage keeps the list: its weights come from those images too.
+  const std::string cal = f.dir.file("cal.sqz"), onnx = f.dir.file("cal.onnx");
+  REQUIRE(test::run_cli({"decode", cal, "-o", onnx}).exit_code == 0);
+  const std::vector<std::vector<std::string>> stages{
+      {"encode", cal, "-o", f.dir.file("re.sqz")},
+      {"encode", onnx, "-o", f.dir.file("from_onnx.sqz")},
+      {"quantize", cal, "--bits", "3", "-o", f.dir.file("q3.sqz")},
+      {"prune", cal, "--density", "0.5", "-o", f.dir.file("p.sqz")},
+      {"compress", cal, "--bits", "5", "-o", f.dir.file("again.sqz")}};
+  for (const auto& args : stages) {
+    INFO(args[0] << " " << args[1]);
+    REQUIRE(test::run_cli(args).exit_code == 0);
+    auto later = test::run_cli({"eval", args[args.size() - 1], "--images", f.images});
+    CHECK_MESSAGE(later.exit_code == 1, args[0]);
+    CHECK(later.err.find("(6 of the 12 given)") != std::string::npos);
+  }
 }
 
 TEST_CASE("compress: --target-bytes allocates widths that fit, from a config file") {

@@ -54,14 +54,39 @@ void add_calibration_fingerprints(const std::string& fingerprints, format::Metad
   }
 }
 
-Result<std::vector<std::string>> calibration_overlap(const format::Metadata& metadata,
-                                                     const std::vector<std::string>& files) {
-  std::set<std::string> used;
+namespace {
+
+std::vector<std::string> listed_fingerprints(const format::Metadata& metadata) {
+  std::vector<std::string> out;
   for (const auto& [key, value] : metadata) {
     if (key != kCalibrationKey) continue;
     std::istringstream in(value);
-    for (std::string hex; in >> hex;) used.insert(hex);
+    for (std::string hex; in >> hex;) out.push_back(hex);
   }
+  return out;
+}
+
+}  // namespace
+
+void carry_calibration_fingerprints(const format::Metadata& from, format::Metadata* to) {
+  std::vector<std::string> all = listed_fingerprints(*to);
+  std::set<std::string> seen(all.begin(), all.end());
+  const size_t before = all.size();
+  for (const std::string& hex : listed_fingerprints(from))
+    if (seen.insert(hex).second) all.push_back(hex);
+  if (all.size() == before) return;
+  to->erase(std::remove_if(to->begin(), to->end(),
+                           [](const auto& entry) { return entry.first == kCalibrationKey; }),
+            to->end());
+  std::string joined;
+  for (const std::string& hex : all) joined += (joined.empty() ? "" : " ") + hex;
+  add_calibration_fingerprints(joined, to);
+}
+
+Result<std::vector<std::string>> calibration_overlap(const format::Metadata& metadata,
+                                                     const std::vector<std::string>& files) {
+  const std::vector<std::string> listed = listed_fingerprints(metadata);
+  const std::set<std::string> used(listed.begin(), listed.end());
   std::vector<std::string> overlap;
   if (used.empty()) return overlap;
   for (const std::string& f : files) {

@@ -7,6 +7,7 @@
 #include "sqz/core/version.h"
 #include "sqz/import/exporters.h"
 #include "sqz/import/importers.h"
+#include "sqz/pipeline/image_split.h"
 
 namespace sqz::pipeline {
 namespace {
@@ -45,6 +46,7 @@ Result<format::Metadata> stage_output_metadata(const std::string& model_path, co
                                                bool re_record, const std::string& pipeline,
                                                std::string* notice) {
   format::Metadata md = standard_metadata(model_path, pipeline);
+  carry_calibration_fingerprints(input_metadata, &md);
   notice->clear();
   auto recorded = recorded_preprocess(input_metadata);
   if (!recorded.is_ok()) return recorded.status().with_context(model_path);

@@ -129,7 +129,7 @@ struct Run {
   InputMoments moments;  // per layer, when codes are assigned by error compensation
   bool sequential_codes = false;  // the codes came from share_weights_sequential
   quantize::QuantizeOptions widths_asked;  // the widths weight sharing was given
-  format::Metadata metadata;
+  format::Metadata input_metadata, metadata;  // the input file's; the output's
   std::string bytes;  // the encoded .sqz
 };
 
@@ -194,9 +194,8 @@ Status load_training(Run& r) {
 
 Status load_stage(Run& r) {
   stage(r.observer, 1, "loading " + r.s.model_path);
-  format::Metadata input_metadata;
-  SQZ_ASSIGN_OR_RETURN(r.teacher,
-                       load_any_model(r.s.model_path, r.s.prototxt, &input_metadata, r.s.import));
+  SQZ_ASSIGN_OR_RETURN(r.teacher, load_any_model(r.s.model_path, r.s.prototxt, &r.input_metadata,
+                                                 r.s.import));
   r.model = r.teacher;
   SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(image_sources(r.s)));
   if (!r.lists.holdout.files.empty()) {
@@ -205,7 +204,7 @@ Status load_stage(Run& r) {
     SQZ_RETURN_IF_ERROR(fit_labels(&r.lists.holdout, outputs, r.s.model_path, &fit_note));
     if (!fit_note.empty()) note(r.observer, "  " + fit_note);
   }
-  SQZ_RETURN_IF_ERROR(resolve_stage_preprocess(r, input_metadata));
+  SQZ_RETURN_IF_ERROR(resolve_stage_preprocess(r, r.input_metadata));
   SQZ_RETURN_IF_ERROR(load_training(r));
   if (r.lists.calib.empty()) {
     SQZ_RETURN_ERROR_IF(r.s.target_bytes > 0 && !r.train_set, ErrorCode::kInvalidArgument,
@@ -356,6 +355,7 @@ Status quantize_stage(Run& r) {
   SQZ_ASSIGN_OR_RETURN(std::string calib_ids, fingerprint_files(r.lists.calib));
   r.metadata = standard_metadata(r.s.model_path, pipeline_summary(r.s, r.lists));
   if (!r.lists.calib.empty()) add_calibration_fingerprints(calib_ids, &r.metadata);
+  carry_calibration_fingerprints(r.input_metadata, &r.metadata);  // they shaped the input
   if (r.have_pre) r.metadata.push_back({kPreprocessKey, describe_preprocess(r.pre)});
   std::unique_ptr<BitTable> table;
   stage(r.observer, 3,

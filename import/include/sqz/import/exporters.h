@@ -11,8 +11,9 @@ namespace sqz::import {
 
 // Serialized ONNX ModelProto (IR 7, opset 13), weights as raw_data initializers.
 // metadata: its "preprocess" entry (the description .sqz files record) is stored in the
-// model's metadata_props under kOnnxPreprocessKey (importers.h), so that import_onnx reads it
-// back; the rest is not written.
+// model's metadata_props under kOnnxPreprocessKey and its "calibration_images_crc32c" entries,
+// joined, under kOnnxCalibrationKey (importers.h), so that import_onnx reads them back; the
+// rest is not written.
 Result<std::string> export_onnx(const Model& model, const format::Metadata& metadata = {});
 
 // Caffe deploy prototxt (text) and binary caffemodel (blobs with `shape`).

@@ -35,7 +35,9 @@ struct ImportOptions {
 // the convolution before it), Softmax (any axis but the batch's), Flatten/Reshape flattening
 // at the head; float32 initializers. Anything else fails naming the node and what it is.
 // metadata, when given, receives {"preprocess", description} from the model's metadata_props
-// entry kOnnxPreprocessKey, when it has one (and is cleared otherwise).
+// entry kOnnxPreprocessKey and {"calibration_images_crc32c", list} from kOnnxCalibrationKey,
+// when it has them (and is cleared otherwise); a list longer than kMaxOnnxCalibrationBytes is
+// an error.
 Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& options = {},
                           format::Metadata* metadata = nullptr);
 
@@ -43,6 +45,10 @@ Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& opt
 // form .sqz files record under "preprocess"): an exporter that writes it lets `run` and `eval`
 // preprocess as the model was trained without options.
 inline constexpr const char* kOnnxPreprocessKey = "squeeze_compress.preprocess";
+// The CRC32C of the images a model was calibrated on (space-separated hex, as .sqz files list
+// them under "calibration_images_crc32c"), so that `eval` refuses them after a round trip.
+inline constexpr const char* kOnnxCalibrationKey = "squeeze_compress.calibration_images_crc32c";
+inline constexpr size_t kMaxOnnxCalibrationBytes = size_t{9} << 20;  // a million images
 
 // The Deep Compression release file (songhan/SqueezeNet-Deep-Compression) and its
 // prototxt. Layout: ../shared/README.md and format/SPEC.md, appendix A.

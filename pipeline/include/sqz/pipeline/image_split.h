@@ -43,6 +43,10 @@ Result<std::string> fingerprint_files(const std::vector<std::string>& files);
 // entries as it takes to keep each value within a .sqz string (4096 bytes).
 void add_calibration_fingerprints(const std::string& fingerprints, format::Metadata* metadata);
 
+// Adds to `to` the calibration fingerprints `from` lists that `to` does not list yet: a model
+// made from a calibrated one was shaped by those images too, so every later stage keeps them.
+void carry_calibration_fingerprints(const format::Metadata& from, format::Metadata* to);
+
 // The files among `files` whose contents were used to calibrate the model described by
 // metadata (empty when it names none).
 Result<std::vector<std::string>> calibration_overlap(const format::Metadata& metadata,
