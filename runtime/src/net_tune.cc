@@ -283,11 +283,13 @@ void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_sec
     if (t < best) best = t, best_choice = c, p.schedule = fastest;
     return t;
   };
-  for (bool sparse : kernels_allowed) kernel_best[sparse] = consider({sparse, std::nullopt, 0}, schedules);
+  for (bool sparse : kernels_allowed)
+    kernel_best[sparse] = consider({sparse, std::nullopt, 0}, schedules);
   const std::vector<ConvSchedule> chosen{p.schedule};
   if (machine().isa == Isa::kAvx512)
     for (bool sparse : kernels_allowed)
-      if (kernel_best[sparse] <= kNarrowerIsaWithin * best) consider({sparse, Isa::kAvx2, 0}, chosen);
+      if (kernel_best[sparse] <= kNarrowerIsaWithin * best)
+        consider({sparse, Isa::kAvx2, 0}, chosen);
   if (best_choice.sparse) {
     const int64_t l1 = kernels::l1d_size(machine());
     const KernelChoice base = best_choice;
