@@ -137,6 +137,12 @@ TEST_CASE("compress: calibration moves centroids and biases, never codes or posi
     CHECK_MESSAGE(later.exit_code == 1, args[0]);
     CHECK(later.err.find("(6 of the 12 given)") != std::string::npos);
   }
+  // compress measures nothing on images its input was calibrated on.
+  auto measured = test::run_cli({"compress", cal, "--calib", f.images, "--holdout-split", "1/2",
+                                 "--bits", "5", "-o", f.dir.file("measured.sqz")});
+  CHECK(measured.exit_code != 0);
+  CHECK(measured.err.find("was calibrated on this image") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(f.dir.file("measured.sqz")));
 }
 
 TEST_CASE("compress: --target-bytes allocates widths that fit, from a config file") {

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <sstream>
 
 #include "compress_images.h"
 #include "compress_options.h"
@@ -198,6 +197,8 @@ Status load_stage(Run& r) {
                                                  r.s.import));
   r.model = r.teacher;
   SQZ_ASSIGN_OR_RETURN(r.lists, image_lists(image_sources(r.s)));
+  const auto& held_out = r.lists.holdout.files;  // none that shaped the input either
+  SQZ_RETURN_IF_ERROR(refuse_calibration_images(r.s.model_path, r.input_metadata, held_out));
   if (!r.lists.holdout.files.empty()) {
     SQZ_ASSIGN_OR_RETURN(int64_t outputs, class_count(r.teacher));
     std::string fit_note;
