@@ -1,4 +1,7 @@
+#include <sstream>
+
 #include "onnx.pb.h"
+#include "onnx_metadata.h"
 #include "sqz/core/byte_io.h"
 #include "sqz/import/exporters.h"
 #include "sqz/import/importers.h"
@@ -123,8 +126,12 @@ Result<std::string> export_onnx(const Model& model, const format::Metadata& meta
   proto.add_opset_import()->set_version(13);
   std::string calibration;
   for (const auto& [key, value] : metadata) {
-    if (key == "calibration_images_crc32c")
-      calibration += (calibration.empty() ? "" : " ") + value;
+    if (key == "calibration_images_crc32c") {  // its CRCs only, as import_onnx reads them
+      std::istringstream in(value);
+      for (std::string t; in >> t;)
+        if (t.size() == 8 && detail::is_crc_token(t, 0))
+          calibration += (calibration.empty() ? "" : " ") + t;
+    }
     if (key != "preprocess") continue;
     auto* prop = proto.add_metadata_props();
     prop->set_key(kOnnxPreprocessKey);

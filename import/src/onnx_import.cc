@@ -11,6 +11,7 @@
 
 #include "fold.h"
 #include "onnx.pb.h"
+#include "onnx_metadata.h"
 #include "onnx_tensor.h"
 #include "sqz/core/file_io.h"
 #include "sqz/import/importers.h"
@@ -468,6 +469,10 @@ Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& opt
         return Status(ErrorCode::kLimit, onnx_path + ": metadata '" + kOnnxCalibrationKey +
                                              "' is longer than " +
                                              std::to_string(kMaxOnnxCalibrationBytes) + " bytes");
+      if (!detail::is_crc_list(p.value()))
+        return Status(ErrorCode::kCorrupt, onnx_path + ": metadata '" + kOnnxCalibrationKey +
+                                               "' is not a list of CRC32C (8 hex digits each, "
+                                               "separated by spaces)");
       metadata->push_back({"calibration_images_crc32c", p.value()});
     }
   }

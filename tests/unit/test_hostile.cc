@@ -285,6 +285,43 @@ TEST_CASE("hostile models: limits that writers check as readers do, '@' in Caffe
   CHECK(test::max_rel_diff(got, want) < 1e-5);
 }
 
+TEST_CASE("hostile calibration lists: only CRC32C are carried, ONNX refuses anything else") {
+  // A .sqz entry with a 4000-character token and junk beside two CRCs: the carried list
+  // holds the CRCs (a token that long once made the split loop forever).
+  const format::Metadata from{{"calibration_images_crc32c",
+                               std::string(4000, 'a') + " 0123abcd XYZ 0123ABCD ffffffff"}};
+  format::Metadata to{{"producer", "test"}};
+  pipeline::carry_calibration_fingerprints(from, &to);
+  REQUIRE(to.size() == 2);
+  CHECK(to[1].second == "0123abcd ffffffff");
+  pipeline::carry_calibration_fingerprints(from, &to);  // nothing new: unchanged
+  CHECK(to.size() == 2);
+  // The ONNX exporter writes only the CRCs; the importer reads them back and refuses a list
+  // that is anything else (named, one line).
+  test::TempDir dir;
+  const Model m = test::tiny_squeezenet(8, 19, 3, 0.6);
+  auto onnx = import::export_onnx(m, from);
+  REQUIRE(onnx.is_ok());
+  test::write_bytes(dir.file("m.onnx"), *onnx);
+  format::Metadata back;
+  REQUIRE(import::import_onnx(dir.file("m.onnx"), {}, &back).is_ok());
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].second == "0123abcd ffffffff");
+  // Each the length of the good list, so that the protobuf framing stays valid.
+  for (const char* bad : {"0123abcd Qfffffff", "0123abcdXffffffff", "0123ABCD ffffffff",
+                          "0123abcd  fffffff", "0123abcd fffffff "}) {
+    std::string bytes = *onnx;
+    const size_t at = bytes.find("0123abcd ffffffff");
+    REQUIRE(at != std::string::npos);
+    bytes.replace(at, 17, bad);
+    test::write_bytes(dir.file("bad.onnx"), bytes);
+    INFO(bad);
+    auto r = import::import_onnx(dir.file("bad.onnx"), {}, &back);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().message().find("not a list of CRC32C") != std::string::npos);
+  }
+}
+
 TEST_CASE("hostile Caffe files: deep nesting, too many layers, weights no file pays for") {
   test::TempDir dir;
   // 100,000 levels of nested unknown messages: a parse error, not a stack overflow.

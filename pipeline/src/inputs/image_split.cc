@@ -56,12 +56,21 @@ void add_calibration_fingerprints(const std::string& fingerprints, format::Metad
 
 namespace {
 
+bool is_fingerprint(const std::string& token) {  // as file_crc_hex writes them
+  return token.size() == 8 && std::all_of(token.begin(), token.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// The fingerprints metadata lists; anything else in those entries (which no file of ours
+// holds) can match no image and is dropped.
 std::vector<std::string> listed_fingerprints(const format::Metadata& metadata) {
   std::vector<std::string> out;
   for (const auto& [key, value] : metadata) {
     if (key != kCalibrationKey) continue;
     std::istringstream in(value);
-    for (std::string hex; in >> hex;) out.push_back(hex);
+    for (std::string hex; in >> hex;)
+      if (is_fingerprint(hex)) out.push_back(hex);
   }
   return out;
 }
@@ -74,7 +83,7 @@ void carry_calibration_fingerprints(const format::Metadata& from, format::Metada
   const size_t before = all.size();
   for (const std::string& hex : listed_fingerprints(from))
     if (seen.insert(hex).second) all.push_back(hex);
-  if (all.size() == before) return;
+  if (all.size() == before) return;  // `to` lists them all already
   to->erase(std::remove_if(to->begin(), to->end(),
                            [](const auto& entry) { return entry.first == kCalibrationKey; }),
             to->end());
