@@ -86,8 +86,10 @@ RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double density, in
 }
 
 // Runs op over column blocks of `block` (the whole image when larger) with its output
-// channels in `row_blocks` blocks, the items in a scrambled order (any order must do).
-std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block, int row_blocks) {
+// channels in `row_blocks` blocks, the items in ranges of `chunk` taken in a scrambled order
+// (any ranges in any order must do).
+std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block, int row_blocks,
+                          int64_t chunk = 1) {
   std::vector<float> got(c.s.out_c * c.s.out_size(), -7.0f);
   std::vector<float> scratch(op.scratch_floats()), shared(op.shared_floats());
   const int64_t half = static_cast<int64_t>(shared.size()) / 2;
@@ -97,8 +99,9 @@ std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block, 
   const int rb = std::min(row_blocks, op.max_row_blocks());
   auto run_all = [&](const float* b, int64_t ldb, int64_t ncols, float* out) {
     const int64_t items = op.work_items(ncols, rb);
-    for (int64_t i = items; i-- > 0;)
-      op.run_items(b, ldb, ncols, out, n, rb, i, i + 1, scratch.data(), shared.data());
+    for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk)
+      op.run_items(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk), scratch.data(),
+                   shared.data());
   };
   if (conv_reads_input_directly(c.s)) {
     run_all(c.in.data(), n, n, got.data());
@@ -121,10 +124,11 @@ void check_op(const ConvOp& op, const RandomConv& c, const std::vector<float>& w
   const std::vector<float> first = run_op(op, c, int64_t{1} << 30, 1);
   CHECK(test::max_rel_diff(first, want) <= 1e-5);
   for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
-    for (int row_blocks : {1, 2, 3, 7}) {
-      INFO("block " << block << " row blocks " << row_blocks);
-      CHECK(run_op(op, c, block, row_blocks) == first);
-    }
+    for (int row_blocks : {1, 2, 3, 7})
+      for (int64_t chunk : {int64_t{1}, int64_t{3}, int64_t{1} << 30}) {
+        INFO("block " << block << " row blocks " << row_blocks << " items per call " << chunk);
+        CHECK(run_op(op, c, block, row_blocks, chunk) == first);
+      }
 }
 
 }  // namespace
