@@ -5,6 +5,7 @@
 // BatchNormalization folded into the convolution before it.
 #include <google/protobuf/io/coded_stream.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <map>
@@ -12,6 +13,8 @@
 #include "fold.h"
 #include "onnx.pb.h"
 #include "onnx_metadata.h"
+#include "onnx_node.h"
+#include "onnx_shape_fold.h"
 #include "onnx_tensor.h"
 #include "sqz/core/file_io.h"
 #include "sqz/import/importers.h"
@@ -22,92 +25,13 @@ namespace {
 using onnx::AttributeProto;
 using onnx::NodeProto;
 using onnx::TensorProto;
+using detail::Attrs;
 using detail::Initializers;
-
-struct Attrs {
-  std::map<std::string, const AttributeProto*> by_name;
-  bool has(const std::string& n) const { return by_name.count(n) > 0; }
-  int64_t i(const std::string& n, int64_t def) const {
-    auto it = by_name.find(n);
-    return it == by_name.end() ? def : it->second->i();
-  }
-  float f(const std::string& n, float def) const {
-    auto it = by_name.find(n);
-    return it == by_name.end() ? def : it->second->f();
-  }
-  std::vector<int64_t> ints(const std::string& n) const {
-    auto it = by_name.find(n);
-    if (it == by_name.end()) return {};
-    return {it->second->ints().begin(), it->second->ints().end()};
-  }
-  std::string s(const std::string& n) const {
-    auto it = by_name.find(n);
-    return it == by_name.end() ? std::string() : it->second->s();
-  }
-};
-
-std::string who(const NodeProto& node) {
-  return "node '" + (node.name().empty() ? node.output(0) : node.name()) + "' (" + node.op_type() +
-         ")";
-}
-
-Status refuse(const NodeProto& node, const std::string& what) {
-  return Status(ErrorCode::kUnsupported, who(node) + ": " + what);
-}
-
-// Refuses every attribute of node that is not in `known`.
-Status only_attributes(const NodeProto& node, std::initializer_list<const char*> known) {
-  for (const AttributeProto& a : node.attribute()) {
-    bool ok = false;
-    for (const char* k : known) ok |= a.name() == k;
-    if (!ok) return refuse(node, "attribute '" + a.name() + "' is not supported");
-  }
-  return Status::ok();
-}
-
-// SAME_UPPER / SAME_LOWER: the output is ceil(in / stride); the padding that needs is split
-// evenly, the odd one at the end (UPPER) or the beginning (LOWER).
-void same_padding(int64_t in, int64_t kernel, int64_t stride, bool upper, int64_t* begin,
-                  int64_t* extra) {
-  const int64_t out = (in + stride - 1) / stride;
-  const int64_t total = std::max<int64_t>((out - 1) * stride + kernel - in, 0);
-  const int64_t small = total / 2, big = total - small;
-  *begin = upper ? small : big;
-  *extra = (upper ? big : small) - *begin;
-}
-
-// kernel, strides, pads, auto_pad and dilations of a Conv or pooling node, for input (N,C,H,W).
-struct Window {
-  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, eh = 0, ew = 0;
-};
-
-Status read_window(const NodeProto& node, const Attrs& a, const Shape& in, Window* w) {
-  for (int64_t d : a.ints("dilations"))
-    if (d != 1) return refuse(node, "dilations other than 1 are not supported");
-  const std::vector<int64_t> k = a.ints("kernel_shape"), s = a.ints("strides"), p = a.ints("pads");
-  if (!k.empty() && k.size() != 2) return refuse(node, "only 2-D kernels are supported");
-  if (!s.empty() && s.size() != 2) return refuse(node, "only 2-D strides are supported");
-  if (!p.empty() && p.size() != 4) return refuse(node, "only 2-D pads are supported");
-  if (!k.empty()) w->kh = k[0], w->kw = k[1];
-  if (!s.empty()) w->sh = s[0], w->sw = s[1];
-  SQZ_RETURN_ERROR_IF(w->kh < 1 || w->kw < 1 || w->sh < 1 || w->sw < 1, ErrorCode::kCorrupt,
-                      who(node) + ": kernel and strides must be positive");
-  const std::string auto_pad = a.s("auto_pad");
-  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    const bool upper = auto_pad == "SAME_UPPER";
-    same_padding(in[2], w->kh, w->sh, upper, &w->ph, &w->eh);
-    same_padding(in[3], w->kw, w->sw, upper, &w->pw, &w->ew);
-    return Status::ok();
-  }
-  if (!auto_pad.empty() && auto_pad != "NOTSET" && auto_pad != "VALID")
-    return refuse(node, "auto_pad '" + auto_pad + "' is not supported");
-  if (auto_pad == "VALID" || p.empty()) return Status::ok();
-  for (int64_t v : p)
-    SQZ_RETURN_ERROR_IF(v < 0 || v > (int64_t{1} << 16), ErrorCode::kCorrupt,
-                        who(node) + ": pads out of range");
-  w->ph = p[0], w->pw = p[1], w->eh = p[2] - p[0], w->ew = p[3] - p[1];
-  return Status::ok();
-}
+using detail::only_attributes;
+using detail::Window;
+using detail::read_window;
+using detail::refuse;
+using detail::who;
 
 class Builder {
  public:
@@ -123,6 +47,8 @@ class Builder {
   Status add_batchnorm(const NodeProto& node, const Attrs& a);
   Status add_softmax(const NodeProto& node, const Attrs& a, Layer l);
   Status add_reshape(const NodeProto& node, Layer l);
+  Status add_squeeze(const NodeProto& node, const Attrs& a, Layer l);
+  Status add_reduce(const NodeProto& node, const Attrs& a, Layer l);
   Status add_layer(const NodeProto& node, const Attrs& a, Layer l);
   Status add_sum(const NodeProto& node, Layer l);
   Status add_plain(const NodeProto& node, const Attrs& a, Layer l);
@@ -141,6 +67,8 @@ class Builder {
   std::map<std::string, Shape> shapes_;
   std::map<std::string, size_t> producer_;
   std::map<std::string, int> consumers_;
+  detail::ShapeFolder shape_values_;
+  std::map<std::string, Shape> partly_squeezed_;  // [N, C, 1] blobs (see add_squeeze)
 };
 
 const Shape& Builder::shape(const NodeProto&, const std::string& blob) const {
@@ -233,7 +161,10 @@ Status Builder::add_pool(const NodeProto& node, const Attrs& a, Layer l) {
 // nothing else reads that convolution's output.
 Status Builder::add_batchnorm(const NodeProto& node, const Attrs& a) {
   SQZ_RETURN_IF_ERROR(only_attributes(node, {"epsilon", "momentum", "training_mode", "spatial"}));
-  if (a.i("training_mode", 0) != 0) return refuse(node, "training_mode 1");
+  // Training mode: the attribute (opset 14), or the running statistics as outputs (before).
+  const bool training = a.i("training_mode", 0) != 0 ||
+                        (node.output_size() > 1 && !node.output(1).empty());
+  if (training) return refuse(node, "training mode (export the model in eval mode)");
   if (a.i("spatial", 1) != 1) return refuse(node, "spatial 0");
   SQZ_RETURN_ERROR_IF(node.input_size() != 5, ErrorCode::kCorrupt,
                       who(node) + ": needs X, scale, B, mean and var");
@@ -277,18 +208,25 @@ Status Builder::add_softmax(const NodeProto& node, const Attrs& a, Layer l) {
   return push(std::move(l));
 }
 
-// Reshape at the head: only the flattening [N, -1] (N: 0, -1 or the batch) or [N, C*H*W].
+// Reshape at the head: only the flattening [N, -1] (N: 0, -1, the batch, or the batch as the
+// exporter computes it from Shape) or [N, C*H*W].
 Status Builder::add_reshape(const NodeProto& node, Layer l) {
   SQZ_RETURN_IF_ERROR(only_attributes(node, {"allowzero"}));
-  SQZ_ASSIGN_OR_RETURN(const Tensor* target, constant(node, 1, "target shape"));
+  SQZ_RETURN_ERROR_IF(node.input_size() != 2, ErrorCode::kCorrupt, who(node) + ": needs 2 inputs");
+  std::vector<int64_t> t;
+  if (const auto* folded = shape_values_.value(node.input(1))) {
+    t = *folded;
+  } else {
+    SQZ_ASSIGN_OR_RETURN(t, detail::integers_of(node, init_, node.input(1), "target shape"));
+  }
   const Shape& in = shape(node, node.input(0));
   const int64_t rest = shape_numel(in) / std::max<int64_t>(in[0], 1);
-  const std::vector<float>& t = target->data;
-  const bool flat = t.size() == 2 && (t[0] == 0 || t[0] == -1 || t[0] == in[0]) &&
+  const int64_t batch = detail::kSymbolicBatch;
+  const bool flat = t.size() == 2 && (t[0] == 0 || t[0] == -1 || t[0] == in[0] || t[0] == batch) &&
                     (t[1] == -1 || t[1] == rest) && !(t[0] == -1 && t[1] == -1);
   if (!flat) {
     std::string s;
-    for (float v : t) s += (s.empty() ? "" : ", ") + std::to_string(static_cast<int64_t>(v));
+    for (int64_t v : t) s += (s.empty() ? "" : ", ") + (v == batch ? "N" : std::to_string(v));
     return refuse(node, "Reshape to [" + s + "] is not supported (only flattening to [N, -1])");
   }
   l.op = OpKind::kFlatten;
@@ -298,23 +236,34 @@ Status Builder::add_reshape(const NodeProto& node, Layer l) {
 }
 
 Status Builder::add_node(const NodeProto& node) {
-  const Attrs a = [&] {
-    Attrs at;
-    for (const AttributeProto& x : node.attribute()) at.by_name[x.name()] = &x;
-    return at;
-  }();
+  const Attrs a(node);
   const std::string& op = node.op_type();
+  SQZ_RETURN_ERROR_IF(node.output_size() < 1 || node.output(0).empty(), ErrorCode::kCorrupt,
+                      "a node of type '" + op.substr(0, 64) + "' has no output");
   SQZ_RETURN_ERROR_IF(!node.domain().empty() && node.domain() != "ai.onnx", ErrorCode::kUnsupported,
                       who(node) + ": operator domain '" + node.domain() + "'");
-  SQZ_RETURN_ERROR_IF(node.input_size() < 1 || node.output_size() < 1, ErrorCode::kCorrupt,
-                      "a node has no input or output");
-  if (op == "Constant") {
+  if (op == "Constant") {  // the one operator without inputs
     SQZ_RETURN_ERROR_IF(
         node.output_size() != 1 || node.attribute_size() != 1 || !node.attribute(0).has_t(),
         ErrorCode::kUnsupported, who(node) + ": only tensor constants");
-    SQZ_ASSIGN_OR_RETURN(init_[node.output(0)], detail::tensor_from_proto(node.attribute(0).t()));
+    SQZ_RETURN_ERROR_IF(init_.count(node.output(0)), ErrorCode::kCorrupt,
+                        "blob '" + node.output(0) + "' is produced twice");
+    onnx::TensorProto t = node.attribute(0).t();  // small: shapes, axes, flags
+    if (t.name().empty()) t.set_name(node.output(0));  // errors name the blob
+    SQZ_ASSIGN_OR_RETURN(init_[node.output(0)], detail::tensor_from_proto(t));
     return Status::ok();
   }
+  SQZ_RETURN_ERROR_IF(node.input_size() < 1 || node.input(0).empty(), ErrorCode::kCorrupt,
+                      who(node) + " has no input");
+  for (const std::string& in : node.input())
+    if (partly_squeezed_.count(in) && op != "Squeeze")
+      return refuse(node, "reads '" + in + "', a partly squeezed 3-D tensor");
+  auto shape_of = [&](const std::string& blob) -> const Shape* {
+    auto it = shapes_.find(resolve(blob));
+    return it == shapes_.end() ? nullptr : &it->second;
+  };
+  SQZ_ASSIGN_OR_RETURN(const bool folded, shape_values_.fold(node, opset_, init_, shape_of));
+  if (folded) return Status::ok();
   if (op == "Identity") {
     alias_[node.output(0)] = resolve(node.input(0));
     return Status::ok();
@@ -342,7 +291,66 @@ Status Builder::add_layer(const NodeProto& node, const Attrs& a, Layer l) {
   if (op == "Add" || op == "Sum") return add_sum(node, std::move(l));
   if (op == "Softmax") return add_softmax(node, a, std::move(l));
   if (op == "Reshape") return add_reshape(node, std::move(l));
+  if (op == "Squeeze") return add_squeeze(node, a, std::move(l));
+  if (op == "ReduceMean" || op == "ReduceMax") return add_reduce(node, a, std::move(l));
   return add_plain(node, a, std::move(l));
+}
+
+// Squeeze of the 1x1 planes after global pooling ([N, C, 1, 1] -> [N, C]): a flattening. One
+// plane at a time (x.squeeze(-1).squeeze(-1)) leaves [N, C, 1] between the two, which no layer
+// takes: that blob stands for its 4-D input until the second Squeeze, and nothing else may
+// read it.
+Status Builder::add_squeeze(const NodeProto& node, const Attrs& a, Layer l) {
+  SQZ_RETURN_IF_ERROR(only_attributes(node, {"axes"}));
+  const auto partial = partly_squeezed_.find(node.input(0));
+  const Shape in = partial != partly_squeezed_.end() ? partial->second : shape(node, node.input(0));
+  const auto rank = static_cast<int64_t>(in.size());
+  SQZ_ASSIGN_OR_RETURN(std::vector<int64_t> axes,
+                       detail::axes_of(node, a, opset_, 13, init_, rank));
+  if (axes.empty())  // every dimension of size 1: the planes (the batch is not known to be 1)
+    for (int64_t d = 2; d < rank; ++d)
+      if (in[static_cast<size_t>(d)] == 1) axes.push_back(d);
+  Shape out;
+  for (int64_t d = 0; d < rank; ++d)
+    if (std::find(axes.begin(), axes.end(), d) == axes.end()) out.push_back(in[static_cast<size_t>(d)]);
+  bool planes_only = !axes.empty() && rank >= 3;
+  for (int64_t d : axes) planes_only &= d >= 2 && in[static_cast<size_t>(d)] == 1;
+  if (!planes_only || out.size() < 2)
+    return refuse(node, "Squeeze of " + shape_to_string(in) +
+                            " is supported only for the 1x1 planes after global pooling");
+  if (out.size() == 3) {
+    partly_squeezed_[node.output(0)] = out;
+    alias_[node.output(0)] = resolve(node.input(0));
+    return Status::ok();
+  }
+  l.op = OpKind::kFlatten;
+  l.axis = 1;
+  return push(std::move(l));
+}
+
+// ReduceMean / ReduceMax over H and W (x.mean((2, 3)) in PyTorch): global pooling, then a
+// flattening unless keepdims.
+Status Builder::add_reduce(const NodeProto& node, const Attrs& a, Layer l) {
+  SQZ_RETURN_IF_ERROR(only_attributes(node, {"axes", "keepdims", "noop_with_empty_axes"}));
+  const Shape& in = shape(node, node.input(0));
+  const auto rank = static_cast<int64_t>(in.size());
+  SQZ_ASSIGN_OR_RETURN(std::vector<int64_t> axes, detail::axes_of(node, a, opset_, 18, init_, rank));
+  std::sort(axes.begin(), axes.end());
+  if (rank != 4 || axes != std::vector<int64_t>{2, 3})
+    return refuse(node, node.op_type() + " of " + shape_to_string(in) +
+                            " is supported only over axes 2 and 3 (global pooling)");
+  const bool keep = a.i("keepdims", 1) != 0;
+  Layer pool = l;
+  pool.op = node.op_type() == "ReduceMax" ? OpKind::kMaxPool : OpKind::kAvgPool;
+  pool.pool.global = true;
+  if (keep) return push(std::move(pool));
+  pool.output = l.output + "/global_pool";
+  pool.name = l.name + "/global_pool";
+  SQZ_RETURN_IF_ERROR(push(std::move(pool)));
+  l.op = OpKind::kFlatten;
+  l.axis = 1;
+  l.inputs = {l.output + "/global_pool"};
+  return push(std::move(l));
 }
 
 Status Builder::add_sum(const NodeProto& node, Layer l) {
@@ -367,6 +375,13 @@ Status Builder::add_plain(const NodeProto& node, const Attrs& a, Layer l) {
     l.op = OpKind::kRelu;
   } else if (op == "Dropout") {
     SQZ_RETURN_IF_ERROR(only_attributes(node, {"ratio", "seed", "is_test"}));
+    // Opset 12's training_mode input: true drops at random, which no inference does.
+    if (node.input_size() > 2 && !node.input(2).empty()) {
+      SQZ_ASSIGN_OR_RETURN(std::vector<int64_t> mode,
+                           detail::integers_of(node, init_, node.input(2), "training_mode"));
+      if (mode.size() != 1 || mode[0] != 0)
+        return refuse(node, "training mode (export the model in eval mode)");
+    }
     l.op = OpKind::kDropout;
   } else if (op == "Concat") {
     SQZ_RETURN_IF_ERROR(only_attributes(node, {"axis"}));
@@ -429,6 +444,8 @@ Result<Model> Builder::build(const ImportOptions& options) {
   for (const NodeProto& node : g_.node())
     for (const std::string& in : node.input()) consumers_[in]++;
   for (const NodeProto& node : g_.node()) SQZ_RETURN_IF_ERROR(add_node(node));
+  SQZ_RETURN_ERROR_IF(partly_squeezed_.count(g_.output(0).name()), ErrorCode::kUnsupported,
+                      "the graph's output '" + g_.output(0).name() + "' is 3-D");
   m_.output = resolve(g_.output(0).name());
   SQZ_RETURN_ERROR_IF(m_.output == m_.input, ErrorCode::kUnsupported,
                       "the graph's output is its input");
@@ -460,22 +477,7 @@ Result<Model> import_onnx(const std::string& onnx_path, const ImportOptions& opt
     return Status(ErrorCode::kLimit, onnx_path + ": " + std::to_string(proto.graph().node_size()) +
                                          " nodes is more than the limit of " +
                                          std::to_string(kMaxLayers));
-  if (metadata) {
-    metadata->clear();
-    for (const auto& p : proto.metadata_props()) {
-      if (p.key() == kOnnxPreprocessKey) metadata->push_back({"preprocess", p.value()});
-      if (p.key() != kOnnxCalibrationKey) continue;
-      if (p.value().size() > kMaxOnnxCalibrationBytes)
-        return Status(ErrorCode::kLimit, onnx_path + ": metadata '" + kOnnxCalibrationKey +
-                                             "' is longer than " +
-                                             std::to_string(kMaxOnnxCalibrationBytes) + " bytes");
-      if (!detail::is_crc_list(p.value()))
-        return Status(ErrorCode::kCorrupt, onnx_path + ": metadata '" + kOnnxCalibrationKey +
-                                               "' is not a list of CRC32C (8 hex digits each, "
-                                               "separated by spaces)");
-      metadata->push_back({"calibration_images_crc32c", p.value()});
-    }
-  }
+  if (metadata) SQZ_RETURN_IF_ERROR(detail::read_onnx_metadata(proto, onnx_path, metadata));
   Builder b(proto.graph(), onnx_opset(proto));
   Result<Model> m = b.build(options);
   if (!m.is_ok()) return m.status().with_context(onnx_path);

@@ -5,6 +5,10 @@
 
 #include <string>
 
+#include "onnx.pb.h"
+#include "sqz/core/status.h"
+#include "sqz/format/sqz_file.h"
+
 namespace sqz::import::detail {
 
 inline bool is_crc_token(const std::string& s, size_t at) {
@@ -19,5 +23,10 @@ inline bool is_crc_list(const std::string& v) {
     if (!is_crc_token(v, i) || (i + 8 < v.size() && v[i + 8] != ' ')) return false;
   return true;
 }
+
+// The file's preprocessing and calibration list (metadata_props) into `metadata`; a list that
+// is too long or not CRCs is an error naming onnx_path.
+Status read_onnx_metadata(const onnx::ModelProto& proto, const std::string& onnx_path,
+                          format::Metadata* metadata);
 
 }  // namespace sqz::import::detail

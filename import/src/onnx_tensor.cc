@@ -49,6 +49,23 @@ Result<Tensor> tensor_from_proto(const TensorProto& t) {
                           "initializer '" + t.name() + "' int64_data has the wrong size");
       for (int64_t v : t.int64_data()) out.data.push_back(static_cast<float>(v));
     }
+  } else if (t.data_type() == TensorProto::INT32 || t.data_type() == TensorProto::BOOL) {
+    // Operands (axes, flags); int32_data holds both (onnx.proto), raw_data 4 or 1 bytes each.
+    const int64_t width = t.data_type() == TensorProto::BOOL ? 1 : 4;
+    if (t.has_raw_data()) {
+      SQZ_RETURN_ERROR_IF(static_cast<int64_t>(t.raw_data().size()) != width * n,
+                          ErrorCode::kCorrupt,
+                          "initializer '" + t.name() + "' raw_data has the wrong size");
+      for (int64_t k = 0; k < n; ++k) {
+        int32_t v = 0;
+        std::memcpy(&v, t.raw_data().data() + width * k, static_cast<size_t>(width));
+        out.data.push_back(static_cast<float>(width == 1 ? (v & 0xff) : v));
+      }
+    } else {
+      SQZ_RETURN_ERROR_IF(t.int32_data_size() != n, ErrorCode::kCorrupt,
+                          "initializer '" + t.name() + "' int32_data has the wrong size");
+      for (int32_t v : t.int32_data()) out.data.push_back(static_cast<float>(v));
+    }
   } else {
     return Status(ErrorCode::kUnsupported, "initializer '" + t.name() + "' has data type " +
                                                std::to_string(t.data_type()) +

@@ -104,6 +104,70 @@ def save(out, name, m, cases, expect):
     cases.append(f"{name} {expect}")
 
 
+def i64(*values):
+    return np.array(values, dtype=np.int64)
+
+
+def torch_head_cases(out, cases):
+    """The heads torch.onnx.export writes after conv10: x.view(x.size(0), -1) as Shape ->
+    Gather -> Unsqueeze -> Concat -> Reshape, x.view(-1, C) from a Constant node, x.squeeze()
+    and x.squeeze(-1).squeeze(-1), x.mean((2, 3)); eval-mode only."""
+    conv = helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[1, 1])
+    gap = helper.make_node("GlobalAveragePool", ["c"], ["g"])
+    cw = {"w": w(10, 3, 1, 1), "b": w(10)}
+    batch = ["N", 3, 6, 6]
+    for opset in (11, 13):  # Unsqueeze's axes: an attribute before 13, an input from 13
+        axes = {"axes": [0]} if opset < 13 else {}
+        unsq_in = ["n"] if opset < 13 else ["n", "zero_axis"]
+        m = model([conv, gap, helper.make_node("Shape", ["g"], ["s"]),
+                   helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+                   helper.make_node("Unsqueeze", unsq_in, ["n1"], **axes),
+                   helper.make_node("Concat", ["n1", "minus_one"], ["t"], axis=0),
+                   helper.make_node("Reshape", ["g", "t"], ["y"])],
+                  {**cw, "zero": np.array(0, dtype=np.int64), "zero_axis": i64(0),
+                   "minus_one": i64(-1)}, batch, ["N", 10], opset=opset)
+        save(out, f"view_size0_opset{opset}", m, cases, "ort 3,3,6,6 --input-shape 3,3,6,6")
+    m = model([conv, gap, helper.make_node("Constant", [], ["t"],
+                                           value=numpy_helper.from_array(i64(-1, 10))),
+               helper.make_node("Reshape", ["g", "t"], ["y"])], cw, batch, ["N", 10])
+    save(out, "view_constant_node", m, cases, "ort 2,3,6,6 --input-shape 2,3,6,6")
+    for name, nodes, inits, opset in [
+        ("squeeze_planes", [helper.make_node("Squeeze", ["g", "ax"], ["y"])], {"ax": i64(2, 3)}, 13),
+        ("squeeze_no_axes", [helper.make_node("Squeeze", ["g"], ["y"])], {}, 11),
+        ("squeeze_one_by_one", [helper.make_node("Squeeze", ["g"], ["h"], axes=[-1]),
+                                helper.make_node("Squeeze", ["h"], ["y"], axes=[-1])], {}, 11)]:
+        m = model([conv, gap] + nodes, {**cw, **inits}, batch, ["N", 10], opset=opset)
+        save(out, name, m, cases, "ort 2,3,6,6 --input-shape 2,3,6,6")
+    m = model([conv, helper.make_node("ReduceMean", ["c"], ["y"], axes=[2, 3], keepdims=0)],
+              cw, batch, ["N", 10])
+    save(out, "reduce_mean_head", m, cases, "ort 2,3,6,6 --input-shape 2,3,6,6")
+    m = model([conv, helper.make_node("ReduceMax", ["c"], ["y"], axes=[-1, -2])],
+              cw, batch, ["N", 10, 1, 1])
+    save(out, "reduce_max_keepdims", m, cases, "ort 2,3,6,6 --input-shape 2,3,6,6")
+    # Refused, each naming what it is.
+    m = model([conv, gap, helper.make_node("Shape", ["g"], ["s"]),
+               helper.make_node("Gather", ["s", "one"], ["n"], axis=0),
+               helper.make_node("Unsqueeze", ["n"], ["n1"], axes=[0]),
+               helper.make_node("Concat", ["n1", "minus_one"], ["t"], axis=0),
+               helper.make_node("Reshape", ["g", "t"], ["y"])],
+              {**cw, "one": np.array(1, dtype=np.int64), "minus_one": i64(-1)}, [1, 3, 4, 4],
+              None, opset=11)
+    save(out, "view_channels_first", m, cases, "error Reshape to [10, -1] is not supported")
+    m = model([conv, gap, helper.make_node("Squeeze", ["g"], ["h"], axes=[3]),
+               helper.make_node("Relu", ["h"], ["y"])], cw, [1, 3, 4, 4], None, opset=11)
+    save(out, "squeeze_then_relu", m, cases, "error a partly squeezed 3-D tensor")
+    m = model([conv, gap, helper.make_node("Squeeze", ["g"], ["y"], axes=[0])], cw, [1, 3, 4, 4],
+              None, opset=11)
+    save(out, "squeeze_batch", m, cases, "error only for the 1x1 planes after global pooling")
+    m = model([conv, helper.make_node("ReduceMean", ["c"], ["y"], axes=[1])], cw, [1, 3, 4, 4],
+              None)
+    save(out, "reduce_mean_channels", m, cases, "error supported only over axes 2 and 3")
+    m = model([conv, helper.make_node("Dropout", ["c", "ratio", "train"], ["y"])],
+              {**cw, "ratio": np.array(0.5, dtype=np.float32), "train": np.array(True)},
+              [1, 3, 4, 4], None)
+    save(out, "dropout_training_mode", m, cases, "error training mode (export the model in eval mode)")
+
+
 def caffe_case(out, caffe_proto, cases):
     """conv1 (no bias) -> BatchNorm -> Scale -> ReLU -> conv2 / conv3 -> Eltwise SUM -> GAP,
     as a Caffe prototxt + caffemodel and as the equivalent ONNX (BatchNormalization)."""
@@ -164,6 +228,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     cases = []
     onnx_cases(out, cases)
+    torch_head_cases(out, cases)
     caffe_case(out, sys.argv[2], cases)
     with open(os.path.join(out, "cases"), "w") as f:
         f.write("\n".join(cases) + "\n")
