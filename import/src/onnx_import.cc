@@ -273,8 +273,9 @@ Status Builder::add_node(const NodeProto& node) {
   l.name = node.name().empty() ? node.output(0) : node.name();
   l.output = node.output(0);
   l.inputs = {node.input(0)};
-  SQZ_RETURN_ERROR_IF(!shapes_.count(resolve(node.input(0))) && !init_.count(node.input(0)),
-                      ErrorCode::kCorrupt,
+  if (init_.count(node.input(0)) || shape_values_.value(node.input(0)))
+    return refuse(node, "its data input '" + node.input(0) + "' is a constant or a shape");
+  SQZ_RETURN_ERROR_IF(!shapes_.count(resolve(node.input(0))), ErrorCode::kCorrupt,
                       who(node) + " reads '" + node.input(0) +
                           "' before any node makes it (the graph is not topologically sorted)");
   return add_layer(node, a, std::move(l));

@@ -166,6 +166,17 @@ def torch_head_cases(out, cases):
               {**cw, "ratio": np.array(0.5, dtype=np.float32), "train": np.array(True)},
               [1, 3, 4, 4], None)
     save(out, "dropout_training_mode", m, cases, "error training mode (export the model in eval mode)")
+    # Layers whose data is a constant or a shape (an error message "map::at" before).
+    for op, extra in [("Conv", {"kernel_shape": [1, 1]}), ("Softmax", {}), ("MaxPool",
+                                                                           {"kernel_shape": [1, 1]})]:
+        ins = ["k", "w"] if op == "Conv" else ["k"]
+        m = model([helper.make_node(op, ins, ["y"], **extra)],
+                  {"k": w(1, 3, 4, 4), "w": w(2, 3, 1, 1)}, [1, 3, 4, 4], None)
+        save(out, f"{op.lower()}_of_a_constant", m, cases,
+             "error its data input 'k' is a constant or a shape")
+    m = model([helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Relu", ["s"], ["y"])], {},
+              [1, 3, 4, 4], None)
+    save(out, "relu_of_a_shape", m, cases, "error unsupported operator 'Relu' on a shape")
 
 
 def caffe_case(out, caffe_proto, cases):
