@@ -19,14 +19,6 @@ void copy_bias(const ConvWeights& w, int64_t out_c, std::vector<float>* bias) {
   if (w.bias) std::copy(w.bias, w.bias + out_c, bias->begin());
 }
 
-// Copies k rows of `cols` floats (row stride ld) into a k x nr panel, zero past cols.
-void copy_panel(const float* src, int64_t ld, int64_t k, int cols, int nr, float* dst) {
-  for (int64_t r = 0; r < k; ++r) {
-    std::memcpy(dst + r * nr, src + r * ld, sizeof(float) * cols);
-    std::fill(dst + r * nr + cols, dst + (r + 1) * nr, 0.0f);
-  }
-}
-
 // Runs the B panel at column n0 of a block through `tile` (full panels read in place, the
 // last one copied zero-padded into scratch so that no read runs past the matrix).
 template <typename Tile>
@@ -36,7 +28,10 @@ void for_panel(const ConvShape& s, int nr, const float* b, int64_t ldb, int64_t 
   const int cols = static_cast<int>(std::min<int64_t>(nr, ncols - n0));
   const float* panel = b + g * k * n + n0;
   if (cols == nr) return tile(panel, n, cols);
-  copy_panel(panel, n, k, cols, nr, scratch);
+  for (int64_t r = 0; r < k; ++r) {
+    std::memcpy(scratch + r * nr, panel + r * n, sizeof(float) * cols);
+    std::fill(scratch + r * nr + cols, scratch + (r + 1) * nr, 0.0f);
+  }
   tile(scratch, nr, cols);
 }
 
@@ -96,56 +91,27 @@ class DenseGemmOp : public ConvOp {
   void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
                  int row_blocks, int64_t begin, int64_t end, float* scratch,
                  const float* shared) const override {
+    const int mr = kernel_->mr, nr = kernel_->nr;
+    const int64_t ocg = s_.out_c / s_.groups, k = s_.k_per_group();
     const float* a = codebook_ ? shared : a_.data();
-    // Item (group, panel, block) = ((g * panels + q) * row_blocks + block): the items of one
-    // row block within [begin, end) are consecutive (group, panel) units.
-    for (int block = 0; block < row_blocks; ++block) {
-      const int64_t u0 = (std::max<int64_t>(begin - block, 0) + row_blocks - 1) / row_blocks;
-      const int64_t u1 = end - block > 0 ? (end - block - 1) / row_blocks + 1 : 0;
-      if (u0 < u1)
-        run_panels_by_rows(b, ldb, ncols, out, ldc, u0, u1, row_panels_ * block / row_blocks,
-                           row_panels_ * (block + 1) / row_blocks, scratch, a);
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t g, n0, block;
+      split_item(item, ncols, row_blocks, &g, &n0, &block);
+      const int64_t p0 = row_panels_ * block / row_blocks,
+                    p1 = row_panels_ * (block + 1) / row_blocks;
+      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
+                [&](const float* panel, int64_t ld, int cols) {
+                  for (int64_t p = p0; p < p1; ++p) {
+                    const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
+                    kernel_->tile(a + (g * row_panels_ + p) * k * mr, panel, ld, k,
+                                  bias_.data() + (g * row_panels_ + p) * mr, relu_,
+                                  out + (g * ocg + p * mr) * ldc + n0, ldc, rows, cols);
+                  }
+                });
     }
   }
 
  private:
-  // Units [u0, u1) (a unit: one column panel of one group) for row panels [p0, p1): the
-  // consecutive panels of a group are taken in runs whose B (k x run columns) fits half of a
-  // thread's L2, and each row panel of weights sweeps the run's panels before the next, so that
-  // every output row is written in one contiguous stretch per run (one stream a row for the
-  // prefetchers, not one per panel). Each tile computes what it computes in any other order:
-  // the same bits.
-  void run_panels_by_rows(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
-                          int64_t u0, int64_t u1, int64_t p0, int64_t p1, float* scratch,
-                          const float* a) const {
-    const int mr = kernel_->mr, nr = kernel_->nr;
-    const int64_t ocg = s_.out_c / s_.groups, k = s_.k_per_group();
-    const int64_t panels = (ncols + nr - 1) / nr;
-    const int64_t run_panels = std::max<int64_t>(
-        1, l2_per_thread(machine()) / 2 / (4 * std::max<int64_t>(1, k) * nr));
-    for (int64_t unit = u0; unit < u1;) {
-      const int64_t g = unit / panels, first = unit % panels;
-      const int64_t last = std::min({u1 - g * panels, panels, first + run_panels});
-      // The run's last panel, when partial, is copied once into scratch, zero-padded.
-      const int tail_cols = static_cast<int>(std::min<int64_t>(nr, ncols - (last - 1) * nr));
-      const bool partial = tail_cols < nr;
-      if (partial) copy_panel(b + g * k * ldb + (last - 1) * nr, ldb, k, tail_cols, nr, scratch);
-      for (int64_t p = p0; p < p1; ++p) {
-        const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
-        const float* ap = a + (g * row_panels_ + p) * k * mr;
-        const float* bias = bias_.data() + (g * row_panels_ + p) * mr;
-        float* orow = out + (g * ocg + p * mr) * ldc;
-        for (int64_t q = first; q < last; ++q) {
-          const bool tail = partial && q == last - 1;
-          const float* panel = tail ? scratch : b + g * k * ldb + q * nr;
-          kernel_->tile(ap, panel, tail ? nr : ldb, k, bias, relu_, orow + q * nr, ldc, rows,
-                        tail ? tail_cols : nr);
-        }
-      }
-      unit = g * panels + last;
-    }
-  }
-
   // Calls f(source index in OIHW, destination index in the packed layout) for every weight.
   template <typename F>
   void for_each_weight(F f) const {
