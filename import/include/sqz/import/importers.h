@@ -33,7 +33,11 @@ struct ImportOptions {
 // Relu, MaxPool/AveragePool (ceil_mode, asymmetric pads), GlobalAveragePool/GlobalMaxPool,
 // Concat (channels), Add/Sum, Dropout, Identity (dropped), BatchNormalization (folded into
 // the convolution before it), Softmax (any axis but the batch's), Flatten/Reshape flattening
-// at the head; float32 initializers. Anything else fails naming the node and what it is.
+// at the head (the Reshape's target may be computed as PyTorch writes x.view(x.size(0), -1):
+// Shape, Gather, Unsqueeze, Concat, Cast, Slice on shapes are evaluated at import), Squeeze of
+// the 1x1 planes, ReduceMean/ReduceMax over H and W (global pooling), Constant nodes;
+// float32 initializers. A model in training mode (BatchNormalization's, Dropout's) is refused.
+// Anything else fails naming the node and what it is.
 // metadata, when given, receives {"preprocess", description} from the model's metadata_props
 // entry kOnnxPreprocessKey and {"calibration_images_crc32c", list} from kOnnxCalibrationKey,
 // when it has them (and is cleared otherwise); a list longer than kMaxOnnxCalibrationBytes is
