@@ -83,6 +83,7 @@ void refuse_empty_values(const po::variables_map& vm, const po::options_descript
 Status store_config_file(const std::string& path, const po::options_description& options,
                          po::variables_map* vm) {
   SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, kMaxConfigBytes));
+  strip_utf8_bom(&text);
   std::istringstream in(text);
   try {
     po::store(po::parse_config_file(in, options), *vm);

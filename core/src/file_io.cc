@@ -159,4 +159,8 @@ std::string file_extension(const std::string& path) {
   return ext;
 }
 
+void strip_utf8_bom(std::string* text) {
+  if (text->rfind("\xEF\xBB\xBF", 0) == 0) text->erase(0, 3);
+}
+
 }  // namespace sqz

@@ -81,6 +81,26 @@ TEST_CASE("list_dataset: flat, ImageFolder and label-file layouts give the same 
   CHECK(tree->labels.size() == 5);
 }
 
+TEST_CASE("list_dataset: a class list and a label file written on Windows read the same") {
+  Layouts d;
+  auto plain = P::list_dataset({d.tree, d.classes, d.dir.file("list.txt")}, true);
+  REQUIRE(plain.is_ok());
+  // A UTF-8 byte-order mark before the first line and CRLF line ends, as Notepad saves them.
+  auto windows = [](std::string text) {
+    std::string out = "\xEF\xBB\xBF";
+    for (char c : text) out += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    return out;
+  };
+  test::write_bytes(d.dir.file("classes_win.txt"), windows(test::read_bytes(d.classes)));
+  test::write_bytes(d.dir.file("list_win.txt"), windows(test::read_bytes(d.dir.file("list.txt"))));
+  auto win = P::list_dataset({d.tree, d.dir.file("classes_win.txt"), d.dir.file("list_win.txt")},
+                             true);
+  REQUIRE(win.is_ok());
+  CHECK(win->files == plain->files);  // the first path without the mark: found
+  CHECK(win->labels == plain->labels);
+  CHECK(win->classes == plain->classes);  // the first class id without it: n001
+}
+
 TEST_CASE("list_dataset: errors name the file and line") {
   Layouts d;
   test::write_bytes(d.dir.file("bad1.txt"), "n001/10.PNG\t0\nno-tab-here\n");

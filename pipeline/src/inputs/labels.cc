@@ -84,6 +84,7 @@ bool confined(const std::string& rel) {
 
 Result<LabelledFiles> from_label_file(const DatasetSpec& s, const Labels* list) {
   SQZ_ASSIGN_OR_RETURN(std::string text, read_file(s.label_file, size_t{256} << 20));
+  strip_utf8_bom(&text);
   LabelledFiles out;
   if (list) out.classes = list->wnids, out.class_source = "the class list " + s.class_list;
   std::istringstream in(text);
@@ -167,6 +168,7 @@ Status label_folder_files(const DatasetSpec& s, const Labels* list, bool require
 
 Result<Labels> read_labels(const std::string& path) {
   SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, size_t{16} << 20));
+  strip_utf8_bom(&text);
   if (const size_t nul = text.find('\0'); nul != std::string::npos)
     return Status(ErrorCode::kParse, path + ": not a text class list (a NUL byte at offset " +
                                          std::to_string(nul) + ")");

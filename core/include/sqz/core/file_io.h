@@ -27,4 +27,8 @@ void install_interrupt_cleanup();
 // Lower-case extension including the dot ("model.ONNX" -> ".onnx"), or "".
 std::string file_extension(const std::string& path);
 
+// Text as read from a file with a leading UTF-8 byte-order mark (which Windows editors write)
+// removed, so that the first line's first field is what it shows.
+void strip_utf8_bom(std::string* text);
+
 }  // namespace sqz
