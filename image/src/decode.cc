@@ -52,6 +52,19 @@ void jpeg_count_scans(j_common_ptr cinfo) {
   }
 }
 
+// CMYK as libjpeg gives it (Adobe's convention: stored inverted, 255 = no ink) to RGB as
+// PIL converts it (Image.convert("RGB"), which torchvision's ImageFolder loader calls):
+// r = (255 - k) - (255 - k) c / 255 with c, k the ink, rounded as PIL's MULDIV255.
+void cmyk_to_rgb(const unsigned char* cmyk, int width, unsigned char* rgb) {
+  for (int x = 0; x < width; ++x, cmyk += 4, rgb += 3) {
+    const int nk = cmyk[3];  // 255 - k
+    for (int ch = 0; ch < 3; ++ch) {
+      const int t = (255 - cmyk[ch]) * nk + 128;
+      rgb[ch] = static_cast<unsigned char>(std::clamp(nk - ((t + (t >> 8)) >> 8), 0, 255));
+    }
+  }
+}
+
 Status over_budget(const std::string& name, int64_t w, int64_t h, const DecodeOptions& o) {
   if (w <= kMaxSide && h <= kMaxSide && w * h <= o.max_pixels) return Status::ok();
   return Status(ErrorCode::kLimit, name + ": image of " + std::to_string(w) + "x" +
@@ -84,21 +97,28 @@ Status decode_jpeg(const std::string& bytes, const std::string& name, const Deco
                static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
   Status budget = over_budget(name, cinfo.image_width, cinfo.image_height, o);
-  if (!budget.is_ok() || cinfo.num_components == 4) {
+  if (!budget.is_ok()) {
     jpeg_destroy_decompress(&cinfo);
-    if (!budget.is_ok()) return budget;
-    return Status(ErrorCode::kUnsupported, name + ": CMYK JPEG is not supported");
+    return budget;
   }
-  cinfo.out_color_space = JCS_RGB;
+  // Four components: CMYK or YCCK (libjpeg gives both as CMYK), converted below.
+  const bool cmyk = cinfo.num_components == 4;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   cinfo.dct_method = JDCT_ISLOW;
   jpeg_start_decompress(&cinfo);
   out->width = static_cast<int>(cinfo.output_width);
   out->height = static_cast<int>(cinfo.output_height);
-  out->rgb.resize(static_cast<size_t>(out->width) * out->height * 3);
+  // A CMYK row is read into 4 * width bytes past the image (out's own buffer, so that no
+  // object of this frame outlives a longjmp), then converted into its RGB row.
+  const size_t pixels = static_cast<size_t>(out->width) * out->height;
+  out->rgb.resize(pixels * 3 + (cmyk ? static_cast<size_t>(out->width) * 4 : 0));
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = out->rgb.data() + static_cast<size_t>(cinfo.output_scanline) * out->width * 3;
+    unsigned char* rgb = out->rgb.data() + static_cast<size_t>(cinfo.output_scanline) * out->width * 3;
+    JSAMPROW row = cmyk ? out->rgb.data() + pixels * 3 : rgb;
     jpeg_read_scanlines(&cinfo, &row, 1);
+    if (cmyk) cmyk_to_rgb(row, out->width, rgb);
   }
+  out->rgb.resize(pixels * 3);
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
   if (err.warned && !o.allow_truncated)
