@@ -127,8 +127,29 @@ Status decode_jpeg(const std::string& bytes, const std::string& name, const Deco
   return Status::ok();
 }
 
-Status decode_png(const std::string& bytes, const std::string& name, const DecodeOptions& o,
+// The PNG without its colour-space chunks (gAMA, cHRM, sRGB, iCCP: ancillary, so dropping
+// them leaves a valid file), so that libpng's simplified reader keeps the stored values as PIL
+// does (it ignores them) instead of converting a gamma of, say, 1.0 to sRGB. A stream whose
+// chunks do not parse is returned as it is, for libpng to refuse.
+std::string without_colour_chunks(const std::string& bytes) {
+  constexpr size_t kSignature = 8;
+  std::string out = bytes.substr(0, std::min(bytes.size(), kSignature));
+  for (size_t at = kSignature; at < bytes.size();) {
+    if (bytes.size() - at < 12) return bytes;
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+    const size_t length = size_t{p[0]} << 24 | size_t{p[1]} << 16 | size_t{p[2]} << 8 | p[3];
+    if (length > bytes.size() - at - 12) return bytes;
+    const std::string type = bytes.substr(at + 4, 4);
+    if (type != "gAMA" && type != "cHRM" && type != "sRGB" && type != "iCCP")
+      out.append(bytes, at, length + 12);
+    at += length + 12;
+  }
+  return out;
+}
+
+Status decode_png(const std::string& file_bytes, const std::string& name, const DecodeOptions& o,
                   Image* out) {
+  const std::string bytes = without_colour_chunks(file_bytes);
   png_image img;
   std::memset(&img, 0, sizeof img);
   img.version = PNG_IMAGE_VERSION;
@@ -138,7 +159,10 @@ Status decode_png(const std::string& bytes, const std::string& name, const Decod
     png_image_free(&img);
     return s;
   }
-  img.format = PNG_FORMAT_RGB;
+  // Read with alpha, then drop it: PIL's convert("RGB") (torchvision's loader) keeps the
+  // stored colours of transparent pixels, where libpng reading to RGB would composite them
+  // onto black.
+  img.format = PNG_FORMAT_RGBA;
   out->width = static_cast<int>(img.width);
   out->height = static_cast<int>(img.height);
   out->rgb.resize(PNG_IMAGE_SIZE(img));
@@ -147,6 +171,10 @@ Status decode_png(const std::string& bytes, const std::string& name, const Decod
     png_image_free(&img);
     return s;
   }
+  const size_t pixels = static_cast<size_t>(out->width) * out->height;
+  for (size_t i = 0; i < pixels; ++i)
+    for (int ch = 0; ch < 3; ++ch) out->rgb[3 * i + ch] = out->rgb[4 * i + ch];
+  out->rgb.resize(pixels * 3);
   return Status::ok();
 }
 

@@ -1,6 +1,10 @@
 """Image files as PIL reads them for torchvision's ImageFolder (Image.open(...).convert("RGB")):
 our decoder gives the same pixels, bit for bit, including CMYK JPEGs (ImageNet has a few),
-greyscale and palette images."""
+greyscale and palette images, transparent pixels (alpha dropped, not composited) and PNGs
+whose gAMA chunk is not sRGB's (PIL ignores it)."""
+import struct
+import zlib
+
 import numpy as np
 import pytest
 
@@ -33,14 +37,34 @@ def photo():
     ("L", "JPEG", {}),
     ("P", "PNG", {}),
     ("RGBA", "PNG", {}),
+    ("LA", "PNG", {}),
     ("L", "PNG", {}),
 ])
 def test_decoding_matches_pil(tmp_path, photo, mode, fmt, options):
     path = tmp_path / f"image.{fmt.lower()}"
     image = photo.convert(mode) if mode != "P" else photo.convert("P", palette=Image.ADAPTIVE)
+    if "A" in mode:  # transparency that varies: compositing onto a background would show
+        alpha = np.random.default_rng(5).integers(0, 256, image.size[::-1], dtype=np.uint8)
+        image.putalpha(Image.fromarray(alpha))
+    if mode == "P":
+        options = {**options, "transparency": 7}
     image.save(path, fmt, **options)
     want = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
     np.testing.assert_array_equal(decoded(path), want)
+
+
+@pytest.mark.parametrize("gamma", [100000, 55556])  # gAMA 1.0 and 1/1.8 (sRGB is 45455)
+def test_png_gamma_is_ignored_as_pil_ignores_it(tmp_path, photo, gamma):
+    plain = tmp_path / "plain.png"
+    photo.save(plain)
+    data = plain.read_bytes()
+    end_of_ihdr = 8 + 8 + 13 + 4
+    body = b"gAMA" + struct.pack(">I", gamma)
+    chunk = struct.pack(">I", 4) + body + struct.pack(">I", zlib.crc32(body))
+    path = tmp_path / "gamma.png"
+    path.write_bytes(data[:end_of_ihdr] + chunk + data[end_of_ihdr:])
+    assert Image.open(path).info["gamma"] == pytest.approx(gamma / 100000)
+    np.testing.assert_array_equal(decoded(path), np.asarray(photo, dtype=np.float32))
 
 
 def test_cmyk_jpeg_classifies_as_its_rgb_twin(fashion_sqz, tmp_path, photo):
