@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "sqz/import/exporters.h"
@@ -138,6 +139,24 @@ TEST_CASE("folder walks: link loops, links out of the tree, FIFOs and deep nesti
   test::write_png(deep + "/x.png", 30, 30, 3);
   auto too_deep = P::list_images_recursive(dir.file("deep"));
   CHECK(too_deep.status().code() == ErrorCode::kLimit);
+}
+
+TEST_CASE("folder walks: images in formats torchvision reads but this tool does not are reported") {
+  test::TempDir dir;
+  const std::string root = dir.file("root");
+  fs::create_directories(root + "/cat");
+  test::write_png(root + "/cat/1.png", 30, 30, 1);
+  test::write_bytes(root + "/cat/2.WebP", "RIFF....WEBP");
+  test::write_bytes(root + "/cat/3.bmp", "BM");
+  test::write_bytes(root + "/cat/notes.txt", "not an image");
+  P::UnusableFiles unusable;
+  auto files = P::list_images_recursive(root, &unusable);
+  REQUIRE(files.is_ok());
+  CHECK(*files == std::vector<std::string>{root + "/cat/1.png"});
+  REQUIRE(unusable.size() == 2);  // the text file is no image of any kind
+  std::sort(unusable.begin(), unusable.end());
+  CHECK(unusable[0].second == root + "/cat/2.WebP: webp images are not read here (JPEG and PNG are)");
+  CHECK(unusable[1].second == root + "/cat/3.bmp: bmp images are not read here (JPEG and PNG are)");
 }
 
 TEST_CASE("CLI: eval, report and compress read every layout alike") {

@@ -16,6 +16,15 @@ bool is_image_name(const std::string& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
+// The other formats torchvision's ImageFolder reads (IMG_EXTENSIONS): a folder holding them is
+// not measured on a silent subset; they are reported as unusable.
+bool is_undecoded_image_name(const std::string& path) {
+  const std::string ext = file_extension(path);
+  for (const char* other : {".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"})
+    if (ext == other) return true;
+  return false;
+}
+
 // Why a path with an image name is not a readable image file.
 std::string unusable_reason(const fs::path& path) {
   std::error_code ec;
@@ -237,6 +246,14 @@ Result<std::vector<std::string>> list_images_recursive(const std::string& dir,
         it.depth() > kMaxFolderDepth, ErrorCode::kLimit,
         dir + ": folders nested deeper than the limit of " + std::to_string(kMaxFolderDepth));
     std::error_code type_ec;
+    if (is_undecoded_image_name(it->path().string()) && unusable &&
+        it->is_regular_file(type_ec)) {
+      unusable->push_back({it->path().string(),
+                           it->path().string() + ": " +
+                               file_extension(it->path().string()).substr(1) +
+                               " images are not read here (JPEG and PNG are)"});
+      continue;
+    }
     if (!is_image_name(it->path().string())) continue;
     if (it->is_regular_file(type_ec)) {
       files.push_back(it->path().string());
