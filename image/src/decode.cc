@@ -127,12 +127,15 @@ Status decode_jpeg(const std::string& bytes, const std::string& name, const Deco
   return Status::ok();
 }
 
-// The PNG without its colour-space chunks (gAMA, cHRM, sRGB, iCCP: ancillary, so dropping
-// them leaves a valid file), so that libpng's simplified reader keeps the stored values as PIL
-// does (it ignores them) instead of converting a gamma of, say, 1.0 to sRGB. A stream whose
-// chunks do not parse is returned as it is, for libpng to refuse.
-std::string without_colour_chunks(const std::string& bytes) {
+// The PNG with its colour-space chunks (gAMA, cHRM, sRGB, iCCP: ancillary) replaced by one sRGB
+// chunk after IHDR, so that libpng's simplified reader keeps the stored values as PIL does (it
+// ignores the chunks) instead of converting a gamma of, say, 1.0 to sRGB, and reads 16-bit
+// samples as encoded like 8-bit ones (value / 257), not as linear light (libpng's assumption
+// for a 16-bit file that says nothing). A stream whose chunks do not parse is returned as it
+// is, for libpng to refuse.
+std::string as_srgb_png(const std::string& bytes) {
   constexpr size_t kSignature = 8;
+  static const char kSrgbChunk[] = "\x00\x00\x00\x01sRGB\x00\xae\xce\x1c\xe9";  // intent 0, CRC
   std::string out = bytes.substr(0, std::min(bytes.size(), kSignature));
   for (size_t at = kSignature; at < bytes.size();) {
     if (bytes.size() - at < 12) return bytes;
@@ -142,6 +145,7 @@ std::string without_colour_chunks(const std::string& bytes) {
     const std::string type = bytes.substr(at + 4, 4);
     if (type != "gAMA" && type != "cHRM" && type != "sRGB" && type != "iCCP")
       out.append(bytes, at, length + 12);
+    if (at == kSignature && type == "IHDR") out.append(kSrgbChunk, sizeof kSrgbChunk - 1);
     at += length + 12;
   }
   return out;
@@ -149,7 +153,7 @@ std::string without_colour_chunks(const std::string& bytes) {
 
 Status decode_png(const std::string& file_bytes, const std::string& name, const DecodeOptions& o,
                   Image* out) {
-  const std::string bytes = without_colour_chunks(file_bytes);
+  const std::string bytes = as_srgb_png(file_bytes);
   png_image img;
   std::memset(&img, 0, sizeof img);
   img.version = PNG_IMAGE_VERSION;

@@ -67,6 +67,33 @@ def test_png_gamma_is_ignored_as_pil_ignores_it(tmp_path, photo, gamma):
     np.testing.assert_array_equal(decoded(path), np.asarray(photo, dtype=np.float32))
 
 
+def png_bytes(samples, color_type):
+    """A 16-bit PNG of `samples` (H x W x channels, uint16), no colour chunks."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    h, w = samples.shape[:2]
+    rows = b"".join(b"\x00" + samples[y].astype(">u2").tobytes() for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("channels,color_type", [(3, 2), (1, 0)])
+def test_16_bit_png_scaled_as_encoded_values(tmp_path, channels, color_type):
+    """16-bit samples become value / 257, rounded, as 8-bit ones would be stored (libpng's
+    reader alone takes a 16-bit file without colour chunks for linear light: 32768 -> 186).
+    PIL takes the high byte of RGB (within one level of this) and clips greyscale to 255."""
+    samples = np.random.default_rng(9).integers(0, 65536, (12, 17, channels)).astype(np.uint16)
+    samples[0, 0] = 32768
+    path = tmp_path / "deep.png"
+    path.write_bytes(png_bytes(samples, color_type))
+    want = np.round(samples / 257.0).astype(np.float32)
+    got = decoded(path)
+    np.testing.assert_array_equal(got, np.broadcast_to(want, got.shape))
+    assert got[0, 0, 0] == 128
+    if channels == 3:
+        assert np.abs(got - np.asarray(Image.open(path).convert("RGB"), np.float32)).max() <= 1
+
+
 def test_cmyk_jpeg_classifies_as_its_rgb_twin(fashion_sqz, tmp_path, photo):
     """A CMYK JPEG runs through a model (its preprocessing and all) like the RGB image PIL
     makes of it."""
