@@ -1,3 +1,5 @@
+// The ONNX importer's node helpers: attributes, errors that name the node, constant operands
+// and axes, and the window (kernel, strides, padding) of convolutions and pooling.
 #include "onnx_node.h"
 
 #include <algorithm>
