@@ -82,6 +82,10 @@ Result<Model> load_model(const std::string& path, const std::string& prototxt_pa
                       ": no weights beside it: give the .caffemodel or .net file as MODEL "
                       "and this file with `prototxt`");
   }
+  if (ext == ".pt" || ext == ".pth")
+    return Status(ErrorCode::kUnsupported,
+                  path + ": a PyTorch checkpoint is not read; export the model to ONNX first "
+                         "(torch.onnx.export(model.eval(), example_input, \"model.onnx\"))");
   return Status(ErrorCode::kUnsupported,
                 path + ": unknown model format '" + ext +
                     "' (expected .onnx, .caffemodel, .net, .prototxt or .sqz)");

@@ -75,6 +75,12 @@ TEST_CASE("bad model files give one clear error naming the file") {
   SUBCASE("missing file") {
     expect_error(import::load_model(f.dir.file("absent.onnx")), "absent.onnx", "No such file");
   }
+  SUBCASE("a PyTorch checkpoint is pointed to ONNX") {
+    for (const char* name : {"model.pth", "model.PT"}) {
+      test::write_bytes(f.dir.file(name), "PK\x03\x04 a zip of tensors");
+      expect_error(import::load_model(f.dir.file(name)), name, "export the model to ONNX first");
+    }
+  }
   SUBCASE("truncated and garbage ONNX") {
     std::string bytes = test::read_bytes(f.onnx);
     test::write_bytes(f.onnx, bytes.substr(0, bytes.size() / 2));
