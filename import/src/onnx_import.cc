@@ -22,7 +22,6 @@
 namespace sqz::import {
 namespace {
 
-using onnx::AttributeProto;
 using onnx::NodeProto;
 using onnx::TensorProto;
 using detail::Attrs;

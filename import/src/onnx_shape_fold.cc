@@ -86,7 +86,6 @@ Result<bool> ShapeFolder::fold(const onnx::NodeProto& node, int64_t opset,
   if (op == "Shape" && !on_value) {
     const Shape* s = shape_of(node.input(0));
     if (!s || s->empty()) return false;
-    const Attrs a(node);
     SQZ_RETURN_IF_ERROR(only_attributes(node, {}));  // start/end (opset 15): not seen in exports
     std::vector<int64_t> v(s->begin(), s->end());
     v[0] = kSymbolicBatch;  // every blob of the network is batch-first
