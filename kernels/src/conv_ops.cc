@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "sqz/kernels/conv_op.h"
 
@@ -140,7 +142,7 @@ class SparseOp : public ConvOp {
   // is listed by kernels instead: one entry per kept kernel, its kb = kh*kw values in a row
   // (SpmmKernel::blocks).
   SparseOp(const ConvShape& s, const ConvWeights& w, bool relu, const SpmmKernel& kernel,
-           int64_t chunk_bytes)
+           int64_t chunk_bytes, bool pair_rows)
       : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
     const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups, taps = s.kh * s.kw;
     copy_bias(w, s.out_c, &bias_);
@@ -180,10 +182,12 @@ class SparseOp : public ConvOp {
         }
       }
     }
+    if (pair_rows && kernel.pairs && kb_ == 1) regroup_in_pairs();
   }
 
   std::string kernel_name() const override {
-    return std::string(kernel_->name) + (kb_ > 1 ? " kernels" : "") + (codebook_ ? " (codes)" : "");
+    return std::string(kernel_->name) + (kb_ > 1 ? " kernels" : "") + (paired_ ? " pairs" : "") +
+           (codebook_ ? " (codes)" : "");
   }
   int max_row_blocks() const override {
     return static_cast<int>(std::max<int64_t>(1, s_.out_c / s_.groups / 16));
@@ -202,7 +206,8 @@ class SparseOp : public ConvOp {
     for (int64_t i = begin; i < end; ++i) shared[i] = book[codes_[static_cast<size_t>(i)]];
   }
   int64_t resident_bytes() const override {
-    return static_cast<int64_t>(row_start_.size() * 4 + cols_.size() * 2 + codes_.size() +
+    return static_cast<int64_t>((row_start_.size() + pair_start_.size() + value_start_.size()) * 4 +
+                                cols_.size() * 2 + codes_.size() +
                                 values_.size() * 4 + book_.size() * 4 + bias_.size() * 4);
   }
 
@@ -211,12 +216,12 @@ class SparseOp : public ConvOp {
                  const float* shared) const override {
     const int nr = kernel_->nr;
     const float* values = codebook_ ? shared : values_.data();
-    const int64_t ocg = s_.out_c / s_.groups;
+    const int64_t ocg = s_.out_c / s_.groups, pairs = (ocg + 1) / 2;
     float* tile_out = scratch + s_.k_per_group() * nr;
     for (int64_t item = begin; item < end; ++item) {
       int64_t g, n0, block;
       split_item(item, ncols, row_blocks, &g, &n0, &block);
-      const int64_t r0 = ocg * block / row_blocks, r1 = ocg * (block + 1) / row_blocks;
+      const int64_t r0 = first_row(block, row_blocks), r1 = first_row(block + 1, row_blocks);
       for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
                   float* dst = cols == nr ? out + (g * ocg + r0) * ldc + n0 : tile_out;
@@ -224,7 +229,13 @@ class SparseOp : public ConvOp {
                   for (int64_t q = 0; q < chunks_; ++q) {
                     const uint32_t* rs = row_start_.data() + (g * chunks_ + q) * (ocg + 1) + r0;
                     const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
-                    if (kb_ > 1)
+                    if (paired_)
+                      kernel_->pairs(pair_start_.data() + (g * chunks_ + q) * (3 * pairs + 1) +
+                                         3 * (r0 / 2),
+                                     value_start_.data() + (g * chunks_ + q) * pairs + r0 / 2,
+                                     cols_.data(), values, bias_.data() + g * ocg + r0, r1 - r0,
+                                     panel, ld, accumulate, relu, dst, ldd);
+                    else if (kb_ > 1)
                       kernel_->blocks(rs, cols_.data(), values, kb_, bias_.data() + g * ocg + r0,
                                       r1 - r0, panel, ld, accumulate, relu, dst, ldd);
                     else
@@ -240,6 +251,39 @@ class SparseOp : public ConvOp {
   }
 
  private:
+  // Row block `block` of `row_blocks` starts at this output row of its group; with pairs, on
+  // an even row, so that every split runs the same pairs (the same bits).
+  int64_t first_row(int64_t block, int row_blocks) const {
+    const int64_t ocg = s_.out_c / s_.groups, r = ocg * block / row_blocks;
+    return paired_ && block < row_blocks ? r & ~int64_t{1} : r;
+  }
+
+  // The CSR of every (group, chunk) regrouped for the kernel's two-row form (SpmmPairsFn):
+  // per (group, chunk) 3 offsets a pair and a closing one, and a value start a pair.
+  void regroup_in_pairs() {
+    const int64_t ocg = s_.out_c / s_.groups;
+    PairedCsr paired;
+    for (int64_t seg = 0; seg < s_.groups * chunks_; ++seg) {
+      append_pairs(row_start_.data() + seg * (ocg + 1), cols_.data(), ocg, &paired);
+      paired.pair_start.push_back(static_cast<uint32_t>(paired.cols.size()));
+    }
+    auto reorder = [&](auto* v) {
+      std::remove_reference_t<decltype(*v)> out(paired.source.size());
+      for (size_t i = 0; i < out.size(); ++i) out[i] = (*v)[paired.source[i]];
+      *v = std::move(out);
+    };
+    if (codebook_)
+      reorder(&codes_);
+    else
+      reorder(&values_);
+    cols_ = std::move(paired.cols);
+    pair_start_ = std::move(paired.pair_start);
+    value_start_ = std::move(paired.value_start);
+    row_start_.clear();
+    row_start_.shrink_to_fit();
+    paired_ = true;
+  }
+
   // Whether every kh x kw kernel of every output channel is stored whole or not at all.
   template <typename Stored>
   static bool whole_kernels(const ConvShape& s, Stored stored) {
@@ -264,8 +308,10 @@ class SparseOp : public ConvOp {
   const SpmmKernel* kernel_;
   bool relu_, codebook_ = false;
   int kb_ = 1;  // B rows per CSR entry: 1, or kh*kw for whole kernels
+  bool paired_ = false;  // the kernel's two-row form: pair_start_ and value_start_, no row_start_
   int64_t kc_ = 0, chunks_ = 1;
   std::vector<uint32_t> row_start_;  // per (group, chunk): ocg + 1 offsets; cols within the group
+  std::vector<uint32_t> pair_start_, value_start_;
   std::vector<uint16_t> cols_;       // an entry's first B row (kb_ rows from there)
   std::vector<uint8_t> codes_;
   std::vector<float> values_, book_, bias_;
@@ -279,8 +325,9 @@ std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w
 }
 
 std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,
-                                         const SpmmKernel& kernel, int64_t chunk_bytes) {
-  return std::make_unique<SparseOp>(s, w, relu, kernel, chunk_bytes);
+                                         const SpmmKernel& kernel, int64_t chunk_bytes,
+                                         bool pair_rows) {
+  return std::make_unique<SparseOp>(s, w, relu, kernel, chunk_bytes, pair_rows);
 }
 
 }  // namespace sqz::kernels

@@ -8,6 +8,9 @@
                                         float*, int64_t);
 
 extern "C" {
+void sqz_spmm_pairs_64_f32_avx512(const uint32_t*, const uint32_t*, const uint16_t*, const float*,
+                                  const float*, int64_t, const float*, int64_t, bool, bool, float*,
+                                  int64_t);
 SQZ_DECLARE_SPMM(64, avx512)
 SQZ_DECLARE_SPMM(64, avx2)
 SQZ_DECLARE_SPMM(16, generic)
@@ -17,7 +20,8 @@ namespace sqz::kernels {
 namespace {
 
 const SpmmKernel kAvx512{"spmm_64_f32_avx512", 64, sqz_spmm_64_f32_avx512,
-                         sqz_spmm_blocks_64_f32_avx512, Isa::kAvx512};
+                         sqz_spmm_blocks_64_f32_avx512, Isa::kAvx512,
+                         sqz_spmm_pairs_64_f32_avx512};
 const SpmmKernel kAvx2{"spmm_64_f32_avx2", 64, sqz_spmm_64_f32_avx2, sqz_spmm_blocks_64_f32_avx2,
                        Isa::kAvx2};
 const SpmmKernel kGeneric{"spmm_16_f32_generic", 16, sqz_spmm_16_f32_generic,
@@ -50,7 +54,54 @@ const SpmmKernel* spmm_kernel_for(Isa isa) {
   return nullptr;
 }
 
+void append_pairs(const uint32_t* row_start, const uint16_t* cols, int64_t rows, PairedCsr* out) {
+  for (int64_t r = 0; r < rows; r += 2) {
+    const uint32_t a_end = row_start[r + 1];
+    const uint32_t b_begin = r + 1 < rows ? row_start[r + 1] : a_end;
+    const uint32_t b_end = r + 1 < rows ? row_start[r + 2] : a_end;
+    std::vector<uint32_t> own_a, own_b;
+    out->pair_start.push_back(static_cast<uint32_t>(out->cols.size()));
+    out->value_start.push_back(static_cast<uint32_t>(out->source.size()));
+    uint32_t i = row_start[r], j = b_begin;
+    while (i < a_end || j < b_end) {  // merge the two rows' sorted positions
+      if (j == b_end || (i < a_end && cols[i] < cols[j])) {
+        own_a.push_back(i++);
+      } else if (i == a_end || cols[j] < cols[i]) {
+        own_b.push_back(j++);
+      } else {
+        out->cols.push_back(cols[i]);
+        out->source.push_back(i++);
+        out->source.push_back(j++);
+      }
+    }
+    out->pair_start.push_back(static_cast<uint32_t>(out->cols.size()));
+    for (uint32_t e : own_a) out->cols.push_back(cols[e]), out->source.push_back(e);
+    out->pair_start.push_back(static_cast<uint32_t>(out->cols.size()));
+    for (uint32_t e : own_b) out->cols.push_back(cols[e]), out->source.push_back(e);
+  }
+}
+
 namespace ref {
+
+void spmm_pairs(const uint32_t* pair_start, const uint32_t* value_start, const uint16_t* cols,
+                const float* values, const float* bias, int64_t rows, const float* b, int64_t ldb,
+                int ncols, bool relu, float* c, int64_t ldc) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint32_t* ps = pair_start + 3 * (r / 2);
+    const bool first = r % 2 == 0;
+    for (int j = 0; j < ncols; ++j) {
+      double acc = bias[r];
+      const float* w = values + value_start[r / 2];
+      for (uint32_t e = ps[0]; e < ps[1]; ++e, w += 2)
+        acc += double{w[first ? 0 : 1]} * b[cols[e] * ldb + j];
+      const uint32_t own_begin = first ? ps[1] : ps[2], own_end = first ? ps[2] : ps[3];
+      if (!first) w += ps[2] - ps[1];
+      for (uint32_t e = own_begin; e < own_end; ++e, ++w)
+        acc += double{*w} * b[cols[e] * ldb + j];
+      c[r * ldc + j] = static_cast<float>(relu && acc < 0 ? 0.0 : acc);
+    }
+  }
+}
 
 void spmm(const uint32_t* row_start, const uint16_t* cols, const float* values, const float* bias,
           int64_t rows, const float* b, int64_t ldb, int ncols, bool relu, float* c, int64_t ldc) {

@@ -211,7 +211,8 @@ std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, const KernelChoice& ch
     if (p.run_shape.k_per_group() > 65536) return nullptr;
     const kernels::SpmmKernel* k =
         choice.isa ? kernels::spmm_kernel_for(*choice.isa) : &kernels::best_spmm_kernel();
-    return k ? kernels::make_sparse_conv(p.run_shape, w, p.relu, *k, choice.chunk_bytes)
+    return k ? kernels::make_sparse_conv(p.run_shape, w, p.relu, *k, choice.chunk_bytes,
+                                         !choice.one_row)
              : nullptr;
   }
   const kernels::GemmKernel* k =

@@ -52,12 +52,13 @@ struct ConvSchedule {
   int64_t block_floats = 0;  // kBlocks and kRule: im2col floats a block holds (0: from L2)
 };
 
-// Which kernel runs a convolution: the SpMM or the GEMM, its ISA, and the SpMM's K chunk.
-// The ISA and the chunk change the summation order (the outputs differ in the last bits).
+// Which kernel runs a convolution: the SpMM or the GEMM, its ISA, and the SpMM's K chunk and
+// row form. These change the summation order (the outputs differ in the last bits).
 struct KernelChoice {
   bool sparse = false;
   std::optional<Isa> isa;   // none: the widest machine().isa allows
   int64_t chunk_bytes = 0;  // sparse: B panel bytes per K chunk (0: the L1d)
+  bool one_row = false;     // sparse: one output row at a time, not the kernel's pairs
 };
 
 struct ConvPlan {

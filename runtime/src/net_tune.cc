@@ -53,9 +53,9 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
   return k.str();
 }
 
-// "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES]": the two last only when
-// they are not the defaults (the widest ISA allowed, the L1d), so that lines written before
-// they existed read as what they meant.
+// "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES][ rows=1]": the extras only
+// when they are not the defaults (the widest ISA allowed, the L1d, the kernel's pairs of rows),
+// so that lines written before they existed read as what they meant.
 std::string choice_text(const KernelChoice& c, const ConvSchedule& s) {
   const char* split = s.split == ConvSchedule::Split::kShared   ? "shared"
                       : s.split == ConvSchedule::Split::kBlocks ? "blocks"
@@ -64,6 +64,7 @@ std::string choice_text(const KernelChoice& c, const ConvSchedule& s) {
                      std::to_string(s.block_floats);
   if (c.isa) text += std::string(" isa=") + kernels::isa_name(*c.isa);
   if (c.chunk_bytes > 0) text += " chunk=" + std::to_string(c.chunk_bytes);
+  if (c.one_row) text += " rows=1";
   return text;
 }
 
@@ -76,6 +77,7 @@ bool parse_extra(const std::string& token, KernelChoice* c) {
       if (token.substr(4) == kernels::isa_name(isa)) return c->isa = isa, true;
     return false;
   }
+  if (token == "rows=1" && c->sparse) return c->one_row = true, true;
   if (token.rfind("chunk=", 0) != 0 || !c->sparse) return false;
   char* end = nullptr;
   const long long bytes = std::strtoll(token.c_str() + 6, &end, 10);
@@ -90,7 +92,7 @@ bool parse_choice(const std::string& text, KernelChoice* c, ConvSchedule* s) {
   long long floats = -1;
   if (!(in >> kernel >> split >> floats) || floats < 0 || floats > (int64_t{1} << 30)) return false;
   if (kernel != "sparse" && kernel != "dense") return false;
-  *c = KernelChoice{kernel == "sparse", std::nullopt, 0};
+  *c = KernelChoice{kernel == "sparse", std::nullopt, 0, false};
   if (split == "shared") {
     s->split = ConvSchedule::Split::kShared;
   } else if (split == "blocks") {
@@ -261,7 +263,8 @@ double Net::Impl::time_choice(size_t i, const KernelChoice& choice,
 // read in place ignores them); (2) each kernel that came within kNarrowerIsaWithin of the best
 // under the next narrower ISA (AVX2 on an AVX-512 CPU: some CPUs lower their clock for
 // AVX-512, and the narrower tiles load differently); (3) the SpMM's K chunk at half and twice
-// the L1d. XNNPACK and oneDNN tune the same knobs per shape.
+// the L1d, then its rows one at a time where its kernel pairs them. XNNPACK and oneDNN tune the
+// same knobs per shape.
 constexpr double kNarrowerIsaWithin = 1.3;
 
 void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_seconds,
@@ -296,6 +299,13 @@ void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_sec
     for (int64_t bytes : {l1 / 2, 2 * l1}) {
       KernelChoice c = base;
       c.chunk_bytes = bytes;
+      consider(c, chosen);
+    }
+    const kernels::SpmmKernel* k = best_choice.isa ? kernels::spmm_kernel_for(*best_choice.isa)
+                                                   : &kernels::best_spmm_kernel();
+    if (k && k->pairs) {
+      KernelChoice c = best_choice;
+      c.one_row = true;
       consider(c, chosen);
     }
   }

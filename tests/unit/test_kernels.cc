@@ -49,13 +49,13 @@ struct RandomConv {
 // A random convolution at `density`, its weights shared through a codebook of `book_size`;
 // with whole_kernels, each kh x kw kernel is kept or dropped whole (kernel granularity).
 RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double density, int book_size,
-                       bool whole_kernels = false) {
+                       bool whole_kernels = false, int64_t out_c_per_group = 0) {
   std::uniform_int_distribution<int> dim(1, 21);
   RandomConv c;
   const int64_t groups = (dim(rng) % 3 == 0) ? 2 : 1;
   ConvShape& s = c.s;
   s.in_c = dim(rng) * groups;
-  s.out_c = dim(rng) * groups;  // rarely a multiple of MR: tile edges
+  s.out_c = (out_c_per_group ? out_c_per_group : dim(rng)) * groups;  // tile edges
   s.kh = s.kw = kg[0];
   s.sh = s.sw = kg[1];
   s.ph = s.pw = kg[2];
@@ -170,6 +170,37 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
       }
     }
   }
+}
+
+TEST_CASE("SpMM ops give the same bits under every split of their output channels") {
+  // Enough channels per group for several row blocks (an op makes one per 16 channels);
+  // odd counts, so that a two-row kernel's blocks must start on even rows to keep its pairs.
+  std::mt19937 rng(31);
+  const int geometries[][3] = {{3, 1, 1}, {1, 1, 0}};
+  int split = 0, paired = 0;
+  for (int64_t out_c : {37, 64, 101}) {
+    for (const auto& kg : geometries) {
+      const RandomConv c = random_conv(rng, kg, 0.33, 16, false, out_c);
+      const std::vector<float> want = c.reference();
+      for (const SpmmKernel* k : runnable_spmm_kernels()) {
+        for (const ConvWeights& w : {c.f32_weights(), c.coded_weights()}) {
+          auto op = make_sparse_conv(c.s, w, c.relu, *k);
+          INFO(op->kernel_name() << " out_c=" << c.s.out_c << " groups=" << c.s.groups);
+          CHECK(op->max_row_blocks() >= 2);
+          split += op->max_row_blocks() >= 2;
+          paired += op->kernel_name().find(" pairs") != std::string::npos;
+          CHECK((k->pairs != nullptr) == (op->kernel_name().find(" pairs") != std::string::npos));
+          check_op(*op, c, want);
+          for (int row_blocks : {4, 5, 6})
+            CHECK(run_op(*op, c, 64, row_blocks) == run_op(*op, c, int64_t{1} << 30, 1));
+        }
+      }
+    }
+  }
+  CHECK(split > 0);
+  bool any_pairs = false;
+  for (const SpmmKernel* k : runnable_spmm_kernels()) any_pairs |= k->pairs != nullptr;
+  CHECK((paired > 0) == any_pairs);
 }
 
 TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
@@ -335,5 +366,61 @@ TEST_CASE("SpMM micro-kernels equal their naive twin") {
            got.data(), nr);
     INFO(k->name);
     CHECK(test::max_rel_diff(got, want) <= 1e-5);
+  }
+}
+
+TEST_CASE("two-row SpMM micro-kernels equal their naive twin and the one-row form") {
+  std::mt19937 rng(37);
+  for (const SpmmKernel* k : runnable_spmm_kernels()) {
+    if (!k->pairs) continue;
+    for (int64_t rows : {1, 2, 13, 14}) {
+      for (double density : {0.0, 0.2, 0.6, 1.0}) {
+        const int64_t depth = 40, nr = k->nr;
+        std::vector<float> b = test::random_floats(rng, depth * nr);
+        std::vector<float> bias = test::random_floats(rng, rows), values;
+        std::vector<uint32_t> start{0};
+        std::vector<uint16_t> cols;
+        std::uniform_real_distribution<double> u(0, 1);
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t c = 0; c < depth; ++c) {
+            if (u(rng) >= density) continue;
+            cols.push_back(static_cast<uint16_t>(c));
+            values.push_back(test::random_floats(rng, 1)[0]);
+          }
+          start.push_back(static_cast<uint32_t>(cols.size()));
+        }
+        PairedCsr paired;
+        append_pairs(start.data(), cols.data(), rows, &paired);
+        paired.pair_start.push_back(static_cast<uint32_t>(paired.cols.size()));
+        std::vector<float> pvalues;
+        for (uint32_t src : paired.source) pvalues.push_back(values[src]);
+        std::vector<uint32_t> sorted = paired.source;  // every entry's value once
+        std::sort(sorted.begin(), sorted.end());
+        for (size_t i = 0; i < sorted.size(); ++i) REQUIRE(sorted[i] == i);
+        CHECK(sorted.size() == values.size());
+        INFO(k->name << " rows=" << rows << " density=" << density);
+        for (bool relu : {false, true}) {
+          std::vector<float> one_row(rows * nr), want(rows * nr), got(rows * nr);
+          ref::spmm(start.data(), cols.data(), values.data(), bias.data(), rows, b.data(), nr,
+                    static_cast<int>(nr), relu, one_row.data(), nr);
+          ref::spmm_pairs(paired.pair_start.data(), paired.value_start.data(), paired.cols.data(),
+                          pvalues.data(), bias.data(), rows, b.data(), nr, static_cast<int>(nr),
+                          relu, want.data(), nr);
+          k->pairs(paired.pair_start.data(), paired.value_start.data(), paired.cols.data(),
+                   pvalues.data(), bias.data(), rows, b.data(), nr, false, relu, got.data(), nr);
+          CHECK(test::max_rel_diff(want, one_row) <= 1e-6);
+          CHECK(test::max_rel_diff(got, want) <= 1e-5);
+        }
+        // Accumulating onto earlier partial sums (a later K chunk), no bias.
+        const std::vector<float> zero(rows, 0.0f), prior = test::random_floats(rng, rows * nr);
+        std::vector<float> want(rows * nr), got = prior;
+        ref::spmm(start.data(), cols.data(), values.data(), zero.data(), rows, b.data(), nr,
+                  static_cast<int>(nr), false, want.data(), nr);
+        for (size_t i = 0; i < want.size(); ++i) want[i] += prior[i];
+        k->pairs(paired.pair_start.data(), paired.value_start.data(), paired.cols.data(),
+                 pvalues.data(), bias.data(), rows, b.data(), nr, true, false, got.data(), nr);
+        CHECK(test::max_rel_diff(got, want) <= 1e-5);
+      }
+    }
   }
 }

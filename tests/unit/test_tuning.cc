@@ -233,13 +233,19 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
     std::string choice;
     std::string kernel;  // every layer's kernel name starts so
     kernels::Isa needs;
+    bool pairs = false;  // and runs its rows in pairs (SpmmKernel::pairs)
   };
+  const bool avx512_pairs = kernels::spmm_kernel_for(kernels::Isa::kAvx512) &&
+                            kernels::spmm_kernel_for(kernels::Isa::kAvx512)->pairs;
   const std::vector<Line> lines{
-      {"sparse rule 0", "spmm", kernels::Isa::kGeneric},
+      {"sparse rule 0", "spmm", kernels::Isa::kGeneric, avx512_pairs},
+      {"sparse rule 0 rows=1", "spmm", kernels::Isa::kGeneric},
+      {"sparse rule 0 chunk=2048 rows=1", "spmm", kernels::Isa::kGeneric},
       {"dense shared 0 isa=generic", "gemm_6x8_f32_generic", kernels::Isa::kGeneric},
       {"sparse blocks 4096 isa=avx2 chunk=1024", "spmm_64_f32_avx2", kernels::Isa::kAvx2},
       {"dense rule 0 isa=avx2", "gemm_6x16_f32_avx2", kernels::Isa::kAvx2},
-      {"sparse shared 0 isa=avx512 chunk=4194304", "spmm_64_f32_avx512", kernels::Isa::kAvx512},
+      {"sparse shared 0 isa=avx512 chunk=4194304", "spmm_64_f32_avx512", kernels::Isa::kAvx512,
+       avx512_pairs},
   };
   for (const Line& l : lines) {
     INFO(l.choice);
@@ -252,13 +258,17 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
       continue;
     }
     CHECK(p.stats.cached == convs);
-    for (const runtime::LayerProfile& prof : p.profile)
-      if (prof.plan == "cache") CHECK(prof.kernel.rfind(l.kernel, 0) == 0);
+    for (const runtime::LayerProfile& prof : p.profile) {
+      if (prof.plan != "cache") continue;
+      CHECK(prof.kernel.rfind(l.kernel, 0) == 0);
+      CHECK((prof.kernel.find(" pairs") != std::string::npos) == l.pairs);
+    }
   }
   // Lines naming what does not exist are dropped and their layers timed again.
   for (const char* bad : {"sparse rule 0 isa=avx9", "sparse rule 0 chunk=12",
                           "sparse rule 0 chunk=999999999", "dense rule 0 chunk=4096",
-                          "sparse rule 0 chunk=4096x", "sparse rule 0 fast"}) {
+                          "sparse rule 0 chunk=4096x", "sparse rule 0 fast",
+                          "dense rule 0 rows=1", "sparse rule 0 rows=2"}) {
     INFO(bad);
     test::write_bytes(o.tune_cache, tuned);
     force_cache_choice(o.tune_cache, bad);

@@ -26,13 +26,34 @@ using SpmmBlocksFn = void (*)(const uint32_t* row_start, const uint16_t* cols, c
                               int kb, const float* bias, int64_t rows, const float* b, int64_t ldb,
                               bool accumulate, bool relu, float* c, int64_t ldc);
 
+// Two output rows at a time: rows 2p and 2p+1 form pair p (an odd last row pairs with
+// nothing). Pair p's entries are [pair_start[3p], pair_start[3p+3]): first those both rows
+// use, up to pair_start[3p+1], with two values each (row 2p's, then row 2p+1's); then row
+// 2p's own, up to pair_start[3p+2]; then row 2p+1's own. Its values start at
+// values[value_start[p]], in entry order. Otherwise as SpmmF32Fn.
+using SpmmPairsFn = void (*)(const uint32_t* pair_start, const uint32_t* value_start,
+                             const uint16_t* cols, const float* values, const float* bias,
+                             int64_t rows, const float* b, int64_t ldb, bool accumulate, bool relu,
+                             float* c, int64_t ldc);
+
 struct SpmmKernel {
   const char* name;  // e.g. "spmm_64_f32_avx512"
   int nr;
   SpmmF32Fn f32;
   SpmmBlocksFn blocks;
   Isa isa;
+  SpmmPairsFn pairs = nullptr;  // where the ISA has the registers for two rows
 };
+
+// A CSR regrouped for SpmmPairsFn: append_pairs adds the pairs of `rows` rows (entries
+// [row_start[0], row_start[rows])) to pair_start, value_start and cols, and to `source` the
+// index of the CSR entry each value comes from (values are then values[source[i]]).
+// pair_start gets 3 offsets per pair; the caller closes the list with cols.size().
+struct PairedCsr {
+  std::vector<uint32_t> pair_start, value_start, source;
+  std::vector<uint16_t> cols;
+};
+void append_pairs(const uint32_t* row_start, const uint16_t* cols, int64_t rows, PairedCsr* out);
 
 // The widest kernel of machine().isa (see best_gemm_kernel); every kernel the CPU runs.
 const SpmmKernel& best_spmm_kernel();
@@ -44,6 +65,10 @@ namespace ref {
 // Naive twin of the SpMM micro-kernel, for any column count.
 void spmm(const uint32_t* row_start, const uint16_t* cols, const float* values, const float* bias,
           int64_t rows, const float* b, int64_t ldb, int ncols, bool relu, float* c, int64_t ldc);
+// Naive twin of the two-row micro-kernel.
+void spmm_pairs(const uint32_t* pair_start, const uint32_t* value_start, const uint16_t* cols,
+                const float* values, const float* bias, int64_t rows, const float* b, int64_t ldb,
+                int ncols, bool relu, float* c, int64_t ldc);
 // Naive twin of the whole-kernel-block micro-kernel.
 void spmm_blocks(const uint32_t* row_start, const uint16_t* cols, const float* values, int kb,
                  const float* bias, int64_t rows, const float* b, int64_t ldb, int ncols, bool relu,
