@@ -39,8 +39,10 @@ void for_panel(const ConvShape& s, int nr, const float* b, int64_t ldb, int64_t 
 
 class DenseGemmOp : public ConvOp {
  public:
-  DenseGemmOp(const ConvShape& s, const ConvWeights& w, bool relu, const GemmKernel& kernel)
-      : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
+  DenseGemmOp(const ConvShape& s, const ConvWeights& w, bool relu, const GemmKernel& kernel,
+              int64_t k_block)
+      : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu),
+        k_block_(k_block > 0 ? std::min(k_block, s.k_per_group()) : s.k_per_group()) {
     const int mr = kernel.mr;
     const int64_t ocg = s.out_c / s.groups, k = s.k_per_group();
     row_panels_ = (ocg + mr - 1) / mr;
@@ -70,7 +72,9 @@ class DenseGemmOp : public ConvOp {
   }
 
   std::string kernel_name() const override {
-    return std::string(kernel_->name) + (codebook_ ? " (codes)" : "");
+    return std::string(kernel_->name) +
+           (k_block_ < s_.k_per_group() ? " kc=" + std::to_string(k_block_) : "") +
+           (codebook_ ? " (codes)" : "");
   }
   int max_row_blocks() const override {
     return static_cast<int>(std::max<int64_t>(1, row_panels_ / 2));
@@ -101,13 +105,20 @@ class DenseGemmOp : public ConvOp {
       split_item(item, ncols, row_blocks, &g, &n0, &block);
       const int64_t p0 = row_panels_ * block / row_blocks,
                     p1 = row_panels_ * (block + 1) / row_blocks;
+      // K in blocks whose B panel stays in L1 while the row panels pass over it; a later
+      // block's tiles start from the sums the earlier ones stored, so the products are added
+      // in the same order as in one pass (the same bits for any block).
       for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
-                  for (int64_t p = p0; p < p1; ++p) {
-                    const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
-                    kernel_->tile(a + (g * row_panels_ + p) * k * mr, panel, ld, k,
-                                  bias_.data() + (g * row_panels_ + p) * mr, relu_,
-                                  out + (g * ocg + p * mr) * ldc + n0, ldc, rows, cols);
+                  for (int64_t k0 = 0; k0 < k; k0 += k_block_) {
+                    const int64_t kn = std::min(k_block_, k - k0);
+                    const GemmTileFn tile = k0 == 0 ? kernel_->tile : kernel_->tile_acc;
+                    for (int64_t p = p0; p < p1; ++p) {
+                      const int rows = static_cast<int>(std::min<int64_t>(mr, ocg - p * mr));
+                      tile(a + ((g * row_panels_ + p) * k + k0) * mr, panel + k0 * ld, ld, kn,
+                           bias_.data() + (g * row_panels_ + p) * mr, relu_ && k0 + kn == k,
+                           out + (g * ocg + p * mr) * ldc + n0, ldc, rows, cols);
+                    }
                   }
                 });
     }
@@ -127,6 +138,7 @@ class DenseGemmOp : public ConvOp {
 
   const GemmKernel* kernel_;
   bool relu_, codebook_ = false;
+  int64_t k_block_;  // B rows per K block (all of K: one pass)
   int64_t row_panels_ = 0;
   std::vector<float> a_, bias_, book_;
   std::vector<uint8_t> a_codes_;
@@ -320,8 +332,8 @@ class SparseOp : public ConvOp {
 }  // namespace
 
 std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w, bool relu,
-                                        const GemmKernel& kernel) {
-  return std::make_unique<DenseGemmOp>(s, w, relu, kernel);
+                                        const GemmKernel& kernel, int64_t k_block) {
+  return std::make_unique<DenseGemmOp>(s, w, relu, kernel, k_block);
 }
 
 std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,

@@ -1,5 +1,6 @@
 #include "sqz/kernels/gemm.h"
 
+#include <algorithm>
 #include <cstddef>
 
 extern "C" {
@@ -55,6 +56,10 @@ const GemmKernel* gemm_kernel_for(Isa isa) {
   for (const GemmKernel* k : runnable_gemm_kernels())
     if (k->isa == isa) return k;
   return nullptr;
+}
+
+int64_t gemm_k_block(const GemmKernel& kernel) {
+  return std::max<int64_t>(16, l1d_size(machine()) / 2 / (4 * kernel.nr));
 }
 
 std::vector<float> pack_gemm_a(const float* a, int64_t rows, int64_t k, int mr) {

@@ -78,16 +78,12 @@ __attribute__((noinline)) void pack_b_panel(const GemmOperand& b, int64_t k0, in
 
 }  // namespace
 
-int64_t sgemm_k_block(const GemmKernel& kernel) {
-  return std::max<int64_t>(16, l1d_size(machine()) / 2 / (4 * kernel.nr));
-}
-
 void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c, int64_t ldc,
            std::vector<float>* scratch, const GemmKernel& kernel, int64_t k_block) {
   const int mr = kernel.mr, nr = kernel.nr;
   const int64_t row_panels = (m + mr - 1) / mr;
   const int64_t kc_max =
-      std::max<int64_t>(1, std::min(k, k_block > 0 ? k_block : sgemm_k_block(kernel)));
+      std::max<int64_t>(1, std::min(k, k_block > 0 ? k_block : gemm_k_block(kernel)));
   // Grown only: a vector shrunk and grown again zero-fills what it regains, which callers
   // alternating sizes (a training step's layers) paid for on every call.
   const size_t need = static_cast<size_t>((row_panels * mr + nr) * kc_max + mr);

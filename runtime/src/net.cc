@@ -220,7 +220,7 @@ std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, const KernelChoice& ch
   if (!k) return nullptr;
   // Dense from codes needs a free code for the zeros: not when the codebook is full.
   if (w.codes && w.mask && w.codebook_size >= 256) w.codes = nullptr;
-  return kernels::make_dense_conv(p.run_shape, w, p.relu, *k);
+  return kernels::make_dense_conv(p.run_shape, w, p.relu, *k, choice.k_block);
 }
 
 std::unique_ptr<ConvOp> Net::Impl::make_rule_op(size_t i) const {

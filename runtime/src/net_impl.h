@@ -59,6 +59,7 @@ struct KernelChoice {
   std::optional<Isa> isa;   // none: the widest machine().isa allows
   int64_t chunk_bytes = 0;  // sparse: B panel bytes per K chunk (0: the L1d)
   bool one_row = false;     // sparse: one output row at a time, not the kernel's pairs
+  int64_t k_block = 0;      // dense: B rows per K block (0: all of K; the same bits for any)
 };
 
 struct ConvPlan {

@@ -53,9 +53,10 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
   return k.str();
 }
 
-// "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES][ rows=1]": the extras only
-// when they are not the defaults (the widest ISA allowed, the L1d, the kernel's pairs of rows),
-// so that lines written before they existed read as what they meant.
+// "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES][ rows=1][ kblock=ROWS]": the
+// extras only when they are not the defaults (the widest ISA allowed, the L1d, the kernel's
+// pairs of rows, one pass over K), so that lines written before they existed read as what they
+// meant.
 std::string choice_text(const KernelChoice& c, const ConvSchedule& s) {
   const char* split = s.split == ConvSchedule::Split::kShared   ? "shared"
                       : s.split == ConvSchedule::Split::kBlocks ? "blocks"
@@ -65,11 +66,12 @@ std::string choice_text(const KernelChoice& c, const ConvSchedule& s) {
   if (c.isa) text += std::string(" isa=") + kernels::isa_name(*c.isa);
   if (c.chunk_bytes > 0) text += " chunk=" + std::to_string(c.chunk_bytes);
   if (c.one_row) text += " rows=1";
+  if (c.k_block > 0) text += " kblock=" + std::to_string(c.k_block);
   return text;
 }
 
-// The K chunks a cache line may name: from 1 KiB to 4 MiB of B.
-constexpr int64_t kMinChunkBytes = 1 << 10, kMaxChunkBytes = 4 << 20;
+// The K chunks a cache line may name: from 1 KiB to 4 MiB of B; K blocks up to 65,536 rows.
+constexpr int64_t kMinChunkBytes = 1 << 10, kMaxChunkBytes = 4 << 20, kMaxKBlockRows = 65536;
 
 bool parse_extra(const std::string& token, KernelChoice* c) {
   if (token.rfind("isa=", 0) == 0) {
@@ -78,8 +80,14 @@ bool parse_extra(const std::string& token, KernelChoice* c) {
     return false;
   }
   if (token == "rows=1" && c->sparse) return c->one_row = true, true;
-  if (token.rfind("chunk=", 0) != 0 || !c->sparse) return false;
   char* end = nullptr;
+  if (token.rfind("kblock=", 0) == 0 && !c->sparse) {
+    const long long rows = std::strtoll(token.c_str() + 7, &end, 10);
+    if (!end || *end || rows < 1 || rows > kMaxKBlockRows) return false;
+    c->k_block = rows;
+    return true;
+  }
+  if (token.rfind("chunk=", 0) != 0 || !c->sparse) return false;
   const long long bytes = std::strtoll(token.c_str() + 6, &end, 10);
   if (!end || *end || bytes < kMinChunkBytes || bytes > kMaxChunkBytes) return false;
   c->chunk_bytes = bytes;
@@ -92,7 +100,7 @@ bool parse_choice(const std::string& text, KernelChoice* c, ConvSchedule* s) {
   long long floats = -1;
   if (!(in >> kernel >> split >> floats) || floats < 0 || floats > (int64_t{1} << 30)) return false;
   if (kernel != "sparse" && kernel != "dense") return false;
-  *c = KernelChoice{kernel == "sparse", std::nullopt, 0, false};
+  *c = KernelChoice{kernel == "sparse", std::nullopt, 0, false, 0};
   if (split == "shared") {
     s->split = ConvSchedule::Split::kShared;
   } else if (split == "blocks") {
@@ -263,8 +271,9 @@ double Net::Impl::time_choice(size_t i, const KernelChoice& choice,
 // read in place ignores them); (2) each kernel that came within kNarrowerIsaWithin of the best
 // under the next narrower ISA (AVX2 on an AVX-512 CPU: some CPUs lower their clock for
 // AVX-512, and the narrower tiles load differently); (3) the SpMM's K chunk at half and twice
-// the L1d, then its rows one at a time where its kernel pairs them. XNNPACK and oneDNN tune the
-// same knobs per shape.
+// the L1d, then its rows one at a time where its kernel pairs them; or the GEMM's K in blocks
+// whose B panel fills half or all of the L1d (where K is longer; the same bits). XNNPACK and
+// oneDNN tune the same knobs per shape.
 constexpr double kNarrowerIsaWithin = 1.3;
 
 void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_seconds,
@@ -306,6 +315,17 @@ void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_sec
     if (k && k->pairs) {
       KernelChoice c = best_choice;
       c.one_row = true;
+      consider(c, chosen);
+    }
+  } else {
+    const kernels::GemmKernel* k = best_choice.isa ? kernels::gemm_kernel_for(*best_choice.isa)
+                                                   : &kernels::best_gemm_kernel();
+    const KernelChoice base = best_choice;
+    const int64_t half_l1 = k ? kernels::gemm_k_block(*k) : 0;
+    for (int64_t rows : {half_l1, 2 * half_l1}) {
+      if (rows < 1 || rows >= p.run_shape.k_per_group()) continue;
+      KernelChoice c = base;
+      c.k_block = rows;
       consider(c, chosen);
     }
   }

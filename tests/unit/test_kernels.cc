@@ -203,6 +203,30 @@ TEST_CASE("SpMM ops give the same bits under every split of their output channel
   CHECK((paired > 0) == any_pairs);
 }
 
+TEST_CASE("GEMM ops give the same bits for any K block") {
+  std::mt19937 rng(41);
+  const int geometries[][3] = {{3, 1, 1}, {1, 1, 0}, {7, 2, 0}};
+  int blocked = 0;
+  for (const auto& kg : geometries) {
+    const RandomConv c = random_conv(rng, kg, 0.9, 16);
+    for (const GemmKernel* k : runnable_gemm_kernels()) {
+      for (const ConvWeights& w : {c.f32_weights(), c.coded_weights()}) {
+        const std::vector<float> whole = run_op(*make_dense_conv(c.s, w, c.relu, *k), c, 64, 1);
+        for (int64_t kc : {1, 5, 16, 64}) {
+          auto op = make_dense_conv(c.s, w, c.relu, *k, kc);
+          INFO(op->kernel_name() << " K=" << c.s.k_per_group() << " kc=" << kc);
+          blocked += op->kernel_name().find(" kc=") != std::string::npos;
+          CHECK((op->kernel_name().find(" kc=") != std::string::npos) ==
+                (kc < c.s.k_per_group()));
+          CHECK(run_op(*op, c, 64, 1) == whole);
+          CHECK(run_op(*op, c, 37, 3, 2) == whole);
+        }
+      }
+    }
+  }
+  CHECK(blocked > 0);
+}
+
 TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
   std::mt19937 rng(23);
   const int geometries[][3] = {{3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {2, 1, 0}, {5, 1, 2}};

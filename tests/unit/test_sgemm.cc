@@ -112,7 +112,7 @@ TEST_CASE("sgemm's K blocks and operand layouts do not change a bit of the produ
 
 TEST_CASE("the K block fills half of L1d with B's panel") {
   for (const GemmKernel* kernel : runnable_gemm_kernels()) {
-    const int64_t kc = sgemm_k_block(*kernel);
+    const int64_t kc = gemm_k_block(*kernel);
     CHECK(kc >= 16);
     CHECK(kc * kernel->nr * 4 <= l1d_size(machine()) / 2);
     if (kc > 16) CHECK((kc + 1) * kernel->nr * 4 > l1d_size(machine()) / 2);

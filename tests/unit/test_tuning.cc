@@ -268,7 +268,9 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
   for (const char* bad : {"sparse rule 0 isa=avx9", "sparse rule 0 chunk=12",
                           "sparse rule 0 chunk=999999999", "dense rule 0 chunk=4096",
                           "sparse rule 0 chunk=4096x", "sparse rule 0 fast",
-                          "dense rule 0 rows=1", "sparse rule 0 rows=2"}) {
+                          "dense rule 0 rows=1", "sparse rule 0 rows=2",
+                          "sparse rule 0 kblock=16", "dense rule 0 kblock=0",
+                          "dense rule 0 kblock=99999999", "dense rule 0 kblock=16x"}) {
     INFO(bad);
     test::write_bytes(o.tune_cache, tuned);
     force_cache_choice(o.tune_cache, bad);
@@ -276,6 +278,33 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
     CHECK(p.stats.timed == convs);
     CHECK(test::read_bytes(o.tune_cache).find(bad) == std::string::npos);
   }
+}
+
+TEST_CASE("the GEMM's K blocks give the same bits as one pass over K") {
+  test::TempDir dir;
+  const Case c(0.9);  // dense layers
+  runtime::NetOptions o;
+  o.policy = runtime::KernelPolicy::kDense;
+  o.tune = true;
+  o.tune_cache = dir.file("cache.txt");
+  REQUIRE(run(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
+  const std::string tuned = test::read_bytes(o.tune_cache);
+  std::vector<std::vector<float>> outs;
+  int blocked = 0;
+  for (const char* choice : {"dense rule 0", "dense rule 0 kblock=1", "dense blocks 4096 kblock=5",
+                             "dense shared 0 kblock=16"}) {
+    INFO(choice);
+    test::write_bytes(o.tune_cache, tuned);
+    force_cache_choice(o.tune_cache, choice);
+    const Planned p = run(c.model, c.in, Case::kBatch, o);
+    CHECK(p.stats.timed == 0);
+    for (const runtime::LayerProfile& prof : p.profile)
+      blocked += prof.kernel.find(" kc=") != std::string::npos;
+    outs.push_back(p.out);
+  }
+  CHECK(blocked > 0);  // the blocks were applied
+  for (size_t i = 1; i < outs.size(); ++i) CHECK(outs[i] == outs[0]);
+  CHECK(test::max_rel_diff(outs[0], c.want) < 1e-5);
 }
 
 TEST_CASE("the SpMM's K chunk changes where sums are rounded, within rounding of the reference") {

@@ -75,9 +75,12 @@ struct ConvWeights {
 };
 
 // Dense GEMM from float32 weights packed once, or from uint8 codes packed the same
-// way and expanded per forward into shared scratch (codebook weights stay 1 byte each).
+// way and expanded per forward into shared scratch (codebook weights stay 1 byte each). With
+// k_block > 0, K is taken in blocks of k_block rows (gemm_k_block: B's panel stays in L1 while
+// the row panels pass over it), each block's tiles starting from the sums the earlier ones
+// stored: the outputs are the same bits for any block.
 std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w, bool relu,
-                                        const GemmKernel& kernel);
+                                        const GemmKernel& kernel, int64_t k_block = 0);
 
 // CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536. The K dimension is cut
 // into chunks whose B panel (chunk rows x NR floats) is `chunk_bytes` (0: the machine's L1d,

@@ -37,6 +37,11 @@ std::vector<const GemmKernel*> runnable_gemm_kernels();
 // The kernel of `isa` when the CPU runs it and machine().isa (SQZ_ISA) allows it, else null.
 const GemmKernel* gemm_kernel_for(Isa isa);
 
+// K-block of a product on this machine for `kernel`: B's kc x NR panel fills half of the L1d,
+// so that it stays there while every row panel of A passes over it (Goto and van de Geijn,
+// "Anatomy of High-Performance Matrix Multiplication", ACM TOMS 2008, sec. 4).
+int64_t gemm_k_block(const GemmKernel& kernel);
+
 // Packs rows x k row-major weights (row stride k) into MR-row panels; see layout above.
 std::vector<float> pack_gemm_a(const float* a, int64_t rows, int64_t k, int mr);
 

@@ -18,10 +18,7 @@ struct GemmOperand {
   bool transposed = false;
 };
 
-// K-block of sgemm on this machine for `kernel`: B's kc x NR panel fills half of L1d.
-int64_t sgemm_k_block(const GemmKernel& kernel);
-
-// K is cut into blocks of `k_block` (0: sgemm_k_block) so that B's panel stays in L1 while
+// K is cut into blocks of `k_block` (0: gemm_k_block) so that B's panel stays in L1 while
 // every row panel of A passes over it (Goto and van de Geijn, "Anatomy of High-Performance
 // Matrix Multiplication", ACM TOMS 2008); each tile of a later block starts from the partial sums
 // the earlier ones stored, so the products are added in the same order whatever the block:
