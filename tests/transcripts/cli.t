@@ -167,10 +167,10 @@ Inference, accuracy and speed.
   layer +kernel +density +ms +GFLOP/s +nnz GF/s (re)
   conv1 +gemm_6x[0-9]+_f32_\w+ \(codes\) +61\.6% .* (re)
   pool1 +MaxPool +100\.0% .* (re)
-  fire/squeeze +\w+ \(codes\).* 53\.1% .* (re)
-  fire/e1 +\w+ \(codes\).* 33\.3% .* (re)
-  fire/e3 +\w+ \(codes\).* 63\.9% .* (re)
-  conv_final +\w+ \(codes\).* 55\.6% .* (re)
+  fire/squeeze +\w+( pairs)? \(codes\).* 53\.1% .* (re)
+  fire/e1 +\w+( pairs)? \(codes\).* 33\.3% .* (re)
+  fire/e3 +\w+( pairs)? \(codes\).* 63\.9% .* (re)
+  conv_final +\w+( pairs)? \(codes\).* 55\.6% .* (re)
   pool_final +AvgPool +100\.0% .* (re)
   
   q.sqz: threads 1, batch 1, 3 runs after 3 warm-up
