@@ -14,44 +14,136 @@ using detail::code_index;
 using detail::copy_bias;
 using detail::for_panel;
 
+// A layer's weights as the SpMM reads them. The CSR is blocked over K: chunk q lists, row by
+// row, the non-zeros whose B row lies in [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of
+// B (kc x NR floats, the size of this CPU's L1d) stays in L1 while every output row sweeps it;
+// rows accumulate across chunks in the output. A layer pruned at kernel granularity (every
+// kh x kw kernel kept whole or dropped whole) is listed by kernels instead: one entry per kept
+// kernel, its kb = kh*kw values in a row (SpmmKernel::blocks). With a two-row kernel the rows
+// are regrouped in pairs (SpmmPairsFn).
+struct SparseLayout {
+  int kb = 1;           // B rows per entry: 1, or kh*kw for whole kernels
+  bool paired = false;  // pair_start and value_start, no row_start
+  int64_t kc = 0, chunks = 1;
+  std::vector<uint32_t> row_start;  // per (group, chunk): ocg + 1 offsets; cols within the group
+  std::vector<uint32_t> pair_start, value_start;  // per (group, chunk): 3 a pair + 1; 1 a pair
+  std::vector<uint16_t> cols;                     // an entry's first B row (kb rows from there)
+  std::vector<uint8_t> codes;                     // a codebook layer's, in entry order
+  std::vector<float> values;                      // or a float32 layer's
+};
+
+// Whether every kh x kw kernel of every output channel is stored whole or not at all.
+template <typename Stored>
+bool whole_kernels(const ConvShape& s, Stored stored) {
+  const int64_t taps = s.kh * s.kw, n = s.out_c * s.k_per_group();
+  for (int64_t start = 0; start < n; start += taps)
+    for (int64_t t = 1; t < taps; ++t)
+      if (stored(start + t) != stored(start)) return false;
+  return true;
+}
+
+// Whether at most 1 in 16 of the kept kernels' float32 weights is zero: blocks multiply
+// the zeros a per-weight list would skip (a model pruned per weight, then per kernel).
+template <typename Kept>
+bool few_zeros_kept(const ConvShape& s, const ConvWeights& w, Kept kept) {
+  if (w.codes) return true;  // codebooks hold no zero (the zero slot is the pruned one)
+  int64_t slots = 0, zeros = 0;
+  for (int64_t i = 0, n = s.out_c * s.k_per_group(); i < n; ++i)
+    if (kept(i)) ++slots, zeros += w.weight[i] == 0.0f;
+  return zeros * 16 <= slots;
+}
+
+// The CSR of every (group, chunk): the entries `stored` keeps, row by row, with their codes
+// or float32 values.
+template <typename Stored>
+void list_entries(const ConvShape& s, const ConvWeights& w, Stored stored, SparseLayout* l) {
+  const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups;
+  const std::vector<int64_t> idx = code_index(w, s.out_c * k);
+  for (int64_t g = 0; g < s.groups; ++g) {
+    for (int64_t q = 0; q < l->chunks; ++q) {
+      l->row_start.push_back(static_cast<uint32_t>(l->cols.size()));
+      for (int64_t r = g * ocg; r < (g + 1) * ocg; ++r) {
+        for (int64_t i = q * l->kc; i < std::min(k, (q + 1) * l->kc); i += l->kb) {
+          if (!stored(r * k + i)) continue;  // with kb > 1: the whole kernel
+          l->cols.push_back(static_cast<uint16_t>(i));
+          for (int64_t src = r * k + i; src < r * k + i + l->kb; ++src) {
+            if (w.codes)
+              l->codes.push_back(w.codes[idx[static_cast<size_t>(src)]]);
+            else
+              l->values.push_back(w.weight[src]);
+          }
+        }
+        l->row_start.push_back(static_cast<uint32_t>(l->cols.size()));
+      }
+    }
+  }
+}
+
+// The CSR of every (group, chunk) regrouped for the two-row form, rows 2p and 2p+1 a pair.
+void regroup_in_pairs(const ConvShape& s, SparseLayout* l) {
+  const int64_t ocg = s.out_c / s.groups;
+  PairedCsr paired;
+  for (int64_t seg = 0; seg < s.groups * l->chunks; ++seg) {
+    append_pairs(l->row_start.data() + seg * (ocg + 1), l->cols.data(), ocg, &paired);
+    paired.pair_start.push_back(static_cast<uint32_t>(paired.cols.size()));
+  }
+  auto reorder = [&](auto* v) {
+    std::remove_reference_t<decltype(*v)> out(paired.source.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = (*v)[paired.source[i]];
+    *v = std::move(out);
+  };
+  if (l->codes.empty())
+    reorder(&l->values);
+  else
+    reorder(&l->codes);
+  l->cols = std::move(paired.cols);
+  l->pair_start = std::move(paired.pair_start);
+  l->value_start = std::move(paired.value_start);
+  l->row_start = {};
+  l->paired = true;
+}
+
+SparseLayout make_layout(const ConvShape& s, const ConvWeights& w, const SpmmKernel& kernel,
+                         int64_t chunk_bytes, bool pair_rows) {
+  const int64_t k = s.k_per_group(), taps = s.kh * s.kw;
+  const bool codebook = w.codes != nullptr;
+  SparseLayout l;
+  // A weight is listed when its position is stored (the mask; without one, when non-zero);
+  // per weight, a float32 layer's stored zeros are dropped too, while a kernel block keeps
+  // them (a kept kernel may hold weights pruned singly before).
+  auto kept = [&](int64_t src) {
+    return w.mask ? w.mask[src] != 0 : codebook || w.weight[src] != 0.0f;
+  };
+  l.kb = taps > 1 && whole_kernels(s, kept) && few_zeros_kept(s, w, kept) ? static_cast<int>(taps)
+                                                                          : 1;
+  auto stored = [&](int64_t src) {
+    return l.kb > 1 ? kept(src) : kept(src) && (codebook || w.weight[src] != 0.0f);
+  };
+  if (chunk_bytes <= 0) chunk_bytes = l1d_size(machine());
+  l.kc = std::max<int64_t>(16, chunk_bytes / (4 * kernel.nr));
+  l.kc = (l.kc + l.kb - 1) / l.kb * l.kb;  // no kernel straddles two chunks
+  l.chunks = std::max<int64_t>(1, (k + l.kc - 1) / l.kc);
+  list_entries(s, w, stored, &l);
+  if (pair_rows && kernel.pairs && l.kb == 1) regroup_in_pairs(s, &l);
+  return l;
+}
+
 class SparseOp : public ConvOp {
  public:
-  // The CSR is blocked over K: chunk q lists, row by row, the non-zeros whose B row lies in
-  // [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of B (kc x NR floats, the size of this
-  // CPU's L1d) stays in L1 while every output row sweeps it; rows accumulate across chunks in
-  // the output.
-  // A layer pruned at kernel granularity (every kh x kw kernel kept whole or dropped whole)
-  // is listed by kernels instead: one entry per kept kernel, its kb = kh*kw values in a row
-  // (SpmmKernel::blocks).
   SparseOp(const ConvShape& s, const ConvWeights& w, bool relu, const SpmmKernel& kernel,
            int64_t chunk_bytes, bool pair_rows)
-      : ConvOp(s, kernel.nr), kernel_(&kernel), relu_(relu) {
-    const int64_t k = s.k_per_group(), taps = s.kh * s.kw;
+      : ConvOp(s, kernel.nr),
+        kernel_(&kernel),
+        relu_(relu),
+        codebook_(w.codes != nullptr),
+        l_(make_layout(s, w, kernel, chunk_bytes, pair_rows)) {
     copy_bias(w, s.out_c, &bias_);
-    codebook_ = w.codes != nullptr;
     if (codebook_) book_.assign(w.codebook, w.codebook + w.codebook_size);
-    // A weight is listed when its position is stored (the mask; without one, when non-zero);
-    // per weight, a float32 layer's stored zeros are dropped too, while a kernel block keeps
-    // them (a kept kernel may hold weights pruned singly before).
-    auto kept = [&](int64_t src) {
-      return w.mask ? w.mask[src] != 0 : codebook_ || w.weight[src] != 0.0f;
-    };
-    kb_ = taps > 1 && whole_kernels(s, kept) && few_zeros_kept(s, w, kept) ? static_cast<int>(taps)
-                                                                           : 1;
-    auto stored = [&](int64_t src) {
-      return kb_ > 1 ? kept(src) : kept(src) && (codebook_ || w.weight[src] != 0.0f);
-    };
-    if (chunk_bytes <= 0) chunk_bytes = l1d_size(machine());
-    kc_ = std::max<int64_t>(16, chunk_bytes / (4 * kernel.nr));
-    kc_ = (kc_ + kb_ - 1) / kb_ * kb_;  // no kernel straddles two chunks
-    chunks_ = std::max<int64_t>(1, (k + kc_ - 1) / kc_);
-    list_entries(w, stored);
-    if (pair_rows && kernel.pairs && kb_ == 1) regroup_in_pairs();
   }
 
   std::string kernel_name() const override {
-    return std::string(kernel_->name) + (kb_ > 1 ? " kernels" : "") + (paired_ ? " pairs" : "") +
-           (codebook_ ? " (codes)" : "");
+    return std::string(kernel_->name) + (l_.kb > 1 ? " kernels" : "") +
+           (l_.paired ? " pairs" : "") + (codebook_ ? " (codes)" : "");
   }
   int max_row_blocks() const override {
     return static_cast<int>(std::max<int64_t>(1, s_.out_c / s_.groups / 16));
@@ -63,23 +155,23 @@ class SparseOp : public ConvOp {
   // Codebook layers decode their codes into float values once per forward (shared scratch):
   // the SpMM loop then loads one float per non-zero instead of a code and its centroid.
   int64_t shared_floats() const override {
-    return codebook_ ? static_cast<int64_t>(codes_.size()) : 0;
+    return codebook_ ? static_cast<int64_t>(l_.codes.size()) : 0;
   }
   void prepare(float* shared, int64_t begin, int64_t end) const override {
     const float* book = book_.data();
-    for (int64_t i = begin; i < end; ++i) shared[i] = book[codes_[static_cast<size_t>(i)]];
+    for (int64_t i = begin; i < end; ++i) shared[i] = book[l_.codes[static_cast<size_t>(i)]];
   }
   int64_t resident_bytes() const override {
-    return static_cast<int64_t>((row_start_.size() + pair_start_.size() + value_start_.size()) * 4 +
-                                cols_.size() * 2 + codes_.size() +
-                                values_.size() * 4 + book_.size() * 4 + bias_.size() * 4);
+    const size_t offsets = l_.row_start.size() + l_.pair_start.size() + l_.value_start.size();
+    return static_cast<int64_t>(offsets * 4 + l_.cols.size() * 2 + l_.codes.size() +
+                                l_.values.size() * 4 + book_.size() * 4 + bias_.size() * 4);
   }
 
   void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
                  int row_blocks, int64_t begin, int64_t end, float* scratch,
                  const float* shared) const override {
     const int nr = kernel_->nr;
-    const float* values = codebook_ ? shared : values_.data();
+    const float* values = codebook_ ? shared : l_.values.data();
     const int64_t ocg = s_.out_c / s_.groups;
     float* tile_out = scratch + s_.k_per_group() * nr;
     for (int64_t item = begin; item < end; ++item) {
@@ -100,30 +192,11 @@ class SparseOp : public ConvOp {
   }
 
  private:
-  // The CSR of every (group, chunk): the entries `stored` keeps, row by row, with their
-  // codes or float32 values.
-  template <typename Stored>
-  void list_entries(const ConvWeights& w, Stored stored) {
-    const int64_t k = s_.k_per_group(), ocg = s_.out_c / s_.groups;
-    const std::vector<int64_t> idx = code_index(w, s_.out_c * k);
-    for (int64_t g = 0; g < s_.groups; ++g) {
-      for (int64_t q = 0; q < chunks_; ++q) {
-        row_start_.push_back(static_cast<uint32_t>(cols_.size()));
-        for (int64_t r = g * ocg; r < (g + 1) * ocg; ++r) {
-          for (int64_t i = q * kc_; i < std::min(k, (q + 1) * kc_); i += kb_) {
-            if (!stored(r * k + i)) continue;  // with kb_ > 1: the whole kernel
-            cols_.push_back(static_cast<uint16_t>(i));
-            for (int64_t src = r * k + i; src < r * k + i + kb_; ++src) {
-              if (codebook_)
-                codes_.push_back(w.codes[idx[static_cast<size_t>(src)]]);
-              else
-                values_.push_back(w.weight[src]);
-            }
-          }
-          row_start_.push_back(static_cast<uint32_t>(cols_.size()));
-        }
-      }
-    }
+  // Row block `block` of `row_blocks` starts at this output row of its group; with pairs, on
+  // an even row, so that every split runs the same pairs (the same bits).
+  int64_t first_row(int64_t block, int row_blocks) const {
+    const int64_t ocg = s_.out_c / s_.groups, r = ocg * block / row_blocks;
+    return l_.paired && block < row_blocks ? r & ~int64_t{1} : r;
   }
 
   // Rows [r0, r1) of group g over one B panel, chunk after chunk, into dst (row stride ldd).
@@ -131,89 +204,29 @@ class SparseOp : public ConvOp {
                   const float* values, float* dst, int64_t ldd) const {
     const int64_t ocg = s_.out_c / s_.groups, pairs = (ocg + 1) / 2;
     const float* bias = bias_.data() + g * ocg + r0;
-    for (int64_t q = 0; q < chunks_; ++q) {
-      const int64_t seg = g * chunks_ + q;
-      const bool accumulate = q > 0, relu = relu_ && q == chunks_ - 1;
-      if (paired_) {
-        kernel_->pairs(pair_start_.data() + seg * (3 * pairs + 1) + 3 * (r0 / 2),
-                       value_start_.data() + seg * pairs + r0 / 2, cols_.data(), values, bias,
-                       r1 - r0, panel, ld, accumulate, relu, dst, ldd);
+    for (int64_t q = 0; q < l_.chunks; ++q) {
+      const int64_t seg = g * l_.chunks + q;
+      const bool accumulate = q > 0, relu = relu_ && q == l_.chunks - 1;
+      if (l_.paired) {
+        kernel_->pairs(l_.pair_start.data() + seg * (3 * pairs + 1) + 3 * (r0 / 2),
+                       l_.value_start.data() + seg * pairs + r0 / 2, l_.cols.data(), values,
+                       bias, r1 - r0, panel, ld, accumulate, relu, dst, ldd);
         continue;
       }
-      const uint32_t* rs = row_start_.data() + seg * (ocg + 1) + r0;
-      if (kb_ > 1)
-        kernel_->blocks(rs, cols_.data(), values, kb_, bias, r1 - r0, panel, ld, accumulate, relu,
-                        dst, ldd);
+      const uint32_t* rs = l_.row_start.data() + seg * (ocg + 1) + r0;
+      if (l_.kb > 1)
+        kernel_->blocks(rs, l_.cols.data(), values, l_.kb, bias, r1 - r0, panel, ld, accumulate,
+                        relu, dst, ldd);
       else
-        kernel_->f32(rs, cols_.data(), values, bias, r1 - r0, panel, ld, accumulate, relu, dst,
+        kernel_->f32(rs, l_.cols.data(), values, bias, r1 - r0, panel, ld, accumulate, relu, dst,
                      ldd);
     }
   }
 
-  // Row block `block` of `row_blocks` starts at this output row of its group; with pairs, on
-  // an even row, so that every split runs the same pairs (the same bits).
-  int64_t first_row(int64_t block, int row_blocks) const {
-    const int64_t ocg = s_.out_c / s_.groups, r = ocg * block / row_blocks;
-    return paired_ && block < row_blocks ? r & ~int64_t{1} : r;
-  }
-
-  // The CSR of every (group, chunk) regrouped for the kernel's two-row form (SpmmPairsFn):
-  // per (group, chunk) 3 offsets a pair and a closing one, and a value start a pair.
-  void regroup_in_pairs() {
-    const int64_t ocg = s_.out_c / s_.groups;
-    PairedCsr paired;
-    for (int64_t seg = 0; seg < s_.groups * chunks_; ++seg) {
-      append_pairs(row_start_.data() + seg * (ocg + 1), cols_.data(), ocg, &paired);
-      paired.pair_start.push_back(static_cast<uint32_t>(paired.cols.size()));
-    }
-    auto reorder = [&](auto* v) {
-      std::remove_reference_t<decltype(*v)> out(paired.source.size());
-      for (size_t i = 0; i < out.size(); ++i) out[i] = (*v)[paired.source[i]];
-      *v = std::move(out);
-    };
-    if (codebook_)
-      reorder(&codes_);
-    else
-      reorder(&values_);
-    cols_ = std::move(paired.cols);
-    pair_start_ = std::move(paired.pair_start);
-    value_start_ = std::move(paired.value_start);
-    row_start_.clear();
-    row_start_.shrink_to_fit();
-    paired_ = true;
-  }
-
-  // Whether every kh x kw kernel of every output channel is stored whole or not at all.
-  template <typename Stored>
-  static bool whole_kernels(const ConvShape& s, Stored stored) {
-    const int64_t taps = s.kh * s.kw, n = s.out_c * s.k_per_group();
-    for (int64_t start = 0; start < n; start += taps)
-      for (int64_t t = 1; t < taps; ++t)
-        if (stored(start + t) != stored(start)) return false;
-    return true;
-  }
-
-  // Whether at most 1 in 16 of the kept kernels' float32 weights is zero: blocks multiply
-  // the zeros a per-weight list would skip (a model pruned per weight, then per kernel).
-  template <typename Kept>
-  static bool few_zeros_kept(const ConvShape& s, const ConvWeights& w, Kept kept) {
-    if (w.codes) return true;  // codebooks hold no zero (the zero slot is the pruned one)
-    int64_t slots = 0, zeros = 0;
-    for (int64_t i = 0, n = s.out_c * s.k_per_group(); i < n; ++i)
-      if (kept(i)) ++slots, zeros += w.weight[i] == 0.0f;
-    return zeros * 16 <= slots;
-  }
-
   const SpmmKernel* kernel_;
-  bool relu_, codebook_ = false;
-  int kb_ = 1;  // B rows per CSR entry: 1, or kh*kw for whole kernels
-  bool paired_ = false;  // the kernel's two-row form: pair_start_ and value_start_, no row_start_
-  int64_t kc_ = 0, chunks_ = 1;
-  std::vector<uint32_t> row_start_;  // per (group, chunk): ocg + 1 offsets; cols within the group
-  std::vector<uint32_t> pair_start_, value_start_;
-  std::vector<uint16_t> cols_;       // an entry's first B row (kb_ rows from there)
-  std::vector<uint8_t> codes_;
-  std::vector<float> values_, book_, bias_;
+  bool relu_, codebook_;
+  SparseLayout l_;
+  std::vector<float> book_, bias_;
 };
 
 }  // namespace
