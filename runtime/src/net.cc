@@ -209,14 +209,12 @@ std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, const KernelChoice& ch
   }
   if (choice.sparse) {
     if (p.run_shape.k_per_group() > 65536) return nullptr;
-    const kernels::SpmmKernel* k =
-        choice.isa ? kernels::spmm_kernel_for(*choice.isa) : &kernels::best_spmm_kernel();
+    const kernels::SpmmKernel* k = spmm_kernel_of(choice);
     return k ? kernels::make_sparse_conv(p.run_shape, w, p.relu, *k, choice.chunk_bytes,
                                          !choice.one_row)
              : nullptr;
   }
-  const kernels::GemmKernel* k =
-      choice.isa ? kernels::gemm_kernel_for(*choice.isa) : &kernels::best_gemm_kernel();
+  const kernels::GemmKernel* k = gemm_kernel_of(choice);
   if (!k) return nullptr;
   // Dense from codes needs a free code for the zeros: not when the codebook is full.
   if (w.codes && w.mask && w.codebook_size >= 256) w.codes = nullptr;

@@ -62,6 +62,15 @@ struct KernelChoice {
   int64_t k_block = 0;      // dense: B rows per K block (0: all of K; the same bits for any)
 };
 
+// The kernels a choice names: its ISA's, or the widest allowed; null when the CPU or SQZ_ISA
+// does not allow that ISA.
+inline const kernels::SpmmKernel* spmm_kernel_of(const KernelChoice& c) {
+  return c.isa ? kernels::spmm_kernel_for(*c.isa) : &kernels::best_spmm_kernel();
+}
+inline const kernels::GemmKernel* gemm_kernel_of(const KernelChoice& c) {
+  return c.isa ? kernels::gemm_kernel_for(*c.isa) : &kernels::best_gemm_kernel();
+}
+
 struct ConvPlan {
   ConvShape shape;      // the layer's own geometry
   ConvShape run_shape;  // what the op computes (pad-only 1x1: without the padding)

@@ -310,16 +310,14 @@ void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_sec
       c.chunk_bytes = bytes;
       consider(c, chosen);
     }
-    const kernels::SpmmKernel* k = best_choice.isa ? kernels::spmm_kernel_for(*best_choice.isa)
-                                                   : &kernels::best_spmm_kernel();
+    const kernels::SpmmKernel* k = spmm_kernel_of(best_choice);
     if (k && k->pairs) {
       KernelChoice c = best_choice;
       c.one_row = true;
       consider(c, chosen);
     }
   } else {
-    const kernels::GemmKernel* k = best_choice.isa ? kernels::gemm_kernel_for(*best_choice.isa)
-                                                   : &kernels::best_gemm_kernel();
+    const kernels::GemmKernel* k = gemm_kernel_of(best_choice);
     const KernelChoice base = best_choice;
     const int64_t half_l1 = k ? kernels::gemm_k_block(*k) : 0;
     for (int64_t rows : {half_l1, 2 * half_l1}) {
