@@ -18,12 +18,11 @@ SQZ_CPU_CLONES void copy_stride2(const float* src, int64_t n, float* dst) {
 
 // Segments are short (an output row, tens of floats) and the fills often one float: inline
 // loops (kept from becoming memcpy/memset calls) cost less than the calls.
-SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col(
-    const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end, int64_t col0,
-    int64_t ncols, int64_t ld) {
+SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_strided(
+    const ConvShape& s, const float* in, int64_t plane, float* col, int64_t begin, int64_t end,
+    int64_t col0, int64_t ncols, int64_t ld) {
   if (ld == 0) ld = ncols;
   if (conv_reads_input_directly(s)) {  // 1x1, stride 1, no padding: row c is plane c
-    const int64_t plane = s.in_h * s.in_w;
     for (int64_t row = begin; row < end; ++row)
       std::memcpy(col + row * ld, in + row * plane + col0, static_cast<size_t>(ncols) * 4);
     return;
@@ -31,7 +30,7 @@ SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) voi
   const int64_t taps = s.kh * s.kw, col1 = col0 + ncols;
   for (int64_t row = begin; row < end; ++row) {
     const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
-    const float* plane = in + c * s.in_h * s.in_w;
+    const float* src_plane = in + c * plane;
     float* out = col + row * ld;  // column x is at out[x - col0]
     // Output columns whose input column ox*sw - pw + j lies inside [0, in_w).
     const int64_t x_lo = std::min(s.out_w, std::max<int64_t>(0, (s.pw - j + s.sw - 1) / s.sw));
@@ -44,7 +43,7 @@ SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) voi
         for (int64_t x = a; x < b; ++x) out[x - col0] = 0.0f;
         continue;
       }
-      const float* src_row = plane + iy * s.in_w;
+      const float* src_row = src_plane + iy * s.in_w;
       // Within this output row: columns a..b are ox = a-row_start .. b-row_start.
       const int64_t lo = std::clamp(x_lo, a - row_start, b - row_start),
                     hi = std::clamp(x_hi, lo, b - row_start);
@@ -62,6 +61,11 @@ SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) voi
       for (int64_t x = row_start + hi; x < b; ++x) out[x - col0] = 0.0f;
     }
   }
+}
+
+void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end,
+            int64_t col0, int64_t ncols, int64_t ld) {
+  im2col_strided(s, in, s.in_h * s.in_w, col, begin, end, col0, ncols, ld);
 }
 
 SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_padded(

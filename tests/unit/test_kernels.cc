@@ -256,7 +256,7 @@ TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
             .find(" kernels") == std::string::npos);
 }
 
-TEST_CASE("im2col equals its definition: whole images, column blocks, row ranges") {
+TEST_CASE("im2col equals its definition: whole images, column blocks, row ranges, plane strides") {
   std::mt19937 rng(13);
   int compared = 0;
   for (int64_t size : {1, 2, 3, 7, 14, 28})
@@ -268,6 +268,11 @@ TEST_CASE("im2col equals its definition: whole images, column blocks, row ranges
       s.out_w = (size + 2 * pw - kw) / sh + 1;
       if (s.out_h < 1 || s.out_w < 1) continue;
       const std::vector<float> in = test::random_floats(rng, s.in_c * size * size);
+      // The same planes further apart (a batch's layout: channel c of every image together).
+      const int64_t stride = size * size + 5;
+      std::vector<float> spread(s.in_c * stride, 99.0f);
+      for (int64_t c = 0; c < s.in_c; ++c)
+        std::copy_n(in.data() + c * size * size, size * size, spread.data() + c * stride);
       const int64_t n = s.out_size(), rows = s.k_per_group();
       std::vector<float> want(rows * n);
       for (int64_t r = 0; r < rows; ++r)
@@ -293,6 +298,9 @@ TEST_CASE("im2col equals its definition: whole images, column blocks, row ranges
                 same &= got[r * ld + q] == (written ? want[r * n + c0 + q] : -7.0f);
               }
             CHECK(same);
+            std::vector<float> apart(rows * ld, -7.0f);
+            im2col_strided(s, spread.data(), stride, apart.data(), r0, r1, c0, ncols, ld);
+            CHECK(apart == got);
             ++compared;
           }
         }

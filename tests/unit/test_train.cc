@@ -137,6 +137,37 @@ TEST_CASE("gradients match finite differences: the output-matching loss, any out
   CHECK(!(*trainer)->gradients(x.data(), nullptr, nullptr, n, &gw, &gb).is_ok());
 }
 
+TEST_CASE("a flatten of a spatial blob keeps the image-major order of its features") {
+  // The engine keeps a shard channel by channel; Flatten of [C, H, W] must still give the
+  // feature c*H*W + p of each image, as ONNX and the runtime do.
+  std::mt19937 rng(6);
+  const int64_t n = 3;
+  const Model block = fire_block(test::tiny_squeezenet(43, 19, 10));
+  Model flat = block;
+  flat.layers.push_back(make_layer(OpKind::kFlatten, "flat", block.output));
+  flat.output = "flat";
+  train::TrainOptions o;
+  o.threads = 2;
+  o.loss = train::Loss::kMatchOutput;
+  const std::vector<float> x = test::random_floats(rng, n * 8 * 3 * 3, 0, 2);
+  std::vector<float> spatial, flattened;
+  for (auto [model, out] : {std::pair{block, &spatial}, std::pair{flat, &flattened}}) {
+    auto trainer = train::Trainer::create(&model, o);
+    REQUIRE(trainer.is_ok());
+    REQUIRE((*trainer)->predict(x.data(), n, out).is_ok());
+  }
+  REQUIRE(spatial.size() == static_cast<size_t>(n * 12 * 3 * 3));
+  CHECK(flattened == spatial);
+  runtime::NetOptions no;
+  auto net = runtime::Net::create(flat, no);
+  REQUIRE(net.is_ok());
+  std::vector<float> inferred;
+  REQUIRE((*net)->forward(x.data(), n, &inferred).is_ok());
+  CHECK(test::max_rel_diff(flattened, inferred) < 1e-5);
+  const std::vector<float> target = test::random_floats(rng, n * 12 * 3 * 3, 0, 1);
+  check_gradients(flat, o, x, {}, &target, n, 3e-4f);
+}
+
 TEST_CASE("training learns, respects masks and codebooks, and is deterministic") {
   std::mt19937 rng(2);
   const int64_t n = 16;

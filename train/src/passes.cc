@@ -10,7 +10,10 @@ namespace sqz::train {
 
 void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training, uint64_t rng_key) {
   const Shape& in_shape = shapes.at(model->input);
-  w.act[model->input].assign(x, x + n * per_image(in_shape));
+  std::vector<float>& input = w.act[model->input];
+  input.resize(static_cast<size_t>(n * per_image(in_shape)));
+  const int64_t in_c = channels(in_shape);
+  to_channel_major(x, n, in_c, per_image(in_shape) / in_c, input.data());
   for (size_t li : order) {
     if (fused_away[li]) continue;
     const Layer& l = model->layers[li];
@@ -30,7 +33,7 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
                         o.seed * 1000003 + rng_key * 131 + li);
         break;
       case OpKind::kFlatten:
-        flatten_forward(in, out);
+        flatten_forward(op, in, out);
         break;
       case OpKind::kMaxPool:
         max_pool_forward(op, in, out);
@@ -53,19 +56,36 @@ void Trainer::Impl::forward(Worker& w, const float* x, int64_t n, bool training,
 
 double Trainer::Impl::loss_and_grad(Worker& w, const int* labels, const float* teacher, int64_t n,
                                     int64_t total) {
-  const std::vector<float>& z = w.act.at(logits);
-  std::vector<float>& dz = w.grad[logits];
-  dz.assign(z.size(), 0.0f);
-  if (o.loss == Loss::kMatchOutput) {  // sum over images of each one's mean squared error
-    const double scale = 1.0 / static_cast<double>(classes);
-    double loss = 0;
-    for (int64_t k = 0; k < n * classes; ++k) {
-      const double d = static_cast<double>(z[k]) - teacher[k];
-      loss += d * d * scale;
-      dz[k] = static_cast<float>(2 * d * scale / static_cast<double>(total));
-    }
-    return loss;
+  // The logits image by image ([n][classes]), as the labels and the teacher's are.
+  const int64_t c = channels(shapes.at(logits)), hw = classes / c;
+  std::vector<float> z(static_cast<size_t>(n * classes)), dz(z.size(), 0.0f);
+  to_image_major(w.act.at(logits).data(), n, c, hw, z.data());
+  const double loss = o.loss == Loss::kMatchOutput
+                          ? match_loss(z.data(), teacher, dz.data(), n, total)
+                          : label_loss(z.data(), labels, teacher, dz.data(), n, total);
+  std::vector<float>& grad = w.grad[logits];
+  grad.resize(dz.size());
+  to_channel_major(dz.data(), n, c, hw, grad.data());
+  return loss;
+}
+
+// The sum over images of each one's mean squared error.
+double Trainer::Impl::match_loss(const float* z, const float* teacher, float* dz, int64_t n,
+                                 int64_t total) const {
+  const double scale = 1.0 / static_cast<double>(classes);
+  double loss = 0;
+  for (int64_t k = 0; k < n * classes; ++k) {
+    const double d = static_cast<double>(z[k]) - teacher[k];
+    loss += d * d * scale;
+    dz[k] = static_cast<float>(2 * d * scale / static_cast<double>(total));
   }
+  return loss;
+}
+
+// Cross-entropy on the labels (weight alpha) plus distillation from the teacher's logits at
+// temperature t (weight 1 - alpha).
+double Trainer::Impl::label_loss(const float* z, const int* labels, const float* teacher,
+                                 float* dz, int64_t n, int64_t total) const {
   const double alpha = o.distill_alpha, t = o.distill_temperature;
   double loss = 0;
   std::vector<double> p(static_cast<size_t>(classes)), q(static_cast<size_t>(classes)),
@@ -77,8 +97,8 @@ double Trainer::Impl::loss_and_grad(Worker& w, const int* labels, const float* t
     for (double& v : out) v /= sum;
   };
   for (int64_t b = 0; b < n; ++b) {
-    const float* zb = z.data() + b * classes;
-    float* db = dz.data() + b * classes;
+    const float* zb = z + b * classes;
+    float* db = dz + b * classes;
     if (alpha > 0) {
       softmax(zb, 1.0, p);
       loss += -alpha * std::log(std::max(p[labels[b]], 1e-30));

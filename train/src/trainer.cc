@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "sqz/kernels/im2col.h"
 #include "trainer_impl.h"
 
 namespace sqz::train {
@@ -197,7 +198,7 @@ int64_t Trainer::step_bytes(int64_t n) const {
     if (l.op == OpKind::kConvolution) {
       const kernels::ConvShape c = conv_shape(l, is, os);
       const auto cols = static_cast<double>(c.k_per_group() * c.out_size());
-      floats += cols;
+      if (!kernels::conv_reads_input_directly(c)) floats += cols;  // else its input
       widest = std::max(widest, cols + out);
     }
     if (l.op == OpKind::kMaxPool) floats += out;                                 // argmax
@@ -260,8 +261,9 @@ Status Trainer::predict(const float* images, int64_t n, std::vector<float>* logi
     for (int64_t c = begin; c < end; ++c) {
       const int64_t b0 = c * chunk, b1 = std::min(n, b0 + chunk);
       m.forward(w, images + b0 * in_size, b1 - b0, false, 0);
-      const std::vector<float>& z = w.act.at(m.logits);
-      std::copy(z.begin(), z.begin() + (b1 - b0) * m.classes, logits->begin() + b0 * m.classes);
+      const int64_t ch = channels(m.shapes.at(m.logits));
+      to_image_major(w.act.at(m.logits).data(), b1 - b0, ch, m.classes / ch,
+                     logits->data() + b0 * m.classes);
     }
   });
   return Status::ok();

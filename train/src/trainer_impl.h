@@ -55,6 +55,12 @@ struct Trainer::Impl {
   void backward(Worker& w, int64_t n);
   double loss_and_grad(Worker& w, const int* labels, const float* teacher, int64_t n,
                        int64_t total);
+  // The loss of n images' logits z ([n][classes]) and its gradient dz (set whole), over a
+  // batch of `total` images.
+  double match_loss(const float* z, const float* teacher, float* dz, int64_t n,
+                    int64_t total) const;
+  double label_loss(const float* z, const int* labels, const float* teacher, float* dz,
+                    int64_t n, int64_t total) const;
   void update();
   double lr() const;
   Result<double> run_batch(const float* images, const int* labels, const float* teacher, int64_t n);

@@ -11,13 +11,14 @@ namespace {
 // Adds the im2col-shaped gradient back onto the input image (the adjoint of im2col). Per
 // row, the output columns whose input column lies inside the image are found once, so the
 // inner loop has no bounds checks (and vectorizes for stride 1).
-// col: K rows of one image's out_h*out_w gradients, row stride ld.
+// col: K rows of one image's out_h*out_w gradients, row stride ld; channel c's plane of the
+// image's dx at dx + c * plane_stride.
 SQZ_CPU_CLONES void col2im_add(const kernels::ConvShape& s, const float* col, int64_t ld,
-                               float* dx) {
+                               int64_t plane_stride, float* dx) {
   const int64_t taps = s.kh * s.kw, n = ld;
   for (int64_t row = 0; row < s.in_c * taps; ++row) {
     const int64_t c = row / taps, i = row % taps / s.kw, j = row % s.kw;
-    float* plane = dx + c * s.in_h * s.in_w;
+    float* plane = dx + c * plane_stride;
     const float* src = col + row * n;
     const int64_t x_lo = std::min(s.out_w, std::max<int64_t>(0, (s.pw - j + s.sw - 1) / s.sw));
     const int64_t x_hi = std::max(x_lo, std::min(s.out_w, (s.in_w + s.pw - j + s.sw - 1) / s.sw));
@@ -51,20 +52,15 @@ SQZ_CPU_CLONES double sum_lanes(const float* __restrict x, int64_t n) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
-// out (n images of out_c planes of hw, image stride image) = y ([out_c x n*hw]) + bias, through
-// the ReLU when relu.
-SQZ_CPU_CLONES void scatter_outputs(const float* y, int64_t out_c, int64_t n, int64_t hw,
-                                    int64_t image, const float* bias, bool relu, float* out) {
+// y ([out_c x cols], in place) += bias, through the ReLU when relu.
+SQZ_CPU_CLONES void add_bias(float* y, int64_t out_c, int64_t cols, const float* bias, bool relu) {
   for (int64_t c = 0; c < out_c; ++c) {
     const float add = bias ? bias[c] : 0.0f;
-    for (int64_t b = 0; b < n; ++b) {
-      const float* src = y + c * n * hw + b * hw;
-      float* dst = out + b * image + c * hw;
-      if (relu)
-        for (int64_t p = 0; p < hw; ++p) dst[p] = std::max(src[p] + add, 0.0f);
-      else
-        for (int64_t p = 0; p < hw; ++p) dst[p] = src[p] + add;
-    }
+    float* row = y + c * cols;
+    if (relu)
+      for (int64_t p = 0; p < cols; ++p) row[p] = std::max(row[p] + add, 0.0f);
+    else
+      for (int64_t p = 0; p < cols; ++p) row[p] = row[p] + add;
   }
 }
 
@@ -89,69 +85,71 @@ kernels::ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out)
 void conv_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out,
                   bool relu) {
   const Layer& l = op.l;
-  const Shape &is = op.is, &os = op.os;
   const int64_t n = op.n;
   Worker& w = op.w;
-  // One GEMM for the whole shard: cols = [K x (n * HW)], Y = W x cols.
-  const kernels::ConvShape s = conv_shape(l, is, os);
+  // One GEMM for the shard: Y [out_c x n*HW] = W x cols [K x n*HW], Y being the output's
+  // layout; a 1x1 convolution's cols is its input.
+  const kernels::ConvShape s = conv_shape(l, op.is, op.os);
   const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
-  std::vector<float>& cols = w.cols[op.li];
-  cols.resize(static_cast<size_t>(k * wide));
-  for (int64_t b = 0; b < n; ++b)  // image b's columns, at b * hw of each row
-    kernels::im2col(s, in.data() + b * per_image(is), cols.data() + b * hw, 0, k, 0, hw, wide);
-  std::vector<float>& y = w.tmp2;
-  grow(y, static_cast<size_t>(s.out_c * wide));
-  kernels::sgemm(s.out_c, wide, k, {l.weight.data.data(), k}, {cols.data(), wide}, y.data(), wide,
+  const float* cols = in.data();
+  if (!kernels::conv_reads_input_directly(s)) {
+    std::vector<float>& c = w.cols[op.li];
+    c.resize(static_cast<size_t>(k * wide));
+    const int64_t in_plane = s.in_h * s.in_w;
+    for (int64_t b = 0; b < n; ++b)  // image b's columns, at b * hw of each row
+      kernels::im2col_strided(s, in.data() + b * in_plane, n * in_plane, c.data() + b * hw, 0, k,
+                              0, hw, wide);
+    cols = c.data();
+  }
+  kernels::sgemm(s.out_c, wide, k, {l.weight.data.data(), k}, {cols, wide}, out.data(), wide,
                  &w.gemm);
-  scatter_outputs(y.data(), s.out_c, n, hw, per_image(os),
-                  l.conv.has_bias ? l.bias.data.data() : nullptr, relu, out.data());
+  add_bias(out.data(), s.out_c, wide, l.conv.has_bias ? l.bias.data.data() : nullptr, relu);
 }
 
 void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* relu_out,
                    const GradOf& grad_of) {
   const Layer& l = op.l;
-  const Shape &is = op.is, &os = op.os;
   const int64_t n = op.n;
   const size_t li = op.li;
   Worker& w = op.w;
   // dW = dY x cols^T and dcols = W^T x dY over the shard at once (dY as [M x n*HW]).
-  const kernels::ConvShape s = conv_shape(l, is, os);
+  const kernels::ConvShape s = conv_shape(l, op.is, op.os);
   const int64_t k = s.k_per_group(), hw = s.out_size(), wide = n * hw;
-  std::vector<float>& dyw = w.tmp2;
-  grow(dyw, static_cast<size_t>(s.out_c * wide));
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t c = 0; c < s.out_c; ++c) {
-      const int64_t from = b * per_image(os) + c * hw;
-      if (relu_out)  // through the fused ReLU: gradient only where its output is positive
-        relu_backward_set(relu_out + from, dy.data() + from, hw, dyw.data() + c * wide + b * hw);
-      else
-        std::copy(dy.begin() + from, dy.begin() + from + hw, dyw.begin() + c * wide + b * hw);
-    }
+  const bool direct = kernels::conv_reads_input_directly(s);
+  const float* dyw = dy.data();
+  if (relu_out) {  // through the fused ReLU: gradient only where its output is positive
+    grow(w.tmp2, static_cast<size_t>(s.out_c * wide));
+    relu_backward_set(relu_out, dy.data(), s.out_c * wide, w.tmp2.data());
+    dyw = w.tmp2.data();
+  }
   std::vector<float>& gw = w.grad_w[li];
   std::vector<float>& gb = w.grad_b[li];
   gw.resize(l.weight.data.size());  // both written whole below
   gb.resize(l.bias.data.size());
-  const std::vector<float>& cols = w.cols.at(li);  // B = cols^T, read along cols' rows
-  kernels::sgemm(s.out_c, k, wide, {dyw.data(), wide}, {cols.data(), wide, true}, gw.data(), k,
-                 &w.gemm);
+  // B = cols^T, read along cols' rows
+  const float* cols = direct ? w.act.at(l.inputs[0]).data() : w.cols.at(li).data();
+  kernels::sgemm(s.out_c, k, wide, {dyw, wide}, {cols, wide, true}, gw.data(), k, &w.gemm);
   if (l.conv.has_bias)
     for (int64_t c = 0; c < s.out_c; ++c)
-      gb[c] = static_cast<float>(sum_lanes(dyw.data() + c * wide, wide));
+      gb[c] = static_cast<float>(sum_lanes(dyw + c * wide, wide));
   if (l.inputs[0] == op.model_input) return;
   const GradOut dx = grad_of(l.inputs[0]);
-  std::vector<float>& dcol = w.tmp3;
-  grow(dcol, static_cast<size_t>(k * wide));
-  kernels::sgemm(k, wide, s.out_c, {l.weight.data.data(), k, true}, {dyw.data(), wide}, dcol.data(),
-                 wide, &w.gemm);
-  if (dx.fresh && kernels::conv_reads_input_directly(s)) {  // col2im is a copy: set dx
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t c = 0; c < s.in_c; ++c)
-        std::copy_n(dcol.data() + c * wide + b * hw, hw, dx.g.data() + b * per_image(is) + c * hw);
+  const kernels::GemmOperand wt{l.weight.data.data(), k, true};
+  if (direct && dx.fresh) {  // col2im is the identity: set dx
+    kernels::sgemm(k, wide, s.out_c, wt, {dyw, wide}, dx.g.data(), wide, &w.gemm);
     return;
   }
+  std::vector<float>& dcol = w.tmp3;
+  grow(dcol, static_cast<size_t>(k * wide));
+  kernels::sgemm(k, wide, s.out_c, wt, {dyw, wide}, dcol.data(), wide, &w.gemm);
   std::vector<float>& sum = zeroed(dx);
+  if (direct) {
+    add_floats(dcol.data(), k * wide, sum.data());
+    return;
+  }
+  const int64_t in_plane = s.in_h * s.in_w;
   for (int64_t b = 0; b < n; ++b)
-    col2im_add(s, dcol.data() + b * hw, wide, sum.data() + b * per_image(is));
+    col2im_add(s, dcol.data() + b * hw, wide, n * in_plane, sum.data() + b * in_plane);
 }
 
 }  // namespace sqz::train

@@ -26,11 +26,12 @@ inline uint64_t mix64(uint64_t z) {  // splitmix64's finalizer, to spread the 64
 }
 
 // mask[k] = scale where the element is kept (probability keep_24 / 2^24), else 0; out = in * mask.
+// The draw of element k is that of index first + k.
 SQZ_CPU_CLONES void draw_mask(uint32_t key_a, uint32_t key_b, uint32_t keep_24, float scale,
-                              const float* __restrict in, int64_t n, float* __restrict mask,
-                              float* __restrict out) {
+                              const float* __restrict in, int64_t n, int64_t first,
+                              float* __restrict mask, float* __restrict out) {
   for (int64_t k = 0; k < n; ++k) {
-    const uint32_t h = mix32(mix32(static_cast<uint32_t>(k) ^ key_a) + key_b);
+    const uint32_t h = mix32(mix32(static_cast<uint32_t>(first + k) ^ key_a) + key_b);
     const float m = (h >> 8) < keep_24 ? scale : 0.0f;
     mask[k] = m;
     out[k] = in[k] * m;
@@ -49,9 +50,16 @@ void dropout_forward(const OpPass& op, const std::vector<float>& in, std::vector
   mask.resize(in.size());
   const uint64_t key = mix64(seed);
   const auto keep_24 = static_cast<uint32_t>((1.0 - rate) * (1u << 24) + 0.5);
-  draw_mask(static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), keep_24,
-            static_cast<float>(1.0 / (1.0 - rate)), in.data(), static_cast<int64_t>(in.size()),
-            mask.data(), out.data());
+  // An element's draw is keyed by its index in the image-major (NCHW) order, whatever the
+  // layout in memory: the masks do not depend on it.
+  const int64_t c = channels(op.is), hw = per_image(op.is) / c;
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t b = 0; b < op.n; ++b) {
+      const int64_t at = (ch * op.n + b) * hw;
+      draw_mask(static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32), keep_24,
+                static_cast<float>(1.0 / (1.0 - rate)), in.data() + at, hw, (b * c + ch) * hw,
+                mask.data() + at, out.data() + at);
+    }
 }
 
 void dropout_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of) {

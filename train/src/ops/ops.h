@@ -1,9 +1,13 @@
 // The training engine's ops: each op's forward and backward pass beside each other, one file
 // per op (as ncnn keeps one layer per file). Internal to sqz_train.
 //
-// Contracts shared by every op: activations are NCHW floats for a shard of n images; forward
-// writes the whole of `out` (sized by the caller); backward adds its input gradients into the
-// vectors grad_of returns (zeroed and sized by it), never into the network's input.
+// Contracts shared by every op: a shard of n images is held channel-major, [C][n][H*W] (each
+// channel's planes of the n images together; a 2-D blob [n, F] as [F][n]), so that a
+// convolution's GEMM output is its output blob and a 1x1 convolution's input is its GEMM
+// operand, with no copies between the two layouts (the engine converts at the model's input
+// and logits only). Forward writes the whole of `out` (sized by the caller); backward adds its
+// input gradients into the vectors grad_of returns (zeroed and sized by it), never into the
+// network's input.
 #pragma once
 
 #include <algorithm>
@@ -21,7 +25,7 @@ namespace sqz::train {
 // Per-thread activations, gradients and what backward needs from forward.
 struct Worker {
   std::map<std::string, std::vector<float>> act, grad;
-  std::map<size_t, std::vector<float>> cols;          // conv layer -> n x K x HW
+  std::map<size_t, std::vector<float>> cols;          // conv layer -> K x n*HW (none for 1x1)
   std::map<size_t, std::vector<int32_t>> argmax;      // max pool layer -> output -> input index
   std::map<size_t, std::vector<float>> dropout_mask;  // dropout layer -> scale per element
   std::map<size_t, std::vector<float>> grad_w, grad_b;
@@ -56,6 +60,14 @@ inline std::vector<float>& zeroed(GradOut out) {
 }
 
 inline int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
+// A blob's channels (its features, when 2-D): C of [n][C][H*W] in the order above.
+inline int64_t channels(const Shape& s) { return s.size() >= 2 ? s[1] : 1; }
+
+// n images of c channels of hw floats each: image-major (NCHW) to channel-major, and back.
+void to_channel_major(const float* __restrict nchw, int64_t n, int64_t c, int64_t hw,
+                      float* __restrict out);
+void to_image_major(const float* __restrict cnhw, int64_t n, int64_t c, int64_t hw,
+                    float* __restrict out);
 
 // dst += src (restrict pointers: the vectors live in one map).
 inline void add_floats(const float* __restrict src, int64_t n, float* __restrict dst) {
@@ -82,7 +94,7 @@ void dropout_forward(const OpPass& op, const std::vector<float>& in, std::vector
                      double rate, uint64_t seed);
 void dropout_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
 
-void flatten_forward(const std::vector<float>& in, std::vector<float>& out);
+void flatten_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out);
 void flatten_backward(const OpPass& op, const std::vector<float>& dy, const GradOf& grad_of);
 
 void max_pool_forward(const OpPass& op, const std::vector<float>& in, std::vector<float>& out);

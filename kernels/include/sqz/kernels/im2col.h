@@ -12,6 +12,10 @@ namespace sqz::kernels {
 // from splitting across two lines.
 void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end,
             int64_t col0, int64_t ncols, int64_t ld = 0);
+// As im2col, with channel c's plane at in + c * plane_stride instead of c * in_h * in_w (the
+// training engine's batches, which keep a channel's planes of every image together).
+void im2col_strided(const ConvShape& s, const float* in, int64_t plane_stride, float* col,
+                    int64_t begin, int64_t end, int64_t col0, int64_t ncols, int64_t ld);
 
 // The same rows from a copy of the input with its padding written out (pad_planes): every
 // window then lies inside the plane and a row segment is one plain (or strided) copy, without
