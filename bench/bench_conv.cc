@@ -1,7 +1,8 @@
 // Times one convolution layer's parts on one thread: building its B matrix (padding written
 // out, then im2col_padded with rows on cache lines; a copy for a 1x1) and the kernel over it, for
 // the dense GEMM and the sparse SpMM op at a density, and for a 1x1 the kernel on the input in
-// place (the whole image as one block; the net cuts layers with a large B into column blocks).
+// place (the whole image as one block; the net cuts layers with a large B into column blocks);
+// then the direct convolution (its input arranged and the layer computed, timed together).
 // usage: bench_conv [--whole-kernels] [IN_C H W OUT_C K STRIDE PAD DENSITY]...
 // --whole-kernels: each k x k kernel kept or dropped whole, as --granularity kernel prunes
 // (the SpMM then runs by kernel blocks). No layers: SqueezeNet v1.0's conv1, a squeeze, the
@@ -104,6 +105,19 @@ void run(const Layer& l, bool whole_kernels) {
     // A 1x1 layer may read its input in place (rows not on cache lines when n % 16 != 0).
     if (direct) std::printf(", in place %.3f ms", time(in.data(), n));
   }
+  // The direct convolution: the input arranged, then the tile over it (no B matrix).
+  if (auto op = make_direct_conv(s, w, true, best_gemm_kernel())) {
+    AlignedFloats arranged(static_cast<size_t>(op->arranged_floats()));
+    const double ms = median_ms([&] {
+                        for (int rep = 0; rep < 10; ++rep) {
+                          op->arrange_input(in.data(), arranged.data(), 0, s.in_c);
+                          op->run_direct(arranged.data(), out.data(), 0, op->direct_items(),
+                                         nullptr);
+                        }
+                      }) /
+                      10;
+    std::printf(" | direct %.3f ms %.0f GF/s", ms, gflop / ms * 1e3);
+  }
   std::printf("\n");
 }
 
@@ -125,7 +139,8 @@ int main(int argc, char** argv) {
                         std::atoll(argv[i + 3]), std::atoll(argv[i + 4]), std::atoll(argv[i + 5]),
                         std::atoll(argv[i + 6]), std::atof(argv[i + 7])});
   } else {
-    layers = {{3, 227, 227, 96, 7, 2, 0, 0.985}, {96, 55, 55, 16, 1, 1, 0, 0.995},
+    layers = {{3, 227, 227, 96, 7, 2, 0, 0.985}, {3, 224, 224, 64, 3, 2, 0, 1.0},
+              {96, 55, 55, 16, 1, 1, 0, 0.995},
               {16, 55, 55, 64, 1, 1, 0, 0.996},  {16, 55, 55, 64, 3, 1, 1, 0.33},
               {32, 55, 55, 128, 3, 1, 1, 0.33},  {64, 13, 13, 256, 3, 1, 1, 0.30},
               {512, 13, 13, 1000, 1, 1, 0, 0.20}};

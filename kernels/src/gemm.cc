@@ -16,17 +16,26 @@ void sqz_gemm_acc_6x16_f32_avx2(const float*, const float*, int64_t, int64_t, co
                                 float*, int64_t, int, int);
 void sqz_gemm_acc_6x8_f32_generic(const float*, const float*, int64_t, int64_t, const float*,
                                   bool, float*, int64_t, int, int);
+void sqz_direct_24x16_f32_avx512(const float*, const float*, const int32_t*, int64_t,
+                                 const float*, bool, float*, int64_t, int, int);
+void sqz_direct_6x16_f32_avx2(const float*, const float*, const int32_t*, int64_t, const float*,
+                              bool, float*, int64_t, int, int);
+void sqz_direct_6x8_f32_generic(const float*, const float*, const int32_t*, int64_t,
+                                 const float*, bool, float*, int64_t, int, int);
 }
 
 namespace sqz::kernels {
 namespace {
 
-const GemmKernel kAvx512{"gemm_6x64_f32_avx512", 6, 64, sqz_gemm_6x64_f32_avx512,
-                        Isa::kAvx512, sqz_gemm_acc_6x64_f32_avx512};
-const GemmKernel kAvx2{"gemm_6x16_f32_avx2", 6, 16, sqz_gemm_6x16_f32_avx2, Isa::kAvx2,
-                      sqz_gemm_acc_6x16_f32_avx2};
-const GemmKernel kGeneric{"gemm_6x8_f32_generic", 6, 8, sqz_gemm_6x8_f32_generic, Isa::kGeneric,
-                         sqz_gemm_acc_6x8_f32_generic};
+const GemmKernel kAvx512{"gemm_6x64_f32_avx512",        6,  64, sqz_gemm_6x64_f32_avx512,
+                        Isa::kAvx512,                  sqz_gemm_acc_6x64_f32_avx512,
+                        "direct_24x16_f32_avx512",     24, 16, sqz_direct_24x16_f32_avx512};
+const GemmKernel kAvx2{"gemm_6x16_f32_avx2",      6,  16, sqz_gemm_6x16_f32_avx2,
+                      Isa::kAvx2,                sqz_gemm_acc_6x16_f32_avx2,
+                      "direct_6x16_f32_avx2",     6, 16,  sqz_direct_6x16_f32_avx2};
+const GemmKernel kGeneric{"gemm_6x8_f32_generic",       6,  8, sqz_gemm_6x8_f32_generic,
+                         Isa::kGeneric,                sqz_gemm_acc_6x8_f32_generic,
+                         "direct_6x8_f32_generic",     6, 8, sqz_direct_6x8_f32_generic};
 
 bool cpu_has_avx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"); }
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }

@@ -218,6 +218,7 @@ std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, const KernelChoice& ch
   if (!k) return nullptr;
   // Dense from codes needs a free code for the zeros: not when the codebook is full.
   if (w.codes && w.mask && w.codebook_size >= 256) w.codes = nullptr;
+  if (choice.direct) return kernels::make_direct_conv(p.run_shape, w, p.relu, *k);
   return kernels::make_dense_conv(p.run_shape, w, p.relu, *k, choice.k_block);
 }
 
@@ -226,6 +227,11 @@ std::unique_ptr<ConvOp> Net::Impl::make_rule_op(size_t i) const {
       options.policy == KernelPolicy::kSparse ||
       (options.policy == KernelPolicy::kAuto && profiles[i].density <= options.sparse_max_density);
   std::unique_ptr<ConvOp> op = sparse ? make_conv_op(i, true) : nullptr;
+  if (!op && direct_by_rule(convs[i].run_shape)) {
+    KernelChoice direct;
+    direct.direct = true;
+    op = make_conv_op(i, direct);
+  }
   return op ? std::move(op) : make_conv_op(i, false);
 }
 

@@ -176,11 +176,36 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
   });
 }
 
+// A direct op: each image's input arranged (threads split images x channels), then the
+// threads split images x the op's items.
+void Net::Impl::run_direct(const ConvShape& s, const ConvOp& op,
+                           const std::vector<const float*>& ins, const std::vector<float*>& outs) {
+  const int64_t images = static_cast<int64_t>(ins.size()), per_image = op.arranged_floats();
+  padded.resize(std::max(padded.size(), static_cast<size_t>(images * per_image)));
+  pool->parallel_for(images * s.in_c, [&](int64_t begin, int64_t end, int) {
+    for (int64_t w = begin; w < end;) {
+      const int64_t b = w / s.in_c, stop = std::min(end, (b + 1) * s.in_c);
+      op.arrange_input(ins[b], padded.data() + b * per_image, w - b * s.in_c, stop - b * s.in_c);
+      w = stop;
+    }
+  });
+  const int64_t items = op.direct_items();
+  pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int) {
+    for (int64_t w = begin; w < end;) {
+      const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
+      op.run_direct(padded.data() + b * per_image, outs[b], w - b * items, stop - b * items,
+                    shared.data());
+      w = stop;
+    }
+  });
+}
+
 void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
                              const std::vector<const float*>& ins,
                              const std::vector<float*>& outs) {
   const ConvShape& s = p.run_shape;
   prepare_shared(op);
+  if (op.arranged_floats() > 0) return run_direct(s, op, ins, outs);
   const BSource src = b_source(p, op, static_cast<int64_t>(ins.size()));
   const std::vector<const float*> b_ins = src.from_padded ? pad_inputs(s, ins) : ins;
   if (src.shared) build_shared_b(s, src, b_ins);

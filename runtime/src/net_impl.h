@@ -60,7 +60,20 @@ struct KernelChoice {
   int64_t chunk_bytes = 0;  // sparse: B panel bytes per K chunk (0: the L1d)
   bool one_row = false;     // sparse: one output row at a time, not the kernel's pairs
   int64_t k_block = 0;      // dense: B rows per K block (0: all of K; the same bits for any)
+  bool direct = false;      // dense: the direct convolution, no im2col (the GEMM's bits)
 };
+
+// Whether the rule runs a dense layer by the direct convolution: a stem, whose few input
+// channels im2col copies once per tap of a large window (25 or more; SqueezeNet v1.0's conv1:
+// 3 channels, 7x7, 49 copies). bench_conv on the Zen 4: 7x7/2 from 3 channels 18-28% faster
+// than im2col and the GEMM, 5x5/2 16%, but 3x3/2 (v1.1's conv1) 30-60% slower (README).
+inline bool direct_by_rule(const ConvShape& s) {
+  return s.groups == 1 && s.in_c <= 4 && s.kh * s.kw >= 25;
+}
+// Whether --tune times the direct convolution for a dense layer: any stem.
+inline bool direct_candidate(const ConvShape& s) {
+  return s.groups == 1 && s.in_c <= 8 && s.kh * s.kw > 1;
+}
 
 // The kernels a choice names: its ISA's, or the widest allowed; null when the CPU or SQZ_ISA
 // does not allow that ISA.
@@ -113,7 +126,9 @@ struct Net::Impl {
   std::vector<AlignedFloats> scratch;  // per thread
   std::vector<AlignedFloats> cols;     // per thread: one im2col block
   AlignedFloats shared, pad_tmp;
-  AlignedFloats padded;  // a convolution's input with its padding written out (im2col_padded)
+  // A convolution's input with its padding written out (im2col_padded), or arranged for a
+  // direct op.
+  AlignedFloats padded;
   AlignedFloats arena;   // every blob that owns storage, reused
   std::map<std::string, int64_t> arena_offset;  // such a blob -> its first float in the arena
   int64_t batch = 0;
@@ -161,6 +176,8 @@ struct Net::Impl {
                         const std::vector<const float*>& ins, const std::vector<float*>& outs);
   void run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSource& src,
                          const std::vector<const float*>& ins, const std::vector<float*>& outs);
+  void run_direct(const ConvShape& s, const ConvOp& op, const std::vector<const float*>& ins,
+                  const std::vector<float*>& outs);
   void size_scratch(const ConvOp& op);
   void run_pool(const Layer& l);
   void run_concat(const Layer& l);

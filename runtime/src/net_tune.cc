@@ -53,7 +53,7 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
   return k.str();
 }
 
-// "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES][ rows=1][ kblock=ROWS]": the
+// "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES][ rows=1][ kblock=ROWS][ direct]": the
 // extras only when they are not the defaults (the widest ISA allowed, the L1d, the kernel's
 // pairs of rows, one pass over K), so that lines written before they existed still parse (a
 // sparse line from before the pairs runs them: the same choice, in the kernel's newer form).
@@ -67,6 +67,7 @@ std::string choice_text(const KernelChoice& c, const ConvSchedule& s) {
   if (c.chunk_bytes > 0) text += " chunk=" + std::to_string(c.chunk_bytes);
   if (c.one_row) text += " rows=1";
   if (c.k_block > 0) text += " kblock=" + std::to_string(c.k_block);
+  if (c.direct) text += " direct";
   return text;
 }
 
@@ -80,6 +81,7 @@ bool parse_extra(const std::string& token, KernelChoice* c) {
     return false;
   }
   if (token == "rows=1" && c->sparse) return c->one_row = true, true;
+  if (token == "direct" && !c->sparse) return c->direct = true, true;
   char* end = nullptr;
   if (token.rfind("kblock=", 0) == 0 && !c->sparse) {
     const long long rows = std::strtoll(token.c_str() + 7, &end, 10);
@@ -272,9 +274,38 @@ double Net::Impl::time_choice(size_t i, const KernelChoice& choice,
 // under the next narrower ISA (AVX2 on an AVX-512 CPU: some CPUs lower their clock for
 // AVX-512, and the narrower tiles load differently); (3) the SpMM's K chunk at half and twice
 // the L1d, then its rows one at a time where its kernel pairs them; or the GEMM's K in blocks
-// whose B panel fills half or all of the L1d (where K is longer; the same bits). XNNPACK and
-// oneDNN tune the same knobs per shape.
+// whose B panel fills half or all of the L1d (where K is longer; the same bits). A stem's
+// direct convolution joins round 1 (and 2). XNNPACK and oneDNN tune the same knobs per shape.
 constexpr double kNarrowerIsaWithin = 1.3;
+
+namespace {
+
+// Round 3's K chunks (SpMM) or K blocks (GEMM) around the best choice of rounds 1 and 2; none
+// for the direct convolution.
+std::vector<KernelChoice> blocking_candidates(const KernelChoice& best, const ConvShape& s) {
+  std::vector<KernelChoice> out;
+  if (best.direct) return out;
+  if (best.sparse) {
+    const int64_t l1 = kernels::l1d_size(machine());
+    for (int64_t bytes : {l1 / 2, 2 * l1}) {
+      KernelChoice c = best;
+      c.chunk_bytes = bytes;
+      out.push_back(c);
+    }
+    return out;
+  }
+  const kernels::GemmKernel* k = gemm_kernel_of(best);
+  const int64_t half_l1 = k ? kernels::gemm_k_block(*k) : 0;
+  for (int64_t rows : {half_l1, 2 * half_l1}) {
+    if (rows < 1 || rows >= s.k_per_group()) continue;
+    KernelChoice c = best;
+    c.k_block = rows;
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
 
 void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_seconds,
                                 int* candidates) {
@@ -297,35 +328,27 @@ void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_sec
   };
   for (bool sparse : kernels_allowed)
     kernel_best[sparse] = consider({sparse, std::nullopt, 0}, schedules);
+  // The direct convolution (a stem's; it has no split to choose: one schedule).
+  KernelChoice direct;
+  direct.direct = true;
+  const bool try_direct = options.policy != KernelPolicy::kSparse && direct_candidate(p.run_shape);
+  const double direct_best = try_direct ? consider(direct, {ConvSchedule{}}) : best;
   const std::vector<ConvSchedule> chosen{p.schedule};
-  if (machine().isa == Isa::kAvx512)
+  if (machine().isa == Isa::kAvx512) {
     for (bool sparse : kernels_allowed)
       if (kernel_best[sparse] <= kNarrowerIsaWithin * best)
         consider({sparse, Isa::kAvx2, 0}, chosen);
-  if (best_choice.sparse) {
-    const int64_t l1 = kernels::l1d_size(machine());
-    const KernelChoice base = best_choice;
-    for (int64_t bytes : {l1 / 2, 2 * l1}) {
-      KernelChoice c = base;
-      c.chunk_bytes = bytes;
-      consider(c, chosen);
+    if (try_direct && direct_best <= kNarrowerIsaWithin * best) {
+      direct.isa = Isa::kAvx2;
+      consider(direct, {ConvSchedule{}});
     }
-    const kernels::SpmmKernel* k = spmm_kernel_of(best_choice);
-    if (k && k->pairs) {
-      KernelChoice c = best_choice;
-      c.one_row = true;
-      consider(c, chosen);
-    }
-  } else {
-    const kernels::GemmKernel* k = gemm_kernel_of(best_choice);
-    const KernelChoice base = best_choice;
-    const int64_t half_l1 = k ? kernels::gemm_k_block(*k) : 0;
-    for (int64_t rows : {half_l1, 2 * half_l1}) {
-      if (rows < 1 || rows >= p.run_shape.k_per_group()) continue;
-      KernelChoice c = base;
-      c.k_block = rows;
-      consider(c, chosen);
-    }
+  }
+  for (const KernelChoice& c : blocking_candidates(best_choice, p.run_shape)) consider(c, chosen);
+  const kernels::SpmmKernel* spmm = best_choice.sparse ? spmm_kernel_of(best_choice) : nullptr;
+  if (spmm && spmm->pairs) {
+    KernelChoice c = best_choice;
+    c.one_row = true;
+    consider(c, chosen);
   }
   *best_seconds = best;
   *choice = best_choice;

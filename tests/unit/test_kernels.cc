@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 
 #include "sqz/kernels/conv_op.h"
@@ -225,6 +226,54 @@ TEST_CASE("GEMM ops give the same bits for any K block") {
     }
   }
   CHECK(blocked > 0);
+}
+
+// Runs a direct op over one image, its items in ranges of `chunk` in a scrambled order, the
+// input arranged in two channel ranges.
+std::vector<float> run_direct_op(const ConvOp& op, const RandomConv& c, int64_t chunk) {
+  std::vector<float> got(c.s.out_c * c.s.out_size(), -7.0f);
+  std::vector<float> shared(op.shared_floats()), arranged(op.arranged_floats(), -9.0f);
+  op.prepare(shared.data(), 0, static_cast<int64_t>(shared.size()));
+  op.arrange_input(c.in.data(), arranged.data(), c.s.in_c / 2, c.s.in_c);
+  op.arrange_input(c.in.data(), arranged.data(), 0, c.s.in_c / 2);
+  const int64_t items = op.direct_items();
+  for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk)
+    op.run_direct(arranged.data(), got.data(), i, std::min(items, i + chunk), shared.data());
+  return got;
+}
+
+TEST_CASE("direct convolution ops equal the reference and the GEMM op's bits") {
+  // Strides 1 to 3, paddings, kernel sizes, channel counts that leave partial panels of
+  // output channels and of output columns; float32 and codes.
+  std::mt19937 rng(43);
+  const int geometries[][3] = {{7, 2, 0}, {3, 2, 0}, {3, 1, 1}, {5, 3, 2}, {1, 1, 0}, {2, 2, 1}};
+  int compared = 0;
+  for (const auto& kg : geometries)
+    for (double density : {1.0, 0.4}) {
+      RandomConv c = random_conv(rng, kg, density, 16);
+      if (c.s.groups != 1) {  // grouped: no direct op
+        for (const GemmKernel* k : runnable_gemm_kernels())
+          CHECK(make_direct_conv(c.s, c.f32_weights(), c.relu, *k) == nullptr);
+        continue;
+      }
+      const std::vector<float> want = c.reference();
+      for (const GemmKernel* k : runnable_gemm_kernels())
+        for (const ConvWeights& w : {c.f32_weights(), c.coded_weights()}) {
+          auto op = make_direct_conv(c.s, w, c.relu, *k);
+          REQUIRE(op != nullptr);
+          INFO(op->kernel_name() << " in=" << c.s.in_c << "x" << c.s.in_h << "x" << c.s.in_w
+                                 << " out_c=" << c.s.out_c << " k=" << c.s.kh << " s=" << c.s.sh
+                                 << " p=" << c.s.ph);
+          CHECK(op->kernel_name().rfind("direct_", 0) == 0);
+          const std::vector<float> got = run_direct_op(*op, c, 1);
+          CHECK(test::max_rel_diff(got, want) <= 1e-5);
+          const std::vector<float> gemm = run_op(*make_dense_conv(c.s, w, c.relu, *k), c, 64, 1);
+          CHECK(std::memcmp(got.data(), gemm.data(), sizeof(float) * got.size()) == 0);
+          CHECK(run_direct_op(*op, c, 5) == got);
+          ++compared;
+        }
+    }
+  CHECK(compared >= 8);
 }
 
 TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {

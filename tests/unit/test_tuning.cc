@@ -244,6 +244,8 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
       {"dense shared 0 isa=generic", "gemm_6x8_f32_generic", kernels::Isa::kGeneric},
       {"sparse blocks 4096 isa=avx2 chunk=1024", "spmm_64_f32_avx2", kernels::Isa::kAvx2},
       {"dense rule 0 isa=avx2", "gemm_6x16_f32_avx2", kernels::Isa::kAvx2},
+      {"dense rule 0 direct", "direct_", kernels::Isa::kGeneric},
+      {"dense shared 0 isa=avx2 direct", "direct_6x16_f32_avx2", kernels::Isa::kAvx2},
       {"sparse shared 0 isa=avx512 chunk=4194304", "spmm_64_f32_avx512", kernels::Isa::kAvx512,
        avx512_pairs},
   };
@@ -270,7 +272,8 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
                           "sparse rule 0 chunk=4096x", "sparse rule 0 fast",
                           "dense rule 0 rows=1", "sparse rule 0 rows=2",
                           "sparse rule 0 kblock=16", "dense rule 0 kblock=0",
-                          "dense rule 0 kblock=99999999", "dense rule 0 kblock=16x"}) {
+                          "dense rule 0 kblock=99999999", "dense rule 0 kblock=16x",
+                          "sparse rule 0 direct", "dense rule 0 directly"}) {
     INFO(bad);
     test::write_bytes(o.tune_cache, tuned);
     force_cache_choice(o.tune_cache, bad);

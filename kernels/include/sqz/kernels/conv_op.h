@@ -48,6 +48,20 @@ class ConvOp {
   // Bytes of weights, indices, codebooks and biases this op keeps.
   virtual int64_t resident_bytes() const = 0;
 
+  // A direct op (make_direct_conv) reads each image's input itself, arranged by
+  // arrange_input into arranged_floats() floats, instead of a B matrix (run_items is not
+  // called); 0 for the others.
+  virtual int64_t arranged_floats() const { return 0; }
+  // Arranges input channels [c0, c1) of one CHW image (ranges may run on different threads).
+  virtual void arrange_input(const float* /*in*/, float* /*arranged*/, int64_t /*c0*/,
+                             int64_t /*c1*/) const {}
+  // Independent work items of one image (output rows x output channel panels); any split
+  // gives the same bits.
+  virtual int64_t direct_items() const { return 0; }
+  // Computes items [begin, end) of one image into out (CHW).
+  virtual void run_direct(const float* /*arranged*/, float* /*out*/, int64_t /*begin*/,
+                          int64_t /*end*/, const float* /*shared*/) const {}
+
  protected:
   ConvOp(const ConvShape& s, int nr) : s_(s), nr_(nr) {}
   // Item -> (group, first column, row block).
@@ -81,6 +95,15 @@ struct ConvWeights {
 // stored: the outputs are the same bits for any block.
 std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w, bool relu,
                                         const GemmKernel& kernel, int64_t k_block = 0);
+
+// Direct convolution (groups 1) on the input itself, with no im2col: the input padded and
+// split by column phase (column x of phase q is padded column x * stride_w + q), so that a
+// tap's inputs for consecutive output columns are consecutive floats, read by the ISA's
+// direct tile (gemm.h) over packed weights, float32 or codes expanded per forward. The taps
+// are added in im2col's row order, so the outputs are the same bits as make_dense_conv's.
+// Null for grouped convolutions.
+std::unique_ptr<ConvOp> make_direct_conv(const ConvShape& s, const ConvWeights& w, bool relu,
+                                         const GemmKernel& kernel);
 
 // CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536. The K dimension is cut
 // into chunks whose B panel (chunk rows x NR floats) is `chunk_bytes` (0: the machine's L1d,

@@ -18,6 +18,14 @@ using GemmTileFn = void (*)(const float* a_panel, const float* b, int64_t ldb, i
                             const float* bias, bool relu, float* c, int64_t ldc, int rows,
                             int cols);
 
+// The direct convolution's tile (direct_conv in conv_op.h): `rows` (<= direct_rows) output
+// channels x `cols` (<= direct_width) consecutive output columns, out[r * ldo + x] = bias[r] +
+// sum over taps i of w[i * direct_rows + r] * in[off[i] + x] (then the ReLU when relu): the
+// GEMM tile's arithmetic with B's rows read at offsets instead of a stride.
+using DirectTileFn = void (*)(const float* w, const float* in, const int32_t* off, int64_t k,
+                              const float* bias, bool relu, float* out, int64_t ldo, int rows,
+                              int cols);
+
 struct GemmKernel {
   const char* name;  // e.g. "gemm_6x64_f32_avx512"
   int mr, nr;
@@ -27,6 +35,10 @@ struct GemmKernel {
   // read): a K-blocked product's later blocks, which then add their products in the same
   // order as one unblocked tile would.
   GemmTileFn tile_acc;
+  // The same ISA's direct convolution tile, e.g. "direct_24x16_f32_avx512".
+  const char* direct_name;
+  int direct_rows, direct_width;
+  DirectTileFn direct;
 };
 
 // The widest kernel of machine().isa (AVX-512, AVX2+FMA, or the portable build: the CPU's
