@@ -70,7 +70,7 @@ struct KernelChoice {
 inline bool direct_by_rule(const ConvShape& s) {
   return s.groups == 1 && s.in_c <= 4 && s.kh * s.kw >= 25;
 }
-// Whether --tune times the direct convolution for a dense layer: any stem.
+// Whether tuning (NetOptions::tune) times the direct convolution for a dense layer: any stem.
 inline bool direct_candidate(const ConvShape& s) {
   return s.groups == 1 && s.in_c <= 8 && s.kh * s.kw > 1;
 }
