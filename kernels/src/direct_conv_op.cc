@@ -42,7 +42,8 @@ class DirectConvOp : public ConvOp {
       codes_.assign(static_cast<size_t>(packed), static_cast<uint8_t>(w.codebook_size));
       const std::vector<int64_t> idx = code_index(w, s.out_c * k);
       for_each_weight([&](int64_t src, int64_t dst) {
-        if (idx[static_cast<size_t>(src)] >= 0) codes_[dst] = w.codes[idx[static_cast<size_t>(src)]];
+        const int64_t at = idx[static_cast<size_t>(src)];
+        if (at >= 0) codes_[dst] = w.codes[at];
       });
     } else {
       a_.assign(static_cast<size_t>(packed), 0.0f);

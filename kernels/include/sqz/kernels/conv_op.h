@@ -101,7 +101,8 @@ std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w
 // tap's inputs for consecutive output columns are consecutive floats, read by the ISA's
 // direct tile (gemm.h) over packed weights, float32 or codes expanded per forward. The taps
 // are added in im2col's row order, so the outputs are the same bits as make_dense_conv's.
-// Null for grouped convolutions.
+// Null for grouped convolutions, windows that reach past the padding, or an arranged input
+// past 32-bit offsets.
 std::unique_ptr<ConvOp> make_direct_conv(const ConvShape& s, const ConvWeights& w, bool relu,
                                          const GemmKernel& kernel);
 
