@@ -21,6 +21,9 @@ class DirectConvOp : public ConvOp {
     const int64_t k = s.k_per_group();
     panels_ = (s.out_c + rows - 1) / rows;
     padded_h_ = s.in_h + 2 * s.ph;
+    // Only the phases some tap reads: all of them, or with a stride past the window, the
+    // window's (so a hostile stride cannot inflate the arranged input).
+    phases_ = std::min(s.sw, s.kw);
     // A row of a phase: the output columns' inputs for every tap (out_w + (kw - 1) / sw), and
     // a vector's worth more, so that the last columns' loads stay inside (zeros).
     phase_w_ = s.out_w + (s.kw - 1) / s.sw + kernel.direct_width;
@@ -28,8 +31,8 @@ class DirectConvOp : public ConvOp {
     for (int64_t c = 0; c < s.in_c; ++c)
       for (int64_t i = 0; i < s.kh; ++i)
         for (int64_t j = 0; j < s.kw; ++j)
-          offsets_[(c * s.kh + i) * s.kw + j] =
-              static_cast<int32_t>(((c * padded_h_ + i) * s.sw + j % s.sw) * phase_w_ + j / s.sw);
+          offsets_[(c * s.kh + i) * s.kw + j] = static_cast<int32_t>(
+              ((c * padded_h_ + i) * phases_ + j % s.sw) * phase_w_ + j / s.sw);
     std::vector<float> bias;
     copy_bias(w, s.out_c, &bias);
     bias_.assign(static_cast<size_t>(panels_ * rows), 0.0f);
@@ -72,10 +75,10 @@ class DirectConvOp : public ConvOp {
                                 bias_.size() * 4 + offsets_.size() * 4);
   }
 
-  int64_t arranged_floats() const override { return s_.in_c * padded_h_ * s_.sw * phase_w_; }
+  int64_t arranged_floats() const override { return s_.in_c * padded_h_ * phases_ * phase_w_; }
 
-  // Channel c, padded row y, phase q holds padded columns q, q + sw, q + 2 sw, ... (zero in
-  // the padding and past the row).
+  // Channel c, padded row y, phase q (< phases_) holds padded columns q, q + sw, q + 2 sw, ...
+  // (zero in the padding and past the row).
   void arrange_input(const float* in, float* arranged, int64_t c0, int64_t c1) const override {
     const int64_t sw = s_.sw;
     for (int64_t c = c0; c < c1; ++c)
@@ -83,8 +86,8 @@ class DirectConvOp : public ConvOp {
         const int64_t iy = y - s_.ph;
         const bool inside = iy >= 0 && iy < s_.in_h;
         const float* src = in + (c * s_.in_h + iy) * s_.in_w;
-        for (int64_t q = 0; q < sw; ++q) {
-          float* dst = arranged + ((c * padded_h_ + y) * sw + q) * phase_w_;
+        for (int64_t q = 0; q < phases_; ++q) {
+          float* dst = arranged + ((c * padded_h_ + y) * phases_ + q) * phase_w_;
           for (int64_t x = 0; x < phase_w_; ++x) {
             const int64_t ix = x * sw + q - s_.pw;
             dst[x] = inside && ix >= 0 && ix < s_.in_w ? src[ix] : 0.0f;
@@ -102,7 +105,7 @@ class DirectConvOp : public ConvOp {
     const float* a = codebook_ ? shared : a_.data();
     for (int64_t item = begin; item < end; ++item) {
       const int64_t oy = item / panels_, p = item % panels_;
-      const float* row = arranged + oy * s_.sh * s_.sw * phase_w_;
+      const float* row = arranged + oy * s_.sh * phases_ * phase_w_;
       const int live = static_cast<int>(std::min<int64_t>(rows, s_.out_c - p * rows));
       float* dst = out + p * rows * plane + oy * s_.out_w;
       for (int64_t x0 = 0; x0 < s_.out_w; x0 += width)
@@ -124,7 +127,7 @@ class DirectConvOp : public ConvOp {
 
   const GemmKernel* kernel_;
   bool relu_, codebook_ = false;
-  int64_t panels_ = 0, padded_h_ = 0, phase_w_ = 0;
+  int64_t panels_ = 0, padded_h_ = 0, phases_ = 1, phase_w_ = 0;
   std::vector<int32_t> offsets_;  // per tap: its input's offset in the arranged image
   std::vector<float> a_, bias_, book_;
   std::vector<uint8_t> codes_;
@@ -136,7 +139,8 @@ std::unique_ptr<ConvOp> make_direct_conv(const ConvShape& s, const ConvWeights& 
                                          const GemmKernel& kernel) {
   if (s.groups != 1 || s.sw < 1 || s.sh < 1 || !windows_inside_padding(s)) return nullptr;
   // The taps' offsets are 32-bit: the arranged image must index within them.
-  const double arranged = static_cast<double>(s.in_c) * (s.in_h + 2 * s.ph) * s.sw *
+  const double arranged = static_cast<double>(s.in_c) * (s.in_h + 2 * s.ph) *
+                          std::min(s.sw, s.kw) *
                           (s.out_w + (s.kw - 1) / s.sw + kernel.direct_width);
   if (arranged >= 2147483647.0) return nullptr;
   return std::make_unique<DirectConvOp>(s, w, relu, kernel);

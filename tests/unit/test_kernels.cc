@@ -243,10 +243,11 @@ std::vector<float> run_direct_op(const ConvOp& op, const RandomConv& c, int64_t 
 }
 
 TEST_CASE("direct convolution ops equal the reference and the GEMM op's bits") {
-  // Strides 1 to 3, paddings, kernel sizes, channel counts that leave partial panels of
-  // output channels and of output columns; float32 and codes.
+  // Strides 1 to 3 (also past the window), paddings, kernel sizes, channel counts that leave
+  // partial panels of output channels and of output columns; float32 and codes.
   std::mt19937 rng(43);
-  const int geometries[][3] = {{7, 2, 0}, {3, 2, 0}, {3, 1, 1}, {5, 3, 2}, {1, 1, 0}, {2, 2, 1}};
+  const int geometries[][3] = {{7, 2, 0}, {3, 2, 0}, {3, 2, 1}, {3, 1, 1}, {5, 3, 2},
+                               {1, 1, 0}, {2, 2, 1}, {1, 2, 0}, {2, 3, 1}};
   int compared = 0;
   for (const auto& kg : geometries)
     for (double density : {1.0, 0.4}) {
