@@ -160,3 +160,135 @@ TEST_CASE("a narrow product computed as its transpose has the same bits as compu
         REQUIRE(differing == 0);
       }
 }
+
+namespace {
+
+// sgemm_nt's operands (A as m x k, B as n x k, both along k) and C with sentinel columns.
+struct NtProduct {
+  int64_t m = 0, n = 0, k = 0;
+  std::vector<float> a, b;
+
+  std::vector<float> run(const GemmKernel& kernel, int64_t k_block) const {
+    std::vector<float> c(static_cast<size_t>(m * (n + Product::kMargin)), Product::kSentinel);
+    std::vector<float> scratch(5, 123.0f);  // stale contents must not leak into C
+    sgemm_nt(m, n, k, a.data(), k, b.data(), k, c.data(), n + Product::kMargin, &scratch, kernel,
+             k_block);
+    return c;
+  }
+  float at(const std::vector<float>& c, int64_t i, int64_t j) const {
+    return c[i * (n + Product::kMargin) + j];
+  }
+};
+
+NtProduct random_nt(std::mt19937& rng, int64_t max_dim, int64_t max_k) {
+  std::uniform_int_distribution<int64_t> dim(1, max_dim), deep(0, max_k);
+  NtProduct p;
+  p.m = dim(rng);
+  p.n = dim(rng);
+  p.k = deep(rng);
+  p.a = test::random_floats(rng, p.m * p.k);
+  p.b = test::random_floats(rng, p.n * p.k);
+  return p;
+}
+
+// The order sgemm_nt documents, element by element: lane l adds the products of positions
+// t = l (mod lanes) in order (fused where the kernel's ISA has FMA, as its tile compiles),
+// zero-padded to whole vectors, then the lanes pairwise, halving.
+float documented_dot(const float* a, const float* b, int64_t k, int lanes, bool fused) {
+  std::vector<float> lane(static_cast<size_t>(lanes), 0.0f);
+  const int64_t padded = (k + lanes - 1) / lanes * lanes;
+  for (int64_t t = 0; t < padded; ++t) {
+    const float x = t < k ? a[t] : 0.0f, y = t < k ? b[t] : 0.0f;
+    float& s = lane[static_cast<size_t>(t % lanes)];
+    if (fused) {
+      s = std::fma(x, y, s);
+    } else {
+      volatile float product = x * y;  // rounded before the add, as SSE computes it
+      s = s + product;
+    }
+  }
+  for (int half = lanes / 2; half >= 1; half /= 2)
+    for (int l = 0; l < half; ++l) lane[l] += lane[l + half];
+  return lane[0];
+}
+
+}  // namespace
+
+TEST_CASE("sgemm_nt equals its naive twin for every kernel and K block") {
+  std::mt19937 rng(21);
+  for (const GemmKernel* kernel : runnable_gemm_kernels())
+    for (int trial = 0; trial < 12; ++trial) {
+      const NtProduct p = random_nt(rng, trial % 3 ? 13 : 70, trial % 4 ? 900 : 20);
+      for (int64_t k_block : {int64_t{0}, int64_t{1}, int64_t{48}, int64_t{256}}) {
+        CAPTURE(kernel->name);
+        CAPTURE(p.m);
+        CAPTURE(p.n);
+        CAPTURE(p.k);
+        CAPTURE(k_block);
+        const std::vector<float> c = p.run(*kernel, k_block);
+        for (int64_t i = 0; i < p.m; ++i) {
+          for (int64_t j = 0; j < p.n; ++j) {
+            double want = 0, scale = 0;
+            for (int64_t t = 0; t < p.k; ++t) {
+              const double term = double{p.a[i * p.k + t]} * p.b[j * p.k + t];
+              want += term;
+              scale += std::fabs(term);
+            }
+            REQUIRE(std::fabs(p.at(c, i, j) - want) <= 1e-5 * scale + 1e-30);
+          }
+          for (int64_t j = p.n; j < p.n + Product::kMargin; ++j)
+            REQUIRE(p.at(c, i, j) == Product::kSentinel);
+        }
+      }
+    }
+}
+
+TEST_CASE("sgemm_nt adds in the documented order, whatever the K block or operand order") {
+  // Bit for bit: the lanes keep their positions across K blocks and tiles, and C^T asked
+  // for (which swaps which operand is the outer one) is the same floats.
+  std::mt19937 rng(22);
+  for (const GemmKernel* kernel : runnable_gemm_kernels())
+    for (int trial = 0; trial < 10; ++trial) {
+      const NtProduct p = random_nt(rng, trial % 2 ? 11 : 45, 2000);
+      NtProduct t = p;  // C^T = B x A^T
+      std::swap(t.m, t.n);
+      std::swap(t.a, t.b);
+      CAPTURE(kernel->name);
+      CAPTURE(p.m);
+      CAPTURE(p.n);
+      CAPTURE(p.k);
+      const bool fused = kernel->isa != Isa::kGeneric;
+      for (int64_t k_block : {int64_t{0}, int64_t{5}, int64_t{16}, int64_t{96}, int64_t{1000}}) {
+        CAPTURE(k_block);
+        const std::vector<float> c = p.run(*kernel, k_block), ct = t.run(*kernel, k_block);
+        int64_t differing = 0;
+        for (int64_t i = 0; i < p.m; ++i)
+          for (int64_t j = 0; j < p.n; ++j) {
+            const float want = documented_dot(&p.a[i * p.k], &p.b[j * p.k], p.k,
+                                              kernel->dot_lanes, fused);
+            const float x = p.at(c, i, j), y = t.at(ct, j, i);
+            differing += std::memcmp(&x, &want, sizeof x) != 0;
+            differing += std::memcmp(&y, &want, sizeof y) != 0;
+          }
+        REQUIRE(differing == 0);
+      }
+    }
+}
+
+TEST_CASE("sgemm_nt gives the same bits on AVX2 as on AVX-512") {
+  const GemmKernel* avx512 = gemm_kernel_for(Isa::kAvx512);
+  const GemmKernel* avx2 = gemm_kernel_for(Isa::kAvx2);
+  if (avx512 == nullptr || avx2 == nullptr) {
+    MESSAGE("skipped: this CPU (or SQZ_ISA) does not run both AVX2 and AVX-512");
+    return;
+  }
+  std::mt19937 rng(23);
+  for (int trial = 0; trial < 8; ++trial) {
+    const NtProduct p = random_nt(rng, 40, 3000);
+    CAPTURE(p.m);
+    CAPTURE(p.n);
+    CAPTURE(p.k);
+    const std::vector<float> c512 = p.run(*avx512, 0), c2 = p.run(*avx2, 0);
+    REQUIRE(std::memcmp(c512.data(), c2.data(), sizeof(float) * c2.size()) == 0);
+  }
+}

@@ -64,6 +64,14 @@ SQZ_CPU_CLONES void add_bias(float* y, int64_t out_c, int64_t cols, const float*
   }
 }
 
+// Whether a weight gradient of out_c x k (k: the layer's taps) is computed as dot products
+// (sgemm_nt) rather than by sgemm over transposed panels: when a side is at most 32, where
+// sgemm moves a float into its panels per 32 multiply-adds or fewer and fills few of its
+// tiles' lanes (bench/bench_sgemm, figures in the README: faster there, slower on wide
+// products). A rule on the shape alone, not the machine: the two add in different orders, and
+// the training's bits must be the same on every CPU.
+bool dw_as_dot_products(int64_t out_c, int64_t k) { return std::min(out_c, k) <= 32; }
+
 }  // namespace
 
 kernels::ConvShape conv_shape(const Layer& l, const Shape& in, const Shape& out) {
@@ -126,9 +134,12 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
   std::vector<float>& gb = w.grad_b[li];
   gw.resize(l.weight.data.size());  // both written whole below
   gb.resize(l.bias.data.size());
-  // B = cols^T, read along cols' rows
+  // dY and cols both run along the pixels (dW = dY x cols^T)
   const float* cols = direct ? w.act.at(l.inputs[0]).data() : w.cols.at(li).data();
-  kernels::sgemm(s.out_c, k, wide, {dyw, wide}, {cols, wide, true}, gw.data(), k, &w.gemm);
+  if (dw_as_dot_products(s.out_c, k))
+    kernels::sgemm_nt(s.out_c, k, wide, dyw, wide, cols, wide, gw.data(), k, &w.gemm);
+  else
+    kernels::sgemm(s.out_c, k, wide, {dyw, wide}, {cols, wide, true}, gw.data(), k, &w.gemm);
   if (l.conv.has_bias)
     for (int64_t c = 0; c < s.out_c; ++c)
       gb[c] = static_cast<float>(sum_lanes(dyw + c * wide, wide));

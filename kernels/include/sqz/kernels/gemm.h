@@ -26,6 +26,15 @@ using DirectTileFn = void (*)(const float* w, const float* in, const int32_t* of
                               const float* bias, bool relu, float* out, int64_t ldo, int rows,
                               int cols);
 
+// The dot-product tile of sgemm_nt (sgemm.h): for rows (<= dot_rows) rows of a and cols
+// (<= dot_cols) rows of b, both read along k (row strides lda, ldb), the dot_lanes partial
+// sums of each pair, at acc + (r * ldacc + s) * dot_lanes: lane l adds the products of the
+// positions t = l (mod dot_lanes) in order, starting from zero or, when from_acc, from acc
+// (an earlier range of positions: any split of k into multiples of dot_lanes gives the
+// same bits). The last vector is zero-padded past k.
+using DotTileFn = void (*)(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k,
+                           float* acc, int64_t ldacc, bool from_acc, int rows, int cols);
+
 struct GemmKernel {
   const char* name;  // e.g. "gemm_6x64_f32_avx512"
   int mr, nr;
@@ -39,6 +48,11 @@ struct GemmKernel {
   const char* direct_name;
   int direct_rows, direct_width;
   DirectTileFn direct;
+  // The same ISA's dot-product tile, e.g. "dot_4x6_f32_avx512": dot_rows x dot_cols pairs,
+  // dot_lanes partial sums each (16 on every ISA: one or more vectors).
+  const char* dot_name;
+  int dot_rows, dot_cols, dot_lanes;
+  DotTileFn dot;
 };
 
 // The widest kernel of machine().isa (AVX-512, AVX2+FMA, or the portable build: the CPU's

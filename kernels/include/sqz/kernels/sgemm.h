@@ -28,4 +28,16 @@ void sgemm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float*
            std::vector<float>* scratch, const GemmKernel& kernel = best_gemm_kernel(),
            int64_t k_block = 0);
 
+// C[M x N] = A[M x K] x B[N x K]^T with both operands stored along K (row strides lda, ldb),
+// as dot products (kernel.dot): for the weight gradient dW = dY x cols^T, whose operands both
+// run along the pixels and which sgemm would first transpose into panels. Element (i, j): lane
+// l of kernel.dot_lanes adds A[i][t] * B[j][t] for t = l (mod dot_lanes) in order, then the
+// lanes are added pairwise (lane l + lane l + h, for h = dot_lanes / 2, ..., 1). That order
+// differs from sgemm's. It does not depend on k_block (0: derived from the caches), the tiles,
+// which operand has more rows, or the vector width: AVX2 and AVX-512 give the same bits (the
+// portable build, without FMA, rounds each product before adding it). scratch: as sgemm's.
+void sgemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+              int64_t ldb, float* c, int64_t ldc, std::vector<float>* scratch,
+              const GemmKernel& kernel = best_gemm_kernel(), int64_t k_block = 0);
+
 }  // namespace sqz::kernels
