@@ -3,11 +3,7 @@
 // (sqz/pipeline/retrain.h: pruning during retraining -> k-means weight sharing -> centroid
 // fine-tuning), then Huffman -> .sqz, every stage measured on the 10,000 test images by the
 // runtime, the last one by running the .sqz file itself.
-// usage: compress_fashion [--model ONNX] [--data DIR] [--out DIR] [--threads T] [--density D]
-//                         [--bits B] [--steps N] [--retrain-steps K] [--finetune-steps K]
-//                         [--lr LR] [--finetune-lr LR] [--distill ALPHA] [--schedule gradual|steps]
-//                         [--granularity kernel|weight] [--pruned SQZ] [--quantize-at-once]
-//                         [--test-images N]
+// usage: kUsage below (compress_fashion --help).
 // --pruned starts from a pruned model that an earlier run wrote (OUT/fashion_squeezenet_pruned.sqz)
 // instead of pruning again: for trying weight-sharing settings quickly. --test-images N measures
 // on the first N test images only (the smoke test's shortcut; the table then says N).
@@ -292,7 +288,27 @@ Result<std::string> huffman_stage(const Settings& s, const Model& m, const Data&
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: compress_fashion [--model ONNX] [--data DIR] [--out DIR] [--threads T] [--density D]\n"
+    "                        [--bits B] [--steps N] [--retrain-steps K] [--finetune-steps K]\n"
+    "                        [--lr LR] [--finetune-lr LR] [--distill ALPHA]\n"
+    "                        [--schedule gradual|steps] [--granularity kernel|weight]\n"
+    "                        [--pruned SQZ] [--quantize-at-once] [--test-images N]\n"
+    "The main job: Deep Compression of the embedded Fashion-MNIST SqueezeNet with retraining;\n"
+    "writes OUT/fashion_squeezenet.sqz and the compression table (README, \"The embedded\n"
+    "default\").\n";
+
+bool wants_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") return true;
+  return false;
+}
+
 int main(int argc, char** argv) {
+  if (wants_help(argc, argv)) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   Settings s = default_settings();
   if (!parse(argc, argv, &s)) return 2;
   name_layers(s);

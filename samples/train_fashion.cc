@@ -28,6 +28,10 @@ struct Args {
   bool force = false;
 };
 
+constexpr const char* kUsage =
+    "usage: train_fashion [--epochs N] [--seed S] [--threads T] [--data DIR] -o OUT.onnx "
+    "[--force]";
+
 bool parse(int argc, char** argv, Args* a) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -39,9 +43,7 @@ bool parse(int argc, char** argv, Args* a) {
         flag == "--epochs" || flag == "--threads" || flag == "--seed" || flag == "--data" ||
         flag == "-o";
     if (!takes_value || i + 1 >= argc) {
-      std::fprintf(stderr,
-                   "usage: train_fashion [--epochs N] [--seed S] [--threads T] [--data DIR] "
-                   "-o OUT.onnx [--force]\n");
+      std::fprintf(stderr, "%s\n", kUsage);
       return false;
     }
     const std::string v = argv[++i];
@@ -109,6 +111,11 @@ int fail(const Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::printf("%s\n", kUsage);
+      return 0;
+    }
   Args a;
   if (!parse(argc, argv, &a)) return 2;
   auto train_set = sample::load_split(a.data, "train");

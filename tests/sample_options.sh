@@ -32,6 +32,16 @@ expect_refusal "--lr" "$compress" --out "$out" --lr
 expect_refusal "--bogus" "$compress" --out "$out" --bogus 1
 [ -e "$out" ] && { echo "FAIL: compress_fashion wrote $out on a bad option"; failures=$((failures + 1)); }
 
+for program in "$compress" "$train"; do  # --help: usage on stdout, exit 0, nothing written
+  help=$(cd "$work" && "$program" --out "$out" --help 2>&1)
+  code=$?
+  if [ "$code" -ne 0 ] || ! printf '%s' "$help" | grep -q "^usage: "; then
+    echo "FAIL: $program --help -> exit $code: $help"
+    failures=$((failures + 1))
+  fi
+done
+[ -e "$out" ] && { echo "FAIL: --help wrote $out"; failures=$((failures + 1)); }
+
 expect_refusal "--epochs" "$train" --epochs 0 -o "$work/t.onnx"
 expect_refusal "--seed" "$train" --seed -3 -o "$work/t.onnx"
 expect_refusal "-o" "$train" --epochs 1
