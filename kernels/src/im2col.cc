@@ -63,6 +63,44 @@ SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) voi
   }
 }
 
+SameBatchRow same_batch_row(const ConvShape& s, int64_t row, int64_t n) {
+  const int64_t taps = s.kh * s.kw, total = n * s.in_h * s.in_w;
+  const int64_t dy = row % taps / s.kw - s.ph, dx = row % s.kw - s.pw;
+  const int64_t shift = dy * s.in_w + dx;
+  const int64_t lo = std::clamp<int64_t>(-shift, 0, total);
+  return {row / taps, shift, lo, std::clamp<int64_t>(total - shift, lo, total)};
+}
+
+void zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out) {
+  const int64_t taps = s.kh * s.kw, h = s.in_h, w = s.in_w;
+  const int64_t dy = row % taps / s.kw - s.ph, dx = row % s.kw - s.pw;
+  // Output rows whose input row is padding (|dy| of each image), columns (|dx| of each row).
+  const int64_t y0 = dy < 0 ? 0 : std::max<int64_t>(0, h - dy);
+  const int64_t y1 = dy < 0 ? std::min(h, -dy) : h;
+  const int64_t x0 = dx < 0 ? 0 : std::max<int64_t>(0, w - dx);
+  const int64_t x1 = dx < 0 ? std::min(w, -dx) : w;
+  for (int64_t b = 0; b < n; ++b) {
+    float* image = out + b * h * w;
+    if (dy != 0) std::fill(image + y0 * w, image + y1 * w, 0.0f);
+    if (dx != 0)
+      for (int64_t y = 0; y < h; ++y) std::fill(image + y * w + x0, image + y * w + x1, 0.0f);
+  }
+}
+
+void im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
+                       int64_t end, int64_t ld) {
+  const int64_t total = n * s.in_h * s.in_w;
+  for (int64_t row = begin; row < end; ++row) {
+    const SameBatchRow r = same_batch_row(s, row, n);
+    const float* block = in + r.channel * total;
+    float* out = col + row * ld;
+    std::fill(out, out + r.lo, 0.0f);
+    std::memcpy(out + r.lo, block + r.lo + r.shift, static_cast<size_t>(r.hi - r.lo) * 4);
+    std::fill(out + r.hi, out + total, 0.0f);
+    zero_padding_columns(s, row, n, out);  // the copy filled them from a neighbouring row
+  }
+}
+
 void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end,
             int64_t col0, int64_t ncols, int64_t ld) {
   im2col_strided(s, in, s.in_h * s.in_w, col, begin, end, col0, ncols, ld);

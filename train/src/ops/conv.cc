@@ -35,6 +35,25 @@ SQZ_CPU_CLONES void col2im_add(const kernels::ConvShape& s, const float* col, in
   }
 }
 
+// col2im_add for a whole batch of a size-keeping convolution (kernels::conv_keeps_size), the
+// adjoint of kernels::im2col_same_batch: row (c, i, j) of dcol (n images' columns side by side,
+// row stride ld) is added to channel c's block of dx (its n planes together) shifted by the
+// tap's offset, after zeroing the columns whose window reads the padding (they would land on a
+// neighbouring row or image). dcol is scratch: those columns are overwritten. Each element of
+// dx receives the rows in the same order as from col2im_add, and a zero added to a sum that
+// started at +0 changes no bit, so the result is the same floats.
+SQZ_CPU_CLONES void col2im_same_batch_add(const kernels::ConvShape& s, float* dcol, int64_t n,
+                                          int64_t ld, float* dx) {
+  const int64_t total = n * s.in_h * s.in_w;
+  for (int64_t row = 0; row < s.in_c * s.kh * s.kw; ++row) {
+    float* __restrict g = dcol + row * ld;
+    kernels::zero_padding_columns(s, row, n, g);
+    const kernels::SameBatchRow r = kernels::same_batch_row(s, row, n);
+    float* __restrict dst = dx + r.channel * total + r.shift;
+    for (int64_t p = r.lo; p < r.hi; ++p) dst[p] += g[p];
+  }
+}
+
 // Scratch of at least n floats whose contents are not kept: grown only, since a vector shrunk
 // and grown again zero-fills what it regains (the layers' sizes alternate in every step).
 void grow(std::vector<float>& v, size_t n) {
@@ -104,9 +123,12 @@ void conv_forward(const OpPass& op, const std::vector<float>& in, std::vector<fl
     std::vector<float>& c = w.cols[op.li];
     c.resize(static_cast<size_t>(k * wide));
     const int64_t in_plane = s.in_h * s.in_w;
-    for (int64_t b = 0; b < n; ++b)  // image b's columns, at b * hw of each row
-      kernels::im2col_strided(s, in.data() + b * in_plane, n * in_plane, c.data() + b * hw, 0, k,
-                              0, hw, wide);
+    if (kernels::conv_keeps_size(s))
+      kernels::im2col_same_batch(s, in.data(), n, c.data(), 0, k, wide);
+    else
+      for (int64_t b = 0; b < n; ++b)  // image b's columns, at b * hw of each row
+        kernels::im2col_strided(s, in.data() + b * in_plane, n * in_plane, c.data() + b * hw, 0,
+                                k, 0, hw, wide);
     cols = c.data();
   }
   kernels::sgemm(s.out_c, wide, k, {l.weight.data.data(), k}, {cols, wide}, out.data(), wide,
@@ -156,6 +178,10 @@ void conv_backward(const OpPass& op, const std::vector<float>& dy, const float* 
   std::vector<float>& sum = zeroed(dx);
   if (direct) {
     add_floats(dcol.data(), k * wide, sum.data());
+    return;
+  }
+  if (kernels::conv_keeps_size(s)) {
+    col2im_same_batch_add(s, dcol.data(), n, wide, sum.data());
     return;
   }
   const int64_t in_plane = s.in_h * s.in_w;

@@ -17,6 +17,32 @@ void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int6
 void im2col_strided(const ConvShape& s, const float* in, int64_t plane_stride, float* col,
                     int64_t begin, int64_t end, int64_t col0, int64_t ncols, int64_t ld);
 
+// Whether a convolution keeps its input's size at stride 1 (padding (k - 1) / 2 each side, as
+// SqueezeNet's 3x3 expands): im2col_same_batch's requirement.
+inline bool conv_keeps_size(const ConvShape& s) {
+  return s.sh == 1 && s.sw == 1 && s.out_h == s.in_h && s.out_w == s.in_w && s.groups == 1 &&
+         2 * s.ph == s.kh - 1 && 2 * s.pw == s.kw - 1;
+}
+
+// Rows [begin, end) for n images at once, the training engine's batch layout: channel c's n
+// planes one after another at in + c * n * hw, and row r's n * hw columns (image by image) at
+// col + r * ld. Row (c, i, j) is then channel c's block shifted by (i - ph) rows and (j - pw)
+// columns: one copy, then zeros where the window reads the padding (which the copy filled from
+// a neighbouring row or image). The same floats as im2col_strided per image, in a fraction of
+// its time on small planes. REQUIRES: conv_keeps_size(s).
+void im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
+                       int64_t end, int64_t ld);
+
+// Row `row` of im2col_same_batch's matrix for n images: out[p] = block[p + shift] (block:
+// channel `channel`'s n planes) for the columns p in [lo, hi) whose window is inside the
+// image; every other column reads the padding, and zero_padding_columns zeroes those in
+// [lo, hi) (the rest lie outside the block). For the training engine's adjoint (col2im).
+struct SameBatchRow {
+  int64_t channel, shift, lo, hi;
+};
+SameBatchRow same_batch_row(const ConvShape& s, int64_t row, int64_t n);
+void zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out);
+
 // The same rows from a copy of the input with its padding written out (pad_planes): every
 // window then lies inside the plane and a row segment is one plain (or strided) copy, without
 // the bounds arithmetic of im2col, which on SqueezeNet's 13- to 55-wide rows is most of
