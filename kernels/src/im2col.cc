@@ -71,7 +71,9 @@ SameBatchRow same_batch_row(const ConvShape& s, int64_t row, int64_t n) {
   return {row / taps, shift, lo, std::clamp<int64_t>(total - shift, lo, total)};
 }
 
-void zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out) {
+// The fills are a row or a few floats per image row: inline loops, not memset calls.
+SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void
+zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out) {
   const int64_t taps = s.kh * s.kw, h = s.in_h, w = s.in_w;
   const int64_t dy = row % taps / s.kw - s.ph, dx = row % s.kw - s.pw;
   // Output rows whose input row is padding (|dy| of each image), columns (|dx| of each row).
@@ -79,12 +81,12 @@ void zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out
   const int64_t y1 = dy < 0 ? std::min(h, -dy) : h;
   const int64_t x0 = dx < 0 ? 0 : std::max<int64_t>(0, w - dx);
   const int64_t x1 = dx < 0 ? std::min(w, -dx) : w;
-  for (int64_t b = 0; b < n; ++b) {
-    float* image = out + b * h * w;
-    if (dy != 0) std::fill(image + y0 * w, image + y1 * w, 0.0f);
-    if (dx != 0)
-      for (int64_t y = 0; y < h; ++y) std::fill(image + y * w + x0, image + y * w + x1, 0.0f);
-  }
+  if (dy != 0)
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t p = y0 * w; p < y1 * w; ++p) out[b * h * w + p] = 0.0f;
+  if (dx != 0)  // the n images' rows one after another: |dx| floats at a stride of w
+    for (float *line = out, *end = out + n * h * w; line < end; line += w)
+      for (int64_t x = x0; x < x1; ++x) line[x] = 0.0f;
 }
 
 void im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
