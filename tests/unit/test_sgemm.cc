@@ -41,6 +41,25 @@ struct Product {
   }
 };
 
+// C (m x n, rows n + kMargin apart) against sum_t a(i, t) b(t, j) in double, within 1e-5 of
+// the sum of the terms' magnitudes; the margin's sentinels untouched.
+template <class A, class B>
+void require_near_double(const std::vector<float>& c, int64_t m, int64_t n, int64_t k, A a, B b) {
+  const int64_t ldc = n + Product::kMargin;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double want = 0, scale = 0;
+      for (int64_t t = 0; t < k; ++t) {
+        const double term = double{a(i, t)} * b(t, j);
+        want += term;
+        scale += std::fabs(term);
+      }
+      REQUIRE(std::fabs(c[i * ldc + j] - want) <= 1e-5 * scale + 1e-30);
+    }
+    for (int64_t j = n; j < ldc; ++j) REQUIRE(c[i * ldc + j] == Product::kSentinel);
+  }
+}
+
 Product random_product(std::mt19937& rng, bool ta, bool tb) {
   std::uniform_int_distribution<int64_t> dim(1, 40), deep(0, 700);
   Product p;
@@ -63,27 +82,11 @@ TEST_CASE("sgemm equals its naive twin for every kernel, operand layout and K bl
       for (int trial = 0; trial < 6; ++trial) {
         const Product p = random_product(rng, layout & 1, layout & 2);
         for (int64_t k_block : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{64}}) {
-          CAPTURE(kernel->name);
-          CAPTURE(layout);
-          CAPTURE(p.m);
-          CAPTURE(p.n);
-          CAPTURE(p.k);
-          CAPTURE(k_block);
-          const std::vector<float> c = p.run(*kernel, k_block);
-          for (int64_t i = 0; i < p.m; ++i) {
-            for (int64_t j = 0; j < p.n; ++j) {
-              double want = 0, scale = 0;
-              for (int64_t t = 0; t < p.k; ++t) {
-                const double term = double{p.a[i * p.k + t]} * p.b[t * p.n + j];
-                want += term;
-                scale += std::fabs(term);
-              }
-              REQUIRE(std::fabs(c[i * (p.n + Product::kMargin) + j] - want) <=
-                      1e-5 * scale + 1e-30);
-            }
-            for (int64_t j = p.n; j < p.n + Product::kMargin; ++j)
-              REQUIRE(c[i * (p.n + Product::kMargin) + j] == Product::kSentinel);
-          }
+          INFO(kernel->name << " layout " << layout << ": " << p.m << " x " << p.n << " x "
+                            << p.k << ", K block " << k_block);
+          require_near_double(p.run(*kernel, k_block), p.m, p.n, p.k,
+                              [&](int64_t i, int64_t t) { return p.a[i * p.k + t]; },
+                              [&](int64_t t, int64_t j) { return p.b[t * p.n + j]; });
         }
       }
 }
@@ -220,25 +223,11 @@ TEST_CASE("sgemm_nt equals its naive twin for every kernel and K block") {
     for (int trial = 0; trial < 12; ++trial) {
       const NtProduct p = random_nt(rng, trial % 3 ? 13 : 70, trial % 4 ? 900 : 20);
       for (int64_t k_block : {int64_t{0}, int64_t{1}, int64_t{48}, int64_t{256}}) {
-        CAPTURE(kernel->name);
-        CAPTURE(p.m);
-        CAPTURE(p.n);
-        CAPTURE(p.k);
-        CAPTURE(k_block);
-        const std::vector<float> c = p.run(*kernel, k_block);
-        for (int64_t i = 0; i < p.m; ++i) {
-          for (int64_t j = 0; j < p.n; ++j) {
-            double want = 0, scale = 0;
-            for (int64_t t = 0; t < p.k; ++t) {
-              const double term = double{p.a[i * p.k + t]} * p.b[j * p.k + t];
-              want += term;
-              scale += std::fabs(term);
-            }
-            REQUIRE(std::fabs(p.at(c, i, j) - want) <= 1e-5 * scale + 1e-30);
-          }
-          for (int64_t j = p.n; j < p.n + Product::kMargin; ++j)
-            REQUIRE(p.at(c, i, j) == Product::kSentinel);
-        }
+        INFO(kernel->name << ": " << p.m << " x " << p.n << " x " << p.k << ", K block "
+                          << k_block);
+        require_near_double(p.run(*kernel, k_block), p.m, p.n, p.k,
+                            [&](int64_t i, int64_t t) { return p.a[i * p.k + t]; },
+                            [&](int64_t t, int64_t j) { return p.b[j * p.k + t]; });
       }
     }
 }
