@@ -40,8 +40,9 @@ SQZ_CPU_CLONES void col2im_add(const kernels::ConvShape& s, const float* col, in
 // row stride ld) is added to channel c's block of dx (its n planes together) shifted by the
 // tap's offset, after zeroing the columns whose window reads the padding (they would land on a
 // neighbouring row or image). dcol is scratch: those columns are overwritten. Each element of
-// dx receives the rows in the same order as from col2im_add, and a zero added to a sum that
-// started at +0 changes no bit, so the result is the same floats.
+// dx receives the rows in the same order as from col2im_add, plus zeros; its sum starts from
+// +0 (zeroed, or a product whose accumulators start from +0), so it is never -0 and adding
+// +0 changes no bit: the result is the same floats.
 SQZ_CPU_CLONES void col2im_same_batch_add(const kernels::ConvShape& s, float* dcol, int64_t n,
                                           int64_t ld, float* dx) {
   const int64_t total = n * s.in_h * s.in_w;
@@ -49,8 +50,9 @@ SQZ_CPU_CLONES void col2im_same_batch_add(const kernels::ConvShape& s, float* dc
     float* __restrict g = dcol + row * ld;
     kernels::zero_padding_columns(s, row, n, g);
     const kernels::SameBatchRow r = kernels::same_batch_row(s, row, n);
-    float* __restrict dst = dx + r.channel * total + r.shift;
-    for (int64_t p = r.lo; p < r.hi; ++p) dst[p] += g[p];
+    float* __restrict dst = dx + r.channel * total + r.lo + r.shift;  // lo + shift >= 0
+    const float* __restrict src = g + r.lo;
+    for (int64_t p = 0; p < r.hi - r.lo; ++p) dst[p] += src[p];
   }
 }
 
