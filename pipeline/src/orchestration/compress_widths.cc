@@ -151,12 +151,13 @@ Result<Model> quantize_to_fit_sequentially(const Model& model, const WidthSearch
   };
   Result<Model> shared = quantize_to_fit(model, s, sharing, table, std::move(metadata), &fit);
   fit.share = nullptr;  // it refers to this call's cache
-  std::string sizes;  // every try's, fitting or not
-  for (int64_t b : fit.sizes) sizes += (sizes.empty() ? "" : ", ") + std::to_string(b);
+  std::string sizes;  // every try's, fitting or not (none when the widths were given)
+  for (int64_t b : fit.sizes) sizes += (sizes.empty() ? "; " : ", ") + std::to_string(b);
+  if (!sizes.empty()) sizes += " bytes";
   char line[256];
   std::snprintf(line, sizeof line,
                 "  codes and biases against the uncompressed network, layer after layer (%lld "
-                "images%s; %s bytes; %.0f s)",
+                "images%s%s; %.0f s)",
                 static_cast<long long>(seq.n), seq.moments.mirror ? " and their mirrors" : "",
                 sizes.c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
