@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   for (const Shape& s : shapes)
-    if (s.m < 1 || s.n < 1 || s.k < 0 || s.m * s.n > (1 << 24) || s.k > (1 << 24)) {
+    if (s.m < 1 || s.n < 1 || s.k < 0 || s.m > (1 << 24) || s.n > (1 << 24) ||
+        s.m * s.n > (1 << 24) || s.k > (1 << 24)) {  // each side first: no overflow in M x N
       std::fprintf(stderr, "bench_sgemm: M, N >= 1, K >= 0, M x N and K up to 2^24\n");
       return 2;
     }
