@@ -22,8 +22,14 @@ constexpr int kPausesBeforeYield = 20000;
 // Chunks per thread: enough that a fast thread can take over a slow one's share.
 constexpr int64_t kChunksPerThread = 4;
 
-uint64_t chunk_count(uint64_t ticket) { return (ticket >> 16) & 0xffff; }
-uint64_t next_chunk(uint64_t ticket) { return ticket & 0xffff; }
+// A thread's range word: the call's generation (32 bits) | next chunk from the front (16) |
+// end of the range (16). The owner takes from the front, the others from the back.
+uint64_t range_word(uint64_t gen, uint64_t front, uint64_t back) {
+  return (gen & 0xffffffff) << 32 | front << 16 | back;
+}
+uint32_t tag(uint64_t word) { return static_cast<uint32_t>(word >> 32); }
+uint64_t front(uint64_t word) { return (word >> 16) & 0xffff; }
+uint64_t back(uint64_t word) { return word & 0xffff; }
 
 void relax(int spins) {
   if (spins < kPausesBeforeYield)
@@ -39,6 +45,7 @@ Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int threads) {
                       "the thread count must be in 1.." + std::to_string(kMaxThreads) + ", not " +
                           std::to_string(threads));
   std::unique_ptr<ThreadPool> pool(new ThreadPool());
+  pool->ranges_.reset(new Range[static_cast<size_t>(threads)]);
   for (int i = 1; i < threads; ++i) {
     try {
       pool->workers_.emplace_back([p = pool.get(), i] { p->worker_loop(i); });
@@ -64,19 +71,35 @@ void ThreadPool::stop_workers() {
 
 ThreadPool::~ThreadPool() { stop_workers(); }
 
-void ThreadPool::run_chunks(int index) {
-  uint64_t t = ticket_.load(std::memory_order_acquire);
+void ThreadPool::run_chunk(uint64_t c, int index) {
+  const auto chunks = static_cast<int64_t>(chunks_);
+  const int64_t begin = n_ * static_cast<int64_t>(c) / chunks;
+  const int64_t end = n_ * static_cast<int64_t>(c + 1) / chunks;
+  if (begin < end) (*fn_)(begin, end, index);
+  done_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool ThreadPool::claim(int owner, bool from_front, uint32_t gen, uint64_t* chunk) {
+  std::atomic<uint64_t>& word = ranges_[static_cast<size_t>(owner)].word;
+  uint64_t w = word.load(std::memory_order_acquire);
   for (;;) {
-    const uint64_t chunks = chunk_count(t), c = next_chunk(t);
-    if (c >= chunks) return;
-    if (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel,
-                                       std::memory_order_acquire))
-      continue;  // t now holds the current ticket
-    const int64_t begin = n_ * static_cast<int64_t>(c) / static_cast<int64_t>(chunks);
-    const int64_t end = n_ * static_cast<int64_t>(c + 1) / static_cast<int64_t>(chunks);
-    if (begin < end) (*fn_)(begin, end, index);
-    done_.fetch_add(1, std::memory_order_acq_rel);
-    t = ticket_.load(std::memory_order_acquire);
+    if (tag(w) != gen || front(w) >= back(w)) return false;
+    const uint64_t next = from_front ? w + (uint64_t{1} << 16) : w - 1;
+    if (word.compare_exchange_weak(w, next, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      *chunk = from_front ? front(w) : back(w) - 1;
+      return true;
+    }
+  }
+}
+
+void ThreadPool::run_chunks(int index, uint64_t generation) {
+  const auto gen = static_cast<uint32_t>(generation);
+  uint64_t c = 0;
+  while (claim(index, true, gen, &c)) run_chunk(c, index);
+  const int threads = this->threads();
+  for (int k = 1; k < threads; ++k) {
+    const int victim = (index + k) % threads;
+    while (claim(victim, false, gen, &c)) run_chunk(c, index);
   }
 }
 
@@ -100,7 +123,7 @@ void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   while (wait_for_work(seen)) {
     seen = generation_.load(std::memory_order_acquire);
-    run_chunks(index);
+    run_chunks(index, seen);
   }
 }
 
@@ -112,17 +135,22 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   // Every chunk of the previous call is done (it returned), so no thread touches these now.
   fn_ = &fn;
   n_ = n;
-  const uint64_t chunks = static_cast<uint64_t>(std::min(n, kChunksPerThread * threads()));
+  const int threads = this->threads();
+  const uint64_t chunks = static_cast<uint64_t>(std::min(n, kChunksPerThread * threads));
+  chunks_ = chunks;
   done_.store(0, std::memory_order_relaxed);
   const uint64_t gen = generation_.load(std::memory_order_relaxed) + 1;
-  ticket_.store((gen & 0xffffffff) << 32 | chunks << 16, std::memory_order_release);
+  for (int t = 0; t < threads; ++t)
+    ranges_[static_cast<size_t>(t)].word.store(
+        range_word(gen, chunks * t / threads, chunks * (t + 1) / threads),
+        std::memory_order_release);
   {
     // Under the lock, so that a worker between its last spin and its wait cannot miss it.
     std::lock_guard<std::mutex> lock(mu_);
     generation_.store(gen, std::memory_order_release);
     if (sleepers_ > 0) start_cv_.notify_all();
   }
-  run_chunks(0);
+  run_chunks(0, gen);
   for (int spins = 0; done_.load(std::memory_order_acquire) != static_cast<int64_t>(chunks);
        ++spins)
     relax(spins);

@@ -1,7 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <mutex>
+#include <thread>
 #include <type_traits>
 
 #include "sqz/runtime/net.h"
@@ -147,6 +151,54 @@ TEST_CASE("the thread pool covers every index once, with distinct thread indices
         for (const auto& h : hits) REQUIRE(h.load() == 1);
       }
     }
+  }
+}
+
+TEST_CASE("the thread pool cuts every call of a size into the same chunks") {
+  for (int threads : {2, 3}) {
+    auto made = runtime::ThreadPool::create(threads);
+    REQUIRE(made.is_ok());
+    for (int64_t n : {5, 64, 1000}) {
+      std::vector<std::pair<int64_t, int64_t>> first;
+      for (int call = 0; call < 50; ++call) {
+        std::mutex mu;
+        std::vector<std::pair<int64_t, int64_t>> ranges;
+        (*made)->parallel_for(n, [&](int64_t begin, int64_t end, int) {
+          std::lock_guard<std::mutex> lock(mu);
+          ranges.emplace_back(begin, end);
+        });
+        std::sort(ranges.begin(), ranges.end());
+        if (call == 0) first = ranges;
+        INFO("threads " << threads << " n " << n << " call " << call);
+        REQUIRE(ranges == first);  // results never depend on which thread ran what
+      }
+    }
+  }
+}
+
+TEST_CASE("a thread held up in its chunk does not hold up the rest of its share") {
+  auto made = runtime::ThreadPool::create(2);
+  REQUIRE(made.is_ok());
+  for (int call = 0; call < 20; ++call) {
+    // The worker's chunk waits until the caller has run a chunk of the worker's half: the
+    // caller must take over the rest of that share (a static split would wait for the timeout).
+    const int64_t n = 64;
+    std::atomic<bool> caller_took_over{false}, timed_out{false};
+    (*made)->parallel_for(n, [&](int64_t begin, int64_t, int t) {
+      if (t == 0) {
+        if (begin >= n / 2) caller_took_over = true;
+        return;
+      }
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!caller_took_over.load()) {
+        if (std::chrono::steady_clock::now() > until) {
+          timed_out = true;
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    });
+    REQUIRE_FALSE(timed_out);
   }
 }
 
