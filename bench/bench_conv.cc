@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "sqz/kernels/aligned.h"
 #include "sqz/kernels/conv_op.h"
 #include "sqz/kernels/im2col.h"
@@ -121,23 +122,54 @@ void run(const Layer& l, bool whole_kernels) {
   std::printf("\n");
 }
 
+constexpr const char* kUsage =
+    "usage: bench_conv [--whole-kernels] [IN_C H W OUT_C K STRIDE PAD DENSITY]...\n";
+
+// One layer's eight fields, each within limits, or what is wrong with them. The limits keep a
+// layer's buffers (input, weights, B) within 2^26 floats each.
+const char* parse_layer(char** field, Layer* l) {
+  using sqz::bench::parse_int;
+  int64_t* ints[7] = {&l->in_c, &l->h, &l->w, &l->out_c, &l->k, &l->stride, &l->pad};
+  const int64_t hi[7] = {4096, 4096, 4096, 4096, 15, 16, 14};
+  const int64_t lo[7] = {1, 1, 1, 1, 1, 1, 0};
+  for (int f = 0; f < 7; ++f)
+    if (!parse_int(field[f], lo[f], hi[f], ints[f]))
+      return "IN_C, OUT_C, H and W take 1 to 4096, K 1 to 15, STRIDE 1 to 16, PAD 0 to 14";
+  if (!sqz::bench::parse_real(field[7], 1e-6, 1.0, &l->density)) return "DENSITY takes (0, 1]";
+  if (l->pad >= l->k) return "PAD must be below K";
+  if (l->k > l->h + 2 * l->pad || l->k > l->w + 2 * l->pad) return "K is larger than the padded input";
+  const int64_t out = ((l->h + 2 * l->pad - l->k) / l->stride + 1) *
+                      ((l->w + 2 * l->pad - l->k) / l->stride + 1);
+  const int64_t limit = int64_t{1} << 26;
+  if (l->in_c * l->h * l->w > limit || l->out_c * l->in_c * l->k * l->k > limit ||
+      l->in_c * l->k * l->k * (out + 16) > limit || l->out_c * out > limit)
+    return "the layer's input, weights, B matrix or output exceeds 2^26 floats";
+  return nullptr;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::fputs(sqz::kernels::describe_machine(sqz::kernels::machine()).c_str(), stdout);
+  if (argc > 1 && (std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
   std::vector<Layer> layers;
   const bool whole_kernels = argc > 1 && std::string(argv[1]) == "--whole-kernels";
   if (whole_kernels) --argc, ++argv;
   if (argc > 1) {
     if ((argc - 1) % 8 != 0) {
-      std::fprintf(
-          stderr, "usage: bench_conv [--whole-kernels] [IN_C H W OUT_C K STRIDE PAD DENSITY]...\n");
+      std::fprintf(stderr, "%s", kUsage);
       return 2;
     }
-    for (int i = 1; i < argc; i += 8)
-      layers.push_back({std::atoll(argv[i]), std::atoll(argv[i + 1]), std::atoll(argv[i + 2]),
-                        std::atoll(argv[i + 3]), std::atoll(argv[i + 4]), std::atoll(argv[i + 5]),
-                        std::atoll(argv[i + 6]), std::atof(argv[i + 7])});
+    for (int i = 1; i < argc; i += 8) {
+      Layer l{};
+      if (const char* bad = parse_layer(argv + i, &l)) {
+        std::fprintf(stderr, "bench_conv: layer %d: %s\n", (i - 1) / 8 + 1, bad);
+        return 2;
+      }
+      layers.push_back(l);
+    }
   } else {
     layers = {{3, 227, 227, 96, 7, 2, 0, 0.985}, {3, 224, 224, 64, 3, 2, 0, 1.0},
               {96, 55, 55, 16, 1, 1, 0, 0.995},
@@ -145,5 +177,6 @@ int main(int argc, char** argv) {
               {32, 55, 55, 128, 3, 1, 1, 0.33},  {64, 13, 13, 256, 3, 1, 1, 0.30},
               {512, 13, 13, 1000, 1, 1, 0, 0.20}};
   }
+  std::fputs(sqz::kernels::describe_machine(sqz::kernels::machine()).c_str(), stdout);
   for (const Layer& l : layers) run(l, whole_kernels);
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench_args.h"
 #include "sqz/import/importers.h"
 #include "sqz/quantize/quantize.h"
 
@@ -13,28 +14,37 @@ int main(int argc, char** argv) {
   const std::string dir = "../shared/models/squeezenet_v1.0_deep_compression/";
   std::string model_path = dir + "compressed_SqueezeNet.net",
               prototxt = dir + "SqueezeNet_deploy.prototxt";
-  int bits = 6;
+  int64_t bits = 6;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--bits" && i + 1 < argc)
-      bits = std::atoi(argv[++i]);
-    else if (a == "--prototxt" && i + 1 < argc)
+    if (a == "-h" || a == "--help") {
+      std::printf("usage: bench_quantize [MODEL] [--prototxt P] [--bits B]   (B: 1 to 8)\n");
+      return 0;
+    }
+    if (a == "--bits" && i + 1 < argc) {
+      if (!sqz::bench::parse_int(argv[++i], 1, 8, &bits))
+        return sqz::bench::bad_option("bench_quantize", "--bits", "1 to 8", argv[i]);
+    } else if (a == "--prototxt" && i + 1 < argc) {
       prototxt = argv[++i];
-    else
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "bench_quantize: unknown or incomplete option '%s'\n", a.c_str());
+      return 2;
+    } else {
       model_path = a;
+    }
   }
   auto model = sqz::import::load_model(model_path, prototxt);
   if (!model.is_ok()) {
     std::fprintf(stderr, "bench_quantize: %s\n", model.status().message().c_str());
     return 1;
   }
-  std::printf("model %s, %d bits, %lld non-zero weights\n", model_path.c_str(), bits,
+  std::printf("model %s, %lld bits, %lld non-zero weights\n", model_path.c_str(), (long long)bits,
               (long long)model->nonzero_weight_count());
   for (bool exact : {false, true}) {
     for (int repeat = 0; repeat < 2; ++repeat) {  // the second run is the one reported
       sqz::Model m = *model;
       sqz::quantize::QuantizeOptions o;
-      o.bits = bits;
+      o.bits = static_cast<int>(bits);
       o.exact = exact;
       const auto t0 = std::chrono::steady_clock::now();
       auto metrics = sqz::quantize::quantize_model(m, o);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "sqz/kernels/machine.h"
 #include "sqz/kernels/sgemm.h"
 
@@ -28,30 +29,37 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   using namespace sqz::kernels;
-  int runs = 20;
+  int64_t runs = 20;
   std::vector<Shape> shapes;
   for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "-h" || std::string(argv[i]) == "--help") {
+      std::printf("usage: bench_sgemm [--runs N] [M N K]...\n");
+      return 0;
+    }
     if (std::string(argv[i]) == "--runs" && i + 1 < argc) {
-      runs = std::atoi(argv[++i]);
+      if (!sqz::bench::parse_int(argv[++i], 1, 10000, &runs))
+        return sqz::bench::bad_option("bench_sgemm", "--runs", "1 to 10000", argv[i]);
     } else if (i + 2 < argc) {
-      shapes.push_back({"(given)", std::atoll(argv[i]), std::atoll(argv[i + 1]),
-                        std::atoll(argv[i + 2])});
-      i += 2;
+      // Each side first, then M x N: no overflow.
+      Shape s{"(given)", 0, 0, 0};
+      const char* side[3] = {"M", "N", "K"};
+      int64_t* value[3] = {&s.m, &s.n, &s.k};
+      for (int d = 0; d < 3; ++d, ++i)
+        if (!sqz::bench::parse_int(argv[i], d < 2 ? 1 : 0, int64_t{1} << 24, value[d]))
+          return sqz::bench::bad_option("bench_sgemm", side[d], d < 2 ? "1 to 2^24" : "0 to 2^24",
+                                        argv[i]);
+      --i;
+      if (s.m * s.n > (int64_t{1} << 24)) {
+        std::fprintf(stderr, "bench_sgemm: M x N is at most 2^24, not %lld\n",
+                     static_cast<long long>(s.m * s.n));
+        return 2;
+      }
+      shapes.push_back(s);
     } else {
       std::fprintf(stderr, "usage: bench_sgemm [--runs N] [M N K]...\n");
       return 2;
     }
   }
-  if (runs < 1 || runs > 10000) {
-    std::fprintf(stderr, "bench_sgemm: --runs takes 1 to 10000\n");
-    return 2;
-  }
-  for (const Shape& s : shapes)
-    if (s.m < 1 || s.n < 1 || s.k < 0 || s.m > (1 << 24) || s.n > (1 << 24) ||
-        s.m * s.n > (1 << 24) || s.k > (1 << 24)) {  // each side first: no overflow in M x N
-      std::fprintf(stderr, "bench_sgemm: M, N >= 1, K >= 0, M x N and K up to 2^24\n");
-      return 2;
-    }
   if (shapes.empty())
     shapes = {{"conv1 3x3", 48, 9, 32 * 784},          {"fire2 squeeze", 16, 48, 32 * 169},
               {"fire2 expand1x1", 32, 16, 32 * 169},   {"fire2 expand3x3", 32, 144, 32 * 169},

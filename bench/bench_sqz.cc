@@ -9,16 +9,24 @@
 #include <string>
 #include <vector>
 
+#include "bench_args.h"
 #include "sqz/core/file_io.h"
 #include "sqz/format/sqz_file.h"
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_sqz FILE.sqz [--runs N]\n");
+  constexpr const char* kUsage = "usage: bench_sqz FILE.sqz [--runs N]   (N: 1 to 100000)\n";
+  if (argc >= 2 && (std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  int64_t runs = 50;
+  if (argc == 4 && std::string(argv[2]) == "--runs") {
+    if (!sqz::bench::parse_int(argv[3], 1, 100000, &runs))
+      return sqz::bench::bad_option("bench_sqz", "--runs", "1 to 100000", argv[3]);
+  } else if (argc != 2) {
+    std::fputs(kUsage, stderr);
     return 2;
   }
-  int runs = 50;
-  if (argc >= 4 && std::string(argv[2]) == "--runs") runs = std::atoi(argv[3]);
   // The first run pays the kernel's first-touch page faults for ~8 MB of fresh weights; the
   // later ones reuse the allocator's memory (no trimming, no mmap), measuring the decoder.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
@@ -40,7 +48,7 @@ int main(int argc, char** argv) {
   std::sort(ms.begin(), ms.end());
   std::printf(
       "%s: read + decode into float32 weights: first (cold) run %.2f ms; warm median "
-      "%.2f ms, min %.2f ms over %d runs\n",
-      argv[1], first, ms[ms.size() / 2], ms.front(), runs);
+      "%.2f ms, min %.2f ms over %lld runs\n",
+      argv[1], first, ms[ms.size() / 2], ms.front(), static_cast<long long>(runs));
   return 0;
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The benchmark programs on bad options: exit 2, one line on stderr naming the option or field,
+# nothing on stdout (no partial output before the refusal); --help prints the usage, exit 0.
+# usage: bench_options.sh BENCH_TRAIN BENCH_SGEMM BENCH_CONV BENCH_SQZ BENCH_QUANTIZE
+set -uo pipefail
+train=$1 sgemm=$2 conv=$3 sqz=$4 quantize=$5
+failures=0
+
+expect_refusal() {  # expect_refusal WORD PROGRAM ARGS...
+  local word=$1 out err code
+  shift
+  err=$("$@" 2>&1 >/dev/null)
+  code=$?
+  out=$("$@" 2>/dev/null)
+  if [ "$code" -ne 2 ] || [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] || [ -n "$out" ] ||
+     ! printf '%s' "$err" | grep -q -- "$word"; then
+    echo "FAIL: $* -> exit $code, stdout: '$out', stderr: $err"
+    failures=$((failures + 1))
+  fi
+}
+
+for bad in "abc" "0" "5x" "-3" "100001" ""; do expect_refusal "--steps" "$train" --steps "$bad"; done
+expect_refusal "--bogus" "$train" --bogus
+for bad in "0" "x" "10001"; do expect_refusal "--runs" "$sgemm" --runs "$bad"; done
+expect_refusal "M takes" "$sgemm" 0 5 5
+expect_refusal "N takes" "$sgemm" 5 x 5
+expect_refusal "K takes" "$sgemm" 5 5 -1
+expect_refusal "M takes" "$sgemm" 9000000000000 9000000000000 5
+expect_refusal "M x N" "$sgemm" 4096 8192 5
+expect_refusal "usage" "$sgemm" 5 5
+expect_refusal "IN_C" "$conv" 3 0 0 96 7 2 0 0.5
+expect_refusal "DENSITY" "$conv" 3 227 227 96 7 2 0 7
+expect_refusal "DENSITY" "$conv" 3 227 227 96 7 2 0 nan
+expect_refusal "PAD" "$conv" 3 27 27 96 3 1 3 0.5
+expect_refusal "K is larger" "$conv" 3 5 5 8 7 1 0 0.5
+expect_refusal "2^26" "$conv" 4096 4096 4096 96 7 2 0 0.5
+expect_refusal "usage" "$conv" 3 227 227
+for bad in "0" "5x" "-1"; do expect_refusal "--runs" "$sqz" model.sqz --runs "$bad"; done
+expect_refusal "usage" "$sqz" model.sqz extra
+for bad in "0" "9" "6.5"; do expect_refusal "--bits" "$quantize" --bits "$bad"; done
+expect_refusal "--bogus" "$quantize" --bogus
+
+for program in "$train" "$sgemm" "$conv" "$sqz" "$quantize"; do
+  help=$("$program" --help 2>&1)
+  code=$?
+  if [ "$code" -ne 0 ] || ! printf '%s' "$help" | grep -q "^usage: "; then
+    echo "FAIL: $program --help -> exit $code: $help"
+    failures=$((failures + 1))
+  fi
+done
+
+[ "$failures" -eq 0 ] && echo "bench options: every refusal and --help as expected"
+exit $((failures > 0))
