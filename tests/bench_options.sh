@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark programs on bad options: exit 2, one line on stderr naming the option or field,
 # nothing on stdout (no partial output before the refusal); --help prints the usage, exit 0.
-# usage: bench_options.sh BENCH_TRAIN BENCH_SGEMM BENCH_CONV BENCH_SQZ BENCH_QUANTIZE
+# usage: bench_options.sh BENCH_TRAIN BENCH_SGEMM BENCH_CONV BENCH_SQZ BENCH_QUANTIZE STREAM_CORUNNER
 set -uo pipefail
-train=$1 sgemm=$2 conv=$3 sqz=$4 quantize=$5
+train=$1 sgemm=$2 conv=$3 sqz=$4 quantize=$5 corunner=$6
 failures=0
 
 expect_refusal() {  # expect_refusal WORD PROGRAM ARGS...
@@ -39,8 +39,10 @@ for bad in "0" "5x" "-1"; do expect_refusal "--runs" "$sqz" model.sqz --runs "$b
 expect_refusal "usage" "$sqz" model.sqz extra
 for bad in "0" "9" "6.5"; do expect_refusal "--bits" "$quantize" --bits "$bad"; done
 expect_refusal "--bogus" "$quantize" --bogus
+for bad in "0" "64x" "5000"; do expect_refusal "MIB" "$corunner" "$bad"; done
+expect_refusal "usage" "$corunner"
 
-for program in "$train" "$sgemm" "$conv" "$sqz" "$quantize"; do
+for program in "$train" "$sgemm" "$conv" "$sqz" "$quantize" "$corunner"; do
   help=$("$program" --help 2>&1)
   code=$?
   if [ "$code" -ne 0 ] || ! printf '%s' "$help" | grep -q "^usage: "; then
