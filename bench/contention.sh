@@ -13,13 +13,7 @@ onnx=$model/squeezenet_v1.0_dc.onnx
 rounds=${ROUNDS:-5}
 mib=${MIB:-64}
 [ "$(nproc)" -ge 2 ] || { echo "contention.sh: needs 2 CPUs (one for the co-runner)" >&2; exit 1; }
-command -v node >/dev/null || { echo "contention.sh: node (Node.js) is needed for the ONNX Runtime peer" >&2; exit 1; }
-bash bench/ort/install.sh
-bash scripts/build.sh >/dev/null
-tool=build/cli/squeeze-compress
-sqz=build/bench-release.sqz
-"$tool" encode "$model/compressed_SqueezeNet.net" --prototxt "$model/SqueezeNet_deploy.prototxt" \
-  -o "$sqz" --force -q >/dev/null
+source bench/peer_setup.sh contention.sh
 first=$(taskset -pc $$ | sed -E 's/.*: *([0-9]+).*/\1/')
 last=$(($(nproc) - 1))
 corunner=""

@@ -10,13 +10,7 @@ cd "$(dirname "$0")/.."
 shared=${1:-../shared}
 model=$shared/models/squeezenet_v1.0_deep_compression
 onnx=$model/squeezenet_v1.0_dc.onnx
-command -v node >/dev/null || { echo "peer.sh: node (Node.js) is needed for the ONNX Runtime peer" >&2; exit 1; }
-bash bench/ort/install.sh
-bash scripts/build.sh >/dev/null
-tool=build/cli/squeeze-compress
-sqz=build/bench-release.sqz
-"$tool" encode "$model/compressed_SqueezeNet.net" --prototxt "$model/SqueezeNet_deploy.prototxt" \
-  -o "$sqz" --force -q >/dev/null
+source bench/peer_setup.sh peer.sh
 rounds=${ROUNDS:-7}
 batch=${BATCH:-8}
 
