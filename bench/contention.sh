@@ -14,8 +14,12 @@ rounds=${ROUNDS:-5}
 mib=${MIB:-64}
 [ "$(nproc)" -ge 2 ] || { echo "contention.sh: needs 2 CPUs (one for the co-runner)" >&2; exit 1; }
 source bench/peer_setup.sh contention.sh
-first=$(taskset -pc $$ | sed -E 's/.*: *([0-9]+).*/\1/')
-last=$(($(nproc) - 1))
+# The first and the last CPU this script may run on (e.g. "0-1", "2,5,7"): the engines on one,
+# the co-runner on the other.
+allowed=$(taskset -pc $$ | sed -E 's/.*: *//')
+first=$(echo "$allowed" | sed -E 's/^([0-9]+).*/\1/')
+last=$(echo "$allowed" | sed -E 's/.*[-,]([0-9]+)$/\1/')
+[ "$first" != "$last" ] || { echo "contention.sh: needs 2 CPUs it may run on, has $allowed" >&2; exit 1; }
 corunner=""
 trap '[ -n "$corunner" ] && kill "$corunner" 2>/dev/null; true' EXIT
 "$tool" bench "$sqz" -v --runs 1 | grep -E '^(cpu|caches):'

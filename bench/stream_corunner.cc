@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "bench_args.h"
@@ -17,7 +18,13 @@ int main(int argc, char** argv) {
   }
   if (!sqz::bench::parse_int(argv[1], 1, 4096, &mib))
     return sqz::bench::bad_option("stream_corunner", "MIB", "1 to 4096", argv[1]);
-  std::vector<float> a(static_cast<size_t>(mib) << 18, 1.0f);
+  std::vector<float> a;
+  try {
+    a.assign(static_cast<size_t>(mib) << 18, 1.0f);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "stream_corunner: cannot allocate %lld MiB\n", static_cast<long long>(mib));
+    return 1;
+  }
   for (;;) {
     for (size_t i = 0; i < a.size(); i += 16) a[i] += 1.0f;
     // Read back so that the stores are not optimized away (a float never reaches this).
