@@ -96,21 +96,21 @@ class DirectConvOp : public ConvOp {
       }
   }
 
-  int64_t direct_items() const override { return s_.out_h * panels_; }
+  int64_t direct_panels() const override { return panels_; }
+  int64_t direct_panel_channels() const override { return kernel_->direct_rows; }
 
-  void run_direct(const float* arranged, float* out, int64_t begin, int64_t end,
-                  const float* shared) const override {
+  void run_direct_rows(const float* arranged, int64_t panel, int64_t y0, int64_t y1, float* out,
+                       int64_t plane, const float* shared) const override {
     const int rows = kernel_->direct_rows, width = kernel_->direct_width;
-    const int64_t k = s_.k_per_group(), plane = s_.out_size();
-    const float* a = codebook_ ? shared : a_.data();
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t oy = item / panels_, p = item % panels_;
+    const int64_t k = s_.k_per_group();
+    const float* a = (codebook_ ? shared : a_.data()) + panel * k * rows;
+    const int live = static_cast<int>(std::min<int64_t>(rows, s_.out_c - panel * rows));
+    for (int64_t oy = y0; oy < y1; ++oy) {
       const float* row = arranged + oy * s_.sh * phases_ * phase_w_;
-      const int live = static_cast<int>(std::min<int64_t>(rows, s_.out_c - p * rows));
-      float* dst = out + p * rows * plane + oy * s_.out_w;
+      float* dst = out + (oy - y0) * s_.out_w;
       for (int64_t x0 = 0; x0 < s_.out_w; x0 += width)
-        kernel_->direct(a + p * k * rows, row + x0, offsets_.data(), k, bias_.data() + p * rows,
-                        relu_, dst + x0, plane, live,
+        kernel_->direct(a, row + x0, offsets_.data(), k, bias_.data() + panel * rows, relu_,
+                        dst + x0, plane, live,
                         static_cast<int>(std::min<int64_t>(width, s_.out_w - x0)));
     }
   }

@@ -79,55 +79,66 @@ void column_max_row(const PoolShape& s, const float* rowmax, ColumnMax kernel, f
 
 // 3x3 windows at stride 2 that all lie inside the image (SqueezeNet's pools; ceil mode
 // lands inside too): one pass per output row, no clipping, no calls per row.
-SQZ_CPU_CLONES void maxpool_3x3s2_inside(const PoolShape& s, const float* in, float* out,
-                                         float* rowmax) {
+SQZ_CPU_CLONES void maxpool_3x3s2_inside(const PoolShape& s, const float* in, int64_t in_plane,
+                                         float* out, int64_t out_plane, float* rowmax) {
   for (int64_t c = 0; c < s.c; ++c) {
-    const float* plane = in + c * s.in_h * s.in_w;
-    for (int64_t oy = 0; oy < s.out_h; ++oy, out += s.out_w) {
+    const float* plane = in + c * in_plane;
+    float* o = out + c * out_plane;
+    for (int64_t oy = 0; oy < s.out_h; ++oy, o += s.out_w) {
       const float* r0 = plane + 2 * oy * s.in_w;
       const float *r1 = r0 + s.in_w, *r2 = r1 + s.in_w;
       for (int64_t x = 0; x < s.in_w; ++x) rowmax[x] = std::max(std::max(r0[x], r1[x]), r2[x]);
       for (int64_t ox = 0; ox < s.out_w; ++ox)
-        out[ox] = std::max(std::max(rowmax[2 * ox], rowmax[2 * ox + 1]), rowmax[2 * ox + 2]);
+        o[ox] = std::max(std::max(rowmax[2 * ox], rowmax[2 * ox + 1]), rowmax[2 * ox + 2]);
     }
+  }
+}
+
+// The max over one output row's window rows [y0, y1) of a plane, into rowmax.
+SQZ_CPU_CLONES void window_row_max(const float* plane, int64_t in_w, int64_t y0, int64_t y1, float* rm) {
+  const float* first = plane + y0 * in_w;
+  if (y1 - y0 == 3) {  // the common 3-row window in one pass
+    const float *r1 = first + in_w, *r2 = r1 + in_w;
+    for (int64_t x = 0; x < in_w; ++x) rm[x] = std::max(std::max(first[x], r1[x]), r2[x]);
+    return;
+  }
+  std::copy(first, first + in_w, rm);
+  for (int64_t y = y0 + 1; y < y1; ++y) {
+    const float* row = plane + y * in_w;
+    for (int64_t x = 0; x < in_w; ++x) rm[x] = std::max(rm[x], row[x]);
   }
 }
 
 }  // namespace
 
+void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
+  maxpool2d_f32(s, in, s.in_h * s.in_w, out, s.out_h * s.out_w);
+}
+
 // Separable: the max over the window's rows first (a vectorizable pass over whole input
 // rows), then over its columns. An empty window (possible when stride > kernel) gives -inf.
-SQZ_CPU_CLONES void maxpool2d_f32(const PoolShape& s, const float* in, float* out) {
+SQZ_CPU_CLONES void maxpool2d_f32(const PoolShape& s, const float* in, int64_t in_plane,
+                                  float* out, int64_t out_plane) {
   std::vector<float> rowmax(static_cast<size_t>(s.in_w));
   if (s.kh == 3 && s.kw == 3 && s.sh == 2 && s.sw == 2 && s.ph == 0 && s.pw == 0 && s.out_h >= 1 &&
       s.out_w >= 1 && 2 * (s.out_h - 1) + 3 <= s.in_h && 2 * (s.out_w - 1) + 3 <= s.in_w) {
     if (const MaxPool3x3s2Fn kernel = maxpool_3x3s2_kernel(s.out_w))
-      return kernel(in, s.in_h * s.in_w, s.in_w, s.c, s.out_h, s.out_w, out, s.out_h * s.out_w);
-    return maxpool_3x3s2_inside(s, in, out, rowmax.data());
+      return kernel(in, in_plane, s.in_w, s.c, s.out_h, s.out_w, out, out_plane);
+    return maxpool_3x3s2_inside(s, in, in_plane, out, out_plane, rowmax.data());
   }
   const ColumnMax kernel = interior_kernel(s.kw, s.sw);
   for (int64_t c = 0; c < s.c; ++c) {
-    const float* plane = in + c * s.in_h * s.in_w;
-    for (int64_t oy = 0; oy < s.out_h; ++oy, out += s.out_w) {
+    const float* plane = in + c * in_plane;
+    float* o = out + c * out_plane;
+    for (int64_t oy = 0; oy < s.out_h; ++oy, o += s.out_w) {
       const int64_t y0 = std::max<int64_t>(oy * s.sh - s.ph, 0);
       const int64_t y1 = std::min(oy * s.sh - s.ph + s.kh, s.in_h);
       if (y0 >= y1) {  // a ceil-mode window wholly outside the image (stride > kernel)
-        std::fill_n(out, s.out_w, -std::numeric_limits<float>::infinity());
+        std::fill_n(o, s.out_w, -std::numeric_limits<float>::infinity());
         continue;
       }
-      const float* first = plane + y0 * s.in_w;
-      float* rm = rowmax.data();
-      if (y1 - y0 == 3) {  // the common 3-row window in one pass
-        const float *r1 = first + s.in_w, *r2 = r1 + s.in_w;
-        for (int64_t x = 0; x < s.in_w; ++x) rm[x] = std::max(std::max(first[x], r1[x]), r2[x]);
-      } else {
-        std::copy(first, first + s.in_w, rm);
-        for (int64_t y = y0 + 1; y < y1; ++y) {
-          const float* row = plane + y * s.in_w;
-          for (int64_t x = 0; x < s.in_w; ++x) rm[x] = std::max(rm[x], row[x]);
-        }
-      }
-      column_max_row(s, rowmax.data(), kernel, out);
+      window_row_max(plane, s.in_w, y0, y1, rowmax.data());
+      column_max_row(s, rowmax.data(), kernel, o);
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "net_impl.h"
+#include "sqz/runtime/arena_plan.h"
 
 namespace sqz::runtime {
 
@@ -75,56 +76,19 @@ float* Net::Impl::blob_ptr(const std::string& blob, int64_t image) {
   return arena.data() + arena_offset.at(root) + image * per_image(shapes.at(root)) + offset;
 }
 
-namespace {
-
-struct Lifetime {
-  int64_t first, last, floats;  // layers that write / read it last (inclusive); its size
-};
-
-// Offsets in one arena for buffers live over [first, last], in order of `first`: each takes
-// the lowest 64-byte aligned gap among the buffers still live (first fit); buffers whose
-// lifetimes overlap never overlap in memory. Returns the offsets and sets *total.
-std::vector<int64_t> first_fit(const std::vector<Lifetime>& lives, int64_t* total) {
-  auto padded = [](int64_t floats) { return (floats + 15) / 16 * 16; };
-  std::vector<size_t> order(lives.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return lives[a].first < lives[b].first; });
-  std::vector<int64_t> offset(lives.size(), 0);
-  std::vector<size_t> live;  // indices, by offset
-  *total = 0;
-  for (size_t i : order) {
-    live.erase(std::remove_if(live.begin(), live.end(),
-                              [&](size_t j) { return lives[j].last < lives[i].first; }),
-               live.end());
-    int64_t at = 0;
-    for (size_t j : live) {
-      if (offset[j] - at >= padded(lives[i].floats)) break;
-      at = std::max(at, offset[j] + padded(lives[j].floats));
-    }
-    offset[i] = at;
-    *total = std::max(*total, at + padded(lives[i].floats));
-    live.insert(std::upper_bound(live.begin(), live.end(), at,
-                                 [&](int64_t x, size_t j) { return x < offset[j]; }),
-                i);
-  }
-  return offset;
-}
-
-}  // namespace
-
 // Blobs that own storage share one arena, a blob's floats reused once its last reader has run:
 // consecutive layers then work in the same few megabytes, which stay in cache, instead of
 // touching fresh memory at every layer.
 Status Net::Impl::plan_memory(int64_t batch_size) {
   const int64_t n = static_cast<int64_t>(model.layers.size());
-  std::map<std::string, Lifetime> life;
+  std::map<std::string, BufferLife> life;
   auto touch = [&](const std::string& blob, int64_t at) {
     std::string root;
     int64_t offset;
     resolve(blob, &root, &offset);
+    if (elided.count(root)) return;
     auto it =
-        life.try_emplace(root, Lifetime{at, at, batch_size * per_image(shapes.at(root))}).first;
+        life.try_emplace(root, BufferLife{at, at, batch_size * per_image(shapes.at(root))}).first;
     it->second.first = std::min(it->second.first, at);
     it->second.last = std::max(it->second.last, at);
   };
@@ -132,12 +96,14 @@ Status Net::Impl::plan_memory(int64_t batch_size) {
   for (int64_t i = 0; i < n; ++i) {
     for (const std::string& in : model.layers[static_cast<size_t>(i)].inputs) touch(in, i);
     touch(model.layers[static_cast<size_t>(i)].output, i);
+    const ConvPlan* p = i < static_cast<int64_t>(convs.size()) ? &convs[i] : nullptr;
+    if (p && p->then_pool) touch(model.layers[p->pool_layer].output, i);  // written here
   }
   touch(model.output, n);  // read by forward() after the last layer
-  std::vector<Lifetime> lives;
+  std::vector<BufferLife> lives;
   for (const auto& [name, l] : life) lives.push_back(l);
   int64_t total = 0;
-  const std::vector<int64_t> offsets = first_fit(lives, &total);
+  const std::vector<int64_t> offsets = plan_arena(lives, &total);
   SQZ_RETURN_ERROR_IF(
       total > options.max_activation_bytes / 4, ErrorCode::kLimit,
       "the network's activations at batch " + std::to_string(batch_size) + " need " +
@@ -321,6 +287,8 @@ Status Net::Impl::plan() {
     if (l.op == OpKind::kConvolution) plan_conv(i, cache.get());
   }
   if (cache) close_tune_cache(*cache, &stats);
+  plan_pool_fusion(consumers, producer);
+  if (!elided.empty()) SQZ_RETURN_IF_ERROR(plan_memory(1));  // without the elided blobs
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // The ops own their packed weights now: drop the dense copies (the reference path reads them).
   if (options.policy != KernelPolicy::kReference)

@@ -176,10 +176,8 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
   });
 }
 
-// A direct op: each image's input arranged (threads split images x channels), then the
-// threads split images x the op's items.
-void Net::Impl::run_direct(const ConvShape& s, const ConvOp& op,
-                           const std::vector<const float*>& ins, const std::vector<float*>& outs) {
+void Net::Impl::arrange_direct(const ConvShape& s, const ConvOp& op,
+                               const std::vector<const float*>& ins) {
   const int64_t images = static_cast<int64_t>(ins.size()), per_image = op.arranged_floats();
   padded.resize(std::max(padded.size(), static_cast<size_t>(images * per_image)));
   pool->parallel_for(images * s.in_c, [&](int64_t begin, int64_t end, int) {
@@ -189,6 +187,13 @@ void Net::Impl::run_direct(const ConvShape& s, const ConvOp& op,
       w = stop;
     }
   });
+}
+
+// A direct op: each image's input arranged, then the threads split images x the op's items.
+void Net::Impl::run_direct(const ConvShape& s, const ConvOp& op,
+                           const std::vector<const float*>& ins, const std::vector<float*>& outs) {
+  arrange_direct(s, op, ins);
+  const int64_t images = static_cast<int64_t>(ins.size()), per_image = op.arranged_floats();
   const int64_t items = op.direct_items();
   pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int) {
     for (int64_t w = begin; w < end;) {
@@ -205,6 +210,8 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
                              const std::vector<float*>& outs) {
   const ConvShape& s = p.run_shape;
   prepare_shared(op);
+  if (op.arranged_floats() > 0 && p.then_pool)
+    return run_direct_pooled(s, op, *p.then_pool, ins, outs);
   if (op.arranged_floats() > 0) return run_direct(s, op, ins, outs);
   const BSource src = b_source(p, op, static_cast<int64_t>(ins.size()));
   const std::vector<const float*> b_ins = src.from_padded ? pad_inputs(s, ins) : ins;
@@ -223,7 +230,9 @@ void Net::Impl::run_conv(size_t i) {
   if (p.pad_only) pad_tmp.resize(std::max(pad_tmp.size(), static_cast<size_t>(batch * run_out)));
   for (int64_t b = 0; b < batch; ++b) {
     ins[b] = blob_ptr(l.inputs[0], b);
-    outs[b] = p.pad_only ? pad_tmp.data() + b * run_out : blob_ptr(l.output, b);
+    outs[b] = p.pad_only     ? pad_tmp.data() + b * run_out
+              : p.then_pool  ? blob_ptr(model.layers[p.pool_layer].output, b)
+                             : blob_ptr(l.output, b);
     if (conv_input_hook) conv_input_hook(l.name, ins[b]);
   }
   if (!p.op) {  // reference path

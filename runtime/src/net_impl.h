@@ -5,11 +5,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "sqz/kernels/aligned.h"
 #include "sqz/kernels/conv_op.h"
+#include "sqz/kernels/conv_shape.h"
 #include "sqz/runtime/net.h"
 #include "sqz/runtime/thread_pool.h"
 
@@ -35,6 +37,14 @@ struct Placement {
   std::string parent;  // empty: the blob owns its storage
   int64_t channel_offset = 0;
 };
+
+// A (non-global) pooling layer's geometry on one image.
+inline kernels::PoolShape pool_shape(const Layer& l, const Shape& in, const Shape& out) {
+  return {in[1],           in[2],           in[3],           out[2],
+          out[3],          l.pool.kernel_h, l.pool.kernel_w, l.pool.stride_h,
+          l.pool.stride_w, l.pool.pad_h,    l.pool.pad_w,    l.pool.average_counts_padding,
+          l.pool.extra_pad_h, l.pool.extra_pad_w};
+}
 
 inline int64_t per_image(const Shape& s) { return shape_numel(s) / s[0]; }
 inline int64_t spatial(const Shape& s) { return s.size() == 4 ? s[2] * s[3] : 1; }
@@ -93,6 +103,10 @@ struct ConvPlan {
   std::vector<float> border;   // pad-only: per output channel, the border value
   std::unique_ptr<ConvOp> op;  // null: reference kernels
   ConvSchedule schedule;
+  // The max pooling this (direct) convolution runs inside, writing the pooling's output
+  // (NetOptions::fuse_pooling); none: it writes its own output.
+  std::optional<kernels::PoolShape> then_pool;
+  size_t pool_layer = 0;  // with then_pool: the pooling layer (skipped)
 };
 
 // Tuning choices by key (machine, threads, layer), read from and written back to a file.
@@ -141,6 +155,11 @@ struct Net::Impl {
   void plan_aliases(const std::map<std::string, int>& consumers,
                     const std::map<std::string, size_t>& producer);
   void plan_conv(size_t i, TuneCache* cache);
+  // Marks each max pooling that only a direct convolution's output feeds to run inside that
+  // convolution (ConvPlan::then_pool); its input blobs then take no memory.
+  void plan_pool_fusion(const std::map<std::string, int>& consumers,
+                        const std::map<std::string, size_t>& producer);
+  std::set<std::string> elided;  // blobs never stored (a fused pooling's input)
   // The op of layer i with the sparse (SpMM) or the dense (GEMM) kernel, or null when that
   // kernel cannot run it (or its ISA is not available).
   std::unique_ptr<ConvOp> make_conv_op(size_t i, const KernelChoice& choice) const;
@@ -177,8 +196,13 @@ struct Net::Impl {
                         const std::vector<const float*>& ins, const std::vector<float*>& outs);
   void run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSource& src,
                          const std::vector<const float*>& ins, const std::vector<float*>& outs);
+  // Each image's input arranged for a direct op (threads split images x channels).
+  void arrange_direct(const ConvShape& s, const ConvOp& op, const std::vector<const float*>& ins);
   void run_direct(const ConvShape& s, const ConvOp& op, const std::vector<const float*>& ins,
                   const std::vector<float*>& outs);
+  // A direct op with its max pooling (net_conv_pool.cc): outs are the pooling's outputs.
+  void run_direct_pooled(const ConvShape& s, const ConvOp& op, const kernels::PoolShape& ps,
+                         const std::vector<const float*>& ins, const std::vector<float*>& outs);
   void size_scratch(const ConvOp& op);
   void run_pool(const Layer& l);
   void run_concat(const Layer& l);

@@ -19,11 +19,7 @@ void Net::Impl::run_pool(const Layer& l) {
                                                                            src, dst);
       continue;
     }
-    const kernels::PoolShape s{in[1],           in[2],           in[3],
-                      out[2],          out[3],          l.pool.kernel_h,
-                      l.pool.kernel_w, l.pool.stride_h, l.pool.stride_w,
-                      l.pool.pad_h,    l.pool.pad_w,    l.pool.average_counts_padding,
-                      l.pool.extra_pad_h, l.pool.extra_pad_w};
+    const kernels::PoolShape s = pool_shape(l, in, out);
     if (l.op == OpKind::kAvgPool) {
       kernels::avgpool2d_f32(s, src, dst);
       continue;

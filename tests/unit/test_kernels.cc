@@ -277,6 +277,65 @@ TEST_CASE("direct convolution ops equal the reference and the GEMM op's bits") {
   CHECK(compared >= 8);
 }
 
+// A max pooling of a convolution's output (Caffe's output size: floor, or ceil with the last
+// window starting inside the image and its padding).
+PoolShape pool_of(const ConvShape& s, int64_t k, int64_t stride, int64_t pad, bool ceil_mode) {
+  auto size = [&](int64_t in) {
+    const int64_t span = in + 2 * pad - k;
+    int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    if (ceil_mode && (out - 1) * stride >= in + pad) --out;
+    return out;
+  };
+  return {s.out_c, s.out_h, s.out_w, size(s.out_h), size(s.out_w), k, k, stride, stride, pad,
+          pad,     false};
+}
+
+TEST_CASE("a direct convolution pooled band by band equals it then max pooling, bit for bit") {
+  // Pools with overlapping windows (3/2, 3/1), without (2/2), with gaps (2/3), padded, floor
+  // and ceil; bands of 1 pooled row up to the whole image; rows split in blocks (threads).
+  std::mt19937 rng(47);
+  const int64_t pools[][4] = {{3, 2, 0, 1}, {3, 2, 0, 0}, {2, 2, 0, 0}, {3, 1, 1, 0},
+                              {3, 2, 1, 1}, {2, 3, 0, 1}};
+  int compared = 0, multi_band = 0;
+  for (const auto& pg : pools) {
+    const int kg[3] = {compared % 2 ? 5 : 7, 2, 1};
+    RandomConv c = random_conv(rng, kg, 1.0, 16);
+    while (c.s.groups != 1 || c.s.out_h < 4) c = random_conv(rng, kg, 1.0, 16);
+    c.relu = true;
+    const PoolShape ps = pool_of(c.s, pg[0], pg[1], pg[2], pg[3] == 1);
+    for (const GemmKernel* k : runnable_gemm_kernels()) {
+      auto op = make_direct_conv(c.s, c.coded_weights(), c.relu, *k);
+      REQUIRE(op != nullptr);
+      std::vector<float> conv_out(c.s.out_c * c.s.out_size()), want(ps.c * ps.out_h * ps.out_w);
+      std::vector<float> shared(op->shared_floats()), arranged(op->arranged_floats());
+      op->prepare(shared.data(), 0, static_cast<int64_t>(shared.size()));
+      op->arrange_input(c.in.data(), arranged.data(), 0, c.s.in_c);
+      op->run_direct(arranged.data(), conv_out.data(), 0, op->direct_items(), shared.data());
+      ref::maxpool2d_f32(ps, conv_out.data(), want.data());
+      for (int64_t band_rows : {int64_t{1}, int64_t{2}, int64_t{3}, ps.out_h}) {
+        for (int64_t blocks : {int64_t{1}, std::min<int64_t>(3, ps.out_h)}) {
+          INFO(op->kernel_name() << " conv " << c.s.out_c << "x" << c.s.out_h << "x" << c.s.out_w
+                                 << " pool k" << ps.kh << " s" << ps.sh << " p" << ps.ph
+                                 << " out_h " << ps.out_h << " band " << band_rows
+                                 << " blocks " << blocks);
+          std::vector<float> got(want.size(), -5.0f);
+          std::vector<float> band(direct_conv_band_floats(*op, ps, band_rows), 7.0f);
+          for (int64_t p = op->direct_panels() - 1; p >= 0; --p)
+            for (int64_t b = blocks - 1; b >= 0; --b)
+              direct_conv_maxpool_rows(*op, arranged.data(), shared.data(), ps, p,
+                                       ps.out_h * b / blocks, ps.out_h * (b + 1) / blocks,
+                                       band_rows, band.data(), got.data());
+          CHECK(std::memcmp(got.data(), want.data(), sizeof(float) * want.size()) == 0);
+          ++compared;
+          multi_band += band_rows < ps.out_h;
+        }
+      }
+    }
+  }
+  CHECK(compared >= 40);
+  CHECK(multi_band >= 20);
+}
+
 TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
   std::mt19937 rng(23);
   const int geometries[][3] = {{3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {2, 1, 0}, {5, 1, 2}};

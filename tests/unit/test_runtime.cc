@@ -4,10 +4,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <type_traits>
 
+#include "sqz/runtime/arena_plan.h"
 #include "sqz/runtime/net.h"
 #include "sqz/runtime/thread_pool.h"
 #include "test_util.h"
@@ -82,6 +84,121 @@ TEST_CASE("a concat input read by another layer too is copied, not aliased") {
   std::vector<float> want = forward(m, in, 1, ref);
   CHECK(test::max_rel_diff(forward(m, in, 1, {}), want) < 1e-5);
   CHECK(want.size() == 12);
+}
+
+namespace {
+
+struct Profiled {
+  std::vector<float> out;
+  std::map<std::string, std::string> kernel;  // layer -> kernel
+};
+
+Profiled forward_profiled(const Model& m, const std::vector<float>& in, int64_t batch,
+                          runtime::NetOptions opts) {
+  auto net = runtime::Net::create(m, opts);
+  REQUIRE(net.is_ok());
+  Profiled p;
+  REQUIRE((*net)->forward(in.data(), batch, &p.out).is_ok());
+  for (const runtime::LayerProfile& l : (*net)->profile()) p.kernel[l.name] = l.kernel;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("a stem's max pooling runs inside its direct convolution, with the same bits") {
+  // conv1 (3 channels, 7x7/2: the direct convolution) -> ReLU -> pool1, whose geometry varies:
+  // 3/2 (SqueezeNet), 2/2, 3/2 padded, 3/1.
+  const int64_t geometries[][3] = {{3, 2, 0}, {2, 2, 0}, {3, 2, 1}, {3, 1, 0}};
+  for (const auto& g : geometries) {
+    Model m = test::tiny_squeezenet(6, 61, 10, 1.0);
+    PoolParams& pp = m.layers[2].pool;
+    pp.kernel_h = pp.kernel_w = g[0];
+    pp.stride_h = pp.stride_w = g[1];
+    pp.pad_h = pp.pad_w = g[2];
+    std::mt19937 rng(8);
+    const std::vector<float> in = test::random_floats(rng, 3 * 3 * 61 * 61, -50, 50);
+    runtime::NetOptions ref;
+    ref.policy = runtime::KernelPolicy::kReference;
+    const std::vector<float> want = forward(m, in, 3, ref);
+    for (int threads : {1, 2, 3})
+      for (int64_t batch : {1, 3}) {
+        INFO("pool " << g[0] << "/" << g[1] << " pad " << g[2] << " threads " << threads
+                     << " batch " << batch);
+        const std::vector<float> x(in.begin(), in.begin() + batch * 3 * 61 * 61);
+        runtime::NetOptions o;
+        o.threads = threads;
+        const Profiled fused = forward_profiled(m, x, batch, o);
+        o.fuse_pooling = false;
+        const Profiled apart = forward_profiled(m, x, batch, o);
+        CHECK(fused.kernel.at("conv1").find("direct_") == 0);
+        CHECK(fused.kernel.at("conv1").find(" +pool1") != std::string::npos);
+        CHECK(fused.kernel.at("pool1") == "in conv1");
+        CHECK(apart.kernel.at("pool1") == "MaxPool");
+        CHECK(fused.out == apart.out);
+        CHECK(test::max_rel_diff(fused.out, std::vector<float>(want.begin(),
+                                                                want.begin() + batch * 10)) < 1e-5);
+      }
+  }
+}
+
+TEST_CASE("a pooling is not fused when another layer reads the convolution's output too") {
+  Model m = test::tiny_squeezenet(7, 45, 10, 1.0);
+  Layer side;  // a second reader of relu1: its channels' maxima, beside the classes
+  side.name = "side";
+  side.op = OpKind::kMaxPool;
+  side.pool.global = true;
+  side.inputs = {"relu1"};
+  side.output = "side";
+  Layer cat;
+  cat.name = "both";
+  cat.op = OpKind::kConcat;
+  cat.inputs = {"pool_final", "side"};
+  cat.output = "both";
+  m.layers.push_back(side);
+  m.layers.push_back(cat);
+  m.output = "both";
+  std::mt19937 rng(2);
+  const std::vector<float> in = test::random_floats(rng, 3 * 45 * 45, -50, 50);
+  runtime::NetOptions ref;
+  ref.policy = runtime::KernelPolicy::kReference;
+  const Profiled got = forward_profiled(m, in, 1, {});
+  CHECK(got.kernel.at("pool1") == "MaxPool");
+  CHECK(got.kernel.at("conv1").find("+pool1") == std::string::npos);
+  CHECK(test::max_rel_diff(got.out, forward(m, in, 1, ref)) < 1e-5);
+}
+
+TEST_CASE("the arena plan never lets buffers live at once share memory") {
+  std::mt19937 rng(12);
+  for (int round = 0; round < 200; ++round) {
+    const int n = 1 + static_cast<int>(rng() % 40);
+    std::vector<runtime::BufferLife> lives;
+    int64_t sum = 0;
+    for (int i = 0; i < n; ++i) {
+      const int64_t first = static_cast<int64_t>(rng() % 30) - 1, len = rng() % 6;
+      lives.push_back({first, first + len, 1 + static_cast<int64_t>(rng() % 5000)});
+      sum += (lives.back().floats + 15) / 16 * 16;
+    }
+    int64_t total = -1;
+    const std::vector<int64_t> at = runtime::plan_arena(lives, &total);
+    REQUIRE(at.size() == lives.size());
+    int64_t end = 0;
+    for (int i = 0; i < n; ++i) {
+      CHECK(at[i] % 16 == 0);
+      end = std::max(end, at[i] + lives[i].floats);
+      for (int j = 0; j < i; ++j) {
+        const bool together = lives[i].first <= lives[j].last && lives[j].first <= lives[i].last;
+        const bool apart = at[i] + lives[i].floats <= at[j] || at[j] + lives[j].floats <= at[i];
+        CHECK((!together || apart));
+      }
+    }
+    CHECK(total >= end);
+    CHECK(total <= sum);
+  }
+  // Buffers never live together all start at 0.
+  int64_t total = 0;
+  CHECK(runtime::plan_arena({{0, 1, 100}, {2, 3, 50}, {4, 4, 7}}, &total) ==
+        std::vector<int64_t>{0, 0, 0});
+  CHECK(total == 112);
 }
 
 TEST_CASE("a NaN or an infinity in the input is refused, naming the image; the net runs on") {

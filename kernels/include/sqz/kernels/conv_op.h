@@ -55,12 +55,30 @@ class ConvOp {
   // Arranges input channels [c0, c1) of one CHW image (ranges may run on different threads).
   virtual void arrange_input(const float* /*in*/, float* /*arranged*/, int64_t /*c0*/,
                              int64_t /*c1*/) const {}
-  // Independent work items of one image (output rows x output channel panels); any split
-  // gives the same bits.
-  virtual int64_t direct_items() const { return 0; }
+  // Output channel panels of a direct op: direct_panel_channels() channels each (the last may
+  // have fewer), computed by one tile.
+  virtual int64_t direct_panels() const { return 0; }
+  virtual int64_t direct_panel_channels() const { return 0; }
+  // Output rows [y0, y1) of channel panel `panel` of one image: row y of the panel's c-th
+  // channel into out + c * plane + (y - y0) * out_w. Every output is computed the same way
+  // whatever the rows, panels and destination: any split gives the same bits.
+  virtual void run_direct_rows(const float* /*arranged*/, int64_t /*panel*/, int64_t /*y0*/,
+                               int64_t /*y1*/, float* /*out*/, int64_t /*plane*/,
+                               const float* /*shared*/) const {}
+  // Independent work items of one image: (output row, channel panel), the panel fastest.
+  int64_t direct_items() const { return s_.out_h * direct_panels(); }
   // Computes items [begin, end) of one image into out (CHW).
-  virtual void run_direct(const float* /*arranged*/, float* /*out*/, int64_t /*begin*/,
-                          int64_t /*end*/, const float* /*shared*/) const {}
+  void run_direct(const float* arranged, float* out, int64_t begin, int64_t end,
+                  const float* shared) const {
+    const int64_t panels = direct_panels(), plane = s_.out_size();
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t y = item / panels, p = item % panels;
+      run_direct_rows(arranged, p, y, y + 1,
+                      out + p * direct_panel_channels() * plane + y * s_.out_w, plane, shared);
+    }
+  }
+
+  const ConvShape& shape() const { return s_; }
 
  protected:
   ConvOp(const ConvShape& s, int nr) : s_(s), nr_(nr) {}
@@ -105,6 +123,18 @@ std::unique_ptr<ConvOp> make_dense_conv(const ConvShape& s, const ConvWeights& w
 // past 32-bit offsets.
 std::unique_ptr<ConvOp> make_direct_conv(const ConvShape& s, const ConvWeights& w, bool relu,
                                          const GemmKernel& kernel);
+
+// A direct op's output pooled by a max pooling `ps` (whose input is the op's output) without
+// storing that output whole: pooled rows [r0, r1) of channel panel `panel` of one image, from
+// the convolution rows their windows read, computed `band_rows` pooled rows at a time into
+// `band` (direct_conv_band_floats floats; rows a band shares with the next are kept, not
+// recomputed), each band pooled into out (the pooling's output, CHW). The same bits as
+// run_direct then maxpool2d_f32, for any band and any split of rows and panels.
+void direct_conv_maxpool_rows(const ConvOp& op, const float* arranged, const float* shared,
+                              const PoolShape& ps, int64_t panel, int64_t r0, int64_t r1,
+                              int64_t band_rows, float* band, float* out);
+// Floats of the band direct_conv_maxpool_rows needs for `band_rows` pooled rows.
+int64_t direct_conv_band_floats(const ConvOp& op, const PoolShape& ps, int64_t band_rows);
 
 // CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536. The K dimension is cut
 // into chunks whose B panel (chunk rows x NR floats) is `chunk_bytes` (0: the machine's L1d,

@@ -11,6 +11,11 @@ namespace sqz::kernels {
 
 // Max over each window clipped to the image. REQUIRES: every window overlaps the image.
 void maxpool2d_f32(const PoolShape& s, const float* in, float* out);
+// The same with planes in_plane (>= in_h * in_w) and out_plane (>= out_h * out_w) floats
+// apart: pools a band of rows held in a buffer (a convolution's rows, still in cache) into its
+// place in a larger output.
+void maxpool2d_f32(const PoolShape& s, const float* in, int64_t in_plane, float* out,
+                   int64_t out_plane);
 // Average over each window; the divisor counts padded positions inside [-pad, size+pad+extra)
 // when average_counts_padding (Caffe), else only image positions (ONNX default).
 void avgpool2d_f32(const PoolShape& s, const float* in, float* out);

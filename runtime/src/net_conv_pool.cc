@@ -1,0 +1,88 @@
+// A stem's max pooling run inside its direct convolution (NetOptions::fuse_pooling). The
+// convolution's output is the largest activation of a SqueezeNet v1.0 (96 x 111 x 111 floats,
+// 4.7 MB, past any L2), written once and read back once by the pooling; run in bands, each
+// band of rows is pooled while it is still in the thread's cache and the whole output is never
+// stored. Every output is computed by the same tile and the same max as unfused: the same bits.
+#include <algorithm>
+
+#include "net_impl.h"
+#include "sqz/kernels/machine.h"
+
+namespace sqz::runtime {
+
+namespace {
+
+// The convolution output that feeds layer j's pooling, through a fused ReLU (a view), when
+// nothing else reads it: its producer's index, or -1.
+int64_t sole_convolution_feeding(const Model& model, size_t j, const std::vector<bool>& skip,
+                                 const std::map<std::string, int>& consumers,
+                                 const std::map<std::string, size_t>& producer) {
+  std::string in = model.layers[j].inputs[0];
+  for (int hop = 0; hop < 2; ++hop) {
+    if (consumers.at(in) != 1 || !producer.count(in)) return -1;
+    const size_t i = producer.at(in);
+    const Layer& l = model.layers[i];
+    if (l.op == OpKind::kConvolution) return static_cast<int64_t>(i);
+    if (l.op != OpKind::kRelu || !skip[i]) return -1;  // only a ReLU fused into the conv
+    in = l.inputs[0];
+  }
+  return -1;
+}
+
+}  // namespace
+
+void Net::Impl::plan_pool_fusion(const std::map<std::string, int>& consumers,
+                                 const std::map<std::string, size_t>& producer) {
+  if (!options.fuse_pooling) return;
+  for (size_t j = 0; j < model.layers.size(); ++j) {
+    const Layer& l = model.layers[j];
+    if (l.op != OpKind::kMaxPool || l.pool.global || skip[j]) continue;
+    const int64_t i = sole_convolution_feeding(model, j, skip, consumers, producer);
+    if (i < 0) continue;
+    ConvPlan& p = convs[static_cast<size_t>(i)];
+    const Layer& conv = model.layers[static_cast<size_t>(i)];
+    if (!p.op || p.op->arranged_floats() == 0 || p.pad_only || p.then_pool ||
+        placement.count(conv.output))
+      continue;
+    p.then_pool = pool_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
+    p.pool_layer = j;
+    skip[j] = true;
+    elided.insert(conv.output);
+    profiles[static_cast<size_t>(i)].kernel += " +" + l.name;
+    profiles[j].kernel = "in " + conv.name;
+  }
+}
+
+// Items are (image, block of pooled rows, channel panel), the panel fastest: a thread keeps to
+// one band of rows. Blocks of rows are only made to give every thread items (the rows a block
+// shares with the next, kh - sh of them, are computed by both).
+void Net::Impl::run_direct_pooled(const ConvShape& s, const ConvOp& op,
+                                  const kernels::PoolShape& ps,
+                                  const std::vector<const float*>& ins,
+                                  const std::vector<float*>& outs) {
+  arrange_direct(s, op, ins);
+  const int64_t images = static_cast<int64_t>(ins.size()), per_image = op.arranged_floats();
+  const int64_t panels = op.direct_panels(), pc = op.direct_panel_channels();
+  // A band of one panel's rows in a quarter of the thread's L2 (as im2col blocks), beside the
+  // next layer's reads and the pooled rows; at least one pooled row.
+  const int64_t budget = kernels::l2_per_thread(machine()) / 4 / static_cast<int64_t>(sizeof(float));
+  const int64_t fit = budget / std::max<int64_t>(1, pc * s.out_w);
+  const int64_t band_rows = std::max<int64_t>(1, (fit - ps.kh) / ps.sh + 1);
+  const int64_t want = 4 * int64_t{pool->threads()};
+  const int64_t blocks = std::clamp<int64_t>((want + images * panels - 1) / (images * panels), 1,
+                                             ps.out_h);
+  const auto band_floats = static_cast<size_t>(kernels::direct_conv_band_floats(op, ps, band_rows));
+  cols.resize(scratch.size());
+  for (auto& c : cols) c.resize(std::max(c.size(), band_floats));
+  pool->parallel_for(images * blocks * panels, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t b = w / (blocks * panels), block = w / panels % blocks, panel = w % panels;
+      kernels::direct_conv_maxpool_rows(op, padded.data() + b * per_image, shared.data(), ps,
+                                        panel, ps.out_h * block / blocks,
+                                        ps.out_h * (block + 1) / blocks, band_rows,
+                                        cols[t].data(), outs[b]);
+    }
+  });
+}
+
+}  // namespace sqz::runtime
