@@ -165,8 +165,8 @@ Inference, accuracy and speed.
   {"model": "q.sqz", "images": 12, "top1": 0.3333, "top5": 1.0000}
   $ bench q.sqz --runs 3
   layer +kernel +density +ms +GFLOP/s +nnz GF/s (re)
-  conv1 +direct_[0-9]+x[0-9]+_f32_\w+ \(codes\) +61\.6% .* (re)
-  pool1 +MaxPool +100\.0% .* (re)
+  conv1 +direct_[0-9]+x[0-9]+_f32_\w+ \(codes\) \+pool1 +61\.6% .* (re)
+  pool1 +in conv1 +100\.0% .* (re)
   fire/squeeze +\w+( pairs)? \(codes\).* 53\.1% .* (re)
   fire/e1 +\w+( pairs)? \(codes\).* 33\.3% .* (re)
   fire/e3 +\w+( pairs)? \(codes\).* 63\.9% .* (re)
