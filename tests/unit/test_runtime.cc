@@ -143,19 +143,13 @@ TEST_CASE("a stem's max pooling runs inside its direct convolution, with the sam
 
 TEST_CASE("a pooling is not fused when another layer reads the convolution's output too") {
   Model m = test::tiny_squeezenet(7, 45, 10, 1.0);
-  Layer side;  // a second reader of relu1: its channels' maxima, beside the classes
-  side.name = "side";
-  side.op = OpKind::kMaxPool;
+  // A second reader of relu1: its channels' maxima, beside the classes.
+  Layer side = make_layer(OpKind::kMaxPool, "side", "relu1");
   side.pool.global = true;
-  side.inputs = {"relu1"};
-  side.output = "side";
-  Layer cat;
-  cat.name = "both";
-  cat.op = OpKind::kConcat;
-  cat.inputs = {"pool_final", "side"};
-  cat.output = "both";
+  Layer both = make_layer(OpKind::kConcat, "both", "pool_final");
+  both.inputs.push_back("side");
   m.layers.push_back(side);
-  m.layers.push_back(cat);
+  m.layers.push_back(both);
   m.output = "both";
   std::mt19937 rng(2);
   const std::vector<float> in = test::random_floats(rng, 3 * 45 * 45, -50, 50);
