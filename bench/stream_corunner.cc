@@ -1,7 +1,12 @@
 // A memory co-runner for bench/contention.sh: writes through MIB MiB over and over, one store
-// per cache line, on the CPU it is started on (taskset), until killed. It stands in for a noisy
+// per cache line, on the CPU it is started on (taskset), until killed or its parent exits (a
+// background job whose shell was killed must not stream on). It stands in for a noisy
 // neighbour on a shared host: it takes the shared L3 and DRAM bandwidth, not the other core.
 // usage: stream_corunner MIB   (1 to 4096)
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +23,8 @@ int main(int argc, char** argv) {
   }
   if (!sqz::bench::parse_int(argv[1], 1, 4096, &mib))
     return sqz::bench::bad_option("stream_corunner", "MIB", "1 to 4096", argv[1]);
+  const pid_t parent = getppid();
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) return 1;  // orphaned already
   std::vector<float> a;
   try {
     a.assign(static_cast<size_t>(mib) << 18, 1.0f);
