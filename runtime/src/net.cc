@@ -96,8 +96,8 @@ Status Net::Impl::plan_memory(int64_t batch_size) {
   for (int64_t i = 0; i < n; ++i) {
     for (const std::string& in : model.layers[static_cast<size_t>(i)].inputs) touch(in, i);
     touch(model.layers[static_cast<size_t>(i)].output, i);
-    const ConvPlan* p = i < static_cast<int64_t>(convs.size()) ? &convs[i] : nullptr;
-    if (p && p->then_pool) touch(model.layers[p->pool_layer].output, i);  // written here
+    const ConvPlan& p = convs[static_cast<size_t>(i)];  // one a layer (plan() sizes them)
+    if (p.then_pool) touch(model.layers[p.pool_layer].output, i);  // written here
   }
   touch(model.output, n);  // read by forward() after the last layer
   std::vector<BufferLife> lives;
