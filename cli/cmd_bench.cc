@@ -142,7 +142,7 @@ int cmd_bench(int argc, char** argv) {
   GlobalFlags flags;
   BenchSettings b;
   std::string prototxt, kernels = "auto";
-  double warmup_seconds = 0.5;
+  double warmup_seconds = 0.5, sparse_max_density = runtime::NetOptions{}.sparse_max_density;
   po::options_description options("options");
   add_global_options(options, &flags);
   options.add_options()("model", po::value(&b.model_path)->required(), "model file")(
@@ -154,7 +154,11 @@ int cmd_bench(int argc, char** argv) {
       "warmup", ranged(&b.warmup, 0, 1e6, "warmup")->default_value(3), "untimed runs first")(
       "warmup-seconds", ranged(&warmup_seconds, 0, 600, "warmup-seconds")->default_value(0.5),
       "and untimed runs until this much time has passed (the CPU's clock ramps up)")(
-      "kernels", po::value(&kernels)->default_value("auto"), "auto | dense | sparse | reference");
+      "kernels", po::value(&kernels)->default_value("auto"), "auto | dense | sparse | reference")(
+      "sparse-max-density",
+      ranged(&sparse_max_density, 0, 1, "sparse-max-density")
+          ->default_value(sparse_max_density, range_text(sparse_max_density, sparse_max_density)),
+      "--kernels auto: the densest layer the sparse kernel runs (the rule's line)");
   po::variables_map vm;
   int code;
   if (!parse_args("bench", "MODEL [--threads N] [--batch B] [--runs N]", options, {"model"}, argc,
@@ -166,7 +170,11 @@ int cmd_bench(int argc, char** argv) {
   if (!policy.is_ok()) return usage_error("bench", policy.status().message());
   if (*policy == runtime::KernelPolicy::kReference && flags.tune)
     return usage_error("bench", "--tune times the fast kernels; --kernels reference has none");
+  if (!vm["sparse-max-density"].defaulted() && *policy != runtime::KernelPolicy::kAuto)
+    return usage_error("bench", "--sparse-max-density is the auto rule's line; --kernels " +
+                                    kernels + " has none");
   opts.policy = *policy;
+  opts.sparse_max_density = sparse_max_density;
   auto net = load_net(b.model_path, prototxt, opts);
   if (!net.is_ok()) return fail(net.status());
   if (Status s = (*net)->reserve(b.batch); !s.is_ok()) return fail(s.with_context(b.model_path));

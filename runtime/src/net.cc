@@ -240,6 +240,10 @@ void Net::Impl::plan_conv(size_t i, TuneCache* cache) {
 }
 
 Status Net::Impl::plan() {
+  SQZ_RETURN_ERROR_IF(!(options.sparse_max_density >= 0 && options.sparse_max_density <= 1),
+                      ErrorCode::kInvalidArgument,
+                      "sparse_max_density must be a fraction in [0, 1], not " +
+                          std::to_string(options.sparse_max_density));
   SQZ_ASSIGN_OR_RETURN(shapes, validate_and_infer(model, 1));
   // Codes-only layers stay so: the ops pack the codes. The reference kernel, and a dense op
   // for a full codebook with a mask (no free code for the zeros), read float32 weights.

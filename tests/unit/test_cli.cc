@@ -74,7 +74,10 @@ TEST_CASE("CLI: usage errors exit 2") {
            {{"prune", "x.onnx", "-o", "y.sqz", "--density", "0.5", "--schedule", "linear"},
             "--schedule spaces the pruning steps"},
            {{"encode", "x.onnx", "-o", "y.sqz", "--allow-truncated-images"}, "unrecognised"},
-           {{"bench", "x.onnx", "--kernels", "reference", "--tune"}, "--kernels reference"}}) {
+           {{"bench", "x.onnx", "--kernels", "reference", "--tune"}, "--kernels reference"},
+           {{"bench", "x.onnx", "--sparse-max-density", "1.5"}, "--sparse-max-density must be in 0..1"},
+           {{"bench", "x.onnx", "--sparse-max-density", "0.5", "--kernels", "dense"},
+            "--sparse-max-density is the auto rule's line; --kernels dense has none"}}) {
     auto r = test::run_cli(args);
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(words) != std::string::npos);

@@ -195,6 +195,45 @@ TEST_CASE("the arena plan never lets buffers live at once share memory") {
   CHECK(total == 112);
 }
 
+TEST_CASE("the rule runs the SpMM up to sparse_max_density and a dense kernel above it") {
+  Model m = test::tiny_squeezenet(6, 37, 10, 0.6);  // layers drawn around 60% dense
+  std::mt19937 rng(6);
+  const std::vector<float> in = test::random_floats(rng, 3 * 37 * 37, -50, 50);
+  runtime::NetOptions ref;
+  ref.policy = runtime::KernelPolicy::kReference;
+  const std::vector<float> want = forward(m, in, 1, ref);
+  int sparse = 0, dense = 0;
+  for (double line : {0.0, 0.5, 0.6, runtime::NetOptions{}.sparse_max_density, 1.0}) {
+    runtime::NetOptions o;
+    o.sparse_max_density = line;
+    auto net = runtime::Net::create(m, o);
+    REQUIRE(net.is_ok());
+    std::vector<float> out;
+    REQUIRE((*net)->forward(in.data(), 1, &out).is_ok());
+    CHECK(test::max_rel_diff(out, want) < 1e-5);
+    for (const runtime::LayerProfile& l : (*net)->profile()) {
+      if (l.plan != "rule") continue;  // not a convolution
+      INFO(l.name << " density " << l.density << " line " << line << ": " << l.kernel);
+      const bool is_sparse = l.kernel.rfind("spmm", 0) == 0;
+      CHECK(is_sparse == (l.density <= line));
+      CHECK((is_sparse || l.kernel.rfind("gemm", 0) == 0 || l.kernel.rfind("direct", 0) == 0));
+      (is_sparse ? sparse : dense)++;
+    }
+  }
+  CHECK(sparse > 5);
+  CHECK(dense > 5);
+  // The default lies below the lowest crossover bench/crossover_model.py models (0.66).
+  CHECK(runtime::NetOptions{}.sparse_max_density < 0.66);
+  for (double bad : {-0.01, 1.5, std::nan("")}) {
+    runtime::NetOptions o;
+    o.sparse_max_density = bad;
+    auto net = runtime::Net::create(m, o);
+    REQUIRE(!net.is_ok());
+    CHECK(net.status().code() == ErrorCode::kInvalidArgument);
+    CHECK(net.status().message().find("sparse_max_density must be a fraction in [0, 1]") == 0);
+  }
+}
+
 TEST_CASE("a NaN or an infinity in the input is refused, naming the image; the net runs on") {
   // ReLU and max pooling keep the other operand of a NaN, so the scores would look like an
   // answer (a wrong answer, where ONNX Runtime would give NaN).

@@ -48,7 +48,11 @@ std::string default_tune_cache_path();
 struct NetOptions {
   int threads = 1;
   KernelPolicy policy = KernelPolicy::kAuto;
-  double sparse_max_density = 0.45;  // kAuto: where the SpMM overtakes the GEMM
+  // kAuto: the densest layer the SpMM takes. Below where it overtakes the GEMM on every CPU
+  // modelled or measured (bench/crossover_model.py: 0.66-0.69 on Skylake-SP to Sapphire
+  // Rapids, 0.69-0.89 for AVX2 on Skylake, ~1 on Zen 3; 0.75-0.9 measured on Zen 4).
+  // create() fails (kInvalidArgument) outside [0, 1].
+  double sparse_max_density = 0.65;
   // create() and forward() fail (kLimit) when a batch's activations would need more.
   int64_t max_activation_bytes = default_activation_budget();
   // Plan-time tuning, as FFTW's wisdom and XNNPACK's and oneDNN's do it: each convolution's
