@@ -3,6 +3,7 @@
 #include <cpuinfo.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -150,9 +151,33 @@ std::string kib(int64_t bytes) {
 
 }  // namespace
 
-const Machine& machine() {
+namespace {
+
+const Machine& real_machine() {
   static const Machine m = read_machine();
   return m;
+}
+
+std::atomic<const Machine*> machine_for_testing{nullptr};
+
+}  // namespace
+
+const Machine& machine() {
+  if (const Machine* m = machine_for_testing.load(std::memory_order_acquire)) return *m;
+  return real_machine();
+}
+
+void set_machine_for_testing(const Machine* m) {
+  static Machine copy;
+  if (!m) return machine_for_testing.store(nullptr, std::memory_order_release);
+  const Machine& real = real_machine();
+  copy = *m;
+  copy.fma = real.fma, copy.avx2 = real.avx2, copy.avx512f = real.avx512f;
+  copy.avx512vnni = real.avx512vnni, copy.avx512bf16 = real.avx512bf16;
+  copy.amx_tile = real.amx_tile;
+  copy.best_isa = real.best_isa, copy.isa = real.isa;
+  copy.isa_source = real.isa_source, copy.isa_error = real.isa_error;
+  machine_for_testing.store(&copy, std::memory_order_release);
 }
 
 const char* isa_name(Isa isa) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "other_machines.h"
 #include "sqz/core/file_io.h"
 #include "sqz/quantize/quantize.h"
 #include "sqz/runtime/net.h"
@@ -230,6 +231,38 @@ TEST_CASE("training learns, respects masks and codebooks, and is deterministic")
     size_t k = 0;
     for (size_t p = 0; p < l.weight.data.size(); ++p)
       CHECK(l.weight.data[p] == (l.mask[p] ? l.quant.codebook[l.quant.codes[k++]] : 0.0f));
+  }
+}
+
+// The engine blocks its products by the machine's caches (sgemm's K blocks by the L1d,
+// sgemm_nt's by the L1d and L2); blocks only regroup the work, so a CPU with other caches
+// trains the same weights, bit for bit (the main job's .sqz is the same bytes on every CPU).
+TEST_CASE("training gives the same weights, bit for bit, whatever the machine's caches") {
+  std::mt19937 rng(31);
+  const int64_t n = 12, size = 37;
+  const std::vector<float> x = test::random_floats(rng, n * 3 * size * size, -1, 1);
+  std::vector<int> y(n);
+  for (int64_t b = 0; b < n; ++b) y[b] = static_cast<int>(b % 10);
+  train::TrainOptions o;
+  o.threads = 2;
+  o.learning_rate = 1e-2;
+  auto trained = [&] {
+    Model m = test::tiny_squeezenet(31, size, 10, 1.0);
+    auto t = train::Trainer::create(&m, o);
+    REQUIRE(t.is_ok());
+    for (int s = 0; s < 4; ++s) REQUIRE((*t)->step(x.data(), y.data(), nullptr, n).is_ok());
+    return m;
+  };
+  const Model want = trained();
+  for (const test::Caches& c : test::other_machines()) {
+    const kernels::Machine m = test::described(c);
+    const test::MachineScope scope(&m);
+    const Model got = trained();
+    for (size_t i = 0; i < got.layers.size(); ++i) {
+      INFO(c.name << ": layer " << got.layers[i].name);
+      CHECK(got.layers[i].weight.data == want.layers[i].weight.data);
+      CHECK(got.layers[i].bias.data == want.layers[i].bias.data);
+    }
   }
 }
 

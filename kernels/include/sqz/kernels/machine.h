@@ -34,6 +34,12 @@ struct Machine {
 // CPU cannot run (or a misspelt one) leaves `isa` at best_isa and sets isa_error.
 const Machine& machine();
 
+// For tests: plan as if on a machine of `m`'s caches, sharing and core counts (nullptr: the
+// real one again), so that the blocking derived from them is tried on CPUs not at hand. Its
+// ISA fields are replaced by the real machine's: the kernels in use follow the CPU and SQZ_ISA.
+// Call it before planning, never while another thread plans.
+void set_machine_for_testing(const Machine* m);
+
 // "generic", "avx2", "avx512".
 const char* isa_name(Isa isa);
 
