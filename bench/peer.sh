@@ -22,7 +22,7 @@ median() {
 }
 
 # The machine, as the runtime describes it (libcpuinfo), and as the kernel reports it.
-"$tool" bench "$sqz" -v --runs 1 | grep -E '^(cpu|isa|caches|cores):'
+"$tool" bench "$sqz" -v --runs 1 | grep -E '^(cpu|isa|caches|cores|rule):'
 echo "lscpu: $(lscpu | sed -nE 's/^Model name: *//p') ($(nproc) CPUs)"
 
 # Batch 1: the two engines alternate for ROUNDS rounds of 30 runs each, so that a slow spell of

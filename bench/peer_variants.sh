@@ -25,7 +25,7 @@ dir=build/peer-variants
 mkdir -p "$dir"
 "$py" tests/variants/make_variants.py "$dir" > "$dir/shapes.txt"
 "$tool" bench "$dir/$(head -1 "$dir/shapes.txt" | cut -d' ' -f1).onnx" -v --runs 1 |
-  grep -E '^(cpu|isa|caches|cores):'
+  grep -E '^(cpu|isa|caches|cores|rule):'
 echo "lscpu: $(lscpu | sed -nE 's/^Model name: *//p') ($(nproc) CPUs)"
 
 median() {

@@ -26,9 +26,12 @@ long peak_rss_kib() {
   return ru.ru_maxrss;
 }
 
-// The machine description and what planning cost (bench -v).
-void print_plan(const runtime::Net& net) {
+// The machine description, the kernel rule and what planning cost (bench -v).
+void print_plan(const runtime::Net& net, const runtime::NetOptions& opts) {
   std::fputs(kernels::describe_machine(kernels::machine()).c_str(), stdout);
+  if (opts.policy == runtime::KernelPolicy::kAuto)
+    std::printf("rule: the sparse kernel for layers at most %g%% dense, dense kernels above\n",
+                100 * opts.sparse_max_density);
   const runtime::PlanStats& st = net.plan_stats();
   std::printf("plan: %.1f ms; %d convolutions timed, %d from the cache%s%s%s%s\n\n",
               1e3 * st.seconds, st.timed, st.cached, st.cache_path.empty() ? "" : " (",
@@ -178,7 +181,7 @@ int cmd_bench(int argc, char** argv) {
   auto net = load_net(b.model_path, prototxt, opts);
   if (!net.is_ok()) return fail(net.status());
   if (Status s = (*net)->reserve(b.batch); !s.is_ok()) return fail(s.with_context(b.model_path));
-  if (flags.verbose && !flags.json) print_plan(**net);
+  if (flags.verbose && !flags.json) print_plan(**net, opts);
   std::vector<double> ms;
   if (Status s = time_runs(**net, b, warmup_seconds, &ms); !s.is_ok()) return fail(s);
   if (flags.json)

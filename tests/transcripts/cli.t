@@ -163,7 +163,7 @@ Inference, accuracy and speed.
   images 12  top-1 33.33%  top-5 100.00%
   $ eval q.sqz --images $FIX/images --json
   {"model": "q.sqz", "images": 12, "top1": 0.3333, "top5": 1.0000}
-  $ bench q.sqz --runs 3
+  $ bench q.sqz --runs 3 --sparse-max-density 0.5
   layer +kernel +density +ms +GFLOP/s +nnz GF/s (re)
   conv1 +direct_[0-9]+x[0-9]+_f32_\w+ \(codes\) \+pool1 +61\.6% .* (re)
   pool1 +in conv1 +100\.0% .* (re)
@@ -178,6 +178,18 @@ Inference, accuracy and speed.
   dense-equivalent 0.00 GFLOP/image, on stored weights 0.00 GFLOP/image
   min [0-9.]+ ms  max [0-9.]+ ms (re)
   median [0-9.]+ ms (re)
+  $ bench q.sqz --runs 1 --json
+  \{"model": "q.sqz", "threads": 1, "batch": 1, "runs": 1, .* (re)
+   \{"layer": "conv1", "kernel": "spmm_[0-9]+_f32_\w+( pairs)? \(codes\)", .* (re)
+   \{"layer": "pool1", "kernel": "MaxPool", .* (re)
+   \{"layer": "fire/squeeze", "kernel": "spmm_.* (re)
+   \{"layer": "fire/e1", "kernel": "spmm_.* (re)
+   \{"layer": "fire/e3", "kernel": "spmm_.* (re)
+   \{"layer": "conv_final", "kernel": "spmm_.* (re)
+   \{"layer": "pool_final", "kernel": "AvgPool", .* (re)
+  ]}
+  $ bench q.sqz --sparse-max-density 2
+  [2]
 
 The whole pipeline and its report.
 
