@@ -10,7 +10,7 @@ it on every CPU, or the rule would run a layer slower than its GEMM somewhere. A
 inner loops alone, with every load hitting L1: the GEMM's panel packing and the SpMM's row
 overheads are left out, and measured crossovers (bench -v, --tune) lie at or above it.
 
-usage: python3 bench/crossover_model.py   (from the repository; needs g++ and llvm-mca)
+usage: python3 bench/crossover_model.py   (needs g++ and llvm-mca: scripts/install-deps.sh --bench)
 """
 import os
 import re
@@ -25,6 +25,7 @@ CPUS = {  # the ISA's kernels, run on these models of LLVM 14
     'generic': ['skylake', 'icelake-server', 'znver3'],
 }
 ITERATIONS = 300
+MCA = 'llvm-mca'  # or llvm-mca-14, as main() finds it
 
 
 def isa_flags(root):
@@ -79,7 +80,7 @@ def fmas(body):
 def cycles(body, cpu, work):
     path = os.path.join(work, 'loop.s')
     open(path, 'w').write('\n'.join(body) + '\n')
-    out = subprocess.run(['llvm-mca', '-mcpu=' + cpu, '-iterations=%d' % ITERATIONS, path],
+    out = subprocess.run([MCA, '-mcpu=' + cpu, '-iterations=%d' % ITERATIONS, path],
                          capture_output=True, text=True).stdout
     m = re.search(r'Total Cycles:\s+(\d+)', out)
     return float(m.group(1)) / ITERATIONS if m else None
@@ -93,9 +94,12 @@ def kernel_loops(loops, want):
 
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for tool in ('g++', 'llvm-mca', 'c++filt'):
-        if not shutil.which(tool):
-            sys.exit('crossover_model.py: %s not found (Debian: g++, llvm-14, binutils)' % tool)
+    global MCA
+    MCA = shutil.which('llvm-mca') or shutil.which('llvm-mca-14')
+    for tool in ('g++', MCA, 'c++filt'):
+        if not tool or not shutil.which(tool):
+            sys.exit('crossover_model.py: g++, llvm-mca and c++filt are needed '
+                     '(bash scripts/install-deps.sh --bench)')
     flags = isa_flags(root)
     print('cycles per useful FMA of each inner loop (llvm-mca %d iterations; every load in L1)'
           % ITERATIONS)

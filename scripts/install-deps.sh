@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages squeeze-compress builds with; with --tests also those only the
-# test suite needs (a headless browser). Idempotent; quiet when all are present. Needs root
-# (or sudo).
+# test suite needs (a headless browser, ...); with --bench those and LLVM's llvm-mca, which
+# bench/crossover_model.py runs. Idempotent; quiet when all are present. Needs root (or sudo).
 set -euo pipefail
 
 PACKAGES=(
@@ -24,7 +24,12 @@ TEST_PACKAGES=(
   python3-pil                    # tests: torchvision's preprocessing re-done with PIL
   python3-pytest python3-torch   # tests: the Python module, its PyTorch retraining (gloo DDP)
 )
-if [ "${1:-}" = "--tests" ]; then
+case "${1:-}" in
+  "" | --tests | --bench) ;;
+  *) echo "install-deps.sh: unknown option '$1' (--tests or --bench)" >&2; exit 2 ;;
+esac
+[ "${1:-}" = "--bench" ] && PACKAGES+=(llvm-14)  # llvm-mca: the kernels modelled on other CPUs
+if [ "${1:-}" = "--tests" ] || [ "${1:-}" = "--bench" ]; then
   PACKAGES+=("${TEST_PACKAGES[@]}")
   # ONNX Runtime (npm) is the tests' reference executor; Debian's Node.js where none is installed.
   command -v node >/dev/null || PACKAGES+=(nodejs npm)
