@@ -2,6 +2,7 @@
 // where its B matrix comes from (the input in place, a copy with aligned rows, or kernels::im2col).
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 
 #include "sqz/kernels/im2col.h"
 #include "sqz/kernels/ref/conv_ref.h"
@@ -151,8 +152,22 @@ void Net::Impl::run_whole_images(const ConvShape& s, const ConvOp& op, const BSo
   });
 }
 
-// Each thread takes whole column blocks of whole images: kernels::im2col into its own buffer
-// (kept in L2), then the kernel over that block; one synchronisation per layer.
+// Row blocks per column block: 1, unless the column blocks are too few to share evenly (fewer
+// than kBalancedBlocks a thread and not a multiple of the threads: a 13x13 plane's three
+// panels on two threads ran 2 to 1). Then each column block's output rows are cut into the
+// fewest blocks that make the items a multiple of the threads, and a thread builds the
+// kernels::im2col of each column block it has rows of: a block or two built twice, against a
+// thread idle for a whole block. The same bits (ConvOp: any split computes the same sums).
+constexpr int64_t kBalancedBlocks = 4;
+int column_block_row_blocks(const ConvOp& op, int64_t blocks, int threads) {
+  if (blocks % threads == 0 || blocks >= kBalancedBlocks * threads) return 1;
+  return static_cast<int>(std::min<int64_t>(threads / std::gcd(blocks, int64_t{threads}),
+                                            op.max_row_blocks()));
+}
+
+// Threads take column blocks of whole images (or, when those are too few to share, row blocks
+// of them): kernels::im2col of the block into the thread's own buffer (kept in L2), then the
+// kernel over it; one synchronisation per layer.
 void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSource& src,
                                   const std::vector<const float*>& ins,
                                   const std::vector<float*>& outs) {
@@ -163,15 +178,25 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
   if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
     block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
   const int64_t blocks = (n + block - 1) / block, bld = kernels::aligned_stride(block);
+  const int rb = column_block_row_blocks(op, images * blocks, threads);
+  const int64_t per_block = op.work_items(block, rb);  // the last block may have fewer
   cols.resize(scratch.size());
   for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(src.rows * bld)));
+  std::vector<int64_t> built(scratch.size(), -1);  // the block in each thread's buffer
   const auto build = src.from_padded ? kernels::im2col_padded : kernels::im2col;
-  pool->parallel_for(images * blocks, [&](int64_t begin, int64_t end, int t) {
-    for (int64_t w = begin; w < end; ++w) {
-      const int64_t b = w / blocks, c0 = (w % blocks) * block, ncols = std::min(block, n - c0);
-      build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
-      op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, 1, 0, op.work_items(ncols, 1),
-                   scratch[t].data(), shared.data());
+  pool->parallel_for(images * blocks * per_block, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t w = begin; w < end;) {
+      const int64_t cb = w / per_block, b = cb / blocks, c0 = (cb % blocks) * block;
+      const int64_t ncols = std::min(block, n - c0), stop = std::min(end, (cb + 1) * per_block);
+      const int64_t first = w - cb * per_block, last = std::min(stop - cb * per_block,
+                                                                op.work_items(ncols, rb));
+      if (first < last) {
+        if (built[t] != cb) build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
+        built[t] = cb;
+        op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, first, last,
+                     scratch[t].data(), shared.data());
+      }
+      w = stop;
     }
   });
 }

@@ -95,17 +95,28 @@ TEST_CASE("B buffer rows start on cache lines, an odd number of lines apart") {
 TEST_CASE("every thread split of a convolution gives the same bits") {
   for (double density : {1.0, 0.33}) {
     const Case c(density);
-    for (runtime::KernelPolicy policy : {runtime::KernelPolicy::kSparse, runtime::KernelPolicy::kDense}) {
-      for (int threads : {1, 2, 3}) {
-        runtime::NetOptions o;
-        o.policy = policy;
-        o.threads = threads;
-        const std::vector<float> rule = run(c.model, c.in, Case::kBatch, o).out;
-        CHECK(test::max_rel_diff(rule, c.want) < 1e-5);
-        for (const char* schedule : {"shared", "blocks:64", "blocks:5000", "blocks:1000000"}) {
-          INFO("density " << density << " threads " << threads << " " << schedule);
-          o.force_schedule = schedule;
-          CHECK(run(c.model, c.in, Case::kBatch, o).out == rule);
+    // Batch 1 leaves column blocks too few to share evenly (13x13 on 2 threads, conv1 in
+    // 64-column blocks on 3), which the threads then split by rows as well.
+    for (int64_t batch : {Case::kBatch, int64_t{1}}) {
+      const std::vector<float> in(c.in.begin(), c.in.begin() + batch * 3 * 57 * 57);
+      const std::vector<float> want(c.want.begin(), c.want.begin() + batch * 10);
+      for (runtime::KernelPolicy policy :
+           {runtime::KernelPolicy::kSparse, runtime::KernelPolicy::kDense}) {
+        std::vector<float> one_thread;
+        for (int threads : {1, 2, 3}) {
+          runtime::NetOptions o;
+          o.policy = policy;
+          o.threads = threads;
+          const std::vector<float> rule = run(c.model, in, batch, o).out;
+          CHECK(test::max_rel_diff(rule, want) < 1e-5);
+          if (threads == 1) one_thread = rule;
+          CHECK(rule == one_thread);
+          for (const char* schedule : {"shared", "blocks:64", "blocks:5000", "blocks:1000000"}) {
+            INFO("density " << density << " batch " << batch << " threads " << threads << " "
+                            << schedule);
+            o.force_schedule = schedule;
+            CHECK(run(c.model, in, batch, o).out == rule);
+          }
         }
       }
     }
@@ -114,6 +125,45 @@ TEST_CASE("every thread split of a convolution gives the same bits") {
   bad.force_schedule = "blocks:0";
   CHECK(runtime::Net::create(test::tiny_squeezenet(1), bad).status().code() ==
         ErrorCode::kInvalidArgument);
+}
+
+// A plane of few 64-column panels leaves column blocks that the threads cannot share evenly
+// (13x13: three on two threads; 15x15: four on three); their rows are then split too.
+TEST_CASE("column blocks too few for the threads are split by rows, with the same bits") {
+  for (int64_t side : {13, 15}) {
+    for (double density : {1.0, 0.3}) {
+      std::mt19937 rng(static_cast<uint32_t>(side));
+      Model m;
+      m.name = "one_conv";
+      m.input = "data";
+      m.input_shape = {1, 16, side, side};
+      Layer conv = make_conv("conv", "data", 16, 64, 3, 1, 1);
+      conv.weight.data = test::random_floats(rng, conv.weight.data.size(), -0.5f, 0.5f);
+      for (float& w : conv.weight.data)
+        if (std::uniform_real_distribution<double>(0, 1)(rng) >= density) w = 0;
+      conv.bias.data = test::random_floats(rng, conv.bias.data.size(), -0.1f, 0.1f);
+      m.layers.push_back(conv);
+      m.output = "conv";
+      for (int64_t batch : {1, 2, 3}) {
+        const std::vector<float> in = test::random_floats(rng, batch * 16 * side * side, -5, 5);
+        runtime::NetOptions ref;
+        ref.policy = runtime::KernelPolicy::kReference;
+        const std::vector<float> want = run(m, in, batch, ref).out;
+        std::vector<float> one_thread;
+        for (int threads : {1, 2, 3}) {
+          INFO(side << "x" << side << ", density " << density << ", batch " << batch << ", "
+                    << threads << " thread(s)");
+          runtime::NetOptions o;
+          o.threads = threads;
+          o.force_schedule = "blocks:1000000";  // column blocks, narrowed to share
+          const std::vector<float> got = run(m, in, batch, o).out;
+          CHECK(test::max_rel_diff(got, want) < 1e-5);
+          if (threads == 1) one_thread = got;
+          CHECK(got == one_thread);
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("tuning: outputs within rounding of the reference, choices read back from the cache") {
