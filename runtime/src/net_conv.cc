@@ -179,24 +179,21 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
     block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
   const int64_t blocks = (n + block - 1) / block, bld = kernels::aligned_stride(block);
   const int rb = column_block_row_blocks(op, images * blocks, threads);
-  const int64_t per_block = op.work_items(block, rb);  // the last block may have fewer
   cols.resize(scratch.size());
   for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(src.rows * bld)));
   std::vector<int64_t> built(scratch.size(), -1);  // the block in each thread's buffer
   const auto build = src.from_padded ? kernels::im2col_padded : kernels::im2col;
-  pool->parallel_for(images * blocks * per_block, [&](int64_t begin, int64_t end, int t) {
-    for (int64_t w = begin; w < end;) {
-      const int64_t cb = w / per_block, b = cb / blocks, c0 = (cb % blocks) * block;
-      const int64_t ncols = std::min(block, n - c0), stop = std::min(end, (cb + 1) * per_block);
-      const int64_t first = w - cb * per_block, last = std::min(stop - cb * per_block,
-                                                                op.work_items(ncols, rb));
-      if (first < last) {
-        if (built[t] != cb) build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
-        built[t] = cb;
-        op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, first, last,
+  // Items are (image, column block, row block), the row block fastest.
+  pool->parallel_for(images * blocks * rb, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t cb = w / rb, row_block = w % rb, b = cb / blocks, c0 = (cb % blocks) * block;
+      const int64_t ncols = std::min(block, n - c0);
+      if (built[t] != cb) build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
+      built[t] = cb;
+      // The op's items are (group, column panel, row block), the row block fastest.
+      for (int64_t item = row_block; item < op.work_items(ncols, rb); item += rb)
+        op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, item, item + 1,
                      scratch[t].data(), shared.data());
-      }
-      w = stop;
     }
   });
 }
