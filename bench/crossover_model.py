@@ -105,8 +105,10 @@ def main():
           % ITERATIONS)
     with tempfile.TemporaryDirectory() as work:
         for isa, cpus in CPUS.items():
-            gemm = kernel_loops(innermost_loops(assembly(root, 'gemm', isa, flags[isa], work)),
+            gemm_loops = innermost_loops(assembly(root, 'gemm', isa, flags[isa], work))
+            gemm = kernel_loops(gemm_loops,
                                 lambda f: 'gemm_' in f and '_acc_' not in f and 'direct' not in f)
+            direct = kernel_loops(gemm_loops, lambda f: 'direct' in f)
             spmm_loops = innermost_loops(assembly(root, 'spmm', isa, flags[isa], work))
             one_row = kernel_loops(spmm_loops, lambda f: 'spmm' in f and 'pairs' not in f
                                    and 'blocks' not in f)
@@ -115,16 +117,19 @@ def main():
                 sys.exit('crossover_model.py: no FMA loop found in the %s tiles' % isa)
             rows = [('GEMM tile', gemm[0][1])]
             rows += [('SpMM', body) for _, body in one_row + pairs]
+            if direct:
+                rows.append(('direct', direct[0][1]))
             for cpu in cpus:
                 costs = [(name, cycles(body, cpu, work), fmas(body)) for name, body in rows]
                 if any(c is None for _, c, _ in costs):
                     print('%-8s %-15s (llvm-mca has no model)' % (isa, cpu))
                     continue
                 dense = costs[0][1] / costs[0][2]
-                sparse = [c / n for _, c, n in costs[1:]]
-                print('%-8s %-15s GEMM %.3f, SpMM %.3f-%.3f (%d loops); crossover %.2f-%.2f' % (
+                sparse = [c / n for name, c, n in costs[1:] if name == 'SpMM']
+                stem = ['; direct stem tile %.3f' % (c / n) for name, c, n in costs if name == 'direct']
+                print('%-8s %-15s GEMM %.3f, SpMM %.3f-%.3f (%d loops); crossover %.2f-%.2f%s' % (
                     isa, cpu, dense, min(sparse), max(sparse), len(sparse),
-                    dense / max(sparse), dense / min(sparse)))
+                    dense / max(sparse), dense / min(sparse), ''.join(stem)))
 
 if __name__ == '__main__':
     main()

@@ -98,20 +98,23 @@ class DirectConvOp : public ConvOp {
 
   int64_t direct_panels() const override { return panels_; }
   int64_t direct_panel_channels() const override { return kernel_->direct_rows; }
+  int64_t direct_tile_rows() const override { return kernel_->direct_height; }
 
   void run_direct_rows(const float* arranged, int64_t panel, int64_t y0, int64_t y1, float* out,
                        int64_t plane, const float* shared) const override {
     const int rows = kernel_->direct_rows, width = kernel_->direct_width;
-    const int64_t k = s_.k_per_group();
+    const int64_t k = s_.k_per_group(), in_step = s_.sh * phases_ * phase_w_;
     const float* a = (codebook_ ? shared : a_.data()) + panel * k * rows;
     const int live = static_cast<int>(std::min<int64_t>(rows, s_.out_c - panel * rows));
-    for (int64_t oy = y0; oy < y1; ++oy) {
-      const float* row = arranged + oy * s_.sh * phases_ * phase_w_;
+    for (int64_t oy = y0; oy < y1; oy += kernel_->direct_height) {
+      const int height = static_cast<int>(std::min<int64_t>(kernel_->direct_height, y1 - oy));
+      const float* row = arranged + oy * in_step;
       float* dst = out + (oy - y0) * s_.out_w;
       for (int64_t x0 = 0; x0 < s_.out_w; x0 += width)
         kernel_->direct(a, row + x0, offsets_.data(), k, bias_.data() + panel * rows, relu_,
                         dst + x0, plane, live,
-                        static_cast<int>(std::min<int64_t>(width, s_.out_w - x0)));
+                        static_cast<int>(std::min<int64_t>(width, s_.out_w - x0)), in_step,
+                        s_.out_w, height);
     }
   }
 

@@ -165,7 +165,7 @@ Inference, accuracy and speed.
   {"model": "q.sqz", "images": 12, "top1": 0.3333, "top5": 1.0000}
   $ bench q.sqz --runs 3 --sparse-max-density 0.5
   layer +kernel +density +ms +GFLOP/s +nnz GF/s (re)
-  conv1 +direct_[0-9]+x[0-9]+_f32_\w+ \(codes\) \+pool1 +61\.6% .* (re)
+  conv1 +direct_[0-9]+x[0-9x]+_f32_\w+ \(codes\) \+pool1 +61\.6% .* (re)
   pool1 +in conv1 +100\.0% .* (re)
   fire/squeeze +\w+( pairs)? \(codes\).* 53\.1% .* (re)
   fire/e1 +\w+( pairs)? \(codes\).* 33\.3% .* (re)
@@ -174,7 +174,7 @@ Inference, accuracy and speed.
   pool_final +AvgPool +100\.0% .* (re)
   
   q.sqz: threads 1, batch 1, 3 runs after 3 warm-up
-  weights resident 0.005 MB; peak RSS [0-9.]+ MB (re)
+  weights resident 0\.00[0-9] MB; peak RSS [0-9.]+ MB (re)
   dense-equivalent 0.00 GFLOP/image, on stored weights 0.00 GFLOP/image
   min [0-9.]+ ms  max [0-9.]+ ms (re)
   median [0-9.]+ ms (re)

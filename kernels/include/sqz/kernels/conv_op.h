@@ -2,6 +2,7 @@
 // see im2col.h): weights packed once at creation, in the layout its kernel reads.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -59,21 +60,26 @@ class ConvOp {
   // have fewer), computed by one tile.
   virtual int64_t direct_panels() const { return 0; }
   virtual int64_t direct_panel_channels() const { return 0; }
+  // Output rows the direct tile computes at a time (an item's rows).
+  virtual int64_t direct_tile_rows() const { return 1; }
   // Output rows [y0, y1) of channel panel `panel` of one image: row y of the panel's c-th
   // channel into out + c * plane + (y - y0) * out_w. Every output is computed the same way
   // whatever the rows, panels and destination: any split gives the same bits.
   virtual void run_direct_rows(const float* /*arranged*/, int64_t /*panel*/, int64_t /*y0*/,
                                int64_t /*y1*/, float* /*out*/, int64_t /*plane*/,
                                const float* /*shared*/) const {}
-  // Independent work items of one image: (output row, channel panel), the panel fastest.
-  int64_t direct_items() const { return s_.out_h * direct_panels(); }
+  // Independent work items of one image: (the tile's rows of output, channel panel), the
+  // panel fastest.
+  int64_t direct_items() const {
+    return (s_.out_h + direct_tile_rows() - 1) / direct_tile_rows() * direct_panels();
+  }
   // Computes items [begin, end) of one image into out (CHW).
   void run_direct(const float* arranged, float* out, int64_t begin, int64_t end,
                   const float* shared) const {
-    const int64_t panels = direct_panels(), plane = s_.out_size();
+    const int64_t panels = direct_panels(), plane = s_.out_size(), th = direct_tile_rows();
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t y = item / panels, p = item % panels;
-      run_direct_rows(arranged, p, y, y + 1,
+      const int64_t y = item / panels * th, p = item % panels;
+      run_direct_rows(arranged, p, y, std::min(s_.out_h, y + th),
                       out + p * direct_panel_channels() * plane + y * s_.out_w, plane, shared);
     }
   }

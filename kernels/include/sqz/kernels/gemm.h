@@ -19,12 +19,14 @@ using GemmTileFn = void (*)(const float* a_panel, const float* b, int64_t ldb, i
                             int cols);
 
 // The direct convolution's tile (direct_conv in conv_op.h): `rows` (<= direct_rows) output
-// channels x `cols` (<= direct_width) consecutive output columns, out[r * ldo + x] = bias[r] +
-// sum over taps i of w[i * direct_rows + r] * in[off[i] + x] (then the ReLU when relu): the
-// GEMM tile's arithmetic with B's rows read at offsets instead of a stride.
+// channels x `height` (<= direct_height) output rows x `cols` (<= direct_width) consecutive
+// output columns, out[r * ldo + h * out_step + x] = bias[r] + sum over taps i of
+// w[i * direct_rows + r] * in[h * in_step + off[i] + x] (then the ReLU when relu): the GEMM
+// tile's arithmetic with B's rows read at offsets instead of a stride. Rows past `height` are
+// neither read nor written.
 using DirectTileFn = void (*)(const float* w, const float* in, const int32_t* off, int64_t k,
                               const float* bias, bool relu, float* out, int64_t ldo, int rows,
-                              int cols);
+                              int cols, int64_t in_step, int64_t out_step, int height);
 
 // The dot-product tile of sgemm_nt (sgemm.h): for rows (<= dot_rows) rows of a and cols
 // (<= dot_cols) rows of b, both read along k (row strides lda, ldb), the dot_lanes partial
@@ -44,9 +46,10 @@ struct GemmKernel {
   // read): a K-blocked product's later blocks, which then add their products in the same
   // order as one unblocked tile would.
   GemmTileFn tile_acc;
-  // The same ISA's direct convolution tile, e.g. "direct_24x16_f32_avx512".
+  // The same ISA's direct convolution tile, e.g. "direct_8x3x16_f32_avx512" (channels x
+  // output rows x columns).
   const char* direct_name;
-  int direct_rows, direct_width;
+  int direct_rows, direct_height, direct_width;
   DirectTileFn direct;
   // The same ISA's dot-product tile, e.g. "dot_4x6_f32_avx512": dot_rows x dot_cols pairs,
   // dot_lanes partial sums each (16 on every ISA: one or more vectors).
