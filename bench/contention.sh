@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 shared=${1:-../shared}
 model=$shared/models/squeezenet_v1.0_deep_compression
 onnx=$model/squeezenet_v1.0_dc.onnx
-rounds=${ROUNDS:-5}
-mib=${MIB:-64}
-[ "$(nproc)" -ge 2 ] || { echo "contention.sh: needs 2 CPUs (one for the co-runner)" >&2; exit 1; }
 source bench/peer_setup.sh contention.sh
+rounds=$(count_setting ROUNDS "${ROUNDS:-5}")
+mib=$(count_setting MIB "${MIB:-64}")
+[ "$(nproc)" -ge 2 ] || { echo "contention.sh: needs 2 CPUs (one for the co-runner)" >&2; exit 1; }
+peer_setup
 # The first and the last CPU this script may run on (e.g. "0-1", "2,5,7"): the engines on one,
 # the co-runner on the other.
 allowed=$(taskset -pc $$ | sed -E 's/.*: *//')

@@ -39,11 +39,12 @@ def isa_flags(root):
     return flags
 
 
-def assembly(root, kernel, isa, flags, out_dir):
-    src = os.path.join(root, 'kernels/src/x86/%s_tile_%s.cc' % (kernel, isa))
+def assembly(root, kernel, isa, flags, out_dir, src=None):
+    """The tile's assembly lines (src: a variant of the tile's source file instead)."""
+    src = src or os.path.join(root, 'kernels/src/x86/%s_tile_%s.cc' % (kernel, isa))
     out = os.path.join(out_dir, '%s_%s.s' % (kernel, isa))
     includes = ['-I' + os.path.join(root, d) for d in
-                ('kernels/include', 'core/include', 'build/generated/include')]
+                ('kernels/include', 'core/include', 'build/generated/include', 'kernels/src/x86')]
     subprocess.run(['g++', '-std=c++20', '-DNDEBUG', '-fPIC', '-S', src, '-o', out] + flags +
                    includes, check=True)
     return open(out).read().split('\n')
@@ -130,6 +131,24 @@ def main():
                 print('%-8s %-15s GEMM %.3f, SpMM %.3f-%.3f (%d loops); crossover %.2f-%.2f%s' % (
                     isa, cpu, dense, min(sparse), max(sparse), len(sparse),
                     dense / max(sparse), dense / min(sparse), ''.join(stem)))
+        direct_tile_shapes(root, flags['avx512'], work)
+
+def direct_tile_shapes(root, flags, work):
+    """The AVX-512 direct stem tile at other shapes (channels x output rows, 16 columns), as
+    the tile's source file compiled with other SQZ_DIRECT_ROWS / SQZ_DIRECT_HEIGHT."""
+    text = open(os.path.join(root, 'kernels/src/x86/gemm_tile_avx512.cc')).read()
+    text = re.sub(r'#define SQZ_DIRECT_HEIGHT \d+\n', '', text)
+    print('AVX-512 direct stem tile by shape (channels x output rows x 16 columns), cycles/FMA')
+    for channels, height in ((24, 1), (12, 2), (8, 3)):
+        src = os.path.join(work, 'direct_%dx%d.cc' % (channels, height))
+        open(src, 'w').write(re.sub(r'#define SQZ_DIRECT_ROWS \d+', '#define SQZ_DIRECT_ROWS %d\n'
+                                    '#define SQZ_DIRECT_HEIGHT %d' % (channels, height), text))
+        loops = kernel_loops(innermost_loops(assembly(root, 'gemm', 'avx512', flags, work, src)),
+                             lambda f: 'direct' in f)
+        costs = [(cpu, cycles(loops[0][1], cpu, work)) for cpu in CPUS['avx512']]
+        print('  %2d x %d: %s' % (channels, height, ', '.join(
+            '%s %.3f' % (cpu, c / fmas(loops[0][1])) for cpu, c in costs if c)))
+
 
 if __name__ == '__main__':
     main()

@@ -11,8 +11,9 @@ shared=${1:-../shared}
 model=$shared/models/squeezenet_v1.0_deep_compression
 onnx=$model/squeezenet_v1.0_dc.onnx
 source bench/peer_setup.sh peer.sh
-rounds=${ROUNDS:-7}
-batch=${BATCH:-8}
+rounds=$(count_setting ROUNDS "${ROUNDS:-7}")
+batch=$(count_setting BATCH "${BATCH:-8}")
+peer_setup
 
 field() {  # field NAME LINE: the number after NAME in LINE
   echo "$2" | sed -E "s#.*$1 ([0-9.]+).*#\1#"

@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/peer_setup.sh peer_variants.sh
-rounds=${ROUNDS:-5}
+rounds=$(count_setting ROUNDS "${ROUNDS:-5}")
+peer_setup
 density=${DENSITY:-0.4}
 bits=${BITS:-5}
 read -r -a options <<< "${OPTIONS:-}"

@@ -38,6 +38,15 @@ expect_refusal "usage" "$conv" 3 227 227
 for bad in "0" "5x" "-1"; do expect_refusal "--runs" "$sqz" model.sqz --runs "$bad"; done
 expect_refusal "usage" "$sqz" model.sqz extra
 for bad in "0" "9" "6.5"; do expect_refusal "--bits" "$quantize" --bits "$bad"; done
+# The ONNX Runtime peer scripts check their settings before any set-up.
+bench=$(dirname "$0")/../bench
+for bad in "abc" "0" "1001" "2x"; do
+  for script in peer.sh contention.sh peer_variants.sh; do
+    expect_refusal "ROUNDS must be" env ROUNDS="$bad" bash "$bench/$script"
+  done
+done
+expect_refusal "BATCH must be" env BATCH=0 bash "$bench/peer.sh"
+expect_refusal "MIB must be" env MIB=-5 bash "$bench/contention.sh"
 expect_refusal "--bogus" "$quantize" --bogus
 for bad in "0" "64x" "5000"; do expect_refusal "MIB" "$corunner" "$bad"; done
 expect_refusal "usage" "$corunner"
