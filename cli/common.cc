@@ -57,6 +57,8 @@ void set_tune(const bool& on) {
 }
 
 void set_tune_cache(const std::string& path) {
+  if (Status s = runtime::check_tune_cache(path); !s.is_ok())
+    throw po::error("--tune-cache: " + s.message());
   runtime::TuningDefaults d = runtime::default_tuning();
   d.cache = path;
   runtime::set_default_tuning(d);

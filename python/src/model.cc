@@ -70,6 +70,9 @@ PyModel::PyModel(const std::string& path, const std::string& prototxt, int threa
       tune_cache_(tune_cache) {
   if (!tune && !tune_cache.empty())
     raise_invalid("tune_cache is only read with tune=True (without it the plan is the rule)");
+  if (!tune_cache.empty())
+    if (Status s = runtime::check_tune_cache(tune_cache); !s.is_ok())
+      raise_invalid("tune_cache: " + s.message());
   import::ImportOptions import;
   import.input_shape = input_shape;
   import.sqz_codes_only = true;  // only run: the nets pack a .sqz's codes straight

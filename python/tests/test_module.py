@@ -281,3 +281,10 @@ def test_open_with_tune_times_once_then_reads_the_cache(fashion_sqz, tmp_path):
     with pytest.raises(sc.Error) as e:
         sc.open(fashion_sqz, tune_cache=cache)
     assert e.value.code == "invalid_argument" and "tune" in str(e.value)
+    # A path that cannot hold the cache is refused up front, naming it; nothing is written.
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    for path, words in ((tmp_path, "is a directory"), (tmp_path / "notes.txt", "not a tuning cache")):
+        with pytest.raises(sc.Error) as e:
+            sc.open(fashion_sqz, tune=True, tune_cache=path)
+        assert e.value.code == "invalid_argument" and str(path) in str(e.value) and words in str(e.value)
+    assert (tmp_path / "notes.txt").read_text() == "my notes\n"

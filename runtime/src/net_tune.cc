@@ -11,6 +11,8 @@
 #include <random>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "net_impl.h"
 #include "sqz/core/file_io.h"
 #include "sqz/kernels/machine.h"
@@ -148,6 +150,32 @@ std::string default_tune_cache_path() {
   if (xdg && *xdg == '/') return std::string(xdg) + "/squeeze-compress/tune-v1.txt";
   if (home && *home == '/') return std::string(home) + "/.cache/squeeze-compress/tune-v1.txt";
   return "";
+}
+
+Status check_tune_cache(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  SQZ_RETURN_ERROR_IF(path.empty(), ErrorCode::kInvalidArgument, "the tuning cache path is empty");
+  if (fs::exists(path, ec)) {
+    auto text = read_file(path, kMaxCacheBytes);
+    if (!text.is_ok()) return Status(ErrorCode::kInvalidArgument, text.status().message());
+    SQZ_RETURN_ERROR_IF(!text->empty() && text->rfind(kCacheHeader, 0) != 0,
+                        ErrorCode::kInvalidArgument,
+                        path + ": is not a tuning cache (its first line is not the cache's "
+                               "header); name a new file or one that tuning wrote");
+    return Status::ok();  // read-only is fine: a cache tuned once and shipped with the model
+  }
+  // A new file: its folders are created, so the nearest one that exists must be a writable
+  // directory.
+  fs::path dir = fs::path(path).parent_path();
+  while (!dir.empty() && !fs::exists(dir, ec) && dir != dir.parent_path()) dir = dir.parent_path();
+  if (dir.empty()) dir = ".";
+  SQZ_RETURN_ERROR_IF(!fs::is_directory(dir, ec), ErrorCode::kInvalidArgument,
+                      path + ": " + dir.string() + " is not a directory");
+  SQZ_RETURN_ERROR_IF(::access(dir.c_str(), W_OK) != 0, ErrorCode::kInvalidArgument,
+                      path + ": cannot create the tuning cache in " + dir.string() +
+                          " (not writable)");
+  return Status::ok();
 }
 
 std::unique_ptr<TuneCache> open_tune_cache(const NetOptions& options) {

@@ -82,6 +82,15 @@ TEST_CASE("CLI: usage errors exit 2") {
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(words) != std::string::npos);
   }
+  // --tune-cache is checked before anything runs: a path that cannot hold the cache is named.
+  for (const auto& [path, words] : std::vector<std::pair<std::string, std::string>>{
+           {"/dev/null", "--tune-cache: /dev/null: is not a regular file"},
+           {"/", "--tune-cache: /: is a directory"}}) {
+    auto r = test::run_cli({"bench", "x.onnx", "--tune", "--tune-cache", path});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(words) != std::string::npos);
+    CHECK(r.out.empty());
+  }
   // A command named in a message stays a command (flag_words turns only `names` into --flags).
   auto onnx_out = test::run_cli({"quantize", "x.onnx", "-o", "y.onnx"});
   CHECK(onnx_out.exit_code == 2);

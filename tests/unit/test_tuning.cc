@@ -216,6 +216,38 @@ TEST_CASE("tuning: outputs within rounding of the reference, choices read back f
     if (!p.plan.empty()) CHECK(p.kernel.rfind("spmm", 0) == 0);
 }
 
+TEST_CASE("check_tune_cache: a path that cannot hold the cache is refused, naming it") {
+  test::TempDir dir;
+  // Usable: a new file (its folders are created), an empty file, a cache tuning wrote.
+  CHECK(runtime::check_tune_cache(dir.file("new.txt")).is_ok());
+  CHECK(runtime::check_tune_cache(dir.file("a/b/new.txt")).is_ok());
+  test::write_bytes(dir.file("empty.txt"), "");
+  CHECK(runtime::check_tune_cache(dir.file("empty.txt")).is_ok());
+  const Case c(0.33);
+  runtime::NetOptions o;
+  o.tune = true;
+  o.tune_cache = dir.file("tuned.txt");
+  run(c.model, c.in, Case::kBatch, o);
+  REQUIRE(std::filesystem::exists(o.tune_cache));
+  CHECK(runtime::check_tune_cache(o.tune_cache).is_ok());
+  // Not usable: each refused with the path and the problem in the message.
+  test::write_bytes(dir.file("notes.txt"), "my notes\n");
+  test::write_bytes(dir.file("file"), "x");
+  for (const auto& [path, words] : std::vector<std::pair<std::string, std::string>>{
+           {dir.path(), "is a directory"},
+           {"/dev/null", "not a regular file"},
+           {dir.file("notes.txt"), "is not a tuning cache"},
+           {dir.file("file/cache.txt"), "is not a directory"},
+           {"", "empty"}}) {
+    const Status s = runtime::check_tune_cache(path);
+    INFO(path);
+    CHECK(s.code() == ErrorCode::kInvalidArgument);
+    CHECK(s.message().find(path) != std::string::npos);
+    CHECK(s.message().find(words) != std::string::npos);
+  }
+  CHECK(test::read_bytes(dir.file("notes.txt")) == "my notes\n");
+}
+
 TEST_CASE("SQZ_ISA: every ISA path the CPU runs gives the reference's outputs") {
   test::TempDir dir;
   const Case c(0.33);

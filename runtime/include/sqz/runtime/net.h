@@ -44,6 +44,13 @@ void set_default_tuning(const TuningDefaults& defaults);
 // $XDG_CACHE_HOME/squeeze-compress/tune-v1.txt, else ~/.cache/squeeze-compress/tune-v1.txt,
 // else "" (no cache: every tuned create() times again).
 std::string default_tune_cache_path();
+// Whether `path` can serve as a tuning cache: an existing file must be one (a regular,
+// readable file, empty or starting with the cache's header line; read-only is fine, it is then
+// only read); for a new one, the nearest existing ancestor must be a writable directory.
+// kInvalidArgument naming the path and the problem. Net::create itself never fails on the
+// cache (an unusable one is left alone and reported in PlanStats::note); clients that take
+// the path from a user check it first.
+Status check_tune_cache(const std::string& path);
 
 struct NetOptions {
   int threads = 1;
