@@ -79,7 +79,7 @@ float* Net::Impl::blob_ptr(const std::string& blob, int64_t image) {
 // Blobs that own storage share one arena, a blob's floats reused once its last reader has run:
 // consecutive layers then work in the same few megabytes, which stay in cache, instead of
 // touching fresh memory at every layer.
-Status Net::Impl::plan_memory(int64_t batch_size) {
+Status Net::Impl::plan_memory(int64_t batch_size, bool lower_bound) {
   const int64_t n = static_cast<int64_t>(model.layers.size());
   std::map<std::string, BufferLife> life;
   auto touch = [&](const std::string& blob, int64_t at) {
@@ -107,7 +107,8 @@ Status Net::Impl::plan_memory(int64_t batch_size) {
   SQZ_RETURN_ERROR_IF(
       total > options.max_activation_bytes / 4, ErrorCode::kLimit,
       "the network's activations at batch " + std::to_string(batch_size) + " need " +
-          std::to_string(total / (1 << 18)) + " MiB, more than the limit of " +
+          (lower_bound ? "at least " : "") +
+          std::to_string((total + (1 << 18) - 1) / (1 << 18)) + " MiB, more than the limit of " +
           std::to_string(options.max_activation_bytes >> 20) + " MiB (`max_memory` raises it)");
   arena_offset.clear();
   size_t k = 0;
@@ -277,9 +278,14 @@ Status Net::Impl::plan() {
   profiles.resize(n);
   plan_aliases(consumers, producer);
   resolve_placements();
-  // The activations' budget is checked (and batch 1 planned) before anything else allocates:
-  // the kernels' timed trials below run on inputs of the layers' full size.
-  SQZ_RETURN_IF_ERROR(plan_memory(1));
+  // The activations' budget is checked before anything else allocates (the kernels' timed
+  // trials below run on inputs of the layers' full size), against the least the plan can
+  // need: every pooling that may run inside its convolution taken as fused. Which ones do is
+  // known once the kernels are chosen; the plan is then made, and checked, exactly.
+  for (const auto& [pooling, conv] : fusable_poolings(consumers, producer))
+    elided.insert(model.layers[conv].output);
+  SQZ_RETURN_IF_ERROR(plan_memory(1, !elided.empty()));
+  elided.clear();
   batch = 1;
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<TuneCache> cache;
@@ -292,7 +298,7 @@ Status Net::Impl::plan() {
   }
   if (cache) close_tune_cache(*cache, &stats);
   plan_pool_fusion(consumers, producer);
-  if (!elided.empty()) SQZ_RETURN_IF_ERROR(plan_memory(1));  // without the elided blobs
+  SQZ_RETURN_IF_ERROR(plan_memory(1));  // the exact plan, fused poolings' inputs elided
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // The ops own their packed weights now: drop the dense copies (the reference path reads them).
   if (options.policy != KernelPolicy::kReference)

@@ -31,24 +31,33 @@ int64_t sole_convolution_feeding(const Model& model, size_t j, const std::vector
 
 }  // namespace
 
-void Net::Impl::plan_pool_fusion(const std::map<std::string, int>& consumers,
-                                 const std::map<std::string, size_t>& producer) {
-  if (!options.fuse_pooling) return;
+std::vector<std::pair<size_t, size_t>> Net::Impl::fusable_poolings(
+    const std::map<std::string, int>& consumers,
+    const std::map<std::string, size_t>& producer) const {
+  std::vector<std::pair<size_t, size_t>> pairs;
+  if (!options.fuse_pooling) return pairs;
   for (size_t j = 0; j < model.layers.size(); ++j) {
     const Layer& l = model.layers[j];
     if (l.op != OpKind::kMaxPool || l.pool.global || skip[j]) continue;
     const int64_t i = sole_convolution_feeding(model, j, skip, consumers, producer);
-    if (i < 0) continue;
-    ConvPlan& p = convs[static_cast<size_t>(i)];
-    const Layer& conv = model.layers[static_cast<size_t>(i)];
-    if (!p.op || p.op->arranged_floats() == 0 || p.pad_only || p.then_pool ||
-        placement.count(conv.output))
-      continue;
+    if (i >= 0 && !placement.count(model.layers[static_cast<size_t>(i)].output))
+      pairs.emplace_back(j, static_cast<size_t>(i));
+  }
+  return pairs;
+}
+
+void Net::Impl::plan_pool_fusion(const std::map<std::string, int>& consumers,
+                                 const std::map<std::string, size_t>& producer) {
+  for (const auto& [j, i] : fusable_poolings(consumers, producer)) {
+    const Layer& l = model.layers[j];
+    ConvPlan& p = convs[i];
+    const Layer& conv = model.layers[i];
+    if (!p.op || p.op->arranged_floats() == 0 || p.pad_only || p.then_pool) continue;
     p.then_pool = pool_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
     p.pool_layer = j;
     skip[j] = true;
     elided.insert(conv.output);
-    profiles[static_cast<size_t>(i)].kernel += " +" + l.name;
+    profiles[i].kernel += " +" + l.name;
     profiles[j].kernel = "in " + conv.name;
   }
 }

@@ -159,6 +159,11 @@ struct Net::Impl {
   // convolution (ConvPlan::then_pool); its input blobs then take no memory.
   void plan_pool_fusion(const std::map<std::string, int>& consumers,
                         const std::map<std::string, size_t>& producer);
+  // The (pooling, convolution) layer pairs plan_pool_fusion may fuse, by the graph alone
+  // (whether the convolution's kernel is a direct op is known only once it is chosen).
+  std::vector<std::pair<size_t, size_t>> fusable_poolings(
+      const std::map<std::string, int>& consumers,
+      const std::map<std::string, size_t>& producer) const;
   std::set<std::string> elided;  // blobs never stored (a fused pooling's input)
   // The op of layer i with the sparse (SpMM) or the dense (GEMM) kernel, or null when that
   // kernel cannot run it (or its ISA is not available).
@@ -178,7 +183,9 @@ struct Net::Impl {
   // The op the rule picks: the SpMM at or below sparse_max_density (or by the policy).
   std::unique_ptr<ConvOp> make_rule_op(size_t i) const;
   double time_conv(const ConvPlan& p, const ConvOp& op, int64_t budget_ns);
-  Status plan_memory(int64_t batch_size);
+  // Places every stored blob in the arena for batch_size images; kLimit past the budget (its
+  // message says "at least" for a lower_bound plan, one that elides more than may be elided).
+  Status plan_memory(int64_t batch_size, bool lower_bound = false);
   void resolve(const std::string& blob, std::string* root, int64_t* offset) const;
   void resolve_placements();
   std::map<std::string, std::pair<std::string, int64_t>> resolved;  // view -> (root, floats)

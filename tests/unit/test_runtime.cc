@@ -143,6 +143,59 @@ TEST_CASE("a stem's max pooling runs inside its direct convolution, with the sam
   }
 }
 
+namespace {
+
+// The least max_activation_bytes that Net::create accepts the model under.
+int64_t least_budget(const Model& m, runtime::NetOptions o) {
+  int64_t refused = 0, accepted = int64_t{1} << 30;
+  while (refused + 1 < accepted) {
+    o.max_activation_bytes = refused + (accepted - refused) / 2;
+    (runtime::Net::create(m, o).is_ok() ? accepted : refused) = o.max_activation_bytes;
+  }
+  return accepted;
+}
+
+}  // namespace
+
+TEST_CASE("a net that fits its activation budget only with its pooling fused is accepted") {
+  const Model m = test::tiny_squeezenet(6, 61, 10, 1.0);
+  std::mt19937 rng(4);
+  const std::vector<float> in = test::random_floats(rng, 3 * 61 * 61, -50, 50);
+  const std::vector<float> want = forward(m, in, 1, {});
+  runtime::NetOptions o;
+  o.fuse_pooling = false;
+  const int64_t apart = least_budget(m, o);
+  o.fuse_pooling = true;
+  const int64_t fused = least_budget(m, o);
+  CHECK(fused < apart);  // conv1's output is never stored
+  o.max_activation_bytes = fused;
+  const Profiled got = forward_profiled(m, in, 1, o);
+  CHECK(got.kernel.at("pool1") == "in conv1");
+  CHECK(test::max_rel_diff(got.out, want) < 1e-5);
+  o.max_activation_bytes = fused - 1;
+  auto refused = runtime::Net::create(m, o);
+  REQUIRE(!refused.is_ok());
+  CHECK(refused.status().code() == ErrorCode::kLimit);
+  // Tuned, conv1 may take the GEMM (then pool1 is not fused): the net is then refused by the
+  // exact plan, never created over the budget.
+  test::TempDir dir;
+  o.tune = true;
+  o.tune_cache = dir.file("cache.txt");
+  o.max_activation_bytes = fused;
+  auto tuned = runtime::Net::create(m, o);
+  if (tuned.is_ok()) {
+    std::vector<float> out;
+    REQUIRE((*tuned)->forward(in.data(), 1, &out).is_ok());
+    CHECK(test::max_rel_diff(out, want) < 1e-5);
+    bool pooled_inside = false;
+    for (const runtime::LayerProfile& l : (*tuned)->profile())
+      pooled_inside |= l.name == "pool1" && l.kernel == "in conv1";
+    CHECK(pooled_inside);
+  } else {
+    CHECK(tuned.status().code() == ErrorCode::kLimit);
+  }
+}
+
 TEST_CASE("a pooling is not fused when another layer reads the convolution's output too") {
   Model m = test::tiny_squeezenet(7, 45, 10, 1.0);
   // A second reader of relu1: its channels' maxima, beside the classes.
