@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "sqz/core/file_io.h"
+#include "sqz/kernels/machine.h"
 #include "sqz/runtime/net.h"
 #include "sqz/runtime/thread_pool.h"
 #include "sqz/train/trainer.h"
@@ -145,6 +146,16 @@ void add_global_options(po::options_description& options, GlobalFlags* flags) {
       "--tune's cache file (default: ~/.cache/squeeze-compress/tune-v1.txt)");
 }
 
+// SQZ_ISA: a misspelt value is refused (a benchmark or test labelled with an ISA must have run
+// it); one this CPU cannot run is a cap above the CPU's best, noted.
+static void check_isa_override(bool quiet) {
+  const kernels::Machine& m = kernels::machine();
+  if (m.isa_unknown) throw po::error(m.isa_error + " (unset it, or name one)");
+  if (!m.isa_error.empty() && !quiet)
+    std::fprintf(stderr, "squeeze-compress: note: %s; the kernels use %s\n", m.isa_error.c_str(),
+                 kernels::isa_name(m.isa));
+}
+
 bool parse_args(const std::string& command, const std::string& synopsis,
                 po::options_description& options, const std::vector<std::string>& positional,
                 int argc, char** argv, po::variables_map* vm, int* exit_code) {
@@ -171,6 +182,7 @@ bool parse_args(const std::string& command, const std::string& synopsis,
     if (vm->count("tune-cache") && !(vm->count("tune") && (*vm)["tune"].as<bool>()))
       throw po::error("--tune-cache is the cache of --tune; give --tune too");
     po::notify(*vm);
+    check_isa_override(vm->count("quiet") && (*vm)["quiet"].as<bool>());
   } catch (const po::error& e) {
     *exit_code = usage_error(command, e.what());
     return false;

@@ -103,6 +103,7 @@ void apply_isa_override(Machine* m) {
     isa = Isa::kAvx512;
   } else {
     m->isa_error = "SQZ_ISA='" + want.substr(0, 32) + "' is not generic, avx2 or avx512";
+    m->isa_unknown = true;
     return;
   }
   if (static_cast<int>(isa) > static_cast<int>(m->best_isa)) {
@@ -177,6 +178,7 @@ void set_machine_for_testing(const Machine* m) {
   copy.amx_tile = real.amx_tile;
   copy.best_isa = real.best_isa, copy.isa = real.isa;
   copy.isa_source = real.isa_source, copy.isa_error = real.isa_error;
+  copy.isa_unknown = real.isa_unknown;
   machine_for_testing.store(&copy, std::memory_order_release);
 }
 

@@ -288,3 +288,16 @@ def test_open_with_tune_times_once_then_reads_the_cache(fashion_sqz, tmp_path):
             sc.open(fashion_sqz, tune=True, tune_cache=path)
         assert e.value.code == "invalid_argument" and str(path) in str(e.value) and words in str(e.value)
     assert (tmp_path / "notes.txt").read_text() == "my notes\n"
+
+
+def test_open_refuses_a_misspelt_sqz_isa(fashion_sqz):
+    # The machine is read once per process: a fresh interpreter with SQZ_ISA misspelt.
+    import subprocess
+    import sys
+    code = ("import squeeze_compress as sc\n"
+            "try:\n    sc.open(%r)\nexcept sc.Error as e:\n    print(e.code, e)\n" % str(fashion_sqz))
+    env = dict(os.environ, SQZ_ISA="avx-2")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "invalid_argument" in out.stdout and "SQZ_ISA='avx-2' is not generic" in out.stdout

@@ -266,6 +266,7 @@ TEST_CASE("SQZ_ISA: every ISA path the CPU runs gives the reference's outputs") 
     CHECK(bench.exit_code == 0);
     CHECK(bench.out.find(runs ? "kernels " + name + " (SQZ_ISA=" + name + ")"
                               : "ignored: SQZ_ISA") != std::string::npos);
+    if (!runs) CHECK(bench.err.find("note: SQZ_ISA=" + name + " is not supported") != std::string::npos);
     if (runs && isa != kernels::Isa::kGeneric)
       CHECK(bench.out.find("_" + name + " ") != std::string::npos);  // its kernels, by name
     for (const char* threads : {"1", "2"}) {
@@ -279,9 +280,12 @@ TEST_CASE("SQZ_ISA: every ISA path the CPU runs gives the reference's outputs") 
       CHECK(test::max_rel_diff(got, c.want) < 1e-5);
     }
   }
-  ::setenv("SQZ_ISA", "bogus", 1);
-  CHECK(test::run_cli({"bench", dir.file("m.sqz"), "-v", "--runs", "1"}).out.find("ignored") !=
-        std::string::npos);
+  // A misspelt ISA is refused, not run as another (a benchmark labelled avx2 must be AVX2's).
+  ::setenv("SQZ_ISA", "avx-2", 1);
+  const auto misspelt = test::run_cli({"bench", dir.file("m.sqz"), "-v", "--runs", "1"});
+  CHECK(misspelt.exit_code == 2);
+  CHECK(misspelt.err.find("SQZ_ISA='avx-2' is not generic, avx2 or avx512") != std::string::npos);
+  CHECK(misspelt.out.empty());
   ::unsetenv("SQZ_ISA");
 }
 

@@ -27,11 +27,14 @@ struct Machine {
   Isa isa = Isa::kGeneric;       // the widest the runtime uses (best_isa, or SQZ_ISA below it)
   std::string isa_source;        // "cpu", or "SQZ_ISA=avx2" when the environment lowered it
   std::string isa_error;         // SQZ_ISA that could not be honoured (unknown, or not run here)
+  bool isa_unknown = false;      // SQZ_ISA names none of generic, avx2, avx512 (a typo)
 };
 
 // Read once, on first use. SQZ_ISA=generic|avx2|avx512 in the environment lowers `isa` so
-// that each kernel path can be benchmarked and tested on any CPU that runs it; a value the
-// CPU cannot run (or a misspelt one) leaves `isa` at best_isa and sets isa_error.
+// that each kernel path can be benchmarked and tested on any CPU that runs it. It is a cap, as
+// oneDNN's ONEDNN_MAX_CPU_ISA: an ISA the CPU cannot run leaves `isa` at best_isa and sets
+// isa_error; so does a misspelt one, which also sets isa_unknown (clients refuse it: a
+// benchmark labelled with an ISA must have run it).
 const Machine& machine();
 
 // For tests: plan as if on a machine of `m`'s caches, sharing and core counts (nullptr: the
