@@ -29,8 +29,9 @@ enum class KernelPolicy {
 };
 
 // The activation memory a network may plan, by default: 256 MiB (SqueezeNet v1.0 at 227x227
-// needs about 20 MiB at batch 1, about 300 MiB at 1024x1024). set_default_activation_budget changes
-// it for every NetOptions made afterwards (the CLI's `max_memory`).
+// needs 4 MiB at batch 1 with conv1's pooling fused, 6 MiB without; the need grows with the
+// batch and the image's area). set_default_activation_budget changes it for every NetOptions
+// made afterwards (the CLI's `max_memory`).
 int64_t default_activation_budget();
 void set_default_activation_budget(int64_t bytes);
 
