@@ -136,6 +136,11 @@ Machine read_machine() {
   read_cpuid(&m);
   if (m.model_name.empty()) m.model_name = "unknown";
   if (m.vendor.empty()) m.vendor = "unknown";
+  // A CPU newer than libcpuinfo: named from CPUID's family and model instead.
+  if (m.uarch.empty() || m.uarch == "unknown" || m.uarch == "zen 3 or later") {
+    const std::string named = uarch_from_cpuid(m.vendor, m.family, m.model, m.stepping);
+    if (!named.empty()) m.uarch = named + " (by cpuid)";
+  }
   if (m.uarch.empty()) m.uarch = "unknown";
   // The kernels' ISA levels as the GEMM and SpMM tiles are compiled (runtime/CMakeLists.txt).
   m.best_isa = m.avx512f && m.fma ? Isa::kAvx512 : m.avx2 && m.fma ? Isa::kAvx2 : Isa::kGeneric;

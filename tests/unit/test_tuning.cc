@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
 
 #include "sqz/format/sqz_file.h"
 #include "sqz/kernels/gemm.h"
@@ -67,6 +68,26 @@ TEST_CASE("the machine description names the CPU, its ISA and caches") {
   CHECK(m.logical_processors >= m.cores);
   CHECK(kernels::l2_per_thread(m) >= (int64_t{256} << 10));
   CHECK(static_cast<int>(m.isa) <= static_cast<int>(m.best_isa));
+}
+
+TEST_CASE("a CPU libcpuinfo does not know is named from CPUID's family and model") {
+  for (const auto& [vendor, family, model, stepping, name] :
+       std::vector<std::tuple<std::string, int, int, int, std::string>>{
+           {"AMD", 0x17, 0x01, 1, "zen"},        {"AMD", 0x17, 0x31, 0, "zen 2"},
+           {"AMD", 0x19, 0x01, 1, "zen 3"},      {"AMD", 0x19, 0x11, 1, "zen 4"},
+           {"AMD", 0x19, 0x61, 2, "zen 4"},      {"AMD", 0x1a, 0x02, 1, "zen 5"},
+           {"Intel", 6, 0x55, 4, "skylake server"}, {"Intel", 6, 0x55, 7, "cascade lake"},
+           {"Intel", 6, 0x55, 11, "cooper lake"},   {"Intel", 6, 0x6a, 6, "sunny cove (ice lake server)"},
+           {"Intel", 6, 0x8f, 8, "golden cove (sapphire rapids)"},
+           {"AMD", 0x19, 0xf0, 0, ""},           {"Intel", 6, 0x01, 0, ""},
+           {"Intel", 15, 0x6a, 0, ""},           {"unknown", 0x19, 0x11, 1, ""}}) {
+    INFO(vendor << " family " << family << " model " << model << " stepping " << stepping);
+    CHECK(kernels::uarch_from_cpuid(vendor, family, model, stepping) == name);
+  }
+  // This machine: a name from the table wherever libcpuinfo had none.
+  const kernels::Machine& m = kernels::machine();
+  const std::string named = kernels::uarch_from_cpuid(m.vendor, m.family, m.model, m.stepping);
+  if (!named.empty()) CHECK(m.uarch != "unknown");
 }
 
 TEST_CASE("the L1d size the SpMM chunks by comes from the machine, with a floor for none") {

@@ -46,6 +46,10 @@ void set_machine_for_testing(const Machine* m);
 // "generic", "avx2", "avx512".
 const char* isa_name(Isa isa);
 
+// The microarchitecture of an x86 CPU by its CPUID vendor ("AMD", "Intel"), family, model
+// and stepping, or "" for one the table does not list: the name when libcpuinfo has none.
+std::string uarch_from_cpuid(const std::string& vendor, int family, int model, int stepping);
+
 // One line per fact (model, uarch, ISA, caches, cores), for bench -v and bench/peer.sh.
 std::string describe_machine(const Machine& m);
 
