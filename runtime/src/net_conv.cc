@@ -232,8 +232,9 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
                              const std::vector<float*>& outs) {
   const ConvShape& s = p.run_shape;
   prepare_shared(op);
-  if (op.arranged_floats() > 0 && p.then_pool)
-    return run_direct_pooled(s, op, *p.then_pool, ins, outs);
+  if (p.then_pool)
+    return op.arranged_floats() > 0 ? run_direct_pooled(s, op, *p.then_pool, ins, outs)
+                                    : run_im2col_pooled(s, op, *p.then_pool, ins, outs);
   if (op.arranged_floats() > 0) return run_direct(s, op, ins, outs);
   const BSource src = b_source(p, op, static_cast<int64_t>(ins.size()));
   const std::vector<const float*> b_ins = src.from_padded ? pad_inputs(s, ins) : ins;

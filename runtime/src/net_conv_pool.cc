@@ -52,7 +52,10 @@ void Net::Impl::plan_pool_fusion(const std::map<std::string, int>& consumers,
     const Layer& l = model.layers[j];
     ConvPlan& p = convs[i];
     const Layer& conv = model.layers[i];
-    if (!p.op || p.op->arranged_floats() == 0 || p.pad_only || p.then_pool) continue;
+    // A direct op, or one over im2col of one group (a stem; not a 1x1 read in place).
+    if (!p.op || p.pad_only || p.then_pool ||
+        (p.op->arranged_floats() == 0 && p.run_shape.groups != 1))
+      continue;
     p.then_pool = pool_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
     p.pool_layer = j;
     skip[j] = true;
@@ -90,6 +93,35 @@ void Net::Impl::run_direct_pooled(const ConvShape& s, const ConvOp& op,
                                         panel, ps.out_h * block / blocks,
                                         ps.out_h * (block + 1) / blocks, band_rows,
                                         cols[t].data(), outs[b]);
+    }
+  });
+}
+
+// Items are (image, block of pooled rows); a band holds every output channel of its rows, so
+// the band rows are fewer than a direct op's (one panel's).
+void Net::Impl::run_im2col_pooled(const ConvShape& s, const ConvOp& op,
+                                  const kernels::PoolShape& ps,
+                                  const std::vector<const float*>& ins,
+                                  const std::vector<float*>& outs) {
+  const int64_t images = static_cast<int64_t>(ins.size());
+  // The band and its im2col rows in half of the thread's L2 (a quarter ran 2-7% slower on the
+  // Zen 4, v1.1's 3x3/2 stem: bands of 2 pooled rows); at least one pooled row.
+  const int64_t budget = kernels::l2_per_thread(machine()) / 2 / static_cast<int64_t>(sizeof(float));
+  const int64_t fit = budget / std::max<int64_t>(1, (s.out_c + s.k_per_group()) * s.out_w);
+  const int64_t band_rows = std::max<int64_t>(1, (fit - ps.kh) / ps.sh + 1);
+  const int64_t want = 4 * int64_t{pool->threads()};
+  const int64_t blocks = std::clamp<int64_t>((want + images - 1) / images, 1, ps.out_h);
+  const auto band = static_cast<size_t>(kernels::im2col_conv_band_floats(op, ps, band_rows));
+  const auto rows = static_cast<size_t>(kernels::im2col_conv_cols_floats(op, ps, band_rows));
+  cols.resize(scratch.size());
+  for (auto& c : cols) c.resize(std::max(c.size(), band + rows));
+  pool->parallel_for(images * blocks, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t b = w / blocks, block = w % blocks;
+      kernels::im2col_conv_maxpool_rows(op, ins[b], shared.data(), ps, ps.out_h * block / blocks,
+                                        ps.out_h * (block + 1) / blocks, band_rows,
+                                        cols[t].data() + band, cols[t].data(), scratch[t].data(),
+                                        outs[b]);
     }
   });
 }

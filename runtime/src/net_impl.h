@@ -210,6 +210,10 @@ struct Net::Impl {
   // A direct op with its max pooling (net_conv_pool.cc): outs are the pooling's outputs.
   void run_direct_pooled(const ConvShape& s, const ConvOp& op, const kernels::PoolShape& ps,
                          const std::vector<const float*>& ins, const std::vector<float*>& outs);
+  // The same for an op over im2col (a GEMM or SpMM stem, as SqueezeNet v1.1's conv1): each
+  // thread builds a band's im2col and runs the op into the band, all channels at once.
+  void run_im2col_pooled(const ConvShape& s, const ConvOp& op, const kernels::PoolShape& ps,
+                         const std::vector<const float*>& ins, const std::vector<float*>& outs);
   void size_scratch(const ConvOp& op);
   void run_pool(const Layer& l);
   void run_concat(const Layer& l);

@@ -14,125 +14,12 @@
 #include "sqz/kernels/ref/conv_ref.h"
 #include "sqz/kernels/spmm.h"
 #include "sqz/core/graph.h"
+#include "random_conv.h"
 #include "test_util.h"
 
 using namespace sqz;
 using namespace sqz::kernels;
-
-namespace {
-
-struct RandomConv {
-  ConvShape s{};
-  std::vector<float> in, w, bias;
-  std::vector<uint8_t> mask, codes;
-  std::vector<float> book;
-  bool relu = false;
-
-  // The naive reference's output.
-  std::vector<float> reference() const {
-    std::vector<float> out(s.out_c * s.out_size());
-    ref::conv2d_f32(s, in.data(), w.data(), bias.data(), relu, out.data());
-    return out;
-  }
-  // The weights as float32 values, or as codes into the codebook.
-  ConvWeights f32_weights() const {
-    return {w.data(), mask.data(), nullptr, nullptr, 0, bias.data()};
-  }
-  ConvWeights coded_weights() const {
-    ConvWeights coded = f32_weights();
-    coded.codes = codes.data();
-    coded.codebook = book.data();
-    coded.codebook_size = static_cast<int>(book.size());
-    return coded;
-  }
-};
-
-// A random convolution at `density`, its weights shared through a codebook of `book_size`;
-// with whole_kernels, each kh x kw kernel is kept or dropped whole (kernel granularity).
-RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double density, int book_size,
-                       bool whole_kernels = false, int64_t out_c_per_group = 0) {
-  std::uniform_int_distribution<int> dim(1, 21);
-  RandomConv c;
-  const int64_t groups = (dim(rng) % 3 == 0) ? 2 : 1;
-  ConvShape& s = c.s;
-  s.in_c = dim(rng) * groups;
-  s.out_c = (out_c_per_group ? out_c_per_group : dim(rng)) * groups;  // tile edges
-  s.kh = s.kw = kg[0];
-  s.sh = s.sw = kg[1];
-  s.ph = s.pw = kg[2];
-  s.in_h = kg[0] + dim(rng);
-  s.in_w = kg[0] + dim(rng) + 40;  // more than one column panel, and a partial last one
-  s.groups = groups;
-  s.out_h = (s.in_h + 2 * s.ph - s.kh) / s.sh + 1;
-  s.out_w = (s.in_w + 2 * s.pw - s.kw) / s.sw + 1;
-  c.in = test::random_floats(rng, s.in_c * s.in_h * s.in_w);
-  c.book = test::random_floats(rng, book_size);
-  std::sort(c.book.begin(), c.book.end());
-  std::uniform_real_distribution<double> u(0, 1);
-  std::uniform_int_distribution<int> code(0, book_size - 1);
-  c.w.assign(s.out_c * s.k_per_group(), 0.0f);
-  c.mask.assign(c.w.size(), 0);
-  const size_t taps = static_cast<size_t>(s.kh * s.kw);
-  bool keep = false;
-  for (size_t i = 0; i < c.w.size(); ++i) {
-    if (!whole_kernels || i % taps == 0) keep = u(rng) < density;
-    if (!keep) continue;
-    c.mask[i] = 1;
-    c.codes.push_back(static_cast<uint8_t>(code(rng)));
-    c.w[i] = c.book[c.codes.back()];
-  }
-  c.bias = test::random_floats(rng, s.out_c);
-  c.relu = dim(rng) % 2;
-  return c;
-}
-
-// Runs op over column blocks of `block` (the whole image when larger) with its output
-// channels in `row_blocks` blocks, the items in ranges of `chunk` taken in a scrambled order
-// (any ranges in any order must do).
-std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block, int row_blocks,
-                          int64_t chunk = 1) {
-  std::vector<float> got(c.s.out_c * c.s.out_size(), -7.0f);
-  std::vector<float> scratch(op.scratch_floats()), shared(op.shared_floats());
-  const int64_t half = static_cast<int64_t>(shared.size()) / 2;
-  op.prepare(shared.data(), half, static_cast<int64_t>(shared.size()));
-  op.prepare(shared.data(), 0, half);
-  const int64_t n = c.s.out_size(), rows = c.s.groups * c.s.k_per_group();
-  const int rb = std::min(row_blocks, op.max_row_blocks());
-  auto run_all = [&](const float* b, int64_t ldb, int64_t ncols, float* out) {
-    const int64_t items = op.work_items(ncols, rb);
-    for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk)
-      op.run_items(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk), scratch.data(),
-                   shared.data());
-  };
-  if (conv_reads_input_directly(c.s)) {
-    run_all(c.in.data(), n, n, got.data());
-    return got;
-  }
-  // Column blocks of odd widths: block edges and panel edges both get exercised; rows on
-  // cache lines (stride rounded up to 16 floats) as the runtime lays them out.
-  for (int64_t c0 = 0; c0 < n; c0 += block) {
-    const int64_t ncols = std::min(block, n - c0), ld = aligned_stride(ncols);
-    std::vector<float> col(rows * ld, -9.0f);
-    im2col(c.s, c.in.data(), col.data(), 0, rows, c0, ncols, ld);
-    run_all(col.data(), ld, ncols, got.data() + c0);
-  }
-  return got;
-}
-
-// op against the reference for several column blocks and row splits; every split gives the
-// same bits as the first.
-void check_op(const ConvOp& op, const RandomConv& c, const std::vector<float>& want) {
-  const std::vector<float> first = run_op(op, c, int64_t{1} << 30, 1);
-  CHECK(test::max_rel_diff(first, want) <= 1e-5);
-  for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
-    for (int row_blocks : {1, 2, 3, 7})
-      for (int64_t chunk : {int64_t{1}, int64_t{3}, int64_t{1} << 30}) {
-        INFO("block " << block << " row blocks " << row_blocks << " items per call " << chunk);
-        CHECK(run_op(op, c, block, row_blocks, chunk) == first);
-      }
-}
-
-}  // namespace
+using namespace conv_test;
 
 TEST_CASE("every convolution kernel equals the naive reference on random shapes and densities") {
   std::mt19937 rng(7);
@@ -275,65 +162,6 @@ TEST_CASE("direct convolution ops equal the reference and the GEMM op's bits") {
         }
     }
   CHECK(compared >= 8);
-}
-
-// A max pooling of a convolution's output (Caffe's output size: floor, or ceil with the last
-// window starting inside the image and its padding).
-PoolShape pool_of(const ConvShape& s, int64_t k, int64_t stride, int64_t pad, bool ceil_mode) {
-  auto size = [&](int64_t in) {
-    const int64_t span = in + 2 * pad - k;
-    int64_t out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-    if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-    return out;
-  };
-  return {s.out_c, s.out_h, s.out_w, size(s.out_h), size(s.out_w), k, k, stride, stride, pad,
-          pad,     false};
-}
-
-TEST_CASE("a direct convolution pooled band by band equals it then max pooling, bit for bit") {
-  // Pools with overlapping windows (3/2, 3/1), without (2/2), with gaps (2/3), padded, floor
-  // and ceil; bands of 1 pooled row up to the whole image; rows split in blocks (threads).
-  std::mt19937 rng(47);
-  const int64_t pools[][4] = {{3, 2, 0, 1}, {3, 2, 0, 0}, {2, 2, 0, 0}, {3, 1, 1, 0},
-                              {3, 2, 1, 1}, {2, 3, 0, 1}};
-  int compared = 0, multi_band = 0;
-  for (const auto& pg : pools) {
-    const int kg[3] = {compared % 2 ? 5 : 7, 2, 1};
-    RandomConv c = random_conv(rng, kg, 1.0, 16);
-    while (c.s.groups != 1 || c.s.out_h < 4) c = random_conv(rng, kg, 1.0, 16);
-    c.relu = true;
-    const PoolShape ps = pool_of(c.s, pg[0], pg[1], pg[2], pg[3] == 1);
-    for (const GemmKernel* k : runnable_gemm_kernels()) {
-      auto op = make_direct_conv(c.s, c.coded_weights(), c.relu, *k);
-      REQUIRE(op != nullptr);
-      std::vector<float> conv_out(c.s.out_c * c.s.out_size()), want(ps.c * ps.out_h * ps.out_w);
-      std::vector<float> shared(op->shared_floats()), arranged(op->arranged_floats());
-      op->prepare(shared.data(), 0, static_cast<int64_t>(shared.size()));
-      op->arrange_input(c.in.data(), arranged.data(), 0, c.s.in_c);
-      op->run_direct(arranged.data(), conv_out.data(), 0, op->direct_items(), shared.data());
-      ref::maxpool2d_f32(ps, conv_out.data(), want.data());
-      for (int64_t band_rows : {int64_t{1}, int64_t{2}, int64_t{3}, ps.out_h}) {
-        for (int64_t blocks : {int64_t{1}, std::min<int64_t>(3, ps.out_h)}) {
-          INFO(op->kernel_name() << " conv " << c.s.out_c << "x" << c.s.out_h << "x" << c.s.out_w
-                                 << " pool k" << ps.kh << " s" << ps.sh << " p" << ps.ph
-                                 << " out_h " << ps.out_h << " band " << band_rows
-                                 << " blocks " << blocks);
-          std::vector<float> got(want.size(), -5.0f);
-          std::vector<float> band(direct_conv_band_floats(*op, ps, band_rows), 7.0f);
-          for (int64_t p = op->direct_panels() - 1; p >= 0; --p)
-            for (int64_t b = blocks - 1; b >= 0; --b)
-              direct_conv_maxpool_rows(*op, arranged.data(), shared.data(), ps, p,
-                                       ps.out_h * b / blocks, ps.out_h * (b + 1) / blocks,
-                                       band_rows, band.data(), got.data());
-          CHECK(std::memcmp(got.data(), want.data(), sizeof(float) * want.size()) == 0);
-          ++compared;
-          multi_band += band_rows < ps.out_h;
-        }
-      }
-    }
-  }
-  CHECK(compared >= 40);
-  CHECK(multi_band >= 20);
 }
 
 TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {

@@ -196,6 +196,47 @@ TEST_CASE("a net that fits its activation budget only with its pooling fused is 
   }
 }
 
+TEST_CASE("a GEMM or SpMM stem's max pooling runs inside it too, with the same bits") {
+  // SqueezeNet v1.1's stem: 3x3/2 from 3 channels, which the rule gives the GEMM (not the
+  // direct convolution), or the SpMM when sparse enough or asked for.
+  std::mt19937 rng(9);
+  for (double density : {1.0, 0.4}) {
+    Model m = test::tiny_squeezenet(6, 61, 10, 1.0);
+    Layer stem = make_conv("conv1", "data", 3, 8, 3, 2, 0);
+    stem.weight.data = test::random_floats(rng, stem.weight.data.size(), -0.5f, 0.5f);
+    for (float& w : stem.weight.data)
+      if (std::uniform_real_distribution<double>(0, 1)(rng) >= density) w = 0.0f;
+    stem.bias.data = test::random_floats(rng, stem.bias.data.size(), -0.1f, 0.1f);
+    m.layers[0] = stem;
+    const std::vector<float> in = test::random_floats(rng, 3 * 3 * 61 * 61, -50, 50);
+    runtime::NetOptions ref;
+    ref.policy = runtime::KernelPolicy::kReference;
+    const std::vector<float> want = forward(m, in, 3, ref);
+    for (auto policy : {runtime::KernelPolicy::kAuto, runtime::KernelPolicy::kSparse})
+      for (int threads : {1, 2, 3})
+        for (int64_t batch : {1, 3}) {
+          INFO("density " << density << " policy " << static_cast<int>(policy) << " threads "
+                          << threads << " batch " << batch);
+          const std::vector<float> x(in.begin(), in.begin() + batch * 3 * 61 * 61);
+          runtime::NetOptions o;
+          o.policy = policy;
+          o.threads = threads;
+          const Profiled fused = forward_profiled(m, x, batch, o);
+          o.fuse_pooling = false;
+          const Profiled apart = forward_profiled(m, x, batch, o);
+          const bool sparse = policy == runtime::KernelPolicy::kSparse || density < 0.5;
+          CHECK(fused.kernel.at("conv1").find(sparse ? "spmm_" : "gemm_") == 0);
+          CHECK(fused.kernel.at("conv1").find(" +pool1") != std::string::npos);
+          CHECK(fused.kernel.at("pool1") == "in conv1");
+          CHECK(apart.kernel.at("pool1") == "MaxPool");
+          CHECK(fused.out == apart.out);
+          CHECK(test::max_rel_diff(fused.out, std::vector<float>(want.begin(),
+                                                                  want.begin() + batch * 10)) <
+                1e-5);
+        }
+  }
+}
+
 TEST_CASE("a pooling is not fused when another layer reads the convolution's output too") {
   Model m = test::tiny_squeezenet(7, 45, 10, 1.0);
   // A second reader of relu1: its channels' maxima, beside the classes.

@@ -142,6 +142,18 @@ void direct_conv_maxpool_rows(const ConvOp& op, const float* arranged, const flo
 // Floats of the band direct_conv_maxpool_rows needs for `band_rows` pooled rows.
 int64_t direct_conv_band_floats(const ConvOp& op, const PoolShape& ps, int64_t band_rows);
 
+// The same for an op over im2col (make_dense_conv, make_sparse_conv; groups 1), all output
+// channels at once: pooled rows [r0, r1) of one image (input `in`, CHW), each band's new
+// convolution rows built by im2col into `cols` (im2col_conv_cols_floats) and run by
+// op.run_items into `band` (im2col_conv_band_floats; `scratch`: op.scratch_floats()). The same
+// bits as run_items over the whole image then maxpool2d_f32: each output is computed as in any
+// column block.
+void im2col_conv_maxpool_rows(const ConvOp& op, const float* in, const float* shared,
+                              const PoolShape& ps, int64_t r0, int64_t r1, int64_t band_rows,
+                              float* cols, float* band, float* scratch, float* out);
+int64_t im2col_conv_band_floats(const ConvOp& op, const PoolShape& ps, int64_t band_rows);
+int64_t im2col_conv_cols_floats(const ConvOp& op, const PoolShape& ps, int64_t band_rows);
+
 // CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536. The K dimension is cut
 // into chunks whose B panel (chunk rows x NR floats) is `chunk_bytes` (0: the machine's L1d,
 // at least 16 rows): each chunk's B stays in L1 while every output row sweeps it. With a kernel
