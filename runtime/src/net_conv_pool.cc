@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "net_impl.h"
+#include "sqz/kernels/im2col.h"
 #include "sqz/kernels/machine.h"
 
 namespace sqz::runtime {
@@ -52,9 +53,11 @@ void Net::Impl::plan_pool_fusion(const std::map<std::string, int>& consumers,
     const Layer& l = model.layers[j];
     ConvPlan& p = convs[i];
     const Layer& conv = model.layers[i];
-    // A direct op, or one over im2col of one group (a stem; not a 1x1 read in place).
+    // A direct op, or one over im2col of one group (a stem). Not a 1x1, whose B is its input
+    // read in place: bands would copy it.
+    const ConvShape& rs = p.run_shape;
     if (!p.op || p.pad_only || p.then_pool ||
-        (p.op->arranged_floats() == 0 && p.run_shape.groups != 1))
+        (p.op->arranged_floats() == 0 && (rs.groups != 1 || kernels::conv_reads_input_directly(rs))))
       continue;
     p.then_pool = pool_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
     p.pool_layer = j;

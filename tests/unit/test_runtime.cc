@@ -235,6 +235,18 @@ TEST_CASE("a GEMM or SpMM stem's max pooling runs inside it too, with the same b
                 1e-5);
         }
   }
+  // A 1x1 stem reads its input in place: bands would copy it, so its pooling stays apart.
+  Model m = test::tiny_squeezenet(6, 61, 10, 1.0);
+  Layer stem = make_conv("conv1", "data", 3, 8, 1, 1, 0);
+  stem.weight.data = test::random_floats(rng, stem.weight.data.size(), -0.5f, 0.5f);
+  stem.bias.data = test::random_floats(rng, stem.bias.data.size(), -0.1f, 0.1f);
+  m.layers[0] = stem;
+  const std::vector<float> in = test::random_floats(rng, 3 * 61 * 61, -50, 50);
+  runtime::NetOptions ref;
+  ref.policy = runtime::KernelPolicy::kReference;
+  const Profiled got = forward_profiled(m, in, 1, {});
+  CHECK(got.kernel.at("pool1") == "MaxPool");
+  CHECK(test::max_rel_diff(got.out, forward(m, in, 1, ref)) < 1e-5);
 }
 
 TEST_CASE("a pooling is not fused when another layer reads the convolution's output too") {
