@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -395,12 +397,23 @@ TEST_CASE("a NaN or an infinity in the input is refused, naming the image; the n
     REQUIRE(net.is_ok());
     std::vector<float> good;
     REQUIRE((*net)->forward(in.data(), 2, &good).is_ok());
-    for (const float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    // Finite extremes pass: only an all-ones exponent is refused.
+    for (const float edge : {FLT_MAX, -FLT_MAX, std::numeric_limits<float>::denorm_min(), -0.0f}) {
+      std::vector<float> x = in, out;
+      x[3 * 19 * 19 + 17] = edge;
+      CHECK((*net)->forward(x.data(), 2, &out).is_ok());
+    }
+    for (const float bad : {std::nanf(""), -std::nanf(""), INFINITY, -INFINITY}) {
       std::vector<float> x = in, out;
       x[3 * 19 * 19 + 17] = bad;
       const Status s = (*net)->forward(x.data(), 2, &out);
       CHECK(s.code() == ErrorCode::kInvalidArgument);
       CHECK(s.message().find("input value 17 of image 1 is") != std::string::npos);
+      x = in;  // the last value: past the scan's whole 16-float blocks (2 x 1,083 values)
+      x.back() = bad;
+      const Status last = (*net)->forward(x.data(), 2, &out);
+      CHECK(last.code() == ErrorCode::kInvalidArgument);
+      CHECK(last.message().find("input value 1082 of image 1 is") != std::string::npos);
     }
     std::vector<float> again;
     REQUIRE((*net)->forward(in.data(), 2, &again).is_ok());
