@@ -180,8 +180,8 @@ Inference, accuracy and speed.
   median [0-9.]+ ms (re)
   $ bench q.sqz --runs 1 --json
   \{"model": "q.sqz", "threads": 1, "batch": 1, "runs": 1, .* (re)
-   \{"layer": "conv1", "kernel": "spmm_[0-9]+_f32_\w+( pairs)? \(codes\)", .* (re)
-   \{"layer": "pool1", "kernel": "MaxPool", .* (re)
+   \{"layer": "conv1", "kernel": "spmm_[0-9]+_f32_\w+( pairs)? \(codes\) \+pool1", .* (re)
+   \{"layer": "pool1", "kernel": "in conv1", .* (re)
    \{"layer": "fire/squeeze", "kernel": "spmm_.* (re)
    \{"layer": "fire/e1", "kernel": "spmm_.* (re)
    \{"layer": "fire/e3", "kernel": "spmm_.* (re)
