@@ -1,8 +1,9 @@
-// A stem's max pooling run inside its direct convolution (NetOptions::fuse_pooling). The
-// convolution's output is the largest activation of a SqueezeNet v1.0 (96 x 111 x 111 floats,
-// 4.7 MB, past any L2), written once and read back once by the pooling; run in bands, each
-// band of rows is pooled while it is still in the thread's cache and the whole output is never
-// stored. Every output is computed by the same tile and the same max as unfused: the same bits.
+// A stem's max pooling run inside its convolution (NetOptions::fuse_pooling): a direct op's
+// (SqueezeNet v1.0's conv1: 96 x 111 x 111 floats, 4.7 MB, past any L2) or a GEMM or SpMM op's
+// over im2col (v1.1's 3x3/2 conv1: 3.1 MB). Unfused, that output is written once and read back
+// once by the pooling; run in bands, each band of rows is pooled while it is still in the
+// thread's cache and the whole output is never stored. Every output is computed by the same
+// tile and the same max as unfused: the same bits.
 #include <algorithm>
 
 #include "net_impl.h"

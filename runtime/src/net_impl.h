@@ -155,8 +155,9 @@ struct Net::Impl {
   void plan_aliases(const std::map<std::string, int>& consumers,
                     const std::map<std::string, size_t>& producer);
   void plan_conv(size_t i, TuneCache* cache);
-  // Marks each max pooling that only a direct convolution's output feeds to run inside that
-  // convolution (ConvPlan::then_pool); its input blobs then take no memory.
+  // Marks each max pooling that only a convolution's output feeds (a direct op, or one over
+  // im2col that is not a 1x1) to run inside that convolution (ConvPlan::then_pool); its input
+  // blobs then take no memory.
   void plan_pool_fusion(const std::map<std::string, int>& consumers,
                         const std::map<std::string, size_t>& producer);
   // The (pooling, convolution) layer pairs plan_pool_fusion may fuse, by the graph alone

@@ -76,10 +76,11 @@ struct NetOptions {
   // (per-thread column blocks of FLOATS im2col floats), instead of the rule or tuning.
   // create() fails (kInvalidArgument) on anything else.
   std::string force_schedule;
-  // A max pooling that reads only a direct convolution's output (a stem's, SqueezeNet v1.0's
-  // conv1 -> pool1) runs inside it: each thread pools bands of the convolution's rows while
-  // they are in its cache, and the whole convolution output is never stored. The same bits
-  // either way; off for tests and benchmarks that compare.
+  // A max pooling that reads only a convolution's output (a stem's: SqueezeNet v1.0's conv1 ->
+  // pool1 on the direct convolution, v1.1's on the GEMM or SpMM; not a 1x1's) runs inside it:
+  // each thread pools bands of the convolution's rows while they are in its cache, and the
+  // whole convolution output is never stored. The same bits either way; off for tests and
+  // benchmarks that compare.
   bool fuse_pooling = true;
 };
 
