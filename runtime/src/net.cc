@@ -79,7 +79,7 @@ float* Net::Impl::blob_ptr(const std::string& blob, int64_t image) {
 // Blobs that own storage share one arena, a blob's floats reused once its last reader has run:
 // consecutive layers then work in the same few megabytes, which stay in cache, instead of
 // touching fresh memory at every layer.
-Status Net::Impl::plan_memory(int64_t batch_size, bool lower_bound) {
+Status Net::Impl::plan_memory(int64_t batch_size, bool check_only) {
   const int64_t n = static_cast<int64_t>(model.layers.size());
   std::map<std::string, BufferLife> life;
   auto touch = [&](const std::string& blob, int64_t at) {
@@ -107,9 +107,10 @@ Status Net::Impl::plan_memory(int64_t batch_size, bool lower_bound) {
   SQZ_RETURN_ERROR_IF(
       total > options.max_activation_bytes / 4, ErrorCode::kLimit,
       "the network's activations at batch " + std::to_string(batch_size) + " need " +
-          (lower_bound ? "at least " : "") +
+          (check_only && !elided.empty() ? "at least " : "") +
           std::to_string((total + (1 << 18) - 1) / (1 << 18)) + " MiB, more than the limit of " +
           std::to_string(options.max_activation_bytes >> 20) + " MiB (`max_memory` raises it)");
+  if (check_only) return Status::ok();
   arena_offset.clear();
   size_t k = 0;
   for (const auto& entry : life) arena_offset[entry.first] = offsets[k++];
@@ -284,7 +285,7 @@ Status Net::Impl::plan() {
   // known once the kernels are chosen; the plan is then made, and checked, exactly.
   for (const auto& [pooling, conv] : fusable_poolings(consumers, producer))
     elided.insert(model.layers[conv].output);
-  SQZ_RETURN_IF_ERROR(plan_memory(1, !elided.empty()));
+  SQZ_RETURN_IF_ERROR(plan_memory(1, /*check_only=*/true));
   elided.clear();
   batch = 1;
   const auto t0 = std::chrono::steady_clock::now();

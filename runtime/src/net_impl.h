@@ -184,9 +184,10 @@ struct Net::Impl {
   // The op the rule picks: the SpMM at or below sparse_max_density (or by the policy).
   std::unique_ptr<ConvOp> make_rule_op(size_t i) const;
   double time_conv(const ConvPlan& p, const ConvOp& op, int64_t budget_ns);
-  // Places every stored blob in the arena for batch_size images; kLimit past the budget (its
-  // message says "at least" for a lower_bound plan, one that elides more than may be elided).
-  Status plan_memory(int64_t batch_size, bool lower_bound = false);
+  // Places every stored blob in the arena for batch_size images; kLimit past the budget.
+  // check_only: the budget checked, nothing allocated (plan()'s first check, whose elided set
+  // may hold more than will be elided: its message then says "at least").
+  Status plan_memory(int64_t batch_size, bool check_only = false);
   void resolve(const std::string& blob, std::string* root, int64_t* offset) const;
   void resolve_placements();
   std::map<std::string, std::pair<std::string, int64_t>> resolved;  // view -> (root, floats)
