@@ -152,18 +152,28 @@ std::string default_tune_cache_path() {
   return "";
 }
 
+namespace {
+
+// A tuning cache file's text: empty, or starting with the cache's header line.
+Result<std::string> read_cache_file(const std::string& path) {
+  SQZ_ASSIGN_OR_RETURN(std::string text, read_file(path, kMaxCacheBytes));
+  SQZ_RETURN_ERROR_IF(!text.empty() && text.rfind(kCacheHeader, 0) != 0,
+                      ErrorCode::kInvalidArgument,
+                      path + ": is not a tuning cache (its first line is not the cache's "
+                             "header); name a new file or one that tuning wrote");
+  return text;
+}
+
+}  // namespace
+
 Status check_tune_cache(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   SQZ_RETURN_ERROR_IF(path.empty(), ErrorCode::kInvalidArgument, "the tuning cache path is empty");
   if (fs::exists(path, ec)) {
-    auto text = read_file(path, kMaxCacheBytes);
-    if (!text.is_ok()) return Status(ErrorCode::kInvalidArgument, text.status().message());
-    SQZ_RETURN_ERROR_IF(!text->empty() && text->rfind(kCacheHeader, 0) != 0,
-                        ErrorCode::kInvalidArgument,
-                        path + ": is not a tuning cache (its first line is not the cache's "
-                               "header); name a new file or one that tuning wrote");
-    return Status::ok();  // read-only is fine: a cache tuned once and shipped with the model
+    // Read-only is fine: a cache tuned once and shipped with the model.
+    auto text = read_cache_file(path);
+    return text.is_ok() ? Status::ok() : Status(ErrorCode::kInvalidArgument, text.status().message());
   }
   // A new file: its folders are created, so the nearest one that exists must be a writable
   // directory.
@@ -184,16 +194,11 @@ std::unique_ptr<TuneCache> open_tune_cache(const NetOptions& options) {
   if (cache->path.empty()) return cache;
   std::error_code ec;
   if (!std::filesystem::exists(cache->path, ec)) return cache;
-  auto text = read_file(cache->path, kMaxCacheBytes);
+  // A file that cannot be read, or is not one of ours, is left as it is (it may be anything the
+  // user pointed `tune_cache` at by mistake).
+  auto text = read_cache_file(cache->path);
   if (!text.is_ok()) {
-    cache->note = "tuning cache not read: " + text.status().message();
-    cache->read_only = true;
-    return cache;
-  }
-  // A file that is not one of ours is read from and never overwritten (it may be anything
-  // the user pointed `tune_cache` at by mistake).
-  if (!text->empty() && text->rfind(kCacheHeader, 0) != 0) {
-    cache->note = cache->path + " is not a tuning cache (no header line); left as it is";
+    cache->note = "tuning cache not read: " + text.status().message() + "; left as it is";
     cache->read_only = true;
     return cache;
   }
