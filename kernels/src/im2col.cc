@@ -71,40 +71,82 @@ SameBatchRow same_batch_row(const ConvShape& s, int64_t row, int64_t n) {
   return {row / taps, shift, lo, std::clamp<int64_t>(total - shift, lo, total)};
 }
 
-// The fills are a row or a few floats per image row: inline loops, not memset calls.
+namespace {
+
+// Columns [col0, col1) of a size-keeping im2col row (p = image * h * w + y * w + x), with the
+// first image and image row they touch (divided once per call, not per row).
+struct ColumnRange {
+  int64_t col0, col1, first_image, first_line;
+  ColumnRange(int64_t h, int64_t w, int64_t c0, int64_t c1)
+      : col0(c0), col1(c1), first_image(c0 / (h * w) * (h * w)), first_line(c0 / w * w) {}
+};
+
+// Zeroes, in a row whose taps are offset (dy, dx) (column p at out[p - col0]), the columns
+// whose window reads the padding, the image rows above or below (|dy| of each image) and the
+// columns left or right (|dx| of each row), which a shifted copy fills from a neighbouring row
+// or image. Inlined into callers whose fills stay loops (a row or a float per image row).
+inline __attribute__((always_inline)) void zero_padding_in_range(int64_t h, int64_t w,
+                                                                 int64_t dy, int64_t dx,
+                                                                 const ColumnRange& r,
+                                                                 float* out) {
+  if (dy != 0) {
+    const int64_t y0 = dy < 0 ? 0 : std::max<int64_t>(0, h - dy);
+    const int64_t y1 = dy < 0 ? std::min(h, -dy) : h;
+    for (int64_t image = r.first_image; image < r.col1; image += h * w) {
+      const int64_t a = std::max(r.col0, image + y0 * w), b = std::min(r.col1, image + y1 * w);
+      for (int64_t p = a; p < b; ++p) out[p - r.col0] = 0.0f;
+    }
+  }
+  if (dx != 0) {
+    const int64_t x0 = dx < 0 ? 0 : std::max<int64_t>(0, w - dx);
+    const int64_t x1 = dx < 0 ? std::min(w, -dx) : w;
+    for (int64_t line = r.first_line; line < r.col1; line += w) {
+      const int64_t a = std::max(r.col0, line + x0), b = std::min(r.col1, line + x1);
+      for (int64_t p = a; p < b; ++p) out[p - r.col0] = 0.0f;
+    }
+  }
+}
+
+}  // namespace
+
 SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void
 zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out) {
-  const int64_t taps = s.kh * s.kw, h = s.in_h, w = s.in_w;
-  const int64_t dy = row % taps / s.kw - s.ph, dx = row % s.kw - s.pw;
-  // Output rows whose input row is padding (|dy| of each image), columns (|dx| of each row).
-  const int64_t y0 = dy < 0 ? 0 : std::max<int64_t>(0, h - dy);
-  const int64_t y1 = dy < 0 ? std::min(h, -dy) : h;
-  const int64_t x0 = dx < 0 ? 0 : std::max<int64_t>(0, w - dx);
-  const int64_t x1 = dx < 0 ? std::min(w, -dx) : w;
-  if (dy != 0)
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t p = y0 * w; p < y1 * w; ++p) out[b * h * w + p] = 0.0f;
-  if (dx != 0)  // the n images' rows one after another: |dx| floats at a stride of w
-    for (float *line = out, *end = out + n * h * w; line < end; line += w)
-      for (int64_t x = x0; x < x1; ++x) line[x] = 0.0f;
+  const int64_t taps = s.kh * s.kw;
+  zero_padding_in_range(s.in_h, s.in_w, row % taps / s.kw - s.ph, row % s.kw - s.pw,
+                        ColumnRange(s.in_h, s.in_w, 0, n * s.in_h * s.in_w), out);
+}
+
+// Row (c, i, j) is one copy of channel c's block shifted by (i - ph) * w + (j - pw), then the
+// padding zeroed. The rows are walked (c, i, j), without divisions: on 13x13 planes these
+// were a third of the time.
+SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void
+im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
+                  int64_t end, int64_t col0, int64_t ncols, int64_t ld) {
+  const int64_t taps = s.kh * s.kw, total = n * s.in_h * s.in_w, col1 = col0 + ncols;
+  const ColumnRange range(s.in_h, s.in_w, col0, col1);
+  int64_t c = begin / taps, i = begin % taps / s.kw, j = begin % s.kw;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t dy = i - s.ph, dx = j - s.pw, shift = dy * s.in_w + dx;
+    const float* block = in + c * total;
+    float* out = col + row * ld;  // column p at out[p - col0]
+    const int64_t lo = std::clamp(-shift, col0, col1), hi = std::clamp(total - shift, lo, col1);
+    for (int64_t p = col0; p < lo; ++p) out[p - col0] = 0.0f;
+    std::memcpy(out + (lo - col0), block + lo + shift, static_cast<size_t>(hi - lo) * 4);
+    for (int64_t p = hi; p < col1; ++p) out[p - col0] = 0.0f;
+    zero_padding_in_range(s.in_h, s.in_w, dy, dx, range, out);
+    if (++j == s.kw && (j = 0, ++i == s.kh)) i = 0, ++c;
+  }
 }
 
 void im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
                        int64_t end, int64_t ld) {
-  const int64_t total = n * s.in_h * s.in_w;
-  for (int64_t row = begin; row < end; ++row) {
-    const SameBatchRow r = same_batch_row(s, row, n);
-    const float* block = in + r.channel * total;
-    float* out = col + row * ld;
-    std::fill(out, out + r.lo, 0.0f);
-    std::memcpy(out + r.lo, block + r.lo + r.shift, static_cast<size_t>(r.hi - r.lo) * 4);
-    std::fill(out + r.hi, out + total, 0.0f);
-    zero_padding_columns(s, row, n, out);  // the copy filled them from a neighbouring row
-  }
+  im2col_same_batch(s, in, n, col, begin, end, 0, n * s.in_h * s.in_w, ld);
 }
 
 void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end,
             int64_t col0, int64_t ncols, int64_t ld) {
+  if (conv_keeps_size(s) && !conv_reads_input_directly(s))
+    return im2col_same_batch(s, in, 1, col, begin, end, col0, ncols, ld == 0 ? ncols : ld);
   im2col_strided(s, in, s.in_h * s.in_w, col, begin, end, col0, ncols, ld);
 }
 

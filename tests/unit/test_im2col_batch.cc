@@ -13,7 +13,7 @@
 using namespace sqz;
 using namespace sqz::kernels;
 
-TEST_CASE("im2col of a batch at once equals im2col image by image, bit for bit") {
+TEST_CASE("im2col of a batch at once equals im2col image by image, bit for bit, in column blocks") {
   std::mt19937 rng(31);
   int compared = 0;
   for (const auto& [h, w] : std::vector<std::array<int64_t, 2>>{
@@ -43,6 +43,21 @@ TEST_CASE("im2col of a batch at once equals im2col image by image, bit for bit")
             }
           CHECK(same);
           ++compared;
+          // Column blocks (the runtime's, one image at a time), any start and width.
+          for (int64_t block : {int64_t{1}, int64_t{5}, hw + 2}) {
+            for (int64_t c0 = 0; c0 < wide; c0 += block) {
+              const int64_t ncols = std::min(block, wide - c0), bld = ncols + 2;
+              std::vector<float> part(rows * bld, -7.0f);
+              im2col_same_batch(s, in.data(), n, part.data(), r0, r1, c0, ncols, bld);
+              for (int64_t r = 0; r < rows; ++r)
+                for (int64_t q = 0; q < bld; ++q) {
+                  const bool written = r >= r0 && r < r1 && q < ncols;
+                  same &= part[r * bld + q] == (written ? want[r * ld + c0 + q] : -7.0f);
+                }
+            }
+            INFO("column blocks of " << block);
+            CHECK(same);
+          }
         }
       }
   CHECK(compared > 80);

@@ -9,7 +9,8 @@ namespace sqz::kernels {
 // Fills rows [begin, end) over all groups (row = g*K + k), for output columns
 // [col0, col0 + ncols) (a column = oy*out_w + ox). col: rows of ncols floats, row stride ld
 // (>= ncols; 0 means ncols). A stride of whole cache lines keeps the kernels' vector loads
-// from splitting across two lines.
+// from splitting across two lines. A size-keeping shape (conv_keeps_size) is built as
+// im2col_same_batch does, a shifted copy a row; any other by output row segments.
 void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int64_t end,
             int64_t col0, int64_t ncols, int64_t ld = 0);
 // As im2col, with channel c's plane at in + c * plane_stride instead of c * in_h * in_w (the
@@ -32,6 +33,10 @@ inline bool conv_keeps_size(const ConvShape& s) {
 // its time on small planes. REQUIRES: conv_keeps_size(s).
 void im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
                        int64_t end, int64_t ld);
+// Columns [col0, col0 + ncols) of the same rows (column col0 at col + row * ld). With n = 1,
+// im2col's floats for one image; im2col takes this path for every size-keeping shape.
+void im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
+                       int64_t end, int64_t col0, int64_t ncols, int64_t ld);
 
 // Row `row` of im2col_same_batch's matrix for n images: out[p] = block[p + shift] (block:
 // channel `channel`'s n planes) for the columns p in [lo, hi) whose window is inside the
