@@ -2,7 +2,8 @@
 # cmake --install into a fresh prefix, then samples/embed built against the installed package
 # in a separate build tree: it must classify an image exactly as `squeeze-compress run` does,
 # and must not carry protobuf (reading a .sqz needs none); the pipeline example, linked with
-# sqz::pipeline alone, must write a .sqz that the CLI reads.
+# sqz::pipeline alone, must write a .sqz that the CLI reads; a misspelt SQZ_ISA stops the
+# embedded program as it stops the CLI.
 # usage: install_embed.sh BUILD_DIR SOURCE_DIR SQUEEZE_COMPRESS MAKE_FIXTURES
 set -euo pipefail
 build=$1 src=$2 cli=$3 fixtures=$4
@@ -27,6 +28,12 @@ theirs=$("$cli" run "$work/m.sqz" "$work/fix/images/n001_10.png" --top 5 | awk '
 echo "embedded: $mine"
 echo "CLI:      $theirs"
 [ -n "$mine" ] && [ "$mine" = "$theirs" ]
+# The library refuses a misspelt SQZ_ISA (Net::create), so an embedding program does too.
+if SQZ_ISA=avx-2 "$work/embed/classify_sqz" "$work/m.sqz" "$work/fix/images/n001_10.png" \
+    > "$work/isa.out" 2> "$work/isa.err"; then
+  echo "classify_sqz ran under SQZ_ISA=avx-2"; exit 1
+fi
+grep -q "SQZ_ISA='avx-2' is not generic, avx2 or avx512" "$work/isa.err" && [ ! -s "$work/isa.out" ]
 # A .sqz that records torchvision's preprocessing: the embedded program follows the record
 # (classes and scores as `run` prints them), which Caffe's would not give.
 "$cli" encode "$work/fix/m.onnx" --preprocess torchvision -o "$work/tv.sqz" -q > /dev/null

@@ -1,5 +1,7 @@
 #include "errors.h"
 
+#include "sqz/kernels/machine.h"
+
 namespace sqz::python {
 namespace {
 
@@ -46,6 +48,10 @@ void raise_status(const Status& status) {
 
 void raise_invalid(const std::string& message) {
   raise_status(Status(ErrorCode::kInvalidArgument, message));
+}
+
+void check_isa_setting() {
+  if (kernels::machine().isa_unknown) raise_invalid(kernels::machine().isa_error);
 }
 
 }  // namespace sqz::python

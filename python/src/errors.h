@@ -24,6 +24,10 @@ std::string keyword_words(const std::string& message);
 // An invalid argument, naming the keyword.
 [[noreturn]] void raise_invalid(const std::string& message);
 
+// Raises an invalid argument when SQZ_ISA names no ISA path: every entry that runs kernels
+// refuses it, as the CLI's commands do, rather than run the CPU's best path under its label.
+void check_isa_setting();
+
 template <typename T>
 T value_or_raise(Result<T>&& r) {
   if (!r.is_ok()) raise_status(r.status());

@@ -4,7 +4,6 @@
 
 #include "errors.h"
 #include "options.h"
-#include "sqz/kernels/machine.h"
 #include "sqz/pipeline/classify.h"
 #include "sqz/pipeline/evaluate.h"
 #include "sqz/pipeline/model_io.h"
@@ -69,7 +68,7 @@ PyModel::PyModel(const std::string& path, const std::string& prototxt, int threa
                  bool force, bool tune, const std::string& tune_cache)
     : path_(path), default_threads_(checked_threads(threads)), tune_(tune),
       tune_cache_(tune_cache) {
-  if (kernels::machine().isa_unknown) raise_invalid(kernels::machine().isa_error);
+  check_isa_setting();
   if (!tune && !tune_cache.empty())
     raise_invalid("tune_cache is only read with tune=True (without it the plan is the rule)");
   if (!tune_cache.empty())

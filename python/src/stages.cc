@@ -86,6 +86,7 @@ format::Metadata output_metadata(const std::string& path, const Loaded& l, Keywo
 
 py::dict compress(const std::string& model, const std::string& output, bool force,
                   py::object progress, py::dict options) {
+  check_isa_setting();
   Keywords k(options, "compress");
   pipeline::CompressOptions o = compress_options(k);
   o.model_path = model;
@@ -116,6 +117,7 @@ py::dict compress(const std::string& model, const std::string& output, bool forc
 
 py::dict prune(const std::string& model, const std::string& output, bool force,
                py::object progress, py::dict options) {
+  check_isa_setting();
   Keywords k(options, "prune");
   const PruneSettings s = prune_options(k);
   Loaded l = load(model, k);
@@ -150,6 +152,7 @@ py::dict prune(const std::string& model, const std::string& output, bool force,
 
 py::dict quantize(const std::string& model, const std::string& output, bool force,
                   py::object progress, py::dict options) {
+  check_isa_setting();
   Keywords k(options, "quantize");
   std::string pipeline_text, retrain_cmd;
   const quantize::QuantizeOptions o = quantize_options(k, &pipeline_text, &retrain_cmd);
@@ -186,6 +189,7 @@ py::dict quantize(const std::string& model, const std::string& output, bool forc
 
 py::dict report(const std::vector<std::string>& models, const std::string& html,
                 const std::string& chart, bool force, py::object progress, py::dict options) {
+  check_isa_setting();
   Keywords k(options, "report");
   pipeline::ReportOptions o;
   o.models = models;

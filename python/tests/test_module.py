@@ -290,14 +290,27 @@ def test_open_with_tune_times_once_then_reads_the_cache(fashion_sqz, tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "my notes\n"
 
 
-def test_open_refuses_a_misspelt_sqz_isa(fashion_sqz):
-    # The machine is read once per process: a fresh interpreter with SQZ_ISA misspelt.
+def test_every_entry_that_runs_kernels_refuses_a_misspelt_sqz_isa(fashion_sqz, tmp_path):
+    # The machine is read once per process: a fresh interpreter with SQZ_ISA misspelt. open and
+    # each stage refuse before they read or write anything; codebooks runs no kernel.
     import subprocess
     import sys
-    code = ("import squeeze_compress as sc\n"
-            "try:\n    sc.open(%r)\nexcept sc.Error as e:\n    print(e.code, e)\n" % str(fashion_sqz))
+    model, out = str(fashion_sqz), str(tmp_path / "out.sqz")
+    calls = {"open": f"sc.open({model!r})",
+             "compress": f"sc.compress({model!r}, {out!r}, target_bytes=9000)",
+             "prune": f"sc.prune({model!r}, {out!r}, density=0.5)",
+             "quantize": f"sc.quantize({model!r}, {out!r}, bits=4)",
+             "report": f"sc.report([{model!r}], html={str(tmp_path / 'r.html')!r})"}
+    code = "import squeeze_compress as sc\n"
+    for name, call in calls.items():
+        code += f"try:\n    {call}\n    print({name!r}, 'ran')\nexcept sc.Error as e:\n    print({name!r}, e.code, e)\n"
+    code += "print('codebooks', len(sc.codebooks(%r)))\n" % model
     env = dict(os.environ, SQZ_ISA="avx-2")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "invalid_argument" in out.stdout and "SQZ_ISA='avx-2' is not generic" in out.stdout
+    assert run.returncode == 0, run.stderr
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines())
+    for name in calls:
+        assert lines[name].startswith("invalid_argument") and "SQZ_ISA='avx-2' is not generic" in lines[name], lines
+    assert lines["codebooks"].isdigit()  # ran (an encoded float32 model has no codebook)
+    assert list(tmp_path.iterdir()) == []

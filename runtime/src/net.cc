@@ -343,6 +343,8 @@ Net::Net(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Net::~Net() = default;
 
 Result<std::unique_ptr<Net>> Net::create(const Model& model, const NetOptions& options) {
+  const kernels::Machine& m = kernels::machine();
+  SQZ_RETURN_ERROR_IF(m.isa_unknown, ErrorCode::kInvalidArgument, m.isa_error);
   auto impl = std::make_unique<Impl>();
   impl->model = model;
   impl->options = options;

@@ -33,8 +33,8 @@ struct Machine {
 // Read once, on first use. SQZ_ISA=generic|avx2|avx512 in the environment lowers `isa` so
 // that each kernel path can be benchmarked and tested on any CPU that runs it. It is a cap, as
 // oneDNN's ONEDNN_MAX_CPU_ISA: an ISA the CPU cannot run leaves `isa` at best_isa and sets
-// isa_error; so does a misspelt one, which also sets isa_unknown (clients refuse it: a
-// benchmark labelled with an ISA must have run it).
+// isa_error; so does a misspelt one, which also sets isa_unknown (runtime::Net::create and
+// the clients refuse it: a benchmark labelled with an ISA must have run it).
 const Machine& machine();
 
 // For tests: plan as if on a machine of `m`'s caches, sharing and core counts (nullptr: the

@@ -104,7 +104,8 @@ struct LayerProfile {
 
 class Net {
  public:
-  // Validates the model and prepares it. The model may be destroyed afterwards.
+  // Validates the model and prepares it. The model may be destroyed afterwards. Fails
+  // (kInvalidArgument) when SQZ_ISA names no ISA path (kernels::Machine::isa_unknown).
   static Result<std::unique_ptr<Net>> create(const Model& model, const NetOptions& options);
   ~Net();
 
