@@ -14,28 +14,14 @@
 #include "sqz/kernels/machine.h"
 #include "sqz/kernels/spmm.h"
 #include "sqz/runtime/net.h"
+#include "net_run.h"
 #include "test_util.h"
 
 using namespace sqz;
+using net_test::NetRun;
+using net_test::run_net;
 
 namespace {
-
-struct Planned {
-  std::vector<float> out;
-  runtime::PlanStats stats;
-  std::vector<runtime::LayerProfile> profile;
-};
-
-Planned run(const Model& m, const std::vector<float>& in, int64_t batch,
-            const runtime::NetOptions& opts) {
-  auto net = runtime::Net::create(m, opts);
-  REQUIRE(net.is_ok());
-  Planned p;
-  REQUIRE((*net)->forward(in.data(), batch, &p.out).is_ok());
-  p.stats = (*net)->plan_stats();
-  p.profile = (*net)->profile();
-  return p;
-}
 
 int convolutions(const Model& m) {
   int n = 0;
@@ -53,7 +39,7 @@ struct Case {
     in = test::random_floats(rng, kBatch * 3 * 57 * 57, -50, 50);
     runtime::NetOptions ref;
     ref.policy = runtime::KernelPolicy::kReference;
-    want = run(model, in, kBatch, ref).out;
+    want = run_net(model, in, kBatch, ref).out;
   }
 };
 
@@ -128,7 +114,7 @@ TEST_CASE("every thread split of a convolution gives the same bits") {
           runtime::NetOptions o;
           o.policy = policy;
           o.threads = threads;
-          const std::vector<float> rule = run(c.model, in, batch, o).out;
+          const std::vector<float> rule = run_net(c.model, in, batch, o).out;
           CHECK(test::max_rel_diff(rule, want) < 1e-5);
           if (threads == 1) one_thread = rule;
           CHECK(rule == one_thread);
@@ -136,7 +122,7 @@ TEST_CASE("every thread split of a convolution gives the same bits") {
             INFO("density " << density << " batch " << batch << " threads " << threads << " "
                             << schedule);
             o.force_schedule = schedule;
-            CHECK(run(c.model, in, batch, o).out == rule);
+            CHECK(run_net(c.model, in, batch, o).out == rule);
           }
         }
       }
@@ -169,7 +155,7 @@ TEST_CASE("column blocks too few for the threads are split by rows, with the sam
         const std::vector<float> in = test::random_floats(rng, batch * 16 * side * side, -5, 5);
         runtime::NetOptions ref;
         ref.policy = runtime::KernelPolicy::kReference;
-        const std::vector<float> want = run(m, in, batch, ref).out;
+        const std::vector<float> want = run_net(m, in, batch, ref).out;
         std::vector<float> one_thread;
         for (int threads : {1, 2, 3}) {
           INFO(side << "x" << side << ", density " << density << ", batch " << batch << ", "
@@ -177,7 +163,7 @@ TEST_CASE("column blocks too few for the threads are split by rows, with the sam
           runtime::NetOptions o;
           o.threads = threads;
           o.force_schedule = "blocks:1000000";  // column blocks, narrowed to share
-          const std::vector<float> got = run(m, in, batch, o).out;
+          const std::vector<float> got = run_net(m, in, batch, o).out;
           CHECK(test::max_rel_diff(got, want) < 1e-5);
           if (threads == 1) one_thread = got;
           CHECK(got == one_thread);
@@ -197,14 +183,14 @@ TEST_CASE("tuning: outputs within rounding of the reference, choices read back f
     o.threads = threads;
     o.tune = true;
     o.tune_cache = dir.file("cache-" + std::to_string(threads) + ".txt");
-    const Planned first = run(c.model, c.in, Case::kBatch, o);
+    const NetRun first = run_net(c.model, c.in, Case::kBatch, o);
     // SpMM and GEMM sum in different orders: the tuned net is checked against the reference.
     CHECK(test::max_rel_diff(first.out, c.want) < 1e-5);
     CHECK(first.stats.timed + first.stats.cached == convs);
     CHECK(first.stats.timed >= 1);
     CHECK(first.stats.note.empty());
     REQUIRE(std::filesystem::exists(o.tune_cache));
-    const Planned second = run(c.model, c.in, Case::kBatch, o);
+    const NetRun second = run_net(c.model, c.in, Case::kBatch, o);
     CHECK(second.stats.timed == 0);
     CHECK(second.stats.cached == convs);
     CHECK(second.out == first.out);  // the same choices, the same bits
@@ -219,21 +205,21 @@ TEST_CASE("tuning: outputs within rounding of the reference, choices read back f
   runtime::NetOptions o;
   o.tune = true;
   o.tune_cache = dir.file("cache-1.txt");
-  const Planned again = run(c.model, c.in, Case::kBatch, o);
+  const NetRun again = run_net(c.model, c.in, Case::kBatch, o);
   CHECK(again.stats.timed >= 1);
   CHECK(test::max_rel_diff(again.out, c.want) < 1e-5);
   CHECK(test::read_bytes(dir.file("cache-1.txt")).find("garbage") == std::string::npos);
   // A file that is not a cache is read, never overwritten.
   test::write_bytes(dir.file("notes.txt"), "my notes\n");
   o.tune_cache = dir.file("notes.txt");
-  const Planned foreign = run(c.model, c.in, Case::kBatch, o);
+  const NetRun foreign = run_net(c.model, c.in, Case::kBatch, o);
   CHECK(foreign.stats.timed >= 1);
   CHECK(foreign.stats.note.find("not a tuning cache") != std::string::npos);
   CHECK(test::read_bytes(dir.file("notes.txt")) == "my notes\n");
   // A policy fixes the kernel; tuning then chooses only the split.
   o.policy = runtime::KernelPolicy::kSparse;
   o.tune_cache = dir.file("sparse.txt");
-  for (const runtime::LayerProfile& p : run(c.model, c.in, Case::kBatch, o).profile)
+  for (const runtime::LayerProfile& p : run_net(c.model, c.in, Case::kBatch, o).profile)
     if (!p.plan.empty()) CHECK(p.kernel.rfind("spmm", 0) == 0);
 }
 
@@ -248,7 +234,7 @@ TEST_CASE("check_tune_cache: a path that cannot hold the cache is refused, namin
   runtime::NetOptions o;
   o.tune = true;
   o.tune_cache = dir.file("tuned.txt");
-  run(c.model, c.in, Case::kBatch, o);
+  run_net(c.model, c.in, Case::kBatch, o);
   REQUIRE(std::filesystem::exists(o.tune_cache));
   CHECK(runtime::check_tune_cache(o.tune_cache).is_ok());
   // Not usable: each refused with the path and the problem in the message.
@@ -334,7 +320,7 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
   o.threads = 2;
   o.tune = true;
   o.tune_cache = dir.file("cache.txt");
-  REQUIRE(run(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
+  REQUIRE(run_net(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
   const std::string tuned = test::read_bytes(o.tune_cache);
   struct Line {
     std::string choice;
@@ -360,7 +346,7 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
     INFO(l.choice);
     test::write_bytes(o.tune_cache, tuned);
     force_cache_choice(o.tune_cache, l.choice);
-    const Planned p = run(c.model, c.in, Case::kBatch, o);
+    const NetRun p = run_net(c.model, c.in, Case::kBatch, o);
     CHECK(test::max_rel_diff(p.out, c.want) < 1e-5);
     if (static_cast<int>(l.needs) > static_cast<int>(isa)) {  // not here: timed instead
       CHECK(p.stats.timed >= 1);
@@ -384,7 +370,7 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
     INFO(bad);
     test::write_bytes(o.tune_cache, tuned);
     force_cache_choice(o.tune_cache, bad);
-    const Planned p = run(c.model, c.in, Case::kBatch, o);
+    const NetRun p = run_net(c.model, c.in, Case::kBatch, o);
     CHECK(p.stats.timed == convs);
     CHECK(test::read_bytes(o.tune_cache).find(bad) == std::string::npos);
   }
@@ -397,7 +383,7 @@ TEST_CASE("the GEMM's K blocks give the same bits as one pass over K") {
   o.policy = runtime::KernelPolicy::kDense;
   o.tune = true;
   o.tune_cache = dir.file("cache.txt");
-  REQUIRE(run(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
+  REQUIRE(run_net(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
   const std::string tuned = test::read_bytes(o.tune_cache);
   std::vector<std::vector<float>> outs;
   int blocked = 0;
@@ -406,7 +392,7 @@ TEST_CASE("the GEMM's K blocks give the same bits as one pass over K") {
     INFO(choice);
     test::write_bytes(o.tune_cache, tuned);
     force_cache_choice(o.tune_cache, choice);
-    const Planned p = run(c.model, c.in, Case::kBatch, o);
+    const NetRun p = run_net(c.model, c.in, Case::kBatch, o);
     CHECK(p.stats.timed == 0);
     for (const runtime::LayerProfile& prof : p.profile)
       blocked += prof.kernel.find(" kc=") != std::string::npos;
@@ -423,7 +409,7 @@ TEST_CASE("the SpMM's K chunk changes where sums are rounded, within rounding of
   runtime::NetOptions o;
   o.tune = true;
   o.tune_cache = dir.file("cache.txt");
-  REQUIRE(run(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
+  REQUIRE(run_net(c.model, c.in, Case::kBatch, o).stats.timed >= 1);
   const std::string tuned = test::read_bytes(o.tune_cache);
   std::vector<std::vector<float>> outs;
   // The portable kernel's two accumulator sets (even and odd non-zeros) meet at each chunk's
@@ -431,7 +417,7 @@ TEST_CASE("the SpMM's K chunk changes where sums are rounded, within rounding of
   for (const char* chunk : {"1024", "4194304"}) {  // 16 rows a chunk; one chunk a layer
     test::write_bytes(o.tune_cache, tuned);
     force_cache_choice(o.tune_cache, std::string("sparse rule 0 isa=generic chunk=") + chunk);
-    const Planned p = run(c.model, c.in, Case::kBatch, o);
+    const NetRun p = run_net(c.model, c.in, Case::kBatch, o);
     CHECK(p.stats.timed == 0);
     CHECK(test::max_rel_diff(p.out, c.want) < 1e-5);
     outs.push_back(p.out);
