@@ -117,8 +117,9 @@ zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out) {
 }
 
 // Row (c, i, j) is one copy of channel c's block shifted by (i - ph) * w + (j - pw), then the
-// padding zeroed. The rows are walked (c, i, j), without divisions: on 13x13 planes these
-// were a third of the time.
+// padding zeroed. The rows are walked (c, i, j), without the six divisions a row that finding
+// (c, i, j) and the padding's rows and columns took before (on 13x13 planes, a row's copy is
+// 169 floats).
 SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void
 im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
                   int64_t end, int64_t col0, int64_t ncols, int64_t ld) {
@@ -134,7 +135,10 @@ im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, in
     std::memcpy(out + (lo - col0), block + lo + shift, static_cast<size_t>(hi - lo) * 4);
     for (int64_t p = hi; p < col1; ++p) out[p - col0] = 0.0f;
     zero_padding_in_range(s.in_h, s.in_w, dy, dx, range, out);
-    if (++j == s.kw && (j = 0, ++i == s.kh)) i = 0, ++c;
+    if (++j == s.kw) {
+      j = 0;
+      if (++i == s.kh) i = 0, ++c;
+    }
   }
 }
 
