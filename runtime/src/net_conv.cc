@@ -97,15 +97,17 @@ Net::Impl::BSource Net::Impl::b_source(const ConvPlan& p, const ConvOp& op, int6
   src.ld = kernels::aligned_stride(n);
   // The SpMM wants B rows starting on cache lines (a split vector load costs two): a 1x1
   // layer reads its input in place when its rows are so or its op does not mind (ConvOp),
-  // else a copy with aligned rows; a small kernels::im2col is built once, shared by all threads.
+  // else copies it with aligned rows. That copy, like a kernels::im2col, is built once and
+  // shared by all threads when small, else by each thread for its column blocks (a 1x1's
+  // copy was always shared before session 32: 2 threads ran v1.1 6-10% slower so, README).
   src.in_place = src.direct && (kernels::rows_on_lines(n) || op.prefers_unaligned_rows());
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const ConvSchedule& sched = p.schedule;
   const bool rule_shared = panels < kPanelsPerThread * pool->threads() &&
                            images * src.rows * src.ld <= shared_im2col_floats();
-  src.shared = !src.in_place && (src.direct || (sched.split == ConvSchedule::Split::kRule
-                                                    ? rule_shared
-                                                    : sched.split == ConvSchedule::Split::kShared));
+  src.shared = !src.in_place && (sched.split == ConvSchedule::Split::kRule
+                                     ? rule_shared
+                                     : sched.split == ConvSchedule::Split::kShared);
   // kernels::im2col from padded copies of the inputs: a plain copy per row segment. Not for a
   // size-keeping layer (SqueezeNet's 3x3 expands), whose im2col is a shifted copy a row: the
   // copies of the inputs and their pass cost more than they save there.
