@@ -283,8 +283,11 @@ Status Net::Impl::plan() {
   // trials below run on inputs of the layers' full size), against the least the plan can
   // need: every pooling that may run inside its convolution taken as fused. Which ones do is
   // known once the kernels are chosen; the plan is then made, and checked, exactly.
-  for (const auto& [pooling, conv] : fusable_poolings(consumers, producer))
+  for (const auto& [pooling, conv] : fusable_poolings(consumers, producer)) {
+    const Layer& l = model.layers[pooling];
     elided.insert(model.layers[conv].output);
+    convs[conv].fusable_pool = pool_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
+  }
   SQZ_RETURN_IF_ERROR(plan_memory(1, /*check_only=*/true));
   elided.clear();
   batch = 1;

@@ -54,12 +54,7 @@ void Net::Impl::plan_pool_fusion(const std::map<std::string, int>& consumers,
     const Layer& l = model.layers[j];
     ConvPlan& p = convs[i];
     const Layer& conv = model.layers[i];
-    // A direct op, or one over im2col of one group (a stem). Not a 1x1, whose B is its input
-    // read in place: bands would copy it.
-    const ConvShape& rs = p.run_shape;
-    if (!p.op || p.pad_only || p.then_pool ||
-        (p.op->arranged_floats() == 0 && (rs.groups != 1 || kernels::conv_reads_input_directly(rs))))
-      continue;
+    if (!p.op || p.then_pool || !pool_fuses_into(p, *p.op)) continue;
     p.then_pool = pool_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
     p.pool_layer = j;
     skip[j] = true;

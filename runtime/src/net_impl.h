@@ -12,6 +12,7 @@
 #include "sqz/kernels/aligned.h"
 #include "sqz/kernels/conv_op.h"
 #include "sqz/kernels/conv_shape.h"
+#include "sqz/kernels/im2col.h"
 #include "sqz/runtime/net.h"
 #include "sqz/runtime/thread_pool.h"
 
@@ -107,7 +108,20 @@ struct ConvPlan {
   // (NetOptions::fuse_pooling); none: it writes its own output.
   std::optional<kernels::PoolShape> then_pool;
   size_t pool_layer = 0;  // with then_pool: the pooling layer (skipped)
+  // Before the kernels are chosen: the pooling that will run inside this convolution if its
+  // op allows (pool_fuses_into), so that tuning times each candidate as it will run.
+  std::optional<kernels::PoolShape> fusable_pool;
+  bool timed_with_pool = false;  // tuning timed a candidate with fusable_pool inside
 };
+
+// Whether a max pooling can run inside p's convolution with this op: a direct op, or one over
+// im2col of one group that is not a 1x1 (whose B is its input read in place: bands would copy
+// it); not a pad-only 1x1.
+inline bool pool_fuses_into(const ConvPlan& p, const ConvOp& op) {
+  const ConvShape& s = p.run_shape;
+  return !p.pad_only && (op.arranged_floats() > 0 ||
+                         (s.groups == 1 && !kernels::conv_reads_input_directly(s)));
+}
 
 // Tuning choices by key (machine, threads, layer), read from and written back to a file.
 class TuneCache {
