@@ -100,10 +100,17 @@ inline __attribute__((always_inline)) void zero_padding_in_range(int64_t h, int6
   if (dx != 0) {
     const int64_t x0 = dx < 0 ? 0 : std::max<int64_t>(0, w - dx);
     const int64_t x1 = dx < 0 ? std::min(w, -dx) : w;
-    for (int64_t line = r.first_line; line < r.col1; line += w) {
+    auto part_of_line = [&](int64_t line) {
       const int64_t a = std::max(r.col0, line + x0), b = std::min(r.col1, line + x1);
       for (int64_t p = a; p < b; ++p) out[p - r.col0] = 0.0f;
-    }
+    };
+    // The lines wholly inside the range without bounds (a batch's hundreds of lines a row),
+    // the partial first and last apart.
+    const int64_t whole_begin = (r.col0 + w - 1) / w * w, whole_end = r.col1 / w * w;
+    if (r.first_line < r.col0) part_of_line(r.first_line);
+    for (float* line = out + (whole_begin - r.col0); line < out + (whole_end - r.col0); line += w)
+      for (int64_t x = x0; x < x1; ++x) line[x] = 0.0f;
+    if (whole_end < r.col1 && whole_end >= whole_begin) part_of_line(whole_end);
   }
 }
 
