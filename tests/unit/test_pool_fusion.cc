@@ -101,10 +101,10 @@ TEST_CASE("tuning times a stem's kernels with its pooling inside, as they will r
   std::mt19937 rng(14);
   const std::vector<float> in = test::random_floats(rng, 2 * 3 * 61 * 61, -50, 50);
   const std::vector<float> want = forward(m, in, 2, {});
-  for (int threads : {1, 2})
+  for (int threads : {1, 2}) {
+    test::TempDir dir;  // one cache: the stem fused and alone are two entries
     for (bool fuse : {true, false}) {
       INFO("threads=" << threads << " fuse_pooling=" << fuse);
-      test::TempDir dir;
       runtime::NetOptions o;
       o.threads = threads;
       o.fuse_pooling = fuse;
@@ -118,10 +118,11 @@ TEST_CASE("tuning times a stem's kernels with its pooling inside, as they will r
       CHECK((plan.find("with the pooling inside") != std::string::npos) == fuse);
       CHECK((tuned.kernel.at("pool1") == "in conv1") == fuse);
       CHECK(test::max_rel_diff(tuned.out, want) < 1e-5);
-      // The next layers have no pooling after them.
+      // The next layers have no pooling after them (and, the second time, come from the cache).
       for (const runtime::LayerProfile& l : tuned.profile)
         if (l.name != "conv1") CHECK(l.plan.find("with the pooling inside") == std::string::npos);
     }
+  }
 }
 
 TEST_CASE("a GEMM or SpMM stem's max pooling runs inside it too, with the same bits") {
