@@ -111,7 +111,8 @@ Net::Impl::BSource Net::Impl::b_source(const ConvPlan& p, const ConvOp& op, int6
   // kernels::im2col from padded copies of the inputs: a plain copy per row segment. Not for a
   // size-keeping layer (SqueezeNet's 3x3 expands), whose im2col is a shifted copy a row: the
   // copies of the inputs and their pass cost more than they save there.
-  src.from_padded = !src.direct && kernels::windows_inside_padding(s) && !kernels::conv_keeps_size(s);
+  src.from_padded =
+      !src.direct && kernels::windows_inside_padding(s) && !kernels::conv_keeps_size(s);
   return src;
 }
 
