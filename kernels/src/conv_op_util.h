@@ -22,15 +22,19 @@ inline void copy_bias(const ConvWeights& w, int64_t out_c, std::vector<float>* b
   if (w.bias) std::copy(w.bias, w.bias + out_c, bias->begin());
 }
 
-// Runs the B panel at column n0 of a block through `tile` (full panels read in place, the
-// last one copied zero-padded into scratch so that no read runs past the matrix).
+// Runs the B panel at column n0 of a block through `tile`: in place when the tile's reads
+// (whole vectors of vec_floats) stay inside B's rows of ldb floats (ConvOp::run_items: every
+// row is readable to ldb), else (the last panel of a B read in place) copied zero-padded into
+// scratch so that no read runs past the matrix. Columns past the block's are garbage in the
+// tile's output, which the caller does not store.
 template <typename Tile>
-void for_panel(const ConvShape& s, int nr, const float* b, int64_t ldb, int64_t ncols, int64_t g,
-               int64_t n0, float* scratch, Tile tile) {
+void for_panel(const ConvShape& s, int nr, int vec_floats, const float* b, int64_t ldb,
+               int64_t ncols, int64_t g, int64_t n0, float* scratch, Tile tile) {
   const int64_t k = s.k_per_group(), n = ldb;
   const int cols = static_cast<int>(std::min<int64_t>(nr, ncols - n0));
+  const int64_t reads = std::min<int64_t>(nr, (cols + vec_floats - 1) / vec_floats * vec_floats);
   const float* panel = b + g * k * n + n0;
-  if (cols == nr) return tile(panel, n, cols);
+  if (cols == nr || n0 + reads <= ldb) return tile(panel, n, cols);
   for (int64_t r = 0; r < k; ++r) {
     std::memcpy(scratch + r * nr, panel + r * n, sizeof(float) * cols);
     std::fill(scratch + r * nr + cols, scratch + (r + 1) * nr, 0.0f);

@@ -83,7 +83,7 @@ class DenseGemmOp : public ConvOp {
       // K in blocks whose B panel stays in L1 while the row panels pass over it; a later
       // block's tiles start from the sums the earlier ones stored, so the products are added
       // in the same order as in one pass (the same bits for any block).
-      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
+      for_panel(s_, nr, kernel_->vec_floats, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
                   for (int64_t k0 = 0; k0 < k; k0 += k_block_) {
                     const int64_t kn = std::min(k_block_, k - k0);

@@ -35,15 +35,15 @@ void sqz_dot_1x3_f32_generic(const float*, int64_t, const float*, int64_t, int64
 namespace sqz::kernels {
 namespace {
 
-const GemmKernel kAvx512{"gemm_6x64_f32_avx512",        6,  64, sqz_gemm_6x64_f32_avx512,
+const GemmKernel kAvx512{"gemm_6x64_f32_avx512",        6,  64, 16, sqz_gemm_6x64_f32_avx512,
                         Isa::kAvx512,                  sqz_gemm_acc_6x64_f32_avx512,
                         "direct_8x3x16_f32_avx512",    8, 3, 16, sqz_direct_8x3x16_f32_avx512,
                         "dot_4x6_f32_avx512",          4,  6,  16, sqz_dot_4x6_f32_avx512};
-const GemmKernel kAvx2{"gemm_6x16_f32_avx2",      6,  16, sqz_gemm_6x16_f32_avx2,
+const GemmKernel kAvx2{"gemm_6x16_f32_avx2",      6,  16, 8, sqz_gemm_6x16_f32_avx2,
                       Isa::kAvx2,                sqz_gemm_acc_6x16_f32_avx2,
                       "direct_6x16_f32_avx2",     6, 1, 16, sqz_direct_6x16_f32_avx2,
                       "dot_3x2_f32_avx2",         3, 2,  16,  sqz_dot_3x2_f32_avx2};
-const GemmKernel kGeneric{"gemm_6x8_f32_generic",       6,  8, sqz_gemm_6x8_f32_generic,
+const GemmKernel kGeneric{"gemm_6x8_f32_generic",       6,  8, 4, sqz_gemm_6x8_f32_generic,
                          Isa::kGeneric,                sqz_gemm_acc_6x8_f32_generic,
                          "direct_6x8_f32_generic",     6, 1, 8, sqz_direct_6x8_f32_generic,
                          "dot_1x3_f32_generic",        1, 3, 16, sqz_dot_1x3_f32_generic};

@@ -170,7 +170,7 @@ class SparseOp : public ConvOp {
   void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
                  int row_blocks, int64_t begin, int64_t end, float* scratch,
                  const float* shared) const override {
-    const int nr = kernel_->nr;
+    const int nr = kernel_->nr, vf = kernel_->vec_floats;
     const float* values = codebook_ ? shared : l_.values.data();
     const int64_t ocg = s_.out_c / s_.groups;
     float* tile_out = scratch + s_.k_per_group() * nr;
@@ -178,12 +178,13 @@ class SparseOp : public ConvOp {
       int64_t g, n0, block;
       split_item(item, ncols, row_blocks, &g, &n0, &block);
       const int64_t r0 = first_row(block, row_blocks), r1 = first_row(block + 1, row_blocks);
-      for_panel(s_, nr, b, ldb, ncols, g, n0, scratch,
+      for_panel(s_, nr, kernel_->vec_floats, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
                   if (cols == nr)
-                    return run_chunks(panel, ld, g, r0, r1, values,
-                                      out + (g * ocg + r0) * ldc + n0, ldc);
-                  run_chunks(panel, ld, g, r0, r1, values, tile_out, nr);
+                    return run_chunks(panel, ld, g, r0, r1, values, out + (g * ocg + r0) * ldc + n0,
+                                      ldc, nr / vf);
+                  // A last, narrower panel: as many vectors as its columns need.
+                  run_chunks(panel, ld, g, r0, r1, values, tile_out, nr, (cols + vf - 1) / vf);
                   for (int64_t r = r0; r < r1; ++r)
                     std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + (r - r0) * nr,
                                 sizeof(float) * cols);
@@ -199,9 +200,10 @@ class SparseOp : public ConvOp {
     return l_.paired && block < row_blocks ? r & ~int64_t{1} : r;
   }
 
-  // Rows [r0, r1) of group g over one B panel, chunk after chunk, into dst (row stride ldd).
+  // Rows [r0, r1) of group g over the first `vecs` vectors of one B panel, chunk after chunk,
+  // into dst (row stride ldd).
   void run_chunks(const float* panel, int64_t ld, int64_t g, int64_t r0, int64_t r1,
-                  const float* values, float* dst, int64_t ldd) const {
+                  const float* values, float* dst, int64_t ldd, int vecs) const {
     const int64_t ocg = s_.out_c / s_.groups, pairs = (ocg + 1) / 2;
     const float* bias = bias_.data() + g * ocg + r0;
     for (int64_t q = 0; q < l_.chunks; ++q) {
@@ -209,17 +211,17 @@ class SparseOp : public ConvOp {
       const bool accumulate = q > 0, relu = relu_ && q == l_.chunks - 1;
       if (l_.paired) {
         kernel_->pairs(l_.pair_start.data() + seg * (3 * pairs + 1) + 3 * (r0 / 2),
-                       l_.value_start.data() + seg * pairs + r0 / 2, l_.cols.data(), values,
-                       bias, r1 - r0, panel, ld, accumulate, relu, dst, ldd);
+                       l_.value_start.data() + seg * pairs + r0 / 2, l_.cols.data(), values, bias,
+                       r1 - r0, panel, ld, accumulate, relu, dst, ldd, vecs);
         continue;
       }
       const uint32_t* rs = l_.row_start.data() + seg * (ocg + 1) + r0;
       if (l_.kb > 1)
         kernel_->blocks(rs, l_.cols.data(), values, l_.kb, bias, r1 - r0, panel, ld, accumulate,
-                        relu, dst, ldd);
+                        relu, dst, ldd, vecs);
       else
         kernel_->f32(rs, l_.cols.data(), values, bias, r1 - r0, panel, ld, accumulate, relu, dst,
-                     ldd);
+                     ldd, vecs);
     }
   }
 

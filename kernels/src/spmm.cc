@@ -2,15 +2,16 @@
 
 #define SQZ_DECLARE_SPMM(nr, isa)                                                                 \
   void sqz_spmm_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*, const float*,    \
-                                 int64_t, const float*, int64_t, bool, bool, float*, int64_t);    \
+                                 int64_t, const float*, int64_t, bool, bool, float*, int64_t,     \
+                                 int);                                                            \
   void sqz_spmm_blocks_##nr##_f32_##isa(const uint32_t*, const uint16_t*, const float*, int,      \
                                         const float*, int64_t, const float*, int64_t, bool, bool, \
-                                        float*, int64_t);
+                                        float*, int64_t, int);
 
 extern "C" {
 void sqz_spmm_pairs_64_f32_avx512(const uint32_t*, const uint32_t*, const uint16_t*, const float*,
                                   const float*, int64_t, const float*, int64_t, bool, bool, float*,
-                                  int64_t);
+                                  int64_t, int);
 SQZ_DECLARE_SPMM(64, avx512)
 SQZ_DECLARE_SPMM(64, avx2)
 SQZ_DECLARE_SPMM(16, generic)
@@ -19,12 +20,16 @@ SQZ_DECLARE_SPMM(16, generic)
 namespace sqz::kernels {
 namespace {
 
-const SpmmKernel kAvx512{"spmm_64_f32_avx512", 64, sqz_spmm_64_f32_avx512,
-                         sqz_spmm_blocks_64_f32_avx512, Isa::kAvx512,
+const SpmmKernel kAvx512{"spmm_64_f32_avx512",
+                         64,
+                         16,
+                         sqz_spmm_64_f32_avx512,
+                         sqz_spmm_blocks_64_f32_avx512,
+                         Isa::kAvx512,
                          sqz_spmm_pairs_64_f32_avx512};
-const SpmmKernel kAvx2{"spmm_64_f32_avx2", 64, sqz_spmm_64_f32_avx2, sqz_spmm_blocks_64_f32_avx2,
-                       Isa::kAvx2};
-const SpmmKernel kGeneric{"spmm_16_f32_generic", 16, sqz_spmm_16_f32_generic,
+const SpmmKernel kAvx2{"spmm_64_f32_avx2",          64,        8, sqz_spmm_64_f32_avx2,
+                       sqz_spmm_blocks_64_f32_avx2, Isa::kAvx2};
+const SpmmKernel kGeneric{"spmm_16_f32_generic",          16,           4, sqz_spmm_16_f32_generic,
                           sqz_spmm_blocks_16_f32_generic, Isa::kGeneric};
 
 }  // namespace
@@ -96,8 +101,7 @@ void spmm_pairs(const uint32_t* pair_start, const uint32_t* value_start, const u
         acc += double{w[first ? 0 : 1]} * b[cols[e] * ldb + j];
       const uint32_t own_begin = first ? ps[1] : ps[2], own_end = first ? ps[2] : ps[3];
       if (!first) w += ps[2] - ps[1];
-      for (uint32_t e = own_begin; e < own_end; ++e, ++w)
-        acc += double{*w} * b[cols[e] * ldb + j];
+      for (uint32_t e = own_begin; e < own_end; ++e, ++w) acc += double{*w} * b[cols[e] * ldb + j];
       c[r * ldc + j] = static_cast<float>(relu && acc < 0 ? 0.0 : acc);
     }
   }

@@ -41,8 +41,10 @@ class ConvOp {
   // split loads than the copy costs, the SpMM more (bench_conv measures both).
   virtual bool prefers_unaligned_rows() const = 0;
   // Computes work items [begin, end) over a block of ncols columns. b: the B rows of the block
-  // (input or im2col; row stride ldb, group g's rows start at g*K*ldb); out: the block's first
-  // column of output channel 0, channel stride ldc.
+  // (input or im2col; row stride ldb, group g's rows start at g*K*ldb), each readable to ldb
+  // floats (a last panel is read in place, past ncols, where that stays inside its row; what
+  // the columns past ncols hold never reaches out); out: the block's first column of output
+  // channel 0, channel stride ldc.
   virtual void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
                          int row_blocks, int64_t begin, int64_t end, float* scratch,
                          const float* shared) const = 0;

@@ -13,7 +13,9 @@
 namespace sqz::kernels {
 
 // Computes one MR x NR tile and stores its top-left rows x cols corner to c (row stride ldc).
-// bias: MR values (the panel's), never null. REQUIRES: rows <= MR, cols <= NR.
+// bias: MR values (the panel's), never null. REQUIRES: rows <= MR, cols <= NR. Only the
+// vectors that hold `cols` columns are computed (and read from b); an element's bits do not
+// depend on cols.
 using GemmTileFn = void (*)(const float* a_panel, const float* b, int64_t ldb, int64_t k,
                             const float* bias, bool relu, float* c, int64_t ldc, int rows,
                             int cols);
@@ -40,6 +42,7 @@ using DotTileFn = void (*)(const float* a, int64_t lda, const float* b, int64_t 
 struct GemmKernel {
   const char* name;  // e.g. "gemm_6x64_f32_avx512"
   int mr, nr;
+  int vec_floats;  // floats per vector: the tile reads and computes whole vectors
   GemmTileFn tile;
   Isa isa;
   // As tile, but the accumulators start from c's rows x cols corner instead of the bias (not

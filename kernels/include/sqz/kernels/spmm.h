@@ -11,20 +11,22 @@
 
 namespace sqz::kernels {
 
-// Computes rows x NR outputs for one NR-wide column panel:
+// Computes rows x W outputs for the first W = vecs x SpmmKernel::vec_floats columns of a
+// column panel (vecs in 1..nr / vec_floats; vecs = nr / vec_floats: the whole panel):
 //   c[r][j] = (accumulate ? c[r][j] : bias[r]) + sum over nz in [row_start[r], row_start[r+1])
 //             of values[nz] * b[cols[nz] * ldb + j], then ReLU when relu.
-// b must have NR readable floats per used row; c has row stride ldc.
+// b must have W readable floats per used row; c has row stride ldc and W floats a row are
+// written. An output's bits do not depend on vecs.
 using SpmmF32Fn = void (*)(const uint32_t* row_start, const uint16_t* cols, const float* values,
                            const float* bias, int64_t rows, const float* b, int64_t ldb,
-                           bool accumulate, bool relu, float* c, int64_t ldc);
+                           bool accumulate, bool relu, float* c, int64_t ldc, int vecs);
 
 // The same over whole-kernel blocks: row r holds blocks [row_start[r], row_start[r+1]); block
 // k covers the kb consecutive B rows from cols[k] with the kb values from values[k * kb]
 // (one index per kernel of a layer pruned at kernel granularity).
 using SpmmBlocksFn = void (*)(const uint32_t* row_start, const uint16_t* cols, const float* values,
                               int kb, const float* bias, int64_t rows, const float* b, int64_t ldb,
-                              bool accumulate, bool relu, float* c, int64_t ldc);
+                              bool accumulate, bool relu, float* c, int64_t ldc, int vecs);
 
 // Two output rows at a time: rows 2p and 2p+1 form pair p (an odd last row pairs with
 // nothing). Pair p's entries are [pair_start[3p], pair_start[3p+3]): first those both rows
@@ -34,11 +36,12 @@ using SpmmBlocksFn = void (*)(const uint32_t* row_start, const uint16_t* cols, c
 using SpmmPairsFn = void (*)(const uint32_t* pair_start, const uint32_t* value_start,
                              const uint16_t* cols, const float* values, const float* bias,
                              int64_t rows, const float* b, int64_t ldb, bool accumulate, bool relu,
-                             float* c, int64_t ldc);
+                             float* c, int64_t ldc, int vecs);
 
 struct SpmmKernel {
   const char* name;  // e.g. "spmm_64_f32_avx512"
   int nr;
+  int vec_floats;  // floats per vector: a panel is nr / vec_floats of them
   SpmmF32Fn f32;
   SpmmBlocksFn blocks;
   Isa isa;
