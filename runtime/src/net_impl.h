@@ -123,6 +123,13 @@ inline bool pool_fuses_into(const ConvPlan& p, const ConvOp& op) {
                          (s.groups == 1 && !kernels::conv_reads_input_directly(s)));
 }
 
+// A tuning candidate for one convolution: a kernel and how the threads share the layer.
+struct TuneCandidate {
+  KernelChoice choice;
+  ConvSchedule schedule;
+};
+struct TuneBest;  // net_tune_candidates.cc
+
 // Tuning choices by key (machine, threads, layer), read from and written back to a file.
 class TuneCache {
  public:
@@ -191,13 +198,13 @@ struct Net::Impl {
   void tune_conv(size_t i, TuneCache* cache);
   // Times the candidates of layer i and installs the fastest (its kernel in *choice).
   void time_candidates(size_t i, KernelChoice* choice, double* best_seconds, int* candidates);
-  // Times layer i's op of `choice` under each schedule: the fastest time and schedule (+inf
-  // when that kernel cannot run the layer here).
-  double time_choice(size_t i, const KernelChoice& choice,
-                     const std::vector<ConvSchedule>& schedules, ConvSchedule* fastest);
+  // Times layer i's candidates interleaved in rounds (tune_rounds.h), each as it will run:
+  // each one's fastest seconds, +inf when its kernel cannot run the layer here.
+  std::vector<double> time_in_rounds(size_t i, const std::vector<TuneCandidate>& cands);
+  // One round of time_candidates (net_tune_candidates.cc).
+  std::vector<double> time_round(size_t i, std::vector<TuneCandidate> cands, TuneBest* best);
   // The op the rule picks: the SpMM at or below sparse_max_density (or by the policy).
   std::unique_ptr<ConvOp> make_rule_op(size_t i) const;
-  double time_conv(const ConvPlan& p, const ConvOp& op, int64_t budget_ns);
   // Places every stored blob in the arena for batch_size images; kLimit past the budget.
   // check_only: the budget checked, nothing allocated (plan()'s first check, whose elided set
   // may hold more than will be elided: its message then says "at least").

@@ -23,9 +23,6 @@ namespace {
 // Timing stops for the rest of the layers past this budget (they take the rule): SqueezeNet
 // tunes in well under it.
 constexpr double kTuneBudgetSeconds = 2.0;
-// Per candidate: at most this long, at least kMinRuns timed runs after one untimed.
-constexpr int64_t kCandidateNs = 4'000'000;
-constexpr int kMinRuns = 3, kMaxRuns = 10;
 // A cache file larger than this is ignored (and rewritten).
 constexpr size_t kMaxCacheBytes = size_t{4} << 20;
 constexpr const char* kCacheHeader = "# squeeze-compress tuning cache v1: key<TAB>choice\n";
@@ -232,30 +229,6 @@ void close_tune_cache(const TuneCache& cache, PlanStats* stats) {
     stats->note = "tuning cache not written: " + s.message();
 }
 
-double Net::Impl::time_conv(const ConvPlan& p, const ConvOp& op, int64_t budget_ns) {
-  const ConvShape& s = p.run_shape;
-  std::vector<float> in(static_cast<size_t>(s.in_c * s.in_h * s.in_w));
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (float& x : in) x = u(rng);
-  const kernels::PoolShape* ps = p.then_pool ? &*p.then_pool : nullptr;
-  std::vector<float> out(static_cast<size_t>(ps ? ps->c * ps->out_h * ps->out_w
-                                                : s.out_c * s.out_size()));
-  const std::vector<const float*> ins{in.data()};
-  const std::vector<float*> outs{out.data()};
-  execute_conv(p, op, ins, outs);  // untimed: caches, pages, the pool's threads awake
-  double best = 1e30;
-  const auto start = std::chrono::steady_clock::now();
-  for (int r = 0; r < kMaxRuns; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    execute_conv(p, op, ins, outs);
-    const auto t1 = std::chrono::steady_clock::now();
-    best = std::min(best, std::chrono::duration<double>(t1 - t0).count());
-    if (r + 1 >= kMinRuns && (t1 - start).count() > budget_ns) break;
-  }
-  return best;
-}
-
 void Net::Impl::tune_conv(size_t i, TuneCache* cache) {
   ConvPlan& p = convs[i];
   LayerProfile& prof = profiles[i];
@@ -292,121 +265,6 @@ void Net::Impl::tune_conv(size_t i, TuneCache* cache) {
   cache->entries[key] = choice_text(choice, p.schedule);
   cache->dirty = true;
   ++stats.timed;
-}
-
-double Net::Impl::time_choice(size_t i, const KernelChoice& choice,
-                              const std::vector<ConvSchedule>& schedules, ConvSchedule* fastest) {
-  const std::unique_ptr<ConvOp> op = make_conv_op(i, choice);
-  double best = std::numeric_limits<double>::infinity();
-  if (!op) return best;
-  size_scratch(*op);
-  ConvPlan trial;
-  trial.run_shape = convs[i].run_shape;
-  trial.pad_only = convs[i].pad_only;
-  // Timed as it will run: with the pooling inside when this op takes it (a stem's; unfused,
-  // the GEMM's conv1 of v1.0 timed 3.3 ms against the direct op's 3.4 and was kept, to run
-  // at 4.2-4.7 ms fused against the direct op's 3.5).
-  if (convs[i].fusable_pool && pool_fuses_into(trial, *op)) {
-    trial.then_pool = convs[i].fusable_pool;
-    convs[i].timed_with_pool = true;
-  }
-  for (const ConvSchedule& s : schedules) {
-    trial.schedule = s;
-    const double t = time_conv(trial, *op, kCandidateNs);
-    if (t < best) best = t, *fastest = s;
-  }
-  return best;
-}
-
-// Three rounds, each from the best so far: (1) the SpMM and the GEMM (as the policy allows)
-// under each split: shared, or blocks of 1/8, 1/4 and 1/2 of one thread's L2 (a 1x1 layer
-// read in place ignores them); (2) each kernel that came within kNarrowerIsaWithin of the best
-// under the next narrower ISA (AVX2 on an AVX-512 CPU: some CPUs lower their clock for
-// AVX-512, and the narrower tiles load differently); (3) the SpMM's K chunk at half and twice
-// the L1d, then its rows one at a time where its kernel pairs them; or the GEMM's K in blocks
-// whose B panel fills half or all of the L1d (where K is longer; the same bits). A stem's
-// direct convolution joins round 1 (and 2). XNNPACK and oneDNN tune the same knobs per shape.
-constexpr double kNarrowerIsaWithin = 1.3;
-
-namespace {
-
-// Round 3's K chunks (SpMM) or K blocks (GEMM) around the best choice of rounds 1 and 2; none
-// for the direct convolution.
-std::vector<KernelChoice> blocking_candidates(const KernelChoice& best, const ConvShape& s) {
-  std::vector<KernelChoice> out;
-  if (best.direct) return out;
-  if (best.sparse) {
-    const int64_t l1 = kernels::l1d_size(machine());
-    for (int64_t bytes : {l1 / 2, 2 * l1}) {
-      KernelChoice c = best;
-      c.chunk_bytes = bytes;
-      out.push_back(c);
-    }
-    return out;
-  }
-  const kernels::GemmKernel* k = gemm_kernel_of(best);
-  const int64_t half_l1 = k ? kernels::gemm_k_block(*k) : 0;
-  for (int64_t rows : {half_l1, 2 * half_l1}) {
-    if (rows < 1 || rows >= s.k_per_group()) continue;
-    KernelChoice c = best;
-    c.k_block = rows;
-    out.push_back(c);
-  }
-  return out;
-}
-
-}  // namespace
-
-void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_seconds,
-                                int* candidates) {
-  ConvPlan& p = convs[i];
-  const int64_t l2 = kernels::l2_per_thread(machine()) / static_cast<int64_t>(sizeof(float));
-  std::vector<ConvSchedule> schedules{{ConvSchedule::Split::kShared, 0}};
-  for (int64_t d : {8, 4, 2}) schedules.push_back({ConvSchedule::Split::kBlocks, l2 / d});
-  std::vector<bool> kernels_allowed;
-  if (options.policy != KernelPolicy::kDense) kernels_allowed.push_back(true);
-  if (options.policy != KernelPolicy::kSparse) kernels_allowed.push_back(false);
-  double best = std::numeric_limits<double>::infinity();
-  KernelChoice best_choice{kernels_allowed.front(), std::nullopt, 0};
-  std::map<bool, double> kernel_best;  // round 1's best time of each kernel
-  auto consider = [&](const KernelChoice& c, const std::vector<ConvSchedule>& scheds) {
-    ConvSchedule fastest;
-    const double t = time_choice(i, c, scheds, &fastest);
-    if (std::isfinite(t)) *candidates += static_cast<int>(scheds.size());
-    if (t < best) best = t, best_choice = c, p.schedule = fastest;
-    return t;
-  };
-  for (bool sparse : kernels_allowed)
-    kernel_best[sparse] = consider({sparse, std::nullopt, 0}, schedules);
-  // The direct convolution (a stem's; it has no split to choose: one schedule).
-  KernelChoice direct;
-  direct.direct = true;
-  const bool try_direct = options.policy != KernelPolicy::kSparse && direct_candidate(p.run_shape);
-  const double direct_best = try_direct ? consider(direct, {ConvSchedule{}}) : best;
-  const std::vector<ConvSchedule> chosen{p.schedule};
-  if (machine().isa == Isa::kAvx512) {
-    for (bool sparse : kernels_allowed)
-      if (kernel_best[sparse] <= kNarrowerIsaWithin * best)
-        consider({sparse, Isa::kAvx2, 0}, chosen);
-    if (try_direct && direct_best <= kNarrowerIsaWithin * best) {
-      direct.isa = Isa::kAvx2;
-      consider(direct, {ConvSchedule{}});
-    }
-  }
-  for (const KernelChoice& c : blocking_candidates(best_choice, p.run_shape)) consider(c, chosen);
-  const kernels::SpmmKernel* spmm = best_choice.sparse ? spmm_kernel_of(best_choice) : nullptr;
-  if (spmm && spmm->pairs) {
-    KernelChoice c = best_choice;
-    c.one_row = true;
-    consider(c, chosen);
-  }
-  *best_seconds = best;
-  *choice = best_choice;
-  p.op = make_conv_op(i, best_choice);
-  if (!p.op) {  // only the SpMM was allowed and it cannot run this layer
-    *choice = KernelChoice{};
-    p.op = make_conv_op(i, *choice);
-  }
 }
 
 }  // namespace sqz::runtime
