@@ -49,7 +49,7 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
     << " p=" << s.ph << "x" << s.pw << " g=" << s.groups
     << " stored=" << stored_weights(l)
     << " codes=" << l.quant.codebook.size() << " mask=" << !l.mask.empty() << " relu=" << p.relu;
-  // A stem whose max pooling runs inside it is timed so (time_choice): another choice than
+  // A stem whose max pooling runs inside it is timed so (time_in_rounds): another choice than
   // the same convolution alone. (Lines from before session 32 lack this and are timed again.)
   if (const auto& ps = p.fusable_pool)
     k << " pool=" << ps->kh << "x" << ps->kw << "/" << ps->sh << "x" << ps->sw;
