@@ -178,7 +178,7 @@ class SparseOp : public ConvOp {
       int64_t g, n0, block;
       split_item(item, ncols, row_blocks, &g, &n0, &block);
       const int64_t r0 = first_row(block, row_blocks), r1 = first_row(block + 1, row_blocks);
-      for_panel(s_, nr, kernel_->vec_floats, b, ldb, ncols, g, n0, scratch,
+      for_panel(s_, nr, vf, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
                   if (cols == nr)
                     return run_chunks(panel, ld, g, r0, r1, values, out + (g * ocg + r0) * ldc + n0,

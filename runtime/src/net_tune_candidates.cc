@@ -85,7 +85,7 @@ std::vector<double> Net::Impl::time_in_rounds(size_t i, const std::vector<TuneCa
 // read in place ignores them); (2) each kernel that came within kNarrowerIsaWithin of the best
 // under the next narrower ISA (AVX2 on an AVX-512 CPU: some CPUs lower their clock for
 // AVX-512, and the narrower tiles load differently); (3) the SpMM's K chunk at half and twice
-// the L1d, then its rows one at a time where its kernel pairs them; or the GEMM's K in blocks
+// the L1d and its rows one at a time where its kernel pairs them; or the GEMM's K in blocks
 // whose B panel fills half or all of the L1d (where K is longer; the same bits). A stem's
 // direct convolution joins round 1 (and 2). XNNPACK and oneDNN tune the same knobs per shape.
 // Rounds 2 and 3 time the best so far again beside their candidates, so that each round
@@ -94,8 +94,9 @@ constexpr double kNarrowerIsaWithin = 1.3;
 
 namespace {
 
-// Round 3's K chunks (SpMM) or K blocks (GEMM) around the best choice of rounds 1 and 2; none
-// for the direct convolution.
+// Round 3's candidates around the best choice of rounds 1 and 2: the SpMM's K chunks and its
+// rows one at a time (where its kernel pairs them), or the GEMM's K blocks; none for the
+// direct convolution.
 std::vector<KernelChoice> blocking_candidates(const KernelChoice& best, const ConvShape& s) {
   std::vector<KernelChoice> out;
   if (best.direct) return out;
@@ -104,6 +105,12 @@ std::vector<KernelChoice> blocking_candidates(const KernelChoice& best, const Co
     for (int64_t bytes : {l1 / 2, 2 * l1}) {
       KernelChoice c = best;
       c.chunk_bytes = bytes;
+      out.push_back(c);
+    }
+    const kernels::SpmmKernel* spmm = spmm_kernel_of(best);
+    if (spmm && spmm->pairs) {
+      KernelChoice c = best;
+      c.one_row = true;
       out.push_back(c);
     }
     return out;
@@ -188,12 +195,6 @@ void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_sec
   round.clear();
   for (const KernelChoice& c : blocking_candidates(b.best.choice, p.run_shape))
     round.push_back({c, b.best.schedule});
-  const kernels::SpmmKernel* spmm = b.best.choice.sparse ? spmm_kernel_of(b.best.choice) : nullptr;
-  if (spmm && spmm->pairs) {
-    KernelChoice c = b.best.choice;
-    c.one_row = true;
-    round.push_back({c, b.best.schedule});
-  }
   if (!round.empty()) time_round(i, round, &b);
   *candidates = b.timed;
   *best_seconds = b.seconds;
