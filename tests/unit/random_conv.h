@@ -13,6 +13,7 @@
 #include "sqz/kernels/conv_op.h"
 #include "sqz/kernels/im2col.h"
 #include "sqz/kernels/ref/conv_ref.h"
+#include "sqz/kernels/spmm.h"
 #include "test_util.h"
 
 namespace conv_test {
@@ -83,6 +84,20 @@ inline RandomConv random_conv(std::mt19937& rng, const int (&kg)[3], double dens
   c.bias = test::random_floats(rng, s.out_c);
   c.relu = dim(rng) % 2;
   return c;
+}
+
+// A CSR's rows regrouped in pairs for SpmmPairsFn (append_pairs, its list closed), and the
+// value of each of its entries in *pvalues.
+inline kernels::PairedCsr pair_rows(const std::vector<uint32_t>& start,
+                                    const std::vector<uint16_t>& cols,
+                                    const std::vector<float>& values, int64_t rows,
+                                    std::vector<float>* pvalues) {
+  kernels::PairedCsr paired;
+  kernels::append_pairs(start.data(), cols.data(), rows, &paired);
+  paired.pair_start.push_back(static_cast<uint32_t>(paired.cols.size()));
+  pvalues->clear();
+  for (uint32_t src : paired.source) pvalues->push_back(values[src]);
+  return paired;
 }
 
 // Runs op over column blocks of `block` (the whole image when larger) with its output

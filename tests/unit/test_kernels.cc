@@ -362,11 +362,8 @@ TEST_CASE("two-row SpMM micro-kernels equal their naive twin and the one-row for
           }
           start.push_back(static_cast<uint32_t>(cols.size()));
         }
-        PairedCsr paired;
-        append_pairs(start.data(), cols.data(), rows, &paired);
-        paired.pair_start.push_back(static_cast<uint32_t>(paired.cols.size()));
         std::vector<float> pvalues;
-        for (uint32_t src : paired.source) pvalues.push_back(values[src]);
+        const PairedCsr paired = pair_rows(start, cols, values, rows, &pvalues);
         std::vector<uint32_t> sorted = paired.source;  // every entry's value once
         std::sort(sorted.begin(), sorted.end());
         for (size_t i = 0; i < sorted.size(); ++i) REQUIRE(sorted[i] == i);

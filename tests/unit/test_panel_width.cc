@@ -10,6 +10,7 @@
 
 #include "sqz/kernels/gemm.h"
 #include "sqz/kernels/spmm.h"
+#include "random_conv.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -36,11 +37,8 @@ TEST_CASE("SpMM micro-kernels over part of a panel give the full panel's bits th
     start.push_back(static_cast<uint32_t>(cols.size()));
     kstart.push_back(static_cast<uint32_t>(kcols.size()));
   }
-  PairedCsr paired;
-  append_pairs(start.data(), cols.data(), rows, &paired);
-  paired.pair_start.push_back(static_cast<uint32_t>(paired.cols.size()));
   std::vector<float> pvalues;
-  for (uint32_t src : paired.source) pvalues.push_back(values[src]);
+  const PairedCsr paired = conv_test::pair_rows(start, cols, values, rows, &pvalues);
   const std::vector<float> bias = test::random_floats(rng, rows);
   int compared = 0;
   for (const SpmmKernel* k : runnable_spmm_kernels()) {
