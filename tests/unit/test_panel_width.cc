@@ -8,9 +8,9 @@
 #include <random>
 #include <vector>
 
+#include "random_conv.h"
 #include "sqz/kernels/gemm.h"
 #include "sqz/kernels/spmm.h"
-#include "random_conv.h"
 #include "test_util.h"
 
 using namespace sqz;
