@@ -46,6 +46,14 @@ for bad in "abc" "0" "1001" "2x"; do
   done
 done
 expect_refusal "BATCH must be" env BATCH=0 bash "$bench/peer.sh"
+# The two-build comparison: its settings, arguments and tools before any round.
+for bad in "abc" "0" "1001"; do
+  expect_refusal "ROUNDS must be" env ROUNDS="$bad" bash "$bench/ab_builds.sh" "$sqz" "$sqz" m.sqz
+  expect_refusal "RUNS must be" env RUNS="$bad" bash "$bench/ab_builds.sh" "$sqz" "$sqz" m.sqz
+  expect_refusal "THREADS must be" bash "$bench/ab_builds.sh" "$sqz" "$sqz" m.sqz "$bad"
+done
+expect_refusal "usage" bash "$bench/ab_builds.sh" "$sqz" "$sqz"
+expect_refusal "not an executable" bash "$bench/ab_builds.sh" /nonexistent "$sqz" m.sqz
 expect_refusal "MIB must be" env MIB=-5 bash "$bench/contention.sh"
 expect_refusal "--bogus" "$quantize" --bogus
 for bad in "0" "64x" "5000"; do expect_refusal "MIB" "$corunner" "$bad"; done
