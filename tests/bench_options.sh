@@ -21,6 +21,9 @@ expect_refusal() {  # expect_refusal WORD PROGRAM ARGS...
 
 for bad in "abc" "0" "5x" "-3" "100001" ""; do expect_refusal "--steps" "$train" --steps "$bad"; done
 expect_refusal "--bogus" "$train" --bogus
+for bad in "0" "1025" "8x"; do expect_refusal "--batch" "$train" --batch "$bad"; done
+for bad in "0" "257" ""; do expect_refusal "--threads" "$train" --threads "$bad"; done
+expect_refusal "--model" "$train" --model
 for bad in "0" "x" "10001"; do expect_refusal "--runs" "$sgemm" --runs "$bad"; done
 expect_refusal "M takes" "$sgemm" 0 5 5
 expect_refusal "N takes" "$sgemm" 5 x 5
@@ -55,6 +58,20 @@ done
 expect_refusal "usage" bash "$bench/ab_builds.sh" "$sqz" "$sqz"
 expect_refusal "not an executable" bash "$bench/ab_builds.sh" /nonexistent "$sqz" m.sqz
 expect_refusal "MIB must be" env MIB=-5 bash "$bench/contention.sh"
+# The training peer: its settings and arguments before any build or round, and PyTorch's side
+# on its own options (before it imports torch).
+for bad in "abc" "0" "1001"; do
+  expect_refusal "ROUNDS must be" env ROUNDS="$bad" bash "$bench/train_peer.sh"
+done
+expect_refusal "STEPS must be" env STEPS=100001 bash "$bench/train_peer.sh"
+expect_refusal "BATCH must be" env BATCH=2x bash "$bench/train_peer.sh"
+expect_refusal "no such file" bash "$bench/train_peer.sh" /nonexistent.onnx
+expect_refusal "usage" bash "$bench/train_peer.sh" a.onnx b.onnx
+for bad in "0" "1025" "x"; do
+  expect_refusal "--batch" python3 "$bench/torch_train.py" m.onnx --batch "$bad" --threads 1
+done
+expect_refusal "--threads" python3 "$bench/torch_train.py" m.onnx --batch 1 --threads 0
+expect_refusal "required" python3 "$bench/torch_train.py" m.onnx --batch 1
 expect_refusal "--bogus" "$quantize" --bogus
 for bad in "0" "64x" "5000"; do expect_refusal "MIB" "$corunner" "$bad"; done
 expect_refusal "usage" "$corunner"
