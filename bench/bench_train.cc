@@ -114,6 +114,11 @@ int main(int argc, char** argv) {
                  s.model.c_str());
     return 1;
   }
+  if (s.batch * per_image > (int64_t{1} << 28)) {  // the inputs alone past 1 GiB
+    std::fprintf(stderr, "bench_train: --batch %lld of %lld floats an image: past 1 GiB of inputs\n",
+                 static_cast<long long>(s.batch), static_cast<long long>(per_image));
+    return 2;
+  }
   std::mt19937 rng(1);
   std::normal_distribution<float> d(0, 1);
   std::vector<float> x(static_cast<size_t>(s.batch * per_image));

@@ -62,8 +62,8 @@ def main():
     try:
         model = onnx.load(args.model)
         net = Net(model)
-    except (OSError, ValueError, onnx.onnx_cpp2py_export.checker.ValidationError) as e:
-        sys.exit('torch_train.py: %s: %s' % (args.model, e))
+    except Exception as e:  # any reason the file is not a network OnnxNet builds: one line
+        sys.exit('torch_train.py: %s: %s' % (args.model, str(e).split('\n')[0]))
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
