@@ -88,6 +88,15 @@ std::vector<float> check_pool_winners(const PoolShape& s, const std::vector<floa
   std::vector<float> want(n), got(n, 7.0f);
   std::vector<int32_t> want_arg(n), got_arg(n, -9);
   ref::maxpool2d_argmax_f32(s, in.data(), want.data(), want_arg.data());
+  for (Isa isa : {Isa::kGeneric, Isa::kAvx2, Isa::kAvx512}) {  // every path this CPU runs
+    if (static_cast<int>(isa) > static_cast<int>(machine().isa)) continue;
+    INFO("paths of " << isa_name(isa));
+    std::vector<float> path(n, 7.0f);
+    std::vector<int32_t> path_arg(n, -9);
+    maxpool2d_argmax_f32(s, in.data(), path.data(), path_arg.data(), isa);
+    CHECK(path_arg == want_arg);
+    CHECK(path == want);
+  }
   maxpool2d_argmax_f32(s, in.data(), got.data(), got_arg.data());
   CHECK(got_arg == want_arg);
   CHECK(got == want);
@@ -138,7 +147,7 @@ TEST_CASE("max pooling with winners: first largest in row-major order, as the na
     CHECK(plain == got);
   }
   // SqueezeNet's 3x3/2 windows (a vectorized path), ceil mode: whole and clipped windows.
-  for (int64_t size : {28, 14, 111, 55, 27, 9, 10, 11, 12, 13, 3, 4}) {
+  for (int64_t size : {28, 14, 111, 55, 27, 9, 10, 11, 12, 13, 3, 4, 32, 64}) {
     for (int ties = 0; ties < 2; ++ties) {
       PoolShape s{3, size, size + 1, 0, 0, 3, 3, 2, 2, 0, 0, false};
       s.out_h = pooled_size(s.in_h, 3, 2, 0, PoolRounding::kCeil);

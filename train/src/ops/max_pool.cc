@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "ops.h"
 #include "sqz/kernels/pool.h"
 
@@ -22,9 +24,16 @@ void max_pool_backward(const OpPass& op, const std::vector<float>& dy, const Gra
   std::vector<float>& dx = zeroed(grad_of(op.l.inputs[0]));
   const std::vector<int32_t>& arg = op.w.argmax.at(op.li);
   const int64_t plane_in = op.is[2] * op.is[3], plane_out = op.os[2] * op.os[3];
-  for (size_t k = 0; k < arg.size(); ++k)
-    if (arg[k] >= 0)
-      dx[static_cast<size_t>(static_cast<int64_t>(k) / plane_out * plane_in + arg[k])] += dy[k];
+  // Plane by plane (outputs in the same order as one pass over all of them, so the same
+  // sums), without a division per output to find its plane.
+  const int64_t planes = static_cast<int64_t>(arg.size()) / std::max<int64_t>(plane_out, 1);
+  for (int64_t c = 0; c < planes; ++c) {
+    float* plane = dx.data() + c * plane_in;
+    const int32_t* winner = arg.data() + c * plane_out;
+    const float* g = dy.data() + c * plane_out;
+    for (int64_t k = 0; k < plane_out; ++k)
+      if (winner[k] >= 0) plane[winner[k]] += g[k];
+  }
 }
 
 }  // namespace sqz::train

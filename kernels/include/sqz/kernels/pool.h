@@ -28,6 +28,9 @@ void global_maxpool_f32(int64_t c, int64_t hw, const float* in, float* out);
 // and NaN: NaN never wins) gets arg -1 and out 0. Windows are clipped to the image (ph, pw
 // pad the start; the end needs no pad). REQUIRES in_h * in_w < 2^31.
 void maxpool2d_argmax_f32(const PoolShape& s, const float* in, float* out, int32_t* arg);
+// The same through the paths of `isa` at most (and of the CPU's): the AVX-512 one for 3-wide,
+// stride-2 windows, else SSE2's. Every path gives the same winners (tests compare each).
+void maxpool2d_argmax_f32(const PoolShape& s, const float* in, float* out, int32_t* arg, Isa isa);
 
 // The hand-written 3x3 / stride-2 max pooling that maxpool2d_f32 calls for windows wholly
 // inside the image under each ISA: for each of `channels` planes, out[oy][ox] = max of rows
