@@ -41,8 +41,8 @@ int parse_options(int argc, char** argv, Settings* s) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    const bool known = arg == "--steps" || arg == "--model" || arg == "--batch" ||
-                       arg == "--threads";
+    const bool known =
+        arg == "--steps" || arg == "--model" || arg == "--batch" || arg == "--threads";
     if (!known || i + 1 == argc) {
       std::fprintf(stderr, "bench_train: unknown or incomplete option '%s' (--help)\n", argv[i]);
       return 2;
@@ -115,7 +115,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (s.batch * per_image > (int64_t{1} << 28)) {  // the inputs alone past 1 GiB
-    std::fprintf(stderr, "bench_train: --batch %lld of %lld floats an image: past 1 GiB of inputs\n",
+    std::fprintf(stderr,
+                 "bench_train: --batch %lld of %lld floats an image: past 1 GiB of inputs\n",
                  static_cast<long long>(s.batch), static_cast<long long>(per_image));
     return 2;
   }
@@ -125,8 +126,8 @@ int main(int argc, char** argv) {
   for (float& v : x) v = d(rng);
   std::fputs(sqz::kernels::describe_machine(sqz::kernels::machine()).c_str(), stdout);
   const std::string name = s.model.empty() ? network->name : s.model;
-  for (int threads : s.threads > 0 ? std::vector<int>{static_cast<int>(s.threads)}
-                                   : std::vector<int>{1, 2}) {
+  for (int threads :
+       s.threads > 0 ? std::vector<int>{static_cast<int>(s.threads)} : std::vector<int>{1, 2}) {
     const double rate = images_per_second(*network, s, threads, x);
     if (rate < 0) return 1;
     std::printf("%s training, batch %lld, %d thread(s): %.1f images/s\n", name.c_str(),

@@ -34,6 +34,21 @@ void add_lanes(float* v, int64_t count, int lanes) {
       for (int l = 0; l < half; ++l) v[l] += v[l + half];
 }
 
+// Writes the sums of one row tile (rows of the outer operand from i0; their accumulators
+// acc, lanes still apart) into C, transposed back when the operands were swapped.
+void store_tile(float* acc, int rows, int64_t i0, int64_t inner_rows, int lanes, bool swap,
+                float* c, int64_t ldc) {
+  add_lanes(acc, rows * inner_rows, lanes);
+  for (int r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < inner_rows; ++j) {
+      const float v = acc[(r * inner_rows + j) * lanes];
+      if (swap)
+        c[j * ldc + i0 + r] = v;
+      else
+        c[(i0 + r) * ldc + j] = v;
+    }
+}
+
 }  // namespace
 
 void sgemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
@@ -58,7 +73,8 @@ void sgemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, cons
   const int64_t tiles = (outer_rows + rows_max - 1) / rows_max;
   const int64_t per_tile = int64_t{rows_max} * inner_rows * lanes;
   const int64_t group = std::clamp<int64_t>(
-      l2_per_thread(machine()) / 4 / (4 * std::max<int64_t>(per_tile, 1)), 1, std::max<int64_t>(tiles, 1));
+      l2_per_thread(machine()) / 4 / (4 * std::max<int64_t>(per_tile, 1)), 1,
+      std::max<int64_t>(tiles, 1));
   const size_t need = static_cast<size_t>(group * per_tile);
   if (scratch->size() < need) scratch->resize(need);  // grown only, as sgemm's
   for (int64_t g0 = 0; g0 < tiles; g0 += group) {
@@ -75,20 +91,9 @@ void sgemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, cons
                      std::min(kc, k - k0), acc + j0 * lanes, inner_rows, k0 > 0, rows_of(t),
                      static_cast<int>(std::min<int64_t>(cols_max, inner_rows - j0)));
       }
-    for (int64_t t = g0; t < g1; ++t) {
-      float* acc = scratch->data() + (t - g0) * per_tile;
-      const int rows = rows_of(t);
-      add_lanes(acc, rows * inner_rows, lanes);
-      for (int r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < inner_rows; ++j) {
-          const float v = acc[(r * inner_rows + j) * lanes];
-          const int64_t i = t * rows_max + r;
-          if (swap)
-            c[j * ldc + i] = v;
-          else
-            c[i * ldc + j] = v;
-        }
-    }
+    for (int64_t t = g0; t < g1; ++t)
+      store_tile(scratch->data() + (t - g0) * per_tile, rows_of(t), t * rows_max, inner_rows,
+                 lanes, swap, c, ldc);
   }
 }
 

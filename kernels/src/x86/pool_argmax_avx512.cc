@@ -25,8 +25,7 @@ inline __mmask16 first_lanes(int64_t n) {
 // first largest wins, as the naive twin; a window with no winner gets out 0, arg -1. arg is
 // the winner's index in the plane (y * w + x). REQUIRES y1 * w < 2^31.
 extern "C" void sqz_maxpool_argmax_3s2_row_avx512(const float* plane, int64_t w, int64_t y0,
-                                                  int64_t y1, int64_t n, float* out,
-                                                  int32_t* arg) {
+                                                  int64_t y1, int64_t n, float* out, int32_t* arg) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   const __m512i next = _mm512_add_epi32(even, _mm512_set1_epi32(2));  // lane 15: 32, see below
@@ -43,8 +42,8 @@ extern "C" void sqz_maxpool_argmax_3s2_row_avx512(const float* plane, int64_t w,
       if (lanes == 16) third = _mm512_mask_mov_ps(third, 0x8000, _mm512_set1_ps(row[32]));
       const __m512 column[3] = {_mm512_permutex2var_ps(v0, even, v1),
                                 _mm512_permutex2var_ps(v0, odd, v1), third};
-      const __m512i first = _mm512_add_epi32(
-          _mm512_set1_epi32(static_cast<int32_t>(y * w + 2 * ox)), even);
+      const __m512i first =
+          _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(y * w + 2 * ox)), even);
       for (int dx = 0; dx < 3; ++dx) {
         const __mmask16 larger = _mm512_cmp_ps_mask(column[dx], best, _CMP_GT_OQ);
         best = _mm512_mask_mov_ps(best, larger, column[dx]);
