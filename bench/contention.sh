@@ -25,7 +25,6 @@ corunner=""
 trap '[ -n "$corunner" ] && kill "$corunner" 2>/dev/null; true' EXIT
 "$tool" bench "$sqz" -v --runs 1 | grep -E '^(cpu|caches):'
 
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 declare -A times
 for r in $(seq "$rounds"); do
   for state in quiet contended; do

@@ -18,9 +18,6 @@ peer_setup
 field() {  # field NAME LINE: the number after NAME in LINE
   echo "$2" | sed -E "s#.*$1 ([0-9.]+).*#\1#"
 }
-median() {
-  sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
 
 # The machine, as the runtime describes it (libcpuinfo), and as the kernel reports it.
 "$tool" bench "$sqz" -v --runs 1 | grep -E '^(cpu|isa|caches|cores|rule):'

@@ -1,16 +1,23 @@
-# Sourced by bench/peer.sh, bench/contention.sh and bench/peer_variants.sh (from the repository
-# root), with the calling script's name as $1, for its messages. Defines count_setting, which
-# the scripts check their settings with first, and peer_setup, which then checks for Node.js,
+# Sourced by the peer scripts in bench/ (from the repository root), with the calling script's
+# name as $1, for its messages. Defines count_setting, which the scripts check their settings
+# with first, median, and peer_setup (ONNX Runtime's peers only), which then checks for Node.js,
 # installs the ONNX Runtime peer, builds, and, when `model` is set (the release's directory),
 # encodes the release as $sqz for $tool.
 script_name=$1
 
-# count_setting NAME VALUE: VALUE, when a whole number from 1 to 1000; else the calling script
-# stops, naming the setting (a round count of "abc" would otherwise give an empty median).
+# count_setting NAME VALUE [MAX]: VALUE, when a whole number from 1 to MAX (default 1000); else
+# the calling script stops, naming the setting (a round count of "abc" would otherwise give an
+# empty median).
 count_setting() {
-  [[ $2 =~ ^[1-9][0-9]{0,2}$|^1000$ ]] && { echo "$2"; return; }
-  echo "$script_name: $1 must be a whole number from 1 to 1000, not '$2'" >&2
+  local max=${3:-1000}
+  [[ $2 =~ ^[1-9][0-9]{0,8}$ ]] && [ "$2" -le "$max" ] && { echo "$2"; return; }
+  echo "$script_name: $1 must be a whole number from 1 to $max, not '$2'" >&2
   exit 2
+}
+
+# The median of the numbers on standard input, one a line.
+median() {
+  sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
 peer_setup() {

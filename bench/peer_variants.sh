@@ -29,9 +29,6 @@ mkdir -p "$dir"
   grep -E '^(cpu|isa|caches|cores|rule):'
 echo "lscpu: $(lscpu | sed -nE 's/^Model name: *//p') ($(nproc) CPUs)"
 
-median() {
-  sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
 for v in "${variants[@]}"; do
   shape=$(awk -v v="$v" '$1 == v {print $2}' "$dir/shapes.txt")
   [ -n "$shape" ] || { echo "peer_variants.sh: no variant '$v' (see $dir/shapes.txt)" >&2; exit 1; }

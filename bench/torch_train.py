@@ -5,9 +5,10 @@ The same step as bench_train's: random inputs of the model's shape, labels image
 the classes, forward, cross-entropy, backward and Adam (lr 1e-3), dropout 0.5 where the model
 has Dropout; 3 untimed steps, then STEPS timed. The network is rebuilt from the ONNX graph by
 squeeze_compress.torch_retrain.OnnxNet (its ops, and a flattening Reshape and Identity, which
-the generated variants use), with PyTorch's own kernels (oneDNN on x86), in channels_last.
+the generated variants use), with PyTorch's own kernels (oneDNN on x86), in channels_last unless --layout nchw.
 
 usage: python3 bench/torch_train.py MODEL.onnx --batch N --threads N [--steps N]
+       [--layout channels_last|nchw]
 Prints "torch training, batch B, T thread(s): X images/s".
 """
 import argparse
@@ -39,6 +40,8 @@ def main():
     p.add_argument('--batch', type=count(1, 1024), required=True)
     p.add_argument('--threads', type=count(1, 256), required=True)
     p.add_argument('--steps', type=count(1, 100000), default=20)
+    p.add_argument('--layout', choices=('channels_last', 'nchw'), default='channels_last',
+                   help="the activations' and weights' memory format (default channels_last)")
     args = p.parse_args()
     try:
         import onnx
@@ -69,11 +72,12 @@ def main():
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     if len(dims) != 4 or min(dims[1:]) < 1:
         sys.exit('torch_train.py: %s: the input is not one image of fixed size (NCHW)' % args.model)
-    # channels_last: PyTorch's faster layout for convolutions on CPU (oneDNN's blocked NHWC
-    # kernels; on a 224x224 SqueezeNet 1.4x the default NCHW's images/s on the Zen 4 of
-    # session 34), so that the peer runs as a user tuning it would.
-    x = torch.randn(args.batch, *dims[1:]).contiguous(memory_format=torch.channels_last)
-    net = net.to(memory_format=torch.channels_last)
+    # channels_last by default: PyTorch's faster layout for convolutions on CPU (oneDNN's NHWC
+    # kernels; README: on a 224x224 SqueezeNet 1.4x NCHW's images/s on the Zen 4 of session
+    # 34), so that the peer runs as a user tuning it would; --layout nchw for PyTorch's default.
+    form = torch.channels_last if args.layout == 'channels_last' else torch.contiguous_format
+    x = torch.randn(args.batch, *dims[1:]).contiguous(memory_format=form)
+    net = net.to(memory_format=form)
     net.train()
     with torch.no_grad():
         classes = net(x[:1]).shape[1]

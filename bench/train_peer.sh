@@ -10,11 +10,7 @@
 # (tests/variants/make_variants.py writes it; bench/peer_variants.sh does too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count_setting() {  # count_setting NAME VALUE MAX: VALUE when a whole number from 1 to MAX
-  [[ $2 =~ ^[1-9][0-9]*$ ]] && [ "${#2}" -le 6 ] && [ "$2" -le "$3" ] && { echo "$2"; return; }
-  echo "train_peer.sh: $1 must be a whole number from 1 to $3, not '$2'" >&2
-  exit 2
-}
+source bench/peer_setup.sh train_peer.sh
 rounds=$(count_setting ROUNDS "${ROUNDS:-3}" 1000)
 steps=$(count_setting STEPS "${STEPS:-20}" 100000)
 batch=$(count_setting BATCH "${BATCH:-64}" 1024)
@@ -28,9 +24,6 @@ bash scripts/build.sh >/dev/null
 (cd build && make -j"$(nproc)" bench_train >/dev/null)
 ours=build/bench/bench_train
 
-median() {
-  sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-}
 rate() {  # the images/s at the end of a program's last line
   tail -1 | sed -E 's#.*: ([0-9.]+) images/s$#\1#'
 }

@@ -72,6 +72,7 @@ for bad in "0" "1025" "x"; do
 done
 expect_refusal "--threads" python3 "$bench/torch_train.py" m.onnx --batch 1 --threads 0
 expect_refusal "required" python3 "$bench/torch_train.py" m.onnx --batch 1
+expect_refusal "--layout" python3 "$bench/torch_train.py" m.onnx --batch 1 --threads 1 --layout nhwc
 expect_refusal "--bogus" "$quantize" --bogus
 for bad in "0" "64x" "5000"; do expect_refusal "MIB" "$corunner" "$bad"; done
 expect_refusal "usage" "$corunner"
