@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How far a .sqz's streams are from what other entropy models would code them in (README,
+"""How far a .sqz's streams are from what other entropy models would code them in (docs/tutorial.md,
 "Where more bytes could come from"). Not part of the pipeline: a measurement.
 
 usage: coding_headroom.py FILE.sqz [--float-onnx MODEL.onnx]

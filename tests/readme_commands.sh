@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every command in README.md's ```sh blocks, as written, from the repository root.
+# Runs every command in the ```sh blocks of README.md and then of the pages under docs/ that it
+# links (in the order a reader meets them: the tutorial defines $S before the usage page uses
+# it), as written, from the repository root.
 # Skipped, with a note: the two set-up commands (the test command is what CI runs; the main job
 # takes minutes and is run by hand), the embedded model's training
 # (11 minutes, and it would replace the committed model), lines marked "# takes N min" (the
@@ -11,7 +13,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export ROUNDS=1
-commands=$(awk '/^```sh$/ {on=1; next} /^```$/ {on=0} on' README.md)
+pages=(README.md docs/tutorial.md docs/usage.md docs/embedded-default.md docs/performance.md)
+for page in "${pages[@]}"; do
+  [ -f "$page" ] || { echo "FAILED: $page is missing (the README links it)"; exit 1; }
+done
+for page in docs/*.md; do  # a new page's commands must not go untested
+  [[ " ${pages[*]} " == *" $page "* ]] || { echo "FAILED: $page is not in this test's pages"; exit 1; }
+done
+commands=$(awk '/^```sh$/ {on=1; next} /^```$/ {on=0} on' "${pages[@]}")
 passed=0 failed=0 skipped=0
 setup=0
 while IFS= read -r line; do

@@ -11,7 +11,7 @@
 
 namespace sqz::pipeline::detail {
 
-// Measured on the release SqueezeNet at 370,000 bytes (README): with the pair moves in the
+// Measured on the release SqueezeNet at 370,000 bytes (docs/tutorial.md): with the pair moves in the
 // widths' table too, the allocation gave the 3x3 expands narrower codes and the file's KL on
 // held-out images rose; with them in the file's codes alone it fell.
 SharingOptions for_widths(const SharingOptions& sharing) {

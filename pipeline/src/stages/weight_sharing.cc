@@ -16,7 +16,7 @@ Status share_layer(Layer& layer, int bits, const SharingOptions& o) {
 Status compensate_codes(Layer& layer, const std::vector<float>& target,
                         const quantize::InputMoment& moment, const SharingOptions& o) {
   SQZ_RETURN_IF_ERROR(quantize::assign_codes(layer, target, moment, o.gptq).status());
-  constexpr int kRounds = 2;  // measured: one refit alone did worse than none (README)
+  constexpr int kRounds = 2;  // measured: one refit alone did worse than none (docs/tutorial.md)
   for (int round = 0; o.refit_codebook && round < kRounds; ++round) {
     SQZ_ASSIGN_OR_RETURN(quantize::RefitStats refit,
                          quantize::refit_codebook(layer, target, moment, o.gptq.damping));

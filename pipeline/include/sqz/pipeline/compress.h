@@ -55,14 +55,14 @@ struct CompressOptions {
   quantize::QuantizeOptions quantize;
   int64_t target_bytes = 0;
   std::vector<int> widths = {3, 4, 5, 6, 7, 8};
-  bool half_widths = false;  // measured: mixed on SqueezeNet v1.0 (README, "Half widths")
+  bool half_widths = false;  // measured: mixed on SqueezeNet v1.0 (docs/tutorial.md, "Half widths")
   int probe_images = 24;
   // Codes (which centroid each weight takes) by error compensation under each layer's input
   // moments from moment_images calibration images (quantize::assign_codes), or, off or without
   // calibration images, the nearest centroid. The images are centre crops, and mirrored too
   // when calibration.augment. The late layers (up to 576 inputs on 169 positions an image) are
   // short of samples with few images: at 370,000 bytes on the release SqueezeNet, 128 images
-  // gave the held-out KL 0.021, 250 gave 0.016, 250 and their mirrors 0.015 (README). The
+  // gave the held-out KL 0.021, 250 gave 0.016, 250 and their mirrors 0.015 (docs/tutorial.md). The
   // sequential codes' time grows with the images: 256 and their mirrors take ~7 minutes there.
   bool error_compensation = true;
   int moment_images = 256;
@@ -72,7 +72,7 @@ struct CompressOptions {
   bool sequential = true;
   // With error_compensation: each codebook refitted to its codes under the same statistics
   // (quantize::refit_codebook), codes and codebook alternated twice. Off: measured no better
-  // on the release SqueezeNet at 400,000 bytes (README).
+  // on the release SqueezeNet at 400,000 bytes (docs/tutorial.md).
   bool refit_codebook = false;
   // The end-to-end calibration after sequential codes: off unless asked for. Measured on
   // the release SqueezeNet at 400,000 bytes, 250 held-out images per half, it moved the KL
@@ -87,7 +87,7 @@ struct CompressOptions {
   quantize::GptqOptions gptq;
   // Its float codings (metadata is the pipeline's own). By default biases as 8-bit and
   // codebooks as binary16 (format 1.2): at 400,000 bytes the 15.6 KB this saves over float32
-  // buy wider codes, which cut the KL on held-out images by a third (README).
+  // buy wider codes, which cut the KL on held-out images by a third (docs/tutorial.md).
   format::SqzEncodeOptions encoding = compact_floats();
 
   // Images: calibration from calib_dir, read recursively (all, or fold calib_fold of the

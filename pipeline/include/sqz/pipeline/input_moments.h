@@ -28,7 +28,7 @@ struct MomentOptions {
   // Each image also seen mirrored left to right: twice the fields from the same images (a
   // mirrored photograph is as likely as the original, the augmentation ImageNet training uses).
   // Measured on the release SqueezeNet: the statistics of 128 images and their mirrors gave
-  // codes nearly as good as those of 250 images (README).
+  // codes nearly as good as those of 250 images (docs/tutorial.md).
   bool mirror = false;
 };
 
