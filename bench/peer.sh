@@ -15,6 +15,8 @@ rounds=$(count_setting ROUNDS "${ROUNDS:-7}")
 batch=$(count_setting BATCH "${BATCH:-8}")
 peer_setup
 
+declare -A medians  # "MODE THREADS" and "batch THREADS" -> median ratio, for the summary
+
 field() {  # field NAME LINE: the number after NAME in LINE
   echo "$2" | sed -E "s#.*$1 ([0-9.]+).*#\1#"
 }
@@ -44,8 +46,9 @@ latency_rows() {  # latency_rows MODE THREADS
     printf '%s threads %d round %d: onnxruntime %s ms, squeeze-compress .sqz %s ms, ratio %s\n' "$mode" "$t" "$r" "$ort_ms" "$ours_ms" "$ratio"
   done
   if [ "$mode" = rule ] && [ "$t" = 1 ]; then ort_rss_line=$ort; ours_rss_line=$ours; fi
+  medians["$mode $t"]=$(printf '%s\n' "${ratios[@]}" | median)
   printf 'ratio (compressed / onnxruntime), %s, %d thread(s): %.2fx (median of %d rounds)\n' "$mode" "$t" \
-    "$(printf '%s\n' "${ratios[@]}" | median)" "$rounds"
+    "${medians["$mode $t"]}" "$rounds"
   # Each engine's fastest run of all rounds: what it does when the host lets it run alone (a
   # shared machine's slow spells lengthen runs, never shorten them).
   printf 'ratio of fastest runs, %s, %d thread(s): %.2fx (onnxruntime %s ms, squeeze-compress %s ms)\n' "$mode" "$t" \
@@ -62,7 +65,8 @@ for t in 1 2; do
   printf 'squeeze-compress threads %d: dense ONNX median %s ms (for reference)\n' "$t" "$dense"
 done
 latency_rows avx2 1
-"$tool" bench "$sqz" --runs 1 -v --tune --tune-cache build/peer-tune.txt | grep '^plan:' | sed 's/^/second tuned run /'
+second_plan=$("$tool" bench "$sqz" --runs 1 -v --tune --tune-cache build/peer-tune.txt | grep '^plan:')
+echo "second tuned run $second_plan"
 
 # Batch B: one pass over B images in each engine; images per second, ours over ONNX Runtime's.
 # Debian's python3 (python3-onnx), before any other python3 on the PATH.
@@ -82,13 +86,29 @@ if "$py" -c 'import onnx' 2>/dev/null; then
       printf 'batch %d threads %d round %d: onnxruntime %s images/s, squeeze-compress .sqz %s images/s, ours/theirs %s\n' \
         "$batch" "$t" "$r" "$ort_ips" "$ours_ips" "$speedup"
     done
+    medians["batch $t"]=$(printf '%s\n' "${speedups[@]}" | median)
     printf 'throughput (compressed / onnxruntime), batch %d, %d thread(s): %.2fx (median of %d rounds; above 1: ours ahead)\n' \
-      "$batch" "$t" "$(printf '%s\n' "${speedups[@]}" | median)" "$rounds"
+      "$batch" "$t" "${medians["batch $t"]}" "$rounds"
   done
 else
   echo "peer.sh: python3-onnx is not installed; no batch-$batch rows (scripts/install-deps.sh --tests)" >&2
 fi
 
+ours_rss=$(field 'peak RSS' "$(echo "$ours_rss_line" | grep 'peak RSS')")
 printf 'peak RSS, batch 1, 1 thread: squeeze-compress bench %s MB; onnxruntime %s MB (the Node.js process; %s MB of it since the session was created)\n' \
-  "$(field 'peak RSS' "$(echo "$ours_rss_line" | grep 'peak RSS')")" "$(field 'peak RSS' "$ort_rss_line")" \
-  "$(field 'the session' "$ort_rss_line")"
+  "$ours_rss" "$(field 'peak RSS' "$ort_rss_line")" "$(field 'the session' "$ort_rss_line")"
+
+# Each figure beside the runtime's goals (issue 25: the same ratios on every CPU), so that a
+# run on another machine says at once which hold there. A benchmark, not a test: it exits 0.
+goals_met=0 goals_total=0
+echo "goals on this CPU ($(lscpu | sed -nE 's/^Model name: *//p'), $(nproc) CPUs):"
+goal "batch 1, 1 thread, rule" "${medians["rule 1"]}" "<=" 0.80 x
+goal "batch 1, 2 threads, rule" "${medians["rule 2"]}" "<=" 0.90 x
+goal "batch 1, 1 thread, --tune" "${medians["tuned 1"]}" "<=" 0.75 x
+goal "batch 1, 2 threads, --tune" "${medians["tuned 2"]}" "<=" 0.85 x
+goal "batch 1, 1 thread, SQZ_ISA=avx2" "${medians["avx2 1"]}" "<=" 0.90 x
+goal "batch $batch, 1 thread (ours ahead)" "${medians["batch 1"]:-}" ">" 1 x
+goal "batch $batch, 2 threads (ours ahead)" "${medians["batch 2"]:-}" ">" 1 x
+goal "second plan, from the cache" "$(field 'plan:' "$second_plan")" "<" 50 " ms"
+goal "peak RSS, batch 1" "$ours_rss" "<" 40 " MB"
+echo "goals met: $goals_met of $goals_total"

@@ -86,5 +86,23 @@ for program in "$train" "$sgemm" "$conv" "$sqz" "$quantize" "$corunner"; do
   fi
 done
 
+# peer.sh's summary: each figure against its goal, on either side of the line and at it, and a
+# figure that is missing (no batch rows without python3-onnx) is not met.
+summary=$(cd "$bench/.." && bash -c 'source bench/peer_setup.sh t
+  goal a 0.80 "<=" 0.80 x; goal b 0.81 "<=" 0.80 x; goal c 49.9 "<" 50 " ms"; goal d 50 "<" 50 " ms"
+  goal e 1.01 ">" 1 x; goal f 1 ">" 1 x; goal g "" ">" 1 x; echo "$goals_met of $goals_total"')
+expected="  a                                        0.80x (goal <= 0.80x): met
+  b                                        0.81x (goal <= 0.80x): NOT met
+  c                                      49.9 ms (goal < 50 ms): met
+  d                                      50.0 ms (goal < 50 ms): NOT met
+  e                                        1.01x (goal > 1x): met
+  f                                        1.00x (goal > 1x): NOT met
+  g                                         none (goal > 1x): NOT met
+3 of 7"
+if [ "$summary" != "$expected" ]; then
+  echo "FAIL: peer_setup.sh's goal lines:"; echo "$summary"
+  failures=$((failures + 1))
+fi
+
 [ "$failures" -eq 0 ] && echo "bench options: every refusal and --help as expected"
 exit $((failures > 0))
