@@ -65,7 +65,8 @@ for t in 1 2; do
   printf 'squeeze-compress threads %d: dense ONNX median %s ms (for reference)\n' "$t" "$dense"
 done
 latency_rows avx2 1
-second_plan=$("$tool" bench "$sqz" --runs 1 -v --tune --tune-cache build/peer-tune.txt | grep '^plan:')
+second_plan=$("$tool" bench "$sqz" --runs 1 -v --tune --tune-cache build/peer-tune.txt |
+  grep '^plan:')
 echo "second tuned run $second_plan"
 
 # Batch B: one pass over B images in each engine; images per second, ours over ONNX Runtime's.

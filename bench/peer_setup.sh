@@ -1,8 +1,8 @@
 # Sourced by the peer scripts in bench/ (from the repository root), with the calling script's
 # name as $1, for its messages. Defines count_setting, which the scripts check their settings
-# with first, median, goal (a figure beside its target), and peer_setup (ONNX Runtime's peers only), which then checks for Node.js,
-# installs the ONNX Runtime peer, builds, and, when `model` is set (the release's directory),
-# encodes the release as $sqz for $tool.
+# with first, median, goal (a figure beside its target), and peer_setup (ONNX Runtime's peers
+# only), which then checks for Node.js, installs the ONNX Runtime peer, builds, and, when
+# `model` is set (the release's directory), encodes the release as $sqz for $tool.
 script_name=$1
 
 # count_setting NAME VALUE [MAX]: VALUE, when a whole number from 1 to MAX (default 1000); else
@@ -27,7 +27,8 @@ goal() {
   local ok shown=none
   ok=$(awk -v v="$2" -v l="$4" -v op="$3" \
     'BEGIN {print (v == "" ? 0 : op == "<=" ? v <= l : op == "<" ? v < l : op == ">" ? v > l : 0)}')
-  [ -n "$2" ] && shown=$(awk -v v="$2" -v u="$5" 'BEGIN {printf(u == "x" ? "%.2f%s" : "%.1f%s", v, u)}')
+  [ -n "$2" ] &&
+    shown=$(awk -v v="$2" -v u="$5" 'BEGIN {printf(u == "x" ? "%.2f%s" : "%.1f%s", v, u)}')
   goals_total=$((${goals_total:-0} + 1))
   [ "$ok" = 1 ] && goals_met=$((${goals_met:-0} + 1))
   printf '  %-36s %9s (goal %s %s%s): %s\n' "$1" "$shown" "$3" "$4" "$5" \

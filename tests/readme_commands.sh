@@ -18,7 +18,8 @@ for page in "${pages[@]}"; do
   [ -f "$page" ] || { echo "FAILED: $page is missing (the README links it)"; exit 1; }
 done
 for page in docs/*.md; do  # a new page's commands must not go untested
-  [[ " ${pages[*]} " == *" $page "* ]] || { echo "FAILED: $page is not in this test's pages"; exit 1; }
+  [[ " ${pages[*]} " == *" $page "* ]] ||
+    { echo "FAILED: $page is not in this test's pages"; exit 1; }
 done
 commands=$(awk '/^```sh$/ {on=1; next} /^```$/ {on=0} on' "${pages[@]}")
 passed=0 failed=0 skipped=0

@@ -99,7 +99,8 @@ Net::Impl::BSource Net::Impl::b_source(const ConvPlan& p, const ConvOp& op, int6
   // layer reads its input in place when its rows are so or its op does not mind (ConvOp),
   // else copies it with aligned rows. That copy, like a kernels::im2col, is built once and
   // shared by all threads when small, else by each thread for its column blocks (a 1x1's
-  // copy was always shared before session 32: 2 threads ran v1.1 6-10% slower so, docs/performance.md).
+  // copy was always shared before session 32: 2 threads ran v1.1 6-10% slower so,
+  // docs/performance.md).
   src.in_place = src.direct && (kernels::rows_on_lines(n) || op.prefers_unaligned_rows());
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const ConvSchedule& sched = p.schedule;

@@ -11,9 +11,9 @@
 
 namespace sqz::pipeline::detail {
 
-// Measured on the release SqueezeNet at 370,000 bytes (docs/tutorial.md): with the pair moves in the
-// widths' table too, the allocation gave the 3x3 expands narrower codes and the file's KL on
-// held-out images rose; with them in the file's codes alone it fell.
+// Measured on the release SqueezeNet at 370,000 bytes (docs/tutorial.md): with the pair moves
+// in the widths' table too, the allocation gave the 3x3 expands narrower codes and the file's
+// KL on held-out images rose; with them in the file's codes alone it fell.
 SharingOptions for_widths(const SharingOptions& sharing) {
   SharingOptions o = sharing;
   o.gptq.pair_passes = 0;

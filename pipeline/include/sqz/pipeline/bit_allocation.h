@@ -41,7 +41,8 @@ struct BitTable {
 // between two widths takes one of them and the others make up the difference; since the
 // error falls about 4x a bit (6 dB, high-resolution quantization theory) and not linearly,
 // that costs up to a quarter more error than the width between, in theory (on SqueezeNet v1.0
-// the half steps measured better at 400,000 bytes and worse at 370,000: docs/tutorial.md, "Half widths").
+// the half steps measured better at 400,000 bytes and worse at 370,000: docs/tutorial.md,
+// "Half widths").
 std::vector<int> codebook_sizes(const std::vector<int>& widths, bool half_steps);
 
 // Measures every layer at every width in `sizes` (codebook sizes, ascending). probe: n images

@@ -40,13 +40,14 @@ struct GptqOptions {
   // Then coordinate descent on each row's codes, at most this many passes over its positions
   // (each position takes the centroid that lowers the row's error, plus price, the most):
   // the sweep's greedy codes made a local minimum under single changes. 0: the sweep's codes.
-  // Measured on the release SqueezeNet at 370,000 bytes (docs/tutorial.md): KL 0.0163 -> 0.0146 on one
-  // fold of the five.
+  // Measured on the release SqueezeNet at 370,000 bytes (docs/tutorial.md): KL 0.0163 ->
+  // 0.0146 on one fold of the five.
   int descent_passes = 8;
   // Then at most this many passes of pair moves (code_descent.h: two positions at once, each
   // one centroid up or down), each followed by the descent above again; stops at a pass that
-  // moves nothing. 0: single changes only. Measured on the release SqueezeNet (docs/tutorial.md), five
-  // folds pooled: KL 0.0150 -> 0.0129 at 370,000 bytes, 0.0067 -> 0.0058 at 400,000.
+  // moves nothing. 0: single changes only. Measured on the release SqueezeNet
+  // (docs/tutorial.md), five folds pooled: KL 0.0150 -> 0.0129 at 370,000 bytes, 0.0067 ->
+  // 0.0058 at 400,000.
   int pair_passes = 8;
 };
 
