@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job's pipeline with a few retraining steps (as the smoke test), once under SQZ_ISA=avx2 and once on the
 # CPU's widest kernels: the two .sqz files must be the same bytes, since the training engine
-# adds in the same order with AVX2 and AVX-512 (docs/performance.md: "the bits are the same
+# adds in the same order with AVX2 and AVX-512 (docs/performance-log.md: "the bits are the same
 # with AVX2 and AVX-512"). On a CPU without AVX-512 both runs use AVX2 and the test says so.
 # usage: isa_same_bits.sh COMPRESS_FASHION MODEL
 set -uo pipefail

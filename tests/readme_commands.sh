@@ -13,7 +13,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export ROUNDS=1
-pages=(README.md docs/tutorial.md docs/usage.md docs/embedded-default.md docs/performance.md)
+pages=(README.md docs/tutorial.md docs/usage.md docs/embedded-default.md docs/performance.md
+  docs/performance-log.md)
 for page in "${pages[@]}"; do
   [ -f "$page" ] || { echo "FAILED: $page is missing (the README links it)"; exit 1; }
 done

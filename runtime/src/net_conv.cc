@@ -42,7 +42,7 @@ int64_t shared_im2col_floats() {
 // what another core wrote. A shared kernels::im2col is written by all threads, so half of what
 // a thread reads comes from another core: 10-20% on the 55x55 and 27x27 expands of the
 // development machine, and on the Zen 4 of session 23 the 27x27 expands ran 1.7x faster in
-// blocks when its vCPUs were slow to share (docs/performance.md). One panel a thread suffices.
+// blocks when its vCPUs were slow to share (docs/performance-log.md). One panel a thread suffices.
 constexpr int64_t kPanelsPerThread = 1;
 
 }  // namespace
@@ -50,7 +50,7 @@ constexpr int64_t kPanelsPerThread = 1;
 // Expands the codes of a codebook layer into shared floats, split over the threads unless it
 // is as short as a parallel_for call (2048 codes, a few hundred ns). The other threads wait
 // while one decodes: at 16384, most of v1.1's layers (2 to 16 thousand codes) were decoded by
-// one thread, and 2 threads ran v1.1 3% slower (docs/performance.md).
+// one thread, and 2 threads ran v1.1 3% slower (docs/performance-log.md).
 void Net::Impl::prepare_shared(const ConvOp& op) {
   const int64_t n = op.shared_floats();
   if (n == 0) return;
@@ -100,7 +100,7 @@ Net::Impl::BSource Net::Impl::b_source(const ConvPlan& p, const ConvOp& op, int6
   // else copies it with aligned rows. That copy, like a kernels::im2col, is built once and
   // shared by all threads when small, else by each thread for its column blocks (a 1x1's
   // copy was always shared before session 32: 2 threads ran v1.1 6-10% slower so,
-  // docs/performance.md).
+  // docs/performance-log.md).
   src.in_place = src.direct && (kernels::rows_on_lines(n) || op.prefers_unaligned_rows());
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const ConvSchedule& sched = p.schedule;

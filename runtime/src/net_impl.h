@@ -78,7 +78,7 @@ struct KernelChoice {
 // channels im2col copies once per tap of a large window (25 or more; SqueezeNet v1.0's conv1:
 // 3 channels, 7x7, 49 copies). bench_conv on the Zen 4: 7x7/2 from 3 channels 18-28% faster
 // than im2col and the GEMM, 5x5/2 14-26%, but 3x3/2 (v1.1's conv1, 27 taps) even on AVX2 and
-// 28-47% slower on AVX-512 (docs/performance.md).
+// 28-47% slower on AVX-512 (docs/performance-log.md).
 inline bool direct_by_rule(const ConvShape& s) {
   return s.groups == 1 && s.in_c <= 4 && s.kh * s.kw >= 25;
 }

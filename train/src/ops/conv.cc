@@ -88,7 +88,7 @@ SQZ_CPU_CLONES void add_bias(float* y, int64_t out_c, int64_t cols, const float*
 // Whether a weight gradient of out_c x k (k: the layer's taps) is computed as dot products
 // (sgemm_nt) rather than by sgemm over transposed panels: when a side is at most 32, where
 // sgemm moves a float into its panels per 32 multiply-adds or fewer and fills few of its
-// tiles' lanes (bench/bench_sgemm, figures in docs/performance.md: faster there, slower on wide
+// tiles' lanes (bench/bench_sgemm, figures in docs/performance-log.md: faster there, slower on wide
 // products). A rule on the shape alone, not the machine: the two add in different orders, and
 // the training's bits must be the same on every CPU.
 bool dw_as_dot_products(int64_t out_c, int64_t k) { return std::min(out_c, k) <= 32; }
