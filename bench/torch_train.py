@@ -73,8 +73,8 @@ def main():
     if len(dims) != 4 or min(dims[1:]) < 1:
         sys.exit('torch_train.py: %s: the input is not one image of fixed size (NCHW)' % args.model)
     # channels_last by default: PyTorch's faster layout for convolutions on CPU (oneDNN's NHWC
-    # kernels; docs/performance-log.md: on a 224x224 SqueezeNet 1.4x NCHW's images/s on the Zen 4
-    # of session 34), so that the peer runs as a user tuning it would; --layout nchw for
+    # kernels; docs/performance-log.md: on a 224x224 SqueezeNet 1.4x NCHW's images/s on the
+    # Zen 4 of session 34), so that the peer runs as a user tuning it would; --layout nchw for
     # PyTorch's default.
     form = torch.channels_last if args.layout == 'channels_last' else torch.contiguous_format
     x = torch.randn(args.batch, *dims[1:]).contiguous(memory_format=form)

@@ -42,7 +42,8 @@ int64_t shared_im2col_floats() {
 // what another core wrote. A shared kernels::im2col is written by all threads, so half of what
 // a thread reads comes from another core: 10-20% on the 55x55 and 27x27 expands of the
 // development machine, and on the Zen 4 of session 23 the 27x27 expands ran 1.7x faster in
-// blocks when its vCPUs were slow to share (docs/performance-log.md). One panel a thread suffices.
+// blocks when its vCPUs were slow to share (docs/performance-log.md). One panel a thread
+// suffices.
 constexpr int64_t kPanelsPerThread = 1;
 
 }  // namespace
