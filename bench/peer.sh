@@ -23,7 +23,8 @@ field() {  # field NAME LINE: the number after NAME in LINE
 
 # The machine, as the runtime describes it (libcpuinfo), and as the kernel reports it.
 "$tool" bench "$sqz" -v --runs 1 | grep -E '^(cpu|isa|caches|cores|rule):'
-echo "lscpu: $(lscpu | sed -nE 's/^Model name: *//p') ($(nproc) CPUs)"
+cpu_name="$(lscpu | sed -nE 's/^Model name: *//p') ($(nproc) CPUs)"
+echo "lscpu: $cpu_name"
 
 # Batch 1: the two engines alternate for ROUNDS rounds of 30 runs each, so that a slow spell of
 # a shared machine hits both; the figure is the median of the per-round ratios. Three modes of
@@ -102,7 +103,7 @@ printf 'peak RSS, batch 1, 1 thread: squeeze-compress bench %s MB; onnxruntime %
 # Each figure beside the runtime's goals (issue 25: the same ratios on every CPU), so that a
 # run on another machine says at once which hold there. A benchmark, not a test: it exits 0.
 goals_met=0 goals_total=0
-echo "goals on this CPU ($(lscpu | sed -nE 's/^Model name: *//p'), $(nproc) CPUs):"
+echo "goals on this CPU, $cpu_name:"
 goal "batch 1, 1 thread, rule" "${medians["rule 1"]}" "<=" 0.80 x
 goal "batch 1, 2 threads, rule" "${medians["rule 2"]}" "<=" 0.90 x
 goal "batch 1, 1 thread, --tune" "${medians["tuned 1"]}" "<=" 0.75 x
@@ -113,3 +114,5 @@ goal "batch $batch, 2 threads (ours ahead)" "${medians["batch 2"]:-}" ">" 1 x
 goal "second plan, from the cache" "$(field 'plan:' "$second_plan")" "<" 50 " ms"
 goal "peak RSS, batch 1" "$ours_rss" "<" 40 " MB"
 echo "goals met: $goals_met of $goals_total"
+[ "$rounds" -ge 3 ] ||
+  echo "(from $rounds round(s) a row: one slow spell of the host decides a median; ROUNDS=5 or more)"
