@@ -71,7 +71,7 @@ void print_bench_text(const runtime::Net& net, const BenchSettings& b,
   const auto profile = net.profile();
   for (const auto& p : profile) flops += p.flops, nnz_flops += p.nnz_flops;
   const double med = median(ms);
-  std::printf("%-28s %-40s %7s %8s %9s %9s%s\n", "layer", "kernel", "density", "ms", "GFLOP/s",
+  std::printf("%-28s %-44s %7s %8s %9s %9s%s\n", "layer", "kernel", "density", "ms", "GFLOP/s",
               "nnz GF/s", verbose ? "  plan" : "");
   for (const auto& p : profile) {
     if (p.kernel == "alias") continue;
@@ -79,7 +79,7 @@ void print_bench_text(const runtime::Net& net, const BenchSettings& b,
     auto rate = [&](double f) {
       return f > 0 && layer_ms > 0 ? b.batch * f / (layer_ms * 1e6) : 0.0;
     };
-    std::printf("%-28s %-40s %6.1f%% %8.3f %9.1f %9.1f%s\n", printable(p.name).c_str(),
+    std::printf("%-28s %-44s %6.1f%% %8.3f %9.1f %9.1f%s\n", printable(p.name).c_str(),
                 p.kernel.c_str(), 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops),
                 verbose && !p.plan.empty() ? ("  " + p.plan).c_str() : "");
   }

@@ -54,6 +54,9 @@ class DenseGemmOp : public ConvOp {
   int max_row_blocks() const override {
     return static_cast<int>(std::max<int64_t>(1, row_panels_ / 2));
   }
+  int64_t block_first_row(int64_t block, int row_blocks) const override {
+    return std::min(s_.out_c / s_.groups, row_panels_ * block / row_blocks * kernel_->mr);
+  }
   int64_t scratch_floats() const override { return s_.k_per_group() * kernel_->nr; }
   bool prefers_unaligned_rows() const override { return true; }
   int64_t shared_floats() const override {

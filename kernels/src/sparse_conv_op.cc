@@ -152,6 +152,12 @@ class SparseOp : public ConvOp {
     return s_.k_per_group() * kernel_->nr + (s_.out_c / s_.groups) * kernel_->nr;
   }
   bool prefers_unaligned_rows() const override { return false; }
+  // With pairs, a row block starts on an even row, so that every split runs the same pairs
+  // (the same bits).
+  int64_t block_first_row(int64_t block, int row_blocks) const override {
+    const int64_t ocg = s_.out_c / s_.groups, r = ocg * block / row_blocks;
+    return l_.paired && block < row_blocks ? r & ~int64_t{1} : r;
+  }
   // Codebook layers decode their codes into float values once per forward (shared scratch):
   // the SpMM loop then loads one float per non-zero instead of a code and its centroid.
   int64_t shared_floats() const override {
@@ -177,7 +183,8 @@ class SparseOp : public ConvOp {
     for (int64_t item = begin; item < end; ++item) {
       int64_t g, n0, block;
       split_item(item, ncols, row_blocks, &g, &n0, &block);
-      const int64_t r0 = first_row(block, row_blocks), r1 = first_row(block + 1, row_blocks);
+      const int64_t r0 = block_first_row(block, row_blocks),
+                    r1 = block_first_row(block + 1, row_blocks);
       for_panel(s_, nr, vf, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
                   if (cols == nr)
@@ -193,13 +200,6 @@ class SparseOp : public ConvOp {
   }
 
  private:
-  // Row block `block` of `row_blocks` starts at this output row of its group; with pairs, on
-  // an even row, so that every split runs the same pairs (the same bits).
-  int64_t first_row(int64_t block, int row_blocks) const {
-    const int64_t ocg = s_.out_c / s_.groups, r = ocg * block / row_blocks;
-    return l_.paired && block < row_blocks ? r & ~int64_t{1} : r;
-  }
-
   // Rows [r0, r1) of group g over the first `vecs` vectors of one B panel, chunk after chunk,
   // into dst (row stride ldd).
   void run_chunks(const float* panel, int64_t ld, int64_t g, int64_t r0, int64_t r1,

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "net_impl.h"
+#include "sqz/kernels/cpu_clones.h"
 #include "sqz/runtime/arena_plan.h"
 
 namespace sqz::runtime {
@@ -98,6 +99,7 @@ Status Net::Impl::plan_memory(int64_t batch_size, bool check_only) {
     touch(model.layers[static_cast<size_t>(i)].output, i);
     const ConvPlan& p = convs[static_cast<size_t>(i)];  // one a layer (plan() sizes them)
     if (p.then_pool) touch(model.layers[p.pool_layer].output, i);  // written here
+    if (!p.residual.empty()) touch(p.residual, i);                 // read here
   }
   touch(model.output, n);  // read by forward() after the last layer
   std::vector<BufferLife> lives;
@@ -302,6 +304,7 @@ Status Net::Impl::plan() {
   }
   if (cache) close_tune_cache(*cache, &stats);
   plan_pool_fusion(consumers, producer);
+  plan_add_fusion(consumers, producer);
   SQZ_RETURN_IF_ERROR(plan_memory(1));  // the exact plan, fused poolings' inputs elided
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // The ops own their packed weights now: drop the dense copies (the reference path reads them).
@@ -383,8 +386,8 @@ namespace {
 
 // Whether any of n floats is NaN or infinite: its exponent field all ones, the only one to
 // which adding one carries into the sign bit. And, add and or, which the compiler vectorizes
-// (std::isfinite with an early exit it does not).
-bool any_non_finite(const float* x, int64_t n) {
+// (std::isfinite with an early exit it does not), for the CPU's widest ISA.
+SQZ_CPU_CLONES bool any_non_finite(const float* x, int64_t n) {
   constexpr int kLanes = 16;  // a fixed-width inner loop: vectorized at -O2 too
   uint32_t carried[kLanes] = {};
   int64_t i = 0;

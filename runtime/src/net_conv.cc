@@ -147,7 +147,8 @@ void Net::Impl::build_shared_b(const ConvShape& s, const BSource& src,
 // threads split each image's (group, column panel, row block) items.
 void Net::Impl::run_whole_images(const ConvShape& s, const ConvOp& op, const BSource& src,
                                  const std::vector<const float*>& ins,
-                                 const std::vector<float*>& outs) {
+                                 const std::vector<float*>& outs,
+                                 const std::vector<const float*>& residuals) {
   const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
   const int rb = row_blocks_for(op, images * op.work_items(n, 1), pool->threads());
   const int64_t items = op.work_items(n, rb), ldb = src.in_place ? n : src.ld;
@@ -155,8 +156,12 @@ void Net::Impl::run_whole_images(const ConvShape& s, const ConvOp& op, const BSo
     for (int64_t w = begin; w < end;) {
       const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
       const float* in = src.in_place ? ins[b] : cols[0].data() + b * src.rows * src.ld;
-      op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items, scratch[t].data(),
-                   shared.data());
+      if (residuals.empty())
+        op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
+                     scratch[t].data(), shared.data());
+      else
+        op.run_items_adding(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
+                            scratch[t].data(), shared.data(), residuals[b]);
       w = stop;
     }
   });
@@ -180,7 +185,8 @@ int column_block_row_blocks(const ConvOp& op, int64_t blocks, int threads) {
 // kernel over it; one synchronisation per layer.
 void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSource& src,
                                   const std::vector<const float*>& ins,
-                                  const std::vector<float*>& outs) {
+                                  const std::vector<float*>& outs,
+                                  const std::vector<const float*>& residuals) {
   const ConvShape& s = p.run_shape;
   const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
   const int threads = pool->threads();
@@ -201,9 +207,14 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
       if (built[t] != cb) build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
       built[t] = cb;
       // The op's items are (group, column panel, row block), the row block fastest.
-      for (int64_t item = row_block; item < op.work_items(ncols, rb); item += rb)
-        op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, item, item + 1,
-                     scratch[t].data(), shared.data());
+      for (int64_t item = row_block; item < op.work_items(ncols, rb); item += rb) {
+        if (residuals.empty())
+          op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, item, item + 1,
+                       scratch[t].data(), shared.data());
+        else
+          op.run_items_adding(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, item, item + 1,
+                              scratch[t].data(), shared.data(), residuals[b] + c0);
+      }
     }
   });
 }
@@ -239,7 +250,8 @@ void Net::Impl::run_direct(const ConvShape& s, const ConvOp& op,
 
 void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
                              const std::vector<const float*>& ins,
-                             const std::vector<float*>& outs) {
+                             const std::vector<float*>& outs,
+                             const std::vector<const float*>& residuals) {
   const ConvShape& s = p.run_shape;
   prepare_shared(op);
   if (p.then_pool)
@@ -249,14 +261,14 @@ void Net::Impl::execute_conv(const ConvPlan& p, const ConvOp& op,
   const BSource src = b_source(p, op, static_cast<int64_t>(ins.size()));
   const std::vector<const float*> b_ins = src.from_padded ? pad_inputs(s, ins) : ins;
   if (src.shared) build_shared_b(s, src, b_ins);
-  if (src.in_place || src.shared) return run_whole_images(s, op, src, b_ins, outs);
-  run_column_blocks(p, op, src, b_ins, outs);
+  if (src.in_place || src.shared) return run_whole_images(s, op, src, b_ins, outs, residuals);
+  run_column_blocks(p, op, src, b_ins, outs, residuals);
 }
 
 void Net::Impl::run_conv(size_t i) {
   const Layer& l = model.layers[i];
   const ConvPlan& p = convs[i];
-  std::vector<const float*> ins(static_cast<size_t>(batch));
+  std::vector<const float*> ins(static_cast<size_t>(batch)), residuals;
   std::vector<float*> outs(static_cast<size_t>(batch));
   const ConvShape& s = p.run_shape;
   const int64_t run_out = s.out_c * s.out_size();
@@ -267,6 +279,7 @@ void Net::Impl::run_conv(size_t i) {
               : p.then_pool  ? blob_ptr(model.layers[p.pool_layer].output, b)
                              : blob_ptr(l.output, b);
     if (conv_input_hook) conv_input_hook(l.name, ins[b]);
+    if (!p.residual.empty()) residuals.push_back(blob_ptr(p.residual, b) + p.residual_shift);
   }
   if (!p.op) {  // reference path
     for (int64_t b = 0; b < batch; ++b)
@@ -274,7 +287,7 @@ void Net::Impl::run_conv(size_t i) {
                       l.conv.has_bias ? l.bias.data.data() : nullptr, p.relu, outs[b]);
     return;
   }
-  execute_conv(p, *p.op, ins, outs);
+  execute_conv(p, *p.op, ins, outs, residuals);
   if (!p.pad_only) return;
   // The interior into the padded output, the border set to its value: channels split over the
   // threads, each output element written once.

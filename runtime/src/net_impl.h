@@ -112,6 +112,12 @@ struct ConvPlan {
   // op allows (pool_fuses_into), so that tuning times each candidate as it will run.
   std::optional<kernels::PoolShape> fusable_pool;
   bool timed_with_pool = false;  // tuning timed a candidate with fusable_pool inside
+  // The blob this convolution's outputs are summed with as they are computed (an element-wise
+  // sum run inside the convolutions that write one of its operands: NetOptions::fuse_add);
+  // empty: none. residual_shift: floats from an image of it to this output's first channel.
+  std::string residual;
+  int64_t residual_shift = 0;
+  size_t add_layer = 0;  // with residual: the sum (skipped)
 };
 
 // Whether a max pooling can run inside p's convolution with this op: a direct op, or one over
@@ -186,6 +192,14 @@ struct Net::Impl {
   std::vector<std::pair<size_t, size_t>> fusable_poolings(
       const std::map<std::string, int>& consumers,
       const std::map<std::string, size_t>& producer) const;
+  // Runs each two-input element-wise sum inside the convolutions that write one operand, when
+  // nothing else reads it and the other is computed before them (ConvPlan::residual). After
+  // plan_pool_fusion: a convolution that writes a pooling's output does not take a sum.
+  void plan_add_fusion(const std::map<std::string, int>& consumers,
+                       const std::map<std::string, size_t>& producer);
+  // The convolutions that write `blob`'s storage and nothing else does, each able to take a
+  // sum (an op over B, writing its own output), or none.
+  std::vector<size_t> sole_conv_writers(const std::string& blob) const;
   std::set<std::string> elided;  // blobs never stored (a fused pooling's input)
   // The op of layer i with the sparse (SpMM) or the dense (GEMM) kernel, or null when that
   // kernel cannot run it (or its ISA is not available).
@@ -217,15 +231,19 @@ struct Net::Impl {
   void run_conv(size_t i);
   void prepare_shared(const ConvOp& op);
   std::vector<const float*> pad_inputs(const ConvShape& s, const std::vector<const float*>& ins);
+  // residuals: per image, what each output is summed with (laid out as outs), or empty.
   void execute_conv(const ConvPlan& p, const ConvOp& op, const std::vector<const float*>& ins,
-                    const std::vector<float*>& outs);
+                    const std::vector<float*>& outs,
+                    const std::vector<const float*>& residuals = {});
   struct BSource;
   BSource b_source(const ConvPlan& p, const ConvOp& op, int64_t images) const;
   void build_shared_b(const ConvShape& s, const BSource& src, const std::vector<const float*>& ins);
   void run_whole_images(const ConvShape& s, const ConvOp& op, const BSource& src,
-                        const std::vector<const float*>& ins, const std::vector<float*>& outs);
+                        const std::vector<const float*>& ins, const std::vector<float*>& outs,
+                        const std::vector<const float*>& residuals);
   void run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSource& src,
-                         const std::vector<const float*>& ins, const std::vector<float*>& outs);
+                         const std::vector<const float*>& ins, const std::vector<float*>& outs,
+                         const std::vector<const float*>& residuals);
   // Each image's input arranged for a direct op (threads split images x channels).
   void arrange_direct(const ConvShape& s, const ConvOp& op, const std::vector<const float*>& ins);
   void run_direct(const ConvShape& s, const ConvOp& op, const std::vector<const float*>& ins,

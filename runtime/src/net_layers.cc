@@ -1,7 +1,10 @@
 // The layers other than convolutions: pooling, concatenation (when it cannot alias), ReLU
 // (when not fused), softmax and the element-wise sum.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
+#include "sqz/kernels/eltwise.h"
 #include "sqz/kernels/pool.h"
 #include "sqz/kernels/softmax.h"
 #include "net_impl.h"
@@ -79,19 +82,27 @@ void Net::Impl::run_softmax(const Layer& l) {
     kernels::softmax_f32(blob_ptr(l.inputs[0], b), outer, c, inner, blob_ptr(l.output, b));
 }
 
-// Element-wise sum of the inputs (the bypass of SqueezeNet Sec. 6), in input order.
+// Element-wise sum of the inputs (the bypass of SqueezeNet Sec. 6), in input order, split
+// over the threads. A two-input sum usually runs inside a convolution instead
+// (net_add_fusion.cc).
 void Net::Impl::run_add(const Layer& l) {
   const int64_t n = per_image(shapes.at(l.output));
+  constexpr int64_t kPiece = 4096;  // floats a work item: 16 KB, a few microseconds
+  const int64_t pieces = (n + kPiece - 1) / kPiece;
+  std::vector<float*> dst(static_cast<size_t>(batch));
+  std::vector<std::vector<const float*>> src(l.inputs.size(), std::vector<const float*>(dst.size()));
   for (int64_t b = 0; b < batch; ++b) {
-    float* dst = blob_ptr(l.output, b);
-    const float* a = blob_ptr(l.inputs[0], b);
-    const float* c = blob_ptr(l.inputs[1], b);
-    for (int64_t k = 0; k < n; ++k) dst[k] = a[k] + c[k];
-    for (size_t i = 2; i < l.inputs.size(); ++i) {
-      const float* more = blob_ptr(l.inputs[i], b);
-      for (int64_t k = 0; k < n; ++k) dst[k] += more[k];
-    }
+    dst[b] = blob_ptr(l.output, b);
+    for (size_t i = 0; i < l.inputs.size(); ++i) src[i][b] = blob_ptr(l.inputs[i], b);
   }
+  pool->parallel_for(batch * pieces, [&](int64_t begin, int64_t end, int) {
+    for (int64_t w = begin; w < end; ++w) {
+      const int64_t b = w / pieces, k0 = w % pieces * kPiece, len = std::min(kPiece, n - k0);
+      kernels::add_f32(len, src[0][b] + k0, src[1][b] + k0, dst[b] + k0);
+      for (size_t i = 2; i < l.inputs.size(); ++i)
+        kernels::accumulate_f32(len, src[i][b] + k0, dst[b] + k0);
+    }
+  });
 }
 
 }  // namespace sqz::runtime

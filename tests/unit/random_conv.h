@@ -102,9 +102,9 @@ inline kernels::PairedCsr pair_rows(const std::vector<uint32_t>& start,
 
 // Runs op over column blocks of `block` (the whole image when larger) with its output
 // channels in `row_blocks` blocks, the items in ranges of `chunk` taken in a scrambled order
-// (any ranges in any order must do).
+// (any ranges in any order must do); with a residual (the output's size), by run_items_adding.
 inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block, int row_blocks,
-                          int64_t chunk = 1) {
+                          int64_t chunk = 1, const float* residual = nullptr) {
   std::vector<float> got(c.s.out_c * c.s.out_size(), -7.0f);
   std::vector<float> scratch(op.scratch_floats()), shared(op.shared_floats());
   const int64_t half = static_cast<int64_t>(shared.size()) / 2;
@@ -112,14 +112,19 @@ inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t 
   op.prepare(shared.data(), 0, half);
   const int64_t n = c.s.out_size(), rows = c.s.groups * c.s.k_per_group();
   const int rb = std::min(row_blocks, op.max_row_blocks());
-  auto run_all = [&](const float* b, int64_t ldb, int64_t ncols, float* out) {
+  auto run_all = [&](const float* b, int64_t ldb, int64_t ncols, float* out, int64_t c0) {
     const int64_t items = op.work_items(ncols, rb);
-    for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk)
-      op.run_items(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk), scratch.data(),
-                   shared.data());
+    for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk) {
+      if (residual)
+        op.run_items_adding(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk),
+                            scratch.data(), shared.data(), residual + c0);
+      else
+        op.run_items(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk), scratch.data(),
+                     shared.data());
+    }
   };
   if (conv_reads_input_directly(c.s)) {
-    run_all(c.in.data(), n, n, got.data());
+    run_all(c.in.data(), n, n, got.data(), 0);
     return got;
   }
   // Column blocks of odd widths: block edges and panel edges both get exercised; rows on
@@ -129,7 +134,7 @@ inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t 
     const int64_t ncols = std::min(block, n - c0), ld = aligned_stride(ncols);
     std::vector<float> col(rows * ld, std::numeric_limits<float>::quiet_NaN());
     im2col(c.s, c.in.data(), col.data(), 0, rows, c0, ncols, ld);
-    run_all(col.data(), ld, ncols, got.data() + c0);
+    run_all(col.data(), ld, ncols, got.data() + c0, c0);
   }
   return got;
 }

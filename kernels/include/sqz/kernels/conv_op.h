@@ -48,6 +48,19 @@ class ConvOp {
   virtual void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
                          int row_blocks, int64_t begin, int64_t end, float* scratch,
                          const float* shared) const = 0;
+  // The first output row (within its group) of row block `block` of `row_blocks`; block ==
+  // row_blocks gives the group's end.
+  virtual int64_t block_first_row(int64_t block, int row_blocks) const {
+    return s_.out_c / s_.groups * block / row_blocks;
+  }
+  // run_items, each item's outputs then summed with `residual` (laid out as out: the block's
+  // first column of channel 0, channel stride ldc) while they are still in cache: a
+  // convolution and the element-wise sum after it (a bypass, Iandola et al. 2016, Sec. 6)
+  // without a pass over memory for the sum. The same bits as run_items and then add_f32 on
+  // the whole output, as floating-point addition commutes.
+  void run_items_adding(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
+                        int row_blocks, int64_t begin, int64_t end, float* scratch,
+                        const float* shared, const float* residual) const;
   // Bytes of weights, indices, codebooks and biases this op keeps.
   virtual int64_t resident_bytes() const = 0;
 

@@ -82,6 +82,11 @@ struct NetOptions {
   // whole convolution output is never stored. The same bits either way; off for tests and
   // benchmarks that compare.
   bool fuse_pooling = true;
+  // An element-wise sum of two tensors (a bypass) runs inside the convolutions that write one
+  // of them when nothing else reads it: each adds the other to its outputs while they are in
+  // its cache, and the sum takes no pass of its own. The same bits either way; off for tests
+  // and benchmarks that compare.
+  bool fuse_add = true;
 };
 
 // What planning cost and found: its time, convolutions timed and read from the cache.

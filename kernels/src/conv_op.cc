@@ -1,0 +1,24 @@
+// What every convolution op shares: the sum with a residual after its items.
+#include <algorithm>
+
+#include "sqz/kernels/conv_op.h"
+#include "sqz/kernels/eltwise.h"
+
+namespace sqz::kernels {
+
+void ConvOp::run_items_adding(const float* b, int64_t ldb, int64_t ncols, float* out,
+                              int64_t ldc, int row_blocks, int64_t begin, int64_t end,
+                              float* scratch, const float* shared, const float* residual) const {
+  const int64_t ocg = s_.out_c / s_.groups;
+  for (int64_t item = begin; item < end; ++item) {
+    run_items(b, ldb, ncols, out, ldc, row_blocks, item, item + 1, scratch, shared);
+    int64_t g, n0, block;
+    split_item(item, ncols, row_blocks, &g, &n0, &block);
+    const int64_t cols = std::min<int64_t>(nr_, ncols - n0);
+    const int64_t r1 = g * ocg + block_first_row(block + 1, row_blocks);
+    for (int64_t r = g * ocg + block_first_row(block, row_blocks); r < r1; ++r)
+      accumulate_f32(cols, residual + r * ldc + n0, out + r * ldc + n0);
+  }
+}
+
+}  // namespace sqz::kernels
