@@ -147,3 +147,36 @@ TEST_CASE("a sum whose operands other layers read, or of three, runs as a layer 
     CHECK(test::max_rel_diff(r.out, want) < 1e-5);
   }
 }
+
+TEST_CASE("a sum of a convolution and the network's input runs inside the convolution") {
+  // The input is ready before any layer runs; conv(x) + x, then a global average pooling.
+  for (double density : {0.5, 1.0}) {
+    INFO("density " << density);
+    std::mt19937 rng(12);
+    Model m;
+    m.name = "residual";
+    m.input = "data";
+    m.input_shape = {1, 3, 37, 37};
+    m.layers.push_back(random_conv("conv", "data", 3, 3, 3, rng, density));
+    Layer sum = make_layer(OpKind::kAdd, "sum", "conv");
+    sum.inputs.push_back("data");
+    m.layers.push_back(sum);
+    Layer gap = make_layer(OpKind::kAvgPool, "gap", "sum");
+    gap.pool.global = true;
+    m.layers.push_back(gap);
+    m.output = "gap";
+    const std::vector<float> in = test::random_floats(rng, 2 * 3 * 37 * 37, -50, 50);
+    runtime::NetOptions ref;
+    ref.policy = runtime::KernelPolicy::kReference;
+    const std::vector<float> want = forward(m, in, 2, ref);
+    for (int threads : {1, 2}) {
+      runtime::NetOptions o;
+      o.threads = threads;
+      const NetRun fused = run_net(m, in, 2, o);
+      o.fuse_add = false;
+      CHECK(fused.kernel.at("sum") == "in conv");
+      CHECK(fused.out == forward(m, in, 2, o));
+      CHECK(test::max_rel_diff(fused.out, want) < 1e-5);
+    }
+  }
+}
