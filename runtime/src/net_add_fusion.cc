@@ -12,30 +12,36 @@
 
 namespace sqz::runtime {
 
-std::vector<size_t> Net::Impl::sole_conv_writers(const std::string& blob) const {
+std::vector<size_t> Net::Impl::sole_conv_writers(
+    const std::string& blob, const std::map<std::string, std::vector<size_t>>& writers) const {
   std::string root;
   int64_t offset;
   resolve(blob, &root, &offset);
   if (offset != 0 || per_image(shapes.at(root)) != per_image(shapes.at(blob))) return {};
-  std::vector<size_t> writers;
-  for (size_t i = 0; i < model.layers.size(); ++i) {
-    const Layer& l = model.layers[i];
-    std::string r;
-    int64_t o;
-    resolve(l.output, &r, &o);
-    if (r != root || skip[i]) continue;  // a skipped layer writes nothing (views, fused layers)
+  auto it = writers.find(root);
+  if (it == writers.end()) return {};
+  for (size_t i : it->second) {
     const ConvPlan& p = convs[i];
-    const bool can_add = l.op == OpKind::kConvolution && p.op && !p.then_pool && !p.pad_only &&
-                         p.op->arranged_floats() == 0 && p.residual.empty();
+    const bool can_add = model.layers[i].op == OpKind::kConvolution && p.op && !p.then_pool &&
+                         !p.pad_only && p.op->arranged_floats() == 0 && p.residual.empty();
     if (!can_add) return {};
-    writers.push_back(i);
   }
-  return writers;
+  return it->second;
 }
 
 void Net::Impl::plan_add_fusion(const std::map<std::string, int>& consumers,
                                 const std::map<std::string, size_t>& producer) {
   if (!options.fuse_add || options.policy == KernelPolicy::kReference) return;
+  // Each stored blob's writers, found once (a graph may hold thousands of layers). A sum fused
+  // below stays listed as its output's writer: a later sum never runs inside it.
+  std::map<std::string, std::vector<size_t>> writers;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    if (skip[i]) continue;  // writes nothing (a view, or a layer run inside another)
+    std::string root;
+    int64_t unused;
+    resolve(model.layers[i].output, &root, &unused);
+    writers[root].push_back(i);
+  }
   for (size_t a = 0; a < model.layers.size(); ++a) {
     const Layer& add = model.layers[a];
     if (add.op != OpKind::kAdd || skip[a] || add.inputs.size() != 2 ||
@@ -45,22 +51,22 @@ void Net::Impl::plan_add_fusion(const std::map<std::string, int>& consumers,
       const std::string& host = add.inputs[static_cast<size_t>(k)];
       const std::string& other = add.inputs[static_cast<size_t>(1 - k)];
       if (host == model.input || consumers.at(host) != 1) continue;
-      const std::vector<size_t> writers = sole_conv_writers(host);
-      if (writers.empty() || (other != model.input && !producer.count(other))) continue;
+      const std::vector<size_t> hosts = sole_conv_writers(host, writers);
+      if (hosts.empty() || (other != model.input && !producer.count(other))) continue;
       // The residual is complete before the first writer runs, and lives apart from the host.
       const size_t ready = other == model.input ? 0 : producer.at(other) + 1;
       std::string host_root, other_root;
       int64_t unused;
       resolve(host, &host_root, &unused);
       resolve(other, &other_root, &unused);
-      if (ready > writers.front() || host_root == other_root) continue;
+      if (ready > hosts.front() || host_root == other_root) continue;
       std::string names;
-      for (size_t i : writers) {
-        int64_t at;
-        resolve(model.layers[i].output, &host_root, &at);
+      for (size_t i : hosts) {
+        std::string root;
+        int64_t at;  // this writer's first float in the host (its channel offset)
+        resolve(model.layers[i].output, &root, &at);
         convs[i].residual = other;
         convs[i].residual_shift = at;
-        convs[i].add_layer = a;
         profiles[i].kernel += " +" + add.name;
         names += (names.empty() ? "" : ", ") + model.layers[i].name;
       }

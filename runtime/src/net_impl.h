@@ -117,7 +117,6 @@ struct ConvPlan {
   // empty: none. residual_shift: floats from an image of it to this output's first channel.
   std::string residual;
   int64_t residual_shift = 0;
-  size_t add_layer = 0;  // with residual: the sum (skipped)
 };
 
 // Whether a max pooling can run inside p's convolution with this op: a direct op, or one over
@@ -197,9 +196,11 @@ struct Net::Impl {
   // plan_pool_fusion: a convolution that writes a pooling's output does not take a sum.
   void plan_add_fusion(const std::map<std::string, int>& consumers,
                        const std::map<std::string, size_t>& producer);
-  // The convolutions that write `blob`'s storage and nothing else does, each able to take a
-  // sum (an op over B, writing its own output), or none.
-  std::vector<size_t> sole_conv_writers(const std::string& blob) const;
+  // The convolutions that write `blob`'s storage, by `writers` (each stored blob's writing
+  // layers), when nothing else does and each can take a sum (an op over B, writing its own
+  // output); else none.
+  std::vector<size_t> sole_conv_writers(
+      const std::string& blob, const std::map<std::string, std::vector<size_t>>& writers) const;
   std::set<std::string> elided;  // blobs never stored (a fused pooling's input)
   // The op of layer i with the sparse (SpMM) or the dense (GEMM) kernel, or null when that
   // kernel cannot run it (or its ISA is not available).
