@@ -5,6 +5,7 @@
 
 #include "conv_op_util.h"
 #include "sqz/kernels/conv_op.h"
+#include "sqz/kernels/cpu_clones.h"
 #include "sqz/kernels/im2col.h"
 
 namespace sqz::kernels {
@@ -12,6 +13,20 @@ namespace {
 
 using detail::code_index;
 using detail::copy_bias;
+
+// dst[x] = src[x * SW] for x < n: a constant stride, which the compiler vectorizes.
+template <int SW>
+SQZ_CPU_CLONES void copy_every(const float* src, int64_t n, float* dst) {
+  for (int64_t x = 0; x < n; ++x) dst[x] = src[x * SW];
+}
+
+// dst[x] = src[x * stride] for x < n (stride >= 1).
+void copy_strided(const float* src, int64_t stride, int64_t n, float* dst) {
+  if (n <= 0) return;
+  if (stride == 1) return copy_every<1>(src, n, dst);
+  if (stride == 2) return copy_every<2>(src, n, dst);  // SqueezeNet's stems
+  for (int64_t x = 0; x < n; ++x) dst[x] = src[x * stride];
+}
 
 class DirectConvOp : public ConvOp {
  public:
@@ -80,7 +95,7 @@ class DirectConvOp : public ConvOp {
   // Channel c, padded row y, phase q (< phases_) holds padded columns q, q + sw, q + 2 sw, ...
   // (zero in the padding and past the row).
   void arrange_input(const float* in, float* arranged, int64_t c0, int64_t c1) const override {
-    const int64_t sw = s_.sw;
+    const int64_t sw = s_.sw, pw = s_.pw;
     for (int64_t c = c0; c < c1; ++c)
       for (int64_t y = 0; y < padded_h_; ++y) {
         const int64_t iy = y - s_.ph;
@@ -88,10 +103,14 @@ class DirectConvOp : public ConvOp {
         const float* src = in + (c * s_.in_h + iy) * s_.in_w;
         for (int64_t q = 0; q < phases_; ++q) {
           float* dst = arranged + ((c * padded_h_ + y) * phases_ + q) * phase_w_;
-          for (int64_t x = 0; x < phase_w_; ++x) {
-            const int64_t ix = x * sw + q - s_.pw;
-            dst[x] = inside && ix >= 0 && ix < s_.in_w ? src[ix] : 0.0f;
-          }
+          // Columns x whose input column x * sw + q - pw lies inside [0, in_w).
+          const int64_t lo = inside ? std::min(phase_w_, pw > q ? (pw - q + sw - 1) / sw : 0)
+                                    : phase_w_;
+          const int64_t hi =
+              inside ? std::clamp((s_.in_w + pw - q + sw - 1) / sw, lo, phase_w_) : phase_w_;
+          std::fill(dst, dst + lo, 0.0f);
+          copy_strided(src + lo * sw + q - pw, sw, hi - lo, dst + lo);
+          std::fill(dst + hi, dst + phase_w_, 0.0f);
         }
       }
   }
