@@ -29,6 +29,16 @@ std::vector<size_t> Net::Impl::sole_conv_writers(
   return it->second;
 }
 
+bool Net::Impl::read_only_here(const std::string& blob,
+                               const std::map<std::string, int>& consumers) const {
+  for (std::string b = blob;;) {
+    if (consumers.at(b) != 1) return false;
+    auto it = placement.find(b);
+    if (it == placement.end() || it->second.parent.empty()) return true;
+    b = it->second.parent;
+  }
+}
+
 void Net::Impl::plan_add_fusion(const std::map<std::string, int>& consumers,
                                 const std::map<std::string, size_t>& producer) {
   if (!options.fuse_add || options.policy == KernelPolicy::kReference) return;
@@ -50,7 +60,7 @@ void Net::Impl::plan_add_fusion(const std::map<std::string, int>& consumers,
     for (int k = 0; k < 2; ++k) {
       const std::string& host = add.inputs[static_cast<size_t>(k)];
       const std::string& other = add.inputs[static_cast<size_t>(1 - k)];
-      if (host == model.input || consumers.at(host) != 1) continue;
+      if (host == model.input || !read_only_here(host, consumers)) continue;
       const std::vector<size_t> hosts = sole_conv_writers(host, writers);
       if (hosts.empty() || (other != model.input && !producer.count(other))) continue;
       // The residual is complete before the first writer runs, and lives apart from the host.

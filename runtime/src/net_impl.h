@@ -196,6 +196,10 @@ struct Net::Impl {
   // plan_pool_fusion: a convolution that writes a pooling's output does not take a sum.
   void plan_add_fusion(const std::map<std::string, int>& consumers,
                        const std::map<std::string, size_t>& producer);
+  // Whether one layer reads `blob`, and it is all that reads the blobs it is a view of (a
+  // Dropout's input, a fused ReLU's convolution): writing into its storage changes nothing
+  // another layer sees.
+  bool read_only_here(const std::string& blob, const std::map<std::string, int>& consumers) const;
   // The convolutions that write `blob`'s storage, by `writers` (each stored blob's writing
   // layers), when nothing else does and each can take a sum (an op over B, writing its own
   // output); else none.

@@ -180,3 +180,33 @@ TEST_CASE("a sum of a convolution and the network's input runs inside the convol
     }
   }
 }
+
+TEST_CASE("a sum is not run inside a convolution whose output another layer reads through a view") {
+  // fire2/concat feeds a Dropout (a view of it) that the sum reads, and a second sum: adding
+  // fire1's output into fire2's expands would change what the second sum reads.
+  Model m = simple_bypass(61, 0.5, 6);
+  for (Layer& l : m.layers)
+    if (l.name == "sum") l.inputs[0] = "drop";
+  auto at = m.layers.begin();
+  while (at->name != "sum") ++at;
+  at = m.layers.insert(at, make_layer(OpKind::kDropout, "drop", "fire2/concat"));
+  Layer again = make_layer(OpKind::kAdd, "sum2", "sum");
+  again.inputs.push_back("fire2/concat");
+  m.layers.insert(at + 2, again);
+  for (Layer& l : m.layers)
+    if (l.name == "classifier") l.inputs = {"sum2"};
+  const std::vector<float> in = [] {
+    std::mt19937 rng(3);
+    return test::random_floats(rng, 3 * 61 * 61, -50, 50);
+  }();
+  runtime::NetOptions ref;
+  ref.policy = runtime::KernelPolicy::kReference;
+  const std::vector<float> want = forward(m, in, 1, ref);
+  for (int threads : {1, 2}) {
+    runtime::NetOptions o;
+    o.threads = threads;
+    const NetRun r = run_net(m, in, 1, o);
+    CHECK(r.kernel.at("sum") == "Add");
+    CHECK(test::max_rel_diff(r.out, want) < 1e-5);
+  }
+}
