@@ -9,6 +9,8 @@ namespace sqz::kernels {
 void ConvOp::run_items_adding(const float* b, int64_t ldb, int64_t ncols, float* out,
                               int64_t ldc, int row_blocks, int64_t begin, int64_t end,
                               float* scratch, const float* shared, const float* residual) const {
+  if (!residual)
+    return run_items(b, ldb, ncols, out, ldc, row_blocks, begin, end, scratch, shared);
   const int64_t ocg = s_.out_c / s_.groups;
   for (int64_t item = begin; item < end; ++item) {
     run_items(b, ldb, ncols, out, ldc, row_blocks, item, item + 1, scratch, shared);

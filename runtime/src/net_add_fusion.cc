@@ -2,7 +2,8 @@
 // (NetOptions::fuse_add): SqueezeNet's bypass (Iandola et al. 2016, Sec. 6) adds a fire
 // module's output (a concatenation of two expand convolutions) to an earlier one, or to a 1x1
 // convolution of it. Unfused, the sum reads both operands back from memory and writes a third
-// tensor (55x55x128 floats, 1.5 MB, for v1.0's fire2-3): 15% of a pass with complex bypass.
+// tensor (55x55x128 floats, 1.5 MB, for v1.0's fire2-3): 13% of a pass with complex bypass
+// (bench -v, docs/performance-log.md).
 // Fused, each convolution adds the residual to its tile while the tile is in cache, and the
 // sum's output is the operand's storage. Each output is the same IEEE addition of the same two
 // values as the unfused sum: the same bits (tests/unit/test_add_fusion.cc).

@@ -156,12 +156,9 @@ void Net::Impl::run_whole_images(const ConvShape& s, const ConvOp& op, const BSo
     for (int64_t w = begin; w < end;) {
       const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
       const float* in = src.in_place ? ins[b] : cols[0].data() + b * src.rows * src.ld;
-      if (residuals.empty())
-        op.run_items(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
-                     scratch[t].data(), shared.data());
-      else
-        op.run_items_adding(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
-                            scratch[t].data(), shared.data(), residuals[b]);
+      op.run_items_adding(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
+                          scratch[t].data(), shared.data(),
+                          residuals.empty() ? nullptr : residuals[b]);
       w = stop;
     }
   });
@@ -207,14 +204,10 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
       if (built[t] != cb) build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
       built[t] = cb;
       // The op's items are (group, column panel, row block), the row block fastest.
-      for (int64_t item = row_block; item < op.work_items(ncols, rb); item += rb) {
-        if (residuals.empty())
-          op.run_items(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, item, item + 1,
-                       scratch[t].data(), shared.data());
-        else
-          op.run_items_adding(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, item, item + 1,
-                              scratch[t].data(), shared.data(), residuals[b] + c0);
-      }
+      const float* residual = residuals.empty() ? nullptr : residuals[b] + c0;
+      for (int64_t item = row_block; item < op.work_items(ncols, rb); item += rb)
+        op.run_items_adding(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, item, item + 1,
+                            scratch[t].data(), shared.data(), residual);
     }
   });
 }

@@ -114,14 +114,9 @@ inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t 
   const int rb = std::min(row_blocks, op.max_row_blocks());
   auto run_all = [&](const float* b, int64_t ldb, int64_t ncols, float* out, int64_t c0) {
     const int64_t items = op.work_items(ncols, rb);
-    for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk) {
-      if (residual)
-        op.run_items_adding(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk),
-                            scratch.data(), shared.data(), residual + c0);
-      else
-        op.run_items(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk), scratch.data(),
-                     shared.data());
-    }
+    for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk)
+      op.run_items_adding(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk),
+                          scratch.data(), shared.data(), residual ? residual + c0 : nullptr);
   };
   if (conv_reads_input_directly(c.s)) {
     run_all(c.in.data(), n, n, got.data(), 0);

@@ -30,6 +30,13 @@ Layer random_conv(const std::string& name, const std::string& in, int64_t cin, i
   return l;
 }
 
+// The naive reference kernels' outputs for `batch` images.
+std::vector<float> reference(const Model& m, const std::vector<float>& in, int64_t batch) {
+  runtime::NetOptions ref;
+  ref.policy = runtime::KernelPolicy::kReference;
+  return forward(m, in, batch, ref);
+}
+
 // A fire module reading `in` (8 channels): squeeze to 4, expands 1x1 and 3x3 of 4 each, their
 // ReLUs, concatenated into `name`/concat (8 channels).
 void add_fire(Model* m, const std::string& name, const std::string& in, std::mt19937& rng,
@@ -73,9 +80,7 @@ void check_fused(const Model& m, int64_t in_size, const std::string& add,
   const int64_t image = 3 * in_size * in_size;
   std::mt19937 rng(5);
   const std::vector<float> in = test::random_floats(rng, 3 * image, -50, 50);
-  runtime::NetOptions ref;
-  ref.policy = runtime::KernelPolicy::kReference;
-  const std::vector<float> want = forward(m, in, 3, ref);
+  const std::vector<float> want = reference(m, in, 3);
   for (const char* schedule : {"", "shared", "blocks:4096"})
     for (int threads : {1, 2, 3})
       for (int64_t batch : {1, 3}) {
@@ -134,9 +139,7 @@ TEST_CASE("a sum whose operands other layers read, or of three, runs as a layer 
   const int64_t image = 3 * 61 * 61;
   std::mt19937 rng(2);
   const std::vector<float> in = test::random_floats(rng, 2 * image, -50, 50);
-  runtime::NetOptions ref;
-  ref.policy = runtime::KernelPolicy::kReference;
-  const std::vector<float> want = forward(m, in, 2, ref);
+  const std::vector<float> want = reference(m, in, 2);
   for (int threads : {1, 2, 3}) {
     INFO("threads " << threads);
     runtime::NetOptions o;
@@ -166,9 +169,7 @@ TEST_CASE("a sum of a convolution and the network's input runs inside the convol
     m.layers.push_back(gap);
     m.output = "gap";
     const std::vector<float> in = test::random_floats(rng, 2 * 3 * 37 * 37, -50, 50);
-    runtime::NetOptions ref;
-    ref.policy = runtime::KernelPolicy::kReference;
-    const std::vector<float> want = forward(m, in, 2, ref);
+    const std::vector<float> want = reference(m, in, 2);
     for (int threads : {1, 2}) {
       runtime::NetOptions o;
       o.threads = threads;
@@ -199,9 +200,7 @@ TEST_CASE("a sum is not run inside a convolution whose output another layer read
     std::mt19937 rng(3);
     return test::random_floats(rng, 3 * 61 * 61, -50, 50);
   }();
-  runtime::NetOptions ref;
-  ref.policy = runtime::KernelPolicy::kReference;
-  const std::vector<float> want = forward(m, in, 1, ref);
+  const std::vector<float> want = reference(m, in, 1);
   for (int threads : {1, 2}) {
     runtime::NetOptions o;
     o.threads = threads;

@@ -57,7 +57,7 @@ class ConvOp {
   // first column of channel 0, channel stride ldc) while they are still in cache: a
   // convolution and the element-wise sum after it (a bypass, Iandola et al. 2016, Sec. 6)
   // without a pass over memory for the sum. The same bits as run_items and then add_f32 on
-  // the whole output, as floating-point addition commutes.
+  // the whole output, as floating-point addition commutes. A null residual: run_items.
   void run_items_adding(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
                         int row_blocks, int64_t begin, int64_t end, float* scratch,
                         const float* shared, const float* residual) const;
