@@ -5,7 +5,6 @@
 
 #include "conv_op_util.h"
 #include "sqz/kernels/conv_op.h"
-#include "sqz/kernels/cpu_clones.h"
 #include "sqz/kernels/im2col.h"
 
 namespace sqz::kernels {
@@ -13,20 +12,6 @@ namespace {
 
 using detail::code_index;
 using detail::copy_bias;
-
-// dst[x] = src[x * SW] for x < n: a constant stride, which the compiler vectorizes.
-template <int SW>
-SQZ_CPU_CLONES void copy_every(const float* src, int64_t n, float* dst) {
-  for (int64_t x = 0; x < n; ++x) dst[x] = src[x * SW];
-}
-
-// dst[x] = src[x * stride] for x < n (stride >= 1).
-void copy_strided(const float* src, int64_t stride, int64_t n, float* dst) {
-  if (n <= 0) return;
-  if (stride == 1) return copy_every<1>(src, n, dst);
-  if (stride == 2) return copy_every<2>(src, n, dst);  // SqueezeNet's stems
-  for (int64_t x = 0; x < n; ++x) dst[x] = src[x * stride];
-}
 
 class DirectConvOp : public ConvOp {
  public:
@@ -129,11 +114,15 @@ class DirectConvOp : public ConvOp {
       const int height = static_cast<int>(std::min<int64_t>(kernel_->direct_height, y1 - oy));
       const float* row = arranged + oy * in_step;
       float* dst = out + (oy - y0) * s_.out_w;
-      for (int64_t x0 = 0; x0 < s_.out_w; x0 += width)
+      for (int64_t x = 0; x < s_.out_w; x += width) {
+        // A row's last tile ends at its last column, over columns the tile before it computed
+        // too (the same sums, stored again): a full store, not a partial one.
+        const int64_t x0 = s_.out_w >= width ? std::min(x, s_.out_w - width) : x;
         kernel_->direct(a, row + x0, offsets_.data(), k, bias_.data() + panel * rows, relu_,
                         dst + x0, plane, live,
                         static_cast<int>(std::min<int64_t>(width, s_.out_w - x0)), in_step,
                         s_.out_w, height);
+      }
     }
   }
 

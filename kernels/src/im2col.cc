@@ -10,11 +10,18 @@ namespace {
 
 // dst[i] = src[2 i]: a constant stride the compiler vectorizes (even lanes of pairs of
 // vectors), for stride-2 convolutions such as SqueezeNet's conv1.
-SQZ_CPU_CLONES void copy_stride2(const float* src, int64_t n, float* dst) {
+SQZ_CPU_CLONES void copy_stride2(const float* __restrict src, int64_t n, float* __restrict dst) {
   for (int64_t i = 0; i < n; ++i) dst[i] = src[2 * i];
 }
 
 }  // namespace
+
+void copy_strided(const float* src, int64_t stride, int64_t n, float* dst) {
+  if (n <= 0) return;
+  if (stride == 1) return static_cast<void>(std::memcpy(dst, src, sizeof(float) * n));
+  if (stride == 2) return copy_stride2(src, n, dst);  // SqueezeNet's stems
+  for (int64_t x = 0; x < n; ++x) dst[x] = src[x * stride];
+}
 
 // Segments are short (an output row, tens of floats) and the fills often one float: inline
 // loops (kept from becoming memcpy/memset calls) cost less than the calls.

@@ -65,8 +65,11 @@ void Net::Impl::plan_pool_fusion(const std::map<std::string, int>& consumers,
 }
 
 // Items are (image, block of pooled rows, channel panel), the panel fastest: a thread keeps to
-// one band of rows. Blocks of rows are only made to give every thread items (the rows a block
-// shares with the next, kh - sh of them, are computed by both).
+// one band of rows. Blocks of rows are made to give every thread items, and with fewer images
+// than threads at least one block a thread, so that a thread reads its rows of the arranged
+// input, not all of them for a share of the panels (2 threads, batch 1, ab_builds.sh: the
+// release 3.7% and v1.1 1.4% faster; the rows a block shares with the next, kh - sh of them,
+// are computed by both).
 void Net::Impl::run_direct_pooled(const ConvShape& s, const ConvOp& op,
                                   const kernels::PoolShape& ps,
                                   const std::vector<const float*>& ins,
@@ -79,9 +82,10 @@ void Net::Impl::run_direct_pooled(const ConvShape& s, const ConvOp& op,
   const int64_t budget = kernels::l2_per_thread(machine()) / 4 / static_cast<int64_t>(sizeof(float));
   const int64_t fit = budget / std::max<int64_t>(1, pc * s.out_w);
   const int64_t band_rows = std::max<int64_t>(1, (fit - ps.kh) / ps.sh + 1);
-  const int64_t want = 4 * int64_t{pool->threads()};
-  const int64_t blocks = std::clamp<int64_t>((want + images * panels - 1) / (images * panels), 1,
-                                             ps.out_h);
+  const int64_t threads = pool->threads(), want = 4 * threads;
+  const int64_t blocks = std::clamp<int64_t>(
+      std::max((want + images * panels - 1) / (images * panels), (threads + images - 1) / images),
+      1, ps.out_h);
   const auto band_floats = static_cast<size_t>(kernels::direct_conv_band_floats(op, ps, band_rows));
   cols.resize(scratch.size());
   for (auto& c : cols) c.resize(std::max(c.size(), band_floats));

@@ -18,6 +18,10 @@ void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int6
 void im2col_strided(const ConvShape& s, const float* in, int64_t plane_stride, float* col,
                     int64_t begin, int64_t end, int64_t col0, int64_t ncols, int64_t ld);
 
+// dst[x] = src[x * stride] for x < n (stride >= 1; the ranges apart), vectorized for stride 2
+// (this file is built with -O3, which GCC needs for it): the direct convolution's arrangement.
+void copy_strided(const float* src, int64_t stride, int64_t n, float* dst);
+
 // Whether a convolution keeps its input's size at stride 1 (padding (k - 1) / 2 each side, as
 // SqueezeNet's 3x3 expands): im2col_same_batch's requirement.
 inline bool conv_keeps_size(const ConvShape& s) {
