@@ -77,12 +77,13 @@ struct KernelChoice {
 // Whether the rule runs a dense layer by the direct convolution: a stem, whose few input
 // channels im2col copies once per tap: a large window (25 taps or more; SqueezeNet v1.0's
 // conv1: 3 channels, 7x7, 49 copies), or 27 taps or more over all its channels (a 3x3 over 3
-// or 4) on a plane at least two 16-column direct tiles wide (v1.1's conv1: 111 columns). bench_conv on the Zen 4, im2col and
-// the GEMM against the direct op: 7x7/2 from 3 channels 18-28% slower, 5x5/2 14-26%; 3x3/2 at
-// 224x224 10-20% (v1.1's conv1 with its pooling, bench -v: 0.59 against 0.53 ms, AVX2
-// 0.64-0.72 against 0.57); 3x3 at 32x32 or 96x96 about even; but a 1-channel 3x3 at 28x28 15%
-// faster, and 3-4x at 3x3/2 with 13 output columns (a narrow plane wastes a tile's columns,
-// and its im2col is small; docs/performance-log.md, session 37).
+// or 4) on a plane at least two 16-column direct tiles wide (v1.1's conv1: 111 columns).
+// bench_conv on the Zen 4, im2col and the GEMM against the direct op: 7x7/2 from 3 channels
+// 18-28% slower, 5x5/2 14-26%, 3x3/2 at 224x224 10-20% (v1.1's conv1 with its pooling, bench
+// -v: 0.59 against 0.53 ms, AVX2 0.64-0.72 against 0.57), 3x3 at 32x32 or 96x96 about even;
+// but a 1-channel 3x3 at 28x28 15% faster, and 3-4x at 3x3/2 with 13 output columns (a
+// narrow plane wastes a tile's columns, and its im2col is small; docs/performance-log.md,
+// session 37).
 inline bool direct_by_rule(const ConvShape& s) {
   if (s.groups != 1 || s.in_c > 4) return false;
   return s.kh * s.kw >= 25 || (s.in_c * s.kh * s.kw >= 27 && s.out_w >= 32);

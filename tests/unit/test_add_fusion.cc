@@ -153,34 +153,38 @@ TEST_CASE("a sum whose operands other layers read, or of three, runs as a layer 
 
 TEST_CASE("a sum of a convolution and the network's input runs inside the convolution") {
   // The input is ready before any layer runs; conv(x) + x, then a global average pooling.
-  // Five channels: a stem of four or fewer may run as a direct op, which takes no sum.
-  for (double density : {0.5, 1.0}) {
-    INFO("density " << density);
-    std::mt19937 rng(12);
-    Model m;
-    m.name = "residual";
-    m.input = "data";
-    m.input_shape = {1, 5, 37, 37};
-    m.layers.push_back(random_conv("conv", "data", 5, 5, 3, rng, density));
-    Layer sum = make_layer(OpKind::kAdd, "sum", "conv");
-    sum.inputs.push_back("data");
-    m.layers.push_back(sum);
-    Layer gap = make_layer(OpKind::kAvgPool, "gap", "sum");
-    gap.pool.global = true;
-    m.layers.push_back(gap);
-    m.output = "gap";
-    const std::vector<float> in = test::random_floats(rng, 2 * 5 * 37 * 37, -50, 50);
-    const std::vector<float> want = reference(m, in, 2);
-    for (int threads : {1, 2}) {
-      runtime::NetOptions o;
-      o.threads = threads;
-      const NetRun fused = run_net(m, in, 2, o);
-      o.fuse_add = false;
-      CHECK(fused.kernel.at("sum") == "in conv");
-      CHECK(fused.out == forward(m, in, 2, o));
-      CHECK(test::max_rel_diff(fused.out, want) < 1e-5);
+  // Over 5 channels the convolution takes the sum; over 3 it is a stem the rule runs as a
+  // direct op, which takes none: the sum then runs as a layer.
+  for (int64_t channels : {5, 3})
+    for (double density : {0.5, 1.0}) {
+      INFO("channels " << channels << " density " << density);
+      std::mt19937 rng(12);
+      Model m;
+      m.name = "residual";
+      m.input = "data";
+      m.input_shape = {1, channels, 37, 37};
+      m.layers.push_back(random_conv("conv", "data", channels, channels, 3, rng, density));
+      Layer sum = make_layer(OpKind::kAdd, "sum", "conv");
+      sum.inputs.push_back("data");
+      m.layers.push_back(sum);
+      Layer gap = make_layer(OpKind::kAvgPool, "gap", "sum");
+      gap.pool.global = true;
+      m.layers.push_back(gap);
+      m.output = "gap";
+      const std::vector<float> in = test::random_floats(rng, 2 * channels * 37 * 37, -50, 50);
+      const std::vector<float> want = reference(m, in, 2);
+      const bool direct = channels == 3 && density == 1.0;
+      for (int threads : {1, 2}) {
+        runtime::NetOptions o;
+        o.threads = threads;
+        const NetRun fused = run_net(m, in, 2, o);
+        o.fuse_add = false;
+        CHECK((fused.kernel.at("conv").rfind("direct_", 0) == 0) == direct);
+        CHECK(fused.kernel.at("sum") == (direct ? "Add" : "in conv"));
+        CHECK(fused.out == forward(m, in, 2, o));
+        CHECK(test::max_rel_diff(fused.out, want) < 1e-5);
+      }
     }
-  }
 }
 
 TEST_CASE("a sum is not run inside a convolution whose output another layer reads through a view") {
