@@ -84,8 +84,14 @@ namespace {
 // first image and image row they touch (divided once per call, not per row).
 struct ColumnRange {
   int64_t col0, col1, first_image, first_line;
+  int64_t whole_begin, whole_end;  // the image lines wholly inside: [whole_begin, whole_end)
   ColumnRange(int64_t h, int64_t w, int64_t c0, int64_t c1)
-      : col0(c0), col1(c1), first_image(c0 / (h * w) * (h * w)), first_line(c0 / w * w) {}
+      : col0(c0),
+        col1(c1),
+        first_image(c0 / (h * w) * (h * w)),
+        first_line(c0 / w * w),
+        whole_begin((c0 + w - 1) / w * w),
+        whole_end(c1 / w * w) {}
 };
 
 // Zeroes, in a row whose taps are offset (dy, dx) (column p at out[p - col0]), the columns
@@ -113,7 +119,7 @@ inline __attribute__((always_inline)) void zero_padding_in_range(int64_t h, int6
     };
     // The lines wholly inside the range without bounds (a batch's hundreds of lines a row),
     // the partial first and last apart.
-    const int64_t whole_begin = (r.col0 + w - 1) / w * w, whole_end = r.col1 / w * w;
+    const int64_t whole_begin = r.whole_begin, whole_end = r.whole_end;
     if (r.first_line < r.col0) part_of_line(r.first_line);
     for (float* line = out + (whole_begin - r.col0); line < out + (whole_end - r.col0); line += w)
       for (int64_t x = x0; x < x1; ++x) line[x] = 0.0f;
