@@ -58,12 +58,10 @@ SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) voi
       float* __restrict dst = out + (row_start + lo - col0);
       const float* __restrict src = src_row + lo * s.sw - s.pw + j;
       const int64_t n = hi - lo;
-      if (s.sw == 1) {
+      if (s.sw == 1) {  // inline: a segment is often a few floats, and a call costs more
         for (int64_t x = 0; x < n; ++x) dst[x] = src[x];
-      } else if (s.sw == 2) {
-        copy_stride2(src, n, dst);
       } else {
-        for (int64_t x = 0; x < n; ++x) dst[x] = src[x * s.sw];
+        copy_strided(src, s.sw, n, dst);
       }
       for (int64_t x = row_start + hi; x < b; ++x) out[x - col0] = 0.0f;
     }
