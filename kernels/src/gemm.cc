@@ -79,7 +79,7 @@ const GemmKernel* gemm_kernel_for(Isa isa) {
 }
 
 int64_t gemm_k_block(const GemmKernel& kernel) {
-  return std::max<int64_t>(16, l1d_size(machine()) / 2 / (4 * kernel.nr));
+  return std::max<int64_t>(16, l1d_per_thread(machine()) / 2 / (4 * kernel.nr));
 }
 
 std::vector<float> pack_gemm_a(const float* a, int64_t rows, int64_t k, int mr) {

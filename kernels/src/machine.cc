@@ -76,7 +76,11 @@ void read_cpuid(Machine* m) {
 }
 
 void read_caches(Machine* m) {
-  if (cpuinfo_get_l1d_caches_count() > 0) m->l1d_bytes = cpuinfo_get_l1d_cache(0)->size;
+  if (cpuinfo_get_l1d_caches_count() > 0) {
+    m->l1d_bytes = cpuinfo_get_l1d_cache(0)->size;
+    m->l1d_shared_by =
+        std::max<int>(1, static_cast<int>(cpuinfo_get_l1d_cache(0)->processor_count));
+  }
   if (cpuinfo_get_l2_caches_count() > 0) {
     m->l2_bytes = cpuinfo_get_l2_cache(0)->size;
     m->l2_shared_by = std::max<int>(1, static_cast<int>(cpuinfo_get_l2_cache(0)->processor_count));
@@ -212,9 +216,10 @@ std::string describe_machine(const Machine& m) {
   out += "isa: " + (isa.empty() ? std::string("baseline") : isa) + "; kernels " + isa_name(m.isa) +
          " (" + m.isa_source + ")" + (m.isa_error.empty() ? "" : "; ignored: " + m.isa_error) +
          "\n";
-  out += "caches: L1d " + kib(m.l1d_bytes) + ", L2 " + kib(m.l2_bytes) + " per " +
-         std::to_string(m.l2_shared_by) + " logical, L3 " + kib(m.l3_bytes) + " per " +
-         std::to_string(m.l3_shared_by) + " logical\n";
+  out += "caches: L1d " + kib(m.l1d_bytes) + " per " + std::to_string(m.l1d_shared_by) +
+         " logical, L2 " + kib(m.l2_bytes) + " per " + std::to_string(m.l2_shared_by) +
+         " logical, L3 " + kib(m.l3_bytes) + " per " + std::to_string(m.l3_shared_by) +
+         " logical\n";
   out += "cores: " + std::to_string(m.cores) + " (" + std::to_string(m.logical_processors) +
          " logical processors)\n";
   return out;
@@ -227,6 +232,17 @@ int64_t l2_per_thread(const Machine& m) {
 int64_t l1d_size(const Machine& m) {
   const bool plausible = m.l1d_bytes >= (int64_t{4} << 10) && m.l1d_bytes <= (int64_t{1} << 20);
   return plausible ? m.l1d_bytes : int64_t{32} << 10;
+}
+
+// A core's SMT threads share its L1d (Intel's Optimization Reference Manual, the chapter on
+// multicore and Hyper-Threading Technology; AMD's Zen software optimization guides likewise):
+// two threads filling it with a K chunk each would evict each other's B rows, and the SpMM's
+// loads would come from L2 (about a line a cycle, against two loads a cycle from L1). Without
+// SMT (one logical processor a core) this is l1d_size; with it, the cost on one thread (its
+// sibling idle) is a chunk half as long, 3.6% of a pass on a Zen 4 (docs/performance-log.md).
+int64_t l1d_per_thread(const Machine& m) {
+  const int sharing = std::clamp(m.l1d_shared_by, 1, 8);
+  return std::max<int64_t>(int64_t{4} << 10, l1d_size(m) / sharing);
 }
 
 }  // namespace sqz::kernels

@@ -5,14 +5,14 @@
 namespace sqz::kernels {
 namespace {
 
-// Positions per block: the outer operand's dot_rows rows of a block fill at most half of L1d
-// (they are read once per tile of the inner operand), and the inner operand's rows of a block
-// at most half of one thread's L2 (read once per row tile of the outer one). A multiple of
+// Positions per block: the outer operand's dot_rows rows of a block fill at most half of a thread's
+// L1d share (they are read once per tile of the inner operand), and the inner operand's rows of a
+// block at most half of one thread's L2 (read once per row tile of the outer one). A multiple of
 // the lanes, so that every block but the last is whole vectors and the lanes keep their
 // positions (t mod lanes) from block to block.
 int64_t nt_k_block(const GemmKernel& kernel, int64_t inner_rows) {
   const Machine& mc = machine();
-  const int64_t by_l1 = l1d_size(mc) / 2 / (4 * kernel.dot_rows);
+  const int64_t by_l1 = l1d_per_thread(mc) / 2 / (4 * kernel.dot_rows);
   const int64_t by_l2 = l2_per_thread(mc) / 2 / (4 * std::max<int64_t>(1, inner_rows));
   const int64_t kc = std::min(by_l1, by_l2) / kernel.dot_lanes * kernel.dot_lanes;
   return std::max<int64_t>(kernel.dot_lanes, kc);

@@ -16,11 +16,11 @@ using detail::for_panel;
 
 // A layer's weights as the SpMM reads them. The CSR is blocked over K: chunk q lists, row by
 // row, the non-zeros whose B row lies in [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of
-// B (kc x NR floats, the size of this CPU's L1d) stays in L1 while every output row sweeps it;
-// rows accumulate across chunks in the output. A layer pruned at kernel granularity (every
-// kh x kw kernel kept whole or dropped whole) is listed by kernels instead: one entry per kept
-// kernel, its kb = kh*kw values in a row (SpmmKernel::blocks). With a two-row kernel the rows
-// are regrouped in pairs (SpmmPairsFn).
+// B (kc x NR floats, a thread's share of this CPU's L1d) stays in L1 while every output row sweeps
+// it; rows accumulate across chunks in the output. A layer pruned at kernel granularity (every kh x
+// kw kernel kept whole or dropped whole) is listed by kernels instead: one entry per kept kernel,
+// its kb = kh*kw values in a row (SpmmKernel::blocks). With a two-row kernel the rows are regrouped
+// in pairs (SpmmPairsFn).
 struct SparseLayout {
   int kb = 1;           // B rows per entry: 1, or kh*kw for whole kernels
   bool paired = false;  // pair_start and value_start, no row_start
@@ -119,7 +119,7 @@ SparseLayout make_layout(const ConvShape& s, const ConvWeights& w, const SpmmKer
   auto stored = [&](int64_t src) {
     return l.kb > 1 ? kept(src) : kept(src) && (codebook || w.weight[src] != 0.0f);
   };
-  if (chunk_bytes <= 0) chunk_bytes = l1d_size(machine());
+  if (chunk_bytes <= 0) chunk_bytes = l1d_per_thread(machine());
   l.kc = std::max<int64_t>(16, chunk_bytes / (4 * kernel.nr));
   l.kc = (l.kc + l.kb - 1) / l.kb * l.kb;  // no kernel straddles two chunks
   l.chunks = std::max<int64_t>(1, (k + l.kc - 1) / l.kc);

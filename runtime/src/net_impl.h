@@ -68,7 +68,7 @@ struct ConvSchedule {
 struct KernelChoice {
   bool sparse = false;
   std::optional<Isa> isa;   // none: the widest machine().isa allows
-  int64_t chunk_bytes = 0;  // sparse: B panel bytes per K chunk (0: the L1d)
+  int64_t chunk_bytes = 0;  // sparse: B panel bytes per K chunk (0: the thread's L1d share)
   bool one_row = false;     // sparse: one output row at a time, not the kernel's pairs
   int64_t k_block = 0;      // dense: B rows per K block (0: all of K; the same bits for any)
   bool direct = false;      // dense: the direct convolution, no im2col (the GEMM's bits)

@@ -57,8 +57,8 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
 }
 
 // "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES][ rows=1][ kblock=ROWS]
-// [ direct]": the extras only when they are not the defaults (the widest ISA allowed, the L1d,
-// the kernel's pairs of rows, one pass over K, the GEMM), so that lines written before they
+// [ direct]": the extras only when they are not the defaults (the widest ISA allowed, the L1d
+// share, the kernel's pairs of rows, one pass over K, the GEMM), so that lines written before they
 // existed still parse (a sparse line from before the pairs runs them: the same choice, in the
 // kernel's newer form; a dense line from before the direct convolution keeps the GEMM).
 std::string choice_text(const KernelChoice& c, const ConvSchedule& s) {

@@ -85,8 +85,8 @@ std::vector<double> Net::Impl::time_in_rounds(size_t i, const std::vector<TuneCa
 // read in place ignores them); (2) each kernel that came within kNarrowerIsaWithin of the best
 // under the next narrower ISA (AVX2 on an AVX-512 CPU: some CPUs lower their clock for
 // AVX-512, and the narrower tiles load differently); (3) the SpMM's K chunk at half and twice
-// the L1d and its rows one at a time where its kernel pairs them; or the GEMM's K in blocks
-// whose B panel fills half or all of the L1d (where K is longer; the same bits). A stem's
+// a thread's L1d share and its rows one at a time where its kernel pairs them; or the GEMM's K in
+// blocks whose B panel fills half or all of that share (where K is longer; the same bits). A stem's
 // direct convolution joins round 1 (and 2). XNNPACK and oneDNN tune the same knobs per shape.
 // Rounds 2 and 3 time the best so far again beside their candidates, so that each round
 // compares runs of the same moments.
@@ -101,7 +101,7 @@ std::vector<KernelChoice> blocking_candidates(const KernelChoice& best, const Co
   std::vector<KernelChoice> out;
   if (best.direct) return out;
   if (best.sparse) {
-    const int64_t l1 = kernels::l1d_size(machine());
+    const int64_t l1 = kernels::l1d_per_thread(machine());
     for (int64_t bytes : {l1 / 2, 2 * l1}) {
       KernelChoice c = best;
       c.chunk_bytes = bytes;

@@ -166,7 +166,8 @@ TEST_CASE("plans from other CPUs' caches give the reference's outputs, the same 
     runtime::NetOptions ref;
     ref.policy = runtime::KernelPolicy::kReference;
     const std::vector<float> want = forward(model, in, batch, ref);
-    std::map<int64_t, std::vector<float>> by_l1d;  // the SpMM's K chunk follows the L1d alone
+    // The SpMM's K chunk follows a thread's L1d share alone.
+    std::map<int64_t, std::vector<float>> by_l1d;
     for (const test::Caches& c : test::other_machines()) {
       const kernels::Machine m = test::described(c);
       const test::MachineScope scope(&m);
@@ -182,12 +183,13 @@ TEST_CASE("plans from other CPUs' caches give the reference's outputs, the same 
         if (first.empty()) first = got;
         CHECK(got == first);  // the thread count changes the blocking only
       }
-      const int64_t l1d = kernels::l1d_size(kernels::machine());
+      const int64_t l1d = kernels::l1d_per_thread(kernels::machine());
       auto [seen, added] = by_l1d.emplace(l1d, first);
-      INFO(c.name << ", density " << density << ": against the first machine of L1d " << l1d);
+      INFO(c.name << ", density " << density << ": against the first of L1d share " << l1d);
       CHECK(seen->second == first);  // the L2, L3 and their sharing change the blocking only
     }
-    CHECK(by_l1d.size() == 3);  // 48 KiB, 32 KiB (also for none and implausible), 8 KiB
+    // 48 KiB, 32 KiB (also none and implausible), 24 and 16 KiB (SMT), 8 KiB: each K chunk.
+    CHECK(by_l1d.size() == 5);
   }
   CHECK(kernels::machine().model_name != test::other_machines()[0].name);  // the real machine again
 }

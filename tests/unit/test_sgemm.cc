@@ -118,8 +118,8 @@ TEST_CASE("the K block fills half of L1d with B's panel") {
   for (const GemmKernel* kernel : runnable_gemm_kernels()) {
     const int64_t kc = gemm_k_block(*kernel);
     CHECK(kc >= 16);
-    CHECK(kc * kernel->nr * 4 <= l1d_size(machine()) / 2);
-    if (kc > 16) CHECK((kc + 1) * kernel->nr * 4 > l1d_size(machine()) / 2);
+    CHECK(kc * kernel->nr * 4 <= l1d_per_thread(machine()) / 2);
+    if (kc > 16) CHECK((kc + 1) * kernel->nr * 4 > l1d_per_thread(machine()) / 2);
   }
 }
 

@@ -170,11 +170,11 @@ int64_t im2col_conv_band_floats(const ConvOp& op, const PoolShape& ps, int64_t b
 int64_t im2col_conv_cols_floats(const ConvOp& op, const PoolShape& ps, int64_t band_rows);
 
 // CSR x codebook (or float32) SpMM. REQUIRES: K per group <= 65536. The K dimension is cut
-// into chunks whose B panel (chunk rows x NR floats) is `chunk_bytes` (0: the machine's L1d,
-// at least 16 rows): each chunk's B stays in L1 while every output row sweeps it. With a kernel
-// of two accumulator sets, another chunk size moves where they are added (the last bits).
-// With pair_rows, a kernel that has a two-row form (SpmmKernel::pairs) runs the output rows in
-// pairs, summing in another order than the one-row form.
+// into chunks whose B panel (chunk rows x NR floats) is `chunk_bytes` (0: a thread's share of
+// the L1d, l1d_per_thread; at least 16 rows): each chunk's B stays in L1 while every output row
+// sweeps it. With a kernel of two accumulator sets, another chunk size moves where they are added
+// (the last bits). With pair_rows, a kernel that has a two-row form (SpmmKernel::pairs) runs the
+// output rows in pairs, summing in another order than the one-row form.
 std::unique_ptr<ConvOp> make_sparse_conv(const ConvShape& s, const ConvWeights& w, bool relu,
                                          const SpmmKernel& kernel, int64_t chunk_bytes = 0,
                                          bool pair_rows = true);

@@ -69,7 +69,8 @@ std::vector<const GemmKernel*> runnable_gemm_kernels();
 // The kernel of `isa` when the CPU runs it and machine().isa (SQZ_ISA) allows it, else null.
 const GemmKernel* gemm_kernel_for(Isa isa);
 
-// K-block of a product on this machine for `kernel`: B's kc x NR panel fills half of the L1d,
+// K-block of a product on this machine for `kernel`: B's kc x NR panel fills half of a thread's
+// share of the L1d (l1d_per_thread),
 // so that it stays there while every row panel of A passes over it (Goto and van de Geijn,
 // "Anatomy of High-Performance Matrix Multiplication", ACM TOMS 2008, sec. 4).
 int64_t gemm_k_block(const GemmKernel& kernel);

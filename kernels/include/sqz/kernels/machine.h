@@ -21,7 +21,7 @@ struct Machine {
        amx_tile = false;
   // Per cache instance, bytes (0: not reported), and the logical processors sharing one.
   int64_t l1d_bytes = 0, l2_bytes = 0, l3_bytes = 0;
-  int l2_shared_by = 1, l3_shared_by = 1;
+  int l1d_shared_by = 1, l2_shared_by = 1, l3_shared_by = 1;  // 2 for a core's SMT threads
   int cores = 1, logical_processors = 1;
   Isa best_isa = Isa::kGeneric;  // the widest the CPU runs
   Isa isa = Isa::kGeneric;       // the widest the runtime uses (best_isa, or SQZ_ISA below it)
@@ -60,5 +60,10 @@ int64_t l2_per_thread(const Machine& m);
 // Bytes of one core's L1 data cache: as reported, or 32 KiB when none (or an implausible size
 // outside 4 KiB..1 MiB) is.
 int64_t l1d_size(const Machine& m);
+
+// Bytes of L1d one thread can count on: l1d_size over the logical processors sharing it (a
+// core's SMT threads), as l2_per_thread, whatever the thread count, so that the SpMM's K chunk
+// (which sets where its sums round) is the same at every thread count on one machine.
+int64_t l1d_per_thread(const Machine& m);
 
 }  // namespace sqz::kernels
