@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <string>
 
 #include "commands.h"
 #include "common.h"
@@ -45,15 +46,32 @@ struct BenchSettings {
   int threads = 1, batch = 1, runs = 30, warmup = 3;
 };
 
+// The machine a figure was measured on (the text form prints it under -v), as JSON.
+std::string machine_json(const kernels::Machine& m) {
+  auto num = [](int64_t v) { return std::to_string(v); };
+  return "{\"vendor\": " + json_quote(m.vendor) + ", \"cpu\": " + json_quote(m.model_name) +
+         ", \"uarch\": " + json_quote(m.uarch) + ", \"cpuid_family\": " + num(m.family) +
+         ", \"cpuid_model\": " + num(m.model) + ", \"kernels_isa\": " +
+         json_quote(kernels::isa_name(m.isa)) + ", \"l1d_bytes\": " + num(m.l1d_bytes) +
+         ", \"l1d_shared_by\": " + num(m.l1d_shared_by) + ", \"l2_bytes\": " + num(m.l2_bytes) +
+         ", \"l2_shared_by\": " + num(m.l2_shared_by) + ", \"l3_bytes\": " + num(m.l3_bytes) +
+         ", \"l3_shared_by\": " + num(m.l3_shared_by) + ", \"cores\": " + num(m.cores) +
+         ", \"logical_processors\": " + num(m.logical_processors) + "}";
+}
+
 void print_bench_json(const runtime::Net& net, const BenchSettings& b,
                       const std::vector<double>& ms) {
   const auto profile = net.profile();
+  const runtime::PlanStats& plan = net.plan_stats();
   const double med = median(ms);
   std::printf(
       "{\"model\": %s, \"threads\": %d, \"batch\": %d, \"runs\": %d, \"median_ms\": %.4f, "
-      "\"min_ms\": %.4f, \"weight_bytes\": %lld, \"peak_rss_kib\": %ld, \"layers\": [",
+      "\"min_ms\": %.4f, \"weight_bytes\": %lld, \"peak_rss_kib\": %ld, \"plan_ms\": %.1f, "
+      "\"convolutions_timed\": %d, \"convolutions_from_cache\": %d,\n \"machine\": %s,\n "
+      "\"layers\": [",
       json_quote(b.model_path).c_str(), b.threads, b.batch, b.runs, med,
-      *std::min_element(ms.begin(), ms.end()), (long long)net.weight_bytes(), peak_rss_kib());
+      *std::min_element(ms.begin(), ms.end()), (long long)net.weight_bytes(), peak_rss_kib(),
+      1e3 * plan.seconds, plan.timed, plan.cached, machine_json(kernels::machine()).c_str());
   bool first = true;
   for (const auto& p : profile) {
     if (p.kernel == "alias") continue;

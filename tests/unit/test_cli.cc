@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "sqz/import/exporters.h"
 #include "sqz/import/importers.h"
 #include "sqz/format/sqz_file.h"
+#include "sqz/kernels/machine.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -113,6 +115,33 @@ TEST_CASE("CLI: info on a generated model") {
   CHECK(j.exit_code == 0);
   CHECK(j.out.find("\"nonzero\": " + std::to_string(m.nonzero_weight_count())) !=
         std::string::npos);
+}
+
+TEST_CASE("CLI: bench --json names the machine its figures come from") {
+  test::TempDir dir;
+  Model m = test::tiny_squeezenet(1, 19, 10, 0.5);
+  test::write_bytes(dir.file("m.onnx"), import::export_onnx(m).value());
+  auto r = test::run_cli({"bench", dir.file("m.onnx"), "--runs", "2", "--threads", "2", "--json"});
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j.at("threads") == 2);
+  CHECK(j.at("median_ms").get<double>() > 0);
+  CHECK(j.at("convolutions_timed") == 0);  // no --tune
+  CHECK(j.at("layers").size() >= 5);
+  const kernels::Machine& here = kernels::machine();
+  const nlohmann::json& mj = j.at("machine");
+  CHECK(mj.at("vendor") == here.vendor);
+  CHECK(mj.at("cpu") == here.model_name);
+  CHECK(mj.at("cpuid_family") == here.family);
+  CHECK(mj.at("cpuid_model") == here.model);
+  CHECK(mj.at("kernels_isa") == kernels::isa_name(here.isa));
+  CHECK(mj.at("l1d_bytes") == here.l1d_bytes);
+  CHECK(mj.at("l1d_shared_by") == here.l1d_shared_by);
+  CHECK(mj.at("l2_bytes") == here.l2_bytes);
+  CHECK(mj.at("l2_shared_by") == here.l2_shared_by);
+  CHECK(mj.at("l3_bytes") == here.l3_bytes);
+  CHECK(mj.at("cores") == here.cores);
+  CHECK(mj.at("logical_processors") == here.logical_processors);
 }
 
 TEST_CASE("CLI: bad inputs fail cleanly") {
