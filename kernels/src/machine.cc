@@ -240,8 +240,13 @@ int64_t l1d_size(const Machine& m) {
 // loads would come from L2 (about a line a cycle, against two loads a cycle from L1). Without
 // SMT (one logical processor a core) this is l1d_size; with it, the cost on one thread (its
 // sibling idle) is a chunk half as long, 3.6% of a pass on a Zen 4 (docs/performance-log.md).
+// An x86 core's L1d is its own, so no more logical processors share one than a core runs:
+// a hypervisor that passes the host's cache leaf through (shared by 2) while it gives each vCPU
+// a core of its own would otherwise halve the chunks for nothing.
 int64_t l1d_per_thread(const Machine& m) {
-  const int sharing = std::clamp(m.l1d_shared_by, 1, 8);
+  const int per_core = (std::max(m.logical_processors, 1) + std::max(m.cores, 1) - 1) /
+                       std::max(m.cores, 1);
+  const int sharing = std::clamp(std::min(m.l1d_shared_by, per_core), 1, 8);
   return std::max<int64_t>(int64_t{4} << 10, l1d_size(m) / sharing);
 }
 

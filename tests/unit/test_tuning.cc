@@ -2,7 +2,6 @@
 // threads split a convolution, and plan-time tuning with its cache.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -92,22 +91,27 @@ TEST_CASE("the L1d size the SpMM chunks by comes from the machine, with a floor 
 TEST_CASE("a thread's share of the L1d: the L1d over the SMT threads sharing it") {
   kernels::Machine m;
   m.l1d_bytes = 48 << 10;
-  CHECK(kernels::l1d_per_thread(m) == (int64_t{48} << 10));  // one logical processor a core
-  m.l1d_shared_by = 2;                                          // two hyperthreads
+  m.cores = 1, m.logical_processors = 2;  // one core's two hyperthreads
+  CHECK(kernels::l1d_per_thread(m) == (int64_t{48} << 10));  // sharing not reported: one
+  m.l1d_shared_by = 2;
   CHECK(kernels::l1d_per_thread(m) == (int64_t{24} << 10));
-  m.l1d_shared_by = 0;  // not reported: counted as one
+  m.cores = 2;  // but a core per logical processor: the L1d is the core's own, whatever is said
   CHECK(kernels::l1d_per_thread(m) == (int64_t{48} << 10));
+  m.cores = 4, m.logical_processors = 8, m.l1d_shared_by = 0;  // not reported: counted as one
+  CHECK(kernels::l1d_per_thread(m) == (int64_t{48} << 10));
+  m.cores = 1, m.logical_processors = 1000;
   m.l1d_bytes = 8 << 10, m.l1d_shared_by = 1000;  // implausible sharing: at most 8, 4 KiB floor
   CHECK(kernels::l1d_per_thread(m) == (int64_t{4} << 10));
-  m.l1d_bytes = 0, m.l1d_shared_by = 2;  // none reported: 32 KiB, shared
+  m.logical_processors = 2, m.l1d_bytes = 0, m.l1d_shared_by = 2;  // none reported: 32 KiB
   CHECK(kernels::l1d_per_thread(m) == (int64_t{16} << 10));
   // The thread count changes nothing (the SpMM's sums keep their order at every count); the
   // description prints the sharing.
   m.l1d_bytes = 32 << 10;
   CHECK(kernels::describe_machine(m).find("L1d 32 KiB per 2 logical") != std::string::npos);
   const kernels::Machine& here = kernels::machine();
-  CHECK(kernels::l1d_per_thread(here) * std::clamp(here.l1d_shared_by, 1, 8) <=
-        kernels::l1d_size(here));
+  CHECK(kernels::l1d_per_thread(here) <= kernels::l1d_size(here));
+  if (here.logical_processors <= here.cores)  // no SMT: the whole L1d
+    CHECK(kernels::l1d_per_thread(here) == kernels::l1d_size(here));
 }
 
 TEST_CASE("B buffer rows start on cache lines, an odd number of lines apart") {

@@ -62,8 +62,9 @@ int64_t l2_per_thread(const Machine& m);
 int64_t l1d_size(const Machine& m);
 
 // Bytes of L1d one thread can count on: l1d_size over the logical processors sharing it (a
-// core's SMT threads), as l2_per_thread, whatever the thread count, so that the SpMM's K chunk
-// (which sets where its sums round) is the same at every thread count on one machine.
+// core's SMT threads, at most logical_processors / cores), as l2_per_thread, whatever the
+// thread count, so that the SpMM's K chunk (which sets where its sums round) is the same at
+// every thread count on one machine.
 int64_t l1d_per_thread(const Machine& m);
 
 }  // namespace sqz::kernels
