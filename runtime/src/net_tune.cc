@@ -30,11 +30,15 @@ constexpr const char* kCacheHeader = "# squeeze-compress tuning cache v1: key<TA
 std::mutex g_defaults_mu;
 TuningDefaults g_defaults;
 
+// The CPU, the ISA in use, and the caches a choice's defaults follow: a cached SpMM choice
+// without chunk= runs a thread's L1d share, which differs between a VM that gives its vCPUs
+// cores of their own and one that gives them a core's hyperthreads, on the same CPU.
 std::string machine_key() {
   const Machine& m = machine();
   std::string key = m.vendor + " " + m.model_name + " f" + std::to_string(m.family) + "m" +
                     std::to_string(m.model) + "s" + std::to_string(m.stepping) + " " +
-                    kernels::isa_name(m.isa) + " l2=" + std::to_string(m.l2_bytes);
+                    kernels::isa_name(m.isa) + " l2=" + std::to_string(m.l2_bytes) +
+                    " l1d/thread=" + std::to_string(kernels::l1d_per_thread(m));
   for (char& c : key)
     if (c == '\t' || c == '\n' || c == '\r') c = ' ';
   return key;

@@ -15,6 +15,7 @@
 #include "sqz/kernels/spmm.h"
 #include "sqz/runtime/net.h"
 #include "net_run.h"
+#include "other_machines.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -247,6 +248,31 @@ TEST_CASE("tuning: outputs within rounding of the reference, choices read back f
   o.tune_cache = dir.file("sparse.txt");
   for (const runtime::LayerProfile& p : run_net(c.model, c.in, Case::kBatch, o).profile)
     if (!p.plan.empty()) CHECK(p.kernel.rfind("spmm", 0) == 0);
+}
+
+TEST_CASE("tuning: the cache is keyed by a thread's L1d share, not the CPU's name alone") {
+  // The same CPU as a VM of a core per vCPU and as one of a core's two hyperthreads: a choice
+  // without chunk= runs another K chunk on each, so neither reads the other's entries.
+  test::TempDir dir;
+  const Case c(0.4);
+  kernels::Machine own = kernels::machine(), smt = own;
+  own.l1d_bytes = smt.l1d_bytes = 48 << 10;
+  own.l1d_shared_by = 1, own.cores = own.logical_processors = 2;
+  smt.l1d_shared_by = 2, smt.cores = 1, smt.logical_processors = 2;
+  REQUIRE(kernels::l1d_per_thread(own) != kernels::l1d_per_thread(smt));
+  runtime::NetOptions o;
+  o.tune = true;
+  o.tune_cache = dir.file("cache.txt");
+  auto timed_on = [&](const kernels::Machine& m) {
+    const test::MachineScope scope(&m);
+    const NetRun r = run_net(c.model, c.in, Case::kBatch, o);
+    CHECK(test::max_rel_diff(r.out, c.want) < 1e-5);
+    return r.stats.timed;
+  };
+  CHECK(timed_on(own) == convolutions(c.model));
+  CHECK(timed_on(smt) == convolutions(c.model));  // its own entries, beside the first's
+  CHECK(timed_on(own) == 0);
+  CHECK(timed_on(smt) == 0);
 }
 
 TEST_CASE("check_tune_cache: a path that cannot hold the cache is refused, naming it") {
