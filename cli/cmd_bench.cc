@@ -48,15 +48,11 @@ struct BenchSettings {
 
 // The machine a figure was measured on (the text form prints it under -v), as JSON.
 std::string machine_json(const kernels::Machine& m) {
-  auto num = [](int64_t v) { return std::to_string(v); };
-  return "{\"vendor\": " + json_quote(m.vendor) + ", \"cpu\": " + json_quote(m.model_name) +
-         ", \"uarch\": " + json_quote(m.uarch) + ", \"cpuid_family\": " + num(m.family) +
-         ", \"cpuid_model\": " + num(m.model) + ", \"kernels_isa\": " +
-         json_quote(kernels::isa_name(m.isa)) + ", \"l1d_bytes\": " + num(m.l1d_bytes) +
-         ", \"l1d_shared_by\": " + num(m.l1d_shared_by) + ", \"l2_bytes\": " + num(m.l2_bytes) +
-         ", \"l2_shared_by\": " + num(m.l2_shared_by) + ", \"l3_bytes\": " + num(m.l3_bytes) +
-         ", \"l3_shared_by\": " + num(m.l3_shared_by) + ", \"cores\": " + num(m.cores) +
-         ", \"logical_processors\": " + num(m.logical_processors) + "}";
+  std::string out;
+  for (const kernels::MachineFact& f : kernels::machine_facts(m))
+    out += (out.empty() ? "{" : ", ") + json_quote(f.name) + ": " +
+           (f.is_number ? std::to_string(f.number) : json_quote(f.text));
+  return out + "}";
 }
 
 void print_bench_json(const runtime::Net& net, const BenchSettings& b,

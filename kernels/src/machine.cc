@@ -225,6 +225,26 @@ std::string describe_machine(const Machine& m) {
   return out;
 }
 
+std::vector<MachineFact> machine_facts(const Machine& m) {
+  auto text = [](const char* name, std::string v) { return MachineFact{name, false, 0, v}; };
+  auto number = [](const char* name, int64_t v) { return MachineFact{name, true, v, {}}; };
+  return {text("vendor", m.vendor),
+          text("cpu", m.model_name),
+          text("uarch", m.uarch),
+          number("cpuid_family", m.family),
+          number("cpuid_model", m.model),
+          text("kernels_isa", isa_name(m.isa)),
+          text("kernels_isa_source", m.isa_source),
+          number("l1d_bytes", m.l1d_bytes),
+          number("l1d_shared_by", m.l1d_shared_by),
+          number("l2_bytes", m.l2_bytes),
+          number("l2_shared_by", m.l2_shared_by),
+          number("l3_bytes", m.l3_bytes),
+          number("l3_shared_by", m.l3_shared_by),
+          number("cores", m.cores),
+          number("logical_processors", m.logical_processors)};
+}
+
 int64_t l2_per_thread(const Machine& m) {
   return std::max<int64_t>(int64_t{256} << 10, m.l2_bytes / std::max(1, m.l2_shared_by));
 }

@@ -181,6 +181,14 @@ def codebooks(path: PathLike, *, prototxt: Optional[PathLike] = None) -> dict:
     return _core.codebooks(os.fspath(path), os.fspath(prototxt) if prototxt else "")
 
 
+def machine() -> dict:
+    """The CPU the runtime plans for, as `bench --json` records it (name it beside a timing):
+    vendor, cpu, uarch, cpuid_family, cpuid_model, kernels_isa ('avx512', 'avx2' or 'generic')
+    and kernels_isa_source ('cpu', or the SQZ_ISA that lowered it), l1d/l2/l3 bytes and the
+    logical processors sharing each, cores and logical_processors."""
+    return _core.machine()
+
+
 class TqdmProgress:
     """A progress callable drawing each task as a tqdm bar:
     sc.compress(..., progress=TqdmProgress())."""
@@ -206,5 +214,5 @@ class TqdmProgress:
             self._tqdm.write(label)
 
 
-__all__ = ["Error", "Model", "Preprocessor", "TqdmProgress", "codebooks", "compress", "open",
-           "prune", "quantize", "report"]
+__all__ = ["Error", "Model", "Preprocessor", "TqdmProgress", "codebooks", "compress", "machine",
+           "open", "prune", "quantize", "report"]

@@ -7,6 +7,7 @@
 #include "errors.h"
 #include "model.h"
 #include "sqz/core/version.h"
+#include "sqz/kernels/machine.h"
 #include "stages.h"
 
 namespace py = pybind11;
@@ -64,4 +65,17 @@ PYBIND11_MODULE(_core, m) {
         py::arg("force"), py::arg("progress"), py::arg("options"));
   m.def("_quantize", &sqz::python::quantize, py::arg("model"), py::arg("output"),
         py::arg("force"), py::arg("progress"), py::arg("options"));
+
+  m.def(
+      "machine",
+      [] {
+        py::dict d;
+        for (const sqz::kernels::MachineFact& f :
+             sqz::kernels::machine_facts(sqz::kernels::machine()))
+          d[f.name] = f.is_number ? py::cast(f.number) : py::cast(f.text);
+        return d;
+      },
+      "The CPU the runtime plans for, as `bench --json` records it: vendor, cpu, uarch, CPUID "
+      "family and model, the kernels' ISA (and whether SQZ_ISA lowered it), each cache's bytes "
+      "and the logical processors sharing it, cores and logical processors.");
 }

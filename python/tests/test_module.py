@@ -314,3 +314,15 @@ def test_every_entry_that_runs_kernels_refuses_a_misspelt_sqz_isa(fashion_sqz, t
         assert lines[name].startswith("invalid_argument") and "SQZ_ISA='avx-2' is not generic" in lines[name], lines
     assert lines["codebooks"].isdigit()  # ran (an encoded float32 model has no codebook)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_machine_is_what_bench_json_records(fashion_sqz):
+    """sc.machine() and the CLI's `bench --json` describe the CPU alike (one source, two
+    processes), so a timing taken from Python can name its CPU as the CLI's does."""
+    m = sc.machine()
+    r = run_cli("bench", fashion_sqz, "--runs", "1", "--json")
+    assert m == json.loads(r.stdout)["machine"]
+    assert m["kernels_isa"] in ("generic", "avx2", "avx512")
+    assert 1 <= m["cores"] <= m["logical_processors"]
+    assert 1 <= m["l1d_shared_by"] and 1 <= m["l2_shared_by"]
+    assert isinstance(m["cpu"], str) and m["cpu"]

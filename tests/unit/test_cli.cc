@@ -135,6 +135,7 @@ TEST_CASE("CLI: bench --json names the machine its figures come from") {
   CHECK(mj.at("cpuid_family") == here.family);
   CHECK(mj.at("cpuid_model") == here.model);
   CHECK(mj.at("kernels_isa") == kernels::isa_name(here.isa));
+  CHECK(mj.at("kernels_isa_source") == here.isa_source);
   CHECK(mj.at("l1d_bytes") == here.l1d_bytes);
   CHECK(mj.at("l1d_shared_by") == here.l1d_shared_by);
   CHECK(mj.at("l2_bytes") == here.l2_bytes);

@@ -70,9 +70,9 @@ std::vector<const GemmKernel*> runnable_gemm_kernels();
 const GemmKernel* gemm_kernel_for(Isa isa);
 
 // K-block of a product on this machine for `kernel`: B's kc x NR panel fills half of a thread's
-// share of the L1d (l1d_per_thread),
-// so that it stays there while every row panel of A passes over it (Goto and van de Geijn,
-// "Anatomy of High-Performance Matrix Multiplication", ACM TOMS 2008, sec. 4).
+// share of the L1d (l1d_per_thread), so that it stays there while every row panel of A passes
+// over it (Goto and van de Geijn, "Anatomy of High-Performance Matrix Multiplication", ACM TOMS
+// 2008, sec. 4).
 int64_t gemm_k_block(const GemmKernel& kernel);
 
 // Packs rows x k row-major weights (row stride k) into MR-row panels; see layout above.

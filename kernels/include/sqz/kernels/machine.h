@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sqz::kernels {
 
@@ -52,6 +53,16 @@ std::string uarch_from_cpuid(const std::string& vendor, int family, int model, i
 
 // One line per fact (model, uarch, ISA, caches, cores), for bench -v and bench/peer.sh.
 std::string describe_machine(const Machine& m);
+
+// The same facts as named values, for machine-readable records (bench --json, Python's
+// squeeze_compress.machine()): a number where `is_number`, else `text`.
+struct MachineFact {
+  const char* name;
+  bool is_number;
+  int64_t number;
+  std::string text;
+};
+std::vector<MachineFact> machine_facts(const Machine& m);
 
 // Bytes of L2 one thread can count on (its cache's size over the processors sharing it), with
 // a 256 KiB floor for CPUs that report none.
