@@ -54,7 +54,7 @@ std::string uarch_from_cpuid(const std::string& vendor, int family, int model, i
 // One line per fact (model, uarch, ISA, caches, cores), for bench -v and bench/peer.sh.
 std::string describe_machine(const Machine& m);
 
-// The same facts as named values, for machine-readable records (bench --json, Python's
+// The same facts as named values, for machine-readable records (the CLI's JSON, Python's
 // squeeze_compress.machine()): a number where `is_number`, else `text`.
 struct MachineFact {
   const char* name;
