@@ -243,7 +243,7 @@ void Net::Impl::plan_conv(size_t i, TuneCache* cache) {
   prof.kernel = p.op->kernel_name() + (p.pad_only ? " +border" : "");
 }
 
-Status Net::Impl::plan() {
+Status Net::Impl::check_model() {
   SQZ_RETURN_ERROR_IF(!(options.sparse_max_density >= 0 && options.sparse_max_density <= 1),
                       ErrorCode::kInvalidArgument,
                       "sparse_max_density must be a fraction in [0, 1], not " +
@@ -259,13 +259,45 @@ Status Net::Impl::plan() {
   if (!forced_schedule.empty()) {
     SQZ_ASSIGN_OR_RETURN(forced, parse_schedule(forced_schedule));
   }
-  const size_t n = model.layers.size();
   for (const Layer& l : model.layers)
     SQZ_RETURN_ERROR_IF(
         l.op == OpKind::kSoftmax &&
             (l.axis == 0 || l.axis == -static_cast<int64_t>(shapes.at(l.output).size())),
         ErrorCode::kUnsupported,
         "layer '" + l.name + "': softmax over the batch axis is not supported");
+  return Status::ok();
+}
+
+// The activations' budget is checked before anything else allocates (the kernels' timed
+// trials run on inputs of the layers' full size), against the least the plan can need: every
+// pooling that may run inside its convolution taken as fused. Which ones do is known once the
+// kernels are chosen; the plan is then made, and checked, exactly.
+Status Net::Impl::check_memory_floor(const std::map<std::string, int>& consumers,
+                                     const std::map<std::string, size_t>& producer) {
+  for (const auto& [pooling, conv] : fusable_poolings(consumers, producer)) {
+    const Layer& l = model.layers[pooling];
+    elided.insert(model.layers[conv].output);
+    convs[conv].fusable_pool = pool_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
+  }
+  SQZ_RETURN_IF_ERROR(plan_memory(1, /*check_only=*/true));
+  elided.clear();
+  return Status::ok();
+}
+
+// The ops own their packed weights now: drops the dense copies (the reference path reads
+// them).
+void Net::Impl::drop_dense_weights() {
+  if (options.policy == KernelPolicy::kReference) return;
+  for (Layer& l : model.layers) {
+    l.weight.data = {};
+    l.mask = {};
+    l.quant.codes = {};
+  }
+}
+
+Status Net::Impl::plan() {
+  SQZ_RETURN_IF_ERROR(check_model());
+  const size_t n = model.layers.size();
   std::map<std::string, int> consumers;
   std::map<std::string, size_t> producer;
   consumers[model.output]++;
@@ -281,17 +313,7 @@ Status Net::Impl::plan() {
   profiles.resize(n);
   plan_aliases(consumers, producer);
   resolve_placements();
-  // The activations' budget is checked before anything else allocates (the kernels' timed
-  // trials below run on inputs of the layers' full size), against the least the plan can
-  // need: every pooling that may run inside its convolution taken as fused. Which ones do is
-  // known once the kernels are chosen; the plan is then made, and checked, exactly.
-  for (const auto& [pooling, conv] : fusable_poolings(consumers, producer)) {
-    const Layer& l = model.layers[pooling];
-    elided.insert(model.layers[conv].output);
-    convs[conv].fusable_pool = pool_shape(l, shapes.at(l.inputs[0]), shapes.at(l.output));
-  }
-  SQZ_RETURN_IF_ERROR(plan_memory(1, /*check_only=*/true));
-  elided.clear();
+  SQZ_RETURN_IF_ERROR(check_memory_floor(consumers, producer));
   batch = 1;
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<TuneCache> cache;
@@ -307,13 +329,7 @@ Status Net::Impl::plan() {
   plan_add_fusion(consumers, producer);
   SQZ_RETURN_IF_ERROR(plan_memory(1));  // the exact plan, fused poolings' inputs elided
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // The ops own their packed weights now: drop the dense copies (the reference path reads them).
-  if (options.policy != KernelPolicy::kReference)
-    for (Layer& l : model.layers) {
-      l.weight.data = {};
-      l.mask = {};
-      l.quant.codes = {};
-    }
+  drop_dense_weights();
   return Status::ok();
 }
 

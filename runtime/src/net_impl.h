@@ -184,6 +184,13 @@ struct Net::Impl {
   ConvSchedule forced;
 
   Status plan();
+  // plan()'s phases: the options and the graph checked (shapes, softmax axes), codes expanded
+  // where an op reads float32 weights; the activation budget checked before the kernels'
+  // trials allocate; the dense weight copies dropped once the ops own packed ones.
+  Status check_model();
+  Status check_memory_floor(const std::map<std::string, int>& consumers,
+                            const std::map<std::string, size_t>& producer);
+  void drop_dense_weights();
   void plan_aliases(const std::map<std::string, int>& consumers,
                     const std::map<std::string, size_t>& producer);
   void plan_conv(size_t i, TuneCache* cache);
