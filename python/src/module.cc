@@ -13,6 +13,17 @@
 namespace py = pybind11;
 using sqz::python::PyModel;
 
+namespace {
+
+py::dict machine_dict() {
+  py::dict d;
+  for (const sqz::kernels::MachineFact& f : sqz::kernels::machine_facts(sqz::kernels::machine()))
+    d[f.name] = f.is_number ? py::cast(f.number) : py::cast(f.text);
+  return d;
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "squeeze-compress: Deep Compression for SqueezeNet (compiled core)";
   m.attr("__version__") = sqz::kProducer;
@@ -66,16 +77,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("_quantize", &sqz::python::quantize, py::arg("model"), py::arg("output"),
         py::arg("force"), py::arg("progress"), py::arg("options"));
 
-  m.def(
-      "machine",
-      [] {
-        py::dict d;
-        for (const sqz::kernels::MachineFact& f :
-             sqz::kernels::machine_facts(sqz::kernels::machine()))
-          d[f.name] = f.is_number ? py::cast(f.number) : py::cast(f.text);
-        return d;
-      },
-      "The CPU the runtime plans for, as `bench --json` records it: vendor, cpu, uarch, CPUID "
-      "family and model, the kernels' ISA (and whether SQZ_ISA lowered it), each cache's bytes "
-      "and the logical processors sharing it, cores and logical processors.");
+  m.def("machine", &machine_dict,
+        "The CPU the runtime plans for, as `bench --json` records it: vendor, cpu, uarch, CPUID "
+        "family and model, the kernels' ISA (and whether SQZ_ISA lowered it), each cache's bytes "
+        "and the logical processors sharing it, cores and logical processors.");
 }
