@@ -15,10 +15,15 @@ using sqz::python::PyModel;
 
 namespace {
 
+// The CPU's names come from CPUID and the hypervisor: decoded with U+FFFD for any byte that is
+// not UTF-8, so that machine() always returns.
 py::dict machine_dict() {
   py::dict d;
   for (const sqz::kernels::MachineFact& f : sqz::kernels::machine_facts(sqz::kernels::machine()))
-    d[f.name] = f.is_number ? py::cast(f.number) : py::cast(f.text);
+    d[f.name] = f.is_number
+                    ? py::cast(f.number)
+                    : py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
+                          f.text.data(), static_cast<Py_ssize_t>(f.text.size()), "replace"));
   return d;
 }
 
