@@ -2,8 +2,9 @@
 # The benchmark programs on bad options: exit 2, one line on stderr naming the option or field,
 # nothing on stdout (no partial output before the refusal); --help prints the usage, exit 0.
 # usage: bench_options.sh BENCH_TRAIN BENCH_SGEMM BENCH_CONV BENCH_SQZ BENCH_QUANTIZE STREAM_CORUNNER
+#        VCPU_PROBE
 set -uo pipefail
-train=$1 sgemm=$2 conv=$3 sqz=$4 quantize=$5 corunner=$6
+train=$1 sgemm=$2 conv=$3 sqz=$4 quantize=$5 corunner=$6 probe=$7
 failures=0
 
 expect_refusal() {  # expect_refusal WORD PROGRAM ARGS...
@@ -76,8 +77,13 @@ expect_refusal "--layout" python3 "$bench/torch_train.py" m.onnx --batch 1 --thr
 expect_refusal "--bogus" "$quantize" --bogus
 for bad in "0" "64x" "5000"; do expect_refusal "MIB" "$corunner" "$bad"; done
 expect_refusal "usage" "$corunner"
+for bad in "0" "x" "100001" ""; do expect_refusal "ROUNDS" "$probe" "$bad"; done
+expect_refusal "CPU_B takes a CPU other than CPU_A" "$probe" 1 0 0
+expect_refusal "CPU_B takes a CPU number" "$probe" 1 0 -1
+expect_refusal "CPU_A takes a CPU number" "$probe" 1 x 1
+expect_refusal "usage" "$probe" 1 0
 
-for program in "$train" "$sgemm" "$conv" "$sqz" "$quantize" "$corunner"; do
+for program in "$train" "$sgemm" "$conv" "$sqz" "$quantize" "$corunner" "$probe"; do
   help=$("$program" --help 2>&1)
   code=$?
   if [ "$code" -ne 0 ] || ! printf '%s' "$help" | grep -q "^usage: "; then
