@@ -5,7 +5,9 @@
 # one's two), then the median ratio, below 1 when the new build is faster. Copy a build's
 # build/cli/squeeze-compress aside before rebuilding to compare it with the next.
 # usage: bench/ab_builds.sh OLD_TOOL NEW_TOOL MODEL [THREADS]   (ROUNDS=8, RUNS=100 in the
-#        environment; OPTIONS="..." adds options to both `bench` calls, e.g. "--batch 8")
+#        environment; OPTIONS="..." adds options to both `bench` calls, e.g. "--batch 8";
+#        TUNED=1 runs both with --tune, each build with a tuning cache of its own, filled before
+#        the first round, so that neither reads or overwrites the other's choices)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/peer_setup.sh ab_builds.sh
@@ -19,13 +21,35 @@ for tool in "$old" "$new"; do
   [ -x "$tool" ] || { echo "ab_builds.sh: $tool: not an executable" >&2; exit 2; }
 done
 read -r -a options <<< "${OPTIONS:-}"
+case "${TUNED:-0}" in
+  0|1) ;;
+  *) echo "ab_builds.sh: TUNED must be 0 or 1, not '${TUNED}'" >&2; exit 2 ;;
+esac
+caches=$(mktemp -d)
+trap 'rm -rf "$caches"' EXIT
+# The options of one build's runs: with TUNED=1, --tune on the build's own cache.
+tool_options() {
+  local -a o=("${options[@]}")
+  if [ "${TUNED:-0}" = 1 ]; then
+    o+=(--tune --tune-cache "$caches/$([ "$1" = "$old" ] && echo old || echo new).txt")
+  fi
+  [ ${#o[@]} -eq 0 ] || printf '%s\0' "${o[@]}"
+}
 # The CPU as the runtime reads it (and the model checked before any round).
 "$new" bench "$model" -v --runs 1 --threads "$threads" "${options[@]}" | grep -E '^(cpu|isa):'
 
 median_ms() {
-  "$1" bench "$model" --threads "$threads" --runs "$runs" "${options[@]}" |
+  local -a o=()
+  mapfile -d '' -t o < <(tool_options "$1")
+  "$1" bench "$model" --threads "$threads" --runs "$runs" "${o[@]}" |
     awk '/^median/ {print $2; found = 1} END {exit !found}'
 }
+if [ "${TUNED:-0}" = 1 ]; then  # tune each build once, outside the rounds
+  for tool in "$old" "$new"; do
+    mapfile -d '' -t o < <(tool_options "$tool")
+    "$tool" bench "$model" --threads "$threads" --runs 1 "${o[@]}" >/dev/null
+  done
+fi
 ratios=()
 for r in $(seq "$rounds"); do
   a1=$(median_ms "$old") b1=$(median_ms "$new") b2=$(median_ms "$new") a2=$(median_ms "$old")

@@ -58,6 +58,7 @@ for bad in "abc" "0" "1001"; do
 done
 expect_refusal "usage" bash "$bench/ab_builds.sh" "$sqz" "$sqz"
 expect_refusal "not an executable" bash "$bench/ab_builds.sh" /nonexistent "$sqz" m.sqz
+expect_refusal "TUNED must be 0 or 1" env TUNED=yes bash "$bench/ab_builds.sh" "$sqz" "$sqz" m.sqz
 expect_refusal "MIB must be" env MIB=-5 bash "$bench/contention.sh"
 # The training peer: its settings and arguments before any build or round, and PyTorch's side
 # on its own options (before it imports torch).

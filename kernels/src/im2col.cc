@@ -172,6 +172,64 @@ void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int6
   im2col_strided(s, in, s.in_h * s.in_w, col, begin, end, col0, ncols, ld);
 }
 
+// Lanes are computed branch-free over arrays, so that GCC vectorizes the taps' loop.
+SQZ_CPU_CLONES void same_panel_masks(const ConvShape& s, int64_t col0, int64_t cols, int64_t width,
+                                     uint32_t* masks) {
+  int32_t ys[kMaxPanelWidth], xs[kMaxPanelWidth];
+  for (int64_t lane = 0, y = col0 / s.in_w, x = col0 % s.in_w; lane < width; ++lane) {
+    // A lane past the panel sits below the plane, where no tap reaches.
+    ys[lane] = static_cast<int32_t>(lane < cols ? y : s.in_h + s.kh);
+    xs[lane] = static_cast<int32_t>(x);
+    if (++x == s.in_w) x = 0, ++y;
+  }
+  const auto h = static_cast<int32_t>(s.in_h), w = static_cast<int32_t>(s.in_w);
+  for (int64_t t = 0; t < s.kh * s.kw; ++t) {
+    const auto dy = static_cast<int32_t>(t / s.kw - s.ph);
+    const auto dx = static_cast<int32_t>(t % s.kw - s.pw);
+    uint32_t* __restrict m = masks + t * width;
+    for (int64_t lane = 0; lane < width; ++lane) {
+      const bool inside =
+          (ys[lane] + dy >= 0) & (ys[lane] + dy < h) & (xs[lane] + dx >= 0) & (xs[lane] + dx < w);
+      m[lane] = 0u - static_cast<uint32_t>(inside);
+    }
+  }
+}
+
+// Floats handled as their bits (the AND keeps or clears each lane exactly: +0 where cleared,
+// as im2col's zeros).
+typedef uint32_t FloatBits __attribute__((may_alias));
+
+inline __attribute__((always_inline)) void and_row(const FloatBits* __restrict src,
+                                                   const uint32_t* __restrict mask, int64_t width,
+                                                   FloatBits* __restrict out) {
+  for (int64_t lane = 0; lane < width; lane += 16)
+#pragma GCC unroll 16
+    for (int64_t k = 0; k < 16; ++k) out[lane + k] = src[lane + k] & mask[lane + k];
+}
+
+// Rows walked (c, i, j) without divisions, as im2col_same_batch.
+SQZ_CPU_CLONES void im2col_same_panel(const ConvShape& s, const float* in, int64_t col0,
+                                      int64_t width, const uint32_t* masks, int64_t begin,
+                                      int64_t end, float* dst, int64_t ld) {
+  const int64_t taps = s.kh * s.kw, plane = s.in_h * s.in_w, readable = s.in_c * plane;
+  int64_t c = begin / taps, i = begin % taps / s.kw, j = begin % s.kw;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t at = c * plane + col0 + (i - s.ph) * s.in_w + (j - s.pw);
+    const uint32_t* m = masks + (i * s.kw + j) * width;
+    auto* out = reinterpret_cast<FloatBits*>(dst + (row - begin) * ld);
+    if (at >= 0 && at + width <= readable) {
+      and_row(reinterpret_cast<const FloatBits*>(in + at), m, width, out);
+    } else {  // the first or last plane's edge: read only the lanes inside the plane
+      const auto* src = reinterpret_cast<const FloatBits*>(in);
+      for (int64_t lane = 0; lane < width; ++lane) out[lane] = m[lane] ? src[at + lane] : 0u;
+    }
+    if (++j == s.kw) {
+      j = 0;
+      if (++i == s.kh) i = 0, ++c;
+    }
+  }
+}
+
 SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_padded(
     const ConvShape& s, const float* padded, float* col, int64_t begin, int64_t end, int64_t col0,
     int64_t ncols, int64_t ld) {

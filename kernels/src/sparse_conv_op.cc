@@ -1,11 +1,13 @@
 // The SpMM convolution op: CSR (or whole-kernel blocks, or pairs of rows) over K chunks.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <utility>
 
 #include "conv_op_util.h"
 #include "sqz/kernels/conv_op.h"
+#include "sqz/kernels/im2col.h"
 
 namespace sqz::kernels {
 namespace {
@@ -148,8 +150,14 @@ class SparseOp : public ConvOp {
   int max_row_blocks() const override {
     return static_cast<int>(std::max<int64_t>(1, s_.out_c / s_.groups / 16));
   }
+  // A panel copied or built (kc x nr, within k x nr), the narrow last panel's rows, and with
+  // builds_b_from_image the panel's tap masks.
   int64_t scratch_floats() const override {
-    return s_.k_per_group() * kernel_->nr + (s_.out_c / s_.groups) * kernel_->nr;
+    return (s_.k_per_group() + s_.out_c / s_.groups + s_.kh * s_.kw) * kernel_->nr;
+  }
+  bool builds_b_from_image() const override {
+    return conv_keeps_size(s_) && s_.kh * s_.kw > 1 && kernel_->nr <= kMaxPanelWidth &&
+           kernel_->nr % 16 == 0;
   }
   bool prefers_unaligned_rows() const override { return false; }
   // With pairs, a row block starts on an even row, so that every split runs the same pairs
@@ -176,53 +184,84 @@ class SparseOp : public ConvOp {
   void run_items(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
                  int row_blocks, int64_t begin, int64_t end, float* scratch,
                  const float* shared) const override {
-    const int nr = kernel_->nr, vf = kernel_->vec_floats;
-    const float* values = codebook_ ? shared : l_.values.data();
-    const int64_t ocg = s_.out_c / s_.groups;
-    float* tile_out = scratch + s_.k_per_group() * nr;
     for (int64_t item = begin; item < end; ++item) {
       int64_t g, n0, block;
       split_item(item, ncols, row_blocks, &g, &n0, &block);
-      const int64_t r0 = block_first_row(block, row_blocks),
-                    r1 = block_first_row(block + 1, row_blocks);
-      for_panel(s_, nr, vf, b, ldb, ncols, g, n0, scratch,
+      for_panel(s_, kernel_->nr, kernel_->vec_floats, b, ldb, ncols, g, n0, scratch,
                 [&](const float* panel, int64_t ld, int cols) {
-                  if (cols == nr)
-                    return run_chunks(panel, ld, g, r0, r1, values, out + (g * ocg + r0) * ldc + n0,
-                                      ldc, nr / vf);
-                  // A last, narrower panel: as many vectors as its columns need.
-                  run_chunks(panel, ld, g, r0, r1, values, tile_out, nr, (cols + vf - 1) / vf);
-                  for (int64_t r = r0; r < r1; ++r)
-                    std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + (r - r0) * nr,
-                                sizeof(float) * cols);
+                  run_panel(g, n0, cols, block, row_blocks, shared, out, ldc, scratch,
+                            [&](int64_t) { return std::make_pair(panel, ld); });
                 });
     }
   }
 
+  void run_items_on_image(const float* in, int64_t c0, int64_t ncols, float* out, int64_t ldc,
+                          int row_blocks, int64_t begin, int64_t end, float* scratch,
+                          const float* shared) const override {
+    const int64_t nr = kernel_->nr, k = s_.k_per_group();
+    uint32_t* masks = reinterpret_cast<uint32_t*>(scratch + (k + s_.out_c) * nr);
+    int64_t masked = -1;  // the panel whose masks are in scratch
+    for (int64_t item = begin; item < end; ++item) {
+      int64_t g, n0, block;
+      split_item(item, ncols, row_blocks, &g, &n0, &block);
+      const int cols = static_cast<int>(std::min(nr, ncols - n0));
+      if (masked != n0) same_panel_masks(s_, c0 + n0, cols, nr, masks), masked = n0;
+      run_panel(g, n0, cols, block, row_blocks, shared, out, ldc, scratch, [&](int64_t q) {
+        const int64_t k0 = q * l_.kc;
+        im2col_same_panel(s_, in, c0 + n0, nr, masks, k0, std::min(k, k0 + l_.kc), scratch, nr);
+        // The kernel finds B row r at panel + r * ld (the CSR's absolute rows): chunk q's rows,
+        // built from scratch on, are handed over as if row 0 were k0 rows before it (an
+        // address computed as an integer; no row below k0 is read).
+        const auto at = reinterpret_cast<uintptr_t>(scratch) - static_cast<uintptr_t>(k0 * nr) * 4;
+        return std::make_pair(reinterpret_cast<const float*>(at), nr);
+      });
+    }
+  }
+
  private:
-  // Rows [r0, r1) of group g over the first `vecs` vectors of one B panel, chunk after chunk,
-  // into dst (row stride ldd).
-  void run_chunks(const float* panel, int64_t ld, int64_t g, int64_t r0, int64_t r1,
-                  const float* values, float* dst, int64_t ldd, int vecs) const {
+  // Row block `block` of group g over the panel of `cols` columns at column n0: chunk after
+  // chunk, B of chunk q at chunk_b(q) (a pointer and row stride), into out (a narrow last panel
+  // through scratch's rows past the panel's, then copied).
+  template <typename ChunkB>
+  void run_panel(int64_t g, int64_t n0, int cols, int64_t block, int row_blocks,
+                 const float* shared, float* out, int64_t ldc, float* scratch,
+                 ChunkB chunk_b) const {
+    const int nr = kernel_->nr, vf = kernel_->vec_floats;
+    const int64_t ocg = s_.out_c / s_.groups;
+    const int64_t r0 = block_first_row(block, row_blocks),
+                  r1 = block_first_row(block + 1, row_blocks);
+    float* tile_out = scratch + s_.k_per_group() * nr;
+    const bool whole = cols == nr;
+    float* dst = whole ? out + (g * ocg + r0) * ldc + n0 : tile_out;
+    const int vecs = whole ? nr / vf : (cols + vf - 1) / vf;  // a narrow one: what it needs
+    const float* values = codebook_ ? shared : l_.values.data();
+    for (int64_t q = 0; q < l_.chunks; ++q) {
+      const auto [panel, ld] = chunk_b(q);
+      run_chunk(q, panel, ld, g, r0, r1, values, dst, whole ? ldc : nr, vecs);
+    }
+    if (whole) return;
+    for (int64_t r = r0; r < r1; ++r)
+      std::memcpy(out + (g * ocg + r) * ldc + n0, tile_out + (r - r0) * nr, sizeof(float) * cols);
+  }
+
+  // Chunk q of rows [r0, r1) of group g over the first `vecs` vectors of one B panel, into dst
+  // (row stride ldd): the first chunk starts from the bias, the last applies the ReLU.
+  void run_chunk(int64_t q, const float* panel, int64_t ld, int64_t g, int64_t r0, int64_t r1,
+                 const float* values, float* dst, int64_t ldd, int vecs) const {
     const int64_t ocg = s_.out_c / s_.groups, pairs = (ocg + 1) / 2;
     const float* bias = bias_.data() + g * ocg + r0;
-    for (int64_t q = 0; q < l_.chunks; ++q) {
-      const int64_t seg = g * l_.chunks + q;
-      const bool accumulate = q > 0, relu = relu_ && q == l_.chunks - 1;
-      if (l_.paired) {
-        kernel_->pairs(l_.pair_start.data() + seg * (3 * pairs + 1) + 3 * (r0 / 2),
-                       l_.value_start.data() + seg * pairs + r0 / 2, l_.cols.data(), values, bias,
-                       r1 - r0, panel, ld, accumulate, relu, dst, ldd, vecs);
-        continue;
-      }
-      const uint32_t* rs = l_.row_start.data() + seg * (ocg + 1) + r0;
-      if (l_.kb > 1)
-        kernel_->blocks(rs, l_.cols.data(), values, l_.kb, bias, r1 - r0, panel, ld, accumulate,
-                        relu, dst, ldd, vecs);
-      else
-        kernel_->f32(rs, l_.cols.data(), values, bias, r1 - r0, panel, ld, accumulate, relu, dst,
-                     ldd, vecs);
-    }
+    const int64_t seg = g * l_.chunks + q;
+    const bool accumulate = q > 0, relu = relu_ && q == l_.chunks - 1;
+    if (l_.paired)
+      return kernel_->pairs(l_.pair_start.data() + seg * (3 * pairs + 1) + 3 * (r0 / 2),
+                            l_.value_start.data() + seg * pairs + r0 / 2, l_.cols.data(), values,
+                            bias, r1 - r0, panel, ld, accumulate, relu, dst, ldd, vecs);
+    const uint32_t* rs = l_.row_start.data() + seg * (ocg + 1) + r0;
+    if (l_.kb > 1)
+      return kernel_->blocks(rs, l_.cols.data(), values, l_.kb, bias, r1 - r0, panel, ld,
+                             accumulate, relu, dst, ldd, vecs);
+    kernel_->f32(rs, l_.cols.data(), values, bias, r1 - r0, panel, ld, accumulate, relu, dst, ldd,
+                 vecs);
   }
 
   const SpmmKernel* kernel_;

@@ -86,6 +86,7 @@ struct Net::Impl::BSource {
   bool in_place = false;  // B read from the inputs as they are
   bool shared = false;    // B built once for all images and threads (else per-thread blocks)
   bool from_padded = false;  // im2col from padded copies of the inputs
+  bool by_op = false;        // the op builds B itself, panel by panel (per-thread column blocks)
   int64_t rows = 0, ld = 0;  // B's rows (all groups) and the row stride of a shared B
 };
 
@@ -103,18 +104,20 @@ Net::Impl::BSource Net::Impl::b_source(const ConvPlan& p, const ConvOp& op, int6
   // copy was always shared before session 32: 2 threads ran v1.1 6-10% slower so,
   // docs/performance-log.md).
   src.in_place = src.direct && (kernels::rows_on_lines(n) || op.prefers_unaligned_rows());
+  src.by_op = p.schedule.split == ConvSchedule::Split::kPanels && op.builds_b_from_image();
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const ConvSchedule& sched = p.schedule;
   const bool rule_shared = panels < kPanelsPerThread * pool->threads() &&
                            images * src.rows * src.ld <= shared_im2col_floats();
-  src.shared = !src.in_place && (sched.split == ConvSchedule::Split::kRule
-                                     ? rule_shared
-                                     : sched.split == ConvSchedule::Split::kShared);
+  src.shared =
+      !src.in_place && !src.by_op &&
+      (sched.split == ConvSchedule::Split::kRule ? rule_shared
+                                                 : sched.split == ConvSchedule::Split::kShared);
   // kernels::im2col from padded copies of the inputs: a plain copy per row segment. Not for a
   // size-keeping layer (SqueezeNet's 3x3 expands), whose im2col is a shifted copy a row: the
   // copies of the inputs and their pass cost more than they save there.
-  src.from_padded =
-      !src.direct && kernels::windows_inside_padding(s) && !kernels::conv_keeps_size(s);
+  src.from_padded = !src.direct && !src.by_op && kernels::windows_inside_padding(s) &&
+                    !kernels::conv_keeps_size(s);
   return src;
 }
 
@@ -193,7 +196,8 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
   const int64_t blocks = (n + block - 1) / block, bld = kernels::aligned_stride(block);
   const int rb = column_block_row_blocks(op, images * blocks, threads);
   cols.resize(scratch.size());
-  for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(src.rows * bld)));
+  if (!src.by_op)
+    for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(src.rows * bld)));
   std::vector<int64_t> built(scratch.size(), -1);  // the block in each thread's buffer
   const auto build = src.from_padded ? kernels::im2col_padded : kernels::im2col;
   // Items are (image, column block, row block), the row block fastest.
@@ -201,10 +205,16 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
     for (int64_t w = begin; w < end; ++w) {
       const int64_t cb = w / rb, row_block = w % rb, b = cb / blocks, c0 = (cb % blocks) * block;
       const int64_t ncols = std::min(block, n - c0);
-      if (built[t] != cb) build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
-      built[t] = cb;
       // The op's items are (group, column panel, row block), the row block fastest.
       const float* residual = residuals.empty() ? nullptr : residuals[b] + c0;
+      if (src.by_op) {
+        for (int64_t item = row_block; item < op.work_items(ncols, rb); item += rb)
+          op.run_items_on_image_adding(ins[b], c0, ncols, outs[b] + c0, n, rb, item, item + 1,
+                                       scratch[t].data(), shared.data(), residual);
+        continue;
+      }
+      if (built[t] != cb) build(s, ins[b], cols[t].data(), 0, src.rows, c0, ncols, bld);
+      built[t] = cb;
       for (int64_t item = row_block; item < op.work_items(ncols, rb); item += rb)
         op.run_items_adding(cols[t].data(), bld, ncols, outs[b] + c0, n, rb, item, item + 1,
                             scratch[t].data(), shared.data(), residual);

@@ -58,6 +58,8 @@ struct ConvSchedule {
     kRule,    // per-thread column blocks when the layer has kPanelsPerThread panels a thread
     kShared,  // one im2col shared by all threads, which split rows and columns
     kBlocks,  // per-thread column blocks, each thread building its block's im2col
+    kPanels,  // per-thread column blocks whose op builds each panel's im2col itself, in L1
+              // (ConvOp::builds_b_from_image; an op that cannot runs as kBlocks)
   };
   Split split = Split::kRule;
   int64_t block_floats = 0;  // kBlocks and kRule: im2col floats a block holds (0: from L2)

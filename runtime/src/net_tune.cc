@@ -60,7 +60,7 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
   return k.str();
 }
 
-// "sparse|dense shared|blocks|rule FLOATS[ isa=NAME][ chunk=BYTES][ rows=1][ kblock=ROWS]
+// "sparse|dense shared|blocks|panels|rule FLOATS[ isa=NAME][ chunk=BYTES][ rows=1][ kblock=ROWS]
 // [ direct]": the extras only when they are not the defaults (the widest ISA allowed, the L1d
 // share, the kernel's pairs of rows, one pass over K, the GEMM), so that lines written before they
 // existed still parse (a sparse line from before the pairs runs them: the same choice, in the
@@ -68,6 +68,7 @@ std::string layer_key(const ConvPlan& p, const Layer& l, const NetOptions& o, in
 std::string choice_text(const KernelChoice& c, const ConvSchedule& s) {
   const char* split = s.split == ConvSchedule::Split::kShared   ? "shared"
                       : s.split == ConvSchedule::Split::kBlocks ? "blocks"
+                      : s.split == ConvSchedule::Split::kPanels ? "panels"
                                                                 : "rule";
   std::string text = std::string(c.sparse ? "sparse " : "dense ") + split + " " +
                      std::to_string(s.block_floats);
@@ -115,6 +116,8 @@ bool parse_choice(const std::string& text, KernelChoice* c, ConvSchedule* s) {
     s->split = ConvSchedule::Split::kShared;
   } else if (split == "blocks") {
     s->split = ConvSchedule::Split::kBlocks;
+  } else if (split == "panels") {
+    s->split = ConvSchedule::Split::kPanels;
   } else if (split == "rule") {
     s->split = ConvSchedule::Split::kRule;
   } else {
@@ -130,12 +133,13 @@ bool parse_choice(const std::string& text, KernelChoice* c, ConvSchedule* s) {
 
 Result<ConvSchedule> parse_schedule(const std::string& text) {
   if (text == "shared") return ConvSchedule{ConvSchedule::Split::kShared, 0};
+  if (text == "panels") return ConvSchedule{ConvSchedule::Split::kPanels, 0};
   char* end = nullptr;
   const long long floats =
       text.rfind("blocks:", 0) == 0 ? std::strtoll(text.c_str() + 7, &end, 10) : -1;
-  SQZ_RETURN_ERROR_IF(floats < 1 || floats > (int64_t{1} << 30) || !end || *end,
-                      ErrorCode::kInvalidArgument,
-                      "schedule '" + text.substr(0, 40) + "': want shared or blocks:FLOATS");
+  SQZ_RETURN_ERROR_IF(
+      floats < 1 || floats > (int64_t{1} << 30) || !end || *end, ErrorCode::kInvalidArgument,
+      "schedule '" + text.substr(0, 40) + "': want shared, blocks:FLOATS or panels");
   return ConvSchedule{ConvSchedule::Split::kBlocks, floats};
 }
 

@@ -166,6 +166,12 @@ void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_sec
   std::vector<TuneCandidate> round;
   for (bool sparse : kernels_allowed)
     for (const ConvSchedule& s : schedules) round.push_back({{sparse, std::nullopt, 0}, s});
+  // The SpMM building a size-keeping layer's im2col panel by panel, in L1: faster where a
+  // B row serves many output rows (SqueezeNet's 13x13 and 27x27 expands on the Zen 4), slower
+  // where few (its 55x55 ones), docs/performance-log.md.
+  if (kernels_allowed.front() && kernels::conv_keeps_size(p.run_shape) &&
+      p.run_shape.kh * p.run_shape.kw > 1)
+    round.push_back({{true, std::nullopt, 0}, {ConvSchedule::Split::kPanels, 0}});
   KernelChoice direct;
   direct.direct = true;
   const bool try_direct = options.policy != KernelPolicy::kSparse && direct_candidate(p.run_shape);

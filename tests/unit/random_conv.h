@@ -103,8 +103,10 @@ inline kernels::PairedCsr pair_rows(const std::vector<uint32_t>& start,
 // Runs op over column blocks of `block` (the whole image when larger) with its output
 // channels in `row_blocks` blocks, the items in ranges of `chunk` taken in a scrambled order
 // (any ranges in any order must do); with a residual (the output's size), by run_items_adding.
-inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block, int row_blocks,
-                          int64_t chunk = 1, const float* residual = nullptr) {
+// on_image: the op builds B itself (run_items_on_image_adding; REQUIRES builds_b_from_image).
+inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t block,
+                                 int row_blocks, int64_t chunk = 1, const float* residual = nullptr,
+                                 bool on_image = false) {
   std::vector<float> got(c.s.out_c * c.s.out_size(), -7.0f);
   std::vector<float> scratch(op.scratch_floats()), shared(op.shared_floats());
   const int64_t half = static_cast<int64_t>(shared.size()) / 2;
@@ -114,9 +116,15 @@ inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t 
   const int rb = std::min(row_blocks, op.max_row_blocks());
   auto run_all = [&](const float* b, int64_t ldb, int64_t ncols, float* out, int64_t c0) {
     const int64_t items = op.work_items(ncols, rb);
-    for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk)
-      op.run_items_adding(b, ldb, ncols, out, n, rb, i, std::min(items, i + chunk),
-                          scratch.data(), shared.data(), residual ? residual + c0 : nullptr);
+    for (int64_t i = (items - 1) / chunk * chunk; i >= 0; i -= chunk) {
+      const int64_t end = std::min(items, i + chunk);
+      const float* add = residual ? residual + c0 : nullptr;
+      if (on_image)
+        op.run_items_on_image_adding(c.in.data(), c0, ncols, out, n, rb, i, end, scratch.data(),
+                                     shared.data(), add);
+      else
+        op.run_items_adding(b, ldb, ncols, out, n, rb, i, end, scratch.data(), shared.data(), add);
+    }
   };
   if (conv_reads_input_directly(c.s)) {
     run_all(c.in.data(), n, n, got.data(), 0);
@@ -127,6 +135,10 @@ inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t 
   // (a last panel read in place computes on them; none may reach the output).
   for (int64_t c0 = 0; c0 < n; c0 += block) {
     const int64_t ncols = std::min(block, n - c0), ld = aligned_stride(ncols);
+    if (on_image) {
+      run_all(nullptr, 0, ncols, got.data() + c0, c0);
+      continue;
+    }
     std::vector<float> col(rows * ld, std::numeric_limits<float>::quiet_NaN());
     im2col(c.s, c.in.data(), col.data(), 0, rows, c0, ncols, ld);
     run_all(col.data(), ld, ncols, got.data() + c0, c0);
@@ -135,8 +147,9 @@ inline std::vector<float> run_op(const ConvOp& op, const RandomConv& c, int64_t 
 }
 
 // op against the reference for several column blocks and row splits; every split gives the
-// same bits as the first.
-inline void check_op(const ConvOp& op, const RandomConv& c, const std::vector<float>& want) {
+// same bits as the first, and so does an op that builds B itself (builds_b_from_image) from
+// the image. Returns whether it did.
+inline bool check_op(const ConvOp& op, const RandomConv& c, const std::vector<float>& want) {
   const std::vector<float> first = run_op(op, c, int64_t{1} << 30, 1);
   CHECK(test::max_rel_diff(first, want) <= 1e-5);
   for (int64_t block : {int64_t{1} << 30, int64_t{37}, int64_t{64}})
@@ -144,7 +157,10 @@ inline void check_op(const ConvOp& op, const RandomConv& c, const std::vector<fl
       for (int64_t chunk : {int64_t{1}, int64_t{3}, int64_t{1} << 30}) {
         INFO("block " << block << " row blocks " << row_blocks << " items per call " << chunk);
         CHECK(run_op(op, c, block, row_blocks, chunk) == first);
+        if (op.builds_b_from_image())
+          CHECK(run_op(op, c, block, row_blocks, chunk, nullptr, true) == first);
       }
+  return op.builds_b_from_image();
 }
 
 }  // namespace conv_test

@@ -81,7 +81,7 @@ void check_fused(const Model& m, int64_t in_size, const std::string& add,
   std::mt19937 rng(5);
   const std::vector<float> in = test::random_floats(rng, 3 * image, -50, 50);
   const std::vector<float> want = reference(m, in, 3);
-  for (const char* schedule : {"", "shared", "blocks:4096"})
+  for (const char* schedule : {"", "shared", "blocks:4096", "panels"})
     for (int threads : {1, 2, 3})
       for (int64_t batch : {1, 3}) {
         INFO("threads " << threads << " batch " << batch << " schedule '" << schedule << "'");

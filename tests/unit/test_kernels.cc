@@ -24,6 +24,7 @@ using namespace conv_test;
 
 TEST_CASE("every convolution kernel equals the naive reference on random shapes and densities") {
   std::mt19937 rng(7);
+  int on_image = 0;  // SpMM ops that also ran building B themselves
   const int geometries[][3] = {{1, 1, 0}, {3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {1, 1, 1}};
   for (double density : {0.0, 0.1, 0.33, 0.5, 0.9, 1.0}) {
     for (const auto& kg : geometries) {
@@ -53,12 +54,13 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
           for (const ConvWeights& w : {f32, coded}) {
             auto op = make_sparse_conv(c.s, w, c.relu, *k);
             INFO(describe(op->kernel_name()));
-            check_op(*op, c, want);
+            on_image += check_op(*op, c, want);
           }
         }
       }
     }
   }
+  CHECK(on_image >= 12);  // the 3x3 geometry's draws without groups
 }
 
 TEST_CASE("a convolution summed with a residual inside its items equals the sum after it") {
@@ -88,6 +90,8 @@ TEST_CASE("a convolution summed with a residual inside its items equals the sum 
                 std::vector<float> want = run_op(*op, c, block, row_blocks, chunk);
                 for (size_t i = 0; i < want.size(); ++i) want[i] = residual[i] + want[i];
                 CHECK(run_op(*op, c, block, row_blocks, chunk, residual.data()) == want);
+                if (op->builds_b_from_image())
+                  CHECK(run_op(*op, c, block, row_blocks, chunk, residual.data(), true) == want);
               }
       }
 }
@@ -198,7 +202,7 @@ TEST_CASE("direct convolution ops equal the reference and the GEMM op's bits") {
 TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
   std::mt19937 rng(23);
   const int geometries[][3] = {{3, 1, 1}, {7, 2, 0}, {3, 2, 1}, {2, 1, 0}, {5, 1, 2}};
-  int blocked = 0;
+  int blocked = 0, on_image = 0;
   for (double density : {0.1, 0.33, 0.6}) {
     for (const auto& kg : geometries) {
       const RandomConv c = random_conv(rng, kg, density, 16, /*whole_kernels=*/true);
@@ -210,12 +214,13 @@ TEST_CASE("whole-kernel sparsity runs kernel blocks and equals the reference") {
           INFO(op->kernel_name() << " k=" << c.s.kh << " s=" << c.s.sh << " density=" << density);
           CHECK(op->kernel_name().find(" kernels") != std::string::npos);
           blocked += op->kernel_name().find(" kernels") != std::string::npos;
-          check_op(*op, c, want);
+          on_image += check_op(*op, c, want);
         }
       }
     }
   }
   CHECK(blocked > 0);
+  CHECK(on_image > 0);  // kernel blocks over B built from the image
   // Per-weight sparsity keeps the per-weight CSR.
   const int k3[3] = {3, 1, 1};
   const RandomConv c = random_conv(rng, k3, 0.33, 16);

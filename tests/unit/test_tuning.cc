@@ -145,7 +145,8 @@ TEST_CASE("every thread split of a convolution gives the same bits") {
           CHECK(test::max_rel_diff(rule, want) < 1e-5);
           if (threads == 1) one_thread = rule;
           CHECK(rule == one_thread);
-          for (const char* schedule : {"shared", "blocks:64", "blocks:5000", "blocks:1000000"}) {
+          for (const char* schedule :
+               {"shared", "blocks:64", "blocks:5000", "blocks:1000000", "panels"}) {
             INFO("density " << density << " batch " << batch << " threads " << threads << " "
                             << schedule);
             o.force_schedule = schedule;
@@ -393,6 +394,9 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
       {"dense shared 0 isa=avx2 direct", "direct_6x16_f32_avx2", kernels::Isa::kAvx2},
       {"sparse shared 0 isa=avx512 chunk=4194304", "spmm_64_f32_avx512", kernels::Isa::kAvx512,
        avx512_pairs},
+      {"sparse panels 0", "spmm", kernels::Isa::kGeneric, avx512_pairs},
+      {"sparse panels 0 isa=avx2 chunk=1024", "spmm_64_f32_avx2", kernels::Isa::kAvx2},
+      {"dense panels 0 isa=generic", "gemm_6x8_f32_generic", kernels::Isa::kGeneric},
   };
   for (const Line& l : lines) {
     INFO(l.choice);
@@ -412,13 +416,12 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
     }
   }
   // Lines naming what does not exist are dropped and their layers timed again.
-  for (const char* bad : {"sparse rule 0 isa=avx9", "sparse rule 0 chunk=12",
-                          "sparse rule 0 chunk=999999999", "dense rule 0 chunk=4096",
-                          "sparse rule 0 chunk=4096x", "sparse rule 0 fast",
-                          "dense rule 0 rows=1", "sparse rule 0 rows=2",
-                          "sparse rule 0 kblock=16", "dense rule 0 kblock=0",
-                          "dense rule 0 kblock=99999999", "dense rule 0 kblock=16x",
-                          "sparse rule 0 direct", "dense rule 0 directly"}) {
+  for (const char* bad :
+       {"sparse rule 0 isa=avx9", "sparse rule 0 chunk=12", "sparse rule 0 chunk=999999999",
+        "dense rule 0 chunk=4096", "sparse rule 0 chunk=4096x", "sparse rule 0 fast",
+        "dense rule 0 rows=1", "sparse rule 0 rows=2", "sparse rule 0 kblock=16",
+        "dense rule 0 kblock=0", "dense rule 0 kblock=99999999", "dense rule 0 kblock=16x",
+        "sparse rule 0 direct", "dense rule 0 directly", "sparse panel 0"}) {
     INFO(bad);
     test::write_bytes(o.tune_cache, tuned);
     force_cache_choice(o.tune_cache, bad);

@@ -61,6 +61,21 @@ class ConvOp {
   void run_items_adding(const float* b, int64_t ldb, int64_t ncols, float* out, int64_t ldc,
                         int row_blocks, int64_t begin, int64_t end, float* scratch,
                         const float* shared, const float* residual) const;
+  // Whether the op can build its own B (run_items_on_image): an SpMM over a size-keeping
+  // convolution's im2col (conv_keeps_size, more than one tap).
+  virtual bool builds_b_from_image() const { return false; }
+  // run_items over the im2col of columns [c0, c0 + ncols) of one image `in` (CHW), which the op
+  // builds itself: each panel's K chunk into scratch, in L1, right before the kernel reads it,
+  // where a block's im2col built beforehand is read from L2. The same bits as kernels::im2col
+  // of those columns, then run_items. REQUIRES: builds_b_from_image().
+  virtual void run_items_on_image(const float* /*in*/, int64_t /*c0*/, int64_t /*ncols*/,
+                                  float* /*out*/, int64_t /*ldc*/, int /*row_blocks*/,
+                                  int64_t /*begin*/, int64_t /*end*/, float* /*scratch*/,
+                                  const float* /*shared*/) const {}
+  // run_items_on_image with each item's outputs summed with `residual`, as run_items_adding.
+  void run_items_on_image_adding(const float* in, int64_t c0, int64_t ncols, float* out,
+                                 int64_t ldc, int row_blocks, int64_t begin, int64_t end,
+                                 float* scratch, const float* shared, const float* residual) const;
   // Bytes of weights, indices, codebooks and biases this op keeps.
   virtual int64_t resident_bytes() const = 0;
 
@@ -111,6 +126,9 @@ class ConvOp {
     *n0 = (item / row_blocks % panels) * nr_;
     *g = item / row_blocks / panels;
   }
+  // Item's outputs += residual (both laid out as run_items_adding's out).
+  void add_residual(int64_t item, int64_t ncols, int row_blocks, float* out, int64_t ldc,
+                    const float* residual) const;
   ConvShape s_;
   int nr_;
 };

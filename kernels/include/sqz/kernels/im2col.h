@@ -2,6 +2,8 @@
 // pixel each output position sees through kernel tap (i, j) of channel c (0 in the padding).
 #pragma once
 
+#include <cstdint>
+
 #include "sqz/kernels/conv_shape.h"
 
 namespace sqz::kernels {
@@ -51,6 +53,24 @@ struct SameBatchRow {
 };
 SameBatchRow same_batch_row(const ConvShape& s, int64_t row, int64_t n);
 void zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out);
+
+// One column panel of a size-keeping im2col (conv_keeps_size, one image), built by an SpMM op
+// chunk by chunk into its L1 right before the kernel reads it (ConvOp::run_items_on_image),
+// instead of a block's im2col built into L2 beforehand.
+//
+// same_panel_masks: kh*kw rows of `width` words; lane x of tap t's row is all ones where column
+// col0 + x (x < cols) sees an input pixel through tap t, 0 where it sees the padding or lies
+// past the panel's `cols` columns. REQUIRES: width <= kMaxPanelWidth, a multiple of 16.
+constexpr int64_t kMaxPanelWidth = 256;
+void same_panel_masks(const ConvShape& s, int64_t col0, int64_t cols, int64_t width,
+                      uint32_t* masks);
+// Rows [begin, end) of im2col's columns [col0, col0 + width) (row `begin` at dst, stride ld):
+// channel c's plane shifted by tap t's offset, ANDed with tap t's mask. im2col's floats in the
+// panel's columns, +0 past them. A row is read as `width` consecutive floats wherever they lie
+// inside the image's planes (the mask drops what comes from a neighbouring row or plane), else
+// only its masked lanes are read.
+void im2col_same_panel(const ConvShape& s, const float* in, int64_t col0, int64_t width,
+                       const uint32_t* masks, int64_t begin, int64_t end, float* dst, int64_t ld);
 
 // The same rows from a copy of the input with its padding written out (pad_planes): every
 // window then lies inside the plane and a row segment is one plain (or strided) copy, without
