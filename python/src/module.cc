@@ -16,8 +16,10 @@ using sqz::python::PyModel;
 namespace {
 
 // The CPU's names come from CPUID and the hypervisor: decoded with U+FFFD for any byte that is
-// not UTF-8, so that machine() always returns.
+// not UTF-8. A misspelt SQZ_ISA is refused, as by every entry that runs kernels (the record
+// would name an ISA the user did not ask for).
 py::dict machine_dict() {
+  sqz::python::check_isa_setting();
   py::dict d;
   for (const sqz::kernels::MachineFact& f : sqz::kernels::machine_facts(sqz::kernels::machine()))
     d[f.name] = f.is_number

@@ -292,7 +292,8 @@ def test_open_with_tune_times_once_then_reads_the_cache(fashion_sqz, tmp_path):
 
 def test_every_entry_that_runs_kernels_refuses_a_misspelt_sqz_isa(fashion_sqz, tmp_path):
     # The machine is read once per process: a fresh interpreter with SQZ_ISA misspelt. open and
-    # each stage refuse before they read or write anything; codebooks runs no kernel.
+    # each stage refuse before they read or write anything, and machine() rather than name an
+    # ISA not asked for; codebooks runs no kernel.
     import subprocess
     import sys
     model, out = str(fashion_sqz), str(tmp_path / "out.sqz")
@@ -300,7 +301,8 @@ def test_every_entry_that_runs_kernels_refuses_a_misspelt_sqz_isa(fashion_sqz, t
              "compress": f"sc.compress({model!r}, {out!r}, target_bytes=9000)",
              "prune": f"sc.prune({model!r}, {out!r}, density=0.5)",
              "quantize": f"sc.quantize({model!r}, {out!r}, bits=4)",
-             "report": f"sc.report([{model!r}], html={str(tmp_path / 'r.html')!r})"}
+             "report": f"sc.report([{model!r}], html={str(tmp_path / 'r.html')!r})",
+             "machine": "sc.machine()"}
     code = "import squeeze_compress as sc\n"
     for name, call in calls.items():
         code += f"try:\n    {call}\n    print({name!r}, 'ran')\nexcept sc.Error as e:\n    print({name!r}, e.code, e)\n"
