@@ -17,8 +17,11 @@ namespace {
 // How long an idle worker spins before it sleeps: longer than the gap between two layers,
 // short enough that an idle pool costs nothing noticeable.
 constexpr auto kSpin = std::chrono::microseconds(2000);
-// Pauses before a waiting thread starts yielding its core to others.
-constexpr int kPausesBeforeYield = 20000;
+// How long a waiting thread pauses before it starts yielding its core to others: a time, not
+// a count of PAUSEs, whose latency differs several-fold between CPUs (Intel's optimization
+// manual, "Pause Latency in Skylake Microarchitecture": about 140 cycles from Skylake on, a
+// tenth of that before). 20,000 PAUSEs, the count used before, took 0.5 ms on a Zen 4.
+constexpr auto kPauseBeforeYield = std::chrono::microseconds(500);
 // Chunks per thread: enough that a fast thread can take over a slow one's share.
 constexpr int64_t kChunksPerThread = 4;
 
@@ -31,12 +34,24 @@ uint32_t tag(uint64_t word) { return static_cast<uint32_t>(word >> 32); }
 uint64_t front(uint64_t word) { return (word >> 16) & 0xffff; }
 uint64_t back(uint64_t word) { return word & 0xffff; }
 
-void relax(int spins) {
-  if (spins < kPausesBeforeYield)
-    SQZ_CPU_RELAX();
-  else
-    std::this_thread::yield();  // let whatever else wants this core run
-}
+// One turn of a wait loop: PAUSE, or once kPauseBeforeYield has passed since the loop's first
+// turn, yield (the clock read every 256 turns).
+class Relax {
+ public:
+  void operator()() {
+    if (!yielding_ && (++spins_ & 255) == 0)
+      yielding_ = std::chrono::steady_clock::now() - start_ > kPauseBeforeYield;
+    if (yielding_)
+      std::this_thread::yield();  // let whatever else wants this core run
+    else
+      SQZ_CPU_RELAX();
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  unsigned spins_ = 0;
+  bool yielding_ = false;
+};
 
 }  // namespace
 
@@ -105,10 +120,11 @@ void ThreadPool::run_chunks(int index, uint64_t generation) {
 
 bool ThreadPool::wait_for_work(uint64_t seen) {
   const auto until = std::chrono::steady_clock::now() + kSpin;
+  Relax relax;
   for (int spins = 0;; ++spins) {
     if (generation_.load(std::memory_order_acquire) != seen) return true;
     if (stop_.load(std::memory_order_acquire)) return false;
-    relax(spins);
+    relax();
     if ((spins & 255) == 255 && std::chrono::steady_clock::now() > until) break;
   }
   std::unique_lock<std::mutex> lock(mu_);
@@ -151,9 +167,8 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     if (sleepers_ > 0) start_cv_.notify_all();
   }
   run_chunks(0, gen);
-  for (int spins = 0; done_.load(std::memory_order_acquire) != static_cast<int64_t>(chunks);
-       ++spins)
-    relax(spins);
+  Relax relax;
+  while (done_.load(std::memory_order_acquire) != static_cast<int64_t>(chunks)) relax();
 }
 
 }  // namespace sqz::runtime
