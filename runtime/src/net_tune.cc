@@ -246,7 +246,7 @@ void Net::Impl::tune_conv(size_t i, TuneCache* cache) {
       it != cache->entries.end() && parse_choice(it->second, &choice, &p.schedule)) {
     p.op = make_conv_op(i, choice);  // null when that kernel is not available here
     if (p.op) {
-      prof.plan = "cache";
+      prof.plan = "cache: " + it->second;
       ++stats.cached;
       return;
     }

@@ -410,7 +410,8 @@ TEST_CASE("tuning: every kernel, ISA and K chunk a cache line names runs as name
     }
     CHECK(p.stats.cached == convs);
     for (const runtime::LayerProfile& prof : p.profile) {
-      if (prof.plan != "cache") continue;
+      if (prof.plan.rfind("cache: ", 0) != 0) continue;
+      CHECK(prof.plan == "cache: " + l.choice);
       CHECK(prof.kernel.rfind(l.kernel, 0) == 0);
       CHECK((prof.kernel.find(" pairs") != std::string::npos) == l.pairs);
     }

@@ -103,7 +103,7 @@ struct PlanStats {
 struct LayerProfile {
   std::string name;
   std::string kernel;    // e.g. "spmm_64_f32_avx512 (codes)", "alias" for fused/view layers
-  std::string plan;      // convolutions: "rule", "tuned ..." (how it was chosen), "cache"
+  std::string plan;      // convolutions: "rule", "tuned ..." (how it was chosen), "cache: ..."
   double density = 1;    // convolutions: stored fraction of weights
   double flops = 0;      // dense-equivalent multiply-adds x 2, per image
   double nnz_flops = 0;  // the same over stored weights only
