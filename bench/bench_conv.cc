@@ -7,7 +7,8 @@
 // --whole-kernels: each k x k kernel kept or dropped whole, as --granularity kernel prunes
 // (the SpMM then runs by kernel blocks). No layers: SqueezeNet v1.0's conv1, a squeeze, the
 // 1x1 and 3x3 expands at 55x55 and 13x13, at the release's densities. Prints ms per call
-// (median of 15 rounds of 10) and GFLOP/s on the stored weights.
+// (median of 15 rounds of 10) and GFLOP/s on the stored weights; for a size-keeping SpMM also
+// the op with its im2col, and the op building its B panel by panel (ConvOp::run_items_on_image).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -42,6 +43,35 @@ double median_ms(F f) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// A size-keeping SpMM both ways, each with its im2col: as the net's rule runs it, column blocks
+// of a quarter of a thread's L2 share, each one's im2col (a shifted copy a row) then the op over
+// it; and the op building each panel's K chunks itself (the `panels` split --tune may choose).
+void print_panels(const ConvShape& s, const ConvOp& op, const float* in, float* b, float* out,
+                  float* scratch) {
+  const int64_t n = s.out_size(), rows = s.k_per_group();
+  const int64_t floats = l2_per_thread(machine()) / 4 / 4;
+  const int64_t block = std::min(n, std::max<int64_t>(64, floats / rows / 64 * 64));
+  const int64_t ld = aligned_stride(block);
+  const double blocks_ms =
+      median_ms([&] {
+        for (int rep = 0; rep < 10; ++rep)
+          for (int64_t c0 = 0; c0 < n; c0 += block) {
+            const int64_t cols = std::min(block, n - c0);
+            im2col(s, in, b, 0, rows, c0, cols, ld);
+            op.run_items(b, ld, cols, out + c0, n, 1, 0, op.work_items(cols, 1), scratch, nullptr);
+          }
+      }) /
+      10;
+  const int64_t items = op.work_items(n, 1);
+  const double panels_ms =
+      median_ms([&] {
+        for (int rep = 0; rep < 10; ++rep)
+          op.run_items_on_image(in, 0, n, out, n, 1, 0, items, scratch, nullptr);
+      }) /
+      10;
+  std::printf(", with im2col in blocks %.3f ms, panels %.3f ms", blocks_ms, panels_ms);
 }
 
 void run(const Layer& l, bool whole_kernels) {
@@ -105,6 +135,8 @@ void run(const Layer& l, bool whole_kernels) {
     std::printf(" | %s %.3f ms %.0f GF/s", sparse ? "spmm" : "gemm", ms, gflop / ms * 1e3);
     // A 1x1 layer may read its input in place (rows not on cache lines when n % 16 != 0).
     if (direct) std::printf(", in place %.3f ms", time(in.data(), n));
+    if (op->builds_b_from_image())
+      print_panels(s, *op, in.data(), b.data(), out.data(), scratch.data());
   }
   // The direct convolution: the input arranged, then the tile over it (no B matrix).
   if (auto op = make_direct_conv(s, w, true, best_gemm_kernel())) {

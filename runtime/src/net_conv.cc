@@ -104,7 +104,11 @@ Net::Impl::BSource Net::Impl::b_source(const ConvPlan& p, const ConvOp& op, int6
   // copy was always shared before session 32: 2 threads ran v1.1 6-10% slower so,
   // docs/performance-log.md).
   src.in_place = src.direct && (kernels::rows_on_lines(n) || op.prefers_unaligned_rows());
-  src.by_op = p.schedule.split == ConvSchedule::Split::kPanels && op.builds_b_from_image();
+  // An SpMM over a size-keeping layer builds its B itself, each panel's K chunks in its L1 right
+  // before it reads them, unless told to build im2col blocks or share one.
+  const ConvSchedule::Split split = p.schedule.split;
+  src.by_op = (split == ConvSchedule::Split::kRule || split == ConvSchedule::Split::kPanels) &&
+              op.builds_b_from_image();
   const int64_t panels = images * ((n + op.nr() - 1) / op.nr());
   const ConvSchedule& sched = p.schedule;
   const bool rule_shared = panels < kPanelsPerThread * pool->threads() &&
@@ -193,6 +197,10 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
   int64_t block = block_columns(s, p.schedule.block_floats);
   if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
     block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
+  // An op that builds B panel by panel keeps no block in L2: a block a panel, so that threads
+  // share whole panels and cut rows (building a panel once for each row block) only where the
+  // panels are too few.
+  if (src.by_op) block = op.nr();
   const int64_t blocks = (n + block - 1) / block, bld = kernels::aligned_stride(block);
   const int rb = column_block_row_blocks(op, images * blocks, threads);
   cols.resize(scratch.size());

@@ -55,7 +55,8 @@ inline int64_t spatial(const Shape& s) { return s.size() == 4 ? s[2] * s[3] : 1;
 // which thread computes it change.
 struct ConvSchedule {
   enum class Split {
-    kRule,    // per-thread column blocks when the layer has kPanelsPerThread panels a thread
+    kRule,    // kPanels where the op can, else per-thread column blocks when the layer has
+              // kPanelsPerThread panels a thread
     kShared,  // one im2col shared by all threads, which split rows and columns
     kBlocks,  // per-thread column blocks, each thread building its block's im2col
     kPanels,  // per-thread column blocks whose op builds each panel's im2col itself, in L1

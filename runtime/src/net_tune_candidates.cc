@@ -166,9 +166,9 @@ void Net::Impl::time_candidates(size_t i, KernelChoice* choice, double* best_sec
   std::vector<TuneCandidate> round;
   for (bool sparse : kernels_allowed)
     for (const ConvSchedule& s : schedules) round.push_back({{sparse, std::nullopt, 0}, s});
-  // The SpMM building a size-keeping layer's im2col panel by panel, in L1: faster where a
-  // B row serves many output rows (SqueezeNet's 13x13 and 27x27 expands on the Zen 4), slower
-  // where few (its 55x55 ones), docs/performance-log.md.
+  // The SpMM building a size-keeping layer's im2col panel by panel, in L1 (the rule's choice):
+  // slower than im2col blocks where a B row serves few output rows (SqueezeNet's 55x55
+  // expands of 16 channels on one thread of the Zen 4), docs/performance-log.md.
   if (kernels_allowed.front() && kernels::conv_keeps_size(p.run_shape) &&
       p.run_shape.kh * p.run_shape.kw > 1)
     round.push_back({{true, std::nullopt, 0}, {ConvSchedule::Split::kPanels, 0}});
