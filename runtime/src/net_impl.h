@@ -59,7 +59,7 @@ struct ConvSchedule {
               // kPanelsPerThread panels a thread
     kShared,  // one im2col shared by all threads, which split rows and columns
     kBlocks,  // per-thread column blocks, each thread building its block's im2col
-    kPanels,  // per-thread column blocks whose op builds each panel's im2col itself, in L1
+    kPanels,  // threads take whole panels, the op building each one's im2col itself, in L1
               // (ConvOp::builds_b_from_image; an op that cannot runs as kBlocks)
   };
   Split split = Split::kRule;

@@ -68,7 +68,7 @@ void same_panel_masks(const ConvShape& s, int64_t col0, int64_t cols, int64_t wi
 // channel c's plane shifted by tap t's offset, ANDed with tap t's mask. im2col's floats in the
 // panel's columns, +0 past them. A row is read as `width` consecutive floats wherever they lie
 // inside the image's planes (the mask drops what comes from a neighbouring row or plane), else
-// only its masked lanes are read.
+// only its masked lanes are read. REQUIRES: masks from same_panel_masks for this panel.
 void im2col_same_panel(const ConvShape& s, const float* in, int64_t col0, int64_t width,
                        const uint32_t* masks, int64_t begin, int64_t end, float* dst, int64_t ld);
 

@@ -68,15 +68,14 @@ struct NetOptions {
   // candidates: the kernel (with kAuto, SpMM or GEMM: a different summation order, so
   // outputs differ within float rounding) and how the threads share the layer (a shared
   // im2col, per-thread column blocks of three sizes, or, for a size-keeping convolution on the
-  // SpMM, blocks whose im2col the op builds panel by panel in L1: the same bits). Choices are kept
-  // in tune_cache (one line per machine, thread count and layer) and read back on the next create()
-  // instead of timing. Off: the rule above, the same on every run.
+  // SpMM, the op building its im2col panel by panel in L1, as the rule has it: the same bits).
+  // Choices are kept in tune_cache (one line per machine, thread count and layer) and read back
+  // on the next create() instead of timing. Off: the rule, the same on every run.
   bool tune = default_tuning().tune;
   std::string tune_cache = default_tuning().cache;  // "" = default_tune_cache_path()
   // For tests and benchmarks: every convolution split one way, "shared", "blocks:FLOATS"
-  // (per-thread column blocks of FLOATS im2col floats) or "panels" (column blocks whose im2col
-  // a size-keeping SpMM builds panel by panel; other ops as blocks), instead of the rule or
-  // tuning.
+  // (per-thread column blocks of FLOATS im2col floats) or "panels" (a size-keeping SpMM building
+  // its im2col panel by panel; other ops as blocks), instead of the rule or tuning.
   // create() fails (kInvalidArgument) on anything else.
   std::string force_schedule;
   // A max pooling that reads only a convolution's output (a stem's: SqueezeNet v1.0's conv1 ->
