@@ -51,9 +51,7 @@ double median_ms(F f) {
 void print_panels(const ConvShape& s, const ConvOp& op, const float* in, float* b, float* out,
                   float* scratch) {
   const int64_t n = s.out_size(), rows = s.k_per_group();
-  const int64_t floats = l2_per_thread(machine()) / 4 / 4;
-  const int64_t block = std::min(n, std::max<int64_t>(64, floats / rows / 64 * 64));
-  const int64_t ld = aligned_stride(block);
+  const int64_t block = im2col_block_columns(s), ld = aligned_stride(block);
   const double blocks_ms =
       median_ms([&] {
         for (int rep = 0; rep < 10; ++rep)

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "sqz/kernels/cpu_clones.h"
+#include "sqz/kernels/machine.h"
 
 namespace sqz::kernels {
 namespace {
@@ -170,6 +171,13 @@ void im2col(const ConvShape& s, const float* in, float* col, int64_t begin, int6
   if (conv_keeps_size(s) && !conv_reads_input_directly(s))
     return im2col_same_batch(s, in, 1, col, begin, end, col0, ncols, ld == 0 ? ncols : ld);
   im2col_strided(s, in, s.in_h * s.in_w, col, begin, end, col0, ncols, ld);
+}
+
+int64_t im2col_block_columns(const ConvShape& s, int64_t floats) {
+  if (floats <= 0) floats = l2_per_thread(machine()) / 4 / static_cast<int64_t>(sizeof(float));
+  const int64_t rows = s.groups * s.k_per_group();
+  const int64_t cols = std::max<int64_t>(64, floats / std::max<int64_t>(rows, 1) / 64 * 64);
+  return std::min(cols, s.out_size());
 }
 
 // Lanes are computed branch-free over arrays, so that GCC vectorizes the taps' loop.

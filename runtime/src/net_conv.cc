@@ -13,15 +13,6 @@ namespace sqz::runtime {
 
 namespace {
 
-// Columns per kernels::im2col block of `floats` (default: a quarter of one thread's L2, so that the
-// block's rows stay there while the kernel sweeps them, beside the weights it streams).
-int64_t block_columns(const ConvShape& s, int64_t floats) {
-  if (floats <= 0) floats = kernels::l2_per_thread(machine()) / 4 / static_cast<int64_t>(sizeof(float));
-  const int64_t rows = s.groups * s.k_per_group();
-  const int64_t cols = std::max<int64_t>(64, floats / std::max<int64_t>(rows, 1) / 64 * 64);
-  return std::min(cols, s.out_size());
-}
-
 // Row blocks for a layer with `items` (image, group, column panel) items: enough that every
 // thread gets several items (the pool cuts them into equal chunks, four per thread), within
 // what the op finds worth splitting. 1 on one thread.
@@ -194,7 +185,7 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
   const ConvShape& s = p.run_shape;
   const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
   const int threads = pool->threads();
-  int64_t block = block_columns(s, p.schedule.block_floats);
+  int64_t block = kernels::im2col_block_columns(s, p.schedule.block_floats);
   if (images * ((n + block - 1) / block) < 2 * threads)  // too few blocks to share: narrow them
     block = std::max<int64_t>(64, (n / (2 * threads) + 63) / 64 * 64);
   // An op that builds B panel by panel keeps no block in L2: a block a panel, so that threads

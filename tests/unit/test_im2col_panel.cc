@@ -11,6 +11,7 @@
 
 #include "random_conv.h"
 #include "sqz/kernels/im2col.h"
+#include "sqz/kernels/machine.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -122,4 +123,16 @@ TEST_CASE("only ungrouped size-keeping SpMM ops of more than one tap build B fro
       for (const GemmKernel* k : runnable_gemm_kernels())
         CHECK_FALSE(make_dense_conv(c.s, c.coded_weights(), c.relu, *k)->builds_b_from_image());
     }
+}
+
+TEST_CASE("im2col blocks: whole panels within the floats asked, one at least, the plane at most") {
+  const ConvShape s{32, 55, 55, 128, 55, 55, 3, 3, 1, 1, 1, 1, 1};  // 288 rows of 3025 columns
+  CHECK(im2col_block_columns(s, 288 * 448) == 448);
+  CHECK(im2col_block_columns(s, 288 * 448 + 287) == 448);
+  CHECK(im2col_block_columns(s, 288 * 447) == 384);          // whole panels only
+  CHECK(im2col_block_columns(s, 1) == 64);                   // never less than a panel
+  CHECK(im2col_block_columns(s, int64_t{1} << 30) == 3025);  // never more than the plane
+  const int64_t by_l2 = im2col_block_columns(s);
+  CHECK(by_l2 == im2col_block_columns(s, l2_per_thread(machine()) / 16));
+  CHECK((by_l2 % 64 == 0 || by_l2 == 3025));
 }

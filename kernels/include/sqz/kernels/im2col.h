@@ -54,6 +54,12 @@ struct SameBatchRow {
 SameBatchRow same_batch_row(const ConvShape& s, int64_t row, int64_t n);
 void zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out);
 
+// Columns of an im2col block of at most `floats` floats, whole 64-column panels, at least one,
+// at most the plane (floats <= 0: a quarter of a thread's share of L2, so that the block's rows
+// stay there while the kernel sweeps them, beside the weights it streams). The runtime's
+// per-thread column blocks.
+int64_t im2col_block_columns(const ConvShape& s, int64_t floats = 0);
+
 // One column panel of a size-keeping im2col (conv_keeps_size, one image), built by an SpMM op
 // chunk by chunk into its L1 right before the kernel reads it (ConvOp::run_items_on_image),
 // instead of a block's im2col built into L2 beforehand.
