@@ -26,9 +26,10 @@ void copy_strided(const float* src, int64_t stride, int64_t n, float* dst) {
 
 // Segments are short (an output row, tens of floats) and the fills often one float: inline
 // loops (kept from becoming memcpy/memset calls) cost less than the calls.
-SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_strided(
-    const ConvShape& s, const float* in, int64_t plane, float* col, int64_t begin, int64_t end,
-    int64_t col0, int64_t ncols, int64_t ld) {
+SQZ_CPU_CLONES SQZ_INLINE_LOOPS void im2col_strided(const ConvShape& s, const float* in,
+                                                    int64_t plane, float* col, int64_t begin,
+                                                    int64_t end, int64_t col0, int64_t ncols,
+                                                    int64_t ld) {
   if (ld == 0) ld = ncols;
   if (conv_reads_input_directly(s)) {  // 1x1, stride 1, no padding: row c is plane c
     for (int64_t row = begin; row < end; ++row)
@@ -128,8 +129,8 @@ inline __attribute__((always_inline)) void zero_padding_in_range(int64_t h, int6
 
 }  // namespace
 
-SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void
-zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out) {
+SQZ_CPU_CLONES SQZ_INLINE_LOOPS void zero_padding_columns(const ConvShape& s, int64_t row,
+                                                          int64_t n, float* out) {
   const int64_t taps = s.kh * s.kw;
   zero_padding_in_range(s.in_h, s.in_w, row % taps / s.kw - s.ph, row % s.kw - s.pw,
                         ColumnRange(s.in_h, s.in_w, 0, n * s.in_h * s.in_w), out);
@@ -139,9 +140,10 @@ zero_padding_columns(const ConvShape& s, int64_t row, int64_t n, float* out) {
 // padding zeroed. The rows are walked (c, i, j), without the six divisions a row that finding
 // (c, i, j) and the padding's rows and columns took before (on 13x13 planes, a row's copy is
 // 169 floats).
-SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void
-im2col_same_batch(const ConvShape& s, const float* in, int64_t n, float* col, int64_t begin,
-                  int64_t end, int64_t col0, int64_t ncols, int64_t ld) {
+SQZ_CPU_CLONES SQZ_INLINE_LOOPS void im2col_same_batch(const ConvShape& s, const float* in,
+                                                       int64_t n, float* col, int64_t begin,
+                                                       int64_t end, int64_t col0, int64_t ncols,
+                                                       int64_t ld) {
   const int64_t taps = s.kh * s.kw, total = n * s.in_h * s.in_w, col1 = col0 + ncols;
   const ColumnRange range(s.in_h, s.in_w, col0, col1);
   int64_t c = begin / taps, i = begin % taps / s.kw, j = begin % s.kw;
@@ -238,9 +240,9 @@ SQZ_CPU_CLONES void im2col_same_panel(const ConvShape& s, const float* in, int64
   }
 }
 
-SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void im2col_padded(
-    const ConvShape& s, const float* padded, float* col, int64_t begin, int64_t end, int64_t col0,
-    int64_t ncols, int64_t ld) {
+SQZ_CPU_CLONES SQZ_INLINE_LOOPS void im2col_padded(const ConvShape& s, const float* padded,
+                                                   float* col, int64_t begin, int64_t end,
+                                                   int64_t col0, int64_t ncols, int64_t ld) {
   const int64_t taps = s.kh * s.kw, pw = s.in_w + 2 * s.pw, plane = padded_plane(s);
   const int64_t oy0 = col0 / s.out_w, ox0 = col0 % s.out_w;
   for (int64_t row = begin; row < end; ++row) {
@@ -263,8 +265,8 @@ SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) voi
   }
 }
 
-SQZ_CPU_CLONES __attribute__((optimize("no-tree-loop-distribute-patterns"))) void pad_planes(
-    const ConvShape& s, const float* in, float* padded, int64_t c0, int64_t c1) {
+SQZ_CPU_CLONES SQZ_INLINE_LOOPS void pad_planes(const ConvShape& s, const float* in, float* padded,
+                                                int64_t c0, int64_t c1) {
   const int64_t pw = s.in_w + 2 * s.pw, ph = s.in_h + 2 * s.ph;
   for (int64_t c = c0; c < c1; ++c) {
     const float* src = in + c * s.in_h * s.in_w;

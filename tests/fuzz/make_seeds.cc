@@ -71,6 +71,32 @@ int main(int argc, char** argv) {
   std::string kernel_bytes;
   (void)sqz::format::encode_sqz(kernels, eo, &kernel_bytes);
   put("sqz", "kernels_int8.sqz", kernel_bytes);
+  // fuzz_run: the valid files above, and networks that reach the runtime's other paths (the
+  // size-keeping SpMM's panels on planes wider than a panel, a fused bypass, a 3x3 stem).
+  put("run", "tiny.sqz", sqz_bytes);
+  put("run", "sparse_f32.sqz", dense_bytes);
+  put("run", "kernels_int8.sqz", kernel_bytes);
+  const auto put_run = [&](const std::string& name, sqz::Model model, double density) {
+    if (density < 1) {
+      sqz::prune::PruneOptions prune;
+      prune.density = density;
+      (void)sqz::prune::prune_once(model, prune);
+    }
+    sqz::quantize::QuantizeOptions quantize;
+    quantize.bits = 4;
+    (void)sqz::quantize::quantize_model(model, quantize);
+    std::string bytes;
+    if (sqz::format::encode_sqz(model, {}, &bytes).is_ok()) put("run", name, bytes);
+  };
+  put_run("panels.sqz", sqz::test::tiny_squeezenet(5, 67, 7), 0.4);
+  put_run("bypass.sqz", sqz::test::with_bypass(sqz::test::tiny_squeezenet(6, 41, 5), 7), 0.5);
+  put_run("stem7x7.sqz", sqz::test::tiny_squeezenet(9, 51, 6), 1.0);
+  sqz::Model stem3 = sqz::test::tiny_squeezenet(8, 67, 4);
+  sqz::Model donor = sqz::test::tiny_squeezenet(8, 67, 4);
+  stem3.layers[0] = sqz::make_conv("conv1", "data", 3, 8, 3, 2, 0);
+  for (size_t i = 0; i < stem3.layers[0].weight.data.size(); ++i)
+    stem3.layers[0].weight.data[i] = donor.layers[0].weight.data[i % 147];
+  put_run("stem3x3.sqz", stem3, 1.0);
   std::vector<uint16_t> symbols;
   for (int i = 0; i < 5000; ++i) symbols.push_back(static_cast<uint16_t>((i * i) % 37));
   put("huffman", "block", std::string("\x03\x4e\x88", 3) + sqz::huffman::encode_block(symbols, 49));

@@ -8,7 +8,7 @@ seconds=${1:-600}
 jobs=${2:-2}
 shift $(( $# > 2 ? 2 : $# )) || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(sqz huffman net caffemodel prototxt onnx image preprocess label_file class_list)
+[ ${#targets[@]} -gt 0 ] || targets=(sqz run huffman net caffemodel prototxt onnx image preprocess label_file class_list)
 bash scripts/install-deps.sh
 command -v clang++ >/dev/null || apt-get install -y -qq clang libclang-rt-dev >/dev/null
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSQZ_FUZZ=ON >/dev/null

@@ -7,7 +7,9 @@
 
 // GCC 12 warns inside the masked intrinsics (their _mm512_undefined pass-through): a false
 // positive.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <cstdint>
 

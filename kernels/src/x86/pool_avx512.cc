@@ -5,7 +5,9 @@
 #include <immintrin.h>
 
 // GCC 12 warns inside _mm512_max_ps (its _mm512_undefined_ps pass-through): a false positive.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <cstdint>
 

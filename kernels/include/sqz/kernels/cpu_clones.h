@@ -8,3 +8,11 @@
 #else
 #define SQZ_CPU_CLONES
 #endif
+
+// Keeps GCC from turning a loop into a memset or memcpy call (its loop distribution); for
+// short segments the inline loop costs less than the call. Clang has no per-function form.
+#if defined(__GNUC__) && !defined(__clang__)
+#define SQZ_INLINE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define SQZ_INLINE_LOOPS
+#endif
