@@ -191,6 +191,24 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
       CHECK_FALSE(std::filesystem::exists(dir.file("out.f32")));
     }
   }
+  SUBCASE("finite inputs whose sums overflow float32: refused, nothing written") {
+    Model big;
+    big.input = "data";
+    big.input_shape = {1, 2, 4, 4};
+    big.layers.push_back(make_conv("c", "data", 2, 3, 1, 1, 0));
+    for (float& w : big.layers[0].weight.data) w = 2.0f;
+    big.output = "c";
+    test::write_bytes(dir.file("big.onnx"), import::export_onnx(big).value());
+    std::vector<float> x(2 * 4 * 4, 0.5f);
+    x[7] = 3e38f;
+    test::write_bytes(dir.file("big.f32"),
+                      std::string(reinterpret_cast<const char*>(x.data()), x.size() * 4));
+    auto r = test::run_cli({"run", dir.file("big.onnx"), "--input-tensor", dir.file("big.f32"),
+                            "--output-tensor", dir.file("big_out.f32")});
+    expect_clean_failure(r, "big.f32");
+    CHECK(r.err.find("output value 7 of image 0 is infinite") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.file("big_out.f32")));
+  }
   SUBCASE("missing image folder") {
     test::write_bytes(dir.file("labels.txt"), "n01 one\n");
     expect_clean_failure(test::run_cli({"eval", onnx, "--images", dir.file("none"), "--labels",

@@ -231,6 +231,39 @@ TEST_CASE("a NaN or an infinity in the input is refused, naming the image; the n
   }
 }
 
+TEST_CASE("an output that overflows float32 is refused, naming the image; the net runs on") {
+  // Finite inputs, a sum past FLT_MAX: the scores would be infinities or NaNs (and past a ReLU
+  // or a max pooling, a NaN becomes a number). Every kernel policy reports it.
+  Model m;
+  m.input = "data";
+  m.input_shape = {1, 2, 4, 4};
+  m.layers.push_back(make_conv("c", "data", 2, 3, 1, 1, 0));
+  for (float& w : m.layers[0].weight.data) w = 2.0f;
+  m.output = "c";
+  std::vector<float> in(2 * 2 * 4 * 4, 0.25f);
+  for (auto policy : {runtime::KernelPolicy::kReference, runtime::KernelPolicy::kAuto,
+                      runtime::KernelPolicy::kDense, runtime::KernelPolicy::kSparse}) {
+    runtime::NetOptions o;
+    o.policy = policy;
+    auto net = runtime::Net::create(m, o);
+    REQUIRE(net.is_ok());
+    std::vector<float> good, out;
+    REQUIRE((*net)->forward(in.data(), 2, &good).is_ok());
+    CHECK(good[0] == 1.0f);
+    std::vector<float> x = in;
+    x[2 * 4 * 4 + 5] = FLT_MAX;  // image 1, channel 0, pixel 5: every output channel's pixel 5
+    const Status s = (*net)->forward(x.data(), 2, &out);
+    CHECK(s.code() == ErrorCode::kLimit);
+    CHECK(s.message().find("output value 5 of image 1 is infinite") != std::string::npos);
+    x[2 * 4 * 4 + 5] = FLT_MAX / 4;  // 2 x FLT_MAX / 4 - 2 x FLT_MAX / 8: large, finite
+    x[2 * 4 * 4 + 16 + 5] = -FLT_MAX / 8;
+    CHECK((*net)->forward(x.data(), 2, &out).is_ok());
+    std::vector<float> again;
+    REQUIRE((*net)->forward(in.data(), 2, &again).is_ok());
+    CHECK(again == good);
+  }
+}
+
 TEST_CASE("softmax output sums to one") {
   Model m = test::tiny_squeezenet(2, 19, 10);
   Layer sm;

@@ -126,7 +126,9 @@ class Net {
   Status reserve(int64_t batch);
 
   // input: batch x C x H x W floats. Resizes *output to batch x output_size(). kLimit when
-  // the batch's activations exceed options.max_activation_bytes.
+  // the batch's activations exceed options.max_activation_bytes, and when an output is NaN
+  // or infinite (a sum overflowed float32: with finite inputs nothing else makes one), naming
+  // the image. kInvalidArgument for inputs that are not finite (check_finite_inputs).
   Status forward(const float* input, int64_t batch, std::vector<float>* output);
 
   // Bytes the convolutions keep: packed weights or codes, indices, codebooks, biases.
