@@ -1,14 +1,17 @@
 // libFuzzer target for the importers that read a file: built once per format with
 // SQZ_FUZZ_FORMAT = 1 (.net), 2 (.caffemodel), 3 (.prototxt), 4 (.onnx), 5 (image).
-// The bytes are written to a temporary file and imported; the other files are fixed seeds.
+// The bytes are written to a temporary file and imported; the other files are fixed seeds. A
+// graph that imports is then run against the naive twins (run_oracle.h; the input's last byte
+// picks the kernels, threads, batch and split).
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
+#include "run_oracle.h"
 #include "sqz/core/file_io.h"
-#include "sqz/import/importers.h"
 #include "sqz/image/image.h"
+#include "sqz/import/importers.h"
 
 #if SQZ_FUZZ_FORMAT != 5
 namespace {
@@ -47,20 +50,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #if SQZ_FUZZ_FORMAT == 1
   const std::string path = temp_path(".net");
   (void)sqz::write_file_atomic(path, bytes, true);
-  (void)sqz::import::import_deep_compression_net(proto, path);
+  auto model = sqz::import::import_deep_compression_net(proto, path);
 #elif SQZ_FUZZ_FORMAT == 2
   const std::string path = temp_path(".caffemodel");
   (void)sqz::write_file_atomic(path, bytes, true);
-  (void)sqz::import::import_caffe(proto, path);
+  auto model = sqz::import::import_caffe(proto, path);
 #elif SQZ_FUZZ_FORMAT == 3
   const std::string path = temp_path(".prototxt");
   (void)sqz::write_file_atomic(path, bytes, true);
-  (void)sqz::import::import_caffe_prototxt(path);
+  auto model = sqz::import::import_caffe_prototxt(path);
 #elif SQZ_FUZZ_FORMAT == 4
   const std::string path = temp_path(".onnx");
   (void)sqz::write_file_atomic(path, bytes, true);
-  (void)sqz::import::import_onnx(path);
+  auto model = sqz::import::import_onnx(path);
 #endif
+  if (model.is_ok() && size > 0)
+    sqz_fuzz::check_runtime(model.value(), model.value(), data[size - 1]);
 #endif
   return 0;
 }
