@@ -152,3 +152,20 @@ def test_training_mode_export_is_refused(tmp_path):
                       training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)
     with pytest.raises(sc.Error, match="training mode"):
         sc.open(path)
+
+
+def test_outputs_that_overflow_float32_are_refused(tmp_path):
+    """Finite inputs whose sums pass float32's range: no answer, an error naming the image."""
+    conv = nn.Conv2d(2, 3, 1)
+    with torch.no_grad():
+        conv.weight.fill_(2.0)
+        conv.bias.zero_()
+    path = tmp_path / "big.onnx"
+    torch.onnx.export(conv.eval(), torch.zeros(1, 2, 4, 4), str(path), opset_version=13)
+    x = np.full((2, 2, 4, 4), 0.5, np.float32)
+    model = sc.open(path, input_shape=x.shape)
+    assert np.all(model.run(x) == 2.0)
+    x[1, 0, 1, 3] = 3e38
+    with pytest.raises(sc.Error, match="output value 7 of image 1 is infinite") as e:
+        model.run(x)
+    assert e.value.code == "limit"
