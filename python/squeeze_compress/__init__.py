@@ -103,7 +103,9 @@ class Model:
 
     def run(self, inputs: np.ndarray, threads: int = 0) -> np.ndarray:
         """Runs float32 inputs of shape (N, C, H, W) or (C, H, W), already preprocessed, and
-        returns the outputs (N, classes) or (classes,). threads: 0 keeps open()'s."""
+        returns the outputs (N, classes) or (classes,). threads: 0 keeps open()'s. Raises
+        Error for a NaN or infinite input (code "invalid_argument") and for an output that is
+        not finite, a sum past float32's range (code "limit"), naming the value and image."""
         return self._core.run(inputs, threads)
 
     def classify(self, image: Any, threads: int = 0) -> np.ndarray:
