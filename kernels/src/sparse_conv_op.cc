@@ -153,7 +153,8 @@ class SparseOp : public ConvOp {
   // A panel copied or built (kc x nr, within k x nr), the narrow last panel's rows, and with
   // builds_b_from_image the panel's tap masks.
   int64_t scratch_floats() const override {
-    return (s_.k_per_group() + s_.out_c / s_.groups + s_.kh * s_.kw) * kernel_->nr;
+    const int64_t mask_rows = builds_b_from_image() ? s_.kh * s_.kw : 0;
+    return (s_.k_per_group() + s_.out_c / s_.groups + mask_rows) * kernel_->nr;
   }
   bool builds_b_from_image() const override {
     return conv_keeps_size(s_) && s_.kh * s_.kw > 1 && kernel_->nr <= kMaxPanelWidth &&
