@@ -48,15 +48,23 @@ int run_tensor(runtime::Net& net, const std::string& in_path, const std::string&
 }
 
 // Each image's top classes (with their names where labels has them), as text or JSON.
-// inputs: the images, preprocessed; stops at the first failing forward pass.
+// inputs: the images, preprocessed. Every image runs before anything is printed: a failing
+// pass (outputs that are not finite) is an error naming its image, with no partial output.
 Status print_classes(runtime::Classifier& classifier, const std::vector<std::string>& images,
                      const std::vector<std::vector<float>>& inputs, const Labels& labels, int top,
                      bool json) {
+  std::vector<std::vector<float>> outputs(images.size());
+  for (size_t i = 0; i < images.size(); ++i) {
+    Status s = classifier.run(inputs[i].data(), 1, &outputs[i]);
+    if (!s.is_ok() && static_cast<int64_t>(outputs[i].size()) == classifier.net().output_size())
+      SQZ_RETURN_IF_ERROR(
+          runtime::check_finite_outputs(outputs[i].data(), 1, classifier.net().output_size(), -1)
+              .with_context(images[i]));
+    SQZ_RETURN_IF_ERROR(s.with_context(images[i]));
+  }
   if (json) std::printf("[");
   for (size_t i = 0; i < images.size(); ++i) {
-    std::vector<float> out;
-    Status s = classifier.run(inputs[i].data(), 1, &out);
-    SQZ_RETURN_IF_ERROR(s);
+    const std::vector<float>& out = outputs[i];
     std::vector<int> best = top_k(out.data(), static_cast<int64_t>(out.size()), top);
     if (json) {
       std::printf("%s\n {\"image\": %s, \"top\": [", i ? "," : "", json_quote(images[i]).c_str());

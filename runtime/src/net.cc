@@ -435,23 +435,19 @@ Status check_finite_inputs(const float* input, int64_t images, int64_t per_image
   return Status::ok();
 }
 
-namespace {
-
-// With the graph's operators, an output that is not finite comes from a sum past float32's
-// range (the inputs are checked): there is no answer to give.
-Status check_finite_outputs(const float* output, int64_t images, int64_t per_image) {
+Status check_finite_outputs(const float* output, int64_t images, int64_t per_image,
+                            int64_t first_image) {
   if (!any_non_finite(output, images * per_image)) return Status::ok();
   for (int64_t i = 0; i < images * per_image; ++i)
-    SQZ_RETURN_ERROR_IF(!std::isfinite(output[i]), ErrorCode::kLimit,
-                        "output value " + std::to_string(i % per_image) + " of image " +
-                            std::to_string(i / per_image) + " is " +
-                            (std::isnan(output[i]) ? "NaN" : "infinite") +
-                            ": the network's sums overflowed float32 (weights or inputs too "
-                            "large for it)");
+    SQZ_RETURN_ERROR_IF(
+        !std::isfinite(output[i]), ErrorCode::kLimit,
+        "output value " + std::to_string(i % per_image) +
+            (first_image < 0 ? std::string()
+                             : " of image " + std::to_string(first_image + i / per_image)) +
+            " is " + (std::isnan(output[i]) ? "NaN" : "infinite") +
+            ": the network's sums overflowed float32 (weights or inputs too large for it)");
   return Status::ok();
 }
-
-}  // namespace
 
 Status Net::forward(const float* input, int64_t batch, std::vector<float>* output) {
   Impl& m = *impl_;

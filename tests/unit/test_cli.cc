@@ -208,6 +208,41 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
     expect_clean_failure(r, "big.f32");
     CHECK(r.err.find("output value 7 of image 0 is infinite") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(dir.file("big_out.f32")));
+    // Images: the second one overflows (the first is the Caffe mean: zeros in); nothing of the
+    // first is printed, and the error names the second.
+    Model rgb;
+    rgb.input = "data";
+    rgb.input_shape = {1, 3, 8, 8};
+    rgb.layers.push_back(make_conv("c", "data", 3, 4, 1, 1, 0));
+    for (float& w : rgb.layers[0].weight.data) w = 3e38f;
+    Layer gap = make_layer(OpKind::kAvgPool, "g", "c");
+    gap.pool.global = true;
+    rgb.layers.push_back(gap);
+    rgb.output = "g";
+    test::write_bytes(dir.file("rgb.onnx"), import::export_onnx(rgb).value());
+    const uint8_t mean[3] = {123, 117, 104}, bright[3] = {250, 250, 250};
+    std::vector<uint8_t> a, b;
+    for (int p = 0; p < 64; ++p)
+      a.insert(a.end(), mean, mean + 3), b.insert(b.end(), bright, bright + 3);
+    test::write_png_pixels(dir.file("mean.png"), 8, 8, 3, a.data());
+    test::write_png_pixels(dir.file("bright.png"), 8, 8, 3, b.data());
+    auto images = test::run_cli({"run", dir.file("rgb.onnx"), dir.file("mean.png"),
+                                 dir.file("bright.png"), "--preprocess", "caffe", "-q"});
+    expect_clean_failure(images, "bright.png");
+    CHECK(images.err.find("bright.png: output value 0 is infinite") != std::string::npos);
+    CHECK(test::run_cli(
+              {"run", dir.file("rgb.onnx"), dir.file("mean.png"), "--preprocess", "caffe", "-q"})
+              .exit_code == 0);
+    for (const char* c : {"a", "b", "c", "d"})
+      std::filesystem::create_directories(dir.file("set/" + std::string(c)));
+    std::filesystem::copy_file(dir.file("mean.png"), dir.file("set/a/mean.png"));
+    std::filesystem::copy_file(dir.file("bright.png"), dir.file("set/c/bright.png"));
+    auto eval = test::run_cli(
+        {"eval", dir.file("rgb.onnx"), "--images", dir.file("set"), "--preprocess", "caffe", "-q"});
+    INFO(eval.err);
+    CHECK(eval.exit_code == 1);
+    CHECK(eval.out.empty());
+    CHECK(eval.err.find("c/bright.png: output value 0 is infinite") != std::string::npos);
   }
   SUBCASE("missing image folder") {
     test::write_bytes(dir.file("labels.txt"), "n01 one\n");

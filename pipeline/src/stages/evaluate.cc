@@ -10,6 +10,24 @@
 namespace sqz::pipeline {
 namespace {
 
+// net.forward on `count` images; where it refuses outputs that are not finite, the error
+// names the first such image by name(b) (b counted in the batch).
+template <typename Name>
+Status forward_naming(runtime::Net& net, const float* batch, int64_t count, std::vector<float>* out,
+                      const Name& name) {
+  const Status s = net.forward(batch, count, out);
+  const int64_t n = net.output_size();
+  if (s.is_ok() || static_cast<int64_t>(out->size()) != count * n) return s;
+  for (int64_t b = 0; b < count; ++b)
+    if (Status o = runtime::check_finite_outputs(out->data() + b * n, 1, n, -1); !o.is_ok())
+      return o.with_context(name(b));
+  return s;
+}
+
+std::string image_name(const ImageSet& images, size_t i) {
+  return i < images.paths.size() ? images.paths[i] : "image " + std::to_string(i);
+}
+
 std::vector<double> softmax(const float* x, int64_t n) {
   std::vector<double> p(static_cast<size_t>(n));
   const double m = *std::max_element(x, x + n);
@@ -61,7 +79,14 @@ Status forward_batched(runtime::Net& net, const float* inputs, int64_t n, std::v
   std::vector<float> part;
   out->clear();
   for (int64_t i = 0; i < n; i += chunk) {
-    SQZ_RETURN_IF_ERROR(net.forward(inputs + i * in_size, std::min(chunk, n - i), &part));
+    const int64_t count = std::min(chunk, n - i);
+    if (Status s = net.forward(inputs + i * in_size, count, &part); !s.is_ok()) {
+      // Outputs that are not finite, named counting from the first input (not the chunk's).
+      if (static_cast<int64_t>(part.size()) == count * net.output_size())
+        SQZ_RETURN_IF_ERROR(
+            runtime::check_finite_outputs(part.data(), count, net.output_size(), i));
+      return s;
+    }
     out->insert(out->end(), part.begin(), part.end());
   }
   return Status::ok();
@@ -83,7 +108,8 @@ Result<Scores> score_images(const Model& model, const ImageSet& images, int thre
     batch.clear();
     for (size_t k = i; k < i + count; ++k)
       batch.insert(batch.end(), images.inputs[k].begin(), images.inputs[k].end());
-    SQZ_RETURN_IF_ERROR(net->forward(batch.data(), static_cast<int64_t>(count), &out));
+    SQZ_RETURN_IF_ERROR(forward_naming(*net, batch.data(), static_cast<int64_t>(count), &out,
+                                       [&](int64_t b) { return image_name(images, i + b); }));
     s.values.insert(s.values.end(), out.begin(), out.end());
     SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + count)));
   }
@@ -132,9 +158,11 @@ Result<Accuracy> evaluate_images(runtime::Net& net, const image::Preprocess& pre
   // Up to kScoreBatch decoded images at a time, run as one batch.
   std::vector<float> batch, out;
   std::vector<int> labels;
+  std::vector<std::string> paths;
   auto run_batch = [&]() -> Status {
     if (labels.empty()) return Status::ok();
-    SQZ_RETURN_IF_ERROR(net.forward(batch.data(), static_cast<int64_t>(labels.size()), &out));
+    SQZ_RETURN_IF_ERROR(forward_naming(net, batch.data(), static_cast<int64_t>(labels.size()), &out,
+                                       [&](int64_t b) { return paths[b]; }));
     for (size_t b = 0; b < labels.size(); ++b) {
       const std::vector<int> best = top_k(out.data() + b * n, n, 5);
       top1 += best[0] == labels[b];
@@ -143,6 +171,7 @@ Result<Accuracy> evaluate_images(runtime::Net& net, const image::Preprocess& pre
     }
     batch.clear();
     labels.clear();
+    paths.clear();
     return Status::ok();
   };
   for (size_t i = 0; i < list.size(); ++i) {
@@ -153,6 +182,7 @@ Result<Accuracy> evaluate_images(runtime::Net& net, const image::Preprocess& pre
       SQZ_ASSIGN_OR_RETURN(std::vector<float> in, std::move(loaded));
       batch.insert(batch.end(), in.begin(), in.end());
       labels.push_back(list.labels[i]);
+      paths.push_back(list.files[i]);
       if (static_cast<int64_t>(labels.size()) == kScoreBatch) SQZ_RETURN_IF_ERROR(run_batch());
     }
     SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));

@@ -127,8 +127,9 @@ class Net {
 
   // input: batch x C x H x W floats. Resizes *output to batch x output_size(). kLimit when
   // the batch's activations exceed options.max_activation_bytes, and when an output is NaN
-  // or infinite (a sum overflowed float32: with finite inputs nothing else makes one), naming
-  // the image. kInvalidArgument for inputs that are not finite (check_finite_inputs).
+  // or infinite (check_finite_outputs; *output then holds the outputs, for callers that name
+  // the image otherwise). kInvalidArgument for inputs that are not finite
+  // (check_finite_inputs).
   Status forward(const float* input, int64_t batch, std::vector<float>* output);
 
   // Bytes the convolutions keep: packed weights or codes, indices, codebooks, biases.
@@ -155,5 +156,12 @@ class Net {
 // (Net::forward refuses them: ReLU and max pooling keep the other operand of a NaN, so the
 // scores would look like an answer).
 Status check_finite_inputs(const float* input, int64_t images, int64_t per_image);
+
+// kLimit naming the first NaN or infinity of `images` outputs of per_image floats, counting
+// images from first_image (< 0: the image is not named, for callers that name it). With the
+// graph's operators and finite inputs, only a sum past float32's range makes one: there is no
+// answer to give (Net::forward refuses them, counting from 0).
+Status check_finite_outputs(const float* output, int64_t images, int64_t per_image,
+                            int64_t first_image = 0);
 
 }  // namespace sqz::runtime
