@@ -104,6 +104,16 @@ Model tiny_squeezenet(uint32_t seed, int64_t in_size, int64_t classes, double de
   return m;
 }
 
+Model uniform_1x1(int64_t in_channels, int64_t out_channels, int64_t size, float weight) {
+  Model m;
+  m.input = "data";
+  m.input_shape = {1, in_channels, size, size};
+  m.layers.push_back(make_conv("c", "data", in_channels, out_channels, 1, 1, 0));
+  for (float& w : m.layers[0].weight.data) w = weight;
+  m.output = "c";
+  return m;
+}
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "sqz-test-XXXXXX").string();
   path_ = ::mkdtemp(tmpl.data()) ? tmpl : "";

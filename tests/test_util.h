@@ -16,6 +16,10 @@ namespace sqz::test {
 Model tiny_squeezenet(uint32_t seed, int64_t in_size = 19, int64_t classes = 10,
                       double density = 1.0);
 
+// One 1x1 convolution (in_channels -> out_channels on size x size planes) with every weight
+// `weight` and zero biases, its output the model's: sums whose size a test controls.
+Model uniform_1x1(int64_t in_channels, int64_t out_channels, int64_t size, float weight);
+
 // tiny_squeezenet with the complex bypass (SqueezeNet Sec. 6): a 1x1 convolution of the Fire
 // module's input (random weights from seed) added to its output.
 Model with_bypass(Model m, uint32_t seed);

@@ -192,13 +192,8 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
     }
   }
   SUBCASE("finite inputs whose sums overflow float32: refused, nothing written") {
-    Model big;
-    big.input = "data";
-    big.input_shape = {1, 2, 4, 4};
-    big.layers.push_back(make_conv("c", "data", 2, 3, 1, 1, 0));
-    for (float& w : big.layers[0].weight.data) w = 2.0f;
-    big.output = "c";
-    test::write_bytes(dir.file("big.onnx"), import::export_onnx(big).value());
+    test::write_bytes(dir.file("big.onnx"),
+                      import::export_onnx(test::uniform_1x1(2, 3, 4, 2.0f)).value());
     std::vector<float> x(2 * 4 * 4, 0.5f);
     x[7] = 3e38f;
     test::write_bytes(dir.file("big.f32"),
@@ -210,11 +205,7 @@ TEST_CASE("CLI: bad inputs fail cleanly") {
     CHECK_FALSE(std::filesystem::exists(dir.file("big_out.f32")));
     // Images: the second one overflows (the first is the Caffe mean: zeros in); nothing of the
     // first is printed, and the error names the second.
-    Model rgb;
-    rgb.input = "data";
-    rgb.input_shape = {1, 3, 8, 8};
-    rgb.layers.push_back(make_conv("c", "data", 3, 4, 1, 1, 0));
-    for (float& w : rgb.layers[0].weight.data) w = 3e38f;
+    Model rgb = test::uniform_1x1(3, 4, 8, 3e38f);
     Layer gap = make_layer(OpKind::kAvgPool, "g", "c");
     gap.pool.global = true;
     rgb.layers.push_back(gap);

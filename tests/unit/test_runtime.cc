@@ -234,12 +234,7 @@ TEST_CASE("a NaN or an infinity in the input is refused, naming the image; the n
 TEST_CASE("an output that overflows float32 is refused, naming the image; the net runs on") {
   // Finite inputs, a sum past FLT_MAX: the scores would be infinities or NaNs (and past a ReLU
   // or a max pooling, a NaN becomes a number). Every kernel policy reports it.
-  Model m;
-  m.input = "data";
-  m.input_shape = {1, 2, 4, 4};
-  m.layers.push_back(make_conv("c", "data", 2, 3, 1, 1, 0));
-  for (float& w : m.layers[0].weight.data) w = 2.0f;
-  m.output = "c";
+  const Model m = test::uniform_1x1(2, 3, 4, 2.0f);
   std::vector<float> in(2 * 2 * 4 * 4, 0.25f);
   for (auto policy : {runtime::KernelPolicy::kReference, runtime::KernelPolicy::kAuto,
                       runtime::KernelPolicy::kDense, runtime::KernelPolicy::kSparse}) {
