@@ -54,14 +54,9 @@ Status print_classes(runtime::Classifier& classifier, const std::vector<std::str
                      const std::vector<std::vector<float>>& inputs, const Labels& labels, int top,
                      bool json) {
   std::vector<std::vector<float>> outputs(images.size());
-  for (size_t i = 0; i < images.size(); ++i) {
-    Status s = classifier.run(inputs[i].data(), 1, &outputs[i]);
-    if (!s.is_ok() && static_cast<int64_t>(outputs[i].size()) == classifier.net().output_size())
-      SQZ_RETURN_IF_ERROR(
-          runtime::check_finite_outputs(outputs[i].data(), 1, classifier.net().output_size(), -1)
-              .with_context(images[i]));
-    SQZ_RETURN_IF_ERROR(s.with_context(images[i]));
-  }
+  for (size_t i = 0; i < images.size(); ++i)
+    SQZ_RETURN_IF_ERROR(pipeline::forward_named(classifier.net(), inputs[i].data(), 1, &outputs[i],
+                                                [&](int64_t) { return images[i]; }));
   if (json) std::printf("[");
   for (size_t i = 0; i < images.size(); ++i) {
     const std::vector<float>& out = outputs[i];

@@ -10,20 +10,6 @@
 namespace sqz::pipeline {
 namespace {
 
-// net.forward on `count` images; where it refuses outputs that are not finite, the error
-// names the first such image by name(b) (b counted in the batch).
-template <typename Name>
-Status forward_naming(runtime::Net& net, const float* batch, int64_t count, std::vector<float>* out,
-                      const Name& name) {
-  const Status s = net.forward(batch, count, out);
-  const int64_t n = net.output_size();
-  if (s.is_ok() || static_cast<int64_t>(out->size()) != count * n) return s;
-  for (int64_t b = 0; b < count; ++b)
-    if (Status o = runtime::check_finite_outputs(out->data() + b * n, 1, n, -1); !o.is_ok())
-      return o.with_context(name(b));
-  return s;
-}
-
 std::string image_name(const ImageSet& images, size_t i) {
   return i < images.paths.size() ? images.paths[i] : "image " + std::to_string(i);
 }
@@ -70,6 +56,18 @@ Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess&
   return set;
 }
 
+Status forward_named(runtime::Net& net, const float* batch, int64_t count, std::vector<float>* out,
+                     const std::function<std::string(int64_t)>& name) {
+  const Status s = net.forward(batch, count, out);
+  const int64_t n = net.output_size();
+  if (s.is_ok() || static_cast<int64_t>(out->size()) != count * n)
+    return count == 1 ? s.with_context(name(0)) : s;
+  for (int64_t b = 0; b < count; ++b)
+    if (Status o = runtime::check_finite_outputs(out->data() + b * n, 1, n, -1); !o.is_ok())
+      return o.with_context(name(b));
+  return count == 1 ? s.with_context(name(0)) : s;
+}
+
 Status forward_batched(runtime::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
                        int64_t chunk) {
   const int64_t in_size = shape_numel(net.input_chw());
@@ -108,8 +106,8 @@ Result<Scores> score_images(const Model& model, const ImageSet& images, int thre
     batch.clear();
     for (size_t k = i; k < i + count; ++k)
       batch.insert(batch.end(), images.inputs[k].begin(), images.inputs[k].end());
-    SQZ_RETURN_IF_ERROR(forward_naming(*net, batch.data(), static_cast<int64_t>(count), &out,
-                                       [&](int64_t b) { return image_name(images, i + b); }));
+    SQZ_RETURN_IF_ERROR(forward_named(*net, batch.data(), static_cast<int64_t>(count), &out,
+                                      [&](int64_t b) { return image_name(images, i + b); }));
     s.values.insert(s.values.end(), out.begin(), out.end());
     SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + count)));
   }
@@ -161,8 +159,8 @@ Result<Accuracy> evaluate_images(runtime::Net& net, const image::Preprocess& pre
   std::vector<std::string> paths;
   auto run_batch = [&]() -> Status {
     if (labels.empty()) return Status::ok();
-    SQZ_RETURN_IF_ERROR(forward_naming(net, batch.data(), static_cast<int64_t>(labels.size()), &out,
-                                       [&](int64_t b) { return paths[b]; }));
+    SQZ_RETURN_IF_ERROR(forward_named(net, batch.data(), static_cast<int64_t>(labels.size()), &out,
+                                      [&](int64_t b) { return paths[b]; }));
     for (size_t b = 0; b < labels.size(); ++b) {
       const std::vector<int> best = top_k(out.data() + b * n, n, 5);
       top1 += best[0] == labels[b];

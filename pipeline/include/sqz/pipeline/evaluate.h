@@ -2,6 +2,7 @@
 // sensitivity, report and compress.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,9 +11,9 @@
 #include "sqz/core/status.h"
 #include "sqz/image/image.h"
 #include "sqz/pipeline/labels.h"
-#include "sqz/runtime/net.h"
 #include "sqz/pipeline/observer.h"
 #include "sqz/report/measures.h"
+#include "sqz/runtime/net.h"
 
 namespace sqz::pipeline {
 
@@ -42,6 +43,12 @@ constexpr int64_t kScoreBatch = 8;
 // given, so one pass over many images would need their sum. The same bits as one pass.
 Status forward_batched(runtime::Net& net, const float* inputs, int64_t n, std::vector<float>* out,
                        int64_t chunk = kScoreBatch);
+
+// net.forward on `count` images; its error names an image by name(b) (b counted in the
+// batch): the first whose outputs are not finite, when the net refuses them, and for any
+// other error the image when the batch is one.
+Status forward_named(runtime::Net& net, const float* batch, int64_t count, std::vector<float>* out,
+                     const std::function<std::string(int64_t)>& name);
 
 // Images per pass for inputs of `floats` each: 100 when small (28x28 digits and the like),
 // kScoreBatch for image-sized ones (a 227x227 SqueezeNet plans ~20 MB of activations per image).
