@@ -12,6 +12,7 @@
 #include "common.h"
 #include "sqz/kernels/machine.h"
 #include "sqz/runtime/net.h"
+#include "sqz/runtime/thread_pool.h"
 
 namespace sqz::cli {
 namespace {
@@ -61,11 +62,12 @@ void print_bench_json(const runtime::Net& net, const BenchSettings& b,
   const runtime::PlanStats& plan = net.plan_stats();
   const double med = median(ms);
   std::printf(
-      "{\"model\": %s, \"threads\": %d, \"batch\": %d, \"runs\": %d, \"median_ms\": %.4f, "
+      "{\"model\": %s, \"threads\": %d, \"usable_cpus\": %d, \"batch\": %d, \"runs\": %d, "
+      "\"median_ms\": %.4f, "
       "\"min_ms\": %.4f, \"weight_bytes\": %lld, \"peak_rss_kib\": %ld, \"plan_ms\": %.1f, "
       "\"convolutions_timed\": %d, \"convolutions_from_cache\": %d,\n \"machine\": %s,\n "
       "\"layers\": [",
-      json_quote(b.model_path).c_str(), b.threads, b.batch, b.runs, med,
+      json_quote(b.model_path).c_str(), b.threads, runtime::usable_cpus(), b.batch, b.runs, med,
       *std::min_element(ms.begin(), ms.end()), (long long)net.weight_bytes(), peak_rss_kib(),
       1e3 * plan.seconds, plan.timed, plan.cached, machine_json(kernels::machine()).c_str());
   bool first = true;
@@ -97,8 +99,15 @@ void print_bench_text(const runtime::Net& net, const BenchSettings& b,
                 p.kernel.c_str(), 100 * p.density, layer_ms, rate(p.flops), rate(p.nnz_flops),
                 verbose && !p.plan.empty() ? ("  " + p.plan).c_str() : "");
   }
-  std::printf("\n%s: threads %d, batch %d, %d runs after %d warm-up\n",
-              printable(b.model_path).c_str(), b.threads, b.batch, b.runs, b.warmup);
+  const int cpus = runtime::usable_cpus();
+  std::printf("\n%s: threads %d%s, batch %d, %d runs after %d warm-up\n",
+              printable(b.model_path).c_str(), b.threads,
+              b.threads > cpus
+                  ? (" (more than the " + std::to_string(cpus) + (cpus == 1 ? " CPU" : " CPUs") +
+                     " this process may use: threads wait their turn)")
+                        .c_str()
+                  : "",
+              b.batch, b.runs, b.warmup);
   std::printf("weights resident %.3f MB; peak RSS %.1f MB\n", net.weight_bytes() / 1e6,
               peak_rss_kib() / 1024.0);
   std::printf("dense-equivalent %.2f GFLOP/image, on stored weights %.2f GFLOP/image\n",

@@ -1,7 +1,12 @@
 #include "sqz/runtime/thread_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <fstream>
+#include <string>
 #include <system_error>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,9 +40,10 @@ uint64_t front(uint64_t word) { return (word >> 16) & 0xffff; }
 uint64_t back(uint64_t word) { return word & 0xffff; }
 
 // One turn of a wait loop: PAUSE, or once kPauseBeforeYield has passed since the loop's first
-// turn, yield (the clock read every 256 turns).
+// turn (or from the first turn, with yield_now), yield (the clock read every 256 turns).
 class Relax {
  public:
+  explicit Relax(bool yield_now) : yielding_(yield_now) {}
   void operator()() {
     if (!yielding_ && (++spins_ & 255) == 0)
       yielding_ = std::chrono::steady_clock::now() - start_ > kPauseBeforeYield;
@@ -53,13 +59,41 @@ class Relax {
   bool yielding_ = false;
 };
 
+// CPUs a cgroup v2 quota allows the process ("max" or no file: no limit, 0 here).
+int cgroup_cpu_limit() {
+  std::ifstream self("/proc/self/cgroup");
+  std::string line, path;
+  while (std::getline(self, line))
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  if (path.empty() || path.find("..") != std::string::npos) return 0;
+  std::ifstream max("/sys/fs/cgroup" + path + "/cpu.max");
+  std::string quota;
+  double period = 0;
+  if (!(max >> quota >> period) || quota == "max" || !(period > 0)) return 0;
+  const double q = std::strtod(quota.c_str(), nullptr);
+  return q > 0 ? static_cast<int>(std::min(1e6, std::ceil(q / period))) : 0;
+}
+
 }  // namespace
+
+int usable_cpus() {
+  static const int cpus = [] {
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof set, &set) == 0
+                ? CPU_COUNT(&set)
+                : static_cast<int>(std::thread::hardware_concurrency());
+    if (const int limit = cgroup_cpu_limit(); limit > 0) n = std::min(n, limit);
+    return std::max(n, 1);
+  }();
+  return cpus;
+}
 
 Result<std::unique_ptr<ThreadPool>> ThreadPool::create(int threads) {
   SQZ_RETURN_ERROR_IF(threads < 1 || threads > kMaxThreads, ErrorCode::kInvalidArgument,
                       "the thread count must be in 1.." + std::to_string(kMaxThreads) + ", not " +
                           std::to_string(threads));
   std::unique_ptr<ThreadPool> pool(new ThreadPool());
+  pool->oversubscribed_ = threads > usable_cpus();
   pool->ranges_.reset(new Range[static_cast<size_t>(threads)]);
   for (int i = 1; i < threads; ++i) {
     try {
@@ -120,8 +154,8 @@ void ThreadPool::run_chunks(int index, uint64_t generation) {
 
 bool ThreadPool::wait_for_work(uint64_t seen) {
   const auto until = std::chrono::steady_clock::now() + kSpin;
-  Relax relax;
-  for (int spins = 0;; ++spins) {
+  Relax relax(oversubscribed_);
+  for (int spins = 0; !oversubscribed_; ++spins) {
     if (generation_.load(std::memory_order_acquire) != seen) return true;
     if (stop_.load(std::memory_order_acquire)) return false;
     relax();
@@ -167,7 +201,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     if (sleepers_ > 0) start_cv_.notify_all();
   }
   run_chunks(0, gen);
-  Relax relax;
+  Relax relax(oversubscribed_);
   while (done_.load(std::memory_order_acquire) != static_cast<int64_t>(chunks)) relax();
 }
 

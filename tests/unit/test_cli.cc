@@ -6,10 +6,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "sqz/format/sqz_file.h"
 #include "sqz/import/exporters.h"
 #include "sqz/import/importers.h"
-#include "sqz/format/sqz_file.h"
 #include "sqz/kernels/machine.h"
+#include "sqz/runtime/thread_pool.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -125,6 +126,7 @@ TEST_CASE("CLI: bench --json names the machine its figures come from") {
   REQUIRE(r.exit_code == 0);
   const nlohmann::json j = nlohmann::json::parse(r.out);
   CHECK(j.at("threads") == 2);
+  CHECK(j.at("usable_cpus") == runtime::usable_cpus());
   CHECK(j.at("median_ms").get<double>() > 0);
   CHECK(j.at("convolutions_timed") == 0);  // no --tune
   CHECK(j.at("layers").size() >= 5);
@@ -143,6 +145,20 @@ TEST_CASE("CLI: bench --json names the machine its figures come from") {
   CHECK(mj.at("l3_bytes") == here.l3_bytes);
   CHECK(mj.at("cores") == here.cores);
   CHECK(mj.at("logical_processors") == here.logical_processors);
+}
+
+TEST_CASE("CLI: bench says when it runs more threads than the process may use") {
+  test::TempDir dir;
+  test::write_bytes(dir.file("m.onnx"),
+                    import::export_onnx(test::tiny_squeezenet(1, 19, 10, 0.5)).value());
+  const int cpus = runtime::usable_cpus();
+  for (const int threads : {cpus, cpus + 1}) {
+    auto r = test::run_cli(
+        {"bench", dir.file("m.onnx"), "--runs", "2", "--threads", std::to_string(threads)});
+    REQUIRE(r.exit_code == 0);
+    CHECK((r.out.find("threads " + std::to_string(threads) + " (more than the " +
+                      std::to_string(cpus) + " CPU") != std::string::npos) == (threads > cpus));
+  }
 }
 
 TEST_CASE("CLI: bad inputs fail cleanly") {

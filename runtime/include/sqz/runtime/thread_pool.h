@@ -9,7 +9,8 @@
 // chunk varies; the chunks do not (callers keep results independent of the thread).
 // Between calls the workers spin for a short while before they sleep (as ONNX Runtime's and
 // XNNPACK's pools do): a network's layers follow each other within microseconds, and waking a
-// sleeping thread costs tens of them.
+// sleeping thread costs tens of them. A pool of more threads than the process may run at once
+// (usable_cpus) never spins: a spinning thread would take the CPU a working one needs.
 #pragma once
 
 #include <atomic>
@@ -28,6 +29,10 @@ namespace sqz::runtime {
 // Most threads a pool runs: more than any CPU this runs on has cores, few enough that their
 // stacks fit a small address space's limits.
 constexpr int kMaxThreads = 1024;
+
+// How many threads the process can run at once: the CPUs its affinity mask allows, fewer
+// under a cgroup v2 CPU quota (a container's --cpus: quota / period, rounded up); at least 1.
+int usable_cpus();
 
 class ThreadPool {
  public:
@@ -75,6 +80,7 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   int sleepers_ = 0;  // workers waiting on start_cv_ (guarded by mu_)
+  bool oversubscribed_ = false;  // more threads than usable_cpus(): waits yield, never spin
 };
 
 }  // namespace sqz::runtime
