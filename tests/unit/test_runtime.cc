@@ -275,6 +275,16 @@ TEST_CASE("softmax output sums to one") {
   CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
 }
 
+TEST_CASE("a cgroup v2 CPU quota gives the CPUs it allows, rounded up") {
+  CHECK(runtime::cpus_of_cgroup_quota("200000 100000") == 2);
+  CHECK(runtime::cpus_of_cgroup_quota("150000 100000\n") == 2);
+  CHECK(runtime::cpus_of_cgroup_quota("50000 100000") == 1);
+  CHECK(runtime::cpus_of_cgroup_quota("max 100000") == 0);
+  for (const char* bad : {"", "100000", "abc 100000", "100000 0", "-5 100000", "1e400 1", "5x 10"})
+    CHECK(runtime::cpus_of_cgroup_quota(bad) == 0);
+  CHECK(runtime::cpus_of_cgroup_quota("1e300 1") == 1000000);
+}
+
 TEST_CASE("the thread pool covers every index once, with distinct thread indices at a time") {
   // The last pool has more threads than the process may run at once: its threads never spin.
   const int cpus = runtime::usable_cpus();

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,9 @@ constexpr int kMaxThreads = 1024;
 // How many threads the process can run at once: the CPUs its affinity mask allows, fewer
 // under a cgroup v2 CPU quota (a container's --cpus: quota / period, rounded up); at least 1.
 int usable_cpus();
+// The CPUs a cgroup v2 cpu.max line ("QUOTA PERIOD", microseconds) allows, rounded up; 0 for
+// no limit ("max ...") or a line that does not parse.
+int cpus_of_cgroup_quota(const std::string& cpu_max);
 
 class ThreadPool {
  public:
