@@ -422,31 +422,33 @@ SQZ_CPU_CLONES bool any_non_finite(const float* x, int64_t n) {
   return (all & 0x80000000u) != 0;
 }
 
+// The first NaN or infinity of `images` x per_image floats as an error: "<what> value K[ of
+// image N] is NaN<why>" (images counted from first_image; not named when it is negative).
+Status first_non_finite(const float* x, int64_t images, int64_t per_image, int64_t first_image,
+                        const char* what, ErrorCode code, const char* why) {
+  if (!any_non_finite(x, images * per_image)) return Status::ok();
+  for (int64_t i = 0; i < images * per_image; ++i)
+    SQZ_RETURN_ERROR_IF(
+        !std::isfinite(x[i]), code,
+        std::string(what) + " value " + std::to_string(i % per_image) +
+            (first_image < 0 ? std::string()
+                             : " of image " + std::to_string(first_image + i / per_image)) +
+            " is " + (std::isnan(x[i]) ? "NaN" : "infinite") + why);
+  return Status::ok();
+}
+
 }  // namespace
 
 Status check_finite_inputs(const float* input, int64_t images, int64_t per_image) {
-  if (!any_non_finite(input, images * per_image)) return Status::ok();
-  for (int64_t i = 0; i < images * per_image; ++i)
-    SQZ_RETURN_ERROR_IF(!std::isfinite(input[i]), ErrorCode::kInvalidArgument,
-                        "input value " + std::to_string(i % per_image) + " of image " +
-                            std::to_string(i / per_image) + " is " +
-                            (std::isnan(input[i]) ? "NaN" : "infinite") +
-                            "; the net takes finite inputs");
-  return Status::ok();
+  return first_non_finite(input, images, per_image, 0, "input", ErrorCode::kInvalidArgument,
+                          "; the net takes finite inputs");
 }
 
 Status check_finite_outputs(const float* output, int64_t images, int64_t per_image,
                             int64_t first_image) {
-  if (!any_non_finite(output, images * per_image)) return Status::ok();
-  for (int64_t i = 0; i < images * per_image; ++i)
-    SQZ_RETURN_ERROR_IF(
-        !std::isfinite(output[i]), ErrorCode::kLimit,
-        "output value " + std::to_string(i % per_image) +
-            (first_image < 0 ? std::string()
-                             : " of image " + std::to_string(first_image + i / per_image)) +
-            " is " + (std::isnan(output[i]) ? "NaN" : "infinite") +
-            ": the network's sums overflowed float32 (weights or inputs too large for it)");
-  return Status::ok();
+  return first_non_finite(
+      output, images, per_image, first_image, "output", ErrorCode::kLimit,
+      ": the network's sums overflowed float32 (weights or inputs too large for it)");
 }
 
 Status Net::forward(const float* input, int64_t batch, std::vector<float>* output) {
