@@ -12,8 +12,8 @@
 
 int main(int argc, char** argv) {
   const std::string dir = "../shared/models/squeezenet_v1.0_deep_compression/";
-  std::string model_path = dir + "compressed_SqueezeNet.net",
-              prototxt = dir + "SqueezeNet_deploy.prototxt";
+  const std::string release = dir + "compressed_SqueezeNet.net";
+  std::string model_path = release, prototxt;
   int64_t bits = 6;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
       model_path = a;
     }
   }
+  if (model_path == release && prototxt.empty()) prototxt = dir + "SqueezeNet_deploy.prototxt";
   auto model = sqz::import::load_model(model_path, prototxt);
   if (!model.is_ok()) {
     std::fprintf(stderr, "bench_quantize: %s\n", model.status().message().c_str());

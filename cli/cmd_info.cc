@@ -87,9 +87,15 @@ int cmd_info(int argc, char** argv) {
   if (!parse_args("info", "MODEL [--prototxt FILE] [--json]", options, {"model"}, argc, argv, &vm,
                   &code))
     return code;
+  auto import = import_options(input_shape);
+  if (!import.is_ok()) return usage_error("info", import.status().message());
   if (file_extension(model_path) == ".sqz") {
+    if (!prototxt.empty())
+      return usage_error("info",
+                         "--prototxt is for a .caffemodel or .net model, not for " + model_path);
     auto f = format::read_sqz(model_path);
     if (!f.is_ok()) return fail(f.status());
+    if (!import->input_shape.empty()) f->model.input_shape = import->input_shape;
     auto shapes = validate_and_infer(f->model);
     if (!shapes.is_ok()) return fail(shapes.status().with_context(model_path));
     if (flags.json) {
@@ -112,8 +118,6 @@ int cmd_info(int argc, char** argv) {
     print_ledger(*f, false);
     return kExitOk;
   }
-  auto import = import_options(input_shape);
-  if (!import.is_ok()) return usage_error("info", import.status().message());
   Result<Model> model = load_any_model(model_path, prototxt, nullptr, *import);
   if (!model.is_ok()) return fail(model.status());
   auto shapes = validate_and_infer(*model);

@@ -58,6 +58,14 @@ Result<Model> load_model(const std::string& path, const std::string& prototxt_pa
   if (entry == Entry::kFolder)
     return Status(ErrorCode::kInvalidArgument, path + ": is a folder, not a model file");
   const std::string ext = file_extension(path);
+  // A network definition completes a Caffe weights file only; beside any other form it would
+  // be ignored, and the user meant some model it describes.
+  SQZ_RETURN_ERROR_IF(!prototxt_path.empty() && ext != ".caffemodel" && ext != ".net",
+                      ErrorCode::kInvalidArgument,
+                      prototxt_path +
+                          ": a network definition is for a .caffemodel or .net model, "
+                          "not for " +
+                          path);
   if (ext == ".onnx") return import_onnx(path, options, metadata);
   if (ext == ".sqz") {
     format::SqzDecodeOptions decode;

@@ -62,7 +62,9 @@ TEST_CASE("CLI: usage errors exit 2") {
            {{"--widths", "3,4"}, "--widths needs --target-bytes"},
            {{"--no-mirror"}, "--no-mirror needs --train images"},
            {{"--calib-lr", "0.01"}, "--calib-lr needs --calib images"},
-           {{"--granularity", "kernel"}, "--granularity needs pruning (--density or"}}) {
+           {{"--granularity", "kernel"}, "--granularity needs pruning (--density or"},
+           {{"--density", "0"}, "--density needs a fraction above 0"},
+           {{"--target-bytes", "0"}, "--target-bytes needs a size above 0"}}) {
     std::vector<std::string> args{"compress", "x.onnx", "-o", "y.sqz"};
     args.insert(args.end(), option.begin(), option.end());
     auto r = test::run_cli(args);
@@ -115,6 +117,29 @@ TEST_CASE("CLI: info on a generated model") {
   auto j = test::run_cli({"info", dir.file("m.onnx"), "--json"});
   CHECK(j.exit_code == 0);
   CHECK(j.out.find("\"nonzero\": " + std::to_string(m.nonzero_weight_count())) !=
+        std::string::npos);
+}
+
+TEST_CASE("CLI: info on a .sqz checks and applies --input-shape, and refuses --prototxt") {
+  test::TempDir dir;
+  Model m = test::tiny_squeezenet(1, 19, 10, 0.5);
+  const std::string sqz = dir.file("m.sqz");
+  std::string bytes;
+  REQUIRE(format::encode_sqz(m, {}, &bytes).is_ok());
+  test::write_bytes(sqz, bytes);
+  auto shaped = test::run_cli({"info", sqz, "--input-shape", "1,3,35,35"});
+  CHECK(shaped.exit_code == 0);
+  CHECK(shaped.out.find("[1, 3, 35, 35]") != std::string::npos);
+  auto bad = test::run_cli({"info", sqz, "--input-shape", "abc"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--input-shape") != std::string::npos);
+  CHECK(bad.out.empty());
+  auto proto = test::run_cli({"info", sqz, "--prototxt", dir.file("m.prototxt")});
+  CHECK(proto.exit_code == 2);
+  CHECK(proto.err.find("--prototxt is for a .caffemodel or .net model") != std::string::npos);
+  auto run = test::run_cli({"bench", sqz, "--runs", "1", "--prototxt", dir.file("m.prototxt")});
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("a network definition is for a .caffemodel or .net model") !=
         std::string::npos);
 }
 

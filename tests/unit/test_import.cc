@@ -75,6 +75,12 @@ TEST_CASE("bad model files give one clear error naming the file") {
   SUBCASE("missing file") {
     expect_error(import::load_model(f.dir.file("absent.onnx")), "absent.onnx", "No such file");
   }
+  SUBCASE("a network definition beside a model that is not Caffe's is refused, not ignored") {
+    expect_error(import::load_model(f.onnx, f.prototxt), f.prototxt,
+                 "is for a .caffemodel or .net model, not for " + f.onnx);
+    expect_error(import::load_model(f.prototxt, f.prototxt), f.prototxt, "not for");
+    REQUIRE(import::load_model(f.net, f.prototxt).is_ok());
+  }
   SUBCASE("a PyTorch checkpoint is pointed to ONNX") {
     for (const char* name : {"model.pth", "model.PT"}) {
       test::write_bytes(f.dir.file(name), "PK\x03\x04 a zip of tensors");

@@ -317,6 +317,9 @@ TEST_CASE("check_option_dependencies: an option is refused where it would be ign
          o->pruning.density = 0.5;
          o->calib_dir = "images";
        }},
+      // 0 is their default, "off": given as 0 they would be ignored too.
+      {"density", [](P::CompressOptions* o) { o->pruning.density = 0.25; }},
+      {"target_bytes", [](P::CompressOptions* o) { o->target_bytes = 400000; }},
   };
   for (const Case& c : cases) {
     INFO(c.option);
@@ -333,7 +336,7 @@ TEST_CASE("check_option_dependencies: an option is refused where it would be ign
   CHECK_FALSE(P::check_option_dependencies(o, {"retrain_steps"}).is_ok());
   o.error_compensation = false;
   CHECK(P::check_option_dependencies(o, {"codes"}).is_ok());
-  CHECK(P::check_option_dependencies(P::CompressOptions{}, {"bits", "density", "calib"}).is_ok());
+  CHECK(P::check_option_dependencies(P::CompressOptions{}, {"bits", "seed", "calib"}).is_ok());
 }
 
 namespace {

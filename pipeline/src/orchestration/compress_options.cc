@@ -143,6 +143,13 @@ struct Dependency {
 
 const std::vector<Dependency>& dependencies() {
   static const std::vector<Dependency> table = {
+      // 0 is these options' "off" (their defaults); given as 0, the user meant something.
+      {{"density"},
+       "a fraction above 0",
+       [](const CompressOptions& s) { return s.pruning.density > 0; }},
+      {{"target_bytes"},
+       "a size above 0",
+       [](const CompressOptions& s) { return s.target_bytes > 0; }},
       {{"widths", "probe_images"},
        "`target_bytes`",
        [](const CompressOptions& s) { return s.target_bytes > 0; }},

@@ -61,6 +61,7 @@ Result<Model> import_deep_compression_net(const std::string& prototxt_path,
 
 // Picks the importer from the extension: .onnx; .caffemodel or .net (prototxt required,
 // or found beside it with the same stem); .prototxt (weights file found beside it).
+// prototxt_path given with any other form is kInvalidArgument (it would be ignored).
 // metadata, when given, receives what the file records (.sqz metadata, an ONNX model's
 // preprocessing description), and is cleared for forms that record nothing.
 Result<Model> load_model(const std::string& path, const std::string& prototxt_path = "",
