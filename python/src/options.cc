@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "errors.h"
 #include "sqz/pipeline/image_split.h"
@@ -15,6 +16,12 @@ namespace {
 // The command line's limits (cli/common.h).
 constexpr int64_t kMaxSteps = 10000000, kMaxBatch = 4096, kMaxThreads = 1024;
 constexpr int64_t kMaxSeed = int64_t{1} << 53;
+
+std::string shortest(double x) {  // 0 and 1, not 0.000000 and 1.000000
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", x);
+  return b;
+}
 
 }  // namespace
 
@@ -67,8 +74,8 @@ void Keywords::real(const char* key, double lo, double hi, double* out, bool lo_
   } catch (const py::cast_error&) {  // an int past a double's range
   }
   if (!std::isfinite(x) || x < lo || x > hi || (lo_open && x <= lo))
-    bad(key, std::string("must be in ") + (lo_open ? "(" : "[") + std::to_string(lo) + ", " +
-                 std::to_string(hi) + "], not " + py::str(v).cast<std::string>().substr(0, 40));
+    bad(key, std::string("must be in ") + (lo_open ? "(" : "[") + shortest(lo) + ", " +
+                 shortest(hi) + "], not " + py::str(v).cast<std::string>().substr(0, 40));
   *out = x;
 }
 

@@ -164,6 +164,9 @@ def test_errors_are_exceptions_with_message_and_code(fashion_sqz, tmp_path):
                        ({"density": "half"}, "density must be a number"),
                        ({"calib_lr": -1.0}, "calib_lr"), ({"threads": 0}, "threads"),
                        ({"seed": 2 ** 70}, "seed must be in"), ({"density": 10 ** 400}, "density"),
+                       ({"density": 1.5}, "density must be in [0, 1], not 1.5"),
+                       ({"density": 0}, "density needs a fraction above 0"),
+                       ({"target_bytes": 0}, "target_bytes needs a size above 0"),
                        ({"layer_bits": {"conv1": "8"}}, "layer_bits"),
                        ({"calib_split": "1/2"}, "calib_split needs calib"),  # the library's words
                        ({"holdout_split": "1/2"}, "holdout_split needs calib"),
