@@ -113,6 +113,11 @@ TEST_CASE("list_dataset: errors name the file and line") {
   test::write_bytes(d.dir.file("bad3.txt"), "n001/10.PNG\tn009\n");
   auto r3 = P::list_dataset({d.tree, d.classes, d.dir.file("bad3.txt")}, true);
   CHECK(r3.status().message().find("class 'n009' is not in the class list") != std::string::npos);
+  // An image listed twice would be counted twice (here under two labels).
+  test::write_bytes(d.dir.file("bad4.txt"), "n001/10.PNG\t0\n# note\nn001/./10.PNG\t1\n");
+  auto r5 = P::list_dataset({d.tree, d.classes, d.dir.file("bad4.txt")}, true);
+  CHECK(r5.status().message() ==
+        d.dir.file("bad4.txt") + ": line 3: n001/./10.PNG is listed twice (line 1)");
   fs::create_directories(d.tree + "/n777");
   test::write_png(d.tree + "/n777/x.png", 30, 30, 1);
   auto r4 = P::list_dataset({d.tree, d.classes, ""}, true);

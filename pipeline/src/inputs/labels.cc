@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "sqz/core/file_io.h"
 
@@ -98,6 +99,8 @@ Result<LabelledFiles> from_label_file(const DatasetSpec& s, const Labels* list) 
   if (list) out.classes = list->wnids, out.class_source = "the class list " + s.class_list;
   std::istringstream in(text);
   int line_no = 0;
+  // An image listed twice would be counted twice, under two labels if they differ.
+  std::unordered_map<std::string, int> line_of_image;
   for (std::string line; std::getline(in, line);) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -110,6 +113,11 @@ Result<LabelledFiles> from_label_file(const DatasetSpec& s, const Labels* list) 
     SQZ_RETURN_ERROR_IF(!confined(line.substr(0, tab)), ErrorCode::kInvalidArgument,
                         where + ": the path must be relative to " + s.dir +
                             " and stay inside it (no leading '/', no '..')");
+    const auto [seen, first] =
+        line_of_image.emplace(fs::path(line.substr(0, tab)).lexically_normal().string(), line_no);
+    SQZ_RETURN_ERROR_IF(!first, ErrorCode::kInvalidArgument,
+                        where + ": " + line.substr(0, tab) + " is listed twice (line " +
+                            std::to_string(seen->second) + ")");
     out.files.push_back((fs::path(s.dir) / line.substr(0, tab)).string());
     out.labels.push_back(label);
     SQZ_RETURN_ERROR_IF(
