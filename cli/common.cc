@@ -89,7 +89,12 @@ Status store_config_file(const std::string& path, const po::options_description&
   strip_utf8_bom(&text);
   std::istringstream in(text);
   try {
-    po::store(po::parse_config_file(in, options), *vm);
+    const po::parsed_options parsed = po::parse_config_file(in, options);
+    for (const po::option& o : parsed.options)  // read here, it would be ignored
+      if (o.string_key == "config")
+        return Status(ErrorCode::kInvalidArgument,
+                      path + ": a config file cannot name another (config files do not nest)");
+    po::store(parsed, *vm);
   } catch (const po::error& e) {
     return Status(ErrorCode::kParse, path + ": " + e.what());
   }

@@ -156,6 +156,12 @@ TEST_CASE("compress: --target-bytes allocates widths that fit, from a config fil
   CHECK(test::run_cli(
             {"compress", f.onnx, "-o", f.dir.file("x.sqz"), "--config", f.dir.file("missing.cfg")})
             .exit_code == 1);
+  // A config naming another would have it ignored: refused.
+  test::write_bytes(f.dir.file("outer.cfg"), "bits = 5\nconfig = " + f.dir.file("c.cfg") + "\n");
+  auto nested = test::run_cli(
+      {"compress", f.onnx, "-o", f.dir.file("x.sqz"), "--config", f.dir.file("outer.cfg")});
+  CHECK(nested.exit_code == 1);
+  CHECK(nested.err.find("outer.cfg: a config file cannot name another") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(f.dir.file("x.sqz")));
 }
 
