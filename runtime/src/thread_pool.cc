@@ -4,12 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <system_error>
+
+#include "sqz/runtime/cpu_quota.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -61,31 +59,7 @@ class Relax {
   bool yielding_ = false;
 };
 
-// The cgroup v2 file of this process's cgroup ("" when it has none or it cannot be read).
-std::string own_cgroup_cpu_max() {
-  std::ifstream self("/proc/self/cgroup");
-  std::string line, path;
-  while (std::getline(self, line))
-    if (line.rfind("0::", 0) == 0) path = line.substr(3);
-  if (path.empty() || path.find("..") != std::string::npos) return "";
-  std::ifstream max("/sys/fs/cgroup" + path + "/cpu.max");
-  std::string text;
-  std::getline(max, text);
-  return text;
-}
-
 }  // namespace
-
-int cpus_of_cgroup_quota(const std::string& cpu_max) {
-  std::istringstream in(cpu_max);
-  std::string quota;
-  double period = 0;
-  if (!(in >> quota >> period) || quota == "max" || !(period > 0)) return 0;
-  char* end = nullptr;
-  const double q = std::strtod(quota.c_str(), &end);
-  if (*end || !(q > 0) || !std::isfinite(q)) return 0;
-  return static_cast<int>(std::min(1e6, std::ceil(q / period)));
-}
 
 int usable_cpus() {
   static const int cpus = [] {
@@ -93,8 +67,7 @@ int usable_cpus() {
     int n = sched_getaffinity(0, sizeof set, &set) == 0
                 ? CPU_COUNT(&set)
                 : static_cast<int>(std::thread::hardware_concurrency());
-    if (const int limit = cpus_of_cgroup_quota(own_cgroup_cpu_max()); limit > 0)
-      n = std::min(n, limit);
+    if (const int limit = own_cgroup_cpu_limit(); limit > 0) n = std::min(n, limit);
     return std::max(n, 1);
   }();
   return cpus;

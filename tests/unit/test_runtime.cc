@@ -11,12 +11,13 @@
 #include <thread>
 #include <type_traits>
 
+#include "net_run.h"
 #include "other_machines.h"
 #include "sqz/kernels/machine.h"
 #include "sqz/runtime/arena_plan.h"
+#include "sqz/runtime/cpu_quota.h"
 #include "sqz/runtime/net.h"
 #include "sqz/runtime/thread_pool.h"
-#include "net_run.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -283,6 +284,49 @@ TEST_CASE("a cgroup v2 CPU quota gives the CPUs it allows, rounded up") {
   for (const char* bad : {"", "100000", "abc 100000", "100000 0", "-5 100000", "1e400 1", "5x 10"})
     CHECK(runtime::cpus_of_cgroup_quota(bad) == 0);
   CHECK(runtime::cpus_of_cgroup_quota("1e300 1") == 1000000);
+  CHECK(runtime::cpus_of_cgroup_quota("-1 100000") == 0);  // cgroup v1's "no limit"
+}
+
+TEST_CASE("cgroup CPU limits are found under either version, on the cgroup and its ancestors") {
+  std::map<std::string, std::string> files;
+  auto read = [&](const std::string& path) {
+    auto it = files.find(path);
+    return it == files.end() ? std::string() : it->second;
+  };
+  // A cgroup v2 host (systemd, Kubernetes): the quota on a parent slice binds the leaf.
+  const std::string v2_mounts =
+      "24 1 0:22 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+  const std::string v2_self = "0::/user.slice/app.scope\n";
+  CHECK(runtime::cgroup_cpu_limit(v2_self, v2_mounts, read) == 0);
+  files["/sys/fs/cgroup/user.slice/app.scope/cpu.max"] = "max 100000";
+  files["/sys/fs/cgroup/user.slice/cpu.max"] = "250000 100000";
+  CHECK(runtime::cgroup_cpu_limit(v2_self, v2_mounts, read) == 3);
+  files["/sys/fs/cgroup/user.slice/app.scope/cpu.max"] = "100000 100000";
+  CHECK(runtime::cgroup_cpu_limit(v2_self, v2_mounts, read) == 1);
+  CHECK(runtime::cgroup_cpu_limit("0::/../etc\n", v2_mounts, read) == 0);  // not followed
+  // Docker on a cgroup v1 host: the cpu controller mounted with cpuacct; inside a cgroup
+  // namespace the container's path shows as "/", outside it as the host's.
+  files.clear();
+  const std::string v1_mounts =
+      "31 23 0:28 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755\n"
+      "33 31 0:30 /docker/abc /sys/fs/cgroup/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n"
+      "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n";
+  files["/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us"] = "150000";
+  files["/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us"] = "100000";
+  CHECK(runtime::cgroup_cpu_limit("4:cpu,cpuacct:/\n0::/\n", v1_mounts, read) == 2);
+  CHECK(runtime::cgroup_cpu_limit("4:cpu,cpuacct:/docker/abc\n0::/\n", v1_mounts, read) == 2);
+  files["/sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_quota_us"] = "50000";  // below the mount's root
+  files["/sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_period_us"] = "100000";
+  CHECK(runtime::cgroup_cpu_limit("4:cpu,cpuacct:/docker/abc/x\n", v1_mounts, read) == 1);
+  CHECK(runtime::cgroup_cpu_limit("4:cpu,cpuacct:/docker/abcx\n", v1_mounts, read) == 2);
+  CHECK(runtime::cgroup_cpu_limit("4:cpu,cpuacct:relative\n", v1_mounts, read) == 2);
+  files["/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us"] = "-1";
+  CHECK(runtime::cgroup_cpu_limit("4:cpu,cpuacct:/\n", v1_mounts, read) == 0);
+  // Neither hierarchy mounted, or the process in none: no limit.
+  CHECK(runtime::cgroup_cpu_limit("", "", read) == 0);
+  CHECK(runtime::cgroup_cpu_limit("4:memory:/x\n", v1_mounts, read) == 0);
+  // This machine: whatever its cgroups say, usable_cpus() is at least 1 and at most the mask.
+  CHECK(runtime::own_cgroup_cpu_limit() >= 0);
 }
 
 TEST_CASE("the thread pool covers every index once, with distinct thread indices at a time") {

@@ -32,12 +32,8 @@ namespace sqz::runtime {
 constexpr int kMaxThreads = 1024;
 
 // How many threads the process can run at once: the CPUs its affinity mask allows, fewer
-// under a cgroup v2 CPU quota (a container limited to N CPUs: quota / period, rounded up); at
-// least 1.
+// under a cgroup CPU quota (own_cgroup_cpu_limit, cpu_quota.h); at least 1.
 int usable_cpus();
-// The CPUs a cgroup v2 cpu.max line ("QUOTA PERIOD", microseconds) allows, rounded up; 0 for
-// no limit ("max ...") or a line that does not parse.
-int cpus_of_cgroup_quota(const std::string& cpu_max);
 
 class ThreadPool {
  public:
