@@ -41,7 +41,8 @@ const Command kCommands[] = {
 void print_usage(FILE* out) {
   std::fprintf(out, "usage: squeeze-compress COMMAND [options]\n\ncommands:\n");
   for (const Command& c : kCommands) std::fprintf(out, "  %-12s %s\n", c.name, c.summary);
-  std::fprintf(out, "\n'squeeze-compress COMMAND --help' describes a command.\n");
+  std::fprintf(out,
+               "\n'squeeze-compress COMMAND --help' (or 'help COMMAND') describes a command.\n");
 }
 
 }  // namespace
@@ -57,8 +58,14 @@ int main(int argc, char** argv) {
     print_usage(stderr);
     return sqz::cli::kExitUsage;
   }
-  const std::string name = argv[1];
-  if (name == "--help" || name == "-h" || name == "help") {
+  std::string name = argv[1];
+  // `help COMMAND` is `COMMAND --help`, as git and cargo have it.
+  char help_flag[] = "--help";
+  char* help_argv[] = {argv[0], argc > 2 ? argv[2] : nullptr, help_flag, nullptr};
+  if (name == "help" && argc == 3) {
+    name = argv[2];
+    argc = 3, argv = help_argv;
+  } else if (name == "--help" || name == "-h" || name == "help") {
     print_usage(stdout);
     return sqz::cli::kExitOk;
   }

@@ -21,7 +21,7 @@ Help and version.
     eval         measure top-1/top-5 accuracy on a folder of labelled images
     report       stage table, per-layer ledger and accuracy against size (Markdown, JSON, HTML)
   
-  'squeeze-compress COMMAND --help' describes a command.
+  'squeeze-compress COMMAND --help' (or 'help COMMAND') describes a command.
 
 Describing a model.
 

@@ -104,6 +104,10 @@ TEST_CASE("CLI: usage errors exit 2") {
   auto help = test::run_cli({"eval", "--help"});
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("--images") != std::string::npos);
+  auto help_eval = test::run_cli({"help", "eval"});  // as git and cargo have it
+  CHECK(help_eval.exit_code == 0);
+  CHECK(help_eval.out == help.out);
+  CHECK(test::run_cli({"help", "evl"}).exit_code == 2);
 }
 
 TEST_CASE("CLI: info on a generated model") {
