@@ -15,7 +15,7 @@
 namespace {
 
 // A folder for the input file and the class list beside it, made once per process.
-const std::string& scratch_dir() {
+[[maybe_unused]] const std::string& scratch_dir() {
   static const std::string dir = [] {
     char name[] = "/tmp/sqz-fuzz-records-XXXXXX";
     const char* made = ::mkdtemp(name);
