@@ -118,9 +118,20 @@ class Model:
         return self._core._classify_pixels(np.ascontiguousarray(_pixels(image)), threads)
 
     def top_k(self, scores: np.ndarray, k: int = 5) -> list:
-        """The k best classes of a score vector, best first (ties: lower index first)."""
+        """The k best classes (at most num_classes) of one image's scores, a vector of
+        num_classes values, best first (ties: lower index first). An Error for another shape
+        (a batch's (N, classes) would otherwise be ranked as one long vector), a k below 1 or a
+        NaN score."""
         scores = np.asarray(scores, dtype=np.float32)
-        order = np.lexsort((np.arange(scores.size), -np.nan_to_num(scores, nan=-np.inf)))
+        if scores.shape != (self.num_classes,):
+            raise Error(f"top_k wants one image's {self.num_classes} scores, not an array of "
+                        f"shape {scores.shape} (a batch's row i: scores[i])", "invalid_argument")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise Error(f"top_k wants a whole k of at least 1, not {k!r}", "invalid_argument")
+        if np.isnan(scores).any():
+            raise Error(f"top_k: score {int(np.flatnonzero(np.isnan(scores))[0])} is NaN",
+                        "invalid_argument")
+        order = np.lexsort((np.arange(scores.size), -scores))
         return [int(i) for i in order[:k]]
 
     def __repr__(self) -> str:

@@ -22,6 +22,17 @@ def check_like_cli(model_path, image):
     want = cli_scores(model_path, image)
     m = sc.open(model_path)
     assert m.top_k(scores, 5) == list(want)
+    assert m.top_k(scores, 10 ** 6) == m.top_k(scores, m.num_classes)  # at most every class
+    for bad, words in ((np.stack([scores, scores]), "one image's"), (scores[:-1], "one image's")):
+        with pytest.raises(sc.Error, match=words):  # not ranked as one long vector
+            m.top_k(bad)
+    for k in (0, -1, 2.5, True):
+        with pytest.raises(sc.Error, match="whole k of at least 1"):
+            m.top_k(scores, k)
+    nan = scores.copy()
+    nan[7] = np.nan
+    with pytest.raises(sc.Error, match="score 7 is NaN"):
+        m.top_k(nan)
     for c, s in want.items():  # run --json prints %.6g
         assert float(f"{scores[c]:.6g}") == s
 
