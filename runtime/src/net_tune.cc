@@ -157,7 +157,11 @@ std::string default_tune_cache_path() {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
   if (xdg && *xdg == '/') return std::string(xdg) + "/squeeze-compress/tune-v1.txt";
-  if (home && *home == '/') return std::string(home) + "/.cache/squeeze-compress/tune-v1.txt";
+  // A HOME that is not a folder (a service account's /nonexistent) gets no cache, not a home
+  // made for it.
+  std::error_code ec;
+  if (home && *home == '/' && std::filesystem::is_directory(home, ec))
+    return std::string(home) + "/.cache/squeeze-compress/tune-v1.txt";
   return "";
 }
 

@@ -5,17 +5,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
+#include "net_run.h"
+#include "other_machines.h"
 #include "sqz/format/sqz_file.h"
 #include "sqz/kernels/gemm.h"
 #include "sqz/kernels/im2col.h"
 #include "sqz/kernels/machine.h"
 #include "sqz/kernels/spmm.h"
 #include "sqz/runtime/net.h"
-#include "net_run.h"
-#include "other_machines.h"
 #include "test_util.h"
 
 using namespace sqz;
@@ -274,6 +275,27 @@ TEST_CASE("tuning: the cache is keyed by a thread's L1d share, not the CPU's nam
   CHECK(timed_on(smt) == convolutions(c.model));  // its own entries, beside the first's
   CHECK(timed_on(own) == 0);
   CHECK(timed_on(smt) == 0);
+}
+
+TEST_CASE("the default tuning cache: under XDG_CACHE_HOME, else an existing HOME, else none") {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  };
+  const auto xdg = env("XDG_CACHE_HOME"), home = env("HOME");
+  test::TempDir dir;
+  ::unsetenv("XDG_CACHE_HOME");
+  ::setenv("HOME", dir.path().c_str(), 1);
+  CHECK(runtime::default_tune_cache_path() == dir.path() + "/.cache/squeeze-compress/tune-v1.txt");
+  ::setenv("XDG_CACHE_HOME", "/xdg", 1);
+  CHECK(runtime::default_tune_cache_path() == "/xdg/squeeze-compress/tune-v1.txt");
+  ::unsetenv("XDG_CACHE_HOME");
+  ::setenv("HOME", (dir.path() + "/absent").c_str(), 1);  // not made for the cache
+  CHECK(runtime::default_tune_cache_path().empty());
+  ::setenv("HOME", "relative", 1);
+  CHECK(runtime::default_tune_cache_path().empty());
+  for (const auto& [name, value] : {std::pair{"XDG_CACHE_HOME", xdg}, std::pair{"HOME", home}})
+    value ? ::setenv(name, value->c_str(), 1) : ::unsetenv(name);
 }
 
 TEST_CASE("check_tune_cache: a path that cannot hold the cache is refused, naming it") {

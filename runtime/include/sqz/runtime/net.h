@@ -42,8 +42,8 @@ struct TuningDefaults {
 };
 TuningDefaults default_tuning();
 void set_default_tuning(const TuningDefaults& defaults);
-// $XDG_CACHE_HOME/squeeze-compress/tune-v1.txt, else ~/.cache/squeeze-compress/tune-v1.txt,
-// else "" (no cache: every tuned create() times again).
+// $XDG_CACHE_HOME/squeeze-compress/tune-v1.txt, else ~/.cache/squeeze-compress/tune-v1.txt
+// when $HOME is a folder, else "" (no cache: every tuned create() times again).
 std::string default_tune_cache_path();
 // Whether `path` can serve as a tuning cache: an existing file must be one (a regular,
 // readable file, empty or starting with the cache's header line; read-only is fine, it is then
