@@ -40,7 +40,7 @@ int cmd_encode(int argc, char** argv) {
   bool force = false, compare = false;
   PreprocessFlags pre_flags;
   po::options_description options("options");
-  add_global_options(options, &flags);
+  add_global_options(options, &flags, RunsNetworks::kNo);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(
       "prototxt", po::value(&prototxt), "Caffe network definition for a .caffemodel or .net")(
       "output,o", po::value(&out)->required(), "output .sqz file")(
@@ -89,7 +89,7 @@ int cmd_decode(int argc, char** argv) {
   std::string in, out;
   bool force = false;
   po::options_description options("options");
-  add_global_options(options, &flags);
+  add_global_options(options, &flags, RunsNetworks::kNo);
   options.add_options()("model", po::value(&in)->required(), "input .sqz (or any model)")(
       "output,o", po::value(&out)->required(), "output .onnx or .caffemodel (dense float32)")(
       "force,f", po::bool_switch(&force), "overwrite an existing output");

@@ -77,7 +77,7 @@ int cmd_info(int argc, char** argv) {
   GlobalFlags flags;
   std::string model_path, prototxt;
   po::options_description options("options");
-  add_global_options(options, &flags);
+  add_global_options(options, &flags, RunsNetworks::kNo);
   std::string input_shape;
   add_input_shape_option(options, &input_shape);
   options.add_options()("model", po::value(&model_path)->required(), "model file")(

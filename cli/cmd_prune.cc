@@ -90,7 +90,7 @@ struct PruneCommandFlags {
 po::options_description prune_command_options(PruneCommandFlags* f, GlobalFlags* flags) {
   PruneFlags& pf = f->prune;
   po::options_description options("options");
-  add_global_options(options, flags);
+  add_global_options(options, flags, RunsNetworks::kNo);
   options.add_options()("model", po::value(&f->model_path)->required(), "model file")(
       "prototxt", po::value(&f->prototxt), "Caffe network definition for a .caffemodel or .net")(
       "density", ranged(&pf.density, 0, 1, "density"),

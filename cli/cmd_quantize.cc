@@ -55,7 +55,7 @@ struct QuantizeFlags {
 po::options_description quantize_options(QuantizeFlags* f, quantize::QuantizeOptions* o,
                                          GlobalFlags* flags) {
   po::options_description options("options");
-  add_global_options(options, flags);
+  add_global_options(options, flags, RunsNetworks::kNo);
   options.add_options()("model", po::value(&f->model_path)->required(), "model file")(
       "prototxt", po::value(&f->prototxt), "Caffe network definition for a .caffemodel or .net")(
       "bits,b", ranged(&o->bits, 1, 8, "bits")->default_value(8),

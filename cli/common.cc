@@ -136,11 +136,13 @@ std::vector<std::string> given_names(const po::variables_map& vm) {
   return names;
 }
 
-void add_global_options(po::options_description& options, GlobalFlags* flags) {
+void add_global_options(po::options_description& options, GlobalFlags* flags, RunsNetworks runs) {
   options.add_options()("help,h", "show this help")("quiet,q", po::bool_switch(&flags->quiet),
                                                     "print nothing but results and errors")(
       "verbose,v", po::bool_switch(&flags->verbose), "print more detail on stderr")(
-      "json", po::bool_switch(&flags->json), "machine-readable output on stdout")(
+      "json", po::bool_switch(&flags->json), "machine-readable output on stdout");
+  if (runs == RunsNetworks::kNo) return;
+  options.add_options()(
       "max-memory", po::value(&flags->max_memory_mib)->notifier(&set_max_memory),
       "MiB of activations a network may plan (default 256: SqueezeNet at 227x227 needs about "
       "20 per image), and of a training step (default 1024: about 90 per image)")(

@@ -49,7 +49,12 @@ bool parse_args(const std::string& command, const std::string& synopsis,
                 po::options_description& options, const std::vector<std::string>& positional,
                 int argc, char** argv, po::variables_map* vm, int* exit_code);
 
-void add_global_options(po::options_description& options, GlobalFlags* flags);
+// What a command does with networks: the memory limit and tuning options are offered only by
+// commands that plan one (elsewhere they would be ignored).
+enum class RunsNetworks { kNo, kYes };
+// --help, -q, -v, --json; with RunsNetworks::kYes also --max-memory, --tune, --tune-cache.
+void add_global_options(po::options_description& options, GlobalFlags* flags,
+                        RunsNetworks runs = RunsNetworks::kYes);
 
 // The first of names given on the command line (or in a --config file), as "--name"; "" when
 // none is. Defaults do not count.

@@ -71,16 +71,20 @@ TEST_CASE("CLI: usage errors exit 2") {
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(words) != std::string::npos);
   }
-  for (const auto& [args, words] :
-       std::vector<std::pair<std::vector<std::string>, std::string>>{
+  for (const auto& [args, words] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"quantize", "x.onnx", "-o", "y.sqz", "--entropy", "2"}, "--entropy is the uniform"},
            {{"quantize", "x.onnx", "-o", "y.sqz", "--seed", "2"}, "--seed draws the random"},
            {{"quantize", "x.onnx", "-o", "y.sqz", "--exact", "--init", "random"}, "--init starts"},
            {{"prune", "x.onnx", "-o", "y.sqz", "--density", "0.5", "--schedule", "linear"},
             "--schedule spaces the pruning steps"},
            {{"encode", "x.onnx", "-o", "y.sqz", "--allow-truncated-images"}, "unrecognised"},
+           // Commands that plan no network do not offer the memory limit or tuning.
+           {{"info", "x.onnx", "--tune"}, "unrecognised option '--tune'"},
+           {{"quantize", "x.onnx", "-o", "y.sqz", "--max-memory", "10"}, "unrecognised"},
+           {{"decode", "x.sqz", "-o", "y.onnx", "--tune-cache", "c.txt"}, "unrecognised"},
            {{"bench", "x.onnx", "--kernels", "reference", "--tune"}, "--kernels reference"},
-           {{"bench", "x.onnx", "--sparse-max-density", "1.5"}, "--sparse-max-density must be in 0..1"},
+           {{"bench", "x.onnx", "--sparse-max-density", "1.5"},
+            "--sparse-max-density must be in 0..1"},
            {{"bench", "x.onnx", "--sparse-max-density", "0.5", "--kernels", "dense"},
             "--sparse-max-density is the auto rule's line; --kernels dense has none"}}) {
     auto r = test::run_cli(args);
