@@ -1,5 +1,5 @@
 // A fuzz target without libFuzzer: runs its LLVMFuzzerTestOneInput on the files named (a
-// folder: its files, in name order), so that every build (GCC, the sanitizers) compiles the
+// folder: its files, in name order), so that the sanitizer build (GCC) compiles the
 // targets and replays their seeds and regressions (the test `fuzz_replay`). A target aborts on
 // a finding; otherwise this exits 0, after saying how many inputs ran.
 // usage: fuzz_TARGET FILE_OR_FOLDER...
