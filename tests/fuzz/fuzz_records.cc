@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "sqz/core/file_io.h"
@@ -14,16 +15,24 @@
 
 namespace {
 
-// A folder for the input file and the class list beside it, made once per process.
+// A folder for the input file and the class list beside it, made once per process and
+// removed at its normal exit (a replay's; a fuzzer that finds something leaves it).
+std::string g_scratch;
+
 [[maybe_unused]] const std::string& scratch_dir() {
-  static const std::string dir = [] {
+  static const std::string& dir = []() -> const std::string& {
     char name[] = "/tmp/sqz-fuzz-records-XXXXXX";
     const char* made = ::mkdtemp(name);
     if (!made) std::abort();
-    const std::string d = made;
-    if (!sqz::write_file_atomic(d + "/classes.txt", "n0 zero\nn1 one, uno\nn2 two\n", true).is_ok())
+    g_scratch = made;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(g_scratch, ec);
+    });
+    if (!sqz::write_file_atomic(g_scratch + "/classes.txt", "n0 zero\nn1 one, uno\nn2 two\n", true)
+             .is_ok())
       std::abort();
-    return d;
+    return g_scratch;
   }();
   return dir;
 }
