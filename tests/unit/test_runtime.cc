@@ -325,8 +325,9 @@ TEST_CASE("cgroup CPU limits are found under either version, on the cgroup and i
   // Neither hierarchy mounted, or the process in none: no limit.
   CHECK(runtime::cgroup_cpu_limit("", "", read) == 0);
   CHECK(runtime::cgroup_cpu_limit("4:memory:/x\n", v1_mounts, read) == 0);
-  // This machine: whatever its cgroups say, usable_cpus() is at least 1 and at most the mask.
+  // This machine's own files read without error; usable_cpus() stays at least 1 whatever they say.
   CHECK(runtime::own_cgroup_cpu_limit() >= 0);
+  CHECK(runtime::usable_cpus() >= 1);
 }
 
 TEST_CASE("the thread pool covers every index once, with distinct thread indices at a time") {
