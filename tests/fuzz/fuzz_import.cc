@@ -3,13 +3,11 @@
 // The bytes are written to a temporary file and imported; the other files are fixed seeds. A
 // graph that imports is then run against the naive twins (run_oracle.h; the input's last byte
 // picks the kernels, threads, batch and split).
-#include <unistd.h>
-
 #include <cstdio>
 #include <string>
 
 #include "run_oracle.h"
-#include "sqz/core/file_io.h"
+#include "scratch.h"
 #include "sqz/image/image.h"
 #include "sqz/import/importers.h"
 
@@ -26,13 +24,7 @@ layer { name: "c2" type: "Convolution" bottom: "p1" top: "c2" convolution_param 
 layer { name: "g" type: "Pooling" bottom: "c2" top: "g" pooling_param { pool: AVE global_pooling: true } }
 )";
 
-std::string temp_path(const char* ext) {
-  static const std::string dir = [] {
-    char tmpl[] = "/tmp/sqz-fuzz-XXXXXX";
-    return std::string(mkdtemp(tmpl) ? tmpl : "/tmp");
-  }();
-  return dir + "/input" + ext;
-}
+std::string temp_path(const char* ext) { return sqz_fuzz::scratch_dir() + "/input" + ext; }
 
 }  // namespace
 #endif
@@ -44,24 +36,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #else
   static const std::string proto = [] {
     const std::string p = temp_path(".prototxt.fixed");
-    (void)sqz::write_file_atomic(p, kPrototxt, true);
+    sqz_fuzz::write_input(p, kPrototxt);
     return p;
   }();
 #if SQZ_FUZZ_FORMAT == 1
   const std::string path = temp_path(".net");
-  (void)sqz::write_file_atomic(path, bytes, true);
+  sqz_fuzz::write_input(path, bytes);
   auto model = sqz::import::import_deep_compression_net(proto, path);
 #elif SQZ_FUZZ_FORMAT == 2
   const std::string path = temp_path(".caffemodel");
-  (void)sqz::write_file_atomic(path, bytes, true);
+  sqz_fuzz::write_input(path, bytes);
   auto model = sqz::import::import_caffe(proto, path);
 #elif SQZ_FUZZ_FORMAT == 3
   const std::string path = temp_path(".prototxt");
-  (void)sqz::write_file_atomic(path, bytes, true);
+  sqz_fuzz::write_input(path, bytes);
   auto model = sqz::import::import_caffe_prototxt(path);
 #elif SQZ_FUZZ_FORMAT == 4
   const std::string path = temp_path(".onnx");
-  (void)sqz::write_file_atomic(path, bytes, true);
+  sqz_fuzz::write_input(path, bytes);
   auto model = sqz::import::import_onnx(path);
 #endif
   if (model.is_ok() && size > 0)
