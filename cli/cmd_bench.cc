@@ -34,6 +34,9 @@ void print_plan(const runtime::Net& net, const runtime::NetOptions& opts) {
   if (opts.policy == runtime::KernelPolicy::kAuto)
     std::printf("rule: the sparse kernel for layers at most %g%% dense, dense kernels above\n",
                 100 * opts.sparse_max_density);
+  std::printf("passes: %lld image(s) at a time (%s)\n",
+              static_cast<long long>(net.images_per_pass()),
+              opts.images_per_pass > 0 ? "set" : "as many as the threads' L2 holds");
   const runtime::PlanStats& st = net.plan_stats();
   std::printf("plan: %.1f ms; %d convolutions timed, %d from the cache%s%s%s%s\n\n",
               1e3 * st.seconds, st.timed, st.cached, st.cache_path.empty() ? "" : " (",
@@ -65,11 +68,12 @@ void print_bench_json(const runtime::Net& net, const BenchSettings& b,
       "{\"model\": %s, \"threads\": %d, \"usable_cpus\": %d, \"batch\": %d, \"runs\": %d, "
       "\"median_ms\": %.4f, "
       "\"min_ms\": %.4f, \"weight_bytes\": %lld, \"peak_rss_kib\": %ld, \"plan_ms\": %.1f, "
-      "\"convolutions_timed\": %d, \"convolutions_from_cache\": %d,\n \"machine\": %s,\n "
-      "\"layers\": [",
+      "\"convolutions_timed\": %d, \"convolutions_from_cache\": %d, \"images_per_pass\": %lld,"
+      "\n \"machine\": %s,\n \"layers\": [",
       json_quote(b.model_path).c_str(), b.threads, runtime::usable_cpus(), b.batch, b.runs, med,
       *std::min_element(ms.begin(), ms.end()), (long long)net.weight_bytes(), peak_rss_kib(),
-      1e3 * plan.seconds, plan.timed, plan.cached, machine_json(kernels::machine()).c_str());
+      1e3 * plan.seconds, plan.timed, plan.cached, static_cast<long long>(net.images_per_pass()),
+      machine_json(kernels::machine()).c_str());
   bool first = true;
   for (const auto& p : profile) {
     if (p.kernel == "alias") continue;
@@ -168,6 +172,7 @@ int cmd_bench(int argc, char** argv) {
   GlobalFlags flags;
   BenchSettings b;
   std::string prototxt, kernels = "auto";
+  int images_per_pass = 0;
   double warmup_seconds = 0.5, sparse_max_density = runtime::NetOptions{}.sparse_max_density;
   po::options_description options("options");
   add_global_options(options, &flags);
@@ -176,6 +181,9 @@ int cmd_bench(int argc, char** argv) {
       "threads", thread_count(&b.threads)->default_value(1), "worker threads")(
       "batch", ranged(&b.batch, 1, kMaxBatch, "batch")->default_value(1),
       "images per forward pass")(
+      "images-per-pass",
+      ranged(&images_per_pass, 0, kMaxBatch, "images-per-pass")->default_value(0),
+      "images the network runs at a time (0: as many as the threads' L2 caches hold)")(
       "runs", ranged(&b.runs, 1, 1e6, "runs")->default_value(30), "timed runs")(
       "warmup", ranged(&b.warmup, 0, 1e6, "warmup")->default_value(3), "untimed runs first")(
       "warmup-seconds", ranged(&warmup_seconds, 0, 600, "warmup-seconds")->default_value(0.5),
@@ -201,6 +209,7 @@ int cmd_bench(int argc, char** argv) {
                                     kernels + " has none");
   opts.policy = *policy;
   opts.sparse_max_density = sparse_max_density;
+  opts.images_per_pass = images_per_pass;
   auto net = load_net(b.model_path, prototxt, opts);
   if (!net.is_ok()) return fail(net.status());
   if (Status s = (*net)->reserve(b.batch); !s.is_ok()) return fail(s.with_context(b.model_path));

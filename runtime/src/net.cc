@@ -77,6 +77,11 @@ float* Net::Impl::blob_ptr(const std::string& blob, int64_t image) {
   return arena.data() + arena_offset.at(root) + image * per_image(shapes.at(root)) + offset;
 }
 
+int64_t images_in_l2(int64_t arena_bytes, int threads, const kernels::Machine& m) {
+  const int64_t l2 = kernels::l2_per_thread(m) * std::max(1, threads);
+  return std::max<int64_t>(1, l2 / std::max<int64_t>(1, arena_bytes));
+}
+
 // Blobs that own storage share one arena, a blob's floats reused once its last reader has run:
 // consecutive layers then work in the same few megabytes, which stay in cache, instead of
 // touching fresh memory at every layer.
@@ -255,6 +260,9 @@ Status Net::Impl::check_model() {
     if (l.codes_only() && (options.policy == KernelPolicy::kReference ||
                            (!l.mask.empty() && l.quant.codebook.size() >= 256)))
       expand_codes(l);
+  SQZ_RETURN_ERROR_IF(options.images_per_pass < 0, ErrorCode::kInvalidArgument,
+                      "images_per_pass must be 0 (from the caches) or more, not " +
+                          std::to_string(options.images_per_pass));
   forced_schedule = options.force_schedule;
   if (!forced_schedule.empty()) {
     SQZ_ASSIGN_OR_RETURN(forced, parse_schedule(forced_schedule));
@@ -328,6 +336,10 @@ Status Net::Impl::plan() {
   plan_pool_fusion(consumers, producer);
   plan_add_fusion(consumers, producer);
   SQZ_RETURN_IF_ERROR(plan_memory(1));  // the exact plan, fused poolings' inputs elided
+  pass_images = options.images_per_pass > 0
+                    ? options.images_per_pass
+                    : images_in_l2(static_cast<int64_t>(arena.size() * sizeof(float)),
+                                   pool->threads(), kernels::machine());
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   drop_dense_weights();
   return Status::ok();
@@ -388,9 +400,12 @@ int64_t Net::weight_bytes() const {
   return bytes;
 }
 
+int64_t Net::images_per_pass() const { return impl_->pass_images; }
+
 Status Net::reserve(int64_t batch) {
   Impl& m = *impl_;
   SQZ_RETURN_ERROR_IF(batch < 1, ErrorCode::kInvalidArgument, "batch must be at least 1");
+  batch = std::min(batch, m.pass_images);
   if (batch != m.batch) {
     SQZ_RETURN_IF_ERROR(m.plan_memory(batch));
     m.batch = batch;
@@ -456,20 +471,34 @@ Status Net::forward(const float* input, int64_t batch, std::vector<float>* outpu
   SQZ_RETURN_IF_ERROR(reserve(batch));
   const int64_t in_size = per_image(m.shapes.at(m.model.input));
   SQZ_RETURN_IF_ERROR(check_finite_inputs(input, batch, in_size));
-  std::memcpy(m.blob_ptr(m.model.input, 0), input, sizeof(float) * batch * in_size);
-  for (size_t i = 0; i < m.model.layers.size(); ++i) {
-    if (m.skip[i]) continue;
-    const auto t0 = std::chrono::steady_clock::now();
-    m.run_layer(i);
-    if (m.profiling)
-      m.profiles[i].seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  }
   const int64_t n = output_size();
   output->resize(static_cast<size_t>(batch * n));
-  for (int64_t b = 0; b < batch; ++b)
-    std::memcpy(output->data() + b * n, m.blob_ptr(m.model.output, b), sizeof(float) * n);
+  for (int64_t first = 0; first < batch; first += m.batch) {
+    const int64_t images = std::min(m.batch, batch - first);
+    m.run_pass(input + first * in_size, images, output->data() + first * n);
+  }
   return check_finite_outputs(output->data(), batch, n);
+}
+
+// One pass over `images` (at most the planned batch): the layers read the arena's first
+// images; the activations of the rest are stale and not read.
+void Net::Impl::run_pass(const float* input, int64_t images, float* output) {
+  const int64_t in_size = per_image(shapes.at(model.input));
+  std::memcpy(blob_ptr(model.input, 0), input, sizeof(float) * images * in_size);
+  const int64_t planned = batch;
+  batch = images;
+  for (size_t i = 0; i < model.layers.size(); ++i) {
+    if (skip[i]) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    run_layer(i);
+    if (profiling)
+      profiles[i].seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  batch = planned;
+  const int64_t n = per_image(shapes.at(model.output));
+  for (int64_t b = 0; b < images; ++b)
+    std::memcpy(output + b * n, blob_ptr(model.output, b), sizeof(float) * n);
 }
 
 const PlanStats& Net::plan_stats() const { return impl_->stats; }

@@ -160,6 +160,10 @@ Result<ConvSchedule> parse_schedule(const std::string& text);
 // Writes new entries back (atomically); fills stats' cache path and note.
 void close_tune_cache(const TuneCache& cache, PlanStats* stats);
 
+// Images whose activations (arena_bytes each) fit in the L2 of `threads` threads
+// (kernels::l2_per_thread each), at least 1.
+int64_t images_in_l2(int64_t arena_bytes, int threads, const kernels::Machine& m);
+
 struct Net::Impl {
   Model model;
   NetOptions options;
@@ -181,7 +185,8 @@ struct Net::Impl {
   AlignedFloats padded;
   AlignedFloats arena;   // every blob that owns storage, reused
   std::map<std::string, int64_t> arena_offset;  // such a blob -> its first float in the arena
-  int64_t batch = 0;
+  int64_t batch = 0;                            // images the arena holds now
+  int64_t pass_images = 1;                      // images a pass of forward() runs
   PlanStats stats;
   std::string forced_schedule;  // NetOptions::force_schedule
   ConvSchedule forced;
@@ -248,6 +253,8 @@ struct Net::Impl {
   void resolve_placements();
   std::map<std::string, std::pair<std::string, int64_t>> resolved;  // view -> (root, floats)
   float* blob_ptr(const std::string& blob, int64_t image);
+  // Copies `images` inputs in, runs every layer over them, copies their outputs out.
+  void run_pass(const float* input, int64_t images, float* output);
   void run_layer(size_t i);
   void run_conv(size_t i);
   void prepare_shared(const ConvOp& op);

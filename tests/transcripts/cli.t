@@ -179,7 +179,7 @@ Inference, accuracy and speed.
   min [0-9.]+ ms  max [0-9.]+ ms (re)
   median [0-9.]+ ms (re)
   $ bench q.sqz --runs 1 --json
-  \{"model": "q.sqz", "threads": 1, "usable_cpus": [0-9]+, "batch": 1, "runs": 1, .*, "convolutions_timed": 0, "convolutions_from_cache": 0, (re)
+  \{"model": "q.sqz", "threads": 1, "usable_cpus": [0-9]+, "batch": 1, "runs": 1, .*, "convolutions_timed": 0, "convolutions_from_cache": 0, "images_per_pass": [0-9]+, (re)
    "machine": \{"vendor": ".*", "cpu": ".*", "uarch": .*, "l1d_shared_by": [0-9]+, .*, "logical_processors": [0-9]+\}, (re)
    "layers": [
    \{"layer": "conv1", "kernel": "spmm_[0-9]+_f32_\w+( pairs)? \(codes\) \+pool1", .* (re)

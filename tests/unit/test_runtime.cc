@@ -54,6 +54,121 @@ TEST_CASE("the fast runtime equals the reference kernels, for any batch and thre
   }
 }
 
+TEST_CASE("a batch runs in passes of images, the same bits at any pass size") {
+  const int64_t batch = 7, size = 37;
+  std::mt19937 rng(11);
+  const std::vector<float> in = test::random_floats(rng, batch * 3 * size * size, -50, 50);
+  for (double density : {1.0, 0.33}) {
+    const Model m = test::tiny_squeezenet(3, size, 10, density);
+    runtime::NetOptions ref;
+    ref.policy = runtime::KernelPolicy::kReference;
+    const std::vector<float> want = forward(m, in, batch, ref);
+    for (int threads : {1, 2}) {
+      runtime::NetOptions whole;
+      whole.threads = threads;
+      whole.images_per_pass = batch;
+      const std::vector<float> first = forward(m, in, batch, whole);
+      CHECK(test::max_rel_diff(first, want) < 1e-5);
+      // 3: passes of 3, 3 and 1; 0: from the caches; 100: more than the batch.
+      for (int64_t pass : {1, 2, 3, 0, 100}) {
+        INFO("density " << density << ", threads " << threads << ", images_per_pass " << pass);
+        runtime::NetOptions o = whole;
+        o.images_per_pass = pass;
+        auto net = runtime::Net::create(m, o);
+        REQUIRE(net.is_ok());
+        if (pass > 0) CHECK((*net)->images_per_pass() == pass);
+        CHECK((*net)->images_per_pass() >= 1);
+        std::map<std::string, int> hooked;  // the input hook sees every image once a layer
+        (*net)->set_conv_input_hook(
+            [&](const std::string& layer, const float*) { hooked[layer]++; });
+        std::vector<float> got;
+        REQUIRE((*net)->forward(in.data(), batch, &got).is_ok());
+        CHECK(got == first);
+        REQUIRE(!hooked.empty());
+        for (const auto& [layer, calls] : hooked) CHECK(calls == batch);
+        std::vector<float> two;  // a shorter batch after a longer one: the last pass's images
+        REQUIRE((*net)->forward(in.data(), 2, &two).is_ok());
+        CHECK(std::equal(two.begin(), two.end(), first.begin()));
+      }
+    }
+  }
+  runtime::NetOptions negative;
+  negative.images_per_pass = -1;
+  const auto refused = runtime::Net::create(test::tiny_squeezenet(3, size, 10), negative);
+  CHECK(refused.status().code() == ErrorCode::kInvalidArgument);
+  CHECK(refused.status().message().find("images_per_pass") != std::string::npos);
+}
+
+TEST_CASE("passes hold as many images as the threads' L2 caches, at least one") {
+  const Model small = test::tiny_squeezenet(3, 19, 10), large = test::tiny_squeezenet(3, 227, 10);
+  auto passes = [](const Model& m, int threads) {
+    runtime::NetOptions o;
+    o.threads = threads;
+    auto net = runtime::Net::create(m, o);
+    REQUIRE(net.is_ok());
+    return (*net)->images_per_pass();
+  };
+  for (const test::Caches& c : test::other_machines()) {
+    const kernels::Machine machine = test::described(c);
+    const test::MachineScope scope(&machine);
+    INFO(std::string(c.name));
+    const int64_t one = passes(small, 1), two = passes(small, 2);
+    CHECK(one >= 2);        // a 19x19 image's activations are a few KiB
+    CHECK(two >= 2 * one);  // floor(2 L2 / a) is 2 floor(L2 / a) or one more
+    CHECK(two <= 2 * one + 1);
+    // 227x227: activations at least 100 times a 19x19 image's (143 times its area).
+    CHECK(passes(large, 1) <= std::max<int64_t>(1, (one + 1) / 100));
+  }
+  // Twice the L2 a thread, about twice the images.
+  test::Caches c = test::other_machines()[0];
+  const kernels::Machine base = test::described(c);
+  c.l2 *= 2;
+  const kernels::Machine doubled = test::described(c);
+  int64_t at_base, at_double;
+  {
+    const test::MachineScope scope(&base);
+    at_base = passes(small, 1);
+  }
+  {
+    const test::MachineScope scope(&doubled);
+    at_double = passes(small, 1);
+  }
+  CHECK(at_double >= 2 * at_base);
+  CHECK(at_double <= 2 * at_base + 1);
+}
+
+TEST_CASE("a batch whose activations pass the budget runs in passes that do not") {
+  const Model m = test::tiny_squeezenet(3, 99, 10);
+  std::mt19937 rng(12);
+  const int64_t batch = 8;
+  const std::vector<float> in = test::random_floats(rng, batch * 3 * 99 * 99, -50, 50);
+  runtime::NetOptions one_pass;
+  one_pass.images_per_pass = batch;
+  const std::vector<float> want = forward(m, in, batch, one_pass);
+  // The smallest budget (in 256 KiB steps) under which one image runs.
+  int64_t budget = 256 << 10;
+  for (;; budget += 256 << 10) {
+    REQUIRE(budget < (256 << 20));
+    runtime::NetOptions o;
+    o.images_per_pass = 1;
+    o.max_activation_bytes = budget;
+    auto net = runtime::Net::create(m, o);
+    if (net.is_ok() && (*net)->reserve(1).is_ok()) break;
+  }
+  runtime::NetOptions o;
+  o.max_activation_bytes = budget;
+  o.images_per_pass = batch;  // the whole batch at once needs about 8 times as much
+  auto whole = runtime::Net::create(m, o);
+  REQUIRE(whole.is_ok());
+  std::vector<float> out;
+  CHECK((*whole)->forward(in.data(), batch, &out).code() == ErrorCode::kLimit);
+  o.images_per_pass = 1;
+  auto passes = runtime::Net::create(m, o);
+  REQUIRE(passes.is_ok());
+  REQUIRE((*passes)->forward(in.data(), batch, &out).is_ok());
+  CHECK(out == want);
+}
+
 TEST_CASE("a concat input read by another layer too is copied, not aliased") {
   Model m = test::tiny_squeezenet(4, 19, 10);
   // fire/relu_e1 feeds the concat and also a second concat at the head.
