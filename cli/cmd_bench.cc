@@ -142,6 +142,19 @@ Result<std::unique_ptr<runtime::Net>> load_net(const std::string& model_path,
 
 // Warm-up runs (at least b.warmup, and until warmup_seconds have passed: the CPU's clock
 // ramps up), then b.runs timed runs on fixed random inputs, profiled; their times in *ms.
+// The batch's inputs and outputs, which bench allocates itself (a pass's activations are
+// the net's, Net::reserve): within the same budget, checked before they are allocated.
+Status check_batch_arrays(const runtime::Net& net, int64_t batch, int64_t budget) {
+  const int64_t bytes = batch * (shape_numel(net.input_chw()) + net.output_size()) *
+                        static_cast<int64_t>(sizeof(float));
+  if (bytes <= budget) return Status::ok();
+  return Status(ErrorCode::kLimit,
+                "a batch of " + std::to_string(batch) + " images' inputs and outputs need " +
+                    std::to_string((bytes + (1 << 20) - 1) >> 20) +
+                    " MiB, more than the limit of " + std::to_string(budget >> 20) +
+                    " MiB (--max-memory raises it)");
+}
+
 Status time_runs(runtime::Net& net, const BenchSettings& b, double warmup_seconds,
                  std::vector<double>* ms) {
   const Shape chw = net.input_chw();
@@ -213,6 +226,8 @@ int cmd_bench(int argc, char** argv) {
   auto net = load_net(b.model_path, prototxt, opts);
   if (!net.is_ok()) return fail(net.status());
   if (Status s = (*net)->reserve(b.batch); !s.is_ok()) return fail(s.with_context(b.model_path));
+  if (Status s = check_batch_arrays(**net, b.batch, opts.max_activation_bytes); !s.is_ok())
+    return fail(s.with_context(b.model_path));
   if (flags.verbose && !flags.json) print_plan(**net, opts);
   std::vector<double> ms;
   if (Status s = time_runs(**net, b, warmup_seconds, &ms); !s.is_ok()) return fail(s);

@@ -144,8 +144,9 @@ void add_global_options(po::options_description& options, GlobalFlags* flags, Ru
   if (runs == RunsNetworks::kNo) return;
   options.add_options()(
       "max-memory", po::value(&flags->max_memory_mib)->notifier(&set_max_memory),
-      "MiB of activations a network may plan (default 256: SqueezeNet at 227x227 needs about "
-      "20 per image), and of a training step (default 1024: about 90 per image)")(
+      "MiB of activations a network may plan for a pass of images (default 256: SqueezeNet at "
+      "227x227 needs 4 an image), of bench's batch of inputs, and of a training step (default "
+      "1024: about 90 per image)")(
       "tune", po::bool_switch(&flags->tune)->notifier(&set_tune),
       "time each convolution's kernels and thread splits on this CPU and keep the fastest "
       "(cached: later runs reuse the choice); without it the plan is a fixed rule")(
