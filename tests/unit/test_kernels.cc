@@ -12,6 +12,7 @@
 #include "random_conv.h"
 #include "sqz/core/graph.h"
 #include "sqz/kernels/conv_op.h"
+#include "sqz/kernels/denormals.h"
 #include "sqz/kernels/im2col.h"
 #include "sqz/kernels/pool.h"
 #include "sqz/kernels/ref/conv_ref.h"
@@ -21,6 +22,28 @@
 using namespace sqz;
 using namespace sqz::kernels;
 using namespace conv_test;
+
+TEST_CASE("DenormalsAsZero flushes denormal operands and results in its scope, then restores") {
+  volatile float tiny = 1e-30f, denormal = 1e-39f;
+  const auto product = [&] { return tiny * 1e-10f; };  // 1e-40: a denormal result
+  REQUIRE_FALSE(kernels::denormals_are_zero());
+  CHECK(product() != 0.0f);
+  CHECK(denormal * 1.0f != 0.0f);
+  {
+    const kernels::DenormalsAsZero outer;
+    CHECK(kernels::denormals_are_zero());
+    CHECK(product() == 0.0f);        // FTZ: the result
+    CHECK(denormal * 1.0f == 0.0f);  // DAZ: the operand
+    CHECK(denormal + 1e-38f == 1e-38f);
+    {
+      const kernels::DenormalsAsZero inner;
+      CHECK(product() == 0.0f);
+    }
+    CHECK(kernels::denormals_are_zero());  // the inner scope restored the outer's mode
+  }
+  CHECK_FALSE(kernels::denormals_are_zero());
+  CHECK(product() != 0.0f);
+}
 
 TEST_CASE("every convolution kernel equals the naive reference on random shapes and densities") {
   std::mt19937 rng(7);

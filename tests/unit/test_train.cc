@@ -7,6 +7,7 @@
 
 #include "other_machines.h"
 #include "sqz/core/file_io.h"
+#include "sqz/kernels/denormals.h"
 #include "sqz/quantize/quantize.h"
 #include "sqz/runtime/net.h"
 #include "sqz/train/idx.h"
@@ -309,6 +310,34 @@ TEST_CASE("the trainer's forward pass equals the runtime's on random models") {
       CHECK(test::max_rel_diff(trained, inferred) < 1e-4);
     }
   }
+}
+
+TEST_CASE("the trainer takes denormals as zero on every thread, the caller's mode kept") {
+  // One 1x1 convolution of weight 1 over inputs of 1e-39 (a denormal): its outputs, and its
+  // weight gradients (input x output gradient), are denormals unless the arithmetic flushes.
+  Model m = test::uniform_1x1(1, 2, 1, 1.0f);
+  const int64_t n = 200;  // four chunks of predict()'s 64 images: both threads work
+  const std::vector<float> x(n, 1e-39f);
+  const std::vector<int> y(n, 0);
+  REQUIRE(std::fpclassify(x[0]) == FP_SUBNORMAL);
+  CHECK_FALSE(kernels::denormals_are_zero());
+  train::TrainOptions o;
+  o.threads = 2;
+  auto trainer = train::Trainer::create(&m, o);
+  REQUIRE(trainer.is_ok());
+  std::vector<float> logits;
+  REQUIRE((*trainer)->predict(x.data(), n, &logits).is_ok());
+  REQUIRE(logits.size() == static_cast<size_t>(2 * n));
+  for (float v : logits) CHECK(v == 0.0f);
+  std::vector<std::vector<float>> gw, gb;
+  REQUIRE((*trainer)->gradients(x.data(), y.data(), nullptr, n, &gw, &gb).is_ok());
+  REQUIRE(gw.size() == 1);
+  for (float g : gw[0]) CHECK(g == 0.0f);
+  CHECK(gb[0][0] != 0.0f);  // the bias's gradient is the loss's: not small
+  REQUIRE((*trainer)->step(x.data(), y.data(), nullptr, n).is_ok());
+  CHECK_FALSE(kernels::denormals_are_zero());  // this thread's arithmetic as before
+  volatile float tiny = 1e-30f;
+  CHECK(tiny * 1e-10f != 0.0f);  // a denormal product, not flushed here
 }
 
 TEST_CASE("IDX reader: valid, truncated, corrupt and missing files") {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "sqz/kernels/denormals.h"
 #include "sqz/kernels/im2col.h"
 #include "trainer_impl.h"
 
@@ -161,6 +162,7 @@ Result<double> Trainer::Impl::run_batch(const float* images, const int* labels,
   std::vector<double> losses(static_cast<size_t>(shards), 0.0);
   for (Worker& w : workers) w.grad_w.clear(), w.grad_b.clear();
   pool->parallel_for(shards, [&](int64_t begin, int64_t end, int) {
+    const kernels::DenormalsAsZero flush;  // each worker's own MXCSR
     for (int64_t s = begin; s < end; ++s) {
       const int64_t b0 = n * s / shards, b1 = n * (s + 1) / shards;
       Worker& w = workers[static_cast<size_t>(s)];
@@ -222,6 +224,7 @@ Status Trainer::check_batch(int64_t n) const {
 Result<double> Trainer::step(const float* images, const int* labels, const float* teacher,
                              int64_t n) {
   SQZ_RETURN_IF_ERROR(check_batch(n));
+  const kernels::DenormalsAsZero flush;  // the update's arithmetic, on this thread
   SQZ_ASSIGN_OR_RETURN(double loss, impl_->run_batch(images, labels, teacher, n));
   impl_->update();
   ++impl_->steps;
@@ -233,6 +236,7 @@ Result<double> Trainer::gradients(const float* images, const int* labels, const 
                                   std::vector<std::vector<float>>* bias_grads) {
   Impl& m = *impl_;
   SQZ_RETURN_IF_ERROR(check_batch(n));
+  const kernels::DenormalsAsZero flush;  // the workers' gradients summed on this thread
   SQZ_ASSIGN_OR_RETURN(double loss, m.run_batch(images, labels, teacher, n));
   weight_grads->clear();
   bias_grads->clear();
@@ -257,6 +261,7 @@ Status Trainer::predict(const float* images, int64_t n, std::vector<float>* logi
   logits->resize(static_cast<size_t>(n * m.classes));
   const int64_t chunk = 64, chunks = (n + chunk - 1) / chunk;
   m.pool->parallel_for(chunks, [&](int64_t begin, int64_t end, int t) {
+    const kernels::DenormalsAsZero flush;
     Worker& w = m.workers[static_cast<size_t>(t)];
     for (int64_t c = begin; c < end; ++c) {
       const int64_t b0 = c * chunk, b1 = std::min(n, b0 + chunk);
