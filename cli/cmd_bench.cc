@@ -140,8 +140,6 @@ Result<std::unique_ptr<runtime::Net>> load_net(const std::string& model_path,
   return created;
 }
 
-// Warm-up runs (at least b.warmup, and until warmup_seconds have passed: the CPU's clock
-// ramps up), then b.runs timed runs on fixed random inputs, profiled; their times in *ms.
 // The batch's inputs and outputs, which bench allocates itself (a pass's activations are
 // the net's, Net::reserve): within the same budget, checked before they are allocated.
 Status check_batch_arrays(const runtime::Net& net, int64_t batch, int64_t budget) {
@@ -155,6 +153,8 @@ Status check_batch_arrays(const runtime::Net& net, int64_t batch, int64_t budget
                     " MiB (--max-memory raises it)");
 }
 
+// Warm-up runs (at least b.warmup, and until warmup_seconds have passed: the CPU's clock
+// ramps up), then b.runs timed runs on fixed random inputs, profiled; their times in *ms.
 Status time_runs(runtime::Net& net, const BenchSettings& b, double warmup_seconds,
                  std::vector<double>* ms) {
   const Shape chw = net.input_chw();

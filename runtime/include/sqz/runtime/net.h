@@ -92,7 +92,7 @@ struct NetOptions {
   // A batch runs in passes of this many images, each through the whole network, so that a
   // pass's activations stay in the threads' L2 caches instead of streaming through L3 or
   // memory at every layer (eight 227x227 SqueezeNet v1.0 images need ~30 MiB: per image,
-  // batch 8 ran 1.5x slower than batch 1 on an Intel Xeon whose L3 reads ~8 GB/s a core).
+  // batch 8 ran 1.2-1.5x slower than batch 1 on an Intel Xeon whose L3 reads ~8 GB/s a core).
   // 0: as many images as the threads' L2 holds (kernels::l2_per_thread times the threads, over
   // the activations one image needs), at least 1. An image's outputs are the same bits at any
   // pass size. create() fails (kInvalidArgument) when negative.
