@@ -79,7 +79,7 @@ TEST_CASE("8-bit k-means reproduces the release exactly; 6 and 5 bits report eve
 TEST_CASE("compress --target-bytes lands within 0.5% below the target, for several targets" *
           doctest::skip(SQZ_SANITIZED != 0)) {
   // Four calibration images (linked into a folder of their own, so nothing is held out and
-  // measured), three widths (about 364 KB at all 6 bits, 415 KB at all 7: both targets lie
+  // measured), two widths (about 364 KB at all 6 bits, 415 KB at all 7: both targets lie
   // between), no calibration steps: the allocation and the fit alone.
   test::TempDir dir;
   const std::filesystem::path calib = std::filesystem::path(dir.path()) / "calib";
@@ -96,10 +96,12 @@ TEST_CASE("compress --target-bytes lands within 0.5% below the target, for sever
     o.model_path = test::shared_dir() + "/models/squeezenet_v1.0_deep_compression/squeezenet_v1.0_dc.onnx";
     o.calib_dir = calib.string();
     o.target_bytes = target;
-    o.widths = {5, 6, 7};
+    o.widths = {6, 7};
     o.probe_images = 2;
     o.moment_images = 4;
     o.calibration.steps = 0;
+    o.gptq.descent_passes = 1;  // the codes' search cut short (it is most of the time): the
+    o.gptq.pair_passes = 1;     // sizes land by the allocation and the fit, whatever the codes
     o.threads = 2;
     auto r = pipeline::compress(o, nullptr);
     REQUIRE(r.is_ok());

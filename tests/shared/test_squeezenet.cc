@@ -148,10 +148,14 @@ TEST_CASE("accuracy from the JPEGs matches the reference implementation") {
   REQUIRE(net.is_ok());
   auto pre = pipeline::preprocess_for((*net)->input_chw());
   REQUIRE(pre.is_ok());
-  int n = 0, agree = 0, top1 = 0, top5 = 0, ref_top1 = 0, ref_top5 = 0;
+  // Under the sanitizers (about 5x slower) every fifth image: the same decoder and net paths;
+  // the release suite checks all 500 against the documented figures.
+  const int every = SQZ_SANITIZED ? 5 : 1;
+  int n = 0, seen = 0, agree = 0, top1 = 0, top5 = 0, ref_top1 = 0, ref_top5 = 0;
   std::string name;
   while (std::getline(files, name)) {
     if (name.empty()) continue;
+    if (seen++ % every != 0) continue;
     const std::string path = dir + "/images/calib/" + name.substr(name.find_last_of('/') + 1);
     auto in = pipeline::load_input(path, *pre);
     REQUIRE_MESSAGE(in.is_ok(), in.status().message());
@@ -160,7 +164,7 @@ TEST_CASE("accuracy from the JPEGs matches the reference implementation") {
     const int label = pipeline::label_from_filename(*labels, path);
     REQUIRE(label >= 0);
     auto mine = pipeline::top_k(out.data(), 1000, 5);
-    auto theirs = pipeline::top_k(ref.data() + n * 1000, 1000, 5);
+    auto theirs = pipeline::top_k(ref.data() + (seen - 1) * 1000, 1000, 5);
     agree += mine[0] == theirs[0];
     top1 += mine[0] == label;
     top5 += std::count(mine.begin(), mine.end(), label);
@@ -168,11 +172,13 @@ TEST_CASE("accuracy from the JPEGs matches the reference implementation") {
     ref_top5 += std::count(theirs.begin(), theirs.end(), label);
     ++n;
   }
-  REQUIRE(n == 500);
-  MESSAGE("agreement " << agree << "/500, top-1 " << top1 << " (ref " << ref_top1 << "), top-5 "
-                       << top5 << " (ref " << ref_top5 << ")");
-  CHECK(ref_top1 == 321);            // 64.2% as documented in ../shared/README.md
-  CHECK(agree >= 490);               // >= 98%
-  CHECK(std::abs(top1 - 321) <= 5);  // within 1 point
-  CHECK(std::abs(top5 - 421) <= 5);
+  REQUIRE(seen == 500);
+  REQUIRE(n == 500 / every);
+  MESSAGE("agreement " << agree << "/" << n << ", top-1 " << top1 << " (ref " << ref_top1
+                       << "), top-5 " << top5 << " (ref " << ref_top5 << ")");
+  if (every == 1) CHECK(ref_top1 == 321);  // 64.2% as documented in ../shared/README.md
+  if (every == 1) CHECK(ref_top5 == 421);
+  CHECK(agree * 100 >= 98 * n);                 // >= 98%
+  CHECK(std::abs(top1 - ref_top1) * 100 <= n);  // within 1 point of the reference
+  CHECK(std::abs(top5 - ref_top5) * 100 <= n);
 }
