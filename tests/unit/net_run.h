@@ -36,4 +36,13 @@ inline std::vector<float> forward(const sqz::Model& m, const std::vector<float>&
   return run_net(m, in, batch, opts).out;
 }
 
+// The naive twins' outputs (KernelPolicy::kReference), which the fast paths are checked
+// against.
+inline std::vector<float> reference_forward(const sqz::Model& m, const std::vector<float>& in,
+                                            int64_t batch) {
+  sqz::runtime::NetOptions ref;
+  ref.policy = sqz::runtime::KernelPolicy::kReference;
+  return forward(m, in, batch, ref);
+}
+
 }  // namespace net_test

@@ -60,9 +60,7 @@ TEST_CASE("a batch runs in passes of images, the same bits at any pass size") {
   const std::vector<float> in = test::random_floats(rng, batch * 3 * size * size, -50, 50);
   for (double density : {1.0, 0.33}) {
     const Model m = test::tiny_squeezenet(3, size, 10, density);
-    runtime::NetOptions ref;
-    ref.policy = runtime::KernelPolicy::kReference;
-    const std::vector<float> want = forward(m, in, batch, ref);
+    const std::vector<float> want = net_test::reference_forward(m, in, batch);
     for (int threads : {1, 2}) {
       runtime::NetOptions whole;
       whole.threads = threads;
@@ -279,9 +277,7 @@ TEST_CASE("plans from other CPUs' caches give the reference's outputs, the same 
   // Dense: the direct stem with its pooling fused; 40%: every layer on the SpMM.
   for (double density : {1.0, 0.4}) {
     const Model model = test::tiny_squeezenet(30, size, 10, density);
-    runtime::NetOptions ref;
-    ref.policy = runtime::KernelPolicy::kReference;
-    const std::vector<float> want = forward(model, in, batch, ref);
+    const std::vector<float> want = net_test::reference_forward(model, in, batch);
     // The SpMM's K chunk follows a thread's L1d share alone.
     std::map<int64_t, std::vector<float>> by_l1d;
     for (const test::Caches& c : test::other_machines()) {
