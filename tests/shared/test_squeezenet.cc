@@ -178,7 +178,9 @@ TEST_CASE("accuracy from the JPEGs matches the reference implementation") {
                        << "), top-5 " << top5 << " (ref " << ref_top5 << ")");
   if (every == 1) CHECK(ref_top1 == 321);  // 64.2% as documented in ../shared/README.md
   if (every == 1) CHECK(ref_top5 == 421);
-  CHECK(agree * 100 >= 98 * n);                 // >= 98%
-  CHECK(std::abs(top1 - ref_top1) * 100 <= n);  // within 1 point of the reference
-  CHECK(std::abs(top5 - ref_top5) * 100 <= n);
+  // The full set's allowances, as counts (a subset may hold all of the full set's
+  // disagreements): 10 disagreements (>= 98% of 500), top-1 and top-5 within 5 (1 point).
+  CHECK(agree >= n - 10);
+  CHECK(std::abs(top1 - ref_top1) <= 5);
+  CHECK(std::abs(top5 - ref_top5) <= 5);
 }
