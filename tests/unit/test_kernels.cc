@@ -88,35 +88,37 @@ TEST_CASE("every convolution kernel equals the naive reference on random shapes 
 
 TEST_CASE("a convolution summed with a residual inside its items equals the sum after it") {
   // run_items_adding: every op, column block, row split and range of items gives the bits of
-  // run_items followed by the element-wise sum (ConvOp), and each output is summed once.
+  // run_items followed by the element-wise sum (ConvOp), and each output is summed once. 70
+  // channels give the SpMM several row blocks (one per 16 channels; random shapes have fewer).
   std::mt19937 rng(17);
   const int geometries[][3] = {{1, 1, 0}, {3, 1, 1}, {3, 2, 1}};
-  for (double density : {0.3, 1.0})
-    for (const auto& kg : geometries)
-      for (bool whole : {false, true}) {
-        const RandomConv c = random_conv(rng, kg, density, 16, whole);
-        const std::vector<float> residual =
-            test::random_floats(rng, static_cast<size_t>(c.s.out_c * c.s.out_size()));
-        std::vector<std::unique_ptr<ConvOp>> ops;
-        for (const GemmKernel* k : runnable_gemm_kernels())
-          ops.push_back(make_dense_conv(c.s, c.coded_weights(), c.relu, *k));
-        for (const SpmmKernel* k : runnable_spmm_kernels())
-          for (bool pairs : {true, false})
-            ops.push_back(make_sparse_conv(c.s, c.coded_weights(), c.relu, *k, 0, pairs));
-        for (const auto& op : ops)
-          for (int64_t block : {int64_t{1} << 30, int64_t{37}})
-            for (int row_blocks : {1, 2, 3, 7})
-              for (int64_t chunk : {int64_t{1}, int64_t{1} << 30}) {
-                INFO(op->kernel_name() << " k " << kg[0] << " density " << density << " block "
-                                       << block << " row blocks " << row_blocks << " chunk "
-                                       << chunk);
-                std::vector<float> want = run_op(*op, c, block, row_blocks, chunk);
-                for (size_t i = 0; i < want.size(); ++i) want[i] = residual[i] + want[i];
-                CHECK(run_op(*op, c, block, row_blocks, chunk, residual.data()) == want);
-                if (op->builds_b_from_image())
-                  CHECK(run_op(*op, c, block, row_blocks, chunk, residual.data(), true) == want);
-              }
-      }
+  for (int64_t out_c : {int64_t{0}, int64_t{70}})
+    for (double density : {0.3, 1.0})
+      for (const auto& kg : geometries)
+        for (bool whole : {false, true}) {
+          const RandomConv c = random_conv(rng, kg, density, 16, whole, out_c);
+          const std::vector<float> residual =
+              test::random_floats(rng, static_cast<size_t>(c.s.out_c * c.s.out_size()));
+          std::vector<std::unique_ptr<ConvOp>> ops;
+          for (const GemmKernel* k : runnable_gemm_kernels())
+            ops.push_back(make_dense_conv(c.s, c.coded_weights(), c.relu, *k));
+          for (const SpmmKernel* k : runnable_spmm_kernels())
+            for (bool pairs : {true, false})
+              ops.push_back(make_sparse_conv(c.s, c.coded_weights(), c.relu, *k, 0, pairs));
+          for (const auto& op : ops)
+            for (int64_t block : {int64_t{1} << 30, int64_t{37}})
+              for (int row_blocks : {1, 2, 3, 7})
+                for (int64_t chunk : {int64_t{1}, int64_t{1} << 30}) {
+                  INFO(op->kernel_name()
+                       << " k " << kg[0] << " density " << density << " block " << block
+                       << " row blocks " << row_blocks << " chunk " << chunk);
+                  std::vector<float> want = run_op(*op, c, block, row_blocks, chunk);
+                  for (size_t i = 0; i < want.size(); ++i) want[i] = residual[i] + want[i];
+                  CHECK(run_op(*op, c, block, row_blocks, chunk, residual.data()) == want);
+                  if (op->builds_b_from_image())
+                    CHECK(run_op(*op, c, block, row_blocks, chunk, residual.data(), true) == want);
+                }
+        }
 }
 
 TEST_CASE("SpMM ops give the same bits under every split of their output channels") {
