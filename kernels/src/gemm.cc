@@ -82,11 +82,6 @@ int64_t gemm_k_block(const GemmKernel& kernel) {
   return std::max<int64_t>(16, l1d_per_thread(machine()) / 2 / (4 * kernel.nr));
 }
 
-int64_t gemm_conv_k_block(const GemmKernel& kernel, int64_t k) {
-  const int64_t panel_bytes = k * kernel.nr * static_cast<int64_t>(sizeof(float));
-  return panel_bytes <= l1d_per_thread(machine()) ? 0 : gemm_k_block(kernel);
-}
-
 std::vector<float> pack_gemm_a(const float* a, int64_t rows, int64_t k, int mr) {
   const int64_t panels = (rows + mr - 1) / mr;
   std::vector<float> out(static_cast<std::size_t>(panels * k * mr), 0.0f);

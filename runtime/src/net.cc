@@ -192,10 +192,7 @@ std::unique_ptr<ConvOp> Net::Impl::make_conv_op(size_t i, const KernelChoice& ch
   // Dense from codes needs a free code for the zeros: not when the codebook is full.
   if (w.codes && w.mask && w.codebook_size >= 256) w.codes = nullptr;
   if (choice.direct) return kernels::make_direct_conv(p.run_shape, w, p.relu, *k);
-  const int64_t k_block = choice.k_block > 0
-                              ? choice.k_block
-                              : kernels::gemm_conv_k_block(*k, p.run_shape.k_per_group());
-  return kernels::make_dense_conv(p.run_shape, w, p.relu, *k, k_block);
+  return kernels::make_dense_conv(p.run_shape, w, p.relu, *k, choice.k_block);
 }
 
 std::unique_ptr<ConvOp> Net::Impl::make_rule_op(size_t i) const {

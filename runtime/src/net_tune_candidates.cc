@@ -116,12 +116,9 @@ std::vector<KernelChoice> blocking_candidates(const KernelChoice& best, const Co
     return out;
   }
   const kernels::GemmKernel* k = gemm_kernel_of(best);
-  const int64_t half_l1 = k ? kernels::gemm_k_block(*k) : 0, all = s.k_per_group();
-  // Blocks of half and all of the L1d share, and one pass over K (all rows: what the rule
-  // blocks when the panel outgrows L1).
-  for (int64_t rows : {half_l1, 2 * half_l1, all}) {
-    if (rows < 1 || rows > all || (rows == all && k && kernels::gemm_conv_k_block(*k, all) == 0))
-      continue;
+  const int64_t half_l1 = k ? kernels::gemm_k_block(*k) : 0;
+  for (int64_t rows : {half_l1, 2 * half_l1}) {
+    if (rows < 1 || rows >= s.k_per_group()) continue;
     KernelChoice c = best;
     c.k_block = rows;
     out.push_back(c);

@@ -7,8 +7,6 @@
 #include <cstring>
 #include <random>
 
-#include "other_machines.h"
-#include "sqz/kernels/gemm.h"
 #include "sqz/kernels/sgemm.h"
 #include "test_util.h"
 
@@ -122,25 +120,6 @@ TEST_CASE("the K block fills half of L1d with B's panel") {
     CHECK(kc >= 16);
     CHECK(kc * kernel->nr * 4 <= l1d_per_thread(machine()) / 2);
     if (kc > 16) CHECK((kc + 1) * kernel->nr * 4 > l1d_per_thread(machine()) / 2);
-  }
-}
-
-TEST_CASE("a convolution's GEMM takes K in one pass while B's panel fits the L1d, else blocks") {
-  // On the machines of other_machines.h (the L1d share from 8 KiB to 64 MiB, and none), K
-  // rows of NR floats: one pass at the most rows the thread's L1d share holds, gemm_k_block
-  // rows a block past it.
-  for (const test::Caches& c : test::other_machines()) {
-    const Machine m = test::described(c);
-    const test::MachineScope scope(&m);
-    for (const GemmKernel* kernel : runnable_gemm_kernels()) {
-      CAPTURE(c.name);
-      CAPTURE(kernel->name);
-      const int64_t fits = l1d_per_thread(machine()) / (4 * kernel->nr);
-      CHECK(gemm_conv_k_block(*kernel, 1) == 0);
-      CHECK(gemm_conv_k_block(*kernel, fits) == 0);
-      CHECK(gemm_conv_k_block(*kernel, fits + 1) == gemm_k_block(*kernel));
-      CHECK(gemm_k_block(*kernel) < fits + 1);  // a block is fewer rows than K
-    }
   }
 }
 

@@ -74,12 +74,6 @@ const GemmKernel* gemm_kernel_for(Isa isa);
 // over it (Goto and van de Geijn, "Anatomy of High-Performance Matrix Multiplication", ACM TOMS
 // 2008, sec. 4).
 int64_t gemm_k_block(const GemmKernel& kernel);
-// K-block of a convolution's GEMM over k rows of B by rule: 0 (one pass over K) while a kc x NR
-// panel of all k rows fits the thread's L1d share, else gemm_k_block. A panel read past L1 is
-// read again from L2 by every row panel of A; that of a 1x1 over 256 or 384 channels ran
-// 10-20% slower in one pass on an Intel Xeon (Emerald Rapids, 48 KiB L1d), where tuning chose
-// blocks of 96 rows every time, and one pass where the panel fits (96 and 128 channels).
-int64_t gemm_conv_k_block(const GemmKernel& kernel, int64_t k);
 
 // Packs rows x k row-major weights (row stride k) into MR-row panels; see layout above.
 std::vector<float> pack_gemm_a(const float* a, int64_t rows, int64_t k, int mr);
