@@ -2,12 +2,34 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <queue>
 #include <set>
 
 namespace sqz {
 namespace {
+
+// The OR of n bytes and, for bytes of 0 or 1, their sum: 8 bytes at a time, as the baseline
+// -O2 build leaves byte loops unvectorized (a mask and its codes are a byte a weight).
+uint8_t or_of_bytes(const uint8_t* p, size_t n) {
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (uint64_t x; i + 8 <= n; i += 8) std::memcpy(&x, p + i, 8), acc |= x;
+  uint8_t out = 0;
+  for (int b = 0; b < 8; ++b) out |= static_cast<uint8_t>(acc >> (8 * b));
+  for (; i < n; ++i) out |= p[i];
+  return out;
+}
+int64_t sum_of_bits(const uint8_t* p, size_t n) {
+  int64_t sum = 0;
+  size_t i = 0;
+  // Eight bytes of 0 or 1 times 0x0101...01: their sum in the top byte (at most 8, no carry).
+  for (uint64_t x; i + 8 <= n; i += 8)
+    std::memcpy(&x, p + i, 8), sum += static_cast<int64_t>((x * 0x0101010101010101ULL) >> 56);
+  for (; i < n; ++i) sum += p[i];
+  return sum;
+}
 
 // Sanity limits checked before any allocation driven by a shape (see format/SPEC.md).
 constexpr int64_t kMaxDim = 1 << 16;
@@ -62,17 +84,35 @@ Status topological_sort(Model& model) {
   return Status::ok();
 }
 
+// Whether mask[i] is a 0 or 1 and, with weights, a 0 keeps a zero. The whole mask is tested
+// first, without a branch a weight (a model is checked when it is read and again when a net is
+// planned: a branch a weight took a quarter of a one-image `run`), the position sought only on
+// failure.
+bool mask_position_bad(const Layer& l, size_t i, bool with_weights) {
+  return l.mask[i] > 1 || (with_weights && l.mask[i] == 0 && l.weight.data[i] != 0.0f);
+}
+bool any_mask_position_bad(const Layer& l, bool with_weights) {
+  const uint8_t* m = l.mask.data();
+  const size_t n = l.mask.size();
+  if (!with_weights) return or_of_bytes(m, n) > 1;
+  const float* w = l.weight.data.data();
+  uint8_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad |= (m[i] > 1) | ((m[i] == 0) & (w[i] != 0.0f));
+  return bad != 0;
+}
+
 // Mask and codebook agree with the dense weights they describe.
 Status check_weight_coding(const Layer& l) {
   if (!l.mask.empty()) {
-    const int64_t weights = l.codes_only() ? shape_numel(l.weight.shape) : l.weight.numel();
+    const bool with_weights = !l.codes_only();
+    const int64_t weights = with_weights ? l.weight.numel() : shape_numel(l.weight.shape);
     SQZ_RETURN_ERROR_IF(static_cast<int64_t>(l.mask.size()) != weights,
                         ErrorCode::kCorrupt, where(l) + " mask has the wrong length");
-    for (size_t i = 0; i < l.mask.size(); ++i)
-      SQZ_RETURN_ERROR_IF(
-          l.mask[i] > 1 || (l.mask[i] == 0 && !l.codes_only() && l.weight.data[i] != 0.0f),
-          ErrorCode::kCorrupt,
-          where(l) + " has a non-zero weight at pruned position " + std::to_string(i));
+    if (any_mask_position_bad(l, with_weights))
+      for (size_t i = 0; i < l.mask.size(); ++i)
+        SQZ_RETURN_ERROR_IF(
+            mask_position_bad(l, i, with_weights), ErrorCode::kCorrupt,
+            where(l) + " has a non-zero weight at pruned position " + std::to_string(i));
   }
   const Quantization& q = l.quant;
   if (!q.active()) return Status::ok();
@@ -82,7 +122,9 @@ Status check_weight_coding(const Layer& l) {
                       where(l) + " has " + std::to_string(q.codes.size()) + " codes for " +
                           std::to_string(l.stored_count()) + " stored weights");
   if (l.codes_only()) {
-    for (size_t k = 0; k < q.codes.size(); ++k)
+    // No code has a bit the codebook's size lacks: none is past it (the OR bounds the largest).
+    const bool fit = or_of_bytes(q.codes.data(), q.codes.size()) < q.codebook.size();
+    for (size_t k = 0; !fit && k < q.codes.size(); ++k)  // else the first past it
       SQZ_RETURN_ERROR_IF(q.codes[k] >= q.codebook.size(), ErrorCode::kCorrupt,
                           where(l) + " code " + std::to_string(k) + " is past its codebook");
     return Status::ok();
@@ -282,7 +324,9 @@ int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
 
 int64_t Layer::stored_count() const {
   if (mask.empty()) return codes_only() ? shape_numel(weight.shape) : weight.numel();
-  return std::count(mask.begin(), mask.end(), uint8_t{1});
+  if (or_of_bytes(mask.data(), mask.size()) > 1)  // not all 0 or 1 (a model not yet checked)
+    return std::count(mask.begin(), mask.end(), uint8_t{1});
+  return sum_of_bits(mask.data(), mask.size());
 }
 
 Status check_float_weights(const Model& model) {

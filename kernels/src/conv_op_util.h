@@ -9,12 +9,23 @@
 
 namespace sqz::kernels::detail {
 
-// Number of stored positions before each weight index (prefix ranks over the mask).
-inline std::vector<int64_t> code_index(const ConvWeights& w, int64_t n) {
-  std::vector<int64_t> idx(static_cast<size_t>(n), -1);
-  for (int64_t i = 0, k = 0; i < n; ++i)
-    if (!w.mask || w.mask[i]) idx[static_cast<size_t>(i)] = k++;
-  return idx;
+// Whether weight i has a code (codes follow the mask's ones in weight order; without a mask
+// every weight has one).
+inline bool has_code(const ConvWeights& w, int64_t i) { return !w.mask || w.mask[i]; }
+
+// The index in w.codes of each of `rows` rows' first code (rows of k weights): a row's codes
+// then follow in weight order, so that an op visiting a row's weights in order counts them
+// from there (a table of every weight's index took 8 bytes a weight).
+inline std::vector<int64_t> row_code_starts(const ConvWeights& w, int64_t rows, int64_t k) {
+  std::vector<int64_t> start(static_cast<size_t>(rows));
+  int64_t n = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    start[static_cast<size_t>(r)] = n;
+    n += w.mask
+             ? std::count_if(w.mask + r * k, w.mask + (r + 1) * k, [](uint8_t m) { return m != 0; })
+             : k;
+  }
+  return start;
 }
 
 inline void copy_bias(const ConvWeights& w, int64_t out_c, std::vector<float>* bias) {

@@ -8,9 +8,9 @@
 namespace sqz::kernels {
 namespace {
 
-using detail::code_index;
 using detail::copy_bias;
 using detail::for_panel;
+using detail::has_code;
 
 class DenseGemmOp : public ConvOp {
  public:
@@ -35,10 +35,9 @@ class DenseGemmOp : public ConvOp {
       book_.push_back(0.0f);
       const uint8_t zero = static_cast<uint8_t>(w.codebook_size);
       a_codes_.assign(static_cast<size_t>(packed), zero);
-      const std::vector<int64_t> idx = code_index(w, s.out_c * k);
+      int64_t code = 0;  // for_each_weight visits the weights in order
       for_each_weight([&](int64_t src, int64_t dst) {
-        if (idx[static_cast<size_t>(src)] >= 0)
-          a_codes_[dst] = w.codes[idx[static_cast<size_t>(src)]];
+        if (has_code(w, src)) a_codes_[dst] = w.codes[code++];
       });
     } else {
       a_.assign(static_cast<size_t>(packed), 0.0f);
@@ -103,7 +102,8 @@ class DenseGemmOp : public ConvOp {
   }
 
  private:
-  // Calls f(source index in OIHW, destination index in the packed layout) for every weight.
+  // Calls f(source index in OIHW, destination index in the packed layout) for every weight,
+  // in source order.
   template <typename F>
   void for_each_weight(F f) const {
     const int mr = kernel_->mr;

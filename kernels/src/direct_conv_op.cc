@@ -10,8 +10,8 @@
 namespace sqz::kernels {
 namespace {
 
-using detail::code_index;
 using detail::copy_bias;
+using detail::has_code;
 
 class DirectConvOp : public ConvOp {
  public:
@@ -43,10 +43,9 @@ class DirectConvOp : public ConvOp {
       book_.assign(w.codebook, w.codebook + w.codebook_size);
       book_.push_back(0.0f);  // slot codebook_size: the zeros
       codes_.assign(static_cast<size_t>(packed), static_cast<uint8_t>(w.codebook_size));
-      const std::vector<int64_t> idx = code_index(w, s.out_c * k);
+      int64_t code = 0;  // for_each_weight visits the weights in order
       for_each_weight([&](int64_t src, int64_t dst) {
-        const int64_t at = idx[static_cast<size_t>(src)];
-        if (at >= 0) codes_[dst] = w.codes[at];
+        if (has_code(w, src)) codes_[dst] = w.codes[code++];
       });
     } else {
       a_.assign(static_cast<size_t>(packed), 0.0f);

@@ -12,9 +12,9 @@
 namespace sqz::kernels {
 namespace {
 
-using detail::code_index;
 using detail::copy_bias;
 using detail::for_panel;
+using detail::row_code_starts;
 
 // A layer's weights as the SpMM reads them. The CSR is blocked over K: chunk q lists, row by
 // row, the non-zeros whose B row lies in [q*kc, (q+1)*kc), so that a chunk's NR-wide slice of
@@ -55,22 +55,78 @@ bool few_zeros_kept(const ConvShape& s, const ConvWeights& w, Kept kept) {
   return zeros * 16 <= slots;
 }
 
+// The CSR of every (group, chunk) of a layer listed by weight (kb 1), without a branch a
+// weight: a position is written whatever it holds and the list's end advanced by whether it is
+// stored (pruned weights kept at random, a third of them, defeat the branch predictor: the
+// branch took a quarter of a one-image `run`'s time). The lists have room for one entry past
+// the last; next_code: each row's next code (a codebook layer lists exactly the weights that
+// have codes, each row's in order across the chunks).
+template <typename Stored>
+void list_weights(const ConvShape& s, const ConvWeights& w, Stored stored,
+                  std::vector<int64_t>& next_code, SparseLayout* l) {
+  const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups;
+  // A codebook layer stores exactly the weights that have codes (has_code: the mask's ones).
+  const uint8_t* mask = w.codes ? w.mask : nullptr;
+  auto keeps = [&](int64_t src) -> int64_t {
+    return w.codes ? (!mask || mask[src] != 0) : stored(src);
+  };
+  int64_t total = 0;
+  for (int64_t src = 0; src < s.out_c * k; ++src) total += keeps(src);
+  const bool coded = w.codes && total > 0;
+  l->cols.resize(static_cast<size_t>(total + 1));
+  l->codes.resize(coded ? static_cast<size_t>(total + 1) : 0);
+  l->values.resize(w.codes ? 0 : static_cast<size_t>(total + 1));
+  int64_t e = 0;
+  for (int64_t g = 0; g < s.groups; ++g) {
+    for (int64_t q = 0; q < l->chunks; ++q) {
+      l->row_start.push_back(static_cast<uint32_t>(e));
+      const int64_t i0 = q * l->kc, i1 = std::min(k, (q + 1) * l->kc);
+      for (int64_t r = g * ocg; r < (g + 1) * ocg; ++r) {
+        if (coded) {
+          int64_t code = next_code[static_cast<size_t>(r)];
+          for (int64_t i = i0; i < i1; ++i) {
+            const int64_t keep = keeps(r * k + i);
+            l->cols[e] = static_cast<uint16_t>(i);
+            l->codes[e] = w.codes[std::min(code, total - 1)];
+            e += keep, code += keep;
+          }
+          next_code[static_cast<size_t>(r)] = code;
+        } else if (!w.codes) {
+          for (int64_t i = i0; i < i1; ++i) {
+            const int64_t keep = stored(r * k + i);
+            l->cols[e] = static_cast<uint16_t>(i);
+            l->values[e] = w.weight[r * k + i];
+            e += keep;
+          }
+        }
+        l->row_start.push_back(static_cast<uint32_t>(e));
+      }
+    }
+  }
+  l->cols.resize(static_cast<size_t>(e));
+  if (coded) l->codes.resize(static_cast<size_t>(e));
+  if (!w.codes) l->values.resize(static_cast<size_t>(e));
+}
+
 // The CSR of every (group, chunk): the entries `stored` keeps, row by row, with their codes
 // or float32 values.
 template <typename Stored>
 void list_entries(const ConvShape& s, const ConvWeights& w, Stored stored, SparseLayout* l) {
   const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups;
-  const std::vector<int64_t> idx = code_index(w, s.out_c * k);
+  // Each row's next code: the chunks visit a row's weights in order.
+  std::vector<int64_t> next_code =
+      w.codes ? row_code_starts(w, s.out_c, k) : std::vector<int64_t>{};
+  if (l->kb == 1) return list_weights(s, w, stored, next_code, l);
   for (int64_t g = 0; g < s.groups; ++g) {
     for (int64_t q = 0; q < l->chunks; ++q) {
       l->row_start.push_back(static_cast<uint32_t>(l->cols.size()));
       for (int64_t r = g * ocg; r < (g + 1) * ocg; ++r) {
         for (int64_t i = q * l->kc; i < std::min(k, (q + 1) * l->kc); i += l->kb) {
-          if (!stored(r * k + i)) continue;  // with kb > 1: the whole kernel
+          if (!stored(r * k + i)) continue;  // the whole kernel
           l->cols.push_back(static_cast<uint16_t>(i));
           for (int64_t src = r * k + i; src < r * k + i + l->kb; ++src) {
-            if (w.codes)
-              l->codes.push_back(w.codes[idx[static_cast<size_t>(src)]]);
+            if (w.codes)  // a codebook layer lists exactly the weights that have codes
+              l->codes.push_back(w.codes[next_code[static_cast<size_t>(r)]++]);
             else
               l->values.push_back(w.weight[src]);
           }

@@ -67,6 +67,58 @@ TEST_CASE("validation errors name the problem") {
   }
 }
 
+TEST_CASE("a mask or codes that disagree with their layer are refused at the first such weight") {
+  // The checks run over whole masks and code lists at once (ORs 8 bytes at a time), then seek
+  // the first failing position: every position is tried, in the first 8-byte word and after it.
+  auto coded = [] {  // fire/e3 as a .sqz holds it: a mask, 3-bit codes, no float weights
+    Model m = test::tiny_squeezenet(1);
+    Layer* l = m.find_layer("fire/e3");
+    l->mask.assign(l->weight.data.size(), 0);
+    l->quant.bits = 3;
+    l->quant.codebook = {-0.5f, -0.25f, 0.25f, 0.5f, 0.75f};
+    for (size_t i = 0; i < l->mask.size(); i += 2) {
+      l->mask[i] = 1;
+      l->quant.codes.push_back(static_cast<uint8_t>(i % 5));
+    }
+    l->weight.data.clear();
+    return m;
+  };
+  Model valid = coded();
+  REQUIRE(validate_and_infer(valid).is_ok());
+  const size_t codes = valid.find_layer("fire/e3")->quant.codes.size();
+  CHECK(codes > 9);
+  CHECK(valid.find_layer("fire/e3")->stored_count() == static_cast<int64_t>(codes));
+  for (size_t k : {size_t{0}, size_t{3}, size_t{8}, codes - 1}) {
+    for (uint8_t bad : {uint8_t{5}, uint8_t{7}, uint8_t{255}}) {
+      Model m = coded();
+      m.find_layer("fire/e3")->quant.codes[k] = bad;
+      auto r = validate_and_infer(m);
+      REQUIRE_FALSE(r.is_ok());
+      CHECK(r.status().message().find("layer 'fire/e3' code " + std::to_string(k) +
+                                      " is past its codebook") != std::string::npos);
+    }
+  }
+  const size_t weights = valid.find_layer("fire/e3")->mask.size();
+  for (size_t i : {size_t{1}, size_t{6}, size_t{9}, weights - 1}) {
+    Model m = coded();
+    m.find_layer("fire/e3")->mask[i] = 2;  // neither kept nor pruned
+    CHECK(m.find_layer("fire/e3")->stored_count() ==
+          static_cast<int64_t>(codes) - (i % 2 == 0));  // the ones counted, not the 2
+    auto r = validate_and_infer(m);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().message().find("pruned position " + std::to_string(i)) != std::string::npos);
+  }
+  // Float weights with a mask: a non-zero weight where the mask prunes.
+  Model m = test::tiny_squeezenet(1);
+  m.find_layer("fire/e3")->mask.assign(m.find_layer("fire/e3")->weight.data.size(), 1);
+  REQUIRE(validate_and_infer(m).is_ok());  // (may reorder the layers: found again below)
+  m.find_layer("fire/e3")->mask[11] = 0;
+  m.find_layer("fire/e3")->weight.data[11] = 0.5f;
+  auto r = validate_and_infer(m);
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().message().find("pruned position 11") != std::string::npos);
+}
+
 TEST_CASE("layers out of order are sorted, a valid order is kept") {
   Model m = test::tiny_squeezenet(1);
   std::vector<std::string> names;
