@@ -2,34 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <functional>
 #include <queue>
 #include <set>
 
+#include "byte_scan.h"
+
 namespace sqz {
 namespace {
-
-// The OR of n bytes and, for bytes of 0 or 1, their sum: 8 bytes at a time, as the baseline
-// -O2 build leaves byte loops unvectorized (a mask and its codes are a byte a weight).
-uint8_t or_of_bytes(const uint8_t* p, size_t n) {
-  uint64_t acc = 0;
-  size_t i = 0;
-  for (uint64_t x; i + 8 <= n; i += 8) std::memcpy(&x, p + i, 8), acc |= x;
-  uint8_t out = 0;
-  for (int b = 0; b < 8; ++b) out |= static_cast<uint8_t>(acc >> (8 * b));
-  for (; i < n; ++i) out |= p[i];
-  return out;
-}
-int64_t sum_of_bits(const uint8_t* p, size_t n) {
-  int64_t sum = 0;
-  size_t i = 0;
-  // Eight bytes of 0 or 1 times 0x0101...01: their sum in the top byte (at most 8, no carry).
-  for (uint64_t x; i + 8 <= n; i += 8)
-    std::memcpy(&x, p + i, 8), sum += static_cast<int64_t>((x * 0x0101010101010101ULL) >> 56);
-  for (; i < n; ++i) sum += p[i];
-  return sum;
-}
 
 // Sanity limits checked before any allocation driven by a shape (see format/SPEC.md).
 constexpr int64_t kMaxDim = 1 << 16;
@@ -94,7 +74,7 @@ bool mask_position_bad(const Layer& l, size_t i, bool with_weights) {
 bool any_mask_position_bad(const Layer& l, bool with_weights) {
   const uint8_t* m = l.mask.data();
   const size_t n = l.mask.size();
-  if (!with_weights) return or_of_bytes(m, n) > 1;
+  if (!with_weights) return detail::or_of_bytes(m, n) > 1;
   const float* w = l.weight.data.data();
   uint8_t bad = 0;
   for (size_t i = 0; i < n; ++i) bad |= (m[i] > 1) | ((m[i] == 0) & (w[i] != 0.0f));
@@ -123,7 +103,7 @@ Status check_weight_coding(const Layer& l) {
                           std::to_string(l.stored_count()) + " stored weights");
   if (l.codes_only()) {
     // No code has a bit the codebook's size lacks: none is past it (the OR bounds the largest).
-    const bool fit = or_of_bytes(q.codes.data(), q.codes.size()) < q.codebook.size();
+    const bool fit = detail::or_of_bytes(q.codes.data(), q.codes.size()) < q.codebook.size();
     for (size_t k = 0; !fit && k < q.codes.size(); ++k)  // else the first past it
       SQZ_RETURN_ERROR_IF(q.codes[k] >= q.codebook.size(), ErrorCode::kCorrupt,
                           where(l) + " code " + std::to_string(k) + " is past its codebook");
@@ -324,9 +304,10 @@ int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
 
 int64_t Layer::stored_count() const {
   if (mask.empty()) return codes_only() ? shape_numel(weight.shape) : weight.numel();
-  if (or_of_bytes(mask.data(), mask.size()) > 1)  // not all 0 or 1 (a model not yet checked)
+  if (detail::or_of_bytes(mask.data(), mask.size()) >
+      1)  // not all 0 or 1 (a model not yet checked)
     return std::count(mask.begin(), mask.end(), uint8_t{1});
-  return sum_of_bits(mask.data(), mask.size());
+  return detail::sum_of_bits(mask.data(), mask.size());
 }
 
 Status check_float_weights(const Model& model) {
