@@ -123,7 +123,7 @@ Result<pipeline::ImageSet> sensitivity_images(const SensitivityFlags& f, const M
   SQZ_RETURN_IF_ERROR(pipeline::fit_labels(&list, *classes, f.model_path, fit_note));
   pipeline::keep_first(&list, f.limit);
   ConsoleObserver loading(flags.quiet, flags.verbose);
-  return pipeline::load_images(list, pre, &loading);
+  return pipeline::load_images(list, pre, &loading, /*skip_bad_images=*/false, f.threads);
 }
 
 }  // namespace

@@ -399,6 +399,7 @@ int64_t Net::weight_bytes() const {
 }
 
 int64_t Net::images_per_pass() const { return impl_->pass_images; }
+int Net::threads() const { return impl_->pool->threads(); }
 
 Status Net::reserve(int64_t batch) {
   Impl& m = *impl_;

@@ -459,7 +459,8 @@ Result<std::vector<StageRow>> measure_stage(const Run& r, ImageSet* holdout) {
   }
   stage(r.observer, 6,
         "running both models on " + std::to_string(r.lists.holdout.size()) + " held-out images");
-  SQZ_ASSIGN_OR_RETURN(*holdout, load_images(r.lists.holdout, r.pre, r.observer));
+  SQZ_ASSIGN_OR_RETURN(*holdout, load_images(r.lists.holdout, r.pre, r.observer,
+                                             /*skip_bad_images=*/false, r.s.threads));
   auto back = format::decode_sqz(r.bytes);
   if (!back.is_ok()) return back.status().with_context(r.s.output_name);
   Scores reference;

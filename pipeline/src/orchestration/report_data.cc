@@ -208,7 +208,8 @@ Result<const Measurement*> measurement_for(const ReportOptions& s, const image::
   const std::string key = describe_preprocess(pre);
   if (auto it = set->by_preprocess.find(key); it != set->by_preprocess.end()) return &it->second;
   Measurement m;
-  SQZ_ASSIGN_OR_RETURN(m.images, load_images(set->list, pre, observer, /*skip_bad_images=*/true));
+  SQZ_ASSIGN_OR_RETURN(m.images,
+                       load_images(set->list, pre, observer, /*skip_bad_images=*/true, s.threads));
   SQZ_RETURN_ERROR_IF(
       m.images.inputs.empty() && !m.images.skipped.empty(), ErrorCode::kCorrupt,
       s.images + ": no image could be used (" + m.images.skipped.front().second + ")");

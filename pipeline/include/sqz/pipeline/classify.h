@@ -16,6 +16,15 @@ namespace sqz::pipeline {
 // Decodes and preprocesses one image into CHW floats.
 Result<std::vector<float>> load_input(const std::string& path, const image::Preprocess& p);
 
+// load_input of paths[begin, end) on up to `threads` threads, the caller's among them (at most
+// runtime::usable_cpus(), fewer when the system starts no more): each result as load_input
+// gives it, in order. Decoding a
+// photo takes about half as long as a forward pass of it on one thread, so a caller that ran
+// the network on every thread but decoded on one spent a third of its time there.
+std::vector<Result<std::vector<float>>> load_inputs(const std::vector<std::string>& paths,
+                                                    size_t begin, size_t end,
+                                                    const image::Preprocess& p, int threads);
+
 // Indices of the k largest scores, largest first (sqz/runtime/classifier.h).
 using runtime::top_k;
 

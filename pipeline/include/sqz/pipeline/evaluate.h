@@ -28,11 +28,12 @@ struct ImageSet {
   SkippedImages skipped;                   // with skip_bad_images
 };
 
-// Decodes and preprocesses every image of `list` by pre (labels carried over). Reports a task
-// "loading images" to observer (may be null). Errors name the image.
-// With skip_bad_images, an image that does not decode is listed in ImageSet::skipped.
+// Decodes and preprocesses every image of `list` by pre (labels carried over), on up to
+// `threads` threads (load_inputs). Reports a task "loading images" to observer (may be null).
+// Errors name the image (the first in the list's order). With skip_bad_images, an image that
+// does not decode is listed in ImageSet::skipped.
 Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess& pre,
-                             Observer* observer, bool skip_bad_images = false);
+                             Observer* observer, bool skip_bad_images = false, int threads = 1);
 
 // Images per forward pass when a model scores many (one pass over a batch instead of a pass
 // per image: the threads then share out more work per layer).

@@ -136,6 +136,8 @@ class Net {
   // How many images one pass of forward() runs (NetOptions::images_per_pass, or the count
   // derived from the caches).
   int64_t images_per_pass() const;
+  // The threads forward() runs on (NetOptions::threads).
+  int threads() const;
 
   // input: batch x C x H x W floats, run images_per_pass() images at a time. Resizes *output
   // to batch x output_size(). kLimit when a pass's activations exceed
