@@ -46,6 +46,15 @@ Taps bilinear_taps(int in, int out) {
 
 }  // namespace
 
+// std::lround clamped to 0..255, without the libm call (a sixth of the resize's time): a sum
+// of pixels by the filter's non-negative weights is never below 0, and x - trunc(x) is exact.
+inline uint8_t round_to_byte(float x) {
+  if (!(x > 0.0f)) return 0;  // also a NaN (which no filter of finite weights gives)
+  if (x >= 255.0f) return 255;
+  const int whole = static_cast<int>(x);
+  return static_cast<uint8_t>(whole + (x - static_cast<float>(whole) >= 0.5f));
+}
+
 Image resize_bilinear_antialias(const Image& in, int width, int height) {
   const Taps tx = bilinear_taps(in.width, width), ty = bilinear_taps(in.height, height);
   std::vector<float> horiz(static_cast<size_t>(in.height) * width * 3);
@@ -69,8 +78,7 @@ Image resize_bilinear_antialias(const Image& in, int width, int height) {
         for (int k = 0; k < ty.count[y]; ++k)
           acc += ty.weights[static_cast<size_t>(y) * ty.max_taps + k] *
                  horiz[(static_cast<size_t>(ty.first[y] + k) * width + x) * 3 + c];
-        out.rgb[(static_cast<size_t>(y) * width + x) * 3 + c] =
-            static_cast<uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
+        out.rgb[(static_cast<size_t>(y) * width + x) * 3 + c] = round_to_byte(acc);
       }
   return out;
 }
