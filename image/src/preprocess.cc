@@ -57,29 +57,35 @@ inline uint8_t round_to_byte(float x) {
 
 Image resize_bilinear_antialias(const Image& in, int width, int height) {
   const Taps tx = bilinear_taps(in.width, width), ty = bilinear_taps(in.height, height);
+  // Each output's taps are added in order from 0 in both passes; the three channels of a pixel
+  // (and, in the second pass, a whole row) are summed side by side.
   std::vector<float> horiz(static_cast<size_t>(in.height) * width * 3);
   for (int y = 0; y < in.height; ++y)
-    for (int x = 0; x < width; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float acc = 0;
-        for (int k = 0; k < tx.count[x]; ++k)
-          acc += tx.weights[static_cast<size_t>(x) * tx.max_taps + k] *
-                 in.rgb[(static_cast<size_t>(y) * in.width + tx.first[x] + k) * 3 + c];
-        horiz[(static_cast<size_t>(y) * width + x) * 3 + c] = acc;
-      }
+    for (int x = 0; x < width; ++x) {
+      const float* w = tx.weights.data() + static_cast<size_t>(x) * tx.max_taps;
+      const uint8_t* px = in.rgb.data() + (static_cast<size_t>(y) * in.width + tx.first[x]) * 3;
+      float r = 0, g = 0, b = 0;
+      for (int k = 0; k < tx.count[x]; ++k, px += 3)
+        r += w[k] * px[0], g += w[k] * px[1], b += w[k] * px[2];
+      float* h = horiz.data() + (static_cast<size_t>(y) * width + x) * 3;
+      h[0] = r, h[1] = g, h[2] = b;
+    }
   Image out;
   out.width = width;
   out.height = height;
   out.rgb.resize(static_cast<size_t>(width) * height * 3);
-  for (int y = 0; y < height; ++y)
-    for (int x = 0; x < width; ++x)
-      for (int c = 0; c < 3; ++c) {
-        float acc = 0;
-        for (int k = 0; k < ty.count[y]; ++k)
-          acc += ty.weights[static_cast<size_t>(y) * ty.max_taps + k] *
-                 horiz[(static_cast<size_t>(ty.first[y] + k) * width + x) * 3 + c];
-        out.rgb[(static_cast<size_t>(y) * width + x) * 3 + c] = round_to_byte(acc);
-      }
+  const size_t row = static_cast<size_t>(width) * 3;
+  std::vector<float> acc(row);
+  for (int y = 0; y < height; ++y) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int k = 0; k < ty.count[y]; ++k) {
+      const float w = ty.weights[static_cast<size_t>(y) * ty.max_taps + k];
+      const float* h = horiz.data() + static_cast<size_t>(ty.first[y] + k) * row;
+      for (size_t j = 0; j < row; ++j) acc[j] += w * h[j];
+    }
+    uint8_t* o = out.rgb.data() + static_cast<size_t>(y) * row;
+    for (size_t j = 0; j < row; ++j) o[j] = round_to_byte(acc[j]);
+  }
   return out;
 }
 
