@@ -304,8 +304,8 @@ int64_t pooled_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
 
 int64_t Layer::stored_count() const {
   if (mask.empty()) return codes_only() ? shape_numel(weight.shape) : weight.numel();
-  if (detail::or_of_bytes(mask.data(), mask.size()) >
-      1)  // not all 0 or 1 (a model not yet checked)
+  // A mask of other values than 0 and 1 (a model not yet checked): its ones counted.
+  if (detail::or_of_bytes(mask.data(), mask.size()) > 1)
     return std::count(mask.begin(), mask.end(), uint8_t{1});
   return detail::sum_of_bits(mask.data(), mask.size());
 }

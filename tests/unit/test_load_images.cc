@@ -49,7 +49,10 @@ TEST_CASE("images decoded on several threads come back in order, as decoded one 
   for (int threads : {1, 2, 3, 64}) {
     for (size_t begin : {size_t{0}, size_t{4}}) {
       INFO(threads << " threads from " << begin);
-      const auto got = P::load_inputs(list.files, begin, list.size() + 3, pre, threads);
+      const P::LoadedInputs loaded =
+          P::load_inputs(list.files, begin, list.size() + 3, pre, threads);
+      CHECK_FALSE(loaded.thrown);
+      const auto& got = loaded.results;
       REQUIRE(got.size() == list.size() - begin);
       for (size_t i = 0; i < got.size(); ++i) {
         REQUIRE(got[i].is_ok() == one[begin + i].is_ok());
@@ -60,7 +63,7 @@ TEST_CASE("images decoded on several threads come back in order, as decoded one 
       }
     }
   }
-  CHECK(P::load_inputs(list.files, 3, 3, pre, 4).empty());
+  CHECK(P::load_inputs(list.files, 3, 3, pre, 4).results.empty());
 }
 
 TEST_CASE("load_images and evaluate_images give the same on any thread count") {

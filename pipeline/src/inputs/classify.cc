@@ -17,15 +17,21 @@ Result<std::vector<float>> load_input(const std::string& path, const image::Prep
   return input;
 }
 
-std::vector<Result<std::vector<float>>> load_inputs(const std::vector<std::string>& paths,
-                                                    size_t begin, size_t end,
-                                                    const image::Preprocess& p, int threads) {
+LoadedInputs load_inputs(const std::vector<std::string>& paths, size_t begin, size_t end,
+                         const image::Preprocess& p, int threads) {
   end = std::min(end, paths.size());
   const size_t n = end > begin ? end - begin : 0;
   std::vector<std::optional<Result<std::vector<float>>>> slots(n);
+  std::vector<std::exception_ptr> thrown(n);  // escaping a helper thread it would end the process
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) slots[i].emplace(load_input(paths[begin + i], p));
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
+      try {
+        slots[i].emplace(load_input(paths[begin + i], p));
+      } catch (...) {
+        thrown[i] = std::current_exception();
+      }
+    }
   };
   // No more at once than the CPUs the process may use: each holds a decoded photo.
   const auto most = static_cast<size_t>(std::clamp(threads, 1, runtime::usable_cpus()));
@@ -39,9 +45,15 @@ std::vector<Result<std::vector<float>>> load_inputs(const std::vector<std::strin
   }
   work();
   for (std::thread& h : helpers) h.join();
-  std::vector<Result<std::vector<float>>> out;
-  out.reserve(n);
-  for (auto& slot : slots) out.push_back(std::move(*slot));
+  LoadedInputs out;
+  out.results.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (thrown[i]) {
+      out.thrown = thrown[i];
+      break;
+    }
+    out.results.push_back(std::move(*slots[i]));
+  }
   return out;
 }
 

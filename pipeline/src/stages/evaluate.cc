@@ -44,8 +44,8 @@ Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess&
   // In groups of 8 images a thread, so that progress (and a cancellation) comes between them.
   const size_t group = 8 * static_cast<size_t>(std::clamp(threads, 1, runtime::usable_cpus()));
   for (size_t first = 0; first < list.size(); first += group) {
-    std::vector<Result<std::vector<float>>> decoded =
-        load_inputs(list.files, first, first + group, pre, threads);
+    LoadedInputs loaded = load_inputs(list.files, first, first + group, pre, threads);
+    std::vector<Result<std::vector<float>>>& decoded = loaded.results;
     for (size_t d = 0; d < decoded.size(); ++d) {
       const size_t i = first + d;
       if (!decoded[d].is_ok() && skip_bad_images) {
@@ -59,6 +59,7 @@ Result<ImageSet> load_images(const LabelledFiles& list, const image::Preprocess&
       set.inputs.push_back(std::move(in));
       SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
     }
+    if (loaded.thrown) std::rethrow_exception(loaded.thrown);
   }
   return set;
 }
@@ -181,11 +182,10 @@ Result<Accuracy> evaluate_images(runtime::Net& net, const image::Preprocess& pre
   };
   // Images decoded kScoreBatch at a time on the net's threads, then taken in order.
   for (size_t first = 0; first < list.size(); first += kScoreBatch) {
-    std::vector<Result<std::vector<float>>> decoded =
-        load_inputs(list.files, first, first + kScoreBatch, pre, net.threads());
-    for (size_t d = 0; d < decoded.size(); ++d) {
+    LoadedInputs decoded = load_inputs(list.files, first, first + kScoreBatch, pre, net.threads());
+    for (size_t d = 0; d < decoded.results.size(); ++d) {
       const size_t i = first + d;
-      Result<std::vector<float>>& loaded = decoded[d];
+      Result<std::vector<float>>& loaded = decoded.results[d];
       if (!loaded.is_ok() && skipped) {
         skipped->push_back({list.files[i], loaded.status().message()});
       } else {
@@ -197,6 +197,7 @@ Result<Accuracy> evaluate_images(runtime::Net& net, const image::Preprocess& pre
       }
       SQZ_RETURN_IF_ERROR(task.advance(static_cast<int64_t>(i + 1)));
     }
+    if (decoded.thrown) std::rethrow_exception(decoded.thrown);
   }
   SQZ_RETURN_IF_ERROR(run_batch());
   a.labelled = a.images;

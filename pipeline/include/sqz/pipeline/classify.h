@@ -1,6 +1,7 @@
 // Image classification helpers shared by run and eval.
 #pragma once
 
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,12 +19,17 @@ Result<std::vector<float>> load_input(const std::string& path, const image::Prep
 
 // load_input of paths[begin, end) on up to `threads` threads, the caller's among them (at most
 // runtime::usable_cpus(), fewer when the system starts no more): each result as load_input
-// gives it, in order. Decoding a
-// photo takes about half as long as a forward pass of it on one thread, so a caller that ran
-// the network on every thread but decoded on one spent a third of its time there.
-std::vector<Result<std::vector<float>>> load_inputs(const std::vector<std::string>& paths,
-                                                    size_t begin, size_t end,
-                                                    const image::Preprocess& p, int threads);
+// gives it, in order. Decoding a photo takes about half as long as a forward pass of it on one
+// thread, so a caller that ran the network on every thread but decoded on one spent a third of
+// its time there. What a decoder throws (std::bad_alloc under a memory limit) stops the list
+// before that image and is handed back in `thrown`: a caller uses the results, then rethrows
+// it, as if it had decoded them one at a time.
+struct LoadedInputs {
+  std::vector<Result<std::vector<float>>> results;
+  std::exception_ptr thrown;
+};
+LoadedInputs load_inputs(const std::vector<std::string>& paths, size_t begin, size_t end,
+                         const image::Preprocess& p, int threads);
 
 // Indices of the k largest scores, largest first (sqz/runtime/classifier.h).
 using runtime::top_k;
