@@ -249,9 +249,8 @@ Status prune_stage(Run& r) {
                          r.observer);
 }
 
-// Each layer's input moments on the first moment_images calibration images (centre crops, and
-// mirrored when the calibration augments),
-// when codes are to be assigned by error compensation; the sharing options either way.
+// Each layer's input moments on the first moment_images calibration images (centre crops, mirrored
+// too when calibration augments), if codes come by error compensation; the sharing options always.
 Result<SharingOptions> sharing_for(Run& r) {
   SharingOptions o;
   o.quantize = r.s.quantize;
