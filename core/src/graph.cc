@@ -66,7 +66,7 @@ Status topological_sort(Model& model) {
 
 // Whether mask[i] is a 0 or 1 and, with weights, a 0 keeps a zero. The whole mask is tested
 // first, without a branch a weight (a model is checked when it is read and again when a net is
-// planned: a branch a weight took a quarter of a one-image `run`), the position sought only on
+// planned: a branch a weight took a seventh of a one-image `run`), the position sought only on
 // failure.
 bool mask_position_bad(const Layer& l, size_t i, bool with_weights) {
   return l.mask[i] > 1 || (with_weights && l.mask[i] == 0 && l.weight.data[i] != 0.0f);

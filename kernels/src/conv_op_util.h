@@ -13,11 +13,11 @@ namespace sqz::kernels::detail {
 // every weight has one).
 inline bool has_code(const ConvWeights& w, int64_t i) { return !w.mask || w.mask[i]; }
 
-// The index in w.codes of each of `rows` rows' first code (rows of k weights): a row's codes
-// then follow in weight order, so that an op visiting a row's weights in order counts them
-// from there (a table of every weight's index took 8 bytes a weight).
+// The index in w.codes of each of `rows` rows' first code (rows of k weights), then the count
+// of codes: a row's codes follow in weight order, so that an op visiting a row's weights in
+// order counts them from there (a table of every weight's index took 8 bytes a weight).
 inline std::vector<int64_t> row_code_starts(const ConvWeights& w, int64_t rows, int64_t k) {
-  std::vector<int64_t> start(static_cast<size_t>(rows));
+  std::vector<int64_t> start(static_cast<size_t>(rows) + 1);
   int64_t n = 0;
   for (int64_t r = 0; r < rows; ++r) {
     start[static_cast<size_t>(r)] = n;
@@ -25,6 +25,7 @@ inline std::vector<int64_t> row_code_starts(const ConvWeights& w, int64_t rows, 
              ? std::count_if(w.mask + r * k, w.mask + (r + 1) * k, [](uint8_t m) { return m != 0; })
              : k;
   }
+  start[static_cast<size_t>(rows)] = n;
   return start;
 }
 

@@ -58,20 +58,22 @@ bool few_zeros_kept(const ConvShape& s, const ConvWeights& w, Kept kept) {
 // The CSR of every (group, chunk) of a layer listed by weight (kb 1), without a branch a
 // weight: a position is written whatever it holds and the list's end advanced by whether it is
 // stored (pruned weights kept at random, a third of them, defeat the branch predictor: the
-// branch took a quarter of a one-image `run`'s time). The lists have room for one entry past
-// the last; next_code: each row's next code (a codebook layer lists exactly the weights that
-// have codes, each row's in order across the chunks).
+// branch and a table of 8 bytes a weight took a sixth of a one-image `run`). The lists have room
+// for one entry past the last; next_code: each row's next code (a codebook layer lists exactly the
+// weights that have codes, each row's in order across the chunks).
 template <typename Stored>
 void list_weights(const ConvShape& s, const ConvWeights& w, Stored stored,
                   std::vector<int64_t>& next_code, SparseLayout* l) {
   const int64_t k = s.k_per_group(), ocg = s.out_c / s.groups;
-  // A codebook layer stores exactly the weights that have codes (has_code: the mask's ones).
+  // A codebook layer stores exactly the weights that have codes (has_code: the mask's ones),
+  // counted by row_code_starts.
   const uint8_t* mask = w.codes ? w.mask : nullptr;
   auto keeps = [&](int64_t src) -> int64_t {
     return w.codes ? (!mask || mask[src] != 0) : stored(src);
   };
-  int64_t total = 0;
-  for (int64_t src = 0; src < s.out_c * k; ++src) total += keeps(src);
+  int64_t total = w.codes ? next_code.back() : 0;
+  if (!w.codes)
+    for (int64_t src = 0; src < s.out_c * k; ++src) total += stored(src);
   const bool coded = w.codes && total > 0;
   l->cols.resize(static_cast<size_t>(total + 1));
   l->codes.resize(coded ? static_cast<size_t>(total + 1) : 0);
