@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "conv_op_util.h"
+#include "sqz/kernels/codebook.h"
 #include "sqz/kernels/conv_op.h"
 
 namespace sqz::kernels {
@@ -63,8 +64,7 @@ class DenseGemmOp : public ConvOp {
   }
   void prepare(float* shared, int64_t begin, int64_t end) const override {
     if (!codebook_) return;
-    const float* book = book_.data();
-    for (int64_t i = begin; i < end; ++i) shared[i] = book[a_codes_[static_cast<size_t>(i)]];
+    decode_codes(a_codes_.data() + begin, end - begin, book_.data(), shared + begin);
   }
   int64_t resident_bytes() const override {
     return static_cast<int64_t>(a_.size() * 4 + a_codes_.size() + book_.size() * 4 +

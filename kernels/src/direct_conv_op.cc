@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "conv_op_util.h"
+#include "sqz/kernels/codebook.h"
 #include "sqz/kernels/conv_op.h"
 #include "sqz/kernels/im2col.h"
 
@@ -67,7 +68,7 @@ class DirectConvOp : public ConvOp {
   }
   void prepare(float* shared, int64_t begin, int64_t end) const override {
     if (!codebook_) return;
-    for (int64_t i = begin; i < end; ++i) shared[i] = book_[codes_[static_cast<size_t>(i)]];
+    decode_codes(codes_.data() + begin, end - begin, book_.data(), shared + begin);
   }
   int64_t resident_bytes() const override {
     return static_cast<int64_t>(a_.size() * 4 + codes_.size() + book_.size() * 4 +

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -119,6 +120,17 @@ void apply_isa_override(Machine* m) {
   m->isa_source = "SQZ_ISA=" + want;
 }
 
+// Linux's report on Gather Data Sampling: "Mitigation: Microcode" (or "...: AVX disabled, no
+// microcode") where gathers are slowed or gone; "Not affected" or "Vulnerable" where not.
+bool gathers_mitigated() {
+  std::FILE* f = std::fopen("/sys/devices/system/cpu/vulnerabilities/gather_data_sampling", "r");
+  if (!f) return false;
+  char line[128] = {};
+  const bool read = std::fgets(line, sizeof line, f) != nullptr;
+  std::fclose(f);
+  return read && std::strncmp(line, "Mitigation", 10) == 0;
+}
+
 Machine read_machine() {
   Machine m;
   if (cpuinfo_initialize()) {
@@ -138,6 +150,7 @@ Machine read_machine() {
     read_caches(&m);
   }
   read_cpuid(&m);
+  m.gathers_slowed = gathers_mitigated();
   if (m.model_name.empty()) m.model_name = "unknown";
   if (m.vendor.empty()) m.vendor = "unknown";
   // A CPU newer than libcpuinfo: named from CPUID's family and model instead.
@@ -187,7 +200,7 @@ void set_machine_for_testing(const Machine* m) {
   copy.amx_tile = real.amx_tile;
   copy.best_isa = real.best_isa, copy.isa = real.isa;
   copy.isa_source = real.isa_source, copy.isa_error = real.isa_error;
-  copy.isa_unknown = real.isa_unknown;
+  copy.isa_unknown = real.isa_unknown, copy.gathers_slowed = real.gathers_slowed;
   machine_for_testing.store(&copy, std::memory_order_release);
 }
 
@@ -215,7 +228,7 @@ std::string describe_machine(const Machine& m) {
                     std::to_string(m.stepping) + ")\n";
   out += "isa: " + (isa.empty() ? std::string("baseline") : isa) + "; kernels " + isa_name(m.isa) +
          " (" + m.isa_source + ")" + (m.isa_error.empty() ? "" : "; ignored: " + m.isa_error) +
-         "\n";
+         (m.gathers_slowed ? "; gathers slowed by microcode (GDS)" : "") + "\n";
   out += "caches: L1d " + kib(m.l1d_bytes) + " per " + std::to_string(m.l1d_shared_by) +
          " logical, L2 " + kib(m.l2_bytes) + " per " + std::to_string(m.l2_shared_by) +
          " logical, L3 " + kib(m.l3_bytes) + " per " + std::to_string(m.l3_shared_by) +
@@ -235,6 +248,7 @@ std::vector<MachineFact> machine_facts(const Machine& m) {
           number("cpuid_model", m.model),
           text("kernels_isa", isa_name(m.isa)),
           text("kernels_isa_source", m.isa_source),
+          number("gathers_slowed", m.gathers_slowed ? 1 : 0),
           number("l1d_bytes", m.l1d_bytes),
           number("l1d_shared_by", m.l1d_shared_by),
           number("l2_bytes", m.l2_bytes),

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "conv_op_util.h"
+#include "sqz/kernels/codebook.h"
 #include "sqz/kernels/conv_op.h"
 #include "sqz/kernels/im2col.h"
 
@@ -231,8 +232,7 @@ class SparseOp : public ConvOp {
     return codebook_ ? static_cast<int64_t>(l_.codes.size()) : 0;
   }
   void prepare(float* shared, int64_t begin, int64_t end) const override {
-    const float* book = book_.data();
-    for (int64_t i = begin; i < end; ++i) shared[i] = book[l_.codes[static_cast<size_t>(i)]];
+    decode_codes(l_.codes.data() + begin, end - begin, book_.data(), shared + begin);
   }
   int64_t resident_bytes() const override {
     const size_t offsets = l_.row_start.size() + l_.pair_start.size() + l_.value_start.size();

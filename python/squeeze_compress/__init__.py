@@ -197,8 +197,9 @@ def codebooks(path: PathLike, *, prototxt: Optional[PathLike] = None) -> dict:
 def machine() -> dict:
     """The CPU the runtime plans for, as `bench --json` records it (name it beside a timing):
     vendor, cpu, uarch, cpuid_family, cpuid_model, kernels_isa ('avx512', 'avx2' or 'generic')
-    and kernels_isa_source ('cpu', or the SQZ_ISA that lowered it), l1d/l2/l3 bytes and the
-    logical processors sharing each, cores and logical_processors. Raises Error
+    and kernels_isa_source ('cpu', or the SQZ_ISA that lowered it), gathers_slowed (1 where
+    a microcode mitigation slows gathers), l1d/l2/l3 bytes and the logical processors sharing
+    each, cores and logical_processors. Raises Error
     (invalid_argument) when SQZ_ISA names no ISA path, as every entry that runs kernels."""
     return _core.machine()
 

@@ -24,6 +24,10 @@ struct Machine {
   int64_t l1d_bytes = 0, l2_bytes = 0, l3_bytes = 0;
   int l1d_shared_by = 1, l2_shared_by = 1, l3_shared_by = 1;  // 2 for a core's SMT threads
   int cores = 1, logical_processors = 1;
+  // The kernel reports gathers mitigated in microcode (Linux's sysfs entry for Intel's Gather
+  // Data Sampling, "Downfall", 2023: Skylake to Ice Lake and Tiger Lake), which makes AVX2 and
+  // AVX-512 gathers several times slower: codebook decoding then takes the scalar loop.
+  bool gathers_slowed = false;
   Isa best_isa = Isa::kGeneric;  // the widest the CPU runs
   Isa isa = Isa::kGeneric;       // the widest the runtime uses (best_isa, or SQZ_ISA below it)
   std::string isa_source;        // "cpu", or "SQZ_ISA=avx2" when the environment lowered it
