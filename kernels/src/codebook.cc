@@ -6,13 +6,6 @@ void sqz_decode_codes_avx2(const uint8_t*, int64_t, const float*, float*);
 }
 
 namespace sqz::kernels {
-namespace {
-
-void decode_scalar(const uint8_t* codes, int64_t n, const float* book, float* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = book[codes[i]];
-}
-
-}  // namespace
 
 void decode_codes(const uint8_t* codes, int64_t n, const float* book, float* out, Isa isa) {
   const Machine& m = machine();
@@ -22,7 +15,7 @@ void decode_codes(const uint8_t* codes, int64_t n, const float* book, float* out
   };
   if (allowed(Isa::kAvx512)) return sqz_decode_codes_avx512(codes, n, book, out);
   if (allowed(Isa::kAvx2)) return sqz_decode_codes_avx2(codes, n, book, out);
-  decode_scalar(codes, n, book, out);
+  ref::decode_codes(codes, n, book, out);  // the generic path is the naive loop
 }
 
 void decode_codes(const uint8_t* codes, int64_t n, const float* book, float* out) {
