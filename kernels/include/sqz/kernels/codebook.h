@@ -11,8 +11,8 @@
 namespace sqz::kernels {
 
 // out[i] = book[codes[i]] for i in [0, n), through the widest path machine().isa allows:
-// AVX-512 and AVX2 gathers (1.7x the scalar loop's rate on an Intel Xeon, Emerald Rapids),
-// unless the CPU's gathers are slowed by a microcode mitigation (Machine::gathers_slowed).
+// AVX-512 and AVX2 gathers (`bench/ab_builds.sh` on an Intel Xeon, Emerald Rapids: v1.1's
+// pass 0.958 of the scalar loop's time, docs/performance-log.md), unless the CPU's gathers are slowed by a microcode mitigation (Machine::gathers_slowed).
 // Every path copies the same bits. REQUIRES every code below the book's entries; out does not
 // overlap codes or book.
 void decode_codes(const uint8_t* codes, int64_t n, const float* book, float* out);
