@@ -141,26 +141,7 @@ void Net::Impl::build_shared_b(const ConvShape& s, const BSource& src,
   });
 }
 
-// Runs the op over whole images whose B is the inputs (in place) or cols[0] (shared): the
-// threads split each image's (group, column panel, row block) items.
-void Net::Impl::run_whole_images(const ConvShape& s, const ConvOp& op, const BSource& src,
-                                 const std::vector<const float*>& ins,
-                                 const std::vector<float*>& outs,
-                                 const std::vector<const float*>& residuals) {
-  const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
-  const int rb = row_blocks_for(op, images * op.work_items(n, 1), pool->threads());
-  const int64_t items = op.work_items(n, rb), ldb = src.in_place ? n : src.ld;
-  pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int t) {
-    for (int64_t w = begin; w < end;) {
-      const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
-      const float* in = src.in_place ? ins[b] : cols[0].data() + b * src.rows * src.ld;
-      op.run_items_adding(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
-                          scratch[t].data(), shared.data(),
-                          residuals.empty() ? nullptr : residuals[b]);
-      w = stop;
-    }
-  });
-}
+namespace {
 
 // Row blocks per column block: 1, unless the column blocks are too few to share evenly (fewer
 // than kBalancedBlocks a thread and not a multiple of the threads: a 13x13 plane's three
@@ -171,8 +152,61 @@ void Net::Impl::run_whole_images(const ConvShape& s, const ConvOp& op, const BSo
 constexpr int64_t kBalancedBlocks = 4;
 int column_block_row_blocks(const ConvOp& op, int64_t blocks, int threads) {
   if (blocks % threads == 0 || blocks >= kBalancedBlocks * threads) return 1;
-  return static_cast<int>(std::min<int64_t>(threads / std::gcd(blocks, int64_t{threads}),
-                                            op.max_row_blocks()));
+  return static_cast<int>(
+      std::min<int64_t>(threads / std::gcd(blocks, int64_t{threads}), op.max_row_blocks()));
+}
+
+// The order in which the threads take a layer's items when its output rows are cut into
+// blocks. ConvOp numbers (group, column panel, row block) items with the row block fastest,
+// so that a thread's contiguous share is whole column panels. With fewer than
+// kBalancedBlocks panels a thread (a 13x13 plane's three on two threads), such shares are
+// uneven (a panel cut in two, the narrow last panel all on one side) and every thread reads
+// all of the layer's weights; then the shares are made of row blocks instead: even, and each
+// thread reads half of the weights and all of B, which is small there. On 2 threads of the
+// Xeon, v1.1's 13x13 expands ran 14-25% faster so and its pass 5% (docs/performance-log.md,
+// session 45); planes of more panels (27x27: 12) gained nothing. The same bits in any order
+// (ConvOp::work_items).
+bool rows_outer(int64_t items, int row_blocks, int threads) {
+  return row_blocks > 1 && items / row_blocks < kBalancedBlocks * threads;
+}
+// The op's item at position x of the `items` (of one image, or of all images' column
+// blocks) in that order.
+int64_t item_at(int64_t x, int64_t items, int row_blocks, bool rows_outer) {
+  if (!rows_outer) return x;
+  const int64_t panels = items / row_blocks;  // (image, group, column panel) triples
+  return x % panels * row_blocks + x / panels;
+}
+
+}  // namespace
+
+// Runs the op over whole images whose B is the inputs (in place) or cols[0] (shared): the
+// threads split each image's (group, column panel, row block) items.
+void Net::Impl::run_whole_images(const ConvShape& s, const ConvOp& op, const BSource& src,
+                                 const std::vector<const float*>& ins,
+                                 const std::vector<float*>& outs,
+                                 const std::vector<const float*>& residuals) {
+  const int64_t n = s.out_size(), images = static_cast<int64_t>(ins.size());
+  const int rb = row_blocks_for(op, images * op.work_items(n, 1), pool->threads());
+  const int64_t items = op.work_items(n, rb), ldb = src.in_place ? n : src.ld;
+  const bool by_rows = rows_outer(images * items, rb, pool->threads());
+  pool->parallel_for(images * items, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t w = begin; w < end;) {
+      const int64_t b = w / items, stop = std::min(end, (b + 1) * items);
+      const float* in = src.in_place ? ins[b] : cols[0].data() + b * src.rows * src.ld;
+      const float* residual = residuals.empty() ? nullptr : residuals[b];
+      if (!by_rows) {
+        op.run_items_adding(in, ldb, n, outs[b], n, rb, w - b * items, stop - b * items,
+                            scratch[t].data(), shared.data(), residual);
+      } else {
+        for (int64_t x = w - b * items; x < stop - b * items; ++x) {
+          const int64_t item = item_at(x, items, rb, true);
+          op.run_items_adding(in, ldb, n, outs[b], n, rb, item, item + 1, scratch[t].data(),
+                              shared.data(), residual);
+        }
+      }
+      w = stop;
+    }
+  });
 }
 
 // Threads take column blocks of whole images (or, when those are too few to share, row blocks
@@ -199,9 +233,12 @@ void Net::Impl::run_column_blocks(const ConvPlan& p, const ConvOp& op, const BSo
     for (auto& c : cols) c.resize(std::max(c.size(), static_cast<size_t>(src.rows * bld)));
   std::vector<int64_t> built(scratch.size(), -1);  // the block in each thread's buffer
   const auto build = src.from_padded ? kernels::im2col_padded : kernels::im2col;
-  // Items are (image, column block, row block), the row block fastest.
-  pool->parallel_for(images * blocks * rb, [&](int64_t begin, int64_t end, int t) {
-    for (int64_t w = begin; w < end; ++w) {
+  // Items are (image, column block, row block), the row block fastest unless rows_outer.
+  const int64_t items = images * blocks * rb;
+  const bool by_rows = rows_outer(items, rb, threads);
+  pool->parallel_for(items, [&](int64_t begin, int64_t end, int t) {
+    for (int64_t x = begin; x < end; ++x) {
+      const int64_t w = item_at(x, items, rb, by_rows);
       const int64_t cb = w / rb, row_block = w % rb, b = cb / blocks, c0 = (cb % blocks) * block;
       const int64_t ncols = std::min(block, n - c0);
       // The op's items are (group, column panel, row block), the row block fastest.
