@@ -170,9 +170,9 @@ bool rows_outer(int64_t items, int row_blocks, int threads) {
   return row_blocks > 1 && items / row_blocks < kBalancedBlocks * threads;
 }
 // The op's item at position x of the `items` (of one image, or of all images' column
-// blocks) in that order.
-int64_t item_at(int64_t x, int64_t items, int row_blocks, bool rows_outer) {
-  if (!rows_outer) return x;
+// blocks): x itself, or with by_rows (rows_outer) the order taking row blocks outermost.
+int64_t item_at(int64_t x, int64_t items, int row_blocks, bool by_rows) {
+  if (!by_rows) return x;
   const int64_t panels = items / row_blocks;  // (image, group, column panel) triples
   return x % panels * row_blocks + x / panels;
 }
