@@ -34,9 +34,12 @@ void print_plan(const runtime::Net& net, const runtime::NetOptions& opts) {
   if (opts.policy == runtime::KernelPolicy::kAuto)
     std::printf("rule: the sparse kernel for layers at most %g%% dense, dense kernels above\n",
                 100 * opts.sparse_max_density);
-  std::printf("passes: %lld image(s) at a time (%s)\n",
+  std::printf("passes: %lld image(s) at a time (%s)%s\n",
               static_cast<long long>(net.images_per_pass()),
-              opts.images_per_pass > 0 ? "set" : "as many as the threads' L2 holds");
+              opts.images_per_pass > 0 ? "set" : "as many as the threads' L2 holds",
+              opts.image_streams && net.threads() > 1
+                  ? "; a batch of 2 or more in image streams, a thread's own images each"
+                  : "");
   const runtime::PlanStats& st = net.plan_stats();
   std::printf("plan: %.1f ms; %d convolutions timed, %d from the cache%s%s%s%s\n\n",
               1e3 * st.seconds, st.timed, st.cached, st.cache_path.empty() ? "" : " (",
@@ -186,6 +189,7 @@ int cmd_bench(int argc, char** argv) {
   BenchSettings b;
   std::string prototxt, kernels = "auto";
   int images_per_pass = 0;
+  bool no_streams = false;
   double warmup_seconds = 0.5, sparse_max_density = runtime::NetOptions{}.sparse_max_density;
   po::options_description options("options");
   add_global_options(options, &flags);
@@ -197,6 +201,8 @@ int cmd_bench(int argc, char** argv) {
       "images-per-pass",
       ranged(&images_per_pass, 0, kMaxBatch, "images-per-pass")->default_value(0),
       "images the network runs at a time (0: as many as the threads' L2 caches hold)")(
+      "no-streams", po::bool_switch(&no_streams),
+      "run a batch's passes one after another on all threads, not each thread its own images")(
       "runs", ranged(&b.runs, 1, 1e6, "runs")->default_value(30), "timed runs")(
       "warmup", ranged(&b.warmup, 0, 1e6, "warmup")->default_value(3), "untimed runs first")(
       "warmup-seconds", ranged(&warmup_seconds, 0, 600, "warmup-seconds")->default_value(0.5),
@@ -223,6 +229,7 @@ int cmd_bench(int argc, char** argv) {
   opts.policy = *policy;
   opts.sparse_max_density = sparse_max_density;
   opts.images_per_pass = images_per_pass;
+  opts.image_streams = !no_streams;
   auto net = load_net(b.model_path, prototxt, opts);
   if (!net.is_ok()) return fail(net.status());
   if (Status s = (*net)->reserve(b.batch); !s.is_ok()) return fail(s.with_context(b.model_path));

@@ -334,10 +334,10 @@ Status Net::Impl::plan() {
   plan_pool_fusion(consumers, producer);
   plan_add_fusion(consumers, producer);
   SQZ_RETURN_IF_ERROR(plan_memory(1));  // the exact plan, fused poolings' inputs elided
+  arena_bytes_one_image = static_cast<int64_t>(arena.size() * sizeof(float));
   pass_images = options.images_per_pass > 0
                     ? options.images_per_pass
-                    : images_in_l2(static_cast<int64_t>(arena.size() * sizeof(float)),
-                                   pool->threads(), kernels::machine());
+                    : images_in_l2(arena_bytes_one_image, pool->threads(), kernels::machine());
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   drop_dense_weights();
   return Status::ok();
@@ -419,6 +419,10 @@ Status Net::forward(const float* input, int64_t batch, std::vector<float>* outpu
   SQZ_RETURN_IF_ERROR(check_finite_inputs(input, batch, in_size));
   const int64_t n = output_size();
   output->resize(static_cast<size_t>(batch * n));
+  if (const int streams = m.stream_count(batch); streams > 1) {
+    SQZ_RETURN_IF_ERROR(m.run_streams(input, batch, streams, output->data()));
+    return check_finite_outputs(output->data(), batch, n);
+  }
   for (int64_t first = 0; first < batch; first += m.batch) {
     const int64_t images = std::min(m.batch, batch - first);
     m.run_pass(input + first * in_size, images, output->data() + first * n);
@@ -451,6 +455,14 @@ const PlanStats& Net::plan_stats() const { return impl_->stats; }
 
 void Net::set_conv_input_hook(ConvInputHook hook) { impl_->conv_input_hook = std::move(hook); }
 void Net::set_profiling(bool on) { impl_->profiling = on; }
-std::vector<LayerProfile> Net::profile() const { return impl_->profiles; }
+// With image streams, a layer's time adds its streams' mean (they run at once).
+std::vector<LayerProfile> Net::profile() const {
+  std::vector<LayerProfile> out = impl_->profiles;
+  const auto& streams = impl_->streams;
+  for (const auto& s : streams)
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i].seconds += s->profiles[i].seconds / static_cast<double>(streams.size());
+  return out;
+}
 
 }  // namespace sqz::runtime

@@ -111,7 +111,7 @@ struct ConvPlan {
   bool pad_only = false;
   bool relu = false;
   std::vector<float> border;   // pad-only: per output channel, the border value
-  std::unique_ptr<ConvOp> op;  // null: reference kernels
+  std::shared_ptr<ConvOp> op;  // null: reference kernels; shared by the image streams
   ConvSchedule schedule;
   // The max pooling this (direct) convolution runs inside, writing the pooling's output
   // (NetOptions::fuse_pooling); none: it writes its own output.
@@ -176,7 +176,10 @@ struct Net::Impl {
   std::vector<LayerProfile> profiles;
   bool profiling = false;
   Net::ConvInputHook conv_input_hook;
-  std::unique_ptr<ThreadPool> pool;
+  std::shared_ptr<ThreadPool> pool;
+  // Copies of this plan on one thread each, sharing its ops (net_streams.cc), made at the
+  // first batch that runs on them.
+  std::vector<std::shared_ptr<Impl>> streams;
   std::vector<AlignedFloats> scratch;  // per thread
   std::vector<AlignedFloats> cols;     // per thread: one im2col block
   AlignedFloats shared, pad_tmp;
@@ -187,6 +190,7 @@ struct Net::Impl {
   std::map<std::string, int64_t> arena_offset;  // such a blob -> its first float in the arena
   int64_t batch = 0;                            // images the arena holds now
   int64_t pass_images = 1;                      // images a pass of forward() runs
+  int64_t arena_bytes_one_image = 0;            // the activations of a pass of one image
   PlanStats stats;
   std::string forced_schedule;  // NetOptions::force_schedule
   ConvSchedule forced;
@@ -255,6 +259,13 @@ struct Net::Impl {
   float* blob_ptr(const std::string& blob, int64_t image);
   // Copies `images` inputs in, runs every layer over them, copies their outputs out.
   void run_pass(const float* input, int64_t images, float* output);
+  // Whether forward() runs a batch of `batch` images as image streams (NetOptions::
+  // image_streams), and how many; 0: as one pass after another on all threads.
+  int stream_count(int64_t batch) const;
+  // The batch's images split into `count` contiguous runs, each on its own thread through its
+  // own stream's passes. kLimit when the streams' activations cannot be planned.
+  Status run_streams(const float* input, int64_t batch, int count, float* output);
+  Status make_streams(int count);
   void run_layer(size_t i);
   void run_conv(size_t i);
   void prepare_shared(const ConvOp& op);

@@ -97,6 +97,14 @@ struct NetOptions {
   // the activations one image needs), at least 1. An image's outputs are the same bits at any
   // pass size. create() fails (kInvalidArgument) when negative.
   int64_t images_per_pass = 0;
+  // A batch of at least two images on two or more threads runs as image streams, as OpenVINO's
+  // throughput streams: each thread takes its own run of images through the whole network on
+  // its own copy of the activations (the ops shared), with no synchronisation between layers
+  // and no layer reading what another core wrote. The same bits as one pass after another (any
+  // split of a layer computes the same sums). Off: every layer of a pass split over all the
+  // threads, as for one image. Not with a conv input hook, which sees every pass; profile()
+  // adds the streams' mean time to each layer's.
+  bool image_streams = true;
 };
 
 // What planning cost and found: its time, convolutions timed and read from the cache.
