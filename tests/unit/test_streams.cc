@@ -17,7 +17,7 @@ TEST_CASE("image streams give every image the bits of one pass after another") {
     const int64_t most = 7;
     const std::vector<float> in = test::random_floats(rng, most * 3 * 37 * 37, -50, 50);
     for (int threads : {2, 3}) {
-      for (int64_t batch : {int64_t{2}, int64_t{3}, int64_t{5}, most}) {
+      for (int64_t batch : {int64_t{2}, most}) {
         INFO("density " << density << ", " << threads << " threads, batch " << batch);
         const std::vector<float> x(in.begin(), in.begin() + batch * 3 * 37 * 37);
         runtime::NetOptions passes;
