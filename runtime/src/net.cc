@@ -335,12 +335,16 @@ Status Net::Impl::plan() {
   plan_add_fusion(consumers, producer);
   SQZ_RETURN_IF_ERROR(plan_memory(1));  // the exact plan, fused poolings' inputs elided
   arena_bytes_one_image = static_cast<int64_t>(arena.size() * sizeof(float));
-  pass_images = options.images_per_pass > 0
-                    ? options.images_per_pass
-                    : images_in_l2(arena_bytes_one_image, pool->threads(), kernels::machine());
+  pass_images = images_per_pass_on(pool->threads());
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   drop_dense_weights();
   return Status::ok();
+}
+
+int64_t Net::Impl::images_per_pass_on(int threads) const {
+  return options.images_per_pass > 0
+             ? options.images_per_pass
+             : images_in_l2(arena_bytes_one_image, threads, kernels::machine());
 }
 
 void Net::Impl::run_layer(size_t i) {

@@ -191,6 +191,9 @@ struct Net::Impl {
   int64_t batch = 0;                            // images the arena holds now
   int64_t pass_images = 1;                      // images a pass of forward() runs
   int64_t arena_bytes_one_image = 0;            // the activations of a pass of one image
+  // Images a pass runs on `threads` threads: NetOptions::images_per_pass, or as many as their
+  // L2 holds (images_in_l2).
+  int64_t images_per_pass_on(int threads) const;
   PlanStats stats;
   std::string forced_schedule;  // NetOptions::force_schedule
   ConvSchedule forced;

@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "net_impl.h"
-#include "sqz/kernels/machine.h"
 
 namespace sqz::runtime {
 
@@ -15,9 +14,7 @@ int Net::Impl::stream_count(int64_t batch) const {
   const int count = static_cast<int>(std::min<int64_t>(pool->threads(), batch));
   // Every stream's activations for one pass, within the budget a batch's may take.
   const double one_image = static_cast<double>(arena_bytes_one_image);
-  const double passes = static_cast<double>(
-      options.images_per_pass > 0 ? options.images_per_pass
-                                  : images_in_l2(arena_bytes_one_image, 1, kernels::machine()));
+  const double passes = static_cast<double>(images_per_pass_on(1));
   return count * one_image * passes <= static_cast<double>(options.max_activation_bytes) ? count
                                                                                          : 0;
 }
@@ -29,9 +26,7 @@ Status Net::Impl::make_streams(int count) {
     s->conv_input_hook = nullptr;  // a hook runs streams off (stream_count)
     for (LayerProfile& p : s->profiles) p.seconds = 0;
     SQZ_ASSIGN_OR_RETURN(s->pool, ThreadPool::create(1));
-    s->pass_images = options.images_per_pass > 0
-                         ? options.images_per_pass
-                         : images_in_l2(arena_bytes_one_image, 1, kernels::machine());
+    s->pass_images = images_per_pass_on(1);
     SQZ_RETURN_IF_ERROR(s->plan_memory(s->pass_images));
     s->batch = s->pass_images;
     streams.push_back(std::move(s));
